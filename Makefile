@@ -1,0 +1,47 @@
+# Thin wrapper around CMake. The two promised commands:
+#   make run   - install what is missing, build, start ferryd (embedded default)
+#   make test  - the same set-up, then every test (unit, integration, fuzz smoke)
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 20
+
+.PHONY: all setup build build-test run test unit fuzz fuzz-smoke bench clean
+
+all: build
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFERRY_TESTS=OFF >/dev/null
+	cmake --build build/release -j$(JOBS)
+
+build-test: setup
+	cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Debug -DFERRY_SANITIZE=ON >/dev/null
+	cmake --build build/test -j$(JOBS)
+
+run: build
+	./build/release/ferryd
+
+test: build-test
+	cd build/test && ctest --output-on-failure -j$(JOBS)
+	$(MAKE) --no-print-directory fuzz-smoke
+
+fuzz: setup
+	CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Debug -DFERRY_FUZZ=ON -DFERRY_TESTS=OFF -DFERRY_SANITIZE=ON >/dev/null
+	cmake --build build/fuzz -j$(JOBS)
+	@for t in build/fuzz/fuzz_*; do \
+	  [ -x "$$t" ] || continue; n=$$(basename $$t); mkdir -p build/fuzz/corpus/$$n; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 build/fuzz/corpus/$$n fuzz/corpus/$$n 2>build/fuzz/$$n.log \
+	    || { tail -50 build/fuzz/$$n.log; exit 1; }; \
+	done
+
+# CI runs each fuzz target briefly.
+fuzz-smoke:
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+
+bench: build
+	bash bench/accept.sh
+
+clean:
+	rm -rf build

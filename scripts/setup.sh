@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# setup.sh - install the Debian packages ferry's build, tests and benchmarks
+# need, only those missing. Safe to run again; does nothing when all are there.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake pkg-config clang libclang-rt-14-dev  # compilers, libFuzzer
+  libevent-dev        # event loop, buffered sockets, TLS filter
+  libssl-dev openssl  # TLS and certificates
+  libsodium-dev       # argon2id password hashing
+  libcmocka-dev       # unit tests
+  python3             # integration tests (Debian's /usr/bin/python3)
+  swaks               # scripted SMTP client in tests
+  postfix             # smtp-source / smtp-sink for load tests and benchmarks
+  iproute2 procps     # ss, ps in test and bench scripts
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+  echo "setup: missing packages: ${missing[*]}; run 'make setup' as root (or apt-get install them)" >&2
+  exit 1
+fi
+echo "setup: installing ${missing[*]}"
+# Postfix asks an interactive question at install; we only want its tools.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
