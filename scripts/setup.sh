@@ -15,11 +15,18 @@ PKGS=(
   iproute2 procps     # ss, ps in test and bench scripts
 )
 
+# ferryd drops root to this system user after binding its ports.
+ensure_user() {
+  if [ "$(id -u)" = 0 ] && ! getent passwd ferry >/dev/null; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ferry
+  fi
+}
+
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then ensure_user; exit 0; fi
 
 if [ "$(id -u)" != 0 ]; then
   echo "setup: missing packages: ${missing[*]}; run 'make setup' as root (or apt-get install them)" >&2
@@ -31,3 +38,4 @@ echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-se
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+ensure_user

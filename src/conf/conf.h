@@ -1,0 +1,84 @@
+/*
+ * conf.h - ferry.conf: parsed configuration, immutable once loaded.
+ * One option per line, "name value...", '#' starts a comment. Every error
+ * names FILE:LINE. The embedded default (no file) is conf_load(NULL).
+ * A reload builds a new struct conf; sessions keep the one they started with
+ * (reference counted) so SIGHUP never disturbs a transaction in progress.
+ */
+#ifndef FERRY_CONF_CONF_H
+#define FERRY_CONF_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "util/netaddr.h"
+
+enum conf_role { CONF_ROLE_MX, CONF_ROLE_SUBMISSION, CONF_ROLE_SUBMISSIONS };
+
+struct conf_listener {
+	enum conf_role          role;
+	char                   *text;     /* as written, for logs */
+	struct sockaddr_storage ss;
+	socklen_t               sslen;
+};
+
+struct conf_alias {
+	char  *from;       /* lowercase address */
+	char **to;         /* lowercase addresses */
+	size_t nto;
+};
+
+struct conf {
+	char *path;                      /* NULL: embedded default */
+	char *hostname;
+	char *spool_dir;
+	char *users_file;
+	char *tls_cert, *tls_key;
+	bool  tls_generate;              /* create a self-signed pair if missing */
+	char *run_user;                  /* NULL: do not change user */
+	bool  run_user_default;          /* not set explicitly: may fall back */
+	char *log_file;                  /* NULL: stderr */
+	char *log_level;
+
+	struct conf_listener *listeners;
+	size_t                nlisteners;
+
+	char  **domains;     size_t ndomains;     /* sorted, lowercase */
+	char  **mailboxes;   size_t nmailboxes;   /* sorted, lowercase */
+	struct conf_alias *aliases; size_t naliases; /* sorted by from */
+	struct netaddr_net *relay_nets; size_t nrelay_nets;
+
+	/* Integer options: see conf_ints in conf.c for min, max, default. */
+	long long workers;
+	long long max_message_size;
+	long long max_recipients;
+	long long max_line_length;
+	long long max_connections;
+	long long max_connections_per_client;
+	long long max_errors;
+	long long auth_max_failures;
+	long long timeout_command;
+	long long timeout_data;
+	long long timeout_shutdown;
+	bool      reject_bare_lf;
+	bool      spool_syncfs;            /* spool_sync syncfs|fsync */
+};
+
+/* Load path (NULL for the embedded default). On error returns NULL with
+ * "FILE:LINE: message" in err. */
+struct conf *conf_load(const char *path, char *err, size_t errlen);
+void conf_free(struct conf *c);
+
+/* Checks that make a configuration unsafe to run (an open relay, a listener
+ * without TLS material where TLS is required...). Returns 0 or -1 + err. */
+int conf_check(const struct conf *c, char *err, size_t errlen);
+
+bool conf_domain_hosted(const struct conf *c, const char *domain);
+bool conf_mailbox_exists(const struct conf *c, const char *addr);
+const struct conf_alias *conf_alias_find(const struct conf *c, const char *addr);
+bool conf_relay_net_match(const struct conf *c, const struct sockaddr *sa);
+const char *conf_role_name(enum conf_role r);
+
+#endif

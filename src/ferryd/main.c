@@ -1,0 +1,316 @@
+/*
+ * ferryd - the ferry mail daemon: start-up, privilege drop, signals.
+ * Everything else lives in its subsystem; this file wires them together.
+ * SECURITY: runs as root only to bind ports and open the spool, log and key
+ * files, then drops to the configured user for good.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "auth/auth_store.h"
+#include "auth/auth_users.h"
+#include "conf/conf.h"
+#include "net/server.h"
+#include "net/tls.h"
+#include "spool/spool.h"
+#include "util/log.h"
+
+#define FERRY_VERSION "0.1.0"
+
+struct ferryd_opts {
+	const char *conf_path;
+	bool        check_only;
+};
+
+static void
+ferryd_usage(FILE *f)
+{
+	fprintf(f, "usage: ferryd [-c FILE] [-t]\n"
+	    "  -c FILE  configuration file (default: the embedded default, see docs/configuration.md)\n"
+	    "  -t       check the configuration and exit\n"
+	    "  -V       print the version\n");
+}
+
+static void
+ferryd_opts_parse(int argc, char **argv, struct ferryd_opts *o)
+{
+	int ch;
+
+	while ((ch = getopt(argc, argv, "c:thV")) != -1) {
+		switch (ch) {
+		case 'c': o->conf_path = optarg; break;
+		case 't': o->check_only = true; break;
+		case 'V': printf("ferryd %s\n", FERRY_VERSION); exit(0);
+		case 'h': ferryd_usage(stdout); exit(0);
+		default:  ferryd_usage(stderr); exit(2);
+		}
+	}
+	if (optind != argc) {
+		ferryd_usage(stderr);
+		exit(2);
+	}
+}
+
+static struct conf *
+ferryd_conf_load(const char *path)
+{
+	char err[1024];
+	struct conf *c = conf_load(path, err, sizeof(err));
+
+	if (c == NULL || conf_check(c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ferryd: %s\n", err);
+		conf_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* -t: everything that can be checked without binding or writing. */
+static int
+ferryd_check(struct conf *c)
+{
+	char err[1024];
+	SSL_CTX *ctx;
+	struct auth_users *u;
+
+	if (!c->tls_generate || access(c->tls_key, F_OK) == 0) {
+		ctx = tls_server_ctx_new(c->tls_cert, c->tls_key, err, sizeof(err));
+		if (ctx == NULL) {
+			fprintf(stderr, "ferryd: %s\n", err);
+			return 1;
+		}
+		SSL_CTX_free(ctx);
+	}
+	u = auth_users_load(c->users_file, err, sizeof(err));
+	if (u == NULL) {
+		fprintf(stderr, "ferryd: %s\n", err);
+		return 1;
+	}
+	auth_users_free(u);
+	printf("ferryd: configuration %s is valid\n", c->path ? c->path : "(embedded default)");
+	return 0;
+}
+
+struct ferryd_ids {
+	uid_t uid;
+	gid_t gid;
+	const char *name;
+};
+
+static struct ferryd_ids
+ferryd_run_user(const struct conf *c)
+{
+	struct ferryd_ids ids = { (uid_t)-1, (gid_t)-1, NULL };
+	struct passwd *pw;
+
+	if (geteuid() != 0 || c->run_user == NULL)
+		return ids;
+	pw = getpwnam(c->run_user);
+	if (pw == NULL && c->run_user_default) {
+		log_warn("event=config-warning reason=\"user ferry does not exist, running as nobody\"");
+		pw = getpwnam("nobody");
+	}
+	if (pw == NULL)
+		log_fatal("event=fatal reason=\"user %s does not exist\" hint=\"useradd --system %s, "
+		    "or set 'user' in the configuration\"", c->run_user, c->run_user);
+	ids.uid = pw->pw_uid;
+	ids.gid = pw->pw_gid;
+	ids.name = c->run_user;
+	return ids;
+}
+
+static void
+ferryd_privileges_drop(const struct ferryd_ids *ids)
+{
+	if (ids->uid == (uid_t)-1)
+		return;
+	if (setgroups(0, NULL) < 0 || setgid(ids->gid) < 0 || setuid(ids->uid) < 0)
+		log_fatal("event=fatal reason=\"cannot drop privileges: %s\"", strerror(errno));
+	if (ids->uid != 0 && setuid(0) == 0)
+		log_fatal("event=fatal reason=\"privileges could be regained\"");
+}
+
+/* The users file must exist and be readable by the run user, so that
+ * ferryd can re-read it after dropping root. */
+static void
+ferryd_users_file_prepare(const struct conf *c, const struct ferryd_ids *ids)
+{
+	int fd = open(c->users_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+
+	if (fd < 0)
+		return;
+	if (ids->uid != (uid_t)-1 && fchown(fd, ids->uid, ids->gid) < 0)
+		log_warn("event=users-file-chown-failed file=%s error=\"%s\"", c->users_file, strerror(errno));
+	close(fd);
+}
+
+static SSL_CTX *
+ferryd_tls_load(const struct conf *c, const struct ferryd_ids *ids)
+{
+	char err[1024];
+	SSL_CTX *ctx;
+
+	if (c->tls_generate &&
+	    tls_selfsigned_ensure(c->tls_cert, c->tls_key, c->hostname, ids->uid, ids->gid,
+	    err, sizeof(err)) < 0) {
+		log_error("event=tls-unavailable error=\"%s\"", err);
+		return NULL;
+	}
+	ctx = tls_server_ctx_new(c->tls_cert, c->tls_key, err, sizeof(err));
+	if (ctx == NULL)
+		log_error("event=tls-unavailable error=\"%s\" effect=\"no STARTTLS, no AUTH, no port 465\"", err);
+	return ctx;
+}
+
+static void
+ferryd_fd_limit_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void
+ferryd_log_setup(const struct conf *c, const struct ferryd_ids *ids)
+{
+	if (log_open("ferryd", c->log_file) < 0)
+		log_fatal("event=fatal reason=\"cannot open log file %s: %s\"", c->log_file, strerror(errno));
+	if (c->log_file != NULL && ids->uid != (uid_t)-1 && chown(c->log_file, ids->uid, ids->gid) < 0)
+		log_warn("event=log-chown-failed file=%s", c->log_file);
+	if (c->log_level != NULL && strcmp(c->log_level, "debug") == 0)
+		log_set_level(LOG_DEBUG);
+}
+
+static void
+ferryd_reload(struct server *srv, const char *path, const struct ferryd_ids *ids)
+{
+	struct conf *c = ferryd_conf_load(path);
+	SSL_CTX *ctx;
+
+	if (c == NULL) {
+		log_error("event=reload-failed reason=\"configuration has errors\" action=\"keeping the running configuration\"");
+		return;
+	}
+	log_open(NULL, c->log_file);
+	ctx = ferryd_tls_load(c, ids);
+	auth_store_reload(srv->auth, c->users_file);
+	if (c->nlisteners != srv->nlisteners)
+		log_warn("event=reload-warning reason=\"listener changes need a restart\"");
+	server_snap_set(srv, c, ctx);
+	log_info("event=reloaded config=%s", path ? path : "(embedded)");
+}
+
+static int
+ferryd_signals_wait(struct server *srv, const char *path, const struct ferryd_ids *ids)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			ferryd_reload(srv, path, ids);
+			continue;
+		}
+		log_info("event=shutdown signal=%s", sig == SIGTERM ? "TERM" : "INT");
+		return 0;
+	}
+}
+
+static void
+ferryd_signals_block(void)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+static size_t
+ferryd_worker_count(const struct conf *c)
+{
+	long n = c->workers > 0 ? (long)c->workers : sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (size_t)n : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ferryd_opts o = { 0 };
+	struct server srv = { 0 };
+	struct ferryd_ids ids;
+	struct conf *c;
+	SSL_CTX *ctx;
+	char err[1024];
+	size_t nworkers;
+	long queued;
+
+	ferryd_opts_parse(argc, argv, &o);
+	log_open("ferryd", NULL);
+	if ((c = ferryd_conf_load(o.conf_path)) == NULL)
+		return 1;
+	if (o.check_only) {
+		int rc = ferryd_check(c);
+		conf_free(c);
+		return rc;
+	}
+	ferryd_signals_block();
+	ferryd_fd_limit_raise();
+	ids = ferryd_run_user(c);
+	ferryd_log_setup(c, &ids);
+	pthread_mutex_init(&srv.lock, NULL);
+	srv.spool = spool_open(c->spool_dir, ids.uid, ids.gid, c->spool_syncfs, err, sizeof(err));
+	if (srv.spool == NULL)
+		log_fatal("event=fatal reason=\"%s\"", err);
+	ferryd_users_file_prepare(c, &ids);
+	ctx = ferryd_tls_load(c, &ids);
+	srv.auth = auth_store_new(c->users_file, 2, err, sizeof(err));
+	if (srv.auth == NULL)
+		log_fatal("event=fatal reason=\"%s\"", err);
+	queued = spool_recover(srv.spool);
+	nworkers = ferryd_worker_count(c);
+	if (server_listen(&srv, c, nworkers, err, sizeof(err)) < 0)
+		log_fatal("event=fatal reason=\"%s\"", err);
+	ferryd_privileges_drop(&ids);
+	if (spool_committer_start(srv.spool) < 0)
+		log_fatal("event=fatal reason=\"cannot start the spool committer\"");
+	server_snap_set(&srv, c, ctx);
+	if (server_workers_start(&srv) < 0)
+		log_fatal("event=fatal reason=\"cannot start workers\"");
+	for (size_t i = 0; i < c->nlisteners; i++)
+		log_info("event=listening listener=%s address=%s", conf_role_name(c->listeners[i].role),
+		    c->listeners[i].text);
+	log_info("event=started version=%s config=%s spool=%s queued=%ld workers=%zu user=%s tls=%s",
+	    FERRY_VERSION, o.conf_path ? o.conf_path : "(embedded)", c->spool_dir, queued, nworkers,
+	    ids.name ? ids.name : "(unchanged)", ctx ? "yes" : "no");
+	ferryd_signals_wait(&srv, o.conf_path, &ids);
+	server_workers_stop(&srv);
+	spool_committer_stop(srv.spool);
+	auth_store_free(srv.auth);
+	spool_close(srv.spool);
+	log_info("event=stopped");
+	return 0;
+}

@@ -1,0 +1,174 @@
+/*
+ * server.c - configuration generations, connection admission (total and
+ * per client address) and the listening sockets.
+ */
+#include "net/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/xmalloc.h"
+
+struct conn_count {
+	struct conn_count *next;
+	unsigned char      key[16];
+	long               n;
+};
+
+struct server_snap *
+server_snap_get(struct server *srv)
+{
+	struct server_snap *s;
+
+	pthread_mutex_lock(&srv->lock);
+	s = srv->snap;
+	atomic_fetch_add(&s->refs, 1);
+	pthread_mutex_unlock(&srv->lock);
+	return s;
+}
+
+void
+server_snap_put(struct server_snap *snap)
+{
+	if (snap == NULL || atomic_fetch_sub(&snap->refs, 1) != 1)
+		return;
+	conf_free(snap->conf);
+	SSL_CTX_free(snap->tls);
+	free(snap);
+}
+
+void
+server_snap_set(struct server *srv, struct conf *conf, SSL_CTX *tls)
+{
+	struct server_snap *s = xcalloc(1, sizeof(*s)), *old;
+
+	atomic_init(&s->refs, 1);
+	s->conf = conf;
+	s->tls = tls;
+	pthread_mutex_lock(&srv->lock);
+	old = srv->snap;
+	srv->snap = s;
+	pthread_mutex_unlock(&srv->lock);
+	server_snap_put(old);
+}
+
+/* IPv4 clients are keyed as IPv4-mapped IPv6 so both forms count as one. */
+static void
+server_client_key(const struct sockaddr *sa, unsigned char key[16])
+{
+	memset(key, 0, 16);
+	if (sa->sa_family == AF_INET6) {
+		memcpy(key, ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr, 16);
+	} else if (sa->sa_family == AF_INET) {
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	}
+}
+
+static struct conn_count **
+server_client_slot(struct server *srv, const unsigned char key[16])
+{
+	unsigned h = 2166136261u;
+	struct conn_count **pp;
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ key[i]) * 16777619u;
+	pp = &srv->clients[h % (sizeof(srv->clients) / sizeof(srv->clients[0]))];
+	while (*pp != NULL && memcmp((*pp)->key, key, 16) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+int
+server_conn_admit(struct server *srv, const struct conf *c, const struct sockaddr *sa,
+    const char **reason)
+{
+	unsigned char key[16];
+	struct conn_count **pp;
+	/* Trusted networks are exempt from the per-client limit, as Postfix
+	 * exempts mynetworks from its anvil limits. */
+	bool exempt = conf_relay_net_match(c, sa);
+	int rc = 0;
+
+	server_client_key(sa, key);
+	pthread_mutex_lock(&srv->lock);
+	pp = server_client_slot(srv, key);
+	if (atomic_load(&srv->nconn) >= c->max_connections) {
+		*reason = "too many connections";
+		rc = -1;
+	} else if (!exempt && *pp != NULL && (*pp)->n >= c->max_connections_per_client) {
+		*reason = "too many connections from your address";
+		rc = -1;
+	} else {
+		if (*pp == NULL) {
+			*pp = xcalloc(1, sizeof(**pp));
+			memcpy((*pp)->key, key, 16);
+		}
+		(*pp)->n++;
+		atomic_fetch_add(&srv->nconn, 1);
+	}
+	pthread_mutex_unlock(&srv->lock);
+	return rc;
+}
+
+void
+server_conn_release(struct server *srv, const struct sockaddr *sa)
+{
+	unsigned char key[16];
+	struct conn_count **pp, *dead;
+
+	server_client_key(sa, key);
+	pthread_mutex_lock(&srv->lock);
+	pp = server_client_slot(srv, key);
+	if (*pp != NULL && --(*pp)->n == 0) {
+		dead = *pp;
+		*pp = dead->next;
+		free(dead);
+	}
+	atomic_fetch_sub(&srv->nconn, 1);
+	pthread_mutex_unlock(&srv->lock);
+}
+
+static int
+server_socket_bind(const struct conf_listener *l, char *err, size_t errlen)
+{
+	int one = 1;
+	int fd = socket(l->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail;
+	if (l->ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&l->ss, l->sslen) < 0 || listen(fd, 1024) < 0)
+		goto fail;
+	return fd;
+fail:
+	snprintf(err, errlen, "listen %s %s: %s", conf_role_name(l->role), l->text, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+int
+server_listen(struct server *srv, const struct conf *c, size_t nworkers, char *err, size_t errlen)
+{
+	srv->nworkers = nworkers;
+	srv->nlisteners = c->nlisteners;
+	srv->listen_fds = xcalloc(nworkers * c->nlisteners, sizeof(int));
+	for (size_t w = 0; w < nworkers; w++)
+		for (size_t i = 0; i < c->nlisteners; i++) {
+			int fd = server_socket_bind(&c->listeners[i], err, errlen);
+			if (fd < 0)
+				return -1;
+			srv->listen_fds[w * c->nlisteners + i] = fd;
+		}
+	return 0;
+}

@@ -1,0 +1,67 @@
+/*
+ * server.h - the daemon's shared state and its worker threads. Each worker
+ * runs its own libevent loop and owns the sessions it accepted; no thread or
+ * process per connection. Listening sockets are bound once per worker with
+ * SO_REUSEPORT before privileges are dropped.
+ * SECURITY: all state reachable from several threads is named here with the
+ * lock that guards it.
+ */
+#ifndef FERRY_NET_SERVER_H
+#define FERRY_NET_SERVER_H
+
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "conf/conf.h"
+
+struct spool;
+struct worker;
+struct auth_store;
+
+/* A configuration generation: what a session was started with. Reference
+ * counted so a reload never pulls the config out from under a session. */
+struct server_snap {
+	atomic_int   refs;
+	struct conf *conf;
+	SSL_CTX     *tls;       /* NULL when TLS material is unusable */
+};
+
+struct server {
+	pthread_mutex_t     lock;     /* guards snap and the client table */
+	struct server_snap *snap;
+	struct spool       *spool;
+	struct auth_store  *auth;
+
+	struct worker      *workers;
+	size_t              nworkers;
+	int                *listen_fds;  /* nworkers * nlisteners, worker-major */
+	size_t              nlisteners;
+
+	atomic_long         nconn;       /* open sessions, all workers */
+	struct conn_count  *clients[4096]; /* per client address, under lock */
+	atomic_bool         stopping;
+};
+
+struct server_snap *server_snap_get(struct server *srv);
+void server_snap_put(struct server_snap *snap);
+/* Install a new generation (takes ownership of conf and tls). */
+void server_snap_set(struct server *srv, struct conf *conf, SSL_CTX *tls);
+
+/* Connection admission: returns 0 and counts the client, or -1 when a limit
+ * is reached (reason set). server_conn_release undoes server_conn_admit. */
+int  server_conn_admit(struct server *srv, const struct conf *c,
+    const struct sockaddr *sa, const char **reason);
+void server_conn_release(struct server *srv, const struct sockaddr *sa);
+
+/* Bind every listener once per worker (as root). Returns 0 or -1 + err. */
+int server_listen(struct server *srv, const struct conf *c, size_t nworkers,
+    char *err, size_t errlen);
+/* Start the workers; returns 0 or -1. */
+int server_workers_start(struct server *srv);
+/* Ask workers to stop (graceful) and wait for them. */
+void server_workers_stop(struct server *srv);
+
+#endif

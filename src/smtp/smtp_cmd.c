@@ -1,0 +1,322 @@
+/*
+ * smtp_cmd.c - SMTP commands other than AUTH and content: one table row per
+ * command, with the state it requires checked before it proceeds.
+ * STANDARDS: RFC 5321 4.1, 4.3.2 (replies), RFC 1870, RFC 2034/3463 (every
+ * reply carries an enhanced status code), RFC 3461 DSN, RFC 6531 SMTPUTF8,
+ * RFC 3030 CHUNKING, RFC 6409 (submission requires authentication).
+ * SECURITY: addresses are parsed by smtp_parse.c; this file decides.
+ */
+#include "smtp/smtp_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "policy/relay.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+struct smtp_cmd_row {
+	enum smtp_verb verb;
+	const char    *name;
+	bool           needs_helo;
+	void         (*proceed)(struct smtp_session *, const char *, size_t);
+};
+
+void
+smtp_tx_reset(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+
+	if (tx->msg != NULL)
+		spool_msg_abort(tx->msg);
+	free(tx->rcpts);
+	memset(tx, 0, sizeof(*tx));
+}
+
+static void
+smtp_ehlo_reply(struct smtp_session *s)
+{
+	bool starttls = !s->tls && s->snap->tls != NULL && s->role != CONF_ROLE_SUBMISSIONS;
+	bool auth = s->tls && s->role != CONF_ROLE_MX && s->auth_user == NULL;
+
+	smtp_reply(s, "250-%s", s->conf->hostname);
+	smtp_reply(s, "250-PIPELINING");
+	smtp_reply(s, "250-SIZE %lld", s->conf->max_message_size);
+	if (starttls)
+		smtp_reply(s, "250-STARTTLS");
+	if (auth)
+		smtp_reply(s, "250-AUTH PLAIN LOGIN");
+	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
+	smtp_reply(s, "250-8BITMIME");
+	smtp_reply(s, "250-DSN");
+	smtp_reply(s, "250-SMTPUTF8");
+	smtp_reply(s, "250 CHUNKING");
+}
+
+static void
+smtp_helo_common(struct smtp_session *s, const char *arg, size_t len, bool esmtp)
+{
+	const char *err = smtp_helo_check(arg, len);
+
+	if (err != NULL) {
+		smtp_reply_error(s, err);
+		return;
+	}
+	smtp_tx_reset(s);
+	memcpy(s->helo, arg, len);
+	s->helo[len] = '\0';
+	s->helo_seen = true;
+	s->esmtp = esmtp;
+	if (esmtp)
+		smtp_ehlo_reply(s);
+	else
+		smtp_reply(s, "250 %s", s->conf->hostname);
+}
+
+static void
+smtp_cmd_ehlo(struct smtp_session *s, const char *arg, size_t len)
+{
+	smtp_helo_common(s, arg, len, true);
+}
+
+static void
+smtp_cmd_helo(struct smtp_session *s, const char *arg, size_t len)
+{
+	smtp_helo_common(s, arg, len, false);
+}
+
+static struct smtp_ext
+smtp_session_ext(const struct smtp_session *s)
+{
+	struct smtp_ext e = { .size = s->esmtp, .eightbitmime = s->esmtp,
+	    .smtputf8 = s->esmtp, .dsn = s->esmtp, .auth = s->esmtp, .binarymime = false };
+	return e;
+}
+
+/* RFC 6409 and ferry's policy: submission listeners take mail only from
+ * authenticated clients (or trusted networks). */
+static bool
+smtp_mail_allowed(struct smtp_session *s)
+{
+	if (s->role == CONF_ROLE_MX || smtp_may_relay(s))
+		return true;
+	if (!s->tls && s->snap->tls != NULL && s->role == CONF_ROLE_SUBMISSION)
+		smtp_reply_error(s, "530 5.7.0 Must issue a STARTTLS command first");
+	else
+		smtp_reply_error(s, "530 5.7.0 Authentication required");
+	return false;
+}
+
+static void
+smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
+{
+	struct smtp_ext ext = smtp_session_ext(s);
+	struct smtp_tx *tx = &s->tx;
+	const char *err;
+	char q[300];
+
+	if (tx->active) {
+		smtp_reply_error(s, "503 5.5.1 Error: nested MAIL command");
+		return;
+	}
+	if (!smtp_mail_allowed(s))
+		return;
+	err = smtp_mail_parse(arg, len, &ext, &tx->sender, &tx->params);
+	if (err == NULL && tx->params.has_size && tx->params.size > (uint64_t)s->conf->max_message_size)
+		err = "552 5.3.4 Message size exceeds fixed limit";
+	if (err == NULL && tx->sender.utf8 && !tx->params.smtputf8)
+		err = "553 5.6.7 Must declare SMTPUTF8 to send an internationalized address";
+	if (err != NULL) {
+		log_info("event=mail-refused sid=%llu client=%s arg=%s reply=\"%s\"", s->sid, s->addr,
+		    log_quote(q, sizeof(q), arg, len), err);
+		memset(tx, 0, sizeof(*tx));
+		smtp_reply_error(s, err);
+		return;
+	}
+	tx->active = true;
+	s->nmail++;
+	smtp_reply(s, "250 2.1.0 Ok");
+}
+
+static const char *
+smtp_rcpt_decide(struct smtp_session *s, const struct smtp_path *p)
+{
+	switch (relay_rcpt_check(s->conf, p, smtp_may_relay(s))) {
+	case RELAY_OK_LOCAL:
+	case RELAY_OK_RELAY:
+		return NULL;
+	case RELAY_UNKNOWN_USER:
+		return "550 5.1.1 Recipient address rejected: User unknown in local recipient table";
+	case RELAY_DENIED:
+		break;
+	}
+	return "554 5.7.1 Relay access denied";
+}
+
+static void
+smtp_rcpt_add(struct smtp_session *s, const struct smtp_rcpt *r)
+{
+	struct smtp_tx *tx = &s->tx;
+
+	if (tx->nrcpts == tx->rcpts_cap) {
+		tx->rcpts_cap = tx->rcpts_cap ? tx->rcpts_cap * 2 : 4;
+		tx->rcpts = xrealloc(tx->rcpts, tx->rcpts_cap * sizeof(*tx->rcpts));
+	}
+	tx->rcpts[tx->nrcpts++] = *r;
+}
+
+static void
+smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
+{
+	struct smtp_ext ext = smtp_session_ext(s);
+	struct smtp_rcpt r;
+	const char *err;
+	char q[300];
+
+	if (!s->tx.active) {
+		smtp_reply_error(s, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (s->tx.nrcpts >= (size_t)s->conf->max_recipients) {
+		smtp_reply(s, "452 4.5.3 Error: too many recipients");
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	err = smtp_rcpt_parse(arg, len, &ext, &r.path, &r.params);
+	if (err == NULL && r.path.utf8 && !s->tx.params.smtputf8)
+		err = "553 5.6.7 Must declare SMTPUTF8 to send an internationalized address";
+	if (err == NULL)
+		err = smtp_rcpt_decide(s, &r.path);
+	if (err != NULL) {
+		s->tx.refused++;
+		log_info("event=rcpt-refused sid=%llu client=%s from=<%s> to=%s reply=\"%s\"",
+		    s->sid, s->addr, s->tx.sender.addr, log_quote(q, sizeof(q), arg, len), err);
+		smtp_reply_error(s, err);
+		return;
+	}
+	smtp_rcpt_add(s, &r);
+	s->nrcpt++;
+	log_info("event=rcpt-accepted sid=%llu client=%s from=<%s> to=<%s>", s->sid, s->addr,
+	    s->tx.sender.addr, log_quote(q, sizeof(q), r.path.addr, r.path.len));
+	smtp_reply(s, "250 2.1.5 Ok");
+}
+
+static void
+smtp_cmd_rset(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	if (len > 0) {
+		smtp_reply_error(s, "501 5.5.4 Syntax: RSET");
+		return;
+	}
+	smtp_tx_reset(s);
+	s->nrset++;
+	smtp_reply(s, "250 2.0.0 Ok");
+}
+
+static void
+smtp_cmd_noop(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	smtp_reply(s, "250 2.0.0 Ok");
+}
+
+static void
+smtp_cmd_quit(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	if (len > 0) {
+		smtp_reply_error(s, "501 5.5.4 Syntax: QUIT");
+		return;
+	}
+	smtp_reply(s, "221 2.0.0 Bye");
+	smtp_close_after_reply(s);
+}
+
+static void
+smtp_cmd_help(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	smtp_reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY STARTTLS AUTH");
+}
+
+/* RFC 5321 3.5.3: 252 neither confirms nor denies; nothing is disclosed. */
+static void
+smtp_cmd_vrfy(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	if (len == 0) {
+		smtp_reply_error(s, "501 5.5.4 Syntax: VRFY address");
+		return;
+	}
+	smtp_reply(s, "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+static void
+smtp_cmd_expn(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	(void)len;
+	smtp_reply_error(s, "502 5.5.1 Error: EXPN is not supported");
+}
+
+static void
+smtp_cmd_starttls(struct smtp_session *s, const char *arg, size_t len)
+{
+	(void)arg;
+	if (len > 0)
+		smtp_reply_error(s, "501 5.5.4 Syntax: STARTTLS");
+	else if (s->tls || s->role == CONF_ROLE_SUBMISSIONS)
+		smtp_reply_error(s, "554 5.5.1 Error: TLS already active");
+	else if (s->snap->tls == NULL)
+		smtp_reply_error(s, "454 4.7.0 TLS not available due to local problem");
+	else if (s->tx.active)
+		smtp_reply_error(s, "503 5.5.1 Error: MAIL transaction in progress");
+	else
+		smtp_starttls(s);
+}
+
+static const struct smtp_cmd_row smtp_cmd_table[] = {
+	{ SMTP_VERB_EHLO,     "EHLO",     false, smtp_cmd_ehlo },
+	{ SMTP_VERB_HELO,     "HELO",     false, smtp_cmd_helo },
+	{ SMTP_VERB_MAIL,     "MAIL",     true,  smtp_cmd_mail },
+	{ SMTP_VERB_RCPT,     "RCPT",     true,  smtp_cmd_rcpt },
+	{ SMTP_VERB_DATA,     "DATA",     true,  smtp_cmd_data },
+	{ SMTP_VERB_BDAT,     "BDAT",     false, smtp_cmd_bdat },
+	{ SMTP_VERB_RSET,     "RSET",     false, smtp_cmd_rset },
+	{ SMTP_VERB_NOOP,     "NOOP",     false, smtp_cmd_noop },
+	{ SMTP_VERB_QUIT,     "QUIT",     false, smtp_cmd_quit },
+	{ SMTP_VERB_HELP,     "HELP",     false, smtp_cmd_help },
+	{ SMTP_VERB_VRFY,     "VRFY",     false, smtp_cmd_vrfy },
+	{ SMTP_VERB_EXPN,     "EXPN",     false, smtp_cmd_expn },
+	{ SMTP_VERB_STARTTLS, "STARTTLS", false, smtp_cmd_starttls },
+	{ SMTP_VERB_AUTH,     "AUTH",     true,  smtp_cmd_auth },
+};
+
+void
+smtp_cmd_dispatch(struct smtp_session *s, const char *line, size_t len)
+{
+	struct smtp_cmd cmd;
+	const char *err = smtp_cmd_parse(line, len, &cmd);
+
+	if (err != NULL) {
+		smtp_reply_error(s, err);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(smtp_cmd_table) / sizeof(smtp_cmd_table[0]); i++) {
+		const struct smtp_cmd_row *row = &smtp_cmd_table[i];
+		if (row->verb != cmd.verb)
+			continue;
+		if (row->needs_helo && !s->helo_seen) {
+			smtp_reply_error(s, "503 5.5.1 Error: send HELO/EHLO first");
+			return;
+		}
+		row->proceed(s, cmd.arg, cmd.arglen);
+		return;
+	}
+	smtp_reply_error(s, "500 5.5.2 Error: command not recognized");
+}

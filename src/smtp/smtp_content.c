@@ -1,0 +1,330 @@
+/*
+ * smtp_content.c - message content: DATA and BDAT, the spool file with its
+ * envelope and Received: header, and the final reply after the commit.
+ * STANDARDS: RFC 5321 4.1.1.4 DATA, 4.4 trace information; RFC 3030
+ * CHUNKING; RFC 3848 / 6531 "with" keywords; RFC 1870 SIZE.
+ * SECURITY: the final 250 is sent only from smtp_commit_result, i.e. after
+ * the committer made the message durable. BDAT octets are always consumed,
+ * even for a refused chunk, so the command stream stays in sync.
+ */
+#include "smtp/smtp_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/log.h"
+
+static int
+smtp_content_sink(void *arg, const char *buf, size_t len)
+{
+	struct smtp_session *s = arg;
+	struct smtp_tx *tx = &s->tx;
+
+	if (tx->too_big || tx->msg == NULL)
+		return 0;
+	if (tx->reader.out_bytes + len > (uint64_t)s->conf->max_message_size) {
+		tx->too_big = true;
+		return 0;
+	}
+	return spool_msg_write(tx->msg, buf, len);
+}
+
+static void
+smtp_rfc5322_date(char *out, size_t outsz)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(out, outsz, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+}
+
+/* RFC 5321 4.4 trace header; "for" only with a single recipient, so a
+ * message to many does not disclose the others. */
+static int
+smtp_received_write(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	char hdr[2048], date[64];
+	bool v6 = s->peer.ss_family == AF_INET6;
+	int n;
+
+	smtp_rfc5322_date(date, sizeof(date));
+	n = snprintf(hdr, sizeof(hdr), "Received: from %s (unknown [%s%s])\r\n"
+	    "\tby %s (ferry) with %s id %s",
+	    s->helo, v6 ? "IPv6:" : "", s->addr, s->conf->hostname, smtp_proto_name(s), tx->id);
+	if (s->tls)
+		n += snprintf(hdr + n, sizeof(hdr) - n, "\r\n\t(using %s)", s->tls_info);
+	if (tx->nrcpts == 1)
+		n += snprintf(hdr + n, sizeof(hdr) - n, "\r\n\tfor <%s>", tx->rcpts[0].path.addr);
+	n += snprintf(hdr + n, sizeof(hdr) - n, "; %s\r\n", date);
+	if (n <= 0 || (size_t)n >= sizeof(hdr))
+		return -1;
+	return spool_msg_write(tx->msg, hdr, (size_t)n);
+}
+
+static int
+smtp_envelope_write(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	struct spool_msg *m = tx->msg;
+	static const char *const body[] = { "", "7BIT", "8BITMIME", "BINARYMIME" };
+	char num[32];
+	int rc = 0;
+
+	snprintf(num, sizeof(num), "%lld", (long long)time(NULL));
+	rc |= spool_msg_record_str(m, 't', num);
+	rc |= spool_msg_record(m, 'S', tx->sender.addr, tx->sender.len);
+	for (size_t i = 0; i < tx->nrcpts; i++) {
+		const struct smtp_rcpt *r = &tx->rcpts[i];
+		rc |= spool_msg_record(m, 'R', r->path.addr, r->path.len);
+		snprintf(num, sizeof(num), "%u", r->params.notify);
+		if (r->params.notify)
+			rc |= spool_msg_record_str(m, 'N', num);
+		if (r->params.has_orcpt)
+			rc |= spool_msg_record_str(m, 'O', r->params.orcpt);
+	}
+	if (tx->params.has_envid)
+		rc |= spool_msg_record_str(m, 'E', tx->params.envid);
+	if (tx->params.ret != SMTP_RET_NONE)
+		rc |= spool_msg_record_str(m, 'T', tx->params.ret == SMTP_RET_FULL ? "FULL" : "HDRS");
+	if (tx->params.body != SMTP_BODY_NONE)
+		rc |= spool_msg_record_str(m, 'B', body[tx->params.body]);
+	if (tx->params.smtputf8)
+		rc |= spool_msg_record_str(m, 'U', "1");
+	if (s->auth_user != NULL)
+		rc |= spool_msg_record_str(m, 'A', s->auth_user);
+	rc |= spool_msg_record_str(m, 'c', s->addr);
+	rc |= spool_msg_record_str(m, 'h', s->helo);
+	rc |= spool_msg_record_str(m, 'n', "unknown");
+	if (s->tls)
+		rc |= spool_msg_record_str(m, 'L', s->tls_info);
+	rc |= spool_msg_record_str(m, 'P', smtp_proto_name(s));
+	rc |= spool_msg_record_str(m, 'l', conf_role_name(s->role));
+	return rc;
+}
+
+/* Open the spool file and write everything known before the content. */
+static bool
+smtp_msg_open(struct smtp_session *s, bool dot_mode)
+{
+	struct smtp_tx *tx = &s->tx;
+	struct smtp_data_opts o = {
+		.reject_bare_lf = s->conf->reject_bare_lf,
+		.reject_nul = false,
+		.max_line = (size_t)s->conf->max_line_length,
+	};
+
+	tx->msg = spool_msg_create(s->srv->spool, tx->id);
+	if (tx->msg == NULL) {
+		log_error("event=spool-error sid=%llu error=\"%s\"", s->sid, strerror(errno));
+		return false;
+	}
+	if (smtp_envelope_write(s) != 0 || spool_msg_content_begin(tx->msg) != 0 ||
+	    smtp_received_write(s) != 0) {
+		log_error("event=spool-error sid=%llu id=%s error=\"write failed\"", s->sid, tx->id);
+		spool_msg_abort(tx->msg);
+		tx->msg = NULL;
+		return false;
+	}
+	smtp_data_init(&tx->reader, &o, dot_mode, smtp_content_sink, s);
+	return true;
+}
+
+void
+smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len)
+{
+	struct smtp_tx *tx = &s->tx;
+
+	(void)arg;
+	if (len > 0)
+		smtp_reply_error(s, "501 5.5.4 Syntax: DATA");
+	else if (!tx->active)
+		smtp_reply_error(s, "503 5.5.1 Error: need MAIL command");
+	else if (tx->bdat)
+		smtp_reply_error(s, "503 5.5.1 Error: DATA in a BDAT transaction");
+	else if (tx->nrcpts == 0)
+		smtp_reply_error(s, "554 5.5.1 Error: no valid recipients");
+	else if (!smtp_msg_open(s, true)) {
+		smtp_tx_reset(s);
+		smtp_reply(s, "451 4.3.0 Error: queue file write error");
+	} else {
+		s->state = SMTP_ST_DATA;
+		smtp_timeouts_set(s);
+		smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	}
+}
+
+static void
+smtp_commit_done_cb(void *arg, int error)
+{
+	struct smtp_session *s = arg;
+
+	/* Committer thread: hand the result to the session's own thread. */
+	s->async_kind = 1;
+	s->async_result = error;
+	event_active(s->async_ev, 0, 0);
+}
+
+/* Why the content cannot be accepted, or NULL. */
+static const char *
+smtp_content_verdict(struct smtp_session *s, char *buf, size_t bufsz)
+{
+	struct smtp_tx *tx = &s->tx;
+	unsigned e = tx->reader.errors;
+
+	if (tx->too_big)
+		return "552 5.3.4 Error: message file too big";
+	if (e & SMTP_DATA_ERR_BARE_CR)
+		return "550 5.5.2 Error: bare <CR> received";
+	if (e & SMTP_DATA_ERR_BARE_LF)
+		return "550 5.5.2 Error: bare <LF> received";
+	if (e & SMTP_DATA_ERR_LONG_LINE) {
+		snprintf(buf, bufsz, "550 5.5.2 Error: message line longer than %lld octets",
+		    s->conf->max_line_length);
+		return buf;
+	}
+	if (e & SMTP_DATA_ERR_NUL)
+		return "550 5.6.0 Error: NUL character in message";
+	if (tx->reader.write_failed)
+		return "451 4.3.0 Error: queue file write error";
+	return NULL;
+}
+
+/* The whole message is in: refuse it or hand it to the committer. */
+static void
+smtp_content_end(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	char buf[128];
+	const char *err = smtp_content_verdict(s, buf, sizeof(buf));
+
+	s->state = SMTP_ST_COMMAND;
+	smtp_timeouts_set(s);
+	if (err != NULL) {
+		log_info("event=message-refused sid=%llu client=%s id=%s from=<%s> reply=\"%s\"",
+		    s->sid, s->addr, tx->id, tx->sender.addr, err);
+		smtp_tx_reset(s);
+		smtp_reply_error(s, err);
+		return;
+	}
+	s->state = SMTP_ST_WAIT;
+	s->pending++;
+	{
+		struct spool_msg *m = tx->msg;
+		tx->msg = NULL;   /* the spool owns it now */
+		spool_msg_commit(m, smtp_commit_done_cb, s);
+	}
+}
+
+void
+smtp_commit_result(struct smtp_session *s, int error)
+{
+	struct smtp_tx *tx = &s->tx;
+	char q[300];
+
+	s->state = SMTP_ST_COMMAND;
+	if (error != 0) {
+		smtp_reply(s, "451 4.3.0 Error: queue file write error");
+	} else {
+		s->nqueued++;
+		log_info("event=queued sid=%llu client=%s id=%s from=%s nrcpt=%zu size=%" PRIu64
+		    " proto=%s tls=%s auth=%s", s->sid, s->addr, tx->id,
+		    log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len), tx->nrcpts,
+		    tx->reader.out_bytes, smtp_proto_name(s), s->tls ? "yes" : "no",
+		    s->auth_user ? "yes" : "no");
+		smtp_reply(s, "250 2.0.0 Ok: queued as %s", tx->id);
+	}
+	smtp_tx_reset(s);
+}
+
+static void
+smtp_bdat_chunk_end(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+
+	s->state = SMTP_ST_COMMAND;
+	smtp_timeouts_set(s);
+	if (tx->bdat_failed) {
+		const char *err = tx->bdat_error;
+		/* A refused chunk ends the transaction (RFC 3030 4.2: the client
+		 * must RSET); the reset also clears the chunk state. */
+		smtp_tx_reset(s);
+		smtp_reply_error(s, err);
+	} else if (tx->bdat_last) {
+		smtp_data_finish(&tx->reader);
+		smtp_content_end(s);
+	} else if (tx->too_big) {
+		smtp_content_end(s);   /* refuses with 552 and resets */
+	} else
+		smtp_reply(s, "250 2.0.0 Ok: %" PRIu64 " octets received", tx->reader.out_bytes);
+}
+
+/* Why this BDAT chunk must be refused (its octets are still read). */
+static const char *
+smtp_bdat_refusal(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+
+	if (!s->esmtp)
+		return "503 5.5.1 Error: send EHLO first";
+	if (!tx->active)
+		return "503 5.5.1 Error: need MAIL command";
+	if (tx->nrcpts == 0)
+		return "554 5.5.1 Error: no valid recipients";
+	if (tx->msg == NULL && !smtp_msg_open(s, false))
+		return "451 4.3.0 Error: queue file write error";
+	return NULL;
+}
+
+void
+smtp_cmd_bdat(struct smtp_session *s, const char *arg, size_t len)
+{
+	struct smtp_tx *tx = &s->tx;
+	uint64_t size;
+	bool last;
+	const char *err = smtp_bdat_parse(arg, len, &size, &last);
+
+	if (err != NULL) {
+		/* Without a valid size the rest of the stream cannot be framed. */
+		smtp_reply(s, "%s", err);
+		smtp_close_after_reply(s);
+		return;
+	}
+	err = smtp_bdat_refusal(s);
+	tx->bdat_failed = err != NULL;
+	tx->bdat_error = err;
+	tx->bdat = true;
+	tx->bdat_left = size;
+	tx->bdat_last = last;
+	s->state = SMTP_ST_BDAT;
+	smtp_timeouts_set(s);
+	if (size == 0)
+		smtp_bdat_chunk_end(s);
+}
+
+size_t
+smtp_content_feed(struct smtp_session *s, const char *buf, size_t len)
+{
+	struct smtp_tx *tx = &s->tx;
+	bool done = false;
+	size_t n;
+
+	if (s->state == SMTP_ST_DATA) {
+		n = smtp_data_feed(&tx->reader, buf, len, &done);
+		if (done)
+			smtp_content_end(s);
+		return n;
+	}
+	n = len < tx->bdat_left ? len : (size_t)tx->bdat_left;
+	if (!tx->bdat_failed)
+		smtp_data_feed(&tx->reader, buf, n, &done);
+	tx->bdat_left -= n;
+	if (tx->bdat_left == 0)
+		smtp_bdat_chunk_end(s);
+	return n;
+}

@@ -1,0 +1,130 @@
+/*
+ * smtp_internal.h - the session and transaction structures shared by the
+ * files of the inbound SMTP engine (session I/O, commands, AUTH, content).
+ * Not for use outside src/smtp/.
+ *
+ * Ownership: a session owns its transaction, its bufferevent and a
+ * reference to the configuration generation it started with. It is freed
+ * in one place (smtp_session_free) and never inside a bufferevent callback
+ * that could still touch it: callbacks mark it and the free happens on the
+ * way out (smtp_session_release).
+ */
+#ifndef FERRY_SMTP_INTERNAL_H
+#define FERRY_SMTP_INTERNAL_H
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "conf/conf.h"
+#include "net/server.h"
+#include "smtp/smtp_data.h"
+#include "smtp/smtp_parse.h"
+#include "smtp/smtp_session.h"
+#include "spool/spool.h"
+
+#define SMTP_AUTH_LINE_MAX 12288   /* RFC 4954 4: initial response */
+#define SMTP_HELO_MAX      255
+
+enum smtp_state {
+	SMTP_ST_COMMAND,      /* reading command lines */
+	SMTP_ST_DATA,         /* reading DATA content */
+	SMTP_ST_BDAT,         /* reading a BDAT chunk */
+	SMTP_ST_AUTH,         /* reading an AUTH continuation line */
+	SMTP_ST_WAIT,         /* waiting for a commit or auth result */
+	SMTP_ST_CLOSING,      /* final reply written; close when flushed */
+};
+
+struct smtp_rcpt {
+	struct smtp_path        path;
+	struct smtp_rcpt_params params;
+};
+
+/* One mail transaction: MAIL FROM up to the final reply. */
+struct smtp_tx {
+	bool                    active;      /* MAIL accepted */
+	struct smtp_path        sender;
+	struct smtp_mail_params params;
+	struct smtp_rcpt       *rcpts;
+	size_t                  nrcpts, rcpts_cap;
+	size_t                  refused;     /* RCPTs refused, for logs */
+	struct spool_msg       *msg;         /* open while content arrives */
+	char                    id[SPOOL_ID_LEN + 1];
+	struct smtp_data        reader;
+	bool                    too_big;
+	bool                    bdat;        /* content came in BDAT chunks */
+	bool                    bdat_failed; /* discard chunks, reply error */
+	const char             *bdat_error;
+	uint64_t                bdat_left;   /* octets left in this chunk */
+	bool                    bdat_last;
+};
+
+struct smtp_session {
+	struct smtp_session *next, *prev;   /* worker list */
+	struct worker       *worker;
+	struct server       *srv;
+	struct server_snap  *snap;
+	const struct conf   *conf;          /* snap->conf */
+	struct bufferevent  *bev;
+	SSL                 *ssl;
+	enum conf_role       role;
+	struct sockaddr_storage peer;
+	char                 addr[64];      /* client address text */
+	unsigned long long   sid;           /* session number for logs */
+
+	enum smtp_state      state;
+	bool                 helo_seen, esmtp, tls, skip_line;
+	char                 helo[SMTP_HELO_MAX + 1];
+	char                 tls_info[128];
+	char                *auth_user;      /* set once authenticated */
+	int                  auth_failures;
+	int                  auth_step;      /* LOGIN: 1 = want user, 2 = want pass */
+	int                  auth_mech;      /* 1 PLAIN, 2 LOGIN */
+	char                *auth_login_user;
+
+	struct smtp_tx       tx;
+	int                  errors;
+	unsigned             nmail, nrcpt, nqueued, nrset, ncmd;
+
+	/* Completions from other threads (committer, auth pool) land here. */
+	struct event        *async_ev;
+	int                  async_kind;     /* 1 commit, 2 auth */
+	int                  async_result;
+	int                  pending;        /* async operations in flight */
+	struct event        *delay_ev;       /* failed-AUTH slow-down */
+	char                 delayed_reply[128];
+	bool                 shutdown_asked, closed, in_callback, free_asked;
+};
+
+/* smtp_session.c */
+void smtp_reply(struct smtp_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void smtp_reply_error(struct smtp_session *s, const char *reply);
+void smtp_close_after_reply(struct smtp_session *s);
+/* Free the session if it is closed and nothing is in flight. */
+void smtp_session_release(struct smtp_session *s);
+void smtp_starttls(struct smtp_session *s);
+void smtp_input_process(struct smtp_session *s);
+void smtp_timeouts_set(struct smtp_session *s);
+bool smtp_may_relay(const struct smtp_session *s);
+const char *smtp_proto_name(const struct smtp_session *s);
+
+/* smtp_cmd.c */
+void smtp_cmd_dispatch(struct smtp_session *s, const char *line, size_t len);
+void smtp_tx_reset(struct smtp_session *s);
+
+/* smtp_auth.c */
+void smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t len);
+void smtp_auth_line(struct smtp_session *s, const char *line, size_t len);
+void smtp_auth_result(struct smtp_session *s, bool ok);
+
+/* smtp_content.c */
+void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len);
+void smtp_cmd_bdat(struct smtp_session *s, const char *arg, size_t len);
+size_t smtp_content_feed(struct smtp_session *s, const char *buf, size_t len);
+void smtp_commit_result(struct smtp_session *s, int error);
+
+#endif

@@ -1,0 +1,284 @@
+/*
+ * spool.c - build message files in incoming/ and check the queue at start.
+ * A message file is written with plain buffered writes; durability comes at
+ * commit (spool_commit.c). Nothing in queue/ is ever deleted for failing to
+ * parse: it goes to corrupt/ for a human to look at.
+ */
+#include "spool/spool_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+static int
+spool_subdir_open(int root, const char *name, uid_t uid, gid_t gid)
+{
+	int fd;
+
+	if (mkdirat(root, name, 0750) < 0 && errno != EEXIST)
+		return -1;
+	fd = openat(root, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && uid != (uid_t)-1 && fchown(fd, uid, gid) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct spool *
+spool_open(const char *dir, uid_t uid, gid_t gid, bool use_syncfs, char *err, size_t errlen)
+{
+	struct spool *s = xcalloc(1, sizeof(*s));
+
+	s->root_fd = s->incoming_fd = s->queue_fd = s->corrupt_fd = -1;
+	s->use_syncfs = use_syncfs;
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+		goto fail;
+	s->root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->root_fd < 0 || (uid != (uid_t)-1 && fchown(s->root_fd, uid, gid) < 0))
+		goto fail;
+	s->incoming_fd = spool_subdir_open(s->root_fd, "incoming", uid, gid);
+	s->queue_fd = spool_subdir_open(s->root_fd, "queue", uid, gid);
+	s->corrupt_fd = spool_subdir_open(s->root_fd, "corrupt", uid, gid);
+	if (s->incoming_fd < 0 || s->queue_fd < 0 || s->corrupt_fd < 0)
+		goto fail;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	s->pending_tail = &s->pending;
+	return s;
+fail:
+	snprintf(err, errlen, "spool %s: %s", dir, strerror(errno));
+	spool_close(s);
+	return NULL;
+}
+
+void
+spool_close(struct spool *s)
+{
+	if (s == NULL)
+		return;
+	if (s->running)
+		spool_committer_stop(s);
+	if (s->incoming_fd >= 0) close(s->incoming_fd);
+	if (s->queue_fd >= 0) close(s->queue_fd);
+	if (s->corrupt_fd >= 0) close(s->corrupt_fd);
+	if (s->root_fd >= 0) close(s->root_fd);
+	free(s);
+}
+
+/* Walk a spool file's records; 0 when it ends with a proper 'X' record. */
+static int
+spool_file_check(int fd)
+{
+	unsigned char hdr[5];
+	char magic[sizeof(SPOOL_MAGIC) - 1];
+	struct stat st;
+	off_t off;
+
+	if (fstat(fd, &st) < 0 || pread(fd, magic, sizeof(magic), 0) != (ssize_t)sizeof(magic) ||
+	    memcmp(magic, SPOOL_MAGIC, sizeof(magic)) != 0)
+		return -1;
+	off = sizeof(magic);
+	while (off + 5 <= st.st_size) {
+		uint32_t len;
+		if (pread(fd, hdr, 5, off) != 5)
+			return -1;
+		len = (uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 8 | hdr[4];
+		if (hdr[0] == 'X')
+			return (len == 0 && off + 5 == st.st_size) ? 0 : -1;
+		off += 5 + (off_t)len;
+	}
+	return -1;
+}
+
+static void
+spool_incoming_clean(struct spool *s)
+{
+	DIR *d = fdopendir(dup(s->incoming_fd));
+	struct dirent *e;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		/* Never acknowledged: the client was not told 250. */
+		if (unlinkat(s->incoming_fd, e->d_name, 0) == 0)
+			log_info("event=spool-discard id=%s reason=\"incomplete, never acknowledged\"", e->d_name);
+	}
+	closedir(d);
+}
+
+long
+spool_recover(struct spool *s)
+{
+	DIR *d;
+	struct dirent *e;
+	long n = 0;
+
+	spool_incoming_clean(s);
+	d = fdopendir(dup(s->queue_fd));
+	if (d == NULL)
+		return -1;
+	rewinddir(d);
+	while ((e = readdir(d)) != NULL) {
+		int fd;
+		if (e->d_name[0] == '.')
+			continue;
+		fd = openat(s->queue_fd, e->d_name, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && spool_file_check(fd) == 0) {
+			n++;
+		} else {
+			log_error("event=spool-corrupt id=%s action=\"moved to corrupt/\"", e->d_name);
+			renameat(s->queue_fd, e->d_name, s->corrupt_fd, e->d_name);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	closedir(d);
+	fsync(s->queue_fd);
+	fsync(s->corrupt_fd);
+	return n;
+}
+
+struct spool_msg *
+spool_msg_create(struct spool *s, char id[SPOOL_ID_LEN + 1])
+{
+	struct spool_msg *m = xmalloc(sizeof(*m));
+	int tries;
+
+	memset(m, 0, offsetof(struct spool_msg, wbuf));
+	m->spool = s;
+	for (tries = 0; tries < 100; tries++) {
+		spool_id_new(m->id);
+		m->fd = openat(s->incoming_fd, m->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		if (m->fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (m->fd < 0) {
+		int e = errno;
+		free(m);
+		errno = e;
+		return NULL;
+	}
+	memcpy(id, m->id, SPOOL_ID_LEN + 1);
+	memcpy(m->wbuf, SPOOL_MAGIC, sizeof(SPOOL_MAGIC) - 1);
+	m->wlen = sizeof(SPOOL_MAGIC) - 1;
+	spool_msg_record_str(m, 'I', m->id);
+	return m;
+}
+
+int
+spool_msg_flush(struct spool_msg *m)
+{
+	size_t done = 0;
+
+	while (done < m->wlen && m->error == 0) {
+		ssize_t n = pwrite(m->fd, m->wbuf + done, m->wlen - done, m->off + (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			m->error = n < 0 ? errno : EIO;
+		else
+			done += (size_t)n;
+	}
+	m->off += (off_t)m->wlen;
+	m->wlen = 0;
+	return m->error ? -1 : 0;
+}
+
+static int
+spool_msg_append(struct spool_msg *m, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		size_t room = SPOOL_WBUF - m->wlen, n = len < room ? len : room;
+		memcpy(m->wbuf + m->wlen, p, n);
+		m->wlen += n;
+		p += n;
+		len -= n;
+		if (m->wlen == SPOOL_WBUF && spool_msg_flush(m) < 0)
+			return -1;
+	}
+	return m->error ? -1 : 0;
+}
+
+static void
+spool_be32(unsigned char *out, uint32_t v)
+{
+	out[0] = (unsigned char)(v >> 24);
+	out[1] = (unsigned char)(v >> 16);
+	out[2] = (unsigned char)(v >> 8);
+	out[3] = (unsigned char)v;
+}
+
+int
+spool_msg_record(struct spool_msg *m, char type, const void *data, size_t len)
+{
+	unsigned char hdr[5];
+
+	if (m->in_content || len > UINT32_MAX)
+		return -1;
+	hdr[0] = (unsigned char)type;
+	spool_be32(hdr + 1, (uint32_t)len);
+	if (spool_msg_append(m, hdr, 5) < 0)
+		return -1;
+	return spool_msg_append(m, data, len);
+}
+
+int
+spool_msg_record_str(struct spool_msg *m, char type, const char *s)
+{
+	return spool_msg_record(m, type, s, strlen(s));
+}
+
+int
+spool_msg_content_begin(struct spool_msg *m)
+{
+	unsigned char hdr[5] = { 'M', 0, 0, 0, 0 };
+
+	m->content_len_off = m->off + (off_t)m->wlen + 1;
+	m->in_content = true;
+	return spool_msg_append(m, hdr, 5);
+}
+
+int
+spool_msg_write(struct spool_msg *m, const void *buf, size_t len)
+{
+	if (m->content_size + len > UINT32_MAX) {
+		m->error = EFBIG;
+		return -1;
+	}
+	m->content_size += len;
+	return spool_msg_append(m, buf, len);
+}
+
+uint64_t
+spool_msg_content_size(const struct spool_msg *m)
+{
+	return m->content_size;
+}
+
+void
+spool_msg_free(struct spool_msg *m)
+{
+	if (m->fd >= 0)
+		close(m->fd);
+	free(m);
+}
+
+void
+spool_msg_abort(struct spool_msg *m)
+{
+	unlinkat(m->spool->incoming_fd, m->id, 0);
+	spool_msg_free(m);
+}

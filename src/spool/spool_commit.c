@@ -1,0 +1,148 @@
+/*
+ * spool_commit.c - group commit. Sessions hand finished messages to one
+ * committer thread; it makes each batch durable with a single flush
+ * (syncfs, or fdatasync per file when spool_sync is fsync), renames the
+ * files into queue/ and fsyncs that directory once, then reports back. A
+ * client is answered 250 only from that report, so nothing is acknowledged
+ * before it and its envelope are on stable storage.
+ */
+#include "spool/spool_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+/* Write the content length and the end record. */
+static int
+spool_msg_finish(struct spool_msg *m)
+{
+	unsigned char len[4];
+	uint64_t n = m->content_size;
+
+	if (!m->in_content && spool_msg_content_begin(m) < 0)
+		return -1;
+	m->in_content = false;
+	if (spool_msg_record(m, 'X', NULL, 0) < 0 || spool_msg_flush(m) < 0)
+		return -1;
+	len[0] = (unsigned char)(n >> 24);
+	len[1] = (unsigned char)(n >> 16);
+	len[2] = (unsigned char)(n >> 8);
+	len[3] = (unsigned char)n;
+	if (pwrite(m->fd, len, 4, m->content_len_off) != 4) {
+		m->error = errno ? errno : EIO;
+		return -1;
+	}
+	return 0;
+}
+
+void
+spool_msg_commit(struct spool_msg *m, spool_commit_cb cb, void *arg)
+{
+	struct spool *s = m->spool;
+
+	m->cb = cb;
+	m->cb_arg = arg;
+	if (spool_msg_finish(m) < 0) {
+		int e = m->error ? m->error : EIO;
+		spool_msg_abort(m);
+		cb(arg, e);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	m->next = NULL;
+	*s->pending_tail = m;
+	s->pending_tail = &m->next;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static int
+spool_batch_sync(struct spool *s, struct spool_msg *batch)
+{
+	if (s->use_syncfs && batch->next != NULL)
+		return syncfs(s->root_fd) < 0 ? errno : 0;
+	for (struct spool_msg *m = batch; m != NULL; m = m->next)
+		if (fdatasync(m->fd) < 0)
+			return errno;
+	return 0;
+}
+
+/* Make one batch durable; returns 0 or an errno for the whole batch. */
+static int
+spool_batch_commit(struct spool *s, struct spool_msg *batch)
+{
+	int err = spool_batch_sync(s, batch);
+
+	for (struct spool_msg *m = batch; m != NULL && err == 0; m = m->next)
+		if (renameat2(s->incoming_fd, m->id, s->queue_fd, m->id, RENAME_NOREPLACE) < 0)
+			m->error = errno;
+	if (err == 0 && fsync(s->queue_fd) < 0)
+		err = errno;
+	return err;
+}
+
+static void
+spool_batch_report(struct spool *s, struct spool_msg *batch, int err)
+{
+	struct spool_msg *next;
+
+	for (struct spool_msg *m = batch; m != NULL; m = next) {
+		int e = err ? err : m->error;
+		next = m->next;
+		if (e != 0) {
+			/* Not durable: take it back out of wherever it got. */
+			unlinkat(s->incoming_fd, m->id, 0);
+			if (err != 0)
+				unlinkat(s->queue_fd, m->id, 0);
+			log_error("event=spool-commit-failed id=%s error=\"%s\"", m->id, strerror(e));
+		}
+		m->cb(m->cb_arg, e);
+		spool_msg_free(m);
+	}
+}
+
+static void *
+spool_committer_main(void *arg)
+{
+	struct spool *s = arg;
+	struct spool_msg *batch;
+
+	for (;;) {
+		pthread_mutex_lock(&s->lock);
+		while (s->pending == NULL && !s->stopping)
+			pthread_cond_wait(&s->cond, &s->lock);
+		batch = s->pending;
+		s->pending = NULL;
+		s->pending_tail = &s->pending;
+		pthread_mutex_unlock(&s->lock);
+		if (batch == NULL)
+			break;   /* stopping and nothing left */
+		spool_batch_report(s, batch, spool_batch_commit(s, batch));
+	}
+	return NULL;
+}
+
+int
+spool_committer_start(struct spool *s)
+{
+	if (pthread_create(&s->thread, NULL, spool_committer_main, s) != 0)
+		return -1;
+	s->running = true;
+	return 0;
+}
+
+void
+spool_committer_stop(struct spool *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->stopping = true;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	s->running = false;
+}

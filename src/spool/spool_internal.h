@@ -1,0 +1,41 @@
+/* spool_internal.h - what spool.c and spool_commit.c share; not for others. */
+#ifndef FERRY_SPOOL_INTERNAL_H
+#define FERRY_SPOOL_INTERNAL_H
+
+#include <pthread.h>
+
+#include "spool/spool.h"
+
+#define SPOOL_WBUF 65536
+
+struct spool {
+	int  root_fd, incoming_fd, queue_fd, corrupt_fd;
+	bool use_syncfs;
+
+	pthread_t       thread;
+	bool            running, stopping;
+	pthread_mutex_t lock;
+	pthread_cond_t  cond;
+	struct spool_msg *pending, **pending_tail;
+};
+
+struct spool_msg {
+	struct spool    *spool;
+	int              fd;
+	char             id[SPOOL_ID_LEN + 1];
+	off_t            off;              /* file offset of wbuf[0] */
+	size_t           wlen;
+	off_t            content_len_off;  /* where the 'M' length goes */
+	uint64_t         content_size;
+	bool             in_content;
+	int              error;            /* first write error (errno) */
+	spool_commit_cb  cb;
+	void            *cb_arg;
+	struct spool_msg *next;
+	char             wbuf[SPOOL_WBUF];
+};
+
+int  spool_msg_flush(struct spool_msg *m);
+void spool_msg_free(struct spool_msg *m);
+
+#endif

@@ -1,0 +1,243 @@
+"""ferrytest - shared harness for ferry's integration tests.
+
+Starts a real ferryd on loopback with a configuration written into a fresh
+temporary directory, talks to it with real clients (smtplib, raw sockets,
+swaks, smtp-source) and reads its spool files back. Nothing here mocks
+ferryd; every test drives the daemon over the wire.
+"""
+import os
+import signal
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+BIN = os.environ.get("FERRY_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "test")
+SRC = os.environ.get("FERRY_SRC") or os.path.join(os.path.dirname(__file__), "..", "..")
+FERRYD = os.path.join(BIN, "ferryd")
+FERRYCTL = os.path.join(BIN, "ferryctl")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, timeout=10.0, proc=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("ferryd exited early with %d" % proc.returncode)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("port %d did not open" % port)
+
+
+def read_spool_file(path):
+    """Parse a ferry spool file (see src/spool/spool.h) into a dict."""
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data.startswith(b"FERRY1\n"), "bad magic in %s" % path
+    off = 7
+    env = {"rcpts": [], "notify": {}, "orcpt": {}}
+    ended = False
+    while off + 5 <= len(data):
+        typ = chr(data[off])
+        (ln,) = struct.unpack(">I", data[off + 1:off + 5])
+        val = data[off + 5:off + 5 + ln]
+        off += 5 + ln
+        if typ == "X":
+            ended = True
+            break
+        if typ == "R":
+            env["rcpts"].append(val.decode("utf-8", "replace"))
+        elif typ == "N":
+            env["notify"][env["rcpts"][-1]] = int(val)
+        elif typ == "O":
+            env["orcpt"][env["rcpts"][-1]] = val.decode()
+        elif typ == "M":
+            env["content"] = val
+        else:
+            env[typ] = val.decode("utf-8", "replace")
+    assert ended and off == len(data), "spool file %s is incomplete" % path
+    return env
+
+
+class Ferryd:
+    """A ferryd instance in its own temporary directory."""
+
+    def __init__(self, extra="", domains=("example.test",), mailboxes=("alice@example.test",),
+                 relay_networks=None, listeners=("mx", "submission", "submissions"), tmp=None):
+        self.tmp = tmp or tempfile.mkdtemp(prefix="ferrytest.")
+        # The daemon drops root; it must be able to reach files by path on reload.
+        os.chmod(self.tmp, 0o755)
+        self.spool = os.path.join(self.tmp, "spool")
+        self.log = os.path.join(self.tmp, "ferryd.log")
+        self.conf = os.path.join(self.tmp, "ferry.conf")
+        self.users = os.path.join(self.tmp, "users")
+        self.ports = {}
+        lines = ["hostname mx.ferry.test", "spool_dir " + self.spool, "log_file " + self.log,
+                 "users_file " + self.users, "workers 2"]
+        for role in listeners:
+            self.ports[role] = free_port()
+            lines.append("listen %s 127.0.0.1:%d" % (role, self.ports[role]))
+        for d in domains:
+            lines.append("domain " + d)
+        for m in mailboxes:
+            lines.append("mailbox " + m)
+        if relay_networks:
+            lines.append("relay_networks " + relay_networks)
+        lines.append(extra)
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc = None
+
+    @property
+    def mx(self):
+        return self.ports["mx"]
+
+    @property
+    def submission(self):
+        return self.ports["submission"]
+
+    @property
+    def submissions(self):
+        return self.ports["submissions"]
+
+    def start(self):
+        self.proc = subprocess.Popen([FERRYD, "-c", self.conf], stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(self.tmp, "stderr"), "ab"))
+        for p in self.ports.values():
+            wait_port(p, proc=self.proc)
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.proc = None
+        return rc
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+
+    def hup(self):
+        self.proc.send_signal(signal.SIGHUP)
+
+    def user_add(self, name, password):
+        subprocess.run([FERRYCTL, "-c", self.conf, "user", "add", "--password-stdin", name],
+                       input=(password + "\n").encode(), check=True,
+                       stdout=subprocess.DEVNULL)
+
+    def queue_files(self):
+        q = os.path.join(self.spool, "queue")
+        return sorted(os.path.join(q, n) for n in os.listdir(q))
+
+    def queued(self):
+        return [read_spool_file(p) for p in self.queue_files()]
+
+    def log_text(self):
+        try:
+            with open(self.log, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def stderr_text(self):
+        with open(os.path.join(self.tmp, "stderr"), encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+
+class RawClient:
+    """A byte-exact SMTP client for framing tests: sends exactly what it is
+    given, reads replies (multi-line aware)."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=10, tls=False):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        if tls:
+            self.starttls_wrap()
+        self.buf = b""
+
+    def starttls_wrap(self):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        self.sock = ctx.wrap_socket(self.sock)
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _line(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed; buffered %r" % self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r").decode("utf-8", "replace")
+
+    def reply(self):
+        """One reply: (code, [lines])."""
+        lines = []
+        while True:
+            line = self._line()
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                return int(line[:3]), lines
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.reply()
+
+    def closed(self, timeout=5):
+        """True if the server closed the connection (EOF) within timeout."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except (ConnectionResetError, ssl.SSLError):
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def tls_context():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def main():
+    unittest.main(verbosity=2)
