@@ -1,0 +1,86 @@
+"""ferryd -t and configuration errors: every error names the file and line,
+and no configuration that would relay for everyone is accepted."""
+import os
+import subprocess
+import tempfile
+import unittest
+
+import ferrytest
+from ferrytest import FERRYD
+
+
+def check(text, name="ferry.conf"):
+    d = tempfile.mkdtemp(prefix="ferryconf.")
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write(text)
+    r = subprocess.run([FERRYD, "-t", "-c", path], capture_output=True, text=True)
+    return r.returncode, r.stdout + r.stderr, path, d
+
+
+BASE = "listen mx 127.0.0.1:2599\ndomain example.test\n"
+
+
+class ConfigTest(unittest.TestCase):
+    def test_valid_config(self):
+        rc, out, path, d = check(BASE + "spool_dir %s/spool\nmailbox a@example.test\n" % "/tmp")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("valid", out)
+
+    def test_embedded_default_is_valid(self):
+        d = tempfile.mkdtemp()
+        r = subprocess.run([FERRYD, "-t"], capture_output=True, text=True, cwd=d)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_unknown_option_names_file_and_line(self):
+        rc, out, path, d = check(BASE + "# comment\n\nfrobnicate yes\n")
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:5: unknown option 'frobnicate'" % path, out)
+
+    def test_out_of_range(self):
+        rc, out, path, d = check(BASE + "max_recipients 10\n")
+        self.assertEqual(rc, 1)
+        self.assertIn(":3: max_recipients", out)
+        self.assertIn("out of range", out)
+
+    def test_bad_values(self):
+        for line in ["listen mx nowhere", "listen relay 127.0.0.1:25", "max_message_size 10q",
+                     "relay_networks 10.0.0.0/99", "mailbox not-an-address", "bare_lf maybe",
+                     "timeout_command", "domain bad..domain"]:
+            rc, out, path, d = check(BASE + line + "\n")
+            self.assertEqual(rc, 1, line)
+            self.assertIn("%s:3:" % path, out, line)
+
+    def test_open_relay_refused(self):
+        for nets in ["0.0.0.0/0", "::/0", "128.0.0.0/1", "127.0.0.0/8 0.0.0.0/0"]:
+            rc, out, path, d = check(BASE + "relay_networks %s\n" % nets)
+            self.assertEqual(rc, 1, nets)
+            self.assertIn("open relay", out)
+
+    def test_mailbox_outside_hosted_domain(self):
+        rc, out, path, d = check(BASE + "mailbox a@other.test\n")
+        self.assertEqual(rc, 1)
+        self.assertIn("not in a hosted domain", out)
+
+    def test_key_readable_by_others_refused(self):
+        d = tempfile.mkdtemp()
+        key, cert = os.path.join(d, "k.pem"), os.path.join(d, "c.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                        "-out", cert, "-days", "1", "-subj", "/CN=t.test"],
+                       check=True, capture_output=True)
+        os.chmod(key, 0o644)
+        rc, out, path, _ = check(BASE + "tls_cert %s\ntls_key %s\n" % (cert, key))
+        self.assertEqual(rc, 1)
+        self.assertIn("readable by group or world", out)
+        os.chmod(key, 0o600)
+        rc, out, path, _ = check(BASE + "tls_cert %s\ntls_key %s\nspool_dir %s\n" % (cert, key, d))
+        self.assertEqual(rc, 0, out)
+
+    def test_missing_file(self):
+        r = subprocess.run([FERRYD, "-t", "-c", "/nonexistent/ferry.conf"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("/nonexistent/ferry.conf", r.stderr)
+
+
+if __name__ == "__main__":
+    ferrytest.main()

@@ -1,0 +1,141 @@
+"""Reload, graceful shutdown, and the embedded default as a new user sees it."""
+import os
+import signal
+import smtplib
+import subprocess
+import tempfile
+import time
+import unittest
+
+import ferrytest
+from ferrytest import Ferryd, RawClient, tls_context
+
+MSG = b"Subject: t\r\n\r\nbody\r\n"
+
+
+def wait_for(pred, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class ReloadTest(unittest.TestCase):
+    def test_sighup_adds_mailbox_without_dropping_sessions(self):
+        f = Ferryd().start()
+        try:
+            c = RawClient(f.mx)
+            c.reply()
+            c.cmd("EHLO x.test")
+            c.cmd("MAIL FROM:<a@s.test>")
+            self.assertEqual(c.cmd("RCPT TO:<carol@example.test>")[0], 550)
+            with open(f.conf, "a") as fh:
+                fh.write("mailbox carol@example.test\n")
+            f.hup()
+            self.assertTrue(wait_for(lambda: "event=reloaded" in f.log_text()))
+            # The old session keeps its configuration and its transaction.
+            self.assertEqual(c.cmd("RCPT TO:<alice@example.test>")[0], 250)
+            self.assertEqual(c.cmd("DATA")[0], 354)
+            c.send(MSG + b".\r\n")
+            self.assertEqual(c.reply()[0], 250)
+            # A new session sees the new mailbox.
+            c2 = RawClient(f.mx)
+            c2.reply()
+            c2.cmd("EHLO x.test")
+            c2.cmd("MAIL FROM:<a@s.test>")
+            self.assertEqual(c2.cmd("RCPT TO:<carol@example.test>")[0], 250)
+        finally:
+            f.stop()
+
+    def test_bad_reload_keeps_running_config(self):
+        f = Ferryd().start()
+        try:
+            with open(f.conf, "a") as fh:
+                fh.write("this is not an option\n")
+            f.hup()
+            self.assertTrue(wait_for(lambda: "event=reload-failed" in f.log_text()))
+            with smtplib.SMTP("127.0.0.1", f.mx) as s:
+                s.sendmail("a@s.test", ["alice@example.test"], MSG)
+        finally:
+            f.stop()
+
+    def test_users_file_change_needs_no_signal(self):
+        f = Ferryd().start()
+        try:
+            f.user_add("dave@example.test", "first-pass")
+            with smtplib.SMTP("127.0.0.1", f.submission) as s:
+                s.starttls(context=tls_context())
+                s.login("dave@example.test", "first-pass")
+        finally:
+            f.stop()
+
+
+class ShutdownTest(unittest.TestCase):
+    def test_sigterm_finishes_transaction_in_progress(self):
+        f = Ferryd().start()
+        busy = RawClient(f.mx)
+        busy.reply()
+        busy.cmd("EHLO x.test")
+        busy.cmd("MAIL FROM:<a@s.test>")
+        busy.cmd("RCPT TO:<alice@example.test>")
+        self.assertEqual(busy.cmd("DATA")[0], 354)
+        idle = RawClient(f.mx)
+        idle.reply()
+        idle.cmd("EHLO idle.test")
+        f.proc.send_signal(signal.SIGTERM)
+        code, lines = idle.reply()
+        self.assertEqual(code, 421, lines)
+        self.assertTrue(idle.closed())
+        busy.send(MSG + b".\r\n")
+        code, lines = busy.reply()
+        self.assertEqual(code, 250, lines)
+        queued_id = lines[0].split()[-1]
+        code, lines = busy.reply()
+        self.assertEqual(code, 421)
+        self.assertEqual(f.proc.wait(20), 0)
+        self.assertIn(queued_id, [os.path.basename(p) for p in f.queue_files()])
+        self.assertIn("event=stopped", f.log_text())
+
+
+class EmbeddedDefaultTest(unittest.TestCase):
+    """`make run` as a new user: no config, ./var, 127.0.0.1:2525/2587/2465."""
+
+    def test_embedded_default(self):
+        d = tempfile.mkdtemp(prefix="ferryembedded.")
+        os.chmod(d, 0o755)
+        busy = [p for p in (2525, 2587, 2465)
+                if subprocess.run(["ss", "-Hltn", "sport = :%d" % p], capture_output=True,
+                                  text=True).stdout.strip()]
+        if busy:
+            self.skipTest("ports in use: %s" % busy)
+        proc = subprocess.Popen([ferrytest.FERRYD], cwd=d, stderr=open(os.path.join(d, "log"), "w"))
+        try:
+            for p in (2525, 2587, 2465):
+                ferrytest.wait_port(p, proc=proc)
+            self.assertTrue(os.path.exists(os.path.join(d, "var/tls/cert.pem")))
+            self.assertEqual(os.stat(os.path.join(d, "var/tls/key.pem")).st_mode & 0o777, 0o600)
+            with smtplib.SMTP("127.0.0.1", 2525) as s:
+                s.sendmail("a@s.test", ["postmaster@localhost"], MSG)
+                code, _ = s.docmd("RCPT", "TO:<x@example.org>")
+            subprocess.run([ferrytest.FERRYCTL, "user", "add", "--password-stdin", "me"],
+                           input=b"pw-123456\n", cwd=d, check=True, stdout=subprocess.DEVNULL)
+            with smtplib.SMTP("127.0.0.1", 2587) as s:
+                s.starttls(context=tls_context())
+                s.login("me", "pw-123456")
+                s.sendmail("me@localhost", ["friend@example.org"], MSG)
+            self.assertEqual(len(os.listdir(os.path.join(d, "var/queue"))), 2)
+            # unauthenticated relay from loopback is refused even here
+            with smtplib.SMTP("127.0.0.1", 2525) as s:
+                s.ehlo()
+                s.mail("a@s.test")
+                code, msg = s.rcpt("x@example.org")
+                self.assertEqual(code, 554)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(20)
+
+
+if __name__ == "__main__":
+    ferrytest.main()
