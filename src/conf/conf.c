@@ -177,10 +177,12 @@ conf_domain_valid(const char *d)
 {
 	size_t len = strlen(d), label = 0;
 
-	if (len == 0 || len > 255 || d[0] == '.' || d[len - 1] == '.')
+	if (len == 0 || len > 255 || d[0] == '.' || d[len - 1] == '.' || d[len - 1] == '-')
 		return false;
 	for (; *d; d++) {
 		unsigned char ch = (unsigned char)*d;
+		if (ch == '-' && (label == 0 || d[1] == '.'))
+			return false;   /* no hyphen at either end of a label */
 		if (ch == '.') {
 			if (label == 0)
 				return false;
@@ -454,9 +456,12 @@ conf_finish(struct conf *c)
 		c->tls_key = conf_path_join(c->spool_dir, "tls/key.pem");
 		c->tls_generate = true;
 	}
-	qsort(c->domains, c->ndomains, sizeof(char *), conf_strcmp);
-	qsort(c->mailboxes, c->nmailboxes, sizeof(char *), conf_strcmp);
-	qsort(c->aliases, c->naliases, sizeof(*c->aliases), conf_alias_cmp);
+	if (c->ndomains > 0)
+		qsort(c->domains, c->ndomains, sizeof(char *), conf_strcmp);
+	if (c->nmailboxes > 0)
+		qsort(c->mailboxes, c->nmailboxes, sizeof(char *), conf_strcmp);
+	if (c->naliases > 0)
+		qsort(c->aliases, c->naliases, sizeof(*c->aliases), conf_alias_cmp);
 }
 
 struct conf *

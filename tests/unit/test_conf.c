@@ -1,0 +1,241 @@
+/* test_conf.c - ferry.conf parsing, option ranges, open-relay refusal,
+ * CIDR matching and the relay decision. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf/conf.h"
+#include "policy/relay.h"
+#include "util/netaddr.h"
+
+static char tmpl[] = "/tmp/ferry-test-conf-XXXXXX";
+
+static struct conf *
+load_text(const char *text, char *err, size_t errlen)
+{
+	char path[64];
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s", tmpl);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fputs(text, f);
+	fclose(f);
+	struct conf *c = conf_load(path, err, errlen);
+	if (c == NULL) {
+		/* keep only "LINE: message" so tests need not know the temp name */
+		char *colon = strchr(err, ':');
+		if (colon != NULL)
+			memmove(err, colon + 1, strlen(colon + 1) + 1);
+	}
+	unlink(path);
+	return c;
+}
+
+static void
+test_embedded_default(void **state)
+{
+	char err[256];
+	struct conf *c = conf_load(NULL, err, sizeof(err));
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(c->nlisteners, 3);
+	assert_string_equal(c->listeners[0].text, "127.0.0.1:2525");
+	assert_true(conf_domain_hosted(c, "localhost"));
+	assert_true(conf_mailbox_exists(c, "postmaster@localhost"));
+	assert_int_equal(c->nrelay_nets, 0);
+	assert_string_equal(c->spool_dir, "./var");
+	assert_true(c->tls_generate);
+	assert_int_equal(conf_check(c, err, sizeof(err)), 0);
+	conf_free(c);
+}
+
+static void
+test_options_and_units(void **state)
+{
+	char err[256];
+	struct conf *c = load_text(
+	    "# comment\n"
+	    "listen mx 127.0.0.1:25   # trailing comment\n"
+	    "listen submission [::1]:587\n"
+	    "domain Example.COM example.net\n"
+	    "mailbox Alice@Example.com\n"
+	    "alias sales@example.com alice@example.com bob@example.net\n"
+	    "max_message_size 10m\n"
+	    "timeout_command 5m\n"
+	    "bare_lf reject\n"
+	    "relay_networks 192.0.2.0/24 2001:db8::/32\n", err, sizeof(err));
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(c->max_message_size, 10 * 1024 * 1024);
+	assert_int_equal(c->timeout_command, 300);
+	assert_true(c->reject_bare_lf);
+	assert_true(conf_domain_hosted(c, "example.com"));
+	assert_true(conf_mailbox_exists(c, "alice@example.com"));
+	assert_non_null(conf_alias_find(c, "sales@example.com"));
+	assert_int_equal(conf_alias_find(c, "sales@example.com")->nto, 2);
+	assert_null(conf_alias_find(c, "nobody@example.com"));
+	assert_int_equal(conf_check(c, err, sizeof(err)), 0);
+	conf_free(c);
+}
+
+static void
+expect_error(const char *text, const char *want)
+{
+	char err[256];
+	struct conf *c = load_text(text, err, sizeof(err));
+
+	assert_null(c);
+	if (strstr(err, want) == NULL)
+		fail_msg("error '%s' does not contain '%s'", err, want);
+}
+
+static void
+test_errors_name_the_line(void **state)
+{
+	(void)state;
+	expect_error("listen mx 127.0.0.1:25\nbogus 1\n", "2: unknown option 'bogus'");
+	expect_error("\n\nmax_recipients 5\n", "3: max_recipients: 5 is out of range");
+	expect_error("max_errors 1\nmax_errors 2\n", "2: max_errors is set twice");
+	expect_error("max_message_size 12x\n", "1: max_message_size: '12x' is not a number");
+	expect_error("max_message_size 99999999999999999999999\n", "is not a number");
+	expect_error("listen mx 127.0.0.1\n", "1: listen: bad address");
+	expect_error("listen mx 127.0.0.1:0\n", "bad address");
+	expect_error("listen pop3 127.0.0.1:110\n", "unknown role");
+	expect_error("domain -bad.example\n", "not a valid domain");
+	expect_error("mailbox nobody\n", "not a valid address");
+	expect_error("relay_networks 10.0.0.0/33\n", "not an address or CIDR");
+	expect_error("tls_cert /x.pem\n", "tls_cert is set but tls_key is not");
+	expect_error("hostname\n", "hostname takes one value");
+	expect_error("hostname a\001b\n", "control character");
+}
+
+static void
+test_open_relay_refused(void **state)
+{
+	const char *bad[] = { "0.0.0.0/0", "::/0", "1.0.0.0/7", "2000::/3" };
+	char text[256], err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "listen mx 127.0.0.1:25\nrelay_networks %s\n", bad[i]);
+		struct conf *c = load_text(text, err, sizeof(err));
+		assert_non_null(c);
+		assert_int_equal(conf_check(c, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "open relay"));
+		conf_free(c);
+	}
+}
+
+static struct sockaddr_storage
+sa_of(const char *ip)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(ip, ':') != NULL) {
+		ss.ss_family = AF_INET6;
+		inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&ss)->sin6_addr);
+	} else {
+		ss.ss_family = AF_INET;
+		inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr);
+	}
+	return ss;
+}
+
+static void
+test_cidr_match(void **state)
+{
+	struct netaddr_net n;
+	struct sockaddr_storage a;
+
+	(void)state;
+	assert_int_equal(netaddr_net_parse("192.0.2.128/25", &n), 0);
+	a = sa_of("192.0.2.200");
+	assert_true(netaddr_net_match(&n, (struct sockaddr *)&a));
+	a = sa_of("192.0.2.127");
+	assert_false(netaddr_net_match(&n, (struct sockaddr *)&a));
+	a = sa_of("::ffff:192.0.2.200");
+	assert_true(netaddr_net_match(&n, (struct sockaddr *)&a));
+	assert_int_equal(netaddr_net_parse("2001:db8::/32", &n), 0);
+	a = sa_of("2001:db8:1::5");
+	assert_true(netaddr_net_match(&n, (struct sockaddr *)&a));
+	a = sa_of("2001:db9::5");
+	assert_false(netaddr_net_match(&n, (struct sockaddr *)&a));
+	assert_int_equal(netaddr_net_parse("1.2.3.4/", &n), -1);
+	assert_int_equal(netaddr_net_parse("nonsense", &n), -1);
+}
+
+static struct smtp_path
+path_of(const char *addr)
+{
+	struct smtp_path p;
+	const char *at = strrchr(addr, '@');
+
+	memset(&p, 0, sizeof(p));
+	snprintf(p.addr, sizeof(p.addr), "%s", addr);
+	p.len = strlen(addr);
+	p.at = at ? (size_t)(at - addr) : p.len;
+	p.literal = at && at[1] == '[';
+	return p;
+}
+
+static void
+test_relay_decision(void **state)
+{
+	char err[256];
+	struct conf *c = load_text("listen mx 127.0.0.1:25\ndomain example.com\n"
+	    "mailbox alice@example.com\nalias info@example.com alice@example.com\n", err, sizeof(err));
+	struct smtp_path p;
+
+	(void)state;
+	assert_non_null(c);
+	p = path_of("alice@example.com");
+	assert_int_equal(relay_rcpt_check(c, &p, false), RELAY_OK_LOCAL);
+	p = path_of("ALICE@example.com");
+	assert_int_equal(relay_rcpt_check(c, &p, false), RELAY_OK_LOCAL);
+	p = path_of("info@example.com");
+	assert_int_equal(relay_rcpt_check(c, &p, false), RELAY_OK_LOCAL);
+	p = path_of("PostMaster@example.com");
+	assert_int_equal(relay_rcpt_check(c, &p, false), RELAY_OK_LOCAL);
+	p = path_of("Postmaster");
+	assert_int_equal(relay_rcpt_check(c, &p, false), RELAY_OK_LOCAL);
+	p = path_of("bob@example.com");
+	assert_int_equal(relay_rcpt_check(c, &p, true), RELAY_UNKNOWN_USER);
+	p = path_of("victim%other.org@example.com");
+	assert_int_equal(relay_rcpt_check(c, &p, false), RELAY_UNKNOWN_USER);
+	p = path_of("other.org!victim@example.com");
+	assert_int_equal(relay_rcpt_check(c, &p, false), RELAY_UNKNOWN_USER);
+	p = path_of("x@other.org");
+	assert_int_equal(relay_rcpt_check(c, &p, false), RELAY_DENIED);
+	assert_int_equal(relay_rcpt_check(c, &p, true), RELAY_OK_RELAY);
+	p = path_of("x@[192.0.2.1]");
+	assert_int_equal(relay_rcpt_check(c, &p, false), RELAY_DENIED);
+	conf_free(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_embedded_default),
+		cmocka_unit_test(test_options_and_units),
+		cmocka_unit_test(test_errors_name_the_line),
+		cmocka_unit_test(test_open_relay_refused),
+		cmocka_unit_test(test_cidr_match),
+		cmocka_unit_test(test_relay_decision),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,157 @@
+/* test_spool.c - message files, group commit, recovery, queue ids. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "spool/spool.h"
+
+struct done {
+	pthread_mutex_t lock;
+	pthread_cond_t  cond;
+	int             count, errors;
+};
+
+static void
+done_cb(void *arg, int error)
+{
+	struct done *d = arg;
+
+	pthread_mutex_lock(&d->lock);
+	d->count++;
+	if (error)
+		d->errors++;
+	pthread_cond_signal(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void
+done_wait(struct done *d, int n)
+{
+	pthread_mutex_lock(&d->lock);
+	while (d->count < n)
+		pthread_cond_wait(&d->cond, &d->lock);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static char *
+spool_dir_new(void)
+{
+	static char dir[64];
+
+	snprintf(dir, sizeof(dir), "/tmp/ferry-test-spool-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	return dir;
+}
+
+static long
+count_files(const char *dir, const char *sub)
+{
+	char path[256];
+	DIR *d;
+	struct dirent *e;
+	long n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void
+test_ids_unique_and_sorted(void **state)
+{
+	char prev[SPOOL_ID_LEN + 1] = "", id[SPOOL_ID_LEN + 1];
+
+	(void)state;
+	for (int i = 0; i < 5000; i++) {
+		spool_id_new(id);
+		assert_int_equal(strlen(id), SPOOL_ID_LEN);
+		assert_true(strcmp(prev, id) < 0 || (i > 0 && strncmp(prev, id, 13) == 0));
+		assert_string_not_equal(prev, id);
+		memcpy(prev, id, sizeof(id));
+	}
+}
+
+static void
+test_commit_batch_and_recover(void **state)
+{
+	char err[256], id[SPOOL_ID_LEN + 1], path[256];
+	char *dir = spool_dir_new();
+	struct spool *s = spool_open(dir, (uid_t)-1, (gid_t)-1, true, err, sizeof(err));
+	struct done d = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+	struct spool_msg *m;
+	int fd;
+
+	(void)state;
+	assert_non_null(s);
+	assert_int_equal(spool_committer_start(s), 0);
+	for (int i = 0; i < 50; i++) {
+		m = spool_msg_create(s, id);
+		assert_non_null(m);
+		assert_int_equal(spool_msg_record_str(m, 'S', "a@b.test"), 0);
+		assert_int_equal(spool_msg_record_str(m, 'R', "c@d.test"), 0);
+		assert_int_equal(spool_msg_content_begin(m), 0);
+		for (int k = 0; k < 100; k++)
+			assert_int_equal(spool_msg_write(m, "0123456789abcdef0123456789abcdef\r\n", 34), 0);
+		assert_int_equal(spool_msg_content_size(m), 3400);
+		spool_msg_commit(m, done_cb, &d);
+	}
+	done_wait(&d, 50);
+	assert_int_equal(d.errors, 0);
+	assert_int_equal(count_files(dir, "queue"), 50);
+	assert_int_equal(count_files(dir, "incoming"), 0);
+	/* a half-written message (crash before commit) and a damaged queue file */
+	m = spool_msg_create(s, id);
+	spool_msg_record_str(m, 'S', "x@y.test");
+	snprintf(path, sizeof(path), "%s/queue/FFFFFFFFFFFFFFFF", dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0640);
+	assert_int_equal(write(fd, "FERRY1\nS\0\0\0\x05x", 14), 14);
+	close(fd);
+	spool_committer_stop(s);
+	assert_int_equal(spool_recover(s), 50);
+	assert_int_equal(count_files(dir, "corrupt"), 1);
+	assert_int_equal(count_files(dir, "incoming"), 0);
+	spool_msg_abort(m);
+	spool_close(s);
+}
+
+static void
+test_abort_removes_file(void **state)
+{
+	char err[256], id[SPOOL_ID_LEN + 1];
+	char *dir = spool_dir_new();
+	struct spool *s = spool_open(dir, (uid_t)-1, (gid_t)-1, false, err, sizeof(err));
+	struct spool_msg *m = spool_msg_create(s, id);
+
+	(void)state;
+	assert_non_null(m);
+	assert_int_equal(count_files(dir, "incoming"), 1);
+	spool_msg_abort(m);
+	assert_int_equal(count_files(dir, "incoming"), 0);
+	spool_close(s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ids_unique_and_sorted),
+		cmocka_unit_test(test_commit_batch_and_recover),
+		cmocka_unit_test(test_abort_removes_file),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
