@@ -96,6 +96,8 @@ struct smtp_session {
 	int                  pending;        /* async operations in flight */
 	struct event        *delay_ev;       /* failed-AUTH slow-down */
 	char                 delayed_reply[128];
+	struct event        *linger_ev;      /* closing: wait for TLS flush */
+	int                  linger_rounds;
 	bool                 shutdown_asked, closed, in_callback, free_asked;
 };
 

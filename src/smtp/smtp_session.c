@@ -60,13 +60,60 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 	evbuffer_add(out, "\r\n", 2);
 }
 
+/* Everything written reached the kernel? Under a STARTTLS filter the
+ * ciphertext may still sit in the underlying socket's buffer. */
+static bool
+smtp_output_flushed(struct smtp_session *s)
+{
+	struct bufferevent *under = bufferevent_get_underlying(s->bev);
+
+	return evbuffer_get_length(bufferevent_get_output(s->bev)) == 0 &&
+	    (under == NULL || evbuffer_get_length(bufferevent_get_output(under)) == 0);
+}
+
+static void
+smtp_linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+	struct timeval tv = { 0, 20000 };
+
+	(void)fd;
+	(void)what;
+	/* Give up after ~5 s: a peer that reads nothing is not waited for. */
+	if (smtp_output_flushed(s) || ++s->linger_rounds > 250) {
+		s->pending--;
+		s->closed = true;
+		smtp_session_release(s);
+		return;
+	}
+	evtimer_add(s->linger_ev, &tv);
+}
+
+/* Close once the final replies are flushed. */
+static void
+smtp_close_when_flushed(struct smtp_session *s)
+{
+	struct timeval tv = { 0, 20000 };
+
+	if (s->closed || s->linger_ev != NULL)
+		return;
+	if (smtp_output_flushed(s)) {
+		s->closed = true;
+		return;
+	}
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
+		return;   /* the write callback calls again */
+	s->linger_ev = evtimer_new(s->worker->base, smtp_linger_cb, s);
+	s->pending++;
+	evtimer_add(s->linger_ev, &tv);
+}
+
 void
 smtp_close_after_reply(struct smtp_session *s)
 {
 	s->state = SMTP_ST_CLOSING;
 	bufferevent_disable(s->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
-		s->closed = true;
+	smtp_close_when_flushed(s);
 }
 
 /* A refused command counts toward max_errors (Postfix's hard error limit). */
@@ -368,8 +415,9 @@ smtp_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct smtp_session *s = arg;
 
-	if (s->state == SMTP_ST_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		s->closed = true;
+	(void)bev;
+	if (s->state == SMTP_ST_CLOSING)
+		smtp_close_when_flushed(s);
 	smtp_session_release(s);
 }
 
@@ -470,6 +518,8 @@ smtp_session_free(struct smtp_session *s)
 		event_free(s->async_ev);
 	if (s->delay_ev != NULL)
 		event_free(s->delay_ev);
+	if (s->linger_ev != NULL)
+		event_free(s->linger_ev);
 	free(s->auth_user);
 	free(s->auth_login_user);
 	server_conn_release(s->srv, (const struct sockaddr *)&s->peer);

@@ -1,0 +1,50 @@
+/*
+ * ctl.h - what ferryctl's command files share: the global options, exit
+ * codes, and the helpers for messages, the users file and passwords.
+ * ferryctl depends on src/auth/ only.
+ */
+#ifndef FERRY_CTL_H
+#define FERRY_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CTL_EXIT_OK    0
+#define CTL_EXIT_ERR   1
+#define CTL_EXIT_USAGE 2
+
+#define CTL_PATH_MAX 4096
+
+struct ctl {
+	const char *config;             /* -c CONFIG, or NULL */
+	const char *users_opt;          /* -u FILE, or NULL */
+	char        users[CTL_PATH_MAX]; /* resolved by ctl_users_path() */
+};
+
+/* A top-level command: argv[0] is the command's own name. Returns an exit
+ * code. usage is printed under "commands:" by `ferryctl --help`. */
+struct ctl_cmd {
+	const char *name;
+	int       (*run)(struct ctl *c, int argc, char **argv);
+	const char *usage;
+};
+
+/* ctl_user.c */
+int ctl_user_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_user_usage[];
+
+/* ctl_conf.c: find the users file (see ferryctl(8), FILES). */
+int ctl_users_path(struct ctl *c);
+
+/* ctl_pass.c: a password of 1..AUTH_PASS_MAX octets into buf (size
+ * AUTH_PASS_MAX + 1, NUL-terminated), from the terminal asked twice without
+ * echo, or one line of stdin. The caller wipes buf. */
+int ctl_pass_get(const char *name, bool from_stdin, char *buf, size_t size);
+
+/* main.c */
+void ctl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ctl_usage_print(bool to_stderr);
+/* Report getopt's ':' or '?' (opterr is off; optstring starts with ':'). */
+void ctl_opt_warn(int ch, char **argv);
+
+#endif
