@@ -311,6 +311,7 @@ main(int argc, char **argv)
 	spool_committer_stop(srv.spool);
 	auth_store_free(srv.auth);
 	spool_close(srv.spool);
+	server_free(&srv);
 	log_info("event=stopped");
 	return 0;
 }

@@ -172,3 +172,19 @@ server_listen(struct server *srv, const struct conf *c, size_t nworkers, char *e
 		}
 	return 0;
 }
+
+void
+server_free(struct server *srv)
+{
+	struct conn_count *c, *next;
+
+	server_snap_put(srv->snap);
+	srv->snap = NULL;
+	free(srv->listen_fds);
+	srv->listen_fds = NULL;
+	for (size_t i = 0; i < sizeof(srv->clients) / sizeof(srv->clients[0]); i++)
+		for (c = srv->clients[i]; c != NULL; c = next) {
+			next = c->next;
+			free(c);
+		}
+}

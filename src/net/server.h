@@ -50,6 +50,9 @@ void server_snap_put(struct server_snap *snap);
 /* Install a new generation (takes ownership of conf and tls). */
 void server_snap_set(struct server *srv, struct conf *conf, SSL_CTX *tls);
 
+/* Release what the server holds (after the workers stopped). */
+void server_free(struct server *srv);
+
 /* Connection admission: returns 0 and counts the client, or -1 when a limit
  * is reached (reason set). server_conn_release undoes server_conn_admit. */
 int  server_conn_admit(struct server *srv, const struct conf *c,

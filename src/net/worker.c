@@ -166,6 +166,17 @@ server_workers_stop(struct server *srv)
 	atomic_store(&srv->stopping, true);
 	for (size_t i = 0; i < srv->nworkers; i++)
 		event_active(srv->workers[i].stop_ev, 0, 0);
-	for (size_t i = 0; i < srv->nworkers; i++)
-		pthread_join(srv->workers[i].thread, NULL);
+	for (size_t i = 0; i < srv->nworkers; i++) {
+		struct worker *w = &srv->workers[i];
+		pthread_join(w->thread, NULL);
+		worker_listeners_free(w);
+		free(w->listeners);
+		free(w->listener_args);
+		if (w->deadline_ev != NULL)
+			event_free(w->deadline_ev);
+		event_free(w->stop_ev);
+		event_base_free(w->base);
+	}
+	free(srv->workers);
+	srv->workers = NULL;
 }
