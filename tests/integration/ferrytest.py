@@ -116,11 +116,26 @@ class Ferryd:
         return self.ports["submissions"]
 
     def start(self):
+        self.log_offset = len(self.log_text())
         self.proc = subprocess.Popen([FERRYD, "-c", self.conf], stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(self.tmp, "stderr"), "ab"))
         for p in self.ports.values():
             wait_port(p, proc=self.proc)
+        self.wait_idle()
         return self
+
+    def wait_idle(self, timeout=10):
+        """Wait until every session the log shows opening has closed (the
+        port probes of start() count against connection limits until then)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            log = self.log_text()[self.log_offset:]
+            seen = log.count("event=connect ") + log.count("event=connect-refused ")
+            if seen >= len(self.ports) and \
+                    log.count("event=connect ") == log.count("event=disconnect "):
+                return
+            time.sleep(0.02)
+        raise RuntimeError("sessions still open after %ss" % timeout)
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
         if self.proc is None:

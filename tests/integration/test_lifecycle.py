@@ -46,6 +46,8 @@ class ReloadTest(unittest.TestCase):
             c2.cmd("EHLO x.test")
             c2.cmd("MAIL FROM:<a@s.test>")
             self.assertEqual(c2.cmd("RCPT TO:<carol@example.test>")[0], 250)
+            c.close()
+            c2.close()   # an open transaction would hold SIGTERM for timeout_shutdown
         finally:
             f.stop()
 
