@@ -32,7 +32,7 @@ fuzz: setup
 	@for t in build/fuzz/fuzz_*; do \
 	  [ -x "$$t" ] || continue; n=$$(basename $$t); mkdir -p build/fuzz/corpus/$$n; \
 	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 build/fuzz/corpus/$$n fuzz/corpus/$$n 2>build/fuzz/$$n.log \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 -artifact_prefix=build/fuzz/ build/fuzz/corpus/$$n fuzz/corpus/$$n 2>build/fuzz/$$n.log \
 	    || { tail -50 build/fuzz/$$n.log; exit 1; }; \
 	done
 

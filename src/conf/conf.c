@@ -36,7 +36,8 @@ struct conf_int {
 #define CI(n, mn, mx, df, u) { #n, offsetof(struct conf, n), mn, mx, df, u }
 static const struct conf_int conf_ints[] = {
 	CI(workers,                    0, 256, 0, UNIT_NONE),   /* 0: one per core */
-	CI(max_message_size,           1024, 1LL << 40, 36700160, UNIT_SIZE),
+	/* the spool's content record has a 32-bit length */
+	CI(max_message_size,           1024, 1LL << 31, 36700160, UNIT_SIZE),
 	CI(max_recipients,             100, 100000, 1000, UNIT_NONE),
 	CI(max_line_length,            1000, 1000000, 1000, UNIT_SIZE),
 	CI(max_connections,            1, 1000000, 20000, UNIT_NONE),

@@ -310,6 +310,7 @@ main(int argc, char **argv)
 	server_workers_stop(&srv);
 	spool_committer_stop(srv.spool);
 	auth_store_free(srv.auth);
+	server_workers_free(&srv);
 	spool_close(srv.spool);
 	server_free(&srv);
 	log_info("event=stopped");

@@ -64,7 +64,9 @@ int server_listen(struct server *srv, const struct conf *c, size_t nworkers,
     char *err, size_t errlen);
 /* Start the workers; returns 0 or -1. */
 int server_workers_start(struct server *srv);
-/* Ask workers to stop (graceful) and wait for them. */
+/* Ask workers to stop (graceful) and wait for their threads. */
 void server_workers_stop(struct server *srv);
+/* Free the workers' loops; only once no other thread can touch them. */
+void server_workers_free(struct server *srv);
 
 #endif

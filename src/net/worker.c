@@ -166,9 +166,17 @@ server_workers_stop(struct server *srv)
 	atomic_store(&srv->stopping, true);
 	for (size_t i = 0; i < srv->nworkers; i++)
 		event_active(srv->workers[i].stop_ev, 0, 0);
-	for (size_t i = 0; i < srv->nworkers; i++) {
+	for (size_t i = 0; i < srv->nworkers; i++)
+		pthread_join(srv->workers[i].thread, NULL);
+}
+
+/* After the committer and auth threads stopped: they may still have
+ * activated session events on these bases while draining. */
+void
+server_workers_free(struct server *srv)
+{
+	for (size_t i = 0; i < srv->nworkers && srv->workers != NULL; i++) {
 		struct worker *w = &srv->workers[i];
-		pthread_join(w->thread, NULL);
 		worker_listeners_free(w);
 		free(w->listeners);
 		free(w->listener_args);

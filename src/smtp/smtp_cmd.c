@@ -173,7 +173,7 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 	struct smtp_ext ext = smtp_session_ext(s);
 	struct smtp_rcpt r;
 	const char *err;
-	char q[300];
+	char q[300], f[300];
 
 	if (!s->tx.active) {
 		smtp_reply_error(s, "503 5.5.1 Error: need MAIL command");
@@ -191,15 +191,17 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 		err = smtp_rcpt_decide(s, &r.path);
 	if (err != NULL) {
 		s->tx.refused++;
-		log_info("event=rcpt-refused sid=%llu client=%s from=<%s> to=%s reply=\"%s\"",
-		    s->sid, s->addr, s->tx.sender.addr, log_quote(q, sizeof(q), arg, len), err);
+		log_info("event=rcpt-refused sid=%llu client=%s from=%s to=%s reply=\"%s\"",
+		    s->sid, s->addr, log_quote(f, sizeof(f), s->tx.sender.addr, s->tx.sender.len),
+		    log_quote(q, sizeof(q), arg, len), err);
 		smtp_reply_error(s, err);
 		return;
 	}
 	smtp_rcpt_add(s, &r);
 	s->nrcpt++;
-	log_info("event=rcpt-accepted sid=%llu client=%s from=<%s> to=<%s>", s->sid, s->addr,
-	    s->tx.sender.addr, log_quote(q, sizeof(q), r.path.addr, r.path.len));
+	log_info("event=rcpt-accepted sid=%llu client=%s from=%s to=%s", s->sid, s->addr,
+	    log_quote(f, sizeof(f), s->tx.sender.addr, s->tx.sender.len),
+	    log_quote(q, sizeof(q), r.path.addr, r.path.len));
 	smtp_reply(s, "250 2.1.5 Ok");
 }
 

@@ -206,8 +206,9 @@ smtp_content_end(struct smtp_session *s)
 	s->state = SMTP_ST_COMMAND;
 	smtp_timeouts_set(s);
 	if (err != NULL) {
-		log_info("event=message-refused sid=%llu client=%s id=%s from=<%s> reply=\"%s\"",
-		    s->sid, s->addr, tx->id, tx->sender.addr, err);
+		char q[300];
+		log_info("event=message-refused sid=%llu client=%s id=%s from=%s reply=\"%s\"",
+		    s->sid, s->addr, tx->id, log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len), err);
 		smtp_tx_reset(s);
 		smtp_reply_error(s, err);
 		return;

@@ -169,15 +169,14 @@ smtp_bev_setup(struct smtp_session *s)
 }
 
 static void
-smtp_refuse_connection(struct worker *w, int fd, enum conf_role role, const char *addr,
-    const struct conf *c, const char *reason)
+smtp_refuse_connection(int fd, enum conf_role role, const char *addr, const struct conf *c,
+    const char *reason)
 {
 	char buf[256];
 	int n;
 
 	log_info("event=connect-refused client=%s listener=%s reason=\"%s\"", addr,
 	    conf_role_name(role), reason);
-	(void)w;
 	if (role != CONF_ROLE_SUBMISSIONS) {
 		n = snprintf(buf, sizeof(buf), "421 4.7.0 %s Error: %s\r\n", c->hostname, reason);
 		if (send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
@@ -215,7 +214,7 @@ smtp_session_start(struct worker *w, int fd, const struct sockaddr *sa, socklen_
 
 	netaddr_ntop(sa, addr, sizeof(addr));
 	if (server_conn_admit(w->srv, snap->conf, sa, &reason) < 0) {
-		smtp_refuse_connection(w, fd, role, addr, snap->conf, reason);
+		smtp_refuse_connection(fd, role, addr, snap->conf, reason);
 		server_snap_put(snap);
 		return;
 	}
