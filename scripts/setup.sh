@@ -9,6 +9,8 @@ PKGS=(
   libssl-dev openssl  # TLS and certificates
   libsodium-dev       # argon2id password hashing
   libcmocka-dev       # unit tests
+  libc-ares-dev       # DNS (MX, A, AAAA) for delivery
+  unbound             # test DNS server serving test zones
   python3             # integration tests (Debian's /usr/bin/python3)
   swaks               # scripted SMTP client in tests
   postfix             # smtp-source / smtp-sink for load tests and benchmarks

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "util/xmalloc.h"
@@ -47,6 +48,18 @@ static const struct conf_int conf_ints[] = {
 	CI(timeout_command,            1, 86400, 300, UNIT_TIME),
 	CI(timeout_data,               1, 86400, 180, UNIT_TIME),
 	CI(timeout_shutdown,           0, 86400, 30, UNIT_TIME),
+	CI(delivery_threads,           1, 1000, 20, UNIT_NONE),
+	CI(retry_min,                  1, 86400, 300, UNIT_TIME),
+	CI(retry_max,                  1, 7 * 86400, 3600, UNIT_TIME),
+	CI(max_queue_lifetime,         0, 365 * 86400, 5 * 86400, UNIT_TIME),
+	CI(delay_warning,              0, 365 * 86400, 4 * 3600, UNIT_TIME),
+	CI(smtp_port,                  1, 65535, 25, UNIT_NONE),
+	CI(destination_concurrency,    1, 10000, 20, UNIT_NONE),
+	CI(destination_msgs_per_conn,  1, 1000000, 100, UNIT_NONE),
+	CI(destination_rate,           0, 10000000, 0, UNIT_NONE),
+	CI(dns_timeout,                1, 300, 10, UNIT_TIME),
+	CI(connect_timeout,            1, 300, 30, UNIT_TIME),
+	CI(smtp_timeout,               1, 3600, 300, UNIT_TIME),
 };
 #undef CI
 
@@ -57,7 +70,7 @@ struct conf_parse {
 	char        *err;
 	size_t       errlen;
 	unsigned     seen;       /* bitmap of conf_ints seen, for duplicates */
-	bool         seen_str[16];
+	bool         seen_str[32];
 };
 
 static int
@@ -296,6 +309,100 @@ conf_choice_set(struct conf_parse *p, bool *dst, const char *yes, const char *no
 }
 
 static int
+conf_tls_word(const char *w, enum conf_tls *out)
+{
+	if (strcmp(w, "none") == 0) *out = CONF_TLS_NONE;
+	else if (strcmp(w, "may") == 0) *out = CONF_TLS_MAY;
+	else if (strcmp(w, "require") == 0) *out = CONF_TLS_REQUIRE;
+	else return -1;
+	return 0;
+}
+
+static int
+conf_tls_set(struct conf_parse *p, enum conf_tls *dst, char **argv, int argc)
+{
+	if (argc != 2 || conf_tls_word(argv[1], dst) < 0)
+		return conf_fail(p, "%s takes one value: none, may or require", argv[0]);
+	return 0;
+}
+
+/* "smtp:HOST[:PORT]", "lmtp:HOST:PORT", "lmtp:/PATH", "maildir", "mx". */
+static int
+conf_route_target(struct conf_parse *p, struct conf_route *r, const char *t)
+{
+	const char *rest, *colon;
+	char *end;
+	long port;
+
+	if (strcmp(t, "maildir") == 0) { r->transport = CONF_TRANSPORT_MAILDIR; return 0; }
+	if (strcmp(t, "mx") == 0)      { r->transport = CONF_TRANSPORT_MX; return 0; }
+	if (strncmp(t, "smtp:", 5) == 0)      { r->transport = CONF_TRANSPORT_SMTP; rest = t + 5; }
+	else if (strncmp(t, "lmtp:", 5) == 0) { r->transport = CONF_TRANSPORT_LMTP; rest = t + 5; }
+	else return conf_fail(p, "route: unknown transport '%s' (mx, maildir, smtp:HOST[:PORT], lmtp:HOST:PORT or lmtp:/PATH)", t);
+	if (r->transport == CONF_TRANSPORT_LMTP && rest[0] == '/') {
+		r->path = xstrdup(rest);
+		return 0;
+	}
+	colon = strrchr(rest, ':');
+	r->port = r->transport == CONF_TRANSPORT_SMTP ? 25 : 24;
+	if (colon != NULL) {
+		port = strtol(colon + 1, &end, 10);
+		if (*end != '\0' || port < 1 || port > 65535)
+			return conf_fail(p, "route: bad port in '%s'", t);
+		r->port = (int)port;
+	}
+	r->host = xstrndup(rest, colon ? (size_t)(colon - rest) : strlen(rest));
+	if (r->host[0] == '[' && r->host[strlen(r->host) - 1] == ']') {
+		memmove(r->host, r->host + 1, strlen(r->host));
+		r->host[strlen(r->host) - 1] = '\0';
+	}
+	if (r->host[0] == '\0')
+		return conf_fail(p, "route: no host in '%s'", t);
+	return 0;
+}
+
+static int
+conf_route_option(struct conf_parse *p, struct conf_route *r, const char *o)
+{
+	if (strncmp(o, "tls=", 4) == 0) {
+		if (conf_tls_word(o + 4, &r->tls) < 0)
+			return conf_fail(p, "route: tls= takes none, may or require");
+	} else if (strncmp(o, "auth=", 5) == 0 && strchr(o + 5, ':') != NULL) {
+		const char *colon = strchr(o + 5, ':');
+		r->auth_user = xstrndup(o + 5, (size_t)(colon - o - 5));
+		r->auth_pass = xstrdup(colon + 1);
+	} else if (strncmp(o, "source=", 7) == 0) {
+		r->source = xstrdup(o + 7);
+	} else
+		return conf_fail(p, "route: unknown option '%s' (tls=, auth=USER:PASS, source=IP)", o);
+	return 0;
+}
+
+static int
+conf_route_add(struct conf_parse *p, char **argv, int argc)
+{
+	struct conf *c = p->c;
+	struct conf_route *r;
+
+	if (argc < 3)
+		return conf_fail(p, "usage: route DOMAIN|* TRANSPORT [tls=..] [auth=USER:PASS] [source=IP]");
+	if (strcmp(argv[1], "*") != 0 && !conf_domain_valid(argv[1]))
+		return conf_fail(p, "route: '%s' is not a valid domain name", argv[1]);
+	c->routes = xrealloc(c->routes, (c->nroutes + 1) * sizeof(*r));
+	r = &c->routes[c->nroutes++];
+	memset(r, 0, sizeof(*r));
+	r->tls = CONF_TLS_DEFAULT;
+	r->domain = xstrdup(argv[1]);
+	conf_lower(r->domain);
+	if (conf_route_target(p, r, argv[2]) < 0)
+		return -1;
+	for (int i = 3; i < argc; i++)
+		if (conf_route_option(p, r, argv[i]) < 0)
+			return -1;
+	return 0;
+}
+
+static int
 conf_option_apply(struct conf_parse *p, char **argv, int argc)
 {
 	struct conf *c = p->c;
@@ -315,6 +422,14 @@ conf_option_apply(struct conf_parse *p, char **argv, int argc)
 		c->run_user_default = false;
 		return conf_str_set(p, 5, &c->run_user, argv, argc);
 	}
+	if (strcmp(k, "dns_servers") == 0)    return conf_str_set(p, 8, &c->dns_servers, argv, argc);
+	if (strcmp(k, "maildir_root") == 0)   return conf_str_set(p, 9, &c->maildir_root, argv, argc);
+	if (strcmp(k, "control_socket") == 0) return conf_str_set(p, 10, &c->control_socket, argv, argc);
+	if (strcmp(k, "submit_socket") == 0)  return conf_str_set(p, 11, &c->submit_socket, argv, argc);
+	if (strcmp(k, "postmaster") == 0)     return conf_str_set(p, 12, &c->postmaster, argv, argc);
+	if (strcmp(k, "outbound_source") == 0) return conf_str_set(p, 13, &c->outbound_source, argv, argc);
+	if (strcmp(k, "smtp_tls") == 0)       return conf_tls_set(p, &c->smtp_tls, argv, argc);
+	if (strcmp(k, "route") == 0)          return conf_route_add(p, argv, argc);
 	if (strcmp(k, "listen") == 0)         return conf_listen_add(p, argv, argc);
 	if (strcmp(k, "domain") == 0)         return conf_domain_add(p, argv, argc);
 	if (strcmp(k, "mailbox") == 0)        return conf_mailbox_add(p, argv, argc);
@@ -382,6 +497,7 @@ conf_defaults_apply(struct conf *c)
 	c->run_user = xstrdup("ferry");
 	c->run_user_default = true;
 	c->spool_syncfs = true;
+	c->smtp_tls = CONF_TLS_MAY;
 }
 
 /* The embedded default: loopback only, high ports, ./var, domain localhost. */
@@ -436,6 +552,26 @@ conf_path_join(const char *dir, const char *name)
 	return s;
 }
 
+/* The submission socket for ferry-sendmail; "none" disables it. */
+static void
+conf_local_listener_add(struct conf *c)
+{
+	struct conf_listener *l;
+	struct sockaddr_un *sun;
+
+	if (strcmp(c->submit_socket, "none") == 0 || strlen(c->submit_socket) >= sizeof(sun->sun_path))
+		return;
+	c->listeners = xrealloc(c->listeners, (c->nlisteners + 1) * sizeof(*l));
+	l = &c->listeners[c->nlisteners++];
+	memset(l, 0, sizeof(*l));
+	l->role = CONF_ROLE_LOCAL;
+	l->text = xstrdup(c->submit_socket);
+	sun = (struct sockaddr_un *)&l->ss;
+	sun->sun_family = AF_UNIX;
+	snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", c->submit_socket);
+	l->sslen = sizeof(*sun);
+}
+
 /* Fill what depends on other options, sort the lookup tables. */
 static void
 conf_finish(struct conf *c)
@@ -452,6 +588,18 @@ conf_finish(struct conf *c)
 		c->spool_dir = xstrdup(c->path == NULL ? "./var" : "/var/spool/ferry");
 	if (c->users_file == NULL)
 		c->users_file = conf_path_join(c->spool_dir, "users");
+	if (c->maildir_root == NULL)
+		c->maildir_root = conf_path_join(c->spool_dir, "mail");
+	if (c->control_socket == NULL)
+		c->control_socket = conf_path_join(c->spool_dir, "control.sock");
+	if (c->submit_socket == NULL)
+		c->submit_socket = conf_path_join(c->spool_dir, "submit.sock");
+	if (c->postmaster == NULL) {
+		size_t n = strlen(c->hostname) + 12;
+		c->postmaster = xmalloc(n);
+		snprintf(c->postmaster, n, "postmaster@%s", c->hostname);
+	}
+	conf_local_listener_add(c);
 	if (c->tls_cert == NULL && c->tls_key == NULL) {
 		c->tls_cert = conf_path_join(c->spool_dir, "tls/cert.pem");
 		c->tls_key = conf_path_join(c->spool_dir, "tls/key.pem");
@@ -538,7 +686,40 @@ conf_free(struct conf *c)
 	}
 	free(c->aliases);
 	free(c->relay_nets);
+	free(c->dns_servers);
+	free(c->maildir_root);
+	free(c->control_socket);
+	free(c->submit_socket);
+	free(c->postmaster);
+	free(c->outbound_source);
+	for (size_t i = 0; i < c->nroutes; i++) {
+		struct conf_route *r = &c->routes[i];
+		free(r->domain);
+		free(r->host);
+		free(r->path);
+		free(r->auth_user);
+		free(r->auth_pass);
+		free(r->source);
+	}
+	free(c->routes);
 	free(c);
+}
+
+const struct conf_route *
+conf_route_find(const struct conf *c, const char *domain)
+{
+	static const struct conf_route local = { .transport = CONF_TRANSPORT_MAILDIR, .tls = CONF_TLS_DEFAULT };
+	const struct conf_route *any = NULL;
+
+	for (size_t i = 0; i < c->nroutes; i++) {
+		if (strcmp(c->routes[i].domain, domain) == 0)
+			return &c->routes[i];
+		if (strcmp(c->routes[i].domain, "*") == 0)
+			any = &c->routes[i];
+	}
+	if (conf_domain_hosted(c, domain))
+		return &local;
+	return any;
 }
 
 /* A network this wide is "everyone": refuse it, whatever the intent. */
@@ -560,7 +741,7 @@ conf_check(const struct conf *c, char *err, size_t errlen)
 			    "(IPv4) or /16 (IPv6): that would be an open relay", file);
 			return -1;
 		}
-	if (c->nlisteners == 0) {
+	if (c->nlisteners == 0 || (c->nlisteners == 1 && c->listeners[0].role == CONF_ROLE_LOCAL)) {
 		snprintf(err, errlen, "%s: no listen lines: ferryd would accept nothing", file);
 		return -1;
 	}
@@ -627,6 +808,7 @@ conf_role_name(enum conf_role r)
 	case CONF_ROLE_MX:          return "mx";
 	case CONF_ROLE_SUBMISSION:  return "submission";
 	case CONF_ROLE_SUBMISSIONS: return "submissions";
+	case CONF_ROLE_LOCAL:       return "local";
 	}
 	return "?";
 }

@@ -15,7 +15,8 @@
 
 #include "util/netaddr.h"
 
-enum conf_role { CONF_ROLE_MX, CONF_ROLE_SUBMISSION, CONF_ROLE_SUBMISSIONS };
+/* local: the Unix socket ferry-sendmail submits through (trusted, no TLS). */
+enum conf_role { CONF_ROLE_MX, CONF_ROLE_SUBMISSION, CONF_ROLE_SUBMISSIONS, CONF_ROLE_LOCAL };
 
 struct conf_listener {
 	enum conf_role          role;
@@ -28,6 +29,28 @@ struct conf_alias {
 	char  *from;       /* lowercase address */
 	char **to;         /* lowercase addresses */
 	size_t nto;
+};
+
+enum conf_transport {
+	CONF_TRANSPORT_MX,        /* look up MX records (default for foreign domains) */
+	CONF_TRANSPORT_SMTP,      /* a fixed next hop (smarthost) */
+	CONF_TRANSPORT_LMTP,      /* LMTP over TCP or a Unix socket */
+	CONF_TRANSPORT_MAILDIR,   /* local Maildir (default for hosted domains) */
+};
+
+enum conf_tls { CONF_TLS_DEFAULT = -1, CONF_TLS_NONE = 0, CONF_TLS_MAY = 1, CONF_TLS_REQUIRE = 2 };
+
+/* "route DOMAIN TRANSPORT [tls=..] [auth=USER:PASS] [source=IP]"; domain
+ * "*" is the default route for every foreign domain. */
+struct conf_route {
+	char               *domain;
+	enum conf_transport transport;
+	char               *host;       /* smtp/lmtp over TCP */
+	int                 port;
+	char               *path;       /* lmtp over a Unix socket */
+	enum conf_tls       tls;
+	char               *auth_user, *auth_pass;
+	char               *source;     /* outbound source address */
 };
 
 struct conf {
@@ -64,7 +87,26 @@ struct conf {
 	long long timeout_shutdown;
 	bool      reject_bare_lf;
 	bool      spool_syncfs;            /* spool_sync syncfs|fsync */
+
+	/* Delivery (see docs/configuration.md, DELIVERY). */
+	long long delivery_threads;
+	long long retry_min, retry_max, max_queue_lifetime, delay_warning;
+	long long smtp_port;
+	long long destination_concurrency, destination_msgs_per_conn, destination_rate;
+	long long dns_timeout, connect_timeout, smtp_timeout;
+	enum conf_tls smtp_tls;
+	char *dns_servers;                 /* NULL: the system's resolver */
+	char *maildir_root;
+	char *control_socket;
+	char *submit_socket;
+	char *postmaster;
+	char *outbound_source;             /* NULL: the kernel picks */
+	struct conf_route *routes; size_t nroutes;
 };
+
+/* The route for a recipient domain: an explicit route, else maildir for a
+ * hosted domain, else the "*" route, else NULL (MX lookup). */
+const struct conf_route *conf_route_find(const struct conf *c, const char *domain);
 
 /* Load path (NULL for the embedded default). On error returns NULL with
  * "FILE:LINE: message" in err. */

@@ -20,6 +20,8 @@
 #include "auth/auth_store.h"
 #include "auth/auth_users.h"
 #include "conf/conf.h"
+#include "ctl/control.h"
+#include "queue/qmgr.h"
 #include "net/server.h"
 #include "net/tls.h"
 #include "spool/spool.h"
@@ -263,6 +265,7 @@ main(int argc, char **argv)
 	struct server srv = { 0 };
 	struct ferryd_ids ids;
 	struct conf *c;
+	struct control *ctl;
 	SSL_CTX *ctx;
 	char err[1024];
 	size_t nworkers;
@@ -290,14 +293,21 @@ main(int argc, char **argv)
 	srv.auth = auth_store_new(c->users_file, 2, err, sizeof(err));
 	if (srv.auth == NULL)
 		log_fatal("event=fatal reason=\"%s\"", err);
-	queued = spool_recover(srv.spool);
+	spool_recover(srv.spool);
 	nworkers = ferryd_worker_count(c);
 	if (server_listen(&srv, c, nworkers, err, sizeof(err)) < 0)
+		log_fatal("event=fatal reason=\"%s\"", err);
+	ctl = control_open(c->control_socket, ids.uid, ids.gid, err, sizeof(err));
+	if (ctl == NULL)
 		log_fatal("event=fatal reason=\"%s\"", err);
 	ferryd_privileges_drop(&ids);
 	if (spool_committer_start(srv.spool) < 0)
 		log_fatal("event=fatal reason=\"cannot start the spool committer\"");
 	server_snap_set(&srv, c, ctx);
+	srv.qmgr = qmgr_new(&srv);
+	queued = qmgr_load(srv.qmgr);
+	if (qmgr_start(srv.qmgr, (int)c->delivery_threads) < 0 || control_start(ctl, srv.qmgr) < 0)
+		log_fatal("event=fatal reason=\"cannot start the queue manager\"");
 	if (server_workers_start(&srv) < 0)
 		log_fatal("event=fatal reason=\"cannot start workers\"");
 	for (size_t i = 0; i < c->nlisteners; i++)
@@ -308,10 +318,13 @@ main(int argc, char **argv)
 	    ids.name ? ids.name : "(unchanged)", ctx ? "yes" : "no");
 	ferryd_signals_wait(&srv, o.conf_path, &ids);
 	server_workers_stop(&srv);
+	control_stop(ctl);
+	qmgr_stop(srv.qmgr);          /* deliveries in progress finish first */
 	spool_committer_stop(srv.spool);
 	auth_store_free(srv.auth);
 	server_workers_free(&srv);
 	spool_close(srv.spool);
+	qmgr_free(srv.qmgr);
 	server_free(&srv);
 	log_info("event=stopped");
 	return 0;

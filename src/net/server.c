@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "util/xmalloc.h"
@@ -92,7 +94,7 @@ server_conn_admit(struct server *srv, const struct conf *c, const struct sockadd
 	struct conn_count **pp;
 	/* Trusted networks are exempt from the per-client limit, as Postfix
 	 * exempts mynetworks from its anvil limits. */
-	bool exempt = conf_relay_net_match(c, sa);
+	bool exempt = sa->sa_family == AF_UNIX || conf_relay_net_match(c, sa);
 	int rc = 0;
 
 	server_client_key(sa, key);
@@ -134,6 +136,24 @@ server_conn_release(struct server *srv, const struct sockaddr *sa)
 	pthread_mutex_unlock(&srv->lock);
 }
 
+/* The local submission socket: any local user may connect, like sendmail. */
+static int
+server_unix_bind(const struct conf_listener *l, char *err, size_t errlen)
+{
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)&l->ss;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	unlink(sun->sun_path);
+	if (fd < 0 || bind(fd, (const struct sockaddr *)sun, sizeof(*sun)) < 0 ||
+	    chmod(sun->sun_path, 0666) < 0 || listen(fd, 128) < 0) {
+		snprintf(err, errlen, "listen local %s: %s", sun->sun_path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int
 server_socket_bind(const struct conf_listener *l, char *err, size_t errlen)
 {
@@ -165,7 +185,15 @@ server_listen(struct server *srv, const struct conf *c, size_t nworkers, char *e
 	srv->listen_fds = xcalloc(nworkers * c->nlisteners, sizeof(int));
 	for (size_t w = 0; w < nworkers; w++)
 		for (size_t i = 0; i < c->nlisteners; i++) {
-			int fd = server_socket_bind(&c->listeners[i], err, errlen);
+			bool local = c->listeners[i].role == CONF_ROLE_LOCAL;
+			int fd;
+			/* A Unix socket cannot be shared with SO_REUSEPORT: worker 0 has it. */
+			if (local && w > 0) {
+				srv->listen_fds[w * c->nlisteners + i] = -1;
+				continue;
+			}
+			fd = local ? server_unix_bind(&c->listeners[i], err, errlen) :
+			    server_socket_bind(&c->listeners[i], err, errlen);
 			if (fd < 0)
 				return -1;
 			srv->listen_fds[w * c->nlisteners + i] = fd;

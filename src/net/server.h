@@ -20,6 +20,7 @@
 struct spool;
 struct worker;
 struct auth_store;
+struct qmgr;
 
 /* A configuration generation: what a session was started with. Reference
  * counted so a reload never pulls the config out from under a session. */
@@ -34,6 +35,7 @@ struct server {
 	struct server_snap *snap;
 	struct spool       *spool;
 	struct auth_store  *auth;
+	struct qmgr        *qmgr;     /* NULL until delivery starts */
 
 	struct worker      *workers;
 	size_t              nworkers;

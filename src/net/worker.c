@@ -133,6 +133,8 @@ worker_init(struct server *srv, struct worker *w, const struct conf *c)
 		struct listener_arg *la = &((struct listener_arg *)w->listener_args)[i];
 		la->w = w;
 		la->role = c->listeners[i].role;
+		if (srv->listen_fds[w->id * srv->nlisteners + i] < 0)
+			continue;
 		w->listeners[i] = evconnlistener_new(w->base, worker_accept_cb, la,
 		    LEV_OPT_CLOSE_ON_FREE, -1, srv->listen_fds[w->id * srv->nlisteners + i]);
 		if (w->listeners[i] == NULL)

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "queue/qmgr.h"
 #include "util/log.h"
 
 static int
@@ -239,6 +240,8 @@ smtp_commit_result(struct smtp_session *s, int error)
 		    tx->reader.out_bytes, smtp_proto_name(s), s->tls ? "yes" : "no",
 		    s->auth_user ? "yes" : "no");
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", tx->id);
+		if (s->srv->qmgr != NULL)
+			qmgr_msg_add(s->srv->qmgr, tx->id);
 	}
 	smtp_tx_reset(s);
 }

@@ -131,7 +131,7 @@ smtp_reply_error(struct smtp_session *s, const char *reply)
 bool
 smtp_may_relay(const struct smtp_session *s)
 {
-	return s->auth_user != NULL ||
+	return s->auth_user != NULL || s->role == CONF_ROLE_LOCAL ||
 	    conf_relay_net_match(s->conf, (const struct sockaddr *)&s->peer);
 }
 
@@ -212,13 +212,17 @@ smtp_session_start(struct worker *w, int fd, const struct sockaddr *sa, socklen_
 	char addr[64];
 	int one = 1;
 
-	netaddr_ntop(sa, addr, sizeof(addr));
+	if (sa->sa_family == AF_UNIX)
+		snprintf(addr, sizeof(addr), "local");
+	else
+		netaddr_ntop(sa, addr, sizeof(addr));
 	if (server_conn_admit(w->srv, snap->conf, sa, &reason) < 0) {
 		smtp_refuse_connection(fd, role, addr, snap->conf, reason);
 		server_snap_put(snap);
 		return;
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (sa->sa_family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	s = xcalloc(1, sizeof(*s));
 	s->worker = w;
 	s->srv = w->srv;

@@ -38,17 +38,20 @@ spool_open(const char *dir, uid_t uid, gid_t gid, bool use_syncfs, char *err, si
 {
 	struct spool *s = xcalloc(1, sizeof(*s));
 
-	s->root_fd = s->incoming_fd = s->queue_fd = s->corrupt_fd = -1;
+	s->root_fd = s->incoming_fd = s->queue_fd = s->corrupt_fd = s->hold_fd = -1;
 	s->use_syncfs = use_syncfs;
-	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+	/* 0751: others may traverse (to reach submit.sock), not list. */
+	if (mkdir(dir, 0751) < 0 && errno != EEXIST)
 		goto fail;
 	s->root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s->root_fd < 0 || (uid != (uid_t)-1 && fchown(s->root_fd, uid, gid) < 0))
+	if (s->root_fd < 0 || (uid != (uid_t)-1 && fchown(s->root_fd, uid, gid) < 0) ||
+	    fchmod(s->root_fd, 0751) < 0)
 		goto fail;
 	s->incoming_fd = spool_subdir_open(s->root_fd, "incoming", uid, gid);
 	s->queue_fd = spool_subdir_open(s->root_fd, "queue", uid, gid);
 	s->corrupt_fd = spool_subdir_open(s->root_fd, "corrupt", uid, gid);
-	if (s->incoming_fd < 0 || s->queue_fd < 0 || s->corrupt_fd < 0)
+	s->hold_fd = spool_subdir_open(s->root_fd, "hold", uid, gid);
+	if (s->incoming_fd < 0 || s->queue_fd < 0 || s->corrupt_fd < 0 || s->hold_fd < 0)
 		goto fail;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
@@ -70,6 +73,7 @@ spool_close(struct spool *s)
 	if (s->incoming_fd >= 0) close(s->incoming_fd);
 	if (s->queue_fd >= 0) close(s->queue_fd);
 	if (s->corrupt_fd >= 0) close(s->corrupt_fd);
+	if (s->hold_fd >= 0) close(s->hold_fd);
 	if (s->root_fd >= 0) close(s->root_fd);
 	free(s);
 }

@@ -9,7 +9,7 @@
 #define SPOOL_WBUF 65536
 
 struct spool {
-	int  root_fd, incoming_fd, queue_fd, corrupt_fd;
+	int  root_fd, incoming_fd, queue_fd, corrupt_fd, hold_fd;
 	bool use_syncfs;
 
 	pthread_t       thread;

@@ -1,0 +1,247 @@
+/*
+ * deliver.c - one delivery attempt of one queued message: group pending
+ * recipients by domain, hand each group to its transport, then record the
+ * outcomes durably, notify the sender (RFC 3464) and finish or reschedule.
+ * SECURITY: nothing from the message or a peer is interpreted: addresses
+ * select a route from the configuration, replies are copied as text.
+ * Durability: a recipient's final state is written into the queue file and
+ * fdatasync'd before the file is kept for a retry; a finished file is
+ * removed only after any notification it needs is itself durable.
+ */
+#include "delivery/deliver_internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "queue/qmgr.h"
+#include "smtp/smtp_parse.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+void
+deliver_reply_set(struct mta_reply *r, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->code = code;
+	va_start(ap, fmt);
+	vsnprintf(r->text, sizeof(r->text), fmt, ap);
+	va_end(ap);
+}
+
+struct deliver_ctx *
+deliver_ctx_new(struct server *srv, struct qmgr *q)
+{
+	struct deliver_ctx *d = xcalloc(1, sizeof(*d));
+
+	d->srv = srv;
+	d->q = q;
+	d->tls = SSL_CTX_new(TLS_client_method());
+	if (d->tls != NULL) {
+		/* Opportunistic TLS (RFC 7435): encrypt, do not authenticate. */
+		SSL_CTX_set_verify(d->tls, SSL_VERIFY_NONE, NULL);
+		SSL_CTX_set_min_proto_version(d->tls, TLS1_2_VERSION);
+	}
+	return d;
+}
+
+void
+deliver_ctx_idle(struct deliver_ctx *d)
+{
+	if (d->conn != NULL) {
+		mta_close(d->conn);
+		d->conn = NULL;
+		d->conn_key[0] = '\0';
+	}
+}
+
+void
+deliver_ctx_free(struct deliver_ctx *d)
+{
+	if (d == NULL)
+		return;
+	deliver_ctx_idle(d);
+	if (d->dns != NULL)
+		dns_resolver_free(d->dns);
+	free(d->dns_key);
+	SSL_CTX_free(d->tls);
+	free(d);
+}
+
+static const char *
+deliver_domain(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at ? at + 1 : "";
+}
+
+/* Postmaster without a domain ("<Postmaster>") is ours. */
+static void
+deliver_group_dispatch(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env,
+    int fd, struct rcpt_result *res, size_t n, size_t first)
+{
+	const char *domain = deliver_domain(res[first].r->addr);
+	const struct conf_route *route = domain[0] ? conf_route_find(c, domain) : NULL;
+	struct rcpt_result **group = xcalloc(n, sizeof(*group));
+	size_t ng = 0;
+
+	for (size_t i = first; i < n; i++)
+		if (res[i].state == SPOOL_RCPT_PENDING && !res[i].attempted &&
+		    strcasecmp(deliver_domain(res[i].r->addr), domain) == 0) {
+			res[i].attempted = true;
+			group[ng++] = &res[i];
+		}
+	if (domain[0] == '\0' || (route != NULL && route->transport == CONF_TRANSPORT_MAILDIR)) {
+		for (size_t i = 0; i < ng; i++)
+			deliver_local(d, c, env, fd, group[i]);
+	} else
+		deliver_remote(d, c, route, domain, env, fd, group, ng);
+	free(group);
+}
+
+static void
+deliver_log(const struct conf *c, const struct spool_env *env, const struct rcpt_result *r,
+    int attempts)
+{
+	const char *ev = r->state == SPOOL_RCPT_DELIVERED ? "delivered" :
+	    r->state == SPOOL_RCPT_FAILED ? "bounced" : "deferred";
+	char to[300], reply[600];
+
+	(void)c;
+	log_info("event=%s id=%s to=%s relay=%s delay=%lds attempts=%d reply=%s", ev, env->id,
+	    log_quote(to, sizeof(to), r->r->addr, strlen(r->r->addr)), r->relay[0] ? r->relay : "none",
+	    (long)(time(NULL) - env->arrival), attempts + 1,
+	    log_quote(reply, sizeof(reply), r->reply.text, strlen(r->reply.text)));
+}
+
+/* Map replies to states; a deferral past the queue lifetime is a failure. */
+static void
+deliver_outcomes(const struct conf *c, const struct spool_env *env, struct rcpt_result *res,
+    size_t n, int attempts)
+{
+	bool expired = c->max_queue_lifetime > 0 && time(NULL) - env->arrival >= c->max_queue_lifetime;
+
+	for (size_t i = 0; i < n; i++) {
+		struct rcpt_result *r = &res[i];
+		if (!r->attempted)
+			continue;
+		if (r->reply.code >= 200 && r->reply.code < 300)
+			r->state = SPOOL_RCPT_DELIVERED;
+		else if (r->reply.code >= 500)
+			r->state = SPOOL_RCPT_FAILED;
+		else if (expired) {
+			char why[MTA_TEXT_MAX];
+			snprintf(why, sizeof(why), "%s", r->reply.text);
+			deliver_reply_set(&r->reply, 554, "4.4.7 message expired after %lld days in the queue; last error: %.400s",
+			    c->max_queue_lifetime / 86400, why);
+			r->state = SPOOL_RCPT_FAILED;
+		}
+		deliver_log(c, env, r, attempts);
+	}
+}
+
+static time_t
+deliver_next_try(const struct conf *c, int attempts)
+{
+	long long delay = c->retry_min;
+
+	for (int i = 0; i < attempts && delay < c->retry_max; i++)
+		delay *= 2;
+	if (delay > c->retry_max)
+		delay = c->retry_max;
+	return time(NULL) + (time_t)delay;
+}
+
+/* Persist the finished recipients of a message that stays queued. */
+static int
+deliver_marks_write(int fd, struct rcpt_result *res, size_t n, time_t next_try)
+{
+	for (size_t i = 0; i < n; i++)
+		if (res[i].state != SPOOL_RCPT_PENDING && res[i].state != res[i].r->state &&
+		    spool_rcpt_mark(fd, res[i].r, res[i].state) < 0)
+			return -1;
+	if (spool_queue_touch(fd, next_try) < 0)
+		return -1;
+	return fdatasync(fd);
+}
+
+static void
+deliver_finish(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env, int fd,
+    struct rcpt_result *res, size_t n, int attempts, bool warned, struct deliver_outcome *out)
+{
+	struct spool *sp = d->srv->spool;
+
+	if (deliver_dsn_send(d, c, env, fd, res, n, DSN_FAILURES) < 0 ||
+	    deliver_dsn_send(d, c, env, fd, res, n, DSN_SUCCESSES) < 0) {
+		out->ndeferred = 1;   /* keep everything; try the notification again */
+		snprintf(out->last_error, sizeof(out->last_error), "cannot queue a delivery status notification");
+	}
+	for (size_t i = 0; i < n; i++)
+		if (res[i].state == SPOOL_RCPT_PENDING) {
+			out->ndeferred++;
+			snprintf(out->last_error, sizeof(out->last_error), "%.250s", res[i].reply.text);
+		}
+	if (out->ndeferred == 0) {
+		spool_queue_remove(sp, env->id, false);
+		out->removed = true;
+		log_info("event=removed id=%s", env->id);
+		return;
+	}
+	out->next_try = deliver_next_try(c, attempts);
+	if (deliver_marks_write(fd, res, n, out->next_try) < 0)
+		log_error("event=spool-error id=%s error=\"cannot record recipient states: %s\"", env->id,
+		    strerror(errno));
+	if (!warned && c->delay_warning > 0 && time(NULL) - env->arrival >= c->delay_warning &&
+	    deliver_dsn_send(d, c, env, fd, res, n, DSN_DELAYS) == 0)
+		out->warned = true;
+}
+
+static struct rcpt_result *
+deliver_results_new(struct spool_env *env)
+{
+	struct rcpt_result *res = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof(*res));
+
+	for (size_t i = 0; i < env->nrcpts; i++) {
+		res[i].r = &env->rcpts[i];
+		res[i].state = env->rcpts[i].state;
+	}
+	return res;
+}
+
+void
+deliver_message(struct deliver_ctx *d, const char *id, int attempts, bool warned,
+    struct deliver_outcome *out)
+{
+	struct server_snap *snap = server_snap_get(d->srv);
+	const struct conf *c = snap->conf;
+	struct spool_env env;
+	struct rcpt_result *res;
+	int fd;
+
+	memset(out, 0, sizeof(*out));
+	fd = spool_queue_open(d->srv->spool, id, false);
+	if (fd < 0 || spool_env_parse(fd, &env) < 0) {
+		log_error("event=queue-file-unreadable id=%s error=\"%s\"", id, fd < 0 ? strerror(errno) : "bad format");
+		out->unreadable = true;
+		if (fd >= 0)
+			close(fd);
+		server_snap_put(snap);
+		return;
+	}
+	res = deliver_results_new(&env);
+	for (size_t i = 0; i < env.nrcpts; i++)
+		if (res[i].state == SPOOL_RCPT_PENDING && !res[i].attempted)
+			deliver_group_dispatch(d, c, &env, fd, res, env.nrcpts, i);
+	deliver_outcomes(c, &env, res, env.nrcpts, attempts);
+	deliver_finish(d, c, &env, fd, res, env.nrcpts, attempts, warned, out);
+	free(res);
+	spool_env_free(&env);
+	close(fd);
+	server_snap_put(snap);
+}

@@ -1,0 +1,36 @@
+/*
+ * deliver.h - deliver one queued message: route each pending recipient
+ * (Maildir, LMTP, a smarthost or the domain's MX hosts), record every
+ * outcome in the queue file, send delivery status notifications, and remove
+ * the message once nothing is left to do. Runs on a delivery thread; each
+ * thread owns a deliver_ctx (its resolver and its cached connection).
+ */
+#ifndef FERRY_DELIVERY_DELIVER_H
+#define FERRY_DELIVERY_DELIVER_H
+
+#include <stdbool.h>
+#include <time.h>
+
+struct server;
+struct qmgr;
+struct deliver_ctx;
+
+struct deliver_outcome {
+	int    ndeferred;          /* recipients left for a later attempt */
+	bool   removed;            /* message finished and removed */
+	bool   unreadable;         /* the file could not be parsed (moved aside) */
+	bool   warned;             /* a delay warning was sent this time */
+	time_t next_try;           /* when ndeferred > 0 */
+	char   last_error[256];
+};
+
+struct deliver_ctx *deliver_ctx_new(struct server *srv, struct qmgr *q);
+void deliver_ctx_free(struct deliver_ctx *d);
+/* Close a cached connection that has been idle (called between jobs). */
+void deliver_ctx_idle(struct deliver_ctx *d);
+
+/* attempts: tries so far; warned: a delay warning was already sent. */
+void deliver_message(struct deliver_ctx *d, const char *id, int attempts, bool warned,
+    struct deliver_outcome *out);
+
+#endif

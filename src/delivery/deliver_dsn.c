@@ -1,0 +1,199 @@
+/*
+ * deliver_dsn.c - send delivery status notifications for a message: build
+ * them (queue/bounce.c) and queue them as new messages from the null sender,
+ * waiting until they are durable. Never to the null sender: a failed
+ * message from <> goes once to the postmaster (a "double bounce", marked so
+ * that its own failure is only logged).
+ * STANDARDS: RFC 3461 4.1 (NOTIFY decides which notifications are sent).
+ */
+#include "delivery/deliver_internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "queue/bounce.h"
+#include "queue/qmgr.h"
+#include "smtp/smtp_parse.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+struct dsn_wait {
+	pthread_mutex_t lock;
+	pthread_cond_t  cond;
+	bool            done;
+	int             error;
+};
+
+static void
+dsn_committed(void *arg, int error)
+{
+	struct dsn_wait *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	w->done = true;
+	w->error = error;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Queue text as a message from <> to rcpt; returns 0 once durable. */
+static int
+dsn_queue(struct deliver_ctx *d, const char *rcpt, int kind_mark, const char *text, size_t len,
+    char id[SPOOL_ID_LEN + 1])
+{
+	struct dsn_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
+	struct spool_msg *m = spool_msg_create(d->srv->spool, id);
+	char num[32];
+	int rc = 0;
+
+	if (m == NULL)
+		return -1;
+	snprintf(num, sizeof(num), "%lld", (long long)time(NULL));
+	rc |= spool_msg_record_str(m, 't', num);
+	rc |= spool_msg_record_str(m, 'S', "");
+	rc |= spool_msg_record_str(m, 'R', rcpt);
+	rc |= spool_msg_record_str(m, 'Z', kind_mark == 2 ? "2" : "1");
+	rc |= spool_msg_record_str(m, 'P', "local");
+	rc |= spool_msg_content_begin(m);
+	rc |= spool_msg_write(m, text, len);
+	if (rc != 0) {
+		spool_msg_abort(m);
+		return -1;
+	}
+	spool_msg_commit(m, dsn_committed, &w);
+	pthread_mutex_lock(&w.lock);
+	while (!w.done)
+		pthread_cond_wait(&w.cond, &w.lock);
+	pthread_mutex_unlock(&w.lock);
+	if (w.error == 0)
+		qmgr_msg_add(d->q, id);
+	return w.error == 0 ? 0 : -1;
+}
+
+static bool
+dsn_wanted(const struct rcpt_result *r, int kind)
+{
+	unsigned nf = r->r->notify;
+
+	if (!r->attempted || (nf & SMTP_NOTIFY_NEVER))
+		return false;
+	switch (kind) {
+	case DSN_FAILURES:  return r->state == SPOOL_RCPT_FAILED && (nf == 0 || (nf & SMTP_NOTIFY_FAILURE));
+	case DSN_DELAYS:    return r->state == SPOOL_RCPT_PENDING && (nf == 0 || (nf & SMTP_NOTIFY_DELAY));
+	default:            return r->state == SPOOL_RCPT_DELIVERED && (nf & SMTP_NOTIFY_SUCCESS);
+	}
+}
+
+/* "550 5.1.1 text" -> status "5.1.1"; else from the code. */
+static void
+dsn_status(const struct mta_reply *r, char *out, size_t outsz)
+{
+	const char *t = r->text;
+	int a, b, c, n = 0;
+
+	if (strncmp(t, "250 ", 4) == 0 || (t[0] >= '2' && t[0] <= '5' && t[3] == ' '))
+		t += 4;
+	if (sscanf(t, "%1d.%3d.%3d%n", &a, &b, &c, &n) == 3 && n > 0 && a >= 2 && a <= 5) {
+		snprintf(out, outsz, "%d.%d.%d", a, b, c);
+		return;
+	}
+	snprintf(out, outsz, "%d.0.0", r->code >= 500 ? 5 : r->code >= 400 ? 4 : 2);
+}
+
+static void
+dsn_rcpt_fill(const struct conf *c, struct rcpt_result *r, int kind, struct bounce_rcpt *b,
+    char status[16], char *diag, size_t diagsz)
+{
+	memset(b, 0, sizeof(*b));
+	/* An expired recipient keeps its 4.4.7 (RFC 3463: delivery time
+	 * expired) with Action: failed, as Postfix reports it. */
+	dsn_status(&r->reply, status, 16);
+	snprintf(diag, diagsz, "smtp; %s", r->reply.text);
+	b->addr = r->r->addr;
+	b->orcpt = r->r->orcpt;
+	b->action = kind == DSN_FAILURES ? BOUNCE_FAILED : kind == DSN_DELAYS ? BOUNCE_DELAYED :
+	    r->relayed ? BOUNCE_RELAYED : BOUNCE_DELIVERED;
+	b->status = status;
+	b->remote_mta = strchr(r->relay, '[') ? r->relay : NULL;
+	b->diagnostic = diag;
+	b->last_attempt = time(NULL);
+	if (kind == DSN_DELAYS)
+		b->will_retry_until = (time_t)c->max_queue_lifetime;
+}
+
+static int
+dsn_build_and_queue(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env,
+    int fd, struct rcpt_result **sel, size_t n, int kind, const char *to, int mark)
+{
+	struct bounce_rcpt *br = xcalloc(n, sizeof(*br));
+	char (*status)[16] = xcalloc(n, 16), (*diag)[700] = xcalloc(n, 700);
+	char from[300], id[SPOOL_ID_LEN + 1], who[300];
+	struct bounce_info bi;
+	char *text = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		dsn_rcpt_fill(c, sel[i], kind, &br[i], status[i], diag[i], 700);
+		if (kind == DSN_DELAYS)
+			br[i].will_retry_until = env->arrival + (time_t)c->max_queue_lifetime;
+	}
+	snprintf(from, sizeof(from), "MAILER-DAEMON@%s", c->hostname);
+	memset(&bi, 0, sizeof(bi));
+	bi.reporting_mta = c->hostname;
+	bi.postmaster = from;
+	bi.to = to;
+	bi.queue_id = env->id;
+	bi.envid = env->envid;
+	bi.arrival = env->arrival;
+	bi.return_full = kind == DSN_FAILURES ? env->ret != 2 : env->ret == 1;
+	bi.rcpts = br;
+	bi.nrcpts = n;
+	bi.content_fd = fd;
+	bi.content_off = env->content_off;
+	bi.content_len = env->content_len;
+	bi.max_return = 1024 * 1024;
+	if (bounce_build(&bi, &text, &len) == 0 && dsn_queue(d, to, mark, text, len, id) == 0) {
+		rc = 0;
+		log_info("event=dsn id=%s orig_id=%s kind=%s to=%s recipients=%zu", id, env->id,
+		    kind == DSN_FAILURES ? "failure" : kind == DSN_DELAYS ? "delay" : "success",
+		    log_quote(who, sizeof(who), to, strlen(to)), n);
+	}
+	free(text);
+	free(br);
+	free(status);
+	free(diag);
+	return rc;
+}
+
+int
+deliver_dsn_send(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env, int fd,
+    struct rcpt_result *res, size_t n, int kind)
+{
+	struct rcpt_result **sel = xcalloc(n ? n : 1, sizeof(*sel));
+	const char *to = env->sender;
+	size_t ns = 0;
+	int mark = 1, rc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (dsn_wanted(&res[i], kind))
+			sel[ns++] = &res[i];
+	if (ns > 0 && to[0] == '\0') {
+		/* Never bounce to <>. A failed bounce goes to the postmaster once. */
+		if (kind != DSN_FAILURES || env->dsn_kind == 2) {
+			if (kind == DSN_FAILURES)
+				log_info("event=dsn-dropped orig_id=%s reason=\"undeliverable postmaster notice\"", env->id);
+			ns = 0;
+		} else {
+			to = c->postmaster;
+			mark = 2;
+		}
+	}
+	if (ns > 0)
+		rc = dsn_build_and_queue(d, c, env, fd, sel, ns, kind, to, mark);
+	free(sel);
+	return rc;
+}

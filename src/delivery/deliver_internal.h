@@ -1,0 +1,52 @@
+/* deliver_internal.h - shared by the files of src/delivery/deliver*.c. */
+#ifndef FERRY_DELIVERY_INTERNAL_H
+#define FERRY_DELIVERY_INTERNAL_H
+
+#include <openssl/ssl.h>
+
+#include "conf/conf.h"
+#include "delivery/deliver.h"
+#include "delivery/mta_client.h"
+#include "dns/dns.h"
+#include "net/server.h"
+#include "spool/spool_env.h"
+
+/* What happened to one recipient in this attempt. */
+struct rcpt_result {
+	struct spool_rcpt *r;
+	char               state;        /* SPOOL_RCPT_*: pending, delivered, failed */
+	bool               attempted;    /* touched in this attempt */
+	bool               relayed;      /* handed to another MTA (for DSN Action) */
+	struct mta_reply   reply;        /* final reply or local reason */
+	char               relay[300];   /* "host[addr]:port", "maildir", ... */
+};
+
+struct deliver_ctx {
+	struct server       *srv;
+	struct qmgr         *q;
+	struct dns_resolver *dns;
+	char                *dns_key;     /* dns_servers the resolver was made for */
+	SSL_CTX             *tls;         /* client context */
+	struct mta_conn     *conn;        /* cached connection, or NULL */
+	char                 conn_key[300];
+	long long            conn_msgs;
+};
+
+/* deliver_remote.c: one group of recipients of one domain. */
+void deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_route *route,
+    const char *domain, const struct spool_env *env, int fd, struct rcpt_result **group, size_t n);
+/* deliver_local.c: hosted recipients (Maildir, aliases). */
+void deliver_local(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env,
+    int fd, struct rcpt_result *rr);
+/* deliver_dsn.c: notifications; returns 0 when queued (or not needed). */
+int deliver_dsn_send(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env,
+    int fd, struct rcpt_result *res, size_t n, int kind);
+
+#define DSN_FAILURES  1
+#define DSN_DELAYS    2
+#define DSN_SUCCESSES 3
+
+void deliver_reply_set(struct mta_reply *r, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

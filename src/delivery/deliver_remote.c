@@ -1,0 +1,469 @@
+/*
+ * deliver_remote.c - recipients of one foreign domain (or a hosted domain
+ * routed elsewhere): find the next hops (MX records, implicit MX, a
+ * smarthost or an LMTP server), respect the destination's concurrency and
+ * rate limits, reuse the thread's cached connection when it goes to the
+ * same place, and try the hosts in order until one takes the transaction.
+ * STANDARDS: RFC 5321 5.1 (MX order, implicit MX), RFC 7505 (null MX).
+ * SECURITY: an MX that points back at ferry itself is a loop and fails the
+ * recipients (5.4.6) instead of being followed.
+ */
+#include "delivery/deliver_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/netaddr.h"
+#include "util/xmalloc.h"
+
+/* ---- per-destination shaping (shared by all delivery threads) ---------- */
+
+#define DEST_SLOTS 1024
+
+struct dest_state {
+	char            key[256];
+	int             active;       /* connections in use */
+	double          tokens;       /* messages allowed now (rate limit) */
+	struct timespec refill;
+};
+
+static pthread_mutex_t dest_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t  dest_cond = PTHREAD_COND_INITIALIZER;
+static struct dest_state dest_table[DEST_SLOTS];
+
+static struct dest_state *
+dest_find(const char *key)
+{
+	unsigned h = 2166136261u;
+	size_t i;
+
+	for (const char *p = key; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	for (size_t n = 0; n < DEST_SLOTS; n++) {
+		i = (h + n) % DEST_SLOTS;
+		if (dest_table[i].key[0] == '\0') {
+			snprintf(dest_table[i].key, sizeof(dest_table[i].key), "%s", key);
+			return &dest_table[i];
+		}
+		if (strcmp(dest_table[i].key, key) == 0)
+			return &dest_table[i];
+	}
+	return &dest_table[h % DEST_SLOTS];   /* full: share a slot, limits stay limits */
+}
+
+static double
+dest_elapsed(const struct timespec *from, const struct timespec *to)
+{
+	return (double)(to->tv_sec - from->tv_sec) + (double)(to->tv_nsec - from->tv_nsec) / 1e9;
+}
+
+/* Wait (at most 60 s) for a connection slot and, with a rate, a token. */
+static int
+dest_acquire(const struct conf *c, const char *key)
+{
+	struct timespec now, deadline;
+	struct dest_state *s;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 60;
+	pthread_mutex_lock(&dest_lock);
+	s = dest_find(key);
+	for (;;) {
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (c->destination_rate > 0) {
+			double per_s = (double)c->destination_rate / 60.0;
+			if (s->refill.tv_sec == 0)
+				s->tokens = 1;
+			else
+				s->tokens += dest_elapsed(&s->refill, &now) * per_s;
+			if (s->tokens > per_s * 60)
+				s->tokens = per_s * 60;
+			s->refill = now;
+		}
+		if (s->active < c->destination_concurrency && (c->destination_rate == 0 || s->tokens >= 1))
+			break;
+		if (pthread_cond_timedwait(&dest_cond, &dest_lock, &deadline) == ETIMEDOUT) {
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0) {
+		s->active++;
+		if (c->destination_rate > 0)
+			s->tokens -= 1;
+	}
+	pthread_mutex_unlock(&dest_lock);
+	return rc;
+}
+
+static void
+dest_release(const char *key)
+{
+	pthread_mutex_lock(&dest_lock);
+	dest_find(key)->active--;
+	pthread_cond_broadcast(&dest_cond);
+	pthread_mutex_unlock(&dest_lock);
+}
+
+/* ---- next hops ---------------------------------------------------------- */
+
+struct hop_plan {
+	struct dns_host hosts[DNS_HOSTS_MAX];
+	size_t          nhosts;
+	int             port;
+	bool            lmtp;
+	const char     *unix_path;
+	enum mta_tls    tls;
+	const char     *auth_user, *auth_pass;
+	const char     *source;
+};
+
+static void
+group_fail(struct rcpt_result **g, size_t n, const struct mta_reply *r, const char *relay)
+{
+	for (size_t i = 0; i < n; i++) {
+		g[i]->reply = *r;
+		snprintf(g[i]->relay, sizeof(g[i]->relay), "%s", relay);
+	}
+}
+
+static struct dns_resolver *
+deliver_resolver(struct deliver_ctx *d, const struct conf *c)
+{
+	char err[256];
+	const char *key = c->dns_servers ? c->dns_servers : "";
+
+	if (d->dns != NULL && strcmp(d->dns_key, key) == 0)
+		return d->dns;
+	if (d->dns != NULL)
+		dns_resolver_free(d->dns);
+	free(d->dns_key);
+	d->dns_key = xstrdup(key);
+	d->dns = dns_resolver_new(c->dns_servers, (int)c->dns_timeout * 1000, err, sizeof(err));
+	return d->dns;
+}
+
+/* A host given as an IP address needs no DNS. */
+static bool
+hop_literal(const char *host, struct dns_host *h)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&h->addrs[0];
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&h->addrs[0];
+
+	memset(h, 0, sizeof(*h));
+	snprintf(h->name, sizeof(h->name), "%s", host);
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1)
+		s4->sin_family = AF_INET;
+	else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1)
+		s6->sin6_family = AF_INET6;
+	else
+		return false;
+	h->naddrs = 1;
+	return true;
+}
+
+static enum mta_tls
+hop_tls(const struct conf *c, const struct conf_route *route)
+{
+	enum conf_tls t = route && route->tls != CONF_TLS_DEFAULT ? route->tls : c->smtp_tls;
+
+	return t == CONF_TLS_NONE ? MTA_TLS_NONE : t == CONF_TLS_REQUIRE ? MTA_TLS_REQUIRE : MTA_TLS_MAY;
+}
+
+static int
+hop_resolve_mx(struct deliver_ctx *d, const struct conf *c, const char *domain,
+    struct hop_plan *p, struct mta_reply *why)
+{
+	struct dns_resolver *r = deliver_resolver(d, c);
+	char err[256] = "";
+	enum dns_status st;
+
+	if (r == NULL) {
+		deliver_reply_set(why, 451, "4.4.3 DNS resolver unavailable");
+		return -1;
+	}
+	st = dns_mx_lookup(r, domain, false, p->hosts, DNS_HOSTS_MAX, &p->nhosts, err, sizeof(err));
+	switch (st) {
+	case DNS_OK:
+		return 0;
+	case DNS_NULLMX:
+		deliver_reply_set(why, 556, "5.1.10 Domain %.200s does not accept mail (null MX)", domain);
+		return -1;
+	case DNS_NXDOMAIN:
+	case DNS_NODATA:
+		deliver_reply_set(why, 550, "5.1.2 Host or domain name not found: %.200s (%.200s)", domain, err);
+		return -1;
+	default:
+		deliver_reply_set(why, 451, "4.4.3 Host or domain name lookup failed for %.200s: %.200s; will retry",
+		    domain, err);
+		return -1;
+	}
+}
+
+static int
+hop_plan_make(struct deliver_ctx *d, const struct conf *c, const struct conf_route *route,
+    const char *domain, struct hop_plan *p, struct mta_reply *why)
+{
+	char err[256] = "";
+
+	memset(p, 0, sizeof(*p));
+	p->port = (int)c->smtp_port;
+	p->tls = hop_tls(c, route);
+	p->source = route && route->source ? route->source : c->outbound_source;
+	if (route == NULL || route->transport == CONF_TRANSPORT_MX)
+		return hop_resolve_mx(d, c, domain, p, why);
+	p->lmtp = route->transport == CONF_TRANSPORT_LMTP;
+	p->auth_user = route->auth_user;
+	p->auth_pass = route->auth_pass;
+	p->port = route->port;
+	if (p->lmtp && route->tls == CONF_TLS_DEFAULT)
+		p->tls = MTA_TLS_NONE;   /* LMTP is local: no TLS unless asked for */
+	if (route->path != NULL) {
+		p->unix_path = route->path;
+		p->nhosts = 1;
+		return 0;
+	}
+	p->nhosts = 1;
+	if (hop_literal(route->host, &p->hosts[0]))
+		return 0;
+	if (deliver_resolver(d, c) == NULL ||
+	    dns_host_lookup(d->dns, route->host, false, &p->hosts[0], err, sizeof(err)) != DNS_OK) {
+		deliver_reply_set(why, 451, "4.4.3 cannot resolve next hop %.200s: %.200s", route->host, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* An MX host that is ferry itself: named like us or one of our listeners. */
+static bool
+hop_is_self(const struct conf *c, const struct dns_host *h, const struct sockaddr_storage *a, int port)
+{
+	if (strcasecmp(h->name, c->hostname) == 0)
+		return true;
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		const struct sockaddr_storage *l = &c->listeners[i].ss;
+		if (l->ss_family != a->ss_family)
+			continue;
+		if (l->ss_family == AF_INET) {
+			const struct sockaddr_in *x = (const void *)l, *y = (const void *)a;
+			if (x->sin_addr.s_addr == y->sin_addr.s_addr && ntohs(x->sin_port) == port)
+				return true;
+		} else {
+			const struct sockaddr_in6 *x = (const void *)l, *y = (const void *)a;
+			if (memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0 && ntohs(x->sin6_port) == port)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* ---- connections ---------------------------------------------------------- */
+
+static void
+hop_addr_port(struct sockaddr_storage *a, int port, socklen_t *len)
+{
+	if (a->ss_family == AF_INET) {
+		((struct sockaddr_in *)a)->sin_port = htons((unsigned short)port);
+		*len = sizeof(struct sockaddr_in);
+	} else {
+		((struct sockaddr_in6 *)a)->sin6_port = htons((unsigned short)port);
+		*len = sizeof(struct sockaddr_in6);
+	}
+}
+
+static bool
+hop_source(const char *src, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct dns_host h;
+
+	if (src == NULL || !hop_literal(src, &h))
+		return false;
+	*ss = h.addrs[0];
+	*len = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	return true;
+}
+
+static struct mta_conn *
+hop_connect_unix(const char *path, const struct mta_opts *o, struct mta_reply *why)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		deliver_reply_set(why, 451, "4.4.1 cannot connect to %.200s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	return mta_connect_fd(fd, o, why);
+}
+
+static void
+hop_opts(const struct conf *c, const struct hop_plan *p, const char *name, struct deliver_ctx *d,
+    struct mta_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->helo = c->hostname;
+	o->lmtp = p->lmtp;
+	o->tls = p->tls;
+	o->tls_ctx = d->tls;
+	o->tls_name = name;
+	o->auth_user = p->auth_user;
+	o->auth_pass = p->auth_pass;
+	o->timeout_s = (int)c->smtp_timeout;
+}
+
+/* The cached connection if it goes to key, else a new one. */
+static struct mta_conn *
+hop_conn_get(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
+    const struct dns_host *h, size_t ai, const char *key, bool *reused, struct mta_reply *why)
+{
+	struct sockaddr_storage a = h->addrs[ai], src;
+	socklen_t alen, slen = 0;
+	struct mta_opts o;
+	bool has_src;
+
+	*reused = d->conn != NULL && strcmp(d->conn_key, key) == 0 &&
+	    d->conn_msgs < c->destination_msgs_per_conn;
+	if (*reused)
+		return d->conn;
+	deliver_ctx_idle(d);
+	hop_opts(c, p, h->name, d, &o);
+	if (p->unix_path != NULL)
+		d->conn = hop_connect_unix(p->unix_path, &o, why);
+	else {
+		hop_addr_port(&a, p->port, &alen);
+		has_src = hop_source(p->source, &src, &slen);
+		d->conn = mta_connect((struct sockaddr *)&a, alen, has_src ? (struct sockaddr *)&src : NULL,
+		    slen, &o, why);
+	}
+	if (d->conn != NULL) {
+		snprintf(d->conn_key, sizeof(d->conn_key), "%s", key);
+		d->conn_msgs = 0;
+	}
+	return d->conn;
+}
+
+static void
+hop_msg_build(const struct spool_env *env, int fd, struct rcpt_result **g, size_t n,
+    struct mta_rcpt *rcpts, struct mta_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	for (size_t i = 0; i < n; i++) {
+		memset(&rcpts[i], 0, sizeof(rcpts[i]));
+		rcpts[i].addr = g[i]->r->addr;
+		rcpts[i].notify = g[i]->r->notify;
+		rcpts[i].orcpt = g[i]->r->orcpt;
+	}
+	m->sender = env->sender;
+	m->envid = env->envid;
+	m->ret = env->ret;
+	m->body = env->body == 2 ? 2 : env->body == 1 ? 1 : 0;
+	m->smtputf8 = env->smtputf8;
+	m->content_fd = fd;
+	m->content_off = env->content_off;
+	m->content_len = env->content_len;
+	m->rcpts = rcpts;
+	m->nrcpts = n;
+}
+
+static bool
+hop_all_temporary(const struct mta_rcpt *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (r[i].result.code < 400 || r[i].result.code >= 500)
+			return false;
+	return true;
+}
+
+/* One transaction on one address; false when the next host should be tried. */
+static bool
+hop_try(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
+    const struct dns_host *h, size_t ai, const struct spool_env *env, int fd,
+    struct rcpt_result **g, size_t n, struct mta_reply *why)
+{
+	struct mta_rcpt *rcpts = xcalloc(n, sizeof(*rcpts));
+	struct mta_msg m;
+	char key[300], addr[64];
+	bool reused;
+	int rc;
+
+	netaddr_ntop((const struct sockaddr *)&h->addrs[ai], addr, sizeof(addr));
+	snprintf(key, sizeof(key), "%s|%s|%d|%s|%d", p->unix_path ? p->unix_path : addr,
+	    p->source ? p->source : "", p->port, p->auth_user ? p->auth_user : "", p->lmtp);
+	for (int round = 0; round < 2; round++) {
+		struct mta_conn *conn = hop_conn_get(d, c, p, h, ai, key, &reused, why);
+		if (conn == NULL) {
+			free(rcpts);
+			return false;
+		}
+		hop_msg_build(env, fd, g, n, rcpts, &m);
+		rc = mta_send(conn, &m);
+		d->conn_msgs++;
+		for (size_t i = 0; i < n; i++)
+			snprintf(g[i]->relay, sizeof(g[i]->relay), "%s", mta_peer_name(conn));
+		if (rc < 0)
+			deliver_ctx_idle(d);
+		/* A cached connection the peer closed meanwhile: once more, fresh. */
+		if (!(rc < 0 && reused && hop_all_temporary(rcpts, n)))
+			break;
+	}
+	for (size_t i = 0; i < n; i++) {
+		g[i]->reply = rcpts[i].result;
+		g[i]->relayed = !p->lmtp;
+	}
+	free(rcpts);
+	return true;
+}
+
+void
+deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_route *route,
+    const char *domain, const struct spool_env *env, int fd, struct rcpt_result **g, size_t n)
+{
+	struct hop_plan *p = xcalloc(1, sizeof(*p));
+	struct mta_reply why = { 0 };
+	bool done = false;
+
+	if (hop_plan_make(d, c, route, domain, p, &why) < 0) {
+		group_fail(g, n, &why, "none");
+		free(p);
+		return;
+	}
+	if (dest_acquire(c, domain) < 0) {
+		deliver_reply_set(&why, 451, "4.4.5 destination concurrency limit: no slot for %.200s", domain);
+		group_fail(g, n, &why, "none");
+		free(p);
+		return;
+	}
+	deliver_reply_set(&why, 451, "4.4.1 no usable address for %.200s", domain);
+	for (size_t hi = 0; hi < p->nhosts && !done; hi++) {
+		size_t naddr = p->unix_path ? 1 : p->hosts[hi].naddrs;
+		for (size_t ai = 0; ai < naddr && !done; ai++) {
+			if (!p->unix_path && (route == NULL || route->transport == CONF_TRANSPORT_MX) &&
+			    hop_is_self(c, &p->hosts[hi], &p->hosts[hi].addrs[ai], p->port)) {
+				deliver_reply_set(&why, 554, "5.4.6 mail for %.200s loops back to myself (MX %.200s)",
+				    domain, p->hosts[hi].name);
+				done = true;
+				group_fail(g, n, &why, p->hosts[hi].name);
+				break;
+			}
+			done = hop_try(d, c, p, &p->hosts[hi], ai, env, fd, g, n, &why);
+		}
+	}
+	if (!done)
+		group_fail(g, n, &why, "none");
+	dest_release(domain);
+	free(p);
+}

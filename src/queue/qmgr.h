@@ -1,0 +1,60 @@
+/*
+ * qmgr.h - the queue manager: an in-memory schedule of the spool. Messages
+ * ready now wait in per-destination queues; deferred ones wait for their
+ * next attempt (backoff doubling from retry_min to retry_max, given up
+ * after max_queue_lifetime). Delivery threads take jobs from it and report
+ * per-recipient outcomes back. Rebuilt from the spool alone at start.
+ * Thread-safety: every function may be called from any thread.
+ */
+#ifndef FERRY_QUEUE_QMGR_H
+#define FERRY_QUEUE_QMGR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "spool/spool.h"
+
+struct qmgr;
+struct server;
+
+/* A snapshot of one message, for ferryctl queue list/show. */
+struct qmgr_view {
+	const char *id;
+	const char *state;        /* "active", "ready", "deferred", "hold" */
+	time_t      arrival;
+	time_t      next_try;     /* 0 when not deferred */
+	uint64_t    size;
+	const char *sender;
+	const char *const *rcpts; /* recipients still to deliver */
+	size_t      nrcpts;
+	int         attempts;
+	const char *last_error;   /* "" when none */
+};
+
+typedef void (*qmgr_view_fn)(void *arg, const struct qmgr_view *v);
+
+struct qmgr *qmgr_new(struct server *srv);
+/* Load every message of queue/ and hold/; returns how many. */
+long qmgr_load(struct qmgr *q);
+/* Start/stop the delivery threads (stop: let current deliveries finish). */
+int  qmgr_start(struct qmgr *q, int nthreads);
+void qmgr_stop(struct qmgr *q);
+void qmgr_free(struct qmgr *q);
+
+/* A message was just committed to queue/ (from the spool committer). */
+void qmgr_msg_add(struct qmgr *q, const char *id);
+
+/* Operator actions; id NULL for flush means every deferred message.
+ * Return 0, or -1 when there is no such message (or it is busy). */
+int qmgr_hold(struct qmgr *q, const char *id);
+int qmgr_release(struct qmgr *q, const char *id);
+int qmgr_flush(struct qmgr *q, const char *id);
+int qmgr_delete(struct qmgr *q, const char *id);
+int qmgr_requeue(struct qmgr *q, const char *id);   /* forget backoff, retry now */
+/* Visit every message (list) or one (show; -1 when unknown). */
+size_t qmgr_list(struct qmgr *q, qmgr_view_fn fn, void *arg);
+int qmgr_show(struct qmgr *q, const char *id, qmgr_view_fn fn, void *arg);
+
+#endif

@@ -1,0 +1,202 @@
+/*
+ * spool_env.c - read a queued message's envelope and recipient states back
+ * (format in spool.h), mark recipients done in place, and move or remove
+ * queue files. Every record is length-checked against the file size; a
+ * file that does not end with its 'X' record is refused, never guessed at.
+ */
+#include "spool/spool_env.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "spool/spool_internal.h"
+#include "util/xmalloc.h"
+
+#define SPOOL_FIELD_MAX 4096   /* longest envelope field we accept */
+
+static char *
+spool_field_read(int fd, off_t off, uint32_t len)
+{
+	char *s;
+
+	if (len > SPOOL_FIELD_MAX)
+		return NULL;
+	s = xmalloc(len + 1);
+	if (pread(fd, s, len, off) != (ssize_t)len) {
+		free(s);
+		return NULL;
+	}
+	s[len] = '\0';
+	return s;
+}
+
+static void
+spool_env_rcpt_add(struct spool_env *env, char *addr, char state, off_t off)
+{
+	struct spool_rcpt *r;
+
+	env->rcpts = xrealloc(env->rcpts, (env->nrcpts + 1) * sizeof(*env->rcpts));
+	r = &env->rcpts[env->nrcpts++];
+	memset(r, 0, sizeof(*r));
+	r->addr = addr;
+	r->state = state;
+	r->state_off = off;
+}
+
+static int
+spool_env_int(const char *s, long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	return (errno != 0 || *end != '\0' || end == s) ? -1 : 0;
+}
+
+/* Apply one small record; returns -1 when it is malformed. */
+static int
+spool_env_apply(struct spool_env *env, char type, char *v, off_t off)
+{
+	long long n;
+
+	switch (type) {
+	case 'R': case 'D': case 'F':
+		spool_env_rcpt_add(env, v, type, off);
+		return 0;
+	case 'N':
+		if (env->nrcpts == 0 || spool_env_int(v, &n) < 0)
+			break;
+		env->rcpts[env->nrcpts - 1].notify = (unsigned)n;
+		free(v);
+		return 0;
+	case 'O':
+		if (env->nrcpts == 0)
+			break;
+		env->rcpts[env->nrcpts - 1].orcpt = v;
+		return 0;
+	case 't':
+		if (spool_env_int(v, &n) < 0)
+			break;
+		env->arrival = (time_t)n;
+		free(v);
+		return 0;
+	case 'I': snprintf(env->id, sizeof(env->id), "%s", v); free(v); return 0;
+	case 'S': env->sender = v; return 0;
+	case 'E': env->envid = v; return 0;
+	case 'A': env->auth = v; return 0;
+	case 'c': env->client_addr = v; return 0;
+	case 'h': env->helo = v; return 0;
+	case 'T': env->ret = strcmp(v, "FULL") == 0 ? 1 : 2; free(v); return 0;
+	case 'U': env->smtputf8 = true; free(v); return 0;
+	case 'Z': env->dsn_kind = v[0] == '2' ? 2 : 1; free(v); return 0;
+	case 'B':
+		env->body = strcmp(v, "7BIT") == 0 ? 1 : strcmp(v, "8BITMIME") == 0 ? 2 : 3;
+		free(v);
+		return 0;
+	default:
+		free(v);   /* records this version does not use are skipped */
+		return 0;
+	}
+	free(v);
+	return -1;
+}
+
+int
+spool_env_parse(int fd, struct spool_env *env)
+{
+	char magic[sizeof(SPOOL_MAGIC) - 1];
+	unsigned char hdr[5];
+	struct stat st;
+	off_t off;
+
+	memset(env, 0, sizeof(*env));
+	if (fstat(fd, &st) < 0 || pread(fd, magic, sizeof(magic), 0) != (ssize_t)sizeof(magic) ||
+	    memcmp(magic, SPOOL_MAGIC, sizeof(magic)) != 0)
+		return -1;
+	env->file_size = st.st_size;
+	off = sizeof(magic);
+	while (off + 5 <= st.st_size && pread(fd, hdr, 5, off) == 5) {
+		uint32_t len = (uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 |
+		    (uint32_t)hdr[3] << 8 | hdr[4];
+		off_t data = off + 5;
+		char *v;
+		if (data + (off_t)len > st.st_size)
+			break;
+		if (hdr[0] == 'X')
+			return (len == 0 && data == st.st_size && env->sender != NULL) ? 0 : -1;
+		if (hdr[0] == 'M') {
+			env->content_off = data;
+			env->content_len = len;
+		} else if ((v = spool_field_read(fd, data, len)) == NULL ||
+		    spool_env_apply(env, (char)hdr[0], v, off) < 0)
+			break;
+		off = data + (off_t)len;
+	}
+	spool_env_free(env);
+	return -1;
+}
+
+void
+spool_env_free(struct spool_env *env)
+{
+	for (size_t i = 0; i < env->nrcpts; i++) {
+		free(env->rcpts[i].addr);
+		free(env->rcpts[i].orcpt);
+	}
+	free(env->rcpts);
+	free(env->sender);
+	free(env->envid);
+	free(env->auth);
+	free(env->client_addr);
+	free(env->helo);
+	memset(env, 0, sizeof(*env));
+}
+
+int
+spool_queue_dirfd(struct spool *s, bool held)
+{
+	return held ? s->hold_fd : s->queue_fd;
+}
+
+int
+spool_queue_open(struct spool *s, const char *id, bool held)
+{
+	return openat(spool_queue_dirfd(s, held), id, O_RDWR | O_CLOEXEC);
+}
+
+int
+spool_rcpt_mark(int fd, const struct spool_rcpt *r, char state)
+{
+	return pwrite(fd, &state, 1, r->state_off) == 1 ? 0 : -1;
+}
+
+int
+spool_queue_remove(struct spool *s, const char *id, bool held)
+{
+	return unlinkat(spool_queue_dirfd(s, held), id, 0);
+}
+
+int
+spool_queue_hold(struct spool *s, const char *id, bool hold)
+{
+	int from = spool_queue_dirfd(s, !hold), to = spool_queue_dirfd(s, hold);
+
+	if (renameat2(from, id, to, id, RENAME_NOREPLACE) < 0)
+		return -1;
+	if (fsync(to) < 0 || fsync(from) < 0)
+		return -1;
+	return 0;
+}
+
+int
+spool_queue_touch(int fd, time_t next_try)
+{
+	struct timespec ts[2] = { { next_try, 0 }, { next_try, 0 } };
+
+	return futimens(fd, ts);
+}

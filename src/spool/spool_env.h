@@ -1,0 +1,67 @@
+/*
+ * spool_env.h - reading a queued message back: its envelope, the state of
+ * each recipient, and where its content lies. Used by the queue manager,
+ * delivery and ferryctl. Recipient states are changed in place: the type
+ * octet of an 'R' record becomes 'D' (delivered) or 'F' (failed, bounced),
+ * as Postfix marks done recipients in its queue files.
+ */
+#ifndef FERRY_SPOOL_ENV_H
+#define FERRY_SPOOL_ENV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "spool/spool.h"
+
+#define SPOOL_RCPT_PENDING   'R'
+#define SPOOL_RCPT_DELIVERED 'D'
+#define SPOOL_RCPT_FAILED    'F'
+
+struct spool_rcpt {
+	char    *addr;
+	unsigned notify;
+	char    *orcpt;      /* NULL when absent */
+	char     state;      /* SPOOL_RCPT_* */
+	off_t    state_off;  /* file offset of the record's type octet */
+};
+
+struct spool_env {
+	char      id[SPOOL_ID_LEN + 1];
+	time_t    arrival;
+	char     *sender;                /* "" for <> */
+	struct spool_rcpt *rcpts;
+	size_t    nrcpts;
+	char     *envid;                 /* NULL when absent */
+	int       ret;                   /* 0 none, 1 FULL, 2 HDRS */
+	int       body;                  /* 0 none, 1 7BIT, 2 8BITMIME, 3 BINARYMIME */
+	bool      smtputf8;
+	char     *auth;                  /* NULL when absent */
+	char     *client_addr, *helo;
+	int       dsn_kind;              /* 0 normal, 1 bounce, 2 double bounce ('Z') */
+	off_t     content_off;
+	uint64_t  content_len;
+	off_t     file_size;
+};
+
+/* Parse the file open on fd. Returns 0, or -1 when it is not a complete,
+ * well-formed spool file. */
+int  spool_env_parse(int fd, struct spool_env *env);
+void spool_env_free(struct spool_env *env);
+
+/* Open queue/ID (or hold/ID when held) read-write. -1 + errno. */
+int spool_queue_open(struct spool *s, const char *id, bool held);
+/* Mark a recipient's final state (no flush: see spool_queue_sync). */
+int spool_rcpt_mark(int fd, const struct spool_rcpt *r, char state);
+/* The message is finished: remove it from queue/ (or hold/). */
+int spool_queue_remove(struct spool *s, const char *id, bool held);
+/* Move between queue/ and hold/ (fsyncs both directories). */
+int spool_queue_hold(struct spool *s, const char *id, bool hold);
+/* Directory fds, for listing. */
+int spool_queue_dirfd(struct spool *s, bool held);
+/* Record the next attempt time as the file's mtime (survives restarts). */
+int spool_queue_touch(int fd, time_t next_try);
+
+#endif
