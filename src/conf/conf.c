@@ -437,6 +437,8 @@ conf_option_apply(struct conf_parse *p, char **argv, int argc)
 	if (strcmp(k, "relay_networks") == 0) return conf_relay_nets_add(p, argv, argc);
 	if (strcmp(k, "bare_lf") == 0)
 		return conf_choice_set(p, &c->reject_bare_lf, "reject", "normalize", argv, argc);
+	if (strcmp(k, "delivery") == 0)
+		return conf_choice_set(p, &c->delivery_on, "on", "off", argv, argc);
 	if (strcmp(k, "spool_sync") == 0)
 		return conf_choice_set(p, &c->spool_syncfs, "syncfs", "fsync", argv, argc);
 	return conf_fail(p, "unknown option '%s'", k);
@@ -498,6 +500,7 @@ conf_defaults_apply(struct conf *c)
 	c->run_user_default = true;
 	c->spool_syncfs = true;
 	c->smtp_tls = CONF_TLS_MAY;
+	c->delivery_on = true;
 }
 
 /* The embedded default: loopback only, high ports, ./var, domain localhost. */

@@ -95,6 +95,7 @@ struct conf {
 	long long destination_concurrency, destination_msgs_per_conn, destination_rate;
 	long long dns_timeout, connect_timeout, smtp_timeout;
 	enum conf_tls smtp_tls;
+	bool      delivery_on;             /* delivery on|off: off keeps mail queued */
 	char *dns_servers;                 /* NULL: the system's resolver */
 	char *maildir_root;
 	char *control_socket;

@@ -211,6 +211,30 @@ hop_resolve_mx(struct deliver_ctx *d, const struct conf *c, const char *domain,
 	}
 }
 
+/* "[192.0.2.1]" or "[IPv6:2001:db8::1]": that host, no DNS (RFC 5321 4.1.3). */
+static int
+hop_address_literal(const char *domain, struct hop_plan *p, struct mta_reply *why)
+{
+	char ip[64];
+	size_t len = strlen(domain);
+	const char *start = domain + 1;
+
+	if (strncasecmp(start, "IPv6:", 5) == 0)
+		start += 5;
+	if (len < 3 || domain[len - 1] != ']' || (size_t)(domain + len - 1 - start) >= sizeof(ip)) {
+		deliver_reply_set(why, 550, "5.1.2 bad address literal %.200s", domain);
+		return -1;
+	}
+	memcpy(ip, start, (size_t)(domain + len - 1 - start));
+	ip[domain + len - 1 - start] = '\0';
+	if (!hop_literal(ip, &p->hosts[0])) {
+		deliver_reply_set(why, 550, "5.1.2 bad address literal %.200s", domain);
+		return -1;
+	}
+	p->nhosts = 1;
+	return 0;
+}
+
 static int
 hop_plan_make(struct deliver_ctx *d, const struct conf *c, const struct conf_route *route,
     const char *domain, struct hop_plan *p, struct mta_reply *why)
@@ -221,6 +245,8 @@ hop_plan_make(struct deliver_ctx *d, const struct conf *c, const struct conf_rou
 	p->port = (int)c->smtp_port;
 	p->tls = hop_tls(c, route);
 	p->source = route && route->source ? route->source : c->outbound_source;
+	if ((route == NULL || route->transport == CONF_TRANSPORT_MX) && domain[0] == '[')
+		return hop_address_literal(domain, p, why);
 	if (route == NULL || route->transport == CONF_TRANSPORT_MX)
 		return hop_resolve_mx(d, c, domain, p, why);
 	p->lmtp = route->transport == CONF_TRANSPORT_LMTP;

@@ -234,6 +234,17 @@ qmgr_attempt_done(struct qmgr *q, struct qent *e, const struct deliver_outcome *
 	}
 }
 
+/* "delivery off": mail stays queued until a reload turns it on. */
+static bool
+qmgr_delivery_on(struct qmgr *q)
+{
+	struct server_snap *snap = server_snap_get(q->srv);
+	bool on = snap->conf->delivery_on;
+
+	server_snap_put(snap);
+	return on;
+}
+
 static void *
 qmgr_delivery_main(void *arg)
 {
@@ -247,7 +258,7 @@ qmgr_delivery_main(void *arg)
 		char id[SPOOL_ID_LEN + 1];
 		int attempts;
 		bool warned;
-		if (e == NULL) {
+		if (e == NULL || !qmgr_delivery_on(q)) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += 2;

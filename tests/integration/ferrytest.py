@@ -78,7 +78,8 @@ class Ferryd:
     """A ferryd instance in its own temporary directory."""
 
     def __init__(self, extra="", domains=("example.test",), mailboxes=("alice@example.test",),
-                 relay_networks=None, listeners=("mx", "submission", "submissions"), tmp=None):
+                 relay_networks=None, listeners=("mx", "submission", "submissions"), tmp=None,
+                 deliver=False, dns="127.0.0.1:9"):
         self.tmp = tmp or tempfile.mkdtemp(prefix="ferrytest.")
         # The daemon drops root; it must be able to reach files by path on reload.
         os.chmod(self.tmp, 0o755)
@@ -98,6 +99,13 @@ class Ferryd:
             lines.append("mailbox " + m)
         if relay_networks:
             lines.append("relay_networks " + relay_networks)
+        # Never let a test query the machine's resolver: DNS goes to loopback
+        # (port 9 answers nothing) unless a test brings its own server.
+        if "dns_servers" not in extra:
+            lines.append("dns_servers " + dns)
+        # Tests of the receiving side read the spool: keep mail there.
+        if not deliver:
+            lines.append("delivery off")
         lines.append(extra)
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")

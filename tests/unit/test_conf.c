@@ -50,8 +50,12 @@ test_embedded_default(void **state)
 
 	(void)state;
 	assert_non_null(c);
-	assert_int_equal(c->nlisteners, 3);
+	assert_int_equal(c->nlisteners, 4);   /* mx, submission, submissions, local */
 	assert_string_equal(c->listeners[0].text, "127.0.0.1:2525");
+	assert_int_equal(c->listeners[3].role, CONF_ROLE_LOCAL);
+	assert_string_equal(c->listeners[3].text, "./var/submit.sock");
+	assert_string_equal(c->maildir_root, "./var/mail");
+	assert_true(c->delivery_on);
 	assert_true(conf_domain_hosted(c, "localhost"));
 	assert_true(conf_mailbox_exists(c, "postmaster@localhost"));
 	assert_int_equal(c->nrelay_nets, 0);
@@ -92,6 +96,41 @@ test_options_and_units(void **state)
 }
 
 static void
+test_routes(void **state)
+{
+	char err[256];
+	struct conf *c = load_text(
+	    "listen mx 127.0.0.1:25\ndomain example.com\n"
+	    "route * smtp:[smarthost.example.net]:587 tls=require auth=u:p:w source=192.0.2.9\n"
+	    "route example.com lmtp:/run/dovecot/lmtp\n"
+	    "route example.org mx\nsmtp_tls none\ndelivery off\n", err, sizeof(err));
+	const struct conf_route *r;
+
+	(void)state;
+	assert_non_null(c);
+	r = conf_route_find(c, "anything.test");
+	assert_non_null(r);
+	assert_int_equal(r->transport, CONF_TRANSPORT_SMTP);
+	assert_string_equal(r->host, "smarthost.example.net");
+	assert_int_equal(r->port, 587);
+	assert_int_equal(r->tls, CONF_TLS_REQUIRE);
+	assert_string_equal(r->auth_user, "u");
+	assert_string_equal(r->auth_pass, "p:w");
+	assert_string_equal(r->source, "192.0.2.9");
+	r = conf_route_find(c, "example.com");
+	assert_int_equal(r->transport, CONF_TRANSPORT_LMTP);
+	assert_string_equal(r->path, "/run/dovecot/lmtp");
+	assert_int_equal(conf_route_find(c, "example.org")->transport, CONF_TRANSPORT_MX);
+	assert_int_equal(c->smtp_tls, CONF_TLS_NONE);
+	assert_false(c->delivery_on);
+	conf_free(c);
+	c = load_text("listen mx 127.0.0.1:25\ndomain example.com\n", err, sizeof(err));
+	assert_int_equal(conf_route_find(c, "example.com")->transport, CONF_TRANSPORT_MAILDIR);
+	assert_null(conf_route_find(c, "elsewhere.test"));   /* plain MX lookup */
+	conf_free(c);
+}
+
+static void
 expect_error(const char *text, const char *want)
 {
 	char err[256];
@@ -120,6 +159,10 @@ test_errors_name_the_line(void **state)
 	expect_error("tls_cert /x.pem\n", "tls_cert is set but tls_key is not");
 	expect_error("hostname\n", "hostname takes one value");
 	expect_error("hostname a\001b\n", "control character");
+	expect_error("route x.test pigeon:coop\n", "1: route: unknown transport");
+	expect_error("route x.test smtp:host:99999\n", "bad port");
+	expect_error("route x.test smtp:h tls=maybe\n", "tls= takes");
+	expect_error("smtp_tls sometimes\n", "smtp_tls takes one value");
 }
 
 static void
@@ -232,6 +275,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_embedded_default),
 		cmocka_unit_test(test_options_and_units),
+		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_errors_name_the_line),
 		cmocka_unit_test(test_open_relay_refused),
 		cmocka_unit_test(test_cidr_match),
