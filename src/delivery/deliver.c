@@ -177,11 +177,16 @@ deliver_finish(struct deliver_ctx *d, const struct conf *c, const struct spool_e
 {
 	struct spool *sp = d->srv->spool;
 
-	if (deliver_dsn_send(d, c, env, fd, res, n, DSN_FAILURES) < 0 ||
-	    deliver_dsn_send(d, c, env, fd, res, n, DSN_SUCCESSES) < 0) {
-		out->ndeferred = 1;   /* keep everything; try the notification again */
-		snprintf(out->last_error, sizeof(out->last_error), "cannot queue a delivery status notification");
+	if (deliver_dsn_send(d, c, env, fd, res, n, DSN_FAILURES) < 0) {
+		/* Without its notification a failure must not be final: keep those
+		 * recipients pending so the next attempt reports them again. */
+		for (size_t i = 0; i < n; i++)
+			if (res[i].attempted && res[i].state == SPOOL_RCPT_FAILED)
+				res[i].state = SPOOL_RCPT_PENDING;
+		log_error("event=dsn-failed id=%s reason=\"cannot queue a delivery status notification\"", env->id);
 	}
+	if (deliver_dsn_send(d, c, env, fd, res, n, DSN_SUCCESSES) < 0)
+		log_error("event=dsn-failed id=%s reason=\"cannot queue a success notification\"", env->id);
 	for (size_t i = 0; i < n; i++)
 		if (res[i].state == SPOOL_RCPT_PENDING) {
 			out->ndeferred++;

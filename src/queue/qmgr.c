@@ -222,9 +222,10 @@ qmgr_attempt_done(struct qmgr *q, struct qent *e, const struct deliver_outcome *
 		qmgr_forget(q, e);
 	} else if (e->hold_asked) {
 		e->hold_asked = false;
-		e->state = spool_queue_hold(sp, e->id, true) == 0 ? QE_HOLD : QE_DEFERRED;
-		if (e->state == QE_HOLD)
+		if (spool_queue_hold(sp, e->id, true) == 0) {
+			e->state = QE_HOLD;
 			log_info("event=held id=%s by=operator", e->id);
+		}
 	}
 	if (e->state == QE_ACTIVE) {
 		e->state = QE_DEFERRED;
