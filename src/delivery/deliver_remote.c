@@ -349,6 +349,7 @@ hop_opts(const struct conf *c, const struct hop_plan *p, const char *name, struc
 	o->auth_user = p->auth_user;
 	o->auth_pass = p->auth_pass;
 	o->timeout_s = (int)c->smtp_timeout;
+	o->connect_timeout_s = (int)c->connect_timeout;
 }
 
 /* The cached connection if it goes to key, else a new one. */

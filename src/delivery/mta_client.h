@@ -41,6 +41,7 @@ struct mta_opts {
 	const char   *auth_user;     /* AUTH PLAIN when set (requires TLS unless lmtp on unix socket) */
 	const char   *auth_pass;
 	int           timeout_s;     /* per command / per block; default 300 when 0 */
+	int           connect_timeout_s; /* TCP connect; default 30 when 0 */
 };
 
 struct mta_rcpt {

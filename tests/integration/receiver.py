@@ -126,7 +126,9 @@ class Receiver:
                     tx["rcpts"].append(cmd[8:].split(">")[0].lstrip("<"))
                 self._send(c, r)
             elif verb == "DATA":
-                r = self._reply("data", cmd, "354 go ahead")
+                # RFC 5321 3.3: no accepted recipient, no content (as Postfix answers)
+                default = "354 go ahead" if tx and tx["rcpts"] else "554 5.5.1 no valid recipients"
+                r = self._reply("data", cmd, default)
                 self._send(c, r)
                 if not (isinstance(r, str) and r.startswith("354")):
                     continue

@@ -1,0 +1,54 @@
+/*
+ * mta_internal.h - what the outbound client's files share: the connection
+ * (socket, TLS, read buffer, the peer's extensions) and its I/O helpers.
+ * mta_client.c opens sessions, mta_tx.c runs transactions, mta_reply.c
+ * parses replies and EHLO keywords.
+ */
+#ifndef FERRY_DELIVERY_MTA_INTERNAL_H
+#define FERRY_DELIVERY_MTA_INTERNAL_H
+
+#include "delivery/mta_client.h"
+
+#define MTA_RBUF      16384   /* one whole reply must fit (RFC 5321 4.5.3.1.5 is 512 a line) */
+#define MTA_LINE_MAX  2048    /* longer reply lines are malformed */
+#define MTA_LINES_MAX 100     /* longer replies are malformed */
+
+/* Extensions the peer announced in its EHLO reply. */
+struct mta_caps {
+	bool     pipelining, eightbit, smtputf8, dsn, starttls, auth_plain;
+	bool     has_size;
+	uint64_t size;            /* 0 = no fixed limit announced */
+};
+
+struct mta_conn {
+	int             fd;
+	SSL            *ssl;
+	bool            lmtp;
+	int             timeout_s;
+	bool            dead;            /* I/O failed: no more commands */
+	struct mta_caps caps;
+	char            peer[320];       /* "host[addr]:port" */
+	char            tls_info[128];
+	char            rbuf[MTA_RBUF];
+	size_t          rlen;
+};
+
+/* I/O with the connection's timeout; -1 marks the connection dead. */
+int  mta_io_write(struct mta_conn *c, const char *buf, size_t len);
+int  mta_io_printf(struct mta_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Read one complete reply into r; raw/rawlen (if not NULL) point at the
+ * reply's octets in the read buffer until the next read. -1: the
+ * connection is dead and r says why (4xx). */
+int  mta_io_reply(struct mta_conn *c, struct mta_reply *r, const char **raw, size_t *rawlen);
+/* Forget the reply just read (after using raw). */
+void mta_io_consume(struct mta_conn *c, size_t n);
+/* A command and its reply; -1 when the connection died (r says why). */
+int  mta_cmd(struct mta_conn *c, struct mta_reply *r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Fill caps from an EHLO/LHLO reply's octets. */
+void mta_caps_parse(const char *raw, size_t len, struct mta_caps *caps);
+
+/* r = a local failure presented as a reply. */
+void mta_reply_set(struct mta_reply *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif
