@@ -111,13 +111,14 @@ deliver_log(const struct conf *c, const struct spool_env *env, const struct rcpt
 {
 	const char *ev = r->state == SPOOL_RCPT_DELIVERED ? "delivered" :
 	    r->state == SPOOL_RCPT_FAILED ? "bounced" : "deferred";
-	char to[300], reply[600];
+	char to[300], reply[600], text[MTA_TEXT_MAX + 8];
 
 	(void)c;
+	snprintf(text, sizeof(text), "%d %s", r->reply.code, r->reply.text);
 	log_info("event=%s id=%s to=%s relay=%s delay=%lds attempts=%d reply=%s", ev, env->id,
 	    log_quote(to, sizeof(to), r->r->addr, strlen(r->r->addr)), r->relay[0] ? r->relay : "none",
 	    (long)(time(NULL) - env->arrival), attempts + 1,
-	    log_quote(reply, sizeof(reply), r->reply.text, strlen(r->reply.text)));
+	    log_quote(reply, sizeof(reply), text, strlen(text)));
 }
 
 /* Map replies to states; a deferral past the queue lifetime is a failure. */
@@ -190,7 +191,8 @@ deliver_finish(struct deliver_ctx *d, const struct conf *c, const struct spool_e
 	for (size_t i = 0; i < n; i++)
 		if (res[i].state == SPOOL_RCPT_PENDING) {
 			out->ndeferred++;
-			snprintf(out->last_error, sizeof(out->last_error), "%.250s", res[i].reply.text);
+			snprintf(out->last_error, sizeof(out->last_error), "%d %.245s", res[i].reply.code,
+			    res[i].reply.text);
 		}
 	if (out->ndeferred == 0) {
 		spool_queue_remove(sp, env->id, false);

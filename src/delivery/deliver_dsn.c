@@ -111,7 +111,7 @@ dsn_rcpt_fill(const struct conf *c, struct rcpt_result *r, int kind, struct boun
 	/* An expired recipient keeps its 4.4.7 (RFC 3463: delivery time
 	 * expired) with Action: failed, as Postfix reports it. */
 	dsn_status(&r->reply, status, 16);
-	snprintf(diag, diagsz, "smtp; %s", r->reply.text);
+	snprintf(diag, diagsz, "smtp; %d %s", r->reply.code, r->reply.text);
 	b->addr = r->r->addr;
 	b->orcpt = r->r->orcpt;
 	b->action = kind == DSN_FAILURES ? BOUNCE_FAILED : kind == DSN_DELAYS ? BOUNCE_DELAYED :

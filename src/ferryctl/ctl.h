@@ -1,7 +1,8 @@
 /*
  * ctl.h - what ferryctl's command files share: the global options, exit
- * codes, and the helpers for messages, the users file and passwords.
- * ferryctl depends on src/auth/ only.
+ * codes, and the helpers for messages, the users file, ferryd's control
+ * socket and passwords. ferryctl uses src/auth/ (users) and src/conf/ (to
+ * find the control socket as ferryd does).
  */
 #ifndef FERRY_CTL_H
 #define FERRY_CTL_H
@@ -19,6 +20,8 @@ struct ctl {
 	const char *config;             /* -c CONFIG, or NULL */
 	const char *users_opt;          /* -u FILE, or NULL */
 	char        users[CTL_PATH_MAX]; /* resolved by ctl_users_path() */
+	const char *socket_opt;         /* -s SOCKET, or NULL */
+	char        control[CTL_PATH_MAX]; /* resolved by ctl_control_path() */
 };
 
 /* A top-level command: argv[0] is the command's own name. Returns an exit
@@ -33,8 +36,14 @@ struct ctl_cmd {
 int ctl_user_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_user_usage[];
 
-/* ctl_conf.c: find the users file (see ferryctl(8), FILES). */
+/* ctl_queue.c */
+int ctl_queue_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_queue_usage[];
+
+/* ctl_conf.c: find the users file and the control socket (see
+ * ferryctl(8), FILES). */
 int ctl_users_path(struct ctl *c);
+int ctl_control_path(struct ctl *c);
 
 /* ctl_pass.c: a password of 1..AUTH_PASS_MAX octets into buf (size
  * AUTH_PASS_MAX + 1, NUL-terminated), from the terminal asked twice without

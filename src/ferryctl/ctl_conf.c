@@ -1,9 +1,13 @@
 /*
- * ctl_conf.c - where the users file is. The order: -u FILE; then -c CONFIG,
- * read the way ferryd reads it (users_file, else spool_dir/users, else
- * /var/spool/ferry/users); then $FERRY_USERS; then ./var/users, the file of
- * ferryd's embedded default. Only those two keys are read from ferry.conf,
- * with its syntax (key, whitespace, value; '#' at a word's start comments).
+ * ctl_conf.c - where the users file and the control socket are.
+ * Users file: -u FILE; then -c CONFIG, read the way ferryd reads it
+ * (users_file, else spool_dir/users, else /var/spool/ferry/users); then
+ * $FERRY_USERS; then ./var/users, the file of ferryd's embedded default.
+ * Only those two keys are read from ferry.conf, with its syntax (key,
+ * whitespace, value; '#' at a word's start comments), so that `user` works
+ * on a configuration ferryd would refuse for other reasons.
+ * Control socket: -s PATH; else control_socket as ferryd's own parser
+ * (conf.h) resolves it from -c CONFIG, or from the embedded default.
  * SECURITY: the config file and the environment are the administrator's.
  */
 #include <errno.h>
@@ -11,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/conf.h"
 #include "ferryctl/ctl.h"
 
 #define CTL_CONF_LINE_MAX 4096
@@ -141,4 +146,33 @@ ctl_users_path(struct ctl *c)
 	if (env != NULL && env[0] != '\0')
 		return ctl_path_set(c, env, "");
 	return ctl_path_set(c, "./var/users", "");
+}
+
+static int
+ctl_control_set(struct ctl *c, const char *path)
+{
+	if (strlen(path) >= sizeof(c->control)) {
+		ctl_warn("control socket path too long");
+		return -1;
+	}
+	strcpy(c->control, path);
+	return 0;
+}
+
+int
+ctl_control_path(struct ctl *c)
+{
+	char err[1024];
+	struct conf *k;
+	int rc;
+
+	if (c->socket_opt != NULL)
+		return ctl_control_set(c, c->socket_opt);
+	if ((k = conf_load(c->config, err, sizeof(err))) == NULL) {
+		ctl_warn("%s", err);
+		return -1;
+	}
+	rc = ctl_control_set(c, k->control_socket);
+	conf_free(k);
+	return rc;
 }

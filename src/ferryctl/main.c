@@ -1,8 +1,9 @@
 /*
  * main.c - ferryctl, the administration tool: global options, then one
  * command from a table (each command lives in its own ctl_*.c file).
- * SECURITY: run by the administrator; it edits ferry's files directly and
- * talks to no daemon. Exit 0 ok, 1 error, 2 usage.
+ * SECURITY: run by the administrator; `user` edits ferry's files directly,
+ * `queue` asks ferryd over its control socket (which checks who asks).
+ * Exit 0 ok, 1 error, 2 usage.
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -12,7 +13,8 @@
 #include "ferryctl/ctl.h"
 
 static const struct ctl_cmd ctl_cmds[] = {
-	{ "user", ctl_user_main, ctl_user_usage },
+	{ "user",  ctl_user_main,  ctl_user_usage },
+	{ "queue", ctl_queue_main, ctl_queue_usage },
 };
 
 void
@@ -32,12 +34,13 @@ ctl_usage_print(bool to_stderr)
 {
 	FILE *f = to_stderr ? stderr : stdout;
 
-	fputs("usage: ferryctl [-c CONFIG] [-u USERS_FILE] COMMAND ...\n\ncommands:\n", f);
+	fputs("usage: ferryctl [-c CONFIG] [-u USERS_FILE] [-s SOCKET] COMMAND ...\n\ncommands:\n", f);
 	for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++)
 		fputs(ctl_cmds[i].usage, f);
 	fputs("\noptions:\n"
-	    "  -c, --config FILE   take the users file from this ferry.conf\n"
+	    "  -c, --config FILE   the ferry.conf to take the users file and socket from\n"
 	    "  -u, --users FILE    the users file (wins over -c and $FERRY_USERS)\n"
+	    "  -s, --socket PATH   ferryd's control socket (wins over -c)\n"
 	    "  -h, --help          print this help\n", f);
 }
 
@@ -72,6 +75,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "users",  required_argument, NULL, 'u' },
+		{ "socket", required_argument, NULL, 's' },
 		{ "help",   no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -81,10 +85,11 @@ main(int argc, char **argv)
 
 	opterr = 0;
 	/* '+': stop at the command; its options are its own. */
-	while ((ch = getopt_long(argc, argv, "+:c:u:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+:c:u:s:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': c.config = optarg; break;
 		case 'u': c.users_opt = optarg; break;
+		case 's': c.socket_opt = optarg; break;
 		case 'h': ctl_usage_print(false); return CTL_EXIT_OK;
 		default:
 			ctl_opt_warn(ch, argv);

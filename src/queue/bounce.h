@@ -36,13 +36,15 @@ struct bounce_info {
 	const char        *queue_id;       /* original message's queue id */
 	const char        *envid;          /* original ENVID or NULL */
 	time_t             arrival;
-	bool               return_full;    /* RET=FULL (default HDRS for failures? see .c) */
+	bool               return_full;    /* whole content, else headers only; the
+	                                      caller applies RFC 3461's defaults */
 	const struct bounce_rcpt *rcpts;
 	size_t             nrcpts;
 	int                content_fd;     /* original content, CRLF lines */
 	off_t              content_off;
 	uint64_t           content_len;
-	uint64_t           max_return;     /* cap on returned content, octets */
+	uint64_t           max_return;     /* cap on returned content, octets: a larger
+	                                      message returns its headers; 0: none */
 };
 
 /* Build the whole DSN message (headers + body, CRLF lines) into a malloc'd

@@ -220,6 +220,7 @@ qmgr_attempt_done(struct qmgr *q, struct qent *e, const struct deliver_outcome *
 		spool_queue_remove(sp, e->id, false);
 		log_info("event=deleted id=%s by=operator", e->id);
 		qmgr_forget(q, e);
+		return;
 	} else if (e->hold_asked) {
 		e->hold_asked = false;
 		if (spool_queue_hold(sp, e->id, true) == 0) {

@@ -143,9 +143,10 @@ class Receiver:
                         raise OSError("drop mid-DATA")
                     data += l[1:] if l.startswith(b".") else l
                 tx["data"] = data
-                replies = [self._reply("dot", tx, "250 2.0.0 queued")]
-                if self.lmtp:
+                if self.lmtp:    # RFC 2033 4.2: one reply per accepted recipient
                     replies = [self._reply("dot", tx, "250 2.0.0 delivered") for _ in tx["rcpts"]]
+                else:
+                    replies = [self._reply("dot", tx, "250 2.0.0 queued")]
                 ok = any(isinstance(r, str) and r.startswith("2") for r in replies)
                 if ok:
                     with self.lock:

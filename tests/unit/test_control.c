@@ -1,0 +1,405 @@
+/* test_control.c - the control socket through its public API: a real
+ * socket in a temporary spool, a queue manager without delivery threads,
+ * requests as ferryctl sends them and as a careless or hostile peer might. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl/control.h"
+#include "net/server.h"
+#include "queue/qmgr.h"
+#include "spool/spool.h"
+
+struct fixture {
+	char            dir[64];
+	char            sock[100];
+	struct server   srv;
+	struct control *ctl;
+	char            id[SPOOL_ID_LEN + 1];   /* the one queued message */
+};
+
+struct done {
+	pthread_mutex_t lock;
+	pthread_cond_t  cond;
+	int             count, error;
+};
+
+static void
+done_cb(void *arg, int error)
+{
+	struct done *d = arg;
+
+	pthread_mutex_lock(&d->lock);
+	d->count++;
+	d->error = error;
+	pthread_cond_signal(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* One durable message in queue/; a TAB in the sender tests the framing. */
+static void
+message_queue(struct fixture *f)
+{
+	struct done d = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+	struct spool_msg *m = spool_msg_create(f->srv.spool, f->id);
+
+	assert_non_null(m);
+	assert_int_equal(spool_msg_record_str(m, 't', "1700000000"), 0);
+	assert_int_equal(spool_msg_record_str(m, 'S', "al\tice@example.test"), 0);
+	assert_int_equal(spool_msg_record_str(m, 'R', "x@remote.test"), 0);
+	assert_int_equal(spool_msg_record_str(m, 'R', "y@remote.test"), 0);
+	assert_int_equal(spool_msg_content_begin(m), 0);
+	assert_int_equal(spool_msg_write(m, "Subject: t\r\n\r\nbody\r\n", 20), 0);
+	spool_msg_commit(m, done_cb, &d);
+	pthread_mutex_lock(&d.lock);
+	while (d.count == 0)
+		pthread_cond_wait(&d.cond, &d.lock);
+	pthread_mutex_unlock(&d.lock);
+	assert_int_equal(d.error, 0);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[256];
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/ferry-test-ctl-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->sock, sizeof(f->sock), "%s/control.sock", f->dir);
+	f->srv.spool = spool_open(f->dir, (uid_t)-1, (gid_t)-1, false, err, sizeof(err));
+	assert_non_null(f->srv.spool);
+	assert_int_equal(spool_committer_start(f->srv.spool), 0);
+	message_queue(f);
+	f->srv.qmgr = qmgr_new(&f->srv);
+	assert_int_equal(qmgr_load(f->srv.qmgr), 1);    /* no qmgr_start: it stays "ready" */
+	f->ctl = control_open(f->sock, (uid_t)-1, (gid_t)-1, err, sizeof(err));
+	assert_non_null(f->ctl);
+	assert_int_equal(control_start(f->ctl, f->srv.qmgr), 0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	control_stop(f->ctl);
+	qmgr_free(f->srv.qmgr);
+	spool_committer_stop(f->srv.spool);
+	spool_close(f->srv.spool);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static int
+sock_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return fd;
+}
+
+static char *
+sock_read_all(int fd)
+{
+	static char buf[65536];
+	size_t len = 0;
+	ssize_t n;
+
+	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	return buf;
+}
+
+/* Send len octets of req, then read the whole reply (valid until the next
+ * call). */
+static char *
+ask_n(const struct fixture *f, const char *req, size_t len)
+{
+	int fd = sock_connect(f->sock);
+	char *reply;
+
+	assert_int_equal(send(fd, req, len, MSG_NOSIGNAL), (ssize_t)len);
+	reply = sock_read_all(fd);
+	close(fd);
+	return reply;
+}
+
+static char *
+ask(const struct fixture *f, const char *req)
+{
+	return ask_n(f, req, strlen(req));
+}
+
+static bool
+file_in(const struct fixture *f, const char *sub)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s/%s", f->dir, sub, f->id);
+	return access(path, F_OK) == 0;
+}
+
+static void
+test_list(void **state)
+{
+	struct fixture *f = *state;
+	char want[256];
+
+	snprintf(want, sizeof(want), "msg\t%s\tready\t20\t1700000000\t0\t0\tal?ice@example.test\n"
+	    "rcpt\tx@remote.test\nrcpt\ty@remote.test\nOK\n", f->id);
+	assert_string_equal(ask(f, "list\n"), want);
+	assert_string_equal(ask(f, "  list  \r\n"), want);   /* spaces and CR LF tolerated */
+}
+
+static void
+test_show_hold_release_delete(void **state)
+{
+	struct fixture *f = *state;
+	char req[64], want[64];
+
+	snprintf(req, sizeof(req), "hold %s\n", f->id);
+	assert_string_equal(ask(f, req), "OK\n");
+	assert_true(file_in(f, "hold"));
+	assert_false(file_in(f, "queue"));
+	assert_string_equal(ask(f, req), "ERR message is already held\n");
+	snprintf(req, sizeof(req), "show %s\n", f->id);
+	snprintf(want, sizeof(want), "msg\t%s\thold\t", f->id);
+	assert_non_null(strstr(ask(f, req), want));
+	snprintf(req, sizeof(req), "flush %s\n", f->id);
+	assert_string_equal(ask(f, req), "ERR message is held: release it first\n");
+	snprintf(req, sizeof(req), "release %s\n", f->id);
+	assert_string_equal(ask(f, req), "OK\n");
+	assert_true(file_in(f, "queue"));
+	assert_string_equal(ask(f, req), "ERR message is not held (it is ready)\n");
+	snprintf(req, sizeof(req), "requeue %s\n", f->id);
+	assert_string_equal(ask(f, req), "OK\n");
+	assert_string_equal(ask(f, "flush\n"), "OK\n");
+	snprintf(req, sizeof(req), "delete %s\n", f->id);
+	assert_string_equal(ask(f, req), "OK\n");
+	assert_false(file_in(f, "queue"));
+	assert_string_equal(ask(f, req), "ERR no such message\n");
+	assert_string_equal(ask(f, "list\n"), "OK\n");
+}
+
+static void
+test_unknown_id(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const cmds[] = { "show", "hold", "release", "delete", "requeue", "flush" };
+	char req[64];
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		snprintf(req, sizeof(req), "%s 0000000000000000\n", cmds[i]);
+		assert_string_equal(ask(f, req), "ERR no such message\n");
+	}
+}
+
+static void
+test_bad_requests(void **state)
+{
+	struct fixture *f = *state;
+	char big[3000];
+
+	assert_string_equal(ask(f, "\n"), "ERR empty request\n");
+	assert_string_equal(ask(f, "frobnicate\n"), "ERR unknown command\n");
+	assert_string_equal(ask(f, "LIST\n"), "ERR unknown command\n");
+	assert_string_equal(ask(f, "hold\n"), "ERR hold takes one queue id\n");
+	assert_string_equal(ask(f, "list all\n"), "ERR list takes no argument\n");
+	assert_string_equal(ask(f, "flush 0000000000000000 x\n"), "ERR flush takes one queue id\n");
+	assert_string_equal(ask(f, "hold 0000\n"), "ERR invalid queue id\n");
+	assert_string_equal(ask(f, "hold 00000000000000000\n"), "ERR invalid queue id\n");
+	assert_string_equal(ask(f, "hold abcdef0000000000\n"), "ERR invalid queue id\n");
+	assert_string_equal(ask(f, "hold ../../etc/passw\n"), "ERR invalid queue id\n");
+	assert_string_equal(ask(f, "li\tst\n"), "ERR control character in request\n");
+	assert_string_equal(ask_n(f, "list\0junk\n", 10), "ERR control character in request\n");
+	memset(big, 'a', sizeof(big));
+	assert_string_equal(ask_n(f, big, sizeof(big)), "ERR request too long\n");
+}
+
+/* A request split across writes is put back together. */
+static void
+test_split_request(void **state)
+{
+	struct fixture *f = *state;
+	int fd = sock_connect(f->sock);
+
+	assert_int_equal(send(fd, "fl", 2, MSG_NOSIGNAL), 2);
+	usleep(50000);
+	assert_int_equal(send(fd, "ush\n", 4, MSG_NOSIGNAL), 4);
+	assert_string_equal(sock_read_all(fd), "OK\n");
+	close(fd);
+}
+
+/* A peer that closes without a full line gets nothing and harms nothing. */
+static void
+test_half_request(void **state)
+{
+	struct fixture *f = *state;
+	int fd = sock_connect(f->sock);
+
+	assert_int_equal(send(fd, "list", 4, MSG_NOSIGNAL), 4);
+	shutdown(fd, SHUT_WR);
+	assert_string_equal(sock_read_all(fd), "");
+	close(fd);
+	assert_non_null(strstr(ask(f, "list\n"), "OK\n"));
+}
+
+static void
+test_socket_file(void **state)
+{
+	struct fixture *f = *state;
+	struct stat st;
+
+	assert_int_equal(lstat(f->sock, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0660);
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* control_stop does not wait for a silent peer's timeout, and removes the
+ * socket. The fixture's teardown then has nothing left to stop. */
+static void
+test_stop_prompt(void **state)
+{
+	struct fixture *f = *state;
+	int fd = sock_connect(f->sock);
+	double t0;
+
+	usleep(50000);   /* the control thread is now waiting for the request */
+	t0 = now_s();
+	control_stop(f->ctl);
+	f->ctl = NULL;
+	assert_true(now_s() - t0 < 2.0);
+	assert_int_equal(access(f->sock, F_OK), -1);
+	close(fd);
+}
+
+/* Another user who gets past the file mode is still refused. */
+static void
+test_peer_refused(void **state)
+{
+	struct fixture *f = *state;
+	int p[2];
+	char buf[64] = "";
+	pid_t pid;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(chmod(f->sock, 0666), 0);
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		int fd;
+		ssize_t n;
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(2);
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", f->sock);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+		    write(fd, "list\n", 5) != 5)
+			_exit(3);
+		n = read(fd, buf, sizeof(buf) - 1);
+		if (n > 0 && write(p[1], buf, (size_t)n) != n)
+			_exit(4);
+		_exit(0);
+	}
+	close(p[1]);
+	assert_true(read(p[0], buf, sizeof(buf) - 1) > 0);
+	close(p[0]);
+	waitpid(pid, NULL, 0);
+	assert_string_equal(buf, "ERR permission denied\n");
+}
+
+static void
+test_open_refuses_non_socket(void **state)
+{
+	char dir[] = "/tmp/ferry-test-ctl2-XXXXXX", path[100], err[256], cmd[128], lpath[200];
+	struct control *c;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/control.sock", dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_null(control_open(path, (uid_t)-1, (gid_t)-1, err, sizeof(err)));
+	assert_non_null(strstr(err, "not a socket"));
+	assert_int_equal(access(path, F_OK), 0);    /* left alone */
+	unlink(path);
+	/* A stale socket (its owner died without removing it) is replaced. */
+	c = control_open(path, (uid_t)-1, (gid_t)-1, err, sizeof(err));
+	assert_non_null(c);
+	control_stop(c);     /* never started: just closes and removes */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	{
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+		assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	}
+	close(fd);
+	c = control_open(path, (uid_t)-1, (gid_t)-1, err, sizeof(err));
+	assert_non_null(c);
+	control_stop(c);
+	memset(lpath, 'a', sizeof(lpath) - 1);
+	lpath[sizeof(lpath) - 1] = '\0';
+	assert_null(control_open(lpath, (uid_t)-1, (gid_t)-1, err, sizeof(err)));
+	assert_non_null(strstr(err, "too long"));
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_show_hold_release_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_split_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_half_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_socket_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_prompt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_refused, setup, teardown),
+		cmocka_unit_test(test_open_refuses_non_socket),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
