@@ -161,7 +161,8 @@ qmgr_msg_add(struct qmgr *q, const char *id)
 static void
 qmgr_load_dir(struct qmgr *q, bool held, long *n)
 {
-	int dfd = dup(spool_queue_dirfd(q->srv->spool, held));
+	/* a fresh open, not dup(): a dup shares the directory offset another reader left at the end */
+	int dfd = openat(spool_queue_dirfd(q->srv->spool, held), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	struct dirent *de;
 	struct stat st;

@@ -40,9 +40,18 @@ def parse_dsn(path):
     assert msg.get_param("report-type") == "delivery-status"
     parts = list(msg.iter_parts())
     status = parts[1]
+    fields = {}
+    if status.get_content_type() == "message/global-delivery-status":
+        # RFC 6533: UTF-8 fields; the email package leaves it as text
+        raw = status.as_bytes(policy=email.policy.SMTPUTF8).replace(b"\r\n", b"\n")
+        text = raw.split(b"\n\n", 1)[1].decode("utf-8")
+        for line in text.replace("\r\n", "\n").split("\n"):
+            if ":" in line and not line.startswith((" ", "\t")):
+                k, v = line.split(":", 1)
+                fields.setdefault(k.strip().lower(), []).append(v.strip())
+        return msg, fields
     assert status.get_content_type() == "message/delivery-status"
     # per-recipient fields live in the second and later header blocks
-    fields = {}
     for block in status.get_payload():
         for k, v in block.items():
             fields.setdefault(k.lower(), []).append(str(v))
