@@ -83,7 +83,7 @@ dsn_wanted(const struct rcpt_result *r, int kind)
 	switch (kind) {
 	case DSN_FAILURES:  return r->state == SPOOL_RCPT_FAILED && (nf == 0 || (nf & SMTP_NOTIFY_FAILURE));
 	case DSN_DELAYS:    return r->state == SPOOL_RCPT_PENDING && (nf == 0 || (nf & SMTP_NOTIFY_DELAY));
-	default:            return r->state == SPOOL_RCPT_DELIVERED && (nf & SMTP_NOTIFY_SUCCESS);
+	default:            return r->state == SPOOL_RCPT_DELIVERED && (nf & SMTP_NOTIFY_SUCCESS) && !r->dsn_passed;
 	}
 }
 

@@ -17,6 +17,7 @@ struct rcpt_result {
 	char               state;        /* SPOOL_RCPT_*: pending, delivered, failed */
 	bool               attempted;    /* touched in this attempt */
 	bool               relayed;      /* handed to another MTA (for DSN Action) */
+	bool               dsn_passed;   /* the peer speaks DSN: success notices are its job (RFC 3461 4.1) */
 	struct mta_reply   reply;        /* final reply or local reason */
 	char               relay[300];   /* "host[addr]:port", "maildir", ... */
 };

@@ -424,7 +424,7 @@ hop_try(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
 	struct mta_rcpt *rcpts = xcalloc(n, sizeof(*rcpts));
 	struct mta_msg m;
 	char key[300], addr[64];
-	bool reused;
+	bool reused, peer_dsn = false;
 	int rc;
 
 	netaddr_ntop((const struct sockaddr *)&h->addrs[ai], addr, sizeof(addr));
@@ -438,6 +438,7 @@ hop_try(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
 		}
 		hop_msg_build(env, fd, g, n, rcpts, &m);
 		rc = mta_send(conn, &m);
+		peer_dsn = mta_peer_dsn(conn);
 		d->conn_msgs++;
 		for (size_t i = 0; i < n; i++)
 			snprintf(g[i]->relay, sizeof(g[i]->relay), "%s", mta_peer_name(conn));
@@ -450,6 +451,7 @@ hop_try(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
 	for (size_t i = 0; i < n; i++) {
 		g[i]->reply = rcpts[i].result;
 		g[i]->relayed = !p->lmtp;
+		g[i]->dsn_passed = !p->lmtp && peer_dsn;
 	}
 	free(rcpts);
 	return true;

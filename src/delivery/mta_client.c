@@ -455,6 +455,12 @@ mta_tls_info(const struct mta_conn *c)
 	return c->tls_info;
 }
 
+bool
+mta_peer_dsn(const struct mta_conn *c)
+{
+	return c->caps.dsn;
+}
+
 const char *
 mta_peer_name(const struct mta_conn *c)
 {

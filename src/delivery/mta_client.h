@@ -90,6 +90,8 @@ void mta_close(struct mta_conn *c);
 /* What the peer offered, for logs: "TLSv1.3 TLS_AES_256_GCM_SHA384" or "". */
 const char *mta_tls_info(const struct mta_conn *c);
 const char *mta_peer_name(const struct mta_conn *c);  /* "host[addr]:port" */
+/* The peer announced DSN, so NOTIFY/ORCPT went on and success notices are its job. */
+bool mta_peer_dsn(const struct mta_conn *c);
 
 /* Parse one complete (possibly multi-line) reply at the start of buf, which
  * may hold more: returns the octets it used, 0 if it is not complete yet,

@@ -190,6 +190,32 @@ class PeerQuirksTest(unittest.TestCase):
         self.assertEqual(fields["action"], ["delivered"])
         self.assertEqual(fields["status"], ["2.0.0"])
 
+    def notify_success_relay(self, ehlo=None):
+        if ehlo:
+            self.rx.set("ehlo", ehlo)
+        self.start()
+        with smtplib.SMTP("127.0.0.1", self.f.mx) as s:
+            s.ehlo()
+            s.sendmail("alice@example.test", ["x@remote.test"], MSG,
+                       rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;x@remote.test"])
+        self.assertTrue(self.rx.wait(1))
+        self.assertTrue(wait_for(lambda: self.f.queue_files() == []))
+
+    def test_notify_success_passed_to_dsn_peer(self):
+        self.notify_success_relay()
+        rcpt = [c for c in self.rx.commands if c.startswith("RCPT")][0]
+        self.assertIn("NOTIFY=SUCCESS,FAILURE", rcpt)
+        self.assertIn("ORCPT=rfc822;x@remote.test", rcpt)
+        time.sleep(0.5)
+        self.assertEqual(maildir_messages(self.f, "alice@example.test"), [])
+
+    def test_notify_success_relayed_to_peer_without_dsn(self):
+        self.notify_success_relay(EHLO_PLAIN)
+        self.assertTrue(wait_for(lambda: maildir_messages(self.f, "alice@example.test")))
+        msg, fields = parse_dsn(maildir_messages(self.f, "alice@example.test")[0])
+        self.assertEqual(fields["action"], ["relayed"])
+        self.assertEqual(fields["original-recipient"], ["rfc822; x@remote.test"])
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
