@@ -266,9 +266,13 @@ conf_alias_add(struct conf_parse *p, char **argv, int argc)
 
 	if (argc < 3)
 		return conf_fail(p, "usage: alias ADDRESS TARGET...");
-	for (int i = 1; i < argc; i++)
-		if (!conf_address_valid(argv[i]))
+	for (int i = 1; i < argc; i++) {
+		char probe[1024];
+		/* "@domain" as the alias is the domain's catch-all */
+		snprintf(probe, sizeof(probe), "%s%s", i == 1 && argv[i][0] == '@' ? "x" : "", argv[i]);
+		if (!conf_address_valid(probe))
 			return conf_fail(p, "alias: '%s' is not a valid address (local@domain)", argv[i]);
+	}
 	c->aliases = xrealloc(c->aliases, (c->naliases + 1) * sizeof(*a));
 	a = &c->aliases[c->naliases++];
 	memset(a, 0, sizeof(*a));
@@ -793,6 +797,18 @@ conf_alias_find(const struct conf *c, const char *addr)
 	if (c->naliases == 0)
 		return NULL;
 	return bsearch(&key, c->aliases, c->naliases, sizeof(key), conf_alias_cmp);
+}
+
+/* The alias for addr, else (unless addr is a mailbox) its domain's catch-all. */
+const struct conf_alias *
+conf_alias_lookup(const struct conf *c, const char *addr)
+{
+	const struct conf_alias *a = conf_alias_find(c, addr);
+	const char *at = strrchr(addr, '@');
+
+	if (a != NULL || at == NULL || conf_mailbox_exists(c, addr))
+		return a;
+	return conf_alias_find(c, at);
 }
 
 bool

@@ -121,6 +121,8 @@ int conf_check(const struct conf *c, char *err, size_t errlen);
 bool conf_domain_hosted(const struct conf *c, const char *domain);
 bool conf_mailbox_exists(const struct conf *c, const char *addr);
 const struct conf_alias *conf_alias_find(const struct conf *c, const char *addr);
+/* Exact alias, else the domain's catch-all ("alias @domain ...") unless addr is a mailbox. */
+const struct conf_alias *conf_alias_lookup(const struct conf *c, const char *addr);
 bool conf_relay_net_match(const struct conf *c, const struct sockaddr *sa);
 const char *conf_role_name(enum conf_role r);
 

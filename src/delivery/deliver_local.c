@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "delivery/maildir.h"
 #include "util/xmalloc.h"
@@ -89,11 +90,14 @@ deliver_address(struct deliver_ctx *d, const struct conf *c, const struct spool_
 		deliver_reply_set(reply, 554, "5.4.6 alias loop or too deep nesting at %.200s", addr);
 		return;
 	}
-	if ((a = conf_alias_find(c, key)) != NULL) {
+	if ((a = conf_alias_lookup(c, key)) != NULL) {
 		struct mta_reply acc = { 0 };
 		for (size_t i = 0; i < a->nto; i++) {
 			struct mta_reply one = { 0 };
-			deliver_address(d, c, env, fd, a->to[i], &one, relay, relaysz, depth + 1);
+			if (strcasecmp(a->to[i], key) == 0)    /* "alias a@x a@x b@x": a keeps a copy */
+				deliver_maildir(c, env, fd, key, &one, relay, relaysz);
+			else
+				deliver_address(d, c, env, fd, a->to[i], &one, relay, relaysz, depth + 1);
 			deliver_reply_merge(&acc, &one);
 		}
 		*reply = acc;

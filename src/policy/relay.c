@@ -40,7 +40,7 @@ relay_rcpt_check(const struct conf *c, const struct smtp_path *rcpt, bool may_re
 	if (relay_is_postmaster(rcpt))
 		return RELAY_OK_LOCAL;
 	relay_key(rcpt, key, sizeof(key));
-	if (conf_mailbox_exists(c, key) || conf_alias_find(c, key) != NULL)
+	if (conf_mailbox_exists(c, key) || conf_alias_lookup(c, key) != NULL)
 		return RELAY_OK_LOCAL;
 	return RELAY_UNKNOWN_USER;
 }

@@ -113,6 +113,23 @@ class LmtpTest(unittest.TestCase):
             rx.stop()
 
 
+class CatchAllTest(unittest.TestCase):
+    def test_catch_all_takes_unknown_users_only(self):
+        f = Ferryd(deliver=True, mailboxes=("alice@example.test", "bob@example.test"),
+                   extra="alias @example.test bob@example.test\nalias list@example.test alice@example.test list@example.test\n").start()
+        try:
+            send(f, ["nobody@example.test", "alice@example.test", "list@example.test"], sender="x@far.test")
+            self.assertTrue(wait_for(lambda: f.queue_files() == []))
+            self.assertEqual(len(maildir_messages(f, "bob@example.test")), 1)     # nobody -> catch-all
+            self.assertEqual(len(maildir_messages(f, "alice@example.test")), 2)   # direct + via list
+            self.assertEqual(len(maildir_messages(f, "list@example.test")), 1)    # an alias may keep a copy
+            with smtplib.SMTP("127.0.0.1", f.mx) as s:    # a domain not hosted is still refused
+                s.ehlo()
+                self.assertEqual(s.rcpt("x@other.test")[0] if s.mail("a@far.test")[0] == 250 else 0, 554)
+        finally:
+            f.stop()
+
+
 class PeerQuirksTest(unittest.TestCase):
     def setUp(self):
         self.rx = Receiver("127.0.0.2")
