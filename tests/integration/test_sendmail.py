@@ -1,0 +1,341 @@
+"""ferry-sendmail end to end: the injector against a live ferryd (mail
+lands in Maildirs), and against scripted fake servers on a Unix socket for
+the failure paths (ferryd absent, refusals, malformed replies). Checks exit
+codes (sysexits), what reaches the mailbox and what does not (Bcc:, text
+after a "." line), and the fields the injector adds."""
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import ferrytest
+from ferrytest import Ferryd
+
+SENDMAIL = os.path.join(ferrytest.BIN, "ferry-sendmail")
+EX_USAGE, EX_DATAERR, EX_NOUSER, EX_UNAVAILABLE, EX_SOFTWARE, EX_TEMPFAIL = 64, 65, 67, 69, 70, 75
+BOXES = ("alice@example.test", "bob@example.test", "carol@example.test")
+
+
+def wait_for(pred, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def maildir_messages(f, addr):
+    local, domain = addr.split("@")
+    return sorted(glob.glob(os.path.join(f.spool, "mail", domain, local, "new", "*")))
+
+
+def read_one(f, addr):
+    assert wait_for(lambda: maildir_messages(f, addr)), "nothing delivered to %s" % addr
+    msgs = maildir_messages(f, addr)
+    assert len(msgs) == 1, msgs
+    with open(msgs[0], "rb") as fh:
+        return fh.read()
+
+
+def header_section(data):
+    return data.split(b"\n\n", 1)[0]
+
+
+def sendmail(conf, args, msg, env=None):
+    return subprocess.run([SENDMAIL, "-C", conf] + args, input=msg, capture_output=True,
+                          timeout=60, env=env)
+
+
+class SendmailDeliveryTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.f = Ferryd(deliver=True, mailboxes=BOXES).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.f.stop()
+
+    def setUp(self):
+        for addr in BOXES:
+            for p in maildir_messages(self.f, addr):
+                os.unlink(p)
+
+    def run_ok(self, args, msg, env=None):
+        r = sendmail(self.f.conf, args, msg, env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        if "-v" not in args:
+            self.assertEqual(r.stderr, b"")     # sendmail is silent when all is well
+        return r
+
+    def test_command_line_recipients(self):
+        self.run_ok(["-f", "cron@example.test", "alice@example.test", "Bob <bob@example.test>, carol"],
+                    b"Subject: cmdline\n\nhello\n")
+        for addr in BOXES:
+            data = read_one(self.f, addr)
+            self.assertTrue(data.startswith(b"Return-Path: <cron@example.test>\n"), data)
+            hdr = header_section(data)
+            self.assertIn(b"\nSubject: cmdline", hdr)
+            self.assertIn(b"\nFrom: cron@example.test\n", hdr)      # added: the message had none
+            self.assertRegex(hdr, rb"\nDate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}\n")
+            self.assertRegex(hdr, rb"\nMessage-ID: <\d{14}\.[0-9a-f]{16}@mx\.ferry\.test>")
+            self.assertTrue(data.endswith(b"\n\nhello\n"), data)
+
+    def test_t_folded_grouped_headers(self):
+        msg = (b"From: Reports <reports@example.test>\n"
+               b"To: \"Doe, Alice\" <alice@example.test>,\n"
+               b"\tTeam: Bob (the builder) <bob@example.test>,\n"
+               b"  carol@example.test;\n"
+               b"Cc: undisclosed-recipients:;\n"
+               b"Bcc: alice@example.test\n"
+               b"Subject: grouped\n"
+               b"\n"
+               b"To: not-a-recipient@example.test\n")
+        self.run_ok(["-t", "-f", "reports@example.test"], msg)
+        for addr in BOXES:
+            data = read_one(self.f, addr)
+            hdr = header_section(data)
+            self.assertNotIn(b"Bcc", hdr)
+            self.assertIn(b"To: \"Doe, Alice\" <alice@example.test>,\n\tTeam: Bob", hdr)
+            self.assertIn(b"From: Reports <reports@example.test>", hdr)   # kept as is
+            self.assertIn(b"\n\nTo: not-a-recipient@example.test\n", data)
+        # alice was in To: and Bcc: and gets one copy
+        time.sleep(0.3)
+        self.assertEqual(len(maildir_messages(self.f, "alice@example.test")), 1)
+
+    def test_t_plus_command_line_and_unqualified(self):
+        self.run_ok(["-t", "-i", "-f", "cron@example.test", "carol"],
+                    b"To: alice\nCc: Bob <bob>\nSubject: both\n\nx\n")
+        for addr in BOXES:
+            self.assertIn(b"Subject: both", read_one(self.f, addr))
+
+    def test_dot_line_ends_input_without_i(self):
+        msg = b"Subject: dot\n\nfirst\n..two dots\n.\nafter the dot\n"
+        self.run_ok(["-f", "cron@example.test", "alice@example.test"], msg)
+        data = read_one(self.f, "alice@example.test")
+        self.assertTrue(data.endswith(b"\n\nfirst\n..two dots\n"), data)
+        self.assertNotIn(b"after the dot", data)
+
+    def test_dot_line_kept_with_i(self):
+        msg = b"Subject: dot\r\n\r\nfirst\r\n.\r\n.. two\r\nlast\r\n"
+        for opt in ("-i", "-oi"):
+            self.run_ok([opt, "-f", "cron@example.test", "bob@example.test"], msg)
+            data = read_one(self.f, "bob@example.test")
+            self.assertTrue(data.endswith(b"\n\nfirst\n.\n.. two\nlast\n"), data)
+            os.unlink(maildir_messages(self.f, "bob@example.test")[0])
+
+    def test_F_full_name(self):
+        self.run_ok(["-F", "Cron Daemon", "-f", "cron@example.test", "alice@example.test"],
+                    b"Subject: f\n\nx\n")
+        self.assertIn(b"\nFrom: Cron Daemon <cron@example.test>\n", read_one(self.f, "alice@example.test"))
+        # a message with its own From: keeps it
+        self.run_ok(["-F", "Ignored", "-f", "cron@example.test", "bob@example.test"],
+                    b"From: Real <real@example.test>\nSubject: f\n\nx\n")
+        hdr = header_section(read_one(self.f, "bob@example.test"))
+        self.assertIn(b"From: Real <real@example.test>", hdr)
+        self.assertNotIn(b"Ignored", hdr)
+        # -F cannot inject a header line; a non-ASCII name is encoded
+        self.run_ok(["-F", "J\u00f6rg\nBcc: evil@example.test", "-f", "cron@example.test",
+                     "carol@example.test"], b"Subject: f\n\nx\n")
+        hdr = header_section(read_one(self.f, "carol@example.test"))
+        self.assertIn(b"\nFrom: =?UTF-8?B?", hdr)
+        self.assertNotIn(b"\nBcc:", hdr)
+
+    def test_default_sender_and_config_from_environment(self):
+        env = dict(os.environ, FERRY_CONFIG=self.f.conf)
+        r = subprocess.run([SENDMAIL, "alice@example.test"], input=b"Subject: env\n\nx\n",
+                           capture_output=True, timeout=60, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        login = pwd.getpwuid(os.getuid()).pw_name
+        data = read_one(self.f, "alice@example.test")
+        self.assertTrue(data.startswith(b"Return-Path: <%s@example.test>" % login.encode()), data)
+
+    def test_null_sender(self):
+        self.run_ok(["-f", "<>", "alice@example.test"], b"Subject: null\n\nx\n")
+        data = read_one(self.f, "alice@example.test")
+        self.assertTrue(data.startswith(b"Return-Path: <>\n"), data)
+
+    def test_line_ends_8bit_and_long_lines(self):
+        body = "gr\u00fc\u00dfe\r\nlf only\nbare\rcr\n".encode() + b"z" * 2500 + b"\n"
+        r = self.run_ok(["-v", "-f", "cron@example.test", "alice@example.test"], b"Subject: mix\n\n" + body)
+        self.assertIn(b"BODY=8BITMIME", r.stderr)
+        data = read_one(self.f, "alice@example.test")
+        self.assertIn("\n\ngr\u00fc\u00dfe\nlf only\nbarecr\n".encode(), data)
+        self.assertNotIn(b"\r", data)
+        self.assertIn(b"\n" + b"z" * 998 + b"\n" + b"z" * 998 + b"\n" + b"z" * 504 + b"\n", data)
+
+    def test_large_message(self):
+        lines = [b"%07d %s" % (i, b"." * 60) for i in range(60000)]   # ~4 MB: a temp file
+        body = b"\n".join(lines) + b"\n"
+        self.run_ok(["-f", "cron@example.test", "bob@example.test"], b"Subject: big\n\n" + body)
+        data = read_one(self.f, "bob@example.test")
+        self.assertTrue(data.endswith(b"\n\n" + body))
+
+    def test_unknown_recipient_queues_nothing(self):
+        r = sendmail(self.f.conf, ["-f", "cron@example.test", "alice@example.test",
+                                   "nobody@example.test", "bob@example.test"], b"Subject: u\n\nx\n")
+        self.assertEqual(r.returncode, EX_NOUSER, r.stderr)
+        self.assertIn(b"RCPT TO:<nobody@example.test>", r.stderr)
+        self.assertIn(b"550 5.1.1", r.stderr)
+        time.sleep(0.5)
+        self.assertEqual(maildir_messages(self.f, "alice@example.test"), [])
+        self.assertEqual(maildir_messages(self.f, "bob@example.test"), [])
+
+    def test_no_recipients(self):
+        r = sendmail(self.f.conf, ["-t"], b"Subject: none\n\nx\n")
+        self.assertEqual(r.returncode, EX_USAGE)
+        self.assertIn(b"ferry-sendmail: no recipients", r.stderr)
+        r = sendmail(self.f.conf, [], b"Subject: none\n\nx\n")
+        self.assertEqual(r.returncode, EX_USAGE)
+        self.assertIn(b"no recipients", r.stderr)
+
+    def test_bad_addresses(self):
+        r = sendmail(self.f.conf, ["-t"], b"To: John Doe\n\nx\n")
+        self.assertEqual(r.returncode, EX_DATAERR, r.stderr)
+        self.assertIn(b"To: header", r.stderr)
+        r = sendmail(self.f.conf, ["a@example.test\r\nRSET"], b"x\n")
+        self.assertEqual(r.returncode, EX_USAGE, r.stderr)
+        r = sendmail(self.f.conf, ["-f", "a b@example.test", "alice@example.test"], b"x\n")
+        self.assertEqual(r.returncode, EX_USAGE, r.stderr)
+
+    def test_unsupported_modes(self):
+        for args in (["-bs"], ["-bp"], ["-q"], ["-bd"]):
+            r = sendmail(self.f.conf, args, b"")
+            self.assertEqual(r.returncode, EX_USAGE, args)
+            self.assertIn(b"not supported", r.stderr)
+        r = sendmail(self.f.conf, ["-bi"], b"")
+        self.assertEqual(r.returncode, 0)
+
+
+class SendmailNoDaemonTest(unittest.TestCase):
+    def test_ferryd_not_running_is_tempfail(self):
+        f = Ferryd()   # configuration written, daemon never started
+        r = sendmail(f.conf, ["-f", "cron@example.test", "alice@example.test"], b"Subject: x\n\nx\n")
+        self.assertEqual(r.returncode, EX_TEMPFAIL, r.stderr)
+        self.assertIn(b"cannot connect to ferryd", r.stderr)
+        self.assertIn(os.path.join(f.spool, "submit.sock").encode(), r.stderr)
+
+    def test_bad_config(self):
+        r = sendmail("/nonexistent/ferry.conf", ["alice@example.test"], b"x\n")
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.assertIn(b"/nonexistent/ferry.conf", r.stderr)
+
+
+class FakeServer:
+    """A scripted SMTP server on a Unix socket: each entry of replies is
+    sent after the matching client line (the first before any); "CLOSE", or
+    running out of replies, closes the connection."""
+
+    def __init__(self, replies):
+        self.tmp = tempfile.mkdtemp(prefix="ferrysm.")
+        self.path = os.path.join(self.tmp, "submit.sock")
+        self.conf = os.path.join(self.tmp, "ferry.conf")
+        with open(self.conf, "w") as fh:
+            fh.write("spool_dir %s\nsubmit_socket %s\ndomain example.test\n" % (self.tmp, self.path))
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        self.sock.listen(1)
+        self.replies = list(replies)
+        self.received = b""
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        conn, _ = self.sock.accept()
+        conn.settimeout(10)
+        buf = b""
+        in_data = False     # after a 354: the next "line" ends at CRLF.CRLF
+        try:
+            conn.sendall(self.replies.pop(0))
+            while self.replies:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+                self.received += chunk
+                while True:
+                    end = b"\r\n.\r\n" if in_data else b"\r\n"
+                    if end not in buf:
+                        break
+                    _, buf = buf.split(end, 1)
+                    in_data = False
+                    reply = self.replies.pop(0) if self.replies else None
+                    if reply is None or reply == b"CLOSE":
+                        return
+                    conn.sendall(reply)
+                    in_data = reply.startswith(b"354")
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self.sock.close()
+        self.thread.join(5)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+EHLO_OK = b"250-fake\r\n250-SIZE 1000000\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
+
+
+class SendmailFakeServerTest(unittest.TestCase):
+    def run_against(self, replies, args=("alice@example.test",), msg=b"Subject: s\n\nbody\n"):
+        srv = FakeServer(replies)
+        try:
+            r = sendmail(srv.conf, ["-f", "cron@example.test"] + list(args), msg)
+        finally:
+            srv.close()
+        return r, srv
+
+    def test_success_dialogue(self):
+        r, srv = self.run_against([b"220 fake\r\n", EHLO_OK, b"250 ok\r\n", b"250 ok\r\n",
+                                   b"354 go\r\n", b"250 queued\r\n", b"221 bye\r\n"],
+                                  msg=b"Subject: s\n\n.leading\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"EHLO localhost\r\n", srv.received)
+        self.assertIn(b"MAIL FROM:<cron@example.test> SIZE=", srv.received)
+        self.assertIn(b"\r\n\r\n..leading\r\n.\r\n", srv.received)    # dot-stuffed
+        self.assertTrue(srv.received.endswith(b"QUIT\r\n"))
+
+    def test_tempfail_greeting(self):
+        r, _ = self.run_against([b"421 4.3.2 shutting down\r\n", b"221 bye\r\n"])
+        self.assertEqual(r.returncode, EX_TEMPFAIL)
+        self.assertIn(b"421 4.3.2 shutting down", r.stderr)
+
+    def test_malformed_replies_are_tempfail(self):
+        for bad in (b"250 ok\n", b"2x0 ok\r\n", b"250-a\r\n251 b\r\n", b"hello\r\n",
+                    b"250" + b"x" * 5000 + b"\r\n", b"250 ok\r\n"[:4]):
+            r, _ = self.run_against([b"220 fake\r\n", EHLO_OK, bad])
+            self.assertEqual(r.returncode, EX_TEMPFAIL, (bad, r.stderr))
+            self.assertIn(b"ferry-sendmail:", r.stderr)
+
+    def test_connection_dropped(self):
+        r, _ = self.run_against([b"220 fake\r\n", EHLO_OK, b"250 ok\r\n", b"CLOSE"])
+        self.assertEqual(r.returncode, EX_TEMPFAIL)
+        self.assertIn(b"closed the connection", r.stderr)
+
+    def test_refusal_exit_codes(self):
+        cases = [
+            ([b"250 ok\r\n", b"550 5.1.1 no such user\r\n"], EX_NOUSER),
+            ([b"250 ok\r\n", b"452 4.5.3 too many\r\n"], EX_TEMPFAIL),
+            ([b"250 ok\r\n", b"554 5.7.1 relay denied\r\n"], EX_UNAVAILABLE),
+            ([b"552 5.3.4 too big\r\n"], EX_DATAERR),
+            ([b"501 5.5.4 syntax\r\n"], EX_SOFTWARE),
+            ([b"250 ok\r\n", b"250 ok\r\n", b"354 go\r\n", b"554 5.6.0 content refused\r\n"],
+             EX_DATAERR),
+            ([b"250 ok\r\n", b"250 ok\r\n", b"451 4.3.0 queue error\r\n"], EX_TEMPFAIL),
+        ]
+        for script, want in cases:
+            r, _ = self.run_against([b"220 fake\r\n", EHLO_OK] + script + [b"221 bye\r\n"])
+            self.assertEqual(r.returncode, want, (script, r.stderr))
+            self.assertIn(b"ferryd replied:", r.stderr)
+
+
+if __name__ == "__main__":
+    ferrytest.main()
