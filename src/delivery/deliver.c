@@ -204,9 +204,14 @@ deliver_finish(struct deliver_ctx *d, const struct conf *c, const struct spool_e
 	if (deliver_marks_write(fd, res, n, out->next_try) < 0)
 		log_error("event=spool-error id=%s error=\"cannot record recipient states: %s\"", env->id,
 		    strerror(errno));
-	if (!warned && c->delay_warning > 0 && time(NULL) - env->arrival >= c->delay_warning &&
-	    deliver_dsn_send(d, c, env, fd, res, n, DSN_DELAYS) == 0)
+	if (!warned && !env->warned && c->delay_warning > 0 && time(NULL) - env->arrival >= c->delay_warning &&
+	    deliver_dsn_send(d, c, env, fd, res, n, DSN_DELAYS) == 0) {
 		out->warned = true;
+		/* remembered in the queue file, so a restart does not warn again */
+		if (env->warn_off > 0 && (pwrite(fd, "w", 1, env->warn_off) != 1 || fdatasync(fd) < 0))
+			log_error("event=spool-error id=%s error=\"cannot record the delay warning: %s\"", env->id,
+			    strerror(errno));
+	}
 }
 
 static struct rcpt_result *

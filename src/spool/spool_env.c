@@ -93,6 +93,8 @@ spool_env_apply(struct spool_env *env, char type, char *v, off_t off)
 	case 'h': env->helo = v; return 0;
 	case 'T': env->ret = strcmp(v, "FULL") == 0 ? 1 : 2; free(v); return 0;
 	case 'U': env->smtputf8 = true; free(v); return 0;
+	case 'W': env->warn_off = off; free(v); return 0;
+	case 'w': env->warned = true; free(v); return 0;
 	case 'Z': env->dsn_kind = v[0] == '2' ? 2 : 1; free(v); return 0;
 	case 'B':
 		env->body = strcmp(v, "7BIT") == 0 ? 1 : strcmp(v, "8BITMIME") == 0 ? 2 : 3;
