@@ -9,6 +9,7 @@
  */
 #include "conf/conf.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -162,6 +163,15 @@ conf_str_set(struct conf_parse *p, int slot, char **dst, char **argv, int argc)
 	return 0;
 }
 
+/* An IPv4 or IPv6 address literal (outbound source addresses). */
+static bool
+conf_ip_valid(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
 static int
 conf_listen_add(struct conf_parse *p, char **argv, int argc)
 {
@@ -169,8 +179,10 @@ conf_listen_add(struct conf_parse *p, char **argv, int argc)
 	struct conf_listener *l;
 	enum conf_role role;
 
-	if (argc != 3)
-		return conf_fail(p, "usage: listen mx|submission|submissions ADDRESS:PORT");
+	if (argc != 3 && argc != 4)
+		return conf_fail(p, "usage: listen mx|submission|submissions ADDRESS:PORT [source=IP]");
+	if (argc == 4 && (strncmp(argv[3], "source=", 7) != 0 || !conf_ip_valid(argv[3] + 7)))
+		return conf_fail(p, "listen: '%s' is not source=IP (an IPv4 or IPv6 address)", argv[3]);
 	if (strcmp(argv[1], "mx") == 0) role = CONF_ROLE_MX;
 	else if (strcmp(argv[1], "submission") == 0) role = CONF_ROLE_SUBMISSION;
 	else if (strcmp(argv[1], "submissions") == 0) role = CONF_ROLE_SUBMISSIONS;
@@ -182,6 +194,7 @@ conf_listen_add(struct conf_parse *p, char **argv, int argc)
 		return conf_fail(p, "listen: bad address '%s' (want IP:PORT, [IPv6]:PORT or *:PORT)", argv[2]);
 	l->role = role;
 	l->text = xstrdup(argv[2]);
+	l->source = argc == 4 ? xstrdup(argv[3] + 7) : NULL;
 	c->nlisteners++;
 	return 0;
 }
@@ -376,6 +389,8 @@ conf_route_option(struct conf_parse *p, struct conf_route *r, const char *o)
 		r->auth_user = xstrndup(o + 5, (size_t)(colon - o - 5));
 		r->auth_pass = xstrdup(colon + 1);
 	} else if (strncmp(o, "source=", 7) == 0) {
+		if (!conf_ip_valid(o + 7))
+			return conf_fail(p, "route: source= takes an IPv4 or IPv6 address, not '%s'", o + 7);
 		r->source = xstrdup(o + 7);
 	} else
 		return conf_fail(p, "route: unknown option '%s' (tls=, auth=USER:PASS, source=IP)", o);
@@ -431,7 +446,11 @@ conf_option_apply(struct conf_parse *p, char **argv, int argc)
 	if (strcmp(k, "control_socket") == 0) return conf_str_set(p, 10, &c->control_socket, argv, argc);
 	if (strcmp(k, "submit_socket") == 0)  return conf_str_set(p, 11, &c->submit_socket, argv, argc);
 	if (strcmp(k, "postmaster") == 0)     return conf_str_set(p, 12, &c->postmaster, argv, argc);
-	if (strcmp(k, "outbound_source") == 0) return conf_str_set(p, 13, &c->outbound_source, argv, argc);
+	if (strcmp(k, "outbound_source") == 0) {
+		if (argc == 2 && !conf_ip_valid(argv[1]))
+			return conf_fail(p, "outbound_source: '%s' is not an IPv4 or IPv6 address", argv[1]);
+		return conf_str_set(p, 13, &c->outbound_source, argv, argc);
+	}
 	if (strcmp(k, "smtp_tls") == 0)       return conf_tls_set(p, &c->smtp_tls, argv, argc);
 	if (strcmp(k, "route") == 0)          return conf_route_add(p, argv, argc);
 	if (strcmp(k, "listen") == 0)         return conf_listen_add(p, argv, argc);
@@ -682,8 +701,10 @@ conf_free(struct conf *c)
 	free(c->run_user);
 	free(c->log_file);
 	free(c->log_level);
-	for (size_t i = 0; i < c->nlisteners; i++)
+	for (size_t i = 0; i < c->nlisteners; i++) {
 		free(c->listeners[i].text);
+		free(c->listeners[i].source);
+	}
 	free(c->listeners);
 	conf_strv_free(c->domains, c->ndomains);
 	conf_strv_free(c->mailboxes, c->nmailboxes);

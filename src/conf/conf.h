@@ -21,6 +21,7 @@ enum conf_role { CONF_ROLE_MX, CONF_ROLE_SUBMISSION, CONF_ROLE_SUBMISSIONS, CONF
 struct conf_listener {
 	enum conf_role          role;
 	char                   *text;     /* as written, for logs */
+	char                   *source;   /* outbound source for mail received here, or NULL */
 	struct sockaddr_storage ss;
 	socklen_t               sslen;
 };

@@ -470,6 +470,8 @@ deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_ro
 		free(p);
 		return;
 	}
+	if (env->source != NULL && (route == NULL || route->source == NULL))
+		p->source = env->source;    /* the listener's choice beats outbound_source */
 	if (dest_acquire(c, domain) < 0) {
 		deliver_reply_set(&why, 451, "4.4.5 destination concurrency limit: no slot for %.200s", domain);
 		group_fail(g, n, &why, "none");

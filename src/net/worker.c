@@ -22,6 +22,7 @@
 struct listener_arg {
 	struct worker *w;
 	enum conf_role role;
+	size_t         index;    /* in the configuration's listeners */
 };
 
 static void
@@ -35,7 +36,7 @@ worker_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
 		close(fd);
 		return;
 	}
-	smtp_session_start(la->w, fd, sa, (socklen_t)salen, la->role);
+	smtp_session_start(la->w, fd, sa, (socklen_t)salen, la->role, la->index);
 }
 
 static void
@@ -133,6 +134,7 @@ worker_init(struct server *srv, struct worker *w, const struct conf *c)
 		struct listener_arg *la = &((struct listener_arg *)w->listener_args)[i];
 		la->w = w;
 		la->role = c->listeners[i].role;
+		la->index = i;
 		if (srv->listen_fds[w->id * srv->nlisteners + i] < 0)
 			continue;
 		w->listeners[i] = evconnlistener_new(w->base, worker_accept_cb, la,

@@ -106,7 +106,9 @@ smtp_envelope_write(struct smtp_session *s)
 		rc |= spool_msg_record_str(m, 'L', s->tls_info);
 	rc |= spool_msg_record_str(m, 'P', smtp_proto_name(s));
 	rc |= spool_msg_record_str(m, 'l', conf_role_name(s->role));
-	rc |= spool_msg_record(m, 'W', "", 0);   /* becomes 'w' once a delay warning is sent */
+	rc |= spool_msg_record(m, 'W', "", 0);
+	if (s->listener < s->conf->nlisteners && s->conf->listeners[s->listener].source != NULL)
+		rc |= spool_msg_record_str(m, 'o', s->conf->listeners[s->listener].source);   /* becomes 'w' once a delay warning is sent */
 	return rc;
 }
 

@@ -71,6 +71,7 @@ struct smtp_session {
 	struct bufferevent  *bev;
 	SSL                 *ssl;
 	enum conf_role       role;
+	size_t               listener;      /* index in conf->listeners */
 	struct sockaddr_storage peer;
 	char                 addr[64];      /* client address text */
 	unsigned long long   sid;           /* session number for logs */

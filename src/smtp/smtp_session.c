@@ -204,7 +204,7 @@ smtp_bev_new(struct smtp_session *s, int fd)
 
 void
 smtp_session_start(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen,
-    enum conf_role role)
+    enum conf_role role, size_t listener)
 {
 	struct server_snap *snap = server_snap_get(w->srv);
 	struct smtp_session *s;
@@ -229,6 +229,7 @@ smtp_session_start(struct worker *w, int fd, const struct sockaddr *sa, socklen_
 	s->snap = snap;
 	s->conf = snap->conf;
 	s->role = role;
+	s->listener = listener;
 	memcpy(&s->peer, sa, salen < sizeof(s->peer) ? salen : sizeof(s->peer));
 	snprintf(s->addr, sizeof(s->addr), "%s", addr);
 	s->sid = atomic_fetch_add(&smtp_session_counter, 1) + 1;

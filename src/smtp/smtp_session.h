@@ -16,7 +16,7 @@ struct smtp_session;
 
 /* Start a session on an accepted, non-blocking socket. */
 void smtp_session_start(struct worker *w, int fd, const struct sockaddr *sa,
-    socklen_t salen, enum conf_role role);
+    socklen_t salen, enum conf_role role, size_t listener);
 
 /* Graceful stop: an idle session is told 421 and closed now; one in a
  * transaction is closed right after the transaction's final reply. */

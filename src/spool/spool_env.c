@@ -93,6 +93,7 @@ spool_env_apply(struct spool_env *env, char type, char *v, off_t off)
 	case 'h': env->helo = v; return 0;
 	case 'T': env->ret = strcmp(v, "FULL") == 0 ? 1 : 2; free(v); return 0;
 	case 'U': env->smtputf8 = true; free(v); return 0;
+	case 'o': env->source = v; return 0;
 	case 'W': env->warn_off = off; free(v); return 0;
 	case 'w': env->warned = true; free(v); return 0;
 	case 'Z': env->dsn_kind = v[0] == '2' ? 2 : 1; free(v); return 0;
@@ -156,6 +157,7 @@ spool_env_free(struct spool_env *env)
 	free(env->auth);
 	free(env->client_addr);
 	free(env->helo);
+	free(env->source);
 	memset(env, 0, sizeof(*env));
 }
 

@@ -113,6 +113,35 @@ class LmtpTest(unittest.TestCase):
             rx.stop()
 
 
+class SourceAddressTest(unittest.TestCase):
+    def test_listener_route_and_global_source(self):
+        rx = Receiver("127.0.0.2")
+        rx2 = Receiver("127.0.0.3")
+        f = Ferryd(deliver=True, relay_networks="127.0.0.0/8", extra=FAST +
+                   "outbound_source 127.0.0.4\nroute * smtp:127.0.0.2:%d\n"
+                   "route pinned.test smtp:127.0.0.3:%d source=127.0.0.6\n" % (rx.port, rx2.port))
+        # a second mx listener whose mail leaves from 127.0.0.5
+        second = free_port()
+        with open(f.conf, "a") as fh:
+            fh.write("listen mx 127.0.0.1:%d source=127.0.0.5\n" % second)
+        f.ports["mx2"] = second
+        f.start()
+        try:
+            send(f, ["a@remote.test"])                      # global outbound_source
+            self.assertTrue(rx.wait(1))
+            send(f, ["b@remote.test"], port=second)         # the listener's source
+            self.assertTrue(rx.wait(2))
+            send(f, ["c@pinned.test"], port=second)         # a route's source= wins
+            self.assertTrue(rx2.wait(1))
+            peers = {m["rcpts"][0]: m["peer"] for m in rx.messages + rx2.messages}
+            self.assertEqual(peers, {"a@remote.test": "127.0.0.4", "b@remote.test": "127.0.0.5",
+                                     "c@pinned.test": "127.0.0.6"})
+        finally:
+            f.stop()
+            rx.stop()
+            rx2.stop()
+
+
 class CatchAllTest(unittest.TestCase):
     def test_catch_all_takes_unknown_users_only(self):
         f = Ferryd(deliver=True, mailboxes=("alice@example.test", "bob@example.test"),
