@@ -40,7 +40,36 @@ struct sendmail_opts {
 	const char *ret;           /* -R, as the RET= value */
 	char        envid[SMTP_ENVID_MAX + 1];   /* -V, xtext */
 	bool        newaliases;    /* -bi, -I, or called as newaliases */
+	bool        list_queue;    /* -bp, or called as mailq */
 };
+
+/* mailq / -bp: what `ferryctl queue list` shows, from ferryctl beside this
+ * program or on PATH. Only returns when it cannot be run. */
+static void
+sendmail_exec_mailq(const char *conf_path)
+{
+	char self[4096], ctl[4200];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			snprintf(ctl, sizeof(ctl), "%s/ferryctl", self);
+			if (access(ctl, X_OK) == 0) {
+				if (conf_path != NULL)
+					execl(ctl, "ferryctl", "-c", conf_path, "queue", "list", (char *)NULL);
+				else
+					execl(ctl, "ferryctl", "queue", "list", (char *)NULL);
+			}
+		}
+	}
+	if (conf_path != NULL)
+		execlp("ferryctl", "ferryctl", "-c", conf_path, "queue", "list", (char *)NULL);
+	else
+		execlp("ferryctl", "ferryctl", "queue", "list", (char *)NULL);
+}
 
 static void
 sendmail_usage(void)
@@ -121,8 +150,10 @@ sendmail_opt_mode(struct sendmail_opts *o, const char *arg)
 		o->newaliases = true;
 		return;
 	}
-	if (strcmp(arg, "p") == 0)
-		sendmail_die(EX_USAGE, "-bp is not supported: ferryctl(8) shows the queue");
+	if (strcmp(arg, "p") == 0) {
+		o->list_queue = true;
+		return;
+	}
 	if (strcmp(arg, "s") == 0)
 		sendmail_die(EX_USAGE, "-bs is not supported: speak SMTP to ferryd's submission port");
 	sendmail_die(EX_USAGE, "-b%s is not supported (only -bm and -bi)", arg);
@@ -324,10 +355,13 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (strrchr(prog, '/') != NULL)
 		prog = strrchr(prog, '/') + 1;
-	if (strcmp(prog, "mailq") == 0)
-		sendmail_die(EX_USAGE, "mailq is not supported: ferryctl(8) shows the queue");
 	o.newaliases = strcmp(prog, "newaliases") == 0;
+	o.list_queue = strcmp(prog, "mailq") == 0;
 	first = sendmail_opts_parse(argc, argv, &o);
+	if (o.list_queue) {
+		sendmail_exec_mailq(o.conf_path != NULL ? o.conf_path : getenv("FERRY_CONFIG"));
+		sendmail_die(EX_UNAVAILABLE, "cannot run ferryctl to list the queue");
+	}
 	if (o.newaliases) {
 		fputs("ferry-sendmail: aliases live in ferry.conf; reload ferryd (SIGHUP) after editing them\n",
 		    stderr);

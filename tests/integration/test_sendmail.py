@@ -205,12 +205,17 @@ class SendmailDeliveryTest(unittest.TestCase):
         self.assertEqual(r.returncode, EX_USAGE, r.stderr)
 
     def test_unsupported_modes(self):
-        for args in (["-bs"], ["-bp"], ["-q"], ["-bd"]):
+        for args in (["-bs"], ["-q"], ["-bd"]):
             r = sendmail(self.f.conf, args, b"")
             self.assertEqual(r.returncode, EX_USAGE, args)
             self.assertIn(b"not supported", r.stderr)
         r = sendmail(self.f.conf, ["-bi"], b"")
         self.assertEqual(r.returncode, 0)
+
+    def test_bp_lists_the_queue_through_ferryctl(self):
+        r = sendmail(self.f.conf, ["-bp"], b"")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"empty", r.stdout.lower() + r.stderr.lower())
 
 
 class SendmailNoDaemonTest(unittest.TestCase):
