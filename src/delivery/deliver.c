@@ -23,17 +23,6 @@
 #include "util/log.h"
 #include "util/xmalloc.h"
 
-void
-deliver_reply_set(struct mta_reply *r, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	r->code = code;
-	va_start(ap, fmt);
-	vsnprintf(r->text, sizeof(r->text), fmt, ap);
-	va_end(ap);
-}
-
 struct deliver_ctx *
 deliver_ctx_new(struct server *srv, struct qmgr *q)
 {

@@ -47,7 +47,6 @@ int deliver_dsn_send(struct deliver_ctx *d, const struct conf *c, const struct s
 #define DSN_DELAYS    2
 #define DSN_SUCCESSES 3
 
-void deliver_reply_set(struct mta_reply *r, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#define deliver_reply_set mta_reply_set    /* a local reason presented as a reply */
 
 #endif

@@ -93,6 +93,9 @@ const char *mta_peer_name(const struct mta_conn *c);  /* "host[addr]:port" */
 /* The peer announced DSN, so NOTIFY/ORCPT went on and success notices are its job. */
 bool mta_peer_dsn(const struct mta_conn *c);
 
+/* r = a local failure presented as a reply ("4.4.1 text" after the code). */
+void mta_reply_set(struct mta_reply *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Parse one complete (possibly multi-line) reply at the start of buf, which
  * may hold more: returns the octets it used, 0 if it is not complete yet,
  * -1 if malformed. Exposed for tests and fuzzing. */

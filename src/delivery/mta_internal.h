@@ -48,7 +48,5 @@ int  mta_cmd(struct mta_conn *c, struct mta_reply *r, const char *fmt, ...) __at
 /* Fill caps from an EHLO/LHLO reply's octets. */
 void mta_caps_parse(const char *raw, size_t len, struct mta_caps *caps);
 
-/* r = a local failure presented as a reply. */
-void mta_reply_set(struct mta_reply *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif
