@@ -40,8 +40,11 @@ fuzz: setup
 fuzz-smoke:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
+# Benchmarks (root, loopback only): accept rate, then relay throughput,
+# each against a throwaway Postfix in the same run. See bench/README.md.
 bench: build
 	bash bench/accept.sh
+	bash bench/relay.sh
 
 clean:
 	rm -rf build
