@@ -21,7 +21,7 @@
 #include "smtp/smtp_parse.h"
 #include "util/xmalloc.h"
 
-#define TX_CHUNK 65536
+#define TX_CHUNK 16384   /* content read per pread; stuffing at most doubles it */
 
 /* A growing buffer of pipelined command lines. */
 struct tx_buf {
@@ -127,7 +127,7 @@ tx_reset(struct mta_conn *c)
 static int
 tx_content(struct mta_conn *c, const struct mta_msg *m)
 {
-	char *in = xmalloc(TX_CHUNK), *out = xmalloc(2 * TX_CHUNK + 8);
+	char in[TX_CHUNK], out[2 * TX_CHUNK + 8];
 	uint64_t done = 0;
 	bool bol = true;
 	char last = '\n';
@@ -149,12 +149,14 @@ tx_content(struct mta_conn *c, const struct mta_msg *m)
 		}
 		last = in[n - 1];
 		done += (uint64_t)n;
+		if (done == m->content_len) {    /* the end of data in the same write */
+			memcpy(out + o, last == '\n' ? ".\r\n" : "\r\n.\r\n", last == '\n' ? 3 : 5);
+			o += last == '\n' ? 3 : 5;
+		}
 		rc = mta_io_write(c, out, o);
 	}
-	if (rc == 0)
-		rc = mta_io_write(c, last == '\n' ? ".\r\n" : "\r\n.\r\n", last == '\n' ? 3 : 5);
-	free(in);
-	free(out);
+	if (rc == 0 && m->content_len == 0)
+		rc = mta_io_write(c, ".\r\n", 3);
 	return rc;
 }
 

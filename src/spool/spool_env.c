@@ -18,16 +18,47 @@
 #include "util/xmalloc.h"
 
 #define SPOOL_FIELD_MAX 4096   /* longest envelope field we accept */
+#define SPOOL_RBUF      16384  /* one read covers a typical envelope */
+
+/* A window of the file, so parsing an envelope costs one or two reads
+ * instead of two per record. */
+struct spool_reader {
+	int    fd;
+	off_t  off;             /* file offset of buf[0] */
+	size_t len;             /* valid octets in buf */
+	char   buf[SPOOL_RBUF];
+};
+
+/* len octets at off, from the window when they are in it. */
+static int
+spool_reader_get(struct spool_reader *r, void *dst, size_t len, off_t off)
+{
+	ssize_t n;
+
+	if (off >= r->off && off + (off_t)len <= r->off + (off_t)r->len) {
+		memcpy(dst, r->buf + (off - r->off), len);
+		return 0;
+	}
+	if (len > sizeof(r->buf))
+		return pread(r->fd, dst, len, off) == (ssize_t)len ? 0 : -1;
+	n = pread(r->fd, r->buf, sizeof(r->buf), off);
+	r->off = off;
+	r->len = n > 0 ? (size_t)n : 0;
+	if (r->len < len)
+		return -1;
+	memcpy(dst, r->buf, len);
+	return 0;
+}
 
 static char *
-spool_field_read(int fd, off_t off, uint32_t len)
+spool_field_read(struct spool_reader *rd, off_t off, uint32_t len)
 {
 	char *s;
 
 	if (len > SPOOL_FIELD_MAX)
 		return NULL;
 	s = xmalloc(len + 1);
-	if (pread(fd, s, len, off) != (ssize_t)len) {
+	if (spool_reader_get(rd, s, len, off) < 0) {
 		free(s);
 		return NULL;
 	}
@@ -116,6 +147,7 @@ spool_env_parse(int fd, struct spool_env *env)
 	unsigned char hdr[5];
 	struct stat st;
 	off_t off;
+	struct spool_reader *rd;
 
 	memset(env, 0, sizeof(*env));
 	if (fstat(fd, &st) < 0 || pread(fd, magic, sizeof(magic), 0) != (ssize_t)sizeof(magic) ||
@@ -123,23 +155,33 @@ spool_env_parse(int fd, struct spool_env *env)
 		return -1;
 	env->file_size = st.st_size;
 	off = sizeof(magic);
-	while (off + 5 <= st.st_size && pread(fd, hdr, 5, off) == 5) {
+	rd = xmalloc(sizeof(*rd));
+	rd->fd = fd;
+	rd->off = 0;
+	rd->len = 0;
+	while (off + 5 <= st.st_size && spool_reader_get(rd, hdr, 5, off) == 0) {
 		uint32_t len = (uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 |
 		    (uint32_t)hdr[3] << 8 | hdr[4];
 		off_t data = off + 5;
 		char *v;
 		if (data + (off_t)len > st.st_size)
 			break;
-		if (hdr[0] == 'X')
-			return (len == 0 && data == st.st_size && env->sender != NULL) ? 0 : -1;
+		if (hdr[0] == 'X') {
+			free(rd);
+			if (len == 0 && data == st.st_size && env->sender != NULL)
+				return 0;
+			spool_env_free(env);
+			return -1;
+		}
 		if (hdr[0] == 'M') {
 			env->content_off = data;
 			env->content_len = len;
-		} else if ((v = spool_field_read(fd, data, len)) == NULL ||
+		} else if ((v = spool_field_read(rd, data, len)) == NULL ||
 		    spool_env_apply(env, (char)hdr[0], v, off) < 0)
 			break;
 		off = data + (off_t)len;
 	}
+	free(rd);
 	spool_env_free(env);
 	return -1;
 }
