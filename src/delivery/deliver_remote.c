@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -272,6 +273,34 @@ hop_plan_make(struct deliver_ctx *d, const struct conf *c, const struct conf_rou
 }
 
 /* An MX host that is ferry itself: named like us or one of our listeners. */
+/* Is a one of this host's addresses (for listeners on the wildcard address)? */
+static bool
+hop_addr_is_local(const struct sockaddr_storage *a)
+{
+	struct ifaddrs *ifs, *i;
+	bool local = false;
+
+	if (a->ss_family == AF_INET &&
+	    (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127)
+		return true;
+	if (a->ss_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)a)->sin6_addr))
+		return true;
+	if (getifaddrs(&ifs) < 0)
+		return false;
+	for (i = ifs; i != NULL && !local; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != a->ss_family)
+			continue;
+		if (a->ss_family == AF_INET)
+			local = ((const struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr ==
+			    ((const struct sockaddr_in *)a)->sin_addr.s_addr;
+		else
+			local = memcmp(&((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
+			    &((const struct sockaddr_in6 *)a)->sin6_addr, 16) == 0;
+	}
+	freeifaddrs(ifs);
+	return local;
+}
+
 static bool
 hop_is_self(const struct conf *c, const struct dns_host *h, const struct sockaddr_storage *a, int port)
 {
@@ -283,15 +312,41 @@ hop_is_self(const struct conf *c, const struct dns_host *h, const struct sockadd
 			continue;
 		if (l->ss_family == AF_INET) {
 			const struct sockaddr_in *x = (const void *)l, *y = (const void *)a;
-			if (x->sin_addr.s_addr == y->sin_addr.s_addr && ntohs(x->sin_port) == port)
+			if (ntohs(x->sin_port) == port && (x->sin_addr.s_addr == y->sin_addr.s_addr ||
+			    (x->sin_addr.s_addr == htonl(INADDR_ANY) && hop_addr_is_local(a))))
 				return true;
 		} else {
 			const struct sockaddr_in6 *x = (const void *)l, *y = (const void *)a;
-			if (memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0 && ntohs(x->sin6_port) == port)
+			if (ntohs(x->sin6_port) == port && (memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0 ||
+			    (IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr) && hop_addr_is_local(a))))
 				return true;
 		}
 	}
 	return false;
+}
+
+/* RFC 5321 5.1: when ferryd is one of the MX hosts, only better ones may
+ * take the mail; when it is the best, the mail loops (-1, why = 5.4.6). */
+static int
+hop_drop_self(const struct conf *c, struct hop_plan *p, const char *domain, struct mta_reply *why)
+{
+	for (size_t hi = 0; hi < p->nhosts; hi++)
+		for (size_t ai = 0; ai < p->hosts[hi].naddrs; ai++) {
+			if (!hop_is_self(c, &p->hosts[hi], &p->hosts[hi].addrs[ai], p->port))
+				continue;
+			unsigned pref = p->hosts[hi].pref;
+			size_t keep = 0;
+			while (keep < p->nhosts && p->hosts[keep].pref < pref)
+				keep++;
+			if (keep == 0) {
+				deliver_reply_set(why, 554, "5.4.6 mail for %.200s loops back to myself (MX %.200s)",
+				    domain, p->hosts[hi].name);
+				return -1;
+			}
+			p->nhosts = keep;
+			return 0;
+		}
+	return 0;
 }
 
 /* ---- connections ---------------------------------------------------------- */
@@ -479,19 +534,15 @@ deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_ro
 		return;
 	}
 	deliver_reply_set(&why, 451, "4.4.1 no usable address for %.200s", domain);
+	if (!p->unix_path && (route == NULL || route->transport == CONF_TRANSPORT_MX) &&
+	    hop_drop_self(c, p, domain, &why) < 0) {
+		group_fail(g, n, &why, "none");
+		done = true;
+	}
 	for (size_t hi = 0; hi < p->nhosts && !done; hi++) {
 		size_t naddr = p->unix_path ? 1 : p->hosts[hi].naddrs;
-		for (size_t ai = 0; ai < naddr && !done; ai++) {
-			if (!p->unix_path && (route == NULL || route->transport == CONF_TRANSPORT_MX) &&
-			    hop_is_self(c, &p->hosts[hi], &p->hosts[hi].addrs[ai], p->port)) {
-				deliver_reply_set(&why, 554, "5.4.6 mail for %.200s loops back to myself (MX %.200s)",
-				    domain, p->hosts[hi].name);
-				done = true;
-				group_fail(g, n, &why, p->hosts[hi].name);
-				break;
-			}
+		for (size_t ai = 0; ai < naddr && !done; ai++)
 			done = hop_try(d, c, p, &p->hosts[hi], ai, env, fd, g, n, &why);
-		}
 	}
 	if (!done)
 		group_fail(g, n, &why, "none");

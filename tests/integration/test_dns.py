@@ -39,6 +39,15 @@ RECORDS = [
     # an MX whose host has no address, and one whose host's lookup fails
     "noaddr.test. 300 IN MX 10 nothing.noaddr.test.",
     "sfhost.test. 300 IN MX 10 mx.servfail.test.",
+    # MX hosts that are ferryd itself: the best one (a loop), and a backup
+    # behind a primary that is down (only the primary may take the mail)
+    "loop.test. 300 IN MX 10 self.loop.test.",
+    "self.loop.test. 300 IN A 127.0.0.1",
+    "backup.test. 300 IN MX 10 primary.backup.test.",
+    "backup.test. 300 IN MX 20 self.loop.test.",
+    "backup.test. 300 IN MX 30 worse.backup.test.",
+    "primary.backup.test. 300 IN A 127.0.0.7",
+    "worse.backup.test. 300 IN A 127.0.0.8",
 ]
 
 DNS = None
@@ -115,6 +124,36 @@ class DnsTest(unittest.TestCase):
         self.assertEqual(maildir_messages(self.f, "alice@example.test"), [])
         self.assertNotIn("event=delivered", self.f.log_text())
         self.assertNotIn("event=bounced", self.f.log_text())
+
+
+class SelfMxTest(DnsTest):
+    """ferryd listed as an MX host: its MX port is the one it listens on."""
+
+    def setUp(self):
+        self.rx = [Receiver("127.0.0.8")]
+        self.f = Ferryd(deliver=True, relay_networks="127.0.0.0/8",
+                        extra="retry_min 1\nretry_max 2\ndns_timeout 1\ndns_servers %s\n" % DNS.servers)
+        with open(self.f.conf, "a") as fh:
+            fh.write("smtp_port %d\n" % self.f.mx)
+        self.rx[0].stop()
+        self.rx = [Receiver("127.0.0.8", port=self.f.mx)]
+        self.f.start()
+
+    def test_best_mx_is_myself_bounces_5_4_6(self):
+        send(self.f, ["x@loop.test"])
+        fields = self.bounce()
+        self.assertEqual(fields["status"], ["5.4.6"])
+        self.assertIn("loops back to myself", fields["diagnostic-code"][0])
+        self.assertTrue(self.queue_empty())
+
+    def test_backup_mx_defers_to_the_primary_only(self):
+        send(self.f, ["x@backup.test"])
+        self.assertTrue(wait_for(lambda: len(log_lines(self.f, "deferred")) >= 2, timeout=20))
+        for line in log_lines(self.f, "deferred"):
+            self.assertIn("127.0.0.7", line)       # the primary, never the worse MX
+        self.assertEqual(self.rx[0].messages, [])
+        self.assertNotIn("event=bounced", self.f.log_text())
+        self.assertEqual(len(self.f.queue_files()), 1)
 
 
 class ServerTest(unittest.TestCase):
