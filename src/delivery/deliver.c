@@ -40,12 +40,23 @@ deliver_ctx_new(struct server *srv, struct qmgr *q)
 }
 
 void
-deliver_ctx_idle(struct deliver_ctx *d)
+deliver_conn_close(struct deliver_ctx *d)
 {
 	if (d->conn != NULL) {
 		mta_close(d->conn);
 		d->conn = NULL;
 		d->conn_key[0] = '\0';
+	}
+}
+
+/* Idle: no connection kept open for nothing, no destination slot held. */
+void
+deliver_ctx_idle(struct deliver_ctx *d)
+{
+	deliver_conn_close(d);
+	if (d->slot_dest[0] != '\0') {
+		deliver_dest_release(d->slot_dest);
+		d->slot_dest[0] = '\0';
 	}
 }
 

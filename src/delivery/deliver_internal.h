@@ -31,7 +31,16 @@ struct deliver_ctx {
 	struct mta_conn     *conn;        /* cached connection, or NULL */
 	char                 conn_key[300];
 	long long            conn_msgs;
+	/* The destination whose concurrency slot this thread holds: taken for a
+	 * delivery and kept while its connection stays cached, so idle cached
+	 * connections count against destination_concurrency too. */
+	char                 slot_dest[300];
 };
+
+/* Close the cached connection (the destination slot stays held). */
+void deliver_conn_close(struct deliver_ctx *d);
+/* Give a destination slot back (deliver_remote.c). */
+void deliver_dest_release(const char *key);
 
 /* deliver_remote.c: one group of recipients of one domain. */
 void deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_route *route,

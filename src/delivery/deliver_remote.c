@@ -33,7 +33,8 @@
 
 struct dest_state {
 	char            key[256];
-	int             active;       /* connections in use */
+	int             active;       /* connections in use (or cached) */
+	int             waiting;      /* threads waiting for a slot */
 	double          tokens;       /* messages allowed now (rate limit) */
 	struct timespec refill;
 };
@@ -94,7 +95,10 @@ dest_acquire(const struct conf *c, const char *key)
 		}
 		if (s->active < c->destination_concurrency && (c->destination_rate == 0 || s->tokens >= 1))
 			break;
-		if (pthread_cond_timedwait(&dest_cond, &dest_lock, &deadline) == ETIMEDOUT) {
+		s->waiting++;
+		int w = pthread_cond_timedwait(&dest_cond, &dest_lock, &deadline);
+		s->waiting--;
+		if (w == ETIMEDOUT) {
 			rc = -1;
 			break;
 		}
@@ -108,13 +112,54 @@ dest_acquire(const struct conf *c, const char *key)
 	return rc;
 }
 
-static void
-dest_release(const char *key)
+/* Does another thread wait for a slot of this destination? */
+static bool
+dest_contended(const char *key)
+{
+	bool busy;
+
+	pthread_mutex_lock(&dest_lock);
+	busy = dest_find(key)->waiting > 0;
+	pthread_mutex_unlock(&dest_lock);
+	return busy;
+}
+
+void
+deliver_dest_release(const char *key)
 {
 	pthread_mutex_lock(&dest_lock);
 	dest_find(key)->active--;
 	pthread_cond_broadcast(&dest_cond);
 	pthread_mutex_unlock(&dest_lock);
+}
+
+/* The destination a delivery counts against: the next hop of a fixed
+ * route (all domains through one smarthost share it), else the domain. */
+static void
+dest_key(const struct conf_route *route, const char *domain, char *out, size_t outsz)
+{
+	if (route != NULL && route->transport != CONF_TRANSPORT_MX && route->transport != CONF_TRANSPORT_MAILDIR)
+		snprintf(out, outsz, "%s:%s:%d", route->transport == CONF_TRANSPORT_LMTP ? "lmtp" : "smtp",
+		    route->path ? route->path : route->host ? route->host : "", route->port);
+	else
+		snprintf(out, outsz, "%s", domain);
+}
+
+/* Hold a slot for the destination: the one this thread holds already, or a new one. */
+static int
+dest_slot_take(struct deliver_ctx *d, const struct conf *c, const struct conf_route *route,
+    const char *domain)
+{
+	char key[300];
+
+	dest_key(route, domain, key, sizeof(key));
+	if (strcmp(d->slot_dest, key) == 0)
+		return 0;
+	deliver_ctx_idle(d);          /* a connection elsewhere and its slot go */
+	if (dest_acquire(c, key) < 0)
+		return -1;
+	snprintf(d->slot_dest, sizeof(d->slot_dest), "%s", key);
+	return 0;
 }
 
 /* ---- next hops ---------------------------------------------------------- */
@@ -421,7 +466,7 @@ hop_conn_get(struct deliver_ctx *d, const struct conf *c, const struct hop_plan 
 	    d->conn_msgs < c->destination_msgs_per_conn;
 	if (*reused)
 		return d->conn;
-	deliver_ctx_idle(d);
+	deliver_conn_close(d);
 	hop_opts(c, p, h->name, d, &o);
 	if (p->unix_path != NULL)
 		d->conn = hop_connect_unix(p->unix_path, &o, why);
@@ -498,7 +543,7 @@ hop_try(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
 		for (size_t i = 0; i < n; i++)
 			snprintf(g[i]->relay, sizeof(g[i]->relay), "%s", mta_peer_name(conn));
 		if (rc < 0)
-			deliver_ctx_idle(d);
+			deliver_conn_close(d);
 		/* A cached connection the peer closed meanwhile: once more, fresh. */
 		if (!(rc < 0 && reused && hop_all_temporary(rcpts, n)))
 			break;
@@ -527,7 +572,7 @@ deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_ro
 	}
 	if (env->source != NULL && (route == NULL || route->source == NULL))
 		p->source = env->source;    /* the listener's choice beats outbound_source */
-	if (dest_acquire(c, domain) < 0) {
+	if (dest_slot_take(d, c, route, domain) < 0) {
 		deliver_reply_set(&why, 451, "4.4.5 destination concurrency limit: no slot for %.200s", domain);
 		group_fail(g, n, &why, "none");
 		free(p);
@@ -546,6 +591,9 @@ deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_ro
 	}
 	if (!done)
 		group_fail(g, n, &why, "none");
-	dest_release(domain);
+	/* The slot goes back when nothing is cached, or when another thread
+	 * holds mail for this destination and waits for it. */
+	if (d->conn == NULL || dest_contended(d->slot_dest))
+		deliver_ctx_idle(d);
 	free(p);
 }

@@ -254,7 +254,9 @@ qmgr_delivery_main(void *arg)
 	struct qmgr *q = arg;
 	struct deliver_ctx *ctx = deliver_ctx_new(q->srv, q);
 	struct deliver_outcome out;
+	struct timespec last_work;
 
+	clock_gettime(CLOCK_REALTIME, &last_work);
 	pthread_mutex_lock(&q->lock);
 	while (!q->stopping) {
 		struct qent *e = q->ready_head;
@@ -262,14 +264,18 @@ qmgr_delivery_main(void *arg)
 		int attempts;
 		bool warned;
 		if (e == NULL || !qmgr_delivery_on(q)) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
+			/* Idle for 2 s (counted from the last job, however often other
+			 * threads' work wakes us): no peer connection, and no
+			 * destination slot, is kept for nothing. */
+			struct timespec ts = last_work, now;
 			ts.tv_sec += 2;
-			if (pthread_cond_timedwait(&q->cond, &q->lock, &ts) == ETIMEDOUT) {
-				/* idle: do not keep a peer's connection open for nothing */
+			pthread_cond_timedwait(&q->cond, &q->lock, &ts);
+			clock_gettime(CLOCK_REALTIME, &now);
+			if (now.tv_sec > ts.tv_sec || (now.tv_sec == ts.tv_sec && now.tv_nsec >= ts.tv_nsec)) {
 				pthread_mutex_unlock(&q->lock);
 				deliver_ctx_idle(ctx);
 				pthread_mutex_lock(&q->lock);
+				last_work = now;
 			}
 			continue;
 		}
@@ -283,6 +289,7 @@ qmgr_delivery_main(void *arg)
 		warned = e->warned;
 		pthread_mutex_unlock(&q->lock);
 		deliver_message(ctx, id, attempts, warned, &out);
+		clock_gettime(CLOCK_REALTIME, &last_work);
 		pthread_mutex_lock(&q->lock);
 		qmgr_attempt_done(q, e, &out);
 	}

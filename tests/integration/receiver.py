@@ -18,6 +18,9 @@ class Receiver:
         self.script = {}          # stage -> reply line(s) or callable(arg) -> reply / "DROP"
         self.messages = []        # dicts: sender, rcpts, data, peer, helo, tls
         self.connections = 0
+        self._quit = set()
+        self.active = 0           # sessions open now, and the most at once
+        self.max_active = 0
         self.commands = []
         self.lock = threading.Lock()
         self.sock = socket.socket()
@@ -67,6 +70,8 @@ class Receiver:
                 return
             with self.lock:
                 self.connections += 1
+                self.active += 1
+                self.max_active = max(self.max_active, self.active)
             threading.Thread(target=self._serve, args=(c, peer), daemon=True).start()
 
     def _reply(self, stage, arg, default):
@@ -87,6 +92,11 @@ class Receiver:
                 c.close()
             except OSError:
                 pass
+            with self.lock:
+                if id(c) in self._quit:
+                    self._quit.discard(id(c))
+                else:
+                    self.active -= 1
 
     def _send(self, c, r):
         if r == "DROP":
@@ -160,6 +170,9 @@ class Receiver:
             elif verb == "NOOP":
                 self._send(c, "250 2.0.0 ok")
             elif verb == "QUIT":
+                with self.lock:     # the session ends here for the client
+                    self.active -= 1
+                    self._quit.add(id(c))
                 self._send(c, "221 2.0.0 bye")
                 return
             else:

@@ -142,6 +142,43 @@ class SourceAddressTest(unittest.TestCase):
             rx2.stop()
 
 
+class ShapingTest(unittest.TestCase):
+    def test_destination_concurrency_and_messages_per_connection(self):
+        rx = Receiver("127.0.0.2")
+
+        def slow_dot(tx):
+            time.sleep(0.05)
+            return "250 2.0.0 queued"
+        rx.set("dot", slow_dot)
+        f = Ferryd(deliver=True, relay_networks="127.0.0.0/8", extra=FAST +
+                   "delivery_threads 8\ndestination_concurrency 2\ndestination_msgs_per_conn 3\n"
+                   "route * smtp:127.0.0.2:%d\n" % rx.port).start()
+        try:
+            with smtplib.SMTP("127.0.0.1", f.mx) as s:
+                for i in range(24):
+                    s.sendmail("alice@example.test", ["r%d@remote.test" % i], MSG)
+            self.assertTrue(rx.wait(24, timeout=60))
+            self.assertTrue(wait_for(lambda: f.queue_files() == []))
+            self.assertLessEqual(rx.max_active, 2)
+            self.assertGreaterEqual(rx.connections, 8)        # 24 messages, at most 3 per connection
+        finally:
+            f.stop()
+            rx.stop()
+
+
+class MaildirFailureTest(unittest.TestCase):
+    def test_unwritable_maildir_root_defers(self):
+        f = Ferryd(deliver=True, extra=FAST + "maildir_root /nonexistent-ferry-test/x/mail\n").start()
+        try:
+            send(f, ["alice@example.test"], sender="x@far.test")
+            self.assertTrue(wait_for(lambda: f.log_text().count("event=deferred") >= 2))
+            self.assertIn("nonexistent-ferry-test", f.log_text())
+            self.assertEqual(len(f.queue_files()), 1)
+            self.assertNotIn("event=bounced", f.log_text())
+        finally:
+            f.stop()
+
+
 class CatchAllTest(unittest.TestCase):
     def test_catch_all_takes_unknown_users_only(self):
         f = Ferryd(deliver=True, mailboxes=("alice@example.test", "bob@example.test"),
