@@ -544,6 +544,13 @@ hop_try(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
 			snprintf(g[i]->relay, sizeof(g[i]->relay), "%s", mta_peer_name(conn));
 		if (rc < 0)
 			deliver_conn_close(d);
+		if (rc > 0) {
+			/* This peer cannot take the message (SIZE, SMTPUTF8): try the
+			 * next host; if none can, this reply is the outcome. */
+			*why = rcpts[0].result;
+			free(rcpts);
+			return false;
+		}
 		/* A cached connection the peer closed meanwhile: once more, fresh. */
 		if (!(rc < 0 && reused && hop_all_temporary(rcpts, n)))
 			break;

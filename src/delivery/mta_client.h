@@ -78,10 +78,10 @@ struct mta_conn *mta_connect_fd(int fd, const struct mta_opts *o, struct mta_rep
 
 /* One transaction. Fills every rcpts[i].result. Returns 0 when the
  * connection can be reused (RSET done if needed), -1 when it is dead
- * (then close it). A MAIL or DATA failure applies to every recipient; a
- * message larger than the peer's SIZE gets 552 5.3.4 (permanent if the
- * peer's limit is fixed, 452 otherwise); SMTPUTF8 needed but not offered:
- * 550 5.6.7 for all. */
+ * (then close it), 1 when this peer cannot take the message at all and
+ * nothing was sent (another host may): larger than the peer's SIZE (552
+ * 5.3.4 for all) or SMTPUTF8 needed but not offered (550 5.6.7 for all).
+ * A MAIL or DATA failure applies to every recipient. */
 int mta_send(struct mta_conn *c, const struct mta_msg *m);
 
 /* QUIT politely and free. */

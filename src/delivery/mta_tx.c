@@ -303,7 +303,7 @@ mta_send(struct mta_conn *c, const struct mta_msg *m)
 		return -1;
 	}
 	if (!tx_precheck(c, m))
-		return 0;
+		return 1;
 	accepted = xcalloc(m->nrcpts ? m->nrcpts : 1, sizeof(*accepted));
 	if (pipelined) {
 		tx_mail_line(c, m, &b);

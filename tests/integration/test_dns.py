@@ -41,6 +41,11 @@ RECORDS = [
     "sfhost.test. 300 IN MX 10 mx.servfail.test.",
     # MX hosts that are ferryd itself: the best one (a loop), and a backup
     # behind a primary that is down (only the primary may take the mail)
+    # the best MX announces a SIZE too small for the message
+    "big.test. 300 IN MX 10 small.big.test.",
+    "big.test. 300 IN MX 20 large.big.test.",
+    "small.big.test. 300 IN A 127.0.0.2",
+    "large.big.test. 300 IN A 127.0.0.3",
     "loop.test. 300 IN MX 10 self.loop.test.",
     "self.loop.test. 300 IN A 127.0.0.1",
     "backup.test. 300 IN MX 10 primary.backup.test.",
@@ -171,6 +176,15 @@ class ServerTest(unittest.TestCase):
 
 class PreferenceTest(DnsTest):
     addrs = ("127.0.0.2", "127.0.0.3")
+
+    def test_peer_too_small_is_skipped_for_the_next_mx(self):
+        small, large = self.rx
+        small.set("ehlo", "250-small\r\n250-PIPELINING\r\n250 SIZE 50")
+        send(self.f, ["x@big.test"])
+        self.assertTrue(large.wait(1), self.f.log_text())
+        self.assertEqual(small.messages, [])
+        self.assertFalse(any(c.startswith("MAIL") for c in small.commands))
+        self.assertTrue(self.queue_empty())
 
     def test_lowest_preference_first(self):
         mx1, mx2 = self.rx
