@@ -38,7 +38,7 @@ spool_open(const char *dir, uid_t uid, gid_t gid, bool use_syncfs, char *err, si
 {
 	struct spool *s = xcalloc(1, sizeof(*s));
 
-	s->root_fd = s->incoming_fd = s->queue_fd = s->corrupt_fd = s->hold_fd = -1;
+	s->root_fd = s->incoming_fd = s->queue_fd = s->corrupt_fd = s->hold_fd = s->free_fd = -1;
 	s->use_syncfs = use_syncfs;
 	/* 0751: others may traverse (to reach submit.sock), not list. */
 	if (mkdir(dir, 0751) < 0 && errno != EEXIST)
@@ -51,8 +51,11 @@ spool_open(const char *dir, uid_t uid, gid_t gid, bool use_syncfs, char *err, si
 	s->queue_fd = spool_subdir_open(s->root_fd, "queue", uid, gid);
 	s->corrupt_fd = spool_subdir_open(s->root_fd, "corrupt", uid, gid);
 	s->hold_fd = spool_subdir_open(s->root_fd, "hold", uid, gid);
-	if (s->incoming_fd < 0 || s->queue_fd < 0 || s->corrupt_fd < 0 || s->hold_fd < 0)
+	s->free_fd = spool_subdir_open(s->root_fd, "free", uid, gid);
+	if (s->incoming_fd < 0 || s->queue_fd < 0 || s->corrupt_fd < 0 || s->hold_fd < 0 || s->free_fd < 0)
 		goto fail;
+	s->free_names = xcalloc(SPOOL_FREE_MAX, sizeof(*s->free_names));
+	pthread_mutex_init(&s->free_lock, NULL);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	s->pending_tail = &s->pending;
@@ -74,23 +77,35 @@ spool_close(struct spool *s)
 	if (s->queue_fd >= 0) close(s->queue_fd);
 	if (s->corrupt_fd >= 0) close(s->corrupt_fd);
 	if (s->hold_fd >= 0) close(s->hold_fd);
+	if (s->free_fd >= 0) close(s->free_fd);
 	if (s->root_fd >= 0) close(s->root_fd);
+	if (s->free_names != NULL)
+		pthread_mutex_destroy(&s->free_lock);
+	free(s->free_names);
 	free(s);
 }
 
-/* Walk a spool file's records; 0 when it ends with a proper 'X' record. */
+/* Walk a spool file's records; 0 when it ends with a proper 'X' record.
+ * id gets the 'I' record (the name the file was written under). */
 static int
-spool_file_check(int fd)
+spool_file_check(int fd, char id[SPOOL_ID_LEN + 1], struct stat *st_out)
 {
 	unsigned char hdr[5];
 	char magic[sizeof(SPOOL_MAGIC) - 1];
 	struct stat st;
 	off_t off;
 
+	id[0] = '\0';
 	if (fstat(fd, &st) < 0 || pread(fd, magic, sizeof(magic), 0) != (ssize_t)sizeof(magic) ||
 	    memcmp(magic, SPOOL_MAGIC, sizeof(magic)) != 0)
 		return -1;
+	*st_out = st;
 	off = sizeof(magic);
+	if (pread(fd, hdr, 5, off) == 5 && hdr[0] == 'I' && hdr[1] == 0 && hdr[2] == 0 && hdr[3] == 0 &&
+	    hdr[4] == SPOOL_ID_LEN && pread(fd, id, SPOOL_ID_LEN, off + 5) == SPOOL_ID_LEN)
+		id[SPOOL_ID_LEN] = '\0';
+	else
+		id[0] = '\0';
 	while (off + 5 <= st.st_size) {
 		uint32_t len;
 		if (pread(fd, hdr, 5, off) != 5)
@@ -121,36 +136,61 @@ spool_incoming_clean(struct spool *s)
 	closedir(d);
 }
 
-long
-spool_recover(struct spool *s)
+/* Check every file of queue/ or hold/: a good one counts (and its inode is
+ * noted), a bad one, or a stale name of a reused file, goes to corrupt/. */
+static long
+spool_recover_dir(struct spool *s, int dirfd, ino_t **inos, size_t *ninos, size_t *cap)
 {
-	DIR *d;
+	int dfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	struct dirent *e;
 	long n = 0;
 
-	spool_incoming_clean(s);
-	d = fdopendir(dup(s->queue_fd));
 	if (d == NULL)
 		return -1;
-	rewinddir(d);
 	while ((e = readdir(d)) != NULL) {
-		int fd;
+		char id[SPOOL_ID_LEN + 1];
+		struct stat st;
+		int fd, ok;
 		if (e->d_name[0] == '.')
 			continue;
-		fd = openat(s->queue_fd, e->d_name, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0 && spool_file_check(fd) == 0) {
+		fd = openat(dirfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		ok = fd >= 0 && spool_file_check(fd, id, &st) == 0;
+		if (ok && strcmp(id, e->d_name) == 0) {
 			n++;
+			if (*ninos == *cap) {
+				*cap = *cap ? *cap * 2 : 1024;
+				*inos = xrealloc(*inos, *cap * sizeof(**inos));
+			}
+			(*inos)[(*ninos)++] = st.st_ino;
 		} else {
-			log_error("event=spool-corrupt id=%s action=\"moved to corrupt/\"", e->d_name);
-			renameat(s->queue_fd, e->d_name, s->corrupt_fd, e->d_name);
+			log_error("event=spool-corrupt id=%s reason=\"%s\" action=\"moved to corrupt/\"", e->d_name,
+			    ok ? "written as another message (a reused file's old name)" : "incomplete or malformed");
+			renameat(dirfd, e->d_name, s->corrupt_fd, e->d_name);
 		}
 		if (fd >= 0)
 			close(fd);
 	}
 	closedir(d);
-	fsync(s->queue_fd);
-	fsync(s->corrupt_fd);
 	return n;
+}
+
+long
+spool_recover(struct spool *s)
+{
+	ino_t *inos = NULL;
+	size_t ninos = 0, cap = 0;
+	long n, held;
+
+	spool_incoming_clean(s);
+	n = spool_recover_dir(s, s->queue_fd, &inos, &ninos, &cap);
+	held = spool_recover_dir(s, s->hold_fd, &inos, &ninos, &cap);
+	fsync(s->queue_fd);
+	fsync(s->hold_fd);
+	fsync(s->corrupt_fd);
+	spool_free_load(s, inos, ninos);
+	free(inos);
+	return n < 0 ? -1 : n + (held > 0 ? held : 0);
 }
 
 struct spool_msg *
@@ -161,8 +201,12 @@ spool_msg_create(struct spool *s, char id[SPOOL_ID_LEN + 1])
 
 	memset(m, 0, offsetof(struct spool_msg, wbuf));
 	m->spool = s;
-	for (tries = 0; tries < 100; tries++) {
-		spool_id_new(m->id);
+	spool_id_new(m->id);
+	m->fd = spool_free_take(s, m->id);
+	m->reused = m->fd >= 0;
+	for (tries = 0; tries < 100 && m->fd < 0; tries++) {
+		if (tries > 0)
+			spool_id_new(m->id);
 		m->fd = openat(s->incoming_fd, m->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 		if (m->fd >= 0 || errno != EEXIST)
 			break;
@@ -283,6 +327,6 @@ spool_msg_free(struct spool_msg *m)
 void
 spool_msg_abort(struct spool_msg *m)
 {
-	unlinkat(m->spool->incoming_fd, m->id, 0);
+	spool_free_recycle(m->spool, m->spool->incoming_fd, m->id);
 	spool_msg_free(m);
 }

@@ -37,6 +37,11 @@ spool_msg_finish(struct spool_msg *m)
 		m->error = errno ? errno : EIO;
 		return -1;
 	}
+	/* a reused file may be longer than this message: cut the old tail */
+	if (m->reused && ftruncate(m->fd, m->off) < 0) {
+		m->error = errno ? errno : EIO;
+		return -1;
+	}
 	return 0;
 }
 

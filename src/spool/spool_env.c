@@ -224,7 +224,7 @@ spool_rcpt_mark(int fd, const struct spool_rcpt *r, char state)
 int
 spool_queue_remove(struct spool *s, const char *id, bool held)
 {
-	return unlinkat(spool_queue_dirfd(s, held), id, 0);
+	return spool_free_recycle(s, spool_queue_dirfd(s, held), id);
 }
 
 int

@@ -7,10 +7,15 @@
 #include "spool/spool.h"
 
 #define SPOOL_WBUF 65536
+#define SPOOL_FREE_MAX 4096   /* finished files kept for reuse */
 
 struct spool {
-	int  root_fd, incoming_fd, queue_fd, corrupt_fd, hold_fd;
+	int  root_fd, incoming_fd, queue_fd, corrupt_fd, hold_fd, free_fd;
 	bool use_syncfs;
+
+	pthread_mutex_t free_lock;         /* guards the pool of reusable files */
+	char            (*free_names)[SPOOL_ID_LEN + 1];
+	size_t          nfree;
 
 	pthread_t       thread;
 	bool            running, stopping;
@@ -28,6 +33,7 @@ struct spool_msg {
 	off_t            content_len_off;  /* where the 'M' length goes */
 	uint64_t         content_size;
 	bool             in_content;
+	bool             reused;           /* a recycled file: truncate at finish */
 	int              error;            /* first write error (errno) */
 	spool_commit_cb  cb;
 	void            *cb_arg;
@@ -37,5 +43,10 @@ struct spool_msg {
 
 int  spool_msg_flush(struct spool_msg *m);
 void spool_msg_free(struct spool_msg *m);
+
+/* spool_free.c: the pool of finished files kept for reuse. */
+int  spool_free_take(struct spool *s, const char *id);
+int  spool_free_recycle(struct spool *s, int dirfd, const char *id);
+void spool_free_load(struct spool *s, ino_t *queued, size_t nqueued);
 
 #endif
