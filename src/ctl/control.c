@@ -45,6 +45,7 @@
 
 #include "queue/qmgr.h"
 #include "spool/spool.h"
+#include "spool/spool_env.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -261,12 +262,55 @@ control_cmd_list(struct control_conn *cc, const struct control_req *r)
 	return 0;
 }
 
+/* One "env" line: a key and its value. */
+static void
+control_env_line(struct control_conn *cc, const char *key, const char *value)
+{
+	if (value == NULL || value[0] == '\0')
+		return;
+	control_puts(cc, "env\t");
+	control_puts(cc, key);
+	control_puts(cc, "\t");
+	control_field(cc, value);
+	control_puts(cc, "\n");
+}
+
+/* The envelope as received and each finished recipient with its outcome. */
+static void
+control_envelope_emit(struct control_conn *cc, const struct spool_env *env)
+{
+	static const char *const body[] = { "", "7BIT", "8BITMIME", "BINARYMIME" };
+
+	control_env_line(cc, "client", env->client_addr);
+	control_env_line(cc, "helo", env->helo);
+	control_env_line(cc, "auth", env->auth);
+	control_env_line(cc, "envid", env->envid);
+	control_env_line(cc, "ret", env->ret == 1 ? "FULL" : env->ret == 2 ? "HDRS" : NULL);
+	control_env_line(cc, "body", env->body >= 0 && env->body <= 3 ? body[env->body] : NULL);
+	control_env_line(cc, "smtputf8", env->smtputf8 ? "yes" : NULL);
+	control_env_line(cc, "source", env->source);
+	control_env_line(cc, "delay warning", env->warned ? "sent" : NULL);
+	for (size_t i = 0; i < env->nrcpts && !cc->failed; i++) {
+		if (env->rcpts[i].state == SPOOL_RCPT_PENDING)
+			continue;
+		control_puts(cc, "done\t");
+		control_field(cc, env->rcpts[i].addr);
+		control_puts(cc, env->rcpts[i].state == SPOOL_RCPT_DELIVERED ? "\tdelivered\n" : "\tbounced\n");
+	}
+}
+
 static int
 control_cmd_show(struct control_conn *cc, const struct control_req *r)
 {
-	if (qmgr_show(cc->c->q, r->id, control_view_emit, cc) == 0)
-		return 0;
-	return control_fail(cc, "no such message");
+	struct spool_env env;
+
+	if (qmgr_show(cc->c->q, r->id, control_view_emit, cc) != 0)
+		return control_fail(cc, "no such message");
+	if (qmgr_envelope(cc->c->q, r->id, &env) == 0) {
+		control_envelope_emit(cc, &env);
+		spool_env_free(&env);
+	}
+	return 0;
 }
 
 #define CONTROL_STATE_MAX 16

@@ -211,6 +211,18 @@ ctl_queue_data(struct ctl_queue_out *o, char *line)
 		o->bytes += v.size;
 		return true;
 	}
+	if (show && o->nmsgs > 0 && (strncmp(line, "env\t", 4) == 0 || strncmp(line, "done\t", 5) == 0)) {
+		char *g[3];
+		if (!ctl_queue_fields(line, g, 3))
+			return false;
+		if (g[0][0] == 'e') {
+			char key[64];
+			snprintf(key, sizeof(key), "%s:", g[1]);
+			printf("%-12s %s\n", key, g[2]);
+		} else
+			printf("recipient:   %s (%s)\n", g[1], g[2]);
+		return true;
+	}
 	if (o->nmsgs == 0 || !ctl_queue_fields(line, f, 2))
 		return false;
 	if (strcmp(f[0], "error") == 0 && show)

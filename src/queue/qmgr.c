@@ -554,6 +554,24 @@ qmgr_list(struct qmgr *q, qmgr_view_fn fn, void *arg)
 }
 
 int
+qmgr_envelope(struct qmgr *q, const char *id, struct spool_env *env)
+{
+	struct qent *e;
+	bool held;
+	int fd, rc;
+
+	pthread_mutex_lock(&q->lock);
+	e = qmgr_find(q, id);
+	held = e != NULL && e->state == QE_HOLD;
+	pthread_mutex_unlock(&q->lock);
+	if (e == NULL || (fd = spool_queue_open(q->srv->spool, id, held)) < 0)
+		return -1;
+	rc = spool_env_parse(fd, env);
+	close(fd);
+	return rc;
+}
+
+int
 qmgr_show(struct qmgr *q, const char *id, qmgr_view_fn fn, void *arg)
 {
 	struct qent snap, *e;

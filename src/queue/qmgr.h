@@ -56,5 +56,10 @@ int qmgr_requeue(struct qmgr *q, const char *id);   /* forget backoff, retry now
 /* Visit every message (list) or one (show; -1 when unknown). */
 size_t qmgr_list(struct qmgr *q, qmgr_view_fn fn, void *arg);
 int qmgr_show(struct qmgr *q, const char *id, qmgr_view_fn fn, void *arg);
+/* The envelope of a queued or held message as its file holds it (every
+ * recipient with its state); 0, or -1 when unknown or unreadable. The
+ * caller frees env with spool_env_free. */
+struct spool_env;
+int qmgr_envelope(struct qmgr *q, const char *id, struct spool_env *env);
 
 #endif

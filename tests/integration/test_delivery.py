@@ -217,6 +217,9 @@ class QueueControlTest(unittest.TestCase):
             self.assertTrue(os.path.exists(os.path.join(f.spool, "hold", ids[0])))
             r = self.ctl(f, "show", ids[0])
             self.assertIn("hold", r.stdout)
+            self.assertRegex(r.stdout, r"client: +127\.0\.0\.1")       # the envelope as received
+            self.assertIn("attempts:    1", r.stdout)
+            self.assertIn("451 4.7.1 later", r.stdout)
             self.assertEqual(self.ctl(f, "delete", ids[1]).returncode, 0)
             self.assertFalse(os.path.exists(os.path.join(f.spool, "queue", ids[1])))
             rx.clear()
