@@ -13,6 +13,7 @@ PKGS=(
   unbound             # test DNS server serving test zones
   python3             # integration tests (Debian's /usr/bin/python3)
   swaks               # scripted SMTP client in tests
+  python3-dkim        # an independent DKIM verifier for the signing tests
   libnet-ssleay-perl libio-socket-ssl-perl  # swaks --tls (not pulled in without Recommends)
   postfix             # smtp-source / smtp-sink for load tests and benchmarks
   iproute2 procps     # ss, ps in test and bench scripts

@@ -8,6 +8,7 @@
  * by conf_check().
  */
 #include "conf/conf.h"
+#include "dkim/dkim.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -398,6 +399,28 @@ conf_route_option(struct conf_parse *p, struct conf_route *r, const char *o)
 }
 
 static int
+conf_dkim_add(struct conf_parse *p, char **argv, int argc)
+{
+	struct conf *c = p->c;
+	char err[512], probe[300];
+	struct dkim_key *k;
+
+	if (argc != 4)
+		return conf_fail(p, "usage: dkim_sign DOMAIN SELECTOR KEYFILE");
+	snprintf(probe, sizeof(probe), "x@%s", argv[1]);
+	if (!conf_address_valid(probe) || strlen(argv[2]) == 0 || strlen(argv[2]) > 63 ||
+	    strspn(argv[2], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") != strlen(argv[2]))
+		return conf_fail(p, "dkim_sign: bad domain '%s' or selector '%s'", argv[1], argv[2]);
+	if ((k = dkim_key_load(argv[1], argv[2], argv[3], err, sizeof(err))) == NULL)
+		return conf_fail(p, "dkim_sign: %s", err);
+	c->dkim = xrealloc(c->dkim, (c->ndkim + 1) * sizeof(*c->dkim));
+	c->dkim[c->ndkim].domain = xstrdup(argv[1]);
+	conf_lower(c->dkim[c->ndkim].domain);
+	c->dkim[c->ndkim++].key = k;
+	return 0;
+}
+
+static int
 conf_route_add(struct conf_parse *p, char **argv, int argc)
 {
 	struct conf *c = p->c;
@@ -453,6 +476,7 @@ conf_option_apply(struct conf_parse *p, char **argv, int argc)
 	}
 	if (strcmp(k, "smtp_tls") == 0)       return conf_tls_set(p, &c->smtp_tls, argv, argc);
 	if (strcmp(k, "route") == 0)          return conf_route_add(p, argv, argc);
+	if (strcmp(k, "dkim_sign") == 0)      return conf_dkim_add(p, argv, argc);
 	if (strcmp(k, "listen") == 0)         return conf_listen_add(p, argv, argc);
 	if (strcmp(k, "domain") == 0)         return conf_domain_add(p, argv, argc);
 	if (strcmp(k, "mailbox") == 0)        return conf_mailbox_add(p, argv, argc);
@@ -730,6 +754,11 @@ conf_free(struct conf *c)
 		free(r->source);
 	}
 	free(c->routes);
+	for (size_t i = 0; i < c->ndkim; i++) {
+		free(c->dkim[i].domain);
+		dkim_key_free(c->dkim[i].key);
+	}
+	free(c->dkim);
 	free(c);
 }
 

@@ -54,6 +54,16 @@ struct conf_route {
 	char               *source;     /* outbound source address */
 };
 
+struct dkim_key;
+
+/* "dkim_sign DOMAIN SELECTOR KEYFILE": mail whose From: is in DOMAIN (or a
+ * subdomain) leaves signed with this key; several keys per domain sign
+ * it several times (RSA and Ed25519). */
+struct conf_dkim {
+	char            *domain;
+	struct dkim_key *key;
+};
+
 struct conf {
 	char *path;                      /* NULL: embedded default */
 	char *hostname;
@@ -104,6 +114,7 @@ struct conf {
 	char *postmaster;
 	char *outbound_source;             /* NULL: the kernel picks */
 	struct conf_route *routes; size_t nroutes;
+	struct conf_dkim  *dkim;   size_t ndkim;     /* signing keys, in file order */
 };
 
 /* The route for a recipient domain: an explicit route, else maildir for a

@@ -37,6 +37,9 @@ struct deliver_ctx {
 	char                 slot_dest[300];
 };
 
+/* deliver_dkim.c: DKIM-Signature header(s) for env's message, or NULL. */
+char *deliver_dkim_headers(const struct conf *c, const struct spool_env *env, int fd);
+
 /* Close the cached connection (the destination slot stays held). */
 void deliver_conn_close(struct deliver_ctx *d);
 /* Give a destination slot back (deliver_remote.c). */

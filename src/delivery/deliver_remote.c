@@ -173,6 +173,7 @@ struct hop_plan {
 	enum mta_tls    tls;
 	const char     *auth_user, *auth_pass;
 	const char     *source;
+	char           *dkim;         /* DKIM-Signature header(s) to send, or NULL */
 };
 
 static void
@@ -485,7 +486,7 @@ hop_conn_get(struct deliver_ctx *d, const struct conf *c, const struct hop_plan 
 
 static void
 hop_msg_build(const struct spool_env *env, int fd, struct rcpt_result **g, size_t n,
-    struct mta_rcpt *rcpts, struct mta_msg *m)
+    struct mta_rcpt *rcpts, struct mta_msg *m, const char *prefix)
 {
 	memset(m, 0, sizeof(*m));
 	for (size_t i = 0; i < n; i++) {
@@ -499,6 +500,7 @@ hop_msg_build(const struct spool_env *env, int fd, struct rcpt_result **g, size_
 	m->ret = env->ret;
 	m->body = env->body == 2 ? 2 : env->body == 1 ? 1 : 0;
 	m->smtputf8 = env->smtputf8;
+	m->prefix = prefix;
 	m->content_fd = fd;
 	m->content_off = env->content_off;
 	m->content_len = env->content_len;
@@ -536,7 +538,7 @@ hop_try(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
 			free(rcpts);
 			return false;
 		}
-		hop_msg_build(env, fd, g, n, rcpts, &m);
+		hop_msg_build(env, fd, g, n, rcpts, &m, p->dkim);
 		rc = mta_send(conn, &m);
 		peer_dsn = mta_peer_dsn(conn);
 		d->conn_msgs++;
@@ -585,6 +587,8 @@ deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_ro
 		free(p);
 		return;
 	}
+	if (!p->lmtp)
+		p->dkim = deliver_dkim_headers(c, env, fd);
 	deliver_reply_set(&why, 451, "4.4.1 no usable address for %.200s", domain);
 	if (!p->unix_path && (route == NULL || route->transport == CONF_TRANSPORT_MX) &&
 	    hop_drop_self(c, p, domain, &why) < 0) {
@@ -602,5 +606,6 @@ deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_ro
 	 * holds mail for this destination and waits for it. */
 	if (d->conn == NULL || dest_contended(d->slot_dest))
 		deliver_ctx_idle(d);
+	free(p->dkim);
 	free(p);
 }

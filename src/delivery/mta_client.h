@@ -57,6 +57,7 @@ struct mta_msg {
 	int          ret;             /* 0 none, 1 FULL, 2 HDRS */
 	int          body;            /* 0 none, 1 7BIT, 2 8BITMIME */
 	bool         smtputf8;        /* needs SMTPUTF8 from the peer */
+	const char  *prefix;          /* header lines sent before the content (DKIM-Signature), or NULL */
 	int          content_fd;      /* read with pread from content_off */
 	off_t        content_off;
 	uint64_t     content_len;

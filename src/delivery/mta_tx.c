@@ -59,7 +59,7 @@ tx_mail_line(const struct mta_conn *c, const struct mta_msg *m, struct tx_buf *b
 
 	if (c->caps.has_size)
 		n += (size_t)snprintf(params + n, sizeof(params) - n, " SIZE=%llu",
-		    (unsigned long long)m->content_len);
+		    (unsigned long long)(m->content_len + (m->prefix ? strlen(m->prefix) : 0)));
 	if (m->body == 2 && c->caps.eightbit)
 		n += (size_t)snprintf(params + n, sizeof(params) - n, " BODY=8BITMIME");
 	if (m->smtputf8 && c->caps.smtputf8)
@@ -133,6 +133,9 @@ tx_content(struct mta_conn *c, const struct mta_msg *m)
 	char last = '\n';
 	int rc = 0;
 
+	/* our own header lines (CRLF, never starting with '.') go first */
+	if (m->prefix != NULL && (rc = mta_io_write(c, m->prefix, strlen(m->prefix))) < 0)
+		return rc;
 	while (done < m->content_len && rc == 0) {
 		size_t want = m->content_len - done > TX_CHUNK ? TX_CHUNK : (size_t)(m->content_len - done);
 		ssize_t n = pread(m->content_fd, in, want, m->content_off + (off_t)done);
@@ -275,7 +278,8 @@ tx_precheck(const struct mta_conn *c, const struct mta_msg *m)
 		tx_all(m, &r);
 		return false;
 	}
-	if (c->caps.has_size && c->caps.size > 0 && m->content_len > c->caps.size) {
+	if (c->caps.has_size && c->caps.size > 0 &&
+	    m->content_len + (m->prefix ? strlen(m->prefix) : 0) > c->caps.size) {
 		mta_reply_set(&r, 552, "5.3.4 message size %llu exceeds the size limit %llu of %.300s",
 		    (unsigned long long)m->content_len, (unsigned long long)c->caps.size, c->peer);
 		tx_all(m, &r);

@@ -1,0 +1,126 @@
+"""DKIM signing on the way out (RFC 6376, RFC 8463): ferryd signs mail whose
+From: is in a domain with dkim_sign keys, RSA-2048 and Ed25519 both, and an
+independent verifier (python3-dkim) checks each signature against the public
+keys, for plain, 8-bit, long-folded-header and trailing-blank-line messages.
+Mail from other domains leaves unsigned."""
+import base64
+import os
+import smtplib
+import subprocess
+import tempfile
+import unittest
+
+import dkim
+
+from ferrytest import Ferryd, FERRYD
+from receiver import Receiver
+from test_delivery import wait_for
+
+
+def make_key(tmp, name, algo):
+    path = os.path.join(tmp, name)
+    args = ["openssl", "genpkey", "-algorithm", algo, "-out", path]
+    if algo == "RSA":
+        args += ["-pkeyopt", "rsa_keygen_bits:2048"]
+    subprocess.run(args, check=True, capture_output=True)
+    os.chmod(path, 0o600)
+    der = subprocess.run(["openssl", "pkey", "-in", path, "-pubout", "-outform", "DER"],
+                         check=True, capture_output=True).stdout
+    if algo == "ED25519":
+        record = b"v=DKIM1; k=ed25519; p=" + base64.b64encode(der[-32:])
+    else:
+        record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
+    return path, record
+
+
+class DkimTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.keydir = tempfile.mkdtemp(prefix="ferrydkim.")
+        rsa, rsa_txt = make_key(cls.keydir, "rsa.pem", "RSA")
+        ed, ed_txt = make_key(cls.keydir, "ed.pem", "ED25519")
+        cls.dns = {b"rsa1._domainkey.example.test.": rsa_txt, b"ed1._domainkey.example.test.": ed_txt}
+        cls.rx = Receiver("127.0.0.2")
+        cls.f = Ferryd(deliver=True, relay_networks="127.0.0.0/8", extra=(
+            "route * smtp:127.0.0.2:%d\ndkim_sign example.test rsa1 %s\ndkim_sign example.test ed1 %s\n"
+            % (cls.rx.port, rsa, ed))).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.f.stop()
+        cls.rx.stop()
+
+    def dnsfunc(self, name, timeout=5):
+        return self.dns.get(name, b"")
+
+    def relay(self, msg, sender="alice@example.test", opts=()):
+        n = len(self.rx.messages)
+        with smtplib.SMTP("127.0.0.1", self.f.mx) as s:
+            s.sendmail(sender, ["x@remote.test"], msg, mail_options=list(opts))
+        self.assertTrue(self.rx.wait(n + 1))
+        return self.rx.messages[n]["data"]
+
+    def assert_both_verify(self, data):
+        d = dkim.DKIM(data)
+        sigs = [l for l in data.split(b"\r\n") if l.startswith(b"DKIM-Signature:")]
+        self.assertEqual(len(sigs), 2, data[:600])
+        for idx in range(2):
+            self.assertTrue(d.verify(idx=idx, dnsfunc=self.dnsfunc), "signature %d: %r" % (idx, data[:800]))
+        self.assertIn(b"a=rsa-sha256", data)
+        self.assertIn(b"a=ed25519-sha256", data)
+        self.assertIn(b"c=relaxed/relaxed", data)
+
+    def test_plain_message_dual_signed(self):
+        data = self.relay(b"From: Alice <alice@example.test>\r\nTo: x@remote.test\r\nSubject: hi\r\n"
+                          b"Date: Wed, 25 Nov 2026 10:00:00 +0000\r\nMessage-ID: <1@example.test>\r\n\r\n"
+                          b"Hello  world \r\n.leading dot\r\n")
+        self.assert_both_verify(data)
+        # From is oversigned: one more "from" in h= than From fields
+        sig = data.split(b"DKIM-Signature:")[1].split(b"bh=")[0].replace(b"\r\n\t", b" ")
+        self.assertIn(b"h=from:from:to:subject:date:message-id;", sig)
+
+    def test_8bit_folded_headers_trailing_blank_lines(self):
+        subject = b"Subject: " + b" ".join([b"word%d" % i for i in range(60)])
+        folded = subject[:70] + b"\r\n\t" + subject[70:]
+        body = "Gr\u00fc\u00dfe aus K\u00f6ln\r\n\r\n  indented\t\ttabs  \r\n\r\n\r\n\r\n".encode("utf-8")
+        data = self.relay(b"From: alice@example.test\r\nTo: x@remote.test\r\n" + folded +
+                          b"\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                          b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body, opts=["BODY=8BITMIME"])
+        self.assert_both_verify(data)
+
+    def test_many_header_fields_still_verify(self):
+        tos = b"".join(b"To: r%d@remote.test\r\n" % i for i in range(300))
+        data = self.relay(b"From: alice@example.test\r\n" + tos + b"Subject: many\r\n\r\nx\r\n")
+        self.assert_both_verify(data)
+
+    def test_subdomain_signed_other_domain_not(self):
+        data = self.relay(b"From: news@mail.example.test\r\nTo: x@remote.test\r\nSubject: s\r\n\r\nx\r\n")
+        self.assert_both_verify(data)
+        data = self.relay(b"From: bob@other.test\r\nTo: x@remote.test\r\nSubject: s\r\n\r\nx\r\n",
+                          sender="bob@other.test")
+        self.assertNotIn(b"DKIM-Signature", data)
+
+    def test_tampered_body_fails(self):
+        data = self.relay(b"From: alice@example.test\r\nTo: x@remote.test\r\nSubject: t\r\n\r\nbody\r\n")
+        for idx in range(2):
+            try:
+                ok = dkim.DKIM(data.replace(b"body", b"b0dy")).verify(idx=idx, dnsfunc=self.dnsfunc)
+            except dkim.ValidationError:
+                ok = False
+            self.assertFalse(ok)
+
+
+class DkimConfigTest(unittest.TestCase):
+    def test_unsafe_key_file_refused(self):
+        tmp = tempfile.mkdtemp(prefix="ferrydkim.")
+        path, _ = make_key(tmp, "k.pem", "ED25519")
+        os.chmod(path, 0o644)
+        f = Ferryd(extra="dkim_sign example.test s1 %s\n" % path)
+        r = subprocess.run([FERRYD, "-t", "-c", f.conf], capture_output=True, text=True)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("group or others", r.stderr + r.stdout)
+        self.assertIn("ferry.conf:", r.stderr + r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

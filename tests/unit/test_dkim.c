@@ -1,0 +1,111 @@
+/* test_dkim.c - DKIM signing: relaxed body canonicalization against the
+ * RFC 6376 3.4.6 example and edge cases (empty body, no final CRLF, only
+ * blank lines), the signature header's shape, and key file checks. The
+ * signatures themselves are verified by python3-dkim in test_dkim.py. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dkim/dkim.h"
+
+static char keypath[64];
+
+static int
+setup_key(void **state)
+{
+	EVP_PKEY *pkey = NULL;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
+	FILE *f;
+	int fd;
+
+	(void)state;
+	snprintf(keypath, sizeof(keypath), "/tmp/ferry-dkim-XXXXXX");
+	fd = mkstemp(keypath);
+	if (fd < 0 || ctx == NULL || EVP_PKEY_keygen_init(ctx) != 1 || EVP_PKEY_keygen(ctx, &pkey) != 1)
+		return -1;
+	f = fdopen(fd, "w");
+	PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL);
+	fclose(f);
+	chmod(keypath, 0600);
+	EVP_PKEY_free(pkey);
+	EVP_PKEY_CTX_free(ctx);
+	return 0;
+}
+
+static int
+teardown_key(void **state)
+{
+	(void)state;
+	unlink(keypath);
+	return 0;
+}
+
+/* The bh= of signing "From: a@x.test\r\n\r\n" + body must be the SHA-256 of canon. */
+static void
+check_body(const char *body, const char *canon)
+{
+	char err[256], msg[512], *sig = NULL, expect[64], got[64];
+	unsigned char digest[32];
+	unsigned int dl = 32;
+	struct dkim_key *k = dkim_key_load("x.test", "s1", keypath, err, sizeof(err));
+
+	assert_non_null(k);
+	snprintf(msg, sizeof(msg), "From: a@x.test\r\nSubject:  two   spaces \r\n\r\n%s", body);
+	assert_int_equal(dkim_sign_buf(k, msg, strlen(msg), 1700000000, &sig), 0);
+	EVP_Digest(canon, strlen(canon), digest, &dl, EVP_sha256(), NULL);
+	EVP_EncodeBlock((unsigned char *)expect, digest, 32);
+	const char *bh = strstr(sig, "bh=");
+	assert_non_null(bh);
+	snprintf(got, sizeof(got), "%.*s", (int)strcspn(bh + 3, ";"), bh + 3);
+	assert_string_equal(got, expect);
+	assert_non_null(strstr(sig, "a=ed25519-sha256; c=relaxed/relaxed; d=x.test; s=s1;"));
+	assert_non_null(strstr(sig, "t=1700000000; h=from:from:subject;"));
+	assert_true(strlen(sig) > 2 && strcmp(sig + strlen(sig) - 2, "\r\n") == 0);
+	for (const char *p = sig; (p = strchr(p, '\n')) != NULL; p++)
+		assert_true(p[-1] == '\r');
+	free(sig);
+	dkim_key_free(k);
+}
+
+static void
+test_relaxed_body(void **state)
+{
+	(void)state;
+	check_body(" C \r\nD \t E\r\n\r\n\r\n", " C\r\nD E\r\n");   /* RFC 6376 3.4.6 */
+	check_body("", "");
+	check_body("abc", "abc\r\n");
+	check_body("\r\n\r\n", "");
+	check_body("a\r\n\r\n \t \r\nb\r\n", "a\r\n\r\n\r\nb\r\n");
+}
+
+static void
+test_key_checks(void **state)
+{
+	char err[256];
+	(void)state;
+	chmod(keypath, 0640);
+	assert_null(dkim_key_load("x.test", "s1", keypath, err, sizeof(err)));
+	assert_non_null(strstr(err, "group or others"));
+	chmod(keypath, 0600);
+	assert_null(dkim_key_load("x.test", "s1", "/nonexistent/key.pem", err, sizeof(err)));
+	assert_non_null(strstr(err, "/nonexistent/key.pem"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_relaxed_body),
+		cmocka_unit_test(test_key_checks),
+	};
+	return cmocka_run_group_tests(tests, setup_key, teardown_key);
+}
