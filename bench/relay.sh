@@ -71,14 +71,23 @@ relay_direct() {
 	RESULT=$(rate "$MSGS" "$t0" "$t1")
 }
 
-# relay_ferry RUN: through ferryd; rate to RESULT
+# relay_ferry RUN [dkim]: through ferryd (signing with an RSA-2048 and an
+# Ed25519 key when asked); rate to RESULT
 relay_ferry() {
-	local dir=$BASE/ferry.$1 port sink t0 t1 t2 cpu0 cpu1
+	local dir=$BASE/ferry.$1${2:+.$2} port sink t0 t1 t2 cpu0 cpu1 label=ferryd saved=$FERRY_CONF_EXTRA
 	free_port; sink=$PORT
 	free_port; port=$PORT
 	mkdir -p "$dir"
 	sink_start "$sink" "$dir/sink.log"
+	if [ "${2:-}" = dkim ]; then
+		label="ferryd+dkim"
+		# smtp-source writes "From: <a@src.test>": sign for src.test with both keys
+		FERRY_CONF_EXTRA="${FERRY_CONF_EXTRA:+$FERRY_CONF_EXTRA
+}dkim_sign src.test rsa $BASE/dkim-rsa.pem
+dkim_sign src.test ed $BASE/dkim-ed.pem"
+	fi
 	ferry_start relay "$dir" "$port" "$sink"
+	FERRY_CONF_EXTRA=$saved
 	cpu0=$(ferry_cpu_ms)
 	t0=$(now)
 	run_source "$port" "$dir/source.log" ||
@@ -90,7 +99,8 @@ relay_ferry() {
 	check_sink "$dir/sink.log" ferryd
 	ferry_stop
 	sink_stop
-	log "run $1: ferryd  $(rate "$MSGS" "$t0" "$t2") msg/s end-to-end ($(secs "$t0" "$t2") s;" \
+	! grep -q 'event=dkim-failed' "$dir/ferryd.log" || die "run $1: ferryd could not sign (see $dir/ferryd.log)"
+	log "run $1: $label  $(rate "$MSGS" "$t0" "$t2") msg/s end-to-end ($(secs "$t0" "$t2") s;" \
 		"accept $(rate "$MSGS" "$t0" "$t1") msg/s in $(secs "$t0" "$t1") s;" \
 		"ferryd CPU $(awk -v c=$((cpu1 - cpu0)) -v n="$MSGS" 'BEGIN { printf "%.2f", c / n }') ms/msg;" \
 		"$(grep -c 'event=delivered' "$dir/ferryd.log") delivered," \
@@ -131,27 +141,42 @@ log "relay: ferryd: workers $FERRY_WORKERS (0: one per core), delivery_threads $
 log "relay: postfix: default_destination_concurrency_limit $PF_CONC, smtp_destination_concurrency_limit $PF_CONC," \
 	"connection cache on demand (default), smtp_tls_security_level none${PF_MAIN_CF_EXTRA:+, $PF_MAIN_CF_EXTRA}"
 
+# DKIM keys for the signed run (ferryd reads them as root at start)
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$BASE/dkim-rsa.pem" 2>/dev/null &&
+	openssl genpkey -algorithm ED25519 -out "$BASE/dkim-ed.pem" 2>/dev/null &&
+	chmod 600 "$BASE/dkim-rsa.pem" "$BASE/dkim-ed.pem" || die "cannot create DKIM keys"
+
 RESULT=
 T_END=
 DIRECT=()
 FERRY=()
+SIGNED=()
 POSTFIX=()
 for r in $(seq 1 "$REPEATS"); do
 	relay_direct "$r"
 	d=$RESULT
 	relay_ferry "$r"
 	f=$RESULT
+	relay_ferry "$r" dkim
+	s=$RESULT
 	relay_postfix "$r"
 	p=$RESULT
 	DIRECT+=("$d")
 	FERRY+=("$f")
+	SIGNED+=("$s")
 	POSTFIX+=("$p")
-	echo "run $r: ferryd: $f msg/s, postfix: $p msg/s, direct: $d msg/s"
+	echo "run $r: ferryd: $f msg/s, ferryd+dkim: $s msg/s, postfix: $p msg/s, direct: $d msg/s"
 done
+
+S=$(printf '%s\n' "${SIGNED[@]}" | median)
+RSA_SIGNS=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ { print $6 }')
 
 F=$(printf '%s\n' "${FERRY[@]}" | median)
 P=$(printf '%s\n' "${POSTFIX[@]}" | median)
 D=$(printf '%s\n' "${DIRECT[@]}" | median)
+echo "dkim: signed (RSA-2048 + Ed25519) $(printf '%.0f' "$S") msg/s, unsigned $(printf '%.0f' "$F") msg/s," \
+	"cost: $(awk -v f="$F" -v s="$S" 'BEGIN { printf "%.2f", s / f }') of unsigned;" \
+	"openssl speed rsa2048: ${RSA_SIGNS:-?} signs/s on this machine (one core)"
 echo "ferryd: $(printf '%.0f' "$F") msg/s, postfix: $(printf '%.0f' "$P") msg/s," \
 	"direct: $(printf '%.0f' "$D") msg/s," \
 	"ratio: $(awk -v f="$F" -v p="$P" 'BEGIN { printf "%.1f", f / p }')," \
