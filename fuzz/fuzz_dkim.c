@@ -1,8 +1,9 @@
 /*
  * fuzz_dkim.c - libFuzzer target for DKIM signing (src/dkim/dkim.c): the
  * input is a hostile message (header section split, folding, body
- * canonicalization). Invariant: signing never fails on a message that fits,
- * and the header it returns is CRLF-terminated lines only.
+ * canonicalization) behind a From: line of the key's domain. Invariant:
+ * signing never fails on a message that fits, and the header it returns is
+ * CRLF-terminated lines only.
  */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -47,11 +48,14 @@ fuzz_key(void)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *msg = malloc(size ? size : 1), *sig = NULL;
+	static const char from[] = "From: f@fuzz.test\r\n";
+	char *msg = malloc(sizeof(from) - 1 + size), *sig = NULL;
+	struct dkim_key *k = fuzz_key();
 
-	memcpy(msg, data, size);
-	CHECK(dkim_sign_buf(fuzz_key(), msg, size, 1700000000, &sig) == 0);
-	for (const char *p = sig; *p; p++)
+	memcpy(msg, from, sizeof(from) - 1);
+	memcpy(msg + sizeof(from) - 1, data, size);
+	CHECK(dkim_sign_buf(&k, 1, msg, sizeof(from) - 1 + size, 1700000000, &sig) == 0);
+	for (const char *p = sig; p != NULL && *p; p++)
 		CHECK(*p != '\n' || (p > sig && p[-1] == '\r'));
 	free(sig);
 	free(msg);

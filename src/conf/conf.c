@@ -164,14 +164,6 @@ conf_str_set(struct conf_parse *p, int slot, char **dst, char **argv, int argc)
 	return 0;
 }
 
-/* An IPv4 or IPv6 address literal (outbound source addresses). */
-static bool
-conf_ip_valid(const char *s)
-{
-	unsigned char buf[sizeof(struct in6_addr)];
-
-	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
-}
 
 static int
 conf_listen_add(struct conf_parse *p, char **argv, int argc)
@@ -182,7 +174,7 @@ conf_listen_add(struct conf_parse *p, char **argv, int argc)
 
 	if (argc != 3 && argc != 4)
 		return conf_fail(p, "usage: listen mx|submission|submissions ADDRESS:PORT [source=IP]");
-	if (argc == 4 && (strncmp(argv[3], "source=", 7) != 0 || !conf_ip_valid(argv[3] + 7)))
+	if (argc == 4 && (strncmp(argv[3], "source=", 7) != 0 || !netaddr_ip_parse(argv[3] + 7, NULL, NULL)))
 		return conf_fail(p, "listen: '%s' is not source=IP (an IPv4 or IPv6 address)", argv[3]);
 	if (strcmp(argv[1], "mx") == 0) role = CONF_ROLE_MX;
 	else if (strcmp(argv[1], "submission") == 0) role = CONF_ROLE_SUBMISSION;
@@ -390,7 +382,7 @@ conf_route_option(struct conf_parse *p, struct conf_route *r, const char *o)
 		r->auth_user = xstrndup(o + 5, (size_t)(colon - o - 5));
 		r->auth_pass = xstrdup(colon + 1);
 	} else if (strncmp(o, "source=", 7) == 0) {
-		if (!conf_ip_valid(o + 7))
+		if (!netaddr_ip_parse(o + 7, NULL, NULL))
 			return conf_fail(p, "route: source= takes an IPv4 or IPv6 address, not '%s'", o + 7);
 		r->source = xstrdup(o + 7);
 	} else
@@ -413,10 +405,8 @@ conf_dkim_add(struct conf_parse *p, char **argv, int argc)
 		return conf_fail(p, "dkim_sign: bad domain '%s' or selector '%s'", argv[1], argv[2]);
 	if ((k = dkim_key_load(argv[1], argv[2], argv[3], err, sizeof(err))) == NULL)
 		return conf_fail(p, "dkim_sign: %s", err);
-	c->dkim = xrealloc(c->dkim, (c->ndkim + 1) * sizeof(*c->dkim));
-	c->dkim[c->ndkim].domain = xstrdup(argv[1]);
-	conf_lower(c->dkim[c->ndkim].domain);
-	c->dkim[c->ndkim++].key = k;
+	c->dkim_keys = xrealloc(c->dkim_keys, (c->ndkim + 1) * sizeof(*c->dkim_keys));
+	c->dkim_keys[c->ndkim++] = k;
 	return 0;
 }
 
@@ -470,7 +460,7 @@ conf_option_apply(struct conf_parse *p, char **argv, int argc)
 	if (strcmp(k, "submit_socket") == 0)  return conf_str_set(p, 11, &c->submit_socket, argv, argc);
 	if (strcmp(k, "postmaster") == 0)     return conf_str_set(p, 12, &c->postmaster, argv, argc);
 	if (strcmp(k, "outbound_source") == 0) {
-		if (argc == 2 && !conf_ip_valid(argv[1]))
+		if (argc == 2 && !netaddr_ip_parse(argv[1], NULL, NULL))
 			return conf_fail(p, "outbound_source: '%s' is not an IPv4 or IPv6 address", argv[1]);
 		return conf_str_set(p, 13, &c->outbound_source, argv, argc);
 	}
@@ -754,11 +744,9 @@ conf_free(struct conf *c)
 		free(r->source);
 	}
 	free(c->routes);
-	for (size_t i = 0; i < c->ndkim; i++) {
-		free(c->dkim[i].domain);
-		dkim_key_free(c->dkim[i].key);
-	}
-	free(c->dkim);
+	for (size_t i = 0; i < c->ndkim; i++)
+		dkim_key_free(c->dkim_keys[i]);
+	free(c->dkim_keys);
 	free(c);
 }
 

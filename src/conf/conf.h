@@ -56,14 +56,6 @@ struct conf_route {
 
 struct dkim_key;
 
-/* "dkim_sign DOMAIN SELECTOR KEYFILE": mail whose From: is in DOMAIN (or a
- * subdomain) leaves signed with this key; several keys per domain sign
- * it several times (RSA and Ed25519). */
-struct conf_dkim {
-	char            *domain;
-	struct dkim_key *key;
-};
-
 struct conf {
 	char *path;                      /* NULL: embedded default */
 	char *hostname;
@@ -114,7 +106,9 @@ struct conf {
 	char *postmaster;
 	char *outbound_source;             /* NULL: the kernel picks */
 	struct conf_route *routes; size_t nroutes;
-	struct conf_dkim  *dkim;   size_t ndkim;     /* signing keys, in file order */
+	/* "dkim_sign DOMAIN SELECTOR KEYFILE" keys in file order: mail whose
+	 * From: is in DOMAIN (or a subdomain) is signed with each of its keys. */
+	struct dkim_key  **dkim_keys; size_t ndkim;
 };
 
 /* The route for a recipient domain: an explicit route, else maildir for a

@@ -139,7 +139,7 @@ deliver_outcomes(const struct conf *c, const struct spool_env *env, struct rcpt_
 		else if (expired) {
 			char why[MTA_TEXT_MAX];
 			snprintf(why, sizeof(why), "%s", r->reply.text);
-			deliver_reply_set(&r->reply, 554, "4.4.7 message expired after %lld days in the queue; last error: %.400s",
+			mta_reply_set(&r->reply, 554, "4.4.7 message expired after %lld days in the queue; last error: %.400s",
 			    c->max_queue_lifetime / 86400, why);
 			r->state = SPOOL_RCPT_FAILED;
 		}
@@ -250,6 +250,7 @@ deliver_message(struct deliver_ctx *d, const char *id, int attempts, bool warned
 	for (size_t i = 0; i < env.nrcpts; i++)
 		if (res[i].state == SPOOL_RCPT_PENDING && !res[i].attempted)
 			deliver_group_dispatch(d, c, &env, fd, res, env.nrcpts, i);
+	deliver_dkim_reset(d);
 	deliver_outcomes(c, &env, res, env.nrcpts, attempts);
 	deliver_finish(d, c, &env, fd, res, env.nrcpts, attempts, warned, out);
 	free(res);

@@ -1,100 +1,36 @@
 /*
- * deliver_dkim.c - which DKIM keys sign an outgoing message: those
- * configured (dkim_sign) for the domain of its From: header or a parent of
- * it, so the signature aligns with From: for DMARC (RFC 7489 3.1.1).
- * SECURITY: the header section is read bounded and only scanned for the
- * first From: field; a message that cannot be signed goes out unsigned
- * (and is logged), never lost.
+ * deliver_dkim.c - the DKIM-Signature headers of the message being
+ * delivered: made once per delivery attempt (not once per destination
+ * domain) and only when a recipient goes out over SMTP.
+ * A message that cannot be signed goes out unsigned and is logged, never
+ * held back or lost.
  */
 #include "delivery/deliver_internal.h"
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "dkim/dkim.h"
 #include "util/log.h"
-#include "util/xmalloc.h"
 
-#define DKIM_FROM_SCAN 65536
-
-/* The domain of the first From: field's (last) address, lowercased. */
-static int
-dkim_from_domain(int fd, const struct spool_env *env, char *out, size_t outsz)
+/* Forget the previous message's signatures. */
+void
+deliver_dkim_reset(struct deliver_ctx *d)
 {
-	size_t want = env->content_len < DKIM_FROM_SCAN ? (size_t)env->content_len : DKIM_FROM_SCAN;
-	char *h = xmalloc(want + 1);
-	ssize_t n = pread(fd, h, want, env->content_off);
-	int rc = -1;
-
-	if (n <= 0) {
-		free(h);
-		return -1;
-	}
-	h[n] = '\0';
-	for (char *line = h; line != NULL && *line != '\0' && *line != '\r' && *line != '\n';) {
-		char *next = strchr(line, '\n');
-		if (strncasecmp(line, "From:", 5) == 0) {
-			char *end = next;                 /* the field with its continuation lines */
-			while (end != NULL && (end[1] == ' ' || end[1] == '\t'))
-				end = strchr(end + 1, '\n');
-			size_t len = end ? (size_t)(end - line) : strlen(line);
-			char *at = NULL;
-			for (size_t i = 5; i < len; i++)
-				if (line[i] == '@')
-					at = line + i;
-			if (at != NULL) {
-				size_t d = 0;
-				for (at++; at < line + len && d + 1 < outsz && strchr(">), ;\r\n\t\"", *at) == NULL; at++)
-					out[d++] = (char)((*at >= 'A' && *at <= 'Z') ? *at + 32 : *at);
-				out[d] = '\0';
-				rc = d > 0 ? 0 : -1;
-			}
-			break;
-		}
-		line = next ? next + 1 : NULL;
-	}
-	free(h);
-	return rc;
+	free(d->dkim);
+	d->dkim = NULL;
+	d->dkim_done = false;
 }
 
-/* Is domain key_domain itself or one of its subdomains? */
-static bool
-dkim_domain_covers(const char *key_domain, const char *domain)
+/* The header(s) to send before env's content, or NULL (no key applies). */
+const char *
+deliver_dkim_prefix(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env, int fd)
 {
-	size_t kl = strlen(key_domain), dl = strlen(domain);
-
-	return strcmp(key_domain, domain) == 0 ||
-	    (dl > kl && domain[dl - kl - 1] == '.' && strcmp(domain + dl - kl, key_domain) == 0);
-}
-
-/* DKIM-Signature header(s) for this message, or NULL when none applies. */
-char *
-deliver_dkim_headers(const struct conf *c, const struct spool_env *env, int fd)
-{
-	char domain[256], *all = NULL;
-	size_t alen = 0;
-	time_t now = time(NULL);
-
-	if (c->ndkim == 0 || dkim_from_domain(fd, env, domain, sizeof(domain)) < 0)
-		return NULL;
-	for (size_t i = 0; i < c->ndkim; i++) {
-		char *sig;
-		if (!dkim_domain_covers(c->dkim[i].domain, domain))
-			continue;
-		if (dkim_sign_fd(c->dkim[i].key, fd, env->content_off, env->content_len, now, &sig) < 0) {
-			log_warn("event=dkim-failed id=%s domain=%s reason=\"cannot sign (header section too long or unreadable)\"",
-			    env->id, c->dkim[i].domain);
-			continue;
-		}
-		size_t sl = strlen(sig);
-		all = xrealloc(all, alen + sl + 1);
-		memcpy(all + alen, sig, sl + 1);
-		alen += sl;
-		free(sig);
-	}
-	return all;
+	if (d->dkim_done || c->ndkim == 0)
+		return d->dkim;
+	d->dkim_done = true;
+	if (dkim_sign_fd(c->dkim_keys, c->ndkim, fd, env->content_off, env->content_len, time(NULL),
+	    &d->dkim) < 0)
+		log_warn("event=dkim-failed id=%s reason=\"cannot sign (header section too long, unreadable, or signing failed)\"",
+		    env->id);
+	return d->dkim;
 }

@@ -35,10 +35,14 @@ struct deliver_ctx {
 	 * delivery and kept while its connection stays cached, so idle cached
 	 * connections count against destination_concurrency too. */
 	char                 slot_dest[300];
+	char                *dkim;        /* this message's DKIM-Signature header(s) */
+	bool                 dkim_done;   /* dkim is made (or cannot be) */
 };
 
-/* deliver_dkim.c: DKIM-Signature header(s) for env's message, or NULL. */
-char *deliver_dkim_headers(const struct conf *c, const struct spool_env *env, int fd);
+/* deliver_dkim.c: the DKIM-Signature header(s) of the message being
+ * delivered, made at most once per message (NULL: none applies). */
+const char *deliver_dkim_prefix(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env, int fd);
+void deliver_dkim_reset(struct deliver_ctx *d);
 
 /* Close the cached connection (the destination slot stays held). */
 void deliver_conn_close(struct deliver_ctx *d);
@@ -59,6 +63,5 @@ int deliver_dsn_send(struct deliver_ctx *d, const struct conf *c, const struct s
 #define DSN_DELAYS    2
 #define DSN_SUCCESSES 3
 
-#define deliver_reply_set mta_reply_set    /* a local reason presented as a reply */
 
 #endif

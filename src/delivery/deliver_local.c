@@ -46,15 +46,15 @@ deliver_maildir(const struct conf *c, const struct spool_env *env, int fd, const
 	char path[4096], err[512];
 
 	if (maildir_path(c->maildir_root, addr, path, sizeof(path)) < 0) {
-		deliver_reply_set(reply, 550, "5.1.3 cannot map %.200s to a mailbox", addr);
+		mta_reply_set(reply, 550, "5.1.3 cannot map %.200s to a mailbox", addr);
 		return;
 	}
 	snprintf(relay, relaysz, "maildir");
 	if (maildir_deliver(path, fd, env->content_off, env->content_len, env->sender, addr,
 	    err, sizeof(err)) < 0)
-		deliver_reply_set(reply, 451, "4.3.0 %.400s", err);
+		mta_reply_set(reply, 451, "4.3.0 %.400s", err);
 	else
-		deliver_reply_set(reply, 250, "2.0.0 delivered to maildir");
+		mta_reply_set(reply, 250, "2.0.0 delivered to maildir");
 }
 
 /* A non-local alias target goes out like any other recipient. */
@@ -87,7 +87,7 @@ deliver_address(struct deliver_ctx *d, const struct conf *c, const struct spool_
 		return;
 	}
 	if (depth > DELIVER_ALIAS_DEPTH) {
-		deliver_reply_set(reply, 554, "5.4.6 alias loop or too deep nesting at %.200s", addr);
+		mta_reply_set(reply, 554, "5.4.6 alias loop or too deep nesting at %.200s", addr);
 		return;
 	}
 	if ((a = conf_alias_lookup(c, key)) != NULL) {

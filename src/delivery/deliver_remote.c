@@ -173,7 +173,7 @@ struct hop_plan {
 	enum mta_tls    tls;
 	const char     *auth_user, *auth_pass;
 	const char     *source;
-	char           *dkim;         /* DKIM-Signature header(s) to send, or NULL */
+	const char     *dkim;         /* DKIM-Signature header(s) to send, or NULL */
 };
 
 static void
@@ -201,25 +201,6 @@ deliver_resolver(struct deliver_ctx *d, const struct conf *c)
 	return d->dns;
 }
 
-/* A host given as an IP address needs no DNS. */
-static bool
-hop_literal(const char *host, struct dns_host *h)
-{
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&h->addrs[0];
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&h->addrs[0];
-
-	memset(h, 0, sizeof(*h));
-	snprintf(h->name, sizeof(h->name), "%s", host);
-	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1)
-		s4->sin_family = AF_INET;
-	else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1)
-		s6->sin6_family = AF_INET6;
-	else
-		return false;
-	h->naddrs = 1;
-	return true;
-}
-
 static enum mta_tls
 hop_tls(const struct conf *c, const struct conf_route *route)
 {
@@ -237,7 +218,7 @@ hop_resolve_mx(struct deliver_ctx *d, const struct conf *c, const char *domain,
 	enum dns_status st;
 
 	if (r == NULL) {
-		deliver_reply_set(why, 451, "4.4.3 DNS resolver unavailable");
+		mta_reply_set(why, 451, "4.4.3 DNS resolver unavailable");
 		return -1;
 	}
 	st = dns_mx_lookup(r, domain, false, p->hosts, DNS_HOSTS_MAX, &p->nhosts, err, sizeof(err));
@@ -245,14 +226,14 @@ hop_resolve_mx(struct deliver_ctx *d, const struct conf *c, const char *domain,
 	case DNS_OK:
 		return 0;
 	case DNS_NULLMX:
-		deliver_reply_set(why, 556, "5.1.10 Domain %.200s does not accept mail (null MX)", domain);
+		mta_reply_set(why, 556, "5.1.10 Domain %.200s does not accept mail (null MX)", domain);
 		return -1;
 	case DNS_NXDOMAIN:
 	case DNS_NODATA:
-		deliver_reply_set(why, 550, "5.1.2 Host or domain name not found: %.200s (%.200s)", domain, err);
+		mta_reply_set(why, 550, "5.1.2 Host or domain name not found: %.200s (%.200s)", domain, err);
 		return -1;
 	default:
-		deliver_reply_set(why, 451, "4.4.3 Host or domain name lookup failed for %.200s: %.200s; will retry",
+		mta_reply_set(why, 451, "4.4.3 Host or domain name lookup failed for %.200s: %.200s; will retry",
 		    domain, err);
 		return -1;
 	}
@@ -269,13 +250,13 @@ hop_address_literal(const char *domain, struct hop_plan *p, struct mta_reply *wh
 	if (strncasecmp(start, "IPv6:", 5) == 0)
 		start += 5;
 	if (len < 3 || domain[len - 1] != ']' || (size_t)(domain + len - 1 - start) >= sizeof(ip)) {
-		deliver_reply_set(why, 550, "5.1.2 bad address literal %.200s", domain);
+		mta_reply_set(why, 550, "5.1.2 bad address literal %.200s", domain);
 		return -1;
 	}
 	memcpy(ip, start, (size_t)(domain + len - 1 - start));
 	ip[domain + len - 1 - start] = '\0';
-	if (!hop_literal(ip, &p->hosts[0])) {
-		deliver_reply_set(why, 550, "5.1.2 bad address literal %.200s", domain);
+	if (!dns_host_literal(ip, &p->hosts[0])) {
+		mta_reply_set(why, 550, "5.1.2 bad address literal %.200s", domain);
 		return -1;
 	}
 	p->nhosts = 1;
@@ -308,22 +289,51 @@ hop_plan_make(struct deliver_ctx *d, const struct conf *c, const struct conf_rou
 		return 0;
 	}
 	p->nhosts = 1;
-	if (hop_literal(route->host, &p->hosts[0]))
+	if (dns_host_literal(route->host, &p->hosts[0]))
 		return 0;
 	if (deliver_resolver(d, c) == NULL ||
 	    dns_host_lookup(d->dns, route->host, false, &p->hosts[0], err, sizeof(err)) != DNS_OK) {
-		deliver_reply_set(why, 451, "4.4.3 cannot resolve next hop %.200s: %.200s", route->host, err);
+		mta_reply_set(why, 451, "4.4.3 cannot resolve next hop %.200s: %.200s", route->host, err);
 		return -1;
 	}
 	return 0;
 }
 
 /* An MX host that is ferry itself: named like us or one of our listeners. */
+/* This host's interface addresses, read at most once a minute: the check
+ * runs for every MX address of every message when a listener is on '*'. */
+#define LOCAL_ADDRS_MAX     64
+#define LOCAL_ADDRS_REFRESH 60
+
+static pthread_mutex_t local_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sockaddr_storage local_addrs[LOCAL_ADDRS_MAX];
+static size_t local_naddrs;
+static time_t local_read;
+
+/* Refresh the cached interface addresses when they are stale (local_lock held). */
+static void
+hop_local_refresh(void)
+{
+	struct ifaddrs *ifs;
+	time_t now = time(NULL);
+
+	if (local_read != 0 && now - local_read < LOCAL_ADDRS_REFRESH)
+		return;
+	local_read = now;
+	if (getifaddrs(&ifs) < 0)
+		return;
+	local_naddrs = 0;
+	for (struct ifaddrs *i = ifs; i != NULL && local_naddrs < LOCAL_ADDRS_MAX; i = i->ifa_next)
+		if (i->ifa_addr != NULL && (i->ifa_addr->sa_family == AF_INET || i->ifa_addr->sa_family == AF_INET6))
+			memcpy(&local_addrs[local_naddrs++], i->ifa_addr, i->ifa_addr->sa_family == AF_INET ?
+			    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	freeifaddrs(ifs);
+}
+
 /* Is a one of this host's addresses (for listeners on the wildcard address)? */
 static bool
 hop_addr_is_local(const struct sockaddr_storage *a)
 {
-	struct ifaddrs *ifs, *i;
 	bool local = false;
 
 	if (a->ss_family == AF_INET &&
@@ -331,19 +341,20 @@ hop_addr_is_local(const struct sockaddr_storage *a)
 		return true;
 	if (a->ss_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)a)->sin6_addr))
 		return true;
-	if (getifaddrs(&ifs) < 0)
-		return false;
-	for (i = ifs; i != NULL && !local; i = i->ifa_next) {
-		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != a->ss_family)
+	pthread_mutex_lock(&local_lock);
+	hop_local_refresh();
+	for (size_t i = 0; i < local_naddrs && !local; i++) {
+		const struct sockaddr_storage *l = &local_addrs[i];
+		if (l->ss_family != a->ss_family)
 			continue;
 		if (a->ss_family == AF_INET)
-			local = ((const struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr ==
+			local = ((const struct sockaddr_in *)l)->sin_addr.s_addr ==
 			    ((const struct sockaddr_in *)a)->sin_addr.s_addr;
 		else
-			local = memcmp(&((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
+			local = memcmp(&((const struct sockaddr_in6 *)l)->sin6_addr,
 			    &((const struct sockaddr_in6 *)a)->sin6_addr, 16) == 0;
 	}
-	freeifaddrs(ifs);
+	pthread_mutex_unlock(&local_lock);
 	return local;
 }
 
@@ -385,7 +396,7 @@ hop_drop_self(const struct conf *c, struct hop_plan *p, const char *domain, stru
 			while (keep < p->nhosts && p->hosts[keep].pref < pref)
 				keep++;
 			if (keep == 0) {
-				deliver_reply_set(why, 554, "5.4.6 mail for %.200s loops back to myself (MX %.200s)",
+				mta_reply_set(why, 554, "5.4.6 mail for %.200s loops back to myself (MX %.200s)",
 				    domain, p->hosts[hi].name);
 				return -1;
 			}
@@ -412,13 +423,7 @@ hop_addr_port(struct sockaddr_storage *a, int port, socklen_t *len)
 static bool
 hop_source(const char *src, struct sockaddr_storage *ss, socklen_t *len)
 {
-	struct dns_host h;
-
-	if (src == NULL || !hop_literal(src, &h))
-		return false;
-	*ss = h.addrs[0];
-	*len = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-	return true;
+	return src != NULL && netaddr_ip_parse(src, ss, len);
 }
 
 static struct mta_conn *
@@ -429,7 +434,7 @@ hop_connect_unix(const char *path, const struct mta_opts *o, struct mta_reply *w
 
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		deliver_reply_set(why, 451, "4.4.1 cannot connect to %.200s: %s", path, strerror(errno));
+		mta_reply_set(why, 451, "4.4.1 cannot connect to %.200s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return NULL;
@@ -582,14 +587,14 @@ deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_ro
 	if (env->source != NULL && (route == NULL || route->source == NULL))
 		p->source = env->source;    /* the listener's choice beats outbound_source */
 	if (dest_slot_take(d, c, route, domain) < 0) {
-		deliver_reply_set(&why, 451, "4.4.5 destination concurrency limit: no slot for %.200s", domain);
+		mta_reply_set(&why, 451, "4.4.5 destination concurrency limit: no slot for %.200s", domain);
 		group_fail(g, n, &why, "none");
 		free(p);
 		return;
 	}
 	if (!p->lmtp)
-		p->dkim = deliver_dkim_headers(c, env, fd);
-	deliver_reply_set(&why, 451, "4.4.1 no usable address for %.200s", domain);
+		p->dkim = deliver_dkim_prefix(d, c, env, fd);
+	mta_reply_set(&why, 451, "4.4.1 no usable address for %.200s", domain);
 	if (!p->unix_path && (route == NULL || route->transport == CONF_TRANSPORT_MX) &&
 	    hop_drop_self(c, p, domain, &why) < 0) {
 		group_fail(g, n, &why, "none");
@@ -606,6 +611,5 @@ deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_ro
 	 * holds mail for this destination and waits for it. */
 	if (d->conn == NULL || dest_contended(d->slot_dest))
 		deliver_ctx_idle(d);
-	free(p->dkim);
 	free(p);
 }

@@ -157,15 +157,6 @@ mta_cmd(struct mta_conn *c, struct mta_reply *r, const char *fmt, ...)
 
 /* ---- connection set-up -------------------------------------------------- */
 
-/* An IP literal is no name for SNI (RFC 6066 3). */
-static bool
-conn_name_is_literal(const char *s)
-{
-	unsigned char buf[sizeof(struct in6_addr)];
-
-	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
-}
-
 static int
 conn_port(const struct sockaddr *sa)
 {
@@ -289,7 +280,7 @@ conn_starttls(struct mta_conn *c, const struct mta_opts *o, struct mta_reply *wh
 	c->ssl = SSL_new(o->tls_ctx);
 	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
 		goto fail;
-	if (o->tls_name != NULL && !conn_name_is_literal(o->tls_name))
+	if (o->tls_name != NULL && !netaddr_ip_parse(o->tls_name, NULL, NULL)    /* no SNI for an IP (RFC 6066 3) */)
 		SSL_set_tlsext_host_name(c->ssl, o->tls_name);
 	if (SSL_connect(c->ssl) != 1)
 		goto fail;

@@ -92,11 +92,6 @@ dkim_key_free(struct dkim_key *k)
 	free(k);
 }
 
-const char *
-dkim_key_domain(const struct dkim_key *k)
-{
-	return k->domain;
-}
 
 /* ---- canonicalization ------------------------------------------------------ */
 
@@ -333,62 +328,128 @@ headers_end(const char *m, size_t len)
 	return len;
 }
 
-int
-dkim_sign_buf(const struct dkim_key *k, const char *msg, size_t len, time_t now, char **out)
+/* The domain of the first From: field's (last) address, lowercased; false if none. */
+static bool
+from_domain(const struct dkim_field *f, size_t nf, char *out, size_t outsz)
 {
-	size_t hend = headers_end(msg, len);
-	size_t maxf = hend / 2 + 1;
-	struct dkim_field *f = xcalloc(maxf, sizeof(*f));
-	struct dkim_body b = { 0 };
-	unsigned char bh[32];
-	int rc;
+	for (size_t i = 0; i < nf; i++) {
+		if (f[i].namelen != 4 || strncasecmp(f[i].p, "from", 4) != 0)
+			continue;
+		const char *at = NULL, *end = f[i].p + f[i].len;
+		for (const char *p = f[i].p + 5; p < end; p++)
+			if (*p == '@')
+				at = p;
+		size_t d = 0;
+		for (at = at ? at + 1 : end; at < end && d + 1 < outsz && strchr(">), ;\r\n\t\"", *at) == NULL; at++)
+			out[d++] = (char)((*at >= 'A' && *at <= 'Z') ? *at + 32 : *at);
+		out[d] = '\0';
+		return d > 0;
+	}
+	return false;
+}
 
-	b.md = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(b.md, EVP_sha256(), NULL);
-	body_feed(&b, msg + hend, len - hend);
-	body_end(&b, bh);
-	EVP_MD_CTX_free(b.md);
-	rc = dkim_finish(k, f, fields_split(msg, hend, f, maxf), bh, now, out);
+/* Is domain key_domain itself or one of its subdomains? */
+static bool
+domain_covers(const char *key_domain, const char *domain)
+{
+	size_t kl = strlen(key_domain), dl = strlen(domain);
+
+	return strcasecmp(key_domain, domain) == 0 ||
+	    (dl > kl && domain[dl - kl - 1] == '.' && strcasecmp(domain + dl - kl, key_domain) == 0);
+}
+
+/* One signature per key that covers the From: domain, all over one body hash. */
+static int
+dkim_sign_all(struct dkim_key *const *keys, size_t nkeys, const char *head, size_t hend,
+    const unsigned char bh[32], time_t now, char **out)
+{
+	size_t maxf = hend / 2 + 1, alen = 0;
+	struct dkim_field *f = xcalloc(maxf, sizeof(*f));
+	size_t nf = fields_split(head, hend, f, maxf);
+	char domain[256], *all = NULL, *sig;
+	int rc = 0;
+
+	if (from_domain(f, nf, domain, sizeof(domain)))
+		for (size_t k = 0; k < nkeys && rc == 0; k++) {
+			if (!domain_covers(keys[k]->domain, domain))
+				continue;
+			for (size_t i = 0; i < nf; i++)
+				f[i].used = false;
+			if ((rc = dkim_finish(keys[k], f, nf, bh, now, &sig)) < 0)
+				break;
+			size_t sl = strlen(sig);
+			all = xrealloc(all, alen + sl + 1);
+			memcpy(all + alen, sig, sl + 1);
+			alen += sl;
+			free(sig);
+		}
 	free(f);
+	if (rc < 0) {
+		free(all);
+		all = NULL;
+	}
+	*out = all;
 	return rc;
 }
 
+/* The body hash (relaxed) of the octets after the header section. */
+static void
+body_hash_start(struct dkim_body *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->md = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(b->md, EVP_sha256(), NULL);
+}
+
 int
-dkim_sign_fd(const struct dkim_key *k, int fd, off_t off, uint64_t len, time_t now, char **out)
+dkim_sign_buf(struct dkim_key *const *keys, size_t nkeys, const char *msg, size_t len, time_t now,
+    char **out)
+{
+	size_t hend = headers_end(msg, len);
+	struct dkim_body *b = xmalloc(sizeof(*b));
+	unsigned char bh[32];
+
+	body_hash_start(b);
+	body_feed(b, msg + hend, len - hend);
+	body_end(b, bh);
+	EVP_MD_CTX_free(b->md);
+	free(b);
+	return dkim_sign_all(keys, nkeys, msg, hend, bh, now, out);
+}
+
+int
+dkim_sign_fd(struct dkim_key *const *keys, size_t nkeys, int fd, off_t off, uint64_t len, time_t now,
+    char **out)
 {
 	size_t want = len < DKIM_HEADERS_MAX ? (size_t)len : DKIM_HEADERS_MAX;
-	char *head = xmalloc(want + 1), *chunk;
+	char *head = xmalloc(want + 1), *chunk = NULL;
 	ssize_t n = pread(fd, head, want, off);
 	size_t hend;
-	struct dkim_body b = { 0 };
+	struct dkim_body *b = NULL;
 	unsigned char bh[32];
 	int rc = -1;
 
-	if (n != (ssize_t)want || ((hend = headers_end(head, want)) == want && want < len)) {
-		free(head);
-		return -1;                           /* unreadable, or headers too long to sign */
-	}
-	b.md = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(b.md, EVP_sha256(), NULL);
-	body_feed(&b, head + hend, want - hend);
+	*out = NULL;
+	if (n != (ssize_t)want || ((hend = headers_end(head, want)) == want && want < len))
+		goto out;                            /* unreadable, or headers too long to sign */
+	b = xmalloc(sizeof(*b));
+	body_hash_start(b);
+	body_feed(b, head + hend, want - hend);
 	chunk = xmalloc(DKIM_CHUNK);
 	for (uint64_t done = want; done < len;) {
 		size_t w = len - done > DKIM_CHUNK ? DKIM_CHUNK : (size_t)(len - done);
 		ssize_t r = pread(fd, chunk, w, off + (off_t)done);
 		if (r <= 0)
 			goto out;
-		body_feed(&b, chunk, (size_t)r);
+		body_feed(b, chunk, (size_t)r);
 		done += (uint64_t)r;
 	}
-	body_end(&b, bh);
-	{
-		size_t maxf = hend / 2 + 1;
-		struct dkim_field *f = xcalloc(maxf, sizeof(*f));
-		rc = dkim_finish(k, f, fields_split(head, hend, f, maxf), bh, now, out);
-		free(f);
-	}
+	body_end(b, bh);
+	rc = dkim_sign_all(keys, nkeys, head, hend, bh, now, out);
 out:
-	EVP_MD_CTX_free(b.md);
+	if (b != NULL)
+		EVP_MD_CTX_free(b->md);
+	free(b);
 	free(chunk);
 	free(head);
 	return rc;

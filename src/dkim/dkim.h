@@ -20,14 +20,18 @@ struct dkim_key;
 struct dkim_key *dkim_key_load(const char *domain, const char *selector, const char *path,
     char *err, size_t errlen);
 void dkim_key_free(struct dkim_key *k);
-const char *dkim_key_domain(const struct dkim_key *k);
 
 /* Sign the message (CRLF lines, headers then body) read from fd at off for
- * len octets. *out receives a malloc'd "DKIM-Signature: ...\r\n" header
- * (folded) to put before the message. Returns 0, or -1. */
-int dkim_sign_fd(const struct dkim_key *k, int fd, off_t off, uint64_t len, time_t now, char **out);
+ * len octets with every key whose domain is the domain of its From:
+ * address or a parent of it (DMARC alignment), over one body hash. *out
+ * receives the malloc'd "DKIM-Signature: ...\r\n" header(s) to put before
+ * the message, or NULL when no key applies. Returns 0, or -1 (unreadable,
+ * header section over 256 KiB, signing failed). */
+int dkim_sign_fd(struct dkim_key *const *keys, size_t nkeys, int fd, off_t off, uint64_t len,
+    time_t now, char **out);
 
 /* The same over a buffer (tests, fuzzing). */
-int dkim_sign_buf(const struct dkim_key *k, const char *msg, size_t len, time_t now, char **out);
+int dkim_sign_buf(struct dkim_key *const *keys, size_t nkeys, const char *msg, size_t len,
+    time_t now, char **out);
 
 #endif

@@ -29,6 +29,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "util/netaddr.h"
+
 #define DNS_SERVERS_MAX 8
 #define DNS_CAND_MAX    (2 * DNS_HOSTS_MAX)  /* MX records considered */
 #define DNS_TRIES       2
@@ -475,18 +477,11 @@ dns_hostq_finish(struct dns_hostq *h, char *err, size_t errlen)
 }
 
 /* An IP literal as a host: no DNS. */
-static bool
+bool
 dns_host_literal(const char *host, struct dns_host *out)
 {
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&out->addrs[0];
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&out->addrs[0];
-
 	memset(out, 0, sizeof(*out));
-	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1)
-		s4->sin_family = AF_INET;
-	else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1)
-		s6->sin6_family = AF_INET6;
-	else
+	if (!netaddr_ip_parse(host, &out->addrs[0], NULL))
 		return false;
 	snprintf(out->name, sizeof(out->name), "%s", host);
 	out->naddrs = 1;

@@ -46,6 +46,9 @@ void dns_resolver_free(struct dns_resolver *r);
 enum dns_status dns_mx_lookup(struct dns_resolver *r, const char *domain, bool want_v6,
     struct dns_host *out, size_t max, size_t *n, char *err, size_t errlen);
 
+/* An IP address literal as a host, without DNS; false when host is a name. */
+bool dns_host_literal(const char *host, struct dns_host *out);
+
 /* A/AAAA of one host (smarthost routes, implicit MX). */
 enum dns_status dns_host_lookup(struct dns_resolver *r, const char *host, bool want_v6,
     struct dns_host *out, char *err, size_t errlen);

@@ -161,9 +161,7 @@ qmgr_msg_add(struct qmgr *q, const char *id)
 static void
 qmgr_load_dir(struct qmgr *q, bool held, long *n)
 {
-	/* a fresh open, not dup(): a dup shares the directory offset another reader left at the end */
-	int dfd = openat(spool_queue_dirfd(q->srv->spool, held), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	DIR *d = spool_dir_list(spool_queue_dirfd(q->srv->spool, held));
 	struct dirent *de;
 	struct stat st;
 	time_t now = time(NULL);

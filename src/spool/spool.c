@@ -5,6 +5,7 @@
  * parse: it goes to corrupt/ for a human to look at.
  */
 #include "spool/spool_internal.h"
+#include "spool/spool_env.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -121,7 +122,7 @@ spool_file_check(int fd, char id[SPOOL_ID_LEN + 1], struct stat *st_out)
 static void
 spool_incoming_clean(struct spool *s)
 {
-	DIR *d = fdopendir(dup(s->incoming_fd));
+	DIR *d = spool_dir_list(s->incoming_fd);
 	struct dirent *e;
 
 	if (d == NULL)
@@ -141,8 +142,7 @@ spool_incoming_clean(struct spool *s)
 static long
 spool_recover_dir(struct spool *s, int dirfd, ino_t **inos, size_t *ninos, size_t *cap)
 {
-	int dfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	DIR *d = spool_dir_list(dirfd);
 	struct dirent *e;
 	long n = 0;
 

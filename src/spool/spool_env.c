@@ -209,6 +209,17 @@ spool_queue_dirfd(struct spool *s, bool held)
 	return held ? s->hold_fd : s->queue_fd;
 }
 
+DIR *
+spool_dir_list(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (d == NULL && fd >= 0)
+		close(fd);
+	return d;
+}
+
 int
 spool_queue_open(struct spool *s, const char *id, bool held)
 {

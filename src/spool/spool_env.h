@@ -8,6 +8,7 @@
 #ifndef FERRY_SPOOL_ENV_H
 #define FERRY_SPOOL_ENV_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,6 +55,10 @@ struct spool_env {
 int  spool_env_parse(int fd, struct spool_env *env);
 void spool_env_free(struct spool_env *env);
 
+/* A fresh handle for listing a spool directory (queue/, hold/...): never a
+ * dup() of the spool's own descriptor, which would share the read offset
+ * an earlier listing left at the end. NULL + errno. */
+DIR *spool_dir_list(int dirfd);
 /* Open queue/ID (or hold/ID when held) read-write. -1 + errno. */
 int spool_queue_open(struct spool *s, const char *id, bool held);
 /* Mark a recipient's final state (no flush: see spool_queue_sync). */

@@ -11,6 +11,7 @@
  * is also a queued message is left alone. kill -9 cannot cause either.
  */
 #include "spool/spool_internal.h"
+#include "spool/spool_env.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -101,8 +102,7 @@ spool_ino_cmp(const void *a, const void *b)
 void
 spool_free_load(struct spool *s, ino_t *queued, size_t nqueued)
 {
-	int dfd = openat(s->free_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	DIR *d = spool_dir_list(s->free_fd);
 	struct dirent *e;
 	struct stat st;
 	ino_t *seen = calloc(SPOOL_FREE_MAX, sizeof(*seen));
@@ -111,8 +111,6 @@ spool_free_load(struct spool *s, ino_t *queued, size_t nqueued)
 	if (d == NULL || seen == NULL) {
 		if (d != NULL)
 			closedir(d);
-		else if (dfd >= 0)
-			close(dfd);
 		free(seen);
 		return;
 	}

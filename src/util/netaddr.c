@@ -107,6 +107,33 @@ netaddr_port_parse(const char *s, unsigned short *port)
 	return 0;
 }
 
+bool
+netaddr_ip_parse(const char *s, struct sockaddr_storage *out, socklen_t *len)
+{
+	struct sockaddr_storage tmp;
+	struct sockaddr_in *s4;
+	struct sockaddr_in6 *s6;
+
+	if (out == NULL)
+		out = &tmp;
+	memset(out, 0, sizeof(*out));
+	s4 = (struct sockaddr_in *)out;
+	s6 = (struct sockaddr_in6 *)out;
+	if (inet_pton(AF_INET, s, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		if (len != NULL)
+			*len = sizeof(*s4);
+		return true;
+	}
+	if (inet_pton(AF_INET6, s, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		if (len != NULL)
+			*len = sizeof(*s6);
+		return true;
+	}
+	return false;
+}
+
 int
 netaddr_listen_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 {

@@ -23,6 +23,10 @@ bool netaddr_net_match(const struct netaddr_net *n, const struct sockaddr *sa);
 /* "192.0.2.1" / "2001:db8::1" (no port) into out; returns out. */
 const char *netaddr_ntop(const struct sockaddr *sa, char *out, size_t outsz);
 
+/* An IPv4 or IPv6 address literal (no port, no brackets) into out (port 0,
+ * socklen in *len), either may be NULL. Returns false for anything else. */
+bool netaddr_ip_parse(const char *s, struct sockaddr_storage *out, socklen_t *len);
+
 /* Parse "host:port", "[v6]:port" or ":port" (all addresses) for listening.
  * Returns 0 or -1. */
 int netaddr_listen_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len);

@@ -60,7 +60,8 @@ check_body(const char *body, const char *canon)
 
 	assert_non_null(k);
 	snprintf(msg, sizeof(msg), "From: a@x.test\r\nSubject:  two   spaces \r\n\r\n%s", body);
-	assert_int_equal(dkim_sign_buf(k, msg, strlen(msg), 1700000000, &sig), 0);
+	assert_int_equal(dkim_sign_buf(&k, 1, msg, strlen(msg), 1700000000, &sig), 0);
+	assert_non_null(sig);
 	EVP_Digest(canon, strlen(canon), digest, &dl, EVP_sha256(), NULL);
 	EVP_EncodeBlock((unsigned char *)expect, digest, 32);
 	const char *bh = strstr(sig, "bh=");
@@ -87,6 +88,29 @@ test_relaxed_body(void **state)
 	check_body("a\r\n\r\n \t \r\nb\r\n", "a\r\n\r\n\r\nb\r\n");
 }
 
+/* Only a key of the From: domain or a parent of it signs. */
+static void
+test_key_follows_from_domain(void **state)
+{
+	char err[256], *sig = (char *)1;
+	struct dkim_key *k = dkim_key_load("x.test", "s1", keypath, err, sizeof(err));
+	static const char other[] = "From: Bob <bob@y.test>\r\n\r\nhi\r\n";
+	static const char sub[] = "From: \"a@x.test\" <news@Mail.X.test>\r\n\r\nhi\r\n";
+	static const char look_alike[] = "From: a@notx.test\r\n\r\nhi\r\n";
+
+	(void)state;
+	assert_non_null(k);
+	assert_int_equal(dkim_sign_buf(&k, 1, other, strlen(other), 0, &sig), 0);
+	assert_null(sig);
+	assert_int_equal(dkim_sign_buf(&k, 1, look_alike, strlen(look_alike), 0, &sig), 0);
+	assert_null(sig);
+	assert_int_equal(dkim_sign_buf(&k, 1, sub, strlen(sub), 0, &sig), 0);
+	assert_non_null(sig);
+	assert_non_null(strstr(sig, "d=x.test;"));
+	free(sig);
+	dkim_key_free(k);
+}
+
 static void
 test_key_checks(void **state)
 {
@@ -105,6 +129,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_relaxed_body),
+		cmocka_unit_test(test_key_follows_from_domain),
 		cmocka_unit_test(test_key_checks),
 	};
 	return cmocka_run_group_tests(tests, setup_key, teardown_key);
