@@ -5,6 +5,7 @@ temporary directory, talks to it with real clients (smtplib, raw sockets,
 swaks, smtp-source) and reads its spool files back. Nothing here mocks
 ferryd; every test drives the daemon over the wire.
 """
+import glob
 import os
 import signal
 import socket
@@ -42,6 +43,22 @@ def wait_port(port, timeout=10.0, proc=None):
         except OSError:
             time.sleep(0.05)
     raise RuntimeError("port %d did not open" % port)
+
+
+def wait_for(pred, timeout=30):
+    """Poll pred until it holds (True) or timeout seconds pass (False)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def maildir_messages(f, addr):
+    """The messages delivered to addr's Maildir under ferryd f's spool."""
+    local, domain = addr.split("@")
+    return sorted(glob.glob(os.path.join(f.spool, "mail", domain, local, "new", "*")))
 
 
 def read_spool_file(path):

@@ -4,7 +4,6 @@ a fast schedule, bounces with RFC 3464 DSNs that Python's email package
 parses, delivers hosted mail into Maildirs, and is steered with ferryctl."""
 import email
 import email.policy
-import glob
 import os
 import smtplib
 import subprocess
@@ -12,25 +11,11 @@ import time
 import unittest
 
 import ferrytest
-from ferrytest import Ferryd, FERRYCTL
+from ferrytest import Ferryd, FERRYCTL, maildir_messages, wait_for
 from receiver import Receiver
 
 FAST = "retry_min 1\nretry_max 2\n"
 MSG = b"From: alice@example.test\r\nTo: x@remote.test\r\nSubject: hello\r\n\r\nbody line\r\n.dot line\r\n"
-
-
-def wait_for(pred, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def maildir_messages(f, addr):
-    local, domain = addr.split("@")
-    return sorted(glob.glob(os.path.join(f.spool, "mail", domain, local, "new", "*")))
 
 
 def parse_dsn(path):

@@ -17,7 +17,6 @@ from dnsserver import DnsServer
 
 from ferrytest import Ferryd, FERRYD
 from receiver import Receiver
-from test_delivery import wait_for
 
 
 def make_key(tmp, name, algo):

@@ -3,7 +3,6 @@
 listen on one port (smtp_port). Covers preference order and fallback,
 spreading over equal preferences, implicit MX, null MX (RFC 7505), and how
 NXDOMAIN, SERVFAIL and timeouts end: bounce, defer, defer."""
-import os
 import smtplib
 import time
 import unittest

@@ -4,22 +4,12 @@ import signal
 import smtplib
 import subprocess
 import tempfile
-import time
 import unittest
 
 import ferrytest
-from ferrytest import Ferryd, RawClient, tls_context
+from ferrytest import Ferryd, RawClient, tls_context, wait_for
 
 MSG = b"Subject: t\r\n\r\nbody\r\n"
-
-
-def wait_for(pred, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 class ReloadTest(unittest.TestCase):

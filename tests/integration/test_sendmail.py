@@ -3,7 +3,6 @@ lands in Maildirs), and against scripted fake servers on a Unix socket for
 the failure paths (ferryd absent, refusals, malformed replies). Checks exit
 codes (sysexits), what reaches the mailbox and what does not (Bcc:, text
 after a "." line), and the fields the injector adds."""
-import glob
 import os
 import pwd
 import shutil
@@ -15,25 +14,11 @@ import time
 import unittest
 
 import ferrytest
-from ferrytest import Ferryd
+from ferrytest import Ferryd, maildir_messages, wait_for
 
 SENDMAIL = os.path.join(ferrytest.BIN, "ferry-sendmail")
 EX_USAGE, EX_DATAERR, EX_NOUSER, EX_UNAVAILABLE, EX_SOFTWARE, EX_TEMPFAIL = 64, 65, 67, 69, 70, 75
 BOXES = ("alice@example.test", "bob@example.test", "carol@example.test")
-
-
-def wait_for(pred, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def maildir_messages(f, addr):
-    local, domain = addr.split("@")
-    return sorted(glob.glob(os.path.join(f.spool, "mail", domain, local, "new", "*")))
 
 
 def read_one(f, addr):
