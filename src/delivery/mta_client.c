@@ -76,13 +76,15 @@ mta_io_printf(struct mta_conn *c, const char *fmt, ...)
 	return mta_io_write(c, line, (size_t)n + 2);
 }
 
-/* Read whatever arrives into the buffer; -1 on EOF, error or timeout. */
+/* Read whatever arrives into the buffer; -1 on EOF, error or timeout,
+ * with errno EAGAIN only for a timeout. */
 static int
 io_fill(struct mta_conn *c)
 {
 	size_t room = sizeof(c->rbuf) - c->rlen;
 	ssize_t n;
 
+	errno = EPIPE;             /* EOF and a full buffer are no timeout */
 	if (room == 0)
 		return -1;
 	do {
@@ -91,10 +93,22 @@ io_fill(struct mta_conn *c)
 		else
 			n = recv(c->fd, c->rbuf + c->rlen, room, 0);
 	} while (c->ssl == NULL && n < 0 && errno == EINTR);
+	if (n == 0)
+		errno = EPIPE;
 	if (n <= 0)
 		return -1;
 	c->rlen += (size_t)n;
 	return 0;
+}
+
+/* Did the peer send anything we did not ask for (or close)? A reused
+ * connection with such octets would pair replies with the wrong commands. */
+bool
+mta_io_unsolicited(struct mta_conn *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+
+	return c->rlen > 0 || (c->ssl != NULL && SSL_pending(c->ssl) > 0) || poll(&p, 1, 0) != 0;
 }
 
 /* Read one complete reply. */

@@ -40,6 +40,8 @@ int  mta_io_printf(struct mta_conn *c, const char *fmt, ...) __attribute__((form
  * reply's octets in the read buffer until the next read. -1: the
  * connection is dead and r says why (4xx). */
 int  mta_io_reply(struct mta_conn *c, struct mta_reply *r, const char **raw, size_t *rawlen);
+/* Octets (or EOF) from the peer between transactions: the connection is unusable. */
+bool mta_io_unsolicited(struct mta_conn *c);
 /* Forget the reply just read (after using raw). */
 void mta_io_consume(struct mta_conn *c, size_t n);
 /* A command and its reply; -1 when the connection died (r says why). */

@@ -301,6 +301,8 @@ mta_send(struct mta_conn *c, const struct mta_msg *m)
 
 	for (size_t i = 0; i < m->nrcpts; i++)
 		memset(&m->rcpts[i].result, 0, sizeof(m->rcpts[i].result));
+	if (!c->dead && mta_io_unsolicited(c))
+		c->dead = true;       /* a 421 on an idle connection, a close, or stray replies */
 	if (c->dead) {
 		mta_reply_set(&mail, 451, "4.4.2 lost connection with %.300s", c->peer);
 		tx_all(m, &mail);

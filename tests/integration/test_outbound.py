@@ -208,6 +208,19 @@ class PeerQuirksTest(unittest.TestCase):
         self.f = Ferryd(deliver=True, extra=FAST + extra + "route * smtp:127.0.0.2:%d %s\n"
                         % (self.rx.port, route_opts), relay_networks="127.0.0.0/8").start()
 
+    def test_stray_reply_never_pairs_with_the_next_transaction(self):
+        # a peer that answers the final dot twice: on the reused connection
+        # the extra reply would be taken for MAIL's, RCPT's for DATA's, and
+        # the next message counted delivered without its content being sent
+        self.rx.set("dot", "250 2.0.0 queued\r\n250 2.0.0 stray")
+        self.start(extra="delivery_threads 1\n")     # one thread: its cached connection is reused
+        send(self.f, ["a@remote.test"])
+        self.assertTrue(self.rx.wait(1))
+        send(self.f, ["b@remote.test"])
+        self.assertTrue(self.rx.wait(2), self.f.log_text())
+        self.assertEqual([m["rcpts"] for m in self.rx.messages], [["a@remote.test"], ["b@remote.test"]])
+        self.assertTrue(wait_for(lambda: self.f.queue_files() == []))
+
     def test_helo_fallback(self):
         self.rx.set("ehlo", "502 5.5.1 EHLO not implemented")
         self.start()
