@@ -10,10 +10,14 @@ PKGS=(
   libsodium-dev       # argon2id password hashing
   libcmocka-dev       # unit tests
   libc-ares-dev       # DNS (MX, A, AAAA) for delivery
+  libsqlite3-dev      # tenants, accounts, keys, domains, counters (embedded state)
+  libgmime-3.0-dev    # RFC 5322 address parsing for the From: lockdown
+  libspf2-dev         # SPF evaluation for `ferryctl domain check`
   unbound             # test DNS server serving test zones
   python3             # integration tests (Debian's /usr/bin/python3)
   swaks               # scripted SMTP client in tests
   python3-dkim        # an independent DKIM verifier for the signing tests
+  opendkim-tools      # opendkim-testmsg: a second DKIM verifier
   libnet-ssleay-perl libio-socket-ssl-perl  # swaks --tls (not pulled in without Recommends)
   postfix             # smtp-source / smtp-sink for load tests and benchmarks
   iproute2 procps     # ss, ps in test and bench scripts

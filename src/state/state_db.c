@@ -1,0 +1,281 @@
+/*
+ * state_db.c - the state database: opening it, its schema, and one SQLite
+ * connection per thread (SQLite connections must not be shared between
+ * threads without its own mutex; one each keeps readers from waiting on
+ * each other, and WAL lets them read while ferryctl writes).
+ * SECURITY: the file is created 0600 and refused when group or world may
+ * read it (it holds password and key hashes).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "state/state.h"
+#include "state/state_internal.h"
+#include "util/xmalloc.h"
+
+struct state {
+	char         *path;
+	pthread_key_t tls_key;
+};
+
+/* Version 1. Limits: 0 = none. Times are Unix seconds. */
+static const char state_schema[] =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS tenants("
+    " id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
+    " suspended INTEGER NOT NULL DEFAULT 0, suspend_reason TEXT NOT NULL DEFAULT '',"
+    " pool TEXT NOT NULL DEFAULT '', bounce_domain TEXT NOT NULL DEFAULT '',"
+    " per_minute INTEGER NOT NULL DEFAULT 0, per_hour INTEGER NOT NULL DEFAULT 0,"
+    " per_day INTEGER NOT NULL DEFAULT 0, rcpts INTEGER NOT NULL DEFAULT 0,"
+    " created INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS accounts("
+    " id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+    " name TEXT UNIQUE NOT NULL, hash TEXT NOT NULL,"
+    " per_minute INTEGER NOT NULL DEFAULT 0, per_hour INTEGER NOT NULL DEFAULT 0,"
+    " per_day INTEGER NOT NULL DEFAULT 0, rcpts INTEGER NOT NULL DEFAULT 0,"
+    " created INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS api_keys("
+    " id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+    " prefix TEXT UNIQUE NOT NULL, hash BLOB NOT NULL, label TEXT NOT NULL DEFAULT '',"
+    " created INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS domains("
+    " id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+    " name TEXT UNIQUE NOT NULL, subdomains INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS dkim_keys("
+    " id INTEGER PRIMARY KEY, domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,"
+    " selector TEXT NOT NULL, algo TEXT NOT NULL, path TEXT NOT NULL,"
+    " signing INTEGER NOT NULL DEFAULT 1, created INTEGER NOT NULL,"
+    " UNIQUE(domain_id, selector));"
+    "CREATE TABLE IF NOT EXISTS connectors("
+    " id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+    " name TEXT UNIQUE NOT NULL, network TEXT NOT NULL, domains TEXT NOT NULL DEFAULT '',"
+    " pool TEXT NOT NULL DEFAULT '',"
+    " per_minute INTEGER NOT NULL DEFAULT 0, per_hour INTEGER NOT NULL DEFAULT 0,"
+    " per_day INTEGER NOT NULL DEFAULT 0, rcpts INTEGER NOT NULL DEFAULT 0,"
+    " created INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS counters("
+    " key TEXT NOT NULL, period INTEGER NOT NULL, window INTEGER NOT NULL, count INTEGER NOT NULL,"
+    " PRIMARY KEY(key, period));"
+    "CREATE TABLE IF NOT EXISTS warmup(addr TEXT PRIMARY KEY, first_day INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS bounces("
+    " id INTEGER PRIMARY KEY, time INTEGER NOT NULL, tenant_id INTEGER NOT NULL,"
+    " queue_id TEXT NOT NULL, rcpt_index INTEGER NOT NULL, rcpt TEXT NOT NULL DEFAULT '',"
+    " sender TEXT NOT NULL DEFAULT '', client TEXT NOT NULL DEFAULT '');";
+
+static void
+state_conn_free(void *p)
+{
+	sqlite3_close_v2(p);
+}
+
+static int
+state_err(char *err, size_t errlen, const char *path, const char *what, sqlite3 *db)
+{
+	snprintf(err, errlen, "%s: %s: %s", path, what,
+	    db != NULL ? sqlite3_errmsg(db) : strerror(errno));
+	return -1;
+}
+
+/* A new connection with the settings every user of the file needs. */
+sqlite3 *
+state_db_connect(const char *path, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	int rc = sqlite3_open_v2(path, &db,
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+
+	if (rc != SQLITE_OK) {
+		state_err(err, errlen, path, "cannot open", db);
+		sqlite3_close_v2(db);
+		return NULL;
+	}
+	/* busy_timeout: ferryctl and ferryd's threads write the same file;
+	 * synchronous=NORMAL in WAL keeps every commit durable against a crash
+	 * of the process (the state is not mail: a power loss may lose the
+	 * last second of counters, never corrupt the file). */
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+	    " PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK) {
+		state_err(err, errlen, path, "cannot set up", db);
+		sqlite3_close_v2(db);
+		return NULL;
+	}
+	return db;
+}
+
+/* Create the file 0600 (SQLite would use the umask) and refuse a file
+ * others may read. */
+static int
+state_file_check(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0)
+		return state_err(err, errlen, path, "cannot open", NULL);
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return state_err(err, errlen, path, "cannot stat", NULL);
+	}
+	close(fd);
+	if ((st.st_mode & 077) != 0) {
+		snprintf(err, errlen, "%s: readable by group or others (mode %04o): "
+		    "it holds password hashes; chmod 600 it", path, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+state_schema_create(sqlite3 *db, const char *path, char *err, size_t errlen)
+{
+	unsigned char secret[32];
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, state_schema, NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	randombytes_buf(secret, sizeof(secret));
+	if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO meta(key, value) VALUES"
+	    " ('schema', 1), ('verp_secret', ?1);", -1, &stmt, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_blob(stmt, 1, secret, sizeof(secret), SQLITE_TRANSIENT);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	sodium_memzero(secret, sizeof(secret));
+	if (rc != SQLITE_DONE || sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	state_err(err, errlen, path, "cannot create the schema", db);
+	sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
+	return -1;
+}
+
+struct state *
+state_open(const char *path, char *err, size_t errlen)
+{
+	struct state *st;
+	sqlite3 *db;
+
+	if (sodium_init() < 0) {
+		snprintf(err, errlen, "libsodium: cannot initialise");
+		return NULL;
+	}
+	if (state_file_check(path, err, errlen) != 0)
+		return NULL;
+	db = state_db_connect(path, err, errlen);
+	if (db == NULL)
+		return NULL;
+	if (state_schema_create(db, path, err, errlen) != 0) {
+		sqlite3_close_v2(db);
+		return NULL;
+	}
+	st = xcalloc(1, sizeof(*st));
+	st->path = xstrdup(path);
+	if (pthread_key_create(&st->tls_key, state_conn_free) != 0) {
+		sqlite3_close_v2(db);
+		free(st->path);
+		free(st);
+		snprintf(err, errlen, "%s: no thread key", path);
+		return NULL;
+	}
+	pthread_setspecific(st->tls_key, db);
+	return st;
+}
+
+void
+state_close(struct state *st)
+{
+	sqlite3 *db;
+
+	if (st == NULL)
+		return;
+	/* Only this thread's connection can be closed here; other threads'
+	 * close when they exit (the key's destructor). */
+	db = pthread_getspecific(st->tls_key);
+	if (db != NULL) {
+		pthread_setspecific(st->tls_key, NULL);
+		sqlite3_close_v2(db);
+	}
+	free(st->path);
+	free(st);
+}
+
+const char *
+state_path(const struct state *st)
+{
+	return st->path;
+}
+
+sqlite3 *
+state_db(struct state *st)
+{
+	char err[512];
+	sqlite3 *db = pthread_getspecific(st->tls_key);
+
+	if (db != NULL)
+		return db;
+	db = state_db_connect(st->path, err, sizeof(err));
+	if (db != NULL)
+		pthread_setspecific(st->tls_key, db);
+	return db;
+}
+
+sqlite3_stmt *
+state_prepare(struct state *st, const char *sql)
+{
+	sqlite3 *db = state_db(st);
+	sqlite3_stmt *stmt = NULL;
+
+	if (db == NULL)
+		return NULL;
+	/* prepare_v3 PERSISTENT: these few statements run all the time. The
+	 * cost of preparing each time is small next to a network round trip;
+	 * keep it simple. */
+	if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		return NULL;
+	return stmt;
+}
+
+void
+state_text_copy(char *dst, size_t size, sqlite3_stmt *stmt, int col)
+{
+	const unsigned char *t = sqlite3_column_text(stmt, col);
+
+	snprintf(dst, size, "%s", t != NULL ? (const char *)t : "");
+}
+
+void
+state_limits_read(struct state_limits *l, sqlite3_stmt *stmt, int col)
+{
+	l->per_minute = sqlite3_column_int64(stmt, col);
+	l->per_hour = sqlite3_column_int64(stmt, col + 1);
+	l->per_day = sqlite3_column_int64(stmt, col + 2);
+	l->rcpts = sqlite3_column_int64(stmt, col + 3);
+}
+
+int
+state_verp_secret(struct state *st, unsigned char out[32])
+{
+	sqlite3_stmt *stmt = state_prepare(st, "SELECT value FROM meta WHERE key = 'verp_secret';");
+	int rc = -1;
+
+	if (stmt == NULL)
+		return -1;
+	if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == 32) {
+		memcpy(out, sqlite3_column_blob(stmt, 0), 32);
+		rc = 0;
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}

@@ -1,0 +1,400 @@
+/*
+ * state_ident.c - who a session is: SMTP AUTH against accounts and API
+ * keys, connectors by client network, the tenant's sender domains, and the
+ * lookups delivery makes by tenant id.
+ * SECURITY: API keys are compared by SHA-256 in constant time (they are 256
+ * random bits: a slow hash adds nothing); account passwords are argon2id,
+ * and an unknown account still costs one argon2id verification so timing
+ * does not tell which names exist.
+ */
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "state/state.h"
+#include "state/state_internal.h"
+#include "util/netaddr.h"
+
+#define KEY_SECRET_LEN 43
+
+static const char ident_tenant_cols[] =
+    "t.id, t.name, t.suspended, t.suspend_reason, t.pool,"
+    " t.per_minute, t.per_hour, t.per_day, t.rcpts";
+
+/* Columns 0..8 as selected by ident_tenant_cols. */
+static void
+ident_tenant_read(struct state_ident *id, sqlite3_stmt *stmt)
+{
+	id->tenant_id = sqlite3_column_int64(stmt, 0);
+	state_text_copy(id->tenant, sizeof(id->tenant), stmt, 1);
+	id->suspended = sqlite3_column_int(stmt, 2) != 0;
+	state_text_copy(id->suspend_reason, sizeof(id->suspend_reason), stmt, 3);
+	state_text_copy(id->pool, sizeof(id->pool), stmt, 4);
+	state_limits_read(&id->tenant_limits, stmt, 5);
+}
+
+int
+state_key_split(const char *key, size_t len, char prefix[STATE_KEY_PREFIX_LEN + 1])
+{
+	size_t i;
+
+	if (len != STATE_KEY_PREFIX_LEN + 1 + KEY_SECRET_LEN || memcmp(key, "fy_", 3) != 0 ||
+	    key[STATE_KEY_PREFIX_LEN] != '_')
+		return -1;
+	for (i = 3; i < STATE_KEY_PREFIX_LEN; i++)
+		if (!((key[i] >= '0' && key[i] <= '9') || (key[i] >= 'a' && key[i] <= 'f')))
+			return -1;
+	for (i = STATE_KEY_PREFIX_LEN + 1; i < len; i++) {
+		char ch = key[i];
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+			return -1;
+	}
+	memcpy(prefix, key, STATE_KEY_PREFIX_LEN);
+	prefix[STATE_KEY_PREFIX_LEN] = '\0';
+	return 0;
+}
+
+void
+state_key_hash(const char *key, size_t len, unsigned char out[32])
+{
+	crypto_hash_sha256(out, (const unsigned char *)key, len);
+}
+
+static int
+ident_auth_key(struct state *st, const char *user, const char *pass, size_t passlen,
+    struct state_ident *id)
+{
+	char prefix[STATE_KEY_PREFIX_LEN + 1];
+	unsigned char h[32];
+	sqlite3_stmt *stmt;
+	char sql[512];
+	int rc, ok = 0;
+
+	if (state_key_split(pass, passlen, prefix) != 0)
+		return 0;
+	snprintf(sql, sizeof(sql), "SELECT %s, k.id, k.hash FROM api_keys k JOIN tenants t"
+	    " ON t.id = k.tenant_id WHERE k.prefix = ?1 AND k.revoked = 0;", ident_tenant_cols);
+	if ((stmt = state_prepare(st, sql)) == NULL)
+		return -1;
+	sqlite3_bind_text(stmt, 1, prefix, -1, SQLITE_STATIC);
+	state_key_hash(pass, passlen, h);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(stmt, 10) == 32 &&
+	    sodium_memcmp(h, sqlite3_column_blob(stmt, 10), 32) == 0) {
+		memset(id, 0, sizeof(*id));
+		ident_tenant_read(id, stmt);
+		/* The key names its tenant; the user name must agree, or be the
+		 * conventional "apikey", so a key pasted into the wrong client
+		 * profile is refused instead of sending as someone else. */
+		if (strcmp(user, "apikey") == 0 || strcmp(user, id->tenant) == 0) {
+			id->kind = STATE_IDENT_KEY;
+			id->subject_id = sqlite3_column_int64(stmt, 9);
+			snprintf(id->subject, sizeof(id->subject), "%s", prefix);
+			ok = 1;
+		}
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ok = -1;
+	sqlite3_finalize(stmt);
+	sodium_memzero(h, sizeof(h));
+	return ok;
+}
+
+static char ident_dummy[crypto_pwhash_STRBYTES];
+static pthread_once_t ident_dummy_once = PTHREAD_ONCE_INIT;
+
+static void
+ident_dummy_init(void)
+{
+	unsigned char pw[32];
+
+	randombytes_buf(pw, sizeof(pw));
+	if (crypto_pwhash_str(ident_dummy, (const char *)pw, sizeof(pw),
+	    crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+		ident_dummy[0] = '\0';
+	sodium_memzero(pw, sizeof(pw));
+}
+
+static int
+ident_auth_account(struct state *st, const char *user, const char *pass, size_t passlen,
+    struct state_ident *id)
+{
+	char hash[crypto_pwhash_STRBYTES] = "";
+	sqlite3_stmt *stmt;
+	char sql[512];
+	bool found = false;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "SELECT %s, a.id, a.hash, a.per_minute, a.per_hour,"
+	    " a.per_day, a.rcpts FROM accounts a JOIN tenants t ON t.id = a.tenant_id"
+	    " WHERE a.name = ?1;", ident_tenant_cols);
+	if ((stmt = state_prepare(st, sql)) == NULL)
+		return -1;
+	sqlite3_bind_text(stmt, 1, user, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		memset(id, 0, sizeof(*id));
+		ident_tenant_read(id, stmt);
+		id->kind = STATE_IDENT_ACCOUNT;
+		id->subject_id = sqlite3_column_int64(stmt, 9);
+		snprintf(id->subject, sizeof(id->subject), "%s", user);
+		state_text_copy(hash, sizeof(hash), stmt, 10);
+		state_limits_read(&id->subject_limits, stmt, 11);
+		found = true;
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	if (!found) {
+		pthread_once(&ident_dummy_once, ident_dummy_init);
+		memcpy(hash, ident_dummy, sizeof(hash));
+	}
+	rc = hash[0] != '\0' && crypto_pwhash_str_verify(hash, pass, passlen) == 0;
+	sodium_memzero(hash, sizeof(hash));
+	if (!found || !rc) {
+		memset(id, 0, sizeof(*id));
+		return 0;
+	}
+	return 1;
+}
+
+int
+state_auth(struct state *st, const char *user, const char *pass, size_t passlen,
+    struct state_ident *id)
+{
+	char prefix[STATE_KEY_PREFIX_LEN + 1];
+
+	if (strlen(user) > STATE_NAME_MAX || passlen > 1024)
+		return 0;
+	if (state_key_split(pass, passlen, prefix) == 0)
+		return ident_auth_key(st, user, pass, passlen, id);
+	return ident_auth_account(st, user, pass, passlen, id);
+}
+
+int
+state_connector_match(struct state *st, const struct sockaddr *sa, struct state_ident *id)
+{
+	struct netaddr_net net;
+	sqlite3_stmt *stmt;
+	char sql[512], text[64];
+	int rc, best = -1;
+
+	snprintf(sql, sizeof(sql), "SELECT %s, c.id, c.name, c.network, c.pool, c.per_minute,"
+	    " c.per_hour, c.per_day, c.rcpts FROM connectors c JOIN tenants t"
+	    " ON t.id = c.tenant_id;", ident_tenant_cols);
+	if ((stmt = state_prepare(st, sql)) == NULL)
+		return -1;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		state_text_copy(text, sizeof(text), stmt, 11);
+		if (netaddr_net_parse(text, &net) != 0 || !netaddr_net_match(&net, sa) ||
+		    (int)net.prefix <= best)
+			continue;
+		best = (int)net.prefix;
+		memset(id, 0, sizeof(*id));
+		ident_tenant_read(id, stmt);
+		id->kind = STATE_IDENT_CONNECTOR;
+		id->subject_id = sqlite3_column_int64(stmt, 9);
+		state_text_copy(id->subject, sizeof(id->subject), stmt, 10);
+		state_text_copy(text, sizeof(text), stmt, 12);
+		if (text[0] != '\0')
+			snprintf(id->pool, sizeof(id->pool), "%s", text);
+		state_limits_read(&id->subject_limits, stmt, 13);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return -1;
+	return best >= 0;
+}
+
+int
+state_ident_refresh(struct state *st, struct state_ident *id)
+{
+	static const char *const subject_sql[] = {
+		[STATE_IDENT_ACCOUNT] = "SELECT per_minute, per_hour, per_day, rcpts, '' FROM accounts WHERE id = ?1;",
+		[STATE_IDENT_KEY] = "SELECT 0, 0, 0, 0, '' FROM api_keys WHERE id = ?1 AND revoked = 0;",
+		[STATE_IDENT_CONNECTOR] = "SELECT per_minute, per_hour, per_day, rcpts, pool FROM connectors WHERE id = ?1;",
+	};
+	struct state_tenant t;
+	sqlite3_stmt *stmt;
+	char pool[STATE_NAME_MAX + 1];
+	int rc;
+
+	if (id->kind == STATE_IDENT_NONE)
+		return 1;
+	if ((rc = state_tenant_by_id(st, id->tenant_id, &t)) != 1)
+		return rc;
+	if ((stmt = state_prepare(st, subject_sql[id->kind])) == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id->subject_id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		state_limits_read(&id->subject_limits, stmt, 0);
+		state_text_copy(pool, sizeof(pool), stmt, 4);
+	}
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? 0 : -1;
+	id->suspended = t.suspended;
+	id->tenant_limits = t.limits;
+	snprintf(id->pool, sizeof(id->pool), "%s", pool[0] != '\0' ? pool : t.pool);
+	return 1;
+}
+
+/* Is domain one of the connector's own list ("a.example,b.example")? The
+ * list narrows the tenant's domains; it never adds to them. */
+static bool
+ident_connector_lists(const char *list, const char *domain)
+{
+	size_t dl = strlen(domain);
+	const char *p = list;
+
+	if (*list == '\0')
+		return true;
+	while (*p != '\0') {
+		const char *end = strchr(p, ',');
+		size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+		if (n == dl && strncmp(p, domain, n) == 0)
+			return true;
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	return false;
+}
+
+/* The tenant domain that covers domain: itself, or a parent added with
+ * subdomains allowed. 1 + name in out, 0 none, -1 error. */
+static int
+ident_domain_cover(struct state *st, long long tenant_id, const char *domain, char *out, size_t outsz)
+{
+	sqlite3_stmt *stmt = state_prepare(st, "SELECT name FROM domains WHERE tenant_id = ?1 AND"
+	    " name = ?2 AND (?3 = 0 OR subdomains = 1);");
+	const char *d = domain;
+	int rc = SQLITE_DONE, level = 0;
+
+	if (stmt == NULL)
+		return -1;
+	while (d != NULL && *d != '\0') {
+		sqlite3_reset(stmt);
+		sqlite3_bind_int64(stmt, 1, tenant_id);
+		sqlite3_bind_text(stmt, 2, d, -1, SQLITE_STATIC);
+		sqlite3_bind_int(stmt, 3, level);
+		if ((rc = sqlite3_step(stmt)) != SQLITE_DONE)
+			break;
+		d = strchr(d, '.');
+		if (d != NULL)
+			d++;
+		level++;
+	}
+	if (rc == SQLITE_ROW)
+		state_text_copy(out, outsz, stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+state_sender_allowed(struct state *st, const struct state_ident *id, const char *domain)
+{
+	char owner[STATE_DOMAIN_MAX + 1], list[1024] = "";
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (id->kind == STATE_IDENT_NONE)
+		return 1;
+	rc = ident_domain_cover(st, id->tenant_id, domain, owner, sizeof(owner));
+	if (rc != 1 || id->kind != STATE_IDENT_CONNECTOR)
+		return rc;
+	if ((stmt = state_prepare(st, "SELECT domains FROM connectors WHERE id = ?1;")) == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id->subject_id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		state_text_copy(list, sizeof(list), stmt, 0);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? 0 : -1;
+	/* A connector's list names tenant domains; a subdomain is covered when
+	 * its owning tenant domain is listed. */
+	return ident_connector_lists(list, domain) || ident_connector_lists(list, owner);
+}
+
+static int
+tenant_lookup(struct state *st, const char *where, long long id, const char *text,
+    struct state_tenant *t)
+{
+	char sql[512];
+	sqlite3_stmt *stmt;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "SELECT id, name, suspended, pool, bounce_domain, per_minute,"
+	    " per_hour, per_day, rcpts FROM tenants WHERE %s;", where);
+	if ((stmt = state_prepare(st, sql)) == NULL)
+		return -1;
+	if (text != NULL)
+		sqlite3_bind_text(stmt, 1, text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(stmt, 1, id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		memset(t, 0, sizeof(*t));
+		t->id = sqlite3_column_int64(stmt, 0);
+		state_text_copy(t->name, sizeof(t->name), stmt, 1);
+		t->suspended = sqlite3_column_int(stmt, 2) != 0;
+		state_text_copy(t->pool, sizeof(t->pool), stmt, 3);
+		state_text_copy(t->bounce_domain, sizeof(t->bounce_domain), stmt, 4);
+		state_limits_read(&t->limits, stmt, 5);
+	}
+	sqlite3_finalize(stmt);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+state_tenant_by_id(struct state *st, long long id, struct state_tenant *t)
+{
+	return tenant_lookup(st, "id = ?1", id, NULL, t);
+}
+
+int
+state_tenant_by_name(struct state *st, const char *name, struct state_tenant *t)
+{
+	return tenant_lookup(st, "name = ?1", 0, name, t);
+}
+
+int
+state_tenant_by_bounce_domain(struct state *st, const char *domain, struct state_tenant *t)
+{
+	return tenant_lookup(st, "bounce_domain = ?1 AND bounce_domain <> ''", 0, domain, t);
+}
+
+int
+state_dkim_keys(struct state *st, long long tenant_id, const char *domain,
+    state_dkim_fn fn, void *arg)
+{
+	char owner[STATE_DOMAIN_MAX + 1];
+	sqlite3_stmt *stmt;
+	int rc, n = 0;
+	char sel[128], algo[32], path[4096];
+
+	rc = ident_domain_cover(st, tenant_id, domain, owner, sizeof(owner));
+	if (rc != 1)
+		return rc;
+	stmt = state_prepare(st, "SELECT k.selector, k.algo, k.path FROM dkim_keys k JOIN domains d"
+	    " ON d.id = k.domain_id WHERE d.name = ?1 AND k.signing = 1 ORDER BY k.id;");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_text(stmt, 1, owner, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		state_text_copy(sel, sizeof(sel), stmt, 0);
+		state_text_copy(algo, sizeof(algo), stmt, 1);
+		state_text_copy(path, sizeof(path), stmt, 2);
+		fn(arg, owner, sel, algo, path);
+		n++;
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? n : -1;
+}

@@ -1,0 +1,25 @@
+/* state_internal.h - shared by the files of src/state/. */
+#ifndef FERRY_STATE_INTERNAL_H
+#define FERRY_STATE_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+#include "state/state.h"
+
+/* A new connection (WAL, busy timeout, foreign keys). NULL + err. */
+sqlite3 *state_db_connect(const char *path, char *err, size_t errlen);
+/* Prepare sql on this thread's connection; NULL on error. */
+sqlite3_stmt *state_prepare(struct state *st, const char *sql);
+/* Column col as text into dst (always NUL-terminated; "" for NULL). */
+void state_text_copy(char *dst, size_t size, sqlite3_stmt *stmt, int col);
+/* Columns col..col+3: per_minute, per_hour, per_day, rcpts. */
+void state_limits_read(struct state_limits *l, sqlite3_stmt *stmt, int col);
+
+/* API keys: split "fy_<12 hex>_<43 b64url>" into its prefix (the first
+ * STATE_KEY_PREFIX_LEN octets) and check the form. */
+int state_key_split(const char *key, size_t len, char prefix[STATE_KEY_PREFIX_LEN + 1]);
+/* SHA-256 of the whole key text. */
+void state_key_hash(const char *key, size_t len, unsigned char out[32]);
+
+#endif
