@@ -8,6 +8,7 @@
  * by conf_check().
  */
 #include "conf/conf.h"
+#include "conf/conf_internal.h"
 #include "dkim/dkim.h"
 
 #include <arpa/inet.h>
@@ -65,17 +66,7 @@ static const struct conf_int conf_ints[] = {
 };
 #undef CI
 
-struct conf_parse {
-	struct conf *c;
-	const char  *file;
-	int          line;
-	char        *err;
-	size_t       errlen;
-	unsigned     seen;       /* bitmap of conf_ints seen, for duplicates */
-	bool         seen_str[32];
-};
-
-static int
+int
 conf_fail(struct conf_parse *p, const char *fmt, ...)
 {
 	va_list ap;
@@ -459,6 +450,10 @@ conf_option_apply(struct conf_parse *p, char **argv, int argc)
 	if (strcmp(k, "control_socket") == 0) return conf_str_set(p, 10, &c->control_socket, argv, argc);
 	if (strcmp(k, "submit_socket") == 0)  return conf_str_set(p, 11, &c->submit_socket, argv, argc);
 	if (strcmp(k, "postmaster") == 0)     return conf_str_set(p, 12, &c->postmaster, argv, argc);
+	if (strcmp(k, "state_db") == 0)       return conf_str_set(p, 14, &c->state_db, argv, argc);
+	if (strcmp(k, "pool") == 0)           return conf_pool_add(p, argv, argc);
+	if (strcmp(k, "pool_address") == 0)   return conf_pool_address_add(p, argv, argc);
+	if (strcmp(k, "provider") == 0)       return conf_provider_add(p, argv, argc);
 	if (strcmp(k, "outbound_source") == 0) {
 		if (argc == 2 && !netaddr_ip_parse(argv[1], NULL, NULL))
 			return conf_fail(p, "outbound_source: '%s' is not an IPv4 or IPv6 address", argv[1]);
@@ -628,6 +623,8 @@ conf_finish(struct conf *c)
 		c->spool_dir = xstrdup(c->path == NULL ? "./var" : "/var/spool/ferry");
 	if (c->users_file == NULL)
 		c->users_file = conf_path_join(c->spool_dir, "users");
+	if (c->state_db == NULL)
+		c->state_db = conf_path_join(c->spool_dir, "ferry.db");
 	if (c->maildir_root == NULL)
 		c->maildir_root = conf_path_join(c->spool_dir, "mail");
 	if (c->control_socket == NULL)
@@ -734,6 +731,8 @@ conf_free(struct conf *c)
 	free(c->submit_socket);
 	free(c->postmaster);
 	free(c->outbound_source);
+	free(c->state_db);
+	conf_pools_free(c);
 	for (size_t i = 0; i < c->nroutes; i++) {
 		struct conf_route *r = &c->routes[i];
 		free(r->domain);

@@ -56,6 +56,37 @@ struct conf_route {
 
 struct dkim_key;
 
+/* "pool NAME [select=round-robin|weighted]" and
+ * "pool_address NAME IP [ehlo=HOST] [weight=N] [warmup=N,N,...] [warmup_start=YYYY-MM-DD]":
+ * named sets of source addresses tenants send from (see docs). */
+enum conf_pool_select { CONF_POOL_ROUND_ROBIN, CONF_POOL_WEIGHTED };
+
+struct conf_pool_addr {
+	char      *addr;          /* IP literal, validated */
+	char      *ehlo;          /* EHLO name when sending from addr; NULL: hostname */
+	long long  weight;        /* >= 1 */
+	long long *warmup;        /* daily caps, day 1, 2, ...; after the last: no cap */
+	size_t     nwarmup;       /* 0: no warm-up */
+	long long  warmup_start;  /* day number (days since the epoch, UTC); -1: first use */
+};
+
+struct conf_pool {
+	char                  *name;
+	enum conf_pool_select  select;
+	struct conf_pool_addr *addrs;
+	size_t                 naddrs;
+};
+
+/* "provider NAME PATTERN[,PATTERN...] [connections=N] [rate=N]": limits shared by
+ * every destination whose MX host matches a pattern ("*.google.com", or
+ * an exact name); rate is messages per minute, 0 none. */
+struct conf_provider {
+	char     **patterns;
+	size_t     npatterns;
+	char      *name;
+	long long  connections, rate;
+};
+
 struct conf {
 	char *path;                      /* NULL: embedded default */
 	char *hostname;
@@ -109,7 +140,14 @@ struct conf {
 	/* "dkim_sign DOMAIN SELECTOR KEYFILE" keys in file order: mail whose
 	 * From: is in DOMAIN (or a subdomain) is signed with each of its keys. */
 	struct dkim_key  **dkim_keys; size_t ndkim;
+	char *state_db;                    /* tenants etc. (SQLite); default spool_dir/ferry.db */
+	struct conf_pool     *pools;     size_t npools;
+	struct conf_provider *providers; size_t nproviders;
 };
+
+const struct conf_pool *conf_pool_find(const struct conf *c, const char *name);
+/* The first provider with a pattern matching host (lowercase), or NULL. */
+const struct conf_provider *conf_provider_match(const struct conf *c, const char *host);
 
 /* The route for a recipient domain: an explicit route, else maildir for a
  * hosted domain, else the "*" route, else NULL (MX lookup). */

@@ -25,6 +25,8 @@
 #include "net/server.h"
 #include "net/tls.h"
 #include "spool/spool.h"
+#include "state/counters.h"
+#include "state/state.h"
 #include "util/log.h"
 
 #define FERRY_VERSION "0.1.0"
@@ -154,6 +156,27 @@ ferryd_users_file_prepare(const struct conf *c, const struct ferryd_ids *ids)
 	if (ids->uid != (uid_t)-1 && fchown(fd, ids->uid, ids->gid) < 0)
 		log_warn("event=users-file-chown-failed file=%s error=\"%s\"", c->users_file, strerror(errno));
 	close(fd);
+}
+
+/* The state database is created as root and given to the run user, who
+ * opens it again from every thread after privileges are dropped. */
+static void
+ferryd_state_open(struct server *srv, const struct conf *c, const struct ferryd_ids *ids)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	char err[1024], path[4096];
+
+	srv->state = state_open(c->state_db, err, sizeof(err));
+	if (srv->state == NULL)
+		log_fatal("event=fatal reason=\"%s\"", err);
+	for (size_t i = 0; ids->uid != (uid_t)-1 && i < 3; i++) {
+		snprintf(path, sizeof(path), "%s%s", c->state_db, suffix[i]);
+		if (chown(path, ids->uid, ids->gid) < 0 && errno != ENOENT)
+			log_warn("event=state-chown-failed file=%s error=\"%s\"", path, strerror(errno));
+	}
+	srv->counters = counters_local_open(c->state_db, err, sizeof(err));
+	if (srv->counters == NULL)
+		log_fatal("event=fatal reason=\"%s\"", err);
 }
 
 static SSL_CTX *
@@ -293,6 +316,7 @@ main(int argc, char **argv)
 	srv.auth = auth_store_new(c->users_file, 2, err, sizeof(err));
 	if (srv.auth == NULL)
 		log_fatal("event=fatal reason=\"%s\"", err);
+	ferryd_state_open(&srv, c, &ids);
 	spool_recover(srv.spool);
 	nworkers = ferryd_worker_count(c);
 	if (server_listen(&srv, c, nworkers, err, sizeof(err)) < 0)
@@ -321,6 +345,8 @@ main(int argc, char **argv)
 	control_stop(ctl);
 	qmgr_stop(srv.qmgr);          /* deliveries in progress finish first */
 	spool_committer_stop(srv.spool);
+	counters_close(srv.counters);
+	state_close(srv.state);
 	auth_store_free(srv.auth);
 	server_workers_free(&srv);
 	spool_close(srv.spool);

@@ -21,6 +21,8 @@ struct spool;
 struct worker;
 struct auth_store;
 struct qmgr;
+struct state;
+struct counters;
 
 /* A configuration generation: what a session was started with. Reference
  * counted so a reload never pulls the config out from under a session. */
@@ -36,6 +38,8 @@ struct server {
 	struct spool       *spool;
 	struct auth_store  *auth;
 	struct qmgr        *qmgr;     /* NULL until delivery starts */
+	struct state       *state;    /* tenants etc.: any thread (own connection each) */
+	struct counters    *counters; /* rate limits, warm-up caps: any thread */
 
 	struct worker      *workers;
 	size_t              nworkers;

@@ -108,7 +108,11 @@ smtp_envelope_write(struct smtp_session *s)
 	rc |= spool_msg_record_str(m, 'l', conf_role_name(s->role));
 	rc |= spool_msg_record(m, 'W', "", 0);
 	if (s->listener < s->conf->nlisteners && s->conf->listeners[s->listener].source != NULL)
-		rc |= spool_msg_record_str(m, 'o', s->conf->listeners[s->listener].source);   /* becomes 'w' once a delay warning is sent */
+		rc |= spool_msg_record_str(m, 'o', s->conf->listeners[s->listener].source);
+	if (s->ident.kind != STATE_IDENT_NONE) {
+		snprintf(num, sizeof(num), "%lld", s->ident.tenant_id);
+		rc |= spool_msg_record_str(m, 'G', num);
+	}
 	return rc;
 }
 

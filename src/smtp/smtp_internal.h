@@ -25,6 +25,7 @@
 #include "smtp/smtp_parse.h"
 #include "smtp/smtp_session.h"
 #include "spool/spool.h"
+#include "state/state.h"
 
 #define SMTP_AUTH_LINE_MAX 12288   /* RFC 4954 4: initial response */
 #define SMTP_HELO_MAX      255
@@ -81,6 +82,9 @@ struct smtp_session {
 	char                 helo[SMTP_HELO_MAX + 1];
 	char                 tls_info[128];
 	char                *auth_user;      /* set once authenticated */
+	/* The relay-service tenant this session sends as (an account or API
+	 * key after AUTH, or a connector matched at connect), else kind NONE. */
+	struct state_ident   ident;
 	int                  auth_failures;
 	int                  auth_step;      /* LOGIN: 1 = want user, 2 = want pass */
 	int                  auth_mech;      /* 1 PLAIN, 2 LOGIN */

@@ -14,7 +14,8 @@
  * (decoded), 'T' RET (FULL|HDRS), 'B' body (7BIT|8BITMIME|BINARYMIME),
  * 'U' SMTPUTF8 ("1"), 'A' auth identity, 'c' client address, 'h' client
  * HELO, 'n' client name, 'L' TLS "protocol cipher", 'P' protocol (RFC 3848
- * "with" keyword), 'l' listener role, 'o' outbound source address of the listener, 'W' (empty) a delay warning is due / 'w' it was sent (the type octet is changed in place), 'M' message content (CRLF lines,
+ * "with" keyword), 'l' listener role, 'o' outbound source address of the listener, 'G' tenant id (decimal, the
+ * relay-service tenant the message was sent as), 'W' (empty) a delay warning is due / 'w' it was sent (the type octet is changed in place), 'M' message content (CRLF lines,
  * Received: header first).
  * SECURITY: every path is opened relative to directory descriptors taken at
  * start (as root) so the daemon keeps working after it drops privileges.

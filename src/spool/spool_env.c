@@ -125,6 +125,12 @@ spool_env_apply(struct spool_env *env, char type, char *v, off_t off)
 	case 'T': env->ret = strcmp(v, "FULL") == 0 ? 1 : 2; free(v); return 0;
 	case 'U': env->smtputf8 = true; free(v); return 0;
 	case 'o': env->source = v; return 0;
+	case 'G':
+		if (spool_env_int(v, &n) < 0 || n <= 0)
+			break;
+		env->tenant_id = n;
+		free(v);
+		return 0;
 	case 'W': env->warn_off = off; free(v); return 0;
 	case 'w': env->warned = true; free(v); return 0;
 	case 'Z': env->dsn_kind = v[0] == '2' ? 2 : 1; free(v); return 0;

@@ -188,6 +188,16 @@ class Ferryd:
                        input=(password + "\n").encode(), check=True,
                        stdout=subprocess.DEVNULL)
 
+    def ctl(self, *args, input=None, check=True):
+        """Run `ferryctl -c CONF ARGS...`; returns the CompletedProcess
+        (text stdout/stderr). check: raise when it exits non-zero."""
+        r = subprocess.run([FERRYCTL, "-c", self.conf] + list(args), input=input,
+                           capture_output=True, text=True)
+        if check and r.returncode != 0:
+            raise AssertionError("ferryctl %s: exit %d: %s%s" % (" ".join(args), r.returncode,
+                                                                 r.stdout, r.stderr))
+        return r
+
     def queue_files(self):
         q = os.path.join(self.spool, "queue")
         return sorted(os.path.join(q, n) for n in os.listdir(q))

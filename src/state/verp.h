@@ -1,0 +1,30 @@
+/*
+ * verp.h - authenticated return paths: the envelope sender of a tenant's
+ * mail becomes "b+TOKEN@BOUNCE-DOMAIN" so that a bounce or complaint that
+ * comes back names the tenant, the message and the recipient. TOKEN is
+ * "<tenant id>-<queue id>-<recipient index>-<mac>", mac being the first 80
+ * bits of HMAC-SHA256(secret, "<tenant>-<queue>-<index>") in lowercase
+ * base32, so a forged or altered token is refused and survives MTAs that
+ * fold the case of local parts (all of it is lowercase hex/base32).
+ */
+#ifndef FERRY_STATE_VERP_H
+#define FERRY_STATE_VERP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define VERP_LOCAL_MAX 64   /* RFC 5321 4.5.3.1.1 */
+
+struct verp_info {
+	long long tenant_id;
+	char      queue_id[17];
+	unsigned  rcpt_index;
+};
+
+/* The local part "b+TOKEN" into out (size >= VERP_LOCAL_MAX + 1). */
+void verp_local_make(const unsigned char secret[32], const struct verp_info *vi, char *out, size_t outsz);
+/* Parse and authenticate a local part (case-insensitive, len octets):
+ * true and vi filled when it is a genuine token. */
+bool verp_local_check(const unsigned char secret[32], const char *local, size_t len, struct verp_info *vi);
+
+#endif
