@@ -40,6 +40,9 @@ extern const char ctl_user_usage[];
 int ctl_queue_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_queue_usage[];
 
+/* ctl_domain_check.c: `domain check DOMAIN` (DNS: SPF, DKIM, DMARC, bounce MX). */
+int ctl_domain_check(struct ctl *c, const char *domain);
+
 /* ctl_conf.c: find the users file and the control socket (see
  * ferryctl(8), FILES). */
 int ctl_users_path(struct ctl *c);

@@ -112,6 +112,8 @@ smtp_envelope_write(struct smtp_session *s)
 	if (s->ident.kind != STATE_IDENT_NONE) {
 		snprintf(num, sizeof(num), "%lld", s->ident.tenant_id);
 		rc |= spool_msg_record_str(m, 'G', num);
+		if (s->ident.pool[0] != '\0')
+			rc |= spool_msg_record_str(m, 'Y', s->ident.pool);
 	}
 	return rc;
 }

@@ -15,7 +15,8 @@
  * 'U' SMTPUTF8 ("1"), 'A' auth identity, 'c' client address, 'h' client
  * HELO, 'n' client name, 'L' TLS "protocol cipher", 'P' protocol (RFC 3848
  * "with" keyword), 'l' listener role, 'o' outbound source address of the listener, 'G' tenant id (decimal, the
- * relay-service tenant the message was sent as), 'W' (empty) a delay warning is due / 'w' it was sent (the type octet is changed in place), 'M' message content (CRLF lines,
+ * relay-service tenant the message was sent as), 'Y' the IP pool it leaves from (a
+ * connector's own, else its tenant's, at receipt), 'W' (empty) a delay warning is due / 'w' it was sent (the type octet is changed in place), 'M' message content (CRLF lines,
  * Received: header first).
  * SECURITY: every path is opened relative to directory descriptors taken at
  * start (as root) so the daemon keeps working after it drops privileges.

@@ -125,6 +125,7 @@ spool_env_apply(struct spool_env *env, char type, char *v, off_t off)
 	case 'T': env->ret = strcmp(v, "FULL") == 0 ? 1 : 2; free(v); return 0;
 	case 'U': env->smtputf8 = true; free(v); return 0;
 	case 'o': env->source = v; return 0;
+	case 'Y': env->pool = v; return 0;
 	case 'G':
 		if (spool_env_int(v, &n) < 0 || n <= 0)
 			break;
@@ -206,6 +207,7 @@ spool_env_free(struct spool_env *env)
 	free(env->client_addr);
 	free(env->helo);
 	free(env->source);
+	free(env->pool);
 	memset(env, 0, sizeof(*env));
 }
 

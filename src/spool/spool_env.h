@@ -44,6 +44,7 @@ struct spool_env {
 	int       dsn_kind;              /* 0 normal, 1 bounce, 2 double bounce ('Z') */
 	char     *source;                /* outbound source from the listener ('o'), or NULL */
 	long long tenant_id;             /* 'G': the tenant it was sent as, 0 none */
+	char     *pool;                  /* 'Y': IP pool name, or NULL */
 	bool      warned;                /* a delay warning went out ('w') */
 	off_t     warn_off;              /* offset of the 'W' record's type octet, 0 if none */
 	off_t     content_off;
