@@ -666,7 +666,8 @@ hop_transaction(struct deliver_ctx *d, const struct conf *c, struct hop_plan *p,
 		p->source = pick.addr->addr;
 		p->helo = pick.addr->ehlo;
 	}
-	p->sender = d->tenant.verp ? hop_verp_sender(d, env, g[0], sender, sizeof(sender)) : NULL;
+	p->sender = d->tenant.verp && !p->lmtp && n == 1 ? hop_verp_sender(d, env, g[0], sender, sizeof(sender)) :
+	    NULL;
 	mta_reply_set(&why, 451, "4.4.1 no usable address for %.200s", p->domain);
 	for (size_t hi = 0; hi < p->nhosts && !done; hi++) {
 		size_t naddr = p->unix_path ? 1 : p->hosts[hi].naddrs;
