@@ -39,6 +39,7 @@ TENANTS = {
     "beta": ("p2", None, "beta.test"),
     "gamma": ("pw", None, "gamma.test"),
     "delta": ("warm", None, "delta.test"),
+    "eps": ("p2", None, "eps.test"),          # suspended and resumed
 }
 
 
@@ -173,7 +174,7 @@ class PoolsTest(unittest.TestCase):
         self.assertEqual(len(self.received(self.rx, "warm-")), 3)
         self.assertTrue(all(m["peer"] == "127.0.0.11" for m in first))
         queued = self.f.ctl("queue", "list").stdout
-        self.assertEqual(queued.count("warm-"), 2, queued)
+        self.assertEqual(len(re.findall(r"warm-\d@", queued)), 2, queued)
         # an address with room joins the pool: the rest leaves from it
         with open(self.f.conf, "a") as conf:
             conf.write("pool_address warm 127.0.0.12\n")
@@ -218,7 +219,7 @@ class PoolsTest(unittest.TestCase):
             self.assertEqual(domains, {TENANTS[tenant][2].encode()})
 
     def test_verp_return_path_one_transaction_per_recipient(self):
-        sender = self.send("acme", ["verp-0@remote.test", "verp-1@remote.test"])
+        self.send("acme", ["verp-0@remote.test", "verp-1@remote.test"])
         got = self.wait_received(self.rx, "verp-", 2)
         with self.db() as db:
             secret = bytes(db.execute("SELECT value FROM meta WHERE key = 'verp_secret'").fetchone()[0])
@@ -239,7 +240,6 @@ class PoolsTest(unittest.TestCase):
         # a tenant without a bounce domain keeps its own return path
         self.send("beta", ["noverp@remote.test"])
         self.assertEqual(self.wait_received(self.rx, "noverp", 1)[0]["sender"], "news@beta.test")
-        self.assertIn(sender.split("@")[1], "acme.test")
 
     # ---- suspension ------------------------------------------------------------------
 
@@ -248,9 +248,10 @@ class PoolsTest(unittest.TestCase):
         self.rx.set("rcpt", lambda cmd: "450 4.2.0 later" if "held-" in cmd else "250 2.1.5 ok")
         try:
             for i in range(2):
-                self.send("beta", ["held-%d@remote.test" % i])
-            self.assertTrue(wait_for(lambda: self.f.log_text().count("to=\"held-") >= 2))
-            self.f.ctl("tenant", "suspend", "beta")
+                self.send("eps", ["held-%d@remote.test" % i])
+            self.assertTrue(wait_for(lambda: len(re.findall(r"event=deferred .*to=\"held-",
+                                                            self.f.log_text())) >= 2))
+            self.f.ctl("tenant", "suspend", "eps")
             self.f.ctl("queue", "flush")
             self.assertTrue(wait_for(lambda: self.f.log_text().count("reason=\"tenant suspended\"") >= 2),
                             self.f.log_text()[-2000:])
@@ -259,7 +260,7 @@ class PoolsTest(unittest.TestCase):
             self.assertNotIn("event=bounced", self.f.log_text())
         finally:
             self.rx.clear()
-        self.f.ctl("tenant", "resume", "beta")
+        self.f.ctl("tenant", "resume", "eps")
         got = self.wait_received(self.rx, "held-", 2)
         self.assertTrue(all(m["peer"] in P2 for m in got))
         self.assertEqual(os.listdir(os.path.join(self.f.spool, "hold")), [])
