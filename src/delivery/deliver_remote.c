@@ -135,15 +135,15 @@ deliver_dest_release(const char *key)
 	pthread_mutex_unlock(&dest_lock);
 }
 
-/* The destination a delivery counts against: a provider (every domain
- * whose MX hosts are the provider's shares its connections), the next hop
+/* The destination a delivery counts against: a provider with connections=
+ * (every domain whose MX hosts are the provider's shares them), the next hop
  * of a fixed route (all domains through one smarthost share it), else the
  * domain. */
 static void
 dest_key(const struct conf_provider *pr, const struct conf_route *route, const char *domain, char *out,
     size_t outsz)
 {
-	if (pr != NULL)
+	if (pr != NULL && pr->connections > 0)
 		snprintf(out, outsz, "provider:%s", pr->name);
 	else if (route != NULL && route->transport != CONF_TRANSPORT_MX && route->transport != CONF_TRANSPORT_MAILDIR)
 		snprintf(out, outsz, "%s:%s:%d", route->transport == CONF_TRANSPORT_LMTP ? "lmtp" : "smtp",
@@ -164,8 +164,8 @@ dest_slot_take(struct deliver_ctx *d, const struct conf *c, const struct conf_ro
 		return 0;
 	deliver_ctx_idle(d);          /* a connection elsewhere and its slot go */
 	/* A provider's rate is counted per message (deliver_provider_take). */
-	if (dest_acquire(key, pr != NULL && pr->connections > 0 ? pr->connections : c->destination_concurrency,
-	    pr != NULL ? 0 : c->destination_rate) < 0)
+	if (pr != NULL && pr->connections > 0 ? dest_acquire(key, pr->connections, 0) < 0 :
+	    dest_acquire(key, c->destination_concurrency, c->destination_rate) < 0)
 		return -1;
 	snprintf(d->slot_dest, sizeof(d->slot_dest), "%s", key);
 	return 0;
@@ -708,7 +708,7 @@ deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_ro
 	p->provider = p->lmtp ? NULL : hop_provider(c, route, p);
 	if (dest_slot_take(d, c, route, domain, p->provider) < 0) {
 		mta_reply_set(&why, 451, "4.4.5 destination concurrency limit: no slot for %.200s",
-		    p->provider ? p->provider->name : domain);
+		    p->provider && p->provider->connections > 0 ? p->provider->name : domain);
 		group_fail(g, n, &why, "none");
 		free(p);
 		return;
