@@ -3,7 +3,6 @@ From: is in a domain with dkim_sign keys, RSA-2048 and Ed25519 both, and an
 independent verifier (python3-dkim) checks each signature against the public
 keys published in a test zone on a real DNS server (unbound), for plain, 8-bit, long-folded-header and trailing-blank-line messages.
 Mail from other domains leaves unsigned."""
-import base64
 import os
 import smtplib
 import subprocess
@@ -13,32 +12,11 @@ import unittest
 import dkim
 import dns.resolver
 
+from dkimkeys import make_key, txt_record
 from dnsserver import DnsServer
 
 from ferrytest import Ferryd, FERRYD
 from receiver import Receiver
-
-
-def make_key(tmp, name, algo):
-    path = os.path.join(tmp, name)
-    args = ["openssl", "genpkey", "-algorithm", algo, "-out", path]
-    if algo == "RSA":
-        args += ["-pkeyopt", "rsa_keygen_bits:2048"]
-    subprocess.run(args, check=True, capture_output=True)
-    os.chmod(path, 0o600)
-    der = subprocess.run(["openssl", "pkey", "-in", path, "-pubout", "-outform", "DER"],
-                         check=True, capture_output=True).stdout
-    if algo == "ED25519":
-        record = b"v=DKIM1; k=ed25519; p=" + base64.b64encode(der[-32:])
-    else:
-        record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
-    return path, record
-
-
-def txt_record(name, value):
-    """A TXT local-data line; strings longer than 255 octets split (RFC 1035)."""
-    chunks = [value[i:i + 255] for i in range(0, len(value), 255)]
-    return "%s 300 IN TXT %s" % (name, " ".join('"%s"' % c.decode() for c in chunks))
 
 
 class DkimTest(unittest.TestCase):
