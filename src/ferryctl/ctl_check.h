@@ -22,10 +22,10 @@ struct check {
 	struct state        *st;
 	struct dns_resolver *r;
 	const char          *domain;          /* lowercase, no trailing dot */
-	long long            domain_id;
 	struct state_tenant  tenant;
 	char                 ips[CHECK_IPS_MAX][48];  /* the relay's source addresses */
 	size_t               nips;
+	size_t               pools;           /* pools named by the tenant and its connectors */
 	size_t               signing;         /* signing DKIM keys in the state */
 	size_t               bad;             /* findings missing or wrong */
 	struct dns_rrset    *set;             /* scratch for lookups */
@@ -45,7 +45,7 @@ enum check_spf check_spf_eval(struct dns_resolver *r, const char *helo, const ch
     const char *ip, char *result, size_t rlen, char *why, size_t wlen);
 
 /* ctl_check_dkim.c */
-int check_dkim(struct check *k);
+int check_dkim(struct check *k, char *err, size_t errlen);
 void check_dmarc(struct check *k);
 
 #endif

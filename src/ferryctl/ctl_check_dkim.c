@@ -12,17 +12,17 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "ferryctl/ctl_check.h"
+#include "state/state_admin.h"
 
 #define CHECK_KEY_MAX 2048     /* octets of a public key (RSA-8192 SPKI fits) */
 
 struct check_key {
-	char          selector[64], algo[32], path[4096];
+	char          selector[STATE_SELECTOR_MAX + 1], algo[16], path[4096];
 	bool          signing;
 	bool          ed25519;
 	unsigned char pub[CHECK_KEY_MAX];      /* what p= must decode to */
@@ -128,36 +128,38 @@ check_dkim_one(struct check *k, struct check_key *key)
 		    dns_status_name(st), k->domain);
 }
 
-/* Every selector of the domain in the state. 0, or -1 on a database error. */
-int
-check_dkim(struct check *k)
-{
-	sqlite3 *db = state_db(k->st);
-	sqlite3_stmt *stmt = NULL;
-	struct check_key key;
-	size_t n = 0;
-	int rc;
+struct check_dkim_walk {
+	struct check *k;
+	size_t        n;
+};
 
-	if (db == NULL || sqlite3_prepare_v2(db, "SELECT selector, algo, path, signing FROM dkim_keys"
-	    " WHERE domain_id = ?1 ORDER BY selector;", -1, &stmt, NULL) != SQLITE_OK)
+static void
+check_dkim_each(void *arg, const struct state_dkim_info *info)
+{
+	struct check_dkim_walk *w = arg;
+	struct check_key key;
+
+	memset(&key, 0, sizeof(key));
+	snprintf(key.selector, sizeof(key.selector), "%s", info->selector);
+	snprintf(key.algo, sizeof(key.algo), "%s", info->algo);
+	snprintf(key.path, sizeof(key.path), "%s", info->path);
+	key.signing = info->signing;
+	w->k->signing += key.signing;
+	w->n++;
+	check_dkim_one(w->k, &key);
+}
+
+/* Every selector of the domain in the state. 0, or -1 + err (database). */
+int
+check_dkim(struct check *k, char *err, size_t errlen)
+{
+	struct check_dkim_walk w = { k, 0 };
+
+	if (state_dkim_key_list(k->st, k->domain, check_dkim_each, &w, err, errlen) != 0)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, k->domain_id);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		memset(&key, 0, sizeof(key));
-		snprintf(key.selector, sizeof(key.selector), "%s", (const char *)sqlite3_column_text(stmt, 0));
-		snprintf(key.algo, sizeof(key.algo), "%s", (const char *)sqlite3_column_text(stmt, 1));
-		snprintf(key.path, sizeof(key.path), "%s", (const char *)sqlite3_column_text(stmt, 2));
-		key.signing = sqlite3_column_int(stmt, 3) != 0;
-		k->signing += key.signing;
-		check_dkim_one(k, &key);
-		n++;
-	}
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return -1;
-	if (n == 0)
+	if (w.n == 0)
 		check_say(k, CHECK_MISSING, "dkim", "no DKIM keys for %s in the state database "
-		    "(ferryctl domain add makes them)", k->domain);
+		    "(ferryctl domain rotate-key makes new ones)", k->domain);
 	return 0;
 }
 

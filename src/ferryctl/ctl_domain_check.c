@@ -11,7 +11,6 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netinet/in.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 
 #include "ferryctl/ctl.h"
 #include "ferryctl/ctl_check.h"
+#include "state/state_admin.h"
 
 void
 check_say(struct check *k, enum check_status s, const char *what, const char *fmt, ...)
@@ -85,27 +85,40 @@ check_ip_add(struct check *k, const char *ip)
 		snprintf(k->ips[k->nips++], sizeof(k->ips[0]), "%s", ip);
 }
 
-/* The tenant's pool, else outbound_source, else the hostname's addresses:
- * what receivers will see mail from. Returns where they came from. */
-static const char *
-check_ips_find(struct check *k)
+/* A pool's addresses (name "" : none); a pool missing from ferry.conf is
+ * a finding: mail would leave from the kernel's choice. */
+static void
+check_pool_add(struct check *k, const char *name)
 {
-	const struct conf_pool *pool = k->tenant.pool[0] != '\0' ?
-	    conf_pool_find(k->conf, k->tenant.pool) : NULL;
+	const struct conf_pool *p;
+
+	if (name[0] == '\0')
+		return;
+	k->pools++;
+	if ((p = conf_pool_find(k->conf, name)) == NULL) {
+		check_say(k, CHECK_WRONG, "pool", "%s (the tenant's or a connector's) is not in the "
+		    "configuration", name);
+		return;
+	}
+	for (size_t i = 0; i < p->naddrs; i++)
+		check_ip_add(k, p->addrs[i].addr);
+}
+
+static void
+check_connector_pool(void *arg, const struct state_connector_info *ci)
+{
+	check_pool_add(arg, ci->pool);
+}
+
+/* The hostname's addresses: the last guess at what receivers see. */
+static void
+check_ips_hostname(struct check *k)
+{
 	struct dns_host h;
 	char err[256], ip[INET6_ADDRSTRLEN];
 
-	if (pool != NULL) {
-		for (size_t i = 0; i < pool->naddrs; i++)
-			check_ip_add(k, pool->addrs[i].addr);
-		return "pool";
-	}
-	if (k->conf->outbound_source != NULL) {
-		check_ip_add(k, k->conf->outbound_source);
-		return "outbound_source";
-	}
 	if (dns_host_lookup(k->r, k->conf->hostname, true, &h, err, sizeof(err)) != DNS_OK)
-		return NULL;
+		return;
 	for (size_t i = 0; i < h.naddrs; i++) {
 		const struct sockaddr_storage *ss = &h.addrs[i];
 		const void *a = ss->ss_family == AF_INET ?
@@ -114,6 +127,27 @@ check_ips_find(struct check *k)
 		if (inet_ntop(ss->ss_family, a, ip, sizeof(ip)) != NULL)
 			check_ip_add(k, ip);
 	}
+}
+
+/* What receivers will see mail from, as `domain dns` puts it in SPF: the
+ * tenant's and its connectors' pools, else outbound_source, else (a
+ * guess) the hostname's addresses. Returns which. */
+static const char *
+check_ips_find(struct check *k)
+{
+	char err[512];
+
+	check_pool_add(k, k->tenant.pool);
+	if (state_connector_list(k->st, k->tenant.name, check_connector_pool, k, err,
+	    sizeof(err)) != 0)
+		check_say(k, CHECK_WRONG, "pool", "connectors: %s", err);
+	if (k->pools > 0)
+		return "pools";
+	if (k->conf->outbound_source != NULL) {
+		check_ip_add(k, k->conf->outbound_source);
+		return "outbound_source";
+	}
+	check_ips_hostname(k);
 	return "hostname";
 }
 
@@ -183,48 +217,19 @@ check_bounce(struct check *k)
 
 /* ---- setup -------------------------------------------------------------- */
 
-/* The domain's row and its tenant: 1 found, 0 not a sender domain, -1 error. */
+/* The domain's tenant: 0, or -1 with err (not a sender domain, database). */
 static int
-check_domain_find(struct check *k)
+check_domain_find(struct check *k, char *err, size_t errlen)
 {
-	sqlite3 *db = state_db(k->st);
-	sqlite3_stmt *stmt = NULL;
-	long long tenant_id = 0;
-	int rc;
+	struct state_domain_info d;
 
-	if (db == NULL || sqlite3_prepare_v2(db, "SELECT id, tenant_id FROM domains WHERE name = ?1;",
-	    -1, &stmt, NULL) != SQLITE_OK)
+	if (state_domain_get(k->st, k->domain, &d, err, errlen) != 0)
 		return -1;
-	sqlite3_bind_text(stmt, 1, k->domain, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		k->domain_id = sqlite3_column_int64(stmt, 0);
-		tenant_id = sqlite3_column_int64(stmt, 1);
+	if (state_tenant_by_id(k->st, d.tenant_id, &k->tenant) <= 0) {
+		snprintf(err, errlen, "%s: cannot read tenant %s", state_path(k->st), d.tenant);
+		return -1;
 	}
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? 0 : -1;
-	return state_tenant_by_id(k->st, tenant_id, &k->tenant);
-}
-
-/* Lowercase, without one trailing dot; false when it is no domain name. */
-static bool
-check_domain_norm(const char *in, char *out, size_t size)
-{
-	size_t len = strlen(in);
-
-	if (len > 0 && in[len - 1] == '.')
-		len--;
-	if (len == 0 || len >= size || len > STATE_DOMAIN_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)in[i];
-		if (!isalnum(ch) && ch != '-' && ch != '.' && ch != '_')
-			return false;
-		out[i] = (char)tolower(ch);
-	}
-	out[len] = '\0';
-	return true;
+	return 0;
 }
 
 /* Every check in turn, once the context is set up. */
@@ -232,13 +237,10 @@ static int
 check_run(struct check *k)
 {
 	const char *from;
-	int rc = check_domain_find(k);
+	char err[1024];
 
-	if (rc <= 0) {
-		if (rc == 0)
-			ctl_warn("%s is not a sender domain of any tenant (ferryctl domain add)", k->domain);
-		else
-			ctl_warn("%s: cannot read the state database", state_path(k->st));
+	if (check_domain_find(k, err, sizeof(err)) != 0) {
+		ctl_warn("%s", err);
 		return CTL_EXIT_ERR;
 	}
 	from = check_ips_find(k);
@@ -248,8 +250,8 @@ check_run(struct check *k)
 		printf(" %s", k->ips[i]);
 	putchar('\n');
 	check_spf(k, "spf", k->domain);
-	if (check_dkim(k) < 0) {
-		ctl_warn("%s: cannot read the DKIM keys", state_path(k->st));
+	if (check_dkim(k, err, sizeof(err)) < 0) {
+		ctl_warn("%s", err);
 		return CTL_EXIT_ERR;
 	}
 	check_dmarc(k);
@@ -265,7 +267,7 @@ ctl_domain_check(struct ctl *c, const char *domain)
 	char err[1024], name[STATE_DOMAIN_MAX + 1];
 	int rc = CTL_EXIT_ERR;
 
-	if (!check_domain_norm(domain, name, sizeof(name))) {
+	if (state_domain_norm(domain, name, sizeof(name)) != 0) {
 		ctl_warn("%.100s: not a domain name", domain);
 		return CTL_EXIT_USAGE;
 	}
