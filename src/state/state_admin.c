@@ -144,7 +144,7 @@ adm_find_id(struct state *st, char *err, size_t errlen, long long *id, const cha
 int
 adm_tenant_id(struct state *st, const char *name, long long *id, char *err, size_t errlen)
 {
-	int rc = adm_find_id(st, err, errlen, id, "SELECT id FROM tenants WHERE name = ?1 AND ?2 = 0;",
+	int rc = adm_find_id(st, err, errlen, id, "SELECT id FROM tenants WHERE name = ?1;",
 	    name, 0);
 
 	if (rc == 0)
@@ -204,7 +204,7 @@ state_domain_norm(const char *in, char *out, size_t outsz)
 
 /* An optional pool name and bounce domain, checked; bounce normalised into b. */
 static int
-adm_tenant_opts(struct state *st, const char *name, const char *pool, const char *bounce,
+adm_tenant_opts(struct state *st, long long self, const char *pool, const char *bounce,
     char b[STATE_DOMAIN_MAX + 1], char *err, size_t errlen)
 {
 	long long other;
@@ -218,8 +218,7 @@ adm_tenant_opts(struct state *st, const char *name, const char *pool, const char
 	if (state_domain_norm(bounce, b, STATE_DOMAIN_MAX + 1) != 0)
 		return adm_fail(err, errlen, "invalid bounce domain %s", bounce);
 	rc = adm_find_id(st, err, errlen, &other, "SELECT id FROM tenants WHERE bounce_domain = ?1"
-	    " AND name <> ?2 AND ?3 = 0;", b, 0);
-	(void)name;
+	    " AND id <> ?2;", b, self);
 	if (rc < 0)
 		return -1;
 	if (rc > 0)
@@ -238,11 +237,11 @@ state_tenant_add(struct state *st, const char *name, const char *pool,
 	if (!state_name_valid(name))
 		return adm_fail(err, errlen, "invalid tenant name %s: 1 to %d of A-Z a-z 0-9 . _ -",
 		    name, STATE_NAME_MAX);
-	rc = adm_find_id(st, err, errlen, &id, "SELECT id FROM tenants WHERE name = ?1 AND ?2 = 0;",
+	rc = adm_find_id(st, err, errlen, &id, "SELECT id FROM tenants WHERE name = ?1;",
 	    name, 0);
 	if (rc != 0)
 		return rc < 0 ? -1 : adm_fail(err, errlen, "tenant %s already exists", name);
-	if (adm_tenant_opts(st, name, pool, bounce_domain, b, err, errlen) != 0)
+	if (adm_tenant_opts(st, 0, pool, bounce_domain, b, err, errlen) != 0)
 		return -1;
 	return adm_exec(st, err, errlen, "INSERT INTO tenants(name, pool, bounce_domain, created)"
 	    " VALUES (?1, ?2, ?3, ?4);", "tttI", name, pool != NULL ? pool : "", b,
@@ -313,7 +312,7 @@ state_tenant_set(struct state *st, const char *name, const char *pool,
 	long long id;
 
 	if (adm_tenant_id(st, name, &id, err, errlen) != 0 ||
-	    adm_tenant_opts(st, name, pool, bounce_domain, b, err, errlen) != 0)
+	    adm_tenant_opts(st, id, pool, bounce_domain, b, err, errlen) != 0)
 		return -1;
 	if (pool != NULL && adm_exec(st, err, errlen, "UPDATE tenants SET pool = ?1 WHERE id = ?2;",
 	    "tI", pool, id) < 0)
@@ -433,8 +432,7 @@ state_account_add(struct state *st, const char *tenant, const char *name, const 
 		    " (not \"apikey\")", name, STATE_NAME_MAX);
 	if (adm_tenant_id(st, tenant, &tid, err, errlen) != 0)
 		return -1;
-	rc = adm_find_id(st, err, errlen, &other, "SELECT id FROM accounts WHERE name = ?1 AND"
-	    " ?2 = 0;", name, 0);
+	rc = adm_find_id(st, err, errlen, &other, "SELECT id FROM accounts WHERE name = ?1;", name, 0);
 	if (rc != 0)
 		return rc < 0 ? -1 : adm_fail(err, errlen, "account %s already exists (account names"
 		    " are SMTP AUTH user names, unique across tenants)", name);
@@ -542,8 +540,8 @@ adm_key_insert(struct state *st, long long tid, const char *label,
 		adm_key_make(key);
 		memcpy(prefix, key, STATE_KEY_PREFIX_LEN);
 		prefix[STATE_KEY_PREFIX_LEN] = '\0';
-		rc = adm_find_id(st, err, errlen, &other, "SELECT id FROM api_keys WHERE prefix = ?1"
-		    " AND ?2 = 0;", prefix, 0);
+		rc = adm_find_id(st, err, errlen, &other, "SELECT id FROM api_keys WHERE prefix = ?1;",
+		    prefix, 0);
 		if (rc <= 0)
 			break;
 	}

@@ -262,8 +262,7 @@ state_connector_add(struct state *st, const char *tenant, const char *name,
 	    adm_connector_domains(st, tid, domains != NULL ? domains : "", list, sizeof(list),
 	    err, errlen) != 0)
 		return -1;
-	rc = adm_find_id(st, err, errlen, &other, "SELECT id FROM connectors WHERE name = ?1 AND"
-	    " ?2 = 0;", name, 0);
+	rc = adm_find_id(st, err, errlen, &other, "SELECT id FROM connectors WHERE name = ?1;", name, 0);
 	if (rc != 0)
 		return rc < 0 ? -1 : adm_fail(err, errlen, "connector %s already exists", name);
 	return adm_exec(st, err, errlen, "INSERT INTO connectors(tenant_id, name, network, domains,"

@@ -19,7 +19,7 @@ sqlite3_stmt *adm_prepare(struct state *st, char *err, size_t errlen, const char
 /* Run a statement that returns no rows: the number of rows changed, or -1
  * + err. */
 int adm_exec(struct state *st, char *err, size_t errlen, const char *sql, const char *types, ...);
-/* Run sql (binding ?1 text a, ?2 integer b): 1 + *id (its first column)
+/* Run sql (binding ?1 text a, ?2 integer b when sql has a ?2): 1 + *id (its first column)
  * when it returns a row, 0 none, -1 + err. */
 int adm_find_id(struct state *st, char *err, size_t errlen, long long *id, const char *sql,
     const char *a, long long b);
