@@ -13,10 +13,12 @@
 #include "state/state_admin.h"
 
 const char ctl_account_usage[] =
-    "  account add TENANT NAME [--password-stdin]     add an SMTP AUTH account\n"
-    "  account passwd TENANT NAME [--password-stdin]  set its password\n"
-    "  account del TENANT NAME                        remove it\n"
-    "  account list TENANT                            the tenant's accounts and limits\n"
+    "  account add TENANT NAME [--password-stdin]\n"
+    "                                        add an SMTP AUTH account (unique across tenants)\n"
+    "  account passwd TENANT NAME [--password-stdin]\n"
+    "                                        set its password\n"
+    "  account del TENANT NAME               remove it\n"
+    "  account list TENANT                   the tenant's accounts and their limits\n"
     "  account limit TENANT NAME [--per-minute N] [--per-hour N] [--per-day N] [--rcpts N]\n";
 
 typedef int (*ctl_account_pass_fn)(struct state *st, const char *tenant, const char *name,

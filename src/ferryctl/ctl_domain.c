@@ -11,7 +11,8 @@
 #include "state/state_admin.h"
 
 const char ctl_domain_usage[] =
-    "  domain add TENANT DOMAIN [--subdomains]  a sender domain, with new DKIM keys\n"
+    "  domain add TENANT DOMAIN [--subdomains]\n"
+    "                                        a sender domain, with new DKIM keys\n"
     "  domain list [TENANT]                  domains, their tenant and selectors\n"
     "  domain del TENANT DOMAIN              remove a domain and its DKIM keys\n"
     "  domain rotate-key DOMAIN              new signing keys; the old ones stay published\n"

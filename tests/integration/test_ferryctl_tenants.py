@@ -17,7 +17,7 @@ import dns.resolver
 from cryptography.hazmat.primitives import serialization
 
 from dnsserver import DnsServer
-from ferrytest import Ferryd, SRC
+from ferrytest import Ferryd, SRC, read_spool_file, tls_context
 
 KEY_RE = re.compile(r"^fy_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$")
 POOL = "pool main\npool_address main 127.0.0.1\npool_address main ::1\n"
@@ -204,20 +204,29 @@ class FerryctlTenantsTest(unittest.TestCase):
                          " yet (covered by tests/unit/test_state.c)")
     def test_smtp_auth_account_and_key(self):
         self.ctl("tenant", "add", "authy")
+        self.ctl("domain", "add", "authy", "authy.test")
+        tid = re.search(r"\(id (\d+)\)", self.ctl("tenant", "show", "authy").stdout).group(1)
         self.ctl("account", "add", "authy", "authy-user", "--password-stdin", input="s3cret pw\n")
         key = self.ctl("key", "create", "authy").stdout.splitlines()[0]
+        revoked = self.ctl("key", "create", "authy").stdout.splitlines()[0]
+        self.ctl("key", "revoke", "authy", revoked[:15])
         for user, pw, ok in (("authy-user", "s3cret pw", True), ("authy-user", "wrong", False),
                              ("apikey", key, True), ("authy", key, True),
-                             ("someone", key, False)):
+                             ("someone", key, False), ("apikey", revoked, False)):
+            before = set(self.f.queue_files())
             with smtplib.SMTP("127.0.0.1", self.f.submission, timeout=30) as s:
+                s.starttls(context=tls_context())
                 s.ehlo("client.test")
-                s.starttls()
-                s.ehlo("client.test")
-                if ok:
-                    self.assertEqual(s.login(user, pw)[0], 235, user)
-                else:
-                    with self.assertRaises(smtplib.SMTPAuthenticationError):
+                if not ok:
+                    with self.assertRaises(smtplib.SMTPAuthenticationError, msg=user):
                         s.login(user, pw)
+                    continue
+                self.assertEqual(s.login(user, pw)[0], 235, user)
+                s.sendmail("app@authy.test", ["someone@remote.test"],
+                           b"From: app@authy.test\r\nSubject: t\r\n\r\nhi\r\n")
+            new = sorted(set(self.f.queue_files()) - before)
+            self.assertEqual(len(new), 1, user)
+            self.assertEqual(read_spool_file(new[0]).get("G"), tid, user)
 
 
 if __name__ == "__main__":
