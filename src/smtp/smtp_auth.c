@@ -240,11 +240,11 @@ smtp_auth_delay_cb(evutil_socket_t fd, short what, void *arg)
 static void
 smtp_auth_suspended(struct smtp_session *s, const char *quser)
 {
-	char reason[160], reply[300];
+	char reason[160], reply[300], q[400];
 
 	smtp_tenant_reason(&s->auth_ident, reason, sizeof(reason));
-	log_info("event=auth sid=%llu client=%s user=%s result=suspended tenant=%s reason=\"%s\"",
-	    s->sid, s->addr, quser, s->auth_ident.tenant, reason);
+	log_info("event=auth sid=%llu client=%s user=%s result=suspended tenant=%s reason=%s",
+	    s->sid, s->addr, quser, s->auth_ident.tenant, log_quote(q, sizeof(q), reason, strlen(reason)));
 	smtp_auth_reset(s);
 	snprintf(reply, sizeof(reply), "535 5.7.1 Tenant %s is suspended: %s", s->auth_ident.tenant, reason);
 	memset(&s->auth_ident, 0, sizeof(s->auth_ident));
