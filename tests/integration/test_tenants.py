@@ -209,6 +209,23 @@ class TenantsTest(unittest.TestCase):
             self.assertEqual(self.spool_entry(text)["G"], str(self.tenant_id("acme")))
         s.quit()
 
+    def test_bdat_from_checked(self):
+        s = tls_session(self.f, "alice", "pw")
+        for from_line, want in (("x@globex.test", 550), ("alice@acme.test", 250)):
+            n = len(self.f.queue_files())
+            self.assertEqual(s.mail("alice@acme.test")[0], 250)
+            self.assertEqual(s.rcpt("x@far.test")[0], 250)
+            first, rest = "From: " + from_line, "\r\nSubject: chunks\r\n\r\nhi\r\n"
+            s.send(("BDAT %d\r\n" % len(first) + first).encode())
+            self.assertEqual(s.getreply()[0], 250)
+            s.send(("BDAT %d LAST\r\n" % len(rest) + rest).encode())
+            code, text = s.getreply()
+            self.assertEqual(code, want, text)
+            self.assertEqual(len(self.f.queue_files()), n + (want == 250))
+            if want != 250:
+                s.rset()
+        s.quit()
+
     def test_header_section_bounded(self):
         s = tls_session(self.f, "alice", "pw")
         big = "".join("X-Filler-%d: %s\r\n" % (i, "y" * 900) for i in range(300))
