@@ -26,6 +26,7 @@ struct check {
 	char                 ips[CHECK_IPS_MAX][48];  /* the relay's source addresses */
 	size_t               nips;
 	size_t               pools;           /* pools named by the tenant and its connectors */
+	char                 missing_pool[256];   /* one not in ferry.conf, for the report */
 	size_t               signing;         /* signing DKIM keys in the state */
 	size_t               bad;             /* findings missing or wrong */
 	struct dns_rrset    *set;             /* scratch for lookups */

@@ -96,8 +96,7 @@ check_pool_add(struct check *k, const char *name)
 		return;
 	k->pools++;
 	if ((p = conf_pool_find(k->conf, name)) == NULL) {
-		check_say(k, CHECK_WRONG, "pool", "%s (the tenant's or a connector's) is not in the "
-		    "configuration", name);
+		snprintf(k->missing_pool, sizeof(k->missing_pool), "%s", name);
 		return;
 	}
 	for (size_t i = 0; i < p->naddrs; i++)
@@ -140,7 +139,7 @@ check_ips_find(struct check *k)
 	check_pool_add(k, k->tenant.pool);
 	if (state_connector_list(k->st, k->tenant.name, check_connector_pool, k, err,
 	    sizeof(err)) != 0)
-		check_say(k, CHECK_WRONG, "pool", "connectors: %s", err);
+		snprintf(k->missing_pool, sizeof(k->missing_pool), "(connectors: %.200s)", err);
 	if (k->pools > 0)
 		return "pools";
 	if (k->conf->outbound_source != NULL) {
@@ -249,6 +248,9 @@ check_run(struct check *k)
 	for (size_t i = 0; i < k->nips; i++)
 		printf(" %s", k->ips[i]);
 	putchar('\n');
+	if (k->missing_pool[0] != '\0')
+		check_say(k, CHECK_WRONG, "pool", "%s (the tenant's or a connector's) is not in the "
+		    "configuration: its addresses are not checked", k->missing_pool);
 	check_spf(k, "spf", k->domain);
 	if (check_dkim(k, err, sizeof(err)) < 0) {
 		ctl_warn("%s", err);

@@ -17,7 +17,7 @@ from dnsserver import DnsServer
 from ferrytest import Ferryd
 
 HOST = "mx.ferry.test"      # Ferryd's hostname
-POOL = ("192.0.2.10", "192.0.2.11")
+POOL = ("192.0.2.10", "192.0.2.11", "2001:db8::25")
 # domain -> tenant
 DOMAINS = {"good.test": "acme", "badkey.test": "acme", "nodmarc.test": "acme",
            "inc.test": "acme", "fail.test": "acme", "perm.test": "acme", "temp.test": "acme",
@@ -59,7 +59,7 @@ class DomainCheckTest(unittest.TestCase):
             cls.f.ctl("domain", "rotate-key", domain)
         zone = {d: records(cls.f.ctl("domain", "dns", d).stdout) for d in DOMAINS}
         cls.zone_break(zone)
-        lines = [txt_record("spf.other.test.", "v=spf1 ip4:192.0.2.0/24 -all")]
+        lines = [txt_record("spf.other.test.", "v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 -all")]
         for recs in zone.values():
             for name, rtype, rdata in recs:
                 line = "%s. 300 IN %s %s" % (name, rtype, rdata)
@@ -101,7 +101,7 @@ class DomainCheckTest(unittest.TestCase):
         rc, out = self.check("good.test")
         findings = out[1:]
         self.assertTrue(out[0].startswith("domain good.test, tenant acme, source addresses (pools): "
-                                          "192.0.2.10 192.0.2.11"), out)
+                                          "192.0.2.10 192.0.2.11 2001:db8::25"), out)
         self.assertEqual(rc, 0, "\n".join(out))
         self.assertTrue(all(l.startswith("ok ") for l in findings), "\n".join(out))
         for ip in POOL:
@@ -119,7 +119,7 @@ class DomainCheckTest(unittest.TestCase):
         self.assertTrue(self.lines(out, "ok", "dmarc spf alignment: return path domain "
                                    "bounce.good.test (tenant's bounce domain, VERP) aligns"), out)
         self.assertTrue(self.lines(out, "ok", "bounce mx bounce.good.test: MX 10 " + HOST), out)
-        self.assertEqual(len(findings), 2 + 4 + 3 + 1 + 2, out)
+        self.assertEqual(len(findings), 3 + 4 + 3 + 1 + 3, out)
 
     def test_wrong_dkim_key(self):
         rc, out = self.check("badkey.test")
@@ -167,6 +167,18 @@ class DomainCheckTest(unittest.TestCase):
         self.assertTrue(self.lines(out, "ok", "dmarc spf alignment: return path domain "
                                    "bounce.beta.test"), out)
         self.assertEqual(len([l for l in out[1:] if not l.startswith("ok ")]), 1, out)
+
+    def test_pool_missing_from_config(self):
+        state_db = self.extra.splitlines()[0]
+        try:
+            Ferryd(tmp=self.tmp, extra=state_db, dns=self.dns.servers)     # no pool p1
+            rc, out = self.check("good.test")
+        finally:
+            Ferryd(tmp=self.tmp, extra=self.extra, dns=self.dns.servers)
+        self.assertEqual(rc, 1)
+        self.assertTrue(self.lines(out, "wrong", "pool: p1 (the tenant's or a connector's) is not "
+                                   "in the configuration"), out)
+        self.assertTrue(self.lines(out, "missing", "spf good.test: no source address"), out)
 
     def test_unknown_domain(self):
         r = self.f.ctl("domain", "check", "nowhere.test", check=False)
