@@ -118,6 +118,7 @@ dns_rr_data_copy(const unsigned char *abuf, size_t alen, size_t off, size_t rdle
 		if (rdlen != (type == DNS_T_A ? 4u : 16u))
 			return -1;
 		memcpy(rr->data, rd, rdlen);
+		rr->data[rdlen] = '\0';
 		rr->len = rdlen;
 		return 0;
 	case DNS_T_MX:

@@ -5,7 +5,6 @@ owners); `domain dns` output loaded into a real DNS server (unbound) and
 checked by an independent DKIM verifier (python3-dkim) with messages signed
 by the generated private keys; SMTP AUTH with an account and an API key."""
 import base64
-import glob
 import os
 import re
 import smtplib
@@ -17,19 +16,10 @@ import dns.resolver
 from cryptography.hazmat.primitives import serialization
 
 from dnsserver import DnsServer
-from ferrytest import Ferryd, SRC, read_spool_file, tls_context
+from ferrytest import Ferryd, read_spool_file, tls_context
 
 KEY_RE = re.compile(r"^fy_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$")
 POOL = "pool main\npool_address main 127.0.0.1\npool_address main ::1\n"
-
-
-def auth_wired():
-    """SMTP AUTH against the state database lands with the SMTP side."""
-    for path in glob.glob(os.path.join(SRC, "src", "smtp", "*.c")):
-        with open(path, encoding="utf-8", errors="replace") as f:
-            if "state_auth(" in f.read():
-                return True
-    return False
 
 
 def zone_lines(text):
@@ -200,8 +190,6 @@ class FerryctlTenantsTest(unittest.TestCase):
         finally:
             server.stop()
 
-    @unittest.skipUnless(auth_wired(), "TODO: SMTP AUTH against the state is not wired in ferryd"
-                         " yet (covered by tests/unit/test_state.c)")
     def test_smtp_auth_account_and_key(self):
         self.ctl("tenant", "add", "authy")
         self.ctl("domain", "add", "authy", "authy.test")

@@ -138,7 +138,7 @@ test_addresses(void **state)
 	msg_rr(&m, DNS_T_AAAA, "0123456789abcdef", 16);    /* other type: ignored */
 	assert_int_equal(dns_answer_parse(m.b, m.len, DNS_T_A, &set), 0);
 	assert_int_equal(set.n, 1);
-	assert_memory_equal(set.rr[0].data, "\xc0\0\2\7", 4);
+	assert_memory_equal(set.rr[0].data, "\xc0\0\2\7", 5);      /* NUL-terminated too */
 	msg_rr(&m, DNS_T_A, "\1\2\3\4\5", 5);                /* A of 5 octets */
 	assert_int_equal(dns_answer_parse(m.b, m.len, DNS_T_A, &set), -1);
 }
