@@ -4,8 +4,10 @@ scripted receiver (receiver.py) recording where each message came from.
 
 Checked: each tenant's mail leaves only from its own IP pool's addresses,
 round-robin spreads over them and the EHLO name follows the address; a
-weighted pool spreads by weight; a warm-up cap keeps the rest queued
-(deferred, not bounced) until an address with room takes over; a provider's
+weighted pool spreads by weight; a pool missing from the configuration
+defers (never another address); a warm-up cap keeps the rest queued
+(deferred, not bounced, also past max_queue_lifetime) until an address with
+room takes over; a provider's
 connections=1 is never exceeded and its rate defers; every tenant's mail is
 DKIM-signed with its own domain's keys (verified by python3-dkim against the
 records `ferryctl domain dns` prints, served by unbound); the return path is
@@ -40,6 +42,7 @@ TENANTS = {
     "gamma": ("pw", None, "gamma.test"),
     "delta": ("warm", None, "delta.test"),
     "eps": ("p2", None, "eps.test"),          # suspended and resumed
+    "zeta": ("gone", None, "zeta.test"),      # its pool leaves the configuration
 }
 
 
@@ -63,7 +66,8 @@ class PoolsTest(unittest.TestCase):
         cls.rx = Receiver("127.0.0.1")
         cls.rxp = Receiver("127.0.0.20")        # provider "big": connections=1
         cls.rxs = Receiver("127.0.0.21")        # provider "slow": rate=2
-        pools = ["pool p1", "pool p2", "pool pw select=weighted", "pool warm"]
+        pools = ["pool p1", "pool p2", "pool pw select=weighted", "pool warm", "pool gone",
+                 "pool_address gone 127.0.0.14"]
         pools += ["pool_address p1 %s ehlo=%s" % (a, EHLO[a]) for a in P1]
         pools += ["pool_address p2 %s ehlo=%s" % (a, EHLO[a]) for a in P2]
         pools += ["pool_address pw 127.0.0.8 weight=3", "pool_address pw 127.0.0.9 weight=1",
@@ -176,13 +180,28 @@ class PoolsTest(unittest.TestCase):
         queued = self.f.ctl("queue", "list").stdout
         self.assertEqual(len(re.findall(r"warm-\d@", queued)), 2, queued)
         # an address with room joins the pool: the rest leaves from it
+        reloads = self.f.log_text().count("event=reloaded")
         with open(self.f.conf, "a") as conf:
             conf.write("pool_address warm 127.0.0.12\n")
         self.f.hup()
-        self.assertTrue(wait_for(lambda: "event=reloaded" in self.f.log_text()))
+        self.assertTrue(wait_for(lambda: self.f.log_text().count("event=reloaded") > reloads))
         self.f.ctl("queue", "flush")
         got = self.wait_received(self.rx, "warm-", 5)
         self.assertEqual(sorted(m["peer"] for m in got), ["127.0.0.11"] * 3 + ["127.0.0.12"] * 2)
+
+    def test_pool_missing_from_configuration_defers(self):
+        with open(self.f.conf) as conf:
+            lines = [l for l in conf if " gone" not in l]
+        with open(self.f.conf, "w") as conf:
+            conf.writelines(lines)
+        reloads = self.f.log_text().count("event=reloaded")
+        self.f.hup()
+        self.assertTrue(wait_for(lambda: self.f.log_text().count("event=reloaded") > reloads))
+        self.send("zeta", ["gone-0@remote.test"])
+        self.assertTrue(wait_for(lambda: "event=pool-unknown" in self.f.log_text()), self.f.log_text()[-2000:])
+        self.assertRegex(self.f.log_text(), r"event=deferred .*to=\"gone-0@remote.test\".*4\.3\.5 IP pool gone"
+                         r" is not configured.*reason=pool-unknown")
+        self.assertEqual(self.received(self.rx, "gone-"), [])
 
     # ---- providers ----------------------------------------------------------------
 
@@ -264,6 +283,39 @@ class PoolsTest(unittest.TestCase):
         got = self.wait_received(self.rx, "held-", 2)
         self.assertTrue(all(m["peer"] in P2 for m in got))
         self.assertEqual(os.listdir(os.path.join(self.f.spool, "hold")), [])
+
+
+class WarmupLifetimeTest(unittest.TestCase):
+    """A warm-up cap never bounces, however long the mail waits: here the
+    queue lifetime is one second and retries come every second."""
+
+    def test_capped_mail_outlives_max_queue_lifetime(self):
+        rx = Receiver("127.0.0.1")
+        f = Ferryd(deliver=True, extra="pool slow\npool_address slow 127.0.0.13 warmup=1\n"
+                   "route * smtp:127.0.0.1:%d\nmax_queue_lifetime 1\nretry_min 1\nretry_max 1\n" % rx.port)
+        f.start()
+        try:
+            f.ctl("tenant", "add", "slowco", "--pool", "slow")
+            key = f.ctl("key", "create", "slowco").stdout.splitlines()[0].strip()
+            f.ctl("domain", "add", "slowco", "slowco.test")
+            with smtplib.SMTP("127.0.0.1", f.submission) as s:
+                s.starttls(context=tls_context())
+                s.login("slowco", key)
+                for i in range(3):
+                    s.sendmail("a@slowco.test", ["life-%d@remote.test" % i],
+                               b"From: a@slowco.test\r\nSubject: %d\r\n\r\nx\r\n" % i)
+            self.assertTrue(rx.wait(1))
+            # retried past the lifetime, still deferred for the cap, never bounced
+            self.assertTrue(wait_for(lambda: re.search(r"event=deferred .*attempts=[3-9].*reason=warmup-cap",
+                                                       f.log_text()) is not None), f.log_text()[-2000:])
+            log = f.log_text()
+            self.assertNotIn("event=bounced", log)
+            self.assertNotIn("4.4.7", log)
+            self.assertEqual(len(rx.messages), 1)
+            self.assertEqual(len(re.findall(r"life-\d@", f.ctl("queue", "list").stdout)), 2)
+        finally:
+            f.stop()
+            rx.stop()
 
 
 if __name__ == "__main__":
