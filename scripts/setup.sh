@@ -17,7 +17,8 @@ PKGS=(
   python3             # integration tests (Debian's /usr/bin/python3)
   swaks               # scripted SMTP client in tests
   python3-dkim        # an independent DKIM verifier for the signing tests
-  opendkim-tools      # opendkim-testmsg: a second DKIM verifier
+  opendkim            # `opendkim -t`: a second DKIM verifier (libopendkim) in the signing tests
+  opendkim-tools      # opendkim-testmsg (needs Date:, and cannot be pointed at a test DNS server)
   libnet-ssleay-perl libio-socket-ssl-perl  # swaks --tls (not pulled in without Recommends)
   postfix             # smtp-source / smtp-sink for load tests and benchmarks
   iproute2 procps     # ss, ps in test and bench scripts

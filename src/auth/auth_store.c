@@ -1,6 +1,8 @@
 /*
  * auth_store.c - the users table shared by all sessions and the threads
  * that check passwords against it.
+ * The users file is asked first; when it says no, the relay service's
+ * state (tenant accounts and API keys) is asked.
  * SECURITY: password copies live only in a job and are wiped with
  * sodium_memzero when the job ends.
  */
@@ -40,6 +42,7 @@ struct auth_store {
 	bool               stopping;
 	pthread_t         *threads;
 	int                nthreads;
+	struct state      *state;         /* set before the first job; NULL: none */
 };
 
 static void
@@ -145,11 +148,20 @@ auth_job_run(struct auth_store *st, struct auth_job *j)
 {
 	struct auth_table *t = auth_table_get(st);
 	bool ok = auth_users_verify(t->users, j->user, j->pass, j->passlen);
+	struct state_ident id;
+	struct state *state;
+	int rc = ok;
 
 	pthread_mutex_lock(&st->lock);
 	auth_table_put(t);
+	state = st->state;
 	pthread_mutex_unlock(&st->lock);
-	j->done(j->arg, ok);
+	memset(&id, 0, sizeof(id));
+	if (!ok && state != NULL)
+		rc = state_auth(state, j->user, j->pass, j->passlen, &id);
+	if (rc != 1)
+		memset(&id, 0, sizeof(id));
+	j->done(j->arg, rc, &id);
 	sodium_memzero(j->pass, j->passlen);
 	free(j->pass);
 	free(j->user);
@@ -220,6 +232,14 @@ auth_store_free(struct auth_store *st)
 	free(st->threads);
 	free(st->path);
 	free(st);
+}
+
+void
+auth_store_set_state(struct auth_store *st, struct state *state)
+{
+	pthread_mutex_lock(&st->lock);
+	st->state = state;
+	pthread_mutex_unlock(&st->lock);
 }
 
 void

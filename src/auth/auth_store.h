@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "state/state.h"
+
 struct auth_store;
 
 /* Load path now (errors are fatal at start: err set, NULL returned). */
@@ -18,9 +20,18 @@ struct auth_store *auth_store_new(const char *path, int nthreads, char *err, siz
 void auth_store_reload(struct auth_store *st, const char *path);
 void auth_store_free(struct auth_store *st);
 
-/* Verify on a pool thread; done runs on that thread. user and pass are
- * copied (the copy of pass is wiped after use). */
-typedef void (*auth_done_fn)(void *arg, bool ok);
+/* The relay service's accounts and API keys: checked (state_auth) when the
+ * users file does not know the user or the password. Set once at start,
+ * before the first verification; NULL: users file only. */
+void auth_store_set_state(struct auth_store *st, struct state *state);
+
+/* Verify on a pool thread; done runs on that thread with result 1 (ok), 0
+ * (refused) or -1 (the state database failed: try again later). On 1, id
+ * says who: kind STATE_IDENT_NONE for a users-file user (unrestricted), a
+ * tenant identity otherwise (possibly suspended: the caller decides). id
+ * is valid only during the call. user and pass are copied (the copy of
+ * pass is wiped after use). */
+typedef void (*auth_done_fn)(void *arg, int result, const struct state_ident *id);
 void auth_store_verify_async(struct auth_store *st, const char *user, size_t userlen,
     const char *pass, size_t passlen, auth_done_fn done, void *arg);
 

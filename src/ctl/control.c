@@ -5,15 +5,18 @@
  *
  * Protocol (every line ends in LF; a request is at most CONTROL_LINE_MAX
  * octets and must arrive within CONTROL_TIMEOUT_MS):
- *   request = command [SP id] LF
+ *   request = command [SP id] LF | "release-tenant" SP tenant LF
  *   command = "list" | "show" | "hold" | "release" | "delete" | "requeue"
  *           | "flush"                       (flush: id optional, else all)
  *   id      = 16 uppercase hex digits (spool_id.c)
+ *   tenant  = 1*18 DIGIT                    (a tenant id of the state database)
  *   reply   = *data-line ("OK" | "ERR" SP reason) LF
  * For list and show, per message (fields separated by one TAB):
  *   "msg" id state size arrival next-try attempts sender
  *   "error" text                 the last error, only when there is one
  *   "rcpt" address               once per recipient still to deliver
+ * For release-tenant (every held message of the tenant back to the queue,
+ * sent by `ferryctl tenant resume`): "released" TAB count.
  * Times are unix seconds (0: none); sender "" is the null sender <>;
  * control characters in any field (TAB included) are sent as '?'.
  *
@@ -83,13 +86,14 @@ struct control_conn {
 static int control_fail(struct control_conn *cc, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-enum control_arg { CONTROL_ARG_NONE, CONTROL_ARG_ID, CONTROL_ARG_OPT_ID };
+enum control_arg { CONTROL_ARG_NONE, CONTROL_ARG_ID, CONTROL_ARG_OPT_ID, CONTROL_ARG_TENANT };
 
 struct control_cmd;
 
 struct control_req {
 	const struct control_cmd *cmd;
 	char id[SPOOL_ID_LEN + 1];   /* "" when none */
+	long long tenant;            /* CONTROL_ARG_TENANT */
 };
 
 typedef int (*control_action_fn)(struct qmgr *q, const char *id);
@@ -350,6 +354,17 @@ control_cmd_action(struct control_conn *cc, const struct control_req *r)
 	return control_action_explain(cc, r);
 }
 
+/* A resumed tenant's mail, held while it was suspended, goes out again. */
+static int
+control_cmd_release_tenant(struct control_conn *cc, const struct control_req *r)
+{
+	char line[64];
+
+	snprintf(line, sizeof(line), "released\t%ld\n", qmgr_release_tenant(cc->c->q, r->tenant));
+	control_puts(cc, line);
+	return 0;
+}
+
 static const struct control_cmd control_cmds[] = {
 	{ "list",    CONTROL_ARG_NONE,   false, control_cmd_list,   NULL },
 	{ "show",    CONTROL_ARG_ID,     false, control_cmd_show,   NULL },
@@ -358,6 +373,7 @@ static const struct control_cmd control_cmds[] = {
 	{ "delete",  CONTROL_ARG_ID,     true,  control_cmd_action, qmgr_delete },
 	{ "requeue", CONTROL_ARG_ID,     true,  control_cmd_action, qmgr_requeue },
 	{ "flush",   CONTROL_ARG_OPT_ID, true,  control_cmd_action, qmgr_flush },
+	{ "release-tenant", CONTROL_ARG_TENANT, true, control_cmd_release_tenant, NULL },
 };
 
 /* ---- requests -------------------------------------------------------------- */
@@ -396,6 +412,20 @@ control_words(char *line, char **w, int max)
 	}
 }
 
+/* "release-tenant ID": a positive decimal of at most 18 digits. */
+static int
+control_tenant_parse(struct control_conn *cc, struct control_req *r, char **w, int n)
+{
+	size_t len;
+
+	if (n != 2)
+		return control_fail(cc, "%s takes one tenant id", r->cmd->name);
+	len = strspn(w[1], "0123456789");
+	if (len == 0 || len > 18 || w[1][len] != '\0' || (r->tenant = strtoll(w[1], NULL, 10)) <= 0)
+		return control_fail(cc, "invalid tenant id");
+	return 0;
+}
+
 /* "command [id]" into r. Returns 0, or -1 with cc->why set. */
 static int
 control_req_parse(struct control_conn *cc, char *line, struct control_req *r)
@@ -408,11 +438,14 @@ control_req_parse(struct control_conn *cc, char *line, struct control_req *r)
 		return control_fail(cc, "empty request");
 	if ((r->cmd = control_cmd_find(w[0])) == NULL)
 		return control_fail(cc, "unknown command");
+	r->id[0] = '\0';
+	r->tenant = 0;
+	if (r->cmd->arg == CONTROL_ARG_TENANT)
+		return control_tenant_parse(cc, r, w, n);
 	want = r->cmd->arg == CONTROL_ARG_NONE ? 1 : 2;
 	if (n > want || (n < want && r->cmd->arg == CONTROL_ARG_ID))
 		return control_fail(cc, "%s takes %s", r->cmd->name,
 		    want == 1 ? "no argument" : "one queue id");
-	r->id[0] = '\0';
 	if (n == 2 && !control_id_valid(w[1]))
 		return control_fail(cc, "invalid queue id");
 	if (n == 2)
@@ -505,6 +538,12 @@ control_req_log(const struct control_conn *cc, const struct control_req *r, int 
 	enum log_level lvl = r->cmd->changes ? LOG_INFO : LOG_DEBUG;
 
 	const char *id = r->id[0] != '\0' ? r->id : r->cmd->arg == CONTROL_ARG_OPT_ID ? "all" : "-";
+	char tenant[32];
+
+	if (r->cmd->arg == CONTROL_ARG_TENANT) {
+		snprintf(tenant, sizeof(tenant), "tenant:%lld", r->tenant);
+		id = tenant;
+	}
 
 	log_quote(why, sizeof(why), cc->why, strlen(cc->why));
 	log_msg(lvl, "event=queue-%s id=%s uid=%u pid=%d result=%s%s%s", r->cmd->name, id,

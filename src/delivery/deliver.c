@@ -115,13 +115,17 @@ deliver_log(const struct conf *c, const struct spool_env *env, const struct rcpt
 
 	(void)c;
 	snprintf(text, sizeof(text), "%d %s", r->reply.code, r->reply.text);
-	log_info("event=%s id=%s to=%s relay=%s delay=%lds attempts=%d reply=%s", ev, env->id,
+	log_info("event=%s id=%s to=%s relay=%s delay=%lds attempts=%d reply=%s%s%s", ev, env->id,
 	    log_quote(to, sizeof(to), r->r->addr, strlen(r->r->addr)), r->relay[0] ? r->relay : "none",
 	    (long)(time(NULL) - env->arrival), attempts + 1,
-	    log_quote(reply, sizeof(reply), text, strlen(text)));
+	    log_quote(reply, sizeof(reply), text, strlen(text)),
+	    r->reason && r->state == SPOOL_RCPT_PENDING ? " reason=" : "",
+	    r->reason && r->state == SPOOL_RCPT_PENDING ? r->reason : "");
 }
 
-/* Map replies to states; a deferral past the queue lifetime is a failure. */
+/* Map replies to states; a deferral past the queue lifetime is a failure,
+ * except one caused only by a warm-up cap: that is ferry's own pacing, not
+ * a problem with the destination, so such mail waits for room. */
 static void
 deliver_outcomes(const struct conf *c, const struct spool_env *env, struct rcpt_result *res,
     size_t n, int attempts)
@@ -136,7 +140,7 @@ deliver_outcomes(const struct conf *c, const struct spool_env *env, struct rcpt_
 			r->state = SPOOL_RCPT_DELIVERED;
 		else if (r->reply.code >= 500)
 			r->state = SPOOL_RCPT_FAILED;
-		else if (expired) {
+		else if (expired && !r->no_expire) {
 			char why[MTA_TEXT_MAX];
 			snprintf(why, sizeof(why), "%s", r->reply.text);
 			mta_reply_set(&r->reply, 554, "4.4.7 message expired after %lld days in the queue; last error: %.400s",
@@ -148,7 +152,7 @@ deliver_outcomes(const struct conf *c, const struct spool_env *env, struct rcpt_
 }
 
 static time_t
-deliver_next_try(const struct conf *c, int attempts)
+deliver_backoff(const struct conf *c, int attempts)
 {
 	long long delay = c->retry_min;
 
@@ -157,6 +161,28 @@ deliver_next_try(const struct conf *c, int attempts)
 	if (delay > c->retry_max)
 		delay = c->retry_max;
 	return time(NULL) + (time_t)delay;
+}
+
+/* Backoff doubling from retry_min to retry_max; a recipient deferred
+ * for a known time (warm-up: the next UTC midnight, provider rate: the
+ * end of its minute; both capped at retry_max) sets its own time. */
+static time_t
+deliver_next_try(const struct conf *c, int attempts, const struct rcpt_result *res, size_t n)
+{
+	time_t at = 0, now = time(NULL);
+
+	for (size_t i = 0; i < n; i++) {
+		time_t t;
+		if (res[i].state != SPOOL_RCPT_PENDING)
+			continue;
+		if (res[i].retry_at == 0)
+			t = deliver_backoff(c, attempts);
+		else
+			t = res[i].retry_at < now + c->retry_max ? res[i].retry_at : now + (time_t)c->retry_max;
+		if (at == 0 || t < at)
+			at = t;
+	}
+	return at != 0 ? at : deliver_backoff(c, attempts);
 }
 
 /* Persist the finished recipients of a message that stays queued. */
@@ -200,7 +226,7 @@ deliver_finish(struct deliver_ctx *d, const struct conf *c, const struct spool_e
 		log_info("event=removed id=%s", env->id);
 		return;
 	}
-	out->next_try = deliver_next_try(c, attempts);
+	out->next_try = deliver_next_try(c, attempts, res, n);
 	if (deliver_marks_write(fd, res, n, out->next_try) < 0)
 		log_error("event=spool-error id=%s error=\"cannot record recipient states: %s\"", env->id,
 		    strerror(errno));
@@ -226,6 +252,40 @@ deliver_results_new(struct spool_env *env)
 	return res;
 }
 
+/* A suspended tenant's message waits in hold/ until `ferryctl tenant
+ * resume` releases it; it is never bounced for the suspension. */
+static void
+deliver_hold(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env, int attempts,
+    struct deliver_outcome *out)
+{
+	char name[STATE_NAME_MAX * 2 + 8];
+
+	log_quote(name, sizeof(name), d->tenant.t.name, strlen(d->tenant.t.name));
+	if (spool_queue_hold(d->srv->spool, env->id, true) == 0) {
+		out->held = true;
+		snprintf(out->last_error, sizeof(out->last_error), "held: tenant %.64s is suspended",
+		    d->tenant.t.name);
+		log_info("event=held id=%s tenant=%s reason=\"tenant suspended\"", env->id, name);
+		return;
+	}
+	log_error("event=spool-error id=%s error=\"cannot move to hold/ for suspended tenant %s: %s\"",
+	    env->id, name, strerror(errno));
+	out->ndeferred = 1;
+	out->next_try = deliver_backoff(c, attempts);
+	snprintf(out->last_error, sizeof(out->last_error), "451 4.3.0 tenant suspended; cannot hold");
+}
+
+/* The state database failed: every pending recipient waits (4.3.0). */
+static void
+deliver_state_defer(struct rcpt_result *res, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (res[i].state == SPOOL_RCPT_PENDING) {
+			res[i].attempted = true;
+			mta_reply_set(&res[i].reply, 451, "4.3.0 state database unavailable; will retry");
+		}
+}
+
 void
 deliver_message(struct deliver_ctx *d, const char *id, int attempts, bool warned,
     struct deliver_outcome *out)
@@ -247,14 +307,27 @@ deliver_message(struct deliver_ctx *d, const char *id, int attempts, bool warned
 		return;
 	}
 	res = deliver_results_new(&env);
-	for (size_t i = 0; i < env.nrcpts; i++)
-		if (res[i].state == SPOOL_RCPT_PENDING && !res[i].attempted)
-			deliver_group_dispatch(d, c, &env, fd, res, env.nrcpts, i);
+	switch (deliver_tenant_load(d, &env)) {
+	case 1:
+		close(fd);
+		fd = -1;
+		deliver_hold(d, c, &env, attempts, out);
+		goto done;
+	case -1:
+		deliver_state_defer(res, env.nrcpts);
+		break;
+	default:
+		for (size_t i = 0; i < env.nrcpts; i++)
+			if (res[i].state == SPOOL_RCPT_PENDING && !res[i].attempted)
+				deliver_group_dispatch(d, c, &env, fd, res, env.nrcpts, i);
+	}
 	deliver_dkim_reset(d);
 	deliver_outcomes(c, &env, res, env.nrcpts, attempts);
 	deliver_finish(d, c, &env, fd, res, env.nrcpts, attempts, warned, out);
+done:
 	free(res);
 	spool_env_free(&env);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	server_snap_put(snap);
 }

@@ -19,6 +19,7 @@ struct deliver_outcome {
 	int    ndeferred;          /* recipients left for a later attempt */
 	bool   removed;            /* message finished and removed */
 	bool   unreadable;         /* the file could not be parsed (moved aside) */
+	bool   held;               /* moved to hold/ (its tenant is suspended) */
 	bool   warned;             /* a delay warning was sent this time */
 	time_t next_try;           /* when ndeferred > 0 */
 	char   last_error[256];

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "state/verp.h"
 #include "util/netaddr.h"
 #include "util/xmalloc.h"
 
@@ -69,9 +70,10 @@ dest_elapsed(const struct timespec *from, const struct timespec *to)
 	return (double)(to->tv_sec - from->tv_sec) + (double)(to->tv_nsec - from->tv_nsec) / 1e9;
 }
 
-/* Wait (at most 60 s) for a connection slot and, with a rate, a token. */
+/* Wait (at most 60 s) for one of limit connection slots and, with a rate
+ * (messages a minute, 0 none), a token. */
 static int
-dest_acquire(const struct conf *c, const char *key)
+dest_acquire(const char *key, long long limit, long long rate)
 {
 	struct timespec now, deadline;
 	struct dest_state *s;
@@ -83,8 +85,8 @@ dest_acquire(const struct conf *c, const char *key)
 	s = dest_find(key);
 	for (;;) {
 		clock_gettime(CLOCK_REALTIME, &now);
-		if (c->destination_rate > 0) {
-			double per_s = (double)c->destination_rate / 60.0;
+		if (rate > 0) {
+			double per_s = (double)rate / 60.0;
 			if (s->refill.tv_sec == 0)
 				s->tokens = 1;
 			else
@@ -93,7 +95,7 @@ dest_acquire(const struct conf *c, const char *key)
 				s->tokens = per_s * 60;
 			s->refill = now;
 		}
-		if (s->active < c->destination_concurrency && (c->destination_rate == 0 || s->tokens >= 1))
+		if (s->active < limit && (rate == 0 || s->tokens >= 1))
 			break;
 		s->waiting++;
 		int w = pthread_cond_timedwait(&dest_cond, &dest_lock, &deadline);
@@ -105,7 +107,7 @@ dest_acquire(const struct conf *c, const char *key)
 	}
 	if (rc == 0) {
 		s->active++;
-		if (c->destination_rate > 0)
+		if (rate > 0)
 			s->tokens -= 1;
 	}
 	pthread_mutex_unlock(&dest_lock);
@@ -133,12 +135,17 @@ deliver_dest_release(const char *key)
 	pthread_mutex_unlock(&dest_lock);
 }
 
-/* The destination a delivery counts against: the next hop of a fixed
- * route (all domains through one smarthost share it), else the domain. */
+/* The destination a delivery counts against: a provider with connections=
+ * (every domain whose MX hosts are the provider's shares them), the next hop
+ * of a fixed route (all domains through one smarthost share it), else the
+ * domain. */
 static void
-dest_key(const struct conf_route *route, const char *domain, char *out, size_t outsz)
+dest_key(const struct conf_provider *pr, const struct conf_route *route, const char *domain, char *out,
+    size_t outsz)
 {
-	if (route != NULL && route->transport != CONF_TRANSPORT_MX && route->transport != CONF_TRANSPORT_MAILDIR)
+	if (pr != NULL && pr->connections > 0)
+		snprintf(out, outsz, "provider:%s", pr->name);
+	else if (route != NULL && route->transport != CONF_TRANSPORT_MX && route->transport != CONF_TRANSPORT_MAILDIR)
 		snprintf(out, outsz, "%s:%s:%d", route->transport == CONF_TRANSPORT_LMTP ? "lmtp" : "smtp",
 		    route->path ? route->path : route->host ? route->host : "", route->port);
 	else
@@ -148,15 +155,17 @@ dest_key(const struct conf_route *route, const char *domain, char *out, size_t o
 /* Hold a slot for the destination: the one this thread holds already, or a new one. */
 static int
 dest_slot_take(struct deliver_ctx *d, const struct conf *c, const struct conf_route *route,
-    const char *domain)
+    const char *domain, const struct conf_provider *pr)
 {
 	char key[300];
 
-	dest_key(route, domain, key, sizeof(key));
+	dest_key(pr, route, domain, key, sizeof(key));
 	if (strcmp(d->slot_dest, key) == 0)
 		return 0;
 	deliver_ctx_idle(d);          /* a connection elsewhere and its slot go */
-	if (dest_acquire(c, key) < 0)
+	/* A provider's rate is counted per message (deliver_provider_take). */
+	if (pr != NULL && pr->connections > 0 ? dest_acquire(key, pr->connections, 0) < 0 :
+	    dest_acquire(key, c->destination_concurrency, c->destination_rate) < 0)
 		return -1;
 	snprintf(d->slot_dest, sizeof(d->slot_dest), "%s", key);
 	return 0;
@@ -173,7 +182,12 @@ struct hop_plan {
 	enum mta_tls    tls;
 	const char     *auth_user, *auth_pass;
 	const char     *source;
+	const char     *helo;         /* EHLO name for source (pool address), NULL: hostname */
+	const char     *sender;       /* MAIL FROM of this transaction (VERP), NULL: the envelope's */
 	const char     *dkim;         /* DKIM-Signature header(s) to send, or NULL */
+	const char     *domain;
+	const struct conf_pool     *pool;       /* source addresses to choose from, or NULL */
+	const struct conf_provider *provider;   /* limits shared with other domains, or NULL */
 };
 
 static void
@@ -182,6 +196,19 @@ group_fail(struct rcpt_result **g, size_t n, const struct mta_reply *r, const ch
 	for (size_t i = 0; i < n; i++) {
 		g[i]->reply = *r;
 		snprintf(g[i]->relay, sizeof(g[i]->relay), "%s", relay);
+	}
+}
+
+/* Deferred by ferry's own pacing: retry at a known time, logged with reason. */
+static void
+group_defer(struct rcpt_result **g, size_t n, const struct mta_reply *r, time_t retry_at,
+    const char *reason, bool no_expire)
+{
+	group_fail(g, n, r, "none");
+	for (size_t i = 0; i < n; i++) {
+		g[i]->retry_at = retry_at;
+		g[i]->reason = reason;
+		g[i]->no_expire = no_expire;
 	}
 }
 
@@ -447,7 +474,7 @@ hop_opts(const struct conf *c, const struct hop_plan *p, const char *name, struc
     struct mta_opts *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->helo = c->hostname;
+	o->helo = p->helo != NULL ? p->helo : c->hostname;
 	o->lmtp = p->lmtp;
 	o->tls = p->tls;
 	o->tls_ctx = d->tls;
@@ -491,7 +518,7 @@ hop_conn_get(struct deliver_ctx *d, const struct conf *c, const struct hop_plan 
 
 static void
 hop_msg_build(const struct spool_env *env, int fd, struct rcpt_result **g, size_t n,
-    struct mta_rcpt *rcpts, struct mta_msg *m, const char *prefix)
+    struct mta_rcpt *rcpts, struct mta_msg *m, const struct hop_plan *p)
 {
 	memset(m, 0, sizeof(*m));
 	for (size_t i = 0; i < n; i++) {
@@ -500,12 +527,12 @@ hop_msg_build(const struct spool_env *env, int fd, struct rcpt_result **g, size_
 		rcpts[i].notify = g[i]->r->notify;
 		rcpts[i].orcpt = g[i]->r->orcpt;
 	}
-	m->sender = env->sender;
+	m->sender = p->sender != NULL ? p->sender : env->sender;
 	m->envid = env->envid;
 	m->ret = env->ret;
 	m->body = env->body == 2 ? 2 : env->body == 1 ? 1 : 0;
 	m->smtputf8 = env->smtputf8;
-	m->prefix = prefix;
+	m->prefix = p->dkim;
 	m->content_fd = fd;
 	m->content_off = env->content_off;
 	m->content_len = env->content_len;
@@ -530,20 +557,23 @@ hop_try(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
 {
 	struct mta_rcpt *rcpts = xcalloc(n, sizeof(*rcpts));
 	struct mta_msg m;
-	char key[300], addr[64];
+	char key[600], addr[64];
 	bool reused, peer_dsn = false;
 	int rc;
 
 	netaddr_ntop((const struct sockaddr *)&h->addrs[ai], addr, sizeof(addr));
-	snprintf(key, sizeof(key), "%s|%s|%d|%s|%d", p->unix_path ? p->unix_path : addr,
-	    p->source ? p->source : "", p->port, p->auth_user ? p->auth_user : "", p->lmtp);
+	/* The source address and its EHLO name are part of the key: mail for
+	 * one pool address never rides a connection made from another. */
+	snprintf(key, sizeof(key), "%s|%s|%s|%d|%s|%d", p->unix_path ? p->unix_path : addr,
+	    p->source ? p->source : "", p->helo ? p->helo : "", p->port,
+	    p->auth_user ? p->auth_user : "", p->lmtp);
 	for (int round = 0; round < 2; round++) {
 		struct mta_conn *conn = hop_conn_get(d, c, p, h, ai, key, &reused, why);
 		if (conn == NULL) {
 			free(rcpts);
 			return false;
 		}
-		hop_msg_build(env, fd, g, n, rcpts, &m, p->dkim);
+		hop_msg_build(env, fd, g, n, rcpts, &m, p);
 		rc = mta_send(conn, &m);
 		peer_dsn = mta_peer_dsn(conn);
 		d->conn_msgs++;
@@ -571,35 +601,74 @@ hop_try(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
 	return true;
 }
 
-void
-deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_route *route,
-    const char *domain, const struct spool_env *env, int fd, struct rcpt_result **g, size_t n)
+/* The provider whose limits apply: matched on the fixed next hop or the MX hosts. */
+static const struct conf_provider *
+hop_provider(const struct conf *c, const struct conf_route *route, const struct hop_plan *p)
 {
-	struct hop_plan *p = xcalloc(1, sizeof(*p));
-	struct mta_reply why = { 0 };
-	bool done = false;
+	const struct conf_provider *pr = NULL;
 
-	if (hop_plan_make(d, c, route, domain, p, &why) < 0) {
-		group_fail(g, n, &why, "none");
-		free(p);
+	if (c->nproviders == 0 || p->unix_path != NULL)
+		return NULL;
+	if (route != NULL && route->host != NULL)
+		pr = conf_provider_match(c, route->host);
+	for (size_t hi = 0; hi < p->nhosts && pr == NULL; hi++)
+		pr = conf_provider_match(c, p->hosts[hi].name);
+	return pr;
+}
+
+/* "b+TOKEN@<bounce domain>" for the recipient r of env (verp.h). */
+static const char *
+hop_verp_sender(const struct deliver_ctx *d, const struct spool_env *env, const struct rcpt_result *r,
+    char *out, size_t outsz)
+{
+	struct verp_info vi = { .tenant_id = env->tenant_id, .rcpt_index = (unsigned)(r->r - env->rcpts) };
+	char local[VERP_LOCAL_MAX + 1];
+
+	snprintf(vi.queue_id, sizeof(vi.queue_id), "%s", env->id);
+	verp_local_make(d->tenant.secret, &vi, local, sizeof(local));
+	snprintf(out, outsz, "%s@%s", local, d->tenant.t.bounce_domain);
+	return out;
+}
+
+static bool
+hop_accepted(struct rcpt_result **g, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (g[i]->reply.code >= 200 && g[i]->reply.code < 300)
+			return true;
+	return false;
+}
+
+/* One transaction for the recipients g: count it against the provider's
+ * rate and a pool address's warm-up cap (given back when no peer took
+ * it), then try the hosts in order. */
+static void
+hop_transaction(struct deliver_ctx *d, const struct conf *c, struct hop_plan *p,
+    const struct spool_env *env, int fd, struct rcpt_result **g, size_t n)
+{
+	char sender[VERP_LOCAL_MAX + STATE_DOMAIN_MAX + 2];
+	struct pool_pick pick = { 0 };
+	struct mta_reply why;
+	time_t retry_at;
+	bool done = false;
+	int rc;
+
+	if (deliver_provider_take(d, p->provider, &why, &retry_at) < 0) {
+		group_defer(g, n, &why, retry_at, retry_at ? "provider-rate" : NULL, false);
 		return;
 	}
-	if (env->source != NULL && (route == NULL || route->source == NULL))
-		p->source = env->source;    /* the listener's choice beats outbound_source */
-	if (dest_slot_take(d, c, route, domain) < 0) {
-		mta_reply_set(&why, 451, "4.4.5 destination concurrency limit: no slot for %.200s", domain);
-		group_fail(g, n, &why, "none");
-		free(p);
-		return;
+	if (p->pool != NULL) {
+		if ((rc = deliver_pool_pick(d, p->pool, env, &pick, &why, &retry_at)) != 0) {
+			deliver_provider_giveback(d, p->provider);
+			group_defer(g, n, &why, retry_at, rc > 0 ? "warmup-cap" : NULL, rc > 0);
+			return;
+		}
+		p->source = pick.addr->addr;
+		p->helo = pick.addr->ehlo;
 	}
-	if (!p->lmtp)
-		p->dkim = deliver_dkim_prefix(d, c, env, fd);
-	mta_reply_set(&why, 451, "4.4.1 no usable address for %.200s", domain);
-	if (!p->unix_path && (route == NULL || route->transport == CONF_TRANSPORT_MX) &&
-	    hop_drop_self(c, p, domain, &why) < 0) {
-		group_fail(g, n, &why, "none");
-		done = true;
-	}
+	p->sender = d->tenant.verp && !p->lmtp && n == 1 ? hop_verp_sender(d, env, g[0], sender, sizeof(sender)) :
+	    NULL;
+	mta_reply_set(&why, 451, "4.4.1 no usable address for %.200s", p->domain);
 	for (size_t hi = 0; hi < p->nhosts && !done; hi++) {
 		size_t naddr = p->unix_path ? 1 : p->hosts[hi].naddrs;
 		for (size_t ai = 0; ai < naddr && !done; ai++)
@@ -607,6 +676,54 @@ deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_ro
 	}
 	if (!done)
 		group_fail(g, n, &why, "none");
+	if (!hop_accepted(g, n)) {
+		deliver_pool_giveback(d, &pick);
+		deliver_provider_giveback(d, p->provider);
+	}
+	p->sender = NULL;
+}
+
+void
+deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_route *route,
+    const char *domain, const struct spool_env *env, int fd, struct rcpt_result **g, size_t n)
+{
+	struct hop_plan *p = xcalloc(1, sizeof(*p));
+	struct mta_reply why = { 0 };
+	bool unknown = false;
+
+	if (hop_plan_make(d, c, route, domain, p, &why) < 0) {
+		group_fail(g, n, &why, "none");
+		free(p);
+		return;
+	}
+	p->domain = domain;
+	if (env->source != NULL && (route == NULL || route->source == NULL))
+		p->source = env->source;    /* the listener's choice beats outbound_source */
+	/* A tenant's pool beats both; LMTP is local delivery and has none. */
+	if (!p->lmtp && (p->pool = deliver_pool_of(c, env, &d->tenant, &unknown, &why)) == NULL && unknown) {
+		group_defer(g, n, &why, 0, "pool-unknown", false);
+		free(p);
+		return;
+	}
+	p->provider = p->lmtp ? NULL : hop_provider(c, route, p);
+	if (dest_slot_take(d, c, route, domain, p->provider) < 0) {
+		mta_reply_set(&why, 451, "4.4.5 destination concurrency limit: no slot for %.200s",
+		    p->provider && p->provider->connections > 0 ? p->provider->name : domain);
+		group_fail(g, n, &why, "none");
+		free(p);
+		return;
+	}
+	if (!p->lmtp)
+		p->dkim = deliver_dkim_prefix(d, c, env, fd);
+	if (!p->unix_path && (route == NULL || route->transport == CONF_TRANSPORT_MX) &&
+	    hop_drop_self(c, p, domain, &why) < 0)
+		group_fail(g, n, &why, "none");
+	else if (d->tenant.verp && !p->lmtp) {
+		/* One return path per recipient, so one transaction each. */
+		for (size_t i = 0; i < n; i++)
+			hop_transaction(d, c, p, env, fd, &g[i], 1);
+	} else
+		hop_transaction(d, c, p, env, fd, g, n);
 	/* The slot goes back when nothing is cached, or when another thread
 	 * holds mail for this destination and waits for it. */
 	if (d->conn == NULL || dest_contended(d->slot_dest))

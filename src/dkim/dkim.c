@@ -418,6 +418,25 @@ dkim_sign_buf(struct dkim_key *const *keys, size_t nkeys, const char *msg, size_
 }
 
 int
+dkim_from_domain_fd(int fd, off_t off, uint64_t len, char *out, size_t outsz)
+{
+	size_t want = len < DKIM_HEADERS_MAX ? (size_t)len : DKIM_HEADERS_MAX;
+	char *head = xmalloc(want + 1);
+	ssize_t n = pread(fd, head, want, off);
+	struct dkim_field *f = NULL;
+	int rc = -1;
+
+	if (n == (ssize_t)want) {
+		size_t hend = headers_end(head, want), maxf = hend / 2 + 1;
+		f = xcalloc(maxf, sizeof(*f));
+		rc = from_domain(f, fields_split(head, hend, f, maxf), out, outsz) ? 0 : -1;
+	}
+	free(f);
+	free(head);
+	return rc;
+}
+
+int
 dkim_sign_fd(struct dkim_key *const *keys, size_t nkeys, int fd, off_t off, uint64_t len, time_t now,
     char **out)
 {

@@ -30,6 +30,10 @@ void dkim_key_free(struct dkim_key *k);
 int dkim_sign_fd(struct dkim_key *const *keys, size_t nkeys, int fd, off_t off, uint64_t len,
     time_t now, char **out);
 
+/* The domain (lowercase) of the message's first From: field, read from fd
+ * at off (len octets): 0, or -1 when there is none or it cannot be read. */
+int dkim_from_domain_fd(int fd, off_t off, uint64_t len, char *out, size_t outsz);
+
 /* The same over a buffer (tests, fuzzing). */
 int dkim_sign_buf(struct dkim_key *const *keys, size_t nkeys, const char *msg, size_t len,
     time_t now, char **out);

@@ -47,6 +47,7 @@ struct dns_query {
 	int                     status;      /* ARES_* */
 	int                     type;        /* T_MX, T_A or T_AAAA */
 	struct ares_mx_reply   *mx;          /* T_MX answer, freed by the caller */
+	struct dns_rrset       *rrset;       /* dns_rr_lookup: records as published */
 	struct sockaddr_storage addrs[DNS_ADDRS_MAX];
 	size_t                  naddrs;
 };
@@ -140,6 +141,23 @@ dns_name_valid(const char *name)
 		}
 	}
 	return true;
+}
+
+/* A name to query for records as published: as dns_name_valid, but a
+ * label may start with '_' ("_dmarc", "rsa1._domainkey"; RFC 8552). */
+static bool
+dns_qname_valid(const char *name)
+{
+	char copy[DNS_NAME_MAX + 1];
+	size_t len = strnlen(name, DNS_NAME_MAX + 1);
+
+	if (len > DNS_NAME_MAX)
+		return false;
+	memcpy(copy, name, len + 1);
+	for (size_t i = 0; i < len; i++)
+		if (copy[i] == '_' && (i == 0 || copy[i - 1] == '.'))
+			copy[i] = 'u';
+	return dns_name_valid(copy);
 }
 
 /* Human-readable reason for a c-ares status. */
@@ -364,7 +382,10 @@ dns_query_done(void *arg, int status, int timeouts, unsigned char *abuf, int ale
 	q->status = status;
 	if (status != ARES_SUCCESS || abuf == NULL)
 		return;
-	if (q->type == T_MX)
+	if (q->rrset != NULL)
+		q->status = alen < 0 || dns_answer_parse(abuf, (size_t)alen, q->type, q->rrset) < 0 ?
+		    ARES_EBADRESP : q->rrset->n == 0 ? ARES_ENODATA : ARES_SUCCESS;
+	else if (q->type == T_MX)
 		q->status = ares_parse_mx_reply(abuf, alen, &q->mx);
 	else
 		q->status = dns_addrs_parse(q, abuf, alen);
@@ -700,6 +721,35 @@ dns_mx_lookup(struct dns_resolver *r, const char *domain, bool want_v6,
 	if (q.mx != NULL)
 		ares_free_data(q.mx);
 	free(m);
+	return st;
+}
+
+/* ---- records as published (dns_rr.c parses them) ------------------------ */
+
+/* One query for records of type at name; out is filled by the callback. */
+enum dns_status
+dns_rr_lookup(struct dns_resolver *r, const char *name, int type,
+    struct dns_rrset *out, char *err, size_t errlen)
+{
+	struct timespec deadline;
+	struct dns_query q, *qs[1] = { &q };
+	enum dns_status st;
+
+	out->type = type;
+	out->n = 0;
+	if (!dns_qname_valid(name)) {
+		snprintf(err, errlen, "%.100s: invalid domain name", name);
+		return DNS_NXDOMAIN;
+	}
+	dns_deadline(r, &deadline);
+	memset(&q, 0, sizeof(q));
+	q.type = type;
+	q.rrset = out;
+	ares_query(r->ch, name, C_IN, type, dns_query_done, &q);
+	dns_run(r, &deadline, qs, 1);
+	st = dns_classify(q.status);
+	if (st != DNS_OK)
+		snprintf(err, errlen, "%s: %s", name, dns_strerror(q.status));
 	return st;
 }
 

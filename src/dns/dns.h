@@ -55,4 +55,42 @@ enum dns_status dns_host_lookup(struct dns_resolver *r, const char *host, bool w
 
 const char *dns_status_name(enum dns_status s);
 
+/* ---- other record types (dns_rr.c): TXT for SPF, DKIM and DMARC checks ---- */
+
+/* RFC 1035 / 3596 type numbers. */
+#define DNS_T_A    1
+#define DNS_T_PTR  12
+#define DNS_T_MX   15
+#define DNS_T_TXT  16
+#define DNS_T_AAAA 28
+
+#define DNS_RR_MAX  16      /* records kept from one answer; the rest ignored */
+#define DNS_TXT_MAX 8192    /* octets of one TXT record's strings joined; longer: dropped */
+
+/* One record: A: 4 octets, AAAA: 16, MX and PTR: the name (no trailing
+ * dot), TXT: its character-strings joined. data is NUL-terminated; len
+ * counts the octets (a TXT record may hold NULs). */
+struct dns_rr {
+	unsigned      pref;                    /* MX preference */
+	size_t        len;
+	unsigned char data[DNS_TXT_MAX + 1];
+};
+
+/* The records of one type at one name (about 130 KiB: allocate it). */
+struct dns_rrset {
+	int           type;
+	size_t        n;
+	struct dns_rr rr[DNS_RR_MAX];
+};
+
+/* Records of type (A, AAAA, MX, PTR or TXT) at name, exactly as the DNS
+ * has them (no implicit MX, CNAMEs followed by the server). DNS_OK with
+ * out->n >= 1, or NXDOMAIN, NODATA, TEMPFAIL with err. */
+enum dns_status dns_rr_lookup(struct dns_resolver *r, const char *name, int type,
+    struct dns_rrset *out, char *err, size_t errlen);
+
+/* Parse a DNS response's answer section (alen octets at abuf) into out,
+ * keeping records of type only. 0, or -1 when the message is malformed. */
+int dns_answer_parse(const unsigned char *abuf, size_t alen, int type, struct dns_rrset *out);
+
 #endif

@@ -22,6 +22,7 @@ struct ctl {
 	char        users[CTL_PATH_MAX]; /* resolved by ctl_users_path() */
 	const char *socket_opt;         /* -s SOCKET, or NULL */
 	char        control[CTL_PATH_MAX]; /* resolved by ctl_control_path() */
+	char        state[CTL_PATH_MAX];   /* the state database: ctl_state_path() */
 };
 
 /* A top-level command: argv[0] is the command's own name. Returns an exit
@@ -40,12 +41,31 @@ extern const char ctl_user_usage[];
 int ctl_queue_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_queue_usage[];
 
+/* ctl_queue.c: connect to ferryd's control socket (-1 after a warning),
+ * send one request line. */
+int ctl_queue_connect(const char *path);
+int ctl_queue_send(int fd, const char *req);
+
+/* The relay service's state (tenants...): ctl_tenant.c, ctl_account.c,
+ * ctl_key.c, ctl_domain.c, ctl_connector.c. */
+int ctl_tenant_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_tenant_usage[];
+int ctl_account_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_account_usage[];
+int ctl_key_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_key_usage[];
+int ctl_domain_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_domain_usage[];
+int ctl_connector_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_connector_usage[];
+
 /* ctl_domain_check.c: `domain check DOMAIN` (DNS: SPF, DKIM, DMARC, bounce MX). */
 int ctl_domain_check(struct ctl *c, const char *domain);
 
-/* ctl_conf.c: find the users file and the control socket (see
+/* ctl_conf.c: find the users file, the state database and the control socket (see
  * ferryctl(8), FILES). */
 int ctl_users_path(struct ctl *c);
+int ctl_state_path(struct ctl *c);
 int ctl_control_path(struct ctl *c);
 
 /* ctl_pass.c: a password of 1..AUTH_PASS_MAX octets into buf (size

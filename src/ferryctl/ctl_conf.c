@@ -6,6 +6,8 @@
  * Only those two keys are read from ferry.conf, with its syntax (key,
  * whitespace, value; '#' at a word's start comments), so that `user` works
  * on a configuration ferryd would refuse for other reasons.
+ * State database: the same way, state_db else spool_dir/ferry.db (-c), or
+ * ./var/ferry.db, the embedded default's.
  * Control socket: -s PATH; else control_socket as ferryd's own parser
  * (conf.h) resolves it from -c CONFIG, or from the embedded default.
  * SECURITY: the config file and the environment are the administrator's.
@@ -27,6 +29,7 @@ struct ctl_conf {
 	int         line;
 	char        users_file[CTL_PATH_MAX];
 	char        spool_dir[CTL_PATH_MAX];
+	char        state_db[CTL_PATH_MAX];
 };
 
 /* Split into at most max words; '#' at a word's start ends the line.
@@ -77,6 +80,8 @@ ctl_conf_line(struct ctl_conf *k, char *line)
 		return ctl_conf_path_set(k, k->users_file, w, n);
 	if (n > 0 && strcmp(w[0], "spool_dir") == 0)
 		return ctl_conf_path_set(k, k->spool_dir, w, n);
+	if (n > 0 && strcmp(w[0], "state_db") == 0)
+		return ctl_conf_path_set(k, k->state_db, w, n);
 	return 0;   /* everything else is ferryd's business */
 }
 
@@ -108,15 +113,21 @@ ctl_conf_read(struct ctl_conf *k)
 }
 
 static int
-ctl_path_set(struct ctl *c, const char *a, const char *b)
+ctl_path_join(char dst[CTL_PATH_MAX], const char *a, const char *b, const char *what)
 {
-	int n = snprintf(c->users, sizeof(c->users), "%s%s", a, b);
+	int n = snprintf(dst, CTL_PATH_MAX, "%s%s", a, b);
 
-	if (n < 0 || (size_t)n >= sizeof(c->users)) {
-		ctl_warn("users file path too long");
+	if (n < 0 || n >= CTL_PATH_MAX) {
+		ctl_warn("%s path too long", what);
 		return -1;
 	}
 	return 0;
+}
+
+static int
+ctl_path_set(struct ctl *c, const char *a, const char *b)
+{
+	return ctl_path_join(c->users, a, b, "users file");
 }
 
 /* The users file as ferryd would find it with this config. */
@@ -146,6 +157,23 @@ ctl_users_path(struct ctl *c)
 	if (env != NULL && env[0] != '\0')
 		return ctl_path_set(c, env, "");
 	return ctl_path_set(c, "./var/users", "");
+}
+
+/* The state database as ferryd would find it with this config. */
+int
+ctl_state_path(struct ctl *c)
+{
+	struct ctl_conf k = { .file = c->config };
+
+	if (c->config == NULL)
+		return ctl_path_join(c->state, "./var/ferry.db", "", "state database");
+	if (ctl_conf_read(&k) < 0)
+		return -1;
+	if (k.state_db[0] != '\0')
+		return ctl_path_join(c->state, k.state_db, "", "state database");
+	if (k.spool_dir[0] != '\0')
+		return ctl_path_join(c->state, k.spool_dir, "/ferry.db", "state database");
+	return ctl_path_join(c->state, "/var/spool/ferry", "/ferry.db", "state database");
 }
 
 static int

@@ -287,7 +287,7 @@ ctl_queue_reply(struct ctl_queue_out *o, FILE *f)
 
 /* ---- the request ----------------------------------------------------------- */
 
-static int
+int
 ctl_queue_connect(const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -318,7 +318,7 @@ ctl_queue_connect(const char *path)
 	return -1;
 }
 
-static int
+int
 ctl_queue_send(int fd, const char *req)
 {
 	size_t len = strlen(req), off = 0;

@@ -2,7 +2,9 @@
  * main.c - ferryctl, the administration tool: global options, then one
  * command from a table (each command lives in its own ctl_*.c file).
  * SECURITY: run by the administrator; `user` edits ferry's files directly,
- * `queue` asks ferryd over its control socket (which checks who asks).
+ * tenant/account/key/domain/connector edit the state database (SQLite,
+ * which ferryd reads at each use), `queue` asks ferryd over its control
+ * socket (which checks who asks).
  * Exit 0 ok, 1 error, 2 usage.
  */
 #include <getopt.h>
@@ -15,6 +17,11 @@
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "user",  ctl_user_main,  ctl_user_usage },
 	{ "queue", ctl_queue_main, ctl_queue_usage },
+	{ "tenant",    ctl_tenant_main,    ctl_tenant_usage },
+	{ "account",   ctl_account_main,   ctl_account_usage },
+	{ "key",       ctl_key_main,       ctl_key_usage },
+	{ "domain",    ctl_domain_main,    ctl_domain_usage },
+	{ "connector", ctl_connector_main, ctl_connector_usage },
 };
 
 void
@@ -38,7 +45,7 @@ ctl_usage_print(bool to_stderr)
 	for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++)
 		fputs(ctl_cmds[i].usage, f);
 	fputs("\noptions:\n"
-	    "  -c, --config FILE   the ferry.conf to take the users file and socket from\n"
+	    "  -c, --config FILE   the ferry.conf to take the users file, state database and socket from\n"
 	    "  -u, --users FILE    the users file (wins over -c and $FERRY_USERS)\n"
 	    "  -s, --socket PATH   ferryd's control socket (wins over -c)\n"
 	    "  -h, --help          print this help\n", f);

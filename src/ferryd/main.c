@@ -24,6 +24,7 @@
 #include "queue/qmgr.h"
 #include "net/server.h"
 #include "net/tls.h"
+#include "policy/sender.h"
 #include "spool/spool.h"
 #include "state/counters.h"
 #include "state/state.h"
@@ -317,6 +318,8 @@ main(int argc, char **argv)
 	if (srv.auth == NULL)
 		log_fatal("event=fatal reason=\"%s\"", err);
 	ferryd_state_open(&srv, c, &ids);
+	auth_store_set_state(srv.auth, srv.state);
+	sender_init();
 	spool_recover(srv.spool);
 	nworkers = ferryd_worker_count(c);
 	if (server_listen(&srv, c, nworkers, err, sizeof(err)) < 0)
@@ -345,10 +348,11 @@ main(int argc, char **argv)
 	control_stop(ctl);
 	qmgr_stop(srv.qmgr);          /* deliveries in progress finish first */
 	spool_committer_stop(srv.spool);
+	auth_store_free(srv.auth);     /* its threads use the state */
 	counters_close(srv.counters);
 	state_close(srv.state);
-	auth_store_free(srv.auth);
 	server_workers_free(&srv);
+	sender_shutdown();
 	spool_close(srv.spool);
 	qmgr_free(srv.qmgr);
 	server_free(&srv);

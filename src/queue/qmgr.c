@@ -215,12 +215,16 @@ qmgr_attempt_done(struct qmgr *q, struct qent *e, const struct deliver_outcome *
 	e->attempts++;
 	e->warned |= out->warned;
 	snprintf(e->last_error, sizeof(e->last_error), "%s", out->last_error);
+	if (out->held) {
+		e->state = QE_HOLD;       /* its tenant is suspended */
+		e->hold_asked = false;
+	}
 	if (e->delete_asked) {
-		spool_queue_remove(sp, e->id, false);
+		spool_queue_remove(sp, e->id, out->held);
 		log_info("event=deleted id=%s by=operator", e->id);
 		qmgr_forget(q, e);
 		return;
-	} else if (e->hold_asked) {
+	} else if (e->hold_asked && !out->held) {
 		e->hold_asked = false;
 		if (spool_queue_hold(sp, e->id, true) == 0) {
 			e->state = QE_HOLD;
@@ -401,8 +405,9 @@ qmgr_hold(struct qmgr *q, const char *id)
 	return rc;
 }
 
-int
-qmgr_release(struct qmgr *q, const char *id)
+/* Held -> ready; by names who asked, for the log. */
+static int
+qmgr_release_by(struct qmgr *q, const char *id, const char *by)
 {
 	struct qent *e;
 	int rc = -1;
@@ -412,11 +417,53 @@ qmgr_release(struct qmgr *q, const char *id)
 	if (e != NULL && e->state == QE_HOLD && spool_queue_hold(q->srv->spool, id, false) == 0) {
 		e->attempts = 0;
 		qmgr_ready_push(q, e);
-		log_info("event=released id=%s by=operator", id);
+		log_info("event=released id=%s by=%s", id, by);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&q->lock);
 	return rc;
+}
+
+int
+qmgr_release(struct qmgr *q, const char *id)
+{
+	return qmgr_release_by(q, id, "operator");
+}
+
+long
+qmgr_release_tenant(struct qmgr *q, long long tenant_id)
+{
+	char (*ids)[SPOOL_ID_LEN + 1];
+	size_t n = 0;
+	long released = 0;
+
+	pthread_mutex_lock(&q->lock);
+	ids = xcalloc(q->count ? q->count : 1, sizeof(*ids));
+	for (size_t i = 0; i < QMGR_BUCKETS; i++)
+		for (struct qent *e = q->hash[i]; e != NULL; e = e->hnext)
+			if (e->state == QE_HOLD)
+				memcpy(ids[n++], e->id, sizeof(ids[0]));
+	pthread_mutex_unlock(&q->lock);
+	/* The files are read without the lock: a message released or deleted
+	 * meanwhile is simply not found by qmgr_release_by. */
+	for (size_t i = 0; i < n; i++) {
+		struct spool_env env;
+		int fd = spool_queue_open(q->srv->spool, ids[i], true);
+		bool mine;
+		if (fd < 0)
+			continue;
+		if (spool_env_parse(fd, &env) < 0) {
+			close(fd);
+			continue;
+		}
+		close(fd);
+		mine = env.tenant_id == tenant_id;
+		spool_env_free(&env);
+		if (mine && qmgr_release_by(q, ids[i], "tenant-resume") == 0)
+			released++;
+	}
+	free(ids);
+	return released;
 }
 
 /* Deferred -> ready now; requeue also forgets the backoff history. */

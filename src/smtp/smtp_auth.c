@@ -70,13 +70,18 @@ smtp_auth_reset(struct smtp_session *s)
 }
 
 static void
-smtp_auth_done_cb(void *arg, bool ok)
+smtp_auth_done_cb(void *arg, int result, const struct state_ident *id)
 {
 	struct smtp_session *s = arg;
 
-	/* Auth pool thread: hand the result to the session's own thread. */
+	/* Auth pool thread: hand the result to the session's own thread (the
+	 * session waits in SMTP_ST_WAIT and touches none of these meanwhile). */
 	s->async_kind = 2;
-	s->async_result = ok;
+	s->async_result = result;
+	if (id != NULL)
+		s->auth_ident = *id;
+	else
+		memset(&s->auth_ident, 0, sizeof(s->auth_ident));
 	event_active(s->async_ev, 0, 0);
 }
 
@@ -88,7 +93,7 @@ smtp_auth_verify(struct smtp_session *s, const char *user, size_t ulen,
 		s->auth_login_user = s->auth_login_user ? s->auth_login_user : xstrndup(user, ulen);
 		s->state = SMTP_ST_WAIT;
 		s->pending++;
-		smtp_auth_done_cb(s, false);
+		smtp_auth_done_cb(s, 0, NULL);
 		return;
 	}
 	if (s->auth_login_user == NULL)
@@ -231,20 +236,62 @@ smtp_auth_delay_cb(evutil_socket_t fd, short what, void *arg)
 	smtp_session_release(s);
 }
 
+/* A good password whose tenant is suspended: refused, said why. */
+static void
+smtp_auth_suspended(struct smtp_session *s, const char *quser)
+{
+	char reason[160], reply[300], q[400];
+
+	smtp_tenant_reason(&s->auth_ident, reason, sizeof(reason));
+	log_info("event=auth sid=%llu client=%s user=%s result=suspended tenant=%s reason=%s",
+	    s->sid, s->addr, quser, s->auth_ident.tenant, log_quote(q, sizeof(q), reason, strlen(reason)));
+	smtp_auth_reset(s);
+	snprintf(reply, sizeof(reply), "535 5.7.1 Tenant %s is suspended: %s", s->auth_ident.tenant, reason);
+	memset(&s->auth_ident, 0, sizeof(s->auth_ident));
+	smtp_reply_error(s, reply);
+}
+
+/* Authenticated: the session sends as this user (and tenant identity, which
+ * replaces a connector's). */
+static void
+smtp_auth_accept(struct smtp_session *s, const char *quser)
+{
+	if (s->auth_ident.kind != STATE_IDENT_NONE)
+		log_info("event=auth sid=%llu client=%s user=%s result=ok tenant=%s as=%s subject=%s",
+		    s->sid, s->addr, quser, s->auth_ident.tenant,
+		    s->auth_ident.kind == STATE_IDENT_KEY ? "key" : "account", s->auth_ident.subject);
+	else
+		log_info("event=auth sid=%llu client=%s user=%s result=ok", s->sid, s->addr, quser);
+	s->auth_user = s->auth_login_user;
+	s->auth_login_user = NULL;
+	s->ident = s->auth_ident;
+	memset(&s->auth_ident, 0, sizeof(s->auth_ident));
+	smtp_auth_reset(s);
+	smtp_reply(s, "235 2.7.0 Authentication successful");
+}
+
+/* result: 1 ok, 0 refused, -1 the state database failed. */
 void
-smtp_auth_result(struct smtp_session *s, bool ok)
+smtp_auth_result(struct smtp_session *s, int result)
 {
 	char q[300];
 	struct timeval tv = { .tv_sec = 0 };
 	const char *user = s->auth_login_user ? s->auth_login_user : "";
 
 	log_quote(q, sizeof(q), user, strlen(user));
-	if (ok) {
-		log_info("event=auth sid=%llu client=%s user=%s result=ok", s->sid, s->addr, q);
-		s->auth_user = s->auth_login_user;
-		s->auth_login_user = NULL;
+	if (result == 1 && s->auth_ident.kind != STATE_IDENT_NONE && s->auth_ident.suspended) {
+		smtp_auth_suspended(s, q);
+		return;
+	}
+	if (result == 1) {
+		smtp_auth_accept(s, q);
+		return;
+	}
+	if (result < 0) {
+		log_error("event=auth sid=%llu client=%s user=%s result=tempfail reason=\"state database\"",
+		    s->sid, s->addr, q);
 		smtp_auth_reset(s);
-		smtp_reply(s, "235 2.7.0 Authentication successful");
+		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
 		return;
 	}
 	s->auth_failures++;

@@ -32,6 +32,7 @@ smtp_tx_reset(struct smtp_session *s)
 	if (tx->msg != NULL)
 		spool_msg_abort(tx->msg);
 	free(tx->rcpts);
+	free(tx->hdr);
 	memset(tx, 0, sizeof(*tx));
 }
 
@@ -115,7 +116,7 @@ smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 	struct smtp_ext ext = smtp_session_ext(s);
 	struct smtp_tx *tx = &s->tx;
 	const char *err;
-	char q[300];
+	char q[300], buf[512];
 
 	if (tx->active) {
 		smtp_reply_error(s, "503 5.5.1 Error: nested MAIL command");
@@ -128,6 +129,8 @@ smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 		err = "552 5.3.4 Message size exceeds fixed limit";
 	if (err == NULL && tx->sender.utf8 && !tx->params.smtputf8)
 		err = "553 5.6.7 Must declare SMTPUTF8 to send an internationalized address";
+	if (err == NULL)
+		err = smtp_tenant_mail_check(s, buf, sizeof(buf));
 	if (err != NULL) {
 		log_info("event=mail-refused sid=%llu client=%s arg=%s reply=\"%s\"", s->sid, s->addr,
 		    log_quote(q, sizeof(q), arg, len), err);
@@ -137,7 +140,32 @@ smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 	}
 	tx->active = true;
 	s->nmail++;
+	if (s->ident.kind != STATE_IDENT_NONE)
+		log_info("event=mail-accepted sid=%llu client=%s from=%s tenant=%s %s=%s", s->sid, s->addr,
+		    log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len), s->ident.tenant,
+		    s->ident.kind == STATE_IDENT_CONNECTOR ? "connector" :
+		    s->ident.kind == STATE_IDENT_KEY ? "key" : "account", s->ident.subject);
 	smtp_reply(s, "250 2.1.0 Ok");
+}
+
+static const char *smtp_rcpt_decide(struct smtp_session *s, const struct smtp_path *p);
+
+/* A return-path token or an ordinary recipient, and never both kinds in
+ * one transaction (a bounce is recorded, not queued). */
+static const char *
+smtp_rcpt_kind_decide(struct smtp_session *s, struct smtp_rcpt *r)
+{
+	const char *rp = smtp_return_path_rcpt(s, r);
+	enum smtp_tx_kind kind = rp != NULL ? SMTP_TX_RETURN_PATH : SMTP_TX_MAIL;
+
+	if (rp != NULL && rp[0] != '\0')
+		return rp;
+	if (s->tx.kind != SMTP_TX_UNDECIDED && s->tx.kind != kind)
+		return "452 4.5.3 Send bounces for return-path addresses in their own transaction";
+	if (rp == NULL && (rp = smtp_rcpt_decide(s, &r->path)) != NULL)
+		return rp;
+	s->tx.kind = kind;
+	return NULL;
 }
 
 static const char *
@@ -173,7 +201,7 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 	struct smtp_ext ext = smtp_session_ext(s);
 	struct smtp_rcpt r;
 	const char *err;
-	char q[300], f[300];
+	char q[300], f[300], buf[256];
 
 	if (!s->tx.active) {
 		smtp_reply_error(s, "503 5.5.1 Error: need MAIL command");
@@ -183,12 +211,16 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 		smtp_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
+	if ((err = smtp_tenant_rcpt_check(s, buf, sizeof(buf))) != NULL) {
+		smtp_reply(s, "%s", err);
+		return;
+	}
 	memset(&r, 0, sizeof(r));
 	err = smtp_rcpt_parse(arg, len, &ext, &r.path, &r.params);
 	if (err == NULL && r.path.utf8 && !s->tx.params.smtputf8)
 		err = "553 5.6.7 Must declare SMTPUTF8 to send an internationalized address";
 	if (err == NULL)
-		err = smtp_rcpt_decide(s, &r.path);
+		err = smtp_rcpt_kind_decide(s, &r);
 	if (err != NULL) {
 		s->tx.refused++;
 		log_info("event=rcpt-refused sid=%llu client=%s from=%s to=%s reply=\"%s\"",

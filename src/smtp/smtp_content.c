@@ -27,6 +27,7 @@ smtp_content_sink(void *arg, const char *buf, size_t len)
 
 	if (tx->too_big || tx->msg == NULL)
 		return 0;
+	smtp_tenant_header_capture(s, buf, len);
 	if (tx->reader.out_bytes + len > (uint64_t)s->conf->max_message_size) {
 		tx->too_big = true;
 		return 0;
@@ -205,16 +206,36 @@ smtp_content_verdict(struct smtp_session *s, char *buf, size_t bufsz)
 	return NULL;
 }
 
+/* A transaction of return-path tokens: recorded durably, then 250; the
+ * content itself is not kept (the spool file is dropped). */
+static void
+smtp_return_path_end(struct smtp_session *s)
+{
+	if (smtp_return_path_record(s) != 0) {
+		smtp_tx_reset(s);
+		smtp_reply(s, "451 4.3.0 Error: cannot record the report, try again later");
+		return;
+	}
+	smtp_reply(s, "250 2.0.0 Ok: return-path report recorded as %s", s->tx.id);
+	smtp_tx_reset(s);
+}
+
 /* The whole message is in: refuse it or hand it to the committer. */
 static void
 smtp_content_end(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
-	char buf[128];
+	char buf[512];
 	const char *err = smtp_content_verdict(s, buf, sizeof(buf));
 
 	s->state = SMTP_ST_COMMAND;
 	smtp_timeouts_set(s);
+	if (err == NULL && tx->kind == SMTP_TX_RETURN_PATH) {
+		smtp_return_path_end(s);
+		return;
+	}
+	if (err == NULL)
+		err = smtp_tenant_content_check(s, buf, sizeof(buf));
 	if (err != NULL) {
 		char q[300];
 		log_info("event=message-refused sid=%llu client=%s id=%s from=%s reply=\"%s\"",
@@ -240,14 +261,15 @@ smtp_commit_result(struct smtp_session *s, int error)
 
 	s->state = SMTP_ST_COMMAND;
 	if (error != 0) {
+		smtp_tenant_commit_failed(s);
 		smtp_reply(s, "451 4.3.0 Error: queue file write error");
 	} else {
 		s->nqueued++;
 		log_info("event=queued sid=%llu client=%s id=%s from=%s nrcpt=%zu size=%" PRIu64
-		    " proto=%s tls=%s auth=%s", s->sid, s->addr, tx->id,
+		    " proto=%s tls=%s auth=%s tenant=%s", s->sid, s->addr, tx->id,
 		    log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len), tx->nrcpts,
 		    tx->reader.out_bytes, smtp_proto_name(s), s->tls ? "yes" : "no",
-		    s->auth_user ? "yes" : "no");
+		    s->auth_user ? "yes" : "no", s->ident.kind != STATE_IDENT_NONE ? s->ident.tenant : "-");
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", tx->id);
 		if (s->srv->qmgr != NULL)
 			qmgr_msg_add(s->srv->qmgr, tx->id);

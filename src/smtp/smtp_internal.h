@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "conf/conf.h"
 #include "net/server.h"
@@ -26,6 +27,7 @@
 #include "smtp/smtp_session.h"
 #include "spool/spool.h"
 #include "state/state.h"
+#include "state/verp.h"
 
 #define SMTP_AUTH_LINE_MAX 12288   /* RFC 4954 4: initial response */
 #define SMTP_HELO_MAX      255
@@ -42,6 +44,15 @@ enum smtp_state {
 struct smtp_rcpt {
 	struct smtp_path        path;
 	struct smtp_rcpt_params params;
+	bool                    is_return_path;  /* a tenant's b+TOKEN@bounce domain */
+	struct verp_info        verp;            /* its authenticated token */
+};
+
+/* What a transaction's recipients are: the two kinds never mix. */
+enum smtp_tx_kind {
+	SMTP_TX_UNDECIDED = 0,
+	SMTP_TX_MAIL,          /* ordinary recipients: the message is queued */
+	SMTP_TX_RETURN_PATH,   /* return-path tokens: attributed, not delivered */
 };
 
 /* One mail transaction: MAIL FROM up to the final reply. */
@@ -61,6 +72,17 @@ struct smtp_tx {
 	const char             *bdat_error;
 	uint64_t                bdat_left;   /* octets left in this chunk */
 	bool                    bdat_last;
+	enum smtp_tx_kind       kind;
+	/* A tenant's message: its header section as it streamed to the spool
+	 * (for the From: check), bounded by SENDER_HEADER_MAX. */
+	char                   *hdr;
+	size_t                  hdr_len, hdr_cap;
+	bool                    hdr_done;    /* the empty line was seen */
+	bool                    hdr_overflow;
+	/* Rate-limit windows taken for this message (given back if the commit
+	 * fails), and when. */
+	bool                    counted;
+	time_t                  counted_at;
 };
 
 struct smtp_session {
@@ -85,6 +107,7 @@ struct smtp_session {
 	/* The relay-service tenant this session sends as (an account or API
 	 * key after AUTH, or a connector matched at connect), else kind NONE. */
 	struct state_ident   ident;
+	struct state_ident   auth_ident;     /* AUTH result in flight (auth pool) */
 	int                  auth_failures;
 	int                  auth_step;      /* LOGIN: 1 = want user, 2 = want pass */
 	int                  auth_mech;      /* 1 PLAIN, 2 LOGIN */
@@ -126,7 +149,26 @@ void smtp_tx_reset(struct smtp_session *s);
 /* smtp_auth.c */
 void smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t len);
 void smtp_auth_line(struct smtp_session *s, const char *line, size_t len);
-void smtp_auth_result(struct smtp_session *s, bool ok);
+void smtp_auth_result(struct smtp_session *s, int result);
+
+/* smtp_tenant.c: the relay service's rules for tenants' sessions. Each
+ * check returns NULL (go on) or the reply (in buf, or a constant). */
+void smtp_tenant_connect(struct smtp_session *s);
+void smtp_tenant_reason(const struct state_ident *id, char *out, size_t outsz);
+const char *smtp_tenant_mail_check(struct smtp_session *s, char *buf, size_t bufsz);
+const char *smtp_tenant_rcpt_check(struct smtp_session *s, char *buf, size_t bufsz);
+void smtp_tenant_header_capture(struct smtp_session *s, const char *p, size_t len);
+const char *smtp_tenant_content_check(struct smtp_session *s, char *buf, size_t bufsz);
+void smtp_tenant_commit_failed(struct smtp_session *s);
+
+/* smtp_return_path.c: recipients that are return-path tokens (bounces). */
+/* NULL: not a bounce domain's address (the ordinary rules apply); else
+ * "" when r is a genuine token (r->verp set), or the refusal. */
+const char *smtp_return_path_rcpt(struct smtp_session *s, struct smtp_rcpt *r);
+/* A path's domain, lowercase, no trailing dot; false: none or a literal. */
+bool smtp_path_domain_lower(const struct smtp_path *p, char *out, size_t outsz);
+/* Record the transaction's bounces durably; 0, or -1 (reply 451). */
+int smtp_return_path_record(struct smtp_session *s);
 
 /* smtp_content.c */
 void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len);

@@ -132,6 +132,7 @@ bool
 smtp_may_relay(const struct smtp_session *s)
 {
 	return s->auth_user != NULL || s->role == CONF_ROLE_LOCAL ||
+	    s->ident.kind == STATE_IDENT_CONNECTOR ||
 	    conf_relay_net_match(s->conf, (const struct sockaddr *)&s->peer);
 }
 
@@ -251,6 +252,7 @@ smtp_session_start(struct worker *w, int fd, const struct sockaddr *sa, socklen_
 	}
 	if (s->ssl != NULL)
 		bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+	smtp_tenant_connect(s);
 	smtp_bev_setup(s);
 	smtp_reply(s, "220 %s ESMTP ferry", s->conf->hostname);
 }
@@ -479,7 +481,7 @@ smtp_async_cb(evutil_socket_t fd, short what, void *arg)
 	if (kind == 1)
 		smtp_commit_result(s, s->async_result);
 	else
-		smtp_auth_result(s, s->async_result != 0);
+		smtp_auth_result(s, s->async_result);
 	if (!s->closed)
 		smtp_input_process(s);
 	smtp_session_release(s);

@@ -207,6 +207,24 @@ state_connector_match(struct state *st, const struct sockaddr *sa, struct state_
 	return best >= 0;
 }
 
+/* The tenant's suspension reason (state_tenant does not carry it). */
+static int
+ident_reason_read(struct state *st, struct state_ident *id)
+{
+	sqlite3_stmt *stmt = state_prepare(st, "SELECT suspend_reason FROM tenants WHERE id = ?1;");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id->tenant_id);
+	rc = sqlite3_step(stmt);
+	id->suspend_reason[0] = '\0';
+	if (rc == SQLITE_ROW)
+		state_text_copy(id->suspend_reason, sizeof(id->suspend_reason), stmt, 0);
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
 int
 state_ident_refresh(struct state *st, struct state_ident *id)
 {
@@ -236,6 +254,8 @@ state_ident_refresh(struct state *st, struct state_ident *id)
 	if (rc != SQLITE_ROW)
 		return rc == SQLITE_DONE ? 0 : -1;
 	id->suspended = t.suspended;
+	if (t.suspended && ident_reason_read(st, id) != 0)
+		return -1;
 	id->tenant_limits = t.limits;
 	snprintf(id->pool, sizeof(id->pool), "%s", pool[0] != '\0' ? pool : t.pool);
 	return 1;

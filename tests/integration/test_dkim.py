@@ -1,10 +1,18 @@
 """DKIM signing on the way out (RFC 6376, RFC 8463): ferryd signs mail whose
-From: is in a domain with dkim_sign keys, RSA-2048 and Ed25519 both, and an
-independent verifier (python3-dkim) checks each signature against the public
-keys published in a test zone on a real DNS server (unbound), for plain, 8-bit, long-folded-header and trailing-blank-line messages.
-Mail from other domains leaves unsigned."""
-import base64
+From: is in a domain with dkim_sign keys, RSA-2048 and Ed25519 both, and two
+independent verifiers, python3-dkim and OpenDKIM (`opendkim -t`, libopendkim),
+check each signature against the public keys published in a test zone on a
+real DNS server (unbound), for plain, 8-bit, long-folded-header and
+trailing-blank-line messages. Mail from other domains leaves unsigned.
+
+OpenDKIM is run in its test mode, not as opendkim-testmsg: that tool fails
+with "dkim_chunk(): Syntax error" on any message without a Date: field
+(libopendkim's dkim_eoh() refuses it: "Date: header field absent"), and it
+has no way to use another DNS server than the system's. opendkim's
+libunbound resolver is pointed at the test server with a forward zone;
+libunbound serves "test." itself (RFC 6761) unless told not to."""
 import os
+import re
 import smtplib
 import subprocess
 import tempfile
@@ -13,32 +21,11 @@ import unittest
 import dkim
 import dns.resolver
 
+from dkimkeys import make_key, txt_record
 from dnsserver import DnsServer
 
 from ferrytest import Ferryd, FERRYD
 from receiver import Receiver
-
-
-def make_key(tmp, name, algo):
-    path = os.path.join(tmp, name)
-    args = ["openssl", "genpkey", "-algorithm", algo, "-out", path]
-    if algo == "RSA":
-        args += ["-pkeyopt", "rsa_keygen_bits:2048"]
-    subprocess.run(args, check=True, capture_output=True)
-    os.chmod(path, 0o600)
-    der = subprocess.run(["openssl", "pkey", "-in", path, "-pubout", "-outform", "DER"],
-                         check=True, capture_output=True).stdout
-    if algo == "ED25519":
-        record = b"v=DKIM1; k=ed25519; p=" + base64.b64encode(der[-32:])
-    else:
-        record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
-    return path, record
-
-
-def txt_record(name, value):
-    """A TXT local-data line; strings longer than 255 octets split (RFC 1035)."""
-    chunks = [value[i:i + 255] for i in range(0, len(value), 255)]
-    return "%s 300 IN TXT %s" % (name, " ".join('"%s"' % c.decode() for c in chunks))
 
 
 class DkimTest(unittest.TestCase):
@@ -53,6 +40,7 @@ class DkimTest(unittest.TestCase):
         cls.resolver = dns.resolver.Resolver(configure=False)
         cls.resolver.nameservers = ["127.0.0.1"]
         cls.resolver.port = cls.dnsserver.port
+        cls.opendkim_conf = cls.opendkim_setup(cls.keydir, cls.dnsserver.port)
         cls.rx = Receiver("127.0.0.2")
         cls.f = Ferryd(deliver=True, relay_networks="127.0.0.0/8", extra=(
             "route * smtp:127.0.0.2:%d\ndkim_sign example.test rsa1 %s\ndkim_sign example.test ed1 %s\n"
@@ -63,6 +51,33 @@ class DkimTest(unittest.TestCase):
         cls.f.stop()
         cls.rx.stop()
         cls.dnsserver.stop()
+
+    @staticmethod
+    def opendkim_setup(tmp, port):
+        """An opendkim.conf for verifying only, its keys from the test zone."""
+        ub = os.path.join(tmp, "libunbound.conf")
+        with open(ub, "w") as f:
+            f.write('server:\n    do-not-query-localhost: no\n    local-zone: "test." nodefault\n'
+                    'forward-zone:\n    name: "."\n    forward-addr: 127.0.0.1@%d\n' % port)
+        conf = os.path.join(tmp, "opendkim.conf")
+        with open(conf, "w") as f:
+            f.write("Mode v\nSyslog no\nResolverConfiguration %s\n" % ub)
+        return conf
+
+    def opendkim(self, data):
+        """OpenDKIM's result per signature, {selector: "pass" or "fail" ...},
+        read from the Authentication-Results field it would add (-vvv
+        prints it in test mode; one "dkim=" entry per signature)."""
+        path = os.path.join(self.keydir, "msg.eml")
+        with open(path, "wb") as f:
+            f.write(data)
+        r = subprocess.run(["opendkim", "-vvv", "-x", self.opendkim_conf, "-t", path],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        ar = r.stdout.split("hname='Authentication-Results'", 1)
+        self.assertEqual(len(ar), 2, r.stdout + r.stderr)
+        return {m.group(2): m.group(1) for m in
+                re.finditer(r"dkim=(\w+).*?header\.s=([^ ;]+)", ar[1].split("'\n")[0], re.S)}
 
     def dnsfunc(self, name, timeout=5):
         """python3-dkim's key lookup, asked of the test zone's server."""
@@ -88,6 +103,8 @@ class DkimTest(unittest.TestCase):
         self.assertIn(b"a=rsa-sha256", data)
         self.assertIn(b"a=ed25519-sha256", data)
         self.assertIn(b"c=relaxed/relaxed", data)
+        # and the second verifier, OpenDKIM, agrees on both
+        self.assertEqual(self.opendkim(data), {"rsa1": "pass", "ed1": "pass"})
 
     def test_plain_message_dual_signed(self):
         data = self.relay(b"From: Alice <alice@example.test>\r\nTo: x@remote.test\r\nSubject: hi\r\n"
@@ -127,6 +144,9 @@ class DkimTest(unittest.TestCase):
             except dkim.ValidationError:
                 ok = False
             self.assertFalse(ok)
+        verdicts = self.opendkim(data.replace(b"body", b"b0dy"))
+        self.assertEqual(sorted(verdicts), ["ed1", "rsa1"], verdicts)
+        self.assertEqual(verdicts, {"rsa1": "fail", "ed1": "fail"})
 
 
 class DkimConfigTest(unittest.TestCase):

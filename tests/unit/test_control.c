@@ -51,6 +51,9 @@ done_cb(void *arg, int error)
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* The tenant ('G') of the fixture's message, or NULL for none. */
+static const char *fixture_tenant;
+
 /* One durable message in queue/; a TAB in the sender tests the framing. */
 static void
 message_queue(struct fixture *f)
@@ -63,6 +66,8 @@ message_queue(struct fixture *f)
 	assert_int_equal(spool_msg_record_str(m, 'S', "al\tice@example.test"), 0);
 	assert_int_equal(spool_msg_record_str(m, 'R', "x@remote.test"), 0);
 	assert_int_equal(spool_msg_record_str(m, 'R', "y@remote.test"), 0);
+	if (fixture_tenant != NULL)
+		assert_int_equal(spool_msg_record_str(m, 'G', fixture_tenant), 0);
 	assert_int_equal(spool_msg_content_begin(m), 0);
 	assert_int_equal(spool_msg_write(m, "Subject: t\r\n\r\nbody\r\n", 20), 0);
 	spool_msg_commit(m, done_cb, &d);
@@ -92,6 +97,16 @@ setup(void **state)
 	assert_non_null(f->ctl);
 	assert_int_equal(control_start(f->ctl, f->srv.qmgr), 0);
 	*state = f;
+	return 0;
+}
+
+/* The same with a message sent as tenant 7. */
+static int
+setup_tenant(void **state)
+{
+	fixture_tenant = "7";
+	setup(state);
+	fixture_tenant = NULL;
 	return 0;
 }
 
@@ -205,6 +220,41 @@ test_show_hold_release_delete(void **state)
 	assert_false(file_in(f, "queue"));
 	assert_string_equal(ask(f, req), "ERR no such message\n");
 	assert_string_equal(ask(f, "list\n"), "OK\n");
+}
+
+/* release-tenant: only held messages of that tenant go back to the queue. */
+static void
+test_release_tenant(void **state)
+{
+	struct fixture *f = *state;
+	char req[64];
+
+	assert_string_equal(ask(f, "release-tenant 7\n"), "released\t0\nOK\n");   /* not held */
+	snprintf(req, sizeof(req), "hold %s\n", f->id);
+	assert_string_equal(ask(f, req), "OK\n");
+	assert_string_equal(ask(f, "release-tenant 8\n"), "released\t0\nOK\n");   /* another tenant */
+	assert_true(file_in(f, "hold"));
+	assert_string_equal(ask(f, "release-tenant 7\n"), "released\t1\nOK\n");
+	assert_true(file_in(f, "queue"));
+	assert_string_equal(ask(f, "release-tenant 7\n"), "released\t0\nOK\n");
+}
+
+static void
+test_release_tenant_bad(void **state)
+{
+	struct fixture *f = *state;
+	char req[64];
+
+	snprintf(req, sizeof(req), "hold %s\n", f->id);
+	assert_string_equal(ask(f, req), "OK\n");
+	assert_string_equal(ask(f, "release-tenant 7\n"), "released\t0\nOK\n");  /* no 'G': no tenant */
+	assert_true(file_in(f, "hold"));
+	assert_string_equal(ask(f, "release-tenant\n"), "ERR release-tenant takes one tenant id\n");
+	assert_string_equal(ask(f, "release-tenant 1 2\n"), "ERR release-tenant takes one tenant id\n");
+	assert_string_equal(ask(f, "release-tenant 0\n"), "ERR invalid tenant id\n");
+	assert_string_equal(ask(f, "release-tenant -1\n"), "ERR invalid tenant id\n");
+	assert_string_equal(ask(f, "release-tenant 7x\n"), "ERR invalid tenant id\n");
+	assert_string_equal(ask(f, "release-tenant 1234567890123456789\n"), "ERR invalid tenant id\n");
 }
 
 static void
@@ -392,6 +442,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_show_hold_release_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_release_tenant, setup_tenant, teardown),
+		cmocka_unit_test_setup_teardown(test_release_tenant_bad, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_half_request, setup, teardown),

@@ -1,0 +1,44 @@
+/*
+ * deliver_tenant.c - what delivery needs to know about a message's tenant
+ * (queue record 'G'): whether it is suspended (then the message is held,
+ * never bounced), its IP pool, and whether its return path is rewritten
+ * to "b+TOKEN@<bounce domain>" (verp.h).
+ * SECURITY: the tenant id comes from our own queue file; the tenant's
+ * settings are read from the state database at every attempt, so a
+ * suspension applies to mail already queued.
+ */
+#include "delivery/deliver_internal.h"
+
+#include <string.h>
+
+#include "util/log.h"
+
+int
+deliver_tenant_load(struct deliver_ctx *d, const struct spool_env *env)
+{
+	struct deliver_tenant *t = &d->tenant;
+	int rc;
+
+	memset(t, 0, sizeof(*t));
+	if (env->tenant_id == 0 || d->srv->state == NULL)
+		return 0;
+	rc = state_tenant_by_id(d->srv->state, env->tenant_id, &t->t);
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		log_warn("event=tenant-unknown id=%s tenant=%lld reason=\"no such tenant (deleted?): delivered"
+		    " without its pool, DKIM keys and return path\"", env->id, env->tenant_id);
+		return 0;
+	}
+	t->found = true;
+	if (t->t.suspended)
+		return 1;
+	t->pool = t->t.pool[0] != '\0' ? t->t.pool : NULL;
+	/* Null senders (bounces ferry or the tenant makes) keep <>. */
+	if (t->t.bounce_domain[0] != '\0' && env->sender[0] != '\0' && env->dsn_kind == 0) {
+		if (state_verp_secret(d->srv->state, t->secret) < 0)
+			return -1;
+		t->verp = true;
+	}
+	return 0;
+}

@@ -1,0 +1,162 @@
+/*
+ * smtp_return_path.c - bounces and complaints coming back to a tenant's
+ * return path "b+TOKEN@<bounce domain>" (state/verp.h): the token is
+ * checked at RCPT and the message is attributed (a row in table bounces),
+ * not delivered. A transaction holds either such recipients or ordinary
+ * ones, never both (smtp_cmd.c refuses the later kind with 452 4.5.3).
+ * STANDARDS: RFC 5321 4.5.5 (bounces have a null reverse-path; any is
+ * taken here), RFC 3463 5.1.1.
+ * SECURITY: the token comes from anyone on the Internet: verp_local_check
+ * authenticates it (HMAC, constant time) and its tenant must own the
+ * domain. The row is committed with synchronous=FULL before the 250 (never
+ * 250 before stable storage). The write runs on the worker's loop: a short
+ * fsync, and bounces are few next to mail.
+ */
+#include "smtp/smtp_internal.h"
+
+#include <ctype.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/log.h"
+
+static const char smtp_rp_forged[] = "550 5.1.1 Unknown or forged return-path address";
+
+/* A path's domain, lowercase, without a trailing dot; false when it has
+ * none (or an address literal). */
+bool
+smtp_path_domain_lower(const struct smtp_path *p, char *out, size_t outsz)
+{
+	size_t n = 0;
+
+	if (p->literal || p->at >= p->len)
+		return false;
+	for (size_t i = p->at + 1; i < p->len && n + 1 < outsz; i++)
+		out[n++] = (char)tolower((unsigned char)p->addr[i]);
+	if (n > 0 && out[n - 1] == '.')
+		n--;
+	out[n] = '\0';
+	return n > 0;
+}
+
+const char *
+smtp_return_path_rcpt(struct smtp_session *s, struct smtp_rcpt *r)
+{
+	const struct smtp_path *p = &r->path;
+	char domain[SMTP_PATH_MAX + 1], q[300];
+	unsigned char secret[32];
+	struct state_tenant t;
+	bool genuine;
+	int rc;
+
+	if (s->srv->state == NULL || !smtp_path_domain_lower(p, domain, sizeof(domain)))
+		return NULL;
+	rc = state_tenant_by_bounce_domain(s->srv->state, domain, &t);
+	if (rc < 0)
+		return "451 4.3.0 Temporary failure: tenant state unavailable";
+	if (rc == 0)
+		return NULL;
+	/* Other addresses of a bounce domain that is also hosted here are
+	 * ordinary recipients; otherwise the domain takes tokens only. */
+	if (!(p->at >= 2 && (p->addr[0] == 'b' || p->addr[0] == 'B') && p->addr[1] == '+') &&
+	    conf_domain_hosted(s->conf, domain))
+		return NULL;
+	if (state_verp_secret(s->srv->state, secret) != 0)
+		return "451 4.3.0 Temporary failure: tenant state unavailable";
+	genuine = verp_local_check(secret, p->addr, p->at, &r->verp) && r->verp.tenant_id == t.id;
+	sodium_memzero(secret, sizeof(secret));
+	if (!genuine) {
+		log_info("event=return-path-refused sid=%llu client=%s to=%s tenant=%s reason=\"forged or unknown token\"",
+		    s->sid, s->addr, log_quote(q, sizeof(q), p->addr, p->len), t.name);
+		return smtp_rp_forged;
+	}
+	r->is_return_path = true;
+	return "";
+}
+
+/* Queue ids are upper-case hex; tokens carry them lowercase. */
+static void
+smtp_rp_qid_upper(const struct verp_info *v, char out[sizeof(v->queue_id)])
+{
+	size_t k;
+
+	for (k = 0; v->queue_id[k] != '\0' && k + 1 < sizeof(v->queue_id); k++)
+		out[k] = (char)toupper((unsigned char)v->queue_id[k]);
+	out[k] = '\0';
+}
+
+static int
+smtp_rp_insert(struct smtp_session *s, sqlite3 *db, time_t now)
+{
+	struct smtp_tx *tx = &s->tx;
+	sqlite3_stmt *stmt = NULL;
+	char qid[sizeof(tx->rcpts[0].verp.queue_id)];
+	int rc = SQLITE_OK;
+
+	if (sqlite3_prepare_v2(db, "INSERT INTO bounces(time, tenant_id, queue_id, rcpt_index, rcpt,"
+	    " sender, client) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7);", -1, &stmt, NULL) != SQLITE_OK)
+		return -1;
+	for (size_t i = 0; i < tx->nrcpts && rc == SQLITE_OK; i++) {
+		const struct smtp_rcpt *r = &tx->rcpts[i];
+		smtp_rp_qid_upper(&r->verp, qid);
+		sqlite3_reset(stmt);
+		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)now);
+		sqlite3_bind_int64(stmt, 2, r->verp.tenant_id);
+		sqlite3_bind_text(stmt, 3, qid, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(stmt, 4, r->verp.rcpt_index);
+		sqlite3_bind_text(stmt, 5, r->path.addr, (int)r->path.len, SQLITE_TRANSIENT);
+		sqlite3_bind_text(stmt, 6, tx->sender.addr, (int)tx->sender.len, SQLITE_TRANSIENT);
+		sqlite3_bind_text(stmt, 7, s->addr, -1, SQLITE_TRANSIENT);
+		rc = sqlite3_step(stmt) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+static void
+smtp_rp_log(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	struct state_tenant t;
+	char q[300];
+
+	for (size_t i = 0; i < tx->nrcpts; i++) {
+		const struct verp_info *v = &tx->rcpts[i].verp;
+		char qid[sizeof(v->queue_id)];
+		smtp_rp_qid_upper(v, qid);
+		if (state_tenant_by_id(s->srv->state, v->tenant_id, &t) != 1)
+			snprintf(t.name, sizeof(t.name), "#%lld", v->tenant_id);
+		log_info("event=bounce-attributed tenant=%s queue_id=%s rcpt_index=%u client=%s sid=%llu from=%s",
+		    t.name, qid, v->rcpt_index, s->addr, s->sid,
+		    log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len));
+	}
+}
+
+int
+smtp_return_path_record(struct smtp_session *s)
+{
+	sqlite3 *db = state_db(s->srv->state);
+	int rc = -1;
+
+	if (db == NULL)
+		return -1;
+	if (sqlite3_exec(db, "PRAGMA synchronous=FULL;", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) == SQLITE_OK) {
+		if (smtp_rp_insert(s, db, time(NULL)) == 0 &&
+		    sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL) == SQLITE_OK)
+			rc = 0;
+		else
+			sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
+	}
+	sqlite3_exec(db, "PRAGMA synchronous=NORMAL;", NULL, NULL, NULL);
+	if (rc == 0)
+		smtp_rp_log(s);
+	else
+		log_error("event=bounce-record-failed sid=%llu client=%s error=\"%s\"", s->sid, s->addr,
+		    sqlite3_errmsg(db));
+	return rc;
+}
