@@ -104,9 +104,9 @@ class RelayServiceTest(unittest.TestCase):
         self.assertTrue(wait_for(lambda: len(self.delivered("acme")) == 4), self.f.log_text()[-3000:])
         sources = set()
         for m in self.delivered("acme"):
-            self.assertIn(m["peer"][0], ACME_POOL)
-            self.assertEqual(m["helo"], ACME_POOL[m["peer"][0]])
-            sources.add(m["peer"][0])
+            self.assertIn(m["peer"], ACME_POOL)
+            self.assertEqual(m["helo"], ACME_POOL[m["peer"]])
+            sources.add(m["peer"])
             sigs = re.findall(rb"^DKIM-Signature:.*?d=([a-z.]+);", m["data"], re.M | re.S)
             self.assertTrue(sigs and all(d == b"acme.test" for d in sigs), m["data"][:600])
             data = m["data"]
@@ -130,8 +130,8 @@ class RelayServiceTest(unittest.TestCase):
         self.assertEqual(len(got), 2 * GLOBEX_CAP)    # no more than the caps
         per_addr = {}
         for m in got:
-            self.assertIn(m["peer"][0], GLOBEX_POOL)
-            per_addr[m["peer"][0]] = per_addr.get(m["peer"][0], 0) + 1
+            self.assertIn(m["peer"], GLOBEX_POOL)
+            per_addr[m["peer"]] = per_addr.get(m["peer"], 0) + 1
             self.assertIn(b"d=globex.test", m["data"])
             self.assertTrue(dkim.verify(m["data"], dnsfunc=self.dnsfunc))
         self.assertEqual(per_addr, {ip: GLOBEX_CAP for ip in GLOBEX_POOL})
