@@ -47,6 +47,7 @@ fuzz-smoke:
 bench: build
 	bash bench/accept.sh
 	bash bench/relay.sh
+	bash bench/tenant.sh
 
 clean:
 	rm -rf build
