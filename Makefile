@@ -22,7 +22,9 @@ build-test: setup
 run: build
 	./build/release/ferryd
 
-test: build-test
+# The release build too: it is what `make run` and the benchmarks use, and
+# -O2 enables warnings (format truncation) a debug build does not see.
+test: build-test build
 	cd build/test && ctest --output-on-failure -j$(JOBS)
 	$(MAKE) --no-print-directory fuzz-smoke
 
@@ -45,6 +47,7 @@ fuzz-smoke:
 bench: build
 	bash bench/accept.sh
 	bash bench/relay.sh
+	bash bench/tenant.sh
 
 clean:
 	rm -rf build

@@ -42,7 +42,7 @@ check_key_public(struct check_key *key, char *why, size_t wlen)
 	if (f != NULL)
 		fclose(f);
 	if (pk == NULL) {
-		snprintf(why, wlen, "cannot read the key file %s", key->path);
+		snprintf(why, wlen, "cannot read the key file %.400s", key->path);
 		return false;
 	}
 	key->ed25519 = EVP_PKEY_id(pk) == EVP_PKEY_ED25519;
@@ -58,7 +58,7 @@ check_key_public(struct check_key *key, char *why, size_t wlen)
 	OPENSSL_free(der);
 	EVP_PKEY_free(pk);
 	if (!ok)
-		snprintf(why, wlen, "%s is not an RSA or Ed25519 private key", key->path);
+		snprintf(why, wlen, "%.400s is not an RSA or Ed25519 private key", key->path);
 	return ok;
 }
 
@@ -92,7 +92,7 @@ check_key_record(const struct check_key *key, const char *rec, char *why, size_t
 		return CHECK_WRONG;
 	}
 	if (binlen != key->publen || sodium_memcmp(bin, key->pub, binlen) != 0) {
-		snprintf(why, wlen, "p= is a different key than %s", key->path);
+		snprintf(why, wlen, "p= is a different key than %.400s", key->path);
 		return CHECK_WRONG;
 	}
 	return CHECK_OK;

@@ -284,24 +284,40 @@ ident_connector_lists(const char *list, const char *domain)
 }
 
 /* The tenant domain that covers domain: itself, or a parent added with
- * subdomains allowed. 1 + name in out, 0 none, -1 error. */
+ * subdomains allowed. The most specific domain of any tenant decides, so a
+ * name another tenant owns under a --subdomains domain stays theirs.
+ * 1 + name in out, 0 none, -1 error. */
 static int
 ident_domain_cover(struct state *st, long long tenant_id, const char *domain, char *out, size_t outsz)
 {
-	sqlite3_stmt *stmt = state_prepare(st, "SELECT name FROM domains WHERE tenant_id = ?1 AND"
-	    " name = ?2 AND (?3 = 0 OR subdomains = 1);");
-	const char *d = domain;
+	sqlite3_stmt *stmt = state_prepare(st, "SELECT name, tenant_id, subdomains FROM domains"
+	    " WHERE name = ?1;");
+	char lower[STATE_DOMAIN_MAX + 1];
+	const char *d = lower;
+	size_t n = strlen(domain);
 	int rc = SQLITE_DONE, level = 0;
 
 	if (stmt == NULL)
 		return -1;
+	if (n >= sizeof(lower)) {
+		sqlite3_finalize(stmt);
+		return 0;
+	}
+	for (size_t i = 0; i <= n; i++)
+		lower[i] = (domain[i] >= 'A' && domain[i] <= 'Z') ? (char)(domain[i] - 'A' + 'a') : domain[i];
 	while (d != NULL && *d != '\0') {
 		sqlite3_reset(stmt);
-		sqlite3_bind_int64(stmt, 1, tenant_id);
-		sqlite3_bind_text(stmt, 2, d, -1, SQLITE_STATIC);
-		sqlite3_bind_int(stmt, 3, level);
-		if ((rc = sqlite3_step(stmt)) != SQLITE_DONE)
+		sqlite3_bind_text(stmt, 1, d, -1, SQLITE_STATIC);
+		rc = sqlite3_step(stmt);
+		if (rc == SQLITE_ROW && sqlite3_column_int64(stmt, 1) != tenant_id) {
+			rc = SQLITE_DONE;   /* another tenant's: neither it nor above */
 			break;
+		}
+		if (rc == SQLITE_ROW && (level == 0 || sqlite3_column_int(stmt, 2) != 0))
+			break;
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			break;
+		rc = SQLITE_DONE;
 		d = strchr(d, '.');
 		if (d != NULL)
 			d++;

@@ -240,6 +240,13 @@ test_domains_sender_allowed(void **state)
 	assert_int_equal(state_sender_allowed(fx->st, &id, "a.b.wide.test"), 1);
 	assert_int_equal(state_sender_allowed(fx->st, &id, "other.test"), 0);
 	assert_int_equal(state_sender_allowed(fx->st, &id, "notwide.test"), 0);
+	/* A name under acme's --subdomains domain that another tenant owns is
+	 * that tenant's: the most specific domain decides. */
+	OK(state_domain_add(fx->st, "other", "x.wide.test", false, fx->err, sizeof(fx->err)));
+	assert_int_equal(state_sender_allowed(fx->st, &id, "x.wide.test"), 0);
+	assert_int_equal(state_sender_allowed(fx->st, &id, "X.wide.test"), 0);
+	assert_int_equal(state_sender_allowed(fx->st, &id, "a.x.wide.test"), 0);
+	assert_int_equal(state_sender_allowed(fx->st, &id, "y.wide.test"), 1);
 	NO(state_domain_del(fx->st, "other", "acme.test", fx->err, sizeof(fx->err)));
 	OK(state_domain_del(fx->st, "acme", "ACME.test", fx->err, sizeof(fx->err)));
 	assert_int_equal(state_sender_allowed(fx->st, &id, "acme.test"), 0);
