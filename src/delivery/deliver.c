@@ -81,6 +81,35 @@ deliver_domain(const char *addr)
 	return at ? at + 1 : "";
 }
 
+void
+deliver_progress_save(const struct spool_env *env, int fd, struct rcpt_result *const *g, size_t n)
+{
+	bool marked = false;
+
+	for (size_t i = 0; i < n; i++) {
+		struct spool_rcpt *r = g[i]->r;
+		if (g[i]->reply.code < 200 || g[i]->reply.code >= 300 || r->state != SPOOL_RCPT_PENDING)
+			continue;
+		if (spool_rcpt_mark(fd, r, SPOOL_RCPT_DELIVERED) < 0)
+			break;
+		r->state = SPOOL_RCPT_DELIVERED;   /* on disk now: not marked again */
+		marked = true;
+	}
+	if (marked && fdatasync(fd) < 0)
+		log_error("event=spool-error id=%s error=\"cannot record delivered recipients: %s\"", env->id,
+		    strerror(errno));
+}
+
+/* Is a pending recipient left for another transaction of this attempt? */
+static bool
+deliver_more_follow(const struct rcpt_result *res, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (res[i].state == SPOOL_RCPT_PENDING && !res[i].attempted)
+			return true;
+	return false;
+}
+
 /* Postmaster without a domain ("<Postmaster>") is ours. */
 static void
 deliver_group_dispatch(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env,
@@ -102,6 +131,8 @@ deliver_group_dispatch(struct deliver_ctx *d, const struct conf *c, const struct
 			deliver_local(d, c, env, fd, group[i]);
 	} else
 		deliver_remote(d, c, route, domain, env, fd, group, ng);
+	if (deliver_more_follow(res, n))
+		deliver_progress_save(env, fd, group, ng);
 	free(group);
 }
 
@@ -309,6 +340,7 @@ deliver_message(struct deliver_ctx *d, const char *id, int attempts, bool warned
 	res = deliver_results_new(&env);
 	switch (deliver_tenant_load(d, &env)) {
 	case 1:
+		spool_queue_touch(fd, SPOOL_HOLD_TENANT_MTIME);   /* why held: kept on disk */
 		close(fd);
 		fd = -1;
 		deliver_hold(d, c, &env, attempts, out);

@@ -89,6 +89,12 @@ void deliver_conn_close(struct deliver_ctx *d);
  * is suspended (the caller holds the message), 0 go on, -1 state error. */
 int deliver_tenant_load(struct deliver_ctx *d, const struct spool_env *env);
 
+/* deliver.c: write down (synced) the recipients of g a peer took, when
+ * another transaction of the attempt follows: a crash before the attempt
+ * ends then sends again only those not delivered. (A success notice
+ * (NOTIFY=SUCCESS) is made at the attempt's end; a crash before loses it.) */
+void deliver_progress_save(const struct spool_env *env, int fd, struct rcpt_result *const *g, size_t n);
+
 /* Give a destination slot back (deliver_remote.c). */
 void deliver_dest_release(const char *key);
 

@@ -720,8 +720,11 @@ deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_ro
 		group_fail(g, n, &why, "none");
 	else if (d->tenant.verp && !p->lmtp) {
 		/* One return path per recipient, so one transaction each. */
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			hop_transaction(d, c, p, env, fd, &g[i], 1);
+			if (i + 1 < n)
+				deliver_progress_save(env, fd, &g[i], 1);
+		}
 	} else
 		hop_transaction(d, c, p, env, fd, g, n);
 	/* The slot goes back when nothing is cached, or when another thread

@@ -37,6 +37,8 @@ struct qent {
 	int             attempts;
 	bool            warned;
 	bool            delete_asked, hold_asked;
+	/* In hold/ for the tenant's suspension; false: held by the operator. */
+	bool            tenant_hold;
 	char            last_error[256];
 };
 
@@ -176,8 +178,13 @@ qmgr_load_dir(struct qmgr *q, bool held, long *n)
 			continue;
 		pthread_mutex_lock(&q->lock);
 		e = qmgr_insert(q, de->d_name);
-		if (held) {
-			e->state = QE_HOLD;
+		if (held && st.st_mtime == SPOOL_HOLD_TENANT_MTIME &&
+		    spool_queue_hold(q->srv->spool, de->d_name, false) == 0) {
+			/* held for a suspension: held again at its attempt if the
+			 * tenant still is (or resumed while ferryd was down) */
+			qmgr_ready_push(q, e);
+		} else if (held) {
+			e->state = QE_HOLD;       /* by the operator */
 		} else if (st.st_mtime > now) {
 			e->state = QE_DEFERRED;
 			e->next_try = st.st_mtime;
@@ -217,6 +224,7 @@ qmgr_attempt_done(struct qmgr *q, struct qent *e, const struct deliver_outcome *
 	snprintf(e->last_error, sizeof(e->last_error), "%s", out->last_error);
 	if (out->held) {
 		e->state = QE_HOLD;       /* its tenant is suspended */
+		e->tenant_hold = true;
 		e->hold_asked = false;
 	}
 	if (e->delete_asked) {
@@ -228,6 +236,7 @@ qmgr_attempt_done(struct qmgr *q, struct qent *e, const struct deliver_outcome *
 		e->hold_asked = false;
 		if (spool_queue_hold(sp, e->id, true) == 0) {
 			e->state = QE_HOLD;
+			e->tenant_hold = false;
 			log_info("event=held id=%s by=operator", e->id);
 		}
 	}
@@ -398,6 +407,7 @@ qmgr_hold(struct qmgr *q, const char *id)
 	else if (spool_queue_hold(q->srv->spool, id, true) == 0) {
 		qmgr_unlink(q, e);
 		e->state = QE_HOLD;
+		e->tenant_hold = false;
 		log_info("event=held id=%s by=operator", id);
 	} else
 		rc = -1;
@@ -441,7 +451,7 @@ qmgr_release_tenant(struct qmgr *q, long long tenant_id)
 	ids = xcalloc(q->count ? q->count : 1, sizeof(*ids));
 	for (size_t i = 0; i < QMGR_BUCKETS; i++)
 		for (struct qent *e = q->hash[i]; e != NULL; e = e->hnext)
-			if (e->state == QE_HOLD)
+			if (e->state == QE_HOLD && e->tenant_hold)
 				memcpy(ids[n++], e->id, sizeof(ids[0]));
 	pthread_mutex_unlock(&q->lock);
 	/* The files are read without the lock: a message released or deleted

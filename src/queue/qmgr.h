@@ -53,8 +53,9 @@ int qmgr_release(struct qmgr *q, const char *id);
 int qmgr_flush(struct qmgr *q, const char *id);
 int qmgr_delete(struct qmgr *q, const char *id);
 int qmgr_requeue(struct qmgr *q, const char *id);   /* forget backoff, retry now */
-/* Release every held message sent as tenant_id (its tenant was resumed);
- * returns how many. */
+/* Release every message held for its tenant's suspension, sent as
+ * tenant_id (its tenant was resumed); returns how many. A message the
+ * operator held (qmgr_hold) stays held. */
 long qmgr_release_tenant(struct qmgr *q, long long tenant_id);
 /* Visit every message (list) or one (show; -1 when unknown). */
 size_t qmgr_list(struct qmgr *q, qmgr_view_fn fn, void *arg);

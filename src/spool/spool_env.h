@@ -73,5 +73,10 @@ int spool_queue_hold(struct spool *s, const char *id, bool hold);
 int spool_queue_dirfd(struct spool *s, bool held);
 /* Record the next attempt time as the file's mtime (survives restarts). */
 int spool_queue_touch(int fd, time_t next_try);
+/* The mtime of a file in hold/ for its tenant's suspension (set before the
+ * move): ferryd's start puts such mail back in the queue, where it is held
+ * again if the tenant is still suspended. Any other mtime there: held by
+ * the operator, until released. */
+#define SPOOL_HOLD_TENANT_MTIME ((time_t)1)
 
 #endif
