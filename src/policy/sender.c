@@ -6,7 +6,10 @@
  * RFC 2047; RFC 5890 (IDN domains compared in their A-label form).
  * SECURITY: hostile input; nothing here trusts a length it did not measure.
  * Parsing that disagrees with mail readers errs towards refusing: a field
- * GMime cannot read, or one with no mailbox, is refused.
+ * GMime cannot read, one with no mailbox, one with an '@' outside quotes
+ * and comments that GMime did not read as a mailbox ("a@x; b@y"), and a
+ * NUL in a field name are refused; a name folded before its colon and a
+ * first line starting with whitespace count as From: fields.
  */
 #include "policy/sender.h"
 
@@ -49,19 +52,29 @@ sender_is_wsp(char c)
 	return c == ' ' || c == '\t';
 }
 
-/* Does the line (len octets, no line end) open a From: field? "From:" in
- * any case, WSP allowed before the colon (RFC 5322 4.5.2: obs-from). Sets
- * *body to the offset after the colon. */
+/* Does the field starting at hdr[off] (len: the header section's end) open
+ * a From: field? "From:" in any case, WSP allowed before the colon (RFC
+ * 5322 4.5.2: obs-from), and folding too, since a reader that unfolds
+ * first sees "From :" all the same. Sets *body to the offset after the
+ * colon. A NUL in the name makes *nul true (a reader may drop it). */
 static bool
-sender_line_is_from(const char *line, size_t len, size_t *body)
+sender_line_is_from(const char *hdr, size_t len, size_t off, size_t *body, bool *nul)
 {
-	size_t i = 4;
+	size_t i = off, k = 0;
 
-	if (len < 5 || strncasecmp(line, "From", 4) != 0)
+	for (; i < len && hdr[i] != ':' && hdr[i] != '\n'; i++)
+		if (hdr[i] == '\0')
+			*nul = true;
+	if (len - off < 5 || strncasecmp(hdr + off, "From", 4) != 0)
 		return false;
-	while (i < len && sender_is_wsp(line[i]))
-		i++;
-	if (i >= len || line[i] != ':')
+	for (i = off + 4; i < len; i++) {
+		if (sender_is_wsp(hdr[i]) || hdr[i] == '\r')
+			continue;
+		if (hdr[i] == '\n' && i + 1 < len && sender_is_wsp(hdr[i + 1]) && k++ < 8)
+			continue;
+		break;
+	}
+	if (i >= len || hdr[i] != ':')
 		return false;
 	*body = i + 1;
 	return true;
@@ -87,26 +100,41 @@ sender_line_len(const char *hdr, size_t off, size_t eol)
 	return n;
 }
 
-size_t
-sender_from_fields(const char *hdr, size_t len, struct sender_span *out, size_t max)
+/* A first line that starts with whitespace continues no field; a reader
+ * may skip the whitespace, so it is read as a field of its own. */
+static size_t
+sender_field_start(const char *hdr, size_t off, size_t eol)
+{
+	size_t i = off;
+
+	if (off != 0)
+		return off;
+	while (i < eol && sender_is_wsp(hdr[i]))
+		i++;
+	return i;
+}
+
+static size_t
+sender_from_fields_nul(const char *hdr, size_t len, struct sender_span *out, size_t max, bool *nul)
 {
 	size_t off = 0, count = 0;
 	struct sender_span *cur = NULL;
 
 	while (off < len) {
 		size_t eol = sender_line_end(hdr, len, off);
-		size_t n = sender_line_len(hdr, off, eol), body;
+		size_t n = sender_line_len(hdr, off, eol), body, start;
 
 		if (n == 0)
 			break;   /* the empty line: end of the header section */
-		if (sender_is_wsp(hdr[off])) {
-			if (cur != NULL)   /* folding: the field goes on */
+		if (off != 0 && sender_is_wsp(hdr[off])) {
+			if (cur != NULL && hdr + off + n >= cur->p)   /* folding: the field goes on */
 				cur->len = off + n - (size_t)(cur->p - hdr);
-		} else if (sender_line_is_from(hdr + off, n, &body)) {
+		} else if ((start = sender_field_start(hdr, off, eol)) < len &&
+		    sender_line_is_from(hdr, len, start, &body, nul)) {
 			cur = count < max ? &out[count] : NULL;
 			if (cur != NULL) {
-				cur->p = hdr + off + body;
-				cur->len = n - body;
+				cur->p = hdr + body;
+				cur->len = body <= off + n ? off + n - body : 0;
 			}
 			count++;
 		} else
@@ -114,6 +142,14 @@ sender_from_fields(const char *hdr, size_t len, struct sender_span *out, size_t 
 		off = eol + 1;
 	}
 	return count;
+}
+
+size_t
+sender_from_fields(const char *hdr, size_t len, struct sender_span *out, size_t max)
+{
+	bool nul = false;
+
+	return sender_from_fields_nul(hdr, len, out, max, &nul);
 }
 
 char *
@@ -219,6 +255,42 @@ sender_list_walk(struct sender_walk *w, InternetAddressList *list, int depth)
 	return true;
 }
 
+/* How many '@' the value has outside quoted strings, comments, domain
+ * literals and obsolete routes ("<@a,@b:"): one per mailbox when GMime read
+ * all of it. More means it skipped text another reader may show as an
+ * address ("a@x; b@y", "b@y <a@x>"). */
+static size_t
+sender_value_ats(const char *v)
+{
+	size_t ats = 0;
+	int depth = 0;
+	bool quoted = false, literal = false;
+
+	for (; *v != '\0'; v++) {
+		if ((quoted || depth > 0) && *v == '\\' && v[1] != '\0')
+			v++;
+		else if (quoted)
+			quoted = *v != '"';
+		else if (*v == '(')
+			depth++;
+		else if (*v == ')' && depth > 0)
+			depth--;
+		else if (depth > 0)
+			continue;
+		else if (literal)
+			literal = *v != ']';
+		else if (*v == '"')
+			quoted = true;
+		else if (*v == '[')
+			literal = true;
+		else if (*v == '<' && v[strspn(v + 1, " \t") + 1] == '@' && v[strcspn(v, ":>")] == ':')
+			v += strcspn(v, ":>");
+		else if (*v == '@')
+			ats++;
+	}
+	return ats;
+}
+
 /* One unfolded field value: parse and walk it. */
 static void
 sender_value_check(struct sender_walk *w, const char *value)
@@ -229,7 +301,8 @@ sender_value_check(struct sender_walk *w, const char *value)
 		sender_refuse(w, SENDER_BAD_FROM, NULL);
 		return;
 	}
-	if (sender_list_walk(w, list, 0) && w->mailboxes == 0)
+	if (sender_list_walk(w, list, 0) &&
+	    (w->mailboxes == 0 || sender_value_ats(value) != w->mailboxes))
 		sender_refuse(w, SENDER_BAD_FROM, NULL);
 	g_object_unref(list);
 }
@@ -240,10 +313,13 @@ sender_from_check(const char *hdr, size_t len, sender_domain_fn fn, void *arg,
 {
 	struct sender_span span;
 	struct sender_walk w = { fn, arg, r, 0 };
+	bool nul = false;
 	char *value;
 
 	memset(r, 0, sizeof(*r));
-	r->nfrom = sender_from_fields(hdr, len, &span, 1);
+	r->nfrom = sender_from_fields_nul(hdr, len, &span, 1, &nul);
+	if (nul)
+		return r->verdict = SENDER_BAD_FROM;
 	if (r->nfrom == 0)
 		return r->verdict = SENDER_NO_FROM;
 	if (r->nfrom > 1)

@@ -199,6 +199,53 @@ class TenantsTest(unittest.TestCase):
             self.assertEqual(len(self.f.queue_files()), n, from_lines)
         s.quit()
 
+    def test_from_header_odd_forms_refused(self):
+        """Forms GMime reads leniently or readers may take for a From: field:
+        each carries a globex address that must not go out as acme's."""
+        bodies = [
+            b"From: alice@acme.test; x@globex.test\r\n\r\nhi\r\n",
+            b"From: x@globex.test <alice@acme.test>\r\n\r\nhi\r\n",
+            b" From: x@globex.test\r\nFrom: alice@acme.test\r\n\r\nhi\r\n",
+            b"From: alice@acme.test\r\nFrom\r\n : x@globex.test\r\n\r\nhi\r\n",
+            b"From: alice@acme.test\r\nFr\0om: x@globex.test\r\n\r\nhi\r\n",
+        ]
+        s = tls_session(self.f, "alice", "pw")
+        for body in bodies:
+            n = len(self.f.queue_files())
+            code, text = transaction(s, "alice@acme.test", ["x@far.test"], body)
+            self.assertEqual(code, 550, (body, text))
+            self.assertIn("5.7.1", text)
+            self.assertEqual(len(self.f.queue_files()), n, body)
+        # Still fine: a quoted display name, a route (no address), folding.
+        for body in (b'From: "x@globex.test" <alice@acme.test>\r\n\r\nhi\r\n',
+                     b"From: <@globex.test:alice@acme.test>\r\n\r\nhi\r\n",
+                     b"From\r\n : alice@acme.test\r\n\r\nhi\r\n"):
+            code, text = transaction(s, "alice@acme.test", ["x@far.test"], body)
+            self.assertEqual(code, 250, (body, text))
+        s.quit()
+
+    def test_subdomain_owned_by_other_tenant(self):
+        """acme's acme-group.test covers its subdomains, but not one that
+        globex owns: the most specific domain decides."""
+        self.f.ctl("domain", "add", "globex", "gx.acme-group.test")
+        s = tls_session(self.f, "alice", "pw")
+        code, text = transaction(s, "a@gx.acme-group.test", ["x@far.test"],
+                                 message(["a@acme.test"]))
+        self.assertEqual(code, 550, text)
+        self.assertIn("not in a domain of tenant acme", text)
+        for frm in ("a@gx.acme-group.test", "a@GX.acme-group.test", "a@deep.gx.acme-group.test"):
+            code, text = transaction(s, "a@acme.test", ["x@far.test"], message([frm]))
+            self.assertEqual(code, 550, (frm, text))
+        code, text = transaction(s, "a@other.acme-group.test", ["x@far.test"],
+                                 message(["a@other.acme-group.test"]))
+        self.assertEqual(code, 250, text)
+        s.quit()
+        s = tls_session(self.f, "globex-user", "pw-globex")
+        code, text = transaction(s, "a@gx.acme-group.test", ["x@far.test"],
+                                 message(["a@gx.acme-group.test"]))
+        s.quit()
+        self.assertEqual(code, 250, text)
+
     def test_from_header_accepted(self):
         s = tls_session(self.f, "alice", "pw")
         for from_lines in (['"ceo@globex.test" <me@acme.test>'], ['me@acme.test (x@globex.test)'],

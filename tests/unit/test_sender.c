@@ -93,6 +93,39 @@ test_counts_and_garbage(void **state)
 	    SENDER_BAD_FROM);
 }
 
+/* Values GMime reads leniently, dropping what another reader would show:
+ * every address outside quotes and comments must be a mailbox it found. */
+static void
+test_lenient_parse(void **state)
+{
+	struct sender_result r;
+
+	(void)state;
+	assert_int_not_equal(check("From: a@acme.test; x@victim.test\r\n", &r), SENDER_OK);
+	assert_int_not_equal(check("From: x@victim.test <a@acme.test>\r\n", &r), SENDER_OK);
+	assert_int_equal(check("From: <@victim.test:a@acme.test>\r\n", &r), SENDER_OK);   /* a route is no address */
+	assert_int_equal(check("From: <@acme.test:x@victim.test>\r\n", &r), SENDER_FOREIGN);
+	assert_int_equal(check("From: \"x@victim.test\" <a@acme.test>\r\n", &r), SENDER_OK);
+	assert_int_equal(check("From: \"a\\\"@x\" <a@acme.test> (c@d (e@f))\r\n", &r), SENDER_OK);
+	assert_int_equal(check("From: <\"x@victim.test\"@acme.test>\r\n", &r), SENDER_OK);
+}
+
+/* Field names that another reader may take for From:: a first line that
+ * starts with whitespace, a name folded before its colon, a NUL in it. */
+static void
+test_odd_field_names(void **state)
+{
+	struct sender_result r;
+	static const char nul[] = "From: a@acme.test\r\nFr\0om: x@victim.test\r\n\r\n";
+
+	(void)state;
+	assert_int_not_equal(check(" From: x@victim.test\r\nFrom: a@acme.test\r\n\r\n", &r), SENDER_OK);
+	assert_int_not_equal(check("From: a@acme.test\r\nFrom\r\n : x@victim.test\r\n\r\n", &r), SENDER_OK);
+	assert_int_not_equal(sender_from_check(nul, sizeof(nul) - 1, test_domain_ok, NULL, &r), SENDER_OK);
+	assert_int_equal(check("From\r\n : a@acme.test\r\n\r\n", &r), SENDER_OK);
+	assert_int_equal(check("Subject: x\r\n From: x@victim.test\r\nFrom: a@acme.test\r\n\r\n", &r), SENDER_OK);
+}
+
 int
 main(void)
 {
@@ -101,6 +134,8 @@ main(void)
 		cmocka_unit_test(test_legit),
 		cmocka_unit_test(test_tricks),
 		cmocka_unit_test(test_counts_and_garbage),
+		cmocka_unit_test(test_lenient_parse),
+		cmocka_unit_test(test_odd_field_names),
 	};
 	int rc;
 
