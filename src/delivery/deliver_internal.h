@@ -58,6 +58,7 @@ struct deliver_ctx {
 struct pool_pick {
 	const struct conf_pool_addr *addr;   /* the source address chosen */
 	char key[COUNTER_KEY_MAX];           /* its warm-up counter, to give back */
+	time_t taken;                        /* when counted (a give-back goes to that day) */
 };
 /* The pool a message leaves from: NULL with *unknown false (none: the
  * usual source choice), the pool, or NULL with *unknown true and why set
@@ -71,10 +72,11 @@ int deliver_pool_pick(struct deliver_ctx *d, const struct conf_pool *pool, const
     struct pool_pick *pick, struct mta_reply *why, time_t *retry_at);
 /* The transaction did not reach the peer's acceptance: uncount it. */
 void deliver_pool_giveback(struct deliver_ctx *d, const struct pool_pick *pick);
-/* Count one message against a provider's rate; -1: why and retry_at set. */
-int deliver_provider_take(struct deliver_ctx *d, const struct conf_provider *pr, struct mta_reply *why,
-    time_t *retry_at);
-void deliver_provider_giveback(struct deliver_ctx *d, const struct conf_provider *pr);
+/* Count one message against a provider's rate at time now; -1: why and
+ * retry_at set. The give-back names the same now (its minute only). */
+int deliver_provider_take(struct deliver_ctx *d, const struct conf_provider *pr, time_t now,
+    struct mta_reply *why, time_t *retry_at);
+void deliver_provider_giveback(struct deliver_ctx *d, const struct conf_provider *pr, time_t taken);
 /* The first UTC midnight after now. */
 time_t deliver_next_midnight(time_t now);
 

@@ -192,16 +192,18 @@ pool_select(const struct conf_pool *pool, struct pool_rr *r, const bool *refused
 /* Try to count one transaction on address i; 0 ok, 1 capped, -1 error. */
 static int
 pool_addr_take(struct deliver_ctx *d, const struct conf_pool *pool, struct pool_rr *r, size_t i,
-    long long cap, long long today, struct pool_pick *pick)
+    long long cap, time_t now, struct pool_pick *pick)
 {
+	long long today = (long long)(now / 86400);
 	struct counter_spec spec = { .period = 86400, .limit = cap };
 	struct counter_deny deny;
 	int rc;
 
 	snprintf(spec.key, sizeof(spec.key), "w:%s", pool->addrs[i].addr);
-	rc = counters_take(d->srv->counters, &spec, 1, 1, time(NULL), &deny);
+	rc = counters_take(d->srv->counters, &spec, 1, 1, now, &deny);
 	if (rc == 0) {
 		pick->addr = &pool->addrs[i];
+		pick->taken = now;
 		memcpy(pick->key, spec.key, sizeof(pick->key));
 	} else if (rc == 1 && r->logged[i] != today) {
 		r->logged[i] = today;
@@ -230,7 +232,7 @@ deliver_pool_pick(struct deliver_ctx *d, const struct conf_pool *pool, const str
 		size_t i = pool_select(pool, r, refused);
 		if (i >= pool->naddrs)
 			break;
-		rc = pool_addr_take(d, pool, r, i, caps[i], today, pick);
+		rc = pool_addr_take(d, pool, r, i, caps[i], now, pick);
 		refused[i] = true;
 	}
 	pthread_mutex_unlock(&pool_lock);
@@ -256,7 +258,7 @@ deliver_pool_giveback(struct deliver_ctx *d, const struct pool_pick *pick)
 	if (pick->addr == NULL)
 		return;
 	memcpy(spec.key, pick->key, sizeof(spec.key));
-	counters_give(d->srv->counters, &spec, 1, 1, time(NULL));
+	counters_give(d->srv->counters, &spec, 1, 1, pick->taken);
 }
 
 static void
@@ -269,8 +271,8 @@ provider_spec(const struct conf_provider *pr, struct counter_spec *spec)
 }
 
 int
-deliver_provider_take(struct deliver_ctx *d, const struct conf_provider *pr, struct mta_reply *why,
-    time_t *retry_at)
+deliver_provider_take(struct deliver_ctx *d, const struct conf_provider *pr, time_t now,
+    struct mta_reply *why, time_t *retry_at)
 {
 	struct counter_spec spec;
 	struct counter_deny deny;
@@ -280,24 +282,24 @@ deliver_provider_take(struct deliver_ctx *d, const struct conf_provider *pr, str
 	if (pr == NULL || pr->rate <= 0)
 		return 0;
 	provider_spec(pr, &spec);
-	rc = counters_take(d->srv->counters, &spec, 1, 1, time(NULL), &deny);
+	rc = counters_take(d->srv->counters, &spec, 1, 1, now, &deny);
 	if (rc == 0)
 		return 0;
 	if (rc == 1) {
 		mta_reply_set(why, 451, "4.7.0 provider %.64s: rate limit %lld/min", pr->name, pr->rate);
-		*retry_at = deny.reset > time(NULL) ? deny.reset : time(NULL) + 1;
+		*retry_at = deny.reset > now ? deny.reset : now + 1;
 	} else
 		mta_reply_set(why, 451, "4.3.0 cannot count the rate of provider %.64s; will retry", pr->name);
 	return -1;
 }
 
 void
-deliver_provider_giveback(struct deliver_ctx *d, const struct conf_provider *pr)
+deliver_provider_giveback(struct deliver_ctx *d, const struct conf_provider *pr, time_t taken)
 {
 	struct counter_spec spec;
 
 	if (pr == NULL || pr->rate <= 0)
 		return;
 	provider_spec(pr, &spec);
-	counters_give(d->srv->counters, &spec, 1, 1, time(NULL));
+	counters_give(d->srv->counters, &spec, 1, 1, taken);
 }

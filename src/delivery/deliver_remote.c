@@ -649,17 +649,17 @@ hop_transaction(struct deliver_ctx *d, const struct conf *c, struct hop_plan *p,
 	char sender[VERP_LOCAL_MAX + STATE_DOMAIN_MAX + 2];
 	struct pool_pick pick = { 0 };
 	struct mta_reply why;
-	time_t retry_at;
+	time_t retry_at, now = time(NULL);
 	bool done = false;
 	int rc;
 
-	if (deliver_provider_take(d, p->provider, &why, &retry_at) < 0) {
+	if (deliver_provider_take(d, p->provider, now, &why, &retry_at) < 0) {
 		group_defer(g, n, &why, retry_at, retry_at ? "provider-rate" : NULL, false);
 		return;
 	}
 	if (p->pool != NULL) {
 		if ((rc = deliver_pool_pick(d, p->pool, env, &pick, &why, &retry_at)) != 0) {
-			deliver_provider_giveback(d, p->provider);
+			deliver_provider_giveback(d, p->provider, now);
 			group_defer(g, n, &why, retry_at, rc > 0 ? "warmup-cap" : NULL, rc > 0);
 			return;
 		}
@@ -678,7 +678,7 @@ hop_transaction(struct deliver_ctx *d, const struct conf *c, struct hop_plan *p,
 		group_fail(g, n, &why, "none");
 	if (!hop_accepted(g, n)) {
 		deliver_pool_giveback(d, &pick);
-		deliver_provider_giveback(d, p->provider);
+		deliver_provider_giveback(d, p->provider, now);
 	}
 	p->sender = NULL;
 }

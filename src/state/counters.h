@@ -39,9 +39,10 @@ struct counters_ops {
 	 * else add nothing, fill deny and return 1. -1 on a backend error. */
 	int       (*take)(struct counters *c, const struct counter_spec *specs, size_t nspecs,
 	              long long n, time_t now, struct counter_deny *deny);
-	/* Give back n taken earlier in the window that holds now. */
+	/* Give back n taken at time taken (the now of that take): only while
+	 * the window that held it is still the current one, else nothing. */
 	void      (*give)(struct counters *c, const struct counter_spec *specs, size_t nspecs,
-	              long long n, time_t now);
+	              long long n, time_t taken);
 	/* The count of key's current window (0 when none). */
 	long long (*get)(struct counters *c, const char *key, int period, time_t now);
 	void      (*close)(struct counters *c);
@@ -62,9 +63,9 @@ counters_take(struct counters *c, const struct counter_spec *s, size_t n, long l
 	return c->ops->take(c, s, n, amount, now, deny);
 }
 static inline void
-counters_give(struct counters *c, const struct counter_spec *s, size_t n, long long amount, time_t now)
+counters_give(struct counters *c, const struct counter_spec *s, size_t n, long long amount, time_t taken)
 {
-	c->ops->give(c, s, n, amount, now);
+	c->ops->give(c, s, n, amount, taken);
 }
 static inline long long
 counters_get(struct counters *c, const char *key, int period, time_t now)

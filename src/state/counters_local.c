@@ -55,18 +55,27 @@ lc_window(time_t now, int period)
 	return period > 0 ? now - now % period : 0;
 }
 
+/* The entry for key/period, or NULL. Called under mu. */
+static struct lc_entry *
+lc_entry_find(struct lc *lc, const char *key, int period)
+{
+	struct lc_entry *e;
+
+	for (e = lc->buckets[lc_hash(key, period)]; e != NULL; e = e->next)
+		if (e->period == period && strcmp(e->key, key) == 0)
+			break;
+	return e;
+}
+
 /* The entry for key/period, created when missing, its window moved to the
  * one holding now (a new window starts at 0). Called under mu. */
 static struct lc_entry *
 lc_entry_get(struct lc *lc, const char *key, int period, time_t now)
 {
 	unsigned h = lc_hash(key, period);
-	struct lc_entry *e;
+	struct lc_entry *e = lc_entry_find(lc, key, period);
 	time_t w = lc_window(now, period);
 
-	for (e = lc->buckets[h]; e != NULL; e = e->next)
-		if (e->period == period && strcmp(e->key, key) == 0)
-			break;
 	if (e == NULL) {
 		e = xcalloc(1, sizeof(*e));
 		snprintf(e->key, sizeof(e->key), "%s", key);
@@ -113,7 +122,7 @@ lc_take(struct counters *c, const struct counter_spec *specs, size_t n, long lon
 }
 
 static void
-lc_give(struct counters *c, const struct counter_spec *specs, size_t n, long long amount, time_t now)
+lc_give(struct counters *c, const struct counter_spec *specs, size_t n, long long amount, time_t taken)
 {
 	struct lc *lc = (struct lc *)c;
 	struct lc_entry *e;
@@ -121,7 +130,11 @@ lc_give(struct counters *c, const struct counter_spec *specs, size_t n, long lon
 
 	pthread_mutex_lock(&lc->mu);
 	for (i = 0; i < n; i++) {
-		e = lc_entry_get(lc, specs[i].key, specs[i].period, now);
+		/* Only into the window taken from: once it has ended, the give
+		 * would wrongly make room in the next one. */
+		e = lc_entry_find(lc, specs[i].key, specs[i].period);
+		if (e == NULL || e->window != lc_window(taken, specs[i].period))
+			continue;
 		e->count = e->count > amount ? e->count - amount : 0;
 		e->dirty = true;
 	}

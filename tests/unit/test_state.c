@@ -398,6 +398,9 @@ test_counters_local(void **state)
 	/* the next minute starts at 0; the hour goes on */
 	assert_int_equal(counters_take(c, s, 2, 3, now + 60, &deny), 0);
 	assert_int_equal(counters_get(c, "a:1", 3600, now + 60), 5);
+	/* a give for a take of the minute that has ended leaves the new one alone */
+	counters_give(c, s, 1, 1, now);
+	assert_int_equal(counters_get(c, "t:1", 60, now + 60), 3);
 	counters_close(c);
 	/* persisted at close, read back by ferryctl and by a new backend */
 	assert_int_equal(counters_db_read(fx->path, "t:1", 60, now + 60), 3);
