@@ -55,7 +55,8 @@ verp_local_make(const unsigned char secret[32], const struct verp_info *vi, char
 	snprintf(out, outsz, "b+%lld-%s-%u-%s", vi->tenant_id, qid, vi->rcpt_index, mac);
 }
 
-/* A decimal field of at most max digits ending at sep; advances *p. */
+/* A decimal field of at most max ending at sep, as verp_local_make writes
+ * it (no leading zero: one token, one spelling); advances *p. */
 static bool
 verp_num(const char **p, const char *end, char sep, unsigned long long max, unsigned long long *v)
 {
@@ -63,6 +64,8 @@ verp_num(const char **p, const char *end, char sep, unsigned long long max, unsi
 	unsigned long long n = 0;
 
 	if (s >= end || !isdigit((unsigned char)*s))
+		return false;
+	if (*s == '0' && s + 1 < end && isdigit((unsigned char)s[1]))
 		return false;
 	while (s < end && isdigit((unsigned char)*s)) {
 		n = n * 10 + (unsigned)(*s - '0');

@@ -1,0 +1,64 @@
+/*
+ * test_verp.c - unit tests for the return-path tokens (src/state/verp.c):
+ * a genuine token round-trips, case folding is tolerated, and no other
+ * spelling of a token is taken (extra parts, leading zeros, a changed MAC).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "state/verp.h"
+
+static const unsigned char secret[32] = "0123456789abcdef0123456789abcdef";
+
+static bool
+check(const char *local, struct verp_info *vi)
+{
+	return verp_local_check(secret, local, strlen(local), vi);
+}
+
+static void
+test_round_trip_and_spellings(void **state)
+{
+	struct verp_info in = { .tenant_id = 7, .queue_id = "0123ABCD0123ABCD", .rcpt_index = 3 };
+	struct verp_info vi;
+	char tok[VERP_LOCAL_MAX + 1], alt[VERP_LOCAL_MAX + 8];
+	const char *mac;
+
+	(void)state;
+	verp_local_make(secret, &in, tok, sizeof(tok));
+	mac = strrchr(tok, '-') + 1;
+	assert_true(check(tok, &vi));
+	assert_int_equal(vi.tenant_id, 7);
+	assert_string_equal(vi.queue_id, "0123abcd0123abcd");
+	assert_int_equal(vi.rcpt_index, 3);
+	for (size_t i = 0; tok[i] != '\0'; i++)
+		alt[i] = (char)(tok[i] >= 'a' && tok[i] <= 'z' ? tok[i] - 'a' + 'A' : tok[i]), alt[i + 1] = '\0';
+	assert_true(check(alt, &vi));                  /* case folded by an MTA */
+	snprintf(alt, sizeof(alt), "b+07-0123abcd0123abcd-3-%s", mac);
+	assert_false(check(alt, &vi));                 /* leading zero: another spelling */
+	snprintf(alt, sizeof(alt), "b+7-0123abcd0123abcd-03-%s", mac);
+	assert_false(check(alt, &vi));
+	snprintf(alt, sizeof(alt), "%s-x", tok);
+	assert_false(check(alt, &vi));                 /* an extra part */
+	snprintf(alt, sizeof(alt), "b+7+0123abcd0123abcd-3-%s", mac);
+	assert_false(check(alt, &vi));
+	snprintf(alt, sizeof(alt), "b+8-0123abcd0123abcd-3-%s", mac);
+	assert_false(check(alt, &vi));                 /* another tenant, same MAC */
+	snprintf(alt, sizeof(alt), "b+99999999999999999999-0123abcd0123abcd-3-%s", mac);
+	assert_false(check(alt, &vi));                 /* a huge tenant id */
+	assert_false(check("b+", &vi));
+	assert_false(check("b", &vi));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip_and_spellings),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
