@@ -10,6 +10,8 @@ import smtplib
 import threading
 import unittest
 
+import dkim
+
 from ferrytest import Ferryd, tls_context, wait_for
 from receiver import Receiver
 
@@ -21,18 +23,18 @@ class DeliveryReviewTest(unittest.TestCase):
                         % self.rx.port)
         self.f.start()
         self.keys = {}
-        for name, bounce in (("vco", "bounce.vco.test"), ("hco", None)):
+        for name, bounce in (("vco", "bounce.vco.test"), ("hco", None), ("sco", None)):
             args = ["tenant", "add", name] + (["--bounce-domain", bounce] if bounce else [])
             self.f.ctl(*args)
             self.keys[name] = self.f.ctl("key", "create", name).stdout.splitlines()[0].strip()
-            self.f.ctl("domain", "add", name, name + ".test")
+            self.f.ctl("domain", "add", name, name + ".test", *(["--subdomains"] if name == "sco" else []))
 
     def tearDown(self):
         self.f.stop()
         self.rx.stop()
 
-    def send(self, tenant, rcpts):
-        sender = "news@%s.test" % tenant
+    def send(self, tenant, rcpts, sender=None):
+        sender = sender or "news@%s.test" % tenant
         msg = ("From: %s\r\nTo: %s\r\nSubject: t\r\n\r\nhello\r\n" % (sender, rcpts[0])).encode()
         with smtplib.SMTP("127.0.0.1", self.f.submission) as s:
             s.starttls(context=tls_context())
@@ -53,6 +55,25 @@ class DeliveryReviewTest(unittest.TestCase):
             elif rcpt in line and cur:
                 ids.append(cur)
         return ids
+
+    def test_dkim_subdomain_signed_with_parent_domain_keys(self):
+        """From: in a subdomain of a domain added with --subdomains: the
+        parent's keys sign, d= is the parent (relaxed alignment)."""
+        txt = {}
+        for line in self.f.ctl("domain", "dns", "sco.test").stdout.splitlines():
+            m = re.match(r"^(\S+?)\.?\s+(?:\d+\s+)?(?:IN\s+)?TXT\s+(.*)$", line.strip())
+            if m:
+                txt[m.group(1).lower()] = "".join(re.findall(r'"([^"]*)"', m.group(2))).encode()
+        self.send("sco", ["sub@remote.test"], sender="news@mail.sco.test")
+        self.assertTrue(wait_for(lambda: self.got("sub@remote.test")), self.f.log_text()[-2000:])
+        data = self.got("sub@remote.test")[0]["data"]
+        sigs = [l for l in data.split(b"\r\n") if l.startswith(b"DKIM-Signature:")]
+        self.assertGreaterEqual(len(sigs), 1, data[:600])
+        self.assertEqual(set(re.findall(rb"\bd=([^;\s]+)", b"".join(sigs))), {b"sco.test"})
+        d = dkim.DKIM(data)
+        for idx in range(len(sigs)):
+            self.assertTrue(d.verify(idx=idx, dnsfunc=lambda name, timeout=5: txt.get(
+                name.decode().rstrip(".").lower(), b"")), "signature %d" % idx)
 
     def test_verp_one_recipient_deferred_others_delivered(self):
         self.rx.set("rcpt", lambda cmd: "451 4.3.0 later" if "part-1@" in cmd else "250 2.1.5 ok")
