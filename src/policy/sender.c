@@ -196,6 +196,27 @@ sender_mailbox_domain(const char *addr, char *out, size_t outsz)
 	return true;
 }
 
+/* See sender.h. */
+bool
+sender_domain_alabel(const char *domain, char *out, size_t outsz)
+{
+	size_t n = strlen(domain);
+	char *in = xmalloc(n + 3);
+	InternetAddress *ia;
+	const char *addr;
+	bool ok;
+
+	sender_init();
+	memcpy(in, "x@", 2);
+	memcpy(in + 2, domain, n + 1);
+	ia = internet_address_mailbox_new(NULL, in);
+	addr = internet_address_mailbox_get_idn_addr(INTERNET_ADDRESS_MAILBOX(ia));
+	ok = addr != NULL && sender_mailbox_domain(addr, out, outsz);
+	g_object_unref(ia);
+	free(in);
+	return ok;
+}
+
 struct sender_walk {
 	sender_domain_fn      fn;
 	void                 *arg;
