@@ -16,6 +16,7 @@
 #include <gmime/gmime.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -279,7 +280,8 @@ sender_list_walk(struct sender_walk *w, InternetAddressList *list, int depth)
 /* How many '@' the value has outside quoted strings, comments, domain
  * literals and obsolete routes ("<@a,@b:"): one per mailbox when GMime read
  * all of it. More means it skipped text another reader may show as an
- * address ("a@x; b@y", "b@y <a@x>"). */
+ * address ("a@x; b@y", "b@y <a@x>"); SIZE_MAX when a quoted string, comment
+ * or literal is left open. */
 static size_t
 sender_value_ats(const char *v)
 {
@@ -309,7 +311,9 @@ sender_value_ats(const char *v)
 		else if (*v == '@')
 			ats++;
 	}
-	return ats;
+	/* An unterminated quoted string, comment or literal: readers differ on
+	 * what it holds, so no count can match. */
+	return quoted || depth > 0 || literal ? SIZE_MAX : ats;
 }
 
 /* One unfolded field value: parse and walk it. */

@@ -205,6 +205,8 @@ class TenantsTest(unittest.TestCase):
         bodies = [
             b"From: alice@acme.test; x@globex.test\r\n\r\nhi\r\n",
             b"From: x@globex.test <alice@acme.test>\r\n\r\nhi\r\n",
+            b'From: alice@acme.test, "x@globex.test\r\n\r\nhi\r\n',
+            b"From: alice@acme.test, [x@globex.test\r\n\r\nhi\r\n",
             b" From: x@globex.test\r\nFrom: alice@acme.test\r\n\r\nhi\r\n",
             b"From: alice@acme.test\r\nFrom\r\n : x@globex.test\r\n\r\nhi\r\n",
             b"From: alice@acme.test\r\nFr\0om: x@globex.test\r\n\r\nhi\r\n",
