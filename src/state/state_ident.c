@@ -172,6 +172,19 @@ state_auth(struct state *st, const char *user, const char *pass, size_t passlen,
 	return ident_auth_account(st, user, pass, passlen, id);
 }
 
+/* A network's prefix on the IPv4 scale when it is IPv4-mapped IPv6
+ * (::ffff:a.b.c.d/104 is a /8), so that the most specific network wins
+ * whichever way it was written. */
+static int
+ident_net_prefix(const struct netaddr_net *net)
+{
+	static const unsigned char v4mapped[12] = { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
+
+	if (net->family == AF_INET6 && net->prefix >= 96 && memcmp(net->addr, v4mapped, 12) == 0)
+		return (int)net->prefix - 96;
+	return (int)net->prefix;
+}
+
 int
 state_connector_match(struct state *st, const struct sockaddr *sa, struct state_ident *id)
 {
@@ -188,9 +201,9 @@ state_connector_match(struct state *st, const struct sockaddr *sa, struct state_
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		state_text_copy(text, sizeof(text), stmt, 11);
 		if (netaddr_net_parse(text, &net) != 0 || !netaddr_net_match(&net, sa) ||
-		    (int)net.prefix <= best)
+		    ident_net_prefix(&net) <= best)
 			continue;
-		best = (int)net.prefix;
+		best = ident_net_prefix(&net);
 		memset(id, 0, sizeof(*id));
 		ident_tenant_read(id, stmt);
 		id->kind = STATE_IDENT_CONNECTOR;

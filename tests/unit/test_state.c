@@ -298,6 +298,31 @@ test_connectors(void **state)
 	assert_string_equal(id.subject, "wide");
 }
 
+/* A client on a dual-stack listener (::ffff:192.0.2.5): an IPv4-mapped
+ * IPv6 network is compared by its IPv4 prefix, so another tenant's /104
+ * (a /8) does not beat a /32 for the same address. */
+static void
+test_connectors_v4_mapped(void **state)
+{
+	struct fx *fx = *state;
+	struct sockaddr_in6 m = { .sin6_family = AF_INET6 };
+	struct sockaddr_in v4 = sin_of("192.0.2.5");
+	struct state_ident id;
+
+	assert_int_equal(inet_pton(AF_INET6, "::ffff:192.0.2.5", &m.sin6_addr), 1);
+	OK(state_tenant_add(fx->st, "acme", NULL, NULL, fx->err, sizeof(fx->err)));
+	OK(state_tenant_add(fx->st, "other", NULL, NULL, fx->err, sizeof(fx->err)));
+	OK(state_connector_add(fx->st, "acme", "host", "192.0.2.5/32", NULL, NULL, fx->err,
+	    sizeof(fx->err)));
+	OK(state_connector_add(fx->st, "other", "wide6", "::ffff:192.0.0.0/104", NULL, NULL, fx->err,
+	    sizeof(fx->err)));
+	assert_int_equal(state_connector_match(fx->st, (struct sockaddr *)&m, &id), 1);
+	assert_string_equal(id.subject, "host");
+	assert_string_equal(id.tenant, "acme");
+	assert_int_equal(state_connector_match(fx->st, (struct sockaddr *)&v4, &id), 1);
+	assert_string_equal(id.subject, "host");
+}
+
 /* ---- DKIM key files ----------------------------------------------------------------- */
 
 struct dkim_seen {
@@ -434,6 +459,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_auth_keys, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_domains_sender_allowed, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_connectors, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_connectors_v4_mapped, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_dkim_keys, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_counters_local, fx_setup, fx_teardown),
 	};
