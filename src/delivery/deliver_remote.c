@@ -563,10 +563,12 @@ hop_try(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
 
 	netaddr_ntop((const struct sockaddr *)&h->addrs[ai], addr, sizeof(addr));
 	/* The source address and its EHLO name are part of the key: mail for
-	 * one pool address never rides a connection made from another. */
-	snprintf(key, sizeof(key), "%s|%s|%s|%d|%s|%d", p->unix_path ? p->unix_path : addr,
+	 * one pool address never rides a connection made from another. So is
+	 * the TLS policy: a route requiring TLS never rides a connection made
+	 * without (tls=none, or a failed opportunistic handshake). */
+	snprintf(key, sizeof(key), "%s|%s|%s|%d|%s|%d|%d", p->unix_path ? p->unix_path : addr,
 	    p->source ? p->source : "", p->helo ? p->helo : "", p->port,
-	    p->auth_user ? p->auth_user : "", p->lmtp);
+	    p->auth_user ? p->auth_user : "", p->lmtp, (int)p->tls);
 	for (int round = 0; round < 2; round++) {
 		struct mta_conn *conn = hop_conn_get(d, c, p, h, ai, key, &reused, why);
 		if (conn == NULL) {

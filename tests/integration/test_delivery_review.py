@@ -3,7 +3,10 @@ recipient) a 4xx for one recipient leaves the others delivered and only
 that one queued; ferryd killed between two of those transactions sends
 again only the recipients not yet delivered; `ferryctl tenant resume`
 releases the mail held for the suspension, not a message the operator held
-with `queue hold`."""
+with `queue hold` (also across a restart, and a resume while ferryd is down
+takes effect at its start); a From: in a subdomain is signed with the parent
+domain's keys; a cached connection without TLS is not reused for a route
+that requires TLS."""
 import os
 import re
 import smtplib
@@ -148,6 +151,32 @@ class DeliveryReviewTest(unittest.TestCase):
         self.assertTrue(wait_for(lambda: self.got("susp-later@remote.test")), self.f.log_text()[-2000:])
         self.assertEqual(self.queue_ids("op-later@"), [op + "!"], "operator's hold released at start")
         self.assertEqual(os.listdir(os.path.join(self.f.spool, "hold")), [op])
+
+
+class CachedConnectionTlsTest(unittest.TestCase):
+    """A connection opened without TLS (tls=none here; an opportunistic
+    handshake that failed is the same) is not reused for a route that
+    requires TLS to the same host."""
+
+    def test_plain_connection_not_reused_for_tls_require(self):
+        rx = Receiver("127.0.0.1")      # offers no STARTTLS
+        f = Ferryd(deliver=True, relay_networks="127.0.0.0/8",
+                   extra="route plain.test smtp:127.0.0.1:%d tls=none\n"
+                         "route secure.test smtp:127.0.0.1:%d tls=require\n" % (rx.port, rx.port))
+        f.start()
+        try:
+            with smtplib.SMTP("127.0.0.1", f.mx) as s:
+                s.sendmail("a@example.test", ["x@plain.test", "y@secure.test"],
+                           b"From: a@example.test\r\nSubject: t\r\n\r\nx\r\n")
+            self.assertTrue(wait_for(lambda: re.search(r"event=deferred .*y@secure\.test", f.log_text())),
+                            f.log_text()[-2000:])
+            with rx.lock:
+                rcpts = [r for m in rx.messages for r in m["rcpts"]]
+            self.assertEqual(rcpts, ["x@plain.test"])
+            self.assertIn("4.7.10", f.log_text())
+        finally:
+            f.stop()
+            rx.stop()
 
 
 if __name__ == "__main__":
