@@ -16,6 +16,7 @@
 #include <gmime/gmime.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -196,6 +197,27 @@ sender_mailbox_domain(const char *addr, char *out, size_t outsz)
 	return true;
 }
 
+/* See sender.h. */
+bool
+sender_domain_alabel(const char *domain, char *out, size_t outsz)
+{
+	size_t n = strlen(domain);
+	char *in = xmalloc(n + 3);
+	InternetAddress *ia;
+	const char *addr;
+	bool ok;
+
+	sender_init();
+	memcpy(in, "x@", 2);
+	memcpy(in + 2, domain, n + 1);
+	ia = internet_address_mailbox_new(NULL, in);
+	addr = internet_address_mailbox_get_idn_addr(INTERNET_ADDRESS_MAILBOX(ia));
+	ok = addr != NULL && sender_mailbox_domain(addr, out, outsz);
+	g_object_unref(ia);
+	free(in);
+	return ok;
+}
+
 struct sender_walk {
 	sender_domain_fn      fn;
 	void                 *arg;
@@ -258,7 +280,8 @@ sender_list_walk(struct sender_walk *w, InternetAddressList *list, int depth)
 /* How many '@' the value has outside quoted strings, comments, domain
  * literals and obsolete routes ("<@a,@b:"): one per mailbox when GMime read
  * all of it. More means it skipped text another reader may show as an
- * address ("a@x; b@y", "b@y <a@x>"). */
+ * address ("a@x; b@y", "b@y <a@x>"); SIZE_MAX when a quoted string, comment
+ * or literal is left open. */
 static size_t
 sender_value_ats(const char *v)
 {
@@ -288,7 +311,9 @@ sender_value_ats(const char *v)
 		else if (*v == '@')
 			ats++;
 	}
-	return ats;
+	/* An unterminated quoted string, comment or literal: readers differ on
+	 * what it holds, so no count can match. */
+	return quoted || depth > 0 || literal ? SIZE_MAX : ats;
 }
 
 /* One unfolded field value: parse and walk it. */

@@ -13,6 +13,7 @@
 #ifndef FERRY_POLICY_SENDER_H
 #define FERRY_POLICY_SENDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define SENDER_HEADER_MAX (256 * 1024)   /* header section kept for the check */
@@ -57,6 +58,10 @@ size_t sender_from_fields(const char *hdr, size_t len, struct sender_span *out, 
  * string, or NULL when it holds a NUL octet or a line break that is not
  * folding. The caller frees it. */
 char *sender_field_unfold(const char *p, size_t len);
+
+/* A domain (UTF-8 U-labels allowed) in the form From: domains are compared
+ * in: A-labels, lowercase, no trailing dot. False when it has none. */
+bool sender_domain_alabel(const char *domain, char *out, size_t outsz);
 
 /* The whole decision for a header section; fills r and returns its verdict. */
 enum sender_verdict sender_from_check(const char *hdr, size_t len, sender_domain_fn fn, void *arg,

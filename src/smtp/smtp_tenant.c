@@ -144,7 +144,9 @@ smtp_tenant_sender_check(struct smtp_session *s, char *buf, size_t bufsz)
 
 	if (p->len == 0)
 		return NULL;
-	if (smtp_path_domain_lower(p, domain, sizeof(domain)))
+	/* An SMTPUTF8 domain is compared by its A-labels, as in From:. */
+	if (smtp_path_domain_lower(p, domain, sizeof(domain)) &&
+	    (!p->utf8 || sender_domain_alabel(domain, domain, sizeof(domain))))
 		rc = state_sender_allowed(s->srv->state, &s->ident, domain);
 	if (rc < 0)
 		return "451 4.3.0 Temporary failure: tenant state unavailable";

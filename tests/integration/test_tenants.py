@@ -205,6 +205,8 @@ class TenantsTest(unittest.TestCase):
         bodies = [
             b"From: alice@acme.test; x@globex.test\r\n\r\nhi\r\n",
             b"From: x@globex.test <alice@acme.test>\r\n\r\nhi\r\n",
+            b'From: alice@acme.test, "x@globex.test\r\n\r\nhi\r\n',
+            b"From: alice@acme.test, [x@globex.test\r\n\r\nhi\r\n",
             b" From: x@globex.test\r\nFrom: alice@acme.test\r\n\r\nhi\r\n",
             b"From: alice@acme.test\r\nFrom\r\n : x@globex.test\r\n\r\nhi\r\n",
             b"From: alice@acme.test\r\nFr\0om: x@globex.test\r\n\r\nhi\r\n",
@@ -245,6 +247,20 @@ class TenantsTest(unittest.TestCase):
                                  message(["a@gx.acme-group.test"]))
         s.quit()
         self.assertEqual(code, 250, text)
+
+    def test_idn_sender_domain(self):
+        """An IDN domain is added as its A-label; SMTPUTF8 mail names it by
+        its U-label in MAIL FROM and From: alike. Another tenant cannot."""
+        self.f.ctl("domain", "add", "globex", "xn--bcher-kva.test")
+        body = "From: a@b\u00fccher.test\r\nSubject: idn\r\n\r\nhi\r\n".encode()
+        for user, pw, want in (("globex-user", "pw-globex", 250), ("initech-user", "pw-initech", 550)):
+            s = tls_session(self.f, user, pw)
+            code, text = s.mail("a@b\u00fccher.test", ["SMTPUTF8"])
+            if code == 250:
+                self.assertEqual(s.rcpt("x@far.test")[0], 250)
+                code, text = s.data(body)
+            s.quit()
+            self.assertEqual(code, want, (user, text))
 
     def test_from_header_accepted(self):
         s = tls_session(self.f, "alice", "pw")

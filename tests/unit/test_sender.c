@@ -103,6 +103,9 @@ test_lenient_parse(void **state)
 	(void)state;
 	assert_int_not_equal(check("From: a@acme.test; x@victim.test\r\n", &r), SENDER_OK);
 	assert_int_not_equal(check("From: x@victim.test <a@acme.test>\r\n", &r), SENDER_OK);
+	assert_int_not_equal(check("From: a@acme.test, \"x@victim.test\r\n", &r), SENDER_OK);
+	assert_int_not_equal(check("From: a@acme.test, [x@victim.test\r\n", &r), SENDER_OK);
+	assert_int_not_equal(check("From: a@acme.test, (x@victim.test\r\n", &r), SENDER_OK);
 	assert_int_equal(check("From: <@victim.test:a@acme.test>\r\n", &r), SENDER_OK);   /* a route is no address */
 	assert_int_equal(check("From: <@acme.test:x@victim.test>\r\n", &r), SENDER_FOREIGN);
 	assert_int_equal(check("From: \"x@victim.test\" <a@acme.test>\r\n", &r), SENDER_OK);
