@@ -209,6 +209,15 @@ qmgr_load(struct qmgr *q)
 	return n;
 }
 
+/* queue/ID -> hold/ID for the operator: stamped with the time of the hold
+ * first, so a restart never takes it for a suspension's hold. */
+static int
+qmgr_hold_move(struct qmgr *q, const char *id)
+{
+	spool_queue_stamp(q->srv->spool, id, false, time(NULL));
+	return spool_queue_hold(q->srv->spool, id, true);
+}
+
 /* After an attempt: forget, hold, or schedule the next one. */
 static void
 qmgr_attempt_done(struct qmgr *q, struct qent *e, const struct deliver_outcome *out)
@@ -225,16 +234,17 @@ qmgr_attempt_done(struct qmgr *q, struct qent *e, const struct deliver_outcome *
 	if (out->held) {
 		e->state = QE_HOLD;       /* its tenant is suspended */
 		e->tenant_hold = true;
-		e->hold_asked = false;
 	}
 	if (e->delete_asked) {
 		spool_queue_remove(sp, e->id, out->held);
 		log_info("event=deleted id=%s by=operator", e->id);
 		qmgr_forget(q, e);
 		return;
-	} else if (e->hold_asked && !out->held) {
+	} else if (e->hold_asked) {
 		e->hold_asked = false;
-		if (spool_queue_hold(sp, e->id, true) == 0) {
+		/* the operator's hold, also of mail just held for a suspension */
+		if (out->held ? spool_queue_stamp(sp, e->id, true, time(NULL)) == 0 :
+		    qmgr_hold_move(q, e->id) == 0) {
 			e->state = QE_HOLD;
 			e->tenant_hold = false;
 			log_info("event=held id=%s by=operator", e->id);
@@ -404,7 +414,7 @@ qmgr_hold(struct qmgr *q, const char *id)
 		rc = -1;
 	else if (e->state == QE_ACTIVE)
 		e->hold_asked = true;   /* done when the attempt ends */
-	else if (spool_queue_hold(q->srv->spool, id, true) == 0) {
+	else if (qmgr_hold_move(q, id) == 0) {
 		qmgr_unlink(q, e);
 		e->state = QE_HOLD;
 		e->tenant_hold = false;

@@ -259,6 +259,14 @@ spool_queue_hold(struct spool *s, const char *id, bool hold)
 }
 
 int
+spool_queue_stamp(struct spool *s, const char *id, bool held, time_t t)
+{
+	struct timespec ts[2] = { { t, 0 }, { t, 0 } };
+
+	return utimensat(spool_queue_dirfd(s, held), id, ts, 0);
+}
+
+int
 spool_queue_touch(int fd, time_t next_try)
 {
 	struct timespec ts[2] = { { next_try, 0 }, { next_try, 0 } };

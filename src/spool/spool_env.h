@@ -78,5 +78,8 @@ int spool_queue_touch(int fd, time_t next_try);
  * again if the tenant is still suspended. Any other mtime there: held by
  * the operator, until released. */
 #define SPOOL_HOLD_TENANT_MTIME ((time_t)1)
+/* Set the mtime of queue/ID (or hold/ID) by name; an operator's hold
+ * stamps the time of the hold, so it is never taken for the mark above. */
+int spool_queue_stamp(struct spool *s, const char *id, bool held, time_t t);
 
 #endif

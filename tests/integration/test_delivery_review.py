@@ -152,6 +152,23 @@ class DeliveryReviewTest(unittest.TestCase):
         self.assertEqual(self.queue_ids("op-later@"), [op + "!"], "operator's hold released at start")
         self.assertEqual(os.listdir(os.path.join(self.f.spool, "hold")), [op])
 
+    def test_operator_hold_of_released_message_survives_restart(self):
+        """A message released from a suspension hold and held by the
+        operator before its next attempt stays held across a restart."""
+        self.hold_both()
+        self.f.stop()
+        self.f.ctl("tenant", "resume", "hco", check=False)
+        with open(self.f.conf, "a") as c:
+            c.write("delivery off\n")          # released at start, not attempted
+        self.f.start()
+        susp = self.queue_ids("susp-later@")
+        self.assertEqual(len(susp), 1)
+        self.assertFalse(susp[0].endswith("!"))
+        self.f.ctl("queue", "hold", susp[0].rstrip("*"))
+        self.f.stop()
+        self.f.start()
+        self.assertEqual(self.queue_ids("susp-later@"), [susp[0].rstrip("*") + "!"])
+
 
 class CachedConnectionTlsTest(unittest.TestCase):
     """A connection opened without TLS (tls=none here; an opportunistic
