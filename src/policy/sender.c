@@ -61,7 +61,7 @@ sender_is_wsp(char c)
 static bool
 sender_line_is_from(const char *hdr, size_t len, size_t off, size_t *body, bool *nul)
 {
-	size_t i = off, k = 0;
+	size_t i = off;
 
 	for (; i < len && hdr[i] != ':' && hdr[i] != '\n'; i++)
 		if (hdr[i] == '\0')
@@ -71,7 +71,7 @@ sender_line_is_from(const char *hdr, size_t len, size_t off, size_t *body, bool 
 	for (i = off + 4; i < len; i++) {
 		if (sender_is_wsp(hdr[i]) || hdr[i] == '\r')
 			continue;
-		if (hdr[i] == '\n' && i + 1 < len && sender_is_wsp(hdr[i + 1]) && k++ < 8)
+		if (hdr[i] == '\n' && i + 1 < len && sender_is_wsp(hdr[i + 1]))
 			continue;
 		break;
 	}

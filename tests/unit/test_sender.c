@@ -126,6 +126,8 @@ test_odd_field_names(void **state)
 	assert_int_not_equal(check("From: a@acme.test\r\nFrom\r\n : x@victim.test\r\n\r\n", &r), SENDER_OK);
 	assert_int_not_equal(sender_from_check(nul, sizeof(nul) - 1, test_domain_ok, NULL, &r), SENDER_OK);
 	assert_int_equal(check("From\r\n : a@acme.test\r\n\r\n", &r), SENDER_OK);
+	assert_int_not_equal(check("From: a@acme.test\r\nFrom\r\n \r\n \r\n \r\n \r\n \r\n \r\n \r\n \r\n \r\n"
+	    " : x@victim.test\r\n\r\n", &r), SENDER_OK);
 	assert_int_equal(check("Subject: x\r\n From: x@victim.test\r\nFrom: a@acme.test\r\n\r\n", &r), SENDER_OK);
 }
 
