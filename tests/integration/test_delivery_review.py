@@ -169,6 +169,20 @@ class DeliveryReviewTest(unittest.TestCase):
         self.f.start()
         self.assertEqual(self.queue_ids("susp-later@"), [susp[0].rstrip("*") + "!"])
 
+    def test_release_tenant_skips_corrupt_hold_files(self):
+        """A held file damaged while ferryd runs (at start such files go to
+        corrupt/) is skipped by release-tenant, which answers."""
+        op = self.hold_both()
+        hold = os.path.join(self.f.spool, "hold")
+        susp = [n for n in os.listdir(hold) if n != op][0]
+        with open(os.path.join(hold, susp), "r+b") as fh:
+            fh.truncate(9)
+        out = self.f.ctl("tenant", "resume", "hco")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIsNone(self.f.proc.poll())
+        self.assertEqual(sorted(os.listdir(hold)), sorted([op, susp]))
+        self.assertIn("op-later@", self.f.ctl("queue", "list").stdout)    # still answering
+
 
 class CachedConnectionTlsTest(unittest.TestCase):
     """A connection opened without TLS (tls=none here; an opportunistic
