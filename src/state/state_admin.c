@@ -223,6 +223,18 @@ adm_tenant_opts(struct state *st, long long self, const char *pool, const char *
 		return -1;
 	if (rc > 0)
 		return adm_fail(err, errlen, "bounce domain %s is already another tenant's", b);
+	/* Nor in another tenant's sender domains: it is the envelope sender. */
+	for (const char *d = b; d != NULL && rc == 0; d = strchr(d, '.')) {
+		d += *d == '.';
+		rc = adm_find_id(st, err, errlen, &other, d == b
+		    ? "SELECT tenant_id FROM domains WHERE name = ?1 AND tenant_id <> ?2;"
+		    : "SELECT tenant_id FROM domains WHERE name = ?1 AND tenant_id <> ?2 AND subdomains = 1;",
+		    d, self);
+	}
+	if (rc < 0)
+		return -1;
+	if (rc > 0)
+		return adm_fail(err, errlen, "bounce domain %s is in another tenant's domains", b);
 	return 0;
 }
 

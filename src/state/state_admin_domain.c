@@ -74,7 +74,7 @@ state_domain_add(struct state *st, const char *tenant, const char *domain, bool 
 {
 	char name[STATE_DOMAIN_MAX + 1];
 	struct state_domain_info d;
-	long long tid;
+	long long tid, other;
 	int rc;
 
 	if (state_domain_norm(domain, name, sizeof(name)) != 0)
@@ -88,6 +88,15 @@ state_domain_add(struct state *st, const char *tenant, const char *domain, bool 
 	if (rc > 0)
 		return adm_fail(err, errlen, "domain %s belongs to tenant %s (a domain belongs to one"
 		    " tenant only)", name, d.tenant);
+	/* Another tenant's bounce domain (its envelope sender) stays out of it. */
+	rc = adm_find_id(st, err, errlen, &other, subdomains
+	    ? "SELECT id FROM tenants WHERE id <> ?2 AND (bounce_domain = ?1 OR"
+	      " substr(bounce_domain, -length(?1) - 1) = '.' || ?1);"
+	    : "SELECT id FROM tenants WHERE id <> ?2 AND bounce_domain = ?1;", name, tid);
+	if (rc < 0)
+		return -1;
+	if (rc > 0)
+		return adm_fail(err, errlen, "domain %s holds another tenant's bounce domain", name);
 	return adm_exec(st, err, errlen, "INSERT INTO domains(tenant_id, name, subdomains, created)"
 	    " VALUES (?1, ?2, ?3, ?4);", "ItII", tid, name, (long long)subdomains,
 	    (long long)time(NULL)) < 0 ? -1 : 0;

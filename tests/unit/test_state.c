@@ -146,6 +146,30 @@ test_tenant_crud(void **state)
 	assert_string_equal(fx->err, "no tenant acme");
 }
 
+/* A bounce domain is the envelope sender of a tenant's mail: never in
+ * another tenant's sender domains, and no sender domain covers another
+ * tenant's bounce domain. */
+static void
+test_bounce_domain_not_anothers(void **state)
+{
+	struct fx *fx = *state;
+
+	OK(state_tenant_add(fx->st, "acme", NULL, NULL, fx->err, sizeof(fx->err)));
+	OK(state_tenant_add(fx->st, "globex", NULL, "rp.globex.test", fx->err, sizeof(fx->err)));
+	OK(state_domain_add(fx->st, "acme", "acme.test", false, fx->err, sizeof(fx->err)));
+	OK(state_domain_add(fx->st, "acme", "wide.test", true, fx->err, sizeof(fx->err)));
+	NO(state_tenant_set(fx->st, "globex", NULL, "acme.test", fx->err, sizeof(fx->err)));
+	NO(state_tenant_set(fx->st, "globex", NULL, "rp.wide.test", fx->err, sizeof(fx->err)));
+	NO(state_tenant_add(fx->st, "other", NULL, "Acme.Test", fx->err, sizeof(fx->err)));
+	OK(state_tenant_set(fx->st, "acme", NULL, "rp.wide.test", fx->err, sizeof(fx->err)));
+	NO(state_domain_add(fx->st, "acme", "rp.globex.test", false, fx->err, sizeof(fx->err)));
+	NO(state_domain_add(fx->st, "acme", "globex.test", true, fx->err, sizeof(fx->err)));
+	OK(state_domain_add(fx->st, "acme", "globex.test", false, fx->err, sizeof(fx->err)));
+	OK(state_tenant_set(fx->st, "globex", NULL, "rp.acme.test", fx->err, sizeof(fx->err)));
+	NO(state_domain_add(fx->st, "acme", "rp.acme.test", false, fx->err, sizeof(fx->err)));
+	OK(state_domain_add(fx->st, "globex", "rp.acme.test", false, fx->err, sizeof(fx->err)));
+}
+
 /* ---- accounts, keys, AUTH ---------------------------------------------------------- */
 
 static void
@@ -455,6 +479,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names_and_domains),
 		cmocka_unit_test_setup_teardown(test_tenant_crud, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_bounce_domain_not_anothers, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_auth_account, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_auth_keys, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_domains_sender_allowed, fx_setup, fx_teardown),
