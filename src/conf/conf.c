@@ -767,20 +767,13 @@ conf_route_find(const struct conf *c, const char *domain)
 }
 
 /* A network this wide is "everyone": refuse it, whatever the intent. */
-static bool
-conf_net_too_wide(const struct netaddr_net *n)
-{
-	return (n->family == AF_INET && n->prefix < 8) ||
-	    (n->family == AF_INET6 && n->prefix < 16);
-}
-
 int
 conf_check(const struct conf *c, char *err, size_t errlen)
 {
 	const char *file = c->path ? c->path : "(embedded)";
 
 	for (size_t i = 0; i < c->nrelay_nets; i++)
-		if (conf_net_too_wide(&c->relay_nets[i])) {
+		if (netaddr_net_too_wide(&c->relay_nets[i])) {
 			snprintf(err, errlen, "%s: relay_networks contains a network wider than /8 "
 			    "(IPv4) or /16 (IPv6): that would be an open relay", file);
 			return -1;

@@ -265,6 +265,9 @@ state_connector_add(struct state *st, const char *tenant, const char *name,
 	    netaddr_net_parse(network, &net) != 0)
 		return adm_fail(err, errlen, "invalid network %s (192.0.2.0/24, 2001:db8::/48 or an"
 		    " address)", network);
+	if (netaddr_net_too_wide(&net))
+		return adm_fail(err, errlen, "network %s is wider than /8 (IPv4) or /16 (IPv6): its"
+		    " clients would relay as the tenant", network);
 	if (pool != NULL && pool[0] != '\0' && !state_name_valid(pool))
 		return adm_fail(err, errlen, "invalid pool name %s", pool);
 	if (adm_tenant_id(st, tenant, &tid, err, errlen) != 0 ||

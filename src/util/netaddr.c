@@ -77,6 +77,16 @@ netaddr_net_match(const struct netaddr_net *n, const struct sockaddr *sa)
 	return netaddr_prefix_equal(s6->sin6_addr.s6_addr + 12, n->addr, n->prefix);
 }
 
+bool
+netaddr_net_too_wide(const struct netaddr_net *n)
+{
+	static const unsigned char v4mapped[12] = { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
+
+	if (n->family == AF_INET6 && n->prefix >= 96 && memcmp(n->addr, v4mapped, 12) == 0)
+		return n->prefix - 96 < 8;   /* IPv4-mapped: an IPv4 network */
+	return (n->family == AF_INET && n->prefix < 8) || (n->family == AF_INET6 && n->prefix < 16);
+}
+
 const char *
 netaddr_ntop(const struct sockaddr *sa, char *out, size_t outsz)
 {

@@ -19,6 +19,9 @@ struct netaddr_net {
  * Returns 0 or -1. */
 int  netaddr_net_parse(const char *s, struct netaddr_net *out);
 bool netaddr_net_match(const struct netaddr_net *n, const struct sockaddr *sa);
+/* Wider than /8 (IPv4, also written IPv4-mapped) or /16 (IPv6): a network
+ * that trusting would make an open relay. */
+bool netaddr_net_too_wide(const struct netaddr_net *n);
 
 /* "192.0.2.1" / "2001:db8::1" (no port) into out; returns out. */
 const char *netaddr_ntop(const struct sockaddr *sa, char *out, size_t outsz);

@@ -168,7 +168,7 @@ test_errors_name_the_line(void **state)
 static void
 test_open_relay_refused(void **state)
 {
-	const char *bad[] = { "0.0.0.0/0", "::/0", "1.0.0.0/7", "2000::/3" };
+	const char *bad[] = { "0.0.0.0/0", "::/0", "1.0.0.0/7", "2000::/3", "::ffff:0.0.0.0/96" };
 	char text[256], err[256];
 
 	(void)state;

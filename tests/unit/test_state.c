@@ -291,6 +291,11 @@ test_connectors(void **state)
 	OK(state_domain_add(fx->st, "other", "other.test", false, fx->err, sizeof(fx->err)));
 	NO(state_connector_add(fx->st, "acme", "wide", "192.0.2.0/33", NULL, NULL, fx->err,
 	    sizeof(fx->err)));
+	/* No network wide enough to make the Internet the tenant's. */
+	NO(state_connector_add(fx->st, "acme", "all", "0.0.0.0/0", NULL, NULL, fx->err, sizeof(fx->err)));
+	NO(state_connector_add(fx->st, "acme", "all", "::/0", NULL, NULL, fx->err, sizeof(fx->err)));
+	NO(state_connector_add(fx->st, "acme", "all", "::ffff:0.0.0.0/96", NULL, NULL, fx->err,
+	    sizeof(fx->err)));
 	NO(state_connector_add(fx->st, "acme", "wide", "192.0.2.0/24", "other.test", NULL, fx->err,
 	    sizeof(fx->err)));
 	OK(state_connector_add(fx->st, "acme", "wide", "192.0.2.0/24", NULL, NULL, fx->err,
