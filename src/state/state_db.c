@@ -70,9 +70,14 @@ static const char state_schema[] =
     " queue_id TEXT NOT NULL, rcpt_index INTEGER NOT NULL, rcpt TEXT NOT NULL DEFAULT '',"
     " sender TEXT NOT NULL DEFAULT '', client TEXT NOT NULL DEFAULT '');";
 
+/* Close a thread's connection with the statements state_prepare kept. */
 static void
 state_conn_free(void *p)
 {
+	sqlite3_stmt *stmt;
+
+	while ((stmt = sqlite3_next_stmt(p, NULL)) != NULL)
+		sqlite3_finalize(stmt);
 	sqlite3_close_v2(p);
 }
 
@@ -205,7 +210,7 @@ state_close(struct state *st)
 	db = pthread_getspecific(st->tls_key);
 	if (db != NULL) {
 		pthread_setspecific(st->tls_key, NULL);
-		sqlite3_close_v2(db);
+		state_conn_free(db);
 	}
 	free(st->path);
 	free(st);
@@ -239,12 +244,28 @@ state_prepare(struct state *st, const char *sql)
 
 	if (db == NULL)
 		return NULL;
-	/* prepare_v3 PERSISTENT: these few statements run all the time. The
-	 * cost of preparing each time is small next to a network round trip;
-	 * keep it simple. */
-	if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+	/* The same dozen statements run for every message: each stays
+	 * prepared on its thread's connection once made, and is found again by
+	 * its text (a connection holds few statements; preparing the joins
+	 * cost more than the queries). A statement given back with
+	 * state_stmt_done is reset and unbound, so never busy here. */
+	while ((stmt = sqlite3_next_stmt(db, stmt)) != NULL) {
+		const char *text = sqlite3_sql(stmt);
+		if (text != NULL && !sqlite3_stmt_busy(stmt) && strcmp(text, sql) == 0)
+			return stmt;
+	}
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK)
 		return NULL;
 	return stmt;
+}
+
+void
+state_stmt_done(sqlite3_stmt *stmt)
+{
+	if (stmt == NULL)
+		return;
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
 }
 
 void
@@ -276,6 +297,6 @@ state_verp_secret(struct state *st, unsigned char out[32])
 		memcpy(out, sqlite3_column_blob(stmt, 0), 32);
 		rc = 0;
 	}
-	sqlite3_finalize(stmt);
+	state_stmt_done(stmt);
 	return rc;
 }

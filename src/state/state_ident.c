@@ -96,7 +96,7 @@ ident_auth_key(struct state *st, const char *user, const char *pass, size_t pass
 		}
 	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		ok = -1;
-	sqlite3_finalize(stmt);
+	state_stmt_done(stmt);
 	sodium_memzero(h, sizeof(h));
 	return ok;
 }
@@ -143,7 +143,7 @@ ident_auth_account(struct state *st, const char *user, const char *pass, size_t 
 		state_limits_read(&id->subject_limits, stmt, 11);
 		found = true;
 	}
-	sqlite3_finalize(stmt);
+	state_stmt_done(stmt);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return -1;
 	if (!found) {
@@ -214,7 +214,7 @@ state_connector_match(struct state *st, const struct sockaddr *sa, struct state_
 			snprintf(id->pool, sizeof(id->pool), "%s", text);
 		state_limits_read(&id->subject_limits, stmt, 13);
 	}
-	sqlite3_finalize(stmt);
+	state_stmt_done(stmt);
 	if (rc != SQLITE_DONE)
 		return -1;
 	return best >= 0;
@@ -234,7 +234,7 @@ ident_reason_read(struct state *st, struct state_ident *id)
 	id->suspend_reason[0] = '\0';
 	if (rc == SQLITE_ROW)
 		state_text_copy(id->suspend_reason, sizeof(id->suspend_reason), stmt, 0);
-	sqlite3_finalize(stmt);
+	state_stmt_done(stmt);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -263,7 +263,7 @@ state_ident_refresh(struct state *st, struct state_ident *id)
 		state_limits_read(&id->subject_limits, stmt, 0);
 		state_text_copy(pool, sizeof(pool), stmt, 4);
 	}
-	sqlite3_finalize(stmt);
+	state_stmt_done(stmt);
 	if (rc != SQLITE_ROW)
 		return rc == SQLITE_DONE ? 0 : -1;
 	id->suspended = t.suspended;
@@ -313,7 +313,7 @@ ident_domain_cover(struct state *st, long long tenant_id, const char *domain, ch
 	if (stmt == NULL)
 		return -1;
 	if (n >= sizeof(lower)) {
-		sqlite3_finalize(stmt);
+		state_stmt_done(stmt);
 		return 0;
 	}
 	for (size_t i = 0; i <= n; i++)
@@ -338,7 +338,7 @@ ident_domain_cover(struct state *st, long long tenant_id, const char *domain, ch
 	}
 	if (rc == SQLITE_ROW)
 		state_text_copy(out, outsz, stmt, 0);
-	sqlite3_finalize(stmt);
+	state_stmt_done(stmt);
 	if (rc == SQLITE_ROW)
 		return 1;
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -362,7 +362,7 @@ state_sender_allowed(struct state *st, const struct state_ident *id, const char 
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)
 		state_text_copy(list, sizeof(list), stmt, 0);
-	sqlite3_finalize(stmt);
+	state_stmt_done(stmt);
 	if (rc != SQLITE_ROW)
 		return rc == SQLITE_DONE ? 0 : -1;
 	/* A connector's list names tenant domains; a subdomain is covered when
@@ -396,7 +396,7 @@ tenant_lookup(struct state *st, const char *where, long long id, const char *tex
 		state_text_copy(t->bounce_domain, sizeof(t->bounce_domain), stmt, 4);
 		state_limits_read(&t->limits, stmt, 5);
 	}
-	sqlite3_finalize(stmt);
+	state_stmt_done(stmt);
 	if (rc == SQLITE_ROW)
 		return 1;
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -444,6 +444,6 @@ state_dkim_keys(struct state *st, long long tenant_id, const char *domain,
 		fn(arg, owner, sel, algo, path);
 		n++;
 	}
-	sqlite3_finalize(stmt);
+	state_stmt_done(stmt);
 	return rc == SQLITE_DONE ? n : -1;
 }

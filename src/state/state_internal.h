@@ -9,8 +9,12 @@
 
 /* A new connection (WAL, busy timeout, foreign keys). NULL + err. */
 sqlite3 *state_db_connect(const char *path, char *err, size_t errlen);
-/* Prepare sql on this thread's connection; NULL on error. */
+/* sql prepared on this thread's connection (kept prepared, found again by
+ * its text); NULL on error. Give it back with state_stmt_done (or
+ * sqlite3_finalize), and finish it before asking for the same sql again. */
 sqlite3_stmt *state_prepare(struct state *st, const char *sql);
+/* Reset and unbind a statement of state_prepare for its next use. */
+void state_stmt_done(sqlite3_stmt *stmt);
 /* Column col as text into dst (always NUL-terminated; "" for NULL). */
 void state_text_copy(char *dst, size_t size, sqlite3_stmt *stmt, int col);
 /* Columns col..col+3: per_minute, per_hour, per_day, rcpts. */
