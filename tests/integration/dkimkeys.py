@@ -7,6 +7,9 @@ import base64
 import os
 import subprocess
 
+import dns.exception
+import dns.resolver
+
 
 def make_key(tmp, name, algo):
     """(path, record bytes) for algo "RSA" (2048 bits) or "ED25519"."""
@@ -32,3 +35,19 @@ def txt_record(name, value):
         value = value.decode()
     chunks = [value[i:i + 255] for i in range(0, len(value), 255)]
     return "%s 300 IN TXT %s" % (name, " ".join('"%s"' % c for c in chunks))
+
+
+def dns_txt_func(port):
+    """python3-dkim's key lookup (dnsfunc=), asked of the test zone's
+    server on 127.0.0.1:port: the TXT strings joined, b"" when none."""
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = ["127.0.0.1"]
+    resolver.port = port
+
+    def dnsfunc(name, timeout=5):
+        try:
+            answer = resolver.resolve(name.decode(), "TXT", lifetime=timeout)
+        except dns.exception.DNSException:
+            return b""
+        return b"".join(b"".join(r.strings) for r in answer)
+    return dnsfunc

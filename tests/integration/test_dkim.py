@@ -19,9 +19,8 @@ import tempfile
 import unittest
 
 import dkim
-import dns.resolver
 
-from dkimkeys import make_key, txt_record
+from dkimkeys import make_key, txt_record, dns_txt_func
 from dnsserver import DnsServer
 
 from ferrytest import Ferryd, FERRYD
@@ -37,9 +36,7 @@ class DkimTest(unittest.TestCase):
         cls.keys = {"rsa1._domainkey.example.test.": rsa_txt, "ed1._domainkey.example.test.": ed_txt}
         # the public keys live in a real DNS server's test zone (unbound on loopback)
         cls.dnsserver = DnsServer([txt_record(n, v) for n, v in cls.keys.items()]).start()
-        cls.resolver = dns.resolver.Resolver(configure=False)
-        cls.resolver.nameservers = ["127.0.0.1"]
-        cls.resolver.port = cls.dnsserver.port
+        cls.dnsfunc = staticmethod(dns_txt_func(cls.dnsserver.port))
         cls.opendkim_conf = cls.opendkim_setup(cls.keydir, cls.dnsserver.port)
         cls.rx = Receiver("127.0.0.2")
         cls.f = Ferryd(deliver=True, relay_networks="127.0.0.0/8", extra=(
@@ -78,14 +75,6 @@ class DkimTest(unittest.TestCase):
         self.assertEqual(len(ar), 2, r.stdout + r.stderr)
         return {m.group(2): m.group(1) for m in
                 re.finditer(r"dkim=(\w+).*?header\.s=([^ ;]+)", ar[1].split("'\n")[0], re.S)}
-
-    def dnsfunc(self, name, timeout=5):
-        """python3-dkim's key lookup, asked of the test zone's server."""
-        try:
-            answer = self.resolver.resolve(name.decode(), "TXT", lifetime=timeout)
-        except dns.exception.DNSException:
-            return b""
-        return b"".join(b"".join(r.strings) for r in answer)
 
     def relay(self, msg, sender="alice@example.test", opts=()):
         n = len(self.rx.messages)

@@ -24,9 +24,8 @@ import sqlite3
 import unittest
 
 import dkim
-import dns.exception
-import dns.resolver
 
+from dkimkeys import dns_txt_func
 from dnsserver import DnsServer
 from ferrytest import Ferryd, tls_context, wait_for
 from receiver import Receiver
@@ -92,9 +91,7 @@ class PoolsTest(unittest.TestCase):
             for name in TENANTS:
                 cls.ids[name] = db.execute("SELECT id FROM tenants WHERE name = ?", (name,)).fetchone()[0]
         cls.dnsserver = DnsServer(records).start()
-        cls.resolver = dns.resolver.Resolver(configure=False)
-        cls.resolver.nameservers = ["127.0.0.1"]
-        cls.resolver.port = cls.dnsserver.port
+        cls.dnsfunc = staticmethod(dns_txt_func(cls.dnsserver.port))
 
     @classmethod
     def tearDownClass(cls):
@@ -129,13 +126,6 @@ class PoolsTest(unittest.TestCase):
                         "%d of %d %s* messages arrived; log:\n%s" % (
                             len(self.received(rx, prefix)), n, prefix, self.f.log_text()[-3000:]))
         return self.received(rx, prefix)
-
-    def dnsfunc(self, name, timeout=5):
-        try:
-            answer = self.resolver.resolve(name.decode(), "TXT", lifetime=timeout)
-        except dns.exception.DNSException:
-            return b""
-        return b"".join(b"".join(r.strings) for r in answer)
 
     # ---- pools ------------------------------------------------------------------
 

@@ -11,8 +11,8 @@ import time
 import unittest
 
 import dkim
-import dns.resolver
 
+from dkimkeys import dns_txt_func
 from dnsserver import DnsServer
 from ferrytest import Ferryd, wait_for
 from receiver import Receiver
@@ -65,9 +65,7 @@ class RelayServiceTest(unittest.TestCase):
         records = zone_lines(f.ctl("domain", "dns", "acme.test").stdout) + \
             zone_lines(f.ctl("domain", "dns", "globex.test").stdout)
         cls.dnsserver = DnsServer(records).start()
-        cls.resolver = dns.resolver.Resolver(configure=False)
-        cls.resolver.nameservers = ["127.0.0.1"]
-        cls.resolver.port = cls.dnsserver.port
+        cls.dnsfunc = staticmethod(dns_txt_func(cls.dnsserver.port))
         cls.sent = {"acme": 0, "globex": 0}
 
     @classmethod
@@ -75,13 +73,6 @@ class RelayServiceTest(unittest.TestCase):
         cls.f.stop()
         cls.rx.stop()
         cls.dnsserver.stop()
-
-    def dnsfunc(self, name, timeout=5):
-        try:
-            answer = self.resolver.resolve(name.decode(), "TXT", lifetime=timeout)
-        except dns.exception.DNSException:
-            return b""
-        return b"".join(b"".join(r.strings) for r in answer)
 
     def session(self, tenant):
         s = smtplib.SMTP("127.0.0.1", self.f.submission, timeout=30)
