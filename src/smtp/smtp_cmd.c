@@ -140,7 +140,7 @@ smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 	}
 	tx->active = true;
 	s->nmail++;
-	if (s->ident.kind != STATE_IDENT_NONE)
+	if (tx->as_tenant)
 		log_info("event=mail-accepted sid=%llu client=%s from=%s tenant=%s %s=%s", s->sid, s->addr,
 		    log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len), s->ident.tenant,
 		    s->ident.kind == STATE_IDENT_CONNECTOR ? "connector" :
@@ -173,8 +173,9 @@ smtp_rcpt_decide(struct smtp_session *s, const struct smtp_path *p)
 {
 	switch (relay_rcpt_check(s->conf, p, smtp_may_relay(s))) {
 	case RELAY_OK_LOCAL:
-	case RELAY_OK_RELAY:
 		return NULL;
+	case RELAY_OK_RELAY:
+		return smtp_tenant_relay_rcpt(s, s->tenant_reply, sizeof(s->tenant_reply));
 	case RELAY_UNKNOWN_USER:
 		return "550 5.1.1 Recipient address rejected: User unknown in local recipient table";
 	case RELAY_DENIED:

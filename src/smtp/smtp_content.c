@@ -110,7 +110,7 @@ smtp_envelope_write(struct smtp_session *s)
 	rc |= spool_msg_record(m, 'W', "", 0);
 	if (s->listener < s->conf->nlisteners && s->conf->listeners[s->listener].source != NULL)
 		rc |= spool_msg_record_str(m, 'o', s->conf->listeners[s->listener].source);
-	if (s->ident.kind != STATE_IDENT_NONE) {
+	if (s->tx.as_tenant) {
 		snprintf(num, sizeof(num), "%lld", s->ident.tenant_id);
 		rc |= spool_msg_record_str(m, 'G', num);
 		if (s->ident.pool[0] != '\0')
@@ -269,7 +269,7 @@ smtp_commit_result(struct smtp_session *s, int error)
 		    " proto=%s tls=%s auth=%s tenant=%s", s->sid, s->addr, tx->id,
 		    log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len), tx->nrcpts,
 		    tx->reader.out_bytes, smtp_proto_name(s), s->tls ? "yes" : "no",
-		    s->auth_user ? "yes" : "no", s->ident.kind != STATE_IDENT_NONE ? s->ident.tenant : "-");
+		    s->auth_user ? "yes" : "no", tx->as_tenant ? s->ident.tenant : "-");
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", tx->id);
 		if (s->srv->qmgr != NULL)
 			qmgr_msg_add(s->srv->qmgr, tx->id);

@@ -83,6 +83,12 @@ struct smtp_tx {
 	 * fails), and when. */
 	bool                    counted;
 	time_t                  counted_at;
+	/* The transaction is the tenant's (lockdown, limits, 'G' record). A
+	 * connector's client on the mx listener also brings ordinary inbound
+	 * mail: its transaction becomes the tenant's at the first recipient
+	 * that relays (tenant_pending until then). */
+	bool                    as_tenant;
+	bool                    tenant_pending;
 };
 
 struct smtp_session {
@@ -107,6 +113,7 @@ struct smtp_session {
 	/* The relay-service tenant this session sends as (an account or API
 	 * key after AUTH, or a connector matched at connect), else kind NONE. */
 	struct state_ident   ident;
+	char                 tenant_reply[256];  /* a tenant refusal at RCPT, until replied */
 	struct state_ident   auth_ident;     /* AUTH result in flight (auth pool) */
 	int                  auth_failures;
 	int                  auth_step;      /* LOGIN: 1 = want user, 2 = want pass */
@@ -157,6 +164,9 @@ void smtp_tenant_connect(struct smtp_session *s);
 void smtp_tenant_reason(const struct state_ident *id, char *out, size_t outsz);
 const char *smtp_tenant_mail_check(struct smtp_session *s, char *buf, size_t bufsz);
 const char *smtp_tenant_rcpt_check(struct smtp_session *s, char *buf, size_t bufsz);
+/* A recipient that relays: a pending connector transaction becomes the
+ * tenant's here (the MAIL checks run now); NULL or the refusal. */
+const char *smtp_tenant_relay_rcpt(struct smtp_session *s, char *buf, size_t bufsz);
 void smtp_tenant_header_capture(struct smtp_session *s, const char *p, size_t len);
 const char *smtp_tenant_content_check(struct smtp_session *s, char *buf, size_t bufsz);
 void smtp_tenant_commit_failed(struct smtp_session *s);

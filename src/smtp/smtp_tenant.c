@@ -189,10 +189,32 @@ smtp_tenant_mail_check(struct smtp_session *s, char *buf, size_t bufsz)
 
 	if (!smtp_tenant_active(s))
 		return NULL;
+	if (s->ident.kind == STATE_IDENT_CONNECTOR && s->role == CONF_ROLE_MX) {
+		s->tx.tenant_pending = true;   /* decided by the recipients */
+		return NULL;
+	}
 	err = smtp_tenant_mail_decide(s, buf, bufsz);
 	if (err != NULL)
 		smtp_tenant_log_refusal(s, "mail", err);
+	else
+		s->tx.as_tenant = true;
 	return err;
+}
+
+const char *
+smtp_tenant_relay_rcpt(struct smtp_session *s, char *buf, size_t bufsz)
+{
+	const char *err;
+
+	if (!s->tx.tenant_pending || s->tx.as_tenant)
+		return NULL;
+	err = smtp_tenant_mail_decide(s, buf, bufsz);
+	if (err != NULL) {
+		smtp_tenant_log_refusal(s, "rcpt", err);
+		return err;
+	}
+	s->tx.as_tenant = true;
+	return NULL;
 }
 
 /* RCPT TO: recipients per message, the smaller of the tenant's and the
@@ -204,7 +226,7 @@ smtp_tenant_rcpt_check(struct smtp_session *s, char *buf, size_t bufsz)
 	bool by_tenant = t > 0 && (u <= 0 || t <= u);
 	long long limit = by_tenant ? t : u;
 
-	if (!smtp_tenant_active(s) || limit <= 0 || s->tx.nrcpts < (size_t)limit)
+	if (!s->tx.as_tenant || limit <= 0 || s->tx.nrcpts < (size_t)limit)
 		return NULL;
 	snprintf(buf, bufsz, "452 4.5.3 Too many recipients: %s %s allows %lld per message",
 	    by_tenant ? "tenant" : smtp_tenant_kind_name[s->ident.kind],
@@ -223,7 +245,7 @@ smtp_tenant_header_capture(struct smtp_session *s, const char *p, size_t len)
 	size_t from, room, n, cap;
 	const char *end;
 
-	if (!smtp_tenant_active(s) || tx->hdr_done || tx->hdr_overflow || len == 0)
+	if (!tx->as_tenant || tx->hdr_done || tx->hdr_overflow || len == 0)
 		return;
 	/* Grow by doubling from 8 KiB: most header sections are small. */
 	for (cap = 8192; cap < tx->hdr_len + len && cap < SENDER_HEADER_MAX; cap *= 2)
@@ -329,7 +351,7 @@ smtp_tenant_content_check(struct smtp_session *s, char *buf, size_t bufsz)
 {
 	const char *err;
 
-	if (!smtp_tenant_active(s) || s->tx.kind == SMTP_TX_RETURN_PATH)
+	if (!s->tx.as_tenant || s->tx.kind == SMTP_TX_RETURN_PATH)
 		return NULL;
 	err = smtp_tenant_from_check(s, buf, bufsz);
 	if (err == NULL)

@@ -348,6 +348,29 @@ class TenantsTest(unittest.TestCase):
         self.assertIn("5.7.1", text)
         self.assertIn("connector=printers", self.f.log_text())
 
+    def test_connector_inbound_mail_stays_inbound(self):
+        # On the mx listener a connector's client also delivers ordinary
+        # inbound mail to hosted mailboxes: that is not the tenant sending
+        # (no lockdown, no tenant record, not counted); relaying is.
+        s = smtplib.SMTP("127.0.0.1", self.f.mx, local_hostname="printer.test", timeout=30,
+                         source_address=("127.0.0.5", 0))
+        code, text = transaction(s, "someone@elsewhere.test", ["alice@example.test"],
+                                 message(["Someone <someone@elsewhere.test>"]))
+        self.assertEqual(code, 250, text)
+        self.assertNotIn("G", self.spool_entry(text))
+        code, text = transaction(s, "someone@elsewhere.test", ["alice@example.test", "x@far.test"],
+                                 message(["someone@elsewhere.test"]))
+        self.assertEqual(code, 550, text)
+        self.assertIn("not in a domain of tenant acme", text)
+        code, text = transaction(s, "scan@acme.test", ["alice@example.test", "x@far.test"],
+                                 message(["x@globex.test"]))
+        self.assertEqual(code, 550, text)      # relaying: the From: lockdown applies
+        code, text = transaction(s, "scan@acme.test", ["alice@example.test", "x@far.test"],
+                                 message(["scan@acme.test"]))
+        self.assertEqual(code, 250, text)
+        self.assertEqual(self.spool_entry(text)["G"], str(self.tenant_id("acme")))
+        s.quit()
+
     # --- limits ---------------------------------------------------------
 
     def test_rate_limit(self):
