@@ -7,11 +7,11 @@
  * and an unknown account still costs one argon2id verification so timing
  * does not tell which names exist.
  */
-#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/auth_users.h"
 #include "state/state.h"
 #include "state/state_internal.h"
 #include "util/netaddr.h"
@@ -101,21 +101,6 @@ ident_auth_key(struct state *st, const char *user, const char *pass, size_t pass
 	return ok;
 }
 
-static char ident_dummy[crypto_pwhash_STRBYTES];
-static pthread_once_t ident_dummy_once = PTHREAD_ONCE_INIT;
-
-static void
-ident_dummy_init(void)
-{
-	unsigned char pw[32];
-
-	randombytes_buf(pw, sizeof(pw));
-	if (crypto_pwhash_str(ident_dummy, (const char *)pw, sizeof(pw),
-	    crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
-		ident_dummy[0] = '\0';
-	sodium_memzero(pw, sizeof(pw));
-}
-
 static int
 ident_auth_account(struct state *st, const char *user, const char *pass, size_t passlen,
     struct state_ident *id)
@@ -146,13 +131,9 @@ ident_auth_account(struct state *st, const char *user, const char *pass, size_t 
 	state_stmt_done(stmt);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return -1;
-	if (!found) {
-		pthread_once(&ident_dummy_once, ident_dummy_init);
-		memcpy(hash, ident_dummy, sizeof(hash));
-	}
-	rc = hash[0] != '\0' && crypto_pwhash_str_verify(hash, pass, passlen) == 0;
+	rc = auth_pwhash_verify(found ? hash : NULL, pass, passlen);
 	sodium_memzero(hash, sizeof(hash));
-	if (!found || !rc) {
+	if (!rc) {
 		memset(id, 0, sizeof(*id));
 		return 0;
 	}
