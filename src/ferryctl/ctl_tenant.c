@@ -127,7 +127,7 @@ ctl_tenant_suspend(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 	(void)c;
 	if (state_tenant_suspend(st, a->arg[0], a->reason, err, sizeof(err)) != 0)
 		return ctl_state_fail(err);
-	printf("tenant %s suspended: its mail is refused with 4xx and its queued mail held\n",
+	printf("tenant %s suspended: its sessions are refused (535/550 5.7.1) and its queued mail held\n",
 	    a->arg[0]);
 	return CTL_EXIT_OK;
 }

@@ -89,6 +89,9 @@ struct smtp_tx {
 	 * that relays (tenant_pending until then). */
 	bool                    as_tenant;
 	bool                    tenant_pending;
+	/* The last sender domain the state allowed in this transaction (MAIL
+	 * FROM's, usually From:'s too): not asked again at the end of DATA. */
+	char                    allowed_domain[256];
 };
 
 struct smtp_session {

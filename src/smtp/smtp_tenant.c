@@ -132,6 +132,26 @@ smtp_tenant_rate_check(struct smtp_session *s, char *buf, size_t bufsz)
 	return NULL;
 }
 
+/* May the tenant send as domain (lowercase A-labels)? The answer for the
+ * transaction's last allowed domain is kept: MAIL FROM and From: name the
+ * same domain in most messages, so the state is asked once per message.
+ * (Within a transaction the state read at MAIL holds, as for a key revoked
+ * after MAIL.) */
+static int
+smtp_tenant_domain_ok(void *arg, const char *domain)
+{
+	struct smtp_session *s = arg;
+	char *memo = s->tx.allowed_domain;
+	int rc;
+
+	if (memo[0] != '\0' && strcmp(memo, domain) == 0)
+		return 1;
+	rc = state_sender_allowed(s->srv->state, &s->ident, domain);
+	if (rc == 1 && strlen(domain) < sizeof(s->tx.allowed_domain))
+		strcpy(memo, domain);
+	return rc;
+}
+
 /* The reverse-path's domain must be the tenant's. The null reverse-path
  * (<>, RFC 5321 4.5.5: notifications) names no domain and is allowed; the
  * From: check still applies to its content. */
@@ -147,7 +167,7 @@ smtp_tenant_sender_check(struct smtp_session *s, char *buf, size_t bufsz)
 	/* An SMTPUTF8 domain is compared by its A-labels, as in From:. */
 	if (smtp_path_domain_lower(p, domain, sizeof(domain)) &&
 	    (!p->utf8 || sender_domain_alabel(domain, domain, sizeof(domain))))
-		rc = state_sender_allowed(s->srv->state, &s->ident, domain);
+		rc = smtp_tenant_domain_ok(s, domain);
 	if (rc < 0)
 		return "451 4.3.0 Temporary failure: tenant state unavailable";
 	if (rc == 0) {
@@ -272,14 +292,6 @@ smtp_tenant_header_capture(struct smtp_session *s, const char *p, size_t len)
 		tx->hdr_done = true;
 	} else if (tx->hdr_len == SENDER_HEADER_MAX)
 		tx->hdr_overflow = true;
-}
-
-static int
-smtp_tenant_domain_ok(void *arg, const char *domain)
-{
-	struct smtp_session *s = arg;
-
-	return state_sender_allowed(s->srv->state, &s->ident, domain);
 }
 
 /* Reply text: printable ASCII only, so a hostile address cannot break the
