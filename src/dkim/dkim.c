@@ -358,32 +358,53 @@ domain_covers(const char *key_domain, const char *domain)
 	    (dl > kl && domain[dl - kl - 1] == '.' && strcasecmp(domain + dl - kl, key_domain) == 0);
 }
 
-/* One signature per key that covers the From: domain, all over one body hash. */
-static int
-dkim_sign_all(struct dkim_key *const *keys, size_t nkeys, const char *head, size_t hend,
-    const unsigned char bh[32], time_t now, char **out)
+/* The header section split into fields (*nf of them), the caller frees. */
+static struct dkim_field *
+dkim_fields(const char *head, size_t hend, size_t *nf)
 {
-	size_t maxf = hend / 2 + 1, alen = 0;
+	size_t maxf = hend / 2 + 1;
 	struct dkim_field *f = xcalloc(maxf, sizeof(*f));
-	size_t nf = fields_split(head, hend, f, maxf);
-	char domain[256], *all = NULL, *sig;
+
+	*nf = fields_split(head, hend, f, maxf);
+	return f;
+}
+
+/* Does any key cover the From: domain (put in domain)? Asked before the
+ * body is read: a message no key applies to costs no body hash. */
+static bool
+dkim_keys_apply(struct dkim_key *const *keys, size_t nkeys, const struct dkim_field *f, size_t nf,
+    char *domain, size_t dsz)
+{
+	if (!from_domain(f, nf, domain, dsz))
+		return false;
+	for (size_t k = 0; k < nkeys; k++)
+		if (domain_covers(keys[k]->domain, domain))
+			return true;
+	return false;
+}
+
+/* One signature per key that covers domain, all over one body hash. */
+static int
+dkim_sign_all(struct dkim_key *const *keys, size_t nkeys, struct dkim_field *f, size_t nf,
+    const char *domain, const unsigned char bh[32], time_t now, char **out)
+{
+	size_t alen = 0;
+	char *all = NULL, *sig;
 	int rc = 0;
 
-	if (from_domain(f, nf, domain, sizeof(domain)))
-		for (size_t k = 0; k < nkeys && rc == 0; k++) {
-			if (!domain_covers(keys[k]->domain, domain))
-				continue;
-			for (size_t i = 0; i < nf; i++)
-				f[i].used = false;
-			if ((rc = dkim_finish(keys[k], f, nf, bh, now, &sig)) < 0)
-				break;
-			size_t sl = strlen(sig);
-			all = xrealloc(all, alen + sl + 1);
-			memcpy(all + alen, sig, sl + 1);
-			alen += sl;
-			free(sig);
-		}
-	free(f);
+	for (size_t k = 0; k < nkeys && rc == 0; k++) {
+		if (!domain_covers(keys[k]->domain, domain))
+			continue;
+		for (size_t i = 0; i < nf; i++)
+			f[i].used = false;
+		if ((rc = dkim_finish(keys[k], f, nf, bh, now, &sig)) < 0)
+			break;
+		size_t sl = strlen(sig);
+		all = xrealloc(all, alen + sl + 1);
+		memcpy(all + alen, sig, sl + 1);
+		alen += sl;
+		free(sig);
+	}
 	if (rc < 0) {
 		free(all);
 		all = NULL;
@@ -405,16 +426,25 @@ int
 dkim_sign_buf(struct dkim_key *const *keys, size_t nkeys, const char *msg, size_t len, time_t now,
     char **out)
 {
-	size_t hend = headers_end(msg, len);
-	struct dkim_body *b = xmalloc(sizeof(*b));
+	size_t hend = headers_end(msg, len), nf;
+	struct dkim_field *f = dkim_fields(msg, hend, &nf);
+	struct dkim_body *b;
 	unsigned char bh[32];
+	char domain[256];
+	int rc = 0;
 
-	body_hash_start(b);
-	body_feed(b, msg + hend, len - hend);
-	body_end(b, bh);
-	EVP_MD_CTX_free(b->md);
-	free(b);
-	return dkim_sign_all(keys, nkeys, msg, hend, bh, now, out);
+	*out = NULL;
+	if (dkim_keys_apply(keys, nkeys, f, nf, domain, sizeof(domain))) {
+		b = xmalloc(sizeof(*b));
+		body_hash_start(b);
+		body_feed(b, msg + hend, len - hend);
+		body_end(b, bh);
+		EVP_MD_CTX_free(b->md);
+		free(b);
+		rc = dkim_sign_all(keys, nkeys, f, nf, domain, bh, now, out);
+	}
+	free(f);
+	return rc;
 }
 
 int
@@ -427,9 +457,9 @@ dkim_from_domain_fd(int fd, off_t off, uint64_t len, char *out, size_t outsz)
 	int rc = -1;
 
 	if (n == (ssize_t)want) {
-		size_t hend = headers_end(head, want), maxf = hend / 2 + 1;
-		f = xcalloc(maxf, sizeof(*f));
-		rc = from_domain(f, fields_split(head, hend, f, maxf), out, outsz) ? 0 : -1;
+		size_t nf;
+		f = dkim_fields(head, headers_end(head, want), &nf);
+		rc = from_domain(f, nf, out, outsz) ? 0 : -1;
 	}
 	free(f);
 	free(head);
@@ -443,14 +473,21 @@ dkim_sign_fd(struct dkim_key *const *keys, size_t nkeys, int fd, off_t off, uint
 	size_t want = len < DKIM_HEADERS_MAX ? (size_t)len : DKIM_HEADERS_MAX;
 	char *head = xmalloc(want + 1), *chunk = NULL;
 	ssize_t n = pread(fd, head, want, off);
-	size_t hend;
+	size_t hend, nf;
+	struct dkim_field *f = NULL;
 	struct dkim_body *b = NULL;
 	unsigned char bh[32];
+	char domain[256];
 	int rc = -1;
 
 	*out = NULL;
 	if (n != (ssize_t)want || ((hend = headers_end(head, want)) == want && want < len))
 		goto out;                            /* unreadable, or headers too long to sign */
+	f = dkim_fields(head, hend, &nf);
+	if (!dkim_keys_apply(keys, nkeys, f, nf, domain, sizeof(domain))) {
+		rc = 0;                              /* no key applies: leave the body unread */
+		goto out;
+	}
 	b = xmalloc(sizeof(*b));
 	body_hash_start(b);
 	body_feed(b, head + hend, want - hend);
@@ -464,11 +501,12 @@ dkim_sign_fd(struct dkim_key *const *keys, size_t nkeys, int fd, off_t off, uint
 		done += (uint64_t)r;
 	}
 	body_end(b, bh);
-	rc = dkim_sign_all(keys, nkeys, head, hend, bh, now, out);
+	rc = dkim_sign_all(keys, nkeys, f, nf, domain, bh, now, out);
 out:
 	if (b != NULL)
 		EVP_MD_CTX_free(b->md);
 	free(b);
+	free(f);
 	free(chunk);
 	free(head);
 	return rc;

@@ -6,8 +6,9 @@
  * compression), RFC 3596 (AAAA), RFC 7208 3.3 (TXT strings are joined).
  * SECURITY: the message is untrusted: every offset is checked against
  * alen before it is read, compressed names are expanded by c-ares (which
- * bounds pointer loops), at most DNS_RR_MAX records and DNS_TXT_MAX octets
- * per TXT record are kept, and a malformed message is an error, not a guess.
+ * bounds pointer loops) and must end where their RDATA ends, at most
+ * DNS_RR_MAX records and DNS_TXT_MAX octets per TXT record are kept, and a
+ * malformed message is an error, not a guess.
  */
 #include "dns/dns.h"
 
@@ -62,18 +63,22 @@ dns_cur_name_skip(struct dns_cur *c)
 }
 
 /* The name at rdata (compression pointers may point anywhere in the
- * message) as text without the trailing dot; -1 when malformed or too long. */
+ * message) as text without the trailing dot; -1 when malformed, too long,
+ * or when its encoding does not end exactly at the end of the RDATA
+ * (room octets): c-ares reads up to alen and would take the next record's
+ * octets as labels. */
 static int
-dns_rr_name_copy(const unsigned char *abuf, size_t alen, const unsigned char *at, struct dns_rr *rr)
+dns_rr_name_copy(const unsigned char *abuf, size_t alen, const unsigned char *at, size_t room,
+    struct dns_rr *rr)
 {
 	char *name = NULL;
 	long enclen;
 	size_t n;
 
-	if (alen > INT32_MAX || ares_expand_name(at, abuf, (int)alen, &name, &enclen) != ARES_SUCCESS)
+	if (room == 0 || alen > INT32_MAX || ares_expand_name(at, abuf, (int)alen, &name, &enclen) != ARES_SUCCESS)
 		return -1;
 	n = strlen(name);
-	if (n > DNS_NAME_MAX) {
+	if (enclen <= 0 || (size_t)enclen != room || n > DNS_NAME_MAX) {
 		ares_free_string(name);
 		return -1;
 	}
@@ -125,9 +130,9 @@ dns_rr_data_copy(const unsigned char *abuf, size_t alen, size_t off, size_t rdle
 		if (rdlen < 3)
 			return -1;
 		rr->pref = (unsigned)rd[0] << 8 | rd[1];
-		return dns_rr_name_copy(abuf, alen, rd + 2, rr);
+		return dns_rr_name_copy(abuf, alen, rd + 2, rdlen - 2, rr);
 	case DNS_T_PTR:
-		return dns_rr_name_copy(abuf, alen, rd, rr);
+		return dns_rr_name_copy(abuf, alen, rd, rdlen, rr);
 	case DNS_T_TXT:
 		return dns_rr_txt_copy(rd, rdlen, rr);
 	default:

@@ -111,6 +111,41 @@ test_key_follows_from_domain(void **state)
 	dkim_key_free(k);
 }
 
+/* A message no key applies to is not read past its header section: a file
+ * shorter than the envelope says (the body unreadable past 256 KiB) still
+ * gives 0 and no header, where reading the body would fail. */
+static void
+test_fd_no_key_skips_body(void **state)
+{
+	char err[256], path[] = "/tmp/ferry-dkim-msg-XXXXXX", *sig = (char *)1;
+	static const char head[] = "From: Bob <bob@y.test>\r\n\r\n";
+	static char body[300 * 1024];
+	struct dkim_key *k = dkim_key_load("x.test", "s1", keypath, err, sizeof(err));
+	int fd = mkstemp(path);
+	uint64_t len = sizeof(head) - 1 + sizeof(body);
+
+	(void)state;
+	assert_non_null(k);
+	assert_true(fd >= 0);
+	memset(body, 'a', sizeof(body));
+	assert_int_equal(write(fd, head, sizeof(head) - 1), (ssize_t)sizeof(head) - 1);
+	assert_int_equal(write(fd, body, sizeof(body)), (ssize_t)sizeof(body));
+	assert_int_equal(dkim_sign_fd(&k, 1, fd, 0, len + 100000, 0, &sig), 0);
+	assert_null(sig);
+	/* the same message with a key of its domain reads the body: it fails */
+	dkim_key_free(k);
+	k = dkim_key_load("y.test", "s1", keypath, err, sizeof(err));
+	assert_non_null(k);
+	assert_int_equal(dkim_sign_fd(&k, 1, fd, 0, len + 100000, 0, &sig), -1);
+	assert_null(sig);
+	assert_int_equal(dkim_sign_fd(&k, 1, fd, 0, len, 0, &sig), 0);
+	assert_non_null(sig);
+	free(sig);
+	close(fd);
+	unlink(path);
+	dkim_key_free(k);
+}
+
 static void
 test_key_checks(void **state)
 {
@@ -130,6 +165,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_relaxed_body),
 		cmocka_unit_test(test_key_follows_from_domain),
+		cmocka_unit_test(test_fd_no_key_skips_body),
 		cmocka_unit_test(test_key_checks),
 	};
 	return cmocka_run_group_tests(tests, setup_key, teardown_key);

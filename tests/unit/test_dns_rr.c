@@ -183,6 +183,19 @@ test_malformed_refused(void **state)
 	assert_int_equal(dns_answer_parse(m.b, m.len, DNS_T_MX, &set), -1);
 	m.b[12] = 0x40;                                                    /* reserved label type */
 	assert_int_equal(dns_answer_parse(m.b, m.len, DNS_T_MX, &set), -1);
+
+	/* a name that runs past its RDATA into the next record, or stops short */
+	msg_start(&m, DNS_T_PTR);
+	msg_rr(&m, DNS_T_PTR, "\4host", 5);                                /* no end: next octets */
+	msg_rr(&m, DNS_T_TXT, "\3abc", 4);
+	assert_int_equal(dns_answer_parse(m.b, m.len, DNS_T_PTR, &set), -1);
+	msg_start(&m, DNS_T_PTR);
+	msg_rr(&m, DNS_T_PTR, "\4host\4test\0xy", 13);                     /* junk after the name */
+	assert_int_equal(dns_answer_parse(m.b, m.len, DNS_T_PTR, &set), -1);
+	msg_start(&m, DNS_T_MX);
+	msg_rr(&m, DNS_T_MX, "\0\12\2mx", 5);                               /* MX name past RDATA */
+	msg_rr(&m, DNS_T_TXT, "\0\0\0", 3);
+	assert_int_equal(dns_answer_parse(m.b, m.len, DNS_T_MX, &set), -1);
 }
 
 int
