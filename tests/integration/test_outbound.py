@@ -237,6 +237,31 @@ class PeerQuirksTest(unittest.TestCase):
         self.assertEqual(self.rx.messages, [])
         self.assertEqual(len(self.f.queue_files()), 1)
 
+    def test_required_tls_refused_defers(self):
+        # STARTTLS is offered but answered 502: a local policy failure, so the
+        # recipient waits (4.7.4) and is never bounced on the peer's 5xx
+        self.rx.set("ehlo", "250-rx.test\r\n250-PIPELINING\r\n250 STARTTLS")
+        self.start("tls=require")
+        send(self.f, ["x@remote.test"])
+        self.assertTrue(wait_for(lambda: "event=deferred" in self.f.log_text()), self.f.log_text())
+        self.assertIn("refused STARTTLS", self.f.log_text())
+        self.assertNotIn("event=bounced", self.f.log_text())
+        self.assertIn("STARTTLS", self.rx.commands)
+        self.assertEqual(self.rx.messages, [])
+        self.assertEqual(len(self.f.queue_files()), 1)
+
+    def test_delay_warning_without_queue_lifetime(self):
+        # max_queue_lifetime 0 retries without end: no Will-Retry-Until date
+        self.rx.set("rcpt", "451 4.2.0 greylisted")
+        self.start(extra="delay_warning 2\nmax_queue_lifetime 0\n")
+        send(self.f, ["x@remote.test"])
+        self.assertTrue(wait_for(lambda: maildir_messages(self.f, "alice@example.test")))
+        msg, fields = parse_dsn(maildir_messages(self.f, "alice@example.test")[0])
+        self.assertEqual(fields["action"], ["delayed"])
+        self.assertNotIn("will-retry-until", fields)
+        with open(maildir_messages(self.f, "alice@example.test")[0], "rb") as fh:
+            self.assertNotIn(b"will be retried until", fh.read())
+
     def test_peer_size_limit_bounces_5_3_4(self):
         self.rx.set("ehlo", "250-rx.test\r\n250-PIPELINING\r\n250 SIZE 100")
         self.start()
