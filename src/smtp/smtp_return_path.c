@@ -28,16 +28,19 @@
 static const char smtp_rp_forged[] = "550 5.1.1 Unknown or forged return-path address";
 
 /* A path's domain, lowercase, without a trailing dot; false when it has
- * none (or an address literal). */
+ * none (or an address literal). smtp_path_parse stored the domain
+ * lowercased already: this only copies it out. */
 bool
 smtp_path_domain_lower(const struct smtp_path *p, char *out, size_t outsz)
 {
-	size_t n = 0;
+	size_t n;
 
-	if (p->literal || p->at >= p->len)
+	if (p->literal || p->at >= p->len || outsz == 0)
 		return false;
-	for (size_t i = p->at + 1; i < p->len && n + 1 < outsz; i++)
-		out[n++] = (char)tolower((unsigned char)p->addr[i]);
+	n = p->len - p->at - 1;
+	if (n >= outsz)
+		n = outsz - 1;
+	memcpy(out, p->addr + p->at + 1, n);
 	if (n > 0 && out[n - 1] == '.')
 		n--;
 	out[n] = '\0';
