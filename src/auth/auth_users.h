@@ -35,6 +35,12 @@ bool auth_users_exists(const struct auth_users *u, const char *name);
 bool auth_users_verify(const struct auth_users *u, const char *name,
     const char *pass, size_t passlen);
 
+/* Check pass against an argon2id hash string (crypto_pwhash_str). hash
+ * NULL (no such user) still costs one verification, against a dummy hash
+ * of a random password, and answers false: timing does not tell which
+ * names exist. Shared by the users file and the state's accounts. */
+bool auth_pwhash_verify(const char *hash, const char *pass, size_t passlen);
+
 /* Editing, for ferryctl. Each rewrites the file atomically (temp file,
  * fsync, rename, directory fsync) with mode 0640 (or the existing mode if
  * stricter). Return 0, or -1 with a message in err. */

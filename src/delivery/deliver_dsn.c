@@ -104,8 +104,8 @@ dsn_status(const struct mta_reply *r, char *out, size_t outsz)
 }
 
 static void
-dsn_rcpt_fill(const struct conf *c, struct rcpt_result *r, int kind, struct bounce_rcpt *b,
-    char status[16], char *diag, size_t diagsz)
+dsn_rcpt_fill(const struct conf *c, const struct spool_env *env, struct rcpt_result *r, int kind,
+    struct bounce_rcpt *b, char status[16], char *diag, size_t diagsz)
 {
 	memset(b, 0, sizeof(*b));
 	/* An expired recipient keeps its 4.4.7 (RFC 3463: delivery time
@@ -120,8 +120,9 @@ dsn_rcpt_fill(const struct conf *c, struct rcpt_result *r, int kind, struct boun
 	b->remote_mta = strchr(r->relay, '[') ? r->relay : NULL;
 	b->diagnostic = diag;
 	b->last_attempt = time(NULL);
-	if (kind == DSN_DELAYS)
-		b->will_retry_until = (time_t)c->max_queue_lifetime;
+	/* No queue lifetime (0): retried without end, so no Will-Retry-Until. */
+	if (kind == DSN_DELAYS && c->max_queue_lifetime > 0)
+		b->will_retry_until = env->arrival + (time_t)c->max_queue_lifetime;
 }
 
 static int
@@ -136,11 +137,8 @@ dsn_build_and_queue(struct deliver_ctx *d, const struct conf *c, const struct sp
 	size_t len = 0;
 	int rc = -1;
 
-	for (size_t i = 0; i < n; i++) {
-		dsn_rcpt_fill(c, sel[i], kind, &br[i], status[i], diag[i], 700);
-		if (kind == DSN_DELAYS)
-			br[i].will_retry_until = env->arrival + (time_t)c->max_queue_lifetime;
-	}
+	for (size_t i = 0; i < n; i++)
+		dsn_rcpt_fill(c, env, sel[i], kind, &br[i], status[i], diag[i], 700);
 	snprintf(from, sizeof(from), "MAILER-DAEMON@%s", c->hostname);
 	memset(&bi, 0, sizeof(bi));
 	bi.reporting_mta = c->hostname;

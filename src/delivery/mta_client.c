@@ -288,8 +288,18 @@ conn_starttls(struct mta_conn *c, const struct mta_opts *o, struct mta_reply *wh
 {
 	if (mta_cmd(c, why, "STARTTLS") < 0)
 		return -1;
+	if (why->code != 220 && o->tls == MTA_TLS_REQUIRE) {
+		/* Our policy failed, not the recipients: defer (as "not offered"),
+		 * never bounce on the peer's 5xx to STARTTLS. */
+		char text[MTA_TEXT_MAX];
+		int code = why->code;
+		snprintf(text, sizeof(text), "%s", why->text);
+		mta_reply_set(why, 451, "4.7.4 TLS is required, but %.300s refused STARTTLS: %d %.300s",
+		    c->peer, code, text);
+		return -1;
+	}
 	if (why->code != 220)
-		return o->tls == MTA_TLS_REQUIRE ? -1 : 1;
+		return 1;
 	c->rlen = 0;                      /* nothing sent before the handshake counts */
 	c->ssl = SSL_new(o->tls_ctx);
 	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1)

@@ -11,9 +11,8 @@
 
 #include "conf/conf.h"
 #include "dns/dns.h"
+#include "ferryctl/ctl_state.h"
 #include "state/state.h"
-
-#define CHECK_IPS_MAX 64
 
 enum check_status { CHECK_OK, CHECK_MISSING, CHECK_WRONG };
 
@@ -23,10 +22,7 @@ struct check {
 	struct dns_resolver *r;
 	const char          *domain;          /* lowercase, no trailing dot */
 	struct state_tenant  tenant;
-	char                 ips[CHECK_IPS_MAX][48];  /* the relay's source addresses */
-	size_t               nips;
-	size_t               pools;           /* pools named by the tenant and its connectors */
-	char                 missing_pool[256];   /* one not in ferry.conf, for the report */
+	struct ctl_sources   src;             /* the relay's source addresses */
 	size_t               signing;         /* signing DKIM keys in the state */
 	size_t               bad;             /* findings missing or wrong */
 	struct dns_rrset    *set;             /* scratch for lookups */

@@ -75,40 +75,6 @@ check_tag_get(const char *rec, const char *tag, char *val, size_t size)
 
 /* ---- the relay's source addresses --------------------------------------- */
 
-static void
-check_ip_add(struct check *k, const char *ip)
-{
-	for (size_t i = 0; i < k->nips; i++)
-		if (strcmp(k->ips[i], ip) == 0)
-			return;
-	if (k->nips < CHECK_IPS_MAX)
-		snprintf(k->ips[k->nips++], sizeof(k->ips[0]), "%s", ip);
-}
-
-/* A pool's addresses (name "" : none); a pool missing from ferry.conf is
- * a finding: mail would leave from the kernel's choice. */
-static void
-check_pool_add(struct check *k, const char *name)
-{
-	const struct conf_pool *p;
-
-	if (name[0] == '\0')
-		return;
-	k->pools++;
-	if ((p = conf_pool_find(k->conf, name)) == NULL) {
-		snprintf(k->missing_pool, sizeof(k->missing_pool), "%s", name);
-		return;
-	}
-	for (size_t i = 0; i < p->naddrs; i++)
-		check_ip_add(k, p->addrs[i].addr);
-}
-
-static void
-check_connector_pool(void *arg, const struct state_connector_info *ci)
-{
-	check_pool_add(arg, ci->pool);
-}
-
 /* The hostname's addresses: the last guess at what receivers see. */
 static void
 check_ips_hostname(struct check *k)
@@ -124,7 +90,7 @@ check_ips_hostname(struct check *k)
 		    (const void *)&((const struct sockaddr_in *)ss)->sin_addr :
 		    (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
 		if (inet_ntop(ss->ss_family, a, ip, sizeof(ip)) != NULL)
-			check_ip_add(k, ip);
+			ctl_sources_add(&k->src, ip);
 	}
 }
 
@@ -136,14 +102,13 @@ check_ips_find(struct check *k)
 {
 	char err[512];
 
-	check_pool_add(k, k->tenant.pool);
-	if (state_connector_list(k->st, k->tenant.name, check_connector_pool, k, err,
+	if (ctl_sources_pools(&k->src, k->st, k->tenant.name, k->tenant.pool, err,
 	    sizeof(err)) != 0)
-		snprintf(k->missing_pool, sizeof(k->missing_pool), "(connectors: %.200s)", err);
-	if (k->pools > 0)
+		snprintf(k->src.missing, sizeof(k->src.missing), "(connectors: %.200s)", err);
+	if (k->src.pools > 0)
 		return "pools";
 	if (k->conf->outbound_source != NULL) {
-		check_ip_add(k, k->conf->outbound_source);
+		ctl_sources_add(&k->src, k->conf->outbound_source);
 		return "outbound_source";
 	}
 	check_ips_hostname(k);
@@ -158,16 +123,16 @@ check_spf(struct check *k, const char *label, const char *domain)
 {
 	char what[128 + STATE_DOMAIN_MAX], result[32], why[512];
 
-	if (k->nips == 0) {
+	if (k->src.n == 0) {
 		snprintf(what, sizeof(what), "%s %s", label, domain);
 		check_say(k, CHECK_MISSING, what, "no source address to check (no pool_address for "
 		    "the tenant's pool, no outbound_source, and hostname has no address)");
 		return;
 	}
-	for (size_t i = 0; i < k->nips; i++) {
-		enum check_spf s = check_spf_eval(k->r, k->conf->hostname, domain, k->ips[i],
+	for (size_t i = 0; i < k->src.n; i++) {
+		enum check_spf s = check_spf_eval(k->r, k->conf->hostname, domain, k->src.addr[i],
 		    result, sizeof(result), why, sizeof(why));
-		snprintf(what, sizeof(what), "%s %s %s", label, domain, k->ips[i]);
+		snprintf(what, sizeof(what), "%s %s %s", label, domain, k->src.addr[i]);
 		check_say(k, s == CHECK_SPF_PASS || s == CHECK_SPF_SKIPPED ? CHECK_OK :
 		    s == CHECK_SPF_NONE ? CHECK_MISSING : CHECK_WRONG, what, "%s%s%s%s", result,
 		    why[0] != '\0' ? " (" : "", why, why[0] != '\0' ? ")" : "");
@@ -245,12 +210,12 @@ check_run(struct check *k)
 	from = check_ips_find(k);
 	printf("domain %s, tenant %s, source addresses (%s):", k->domain, k->tenant.name,
 	    from != NULL ? from : "none");
-	for (size_t i = 0; i < k->nips; i++)
-		printf(" %s", k->ips[i]);
+	for (size_t i = 0; i < k->src.n; i++)
+		printf(" %s", k->src.addr[i]);
 	putchar('\n');
-	if (k->missing_pool[0] != '\0')
+	if (k->src.missing[0] != '\0')
 		check_say(k, CHECK_WRONG, "pool", "%s (the tenant's or a connector's) is not in the "
-		    "configuration: its addresses are not checked", k->missing_pool);
+		    "configuration: its addresses are not checked", k->src.missing);
 	check_spf(k, "spf", k->domain);
 	if (check_dkim(k, err, sizeof(err)) < 0) {
 		ctl_warn("%s", err);
@@ -278,6 +243,7 @@ ctl_domain_check(struct ctl *c, const char *domain)
 		return CTL_EXIT_ERR;
 	}
 	k.conf = conf;
+	k.src.conf = conf;
 	k.domain = name;
 	k.set = calloc(1, sizeof(*k.set));
 	if (k.set == NULL)

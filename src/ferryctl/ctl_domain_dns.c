@@ -16,20 +16,10 @@
 #include "ferryctl/ctl_state.h"
 #include "state/state_admin.h"
 
-#define CTL_DNS_ADDRS_MAX 64
 #define CTL_TXT_CHUNK     255     /* octets in one character-string (RFC 1035 3.3) */
 
-/* The source addresses to authorize in SPF. */
-struct ctl_dns_spf {
-	const struct conf *conf;
-	const char        *addr[CTL_DNS_ADDRS_MAX];
-	size_t             n;
-	bool               pools;       /* a pool named by the tenant or a connector */
-	char               missing[STATE_NAME_MAX + 1];   /* a pool not in ferry.conf */
-};
-
 struct ctl_dns {
-	struct ctl_dns_spf spf;
+	struct ctl_sources spf;     /* the source addresses to authorize in SPF */
 	const char        *domain;
 	int                err;         /* a key that could not be read */
 };
@@ -75,41 +65,9 @@ ctl_dns_dkim(void *arg, const struct state_dkim_info *k)
 	free(p);
 }
 
-static void
-ctl_dns_spf_add(struct ctl_dns_spf *s, const char *addr)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->addr[i], addr) == 0)
-			return;
-	if (s->n < CTL_DNS_ADDRS_MAX)
-		s->addr[s->n++] = addr;
-}
-
-static void
-ctl_dns_spf_pool(struct ctl_dns_spf *s, const char *name)
-{
-	const struct conf_pool *p;
-
-	if (name[0] == '\0')
-		return;
-	s->pools = true;
-	if ((p = conf_pool_find(s->conf, name)) == NULL) {
-		snprintf(s->missing, sizeof(s->missing), "%s", name);
-		return;
-	}
-	for (size_t i = 0; i < p->naddrs; i++)
-		ctl_dns_spf_add(s, p->addrs[i].addr);
-}
-
-static void
-ctl_dns_connector(void *arg, const struct state_connector_info *c)
-{
-	ctl_dns_spf_pool(arg, c->pool);
-}
-
 /* "v=spf1 ip4:A ip6:B -all" into buf; false when there is no address. */
 static bool
-ctl_dns_spf_text(const struct ctl_dns_spf *s, char *buf, size_t size)
+ctl_dns_spf_text(const struct ctl_sources *s, char *buf, size_t size)
 {
 	size_t used = (size_t)snprintf(buf, size, "v=spf1");
 
@@ -122,9 +80,9 @@ ctl_dns_spf_text(const struct ctl_dns_spf *s, char *buf, size_t size)
 }
 
 static void
-ctl_dns_spf_print(const struct ctl_dns_spf *s, const char *name, const char *what)
+ctl_dns_spf_print(const struct ctl_sources *s, const char *name, const char *what)
 {
-	char spf[CTL_DNS_ADDRS_MAX * 48 + 16];
+	char spf[CTL_SOURCES_MAX * 48 + 16];
 
 	if (!ctl_dns_spf_text(s, spf, sizeof(spf))) {
 		printf("; SPF for %s: no pool addresses and no outbound_source in the configuration:"
@@ -137,20 +95,19 @@ ctl_dns_spf_print(const struct ctl_dns_spf *s, const char *name, const char *wha
 
 /* Fill s from the tenant's pool and its connectors' pools, else outbound_source. */
 static int
-ctl_dns_spf_collect(struct state *st, const struct state_tenant_info *t, struct ctl_dns_spf *s,
+ctl_dns_spf_collect(struct state *st, const struct state_tenant_info *t, struct ctl_sources *s,
     const char **what)
 {
 	char err[1024];
 
-	ctl_dns_spf_pool(s, t->t.pool);
-	if (state_connector_list(st, t->t.name, ctl_dns_connector, s, err, sizeof(err)) != 0)
+	if (ctl_sources_pools(s, st, t->t.name, t->t.pool, err, sizeof(err)) != 0)
 		return ctl_state_fail(err);
 	if (s->missing[0] != '\0')
 		ctl_warn("warning: pool %s is not in the configuration: its addresses are missing from"
 		    " SPF", s->missing);
 	*what = "the addresses of the tenant's pools";
-	if (!s->pools && s->conf->outbound_source != NULL) {
-		ctl_dns_spf_add(s, s->conf->outbound_source);
+	if (s->pools == 0 && s->conf->outbound_source != NULL) {
+		ctl_sources_add(s, s->conf->outbound_source);
 		*what = "outbound_source (the tenant has no pool)";
 	}
 	return 0;

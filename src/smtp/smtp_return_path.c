@@ -18,24 +18,29 @@
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "util/log.h"
+#include "util/xmalloc.h"
 
 static const char smtp_rp_forged[] = "550 5.1.1 Unknown or forged return-path address";
 
 /* A path's domain, lowercase, without a trailing dot; false when it has
- * none (or an address literal). */
+ * none (or an address literal). smtp_path_parse stored the domain
+ * lowercased already: this only copies it out. */
 bool
 smtp_path_domain_lower(const struct smtp_path *p, char *out, size_t outsz)
 {
-	size_t n = 0;
+	size_t n;
 
-	if (p->literal || p->at >= p->len)
+	if (p->literal || p->at >= p->len || outsz == 0)
 		return false;
-	for (size_t i = p->at + 1; i < p->len && n + 1 < outsz; i++)
-		out[n++] = (char)tolower((unsigned char)p->addr[i]);
+	n = p->len - p->at - 1;
+	if (n >= outsz)
+		n = outsz - 1;
+	memcpy(out, p->addr + p->at + 1, n);
 	if (n > 0 && out[n - 1] == '.')
 		n--;
 	out[n] = '\0';
@@ -88,34 +93,6 @@ smtp_rp_qid_upper(const struct verp_info *v, char out[sizeof(v->queue_id)])
 	out[k] = '\0';
 }
 
-static int
-smtp_rp_insert(struct smtp_session *s, sqlite3 *db, time_t now)
-{
-	struct smtp_tx *tx = &s->tx;
-	sqlite3_stmt *stmt = NULL;
-	char qid[sizeof(tx->rcpts[0].verp.queue_id)];
-	int rc = SQLITE_OK;
-
-	if (sqlite3_prepare_v2(db, "INSERT INTO bounces(time, tenant_id, queue_id, rcpt_index, rcpt,"
-	    " sender, client) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7);", -1, &stmt, NULL) != SQLITE_OK)
-		return -1;
-	for (size_t i = 0; i < tx->nrcpts && rc == SQLITE_OK; i++) {
-		const struct smtp_rcpt *r = &tx->rcpts[i];
-		smtp_rp_qid_upper(&r->verp, qid);
-		sqlite3_reset(stmt);
-		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)now);
-		sqlite3_bind_int64(stmt, 2, r->verp.tenant_id);
-		sqlite3_bind_text(stmt, 3, qid, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(stmt, 4, r->verp.rcpt_index);
-		sqlite3_bind_text(stmt, 5, r->path.addr, (int)r->path.len, SQLITE_TRANSIENT);
-		sqlite3_bind_text(stmt, 6, tx->sender.addr, (int)tx->sender.len, SQLITE_TRANSIENT);
-		sqlite3_bind_text(stmt, 7, s->addr, -1, SQLITE_TRANSIENT);
-		rc = sqlite3_step(stmt) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-	}
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_OK ? 0 : -1;
-}
-
 static void
 smtp_rp_log(struct smtp_session *s)
 {
@@ -138,25 +115,25 @@ smtp_rp_log(struct smtp_session *s)
 int
 smtp_return_path_record(struct smtp_session *s)
 {
-	sqlite3 *db = state_db(s->srv->state);
-	int rc = -1;
+	struct smtp_tx *tx = &s->tx;
+	struct state_bounce *b = xcalloc(tx->nrcpts, sizeof(*b));
+	int rc;
 
-	if (db == NULL)
-		return -1;
-	if (sqlite3_exec(db, "PRAGMA synchronous=FULL;", NULL, NULL, NULL) != SQLITE_OK)
-		return -1;
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) == SQLITE_OK) {
-		if (smtp_rp_insert(s, db, time(NULL)) == 0 &&
-		    sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL) == SQLITE_OK)
-			rc = 0;
-		else
-			sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
+	for (size_t i = 0; i < tx->nrcpts; i++) {
+		const struct smtp_rcpt *r = &tx->rcpts[i];
+		b[i].tenant_id = r->verp.tenant_id;
+		smtp_rp_qid_upper(&r->verp, b[i].queue_id);
+		b[i].rcpt_index = r->verp.rcpt_index;
+		b[i].rcpt = r->path.addr;
+		b[i].rcpt_len = r->path.len;
 	}
-	sqlite3_exec(db, "PRAGMA synchronous=NORMAL;", NULL, NULL, NULL);
+	rc = state_bounces_record(s->srv->state, time(NULL), b, tx->nrcpts, tx->sender.addr,
+	    tx->sender.len, s->addr);
+	free(b);
 	if (rc == 0)
 		smtp_rp_log(s);
 	else
 		log_error("event=bounce-record-failed sid=%llu client=%s error=\"%s\"", s->sid, s->addr,
-		    sqlite3_errmsg(db));
+		    sqlite3_errmsg(state_db(s->srv->state)));
 	return rc;
 }

@@ -35,16 +35,24 @@ smtp_tenant_active(const struct smtp_session *s)
 	return s->ident.kind != STATE_IDENT_NONE && s->srv->state != NULL;
 }
 
-/* The suspension reason as reply text: printable ASCII only. */
-void
-smtp_tenant_reason(const struct state_ident *id, char *out, size_t outsz)
+/* Reply text: printable ASCII only (spaces too when space), so hostile
+ * text cannot break the reply line. */
+static void
+smtp_tenant_printable(const char *in, bool space, char *out, size_t outsz)
 {
 	size_t o = 0;
 
-	for (const char *p = id->suspend_reason; *p != '\0' && o + 1 < outsz; p++)
-		out[o++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
+	for (; *in != '\0' && o + 1 < outsz; in++)
+		out[o++] = ((*in > 0x20 || (space && *in == 0x20)) && *in < 0x7f) ? *in : '?';
 	out[o] = '\0';
-	if (o == 0)
+}
+
+/* The suspension reason as reply text. */
+void
+smtp_tenant_reason(const struct state_ident *id, char *out, size_t outsz)
+{
+	smtp_tenant_printable(id->suspend_reason, true, out, outsz);
+	if (out[0] == '\0')
 		snprintf(out, outsz, "no reason given");
 }
 
@@ -294,18 +302,6 @@ smtp_tenant_header_capture(struct smtp_session *s, const char *p, size_t len)
 		tx->hdr_overflow = true;
 }
 
-/* Reply text: printable ASCII only, so a hostile address cannot break the
- * reply line. */
-static void
-smtp_tenant_printable(const char *in, char *out, size_t outsz)
-{
-	size_t o = 0;
-
-	for (; *in != '\0' && o + 1 < outsz; in++)
-		out[o++] = (*in > 0x20 && *in < 0x7f) ? *in : '?';
-	out[o] = '\0';
-}
-
 static const char *
 smtp_tenant_from_check(struct smtp_session *s, char *buf, size_t bufsz)
 {
@@ -328,7 +324,7 @@ smtp_tenant_from_check(struct smtp_session *s, char *buf, size_t bufsz)
 	case SENDER_BAD_FROM:
 		return "550 5.7.1 The From: field is empty or cannot be parsed";
 	case SENDER_FOREIGN:
-		smtp_tenant_printable(r.addr, addr, sizeof(addr));
+		smtp_tenant_printable(r.addr, false, addr, sizeof(addr));
 		snprintf(buf, bufsz, "550 5.7.1 From: address <%s> is not in a domain of tenant %s",
 		    addr, s->ident.tenant);
 		return buf;

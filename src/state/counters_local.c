@@ -153,13 +153,30 @@ lc_get(struct counters *c, const char *key, int period, time_t now)
 	return v;
 }
 
+/* Mark again the entries of a write that failed (those still in the
+ * window written; one moved on is dirty already), for the next flush. */
+static void
+lc_redirty(struct lc *lc, const struct lc_entry *copy)
+{
+	struct lc_entry *e;
+
+	pthread_mutex_lock(&lc->mu);
+	for (; copy != NULL; copy = copy->next)
+		if ((e = lc_entry_find(lc, copy->key, copy->period)) != NULL &&
+		    e->window == copy->window)
+			e->dirty = true;
+	pthread_mutex_unlock(&lc->mu);
+}
+
 /* Write dirty entries in one transaction. The rows are copied under mu and
- * written outside it, so a take never waits for the disk. */
+ * written outside it, so a take never waits for the disk. When the write
+ * fails (the database busy past its timeout), they are written next time. */
 static void
 lc_flush(struct lc *lc)
 {
 	struct lc_entry *e, *copy = NULL, *next;
 	sqlite3_stmt *stmt = NULL;
+	bool ok;
 	size_t i;
 
 	pthread_mutex_lock(&lc->mu);
@@ -177,24 +194,26 @@ lc_flush(struct lc *lc)
 	pthread_mutex_unlock(&lc->mu);
 	if (copy == NULL)
 		return;
-	if (sqlite3_exec(lc->db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) != SQLITE_OK ||
+	ok = sqlite3_exec(lc->db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) == SQLITE_OK &&
 	    sqlite3_prepare_v2(lc->db, "INSERT OR REPLACE INTO counters(key, period, window, count)"
-	    " VALUES (?1, ?2, ?3, ?4);", -1, &stmt, NULL) != SQLITE_OK) {
-		log_warn("counters: cannot write to the state database: %s", sqlite3_errmsg(lc->db));
-		goto out;
-	}
-	for (e = copy; e != NULL; e = e->next) {
+	    " VALUES (?1, ?2, ?3, ?4);", -1, &stmt, NULL) == SQLITE_OK;
+	for (e = copy; ok && e != NULL; e = e->next) {
 		sqlite3_reset(stmt);
 		sqlite3_bind_text(stmt, 1, e->key, -1, SQLITE_STATIC);
 		sqlite3_bind_int(stmt, 2, e->period);
 		sqlite3_bind_int64(stmt, 3, (sqlite3_int64)e->window);
 		sqlite3_bind_int64(stmt, 4, e->count);
-		if (sqlite3_step(stmt) != SQLITE_DONE)
-			log_warn("counters: cannot write %s: %s", e->key, sqlite3_errmsg(lc->db));
+		ok = sqlite3_step(stmt) == SQLITE_DONE;
 	}
-out:
 	sqlite3_finalize(stmt);
-	sqlite3_exec(lc->db, "COMMIT;", NULL, NULL, NULL);
+	if (ok)
+		ok = sqlite3_exec(lc->db, "COMMIT;", NULL, NULL, NULL) == SQLITE_OK;
+	if (!ok) {
+		log_warn("counters: cannot write to the state database: %s", sqlite3_errmsg(lc->db));
+		if (!sqlite3_get_autocommit(lc->db))
+			sqlite3_exec(lc->db, "ROLLBACK;", NULL, NULL, NULL);
+		lc_redirty(lc, copy);
+	}
 	for (e = copy; e != NULL; e = next) {
 		next = e->next;
 		free(e);

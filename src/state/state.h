@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #define STATE_NAME_MAX   64     /* tenant, account, connector, pool names */
 #define STATE_DOMAIN_MAX 253
@@ -109,6 +110,21 @@ int state_dkim_keys(struct state *st, long long tenant_id, const char *domain,
 /* The installation's secret for return-path tokens (32 octets, made with
  * the database). 0 or -1. */
 int state_verp_secret(struct state *st, unsigned char out[32]);
+
+/* One attributed bounce (table bounces); text fields with their lengths. */
+struct state_bounce {
+	long long   tenant_id;
+	char        queue_id[17];      /* upper-case, as in the spool */
+	unsigned    rcpt_index;
+	const char *rcpt;
+	size_t      rcpt_len;
+};
+
+/* Record n bounces of one message from sender (sender_len octets) sent by
+ * client, in one transaction committed with synchronous=FULL (on stable
+ * storage before the caller says 250). 0 or -1. */
+int state_bounces_record(struct state *st, time_t now, const struct state_bounce *b, size_t n,
+    const char *sender, size_t sender_len, const char *client);
 
 /* The tenant whose bounce domain is domain: 1 found, 0 none, -1 error. */
 int state_tenant_by_bounce_domain(struct state *st, const char *domain, struct state_tenant *t);

@@ -300,3 +300,47 @@ state_verp_secret(struct state *st, unsigned char out[32])
 	state_stmt_done(stmt);
 	return rc;
 }
+
+static int
+state_bounces_insert(struct state *st, time_t now, const struct state_bounce *b, size_t n,
+    const char *sender, size_t sender_len, const char *client)
+{
+	sqlite3_stmt *stmt = state_prepare(st, "INSERT INTO bounces(time, tenant_id, queue_id,"
+	    " rcpt_index, rcpt, sender, client) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7);");
+	int rc = SQLITE_DONE;
+
+	if (stmt == NULL)
+		return -1;
+	for (size_t i = 0; i < n && rc == SQLITE_DONE; i++) {
+		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)now);
+		sqlite3_bind_int64(stmt, 2, b[i].tenant_id);
+		sqlite3_bind_text(stmt, 3, b[i].queue_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 4, b[i].rcpt_index);
+		sqlite3_bind_text(stmt, 5, b[i].rcpt, (int)b[i].rcpt_len, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 6, sender, (int)sender_len, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 7, client, -1, SQLITE_STATIC);
+		rc = sqlite3_step(stmt);
+		state_stmt_done(stmt);
+	}
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+state_bounces_record(struct state *st, time_t now, const struct state_bounce *b, size_t n,
+    const char *sender, size_t sender_len, const char *client)
+{
+	sqlite3 *db = state_db(st);
+	int rc = -1;
+
+	if (db == NULL || sqlite3_exec(db, "PRAGMA synchronous=FULL;", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) == SQLITE_OK) {
+		if (state_bounces_insert(st, now, b, n, sender, sender_len, client) == 0 &&
+		    sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL) == SQLITE_OK)
+			rc = 0;
+		else
+			sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
+	}
+	sqlite3_exec(db, "PRAGMA synchronous=NORMAL;", NULL, NULL, NULL);
+	return rc;
+}

@@ -7,22 +7,21 @@
  * and an unknown account still costs one argon2id verification so timing
  * does not tell which names exist.
  */
-#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/auth_users.h"
 #include "state/state.h"
 #include "state/state_internal.h"
 #include "util/netaddr.h"
 
 #define KEY_SECRET_LEN 43
 
-static const char ident_tenant_cols[] =
-    "t.id, t.name, t.suspended, t.suspend_reason, t.pool,"
-    " t.per_minute, t.per_hour, t.per_day, t.rcpts";
+#define IDENT_TENANT_COLS "t.id, t.name, t.suspended, t.suspend_reason, t.pool," \
+    " t.per_minute, t.per_hour, t.per_day, t.rcpts"
 
-/* Columns 0..8 as selected by ident_tenant_cols. */
+/* Columns 0..8 as selected by IDENT_TENANT_COLS. */
 static void
 ident_tenant_read(struct state_ident *id, sqlite3_stmt *stmt)
 {
@@ -75,7 +74,7 @@ ident_auth_key(struct state *st, const char *user, const char *pass, size_t pass
 	if (state_key_split(pass, passlen, prefix) != 0)
 		return 0;
 	snprintf(sql, sizeof(sql), "SELECT %s, k.id, k.hash FROM api_keys k JOIN tenants t"
-	    " ON t.id = k.tenant_id WHERE k.prefix = ?1 AND k.revoked = 0;", ident_tenant_cols);
+	    " ON t.id = k.tenant_id WHERE k.prefix = ?1 AND k.revoked = 0;", IDENT_TENANT_COLS);
 	if ((stmt = state_prepare(st, sql)) == NULL)
 		return -1;
 	sqlite3_bind_text(stmt, 1, prefix, -1, SQLITE_STATIC);
@@ -101,21 +100,6 @@ ident_auth_key(struct state *st, const char *user, const char *pass, size_t pass
 	return ok;
 }
 
-static char ident_dummy[crypto_pwhash_STRBYTES];
-static pthread_once_t ident_dummy_once = PTHREAD_ONCE_INIT;
-
-static void
-ident_dummy_init(void)
-{
-	unsigned char pw[32];
-
-	randombytes_buf(pw, sizeof(pw));
-	if (crypto_pwhash_str(ident_dummy, (const char *)pw, sizeof(pw),
-	    crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
-		ident_dummy[0] = '\0';
-	sodium_memzero(pw, sizeof(pw));
-}
-
 static int
 ident_auth_account(struct state *st, const char *user, const char *pass, size_t passlen,
     struct state_ident *id)
@@ -128,7 +112,7 @@ ident_auth_account(struct state *st, const char *user, const char *pass, size_t 
 
 	snprintf(sql, sizeof(sql), "SELECT %s, a.id, a.hash, a.per_minute, a.per_hour,"
 	    " a.per_day, a.rcpts FROM accounts a JOIN tenants t ON t.id = a.tenant_id"
-	    " WHERE a.name = ?1;", ident_tenant_cols);
+	    " WHERE a.name = ?1;", IDENT_TENANT_COLS);
 	if ((stmt = state_prepare(st, sql)) == NULL)
 		return -1;
 	sqlite3_bind_text(stmt, 1, user, -1, SQLITE_STATIC);
@@ -146,13 +130,9 @@ ident_auth_account(struct state *st, const char *user, const char *pass, size_t 
 	state_stmt_done(stmt);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return -1;
-	if (!found) {
-		pthread_once(&ident_dummy_once, ident_dummy_init);
-		memcpy(hash, ident_dummy, sizeof(hash));
-	}
-	rc = hash[0] != '\0' && crypto_pwhash_str_verify(hash, pass, passlen) == 0;
+	rc = auth_pwhash_verify(found ? hash : NULL, pass, passlen);
 	sodium_memzero(hash, sizeof(hash));
-	if (!found || !rc) {
+	if (!rc) {
 		memset(id, 0, sizeof(*id));
 		return 0;
 	}
@@ -195,7 +175,7 @@ state_connector_match(struct state *st, const struct sockaddr *sa, struct state_
 
 	snprintf(sql, sizeof(sql), "SELECT %s, c.id, c.name, c.network, c.pool, c.per_minute,"
 	    " c.per_hour, c.per_day, c.rcpts FROM connectors c JOIN tenants t"
-	    " ON t.id = c.tenant_id;", ident_tenant_cols);
+	    " ON t.id = c.tenant_id;", IDENT_TENANT_COLS);
 	if ((stmt = state_prepare(st, sql)) == NULL)
 		return -1;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -220,57 +200,42 @@ state_connector_match(struct state *st, const struct sockaddr *sa, struct state_
 	return best >= 0;
 }
 
-/* The tenant's suspension reason (state_tenant does not carry it). */
-static int
-ident_reason_read(struct state *st, struct state_ident *id)
-{
-	sqlite3_stmt *stmt = state_prepare(st, "SELECT suspend_reason FROM tenants WHERE id = ?1;");
-	int rc;
-
-	if (stmt == NULL)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, id->tenant_id);
-	rc = sqlite3_step(stmt);
-	id->suspend_reason[0] = '\0';
-	if (rc == SQLITE_ROW)
-		state_text_copy(id->suspend_reason, sizeof(id->suspend_reason), stmt, 0);
-	state_stmt_done(stmt);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
-}
-
 int
 state_ident_refresh(struct state *st, struct state_ident *id)
 {
-	static const char *const subject_sql[] = {
-		[STATE_IDENT_ACCOUNT] = "SELECT per_minute, per_hour, per_day, rcpts, '' FROM accounts WHERE id = ?1;",
-		[STATE_IDENT_KEY] = "SELECT 0, 0, 0, 0, '' FROM api_keys WHERE id = ?1 AND revoked = 0;",
-		[STATE_IDENT_CONNECTOR] = "SELECT per_minute, per_hour, per_day, rcpts, pool FROM connectors WHERE id = ?1;",
+	/* One query: the subject (with its limits and pool) joined to its
+	 * tenant, columns 0..8 as ident_tenant_read takes them. */
+#define IDENT_REFRESH(subject, also) "SELECT " IDENT_TENANT_COLS ", " subject \
+	" JOIN tenants t ON t.id = s.tenant_id WHERE s.id = ?1 AND t.id = ?2" also ";"
+	static const char *const refresh_sql[] = {
+		[STATE_IDENT_ACCOUNT] = IDENT_REFRESH("s.per_minute, s.per_hour, s.per_day, s.rcpts, ''"
+		    " FROM accounts s", ""),
+		[STATE_IDENT_KEY] = IDENT_REFRESH("0, 0, 0, 0, '' FROM api_keys s", " AND s.revoked = 0"),
+		[STATE_IDENT_CONNECTOR] = IDENT_REFRESH("s.per_minute, s.per_hour, s.per_day, s.rcpts,"
+		    " s.pool FROM connectors s", ""),
 	};
-	struct state_tenant t;
+#undef IDENT_REFRESH
 	sqlite3_stmt *stmt;
 	char pool[STATE_NAME_MAX + 1];
 	int rc;
 
 	if (id->kind == STATE_IDENT_NONE)
 		return 1;
-	if ((rc = state_tenant_by_id(st, id->tenant_id, &t)) != 1)
-		return rc;
-	if ((stmt = state_prepare(st, subject_sql[id->kind])) == NULL)
+	if ((stmt = state_prepare(st, refresh_sql[id->kind])) == NULL)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, id->subject_id);
+	sqlite3_bind_int64(stmt, 2, id->tenant_id);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
-		state_limits_read(&id->subject_limits, stmt, 0);
-		state_text_copy(pool, sizeof(pool), stmt, 4);
+		ident_tenant_read(id, stmt);
+		state_limits_read(&id->subject_limits, stmt, 9);
+		state_text_copy(pool, sizeof(pool), stmt, 13);
+		if (pool[0] != '\0')
+			snprintf(id->pool, sizeof(id->pool), "%s", pool);
 	}
 	state_stmt_done(stmt);
 	if (rc != SQLITE_ROW)
 		return rc == SQLITE_DONE ? 0 : -1;
-	id->suspended = t.suspended;
-	if (t.suspended && ident_reason_read(st, id) != 0)
-		return -1;
-	id->tenant_limits = t.limits;
-	snprintf(id->pool, sizeof(id->pool), "%s", pool[0] != '\0' ? pool : t.pool);
 	return 1;
 }
 

@@ -112,6 +112,27 @@ class LmtpTest(unittest.TestCase):
             f.stop()
             rx.stop()
 
+    def test_lmtp_connection_lost_between_replies_keeps_delivered(self):
+        # alice's 250 arrives, then the server dies before bob's reply: alice
+        # is delivered and must not be sent again with bob at the retry
+        rx = Receiver("127.0.0.2", lmtp=True)
+        replies = iter(["250 2.0.0 delivered", "DROP"])
+        rx.set("dot", lambda tx: next(replies, "250 2.0.0 delivered"))
+        f = Ferryd(deliver=True, extra=FAST + "route example.test lmtp:127.0.0.2:%d\n" % rx.port,
+                   mailboxes=("alice@example.test", "bob@example.test")).start()
+        try:
+            send(f, ["alice@example.test", "bob@example.test"], sender="x@far.test")
+            self.assertTrue(wait_for(lambda: "event=deferred" in f.log_text()), f.log_text())
+            log = f.log_text()
+            self.assertRegex(log, r"event=delivered .*to=\"?alice@example.test")
+            self.assertNotRegex(log, r"event=deferred .*to=\"?alice@example.test")
+            self.assertTrue(rx.wait(2, timeout=20))
+            self.assertEqual(rx.messages[1]["rcpts"], ["bob@example.test"])
+            self.assertTrue(wait_for(lambda: f.queue_files() == []))
+        finally:
+            f.stop()
+            rx.stop()
+
 
 class SourceAddressTest(unittest.TestCase):
     def test_listener_route_and_global_source(self):
@@ -236,6 +257,31 @@ class PeerQuirksTest(unittest.TestCase):
         self.assertIn("TLS is required", self.f.log_text())
         self.assertEqual(self.rx.messages, [])
         self.assertEqual(len(self.f.queue_files()), 1)
+
+    def test_required_tls_refused_defers(self):
+        # STARTTLS is offered but answered 502: a local policy failure, so the
+        # recipient waits (4.7.4) and is never bounced on the peer's 5xx
+        self.rx.set("ehlo", "250-rx.test\r\n250-PIPELINING\r\n250 STARTTLS")
+        self.start("tls=require")
+        send(self.f, ["x@remote.test"])
+        self.assertTrue(wait_for(lambda: "event=deferred" in self.f.log_text()), self.f.log_text())
+        self.assertIn("refused STARTTLS", self.f.log_text())
+        self.assertNotIn("event=bounced", self.f.log_text())
+        self.assertIn("STARTTLS", self.rx.commands)
+        self.assertEqual(self.rx.messages, [])
+        self.assertEqual(len(self.f.queue_files()), 1)
+
+    def test_delay_warning_without_queue_lifetime(self):
+        # max_queue_lifetime 0 retries without end: no Will-Retry-Until date
+        self.rx.set("rcpt", "451 4.2.0 greylisted")
+        self.start(extra="delay_warning 2\nmax_queue_lifetime 0\n")
+        send(self.f, ["x@remote.test"])
+        self.assertTrue(wait_for(lambda: maildir_messages(self.f, "alice@example.test")))
+        msg, fields = parse_dsn(maildir_messages(self.f, "alice@example.test")[0])
+        self.assertEqual(fields["action"], ["delayed"])
+        self.assertNotIn("will-retry-until", fields)
+        with open(maildir_messages(self.f, "alice@example.test")[0], "rb") as fh:
+            self.assertNotIn(b"will be retried until", fh.read())
 
     def test_peer_size_limit_bounces_5_3_4(self):
         self.rx.set("ehlo", "250-rx.test\r\n250-PIPELINING\r\n250 SIZE 100")

@@ -161,6 +161,17 @@ class TenantsTest(unittest.TestCase):
 
     # --- sender lockdown ------------------------------------------------
 
+    def test_mail_from_domain_case(self):
+        # Domains compare case-insensitively: MAIL FROM in capitals, From:
+        # in lowercase, both the tenant's; another tenant's in capitals is not.
+        s = tls_session(self.f, "alice", "pw")
+        code, text = transaction(s, "alice@ACME.Test", ["x@far.test"], message(["alice@acme.test"]))
+        self.assertEqual(code, 250, text)
+        code, text = transaction(s, "alice@GLOBEX.TEST", ["x@far.test"], message(["alice@acme.test"]))
+        s.quit()
+        self.assertEqual(code, 550, text)
+        self.assertIn("5.7.1 Sender <alice@globex.test> is not in a domain of tenant acme", text)
+
     def test_mail_from_domains(self):
         s = tls_session(self.f, "alice", "pw")
         code, text = transaction(s, "alice@globex.test", ["x@far.test"], message(["alice@acme.test"]))

@@ -322,6 +322,22 @@ test_connectors(void **state)
 	OK(state_connector_limit(fx->st, "acme", "wide", &l, fx->err, sizeof(fx->err)));
 	assert_int_equal(state_connector_match(fx->st, (struct sockaddr *)&b, &id), 1);
 	assert_int_equal(id.subject_limits.per_hour, 7);
+	/* A refresh reads the tenant and the connector again: suspension and
+	 * its reason, the tenant's pool, the connector's limits and own pool. */
+	OK(state_tenant_set(fx->st, "acme", "second", NULL, fx->err, sizeof(fx->err)));
+	l.per_hour = 9;
+	OK(state_connector_limit(fx->st, "acme", "wide", &l, fx->err, sizeof(fx->err)));
+	OK(state_tenant_suspend(fx->st, "acme", "abuse", fx->err, sizeof(fx->err)));
+	assert_int_equal(state_ident_refresh(fx->st, &id), 1);
+	assert_true(id.suspended);
+	assert_string_equal(id.suspend_reason, "abuse");
+	assert_string_equal(id.pool, "second");
+	assert_int_equal(id.subject_limits.per_hour, 9);
+	assert_int_equal(state_connector_match(fx->st, (struct sockaddr *)&a, &id), 1);
+	assert_int_equal(state_ident_refresh(fx->st, &id), 1);
+	assert_string_equal(id.pool, "special");
+	id.tenant_id++;   /* the connector is not that tenant's */
+	assert_int_equal(state_ident_refresh(fx->st, &id), 0);
 	OK(state_connector_del(fx->st, "acme", "narrow", fx->err, sizeof(fx->err)));
 	assert_int_equal(state_connector_match(fx->st, (struct sockaddr *)&a, &id), 1);
 	assert_string_equal(id.subject, "wide");
