@@ -16,6 +16,8 @@
 /* What happened to one recipient in this attempt. */
 struct rcpt_result {
 	struct spool_rcpt *r;
+	const struct spool_rcpt *env_rcpt; /* the envelope recipient r stands for (an alias
+	                                      target's: the alias), NULL: r itself */
 	char               state;        /* SPOOL_RCPT_*: pending, delivered, failed */
 	bool               attempted;    /* touched in this attempt */
 	bool               relayed;      /* handed to another MTA (for DSN Action) */

@@ -16,7 +16,8 @@
 #define DELIVER_ALIAS_DEPTH 8
 
 static void deliver_address(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env,
-    int fd, const char *addr, struct mta_reply *reply, char *relay, size_t relaysz, int depth);
+    int fd, const struct spool_rcpt *orig, const char *addr, struct mta_reply *reply, char *relay,
+    size_t relaysz, int depth);
 
 static void
 deliver_lower(const char *in, char *out, size_t outsz)
@@ -57,13 +58,14 @@ deliver_maildir(const struct conf *c, const struct spool_env *env, int fd, const
 		mta_reply_set(reply, 250, "2.0.0 delivered to maildir");
 }
 
-/* A non-local alias target goes out like any other recipient. */
+/* A non-local alias target goes out like any other recipient (on behalf
+ * of orig, the envelope recipient: its VERP index). */
 static void
 deliver_forward(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env, int fd,
-    const char *addr, struct mta_reply *reply, char *relay, size_t relaysz)
+    const struct spool_rcpt *orig, const char *addr, struct mta_reply *reply, char *relay, size_t relaysz)
 {
 	struct spool_rcpt r = { .addr = (char *)addr, .state = SPOOL_RCPT_PENDING };
-	struct rcpt_result rr = { .r = &r, .state = SPOOL_RCPT_PENDING, .attempted = true };
+	struct rcpt_result rr = { .r = &r, .env_rcpt = orig, .state = SPOOL_RCPT_PENDING, .attempted = true };
 	struct rcpt_result *group = &rr;
 	const char *at = strrchr(addr, '@');
 	const char *domain = at ? at + 1 : "";
@@ -75,7 +77,8 @@ deliver_forward(struct deliver_ctx *d, const struct conf *c, const struct spool_
 
 static void
 deliver_address(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env, int fd,
-    const char *addr, struct mta_reply *reply, char *relay, size_t relaysz, int depth)
+    const struct spool_rcpt *orig, const char *addr, struct mta_reply *reply, char *relay,
+    size_t relaysz, int depth)
 {
 	char key[320];
 	const struct conf_alias *a;
@@ -83,7 +86,7 @@ deliver_address(struct deliver_ctx *d, const struct conf *c, const struct spool_
 
 	deliver_lower(addr, key, sizeof(key));
 	if ((at = strrchr(key, '@')) == NULL) {   /* bare <Postmaster> */
-		deliver_address(d, c, env, fd, c->postmaster, reply, relay, relaysz, depth + 1);
+		deliver_address(d, c, env, fd, orig, c->postmaster, reply, relay, relaysz, depth + 1);
 		return;
 	}
 	if (depth > DELIVER_ALIAS_DEPTH) {
@@ -97,7 +100,7 @@ deliver_address(struct deliver_ctx *d, const struct conf *c, const struct spool_
 			if (strcasecmp(a->to[i], key) == 0)    /* "alias a@x a@x b@x": a keeps a copy */
 				deliver_maildir(c, env, fd, key, &one, relay, relaysz);
 			else
-				deliver_address(d, c, env, fd, a->to[i], &one, relay, relaysz, depth + 1);
+				deliver_address(d, c, env, fd, orig, a->to[i], &one, relay, relaysz, depth + 1);
 			deliver_reply_merge(&acc, &one);
 		}
 		*reply = acc;
@@ -110,12 +113,12 @@ deliver_address(struct deliver_ctx *d, const struct conf *c, const struct spool_
 			return;
 		}
 	}
-	deliver_forward(d, c, env, fd, addr, reply, relay, relaysz);
+	deliver_forward(d, c, env, fd, orig, addr, reply, relay, relaysz);
 }
 
 void
 deliver_local(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env, int fd,
     struct rcpt_result *rr)
 {
-	deliver_address(d, c, env, fd, rr->r->addr, &rr->reply, rr->relay, sizeof(rr->relay), 0);
+	deliver_address(d, c, env, fd, rr->r, rr->r->addr, &rr->reply, rr->relay, sizeof(rr->relay), 0);
 }

@@ -623,7 +623,8 @@ static const char *
 hop_verp_sender(const struct deliver_ctx *d, const struct spool_env *env, const struct rcpt_result *r,
     char *out, size_t outsz)
 {
-	struct verp_info vi = { .tenant_id = env->tenant_id, .rcpt_index = (unsigned)(r->r - env->rcpts) };
+	const struct spool_rcpt *er = r->env_rcpt != NULL ? r->env_rcpt : r->r;
+	struct verp_info vi = { .tenant_id = env->tenant_id, .rcpt_index = (unsigned)(er - env->rcpts) };
 	char local[VERP_LOCAL_MAX + 1];
 
 	snprintf(vi.queue_id, sizeof(vi.queue_id), "%s", env->id);

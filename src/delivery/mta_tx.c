@@ -173,7 +173,12 @@ tx_final(struct mta_conn *c, const struct mta_msg *m, const bool *accepted)
 		if (!accepted[i])
 			continue;
 		if (mta_io_reply(c, &r, NULL, NULL) < 0) {
-			tx_open(m, &r);
+			/* Only the recipients still waiting for their reply: an LMTP
+			 * recipient already answered 250 is delivered, and taking it
+			 * for deferred would deliver it twice. */
+			for (size_t j = i; j < m->nrcpts; j++)
+				if (accepted[j])
+					m->rcpts[j].result = r;
 			return -1;
 		}
 		if (!c->lmtp) {

@@ -8,9 +8,6 @@
  * buffers and compared as octets, never as text. Private key files are
  * read only to derive their public half.
  */
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,13 +16,12 @@
 #include "ferryctl/ctl_check.h"
 #include "state/state_admin.h"
 
-#define CHECK_KEY_MAX 2048     /* octets of a public key (RSA-8192 SPKI fits) */
 
 struct check_key {
 	char          selector[STATE_SELECTOR_MAX + 1], algo[16], path[4096];
 	bool          signing;
 	bool          ed25519;
-	unsigned char pub[CHECK_KEY_MAX];      /* what p= must decode to */
+	unsigned char pub[STATE_DKIM_PUB_MAX];      /* what p= must decode to */
 	size_t        publen;
 };
 
@@ -33,33 +29,8 @@ struct check_key {
 static bool
 check_key_public(struct check_key *key, char *why, size_t wlen)
 {
-	FILE *f = fopen(key->path, "r");
-	EVP_PKEY *pk = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-	unsigned char *der = NULL;
-	int n;
-	bool ok = false;
-
-	if (f != NULL)
-		fclose(f);
-	if (pk == NULL) {
-		snprintf(why, wlen, "cannot read the key file %.400s", key->path);
-		return false;
-	}
-	key->ed25519 = EVP_PKEY_id(pk) == EVP_PKEY_ED25519;
-	if (key->ed25519) {
-		key->publen = sizeof(key->pub);
-		ok = EVP_PKEY_get_raw_public_key(pk, key->pub, &key->publen) == 1;
-	} else if (EVP_PKEY_id(pk) == EVP_PKEY_RSA && (n = i2d_PUBKEY(pk, &der)) > 0 &&
-	    (size_t)n <= sizeof(key->pub)) {
-		memcpy(key->pub, der, (size_t)n);
-		key->publen = (size_t)n;
-		ok = true;
-	}
-	OPENSSL_free(der);
-	EVP_PKEY_free(pk);
-	if (!ok)
-		snprintf(why, wlen, "%.400s is not an RSA or Ed25519 private key", key->path);
-	return ok;
+	key->publen = state_dkim_pubkey(key->path, key->pub, &key->ed25519, why, wlen);
+	return key->publen > 0;
 }
 
 /* Does this TXT record publish key? CHECK_OK, or WRONG with why. */
@@ -67,7 +38,7 @@ static enum check_status
 check_key_record(const struct check_key *key, const char *rec, char *why, size_t wlen)
 {
 	char p[DNS_TXT_MAX + 1] = "";
-	unsigned char bin[CHECK_KEY_MAX];
+	unsigned char bin[STATE_DKIM_PUB_MAX];
 	char kt[32];
 	size_t binlen = 0;
 	const char *end = NULL;

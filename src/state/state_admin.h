@@ -187,9 +187,14 @@ int state_dkim_retire(struct state *st, const char *domain, const char *selector
     char *err, size_t errlen);
 /* Remove the key files of a domain (after its row is gone). */
 void state_dkim_files_remove(struct state *st, const char *domain);
-/* The p= value of the key in path: base64 of the SubjectPublicKeyInfo
- * (RSA) or of the raw 32-octet key (Ed25519, RFC 8463). malloc'd, or NULL
- * + err. */
+/* The public half of the private key in path as DKIM's p= carries it
+ * (decoded): the SubjectPublicKeyInfo (RSA) or the raw 32-octet key
+ * (Ed25519, RFC 8463: *ed25519 true). Its length in out, or 0 + err. */
+#define STATE_DKIM_PUB_MAX 2048   /* octets (RSA-8192 SPKI fits) */
+size_t state_dkim_pubkey(const char *path, unsigned char out[STATE_DKIM_PUB_MAX], bool *ed25519,
+    char *err, size_t errlen);
+/* The p= value of the key in path: base64 of state_dkim_pubkey's octets.
+ * malloc'd, or NULL + err. */
 char *state_dkim_pubkey_b64(const char *path, char *err, size_t errlen);
 
 #endif

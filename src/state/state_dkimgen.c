@@ -321,33 +321,50 @@ state_dkim_files_remove(struct state *st, const char *domain)
 	rmdir(p.dir);
 }
 
-char *
-state_dkim_pubkey_b64(const char *path, char *err, size_t errlen)
+size_t
+state_dkim_pubkey(const char *path, unsigned char out[STATE_DKIM_PUB_MAX], bool *ed25519,
+    char *err, size_t errlen)
 {
-	unsigned char *der = NULL, raw[32];
-	size_t len = sizeof(raw);
-	char *out = NULL;
+	unsigned char *der = NULL;
+	size_t len = 0;
 	EVP_PKEY *pkey;
 	FILE *f = fopen(path, "re");
 	int n;
 
 	if (f == NULL) {
 		adm_fail(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
+		return 0;
 	}
 	pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
 	fclose(f);
-	if (pkey != NULL && EVP_PKEY_id(pkey) == EVP_PKEY_ED25519) {
-		if (EVP_PKEY_get_raw_public_key(pkey, raw, &len) == 1 && len == sizeof(raw))
-			der = OPENSSL_memdup(raw, len);
-	} else if (pkey != NULL && (n = i2d_PUBKEY(pkey, &der)) > 0)
+	*ed25519 = pkey != NULL && EVP_PKEY_id(pkey) == EVP_PKEY_ED25519;
+	if (*ed25519) {
+		len = STATE_DKIM_PUB_MAX;
+		if (EVP_PKEY_get_raw_public_key(pkey, out, &len) != 1 || len != 32)
+			len = 0;
+	} else if (pkey != NULL && EVP_PKEY_id(pkey) == EVP_PKEY_RSA &&
+	    (n = i2d_PUBKEY(pkey, &der)) > 0 && (size_t)n <= STATE_DKIM_PUB_MAX) {
+		memcpy(out, der, (size_t)n);
 		len = (size_t)n;
-	if (der != NULL) {
-		out = xmalloc(4 * ((len + 2) / 3) + 1);
-		EVP_EncodeBlock((unsigned char *)out, der, (int)len);
-	} else
-		adm_fail(err, errlen, "%s: not a readable private key", path);
+	}
+	if (len == 0)
+		adm_fail(err, errlen, "%s: not a readable RSA or Ed25519 private key", path);
 	OPENSSL_free(der);
 	EVP_PKEY_free(pkey);
+	return len;
+}
+
+char *
+state_dkim_pubkey_b64(const char *path, char *err, size_t errlen)
+{
+	unsigned char pub[STATE_DKIM_PUB_MAX];
+	size_t len;
+	bool ed25519;
+	char *out;
+
+	if ((len = state_dkim_pubkey(path, pub, &ed25519, err, errlen)) == 0)
+		return NULL;
+	out = xmalloc(4 * ((len + 2) / 3) + 1);
+	EVP_EncodeBlock((unsigned char *)out, pub, (int)len);
 	return out;
 }

@@ -88,6 +88,21 @@ class DeliveryReviewTest(unittest.TestCase):
         self.assertEqual(self.queue_ids("part-0@") + self.queue_ids("part-2@"), [])
         self.assertNotIn("event=bounced", self.f.log_text())
 
+    def test_verp_alias_target_carries_the_envelope_recipients_index(self):
+        """A hosted alias forwarding out: the return path names the envelope
+        recipient the target stands for (index 1 here), so a bounce of the
+        target is credited to the address the tenant sent to."""
+        self.f.stop()
+        with open(self.f.conf, "a") as fh:
+            fh.write("alias fwd@example.test far@remote.test\n")
+        self.f.start()
+        self.send("vco", ["first@remote.test", "fwd@example.test"])
+        self.assertTrue(wait_for(lambda: self.got("far@remote.test") and self.got("first@remote.test")),
+                        self.f.log_text()[-2000:])
+        rp = self.got("far@remote.test")[0]["sender"]
+        self.assertRegex(rp, r"^b\+\d+-[0-9a-f]{16}-1-[a-z0-9]+@bounce\.vco\.test$")
+        self.assertRegex(self.got("first@remote.test")[0]["sender"], r"^b\+\d+-[0-9a-f]{16}-0-")
+
     def test_verp_crash_between_transactions_resends_only_undelivered(self):
         entered, release = threading.Event(), threading.Event()
 

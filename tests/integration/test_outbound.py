@@ -112,6 +112,27 @@ class LmtpTest(unittest.TestCase):
             f.stop()
             rx.stop()
 
+    def test_lmtp_connection_lost_between_replies_keeps_delivered(self):
+        # alice's 250 arrives, then the server dies before bob's reply: alice
+        # is delivered and must not be sent again with bob at the retry
+        rx = Receiver("127.0.0.2", lmtp=True)
+        replies = iter(["250 2.0.0 delivered", "DROP"])
+        rx.set("dot", lambda tx: next(replies, "250 2.0.0 delivered"))
+        f = Ferryd(deliver=True, extra=FAST + "route example.test lmtp:127.0.0.2:%d\n" % rx.port,
+                   mailboxes=("alice@example.test", "bob@example.test")).start()
+        try:
+            send(f, ["alice@example.test", "bob@example.test"], sender="x@far.test")
+            self.assertTrue(wait_for(lambda: "event=deferred" in f.log_text()), f.log_text())
+            log = f.log_text()
+            self.assertRegex(log, r"event=delivered .*to=\"?alice@example.test")
+            self.assertNotRegex(log, r"event=deferred .*to=\"?alice@example.test")
+            self.assertTrue(rx.wait(2, timeout=20))
+            self.assertEqual(rx.messages[1]["rcpts"], ["bob@example.test"])
+            self.assertTrue(wait_for(lambda: f.queue_files() == []))
+        finally:
+            f.stop()
+            rx.stop()
+
 
 class SourceAddressTest(unittest.TestCase):
     def test_listener_route_and_global_source(self):
