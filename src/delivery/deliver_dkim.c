@@ -132,8 +132,11 @@ dkim_ref_get(const char *domain, const char *selector, const char *path)
 }
 
 struct dkim_tenant_keys {
-	struct dkim_ref *refs[DKIM_TENANT_MAX];
-	size_t           n;
+	struct deliver_ctx     *d;
+	const struct spool_env *env;
+	struct dkim_ref        *refs[DKIM_TENANT_MAX];
+	struct dkim_key        *keys[DKIM_TENANT_MAX];
+	size_t                  n;
 };
 
 /* A state_dkim_fn: take a reference to each signing key. */
@@ -145,26 +148,33 @@ dkim_tenant_key_add(void *arg, const char *domain, const char *selector, const c
 	struct dkim_ref *r;
 
 	(void)algo;                /* the file says what it is */
-	if (tk->n < DKIM_TENANT_MAX && (r = dkim_ref_get(domain, selector, path)) != NULL)
-		tk->refs[tk->n++] = r;
+	if (tk->n < DKIM_TENANT_MAX && (r = dkim_ref_get(domain, selector, path)) != NULL) {
+		tk->refs[tk->n] = r;
+		tk->keys[tk->n++] = r->key;
+	}
 }
 
-/* Sign with the tenant's keys for the From: domain. */
+/* A dkim_keys_fn: the tenant's keys for the From: domain (referenced in tk). */
+static size_t
+dkim_tenant_keys_get(void *arg, const char *from, struct dkim_key *const **keys)
+{
+	struct dkim_tenant_keys *tk = arg;
+
+	if (state_dkim_keys(tk->d->srv->state, tk->env->tenant_id, from, dkim_tenant_key_add, tk) < 0)
+		log_warn("event=dkim-failed id=%s reason=\"cannot read the tenant's DKIM keys\"", tk->env->id);
+	*keys = tk->keys;
+	return tk->n;
+}
+
+/* Sign with the tenant's keys for the From: domain (no From: domain:
+ * nothing to align with), reading the header section once. */
 static void
 dkim_tenant_sign(struct deliver_ctx *d, const struct spool_env *env, int fd)
 {
-	struct dkim_tenant_keys tk = { .n = 0 };
-	struct dkim_key *keys[DKIM_TENANT_MAX];
-	char from[256];
+	struct dkim_tenant_keys tk = { .d = d, .env = env, .n = 0 };
 
-	if (dkim_from_domain_fd(fd, env->content_off, env->content_len, from, sizeof(from)) < 0)
-		return;                 /* no From: domain: nothing to align with */
-	if (state_dkim_keys(d->srv->state, env->tenant_id, from, dkim_tenant_key_add, &tk) < 0)
-		log_warn("event=dkim-failed id=%s reason=\"cannot read the tenant's DKIM keys\"", env->id);
-	for (size_t i = 0; i < tk.n; i++)
-		keys[i] = tk.refs[i]->key;
-	if (tk.n > 0 && dkim_sign_fd(keys, tk.n, fd, env->content_off, env->content_len, time(NULL),
-	    &d->dkim) < 0)
+	if (dkim_sign_fd_with(dkim_tenant_keys_get, &tk, fd, env->content_off, env->content_len,
+	    time(NULL), &d->dkim) < 0)
 		log_warn("event=dkim-failed id=%s reason=\"cannot sign (header section too long, unreadable,"
 		    " or signing failed)\"", env->id);
 	pthread_mutex_lock(&dkim_lock);

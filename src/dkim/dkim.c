@@ -369,14 +369,11 @@ dkim_fields(const char *head, size_t hend, size_t *nf)
 	return f;
 }
 
-/* Does any key cover the From: domain (put in domain)? Asked before the
- * body is read: a message no key applies to costs no body hash. */
+/* Does any key cover the From: domain? Asked before the body is read: a
+ * message no key applies to costs no body hash. */
 static bool
-dkim_keys_apply(struct dkim_key *const *keys, size_t nkeys, const struct dkim_field *f, size_t nf,
-    char *domain, size_t dsz)
+dkim_keys_apply(struct dkim_key *const *keys, size_t nkeys, const char *domain)
 {
-	if (!from_domain(f, nf, domain, dsz))
-		return false;
 	for (size_t k = 0; k < nkeys; k++)
 		if (domain_covers(keys[k]->domain, domain))
 			return true;
@@ -434,7 +431,7 @@ dkim_sign_buf(struct dkim_key *const *keys, size_t nkeys, const char *msg, size_
 	int rc = 0;
 
 	*out = NULL;
-	if (dkim_keys_apply(keys, nkeys, f, nf, domain, sizeof(domain))) {
+	if (from_domain(f, nf, domain, sizeof(domain)) && dkim_keys_apply(keys, nkeys, domain)) {
 		b = xmalloc(sizeof(*b));
 		body_hash_start(b);
 		body_feed(b, msg + hend, len - hend);
@@ -447,33 +444,40 @@ dkim_sign_buf(struct dkim_key *const *keys, size_t nkeys, const char *msg, size_
 	return rc;
 }
 
-int
-dkim_from_domain_fd(int fd, off_t off, uint64_t len, char *out, size_t outsz)
-{
-	size_t want = len < DKIM_HEADERS_MAX ? (size_t)len : DKIM_HEADERS_MAX;
-	char *head = xmalloc(want + 1);
-	ssize_t n = pread(fd, head, want, off);
-	struct dkim_field *f = NULL;
-	int rc = -1;
+struct dkim_keys_fixed {
+	struct dkim_key *const *keys;
+	size_t                  n;
+};
 
-	if (n == (ssize_t)want) {
-		size_t nf;
-		f = dkim_fields(head, headers_end(head, want), &nf);
-		rc = from_domain(f, nf, out, outsz) ? 0 : -1;
-	}
-	free(f);
-	free(head);
-	return rc;
+/* A dkim_keys_fn for one fixed set of keys. */
+static size_t
+dkim_keys_fixed(void *arg, const char *domain, struct dkim_key *const **keys)
+{
+	const struct dkim_keys_fixed *kf = arg;
+
+	(void)domain;
+	*keys = kf->keys;
+	return kf->n;
 }
 
 int
 dkim_sign_fd(struct dkim_key *const *keys, size_t nkeys, int fd, off_t off, uint64_t len, time_t now,
     char **out)
 {
+	struct dkim_keys_fixed kf = { keys, nkeys };
+
+	return dkim_sign_fd_with(dkim_keys_fixed, &kf, fd, off, len, now, out);
+}
+
+int
+dkim_sign_fd_with(dkim_keys_fn fn, void *arg, int fd, off_t off, uint64_t len, time_t now,
+    char **out)
+{
 	size_t want = len < DKIM_HEADERS_MAX ? (size_t)len : DKIM_HEADERS_MAX;
 	char *head = xmalloc(want + 1), *chunk = NULL;
 	ssize_t n = pread(fd, head, want, off);
-	size_t hend, nf;
+	size_t hend, nf, nkeys;
+	struct dkim_key *const *keys;
 	struct dkim_field *f = NULL;
 	struct dkim_body *b = NULL;
 	unsigned char bh[32];
@@ -484,10 +488,11 @@ dkim_sign_fd(struct dkim_key *const *keys, size_t nkeys, int fd, off_t off, uint
 	if (n != (ssize_t)want || ((hend = headers_end(head, want)) == want && want < len))
 		goto out;                            /* unreadable, or headers too long to sign */
 	f = dkim_fields(head, hend, &nf);
-	if (!dkim_keys_apply(keys, nkeys, f, nf, domain, sizeof(domain))) {
-		rc = 0;                              /* no key applies: leave the body unread */
+	rc = 0;                                  /* no key applies: leave the body unread */
+	if (!from_domain(f, nf, domain, sizeof(domain)) || (nkeys = fn(arg, domain, &keys)) == 0 ||
+	    !dkim_keys_apply(keys, nkeys, domain))
 		goto out;
-	}
+	rc = -1;
 	b = xmalloc(sizeof(*b));
 	body_hash_start(b);
 	body_feed(b, head + hend, want - hend);

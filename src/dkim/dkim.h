@@ -30,9 +30,15 @@ void dkim_key_free(struct dkim_key *k);
 int dkim_sign_fd(struct dkim_key *const *keys, size_t nkeys, int fd, off_t off, uint64_t len,
     time_t now, char **out);
 
-/* The domain (lowercase) of the message's first From: field, read from fd
- * at off (len octets): 0, or -1 when there is none or it cannot be read. */
-int dkim_from_domain_fd(int fd, off_t off, uint64_t len, char *out, size_t outsz);
+/* The keys to sign with for a message whose From: domain is domain
+ * (lowercase): points *keys at them and returns how many (0: none). */
+typedef size_t (*dkim_keys_fn)(void *arg, const char *domain, struct dkim_key *const **keys);
+
+/* dkim_sign_fd with the keys chosen by fn once the From: domain is known,
+ * so the header section is read once. fn is not called when the message
+ * has no From: domain (0, *out NULL) or cannot be read (-1). */
+int dkim_sign_fd_with(dkim_keys_fn fn, void *arg, int fd, off_t off, uint64_t len, time_t now,
+    char **out);
 
 /* The same over a buffer (tests, fuzzing). */
 int dkim_sign_buf(struct dkim_key *const *keys, size_t nkeys, const char *msg, size_t len,

@@ -391,12 +391,15 @@ dns_query_done(void *arg, int status, int timeouts, unsigned char *abuf, int ale
 		q->status = dns_addrs_parse(q, abuf, alen);
 }
 
-/* Send one query; its callback may run before this returns. */
+/* Send one query; its callback may run before this returns. rrset: where
+ * records as published go (dns_rr_lookup), NULL for routing lookups. */
 static void
-dns_query_start(struct dns_resolver *r, struct dns_query *q, const char *name, int type)
+dns_query_start(struct dns_resolver *r, struct dns_query *q, const char *name, int type,
+    struct dns_rrset *rrset)
 {
 	memset(q, 0, sizeof(*q));
 	q->type = type;
+	q->rrset = rrset;
 	ares_query(r->ch, name, C_IN, type, dns_query_done, q);
 }
 
@@ -466,9 +469,9 @@ static void
 dns_hostq_start(struct dns_resolver *r, struct dns_hostq *h, bool want_v6)
 {
 	h->nq = want_v6 ? 2 : 1;
-	dns_query_start(r, &h->q[0], h->host.name, T_A);
+	dns_query_start(r, &h->q[0], h->host.name, T_A, NULL);
 	if (want_v6)
-		dns_query_start(r, &h->q[1], h->host.name, T_AAAA);
+		dns_query_start(r, &h->q[1], h->host.name, T_AAAA, NULL);
 }
 
 /* Copy IPv4 then IPv6 addresses into the host; the status says why there
@@ -676,7 +679,7 @@ dns_mx_query(struct dns_resolver *r, const char *domain, const struct timespec *
 	struct dns_query *qs[1] = { q };
 	enum dns_status st;
 
-	dns_query_start(r, q, domain, T_MX);
+	dns_query_start(r, q, domain, T_MX, NULL);
 	dns_run(r, deadline, qs, 1);
 	st = dns_classify(q->status);
 	if (st == DNS_OK && q->mx == NULL)
@@ -742,10 +745,7 @@ dns_rr_lookup(struct dns_resolver *r, const char *name, int type,
 		return DNS_NXDOMAIN;
 	}
 	dns_deadline(r, &deadline);
-	memset(&q, 0, sizeof(q));
-	q.type = type;
-	q.rrset = out;
-	ares_query(r->ch, name, C_IN, type, dns_query_done, &q);
+	dns_query_start(r, &q, name, type, out);
 	dns_run(r, &deadline, qs, 1);
 	st = dns_classify(q.status);
 	if (st != DNS_OK)

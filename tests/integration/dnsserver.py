@@ -22,6 +22,8 @@ import subprocess
 import tempfile
 import time
 
+from ferrytest import read_text
+
 UNBOUND = shutil.which("unbound") or "/usr/sbin/unbound"
 
 # RFC 1035 rcodes and a few record types by name
@@ -159,11 +161,7 @@ class DnsServer:
         self.proc = None
 
     def log_text(self):
-        try:
-            with open(self.log, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return read_text(self.log)
 
     def __enter__(self):
         return self.start()

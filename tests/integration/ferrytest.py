@@ -45,6 +45,15 @@ def wait_port(port, timeout=10.0, proc=None):
     raise RuntimeError("port %d did not open" % port)
 
 
+def read_text(path):
+    """A log file's text so far ("" before the daemon has written one)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 def wait_for(pred, timeout=30):
     """Poll pred until it holds (True) or timeout seconds pass (False)."""
     deadline = time.time() + timeout
@@ -206,11 +215,7 @@ class Ferryd:
         return [read_spool_file(p) for p in self.queue_files()]
 
     def log_text(self):
-        try:
-            with open(self.log, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return read_text(self.log)
 
     def stderr_text(self):
         with open(os.path.join(self.tmp, "stderr"), encoding="utf-8", errors="replace") as f:

@@ -146,6 +146,49 @@ test_fd_no_key_skips_body(void **state)
 	dkim_key_free(k);
 }
 
+/* dkim_sign_fd_with: the key chooser sees the From: domain, lowercased,
+ * and is not asked when there is none. */
+static char keys_asked[256];
+static struct dkim_key *keys_given;
+
+static size_t
+keys_choose(void *arg, const char *domain, struct dkim_key *const **keys)
+{
+	(void)arg;
+	snprintf(keys_asked, sizeof(keys_asked), "%s", domain);
+	*keys = &keys_given;
+	return 1;
+}
+
+static void
+test_fd_with_chooser(void **state)
+{
+	char err[256], path[] = "/tmp/ferry-dkim-msg-XXXXXX", *sig = (char *)1;
+	static const char msg[] = "From: Ann <ann@Mail.X.test>\r\nSubject: s\r\n\r\nhi\r\n";
+	static const char nofrom[] = "Subject: s\r\n\r\nhi\r\n";
+	int fd = mkstemp(path);
+
+	(void)state;
+	keys_given = dkim_key_load("x.test", "s1", keypath, err, sizeof(err));
+	assert_non_null(keys_given);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, msg, strlen(msg)), (ssize_t)strlen(msg));
+	assert_int_equal(write(fd, nofrom, strlen(nofrom)), (ssize_t)strlen(nofrom));
+	assert_int_equal(dkim_sign_fd_with(keys_choose, NULL, fd, 0, strlen(msg), 0, &sig), 0);
+	assert_string_equal(keys_asked, "mail.x.test");
+	assert_non_null(sig);
+	assert_non_null(strstr(sig, "d=x.test;"));
+	free(sig);
+	keys_asked[0] = '\0';
+	assert_int_equal(dkim_sign_fd_with(keys_choose, NULL, fd, (off_t)strlen(msg), strlen(nofrom), 0,
+	    &sig), 0);
+	assert_null(sig);
+	assert_string_equal(keys_asked, "");
+	close(fd);
+	unlink(path);
+	dkim_key_free(keys_given);
+}
+
 static void
 test_key_checks(void **state)
 {
@@ -166,6 +209,7 @@ main(void)
 		cmocka_unit_test(test_relaxed_body),
 		cmocka_unit_test(test_key_follows_from_domain),
 		cmocka_unit_test(test_fd_no_key_skips_body),
+		cmocka_unit_test(test_fd_with_chooser),
 		cmocka_unit_test(test_key_checks),
 	};
 	return cmocka_run_group_tests(tests, setup_key, teardown_key);
