@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -136,20 +137,33 @@ md_create(const char *maildir, char *err, size_t errlen)
 	return 0;
 }
 
+static pthread_once_t md_host_once = PTHREAD_ONCE_INIT;
+static char md_host[256] = "localhost";
+
+/* The host part of file names, read once (not a syscall per message). */
+static void
+md_host_init(void)
+{
+	char host[256] = "";
+
+	if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
+		return;
+	for (char *p = host; *p; p++)
+		if (*p == '/' || *p == ':')
+			*p = '_';
+	memcpy(md_host, host, sizeof(md_host));
+}
+
 /* A unique file name: time.MusecPpidQcounter.host (the Maildir convention). */
 static void
 md_unique(char *out, size_t outsz)
 {
 	struct timeval tv;
-	char host[256] = "localhost";
 
+	pthread_once(&md_host_once, md_host_init);
 	gettimeofday(&tv, NULL);
-	gethostname(host, sizeof(host) - 1);
-	for (char *p = host; *p; p++)
-		if (*p == '/' || *p == ':')
-			*p = '_';
 	snprintf(out, outsz, "%lld.M%ldP%dQ%u.%s", (long long)tv.tv_sec, (long)tv.tv_usec, (int)getpid(),
-	    atomic_fetch_add(&md_counter, 1) + 1, host);
+	    atomic_fetch_add(&md_counter, 1) + 1, md_host);
 }
 
 /* Write all of buf. */

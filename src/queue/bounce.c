@@ -130,40 +130,6 @@ dsn_buf_free(struct dsn_buf *b)
 
 /* ---- cleaning peer text ---- */
 
-/* Length of one valid UTF-8 sequence at p that is not a C1 control, else
- * 0 (RFC 3629 table: no overlongs, no surrogates, nothing past U+10FFFF). */
-static size_t
-dsn_utf8_seq(const unsigned char *p, size_t left)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xBF;
-	size_t n;
-
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2;
-	else if (c >= 0xE0 && c <= 0xEF)
-		n = 3;
-	else if (c >= 0xF0 && c <= 0xF4)
-		n = 4;
-	else
-		return 0;
-	if (c == 0xE0)
-		lo = 0xA0;
-	else if (c == 0xED)
-		hi = 0x9F;
-	else if (c == 0xF0)
-		lo = 0x90;
-	else if (c == 0xF4)
-		hi = 0x8F;
-	if (left < n || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xBF)
-			return 0;
-	if (c == 0xC2 && p[1] <= 0x9F)
-		return 0;   /* U+0080..U+009F: C1 controls */
-	return n;
-}
-
 /* Copy untrusted text into a new string fit for one line: controls (CR, LF,
  * TAB, NUL, DEL) become spaces; a valid UTF-8 character is kept when utf8
  * is set, else it becomes one '?'; any other octet >= 0x80 becomes '?'. */
@@ -178,7 +144,7 @@ dsn_clean(const char *s, size_t len, bool utf8)
 		len = DSN_FIELD_MAX;
 	out = xmalloc(len + 1);
 	for (size_t i = 0; i < len; ) {
-		size_t n = u[i] >= 0x80 ? dsn_utf8_seq(u + i, len - i) : 0;
+		size_t n = u[i] >= 0x80 ? smtp_utf8_len(s + i, len - i) : 0;
 		if (n > 0 && utf8) {
 			memcpy(out + o, s + i, n);
 			o += n;

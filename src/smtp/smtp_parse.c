@@ -93,7 +93,7 @@ smtp_word_eq(const char *s, size_t len, const char *word)
 /* Length of the well-formed UTF-8 sequence at s (RFC 3629 section 4), or 0.
  * Overlongs, surrogates and values past U+10FFFF fail here; so do the C1
  * controls U+0080..U+009F, refused like every other control character. */
-static size_t
+size_t
 smtp_utf8_len(const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;

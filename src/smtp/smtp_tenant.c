@@ -273,8 +273,9 @@ smtp_tenant_header_capture(struct smtp_session *s, const char *p, size_t len)
 	size_t from, room, n, cap;
 	const char *end;
 
-	if (!tx->as_tenant || tx->hdr_done || tx->hdr_overflow || len == 0)
-		return;
+	if (!tx->as_tenant || tx->kind == SMTP_TX_RETURN_PATH || tx->hdr_done || tx->hdr_overflow ||
+	    len == 0)
+		return;   /* a return-path report is recorded, never From:-checked */
 	/* Grow by doubling from 8 KiB: most header sections are small. */
 	for (cap = 8192; cap < tx->hdr_len + len && cap < SENDER_HEADER_MAX; cap *= 2)
 		;
@@ -359,8 +360,8 @@ smtp_tenant_content_check(struct smtp_session *s, char *buf, size_t bufsz)
 {
 	const char *err;
 
-	if (!s->tx.as_tenant || s->tx.kind == SMTP_TX_RETURN_PATH)
-		return NULL;
+	if (!s->tx.as_tenant)
+		return NULL;   /* (a return-path report never gets here) */
 	err = smtp_tenant_from_check(s, buf, bufsz);
 	if (err == NULL)
 		err = smtp_tenant_rate_take(s, buf, bufsz);

@@ -107,6 +107,14 @@ class TenantsTest(unittest.TestCase):
         finally:
             con.close()
 
+    def sql_write(self, query, args=()):
+        con = sqlite3.connect(self.db, timeout=10)
+        try:
+            with con:
+                con.execute(query, args)
+        finally:
+            con.close()
+
     def tenant_id(self, name):
         return self.sql("SELECT id FROM tenants WHERE name = ?", (name,))[0][0]
 
@@ -460,6 +468,20 @@ class TenantsTest(unittest.TestCase):
         self.assertEqual(rows, [(tid, "0123ABCD0123ABCD", 2, "", "127.0.0.1")])
         self.assertIn("event=bounce-attributed tenant=bouncy queue_id=0123ABCD0123ABCD rcpt_index=2"
                       " client=127.0.0.1", self.f.log_text())
+
+    def test_return_path_report_from_tenant_session(self):
+        # A report sent in a tenant's session is recorded like any other:
+        # no From: check applies to it (it is not relayed as the tenant's).
+        tid = self.tenant_id("bouncy")
+        secret = self.sql("SELECT value FROM meta WHERE key = 'verp_secret'")[0][0]
+        good = verp_local(secret, tid, "0123ABCD0123ABCF", 1) + "@rp.bouncy.test"
+        self.addCleanup(self.sql_write, "DELETE FROM bounces WHERE queue_id = '0123ABCD0123ABCF'")
+        s = tls_session(self.f, "alice", "pw")
+        code, text = transaction(s, "<>", [good], "Subject: no from\r\n\r\nbounced\r\n")
+        s.quit()
+        self.assertEqual(code, 250, text)
+        rows = self.sql("SELECT tenant_id, rcpt_index FROM bounces WHERE queue_id = '0123ABCD0123ABCF'")
+        self.assertEqual(rows, [(tid, 1)])
 
 
 if __name__ == "__main__":
