@@ -318,10 +318,16 @@ dkim_finish(const struct dkim_key *k, struct dkim_field *f, size_t nf, const uns
 	return 0;
 }
 
-/* Where the header section ends (after its blank line); len if it never does. */
+/* Where the header section ends (after its blank line); len if it never
+ * does. A message that starts with the blank line has no header section:
+ * "From:" lines after it are body, never fields to sign. */
 static size_t
 headers_end(const char *m, size_t len)
 {
+	if (len >= 2 && m[0] == '\r' && m[1] == '\n')
+		return 2;
+	if (len >= 1 && m[0] == '\n')
+		return 1;
 	for (size_t i = 0; i + 1 < len; i++)
 		if (m[i] == '\n' && (m[i + 1] == '\n' || (m[i + 1] == '\r' && i + 2 < len && m[i + 2] == '\n')))
 			return m[i + 1] == '\n' ? i + 2 : i + 3;

@@ -97,6 +97,7 @@ test_key_follows_from_domain(void **state)
 	static const char other[] = "From: Bob <bob@y.test>\r\n\r\nhi\r\n";
 	static const char sub[] = "From: \"a@x.test\" <news@Mail.X.test>\r\n\r\nhi\r\n";
 	static const char look_alike[] = "From: a@notx.test\r\n\r\nhi\r\n";
+	static const char body_from[] = "\r\nFrom: a@x.test\r\n\r\nhi\r\n";
 
 	(void)state;
 	assert_non_null(k);
@@ -104,6 +105,8 @@ test_key_follows_from_domain(void **state)
 	assert_null(sig);
 	assert_int_equal(dkim_sign_buf(&k, 1, look_alike, strlen(look_alike), 0, &sig), 0);
 	assert_null(sig);
+	assert_int_equal(dkim_sign_buf(&k, 1, body_from, strlen(body_from), 0, &sig), 0);
+	assert_null(sig);                        /* no header section: a From: in the body is body */
 	assert_int_equal(dkim_sign_buf(&k, 1, sub, strlen(sub), 0, &sig), 0);
 	assert_non_null(sig);
 	assert_non_null(strstr(sig, "d=x.test;"));
