@@ -1,6 +1,7 @@
 /*
- * auth_users.h - the submission users file: "name:argon2id-hash" lines,
- * hashed with libsodium's crypto_pwhash_str (argon2id).
+ * auth_users.h - the submission users file: "name:argon2id-hash" lines
+ * (util/pwhash.h). auth_users.c loads and looks up, auth_users_edit.c
+ * rewrites the file for ferryctl.
  * SECURITY: the file holds password hashes; it must not be readable by group
  * or world (load refuses it otherwise). Verification is deliberately slow
  * (tens of milliseconds): never call auth_users_verify on an event loop.
@@ -34,12 +35,6 @@ bool auth_users_exists(const struct auth_users *u, const char *name);
  * hash) so user enumeration by timing is not trivial. */
 bool auth_users_verify(const struct auth_users *u, const char *name,
     const char *pass, size_t passlen);
-
-/* Check pass against an argon2id hash string (crypto_pwhash_str). hash
- * NULL (no such user) still costs one verification, against a dummy hash
- * of a random password, and answers false: timing does not tell which
- * names exist. Shared by the users file and the state's accounts. */
-bool auth_pwhash_verify(const char *hash, const char *pass, size_t passlen);
 
 /* Editing, for ferryctl. Each rewrites the file atomically (temp file,
  * fsync, rename, directory fsync) with mode 0640 (or the existing mode if

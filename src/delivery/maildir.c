@@ -23,6 +23,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "util/fsutil.h"
+
 #define MD_CHUNK 65536
 
 static atomic_uint md_counter;
@@ -63,20 +65,6 @@ maildir_path(const char *root, const char *addr, char *out, size_t outsz)
 	out[n++] = '/';
 	out[n] = '\0';
 	return 0;
-}
-
-/* fsync a directory so a new entry in it survives a crash. */
-static int
-md_dir_sync(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
 }
 
 /* mkdir that accepts an existing directory; a missing parent fails. */
@@ -133,7 +121,7 @@ md_create(const char *maildir, char *err, size_t errlen)
 		if (md_mkdir(sub, err, errlen) < 0)
 			return -1;
 	}
-	md_dir_sync(path);
+	fsutil_dir_sync(path);
 	return 0;
 }
 
@@ -166,22 +154,6 @@ md_unique(char *out, size_t outsz)
 	    atomic_fetch_add(&md_counter, 1) + 1, md_host);
 }
 
-/* Write all of buf. */
-static int
-md_write(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* The trace headers, then the content with CRLF turned into LF. */
 static int
 md_write_message(int out, int content_fd, off_t off, uint64_t len, const char *sender, const char *rcpt)
@@ -207,7 +179,7 @@ md_write_message(int out, int content_fd, off_t off, uint64_t len, const char *s
 			if (buf[i] != '\r')
 				buf[o++] = buf[i];
 		done += (uint64_t)n;
-		rc = md_write(out, buf, o);
+		rc = fsutil_write_all(out, buf, o);
 	}
 	free(buf);
 	return rc;
@@ -238,7 +210,7 @@ maildir_deliver(const char *maildir, int content_fd, off_t off, uint64_t len,
 	}
 	close(fd);
 	fd = -1;
-	if (rename(tmp, dst) < 0 || md_dir_sync(newdir) < 0) {
+	if (rename(tmp, dst) < 0 || fsutil_dir_sync(newdir) < 0) {
 		snprintf(err, errlen, "cannot move %s into new/: %s", name, strerror(errno));
 		goto fail;
 	}

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "smtp/smtp_parse.h"
+#include "util/utf8.h"
 #include "util/xmalloc.h"
 
 #define DSN_FOLD_SOFT  78      /* RFC 5322 2.1.1: SHOULD be no more than 78 */
@@ -144,7 +145,7 @@ dsn_clean(const char *s, size_t len, bool utf8)
 		len = DSN_FIELD_MAX;
 	out = xmalloc(len + 1);
 	for (size_t i = 0; i < len; ) {
-		size_t n = u[i] >= 0x80 ? smtp_utf8_len(s + i, len - i) : 0;
+		size_t n = u[i] >= 0x80 ? utf8_len(s + i, len - i) : 0;
 		if (n > 0 && utf8) {
 			memcpy(out + o, s + i, n);
 			o += n;

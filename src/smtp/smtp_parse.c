@@ -15,6 +15,8 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "util/utf8.h"
+
 #define SMTP_LABEL_MAX 63   /* RFC 1035 2.3.4 */
 #define SMTP_SIZE_DIGITS 20 /* RFC 1870: size-value = 1*20DIGIT */
 
@@ -88,44 +90,6 @@ smtp_word_eq(const char *s, size_t len, const char *word)
 		if (word[i] == '\0' || smtp_ascii_lower(s[i]) != smtp_ascii_lower(word[i]))
 			return false;
 	return word[i] == '\0';
-}
-
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629 section 4), or 0.
- * Overlongs, surrogates and values past U+10FFFF fail here; so do the C1
- * controls U+0080..U+009F, refused like every other control character. */
-size_t
-smtp_utf8_len(const char *str, size_t len)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (len == 0)
-		return 0;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (s[0] == 0xc2)
-		lo = 0xa0;
-	else if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (len < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
 }
 
 /* Decimal digits only, no sign, no spaces; overflow is reported apart from
@@ -225,7 +189,7 @@ smtp_label_scan(const char *s, size_t len, bool allow_utf8, bool *utf8)
 		unsigned char c = (unsigned char)s[pos];
 		if (smtp_is_alnum(c) || c == '-')
 			n = 1;
-		else if (allow_utf8 && c >= 0x80 && (n = smtp_utf8_len(s + pos, len - pos)) > 0)
+		else if (allow_utf8 && c >= 0x80 && (n = utf8_len(s + pos, len - pos)) > 0)
 			*utf8 = true;
 		else
 			break;
@@ -304,7 +268,7 @@ smtp_dotstring_scan(const char *s, size_t len, bool *utf8)
 		}
 		if (smtp_is_atext(c))
 			n = 1;
-		else if (c >= 0x80 && (n = smtp_utf8_len(s + pos, len - pos)) > 0)
+		else if (c >= 0x80 && (n = utf8_len(s + pos, len - pos)) > 0)
 			*utf8 = true;
 		else
 			break;
@@ -331,7 +295,7 @@ smtp_quoted_scan(const char *s, size_t len, bool *utf8)
 			pos += 2;
 		} else if (c >= 32 && c <= 126) {
 			pos++;
-		} else if (c >= 0x80 && (n = smtp_utf8_len(s + pos, len - pos)) > 0) {
+		} else if (c >= 0x80 && (n = utf8_len(s + pos, len - pos)) > 0) {
 			*utf8 = true;
 			pos += n;
 		} else {

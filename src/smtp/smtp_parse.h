@@ -120,10 +120,6 @@ long smtp_xtext_decode(const char *in, size_t len, char *out, size_t outsz);
 /* Encode into xtext; returns encoded length or -1 if it does not fit. */
 long smtp_xtext_encode(const char *in, size_t len, char *out, size_t outsz);
 
-/* Length of the well-formed UTF-8 sequence at str (RFC 3629 4), or 0; the C1
- * controls U+0080..U+009F count as malformed. */
-size_t smtp_utf8_len(const char *str, size_t len);
-
 /* Validate a HELO/EHLO argument: a domain or address literal, ASCII, no
  * spaces; returns NULL or "501 5.5.4 ..." reply. Empty: 501 5.5.4. */
 const char *smtp_helo_check(const char *arg, size_t len);

@@ -16,6 +16,7 @@
 #include "state/state_admin.h"
 #include "state/state_admin_internal.h"
 #include "state/state_internal.h"
+#include "util/pwhash.h"
 
 #define ADM_KEY_RANDOM   32     /* octets of a key's secret part */
 #define ADM_KEY_TRIES    4      /* prefix collisions (48 random bits) before giving up */
@@ -419,14 +420,13 @@ adm_account_id(struct state *st, const char *tenant, const char *name, long long
 }
 
 static int
-adm_pass_hash(const char *pass, char hash[crypto_pwhash_STRBYTES], char *err, size_t errlen)
+adm_pass_hash(const char *pass, char hash[PWHASH_STR_MAX], char *err, size_t errlen)
 {
-	if (sodium_init() < 0)
+	if (!pwhash_init())
 		return adm_fail(err, errlen, "libsodium: cannot initialise");
 	if (pass[0] == '\0')
 		return adm_fail(err, errlen, "empty password");
-	if (crypto_pwhash_str(hash, pass, strlen(pass), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+	if (pwhash_make(pass, strlen(pass), hash) != 0)
 		return adm_fail(err, errlen, "cannot hash the password (out of memory)");
 	return 0;
 }
@@ -435,7 +435,7 @@ int
 state_account_add(struct state *st, const char *tenant, const char *name, const char *pass,
     char *err, size_t errlen)
 {
-	char hash[crypto_pwhash_STRBYTES];
+	char hash[PWHASH_STR_MAX];
 	long long tid, other;
 	int rc;
 
@@ -458,7 +458,7 @@ int
 state_account_passwd(struct state *st, const char *tenant, const char *name, const char *pass,
     char *err, size_t errlen)
 {
-	char hash[crypto_pwhash_STRBYTES];
+	char hash[PWHASH_STR_MAX];
 	long long id;
 
 	if (adm_account_id(st, tenant, name, &id, err, errlen) != 0 ||

@@ -25,6 +25,7 @@
 #include "dkim/dkim.h"
 #include "state/state_admin.h"
 #include "state/state_admin_internal.h"
+#include "util/fsutil.h"
 #include "util/xmalloc.h"
 
 /* Where the keys go and who owns them. */
@@ -60,17 +61,6 @@ dkg_mkdir(const char *path, const struct dkg_place *p, char *err, size_t errlen)
 	return 0;
 }
 
-static void
-dkg_dir_sync(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
 /* Find (and with create, make) the key directory of domain. */
 static int
 dkg_place(struct state *st, const char *domain, bool create, struct dkg_place *p,
@@ -93,8 +83,8 @@ dkg_place(struct state *st, const char *domain, bool create, struct dkg_place *p
 		return 0;
 	if (dkg_mkdir(top, p, err, errlen) != 0 || dkg_mkdir(p->dir, p, err, errlen) != 0)
 		return -1;
-	dkg_dir_sync(real);
-	dkg_dir_sync(top);
+	fsutil_dir_sync(real);
+	fsutil_dir_sync(top);
 	return 0;
 }
 
@@ -155,7 +145,7 @@ dkg_make(const struct dkg_place *p, const char *domain, const char *selector, co
 	EVP_PKEY_free(pkey);
 	if (rc != 0)
 		return -1;
-	dkg_dir_sync(p->dir);
+	fsutil_dir_sync(p->dir);
 	if ((k = dkim_key_load(domain, selector, path, lerr, sizeof(lerr))) == NULL) {
 		unlink(path);
 		return adm_fail(err, errlen, "the new key does not load: %s", lerr);
@@ -295,7 +285,7 @@ state_dkim_retire(struct state *st, const char *domain, const char *selector,
 		return adm_fail(err, errlen, "selector %s removed, but not its file %s: %s", selector,
 		    path, strerror(errno));
 	snprintf(copy, sizeof(copy), "%s", path);
-	dkg_dir_sync(dirname(copy));
+	fsutil_dir_sync(dirname(copy));
 	return 0;
 }
 

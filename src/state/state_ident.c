@@ -11,10 +11,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "auth/auth_users.h"
 #include "state/state.h"
 #include "state/state_internal.h"
 #include "util/netaddr.h"
+#include "util/pwhash.h"
 
 #define KEY_SECRET_LEN 43
 
@@ -104,7 +104,7 @@ static int
 ident_auth_account(struct state *st, const char *user, const char *pass, size_t passlen,
     struct state_ident *id)
 {
-	char hash[crypto_pwhash_STRBYTES] = "";
+	char hash[PWHASH_STR_MAX] = "";
 	sqlite3_stmt *stmt;
 	char sql[512];
 	bool found = false;
@@ -130,7 +130,7 @@ ident_auth_account(struct state *st, const char *user, const char *pass, size_t 
 	state_stmt_done(stmt);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return -1;
-	rc = auth_pwhash_verify(found ? hash : NULL, pass, passlen);
+	rc = pwhash_verify(found ? hash : NULL, pass, passlen);
 	sodium_memzero(hash, sizeof(hash));
 	if (!rc) {
 		memset(id, 0, sizeof(*id));
