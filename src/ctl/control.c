@@ -283,14 +283,12 @@ control_env_line(struct control_conn *cc, const char *key, const char *value)
 static void
 control_envelope_emit(struct control_conn *cc, const struct spool_env *env)
 {
-	static const char *const body[] = { "", "7BIT", "8BITMIME", "BINARYMIME" };
-
 	control_env_line(cc, "client", env->client_addr);
 	control_env_line(cc, "helo", env->helo);
 	control_env_line(cc, "auth", env->auth);
 	control_env_line(cc, "envid", env->envid);
-	control_env_line(cc, "ret", env->ret == 1 ? "FULL" : env->ret == 2 ? "HDRS" : NULL);
-	control_env_line(cc, "body", env->body >= 0 && env->body <= 3 ? body[env->body] : NULL);
+	control_env_line(cc, "ret", smtp_ret_name(env->ret));
+	control_env_line(cc, "body", smtp_body_name(env->body));
 	control_env_line(cc, "smtputf8", env->smtputf8 ? "yes" : NULL);
 	control_env_line(cc, "source", env->source);
 	control_env_line(cc, "delay warning", env->warned ? "sent" : NULL);

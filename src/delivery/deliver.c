@@ -265,7 +265,7 @@ deliver_finish(struct deliver_ctx *d, const struct conf *c, const struct spool_e
 	    deliver_dsn_send(d, c, env, fd, res, n, DSN_DELAYS) == 0) {
 		out->warned = true;
 		/* remembered in the queue file, so a restart does not warn again */
-		if (env->warn_off > 0 && (pwrite(fd, "w", 1, env->warn_off) != 1 || fdatasync(fd) < 0))
+		if (env->warn_off > 0 && (spool_warn_mark(fd, env) < 0 || fdatasync(fd) < 0))
 			log_error("event=spool-error id=%s error=\"cannot record the delay warning: %s\"", env->id,
 			    strerror(errno));
 	}

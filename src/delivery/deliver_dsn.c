@@ -41,22 +41,20 @@ dsn_committed(void *arg, int error)
 
 /* Queue text as a message from <> to rcpt; returns 0 once durable. */
 static int
-dsn_queue(struct deliver_ctx *d, const char *rcpt, int kind_mark, const char *text, size_t len,
+dsn_queue(struct deliver_ctx *d, const char *rcpt, enum spool_dsn mark, const char *text, size_t len,
     char id[SPOOL_ID_LEN + 1])
 {
 	struct dsn_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
 	struct spool_msg *m = spool_msg_create(d->srv->spool, id);
-	char num[32];
 	int rc = 0;
 
 	if (m == NULL)
 		return -1;
-	snprintf(num, sizeof(num), "%lld", (long long)time(NULL));
-	rc |= spool_msg_record_str(m, 't', num);
-	rc |= spool_msg_record_str(m, 'S', "");
-	rc |= spool_msg_record_str(m, 'R', rcpt);
-	rc |= spool_msg_record_str(m, 'Z', kind_mark == 2 ? "2" : "1");
-	rc |= spool_msg_record_str(m, 'P', "local");
+	rc |= spool_rec_num(m, SPOOL_REC_TIME, (long long)time(NULL));
+	rc |= spool_rec_str(m, SPOOL_REC_SENDER, "");
+	rc |= spool_rec_rcpt(m, rcpt, strlen(rcpt), 0, NULL);
+	rc |= spool_rec_num(m, SPOOL_REC_DSN, mark);
+	rc |= spool_rec_str(m, SPOOL_REC_PROTO, "local");
 	rc |= spool_msg_content_begin(m);
 	rc |= spool_msg_write(m, text, len);
 	if (rc != 0) {
@@ -127,7 +125,7 @@ dsn_rcpt_fill(const struct conf *c, const struct spool_env *env, struct rcpt_res
 
 static int
 dsn_build_and_queue(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env,
-    int fd, struct rcpt_result **sel, size_t n, int kind, const char *to, int mark)
+    int fd, struct rcpt_result **sel, size_t n, int kind, const char *to, enum spool_dsn mark)
 {
 	struct bounce_rcpt *br = xcalloc(n, sizeof(*br));
 	char (*status)[16] = xcalloc(n, 16), (*diag)[700] = xcalloc(n, 700);
@@ -147,7 +145,7 @@ dsn_build_and_queue(struct deliver_ctx *d, const struct conf *c, const struct sp
 	bi.queue_id = env->id;
 	bi.envid = env->envid;
 	bi.arrival = env->arrival;
-	bi.return_full = kind == DSN_FAILURES ? env->ret != 2 : env->ret == 1;
+	bi.return_full = kind == DSN_FAILURES ? env->ret != SMTP_RET_HDRS : env->ret == SMTP_RET_FULL;
 	bi.rcpts = br;
 	bi.nrcpts = n;
 	bi.content_fd = fd;
@@ -173,21 +171,22 @@ deliver_dsn_send(struct deliver_ctx *d, const struct conf *c, const struct spool
 {
 	struct rcpt_result **sel = xcalloc(n ? n : 1, sizeof(*sel));
 	const char *to = env->sender;
+	enum spool_dsn mark = SPOOL_DSN_BOUNCE;
 	size_t ns = 0;
-	int mark = 1, rc = 0;
+	int rc = 0;
 
 	for (size_t i = 0; i < n; i++)
 		if (dsn_wanted(&res[i], kind))
 			sel[ns++] = &res[i];
 	if (ns > 0 && to[0] == '\0') {
 		/* Never bounce to <>. A failed bounce goes to the postmaster once. */
-		if (kind != DSN_FAILURES || env->dsn_kind == 2) {
+		if (kind != DSN_FAILURES || env->dsn_kind == SPOOL_DSN_DOUBLE) {
 			if (kind == DSN_FAILURES)
 				log_info("event=dsn-dropped orig_id=%s reason=\"undeliverable postmaster notice\"", env->id);
 			ns = 0;
 		} else {
 			to = c->postmaster;
-			mark = 2;
+			mark = SPOOL_DSN_DOUBLE;
 		}
 	}
 	if (ns > 0)

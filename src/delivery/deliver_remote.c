@@ -530,7 +530,7 @@ hop_msg_build(const struct spool_env *env, int fd, struct rcpt_result **g, size_
 	m->sender = p->sender != NULL ? p->sender : env->sender;
 	m->envid = env->envid;
 	m->ret = env->ret;
-	m->body = env->body == 2 ? 2 : env->body == 1 ? 1 : 0;
+	m->body = env->body;
 	m->smtputf8 = env->smtputf8;
 	m->prefix = p->dkim;
 	m->content_fd = fd;

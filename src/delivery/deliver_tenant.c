@@ -35,7 +35,7 @@ deliver_tenant_load(struct deliver_ctx *d, const struct spool_env *env)
 		return 1;
 	t->pool = t->t.pool[0] != '\0' ? t->t.pool : NULL;
 	/* Null senders (bounces ferry or the tenant makes) keep <>. */
-	if (t->t.bounce_domain[0] != '\0' && env->sender[0] != '\0' && env->dsn_kind == 0) {
+	if (t->t.bounce_domain[0] != '\0' && env->sender[0] != '\0' && env->dsn_kind == SPOOL_DSN_NONE) {
 		if (state_verp_secret(d->srv->state, t->secret) < 0)
 			return -1;
 		t->verp = true;

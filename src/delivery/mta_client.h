@@ -22,6 +22,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "util/smtp_kinds.h"
+
 #define MTA_TEXT_MAX 512
 
 /* A peer's reply, or a local failure presented as one (code 4xx/5xx). */
@@ -54,8 +56,8 @@ struct mta_rcpt {
 struct mta_msg {
 	const char  *sender;          /* "" for <> */
 	const char  *envid;           /* xtext-decoded or NULL */
-	int          ret;             /* 0 none, 1 FULL, 2 HDRS */
-	int          body;            /* 0 none, 1 7BIT, 2 8BITMIME */
+	enum smtp_ret  ret;
+	enum smtp_body body;          /* passed on when it is 8BITMIME */
 	bool         smtputf8;        /* needs SMTPUTF8 from the peer */
 	const char  *prefix;          /* header lines sent before the content (DKIM-Signature), or NULL */
 	int          content_fd;      /* read with pread from content_off */

@@ -60,12 +60,12 @@ tx_mail_line(const struct mta_conn *c, const struct mta_msg *m, struct tx_buf *b
 	if (c->caps.has_size)
 		n += (size_t)snprintf(params + n, sizeof(params) - n, " SIZE=%llu",
 		    (unsigned long long)(m->content_len + (m->prefix ? strlen(m->prefix) : 0)));
-	if (m->body == 2 && c->caps.eightbit)
+	if (m->body == SMTP_BODY_8BITMIME && c->caps.eightbit)
 		n += (size_t)snprintf(params + n, sizeof(params) - n, " BODY=8BITMIME");
 	if (m->smtputf8 && c->caps.smtputf8)
 		n += (size_t)snprintf(params + n, sizeof(params) - n, " SMTPUTF8");
-	if (c->caps.dsn && m->ret != 0)
-		n += (size_t)snprintf(params + n, sizeof(params) - n, " RET=%s", m->ret == 1 ? "FULL" : "HDRS");
+	if (c->caps.dsn && m->ret != SMTP_RET_NONE)
+		n += (size_t)snprintf(params + n, sizeof(params) - n, " RET=%s", smtp_ret_name(m->ret));
 	if (c->caps.dsn && m->envid != NULL && n < sizeof(params) &&
 	    smtp_xtext_encode(m->envid, strlen(m->envid), envid, sizeof(envid)) >= 0)
 		snprintf(params + n, sizeof(params) - n, " ENVID=%s", envid);

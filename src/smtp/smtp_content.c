@@ -74,47 +74,33 @@ smtp_envelope_write(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
 	struct spool_msg *m = tx->msg;
-	static const char *const body[] = { "", "7BIT", "8BITMIME", "BINARYMIME" };
-	char num[32];
+	const struct conf_listener *l = s->listener < s->conf->nlisteners ?
+	    &s->conf->listeners[s->listener] : NULL;
 	int rc = 0;
 
-	snprintf(num, sizeof(num), "%lld", (long long)time(NULL));
-	rc |= spool_msg_record_str(m, 't', num);
-	rc |= spool_msg_record(m, 'S', tx->sender.addr, tx->sender.len);
+	rc |= spool_rec_num(m, SPOOL_REC_TIME, (long long)time(NULL));
+	rc |= spool_rec_put(m, SPOOL_REC_SENDER, tx->sender.addr, tx->sender.len);
 	for (size_t i = 0; i < tx->nrcpts; i++) {
 		const struct smtp_rcpt *r = &tx->rcpts[i];
-		rc |= spool_msg_record(m, 'R', r->path.addr, r->path.len);
-		snprintf(num, sizeof(num), "%u", r->params.notify);
-		if (r->params.notify)
-			rc |= spool_msg_record_str(m, 'N', num);
-		if (r->params.has_orcpt)
-			rc |= spool_msg_record_str(m, 'O', r->params.orcpt);
+		rc |= spool_rec_rcpt(m, r->path.addr, r->path.len, r->params.notify,
+		    r->params.has_orcpt ? r->params.orcpt : NULL);
 	}
-	if (tx->params.has_envid)
-		rc |= spool_msg_record_str(m, 'E', tx->params.envid);
-	if (tx->params.ret != SMTP_RET_NONE)
-		rc |= spool_msg_record_str(m, 'T', tx->params.ret == SMTP_RET_FULL ? "FULL" : "HDRS");
-	if (tx->params.body != SMTP_BODY_NONE)
-		rc |= spool_msg_record_str(m, 'B', body[tx->params.body]);
-	if (tx->params.smtputf8)
-		rc |= spool_msg_record_str(m, 'U', "1");
-	if (s->auth_user != NULL)
-		rc |= spool_msg_record_str(m, 'A', s->auth_user);
-	rc |= spool_msg_record_str(m, 'c', s->addr);
-	rc |= spool_msg_record_str(m, 'h', s->helo);
-	rc |= spool_msg_record_str(m, 'n', "unknown");
-	if (s->tls)
-		rc |= spool_msg_record_str(m, 'L', s->tls_info);
-	rc |= spool_msg_record_str(m, 'P', smtp_proto_name(s));
-	rc |= spool_msg_record_str(m, 'l', conf_role_name(s->role));
-	rc |= spool_msg_record(m, 'W', "", 0);
-	if (s->listener < s->conf->nlisteners && s->conf->listeners[s->listener].source != NULL)
-		rc |= spool_msg_record_str(m, 'o', s->conf->listeners[s->listener].source);
+	rc |= spool_rec_str(m, SPOOL_REC_ENVID, tx->params.has_envid ? tx->params.envid : NULL);
+	rc |= spool_rec_str(m, SPOOL_REC_RET, smtp_ret_name(tx->params.ret));
+	rc |= spool_rec_str(m, SPOOL_REC_BODY, smtp_body_name(tx->params.body));
+	rc |= spool_rec_str(m, SPOOL_REC_SMTPUTF8, tx->params.smtputf8 ? "1" : NULL);
+	rc |= spool_rec_str(m, SPOOL_REC_AUTH, s->auth_user);
+	rc |= spool_rec_str(m, SPOOL_REC_CLIENT, s->addr);
+	rc |= spool_rec_str(m, SPOOL_REC_HELO, s->helo);
+	rc |= spool_rec_str(m, SPOOL_REC_CLIENT_NAME, "unknown");
+	rc |= spool_rec_str(m, SPOOL_REC_TLS, s->tls ? s->tls_info : NULL);
+	rc |= spool_rec_str(m, SPOOL_REC_PROTO, smtp_proto_name(s));
+	rc |= spool_rec_str(m, SPOOL_REC_ROLE, conf_role_name(s->role));
+	rc |= spool_rec_put(m, SPOOL_REC_WARN_DUE, "", 0);
+	rc |= spool_rec_str(m, SPOOL_REC_SOURCE, l != NULL ? l->source : NULL);
 	if (s->tx.as_tenant) {
-		snprintf(num, sizeof(num), "%lld", s->ident.tenant_id);
-		rc |= spool_msg_record_str(m, 'G', num);
-		if (s->ident.pool[0] != '\0')
-			rc |= spool_msg_record_str(m, 'Y', s->ident.pool);
+		rc |= spool_rec_num(m, SPOOL_REC_TENANT, s->ident.tenant_id);
+		rc |= spool_rec_str(m, SPOOL_REC_POOL, s->ident.pool[0] != '\0' ? s->ident.pool : NULL);
 	}
 	return rc;
 }

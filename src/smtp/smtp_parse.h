@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/smtp_kinds.h"
+
 /* RFC 5321 4.5.3.1 limits. */
 #define SMTP_LOCAL_MAX   64
 #define SMTP_DOMAIN_MAX  255
@@ -67,9 +69,6 @@ struct smtp_path {
 const char *smtp_path_parse(const char *s, size_t len, bool allow_null,
     bool allow_postmaster, struct smtp_path *out, size_t *consumed);
 
-enum smtp_body { SMTP_BODY_NONE = 0, SMTP_BODY_7BIT, SMTP_BODY_8BITMIME, SMTP_BODY_BINARYMIME };
-enum smtp_ret  { SMTP_RET_NONE = 0, SMTP_RET_FULL, SMTP_RET_HDRS };
-
 /* MAIL FROM parameters. envid holds the xtext-decoded ENVID. */
 struct smtp_mail_params {
 	uint64_t       size;      /* SIZE=, 0 when absent */
@@ -83,14 +82,9 @@ struct smtp_mail_params {
 	bool           has_auth;
 };
 
-#define SMTP_NOTIFY_NEVER   0x1
-#define SMTP_NOTIFY_SUCCESS 0x2
-#define SMTP_NOTIFY_FAILURE 0x4
-#define SMTP_NOTIFY_DELAY   0x8
-
 /* RCPT TO parameters. orcpt keeps "addr-type;xtext" as received. */
 struct smtp_rcpt_params {
-	unsigned notify;          /* 0 when absent */
+	unsigned notify;          /* SMTP_NOTIFY_* bits, 0 when absent */
 	char     orcpt[SMTP_ORCPT_MAX + 1];
 	bool     has_orcpt;
 };

@@ -86,35 +86,31 @@ spool_close(struct spool *s)
 	free(s);
 }
 
-/* Walk a spool file's records; 0 when it ends with a proper 'X' record.
- * id gets the 'I' record (the name the file was written under). */
+/* Walk a spool file's records; 0 when it ends with a proper end record.
+ * id gets the id record (the name the file was written under). */
 static int
-spool_file_check(int fd, char id[SPOOL_ID_LEN + 1], struct stat *st_out)
+spool_file_check(int fd, char id[SPOOL_ID_LEN + 1], struct stat *st)
 {
-	unsigned char hdr[5];
-	char magic[sizeof(SPOOL_MAGIC) - 1];
-	struct stat st;
-	off_t off;
+	unsigned char hdr[SPOOL_REC_HDR];
+	off_t off = SPOOL_MAGIC_LEN;
 
 	id[0] = '\0';
-	if (fstat(fd, &st) < 0 || pread(fd, magic, sizeof(magic), 0) != (ssize_t)sizeof(magic) ||
-	    memcmp(magic, SPOOL_MAGIC, sizeof(magic)) != 0)
+	if (spool_rec_magic_check(fd, st) < 0)
 		return -1;
-	*st_out = st;
-	off = sizeof(magic);
-	if (pread(fd, hdr, 5, off) == 5 && hdr[0] == 'I' && hdr[1] == 0 && hdr[2] == 0 && hdr[3] == 0 &&
-	    hdr[4] == SPOOL_ID_LEN && pread(fd, id, SPOOL_ID_LEN, off + 5) == SPOOL_ID_LEN)
+	if (pread(fd, hdr, SPOOL_REC_HDR, off) == SPOOL_REC_HDR && hdr[0] == SPOOL_REC_ID &&
+	    spool_rec_hdr_len(hdr) == SPOOL_ID_LEN &&
+	    pread(fd, id, SPOOL_ID_LEN, off + SPOOL_REC_HDR) == SPOOL_ID_LEN)
 		id[SPOOL_ID_LEN] = '\0';
 	else
 		id[0] = '\0';
-	while (off + 5 <= st.st_size) {
+	while (off + SPOOL_REC_HDR <= st->st_size) {
 		uint32_t len;
-		if (pread(fd, hdr, 5, off) != 5)
+		if (pread(fd, hdr, SPOOL_REC_HDR, off) != SPOOL_REC_HDR)
 			return -1;
-		len = (uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 8 | hdr[4];
-		if (hdr[0] == 'X')
-			return (len == 0 && off + 5 == st.st_size) ? 0 : -1;
-		off += 5 + (off_t)len;
+		len = spool_rec_hdr_len(hdr);
+		if (hdr[0] == SPOOL_REC_END)
+			return (len == 0 && off + SPOOL_REC_HDR == st->st_size) ? 0 : -1;
+		off += SPOOL_REC_HDR + (off_t)len;
 	}
 	return -1;
 }
@@ -218,9 +214,9 @@ spool_msg_create(struct spool *s, char id[SPOOL_ID_LEN + 1])
 		return NULL;
 	}
 	memcpy(id, m->id, SPOOL_ID_LEN + 1);
-	memcpy(m->wbuf, SPOOL_MAGIC, sizeof(SPOOL_MAGIC) - 1);
-	m->wlen = sizeof(SPOOL_MAGIC) - 1;
-	spool_msg_record_str(m, 'I', m->id);
+	memcpy(m->wbuf, SPOOL_MAGIC, SPOOL_MAGIC_LEN);
+	m->wlen = SPOOL_MAGIC_LEN;
+	spool_rec_str(m, SPOOL_REC_ID, m->id);
 	return m;
 }
 
@@ -260,43 +256,28 @@ spool_msg_append(struct spool_msg *m, const void *buf, size_t len)
 	return m->error ? -1 : 0;
 }
 
-static void
-spool_be32(unsigned char *out, uint32_t v)
-{
-	out[0] = (unsigned char)(v >> 24);
-	out[1] = (unsigned char)(v >> 16);
-	out[2] = (unsigned char)(v >> 8);
-	out[3] = (unsigned char)v;
-}
-
 int
-spool_msg_record(struct spool_msg *m, char type, const void *data, size_t len)
+spool_rec_put(struct spool_msg *m, enum spool_rec type, const void *data, size_t len)
 {
-	unsigned char hdr[5];
+	unsigned char hdr[SPOOL_REC_HDR];
 
 	if (m->in_content || len > UINT32_MAX)
 		return -1;
-	hdr[0] = (unsigned char)type;
-	spool_be32(hdr + 1, (uint32_t)len);
-	if (spool_msg_append(m, hdr, 5) < 0)
+	spool_rec_hdr_put(hdr, type, (uint32_t)len);
+	if (spool_msg_append(m, hdr, SPOOL_REC_HDR) < 0)
 		return -1;
 	return spool_msg_append(m, data, len);
 }
 
 int
-spool_msg_record_str(struct spool_msg *m, char type, const char *s)
-{
-	return spool_msg_record(m, type, s, strlen(s));
-}
-
-int
 spool_msg_content_begin(struct spool_msg *m)
 {
-	unsigned char hdr[5] = { 'M', 0, 0, 0, 0 };
+	unsigned char hdr[SPOOL_REC_HDR];
 
-	m->content_len_off = m->off + (off_t)m->wlen + 1;
+	spool_rec_hdr_put(hdr, SPOOL_REC_CONTENT, 0);   /* the length comes at commit */
+	m->content_hdr_off = m->off + (off_t)m->wlen;
 	m->in_content = true;
-	return spool_msg_append(m, hdr, 5);
+	return spool_msg_append(m, hdr, SPOOL_REC_HDR);
 }
 
 int

@@ -3,21 +3,7 @@
  * committed into queue/ only once it and its directory entry are on stable
  * storage. Commits from all sessions are batched by one committer thread
  * (group commit): one filesystem flush and one directory fsync per batch.
- *
- * File format (version 1), all integers big-endian:
- *   "FERRY1\n"                          magic
- *   record*                             type (1 octet), length (4), data
- *   'X' record of length 0              end: a file without it is incomplete
- * Records: 'I' queue id, 't' arrival (unix seconds, decimal), 'S' sender
- * ("" for <>), 'R' recipient, 'N' NOTIFY flags of the preceding 'R'
- * (decimal), 'O' ORCPT of the preceding 'R' (as received), 'E' ENVID
- * (decoded), 'T' RET (FULL|HDRS), 'B' body (7BIT|8BITMIME|BINARYMIME),
- * 'U' SMTPUTF8 ("1"), 'A' auth identity, 'c' client address, 'h' client
- * HELO, 'n' client name, 'L' TLS "protocol cipher", 'P' protocol (RFC 3848
- * "with" keyword), 'l' listener role, 'o' outbound source address of the listener, 'G' tenant id (decimal, the
- * relay-service tenant the message was sent as), 'Y' the IP pool it leaves from (a
- * connector's own, else its tenant's, at receipt), 'W' (empty) a delay warning is due / 'w' it was sent (the type octet is changed in place), 'M' message content (CRLF lines,
- * Received: header first).
+ * The file format and the record writers are in spool_rec.h.
  * SECURITY: every path is opened relative to directory descriptors taken at
  * start (as root) so the daemon keeps working after it drops privileges.
  */
@@ -29,8 +15,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "spool/spool_rec.h"
+
 #define SPOOL_ID_LEN 16
-#define SPOOL_MAGIC  "FERRY1\n"
 
 struct spool;
 struct spool_msg;
@@ -52,10 +39,8 @@ void spool_committer_stop(struct spool *s);
 
 /* A new message in incoming/. id receives the queue id. NULL + errno. */
 struct spool_msg *spool_msg_create(struct spool *s, char id[SPOOL_ID_LEN + 1]);
-/* Envelope record (before any content). */
-int spool_msg_record(struct spool_msg *m, char type, const void *data, size_t len);
-int spool_msg_record_str(struct spool_msg *m, char type, const char *s);
-/* Start the content record, then append content with spool_msg_write. */
+/* Envelope records first (spool_rec.h), then start the content record and
+ * append content with spool_msg_write. */
 int spool_msg_content_begin(struct spool_msg *m);
 int spool_msg_write(struct spool_msg *m, const void *buf, size_t len);
 uint64_t spool_msg_content_size(const struct spool_msg *m);

@@ -21,19 +21,15 @@
 static int
 spool_msg_finish(struct spool_msg *m)
 {
-	unsigned char len[4];
-	uint64_t n = m->content_size;
+	unsigned char hdr[SPOOL_REC_HDR];
 
 	if (!m->in_content && spool_msg_content_begin(m) < 0)
 		return -1;
 	m->in_content = false;
-	if (spool_msg_record(m, 'X', NULL, 0) < 0 || spool_msg_flush(m) < 0)
+	if (spool_rec_put(m, SPOOL_REC_END, NULL, 0) < 0 || spool_msg_flush(m) < 0)
 		return -1;
-	len[0] = (unsigned char)(n >> 24);
-	len[1] = (unsigned char)(n >> 16);
-	len[2] = (unsigned char)(n >> 8);
-	len[3] = (unsigned char)n;
-	if (pwrite(m->fd, len, 4, m->content_len_off) != 4) {
+	spool_rec_hdr_put(hdr, SPOOL_REC_CONTENT, (uint32_t)m->content_size);
+	if (pwrite(m->fd, hdr, SPOOL_REC_HDR, m->content_hdr_off) != SPOOL_REC_HDR) {
 		m->error = errno ? errno : EIO;
 		return -1;
 	}

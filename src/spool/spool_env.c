@@ -1,8 +1,8 @@
 /*
  * spool_env.c - read a queued message's envelope and recipient states back
- * (format in spool.h), mark recipients done in place, and move or remove
+ * (format in spool_rec.h), mark recipients done in place, and move or remove
  * queue files. Every record is length-checked against the file size; a
- * file that does not end with its 'X' record is refused, never guessed at.
+ * file that does not end with its end record is refused, never guessed at.
  */
 #include "spool/spool_env.h"
 
@@ -91,52 +91,52 @@ spool_env_int(const char *s, long long *out)
 
 /* Apply one small record; returns -1 when it is malformed. */
 static int
-spool_env_apply(struct spool_env *env, char type, char *v, off_t off)
+spool_env_apply(struct spool_env *env, enum spool_rec type, char *v, off_t off)
 {
 	long long n;
 
 	switch (type) {
-	case 'R': case 'D': case 'F':
-		spool_env_rcpt_add(env, v, type, off);
+	case SPOOL_REC_RCPT: case SPOOL_REC_DELIVERED: case SPOOL_REC_FAILED:
+		spool_env_rcpt_add(env, v, (char)type, off);
 		return 0;
-	case 'N':
+	case SPOOL_REC_NOTIFY:
 		if (env->nrcpts == 0 || spool_env_int(v, &n) < 0)
 			break;
 		env->rcpts[env->nrcpts - 1].notify = (unsigned)n;
 		free(v);
 		return 0;
-	case 'O':
+	case SPOOL_REC_ORCPT:
 		if (env->nrcpts == 0)
 			break;
 		env->rcpts[env->nrcpts - 1].orcpt = v;
 		return 0;
-	case 't':
+	case SPOOL_REC_TIME:
 		if (spool_env_int(v, &n) < 0)
 			break;
 		env->arrival = (time_t)n;
 		free(v);
 		return 0;
-	case 'I': snprintf(env->id, sizeof(env->id), "%s", v); free(v); return 0;
-	case 'S': env->sender = v; return 0;
-	case 'E': env->envid = v; return 0;
-	case 'A': env->auth = v; return 0;
-	case 'c': env->client_addr = v; return 0;
-	case 'h': env->helo = v; return 0;
-	case 'T': env->ret = strcmp(v, "FULL") == 0 ? 1 : 2; free(v); return 0;
-	case 'U': env->smtputf8 = true; free(v); return 0;
-	case 'o': env->source = v; return 0;
-	case 'Y': env->pool = v; return 0;
-	case 'G':
+	case SPOOL_REC_ID: snprintf(env->id, sizeof(env->id), "%s", v); free(v); return 0;
+	case SPOOL_REC_SENDER: env->sender = v; return 0;
+	case SPOOL_REC_ENVID: env->envid = v; return 0;
+	case SPOOL_REC_AUTH: env->auth = v; return 0;
+	case SPOOL_REC_CLIENT: env->client_addr = v; return 0;
+	case SPOOL_REC_HELO: env->helo = v; return 0;
+	case SPOOL_REC_RET: env->ret = smtp_ret_from_name(v); free(v); return 0;
+	case SPOOL_REC_BODY: env->body = smtp_body_from_name(v); free(v); return 0;
+	case SPOOL_REC_SMTPUTF8: env->smtputf8 = true; free(v); return 0;
+	case SPOOL_REC_SOURCE: env->source = v; return 0;
+	case SPOOL_REC_POOL: env->pool = v; return 0;
+	case SPOOL_REC_TENANT:
 		if (spool_env_int(v, &n) < 0 || n <= 0)
 			break;
 		env->tenant_id = n;
 		free(v);
 		return 0;
-	case 'W': env->warn_off = off; free(v); return 0;
-	case 'w': env->warned = true; free(v); return 0;
-	case 'Z': env->dsn_kind = v[0] == '2' ? 2 : 1; free(v); return 0;
-	case 'B':
-		env->body = strcmp(v, "7BIT") == 0 ? 1 : strcmp(v, "8BITMIME") == 0 ? 2 : 3;
+	case SPOOL_REC_WARN_DUE: env->warn_off = off; free(v); return 0;
+	case SPOOL_REC_WARN_SENT: env->warned = true; free(v); return 0;
+	case SPOOL_REC_DSN:
+		env->dsn_kind = v[0] == '2' ? SPOOL_DSN_DOUBLE : SPOOL_DSN_BOUNCE;
 		free(v);
 		return 0;
 	default:
@@ -150,41 +150,37 @@ spool_env_apply(struct spool_env *env, char type, char *v, off_t off)
 int
 spool_env_parse(int fd, struct spool_env *env)
 {
-	char magic[sizeof(SPOOL_MAGIC) - 1];
-	unsigned char hdr[5];
+	unsigned char hdr[SPOOL_REC_HDR];
 	struct stat st;
-	off_t off;
+	off_t off = SPOOL_MAGIC_LEN;
 	struct spool_reader *rd;
 
 	memset(env, 0, sizeof(*env));
-	if (fstat(fd, &st) < 0 || pread(fd, magic, sizeof(magic), 0) != (ssize_t)sizeof(magic) ||
-	    memcmp(magic, SPOOL_MAGIC, sizeof(magic)) != 0)
+	if (spool_rec_magic_check(fd, &st) < 0)
 		return -1;
 	env->file_size = st.st_size;
-	off = sizeof(magic);
 	rd = xmalloc(sizeof(*rd));
 	rd->fd = fd;
 	rd->off = 0;
 	rd->len = 0;
-	while (off + 5 <= st.st_size && spool_reader_get(rd, hdr, 5, off) == 0) {
-		uint32_t len = (uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 |
-		    (uint32_t)hdr[3] << 8 | hdr[4];
-		off_t data = off + 5;
+	while (off + SPOOL_REC_HDR <= st.st_size && spool_reader_get(rd, hdr, SPOOL_REC_HDR, off) == 0) {
+		uint32_t len = spool_rec_hdr_len(hdr);
+		off_t data = off + SPOOL_REC_HDR;
 		char *v;
 		if (data + (off_t)len > st.st_size)
 			break;
-		if (hdr[0] == 'X') {
+		if (hdr[0] == SPOOL_REC_END) {
 			free(rd);
 			if (len == 0 && data == st.st_size && env->sender != NULL)
 				return 0;
 			spool_env_free(env);
 			return -1;
 		}
-		if (hdr[0] == 'M') {
+		if (hdr[0] == SPOOL_REC_CONTENT) {
 			env->content_off = data;
 			env->content_len = len;
 		} else if ((v = spool_field_read(rd, data, len)) == NULL ||
-		    spool_env_apply(env, (char)hdr[0], v, off) < 0)
+		    spool_env_apply(env, (enum spool_rec)hdr[0], v, off) < 0)
 			break;
 		off = data + (off_t)len;
 	}
@@ -238,6 +234,14 @@ int
 spool_rcpt_mark(int fd, const struct spool_rcpt *r, char state)
 {
 	return pwrite(fd, &state, 1, r->state_off) == 1 ? 0 : -1;
+}
+
+int
+spool_warn_mark(int fd, const struct spool_env *env)
+{
+	char sent = SPOOL_REC_WARN_SENT;
+
+	return pwrite(fd, &sent, 1, env->warn_off) == 1 ? 0 : -1;
 }
 
 int

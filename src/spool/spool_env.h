@@ -2,8 +2,8 @@
  * spool_env.h - reading a queued message back: its envelope, the state of
  * each recipient, and where its content lies. Used by the queue manager,
  * delivery and ferryctl. Recipient states are changed in place: the type
- * octet of an 'R' record becomes 'D' (delivered) or 'F' (failed, bounced),
- * as Postfix marks done recipients in its queue files.
+ * octet of a recipient record becomes delivered or failed (spool_rec.h), as
+ * Postfix marks done recipients in its queue files.
  */
 #ifndef FERRY_SPOOL_ENV_H
 #define FERRY_SPOOL_ENV_H
@@ -16,14 +16,15 @@
 #include <time.h>
 
 #include "spool/spool.h"
+#include "util/smtp_kinds.h"
 
-#define SPOOL_RCPT_PENDING   'R'
-#define SPOOL_RCPT_DELIVERED 'D'
-#define SPOOL_RCPT_FAILED    'F'
+#define SPOOL_RCPT_PENDING   SPOOL_REC_RCPT
+#define SPOOL_RCPT_DELIVERED SPOOL_REC_DELIVERED
+#define SPOOL_RCPT_FAILED    SPOOL_REC_FAILED
 
 struct spool_rcpt {
 	char    *addr;
-	unsigned notify;
+	unsigned notify;     /* SMTP_NOTIFY_* bits, 0 when none */
 	char    *orcpt;      /* NULL when absent */
 	char     state;      /* SPOOL_RCPT_* */
 	off_t    state_off;  /* file offset of the record's type octet */
@@ -36,17 +37,17 @@ struct spool_env {
 	struct spool_rcpt *rcpts;
 	size_t    nrcpts;
 	char     *envid;                 /* NULL when absent */
-	int       ret;                   /* 0 none, 1 FULL, 2 HDRS */
-	int       body;                  /* 0 none, 1 7BIT, 2 8BITMIME, 3 BINARYMIME */
+	enum smtp_ret  ret;
+	enum smtp_body body;
 	bool      smtputf8;
 	char     *auth;                  /* NULL when absent */
 	char     *client_addr, *helo;
-	int       dsn_kind;              /* 0 normal, 1 bounce, 2 double bounce ('Z') */
-	char     *source;                /* outbound source from the listener ('o'), or NULL */
-	long long tenant_id;             /* 'G': the tenant it was sent as, 0 none */
-	char     *pool;                  /* 'Y': IP pool name, or NULL */
-	bool      warned;                /* a delay warning went out ('w') */
-	off_t     warn_off;              /* offset of the 'W' record's type octet, 0 if none */
+	enum spool_dsn dsn_kind;         /* made by ferry: a bounce or a double bounce */
+	char     *source;                /* outbound source from the listener, or NULL */
+	long long tenant_id;             /* the tenant it was sent as, 0 none */
+	char     *pool;                  /* IP pool name, or NULL */
+	bool      warned;                /* a delay warning went out */
+	off_t     warn_off;              /* offset of the warning record's type octet, 0 if none */
 	off_t     content_off;
 	uint64_t  content_len;
 	off_t     file_size;
@@ -65,6 +66,8 @@ DIR *spool_dir_list(int dirfd);
 int spool_queue_open(struct spool *s, const char *id, bool held);
 /* Mark a recipient's final state (no flush: see spool_queue_sync). */
 int spool_rcpt_mark(int fd, const struct spool_rcpt *r, char state);
+/* Mark the delay warning sent; the file has one due (warn_off > 0). No flush. */
+int spool_warn_mark(int fd, const struct spool_env *env);
 /* The message is finished: remove it from queue/ (or hold/). */
 int spool_queue_remove(struct spool *s, const char *id, bool held);
 /* Move between queue/ and hold/ (fsyncs both directories). */

@@ -30,7 +30,7 @@ struct spool_msg {
 	char             id[SPOOL_ID_LEN + 1];
 	off_t            off;              /* file offset of wbuf[0] */
 	size_t           wlen;
-	off_t            content_len_off;  /* where the 'M' length goes */
+	off_t            content_hdr_off;  /* the content record's header, for its length */
 	uint64_t         content_size;
 	bool             in_content;
 	bool             reused;           /* a recycled file: truncate at finish */

@@ -70,29 +70,41 @@ def maildir_messages(f, addr):
     return sorted(glob.glob(os.path.join(f.spool, "mail", domain, local, "new", "*")))
 
 
+# Spool record types (src/spool/spool_rec.h has the table with each meaning).
+REC_RCPT, REC_DONE = "R", ("D", "F")       # pending; delivered or failed
+REC_NOTIFY, REC_ORCPT, REC_CONTENT, REC_END = "N", "O", "M", "X"
+
+
 def read_spool_file(path):
-    """Parse a ferry spool file (see src/spool/spool.h) into a dict."""
+    """Parse a ferry spool file (format in src/spool/spool_rec.h) into a dict:
+    "rcpts" the pending recipients, "done" {recipient: "D" or "F"}, "notify"
+    and "orcpt" by recipient, "content", and every other record by its type."""
     with open(path, "rb") as f:
         data = f.read()
     assert data.startswith(b"FERRY1\n"), "bad magic in %s" % path
     off = 7
-    env = {"rcpts": [], "notify": {}, "orcpt": {}}
+    env = {"rcpts": [], "done": {}, "notify": {}, "orcpt": {}}
+    last = None
     ended = False
     while off + 5 <= len(data):
         typ = chr(data[off])
         (ln,) = struct.unpack(">I", data[off + 1:off + 5])
         val = data[off + 5:off + 5 + ln]
         off += 5 + ln
-        if typ == "X":
+        if typ == REC_END:
             ended = True
             break
-        if typ == "R":
-            env["rcpts"].append(val.decode("utf-8", "replace"))
-        elif typ == "N":
-            env["notify"][env["rcpts"][-1]] = int(val)
-        elif typ == "O":
-            env["orcpt"][env["rcpts"][-1]] = val.decode()
-        elif typ == "M":
+        if typ == REC_RCPT or typ in REC_DONE:
+            last = val.decode("utf-8", "replace")
+            if typ == REC_RCPT:
+                env["rcpts"].append(last)
+            else:
+                env["done"][last] = typ
+        elif typ == REC_NOTIFY:
+            env["notify"][last] = int(val)
+        elif typ == REC_ORCPT:
+            env["orcpt"][last] = val.decode()
+        elif typ == REC_CONTENT:
             env["content"] = val
         else:
             env[typ] = val.decode("utf-8", "replace")

@@ -51,7 +51,7 @@ done_cb(void *arg, int error)
 	pthread_mutex_unlock(&d->lock);
 }
 
-/* The tenant ('G') of the fixture's message, or NULL for none. */
+/* The tenant record of the fixture's message, or NULL for none. */
 static const char *fixture_tenant;
 
 /* One durable message in queue/; a TAB in the sender tests the framing. */
@@ -62,12 +62,12 @@ message_queue(struct fixture *f)
 	struct spool_msg *m = spool_msg_create(f->srv.spool, f->id);
 
 	assert_non_null(m);
-	assert_int_equal(spool_msg_record_str(m, 't', "1700000000"), 0);
-	assert_int_equal(spool_msg_record_str(m, 'S', "al\tice@example.test"), 0);
-	assert_int_equal(spool_msg_record_str(m, 'R', "x@remote.test"), 0);
-	assert_int_equal(spool_msg_record_str(m, 'R', "y@remote.test"), 0);
+	assert_int_equal(spool_rec_str(m, SPOOL_REC_TIME, "1700000000"), 0);
+	assert_int_equal(spool_rec_str(m, SPOOL_REC_SENDER, "al\tice@example.test"), 0);
+	assert_int_equal(spool_rec_str(m, SPOOL_REC_RCPT, "x@remote.test"), 0);
+	assert_int_equal(spool_rec_str(m, SPOOL_REC_RCPT, "y@remote.test"), 0);
 	if (fixture_tenant != NULL)
-		assert_int_equal(spool_msg_record_str(m, 'G', fixture_tenant), 0);
+		assert_int_equal(spool_rec_str(m, SPOOL_REC_TENANT, fixture_tenant), 0);
 	assert_int_equal(spool_msg_content_begin(m), 0);
 	assert_int_equal(spool_msg_write(m, "Subject: t\r\n\r\nbody\r\n", 20), 0);
 	spool_msg_commit(m, done_cb, &d);
@@ -252,7 +252,7 @@ test_release_tenant_bad(void **state)
 
 	snprintf(req, sizeof(req), "hold %s\n", f->id);
 	assert_string_equal(ask(f, req), "OK\n");
-	assert_string_equal(ask(f, "release-tenant 7\n"), "released\t0\nOK\n");  /* no 'G': no tenant */
+	assert_string_equal(ask(f, "release-tenant 7\n"), "released\t0\nOK\n");  /* no tenant record */
 	assert_true(file_in(f, "hold"));
 	assert_string_equal(ask(f, "release-tenant\n"), "ERR release-tenant takes one tenant id\n");
 	assert_string_equal(ask(f, "release-tenant 1 2\n"), "ERR release-tenant takes one tenant id\n");

@@ -1,4 +1,5 @@
-/* test_spool.c - message files, group commit, recovery, queue ids. */
+/* test_spool.c - message files, group commit, recovery, queue ids, and the
+ * envelope records written and read back. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -103,8 +104,8 @@ test_commit_batch_and_recover(void **state)
 	for (int i = 0; i < 50; i++) {
 		m = spool_msg_create(s, id);
 		assert_non_null(m);
-		assert_int_equal(spool_msg_record_str(m, 'S', "a@b.test"), 0);
-		assert_int_equal(spool_msg_record_str(m, 'R', "c@d.test"), 0);
+		assert_int_equal(spool_rec_str(m, SPOOL_REC_SENDER, "a@b.test"), 0);
+		assert_int_equal(spool_rec_str(m, SPOOL_REC_RCPT, "c@d.test"), 0);
 		assert_int_equal(spool_msg_content_begin(m), 0);
 		for (int k = 0; k < 100; k++)
 			assert_int_equal(spool_msg_write(m, "0123456789abcdef0123456789abcdef\r\n", 34), 0);
@@ -117,7 +118,7 @@ test_commit_batch_and_recover(void **state)
 	assert_int_equal(count_files(dir, "incoming"), 0);
 	/* a half-written message (crash before commit) and a damaged queue file */
 	m = spool_msg_create(s, id);
-	spool_msg_record_str(m, 'S', "x@y.test");
+	spool_rec_str(m, SPOOL_REC_SENDER, "x@y.test");
 	snprintf(path, sizeof(path), "%s/queue/FFFFFFFFFFFFFFFF", dir);
 	fd = open(path, O_WRONLY | O_CREAT, 0640);
 	assert_int_equal(write(fd, "FERRY1\nS\0\0\0\x05x", 14), 14);
@@ -154,8 +155,8 @@ commit_one(struct spool *s, struct done *d, const char *body, char id[SPOOL_ID_L
 	int before = d->count;
 
 	assert_non_null(m);
-	assert_int_equal(spool_msg_record_str(m, 'S', "a@b.test"), 0);
-	assert_int_equal(spool_msg_record_str(m, 'R', "c@d.test"), 0);
+	assert_int_equal(spool_rec_str(m, SPOOL_REC_SENDER, "a@b.test"), 0);
+	assert_int_equal(spool_rec_str(m, SPOOL_REC_RCPT, "c@d.test"), 0);
 	assert_int_equal(spool_msg_content_begin(m), 0);
 	assert_int_equal(spool_msg_write(m, body, strlen(body)), 0);
 	spool_msg_commit(m, done_cb, d);
@@ -209,6 +210,76 @@ test_finished_files_are_reused_whole(void **state)
 	spool_close(s);
 }
 
+/* Every typed writer, read back by the parser; then the in-place marks. */
+static void
+test_envelope_round_trip(void **state)
+{
+	char err[256], id[SPOOL_ID_LEN + 1], path[256];
+	char *dir = spool_dir_new();
+	struct spool *s = spool_open(dir, (uid_t)-1, (gid_t)-1, false, err, sizeof(err));
+	struct done d = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+	struct spool_msg *m;
+	struct spool_env env;
+	int fd;
+
+	(void)state;
+	assert_non_null(s);
+	assert_int_equal(spool_committer_start(s), 0);
+	m = spool_msg_create(s, id);
+	assert_non_null(m);
+	assert_int_equal(spool_rec_num(m, SPOOL_REC_TIME, 1700000000), 0);
+	assert_int_equal(spool_rec_put(m, SPOOL_REC_SENDER, "", 0), 0);
+	assert_int_equal(spool_rec_rcpt(m, "a@x.test", 8, SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_DELAY,
+	    "rfc822;a@x.test"), 0);
+	assert_int_equal(spool_rec_rcpt(m, "b@x.test", 8, 0, NULL), 0);
+	assert_int_equal(spool_rec_str(m, SPOOL_REC_ENVID, "env 1"), 0);
+	assert_int_equal(spool_rec_str(m, SPOOL_REC_RET, smtp_ret_name(SMTP_RET_HDRS)), 0);
+	assert_int_equal(spool_rec_str(m, SPOOL_REC_BODY, smtp_body_name(SMTP_BODY_8BITMIME)), 0);
+	assert_int_equal(spool_rec_str(m, SPOOL_REC_AUTH, NULL), 0);      /* left out */
+	assert_int_equal(spool_rec_num(m, SPOOL_REC_DSN, SPOOL_DSN_DOUBLE), 0);
+	assert_int_equal(spool_rec_put(m, SPOOL_REC_WARN_DUE, "", 0), 0);
+	assert_int_equal(spool_rec_num(m, SPOOL_REC_TENANT, 7), 0);
+	assert_int_equal(spool_rec_str(m, 'q', "a future record"), 0);   /* skipped by readers */
+	assert_int_equal(spool_msg_content_begin(m), 0);
+	assert_int_equal(spool_msg_write(m, "x\r\n", 3), 0);
+	spool_msg_commit(m, done_cb, &d);
+	done_wait(&d, 1);
+	assert_int_equal(d.errors, 0);
+	snprintf(path, sizeof(path), "%s/queue/%s", dir, id);
+	fd = open(path, O_RDWR);
+	assert_int_equal(spool_env_parse(fd, &env), 0);
+	assert_string_equal(env.id, id);
+	assert_int_equal(env.arrival, 1700000000);
+	assert_string_equal(env.sender, "");
+	assert_int_equal(env.nrcpts, 2);
+	assert_string_equal(env.rcpts[0].addr, "a@x.test");
+	assert_int_equal(env.rcpts[0].notify, SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_DELAY);
+	assert_string_equal(env.rcpts[0].orcpt, "rfc822;a@x.test");
+	assert_int_equal(env.rcpts[1].notify, 0);
+	assert_null(env.rcpts[1].orcpt);
+	assert_int_equal(env.rcpts[1].state, SPOOL_RCPT_PENDING);
+	assert_string_equal(env.envid, "env 1");
+	assert_int_equal(env.ret, SMTP_RET_HDRS);
+	assert_int_equal(env.body, SMTP_BODY_8BITMIME);
+	assert_null(env.auth);
+	assert_int_equal(env.dsn_kind, SPOOL_DSN_DOUBLE);
+	assert_int_equal(env.tenant_id, 7);
+	assert_false(env.warned);
+	assert_true(env.warn_off > 0);
+	assert_int_equal(env.content_len, 3);
+	assert_int_equal(spool_rcpt_mark(fd, &env.rcpts[1], SPOOL_RCPT_DELIVERED), 0);
+	assert_int_equal(spool_warn_mark(fd, &env), 0);
+	spool_env_free(&env);
+	assert_int_equal(spool_env_parse(fd, &env), 0);
+	assert_int_equal(env.rcpts[0].state, SPOOL_RCPT_PENDING);
+	assert_int_equal(env.rcpts[1].state, SPOOL_RCPT_DELIVERED);
+	assert_true(env.warned);
+	spool_env_free(&env);
+	close(fd);
+	spool_committer_stop(s);
+	spool_close(s);
+}
+
 int
 main(void)
 {
@@ -217,6 +288,7 @@ main(void)
 		cmocka_unit_test(test_commit_batch_and_recover),
 		cmocka_unit_test(test_abort_removes_file),
 		cmocka_unit_test(test_finished_files_are_reused_whole),
+		cmocka_unit_test(test_envelope_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
