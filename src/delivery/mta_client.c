@@ -116,7 +116,7 @@ int
 mta_io_reply(struct mta_conn *c, struct mta_reply *r, const char **raw, size_t *rawlen)
 {
 	for (;;) {
-		long used = c->dead ? 0 : mta_reply_parse(c->rbuf, c->rlen, r);
+		long used = c->dead ? 0 : mta_reply_parse(c->rbuf, c->rlen, MTA_REPLY_TOLERANT, r);
 		if (used > 0) {
 			if (raw != NULL) {
 				*raw = c->rbuf;

@@ -22,15 +22,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "util/mta_reply.h"
 #include "util/smtp_kinds.h"
-
-#define MTA_TEXT_MAX 512
-
-/* A peer's reply, or a local failure presented as one (code 4xx/5xx). */
-struct mta_reply {
-	int  code;                  /* 250, 451, 550...; 0 before any reply */
-	char text[MTA_TEXT_MAX];    /* first line text incl. enhanced code, printable */
-};
 
 enum mta_tls { MTA_TLS_NONE, MTA_TLS_MAY, MTA_TLS_REQUIRE };
 
@@ -95,13 +88,5 @@ const char *mta_tls_info(const struct mta_conn *c);
 const char *mta_peer_name(const struct mta_conn *c);  /* "host[addr]:port" */
 /* The peer announced DSN, so NOTIFY/ORCPT went on and success notices are its job. */
 bool mta_peer_dsn(const struct mta_conn *c);
-
-/* r = a local failure presented as a reply ("4.4.1 text" after the code). */
-void mta_reply_set(struct mta_reply *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* Parse one complete (possibly multi-line) reply at the start of buf, which
- * may hold more: returns the octets it used, 0 if it is not complete yet,
- * -1 if malformed. Exposed for tests and fuzzing. */
-long mta_reply_parse(const char *buf, size_t len, struct mta_reply *r);
 
 #endif

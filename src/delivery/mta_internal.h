@@ -1,8 +1,8 @@
 /*
  * mta_internal.h - what the outbound client's files share: the connection
  * (socket, TLS, read buffer, the peer's extensions) and its I/O helpers.
- * mta_client.c opens sessions, mta_tx.c runs transactions, mta_reply.c
- * parses replies and EHLO keywords.
+ * mta_client.c opens sessions, mta_tx.c runs transactions; replies and
+ * EHLO keywords are parsed by util/mta_reply.c.
  */
 #ifndef FERRY_DELIVERY_MTA_INTERNAL_H
 #define FERRY_DELIVERY_MTA_INTERNAL_H
@@ -10,15 +10,6 @@
 #include "delivery/mta_client.h"
 
 #define MTA_RBUF      16384   /* one whole reply must fit (RFC 5321 4.5.3.1.5 is 512 a line) */
-#define MTA_LINE_MAX  2048    /* longer reply lines are malformed */
-#define MTA_LINES_MAX 100     /* longer replies are malformed */
-
-/* Extensions the peer announced in its EHLO reply. */
-struct mta_caps {
-	bool     pipelining, eightbit, smtputf8, dsn, starttls, auth_plain;
-	bool     has_size;
-	uint64_t size;            /* 0 = no fixed limit announced */
-};
 
 struct mta_conn {
 	int             fd;
@@ -46,9 +37,6 @@ bool mta_io_unsolicited(struct mta_conn *c);
 void mta_io_consume(struct mta_conn *c, size_t n);
 /* A command and its reply; -1 when the connection died (r says why). */
 int  mta_cmd(struct mta_conn *c, struct mta_reply *r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* Fill caps from an EHLO/LHLO reply's octets. */
-void mta_caps_parse(const char *raw, size_t len, struct mta_caps *caps);
 
 
 #endif

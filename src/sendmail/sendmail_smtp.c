@@ -5,30 +5,28 @@
  * STANDARDS: RFC 5321 4.1.1, 4.2 (reply syntax, multi-line replies), 4.3.2
  * (which codes each command may return), 4.5.2 (dot-stuffing), 4.5.3.2
  * (timeouts); RFC 1870; RFC 6152; RFC 6531; RFC 3461; RFC 3463.
- * SECURITY: trusts nothing ferryd sends: reply lines must end in CRLF, are
- * bounded in length and number, must carry one code; text is printed with
- * control characters masked. Commands carry only validated addresses.
+ * SECURITY: trusts nothing ferryd sends: replies are read by the outbound
+ * client's parser in its strict mode (util/mta_reply.c: lines end in CRLF,
+ * bounded in length and number, one code); text is printed reduced to
+ * printable ASCII. Commands carry only validated addresses.
  */
 #include "sendmail/sendmail_smtp.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "util/mta_reply.h"
 #include "util/xmalloc.h"
 
-#define SENDMAIL_REPLY_LINE  2048    /* RFC 5321 says 512; be lenient, stay bounded */
-#define SENDMAIL_REPLY_LINES 100
 #define SENDMAIL_TIMEOUT     300     /* seconds, RFC 5321 4.5.3.2 */
 #define SENDMAIL_TIMEOUT_DOT 600     /* the reply to the final dot */
 #define SENDMAIL_CMD_MAX     510     /* a command line without its CRLF */
@@ -39,16 +37,15 @@ struct sendmail_smtp {
 	int      fd;
 	bool     verbose;
 	int      timeout;              /* seconds, for the reply being read */
-	char     rbuf[4096];
-	size_t   rpos, rlen;
+	char     rbuf[16384];          /* a whole reply must fit */
+	size_t   rlen;
+	size_t   used;                 /* octets of rbuf the last reply took */
 	char     wbuf[65536];
 	size_t   wlen;
 	bool     bol;                  /* dot-stuffing: at the start of a line */
-	int      code;                 /* of the last reply, 0 when there was none */
-	char     text[4096];           /* the last reply, lines joined by '\n', masked */
-	size_t   textlen;
+	struct mta_reply reply;        /* the last one; code 0 when there was none */
+	struct mta_caps  caps;         /* from the EHLO reply */
 	char     why[256];             /* the I/O or protocol failure, when code is 0 */
-	bool     ext_size, ext_8bitmime, ext_smtputf8, ext_dsn;
 };
 
 static void
@@ -59,7 +56,7 @@ sendmail_smtp_why(struct sendmail_smtp *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->why, sizeof(s->why), fmt, ap);
 	va_end(ap);
-	s->code = 0;
+	s->reply.code = 0;
 }
 
 static int
@@ -102,9 +99,8 @@ sendmail_smtp_fill(struct sendmail_smtp *s)
 			sendmail_smtp_why(s, "timeout after %d seconds waiting for ferryd", s->timeout);
 			return -1;
 		}
-		if (r > 0 && (n = recv(s->fd, s->rbuf, sizeof(s->rbuf), 0)) > 0) {
-			s->rpos = 0;
-			s->rlen = (size_t)n;
+		if (r > 0 && (n = recv(s->fd, s->rbuf + s->rlen, sizeof(s->rbuf) - s->rlen, 0)) > 0) {
+			s->rlen += (size_t)n;
 			return 0;
 		}
 		if (r > 0 && n == 0) {
@@ -118,85 +114,45 @@ sendmail_smtp_fill(struct sendmail_smtp *s)
 	}
 }
 
-/* One reply line, CRLF removed. The CRLF is required: a reply that
- * ends otherwise is not one. */
-static int
-sendmail_smtp_line(struct sendmail_smtp *s, char *line, size_t *len)
-{
-	size_t n = 0;
-
-	for (;;) {
-		char c;
-
-		if (s->rpos == s->rlen && sendmail_smtp_fill(s) < 0)
-			return -1;
-		c = s->rbuf[s->rpos++];
-		if (c == '\n') {
-			if (n == 0 || line[n - 1] != '\r') {
-				sendmail_smtp_why(s, "malformed reply from ferryd (line without CRLF)");
-				return -1;
-			}
-			line[--n] = '\0';
-			*len = n;
-			return 0;
-		}
-		if (n == SENDMAIL_REPLY_LINE - 1) {
-			sendmail_smtp_why(s, "malformed reply from ferryd (line too long)");
-			return -1;
-		}
-		line[n++] = c;
-	}
-}
-
+/* -v: the reply's lines as they came, without their CRLF. */
 static void
-sendmail_smtp_text_add(struct sendmail_smtp *s, const char *line, size_t len)
+sendmail_smtp_show(const char *buf, size_t len)
 {
-	if (s->textlen > 0 && s->textlen < sizeof(s->text) - 1)
-		s->text[s->textlen++] = '\n';
-	for (size_t i = 0; i < len && s->textlen < sizeof(s->text) - 1; i++) {
-		unsigned char c = (unsigned char)line[i];
-		s->text[s->textlen++] = c < 32 || c == 127 ? '?' : (char)c;
+	while (len > 0) {
+		const char *nl = memchr(buf, '\n', len);
+		size_t n = nl != NULL ? (size_t)(nl - buf) + 1 : len, shown = n;
+
+		while (shown > 0 && (buf[shown - 1] == '\n' || buf[shown - 1] == '\r'))
+			shown--;
+		fprintf(stderr, "<<< %.*s\n", (int)shown, buf);
+		buf += n;
+		len -= n;
 	}
-	s->text[s->textlen] = '\0';
 }
 
-/* Read one reply, strictly (RFC 5321 4.2): "ddd" then SP, '-' or the end
- * of the line, one code on every line, first digit 2 to 5. */
+/* Read one reply into s->reply; its octets stay in rbuf (s->used) until
+ * the next one is read, for the EHLO keywords. */
 static int
 sendmail_smtp_reply(struct sendmail_smtp *s)
 {
-	char line[SENDMAIL_REPLY_LINE];
-	size_t len;
-	int code = 0, c;
+	long n;
 
-	s->code = 0;
-	s->textlen = 0;
-	s->text[0] = '\0';
-	for (int nlines = 0;; nlines++) {
-		if (nlines == SENDMAIL_REPLY_LINES) {
-			sendmail_smtp_why(s, "malformed reply from ferryd (too many lines)");
-			return -1;
-		}
-		if (sendmail_smtp_line(s, line, &len) < 0)
-			return -1;
-		if (s->verbose)
-			fprintf(stderr, "<<< %.*s\n", (int)len, line);
-		if (len < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '5' ||
-		    line[2] < '0' || line[2] > '9' || (len > 3 && line[3] != ' ' && line[3] != '-')) {
-			sendmail_smtp_why(s, "malformed reply from ferryd");
-			return -1;
-		}
-		c = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-		if (nlines > 0 && c != code) {
-			sendmail_smtp_why(s, "malformed reply from ferryd (mixed reply codes)");
-			return -1;
-		}
-		code = c;
-		sendmail_smtp_text_add(s, line, len);
-		if (len == 3 || line[3] == ' ')
+	memmove(s->rbuf, s->rbuf + s->used, s->rlen - s->used);
+	s->rlen -= s->used;
+	s->used = 0;
+	while ((n = mta_reply_parse(s->rbuf, s->rlen, MTA_REPLY_STRICT, &s->reply)) == 0)
+		if (s->rlen == sizeof(s->rbuf) || sendmail_smtp_fill(s) < 0)
 			break;
+	if (n <= 0) {
+		if (n < 0 || s->rlen == sizeof(s->rbuf))
+			sendmail_smtp_why(s, "malformed reply from ferryd");
+		if (s->verbose)
+			sendmail_smtp_show(s->rbuf, s->rlen);
+		return -1;
 	}
-	s->code = code;
+	s->used = (size_t)n;
+	if (s->verbose)
+		sendmail_smtp_show(s->rbuf, s->used);
 	return 0;
 }
 
@@ -260,47 +216,22 @@ sendmail_smtp_cmd(struct sendmail_smtp *s, const char *line)
 	return sendmail_smtp_reply(s);
 }
 
-/* EHLO keywords (RFC 5321 4.1.1.1): every line after the first is
- * "250-KEYWORD params" or "250 KEYWORD params". */
-static void
-sendmail_smtp_ehlo_parse(struct sendmail_smtp *s)
-{
-	static const struct { const char *kw; size_t off; } exts[] = {
-		{ "SIZE", offsetof(struct sendmail_smtp, ext_size) },
-		{ "8BITMIME", offsetof(struct sendmail_smtp, ext_8bitmime) },
-		{ "SMTPUTF8", offsetof(struct sendmail_smtp, ext_smtputf8) },
-		{ "DSN", offsetof(struct sendmail_smtp, ext_dsn) },
-	};
-	const char *line = strchr(s->text, '\n');
-
-	while (line != NULL) {
-		size_t len, n;
-
-		line++;
-		len = strcspn(line, "\n");
-		n = len > 4 ? strcspn(line + 4, " \n") : 0;
-		for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++)
-			if (n == strlen(exts[i].kw) && strncasecmp(line + 4, exts[i].kw, n) == 0)
-				*(bool *)((char *)s + exts[i].off) = true;
-		line = strchr(line, '\n');
-	}
-}
-
 /* ---- outcome ----------------------------------------------------------- */
 
 /* Sysexits code for a refusal, from the stage and the enhanced status
  * code (RFC 3463) when there is one, as sendmail reports them. */
 static int
-sendmail_smtp_exit_code(enum sendmail_stage st, int code, const char *text)
+sendmail_smtp_exit_code(enum sendmail_stage st, const struct mta_reply *r)
 {
-	int subject = -1, detail = -1;
+	const char *t = r->text;
+	int code = r->code, subject = -1, detail = -1;
 
 	if (code / 100 != 5)
 		return EX_TEMPFAIL;   /* 4xx, or a code the command may not return */
-	if (strlen(text) >= 9 && text[4] == '5' && text[5] == '.' && text[6] >= '0' && text[6] <= '9' &&
-	    text[7] == '.' && text[8] >= '0' && text[8] <= '9') {
-		subject = text[6] - '0';
-		detail = text[8] - '0';
+	if (strlen(t) >= 5 && t[0] == '5' && t[1] == '.' && t[2] >= '0' && t[2] <= '9' &&
+	    t[3] == '.' && t[4] >= '0' && t[4] <= '9') {
+		subject = t[2] - '0';
+		detail = t[4] - '0';
 	}
 	if (st == SM_DOT || subject == 6 || (subject == 3 && detail == 4))
 		return EX_DATAERR;    /* content refused, or too big */
@@ -318,12 +249,13 @@ sendmail_smtp_exit_code(enum sendmail_stage st, int code, const char *text)
 static int
 sendmail_smtp_report(struct sendmail_smtp *s, enum sendmail_stage st, const char *what)
 {
-	if (s->code == 0) {
+	if (s->reply.code == 0) {
 		fprintf(stderr, "ferry-sendmail: %s: %s\n", what, s->why);
 		return EX_TEMPFAIL;
 	}
-	fprintf(stderr, "ferry-sendmail: %s: ferryd replied: %s\n", what, s->text);
-	return sendmail_smtp_exit_code(st, s->code, s->text);
+	fprintf(stderr, "ferry-sendmail: %s: ferryd replied: %d%s%s\n", what, s->reply.code,
+	    s->reply.text[0] != '\0' ? " " : "", s->reply.text);
+	return sendmail_smtp_exit_code(st, &s->reply);
 }
 
 /* QUIT after a refusal, when the session is still in step; its reply
@@ -332,7 +264,7 @@ static void
 sendmail_smtp_quit(struct sendmail_smtp *s)
 {
 	s->timeout = 10;
-	if (s->code != 0)
+	if (s->reply.code != 0)
 		sendmail_smtp_cmd(s, "QUIT");
 }
 
@@ -364,21 +296,21 @@ sendmail_smtp_mail(struct sendmail_smtp *s, const struct sendmail_env *env, stru
 	char cmd[SENDMAIL_CMD_MAX + 2];
 	int n = snprintf(cmd, sizeof(cmd), "MAIL FROM:<%s>", env->sender);
 
-	if (s->ext_size)
+	if (s->caps.has_size)
 		n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " SIZE=%llu", (unsigned long long)m->out.size);
-	if (m->out.eightbit && s->ext_8bitmime)
+	if (m->out.eightbit && s->caps.eightbit)
 		n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " BODY=8BITMIME");
 	if (env->smtputf8)
 		n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " SMTPUTF8");
-	if (env->ret != NULL && s->ext_dsn)
+	if (env->ret != NULL && s->caps.dsn)
 		n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " RET=%s", env->ret);
-	if (env->envid != NULL && s->ext_dsn)
+	if (env->envid != NULL && s->caps.dsn)
 		n += snprintf(cmd + n, sizeof(cmd) - (size_t)n, " ENVID=%s", env->envid);
 	if ((size_t)n >= sizeof(cmd) - 1) {
 		fprintf(stderr, "ferry-sendmail: MAIL command too long\n");
 		return EX_SOFTWARE;
 	}
-	if (sendmail_smtp_cmd(s, cmd) < 0 || s->code != 250)
+	if (sendmail_smtp_cmd(s, cmd) < 0 || s->reply.code != 250)
 		return sendmail_smtp_report(s, SM_MAIL, cmd);
 	return EX_OK;
 }
@@ -393,11 +325,11 @@ sendmail_smtp_rcpts(struct sendmail_smtp *s, const struct sendmail_env *env)
 
 	for (size_t i = 0; i < env->nrcpts; i++) {
 		int n = snprintf(cmd, sizeof(cmd), "RCPT TO:<%s>", env->rcpts[i]);
-		if (env->notify != NULL && s->ext_dsn)
+		if (env->notify != NULL && s->caps.dsn)
 			snprintf(cmd + n, sizeof(cmd) - (size_t)n, " NOTIFY=%s", env->notify);
 		if (sendmail_smtp_cmd(s, cmd) < 0)
 			return sendmail_smtp_report(s, SM_RCPT, cmd);
-		if (s->code == 250 || s->code == 251)
+		if (s->reply.code == 250 || s->reply.code == 251)
 			continue;
 		r = sendmail_smtp_report(s, SM_RCPT, cmd);
 		if (rc == EX_OK || (rc == EX_TEMPFAIL && r != EX_TEMPFAIL))
@@ -411,7 +343,7 @@ sendmail_smtp_data(struct sendmail_smtp *s, struct sendmail_msg *m)
 {
 	int r;
 
-	if (sendmail_smtp_cmd(s, "DATA") < 0 || s->code != 354)
+	if (sendmail_smtp_cmd(s, "DATA") < 0 || s->reply.code != 354)
 		return sendmail_smtp_report(s, SM_DATA, "DATA");
 	if (s->verbose)
 		fprintf(stderr, ">>> (%llu octets of message)\n>>> .\n", (unsigned long long)m->out.size);
@@ -419,7 +351,7 @@ sendmail_smtp_data(struct sendmail_smtp *s, struct sendmail_msg *m)
 	r = sendmail_msg_content_each(m, sendmail_smtp_content_cb, s);
 	if (r == -2) {
 		fprintf(stderr, "ferry-sendmail: cannot read the temporary file back: %s\n", strerror(errno));
-		s->code = 0;          /* mid-DATA: no QUIT, it would be content */
+		s->reply.code = 0;    /* mid-DATA: no QUIT, it would be content */
 		return EX_TEMPFAIL;   /* ferryd discards the unterminated message when we close */
 	}
 	if (r < 0 || sendmail_smtp_put(s, ".\r\n", 3) < 0 || sendmail_smtp_flush(s) < 0) {
@@ -437,7 +369,7 @@ sendmail_smtp_data(struct sendmail_smtp *s, struct sendmail_msg *m)
 		if (sendmail_smtp_reply(s) < 0)
 			return sendmail_smtp_report(s, SM_DOT, "end of message");
 	}
-	if (s->code != 250)
+	if (s->reply.code != 250)
 		return sendmail_smtp_report(s, SM_DOT, "end of message");
 	return EX_OK;
 }
@@ -447,12 +379,12 @@ sendmail_smtp_session(struct sendmail_smtp *s, const struct sendmail_env *env, s
 {
 	int rc;
 
-	if (sendmail_smtp_reply(s) < 0 || s->code != 220)
+	if (sendmail_smtp_reply(s) < 0 || s->reply.code != 220)
 		return sendmail_smtp_report(s, SM_GREETING, "greeting");
-	if (sendmail_smtp_cmd(s, "EHLO localhost") < 0 || s->code != 250)
+	if (sendmail_smtp_cmd(s, "EHLO localhost") < 0 || s->reply.code != 250)
 		return sendmail_smtp_report(s, SM_EHLO, "EHLO");
-	sendmail_smtp_ehlo_parse(s);
-	if (env->smtputf8 && !s->ext_smtputf8) {
+	mta_caps_parse(s->rbuf, s->used, &s->caps);
+	if (env->smtputf8 && !s->caps.smtputf8) {
 		fprintf(stderr, "ferry-sendmail: ferryd does not offer SMTPUTF8, which a non-ASCII address needs\n");
 		return EX_UNAVAILABLE;
 	}

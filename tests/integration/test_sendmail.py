@@ -305,6 +305,21 @@ class SendmailFakeServerTest(unittest.TestCase):
             self.assertEqual(r.returncode, EX_TEMPFAIL, (bad, r.stderr))
             self.assertIn(b"ferry-sendmail:", r.stderr)
 
+    def test_bare_lf_reply_is_malformed(self):
+        # ferryd ends every reply line with CRLF: a peer that does not is not ferryd
+        # speaking, even when the rest of the dialogue would succeed.
+        r, srv = self.run_against([b"220 fake\n", EHLO_OK, b"250 ok\r\n", b"250 ok\r\n",
+                                   b"354 go\r\n", b"250 queued\r\n", b"221 bye\r\n"])
+        self.assertEqual(r.returncode, EX_TEMPFAIL, r.stderr)
+        self.assertIn(b"greeting: malformed reply from ferryd", r.stderr)
+        self.assertNotIn(b"MAIL FROM", srv.received)
+
+    def test_multiline_refusal_reported_whole(self):
+        r, _ = self.run_against([b"220 fake\r\n", EHLO_OK, b"250 ok\r\n",
+                                 b"550-5.1.1 no such user\r\n550 5.1.1 here\r\n", b"221 bye\r\n"])
+        self.assertEqual(r.returncode, EX_NOUSER, r.stderr)
+        self.assertIn(b"ferryd replied: 550 5.1.1 no such user here", r.stderr)
+
     def test_connection_dropped(self):
         r, _ = self.run_against([b"220 fake\r\n", EHLO_OK, b"250 ok\r\n", b"CLOSE"])
         self.assertEqual(r.returncode, EX_TEMPFAIL)

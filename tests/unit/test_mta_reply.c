@@ -1,7 +1,8 @@
-/* test_mta_reply.c - the outbound client's reply parser: single and
- * multi-line replies, incomplete input, the multi-line tricks a hostile
- * peer plays (mixed codes, bad separators, NUL, bare CR, endless lines),
- * text sanitising, and the EHLO keywords ferry acts on. */
+/* test_mta_reply.c - the reply parser of the outbound client and
+ * ferry-sendmail: single and multi-line replies, incomplete input, the
+ * multi-line tricks a hostile peer plays (mixed codes, bad separators, NUL,
+ * bare CR, endless lines), text sanitising, what only the strict mode
+ * refuses, and the EHLO keywords ferry acts on. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,12 +10,18 @@
 
 #include <string.h>
 
-#include "delivery/mta_internal.h"
+#include "util/mta_reply.h"
+
+static long
+parse_in(enum mta_reply_mode mode, const char *s, struct mta_reply *r)
+{
+	return mta_reply_parse(s, strlen(s), mode, r);
+}
 
 static long
 parse(const char *s, struct mta_reply *r)
 {
-	return mta_reply_parse(s, strlen(s), r);
+	return parse_in(MTA_REPLY_TOLERANT, s, r);
 }
 
 static void
@@ -62,11 +69,11 @@ test_tricks_are_malformed(void **state)
 	assert_int_equal(parse("650 ok\r\n", &r), -1);
 	assert_int_equal(parse("25\r\n", &r), -1);
 	assert_int_equal(parse("250 a\rb\r\n", &r), -1);
-	assert_int_equal(mta_reply_parse("250 a\0b\r\n", 10, &r), -1);
+	assert_int_equal(mta_reply_parse("250 a\0b\r\n", 10, MTA_REPLY_TOLERANT, &r), -1);
 	char longline[4000];
 	memset(longline, 'a', sizeof(longline));
 	memcpy(longline, "250 ", 4);
-	assert_int_equal(mta_reply_parse(longline, sizeof(longline), &r), -1);
+	assert_int_equal(mta_reply_parse(longline, sizeof(longline), MTA_REPLY_TOLERANT, &r), -1);
 	/* too many continuation lines */
 	char many[2000] = "";
 	for (int i = 0; i < 150; i++)
@@ -82,6 +89,24 @@ test_bare_lf_tolerated_text_sanitised(void **state)
 	assert_int_equal(parse("451 4.3.0 \x1b[31mred\xff\n", &r), 20);
 	assert_int_equal(r.code, 451);
 	assert_string_equal(r.text, "4.3.0 ?[31mred?");
+}
+
+/* ferry-sendmail reads ferryd by the letter of RFC 5321 4.2; everything
+ * else is the same as for remote peers. */
+static void
+test_strict_mode(void **state)
+{
+	struct mta_reply r;
+	(void)state;
+	assert_int_equal(parse_in(MTA_REPLY_STRICT, "250 ok\n", &r), -1);
+	assert_int_equal(parse_in(MTA_REPLY_STRICT, "250-a\r\n250 b\n", &r), -1);
+	assert_int_equal(parse_in(MTA_REPLY_STRICT, "260 ok\r\n", &r), -1);
+	assert_int_equal(parse("260 ok\r\n", &r), 8);
+	assert_int_equal(parse_in(MTA_REPLY_STRICT, "250-a\r\n251 b\r\n", &r), -1);
+	assert_int_equal(parse_in(MTA_REPLY_STRICT, "250-a\r\n250 b", &r), 0);
+	assert_int_equal(parse_in(MTA_REPLY_STRICT, "550-5.1.1 a\r\n550 5.1.1 b\r\nx", &r), 26);
+	assert_int_equal(r.code, 550);
+	assert_string_equal(r.text, "5.1.1 a b");
 }
 
 static void
@@ -112,6 +137,7 @@ main(void)
 		cmocka_unit_test(test_incomplete_needs_more),
 		cmocka_unit_test(test_tricks_are_malformed),
 		cmocka_unit_test(test_bare_lf_tolerated_text_sanitised),
+		cmocka_unit_test(test_strict_mode),
 		cmocka_unit_test(test_ehlo_keywords),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

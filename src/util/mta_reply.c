@@ -1,6 +1,6 @@
 /*
  * mta_reply.c - strict parsing of a peer's SMTP replies and of the
- * keywords of its EHLO reply.
+ * keywords of its EHLO reply (mta_reply.h).
  * STANDARDS: RFC 5321 4.2 (reply syntax, multi-line replies), RFC 2034 /
  * RFC 3463 (enhanced codes), RFC 1870 (SIZE keyword), RFC 4954 (AUTH).
  * SECURITY: replies are untrusted (CVE-2020-8794 was a multi-line reply
@@ -9,7 +9,7 @@
  * lines make the whole reply malformed. Text kept for logs and bounces is
  * reduced to printable ASCII.
  */
-#include "delivery/mta_internal.h"
+#include "util/mta_reply.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,14 +72,16 @@ reply_enhanced_len(const char *s, size_t n)
 
 /* Check one line (without its line end); returns its code, or -1. */
 static int
-reply_line_check(const char *l, size_t n, bool *last)
+reply_line_check(const char *l, size_t n, enum mta_reply_mode mode, bool *last)
 {
+	char max2 = mode == MTA_REPLY_STRICT ? '5' : '9';
+
 	if (n < 3 || n > MTA_LINE_MAX)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (l[i] == '\0' || l[i] == '\r')
 			return -1;
-	if (l[0] < '2' || l[0] > '5' || l[1] < '0' || l[1] > '9' || l[2] < '0' || l[2] > '9')
+	if (l[0] < '2' || l[0] > '5' || l[1] < '0' || l[1] > max2 || l[2] < '0' || l[2] > '9')
 		return -1;
 	if (n == 3 || l[3] == ' ')
 		*last = true;
@@ -90,9 +92,8 @@ reply_line_check(const char *l, size_t n, bool *last)
 	return (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
 }
 
-/* Parse one complete (possibly multi-line) reply at the start of buf. */
 long
-mta_reply_parse(const char *buf, size_t len, struct mta_reply *r)
+mta_reply_parse(const char *buf, size_t len, enum mta_reply_mode mode, struct mta_reply *r)
 {
 	size_t pos = 0, first_enh = 0;
 	int code = -1;
@@ -104,9 +105,11 @@ mta_reply_parse(const char *buf, size_t len, struct mta_reply *r)
 			return len - pos > MTA_LINE_MAX + 2 ? -1 : 0;
 		size_t n = (size_t)(nl - (buf + pos));
 		if (n > 0 && buf[pos + n - 1] == '\r')
-			n--;            /* CRLF; a bare LF is tolerated as Postfix does */
+			n--;
+		else if (mode == MTA_REPLY_STRICT)
+			return -1;      /* a bare LF: tolerated only as Postfix does, from others */
 		bool last = false;
-		int lc = reply_line_check(buf + pos, n, &last);
+		int lc = reply_line_check(buf + pos, n, mode, &last);
 		if (lc < 0 || (code >= 0 && lc != code))
 			return -1;
 		const char *t = buf + pos + (n > 3 ? 4 : 3);
