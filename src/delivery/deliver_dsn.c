@@ -52,7 +52,7 @@ dsn_queue(struct deliver_ctx *d, const char *rcpt, enum spool_dsn mark, const ch
 		return -1;
 	rc |= spool_rec_num(m, SPOOL_REC_TIME, (long long)time(NULL));
 	rc |= spool_rec_str(m, SPOOL_REC_SENDER, "");
-	rc |= spool_rec_rcpt(m, rcpt, strlen(rcpt), 0, NULL);
+	rc |= spool_rec_str(m, SPOOL_REC_RCPT, rcpt);
 	rc |= spool_rec_num(m, SPOOL_REC_DSN, mark);
 	rc |= spool_rec_str(m, SPOOL_REC_PROTO, "local");
 	rc |= spool_msg_content_begin(m);
