@@ -40,7 +40,7 @@ auth_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ---- names and hashes ---- */
+/* ---- names ---- */
 
 bool
 auth_user_name_valid(const char *name, size_t len)
