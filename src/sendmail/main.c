@@ -26,7 +26,11 @@
 #include "smtp/smtp_parse.h"
 #include "util/xmalloc.h"
 
-#define SENDMAIL_DEFAULT_CONF "/etc/ferry/ferry.conf"
+/* SYSCONFDIR/ferry/ferry.conf, set by the build (dist/CMakeLists.txt). */
+#ifndef FERRY_CONF_DEFAULT
+#define FERRY_CONF_DEFAULT "/etc/ferry/ferry.conf"
+#endif
+#define SENDMAIL_DEFAULT_CONF FERRY_CONF_DEFAULT
 #define SENDMAIL_FULLNAME_MAX 256
 
 struct sendmail_opts {

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# test_package.sh - the Debian package (`make deb`) as a user gets it.
+# Builds ferry_*.deb from the release build (build/release, which `make
+# test` builds first) into a temporary directory, checks its control data
+# and contents, unpacks it into a scratch root and checks the sample
+# configuration with the packaged ferryd and the man pages with man -l.
+# As root, it then installs the package with dpkg for real inside a private
+# mount namespace whose /etc, /usr and /var are overlays (nothing outside
+# changes), on a machine without the ferry user: the postinst creates the
+# user and the spool, `ferryd -t -c /etc/ferry/ferry.conf` passes and
+# `systemd-analyze verify` accepts the installed unit.
+# Exit 77 (skipped) when there is no release build to package.
+set -euo pipefail
+
+SRC=${FERRY_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+REL=${FERRY_RELEASE:-$SRC/build/release}
+if [ ! -f "$REL/CPackConfig.cmake" ]; then
+	echo "SKIP: no release build in $REL (make build, or set FERRY_RELEASE)"
+	exit 77
+fi
+TMP=$(mktemp -d /tmp/ferrypkg.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+step() { echo "== $*"; }
+
+step "cpack -G DEB from $REL"
+(cd "$REL" && cpack -G DEB -B "$TMP/out" >"$TMP/cpack.log" 2>&1) || { cat "$TMP/cpack.log"; fail "cpack"; }
+DEB=$(ls "$TMP"/out/ferry_*_*.deb)
+[ -f "$DEB" ] || fail "no ferry_*.deb in $TMP/out"
+
+step "control data"
+dpkg-deb -f "$DEB" Package | grep -qx ferry || fail "package name"
+dpkg-deb -f "$DEB" Depends | grep -q 'libevent-core' || fail "Depends lacks the shared libraries: $(dpkg-deb -f "$DEB" Depends)"
+dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles | grep -qx /etc/ferry/ferry.conf || fail "conffiles"
+dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./postinst | grep -q useradd || fail "postinst"
+
+step "contents"
+dpkg-deb -c "$DEB" | awk '{print $6}' | sed 's|^\./|/|' >"$TMP/files"
+for f in /usr/sbin/ferryd /usr/sbin/ferryctl /usr/sbin/ferry-sendmail /etc/ferry/ferry.conf \
+    /lib/systemd/system/ferryd.service /usr/share/man/man8/ferryd.8.gz \
+    /usr/share/man/man5/ferry.conf.5.gz /usr/share/man/man8/ferryctl.8.gz \
+    /usr/share/man/man8/ferry-sendmail.8.gz; do
+	grep -qx "$f" "$TMP/files" || fail "$f is not in the package"
+done
+# Installing over a system MTA's sendmail/mailq is the administrator's call.
+if grep -E '/(sendmail|mailq|newaliases)$' "$TMP/files"; then fail "the package ships sendmail links"; fi
+
+step "unpacked into a scratch root"
+ROOT=$TMP/root
+dpkg-deb -x "$DEB" "$ROOT"
+# The sample names /var/spool/ferry; -t reads the file and checks the TLS
+# key only if present, so it does not need the spool to exist.
+"$ROOT/usr/sbin/ferryd" -t -c "$ROOT/etc/ferry/ferry.conf" || fail "ferryd -t on the sample configuration"
+grep -Eq '^listen +mx +127\.0\.0\.1:25$' "$ROOT/etc/ferry/ferry.conf" || fail "sample: mx on loopback"
+if grep -Eq '^listen .*(\*|0\.0\.0\.0|\[::\]):' "$ROOT/etc/ferry/ferry.conf"; then
+	fail "sample: a listener beyond loopback is not opt-in"
+fi
+for page in man8/ferryd.8 man5/ferry.conf.5 man8/ferryctl.8 man8/ferry-sendmail.8; do
+	name=$(basename "$page" | sed 's/\.[0-9]$//')
+	out=$(MANWIDTH=80 man -l "$ROOT/usr/share/man/$page.gz" 2>"$TMP/man.err") || fail "man -l $page"
+	[ ! -s "$TMP/man.err" ] || { cat "$TMP/man.err"; fail "man -l $page wrote warnings"; }
+	echo "$out" | grep -q '^NAME$' || fail "$page has no NAME section"
+	echo "$out" | grep -A1 '^NAME$' | grep -q "^ *$name - " || fail "$page: NAME is not '$name - ...'"
+done
+
+if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then
+	echo "ok (dpkg install skipped: needs root and unshare)"
+	exit 0
+fi
+
+step "dpkg -i in a private mount namespace (overlays on /etc /usr /var)"
+mkdir -p "$TMP/ov"
+cat >"$TMP/inside.sh" <<'INSIDE'
+set -euo pipefail
+TMP=$1 DEB=$2
+mount --make-rprivate /
+for d in etc usr var; do
+	mkdir -p "$TMP/ov/$d/upper" "$TMP/ov/$d/work"
+	mount -t overlay overlay -o "lowerdir=/$d,upperdir=$TMP/ov/$d/upper,workdir=$TMP/ov/$d/work" "/$d"
+done
+# A machine that never had ferry: no user, no group, no spool.
+# (userdel refuses while the host runs ferry processes: edit the files,
+# which are the overlay's copies.)
+for f in passwd shadow group gshadow; do
+	[ ! -e /etc/$f ] || sed -i '/^ferry:/d' /etc/$f
+done
+if getent passwd ferry >/dev/null; then echo "ferry user still there"; exit 1; fi
+rm -rf /var/spool/ferry /etc/ferry
+dpkg --no-triggers -i "$DEB" >/dev/null
+dpkg -s ferry | grep -qx 'Status: install ok installed'
+getent passwd ferry | grep -q ':/usr/sbin/nologin$'
+[ "$(stat -c %U:%G:%a /var/spool/ferry)" = ferry:ferry:751 ]
+ferryd -t -c /etc/ferry/ferry.conf
+# verify exits 0 after warnings (unknown keys, bad values): none allowed.
+# It runs without systemd as PID 1, and checks that ExecStart= programs and
+# the Documentation= man pages exist.
+out=$(systemd-analyze verify /lib/systemd/system/ferryd.service 2>&1)
+[ -z "$out" ] || { echo "$out"; exit 1; }
+# The hardening as systemd scores it: 0 (locked down) to 10; "OK" is < 4.
+score=$(systemd-analyze security --offline=yes /lib/systemd/system/ferryd.service 2>&1 |
+	sed -n 's/.*Overall exposure level for ferryd.service: \([0-9.]*\).*/\1/p')
+echo "systemd-analyze security: exposure $score"
+awk -v s="$score" 'BEGIN { exit !(s != "" && s < 4.0) }'
+man ferryd | grep -q 'the ferry SMTP daemon'
+# A changed conffile survives an upgrade (the same version, reinstalled).
+echo '# local change' >>/etc/ferry/ferry.conf
+dpkg --no-triggers --force-confold -i "$DEB" >/dev/null
+grep -qx '# local change' /etc/ferry/ferry.conf
+echo "inside: installed, user and spool created, ferryd -t and systemd-analyze verify pass"
+INSIDE
+PROBE=$(unshare -m sh -c "mount --make-rprivate / && mkdir -p $TMP/p/u $TMP/p/w && mount -t overlay overlay -o lowerdir=/etc,upperdir=$TMP/p/u,workdir=$TMP/p/w /etc && echo yes" 2>/dev/null || true)
+if [ "$PROBE" != yes ]; then
+	echo "ok (dpkg install skipped: no overlayfs in a mount namespace here)"
+	exit 0
+fi
+before=$(ls -d /etc/ferry /var/spool/ferry /usr/sbin/ferryd 2>/dev/null || true)
+PATH=/usr/sbin:/usr/bin:/sbin:/bin unshare -m bash "$TMP/inside.sh" "$TMP" "$DEB" || fail "install in the scratch namespace"
+after=$(ls -d /etc/ferry /var/spool/ferry /usr/sbin/ferryd 2>/dev/null || true)
+[ "$before" = "$after" ] || fail "the install leaked out of its namespace: '$before' -> '$after'"
+echo ok
