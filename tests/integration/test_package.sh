@@ -8,7 +8,10 @@
 # mount namespace whose /etc, /usr and /var are overlays (nothing outside
 # changes), on a machine without the ferry user: the postinst creates the
 # user and the spool, `ferryd -t -c /etc/ferry/ferry.conf` passes and
-# `systemd-analyze verify` accepts the installed unit.
+# `systemd-analyze verify` accepts the installed unit; then the installed
+# ferryd runs on the sample configuration within the unit's capability
+# bounding set, with no new privileges and a read-only system but the spool,
+# and takes mail on 127.0.0.1:25 and from ferry-sendmail (no -C).
 # Exit 77 (skipped) when there is no release build to package.
 set -euo pipefail
 
@@ -107,7 +110,48 @@ echo '# local change' >>/etc/ferry/ferry.conf
 dpkg --no-triggers --force-confold -i "$DEB" >/dev/null
 grep -qx '# local change' /etc/ferry/ferry.conf
 echo "inside: installed, user and spool created, ferryd -t and systemd-analyze verify pass"
+
+# Run the installed ferryd on the sample configuration as ferryd.service
+# would: only the unit's bounding set of capabilities, no new privileges,
+# every file system read-only but the spool (ProtectSystem=strict with
+# ReadWritePaths), in a network namespace of its own so that the standard
+# ports 25/587/465 on loopback are free.
+mount --bind /var/spool/ferry /var/spool/ferry
+for d in etc usr var; do mount -o remount,bind,ro "/$d"; done
+mount -o remount,bind,rw /var/spool/ferry
+unshare -n bash "$TMP/run.sh" "$TMP"
 INSIDE
+cat >"$TMP/run.sh" <<'RUN'
+set -euo pipefail
+TMP=$1
+ip link set lo up
+# The unit's CapabilityBoundingSet, as setpriv spells it: -all,+net_bind_service,...
+caps=-all,$(sed -n 's/^CapabilityBoundingSet=//p' /lib/systemd/system/ferryd.service |
+	tr 'A-Z ' 'a-z,' | sed 's/cap_/+/g')
+[ "$caps" != "-all," ] || { echo "no CapabilityBoundingSet in the unit"; exit 1; }
+setpriv --bounding-set "$caps" --no-new-privs ferryd -c /etc/ferry/ferry.conf 2>"$TMP/ferryd.err" &
+pid=$!
+for _ in $(seq 100); do
+	if (exec 3<>/dev/tcp/127.0.0.1/25) 2>/dev/null; then break; fi
+	kill -0 "$pid" || { cat "$TMP/ferryd.err"; exit 1; }
+	sleep 0.1
+done
+grep -q 'event=started .*user=ferry tls=yes' "$TMP/ferryd.err" || { cat "$TMP/ferryd.err"; exit 1; }
+swaks --server 127.0.0.1:25 --from a@example.org --to postmaster@localhost --silent 2 >/dev/null
+# ferry-sendmail and mailq without -C: /etc/ferry/ferry.conf, its spool.
+printf 'Subject: from the package\n\nhello\n' | ferry-sendmail -f root@localhost postmaster@localhost
+ferry-sendmail -bp >"$TMP/mailq.out"
+box=/var/spool/ferry/mail/localhost/postmaster/new
+for _ in $(seq 100); do
+	[ "$(ls "$box" 2>/dev/null | wc -l)" -ge 2 ] && break
+	sleep 0.1
+done
+[ "$(ls "$box" | wc -l)" = 2 ] || { ls -l "$box"; cat "$TMP/ferryd.err"; exit 1; }
+kill -TERM "$pid"
+wait "$pid"
+if grep -E 'event=(fatal|.*-failed)' "$TMP/ferryd.err"; then exit 1; fi
+echo "run: the packaged ferryd took mail on 127.0.0.1:25 and from ferry-sendmail within the unit's limits"
+RUN
 PROBE=$(unshare -m sh -c "mount --make-rprivate / && mkdir -p $TMP/p/u $TMP/p/w && mount -t overlay overlay -o lowerdir=/etc,upperdir=$TMP/p/u,workdir=$TMP/p/w /etc && echo yes" 2>/dev/null || true)
 if [ "$PROBE" != yes ]; then
 	echo "ok (dpkg install skipped: no overlayfs in a mount namespace here)"
