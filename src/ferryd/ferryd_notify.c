@@ -9,6 +9,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include <systemd/sd-daemon.h>
@@ -24,7 +25,7 @@ ferryd_notify_send(const char *state)
 	int rc = sd_notify(0, state);
 
 	if (rc < 0)
-		log_warn("event=notify-failed error=%d", -rc);
+		log_warn("event=notify-failed error=\"%s\"", strerror(-rc));
 }
 
 void

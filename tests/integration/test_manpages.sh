@@ -19,15 +19,18 @@ check() {
 	[ ! -s "$ERR" ] || { cat "$ERR"; fail "groff warns about $page"; }
 	out=$(MANWIDTH=80 man -l "$file" 2>"$ERR") || fail "man -l $page"
 	[ ! -s "$ERR" ] || { cat "$ERR"; fail "man -l $page wrote to stderr"; }
-	echo "$out" | head -1 | grep -Eq "^${name^^}\(${page##*.}\) +ferry manual +${name^^}\(${page##*.}\)$" ||
-		fail "$page: header line is '$(echo "$out" | head -1)'"
-	echo "$out" | grep -A1 '^NAME$' | tail -1 | grep -Eq "^ +$name - [a-z]" ||
-		fail "$page: NAME line is '$(echo "$out" | grep -A1 '^NAME$' | tail -1)'"
+	# Here-strings, not `echo | grep -q`: under pipefail the echo can die of
+	# SIGPIPE when grep -q stops reading early, failing the check at random.
+	first=${out%%$'\n'*}
+	grep -Eq "^${name^^}\(${page##*.}\) +ferry manual +${name^^}\(${page##*.}\)$" <<<"$first" ||
+		fail "$page: header line is '$first'"
+	nameline=$(grep -A1 '^NAME$' <<<"$out" | tail -1)
+	grep -Eq "^ +$name - [a-z]" <<<"$nameline" || fail "$page: NAME line is '$nameline'"
 	for sec in "$@"; do
-		echo "$out" | grep -qx "$sec" || fail "$page has no $sec section"
+		grep -qx "$sec" <<<"$out" || fail "$page has no $sec section"
 	done
 	# Markdown that pandoc did not convert would show as such.
-	if echo "$out" | grep -En '\]\(|^ {0,7}#+ '; then fail "$page shows Markdown syntax"; fi
+	if grep -En '\]\(|^ {0,7}#+ ' <<<"$out"; then fail "$page shows Markdown syntax"; fi
 	echo "ok $page"
 }
 

@@ -25,6 +25,8 @@ TMP=$(mktemp -d /tmp/ferrypkg.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "== $*"; }
+# No `| grep -q` in this file: grep -q stops reading at the first match, the
+# writer dies of SIGPIPE and pipefail fails the pipeline (now and then).
 
 step "cpack -G DEB from $REL"
 (cd "$REL" && cpack -G DEB -B "$TMP/out" >"$TMP/cpack.log" 2>&1) || { cat "$TMP/cpack.log"; fail "cpack"; }
@@ -32,10 +34,10 @@ DEB=$(ls "$TMP"/out/ferry_*_*.deb)
 [ -f "$DEB" ] || fail "no ferry_*.deb in $TMP/out"
 
 step "control data"
-dpkg-deb -f "$DEB" Package | grep -qx ferry || fail "package name"
-dpkg-deb -f "$DEB" Depends | grep -q 'libevent-core' || fail "Depends lacks the shared libraries: $(dpkg-deb -f "$DEB" Depends)"
-dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles | grep -qx /etc/ferry/ferry.conf || fail "conffiles"
-dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./postinst | grep -q useradd || fail "postinst"
+dpkg-deb -f "$DEB" Package | grep -x ferry >/dev/null || fail "package name"
+dpkg-deb -f "$DEB" Depends | grep 'libevent-core' >/dev/null || fail "Depends lacks the shared libraries: $(dpkg-deb -f "$DEB" Depends)"
+dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles | grep -x /etc/ferry/ferry.conf >/dev/null || fail "conffiles"
+dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./postinst | grep useradd >/dev/null || fail "postinst"
 
 step "contents"
 dpkg-deb -c "$DEB" | awk '{print $6}' | sed 's|^\./|/|' >"$TMP/files"
@@ -54,6 +56,9 @@ dpkg-deb -x "$DEB" "$ROOT"
 # The sample names /var/spool/ferry; -t reads the file and checks the TLS
 # key only if present, so it does not need the spool to exist.
 "$ROOT/usr/sbin/ferryd" -t -c "$ROOT/etc/ferry/ferry.conf" || fail "ferryd -t on the sample configuration"
+# The package's version (dist/CMakeLists.txt) and ferryd's (main.c) agree.
+[ "$("$ROOT/usr/sbin/ferryd" -V)" = "ferryd $(dpkg-deb -f "$DEB" Version)" ] ||
+	fail "ferryd -V says '$("$ROOT/usr/sbin/ferryd" -V)', the package $(dpkg-deb -f "$DEB" Version)"
 grep -Eq '^listen +mx +127\.0\.0\.1:25$' "$ROOT/etc/ferry/ferry.conf" || fail "sample: mx on loopback"
 if grep -Eq '^listen .*(\*|0\.0\.0\.0|\[::\]):' "$ROOT/etc/ferry/ferry.conf"; then
 	fail "sample: a listener beyond loopback is not opt-in"
@@ -62,8 +67,8 @@ for page in man8/ferryd.8 man5/ferry.conf.5 man8/ferryctl.8 man8/ferry-sendmail.
 	name=$(basename "$page" | sed 's/\.[0-9]$//')
 	out=$(MANWIDTH=80 man -l "$ROOT/usr/share/man/$page.gz" 2>"$TMP/man.err") || fail "man -l $page"
 	[ ! -s "$TMP/man.err" ] || { cat "$TMP/man.err"; fail "man -l $page wrote warnings"; }
-	echo "$out" | grep -q '^NAME$' || fail "$page has no NAME section"
-	echo "$out" | grep -A1 '^NAME$' | grep -q "^ *$name - " || fail "$page: NAME is not '$name - ...'"
+	echo "$out" | grep '^NAME$' >/dev/null || fail "$page has no NAME section"
+	echo "$out" | grep -A1 '^NAME$' | grep "^ *$name - " >/dev/null || fail "$page: NAME is not '$name - ...'"
 done
 
 if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then
@@ -75,7 +80,7 @@ step "dpkg -i in a private mount namespace (overlays on /etc /usr /var)"
 mkdir -p "$TMP/ov"
 cat >"$TMP/inside.sh" <<'INSIDE'
 set -euo pipefail
-TMP=$1 DEB=$2
+TMP=$1 DEB=$2      # no `| grep -q` here either (SIGPIPE under pipefail)
 mount --make-rprivate /
 for d in etc usr var; do
 	mkdir -p "$TMP/ov/$d/upper" "$TMP/ov/$d/work"
@@ -90,8 +95,8 @@ done
 if getent passwd ferry >/dev/null; then echo "ferry user still there"; exit 1; fi
 rm -rf /var/spool/ferry /etc/ferry
 dpkg --no-triggers -i "$DEB" >/dev/null
-dpkg -s ferry | grep -qx 'Status: install ok installed'
-getent passwd ferry | grep -q ':/usr/sbin/nologin$'
+dpkg -s ferry | grep -x 'Status: install ok installed' >/dev/null
+getent passwd ferry | grep ':/usr/sbin/nologin$' >/dev/null
 [ "$(stat -c %U:%G:%a /var/spool/ferry)" = ferry:ferry:751 ]
 ferryd -t -c /etc/ferry/ferry.conf
 # verify exits 0 after warnings (unknown keys, bad values): none allowed.
@@ -104,7 +109,7 @@ score=$(systemd-analyze security --offline=yes /lib/systemd/system/ferryd.servic
 	sed -n 's/.*Overall exposure level for ferryd.service: \([0-9.]*\).*/\1/p')
 echo "systemd-analyze security: exposure $score"
 awk -v s="$score" 'BEGIN { exit !(s != "" && s < 4.0) }'
-man ferryd | grep -q 'the ferry SMTP daemon'
+man ferryd | grep 'the ferry SMTP daemon' >/dev/null
 # A changed conffile survives an upgrade (the same version, reinstalled).
 echo '# local change' >>/etc/ferry/ferry.conf
 dpkg --no-triggers --force-confold -i "$DEB" >/dev/null
