@@ -56,6 +56,14 @@ dpkg-deb -x "$DEB" "$ROOT"
 # The sample names /var/spool/ferry; -t reads the file and checks the TLS
 # key only if present, so it does not need the spool to exist.
 "$ROOT/usr/sbin/ferryd" -t -c "$ROOT/etc/ferry/ferry.conf" || fail "ferryd -t on the sample configuration"
+# The commented opt-in lines are valid too: network listeners instead of
+# loopback, example domains, relay_networks, a smarthost route, log_file.
+sed -e 's/^listen .*127\.0\.0\.1:/#&/' -e 's/^#\(listen .*\*:\)/\1/' \
+    -e 's/^#\(hostname\|log_file\|domain\|mailbox\|alias\|relay_networks\|route\) /\1 /' \
+    "$ROOT/etc/ferry/ferry.conf" >"$TMP/optin.conf"
+grep -Eq '^listen +mx +\*:25$' "$TMP/optin.conf" && grep -q '^route ' "$TMP/optin.conf" ||
+	fail "the sample's opt-in lines are not where this test expects them"
+"$ROOT/usr/sbin/ferryd" -t -c "$TMP/optin.conf" || fail "ferryd -t on the sample with its opt-in lines enabled"
 # The package's version (dist/CMakeLists.txt) and ferryd's (main.c) agree.
 [ "$("$ROOT/usr/sbin/ferryd" -V)" = "ferryd $(dpkg-deb -f "$DEB" Version)" ] ||
 	fail "ferryd -V says '$("$ROOT/usr/sbin/ferryd" -V)', the package $(dpkg-deb -f "$DEB" Version)"
