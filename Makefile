@@ -32,8 +32,10 @@ run: build
 install: build
 	cmake --install build/release
 
-# The Debian package ferry_VERSION_ARCH.deb in build/release.
-deb: build
+# The Debian package ferry_VERSION_ARCH.deb in build/release, always with
+# the prefix /usr (the paths compiled into it and its unit follow it).
+deb: setup
+	$(MAKE) --no-print-directory build PREFIX=/usr
 	cd build/release && cpack -G DEB
 
 # The release build too: it is what `make run` and the benchmarks use, and

@@ -21,6 +21,10 @@ if [ ! -f "$REL/CPackConfig.cmake" ]; then
 	echo "SKIP: no release build in $REL (make build, or set FERRY_RELEASE)"
 	exit 77
 fi
+if ! grep -qx 'CMAKE_INSTALL_PREFIX:PATH=/usr' "$REL/CMakeCache.txt"; then
+	echo "SKIP: $REL was configured for another prefix (make install PREFIX=...); make deb uses /usr"
+	exit 77
+fi
 TMP=$(mktemp -d /tmp/ferrypkg.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
