@@ -3,7 +3,8 @@
 # Builds ferry_*.deb from the release build (build/release, which `make
 # test` builds first) into a temporary directory, checks its control data
 # and contents, unpacks it into a scratch root and checks the sample
-# configuration with the packaged ferryd and the man pages with man -l.
+# configuration with the packaged ferryd and the man pages with man -l;
+# `make install` (cmake --install with DESTDIR) must keep a changed ferry.conf.
 # As root, it then installs the package with dpkg for real inside a private
 # mount namespace whose /etc, /usr and /var are overlays (nothing outside
 # changes), on a machine without the ferry user: the postinst creates the
@@ -82,6 +83,16 @@ for page in man8/ferryd.8 man5/ferry.conf.5 man8/ferryctl.8 man8/ferry-sendmail.
 	echo "$out" | grep '^NAME$' >/dev/null || fail "$page has no NAME section"
 	echo "$out" | grep -A1 '^NAME$' | grep "^ *$name - " >/dev/null || fail "$page: NAME is not '$name - ...'"
 done
+
+step "make install (DESTDIR) keeps an existing ferry.conf"
+DI=$TMP/destdir
+DESTDIR=$DI cmake --install "$REL" >/dev/null
+cmp "$DI/etc/ferry/ferry.conf" "$ROOT/etc/ferry/ferry.conf" || fail "make install's ferry.conf differs from the package's"
+[ -x "$DI/usr/sbin/ferryd" ] && [ -f "$DI/lib/systemd/system/ferryd.service" ] || fail "make install layout"
+echo '# local change' >>"$DI/etc/ferry/ferry.conf"
+DESTDIR=$DI cmake --install "$REL" >"$TMP/install.log"
+grep -qx '# local change' "$DI/etc/ferry/ferry.conf" || fail "make install replaced an existing ferry.conf"
+grep -q 'Keeping: .*/etc/ferry/ferry.conf' "$TMP/install.log" || fail "make install did not say it kept ferry.conf"
 
 if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then
 	echo "ok (dpkg install skipped: needs root and unshare)"
