@@ -2,9 +2,13 @@
 #   make run   - install what is missing, build, start ferryd (embedded default)
 #   make test  - the same set-up, then every test (unit, integration, fuzz smoke)
 JOBS ?= $(shell nproc)
+# Where `make install` and the package put ferry: /usr/sbin, /etc/ferry,
+# /var/spool/ferry (dist/CMakeLists.txt). The programs' default
+# configuration file follows it, so it is set for the test build too.
+PREFIX ?= /usr
 FUZZ_SECONDS ?= 20
 
-.PHONY: all setup build build-test run test unit fuzz fuzz-smoke bench clean
+.PHONY: all setup build build-test run test unit fuzz fuzz-smoke bench clean install deb
 
 all: build
 
@@ -12,15 +16,27 @@ setup:
 	@bash scripts/setup.sh
 
 build: setup
-	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFERRY_TESTS=OFF >/dev/null
+	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFERRY_TESTS=OFF -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	cmake --build build/release -j$(JOBS)
 
 build-test: setup
-	cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Debug -DFERRY_SANITIZE=ON >/dev/null
+	cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Debug -DFERRY_SANITIZE=ON -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	cmake --build build/test -j$(JOBS)
 
 run: build
 	./build/release/ferryd
+
+# Programs in $(PREFIX)/sbin, /etc/ferry/ferry.conf (an existing one is
+# kept), the man pages and ferryd.service; DESTDIR=... stages elsewhere.
+# See docs/operations.md, "Installing".
+install: build
+	cmake --install build/release
+
+# The Debian package ferry_VERSION_ARCH.deb in build/release, always with
+# the prefix /usr (the paths compiled into it and its unit follow it).
+deb: setup
+	$(MAKE) --no-print-directory build PREFIX=/usr
+	cd build/release && cpack -G DEB
 
 # The release build too: it is what `make run` and the benchmarks use, and
 # -O2 enables warnings (format truncation) a debug build does not see.

@@ -22,6 +22,11 @@ PKGS=(
   libnet-ssleay-perl libio-socket-ssl-perl  # swaks --tls (not pulled in without Recommends)
   postfix             # smtp-source / smtp-sink for load tests and benchmarks
   iproute2 procps     # ss, ps in test and bench scripts
+  libsystemd-dev      # sd_notify: ferryd.service is Type=notify
+  pandoc              # man pages from docs/*.md (dist/manpage.lua)
+  man-db groff-base   # man -l / groff checks of those pages in the tests
+  dpkg-dev            # `make deb`: dpkg-shlibdeps computes the package's Depends
+  systemd             # systemd-analyze verify/security of ferryd.service in the tests
 )
 
 # ferryd drops root to this system user after binding its ports.

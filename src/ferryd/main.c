@@ -21,6 +21,7 @@
 #include "auth/auth_users.h"
 #include "conf/conf.h"
 #include "ctl/control.h"
+#include "ferryd/ferryd_notify.h"
 #include "queue/qmgr.h"
 #include "net/server.h"
 #include "net/tls.h"
@@ -253,9 +254,12 @@ ferryd_signals_wait(struct server *srv, const char *path, const struct ferryd_id
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
+			ferryd_notify_reloading();
 			ferryd_reload(srv, path, ids);
+			ferryd_notify_ready("accepting mail (configuration reloaded)");
 			continue;
 		}
+		ferryd_notify_stopping();
 		log_info("event=shutdown signal=%s", sig == SIGTERM ? "TERM" : "INT");
 		return 0;
 	}
@@ -343,6 +347,7 @@ main(int argc, char **argv)
 	log_info("event=started version=%s config=%s spool=%s queued=%ld workers=%zu user=%s tls=%s",
 	    FERRY_VERSION, o.conf_path ? o.conf_path : "(embedded)", c->spool_dir, queued, nworkers,
 	    ids.name ? ids.name : "(unchanged)", ctx ? "yes" : "no");
+	ferryd_notify_ready("accepting mail, %ld queued at start", queued);
 	ferryd_signals_wait(&srv, o.conf_path, &ids);
 	server_workers_stop(&srv);
 	control_stop(ctl);

@@ -26,7 +26,11 @@
 #include "smtp/smtp_parse.h"
 #include "util/xmalloc.h"
 
-#define SENDMAIL_DEFAULT_CONF "/etc/ferry/ferry.conf"
+/* SYSCONFDIR/ferry/ferry.conf, set by the build (dist/CMakeLists.txt). */
+#ifndef FERRY_CONF_DEFAULT
+#define FERRY_CONF_DEFAULT "/etc/ferry/ferry.conf"
+#endif
+#define SENDMAIL_DEFAULT_CONF FERRY_CONF_DEFAULT
 #define SENDMAIL_FULLNAME_MAX 256
 
 struct sendmail_opts {
@@ -205,22 +209,33 @@ sendmail_opts_parse(int argc, char **argv, struct sendmail_opts *o)
 	return optind;
 }
 
-/* -C, else $FERRY_CONFIG, else the system file if present, else the
- * embedded default (whose spool, like ferryd's, is ./var). */
-static struct conf *
-sendmail_conf_load(const char *opt)
+/* Which ferry.conf this run reads: -C, else $FERRY_CONFIG, else the
+ * system file if present, else NULL for the embedded default (whose spool,
+ * like ferryd's, is ./var). mailq passes the same path on to ferryctl, so
+ * that listing the queue and sending mail never read different files. */
+static const char *
+sendmail_conf_path(const char *opt)
 {
-	const char *path = opt, *env = getenv("FERRY_CONFIG");
+	const char *env = getenv("FERRY_CONFIG");
 	bool setid = getuid() != geteuid() || getgid() != getegid();
-	char err[1024];
-	struct conf *c;
 
 	if (setid && (opt != NULL || (env != NULL && env[0] != '\0')))
 		sendmail_die(EX_USAGE, "-C and $FERRY_CONFIG are refused in a set-id program");
-	if (path == NULL && env != NULL && env[0] != '\0')
-		path = env;
-	if (path == NULL && access(SENDMAIL_DEFAULT_CONF, F_OK) == 0)
-		path = SENDMAIL_DEFAULT_CONF;
+	if (opt != NULL)
+		return opt;
+	if (env != NULL && env[0] != '\0')
+		return env;
+	if (access(SENDMAIL_DEFAULT_CONF, F_OK) == 0)
+		return SENDMAIL_DEFAULT_CONF;
+	return NULL;
+}
+
+static struct conf *
+sendmail_conf_load(const char *path)
+{
+	char err[1024];
+	struct conf *c;
+
 	if ((c = conf_load(path, err, sizeof(err))) == NULL)
 		sendmail_die(EX_CONFIG, "%s", err);
 	return c;
@@ -359,7 +374,7 @@ main(int argc, char **argv)
 	o.list_queue = strcmp(prog, "mailq") == 0;
 	first = sendmail_opts_parse(argc, argv, &o);
 	if (o.list_queue) {
-		sendmail_exec_mailq(o.conf_path != NULL ? o.conf_path : getenv("FERRY_CONFIG"));
+		sendmail_exec_mailq(sendmail_conf_path(o.conf_path));
 		sendmail_die(EX_UNAVAILABLE, "cannot run ferryctl to list the queue");
 	}
 	if (o.newaliases) {
@@ -369,7 +384,7 @@ main(int argc, char **argv)
 	}
 	if (o.fullname != NULL && strlen(o.fullname) > SENDMAIL_FULLNAME_MAX)
 		sendmail_die(EX_USAGE, "-F: full name longer than %d octets", SENDMAIL_FULLNAME_MAX);
-	c = sendmail_conf_load(o.conf_path);
+	c = sendmail_conf_load(sendmail_conf_path(o.conf_path));
 	origin = c->ndomains > 0 ? c->domains[0] : "localhost";
 	sender = sendmail_sender(&o, origin, &utf8);
 	sendmail_argv_rcpts(argc - first, argv + first, origin, &rcpts);

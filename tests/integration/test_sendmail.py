@@ -6,6 +6,7 @@ after a "." line), and the fields the injector adds."""
 import os
 import pwd
 import shutil
+import smtplib
 import socket
 import subprocess
 import tempfile
@@ -201,6 +202,74 @@ class SendmailDeliveryTest(unittest.TestCase):
         r = sendmail(self.f.conf, ["-bp"], b"")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(b"empty", r.stdout.lower() + r.stderr.lower())
+
+
+def in_etc_overlay(etc_files, argv, **kw):
+    """Run argv as root in a private mount namespace whose /etc is an overlay
+    with etc_files ({relative path: text}) added: the command sees e.g. an
+    /etc/ferry/ferry.conf that the machine does not have, and nothing
+    outside the namespace changes. None when the machine cannot do that."""
+    if os.getuid() != 0 or shutil.which("unshare") is None:
+        return None
+    tmp = tempfile.mkdtemp(prefix="ferryetc.")
+    upper, work = os.path.join(tmp, "upper"), os.path.join(tmp, "work")
+    os.makedirs(work)
+    for rel, text in etc_files.items():
+        os.makedirs(os.path.dirname(os.path.join(upper, rel)), exist_ok=True)
+        with open(os.path.join(upper, rel), "w") as f:
+            f.write(text)
+    script = ('mount --make-rprivate / && mount -t overlay overlay -o lowerdir=/etc,upperdir=%s,'
+              'workdir=%s /etc && exec "$@"' % (upper, work))
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", "true"], capture_output=True)
+    if probe.returncode != 0:
+        shutil.rmtree(tmp)
+        return None
+    try:
+        return subprocess.run(["unshare", "-m", "sh", "-c", script, "sh"] + argv, **kw)
+    finally:
+        shutil.rmtree(tmp)
+
+
+class SendmailMailqTest(unittest.TestCase):
+    """Defect 5: mailq (-bp, or called as mailq) lists the queue of the
+    configuration ferry-sendmail itself reads: -C, $FERRY_CONFIG, else
+    /etc/ferry/ferry.conf. It used to run ferryctl on ./var without -C."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.f = Ferryd().start()          # delivery off: the message stays queued
+        with smtplib.SMTP("127.0.0.1", cls.f.mx) as s:
+            s.sendmail("queued@example.org", ["alice@example.test"], b"Subject: q\r\n\r\nx\r\n")
+        cls.qid = os.path.basename(cls.f.queue_files()[0])
+        cls.mailq = os.path.join(cls.f.tmp, "mailq")
+        os.symlink(os.path.abspath(SENDMAIL), cls.mailq)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.f.stop()
+
+    def assert_lists_the_message(self, r):
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(self.qid.encode(), r.stdout)
+        self.assertIn(b"alice@example.test", r.stdout)
+
+    def test_bp_and_mailq_with_C(self):
+        self.assert_lists_the_message(sendmail(self.f.conf, ["-bp"], b""))
+        r = subprocess.run([self.mailq, "-C", self.f.conf], capture_output=True, timeout=60)
+        self.assert_lists_the_message(r)
+
+    def test_mailq_without_C_reads_etc_ferry_ferry_conf(self):
+        with open(self.f.conf) as fh:
+            conf = fh.read()
+        env = {k: v for k, v in os.environ.items() if k != "FERRY_CONFIG"}
+        cwd = tempfile.mkdtemp(prefix="ferrycwd.")   # no ./var here: the embedded default's spool
+        for argv in ([self.mailq], [os.path.abspath(SENDMAIL), "-bp"]):
+            r = in_etc_overlay({"ferry/ferry.conf": conf}, argv, capture_output=True, timeout=60,
+                               env=env, cwd=cwd)
+            if r is None:
+                self.skipTest("needs root, unshare and overlayfs for a private /etc/ferry")
+            self.assert_lists_the_message(r)
+        shutil.rmtree(cwd)
 
 
 class SendmailNoDaemonTest(unittest.TestCase):
