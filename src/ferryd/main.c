@@ -21,6 +21,7 @@
 #include "auth/auth_users.h"
 #include "conf/conf.h"
 #include "ctl/control.h"
+#include "delivery/deliver.h"
 #include "queue/qmgr.h"
 #include "net/server.h"
 #include "net/tls.h"
@@ -186,6 +187,7 @@ ferryd_tls_load(const struct conf *c, const struct ferryd_ids *ids)
 	char err[1024];
 	SSL_CTX *ctx;
 
+	deliver_routes_tls_warn(c);
 	if (c->tls_generate &&
 	    tls_selfsigned_ensure(c->tls_cert, c->tls_key, c->hostname, ids->uid, ids->gid,
 	    err, sizeof(err)) < 0) {
