@@ -22,6 +22,7 @@ PKGS=(
   libnet-ssleay-perl libio-socket-ssl-perl  # swaks --tls (not pulled in without Recommends)
   postfix             # smtp-source / smtp-sink for load tests and benchmarks
   iproute2 procps     # ss, ps in test and bench scripts
+  testssl.sh          # `testssl`: the server TLS profile test (protocols, ciphers, vulnerabilities)
 )
 
 # ferryd drops root to this system user after binding its ports.

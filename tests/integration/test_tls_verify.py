@@ -57,7 +57,7 @@ def setUpModule():
     os.chmod(CERTS, 0o755)          # ferryd reads ca.pem after dropping root
     make_certs(CERTS)
     os.chmod(os.path.join(CERTS, "ca.pem"), 0o644)
-    DNS = DnsServer(["%s. 300 IN A 127.0.0.2" % HOST]).start()
+    DNS = DnsServer(["%s. 300 IN A 127.0.0.2" % HOST, "remote.test. 300 IN MX 10 %s." % HOST]).start()
 
 
 def tearDownModule():
@@ -69,12 +69,15 @@ class SmarthostVerifyTest(unittest.TestCase):
         self.f.stop()
         self.rx.stop()
 
-    def start(self, cert, route_opts="auth=user:secret", ca=True, host=HOST):
+    def start(self, cert, route_opts="auth=user:secret", ca=True, host=HOST, mx=False):
         self.rx = Receiver("127.0.0.2", tls=server_ctx(CERTS, cert))
         extra = FAST + "dns_servers %s\n" % DNS.servers
         if ca:
             extra += "tls_ca_file %s\n" % os.path.join(CERTS, "ca.pem")
-        extra += "route * smtp:%s:%d %s\n" % (host, self.rx.port, route_opts)
+        if mx:      # no route: remote.test's MX host, verified by smtp_tls verify
+            extra += "smtp_tls verify\nsmtp_port %d\n" % self.rx.port
+        else:
+            extra += "route * smtp:%s:%d %s\n" % (host, self.rx.port, route_opts)
         self.f = Ferryd(deliver=True, extra=extra, relay_networks="127.0.0.0/8").start()
 
     def assert_deferred_unverified(self, why):
@@ -114,6 +117,17 @@ class SmarthostVerifyTest(unittest.TestCase):
         send(self.f, ["x@remote.test"])
         self.assertTrue(self.rx.wait(1), self.f.log_text())
         self.assertEqual(len(self.rx.auths), 1)
+
+    def test_smtp_tls_verify_checks_the_mx_host_name(self):
+        self.start("good", mx=True)
+        send(self.f, ["x@remote.test"])
+        self.assertTrue(self.rx.wait(1), self.f.log_text())
+        self.assertEqual(self.rx.auths, [])
+
+    def test_smtp_tls_verify_defers_an_mx_with_another_name(self):
+        self.start("other", mx=True)
+        send(self.f, ["x@remote.test"])
+        self.assert_deferred_unverified("hostname mismatch")
 
     def test_explicit_unverified_route_sends_password_and_warns(self):
         self.start("self", route_opts="tls=require tls_verify=no auth=user:secret", ca=False)
