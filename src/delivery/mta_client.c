@@ -302,6 +302,8 @@ conn_tls_failure(struct mta_conn *c, const struct mta_opts *o, struct mta_reply 
 static int
 conn_starttls(struct mta_conn *c, const struct mta_opts *o, struct mta_reply *why, bool *handshake_failed)
 {
+	bool is_ip = o->tls_name != NULL && netaddr_ip_parse(o->tls_name, NULL, NULL);
+
 	if (mta_cmd(c, why, "STARTTLS") < 0)
 		return -1;
 	if (why->code != 220 && o->tls >= MTA_TLS_REQUIRE) {
@@ -320,7 +322,6 @@ conn_starttls(struct mta_conn *c, const struct mta_opts *o, struct mta_reply *wh
 	c->ssl = SSL_new(o->tls_ctx);
 	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
 		goto fail;
-	bool is_ip = o->tls_name != NULL && netaddr_ip_parse(o->tls_name, NULL, NULL);
 	if (o->tls_name != NULL && !is_ip)    /* no SNI for an IP (RFC 6066 3) */
 		SSL_set_tlsext_host_name(c->ssl, o->tls_name);
 	if (o->tls == MTA_TLS_VERIFY &&

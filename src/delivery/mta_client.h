@@ -32,7 +32,8 @@ struct mta_reply {
 
 /* none; may = opportunistic (RFC 7435), clear text if the handshake fails;
  * require = encrypted, any certificate; verify = encrypted and the
- * certificate chains to a trusted CA and names tls_name. */
+ * certificate chains to a trusted CA and names tls_name. Ordered: each
+ * asks more than the one before (">= MTA_TLS_REQUIRE" means TLS or defer). */
 enum mta_tls { MTA_TLS_NONE, MTA_TLS_MAY, MTA_TLS_REQUIRE, MTA_TLS_VERIFY };
 
 struct mta_opts {
