@@ -27,6 +27,7 @@ PKGS=(
   man-db groff-base   # man -l / groff checks of those pages in the tests
   dpkg-dev            # `make deb`: dpkg-shlibdeps computes the package's Depends
   systemd             # systemd-analyze verify/security of ferryd.service in the tests
+  testssl.sh          # `testssl`: the server TLS profile test (protocols, ciphers, vulnerabilities)
 )
 
 # ferryd drops root to this system user after binding its ports.

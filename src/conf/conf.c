@@ -10,6 +10,7 @@
 #include "conf/conf.h"
 #include "conf/conf_internal.h"
 #include "dkim/dkim.h"
+#include "net/tls.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -315,6 +316,7 @@ conf_tls_word(const char *w, enum conf_tls *out)
 	if (strcmp(w, "none") == 0) *out = CONF_TLS_NONE;
 	else if (strcmp(w, "may") == 0) *out = CONF_TLS_MAY;
 	else if (strcmp(w, "require") == 0) *out = CONF_TLS_REQUIRE;
+	else if (strcmp(w, "verify") == 0) *out = CONF_TLS_VERIFY;
 	else return -1;
 	return 0;
 }
@@ -323,7 +325,22 @@ static int
 conf_tls_set(struct conf_parse *p, enum conf_tls *dst, char **argv, int argc)
 {
 	if (argc != 2 || conf_tls_word(argv[1], dst) < 0)
-		return conf_fail(p, "%s takes one value: none, may or require", argv[0]);
+		return conf_fail(p, "%s takes one value: none, may, require or verify", argv[0]);
+	return 0;
+}
+
+/* The CAs for tls=verify must load now, not at the first delivery. */
+static int
+conf_ca_file_set(struct conf_parse *p, char **argv, int argc)
+{
+	char err[512];
+	SSL_CTX *ctx;
+
+	if (conf_str_set(p, 24, &p->c->tls_ca_file, argv, argc) < 0)
+		return -1;
+	if ((ctx = tls_client_ctx_new(p->c->tls_ca_file, err, sizeof(err))) == NULL)
+		return conf_fail(p, "tls_ca_file: %s", err);
+	SSL_CTX_free(ctx);
 	return 0;
 }
 
@@ -367,7 +384,9 @@ conf_route_option(struct conf_parse *p, struct conf_route *r, const char *o)
 {
 	if (strncmp(o, "tls=", 4) == 0) {
 		if (conf_tls_word(o + 4, &r->tls) < 0)
-			return conf_fail(p, "route: tls= takes none, may or require");
+			return conf_fail(p, "route: tls= takes none, may, require or verify");
+	} else if (strcmp(o, "tls_verify=no") == 0) {
+		r->tls_noverify = true;
 	} else if (strncmp(o, "auth=", 5) == 0 && strchr(o + 5, ':') != NULL) {
 		const char *colon = strchr(o + 5, ':');
 		r->auth_user = xstrndup(o + 5, (size_t)(colon - o - 5));
@@ -377,8 +396,29 @@ conf_route_option(struct conf_parse *p, struct conf_route *r, const char *o)
 			return conf_fail(p, "route: source= takes an IPv4 or IPv6 address, not '%s'", o + 7);
 		r->source = xstrdup(o + 7);
 	} else
-		return conf_fail(p, "route: unknown option '%s' (tls=, auth=USER:PASS, source=IP)", o);
+		return conf_fail(p, "route: unknown option '%s' (tls=, tls_verify=no, auth=USER:PASS, source=IP)", o);
 	return 0;
+}
+
+/* auth= sends a password: the peer must prove its name (tls=verify, the
+ * default with auth=) unless the route accepts any certificate in writing. */
+static int
+conf_route_tls_check(struct conf_parse *p, struct conf_route *r)
+{
+	static const char *const words[] = { "none", "may", "require", "verify" };
+
+	if (r->tls_noverify && r->tls != CONF_TLS_REQUIRE)
+		return conf_fail(p, "route: tls_verify=no is only meaningful with tls=require "
+		    "(write: tls=require tls_verify=no)");
+	if (r->auth_user == NULL || r->host == NULL)
+		return 0;       /* no password, or a local socket */
+	if (r->tls == CONF_TLS_DEFAULT)
+		r->tls = CONF_TLS_VERIFY;
+	if (r->tls == CONF_TLS_VERIFY || r->tls_noverify)
+		return 0;
+	return conf_fail(p, "route: auth= with tls=%s would send the password %s; write tls=verify "
+	    "(the default with auth=), or tls=require tls_verify=no to accept an unverified certificate",
+	    words[r->tls], r->tls == CONF_TLS_REQUIRE ? "to an unverified peer" : "in clear or unverified");
 }
 
 static int
@@ -408,7 +448,7 @@ conf_route_add(struct conf_parse *p, char **argv, int argc)
 	struct conf_route *r;
 
 	if (argc < 3)
-		return conf_fail(p, "usage: route DOMAIN|* TRANSPORT [tls=..] [auth=USER:PASS] [source=IP]");
+		return conf_fail(p, "usage: route DOMAIN|* TRANSPORT [tls=..] [tls_verify=no] [auth=USER:PASS] [source=IP]");
 	if (strcmp(argv[1], "*") != 0 && !conf_domain_valid(argv[1]))
 		return conf_fail(p, "route: '%s' is not a valid domain name", argv[1]);
 	c->routes = xrealloc(c->routes, (c->nroutes + 1) * sizeof(*r));
@@ -422,7 +462,7 @@ conf_route_add(struct conf_parse *p, char **argv, int argc)
 	for (int i = 3; i < argc; i++)
 		if (conf_route_option(p, r, argv[i]) < 0)
 			return -1;
-	return 0;
+	return conf_route_tls_check(p, r);
 }
 
 static int
@@ -460,6 +500,7 @@ conf_option_apply(struct conf_parse *p, char **argv, int argc)
 		return conf_str_set(p, 13, &c->outbound_source, argv, argc);
 	}
 	if (strcmp(k, "smtp_tls") == 0)       return conf_tls_set(p, &c->smtp_tls, argv, argc);
+	if (strcmp(k, "tls_ca_file") == 0)    return conf_ca_file_set(p, argv, argc);
 	if (strcmp(k, "route") == 0)          return conf_route_add(p, argv, argc);
 	if (strcmp(k, "dkim_sign") == 0)      return conf_dkim_add(p, argv, argc);
 	if (strcmp(k, "listen") == 0)         return conf_listen_add(p, argv, argc);
@@ -709,6 +750,7 @@ conf_free(struct conf *c)
 	free(c->users_file);
 	free(c->tls_cert);
 	free(c->tls_key);
+	free(c->tls_ca_file);
 	free(c->run_user);
 	free(c->log_file);
 	free(c->log_level);

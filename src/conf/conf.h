@@ -39,10 +39,13 @@ enum conf_transport {
 	CONF_TRANSPORT_MAILDIR,   /* local Maildir (default for hosted domains) */
 };
 
-enum conf_tls { CONF_TLS_DEFAULT = -1, CONF_TLS_NONE = 0, CONF_TLS_MAY = 1, CONF_TLS_REQUIRE = 2 };
+/* verify: TLS required and the peer's certificate verified (tls_ca_file or
+ * the system's CAs) for the host name; the default of a route with auth=. */
+enum conf_tls { CONF_TLS_DEFAULT = -1, CONF_TLS_NONE = 0, CONF_TLS_MAY = 1, CONF_TLS_REQUIRE = 2,
+	CONF_TLS_VERIFY = 3 };
 
-/* "route DOMAIN TRANSPORT [tls=..] [auth=USER:PASS] [source=IP]"; domain
- * "*" is the default route for every foreign domain. */
+/* "route DOMAIN TRANSPORT [tls=..] [tls_verify=no] [auth=USER:PASS] [source=IP]";
+ * domain "*" is the default route for every foreign domain. */
 struct conf_route {
 	char               *domain;
 	enum conf_transport transport;
@@ -51,6 +54,7 @@ struct conf_route {
 	char               *path;       /* lmtp over a Unix socket */
 	enum conf_tls       tls;
 	char               *auth_user, *auth_pass;
+	bool                tls_noverify; /* tls_verify=no: auth= over an unverified peer */
 	char               *source;     /* outbound source address */
 };
 
@@ -129,6 +133,7 @@ struct conf {
 	long long destination_concurrency, destination_msgs_per_conn, destination_rate;
 	long long dns_timeout, connect_timeout, smtp_timeout;
 	enum conf_tls smtp_tls;
+	char *tls_ca_file;                 /* CAs for tls=verify; NULL: the system's store */
 	bool      delivery_on;             /* delivery on|off: off keeps mail queued */
 	char *dns_servers;                 /* NULL: the system's resolver */
 	char *maildir_root;

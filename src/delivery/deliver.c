@@ -16,8 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "net/tls.h"
 #include "queue/qmgr.h"
 #include "smtp/smtp_parse.h"
 #include "util/log.h"
@@ -30,13 +32,41 @@ deliver_ctx_new(struct server *srv, struct qmgr *q)
 
 	d->srv = srv;
 	d->q = q;
-	d->tls = SSL_CTX_new(TLS_client_method());
-	if (d->tls != NULL) {
-		/* Opportunistic TLS (RFC 7435): encrypt, do not authenticate. */
-		SSL_CTX_set_verify(d->tls, SSL_VERIFY_NONE, NULL);
-		SSL_CTX_set_min_proto_version(d->tls, TLS1_2_VERSION);
-	}
 	return d;
+}
+
+SSL_CTX *
+deliver_tls_ctx(struct deliver_ctx *d, const struct conf *c)
+{
+	const char *key = c->tls_ca_file ? c->tls_ca_file : "";
+	struct stat st;
+	time_t mtime = c->tls_ca_file && stat(c->tls_ca_file, &st) == 0 ? st.st_mtime : 0;
+	char err[512];
+
+	if (d->tls != NULL && strcmp(d->tls_key, key) == 0 && d->tls_mtime == mtime)
+		return d->tls;
+	SSL_CTX_free(d->tls);
+	free(d->tls_key);
+	d->tls_key = xstrdup(key);
+	d->tls_mtime = mtime;
+	d->tls = tls_client_ctx_new(c->tls_ca_file, err, sizeof(err));
+	if (d->tls == NULL)
+		log_error("event=tls-client-unavailable error=\"%s\" effect=\"tls=require and "
+		    "tls=verify deliveries defer\"", err);
+	return d->tls;
+}
+
+/* At start and reload: a route that sends a password to any certificate
+ * is the administrator's choice, but never a silent one. */
+void
+deliver_routes_tls_warn(const struct conf *c)
+{
+	for (size_t i = 0; i < c->nroutes; i++) {
+		const struct conf_route *r = &c->routes[i];
+		if (r->auth_user != NULL && r->tls_noverify)
+			log_warn("event=config-warning route=%s host=%s reason=\"tls_verify=no: the password "
+			    "is sent without verifying the certificate of %s\"", r->domain, r->host, r->host);
+	}
 }
 
 void
@@ -70,6 +100,7 @@ deliver_ctx_free(struct deliver_ctx *d)
 		dns_resolver_free(d->dns);
 	free(d->dns_key);
 	SSL_CTX_free(d->tls);
+	free(d->tls_key);
 	free(d);
 }
 

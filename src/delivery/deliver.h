@@ -30,6 +30,10 @@ void deliver_ctx_free(struct deliver_ctx *d);
 /* Close a cached connection that has been idle (called between jobs). */
 void deliver_ctx_idle(struct deliver_ctx *d);
 
+struct conf;
+/* Log a warning for each route that sends auth= to an unverified peer. */
+void deliver_routes_tls_warn(const struct conf *c);
+
 /* attempts: tries so far; warned: a delay warning was already sent. */
 void deliver_message(struct deliver_ctx *d, const char *id, int attempts, bool warned,
     struct deliver_outcome *out);

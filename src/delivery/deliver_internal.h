@@ -43,7 +43,9 @@ struct deliver_ctx {
 	struct qmgr         *q;
 	struct dns_resolver *dns;
 	char                *dns_key;     /* dns_servers the resolver was made for */
-	SSL_CTX             *tls;         /* client context */
+	SSL_CTX             *tls;         /* client context (deliver_tls_ctx), or NULL */
+	char                *tls_key;     /* tls_ca_file it trusts ("" the system's) */
+	time_t               tls_mtime;   /* and that file's mtime: reloaded when it changes */
 	struct mta_conn     *conn;        /* cached connection, or NULL */
 	char                 conn_key[600];
 	long long            conn_msgs;
@@ -55,6 +57,10 @@ struct deliver_ctx {
 	bool                 dkim_done;   /* dkim is made (or cannot be) */
 	struct deliver_tenant tenant;     /* this message's tenant (deliver_message) */
 };
+
+/* The outbound TLS context for c's tls_ca_file, made again when that
+ * option or the file changes; NULL (logged) when the CAs cannot be loaded. */
+SSL_CTX *deliver_tls_ctx(struct deliver_ctx *d, const struct conf *c);
 
 /* deliver_pool.c: IP pools, warm-up caps and provider limits. */
 struct pool_pick {

@@ -181,6 +181,7 @@ struct hop_plan {
 	const char     *unix_path;
 	enum mta_tls    tls;
 	const char     *auth_user, *auth_pass;
+	bool            auth_unverified;  /* tls_verify=no */
 	const char     *source;
 	const char     *helo;         /* EHLO name for source (pool address), NULL: hostname */
 	const char     *sender;       /* MAIL FROM of this transaction (VERP), NULL: the envelope's */
@@ -233,7 +234,12 @@ hop_tls(const struct conf *c, const struct conf_route *route)
 {
 	enum conf_tls t = route && route->tls != CONF_TLS_DEFAULT ? route->tls : c->smtp_tls;
 
-	return t == CONF_TLS_NONE ? MTA_TLS_NONE : t == CONF_TLS_REQUIRE ? MTA_TLS_REQUIRE : MTA_TLS_MAY;
+	switch (t) {
+	case CONF_TLS_NONE:    return MTA_TLS_NONE;
+	case CONF_TLS_REQUIRE: return MTA_TLS_REQUIRE;
+	case CONF_TLS_VERIFY:  return MTA_TLS_VERIFY;
+	default:               return MTA_TLS_MAY;
+	}
 }
 
 static int
@@ -307,6 +313,7 @@ hop_plan_make(struct deliver_ctx *d, const struct conf *c, const struct conf_rou
 	p->lmtp = route->transport == CONF_TRANSPORT_LMTP;
 	p->auth_user = route->auth_user;
 	p->auth_pass = route->auth_pass;
+	p->auth_unverified = route->tls_noverify;
 	p->port = route->port;
 	if (p->lmtp && route->tls == CONF_TLS_DEFAULT)
 		p->tls = MTA_TLS_NONE;   /* LMTP is local: no TLS unless asked for */
@@ -477,10 +484,11 @@ hop_opts(const struct conf *c, const struct hop_plan *p, const char *name, struc
 	o->helo = p->helo != NULL ? p->helo : c->hostname;
 	o->lmtp = p->lmtp;
 	o->tls = p->tls;
-	o->tls_ctx = d->tls;
+	o->tls_ctx = o->tls == MTA_TLS_NONE ? NULL : deliver_tls_ctx(d, c);
 	o->tls_name = name;
 	o->auth_user = p->auth_user;
 	o->auth_pass = p->auth_pass;
+	o->auth_unverified = p->auth_unverified;
 	o->timeout_s = (int)c->smtp_timeout;
 	o->connect_timeout_s = (int)c->connect_timeout;
 }
@@ -565,10 +573,11 @@ hop_try(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
 	/* The source address and its EHLO name are part of the key: mail for
 	 * one pool address never rides a connection made from another. So is
 	 * the TLS policy: a route requiring TLS never rides a connection made
-	 * without (tls=none, or a failed opportunistic handshake). */
-	snprintf(key, sizeof(key), "%s|%s|%s|%d|%s|%d|%d", p->unix_path ? p->unix_path : addr,
+	 * without (tls=none, or a failed opportunistic handshake), and the
+	 * host name, which a verified certificate was checked against. */
+	snprintf(key, sizeof(key), "%s|%s|%s|%d|%s|%d|%d|%.255s", p->unix_path ? p->unix_path : addr,
 	    p->source ? p->source : "", p->helo ? p->helo : "", p->port,
-	    p->auth_user ? p->auth_user : "", p->lmtp, (int)p->tls);
+	    p->auth_user ? p->auth_user : "", p->lmtp, (int)p->tls, h->name);
 	for (int round = 0; round < 2; round++) {
 		struct mta_conn *conn = hop_conn_get(d, c, p, h, ai, key, &reused, why);
 		if (conn == NULL) {

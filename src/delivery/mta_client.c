@@ -7,7 +7,9 @@
  * RFC 4954 AUTH, RFC 2033 LHLO.
  * SECURITY: octets the peer sent before the TLS handshake completed are
  * discarded (the client side of CVE-2011-0411); credentials are only sent
- * over TLS (or a local Unix socket); every failure is a reply, never a crash.
+ * over TLS to a peer whose certificate was verified (or, when the route
+ * says tls_verify=no, over any TLS; or a local Unix socket); every failure
+ * is a reply, never a crash.
  */
 #include "delivery/mta_internal.h"
 
@@ -282,13 +284,29 @@ conn_hello(struct mta_conn *c, const struct mta_opts *o, struct mta_reply *why)
 	return 0;
 }
 
+/* Why the handshake failed: an unverified certificate is named as such
+ * (4.7.5, RFC 3463 "cryptographic failure"), a deferral, never a bounce. */
+static void
+conn_tls_failure(struct mta_conn *c, const struct mta_opts *o, struct mta_reply *why)
+{
+	const char *verr = c->ssl != NULL && o->tls == MTA_TLS_VERIFY ? tls_client_verify_error(c->ssl) : "";
+
+	if (verr[0] != '\0')
+		mta_reply_set(why, 451, "4.7.5 TLS: certificate of %.300s not verified: %.200s",
+		    o->tls_name, verr);
+	else
+		mta_reply_set(why, 451, "4.7.5 TLS handshake with %.300s failed", c->peer);
+}
+
 /* STARTTLS and the handshake; afterwards EHLO again (RFC 3207 4.2). */
 static int
 conn_starttls(struct mta_conn *c, const struct mta_opts *o, struct mta_reply *why, bool *handshake_failed)
 {
+	bool is_ip = o->tls_name != NULL && netaddr_ip_parse(o->tls_name, NULL, NULL);
+
 	if (mta_cmd(c, why, "STARTTLS") < 0)
 		return -1;
-	if (why->code != 220 && o->tls == MTA_TLS_REQUIRE) {
+	if (why->code != 220 && o->tls >= MTA_TLS_REQUIRE) {
 		/* Our policy failed, not the recipients: defer (as "not offered"),
 		 * never bounce on the peer's 5xx to STARTTLS. */
 		char text[MTA_TEXT_MAX];
@@ -304,17 +322,21 @@ conn_starttls(struct mta_conn *c, const struct mta_opts *o, struct mta_reply *wh
 	c->ssl = SSL_new(o->tls_ctx);
 	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
 		goto fail;
-	if (o->tls_name != NULL && !netaddr_ip_parse(o->tls_name, NULL, NULL)    /* no SNI for an IP (RFC 6066 3) */)
+	if (o->tls_name != NULL && !is_ip)    /* no SNI for an IP (RFC 6066 3) */
 		SSL_set_tlsext_host_name(c->ssl, o->tls_name);
+	if (o->tls == MTA_TLS_VERIFY &&
+	    (o->tls_name == NULL || tls_client_verify_set(c->ssl, o->tls_name, is_ip) < 0))
+		goto fail;
 	if (SSL_connect(c->ssl) != 1)
 		goto fail;
+	c->verified = o->tls == MTA_TLS_VERIFY;
 	tls_describe(c->ssl, c->tls_info, sizeof(c->tls_info));
 	return conn_hello(c, o, why);
 fail:
 	ERR_clear_error();
 	*handshake_failed = true;
 	c->dead = true;
-	mta_reply_set(why, 451, "4.7.5 TLS handshake with %.300s failed", c->peer);
+	conn_tls_failure(c, o, why);
 	return -1;
 }
 
@@ -328,6 +350,13 @@ conn_auth(struct mta_conn *c, const struct mta_opts *o, bool local, struct mta_r
 
 	if (c->ssl == NULL && !local) {
 		mta_reply_set(why, 451, "4.7.10 not sending credentials to %.300s without TLS", c->peer);
+		return -1;
+	}
+	/* A man in the middle would get the password: only a verified peer,
+	 * unless the route says tls_verify=no. */
+	if (!local && !c->verified && !o->auth_unverified) {
+		mta_reply_set(why, 451, "4.7.5 not sending credentials to %.300s: its certificate "
+		    "was not verified", c->peer);
 		return -1;
 	}
 	if (!c->caps.auth_plain) {
@@ -369,7 +398,7 @@ conn_open(struct mta_conn *c, const struct mta_opts *o, bool local, struct mta_r
 	if (conn_hello(c, o, why) < 0)
 		return -1;
 	bool want = o->tls != MTA_TLS_NONE && o->tls_ctx != NULL;
-	if (o->tls == MTA_TLS_REQUIRE && (!c->caps.starttls || o->tls_ctx == NULL)) {
+	if (o->tls >= MTA_TLS_REQUIRE && (!c->caps.starttls || o->tls_ctx == NULL)) {
 		mta_reply_set(why, 451, "4.7.10 TLS is required, but was not offered by %.300s", c->peer);
 		return -1;
 	}

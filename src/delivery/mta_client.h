@@ -25,16 +25,22 @@
 #include "util/mta_reply.h"
 #include "util/smtp_kinds.h"
 
-enum mta_tls { MTA_TLS_NONE, MTA_TLS_MAY, MTA_TLS_REQUIRE };
+/* none; may = opportunistic (RFC 7435), clear text if the handshake fails;
+ * require = encrypted, any certificate; verify = encrypted and the
+ * certificate chains to a trusted CA and names tls_name. Ordered: each
+ * asks more than the one before (">= MTA_TLS_REQUIRE" means TLS or defer). */
+enum mta_tls { MTA_TLS_NONE, MTA_TLS_MAY, MTA_TLS_REQUIRE, MTA_TLS_VERIFY };
 
 struct mta_opts {
 	const char   *helo;          /* our name for EHLO/LHLO */
 	bool          lmtp;          /* speak LMTP (LHLO, per-recipient DATA replies) */
 	enum mta_tls  tls;
-	SSL_CTX      *tls_ctx;       /* client context; certificates not verified (opportunistic) */
-	const char   *tls_name;      /* SNI */
-	const char   *auth_user;     /* AUTH PLAIN when set (requires TLS unless lmtp on unix socket) */
+	SSL_CTX      *tls_ctx;       /* client context (tls_client_ctx_new) */
+	const char   *tls_name;      /* SNI, and the name a verified certificate must carry */
+	const char   *auth_user;     /* AUTH PLAIN when set: only over TLS with a verified
+	                              * certificate, or a local Unix socket */
 	const char   *auth_pass;
+	bool          auth_unverified; /* route says tls_verify=no: AUTH over any TLS */
 	int           timeout_s;     /* per command / per block; default 300 when 0 */
 	int           connect_timeout_s; /* TCP connect; default 30 when 0 */
 };

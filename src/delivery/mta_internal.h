@@ -17,6 +17,7 @@ struct mta_conn {
 	bool            lmtp;
 	int             timeout_s;
 	bool            dead;            /* I/O failed: no more commands */
+	bool            verified;        /* TLS with the peer's certificate verified */
 	struct mta_caps caps;
 	char            peer[320];       /* "host[addr]:port" */
 	char            tls_info[128];

@@ -22,6 +22,7 @@
 #include "conf/conf.h"
 #include "ctl/control.h"
 #include "ferryd/ferryd_notify.h"
+#include "delivery/deliver.h"
 #include "queue/qmgr.h"
 #include "net/server.h"
 #include "net/tls.h"
@@ -187,6 +188,7 @@ ferryd_tls_load(const struct conf *c, const struct ferryd_ids *ids)
 	char err[1024];
 	SSL_CTX *ctx;
 
+	deliver_routes_tls_warn(c);
 	if (c->tls_generate &&
 	    tls_selfsigned_ensure(c->tls_cert, c->tls_key, c->hostname, ids->uid, ids->gid,
 	    err, sizeof(err)) < 0) {

@@ -1,7 +1,10 @@
 /*
- * tls.c - OpenSSL server contexts for STARTTLS (RFC 3207) and implicit TLS
- * (RFC 8314), and the self-signed pair for the embedded default.
- * SECURITY: keys must be private to their owner (mode & 077 == 0).
+ * tls.c - OpenSSL contexts: the server's for STARTTLS (RFC 3207) and
+ * implicit TLS (RFC 8314) with Mozilla's intermediate profile, the outbound
+ * client's with certificate and host name verification (RFC 6125) when a
+ * route asks for it, and the self-signed pair for the embedded default.
+ * SECURITY: keys must be private to their owner (mode & 077 == 0); a peer
+ * certificate is trusted only through the configured CAs.
  */
 #include "net/tls.h"
 
@@ -43,6 +46,35 @@ tls_key_mode_check(const char *key, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Mozilla's "intermediate" server profile (v5.7): TLS 1.2 and 1.3 only; on
+ * TLS 1.2 only ECDHE key exchange with AEAD ciphers (no CBC: LUCKY13 and
+ * its kin), TLS 1.3 with OpenSSL's default suites (all AEAD). The client
+ * picks among these (none is weak, and clients know their hardware best).
+ * No renegotiation, no compression (CRIME). No session cache and no
+ * tickets: mail clients rarely resume, and ticket keys that live as long
+ * as the process would undo forward secrecy.
+ */
+#define TLS_CIPHERS_TLS12 \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#define TLS_GROUPS "X25519:P-256:P-384"
+
+static int
+tls_profile_apply(SSL_CTX *ctx)
+{
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS_TLS12) != 1 ||
+	    SSL_CTX_set1_groups_list(ctx, TLS_GROUPS) != 1)
+		return -1;
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET);
+	SSL_CTX_clear_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	return 0;
+}
+
 SSL_CTX *
 tls_server_ctx_new(const char *cert, const char *key, char *err, size_t errlen)
 {
@@ -55,11 +87,10 @@ tls_server_ctx_new(const char *cert, const char *key, char *err, size_t errlen)
 		tls_err(err, errlen, "SSL_CTX_new", cert);
 		return NULL;
 	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_CIPHER_SERVER_PREFERENCE);
-	/* A mail server serves many unrelated clients; no session cache needed. */
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (tls_profile_apply(ctx) < 0) {
+		tls_err(err, errlen, "cannot set the TLS profile", cert);
+		goto fail;
+	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		tls_err(err, errlen, "cannot load certificate chain", cert);
 		goto fail;
@@ -178,6 +209,56 @@ tls_selfsigned_ensure(const char *cert, const char *key, const char *hostname,
 	X509_free(x);
 	EVP_PKEY_free(pk);
 	return rc;
+}
+
+/*
+ * The client side. One context serves every outbound policy: opportunistic
+ * sessions (RFC 7435) do not verify; a session that must verify asks for it
+ * per connection (tls_client_verify_set), so both share one trust store:
+ * ca_file alone when given, else the system's store.
+ */
+SSL_CTX *
+tls_client_ctx_new(const char *ca_file, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (ctx == NULL) {
+		tls_err(err, errlen, "SSL_CTX_new", ca_file ? ca_file : "client");
+		return NULL;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	if (ca_file != NULL ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1 :
+	    SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		tls_err(err, errlen, "cannot load CA certificates (a PEM bundle is expected)",
+		    ca_file ? ca_file : "system CA store");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* Verify the peer's chain and that it was issued to host: a DNS name
+ * (SAN or CN, no partial wildcards) or, for an IP literal, the address. */
+int
+tls_client_verify_set(SSL *ssl, const char *host, bool is_ip)
+{
+	X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+
+	SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+	X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if (is_ip)
+		return X509_VERIFY_PARAM_set1_ip_asc(vp, host) == 1 ? 0 : -1;
+	return SSL_set1_host(ssl, host) == 1 ? 0 : -1;
+}
+
+/* Why verification failed, after a failed handshake ("" if it was not that). */
+const char *
+tls_client_verify_error(SSL *ssl)
+{
+	long v = SSL_get_verify_result(ssl);
+
+	return v == X509_V_OK ? "" : X509_verify_cert_error_string(v);
 }
 
 void

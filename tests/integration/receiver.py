@@ -4,15 +4,22 @@ A real TCP SMTP server on a loopback address that records every transaction
 (with the client's source address) and answers according to a script, so a
 test can make it defer, refuse, drop the connection mid-DATA or send
 malformed replies at any stage. Threads, no asyncio: simple and robust.
+Given an ssl.SSLContext (tls=), it offers STARTTLS (RFC 3207) and, once
+in TLS, AUTH PLAIN (RFC 4954), recording every AUTH line it receives and
+every handshake that failed.
 """
 import socket
+import ssl
 import threading
 import time
 
 
 class Receiver:
-    def __init__(self, host="127.0.0.1", port=0, name="rx.test", lmtp=False):
+    def __init__(self, host="127.0.0.1", port=0, name="rx.test", lmtp=False, tls=None):
         self.host = host
+        self.tls = tls                # server-side ssl.SSLContext, or None: no STARTTLS
+        self.auths = []               # AUTH command lines received
+        self.tls_errors = []          # handshakes that failed (str of the exception)
         self.name = name
         self.lmtp = lmtp
         self.script = {}          # stage -> reply line(s) or callable(arg) -> reply / "DROP"
@@ -84,7 +91,7 @@ class Receiver:
     def _serve(self, c, peer):
         f = c.makefile("rb")
         try:
-            self._session(c, f, peer)
+            self._session(c, f, peer, id(c))
         except (OSError, ValueError):
             pass
         finally:
@@ -106,7 +113,12 @@ class Receiver:
         else:
             c.sendall((r + "\r\n").encode())
 
-    def _session(self, c, f, peer):
+    def _tls_keywords(self, c):
+        if self.tls is None:
+            return ""
+        return "250-AUTH PLAIN\r\n" if isinstance(c, ssl.SSLSocket) else "250-STARTTLS\r\n"
+
+    def _session(self, c, f, peer, key):
         self._send(c, self._reply("greeting", None, "220 %s ESMTP test receiver" % self.name))
         tx = None
         helo = None
@@ -121,8 +133,23 @@ class Receiver:
             if verb in ("EHLO", "LHLO"):
                 helo = cmd[5:]
                 default = "250-%s\r\n250-PIPELINING\r\n250-SIZE 10000000\r\n250-8BITMIME\r\n" \
-                          "250-SMTPUTF8\r\n250-DSN\r\n250 ENHANCEDSTATUSCODES" % self.name
+                          "250-SMTPUTF8\r\n250-DSN\r\n%s250 ENHANCEDSTATUSCODES" \
+                          % (self.name, self._tls_keywords(c))
                 self._send(c, self._reply("ehlo", cmd, default))
+            elif verb == "STAR" and self.tls is not None and not isinstance(c, ssl.SSLSocket):
+                self._send(c, "220 2.0.0 ready to start TLS")
+                try:
+                    c = self.tls.wrap_socket(c, server_side=True)
+                except (ssl.SSLError, OSError) as e:
+                    with self.lock:
+                        self.tls_errors.append(str(e))
+                    return
+                f = c.makefile("rb")
+                tx = helo = None
+            elif verb == "AUTH":
+                with self.lock:
+                    self.auths.append(cmd)
+                self._send(c, self._reply("auth", cmd, "235 2.7.0 authenticated"))
             elif verb == "HELO":
                 helo = cmd[5:]
                 self._send(c, "250 %s" % self.name)
@@ -172,7 +199,7 @@ class Receiver:
             elif verb == "QUIT":
                 with self.lock:     # the session ends here for the client
                     self.active -= 1
-                    self._quit.add(id(c))
+                    self._quit.add(key)     # c may be the TLS wrapper by now
                 self._send(c, "221 2.0.0 bye")
                 return
             else:

@@ -101,7 +101,7 @@ test_routes(void **state)
 	char err[256];
 	struct conf *c = load_text(
 	    "listen mx 127.0.0.1:25\ndomain example.com\n"
-	    "route * smtp:[smarthost.example.net]:587 tls=require auth=u:p:w source=192.0.2.9\n"
+	    "route * smtp:[smarthost.example.net]:587 tls=require tls_verify=no auth=u:p:w source=192.0.2.9\n"
 	    "route example.com lmtp:/run/dovecot/lmtp\n"
 	    "route example.org mx\nsmtp_tls none\ndelivery off\n", err, sizeof(err));
 	const struct conf_route *r;
@@ -114,6 +114,7 @@ test_routes(void **state)
 	assert_string_equal(r->host, "smarthost.example.net");
 	assert_int_equal(r->port, 587);
 	assert_int_equal(r->tls, CONF_TLS_REQUIRE);
+	assert_true(r->tls_noverify);
 	assert_string_equal(r->auth_user, "u");
 	assert_string_equal(r->auth_pass, "p:w");
 	assert_string_equal(r->source, "192.0.2.9");
@@ -127,6 +128,60 @@ test_routes(void **state)
 	c = load_text("listen mx 127.0.0.1:25\ndomain example.com\n", err, sizeof(err));
 	assert_int_equal(conf_route_find(c, "example.com")->transport, CONF_TRANSPORT_MAILDIR);
 	assert_null(conf_route_find(c, "elsewhere.test"));   /* plain MX lookup */
+	conf_free(c);
+}
+
+static void expect_error(const char *text, const char *want);
+
+/* A route with auth= verifies the smarthost unless it says otherwise in
+ * writing; combinations that would send the password unverified are refused. */
+static void
+test_route_auth_verifies(void **state)
+{
+	char err[256];
+	struct conf *c = load_text("route * smtp:relay.test:587 auth=u:p\n"
+	    "route a.test smtp:relay.test tls=verify\nroute b.test lmtp:/run/lmtp auth=u:p\n"
+	    "smtp_tls verify\n", err, sizeof(err));
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(conf_route_find(c, "x.test")->tls, CONF_TLS_VERIFY);
+	assert_false(conf_route_find(c, "x.test")->tls_noverify);
+	assert_int_equal(conf_route_find(c, "a.test")->tls, CONF_TLS_VERIFY);
+	assert_int_equal(conf_route_find(c, "b.test")->tls, CONF_TLS_DEFAULT);   /* local socket */
+	assert_int_equal(c->smtp_tls, CONF_TLS_VERIFY);
+	assert_null(c->tls_ca_file);
+	conf_free(c);
+	expect_error("\nroute * smtp:relay.test:587 tls=require auth=u:p\n",
+	    "2: route: auth= with tls=require would send the password to an unverified peer; write tls=verify");
+	expect_error("route * smtp:relay.test tls=may auth=u:p\n", "1: route: auth= with tls=may");
+	expect_error("route * smtp:relay.test tls=none auth=u:p\n", "1: route: auth= with tls=none");
+	expect_error("route * smtp:relay.test auth=u:p tls_verify=no\n",
+	    "1: route: tls_verify=no is only meaningful with tls=require (write: tls=require tls_verify=no)");
+	expect_error("route * smtp:relay.test tls=verify tls_verify=no auth=u:p\n", "only meaningful");
+}
+
+/* tls_ca_file is read at load time: a missing or non-PEM file names its line. */
+static void
+test_tls_ca_file_checked(void **state)
+{
+	char err[256], text[300], pem[] = "/tmp/ferry-test-ca-XXXXXX";
+	int fd = mkstemp(pem);
+	struct conf *c;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "not a certificate\n", 18), 18);
+	close(fd);
+	snprintf(text, sizeof(text), "hostname a.test\ntls_ca_file %s\n", pem);
+	expect_error(text, "2: tls_ca_file: ");
+	expect_error("tls_ca_file /nonexistent/ca.pem\n", "1: tls_ca_file: /nonexistent/ca.pem: cannot load CA");
+	unlink(pem);
+	c = load_text("tls_ca_file /etc/ssl/certs/ca-certificates.crt\n", err, sizeof(err));
+	if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0) {
+		assert_non_null(c);
+		assert_string_equal(c->tls_ca_file, "/etc/ssl/certs/ca-certificates.crt");
+	}
 	conf_free(c);
 }
 
@@ -276,6 +331,8 @@ main(void)
 		cmocka_unit_test(test_embedded_default),
 		cmocka_unit_test(test_options_and_units),
 		cmocka_unit_test(test_routes),
+		cmocka_unit_test(test_route_auth_verifies),
+		cmocka_unit_test(test_tls_ca_file_checked),
 		cmocka_unit_test(test_errors_name_the_line),
 		cmocka_unit_test(test_open_relay_refused),
 		cmocka_unit_test(test_cidr_match),
