@@ -107,7 +107,7 @@ struct conf {
 	struct conf_alias *aliases; size_t naliases; /* sorted by from */
 	struct netaddr_net *relay_nets; size_t nrelay_nets;
 
-	/* Integer options: see conf_ints in conf.c for min, max, default. */
+	/* Single-valued options: see the table in conf_option.c for min, max, default. */
 	long long workers;
 	long long max_message_size;
 	long long max_recipients;

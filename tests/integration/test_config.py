@@ -57,10 +57,72 @@ class ConfigTest(unittest.TestCase):
             self.assertEqual(rc, 1, nets)
             self.assertIn("open relay", out)
 
+    def test_open_relay_names_line(self):
+        rc, out, path, d = check(BASE + "hostname mx.example.test\nrelay_networks 127.0.0.0/8 0.0.0.0/0\n")
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:4: relay_networks: 0.0.0.0/0 is wider than /8 (IPv4) or /16 (IPv6): "
+                      "that would be an open relay" % path, out)
+
     def test_mailbox_outside_hosted_domain(self):
         rc, out, path, d = check(BASE + "mailbox a@other.test\n")
         self.assertEqual(rc, 1)
-        self.assertIn("not in a hosted domain", out)
+        self.assertIn("%s:3: mailbox a@other.test is not in a hosted domain (add a 'domain' line)"
+                      % path, out)
+
+    def test_alias_outside_hosted_domain(self):
+        rc, out, path, d = check(BASE + "mailbox a@example.test\n\nalias b@other.test a@example.test\n")
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:5: alias b@other.test is not in a hosted domain (add a 'domain' line)"
+                      % path, out)
+
+    def test_domain_may_follow_its_mailboxes(self):
+        rc, out, path, d = check("mailbox a@late.test\nalias @late.test a@late.test\n" + BASE +
+                                 "domain late.test\nspool_dir /tmp/spool\n")
+        self.assertEqual(rc, 0, out)
+
+    def test_nul_byte_is_named(self):
+        rc, out, path, d = check(BASE + "hostname mx\0evil.test\n")
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:3: NUL byte in line" % path, out)
+        self.assertNotIn("too long", out)
+
+    def test_line_too_long(self):
+        rc, out, path, d = check(BASE + "hostname " + "a" * 5000 + "\n")
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:3: line too long (max 4096 bytes)" % path, out)
+
+    def test_directory_as_configuration(self):
+        d = tempfile.mkdtemp()
+        r = subprocess.run([FERRYD, "-t", "-c", d], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr, "ferryd: %s: is a directory\n" % d)
+
+    def test_tls_cert_without_key_names_line(self):
+        rc, out, path, d = check(BASE + "tls_cert /etc/ferry/cert.pem\n")
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:3: tls_cert is set but tls_key is not" % path, out)
+        rc, out, path, d = check(BASE + "\ntls_key /etc/ferry/key.pem\n")
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:4: tls_key is set but tls_cert is not" % path, out)
+
+    def test_set_twice_names_both_lines(self):
+        rc, out, path, d = check(BASE + "hostname a.test\nhostname b.test\n")
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:4: hostname is set twice (first on line 3)" % path, out)
+        for line in ["bare_lf reject", "delivery off", "spool_sync fsync", "smtp_tls none"]:
+            rc, out, path, d = check(BASE + line + "\n" + line + "\n")
+            self.assertEqual(rc, 1, line)
+            self.assertIn("%s:4: %s is set twice (first on line 3)" % (path, line.split()[0]), out)
+
+    def test_dkim_key_errors_name_key_and_line(self):
+        d = tempfile.mkdtemp()
+        key = os.path.join(d, "missing.pem")
+        rc, out, path, _ = check(BASE + "dkim_sign example.test s1 %s\n" % key)
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:3: dkim_sign: %s: No such file or directory" % (path, key), out)
+        rc, out, path, _ = check(BASE + "dkim_sign example.test s1 %s\n" % d)
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:3: dkim_sign: %s: is a directory" % (path, d), out)
 
     def test_key_readable_by_others_refused(self):
         d = tempfile.mkdtemp()
@@ -79,7 +141,7 @@ class ConfigTest(unittest.TestCase):
     def test_missing_file(self):
         r = subprocess.run([FERRYD, "-t", "-c", "/nonexistent/ferry.conf"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 1)
-        self.assertIn("/nonexistent/ferry.conf", r.stderr)
+        self.assertEqual(r.stderr, "ferryd: /nonexistent/ferry.conf: No such file or directory\n")
 
 
 if __name__ == "__main__":
