@@ -6,7 +6,7 @@ import tempfile
 import unittest
 
 import ferrytest
-from ferrytest import FERRYD
+from ferrytest import FERRYCTL, FERRYD
 
 
 def check(text, name="ferry.conf"):
@@ -142,6 +142,54 @@ class ConfigTest(unittest.TestCase):
         r = subprocess.run([FERRYD, "-t", "-c", "/nonexistent/ferry.conf"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 1)
         self.assertEqual(r.stderr, "ferryd: /nonexistent/ferry.conf: No such file or directory\n")
+
+
+class FerryctlConfigTest(unittest.TestCase):
+    """ferryctl reads ferry.conf through ferryd's own reader: every command
+    accepts and refuses the same files, with ferryd's messages."""
+
+    COMMANDS = (["user", "list"], ["tenant", "list"], ["domain", "list"], ["queue", "list"])
+
+    def ctl(self, path, args):
+        return subprocess.run([FERRYCTL, "-c", path] + args, capture_output=True, text=True)
+
+    def test_every_command_refuses_what_ferryd_refuses(self):
+        for bad in ["frobnicate yes", "relay_networks 0.0.0.0/0", "mailbox a@other.test",
+                    "hostname a\0b", "tls_cert /etc/ferry/cert.pem"]:
+            rc, out, path, d = check("spool_dir %s\nlisten mx 127.0.0.1:2599\n%s\n" % (d_tmp(), bad))
+            self.assertEqual(rc, 1, out)
+            want = out.replace("ferryd: ", "ferryctl: ", 1)
+            self.assertIn(":3: ", want)
+            for args in self.COMMANDS:
+                r = self.ctl(path, args)
+                self.assertEqual((r.returncode, r.stderr), (1, want), (bad, args))
+
+    def test_directory_refused_alike(self):
+        d = d_tmp()
+        for args in self.COMMANDS:
+            r = self.ctl(d, args)
+            self.assertEqual((r.returncode, r.stderr), (1, "ferryctl: %s: is a directory\n" % d), args)
+
+    def test_paths_come_from_the_configuration(self):
+        d = d_tmp()
+        spool = os.path.join(d, "spool")
+        os.mkdir(spool)
+        rc, out, path, _ = check("spool_dir %s\nlisten mx 127.0.0.1:2599\n" % spool)
+        self.assertEqual(rc, 0, out)
+        r = subprocess.run([FERRYCTL, "-c", path, "user", "add", "--password-stdin", "u@example.test"],
+                           input="pw\n", capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.exists(os.path.join(spool, "users")))
+        r = self.ctl(path, ["tenant", "add", "acme"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.exists(os.path.join(spool, "ferry.db")))
+        r = self.ctl(path, ["queue", "list"])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(os.path.join(spool, "control.sock"), r.stderr)
+
+
+def d_tmp():
+    return tempfile.mkdtemp(prefix="ferryconf.")
 
 
 if __name__ == "__main__":
