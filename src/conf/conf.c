@@ -30,7 +30,7 @@ conf_embedded_apply(struct conf *c)
 		{ "submissions", "127.0.0.1:2465" },
 	};
 	char *argv[3];
-	struct conf_parse p = { .c = c, .file = "(embedded)" };
+	struct conf_parse p = { .c = c, .file = "(embedded)", .seen = c->option_lines };
 	char err[256];
 
 	p.err = err;
@@ -146,6 +146,9 @@ conf_load(const char *path, char *err, size_t errlen)
 	struct conf_parse p = { .c = c, .file = path, .err = err, .errlen = errlen };
 	int rc = 0;
 
+	c->option_lines = xcalloc(CONF_OPTIONS_MAX, sizeof(int));
+	p.seen = c->option_lines;
+
 	conf_options_default(c);
 	if (path == NULL)
 		conf_embedded_apply(c);
@@ -221,6 +224,7 @@ conf_free(struct conf *c)
 	for (size_t i = 0; i < c->ndkim; i++)
 		dkim_key_free(c->dkim_keys[i]);
 	free(c->dkim_keys);
+	free(c->option_lines);
 	free(c);
 }
 

@@ -35,7 +35,7 @@ conf_unhosted_note(struct conf_parse *p, struct conf_unhosted *u, const char *wh
 static int
 conf_pair_check(struct conf_parse *p, const char *a, const char *b)
 {
-	int la = conf_option_line(p, a), lb = conf_option_line(p, b);
+	int la = conf_option_line(p->c, a), lb = conf_option_line(p->c, b);
 
 	if (la != 0 && lb == 0)
 		return conf_fail_at(p, la, "%s is set but %s is not", a, b);

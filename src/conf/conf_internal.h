@@ -33,7 +33,7 @@ struct conf_parse {
 	int          line;                       /* of the line being applied */
 	char        *err;
 	size_t       errlen;
-	int          seen[CONF_OPTIONS_MAX];     /* line each single-valued option was set on, 0: not */
+	int         *seen;                       /* c->option_lines */
 	int         *mailbox_lines;              /* line of each c->mailboxes[i], file order */
 	int         *alias_lines;                /* line of each c->aliases[i], file order */
 };
@@ -52,8 +52,6 @@ int  conf_file_read(struct conf_parse *p);
 int  conf_option_apply(struct conf_parse *p, char **argv, int argc);
 /* Every table row's default into c. */
 void conf_options_default(struct conf *c);
-/* The line name was set on in this parse, 0 if not (single-valued options). */
-int  conf_option_line(const struct conf_parse *p, const char *name);
 
 /* conf_addr.c: the repeatable lines, and the validators others share. */
 int  conf_listen_add(struct conf_parse *p, char **argv, int argc);

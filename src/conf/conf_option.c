@@ -295,10 +295,10 @@ conf_options_default(struct conf *c)
 }
 
 int
-conf_option_line(const struct conf_parse *p, const char *name)
+conf_option_line(const struct conf *c, const char *name)
 {
 	for (size_t i = 0; i < CONF_NOPTIONS; i++)
 		if (strcmp(conf_options[i].name, name) == 0)
-			return p->seen[i];
+			return c->option_lines[i];
 	return 0;
 }

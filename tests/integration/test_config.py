@@ -133,10 +133,33 @@ class ConfigTest(unittest.TestCase):
         os.chmod(key, 0o644)
         rc, out, path, _ = check(BASE + "tls_cert %s\ntls_key %s\n" % (cert, key))
         self.assertEqual(rc, 1)
-        self.assertIn("readable by group or world", out)
+        self.assertIn("%s:4: tls_key: %s: private key is readable by group or world" % (path, key), out)
         os.chmod(key, 0o600)
+        rc, out, path, _ = check(BASE + "tls_key %s\ntls_cert %s.missing\n" % (key, cert))
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:4: tls_cert: %s.missing: " % (path, cert), out)
         rc, out, path, _ = check(BASE + "tls_cert %s\ntls_key %s\nspool_dir %s\n" % (cert, key, d))
         self.assertEqual(rc, 0, out)
+
+    def test_users_file_error_names_conf_line(self):
+        d = tempfile.mkdtemp()
+        rc, out, path, _ = check(BASE + "spool_dir %s\nusers_file %s\n" % (d, d))
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:4: users_file: %s: not a regular file" % (path, d), out)
+
+    def test_reload_logs_file_line_and_cause(self):
+        f = ferrytest.Ferryd().start()
+        try:
+            with open(f.conf) as fh:
+                n = fh.read().count("\n")
+            with open(f.conf, "a") as fh:
+                fh.write("relay_networks 0.0.0.0/0\n")
+            f.hup()
+            self.assertTrue(ferrytest.wait_for(lambda: "event=reload-failed" in f.log_text()))
+            self.assertIn('error="%s:%d: relay_networks: 0.0.0.0/0 is wider than' % (f.conf, n + 1),
+                          f.log_text())
+        finally:
+            f.stop()
 
     def test_missing_file(self):
         r = subprocess.run([FERRYD, "-t", "-c", "/nonexistent/ferry.conf"], capture_output=True, text=True)
