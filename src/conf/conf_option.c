@@ -57,6 +57,12 @@ struct conf_option {
 	(const struct conf_word[]){ { yes, 1 }, { no, 0 }, { NULL, 0 } }, NULL, NULL, NULL }
 #define OPT_LINE(n, fn)         { #n, CONF_LINE, 0, 0, 0, 0, NULL, NULL, NULL, fn }
 
+static bool
+conf_log_level_valid(const char *s)
+{
+	return strcmp(s, "info") == 0 || strcmp(s, "debug") == 0;
+}
+
 /*
  * ADDING AN OPTION is one row here plus its field in struct conf (conf.h),
  * and its entry in docs/configuration.md:
@@ -69,6 +75,8 @@ struct conf_option {
  *                      field an enum (or int); a set shared with other
  *                      rows: OPT_WORDS(name, field, default, words)
  *   a repeatable line  OPT_LINE(name, parser)                 parser in conf_addr.c & co.
+ * The words of smtp_tls, shared with a route's tls=, are conf_tls_words
+ * (conf_route.c): a new word there is one row of that list.
  * A default that depends on other options (paths under spool_dir) is
  * filled by conf_finish in conf.c.
  */
@@ -82,11 +90,11 @@ static const struct conf_option conf_options[] = {
 	OPT_PATH(tls_cert),
 	OPT_PATH(tls_key),
 	OPT_PATH(log_file),
-	OPT_STR(log_level, log_level, NULL, NULL),
+	OPT_STR(log_level, log_level, conf_log_level_valid, "info or debug"),
 	OPT_PATH(maildir_root),
 	OPT_PATH(control_socket),
 	OPT_PATH(submit_socket),
-	OPT_STR(postmaster, postmaster, NULL, NULL),
+	OPT_STR(postmaster, postmaster, conf_address_valid, "an address (local@domain)"),
 
 	/* Receiving */
 	OPT_LINE(listen, conf_listen_add),
@@ -189,8 +197,7 @@ conf_number_set(struct conf_parse *p, const struct conf_option *o, const char *s
 	return 0;
 }
 
-/* "a, b or c" */
-static const char *
+const char *
 conf_words_text(const struct conf_word *w, char *buf, size_t size)
 {
 	size_t n = 0;

@@ -71,9 +71,12 @@ conf_route_target(struct conf_parse *p, struct conf_route *r, const char *t)
 static int
 conf_route_option(struct conf_parse *p, struct conf_route *r, const char *o)
 {
+	char words[128];
+
 	if (strncmp(o, "tls=", 4) == 0) {
 		if (conf_tls_word(o + 4, &r->tls) < 0)
-			return conf_fail(p, "route: tls= takes none, may or require");
+			return conf_fail(p, "route: tls= takes %s",
+			    conf_words_text(conf_tls_words, words, sizeof(words)));
 	} else if (strncmp(o, "auth=", 5) == 0 && strchr(o + 5, ':') != NULL) {
 		const char *colon = strchr(o + 5, ':');
 		r->auth_user = xstrndup(o + 5, (size_t)(colon - o - 5));

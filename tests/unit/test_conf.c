@@ -167,6 +167,9 @@ test_errors_name_the_line(void **state)
 	expect_error("smtp_tls\n", "1: smtp_tls takes one value (none, may or require)");
 	expect_error("bare_lf maybe\n", "1: bare_lf: 'maybe' is not reject or normalize");
 	expect_error("outbound_source nowhere\n", "1: outbound_source: 'nowhere' is not an IPv4 or IPv6 address");
+	expect_error("log_level verbose\n", "1: log_level: 'verbose' is not info or debug");
+	expect_error("postmaster nobody\n", "1: postmaster: 'nobody' is not an address (local@domain)");
+	expect_error("route x.test smtp:h tls=maybe\n", "1: route: tls= takes none, may or require");
 }
 
 /* Issue 8: every error names its line and its real cause, including those
