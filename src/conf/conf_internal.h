@@ -49,6 +49,8 @@ int conf_fail_at(struct conf_parse *p, int line, const char *fmt, ...)
 int  conf_file_read(struct conf_parse *p);
 
 /* conf_option.c: one line's words (argv[0] the option's name). */
+/* Refuse a line whose KEY=value words (from argv[first]) repeat a KEY. */
+int  conf_keys_unique(struct conf_parse *p, char **argv, int argc, int first);
 /* "a, b or c", for messages. */
 const char *conf_words_text(const struct conf_word *w, char *buf, size_t size);
 int  conf_option_apply(struct conf_parse *p, char **argv, int argc);

@@ -268,6 +268,20 @@ conf_single_set(struct conf_parse *p, size_t i, char **argv, int argc)
 }
 
 int
+conf_keys_unique(struct conf_parse *p, char **argv, int argc, int first)
+{
+	for (int i = first; i < argc; i++) {
+		size_t n = strcspn(argv[i], "=");
+		if (argv[i][n] != '=')
+			continue;
+		for (int j = first; j < i; j++)
+			if (strncmp(argv[i], argv[j], n + 1) == 0)
+				return conf_fail(p, "%s: %.*s= is given twice", argv[0], (int)n, argv[i]);
+	}
+	return 0;
+}
+
+int
 conf_option_apply(struct conf_parse *p, char **argv, int argc)
 {
 	for (size_t i = 0; i < CONF_NOPTIONS; i++) {

@@ -100,6 +100,8 @@ conf_route_add(struct conf_parse *p, char **argv, int argc)
 		return conf_fail(p, "usage: route DOMAIN|* TRANSPORT [tls=..] [auth=USER:PASS] [source=IP]");
 	if (strcmp(argv[1], "*") != 0 && !conf_domain_valid(argv[1]))
 		return conf_fail(p, "route: '%s' is not a valid domain name", argv[1]);
+	if (conf_keys_unique(p, argv, argc, 3) < 0)
+		return -1;
 	c->routes = xrealloc(c->routes, (c->nroutes + 1) * sizeof(*r));
 	r = &c->routes[c->nroutes++];
 	memset(r, 0, sizeof(*r));
