@@ -36,6 +36,8 @@ struct conf_option {
 	const struct conf_word *words;                    /* CHOICE, BOOL: NULL-terminated */
 	bool                  (*valid)(const char *);     /* STRING; NULL: any word */
 	const char             *what;                     /* STRING: what valid() wants */
+	/* PATH: a file that must load now; 0, or -1 with the cause in err */
+	int                   (*load)(const char *path, char *err, size_t errlen);
 	int                   (*add)(struct conf_parse *, char **, int);   /* LINE */
 };
 
@@ -45,17 +47,22 @@ struct conf_option {
 #define CONF_OFF_ENUM(f) (offsetof(struct conf, f) + \
 	0 * sizeof(char[sizeof(((struct conf *)0)->f) == sizeof(int) ? 1 : -1]))
 
-#define OPT_INT(n, mn, mx, df)  { #n, CONF_INT,  CONF_OFF(n, long long), mn, mx, df, NULL, NULL, NULL, NULL }
-#define OPT_SIZE(n, mn, mx, df) { #n, CONF_SIZE, CONF_OFF(n, long long), mn, mx, df, NULL, NULL, NULL, NULL }
-#define OPT_TIME(n, mn, mx, df) { #n, CONF_TIME, CONF_OFF(n, long long), mn, mx, df, NULL, NULL, NULL, NULL }
-#define OPT_STR(n, f, ok, what) { #n, CONF_STRING, CONF_OFF(f, char *), 0, 0, 0, NULL, ok, what, NULL }
-#define OPT_PATH(n)             { #n, CONF_PATH, CONF_OFF(n, char *), 0, 0, 0, NULL, NULL, NULL, NULL }
-#define OPT_CHOICE(n, f, df, ...) { #n, CONF_CHOICE, CONF_OFF_ENUM(f), 0, 0, df, \
-	(const struct conf_word[]){ __VA_ARGS__, { NULL, 0 } }, NULL, NULL, NULL }
-#define OPT_WORDS(n, f, df, w)  { #n, CONF_CHOICE, CONF_OFF_ENUM(f), 0, 0, df, w, NULL, NULL, NULL }
-#define OPT_BOOL(n, f, yes, no, df) { #n, CONF_BOOL, CONF_OFF(f, bool), 0, 0, df, \
-	(const struct conf_word[]){ { yes, 1 }, { no, 0 }, { NULL, 0 } }, NULL, NULL, NULL }
-#define OPT_LINE(n, fn)         { #n, CONF_LINE, 0, 0, 0, 0, NULL, NULL, NULL, fn }
+#define OPT_NUM(n, t, mn, mx, df) \
+	{ .name = #n, .type = t, .off = CONF_OFF(n, long long), .min = mn, .max = mx, .def = df }
+#define OPT_INT(n, mn, mx, df)  OPT_NUM(n, CONF_INT, mn, mx, df)
+#define OPT_SIZE(n, mn, mx, df) OPT_NUM(n, CONF_SIZE, mn, mx, df)
+#define OPT_TIME(n, mn, mx, df) OPT_NUM(n, CONF_TIME, mn, mx, df)
+#define OPT_STR(n, f, ok, w) \
+	{ .name = #n, .type = CONF_STRING, .off = CONF_OFF(f, char *), .valid = ok, .what = w }
+#define OPT_PATH(n)         { .name = #n, .type = CONF_PATH, .off = CONF_OFF(n, char *) }
+#define OPT_FILE(n, fn)     { .name = #n, .type = CONF_PATH, .off = CONF_OFF(n, char *), .load = fn }
+#define OPT_WORDS(n, f, df, w) \
+	{ .name = #n, .type = CONF_CHOICE, .off = CONF_OFF_ENUM(f), .def = df, .words = w }
+#define OPT_CHOICE(n, f, df, ...) \
+	OPT_WORDS(n, f, df, ((const struct conf_word[]){ __VA_ARGS__, { NULL, 0 } }))
+#define OPT_BOOL(n, f, yes, no, df) { .name = #n, .type = CONF_BOOL, .off = CONF_OFF(f, bool), \
+	.def = df, .words = (const struct conf_word[]){ { yes, 1 }, { no, 0 }, { NULL, 0 } } }
+#define OPT_LINE(n, fn)     { .name = #n, .type = CONF_LINE, .add = fn }
 
 static bool
 conf_log_level_valid(const char *s)
@@ -69,6 +76,7 @@ conf_log_level_valid(const char *s)
  *   a number           OPT_INT(name, min, max, default)      field long long
  *   bytes, seconds     OPT_SIZE(...), OPT_TIME(...)           field long long
  *   a file, directory  OPT_PATH(name)                         field char *, NULL when unset
+ *   a file to load now OPT_FILE(name, loader)                 loader(path, err, errlen): 0 or -1
  *   any other word     OPT_STR(name, field, check, "what")   check NULL: any word
  *   two words          OPT_BOOL(name, field, "yes", "no", default)    field bool
  *   a word from a set  OPT_CHOICE(name, field, default, { "text", CONF_LOG_TEXT }, ...)
@@ -230,10 +238,12 @@ conf_word_set(struct conf_parse *p, const struct conf_option *o, const char *s)
 static int
 conf_string_set(struct conf_parse *p, const struct conf_option *o, const char *s)
 {
-	char **dst = conf_field(p->c, o);
+	char **dst = conf_field(p->c, o), err[512];
 
 	if (o->valid != NULL && !o->valid(s))
 		return conf_fail(p, "%s: '%s' is not %s", o->name, s, o->what);
+	if (o->load != NULL && o->load(s, err, sizeof(err)) < 0)
+		return conf_fail(p, "%s: %s", o->name, err);
 	free(*dst);
 	*dst = xstrdup(s);
 	return 0;
