@@ -111,7 +111,7 @@ struct conf {
 	struct conf_alias *aliases; size_t naliases; /* sorted by from */
 	struct netaddr_net *relay_nets; size_t nrelay_nets;
 
-	/* Integer options: see conf_ints in conf.c for min, max, default. */
+	/* Single-valued options: see the table in conf_option.c for min, max, default. */
 	long long workers;
 	long long max_message_size;
 	long long max_recipients;
@@ -148,6 +148,7 @@ struct conf {
 	char *state_db;                    /* tenants etc. (SQLite); default spool_dir/ferry.db */
 	struct conf_pool     *pools;     size_t npools;
 	struct conf_provider *providers; size_t nproviders;
+	int  *option_lines;                /* see conf_option_line */
 };
 
 const struct conf_pool *conf_pool_find(const struct conf *c, const char *name);
@@ -166,6 +167,10 @@ void conf_free(struct conf *c);
 /* Checks that make a configuration unsafe to run (an open relay, a listener
  * without TLS material where TLS is required...). Returns 0 or -1 + err. */
 int conf_check(const struct conf *c, char *err, size_t errlen);
+
+/* The line of the file that set a single-valued option (tls_key...), 0 when
+ * the file did not: for messages about the files such options name. */
+int conf_option_line(const struct conf *c, const char *name);
 
 bool conf_domain_hosted(const struct conf *c, const char *domain);
 bool conf_mailbox_exists(const struct conf *c, const char *addr);

@@ -161,6 +161,8 @@ conf_pool_address_add(struct conf_parse *p, char **argv, int argc)
 	for (size_t i = 0; i < pool->naddrs; i++)
 		if (strcmp(pool->addrs[i].addr, argv[2]) == 0)
 			return conf_fail(p, "pool_address: %s is in pool %s twice", argv[2], argv[1]);
+	if (conf_keys_unique(p, argv, argc, 3) < 0)
+		return -1;
 	pool->addrs = xrealloc(pool->addrs, (pool->naddrs + 1) * sizeof(*pool->addrs));
 	a = &pool->addrs[pool->naddrs++];
 	memset(a, 0, sizeof(*a));
@@ -197,6 +199,8 @@ conf_provider_add(struct conf_parse *p, char **argv, int argc)
 		return conf_fail(p, "usage: provider NAME PATTERN[,PATTERN...] [connections=N] [rate=N]");
 	if (!conf_pool_name_valid(argv[1]))
 		return conf_fail(p, "provider: '%s' is not a valid name", argv[1]);
+	if (conf_keys_unique(p, argv, argc, 3) < 0)
+		return -1;
 	for (size_t i = 0; i < c->nproviders; i++)
 		if (strcmp(c->providers[i].name, argv[1]) == 0)
 			return conf_fail(p, "provider %s is defined twice", argv[1]);

@@ -2,7 +2,7 @@
  * ctl.h - what ferryctl's command files share: the global options, exit
  * codes, and the helpers for messages, the users file, ferryd's control
  * socket and passwords. ferryctl uses src/auth/ (users) and src/conf/ (to
- * find the control socket as ferryd does).
+ * read ferry.conf exactly as ferryd does).
  */
 #ifndef FERRY_CTL_H
 #define FERRY_CTL_H
@@ -16,6 +16,8 @@
 
 #define CTL_PATH_MAX 4096
 
+struct conf;
+
 struct ctl {
 	const char *config;             /* -c CONFIG, or NULL */
 	const char *users_opt;          /* -u FILE, or NULL */
@@ -23,6 +25,7 @@ struct ctl {
 	const char *socket_opt;         /* -s SOCKET, or NULL */
 	char        control[CTL_PATH_MAX]; /* resolved by ctl_control_path() */
 	char        state[CTL_PATH_MAX];   /* the state database: ctl_state_path() */
+	struct conf *conf;              /* loaded once by ctl_conf_get() */
 };
 
 /* A top-level command: argv[0] is the command's own name. Returns an exit
@@ -62,7 +65,12 @@ extern const char ctl_connector_usage[];
 /* ctl_domain_check.c: `domain check DOMAIN` (DNS: SPF, DKIM, DMARC, bounce MX). */
 int ctl_domain_check(struct ctl *c, const char *domain);
 
-/* ctl_conf.c: find the users file, the state database and the control socket (see
+/* ctl_conf.c: the configuration (-c, else the embedded default), loaded on
+ * first use through conf_load; NULL after printing conf_load's message.
+ * Freed by ctl_conf_free (main, after the command). */
+const struct conf *ctl_conf_get(struct ctl *c);
+void ctl_conf_free(struct ctl *c);
+/* The users file, the state database and the control socket (see
  * ferryctl(8), FILES). */
 int ctl_users_path(struct ctl *c);
 int ctl_state_path(struct ctl *c);

@@ -230,7 +230,7 @@ int
 ctl_domain_check(struct ctl *c, const char *domain)
 {
 	struct check k = { 0 };
-	struct conf *conf;
+	const struct conf *conf;
 	char err[1024], name[STATE_DOMAIN_MAX + 1];
 	int rc = CTL_EXIT_ERR;
 
@@ -238,10 +238,8 @@ ctl_domain_check(struct ctl *c, const char *domain)
 		ctl_warn("%.100s: not a domain name", domain);
 		return CTL_EXIT_USAGE;
 	}
-	if ((conf = conf_load(c->config, err, sizeof(err))) == NULL) {
-		ctl_warn("%s", err);
+	if ((conf = ctl_conf_get(c)) == NULL)
 		return CTL_EXIT_ERR;
-	}
 	k.conf = conf;
 	k.src.conf = conf;
 	k.domain = name;
@@ -259,6 +257,5 @@ ctl_domain_check(struct ctl *c, const char *domain)
 	dns_resolver_free(k.r);
 	state_close(k.st);
 	free(k.set);
-	conf_free(conf);
 	return rc;
 }

@@ -148,29 +148,25 @@ ctl_domain_dns(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 	struct ctl_dns d = { .err = 0 };
 	const char *what = "";
 	char err[1024];
-	struct conf *k;
-	int rc = CTL_EXIT_ERR;
+	const struct conf *k;
 
 	if (state_domain_get(st, a->arg[0], &dom, err, sizeof(err)) != 0 ||
 	    state_tenant_get(st, dom.tenant, &t, err, sizeof(err)) != 0)
 		return ctl_state_fail(err);
-	if ((k = conf_load(c->config, err, sizeof(err))) == NULL)
-		return ctl_state_fail(err);
+	if ((k = ctl_conf_get(c)) == NULL)
+		return CTL_EXIT_ERR;
 	d.spf.conf = k;
 	d.domain = dom.name;
 	printf("; DNS records for %s (tenant %s), by ferryctl domain dns\n", dom.name, t.t.name);
 	printf("; DKIM (RFC 6376; Ed25519: RFC 8463)\n");
 	if (state_dkim_key_list(st, dom.name, ctl_dns_dkim, &d, err, sizeof(err)) != 0) {
 		ctl_warn("%s", err);
-		goto done;
+		return CTL_EXIT_ERR;
 	}
 	if (ctl_dns_spf_collect(st, &t, &d.spf, &what) != 0)
-		goto done;
+		return CTL_EXIT_ERR;
 	ctl_dns_spf_print(&d.spf, dom.name, what);
 	ctl_dns_dmarc(dom.name);
 	ctl_dns_bounce(&d, &t);
-	rc = d.err ? CTL_EXIT_ERR : CTL_EXIT_OK;
-done:
-	conf_free(k);
-	return rc;
+	return d.err ? CTL_EXIT_ERR : CTL_EXIT_OK;
 }

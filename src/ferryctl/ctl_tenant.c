@@ -31,25 +31,20 @@ const char ctl_tenant_usage[] =
 /* A pool named in the configuration (-c): an unknown pool is refused when
  * the configuration loads, so a typo does not silently send from nowhere. */
 static int
-ctl_tenant_pool_check(const struct ctl *c, const char *pool)
+ctl_tenant_pool_check(struct ctl *c, const char *pool)
 {
-	char err[1024];
-	struct conf *k;
-	int rc = 0;
+	const struct conf *k;
 
 	if (pool == NULL || pool[0] == '\0')
 		return 0;
-	if ((k = conf_load(c->config, err, sizeof(err))) == NULL) {
-		ctl_warn("warning: cannot check pool %s: %s", pool, err);
-		return 0;
-	}
+	if ((k = ctl_conf_get(c)) == NULL)
+		return -1;
 	if (conf_pool_find(k, pool) == NULL) {
 		ctl_warn("no pool %s in %s (add \"pool %s\" and its pool_address lines first)", pool,
 		    c->config != NULL ? c->config : "the configuration", pool);
-		rc = -1;
+		return -1;
 	}
-	conf_free(k);
-	return rc;
+	return 0;
 }
 
 static int

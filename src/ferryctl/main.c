@@ -88,7 +88,7 @@ main(int argc, char **argv)
 	};
 	struct ctl c = { 0 };
 	const struct ctl_cmd *cmd;
-	int ch;
+	int ch, rc;
 
 	opterr = 0;
 	/* '+': stop at the command; its options are its own. */
@@ -114,5 +114,7 @@ main(int argc, char **argv)
 		ctl_usage_print(true);
 		return CTL_EXIT_USAGE;
 	}
-	return cmd->run(&c, argc - optind, argv + optind);
+	rc = cmd->run(&c, argc - optind, argv + optind);
+	ctl_conf_free(&c);
+	return rc;
 }

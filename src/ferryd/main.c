@@ -68,18 +68,29 @@ ferryd_opts_parse(int argc, char **argv, struct ferryd_opts *o)
 	}
 }
 
+/* NULL with "FILE:LINE: cause" in err. */
 static struct conf *
-ferryd_conf_load(const char *path)
+ferryd_conf_load(const char *path, char *err, size_t errlen)
 {
-	char err[1024];
-	struct conf *c = conf_load(path, err, sizeof(err));
+	struct conf *c = conf_load(path, err, errlen);
 
-	if (c == NULL || conf_check(c, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ferryd: %s\n", err);
+	if (c == NULL || conf_check(c, err, errlen) < 0) {
 		conf_free(c);
 		return NULL;
 	}
 	return c;
+}
+
+/* A file named by option failed to load: name the line that named it. */
+static void
+ferryd_check_warn(const struct conf *c, const char *option, const char *err)
+{
+	int line = conf_option_line(c, option);
+
+	if (line > 0)
+		fprintf(stderr, "ferryd: %s:%d: %s: %s\n", c->path, line, option, err);
+	else
+		fprintf(stderr, "ferryd: %s\n", err);
 }
 
 /* -t: everything that can be checked without binding or writing. */
@@ -93,14 +104,17 @@ ferryd_check(struct conf *c)
 	if (!c->tls_generate || access(c->tls_key, F_OK) == 0) {
 		ctx = tls_server_ctx_new(c->tls_cert, c->tls_key, err, sizeof(err));
 		if (ctx == NULL) {
-			fprintf(stderr, "ferryd: %s\n", err);
+			size_t n = strlen(c->tls_key);
+			/* tls.c's messages start with the file concerned */
+			ferryd_check_warn(c, strncmp(err, c->tls_key, n) == 0 && err[n] == ':' ?
+			    "tls_key" : "tls_cert", err);
 			return 1;
 		}
 		SSL_CTX_free(ctx);
 	}
 	u = auth_users_load(c->users_file, err, sizeof(err));
 	if (u == NULL) {
-		fprintf(stderr, "ferryd: %s\n", err);
+		ferryd_check_warn(c, "users_file", err);
 		return 1;
 	}
 	auth_users_free(u);
@@ -226,11 +240,13 @@ ferryd_log_setup(const struct conf *c, const struct ferryd_ids *ids)
 static void
 ferryd_reload(struct server *srv, const char *path, const struct ferryd_ids *ids)
 {
-	struct conf *c = ferryd_conf_load(path);
+	char err[1024];
+	struct conf *c = ferryd_conf_load(path, err, sizeof(err));
 	SSL_CTX *ctx;
 
 	if (c == NULL) {
-		log_error("event=reload-failed reason=\"configuration has errors\" action=\"keeping the running configuration\"");
+		log_error("event=reload-failed reason=\"configuration has errors\" error=\"%s\" "
+		    "action=\"keeping the running configuration\"", err);
 		return;
 	}
 	log_open(NULL, c->log_file);
@@ -303,8 +319,10 @@ main(int argc, char **argv)
 
 	ferryd_opts_parse(argc, argv, &o);
 	log_open("ferryd", NULL);
-	if ((c = ferryd_conf_load(o.conf_path)) == NULL)
+	if ((c = ferryd_conf_load(o.conf_path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "ferryd: %s\n", err);
 		return 1;
+	}
 	if (o.check_only) {
 		int rc = ferryd_check(c);
 		conf_free(c);

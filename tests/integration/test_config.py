@@ -6,7 +6,7 @@ import tempfile
 import unittest
 
 import ferrytest
-from ferrytest import FERRYD
+from ferrytest import FERRYCTL, FERRYD
 
 
 def check(text, name="ferry.conf"):
@@ -57,10 +57,72 @@ class ConfigTest(unittest.TestCase):
             self.assertEqual(rc, 1, nets)
             self.assertIn("open relay", out)
 
+    def test_open_relay_names_line(self):
+        rc, out, path, d = check(BASE + "hostname mx.example.test\nrelay_networks 127.0.0.0/8 0.0.0.0/0\n")
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:4: relay_networks: 0.0.0.0/0 is wider than /8 (IPv4) or /16 (IPv6): "
+                      "that would be an open relay" % path, out)
+
     def test_mailbox_outside_hosted_domain(self):
         rc, out, path, d = check(BASE + "mailbox a@other.test\n")
         self.assertEqual(rc, 1)
-        self.assertIn("not in a hosted domain", out)
+        self.assertIn("%s:3: mailbox a@other.test is not in a hosted domain (add a 'domain' line)"
+                      % path, out)
+
+    def test_alias_outside_hosted_domain(self):
+        rc, out, path, d = check(BASE + "mailbox a@example.test\n\nalias b@other.test a@example.test\n")
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:5: alias b@other.test is not in a hosted domain (add a 'domain' line)"
+                      % path, out)
+
+    def test_domain_may_follow_its_mailboxes(self):
+        rc, out, path, d = check("mailbox a@late.test\nalias @late.test a@late.test\n" + BASE +
+                                 "domain late.test\nspool_dir /tmp/spool\n")
+        self.assertEqual(rc, 0, out)
+
+    def test_nul_byte_is_named(self):
+        rc, out, path, d = check(BASE + "hostname mx\0evil.test\n")
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:3: NUL byte in line" % path, out)
+        self.assertNotIn("too long", out)
+
+    def test_line_too_long(self):
+        rc, out, path, d = check(BASE + "hostname " + "a" * 5000 + "\n")
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:3: line too long (max 4096 bytes)" % path, out)
+
+    def test_directory_as_configuration(self):
+        d = tempfile.mkdtemp()
+        r = subprocess.run([FERRYD, "-t", "-c", d], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr, "ferryd: %s: is a directory\n" % d)
+
+    def test_tls_cert_without_key_names_line(self):
+        rc, out, path, d = check(BASE + "tls_cert /etc/ferry/cert.pem\n")
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:3: tls_cert is set but tls_key is not" % path, out)
+        rc, out, path, d = check(BASE + "\ntls_key /etc/ferry/key.pem\n")
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:4: tls_key is set but tls_cert is not" % path, out)
+
+    def test_set_twice_names_both_lines(self):
+        rc, out, path, d = check(BASE + "hostname a.test\nhostname b.test\n")
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:4: hostname is set twice (first on line 3)" % path, out)
+        for line in ["bare_lf reject", "delivery off", "spool_sync fsync", "smtp_tls none"]:
+            rc, out, path, d = check(BASE + line + "\n" + line + "\n")
+            self.assertEqual(rc, 1, line)
+            self.assertIn("%s:4: %s is set twice (first on line 3)" % (path, line.split()[0]), out)
+
+    def test_dkim_key_errors_name_key_and_line(self):
+        d = tempfile.mkdtemp()
+        key = os.path.join(d, "missing.pem")
+        rc, out, path, _ = check(BASE + "dkim_sign example.test s1 %s\n" % key)
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:3: dkim_sign: %s: No such file or directory" % (path, key), out)
+        rc, out, path, _ = check(BASE + "dkim_sign example.test s1 %s\n" % d)
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:3: dkim_sign: %s: is a directory" % (path, d), out)
 
     def test_key_readable_by_others_refused(self):
         d = tempfile.mkdtemp()
@@ -71,15 +133,86 @@ class ConfigTest(unittest.TestCase):
         os.chmod(key, 0o644)
         rc, out, path, _ = check(BASE + "tls_cert %s\ntls_key %s\n" % (cert, key))
         self.assertEqual(rc, 1)
-        self.assertIn("readable by group or world", out)
+        self.assertIn("%s:4: tls_key: %s: private key is readable by group or world" % (path, key), out)
         os.chmod(key, 0o600)
+        rc, out, path, _ = check(BASE + "tls_key %s\ntls_cert %s.missing\n" % (key, cert))
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:4: tls_cert: %s.missing: " % (path, cert), out)
         rc, out, path, _ = check(BASE + "tls_cert %s\ntls_key %s\nspool_dir %s\n" % (cert, key, d))
         self.assertEqual(rc, 0, out)
+
+    def test_users_file_error_names_conf_line(self):
+        d = tempfile.mkdtemp()
+        rc, out, path, _ = check(BASE + "spool_dir %s\nusers_file %s\n" % (d, d))
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:4: users_file: %s: not a regular file" % (path, d), out)
+
+    def test_reload_logs_file_line_and_cause(self):
+        f = ferrytest.Ferryd().start()
+        try:
+            with open(f.conf) as fh:
+                n = fh.read().count("\n")
+            with open(f.conf, "a") as fh:
+                fh.write("relay_networks 0.0.0.0/0\n")
+            f.hup()
+            self.assertTrue(ferrytest.wait_for(lambda: "event=reload-failed" in f.log_text()))
+            self.assertIn('error="%s:%d: relay_networks: 0.0.0.0/0 is wider than' % (f.conf, n + 1),
+                          f.log_text())
+        finally:
+            f.stop()
 
     def test_missing_file(self):
         r = subprocess.run([FERRYD, "-t", "-c", "/nonexistent/ferry.conf"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 1)
-        self.assertIn("/nonexistent/ferry.conf", r.stderr)
+        self.assertEqual(r.stderr, "ferryd: /nonexistent/ferry.conf: No such file or directory\n")
+
+
+class FerryctlConfigTest(unittest.TestCase):
+    """ferryctl reads ferry.conf through ferryd's own reader: every command
+    accepts and refuses the same files, with ferryd's messages."""
+
+    COMMANDS = (["user", "list"], ["tenant", "list"], ["domain", "list"], ["queue", "list"])
+
+    def ctl(self, path, args):
+        return subprocess.run([FERRYCTL, "-c", path] + args, capture_output=True, text=True)
+
+    def test_every_command_refuses_what_ferryd_refuses(self):
+        for bad in ["frobnicate yes", "relay_networks 0.0.0.0/0", "mailbox a@other.test",
+                    "hostname a\0b", "tls_cert /etc/ferry/cert.pem"]:
+            rc, out, path, d = check("spool_dir %s\nlisten mx 127.0.0.1:2599\n%s\n" % (d_tmp(), bad))
+            self.assertEqual(rc, 1, out)
+            want = out.replace("ferryd: ", "ferryctl: ", 1)
+            self.assertIn(":3: ", want)
+            for args in self.COMMANDS:
+                r = self.ctl(path, args)
+                self.assertEqual((r.returncode, r.stderr), (1, want), (bad, args))
+
+    def test_directory_refused_alike(self):
+        d = d_tmp()
+        for args in self.COMMANDS:
+            r = self.ctl(d, args)
+            self.assertEqual((r.returncode, r.stderr), (1, "ferryctl: %s: is a directory\n" % d), args)
+
+    def test_paths_come_from_the_configuration(self):
+        d = d_tmp()
+        spool = os.path.join(d, "spool")
+        os.mkdir(spool)
+        rc, out, path, _ = check("spool_dir %s\nlisten mx 127.0.0.1:2599\n" % spool)
+        self.assertEqual(rc, 0, out)
+        r = subprocess.run([FERRYCTL, "-c", path, "user", "add", "--password-stdin", "u@example.test"],
+                           input="pw\n", capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.exists(os.path.join(spool, "users")))
+        r = self.ctl(path, ["tenant", "add", "acme"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.exists(os.path.join(spool, "ferry.db")))
+        r = self.ctl(path, ["queue", "list"])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(os.path.join(spool, "control.sock"), r.stderr)
+
+
+def d_tmp():
+    return tempfile.mkdtemp(prefix="ferryconf.")
 
 
 if __name__ == "__main__":

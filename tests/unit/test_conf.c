@@ -1,5 +1,6 @@
-/* test_conf.c - ferry.conf parsing, option ranges, open-relay refusal,
- * CIDR matching and the relay decision. */
+/* test_conf.c - ferry.conf parsing, option ranges, error messages (each
+ * names FILE:LINE and its real cause), open-relay refusal, CIDR matching
+ * and the relay decision. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -217,24 +218,189 @@ test_errors_name_the_line(void **state)
 	expect_error("route x.test pigeon:coop\n", "1: route: unknown transport");
 	expect_error("route x.test smtp:host:99999\n", "bad port");
 	expect_error("route x.test smtp:h tls=maybe\n", "tls= takes");
-	expect_error("smtp_tls sometimes\n", "smtp_tls takes one value");
+	expect_error("smtp_tls sometimes\n", "1: smtp_tls: 'sometimes' is not none, may, require or verify");
+	expect_error("smtp_tls\n", "1: smtp_tls takes one value (none, may, require or verify)");
+	expect_error("bare_lf maybe\n", "1: bare_lf: 'maybe' is not reject or normalize");
+	expect_error("outbound_source nowhere\n", "1: outbound_source: 'nowhere' is not an IPv4 or IPv6 address");
+	expect_error("log_level verbose\n", "1: log_level: 'verbose' is not info or debug");
+	expect_error("postmaster nobody\n", "1: postmaster: 'nobody' is not an address (local@domain)");
+	expect_error("route x.test smtp:h tls=maybe\n", "1: route: tls= takes none, may or require");
+	/* a second auth= leaked the first and silently won */
+	expect_error("route * smtp:h auth=a:b auth=c:d\n", "1: route: auth= is given twice");
+	expect_error("pool p\npool_address p 192.0.2.1 warmup=1,2 warmup=3\n",
+	    "2: pool_address: warmup= is given twice");
+	expect_error("provider g g.test rate=1 rate=2\n", "1: provider: rate= is given twice");
+}
+
+/* Issue 8: every error names its line and its real cause, including those
+ * only known once the whole file is read. */
+static void
+test_errors_name_line_and_cause(void **state)
+{
+	(void)state;
+	expect_error("listen mx 127.0.0.1:25\ndomain example.com\nmailbox a@other.test\n",
+	    "3: mailbox a@other.test is not in a hosted domain (add a 'domain' line)");
+	expect_error("listen mx 127.0.0.1:25\nmailbox a@example.com\nalias b@other.test a@example.com\n"
+	    "domain example.com\nmailbox c@other.test\n",
+	    "3: alias b@other.test is not in a hosted domain");
+	expect_error("listen mx 127.0.0.1:25\n\nrelay_networks 10.0.0.0/8 0.0.0.0/0\n",
+	    "3: relay_networks: 0.0.0.0/0 is wider than /8 (IPv4) or /16 (IPv6): that would be an open relay");
+	expect_error("\n\ntls_cert /x.pem\n", "3: tls_cert is set but tls_key is not");
+	expect_error("tls_key /x.pem\n", "1: tls_key is set but tls_cert is not");
+	expect_error("hostname a\001b\n", "1: control character 0x01 in line (column 11)");
+	expect_error("hostname a\177b\n", "1: control character 0x7f in line");
+	expect_error("hostname a\nhostname b\n", "2: hostname is set twice (first on line 1)");
+	expect_error("dkim_sign example.com s1 /nonexistent/k.pem\n",
+	    "1: dkim_sign: /nonexistent/k.pem: No such file or directory");
+	expect_error("dkim_sign example.com s1 /tmp\n", "1: dkim_sign: /tmp: is a directory");
+}
+
+/* Write n bytes (which may hold NULs) and load them. */
+static struct conf *
+load_bytes(const char *bytes, size_t n, char *err, size_t errlen)
+{
+	char path[64];
+	struct conf *c;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s", tmpl);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, bytes, n), (ssize_t)n);
+	close(fd);
+	c = conf_load(path, err, errlen);
+	if (c == NULL && strncmp(err, path, strlen(path)) == 0)
+		memmove(err, err + strlen(path), strlen(err + strlen(path)) + 1);
+	unlink(path);
+	return c;
+}
+
+static void
+test_nul_and_long_lines(void **state)
+{
+	static const char nul[] = "listen mx 127.0.0.1:25\nhostname a\0b\n";
+	char big[6000], err[256];
+
+	(void)state;
+	assert_null(load_bytes(nul, sizeof(nul) - 1, err, sizeof(err)));
+	assert_string_equal(err, ":2: NUL byte in line");
+	/* a line of exactly the maximum is fine, one byte more is not */
+	memset(big, ' ', sizeof(big));
+	memcpy(big, "hostname a", 10);
+	big[4096] = '\n';
+	struct conf *c = load_bytes(big, 4097, err, sizeof(err));
+	assert_non_null(c);
+	conf_free(c);
+	big[4096] = ' ';
+	big[4097] = '\n';
+	assert_null(load_bytes(big, 4098, err, sizeof(err)));
+	assert_string_equal(err, ":1: line too long (max 4096 bytes)");
+	/* the last line needs no newline */
+	c = load_bytes("hostname a.test", 15, err, sizeof(err));
+	assert_non_null(c);
+	assert_string_equal(c->hostname, "a.test");
+	conf_free(c);
+}
+
+static void
+test_file_errors_have_no_line(void **state)
+{
+	char err[256];
+
+	(void)state;
+	assert_null(conf_load("/tmp", err, sizeof(err)));
+	assert_string_equal(err, "/tmp: is a directory");
+	assert_null(conf_load("/nonexistent/ferry.conf", err, sizeof(err)));
+	assert_string_equal(err, "/nonexistent/ferry.conf: No such file or directory");
+}
+
+/* Every single-valued option of the table is refused twice. */
+static void
+test_every_scalar_option_once(void **state)
+{
+	static const char *const lines[] = {
+		"hostname h.test", "user ferry", "spool_dir /s", "users_file /u", "state_db /d",
+		"log_file /l", "log_level info", "maildir_root /m", "control_socket /c",
+		"submit_socket none", "postmaster p@h.test", "workers 2", "max_message_size 1m",
+		"max_recipients 100", "max_line_length 2k", "max_connections 5",
+		"max_connections_per_client 5", "max_errors 5", "auth_max_failures 5",
+		"timeout_command 1m", "timeout_data 1m", "timeout_shutdown 1m", "bare_lf reject",
+		"spool_sync fsync", "delivery off", "delivery_threads 2", "retry_min 1m", "retry_max 1h",
+		"max_queue_lifetime 1d", "delay_warning 1h", "smtp_port 2525", "destination_concurrency 2",
+		"destination_msgs_per_conn 2", "destination_rate 2", "dns_timeout 5", "connect_timeout 5",
+		"smtp_timeout 5", "dns_servers 127.0.0.1", "outbound_source 192.0.2.1", "smtp_tls none",
+	};
+	char text[256], want[128], err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		size_t n = strcspn(lines[i], " ");
+		snprintf(text, sizeof(text), "listen mx 127.0.0.1:25\n%s\n", lines[i]);
+		struct conf *c = load_text(text, err, sizeof(err));
+		if (c == NULL)
+			fail_msg("'%s' refused: %s", lines[i], err);
+		conf_free(c);
+		snprintf(text, sizeof(text), "%s\n# again\n%s\n", lines[i], lines[i]);
+		snprintf(want, sizeof(want), "3: %.*s is set twice (first on line 1)", (int)n, lines[i]);
+		expect_error(text, want);
+	}
+	expect_error("tls_cert /c\ntls_key /k\ntls_key /k\n", "3: tls_key is set twice (first on line 2)");
+}
+
+/* The table's defaults, as documented in docs/configuration.md. */
+static void
+test_defaults(void **state)
+{
+	char err[256];
+	struct conf *c = load_text("listen mx 127.0.0.1:25\n", err, sizeof(err));
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(c->max_message_size, 36700160);
+	assert_int_equal(c->timeout_data, 180);
+	assert_int_equal(c->smtp_tls, CONF_TLS_MAY);
+	assert_true(c->delivery_on);
+	assert_true(c->spool_syncfs);
+	assert_false(c->reject_bare_lf);
+	assert_string_equal(c->run_user, "ferry");
+	assert_true(c->run_user_default);
+	assert_string_equal(c->spool_dir, "/var/spool/ferry");
+	assert_string_equal(c->state_db, "/var/spool/ferry/ferry.db");
+	assert_null(c->outbound_source);
+	conf_free(c);
+	c = load_text("listen mx 127.0.0.1:25\nuser mail\n", err, sizeof(err));
+	assert_non_null(c);
+	assert_string_equal(c->run_user, "mail");
+	assert_false(c->run_user_default);
+	conf_free(c);
 }
 
 static void
 test_open_relay_refused(void **state)
 {
 	const char *bad[] = { "0.0.0.0/0", "::/0", "1.0.0.0/7", "2000::/3", "::ffff:0.0.0.0/96" };
-	char text[256], err[256];
+	char text[256], want[256];
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(text, sizeof(text), "listen mx 127.0.0.1:25\nrelay_networks %s\n", bad[i]);
-		struct conf *c = load_text(text, err, sizeof(err));
-		assert_non_null(c);
-		assert_int_equal(conf_check(c, err, sizeof(err)), -1);
-		assert_non_null(strstr(err, "open relay"));
-		conf_free(c);
+		snprintf(want, sizeof(want), "2: relay_networks: %s is wider than", bad[i]);
+		expect_error(text, want);
+		expect_error(text, "open relay");
 	}
+}
+
+static void
+test_no_listener_refused(void **state)
+{
+	char err[256];
+	struct conf *c = load_text("domain example.com\n", err, sizeof(err));
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(conf_check(c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ": no listen lines: ferryd would accept nothing"));
+	conf_free(c);
 }
 
 static struct sockaddr_storage
@@ -334,7 +500,13 @@ main(void)
 		cmocka_unit_test(test_route_auth_verifies),
 		cmocka_unit_test(test_tls_ca_file_checked),
 		cmocka_unit_test(test_errors_name_the_line),
+		cmocka_unit_test(test_errors_name_line_and_cause),
+		cmocka_unit_test(test_nul_and_long_lines),
+		cmocka_unit_test(test_file_errors_have_no_line),
+		cmocka_unit_test(test_every_scalar_option_once),
+		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_open_relay_refused),
+		cmocka_unit_test(test_no_listener_refused),
 		cmocka_unit_test(test_cidr_match),
 		cmocka_unit_test(test_relay_decision),
 	};

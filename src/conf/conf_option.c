@@ -1,0 +1,336 @@
+/*
+ * conf_option.c - every keyword of ferry.conf in one table, as Redis's
+ * config.c has it: a row gives the option's type, the struct conf field it
+ * sets and its limits (minimum, maximum, default; or the words it accepts),
+ * so values are checked in one place and documented in one place
+ * (docs/configuration.md). Options that may appear once are refused when
+ * set twice, whatever their type; repeatable lines have their own parser.
+ * SECURITY: values are the administrator's; each is still checked against
+ * its row before it reaches struct conf.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/conf_internal.h"
+#include "util/xmalloc.h"
+
+enum conf_type {
+	CONF_INT,      /* a whole number in [min, max] */
+	CONF_SIZE,     /* bytes; suffix k, m or g */
+	CONF_TIME,     /* seconds; suffix s, m, h or d */
+	CONF_STRING,   /* one word; ->valid, when set, must accept it */
+	CONF_PATH,     /* a file or directory name, taken as written */
+	CONF_CHOICE,   /* one of ->words, stored as its value in an int or enum */
+	CONF_BOOL,     /* one of ->words, stored as its value in a bool */
+	CONF_LINE,     /* repeatable: ->add parses the whole line */
+};
+
+struct conf_option {
+	const char             *name;
+	enum conf_type          type;
+	size_t                  off;                      /* of the field in struct conf */
+	long long               min, max, def;            /* numbers; CHOICE, BOOL: def */
+	const struct conf_word *words;                    /* CHOICE, BOOL: NULL-terminated */
+	bool                  (*valid)(const char *);     /* STRING; NULL: any word */
+	const char             *what;                     /* STRING: what valid() wants */
+	/* PATH: a file that must load now; 0, or -1 with the cause in err */
+	int                   (*load)(const char *path, char *err, size_t errlen);
+	int                   (*add)(struct conf_parse *, char **, int);   /* LINE */
+};
+
+/* The field's offset, refused at compile time when its type is not T. */
+#define CONF_OFF(f, T) _Generic(((struct conf *)0)->f, T: offsetof(struct conf, f))
+/* An enum field: stored through an int, so it must be int-sized. */
+#define CONF_OFF_ENUM(f) (offsetof(struct conf, f) + \
+	0 * sizeof(char[sizeof(((struct conf *)0)->f) == sizeof(int) ? 1 : -1]))
+
+#define OPT_NUM(n, t, mn, mx, df) \
+	{ .name = #n, .type = t, .off = CONF_OFF(n, long long), .min = mn, .max = mx, .def = df }
+#define OPT_INT(n, mn, mx, df)  OPT_NUM(n, CONF_INT, mn, mx, df)
+#define OPT_SIZE(n, mn, mx, df) OPT_NUM(n, CONF_SIZE, mn, mx, df)
+#define OPT_TIME(n, mn, mx, df) OPT_NUM(n, CONF_TIME, mn, mx, df)
+#define OPT_STR(n, f, ok, w) \
+	{ .name = #n, .type = CONF_STRING, .off = CONF_OFF(f, char *), .valid = ok, .what = w }
+#define OPT_PATH(n)         { .name = #n, .type = CONF_PATH, .off = CONF_OFF(n, char *) }
+#define OPT_FILE(n, fn)     { .name = #n, .type = CONF_PATH, .off = CONF_OFF(n, char *), .load = fn }
+#define OPT_WORDS(n, f, df, w) \
+	{ .name = #n, .type = CONF_CHOICE, .off = CONF_OFF_ENUM(f), .def = df, .words = w }
+#define OPT_CHOICE(n, f, df, ...) \
+	OPT_WORDS(n, f, df, ((const struct conf_word[]){ __VA_ARGS__, { NULL, 0 } }))
+#define OPT_BOOL(n, f, yes, no, df) { .name = #n, .type = CONF_BOOL, .off = CONF_OFF(f, bool), \
+	.def = df, .words = (const struct conf_word[]){ { yes, 1 }, { no, 0 }, { NULL, 0 } } }
+#define OPT_LINE(n, fn)     { .name = #n, .type = CONF_LINE, .add = fn }
+
+static bool
+conf_log_level_valid(const char *s)
+{
+	return strcmp(s, "info") == 0 || strcmp(s, "debug") == 0;
+}
+
+/*
+ * ADDING AN OPTION is one row here plus its field in struct conf (conf.h),
+ * and its entry in docs/configuration.md:
+ *   a number           OPT_INT(name, min, max, default)      field long long
+ *   bytes, seconds     OPT_SIZE(...), OPT_TIME(...)           field long long
+ *   a file, directory  OPT_PATH(name)                         field char *, NULL when unset
+ *   a file to load now OPT_FILE(name, loader)                 loader(path, err, errlen): 0 or -1
+ *   any other word     OPT_STR(name, field, check, "what")   check NULL: any word
+ *   two words          OPT_BOOL(name, field, "yes", "no", default)    field bool
+ *   a word from a set  OPT_CHOICE(name, field, default, { "text", CONF_LOG_TEXT }, ...)
+ *                      field an enum (or int); a set shared with other
+ *                      rows: OPT_WORDS(name, field, default, words)
+ *   a repeatable line  OPT_LINE(name, parser)                 parser in conf_addr.c & co.
+ * The words of smtp_tls, shared with a route's tls=, are conf_tls_words
+ * (conf_route.c): a new word there is one row of that list.
+ * A default that depends on other options (paths under spool_dir) is
+ * filled by conf_finish in conf.c.
+ */
+static const struct conf_option conf_options[] = {
+	/* Identity, files, logging */
+	OPT_STR(hostname, hostname, NULL, NULL),
+	OPT_STR(user, run_user, NULL, NULL),
+	OPT_PATH(spool_dir),
+	OPT_PATH(users_file),
+	OPT_PATH(state_db),
+	OPT_PATH(tls_cert),
+	OPT_PATH(tls_key),
+	OPT_PATH(log_file),
+	OPT_STR(log_level, log_level, conf_log_level_valid, "info or debug"),
+	OPT_PATH(maildir_root),
+	OPT_PATH(control_socket),
+	OPT_PATH(submit_socket),
+	OPT_STR(postmaster, postmaster, conf_address_valid, "an address (local@domain)"),
+
+	/* Receiving */
+	OPT_LINE(listen, conf_listen_add),
+	OPT_LINE(domain, conf_domain_add),
+	OPT_LINE(mailbox, conf_mailbox_add),
+	OPT_LINE(alias, conf_alias_add),
+	OPT_LINE(relay_networks, conf_relay_nets_add),
+	OPT_INT(workers,                    0, 256, 0),            /* 0: one per core */
+	/* the spool's content record has a 32-bit length */
+	OPT_SIZE(max_message_size,          1024, 1LL << 31, 36700160),
+	OPT_INT(max_recipients,             100, 100000, 1000),
+	OPT_SIZE(max_line_length,           1000, 1000000, 1000),
+	OPT_INT(max_connections,            1, 1000000, 20000),
+	OPT_INT(max_connections_per_client, 1, 1000000, 50),
+	OPT_INT(max_errors,                 1, 1000, 20),
+	OPT_INT(auth_max_failures,          1, 100, 3),
+	OPT_TIME(timeout_command,           1, 86400, 300),
+	OPT_TIME(timeout_data,              1, 86400, 180),
+	OPT_TIME(timeout_shutdown,          0, 86400, 30),
+	OPT_BOOL(bare_lf, reject_bare_lf, "reject", "normalize", false),
+	OPT_BOOL(spool_sync, spool_syncfs, "syncfs", "fsync", true),
+
+	/* Delivery */
+	OPT_BOOL(delivery, delivery_on, "on", "off", true),
+	OPT_INT(delivery_threads,           1, 1000, 20),
+	OPT_TIME(retry_min,                 1, 86400, 300),
+	OPT_TIME(retry_max,                 1, 7 * 86400, 3600),
+	OPT_TIME(max_queue_lifetime,        0, 365 * 86400, 5 * 86400),
+	OPT_TIME(delay_warning,             0, 365 * 86400, 4 * 3600),
+	OPT_INT(smtp_port,                  1, 65535, 25),
+	OPT_INT(destination_concurrency,    1, 10000, 20),
+	OPT_INT(destination_msgs_per_conn,  1, 1000000, 100),
+	OPT_INT(destination_rate,           0, 10000000, 0),
+	OPT_TIME(dns_timeout,               1, 300, 10),
+	OPT_TIME(connect_timeout,           1, 300, 30),
+	OPT_TIME(smtp_timeout,              1, 3600, 300),
+	OPT_STR(dns_servers, dns_servers, NULL, NULL),
+	OPT_STR(outbound_source, outbound_source, conf_ip_valid, "an IPv4 or IPv6 address"),
+	OPT_WORDS(smtp_tls, smtp_tls, CONF_TLS_MAY, conf_tls_words),
+	OPT_FILE(tls_ca_file, conf_ca_file_load),
+	OPT_LINE(route, conf_route_add),
+	OPT_LINE(dkim_sign, conf_dkim_add),
+	OPT_LINE(pool, conf_pool_add),
+	OPT_LINE(pool_address, conf_pool_address_add),
+	OPT_LINE(provider, conf_provider_add),
+};
+
+#define CONF_NOPTIONS (sizeof(conf_options) / sizeof(conf_options[0]))
+_Static_assert(CONF_NOPTIONS <= CONF_OPTIONS_MAX, "raise CONF_OPTIONS_MAX in conf_internal.h");
+
+static void *
+conf_field(struct conf *c, const struct conf_option *o)
+{
+	return (char *)c + o->off;
+}
+
+/* Parse "10", "10k", "35m", "1g" (sizes) or "30", "30s", "5m", "1h", "1d". */
+static int
+conf_number_parse(const char *s, enum conf_type type, long long *out)
+{
+	char *end;
+	long long v, mul = 1;
+
+	errno = 0;
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	v = strtoll(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end != '\0') {
+		char u = (char)tolower((unsigned char)*end);
+		if (end[1] != '\0')
+			return -1;
+		if (type == CONF_SIZE && u == 'k') mul = 1024;
+		else if (type == CONF_SIZE && u == 'm') mul = 1024 * 1024;
+		else if (type == CONF_SIZE && u == 'g') mul = 1024LL * 1024 * 1024;
+		else if (type == CONF_TIME && u == 's') mul = 1;
+		else if (type == CONF_TIME && u == 'm') mul = 60;
+		else if (type == CONF_TIME && u == 'h') mul = 3600;
+		else if (type == CONF_TIME && u == 'd') mul = 86400;
+		else return -1;
+	}
+	if (v > (1LL << 50) / mul)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+static int
+conf_number_set(struct conf_parse *p, const struct conf_option *o, const char *s)
+{
+	long long v;
+
+	if (conf_number_parse(s, o->type, &v) < 0)
+		return conf_fail(p, "%s: '%s' is not a number%s", o->name, s,
+		    o->type == CONF_SIZE ? " (suffix k, m or g allowed)" :
+		    o->type == CONF_TIME ? " (suffix s, m, h or d allowed)" : "");
+	if (v < o->min || v > o->max)
+		return conf_fail(p, "%s: %lld is out of range [%lld, %lld]", o->name, v, o->min, o->max);
+	*(long long *)conf_field(p->c, o) = v;
+	return 0;
+}
+
+const char *
+conf_words_text(const struct conf_word *w, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; w[i].word != NULL && n < size; i++)
+		n += (size_t)snprintf(buf + n, size - n, "%s%s", i == 0 ? "" :
+		    w[i + 1].word == NULL ? " or " : ", ", w[i].word);
+	return buf;
+}
+
+static int
+conf_word_set(struct conf_parse *p, const struct conf_option *o, const char *s)
+{
+	char words[256];
+
+	for (const struct conf_word *w = o->words; w->word != NULL; w++) {
+		if (strcmp(w->word, s) != 0)
+			continue;
+		if (o->type == CONF_BOOL)
+			*(bool *)conf_field(p->c, o) = w->value != 0;
+		else
+			*(int *)conf_field(p->c, o) = w->value;
+		return 0;
+	}
+	return conf_fail(p, "%s: '%s' is not %s", o->name, s,
+	    conf_words_text(o->words, words, sizeof(words)));
+}
+
+static int
+conf_string_set(struct conf_parse *p, const struct conf_option *o, const char *s)
+{
+	char **dst = conf_field(p->c, o), err[512];
+
+	if (o->valid != NULL && !o->valid(s))
+		return conf_fail(p, "%s: '%s' is not %s", o->name, s, o->what);
+	if (o->load != NULL && o->load(s, err, sizeof(err)) < 0)
+		return conf_fail(p, "%s: %s", o->name, err);
+	free(*dst);
+	*dst = xstrdup(s);
+	return 0;
+}
+
+/* An option that takes one value, set once. */
+static int
+conf_single_set(struct conf_parse *p, size_t i, char **argv, int argc)
+{
+	const struct conf_option *o = &conf_options[i];
+	char words[256];
+
+	if (argc != 2 && o->words != NULL)
+		return conf_fail(p, "%s takes one value (%s)", o->name,
+		    conf_words_text(o->words, words, sizeof(words)));
+	if (argc != 2)
+		return conf_fail(p, "%s takes one value", o->name);
+	if (p->seen[i] != 0)
+		return conf_fail(p, "%s is set twice (first on line %d)", o->name, p->seen[i]);
+	p->seen[i] = p->line;
+	switch (o->type) {
+	case CONF_INT: case CONF_SIZE: case CONF_TIME:
+		return conf_number_set(p, o, argv[1]);
+	case CONF_CHOICE: case CONF_BOOL:
+		return conf_word_set(p, o, argv[1]);
+	case CONF_STRING: case CONF_PATH:
+		return conf_string_set(p, o, argv[1]);
+	case CONF_LINE:
+		break;
+	}
+	return conf_fail(p, "%s: not a single-valued option", o->name);
+}
+
+int
+conf_keys_unique(struct conf_parse *p, char **argv, int argc, int first)
+{
+	for (int i = first; i < argc; i++) {
+		size_t n = strcspn(argv[i], "=");
+		if (argv[i][n] != '=')
+			continue;
+		for (int j = first; j < i; j++)
+			if (strncmp(argv[i], argv[j], n + 1) == 0)
+				return conf_fail(p, "%s: %.*s= is given twice", argv[0], (int)n, argv[i]);
+	}
+	return 0;
+}
+
+int
+conf_option_apply(struct conf_parse *p, char **argv, int argc)
+{
+	for (size_t i = 0; i < CONF_NOPTIONS; i++) {
+		if (strcmp(argv[0], conf_options[i].name) != 0)
+			continue;
+		if (conf_options[i].type == CONF_LINE)
+			return conf_options[i].add(p, argv, argc);
+		return conf_single_set(p, i, argv, argc);
+	}
+	return conf_fail(p, "unknown option '%s'", argv[0]);
+}
+
+void
+conf_options_default(struct conf *c)
+{
+	for (size_t i = 0; i < CONF_NOPTIONS; i++) {
+		const struct conf_option *o = &conf_options[i];
+		switch (o->type) {
+		case CONF_INT: case CONF_SIZE: case CONF_TIME:
+			*(long long *)conf_field(c, o) = o->def;
+			break;
+		case CONF_CHOICE:
+			*(int *)conf_field(c, o) = (int)o->def;
+			break;
+		case CONF_BOOL:
+			*(bool *)conf_field(c, o) = o->def != 0;
+			break;
+		case CONF_STRING: case CONF_PATH: case CONF_LINE:
+			break;   /* NULL or empty; conf_finish fills derived paths */
+		}
+	}
+}
+
+int
+conf_option_line(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < CONF_NOPTIONS; i++)
+		if (strcmp(conf_options[i].name, name) == 0)
+			return c->option_lines[i];
+	return 0;
+}
