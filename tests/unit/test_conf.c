@@ -224,7 +224,7 @@ test_errors_name_the_line(void **state)
 	expect_error("outbound_source nowhere\n", "1: outbound_source: 'nowhere' is not an IPv4 or IPv6 address");
 	expect_error("log_level verbose\n", "1: log_level: 'verbose' is not info or debug");
 	expect_error("postmaster nobody\n", "1: postmaster: 'nobody' is not an address (local@domain)");
-	expect_error("route x.test smtp:h tls=maybe\n", "1: route: tls= takes none, may or require");
+	expect_error("route x.test smtp:h tls=maybe\n", "1: route: tls= takes none, may, require or verify");
 	/* a second auth= leaked the first and silently won */
 	expect_error("route * smtp:h auth=a:b auth=c:d\n", "1: route: auth= is given twice");
 	expect_error("pool p\npool_address p 192.0.2.1 warmup=1,2 warmup=3\n",
