@@ -50,6 +50,11 @@ static const struct conf_int conf_ints[] = {
 	CI(auth_max_failures,          1, 100, 3, UNIT_NONE),
 	CI(timeout_command,            1, 86400, 300, UNIT_TIME),
 	CI(timeout_data,               1, 86400, 180, UNIT_TIME),
+	/* DATA/BDAT deadline credit per octet received (smtp_session.c); 0:
+	 * timeout_data bounds the whole transfer */
+	CI(data_min_rate,              0, 1LL << 30, 500, UNIT_SIZE),
+	/* refuse MAIL (452 4.3.1) below this much free spool space */
+	CI(queue_minfree,              0, 1LL << 50, 104857600, UNIT_SIZE),
 	CI(timeout_shutdown,           0, 86400, 30, UNIT_TIME),
 	CI(delivery_threads,           1, 1000, 20, UNIT_NONE),
 	CI(retry_min,                  1, 86400, 300, UNIT_TIME),

@@ -97,17 +97,36 @@ smtp_session_ext(const struct smtp_session *s)
 }
 
 /* RFC 6409 and ferry's policy: submission listeners take mail only from
- * authenticated clients (or trusted networks). */
-static bool
-smtp_mail_allowed(struct smtp_session *s)
+ * authenticated clients (or trusted networks); NULL or the refusal. */
+static const char *
+smtp_mail_auth_check(struct smtp_session *s)
 {
 	if (s->role == CONF_ROLE_MX || smtp_may_relay(s))
-		return true;
-	if (!s->tls && s->snap->tls != NULL && s->role == CONF_ROLE_SUBMISSION)
-		smtp_reply_error(s, "530 5.7.0 Must issue a STARTTLS command first");
-	else
-		smtp_reply_error(s, "530 5.7.0 Authentication required");
-	return false;
+		return NULL;
+	if (smtp_tls_first(s) && s->role == CONF_ROLE_SUBMISSION)
+		return "530 5.7.0 Must issue a STARTTLS command first";
+	return "530 5.7.0 Authentication required";
+}
+
+/* Postfix's queue_minfree: refuse at MAIL, before the client sends a body,
+ * when the spool's filesystem is nearly full or cannot hold the declared
+ * SIZE on top of the reserve. An unknown figure refuses nothing: the
+ * write path still answers 451 for a body that does not fit. */
+static const char *
+smtp_mail_space_check(struct smtp_session *s)
+{
+	long long minfree = s->conf->queue_minfree;
+	uint64_t size = s->tx.params.has_size ? s->tx.params.size : 0;
+	long long avail;
+
+	if (minfree == 0 && size == 0)
+		return NULL;
+	avail = spool_space_available(s->srv->spool);
+	if (avail < 0 || (avail >= minfree && (uint64_t)(avail - minfree) >= size))
+		return NULL;
+	log_warn("event=storage-low sid=%llu client=%s free=%lld queue_minfree=%lld size=%llu",
+	    s->sid, s->addr, avail, minfree, (unsigned long long)size);
+	return "452 4.3.1 Insufficient system storage";
 }
 
 static void
@@ -122,11 +141,13 @@ smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 		smtp_reply_error(s, "503 5.5.1 Error: nested MAIL command");
 		return;
 	}
-	if (!smtp_mail_allowed(s))
-		return;
-	err = smtp_mail_parse(arg, len, &ext, &tx->sender, &tx->params);
+	err = smtp_mail_auth_check(s);
+	if (err == NULL)
+		err = smtp_mail_parse(arg, len, &ext, &tx->sender, &tx->params);
 	if (err == NULL && tx->params.has_size && tx->params.size > (uint64_t)s->conf->max_message_size)
 		err = "552 5.3.4 Message size exceeds fixed limit";
+	if (err == NULL)
+		err = smtp_mail_space_check(s);
 	if (err == NULL && tx->sender.utf8 && !tx->params.smtputf8)
 		err = "553 5.6.7 Must declare SMTPUTF8 to send an internationalized address";
 	if (err == NULL)
