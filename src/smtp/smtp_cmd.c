@@ -36,6 +36,28 @@ smtp_tx_reset(struct smtp_session *s)
 	memset(tx, 0, sizeof(*tx));
 }
 
+/* Log a refusal of the transaction with its reason (before the reset
+ * forgets the id and sender). */
+void
+smtp_tx_refusal_log(struct smtp_session *s, const char *event, const char *reply)
+{
+	struct smtp_tx *tx = &s->tx;
+	char q[300];
+
+	log_info("event=%s sid=%llu client=%s id=%s from=%s reply=\"%s\"", event, s->sid, s->addr,
+	    tx->id[0] != '\0' ? tx->id : "-",
+	    tx->active ? log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len) : "-", reply);
+}
+
+/* Every 4xx/5xx a transaction gets is logged and counted (errors= on the
+ * disconnect line, and toward max_errors), storage failures included. */
+void
+smtp_tx_refuse(struct smtp_session *s, const char *event, const char *reply)
+{
+	smtp_tx_refusal_log(s, event, reply);
+	smtp_reply_error(s, reply);
+}
+
 static void
 smtp_ehlo_reply(struct smtp_session *s)
 {
@@ -121,7 +143,8 @@ smtp_mail_space_check(struct smtp_session *s)
 
 	if (minfree == 0 && size == 0)
 		return NULL;
-	avail = spool_space_available(s->srv->spool);
+	/* Measured afresh when within one more reserve of refusing. */
+	avail = spool_space_available(s->srv->spool, 2 * minfree + (long long)size);
 	if (avail < 0 || (avail >= minfree && (uint64_t)(avail - minfree) >= size))
 		return NULL;
 	log_warn("event=storage-low sid=%llu client=%s free=%lld queue_minfree=%lld size=%llu",
@@ -226,10 +249,13 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 	char q[300], f[300], buf[256];
 
 	if (!s->tx.active) {
-		smtp_reply_error(s, "503 5.5.1 Error: need MAIL command");
+		smtp_tx_refuse(s, "rcpt-refused", "503 5.5.1 Error: need MAIL command");
 		return;
 	}
 	if (s->tx.nrcpts >= (size_t)s->conf->max_recipients) {
+		/* Not an error (RFC 5321 4.5.3.1.10: the client sends the rest
+		 * in another transaction), so not counted; still logged. */
+		smtp_tx_refusal_log(s, "rcpt-refused", "452 4.5.3 Error: too many recipients");
 		smtp_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}

@@ -172,6 +172,10 @@ void smtp_deadline_update(struct smtp_session *s, bool progress);
 /* smtp_cmd.c */
 void smtp_cmd_dispatch(struct smtp_session *s, const char *line, size_t len);
 void smtp_tx_reset(struct smtp_session *s);
+/* Refusals of a transaction: logged as event=EVENT with the reply; refuse
+ * also sends it and counts it as an error. */
+void smtp_tx_refusal_log(struct smtp_session *s, const char *event, const char *reply);
+void smtp_tx_refuse(struct smtp_session *s, const char *event, const char *reply);
 
 /* smtp_auth.c */
 void smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t len);
