@@ -136,17 +136,30 @@ class DiskFullTest(unittest.TestCase):
         c.cmd("QUIT")
         c.close()
 
-        # A body that no longer fits: MAIL passed, then the disk filled up.
+        # Bodies that no longer fit: MAIL passed, then the disk filled up.
+        # The large one fails as it is written, the small one only when
+        # the committer flushes it; both get 451, a log line and a count.
         os.unlink(filler)
         self.assertTrue(ferrytest.wait_for(lambda: self.send()[0] == 250, 10))
-        with smtplib.SMTP("127.0.0.1", self.f.mx, timeout=60) as s:
+        sessions = []
+        for body in (MSG + (b"x" * 998 + b"\r\n") * 1000, MSG + b"small\r\n"):
+            s = smtplib.SMTP("127.0.0.1", self.f.mx, timeout=60)
+            self.addCleanup(s.close)
             s.ehlo("client.test")
             self.assertEqual(s.mail("a@sender.test")[0], 250)
             self.assertEqual(s.rcpt("alice@example.test")[0], 250)
-            fill(filler)
-            code, text = s.data(MSG + (b"x" * 998 + b"\r\n") * 1000)
+            sessions.append((s, body))
+        mark = len(self.f.log_text())
+        fill(filler)
+        for s, body in sessions:
+            code, text = s.data(body)
             self.assertEqual(code, 451, text)
-        self.assertRegex(self.f.log_text(), r"event=message-refused .*reply=\"451 4\.3\.0 ")
+            s.quit()
+        self.assertTrue(ferrytest.wait_for(lambda: len(re.findall(
+            r"event=disconnect .*mail=1 rcpt=1 queued=0 errors=1",
+            self.f.log_text()[mark:])) == 2, 10), self.f.log_text()[mark:])
+        self.assertEqual(len(re.findall(r"event=message-refused .*reply=\"451 4\.3\.0 ",
+                                        self.f.log_text()[mark:])), 2)
         self.assertEqual(self.send()[0], 452)
 
         # Space returns: the next MAIL is accepted, without a restart.
