@@ -99,5 +99,88 @@ class DeadlineTest(unittest.TestCase):
         self.assertEqual(len(self.f.queue_files()), len(before) + 1)
 
 
+class SlowlorisTest(unittest.TestCase):
+    """Hundreds of clients trickling a byte a second, half into a command
+    line and half into DATA, while an ordinary client sends a message."""
+    TRICKLERS = 400
+    LINE = b"NOOP " + b"x" * 55 + b"\r\n"   # would take a minute at a byte a second
+
+    def setUp(self):
+        self.f = Ferryd(extra="timeout_command 5\ntimeout_data 5\n"
+                              "max_connections_per_client 2000\nmax_connections 5000").start()
+        self.addCleanup(self.f.stop)
+
+    def open_trickler(self, in_data):
+        c = RawClient(self.f.mx, timeout=30)
+        self.addCleanup(c.close)
+        self.assertEqual(c.reply()[0], 220)
+        if in_data:
+            c.cmd("EHLO slow.test")
+            self.assertEqual(c.cmd("MAIL FROM:<a@sender.test>")[0], 250)
+            self.assertEqual(c.cmd("RCPT TO:<alice@example.test>")[0], 250)
+            self.assertEqual(c.cmd("DATA")[0], 354)
+        c.sock.setblocking(False)
+        return c
+
+    def served_meanwhile(self, result):
+        t0 = time.monotonic()
+        with smtplib.SMTP("127.0.0.1", self.f.mx, timeout=60) as s:
+            s.ehlo("normal.test")
+            s.mail("a@sender.test")
+            s.rcpt("alice@example.test")
+            code, _ = s.data(MSG + b"hello\r\n")
+        result.append((code, time.monotonic() - t0))
+
+    def test_tricklers_do_not_starve_others(self):
+        import threading
+        tricklers = [self.open_trickler(in_data=i % 2 == 1) for i in range(self.TRICKLERS)]
+        start = time.monotonic()
+        cut = {}            # index -> seconds after trickling began
+        heard = {}
+        normal = []
+        worker = None
+        pos = 0
+        while len(cut) < len(tricklers) and pos < len(self.LINE):
+            for i, c in enumerate(tricklers):
+                if i not in cut:
+                    try:
+                        c.sock.send(self.LINE[pos:pos + 1])
+                    except OSError:
+                        cut[i] = time.monotonic() - start
+            pos += 1
+            if pos == 2:   # every trickler is mid-line: now an ordinary client
+                worker = threading.Thread(target=self.served_meanwhile, args=(normal,))
+                worker.start()
+            end = time.monotonic() + 1.0
+            while time.monotonic() < end:
+                live = [c.sock for i, c in enumerate(tricklers) if i not in cut]
+                r, _, _ = select.select(live, [], [], max(0, end - time.monotonic()))
+                for sock in r:
+                    i = next(j for j, c in enumerate(tricklers) if c.sock is sock)
+                    try:
+                        chunk = sock.recv(4096)
+                    except OSError:
+                        chunk = b""
+                    heard[i] = heard.get(i, b"") + chunk
+                    if not chunk:
+                        cut[i] = time.monotonic() - start
+        worker.join(60)
+        times = sorted(cut.values())
+        print("\nslowloris: %d tricklers (%d in a command line, %d in DATA), a byte per second; "
+              "cut %d, after %.1f s (first) / %.1f s (median) / %.1f s (last); "
+              "ordinary client meanwhile: %s in %.2f s" % (
+                  len(tricklers), (len(tricklers) + 1) // 2, len(tricklers) // 2, len(cut),
+                  times[0] if times else -1, times[len(times) // 2] if times else -1,
+                  times[-1] if times else -1, normal[0][0] if normal else None,
+                  normal[0][1] if normal else -1))
+        self.assertEqual(len(cut), len(tricklers), "tricklers still connected after %d bytes" % pos)
+        self.assertLess(pos, len(self.LINE))
+        self.assertTrue(all(h.startswith(b"421 4.4.2 ") for h in heard.values()),
+                        [h for h in heard.values() if not h.startswith(b"421 4.4.2 ")][:3])
+        self.assertEqual(normal and normal[0][0], 250)
+        log = self.f.log_text()
+        self.assertGreaterEqual(log.count("reason=deadline"), len(tricklers))
+
+
 if __name__ == "__main__":
     ferrytest.main()
