@@ -21,6 +21,7 @@ struct smtp_cmd_row {
 	enum smtp_verb verb;
 	const char    *name;
 	bool           needs_helo;
+	bool           before_tls;   /* allowed where STARTTLS must come first */
 	void         (*proceed)(struct smtp_session *, const char *, size_t);
 };
 
@@ -119,15 +120,23 @@ smtp_session_ext(const struct smtp_session *s)
 }
 
 /* RFC 6409 and ferry's policy: submission listeners take mail only from
- * authenticated clients (or trusted networks); NULL or the refusal. */
+ * authenticated clients (or trusted networks); NULL or the refusal. Before
+ * STARTTLS the dispatcher already answered (smtp_tls_required). */
 static const char *
 smtp_mail_auth_check(struct smtp_session *s)
 {
 	if (s->role == CONF_ROLE_MX || smtp_may_relay(s))
 		return NULL;
-	if (smtp_tls_first(s) && s->role == CONF_ROLE_SUBMISSION)
-		return "530 5.7.0 Must issue a STARTTLS command first";
 	return "530 5.7.0 Authentication required";
+}
+
+/* A submission listener takes nothing but the session's set-up before
+ * STARTTLS (RFC 3207 4, RFC 6409: Postfix's smtpd_tls_security_level
+ * encrypt answers the same), except from clients trusted to relay. */
+static bool
+smtp_tls_required(const struct smtp_session *s)
+{
+	return s->role == CONF_ROLE_SUBMISSION && smtp_tls_first(s) && !smtp_may_relay(s);
 }
 
 /* Postfix's queue_minfree: refuse at MAIL, before the client sends a body,
@@ -363,20 +372,21 @@ smtp_cmd_starttls(struct smtp_session *s, const char *arg, size_t len)
 }
 
 static const struct smtp_cmd_row smtp_cmd_table[] = {
-	{ SMTP_VERB_EHLO,     "EHLO",     false, smtp_cmd_ehlo },
-	{ SMTP_VERB_HELO,     "HELO",     false, smtp_cmd_helo },
-	{ SMTP_VERB_MAIL,     "MAIL",     true,  smtp_cmd_mail },
-	{ SMTP_VERB_RCPT,     "RCPT",     true,  smtp_cmd_rcpt },
-	{ SMTP_VERB_DATA,     "DATA",     true,  smtp_cmd_data },
-	{ SMTP_VERB_BDAT,     "BDAT",     false, smtp_cmd_bdat },
-	{ SMTP_VERB_RSET,     "RSET",     false, smtp_cmd_rset },
-	{ SMTP_VERB_NOOP,     "NOOP",     false, smtp_cmd_noop },
-	{ SMTP_VERB_QUIT,     "QUIT",     false, smtp_cmd_quit },
-	{ SMTP_VERB_HELP,     "HELP",     false, smtp_cmd_help },
-	{ SMTP_VERB_VRFY,     "VRFY",     false, smtp_cmd_vrfy },
-	{ SMTP_VERB_EXPN,     "EXPN",     false, smtp_cmd_expn },
-	{ SMTP_VERB_STARTTLS, "STARTTLS", false, smtp_cmd_starttls },
-	{ SMTP_VERB_AUTH,     "AUTH",     true,  smtp_cmd_auth },
+	/* BDAT passes before TLS so its own refusal still consumes the chunk. */
+	{ SMTP_VERB_EHLO,     "EHLO",     false, true,  smtp_cmd_ehlo },
+	{ SMTP_VERB_HELO,     "HELO",     false, true,  smtp_cmd_helo },
+	{ SMTP_VERB_MAIL,     "MAIL",     true,  false, smtp_cmd_mail },
+	{ SMTP_VERB_RCPT,     "RCPT",     true,  false, smtp_cmd_rcpt },
+	{ SMTP_VERB_DATA,     "DATA",     true,  false, smtp_cmd_data },
+	{ SMTP_VERB_BDAT,     "BDAT",     false, true,  smtp_cmd_bdat },
+	{ SMTP_VERB_RSET,     "RSET",     false, true,  smtp_cmd_rset },
+	{ SMTP_VERB_NOOP,     "NOOP",     false, true,  smtp_cmd_noop },
+	{ SMTP_VERB_QUIT,     "QUIT",     false, true,  smtp_cmd_quit },
+	{ SMTP_VERB_HELP,     "HELP",     false, true,  smtp_cmd_help },
+	{ SMTP_VERB_VRFY,     "VRFY",     false, false, smtp_cmd_vrfy },
+	{ SMTP_VERB_EXPN,     "EXPN",     false, false, smtp_cmd_expn },
+	{ SMTP_VERB_STARTTLS, "STARTTLS", false, true,  smtp_cmd_starttls },
+	{ SMTP_VERB_AUTH,     "AUTH",     true,  false, smtp_cmd_auth },
 };
 
 void
@@ -393,6 +403,10 @@ smtp_cmd_dispatch(struct smtp_session *s, const char *line, size_t len)
 		const struct smtp_cmd_row *row = &smtp_cmd_table[i];
 		if (row->verb != cmd.verb)
 			continue;
+		if (!row->before_tls && smtp_tls_required(s)) {
+			smtp_tx_refuse(s, "command-refused", "530 5.7.0 Must issue a STARTTLS command first");
+			return;
+		}
 		if (row->needs_helo && !s->helo_seen) {
 			smtp_reply_error(s, "503 5.5.1 Error: send HELO/EHLO first");
 			return;

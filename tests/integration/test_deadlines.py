@@ -77,6 +77,19 @@ class DeadlineTest(unittest.TestCase):
             lambda: "state=data reason=deadline" in self.f.log_text(), 10))
         self.assertEqual(self.f.queue_files(), before)
 
+    def test_bdat_trickle_is_cut(self):
+        c = self.raw()
+        c.cmd("EHLO trickle.test")
+        self.assertEqual(c.cmd("MAIL FROM:<a@sender.test>")[0], 250)
+        self.assertEqual(c.cmd("RCPT TO:<alice@example.test>")[0], 250)
+        chunk = MSG + b"y" * 60 + b"\r\n"
+        c.send(b"BDAT %d LAST\r\n" % len(chunk))
+        sent, heard = trickle(c, chunk)
+        self.assertLess(sent, len(chunk), "the whole chunk got through: %r" % heard)
+        self.assertTrue(heard.startswith(b"421 4.4.2 "), heard)
+        self.assertTrue(ferrytest.wait_for(
+            lambda: "state=bdat reason=deadline" in self.f.log_text(), 10))
+
     def test_slow_but_steady_client_is_served(self):
         """Complete lines a second apart, and content well above
         data_min_rate, may take longer than both timeouts in total."""

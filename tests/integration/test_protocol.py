@@ -97,9 +97,21 @@ class ProtocolTest(unittest.TestCase):
         # it was 503 5.5.1 "authentication not enabled").
         code, lines = c.cmd("AUTH PLAIN AGJvYgBwdw==")
         self.assertEqual((code, lines), (530, ["530 5.7.0 Must issue a STARTTLS command first"]))
+        # As Postfix with smtpd_tls_security_level=encrypt: only the
+        # session's set-up is taken before STARTTLS.
+        for cmd in ("MAIL FROM:<a@sender.test>", "RCPT TO:<alice@example.test>", "DATA",
+                    "VRFY alice"):
+            code, lines = c.cmd(cmd)
+            self.assertEqual((code, lines), (530, ["530 5.7.0 Must issue a STARTTLS command first"]),
+                             cmd)
+        for cmd in ("NOOP", "RSET", "EHLO x.test"):
+            self.assertEqual(c.cmd(cmd)[0], 250, cmd)
+        self.assertIn('event=command-refused', self.f.log_text())
+        c.cmd("STARTTLS")
+        c.starttls_wrap()
+        c.cmd("EHLO x.test")
         code, lines = c.cmd("MAIL FROM:<a@sender.test>")
-        self.assertEqual((code, lines), (530, ["530 5.7.0 Must issue a STARTTLS command first"]))
-        self.assertIn('event=mail-refused', self.f.log_text())
+        self.assertEqual((code, lines), (530, ["530 5.7.0 Authentication required"]))
 
     def test_mx_never_offers_auth(self):
         c = self.raw(self.f.mx)
