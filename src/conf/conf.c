@@ -50,7 +50,7 @@ static const struct conf_int conf_ints[] = {
 	CI(auth_max_failures,          1, 100, 3, UNIT_NONE),
 	CI(timeout_command,            1, 86400, 300, UNIT_TIME),
 	CI(timeout_data,               1, 86400, 180, UNIT_TIME),
-	/* DATA/BDAT deadline credit per octet received (smtp_session.c); 0:
+	/* DATA/BDAT deadline credit per octet received (smtp_timeout.c); 0:
 	 * timeout_data bounds the whole transfer */
 	CI(data_min_rate,              0, 1LL << 30, 500, UNIT_SIZE),
 	/* refuse MAIL (452 4.3.1) below this much free spool space */
