@@ -122,6 +122,8 @@ struct conf {
 	long long auth_max_failures;
 	long long timeout_command;
 	long long timeout_data;
+	long long data_min_rate;           /* octets/s earning DATA deadline credit */
+	long long queue_minfree;           /* octets kept free on the spool */
 	long long timeout_shutdown;
 	bool      reject_bare_lf;
 	bool      spool_syncfs;            /* spool_sync syncfs|fsync */

@@ -121,6 +121,11 @@ static const struct conf_option conf_options[] = {
 	OPT_INT(auth_max_failures,          1, 100, 3),
 	OPT_TIME(timeout_command,           1, 86400, 300),
 	OPT_TIME(timeout_data,              1, 86400, 180),
+	/* DATA/BDAT deadline credit per octet received (smtp_timeout.c); 0:
+	 * timeout_data bounds the whole transfer */
+	OPT_SIZE(data_min_rate,             0, 1LL << 30, 500),
+	/* refuse MAIL (452 4.3.1) below this much free spool space */
+	OPT_SIZE(queue_minfree,             0, 1LL << 50, 104857600),
 	OPT_TIME(timeout_shutdown,          0, 86400, 30),
 	OPT_BOOL(bare_lf, reject_bare_lf, "reject", "normalize", false),
 	OPT_BOOL(spool_sync, spool_syncfs, "syncfs", "fsync", true),

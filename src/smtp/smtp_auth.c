@@ -160,7 +160,9 @@ smtp_auth_login_step(struct smtp_session *s, const char *b64, size_t len)
 static bool
 smtp_auth_allowed(struct smtp_session *s)
 {
-	if (s->role == CONF_ROLE_MX || !s->tls)
+	if (smtp_tls_first(s))
+		smtp_reply_error(s, "530 5.7.0 Must issue a STARTTLS command first");
+	else if (s->role == CONF_ROLE_MX || !s->tls)
 		smtp_reply_error(s, "503 5.5.1 Error: authentication not enabled");
 	else if (!s->esmtp)
 		smtp_reply_error(s, "503 5.5.1 Error: send EHLO first");

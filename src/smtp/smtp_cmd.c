@@ -21,6 +21,7 @@ struct smtp_cmd_row {
 	enum smtp_verb verb;
 	const char    *name;
 	bool           needs_helo;
+	bool           before_tls;   /* allowed where STARTTLS must come first */
 	void         (*proceed)(struct smtp_session *, const char *, size_t);
 };
 
@@ -34,6 +35,28 @@ smtp_tx_reset(struct smtp_session *s)
 	free(tx->rcpts);
 	free(tx->hdr);
 	memset(tx, 0, sizeof(*tx));
+}
+
+/* Log a refusal of the transaction with its reason (before the reset
+ * forgets the id and sender). */
+void
+smtp_tx_refusal_log(struct smtp_session *s, const char *event, const char *reply)
+{
+	struct smtp_tx *tx = &s->tx;
+	char q[300];
+
+	log_info("event=%s sid=%llu client=%s id=%s from=%s reply=\"%s\"", event, s->sid, s->addr,
+	    tx->id[0] != '\0' ? tx->id : "-",
+	    tx->active ? log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len) : "-", reply);
+}
+
+/* Every 4xx/5xx a transaction gets is logged and counted (errors= on the
+ * disconnect line, and toward max_errors), storage failures included. */
+void
+smtp_tx_refuse(struct smtp_session *s, const char *event, const char *reply)
+{
+	smtp_tx_refusal_log(s, event, reply);
+	smtp_reply_error(s, reply);
 }
 
 static void
@@ -97,17 +120,45 @@ smtp_session_ext(const struct smtp_session *s)
 }
 
 /* RFC 6409 and ferry's policy: submission listeners take mail only from
- * authenticated clients (or trusted networks). */
-static bool
-smtp_mail_allowed(struct smtp_session *s)
+ * authenticated clients (or trusted networks); NULL or the refusal. Before
+ * STARTTLS the dispatcher already answered (smtp_tls_required). */
+static const char *
+smtp_mail_auth_check(struct smtp_session *s)
 {
 	if (s->role == CONF_ROLE_MX || smtp_may_relay(s))
-		return true;
-	if (!s->tls && s->snap->tls != NULL && s->role == CONF_ROLE_SUBMISSION)
-		smtp_reply_error(s, "530 5.7.0 Must issue a STARTTLS command first");
-	else
-		smtp_reply_error(s, "530 5.7.0 Authentication required");
-	return false;
+		return NULL;
+	return "530 5.7.0 Authentication required";
+}
+
+/* A submission listener takes nothing but the session's set-up before
+ * STARTTLS (RFC 3207 4, RFC 6409: Postfix's smtpd_tls_security_level
+ * encrypt answers the same), except from clients trusted to relay. */
+static bool
+smtp_tls_required(const struct smtp_session *s)
+{
+	return s->role == CONF_ROLE_SUBMISSION && smtp_tls_first(s) && !smtp_may_relay(s);
+}
+
+/* Postfix's queue_minfree: refuse at MAIL, before the client sends a body,
+ * when the spool's filesystem is nearly full or cannot hold the declared
+ * SIZE on top of the reserve. An unknown figure refuses nothing: the
+ * write path still answers 451 for a body that does not fit. */
+static const char *
+smtp_mail_space_check(struct smtp_session *s)
+{
+	long long minfree = s->conf->queue_minfree;
+	uint64_t size = s->tx.params.has_size ? s->tx.params.size : 0;
+	long long avail;
+
+	if (minfree == 0 && size == 0)
+		return NULL;
+	/* Measured afresh when within one more reserve of refusing. */
+	avail = spool_space_available(s->srv->spool, 2 * minfree + (long long)size);
+	if (avail < 0 || (avail >= minfree && (uint64_t)(avail - minfree) >= size))
+		return NULL;
+	log_warn("event=storage-low sid=%llu client=%s free=%lld queue_minfree=%lld size=%llu",
+	    s->sid, s->addr, avail, minfree, (unsigned long long)size);
+	return "452 4.3.1 Insufficient system storage";
 }
 
 static void
@@ -122,11 +173,13 @@ smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 		smtp_reply_error(s, "503 5.5.1 Error: nested MAIL command");
 		return;
 	}
-	if (!smtp_mail_allowed(s))
-		return;
-	err = smtp_mail_parse(arg, len, &ext, &tx->sender, &tx->params);
+	err = smtp_mail_auth_check(s);
+	if (err == NULL)
+		err = smtp_mail_parse(arg, len, &ext, &tx->sender, &tx->params);
 	if (err == NULL && tx->params.has_size && tx->params.size > (uint64_t)s->conf->max_message_size)
 		err = "552 5.3.4 Message size exceeds fixed limit";
+	if (err == NULL)
+		err = smtp_mail_space_check(s);
 	if (err == NULL && tx->sender.utf8 && !tx->params.smtputf8)
 		err = "553 5.6.7 Must declare SMTPUTF8 to send an internationalized address";
 	if (err == NULL)
@@ -205,10 +258,13 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 	char q[300], f[300], buf[256];
 
 	if (!s->tx.active) {
-		smtp_reply_error(s, "503 5.5.1 Error: need MAIL command");
+		smtp_tx_refuse(s, "rcpt-refused", "503 5.5.1 Error: need MAIL command");
 		return;
 	}
 	if (s->tx.nrcpts >= (size_t)s->conf->max_recipients) {
+		/* Not an error (RFC 5321 4.5.3.1.10: the client sends the rest
+		 * in another transaction), so not counted; still logged. */
+		smtp_tx_refusal_log(s, "rcpt-refused", "452 4.5.3 Error: too many recipients");
 		smtp_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
@@ -316,20 +372,21 @@ smtp_cmd_starttls(struct smtp_session *s, const char *arg, size_t len)
 }
 
 static const struct smtp_cmd_row smtp_cmd_table[] = {
-	{ SMTP_VERB_EHLO,     "EHLO",     false, smtp_cmd_ehlo },
-	{ SMTP_VERB_HELO,     "HELO",     false, smtp_cmd_helo },
-	{ SMTP_VERB_MAIL,     "MAIL",     true,  smtp_cmd_mail },
-	{ SMTP_VERB_RCPT,     "RCPT",     true,  smtp_cmd_rcpt },
-	{ SMTP_VERB_DATA,     "DATA",     true,  smtp_cmd_data },
-	{ SMTP_VERB_BDAT,     "BDAT",     false, smtp_cmd_bdat },
-	{ SMTP_VERB_RSET,     "RSET",     false, smtp_cmd_rset },
-	{ SMTP_VERB_NOOP,     "NOOP",     false, smtp_cmd_noop },
-	{ SMTP_VERB_QUIT,     "QUIT",     false, smtp_cmd_quit },
-	{ SMTP_VERB_HELP,     "HELP",     false, smtp_cmd_help },
-	{ SMTP_VERB_VRFY,     "VRFY",     false, smtp_cmd_vrfy },
-	{ SMTP_VERB_EXPN,     "EXPN",     false, smtp_cmd_expn },
-	{ SMTP_VERB_STARTTLS, "STARTTLS", false, smtp_cmd_starttls },
-	{ SMTP_VERB_AUTH,     "AUTH",     true,  smtp_cmd_auth },
+	/* BDAT passes before TLS so its own refusal still consumes the chunk. */
+	{ SMTP_VERB_EHLO,     "EHLO",     false, true,  smtp_cmd_ehlo },
+	{ SMTP_VERB_HELO,     "HELO",     false, true,  smtp_cmd_helo },
+	{ SMTP_VERB_MAIL,     "MAIL",     true,  false, smtp_cmd_mail },
+	{ SMTP_VERB_RCPT,     "RCPT",     true,  false, smtp_cmd_rcpt },
+	{ SMTP_VERB_DATA,     "DATA",     true,  false, smtp_cmd_data },
+	{ SMTP_VERB_BDAT,     "BDAT",     false, true,  smtp_cmd_bdat },
+	{ SMTP_VERB_RSET,     "RSET",     false, true,  smtp_cmd_rset },
+	{ SMTP_VERB_NOOP,     "NOOP",     false, true,  smtp_cmd_noop },
+	{ SMTP_VERB_QUIT,     "QUIT",     false, true,  smtp_cmd_quit },
+	{ SMTP_VERB_HELP,     "HELP",     false, true,  smtp_cmd_help },
+	{ SMTP_VERB_VRFY,     "VRFY",     false, false, smtp_cmd_vrfy },
+	{ SMTP_VERB_EXPN,     "EXPN",     false, false, smtp_cmd_expn },
+	{ SMTP_VERB_STARTTLS, "STARTTLS", false, true,  smtp_cmd_starttls },
+	{ SMTP_VERB_AUTH,     "AUTH",     true,  false, smtp_cmd_auth },
 };
 
 void
@@ -346,6 +403,10 @@ smtp_cmd_dispatch(struct smtp_session *s, const char *line, size_t len)
 		const struct smtp_cmd_row *row = &smtp_cmd_table[i];
 		if (row->verb != cmd.verb)
 			continue;
+		if (!row->before_tls && smtp_tls_required(s)) {
+			smtp_tx_refuse(s, "command-refused", "530 5.7.0 Must issue a STARTTLS command first");
+			return;
+		}
 		if (row->needs_helo && !s->helo_seen) {
 			smtp_reply_error(s, "503 5.5.1 Error: send HELO/EHLO first");
 			return;

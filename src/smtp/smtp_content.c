@@ -139,16 +139,16 @@ smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len)
 
 	(void)arg;
 	if (len > 0)
-		smtp_reply_error(s, "501 5.5.4 Syntax: DATA");
+		smtp_tx_refuse(s, "data-refused", "501 5.5.4 Syntax: DATA");
 	else if (!tx->active)
-		smtp_reply_error(s, "503 5.5.1 Error: need MAIL command");
+		smtp_tx_refuse(s, "data-refused", "503 5.5.1 Error: need MAIL command");
 	else if (tx->bdat)
-		smtp_reply_error(s, "503 5.5.1 Error: DATA in a BDAT transaction");
+		smtp_tx_refuse(s, "data-refused", "503 5.5.1 Error: DATA in a BDAT transaction");
 	else if (tx->nrcpts == 0)
-		smtp_reply_error(s, "554 5.5.1 Error: no valid recipients");
+		smtp_tx_refuse(s, "data-refused", "554 5.5.1 Error: no valid recipients");
 	else if (!smtp_msg_open(s, true)) {
+		smtp_tx_refuse(s, "data-refused", "451 4.3.0 Error: queue file write error");
 		smtp_tx_reset(s);
-		smtp_reply(s, "451 4.3.0 Error: queue file write error");
 	} else {
 		s->state = SMTP_ST_DATA;
 		smtp_timeouts_set(s);
@@ -198,8 +198,9 @@ static void
 smtp_return_path_end(struct smtp_session *s)
 {
 	if (smtp_return_path_record(s) != 0) {
+		smtp_tx_refuse(s, "message-refused",
+		    "451 4.3.0 Error: cannot record the report, try again later");
 		smtp_tx_reset(s);
-		smtp_reply(s, "451 4.3.0 Error: cannot record the report, try again later");
 		return;
 	}
 	smtp_reply(s, "250 2.0.0 Ok: return-path report recorded as %s", s->tx.id);
@@ -223,11 +224,8 @@ smtp_content_end(struct smtp_session *s)
 	if (err == NULL)
 		err = smtp_tenant_content_check(s, buf, sizeof(buf));
 	if (err != NULL) {
-		char q[300];
-		log_info("event=message-refused sid=%llu client=%s id=%s from=%s reply=\"%s\"",
-		    s->sid, s->addr, tx->id, log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len), err);
+		smtp_tx_refuse(s, "message-refused", err);
 		smtp_tx_reset(s);
-		smtp_reply_error(s, err);
 		return;
 	}
 	s->state = SMTP_ST_WAIT;
@@ -247,8 +245,10 @@ smtp_commit_result(struct smtp_session *s, int error)
 
 	s->state = SMTP_ST_COMMAND;
 	if (error != 0) {
+		/* Not durable: never 250. The reason was logged by the spool;
+		 * this line ties it to the session. */
 		smtp_tenant_commit_failed(s);
-		smtp_reply(s, "451 4.3.0 Error: queue file write error");
+		smtp_tx_refuse(s, "message-refused", "451 4.3.0 Error: queue file write error");
 	} else {
 		s->nqueued++;
 		log_info("event=queued sid=%llu client=%s id=%s from=%s nrcpt=%zu size=%" PRIu64
@@ -274,8 +274,8 @@ smtp_bdat_chunk_end(struct smtp_session *s)
 		const char *err = tx->bdat_error;
 		/* A refused chunk ends the transaction (RFC 3030 4.2: the client
 		 * must RSET); the reset also clears the chunk state. */
+		smtp_tx_refuse(s, "message-refused", err);
 		smtp_tx_reset(s);
-		smtp_reply_error(s, err);
 	} else if (tx->bdat_last) {
 		smtp_data_finish(&tx->reader);
 		smtp_content_end(s);

@@ -41,6 +41,13 @@ enum smtp_state {
 	SMTP_ST_CLOSING,      /* final reply written; close when flushed */
 };
 
+/* Which deadline runs (smtp_timeout.c). */
+enum smtp_deadline {
+	SMTP_DL_NONE,         /* the server's turn */
+	SMTP_DL_COMMAND,      /* a whole command line */
+	SMTP_DL_CONTENT,      /* DATA/BDAT content, with rate credit */
+};
+
 struct smtp_rcpt {
 	struct smtp_path        path;
 	struct smtp_rcpt_params params;
@@ -134,6 +141,10 @@ struct smtp_session {
 	int                  pending;        /* async operations in flight */
 	struct event        *delay_ev;       /* failed-AUTH slow-down */
 	char                 delayed_reply[128];
+	struct event        *deadline_ev;    /* smtp_timeout.c */
+	enum smtp_deadline   deadline_kind;
+	long long            deadline_start; /* CLOCK_MONOTONIC ms */
+	uint64_t             deadline_bytes; /* content octets since then */
 	struct event        *linger_ev;      /* closing: wait for TLS flush */
 	int                  linger_rounds;
 	bool                 shutdown_asked, closed, in_callback, free_asked;
@@ -148,13 +159,23 @@ void smtp_close_after_reply(struct smtp_session *s);
 void smtp_session_release(struct smtp_session *s);
 void smtp_starttls(struct smtp_session *s);
 void smtp_input_process(struct smtp_session *s);
-void smtp_timeouts_set(struct smtp_session *s);
 bool smtp_may_relay(const struct smtp_session *s);
+bool smtp_tls_first(const struct smtp_session *s);
 const char *smtp_proto_name(const struct smtp_session *s);
+
+/* smtp_timeout.c */
+void smtp_timeouts_set(struct smtp_session *s);
+void smtp_timeout_expired(struct smtp_session *s, const char *reason);
+/* After input was processed; progress: a complete line was taken. */
+void smtp_deadline_update(struct smtp_session *s, bool progress);
 
 /* smtp_cmd.c */
 void smtp_cmd_dispatch(struct smtp_session *s, const char *line, size_t len);
 void smtp_tx_reset(struct smtp_session *s);
+/* Refusals of a transaction: logged as event=EVENT with the reply; refuse
+ * also sends it and counts it as an error. */
+void smtp_tx_refusal_log(struct smtp_session *s, const char *event, const char *reply);
+void smtp_tx_refuse(struct smtp_session *s, const char *event, const char *reply);
 
 /* smtp_auth.c */
 void smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t len);

@@ -136,6 +136,15 @@ smtp_may_relay(const struct smtp_session *s)
 	    conf_relay_net_match(s->conf, (const struct sockaddr *)&s->peer);
 }
 
+/* AUTH exists on this listener, but only under TLS, and the client has not
+ * started it: RFC 3207 4 answers 530 5.7.0 (not 503: the command is
+ * available, just not yet). */
+bool
+smtp_tls_first(const struct smtp_session *s)
+{
+	return s->role != CONF_ROLE_MX && !s->tls && s->snap->tls != NULL;
+}
+
 /* RFC 3848 / RFC 6531 "with" keyword for Received: and logs. */
 const char *
 smtp_proto_name(const struct smtp_session *s)
@@ -147,17 +156,6 @@ smtp_proto_name(const struct smtp_session *s)
 	if (!s->esmtp)
 		return "SMTP";
 	return names[s->tx.params.smtputf8][s->tls][s->auth_user != NULL];
-}
-
-void
-smtp_timeouts_set(struct smtp_session *s)
-{
-	struct timeval rd = { .tv_sec = s->conf->timeout_command };
-	struct timeval wr = { .tv_sec = s->conf->timeout_command };
-
-	if (s->state == SMTP_ST_DATA || s->state == SMTP_ST_BDAT)
-		rd.tv_sec = s->conf->timeout_data;
-	bufferevent_set_timeouts(s->bev, &rd, &wr);
 }
 
 static void
@@ -254,6 +252,7 @@ smtp_session_start(struct worker *w, int fd, const struct sockaddr *sa, socklen_
 		bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
 	smtp_tenant_connect(s);
 	smtp_bev_setup(s);
+	smtp_deadline_update(s, true);   /* the first line is due from now */
 	smtp_reply(s, "220 %s ESMTP ferry", s->conf->hostname);
 }
 
@@ -368,6 +367,7 @@ smtp_content_step(struct smtp_session *s)
 		return false;
 	n = smtp_content_feed(s, v.iov_base, v.iov_len);
 	evbuffer_drain(in, n);
+	s->deadline_bytes += n;
 	return n > 0;
 }
 
@@ -375,6 +375,7 @@ void
 smtp_input_process(struct smtp_session *s)
 {
 	static _Thread_local char line[SMTP_AUTH_LINE_MAX + 128];
+	bool progress = false;
 	long len;
 
 	while (!s->closed) {
@@ -388,6 +389,7 @@ smtp_input_process(struct smtp_session *s)
 		len = smtp_line_take(s, line, sizeof(line));
 		if (len == -1)
 			break;
+		progress = true;
 		if (len == -2 || !smtp_line_acceptable(s, line, (size_t)len))
 			continue;
 		s->ncmd++;
@@ -397,6 +399,7 @@ smtp_input_process(struct smtp_session *s)
 			smtp_cmd_dispatch(s, line, (size_t)len);
 	}
 	smtp_shutdown_check(s);
+	smtp_deadline_update(s, progress);
 }
 
 void
@@ -453,11 +456,7 @@ smtp_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
-		log_info("event=timeout sid=%llu client=%s state=%d", s->sid, s->addr, s->state);
-		smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->conf->hostname);
-		smtp_close_after_reply(s);
-		bufferevent_disable(s->bev, EV_READ);
-		bufferevent_enable(s->bev, EV_WRITE);
+		smtp_timeout_expired(s, "idle");
 	} else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
 		if (s->ssl != NULL && !s->tls)
 			smtp_tls_log_error(s);
@@ -526,6 +525,8 @@ smtp_session_free(struct smtp_session *s)
 		event_free(s->delay_ev);
 	if (s->linger_ev != NULL)
 		event_free(s->linger_ev);
+	if (s->deadline_ev != NULL)
+		event_free(s->deadline_ev);
 	free(s->auth_user);
 	free(s->auth_login_user);
 	server_conn_release(s->srv, (const struct sockaddr *)&s->peer);

@@ -53,6 +53,11 @@ void spool_msg_abort(struct spool_msg *m);
 typedef void (*spool_commit_cb)(void *arg, int error);
 void spool_msg_commit(struct spool_msg *m, spool_commit_cb cb, void *arg);
 
+/* Octets the spool's filesystem still has for ferryd, or -1 with errno;
+ * safe from any thread. A figure up to 10 ms old is returned only while it
+ * is at least fresh_below. spool_space.c. */
+long long spool_space_available(const struct spool *s, long long fresh_below);
+
 /* A fresh queue id: 16 uppercase hex digits, microseconds then a counter,
  * so ids sort by arrival. */
 void spool_id_new(char id[SPOOL_ID_LEN + 1]);

@@ -93,9 +93,36 @@ class ProtocolTest(unittest.TestCase):
         c = self.raw(self.f.submission)
         code, lines = c.cmd("EHLO x.test")
         self.assertNotIn("250-AUTH PLAIN LOGIN", lines)   # only after TLS
-        self.assertEqual(c.cmd("AUTH PLAIN AGJvYgBwdw==")[0], 503)
+        # RFC 3207 4: AUTH exists here, but only after STARTTLS (defect 3:
+        # it was 503 5.5.1 "authentication not enabled").
+        code, lines = c.cmd("AUTH PLAIN AGJvYgBwdw==")
+        self.assertEqual((code, lines), (530, ["530 5.7.0 Must issue a STARTTLS command first"]))
+        # As Postfix with smtpd_tls_security_level=encrypt: only the
+        # session's set-up is taken before STARTTLS.
+        for cmd in ("MAIL FROM:<a@sender.test>", "RCPT TO:<alice@example.test>", "DATA",
+                    "VRFY alice"):
+            code, lines = c.cmd(cmd)
+            self.assertEqual((code, lines), (530, ["530 5.7.0 Must issue a STARTTLS command first"]),
+                             cmd)
+        for cmd in ("NOOP", "RSET", "EHLO x.test"):
+            self.assertEqual(c.cmd(cmd)[0], 250, cmd)
+        self.assertIn('event=command-refused', self.f.log_text())
+        c.cmd("STARTTLS")
+        c.starttls_wrap()
+        c.cmd("EHLO x.test")
         code, lines = c.cmd("MAIL FROM:<a@sender.test>")
-        self.assertEqual(code, 530)
+        self.assertEqual((code, lines), (530, ["530 5.7.0 Authentication required"]))
+
+    def test_mx_never_offers_auth(self):
+        c = self.raw(self.f.mx)
+        c.cmd("EHLO x.test")
+        code, lines = c.cmd("AUTH PLAIN AGJvYgBwdw==")
+        self.assertEqual((code, lines), (503, ["503 5.5.1 Error: authentication not enabled"]))
+        c.cmd("STARTTLS")
+        c.starttls_wrap()
+        c.cmd("EHLO x.test")
+        code, lines = c.cmd("AUTH PLAIN AGJvYgBwdw==")
+        self.assertEqual((code, lines), (503, ["503 5.5.1 Error: authentication not enabled"]))
 
     # --- STARTTLS and AUTH ------------------------------------------------
     def test_starttls_auth_relay(self):
