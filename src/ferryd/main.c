@@ -20,7 +20,7 @@
 #include "auth/auth_store.h"
 #include "auth/auth_users.h"
 #include "conf/conf.h"
-#include "ctl/control.h"
+#include "control/control.h"
 #include "queue/qmgr.h"
 #include "net/server.h"
 #include "net/tls.h"

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl/control.h"
+#include "control/control.h"
 #include "net/server.h"
 #include "queue/qmgr.h"
 #include "spool/spool.h"
