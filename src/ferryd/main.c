@@ -25,6 +25,7 @@
 #include "net/server.h"
 #include "net/tls.h"
 #include "policy/sender.h"
+#include "smtp/smtp_session.h"
 #include "spool/spool.h"
 #include "state/counters.h"
 #include "state/state.h"
@@ -335,7 +336,7 @@ main(int argc, char **argv)
 	queued = qmgr_load(srv.qmgr);
 	if (qmgr_start(srv.qmgr, (int)c->delivery_threads) < 0 || control_start(ctl, srv.qmgr) < 0)
 		log_fatal("event=fatal reason=\"cannot start the queue manager\"");
-	if (server_workers_start(&srv) < 0)
+	if (server_workers_start(&srv, &smtp_proto) < 0)
 		log_fatal("event=fatal reason=\"cannot start workers\"");
 	for (size_t i = 0; i < c->nlisteners; i++)
 		log_info("event=listening listener=%s address=%s", conf_role_name(c->listeners[i].role),

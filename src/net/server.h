@@ -19,6 +19,7 @@
 
 struct spool;
 struct worker;
+struct worker_proto;
 struct auth_store;
 struct qmgr;
 struct state;
@@ -68,8 +69,8 @@ void server_conn_release(struct server *srv, const struct sockaddr *sa);
 /* Bind every listener once per worker (as root). Returns 0 or -1 + err. */
 int server_listen(struct server *srv, const struct conf *c, size_t nworkers,
     char *err, size_t errlen);
-/* Start the workers; returns 0 or -1. */
-int server_workers_start(struct server *srv);
+/* Start the workers, each serving proto; returns 0 or -1. */
+int server_workers_start(struct server *srv, const struct worker_proto *proto);
 /* Ask workers to stop (graceful) and wait for their threads. */
 void server_workers_stop(struct server *srv);
 /* Free the workers' loops; only once no other thread can touch them. */

@@ -22,6 +22,7 @@
 
 #include "conf/conf.h"
 #include "net/server.h"
+#include "net/worker.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parse.h"
 #include "smtp/smtp_session.h"
@@ -95,7 +96,7 @@ struct smtp_tx {
 };
 
 struct smtp_session {
-	struct smtp_session *next, *prev;   /* worker list */
+	struct worker_conn   conn;          /* in the worker's list */
 	struct worker       *worker;
 	struct server       *srv;
 	struct server_snap  *snap;

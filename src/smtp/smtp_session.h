@@ -7,25 +7,10 @@
 #ifndef FERRY_SMTP_SESSION_H
 #define FERRY_SMTP_SESSION_H
 
-#include <sys/socket.h>
+struct worker_proto;
 
-#include "conf/conf.h"
-
-struct worker;
-struct smtp_session;
-
-/* Start a session on an accepted, non-blocking socket. */
-void smtp_session_start(struct worker *w, int fd, const struct sockaddr *sa,
-    socklen_t salen, enum conf_role role, size_t listener);
-
-/* Graceful stop: an idle session is told 421 and closed now; one in a
- * transaction is closed right after the transaction's final reply. */
-void smtp_session_shutdown(struct smtp_session *s);
-/* Deadline passed: close now (an unacknowledged message is dropped; an
- * acknowledged one is already durable). */
-void smtp_session_abort(struct smtp_session *s);
-
-/* Worker list links. */
-struct smtp_session *smtp_session_next(struct smtp_session *s);
+/* Inbound SMTP as a protocol the workers serve: ferryd passes it to
+ * server_workers_start(). */
+extern const struct worker_proto smtp_proto;
 
 #endif
