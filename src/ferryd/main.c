@@ -275,6 +275,14 @@ ferryd_signals_block(void)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
+/* Inbound SMTP gets the daemon's handles it uses, not the whole server. */
+static struct smtp_handles
+ferryd_smtp_handles(const struct server *srv)
+{
+	return (struct smtp_handles){ .spool = srv->spool, .auth = srv->auth,
+	    .state = srv->state, .counters = srv->counters, .qmgr = srv->qmgr };
+}
+
 static size_t
 ferryd_worker_count(const struct conf *c)
 {
@@ -288,6 +296,7 @@ main(int argc, char **argv)
 {
 	struct ferryd_opts o = { 0 };
 	struct server srv = { 0 };
+	struct smtp_handles smtp;
 	struct ferryd_ids ids;
 	struct conf *c;
 	struct control *ctl;
@@ -336,7 +345,8 @@ main(int argc, char **argv)
 	queued = qmgr_load(srv.qmgr);
 	if (qmgr_start(srv.qmgr, (int)c->delivery_threads) < 0 || control_start(ctl, srv.qmgr) < 0)
 		log_fatal("event=fatal reason=\"cannot start the queue manager\"");
-	if (server_workers_start(&srv, &smtp_proto) < 0)
+	smtp = ferryd_smtp_handles(&srv);
+	if (server_workers_start(&srv, &smtp_proto, &smtp) < 0)
 		log_fatal("event=fatal reason=\"cannot start workers\"");
 	for (size_t i = 0; i < c->nlisteners; i++)
 		log_info("event=listening listener=%s address=%s", conf_role_name(c->listeners[i].role),

@@ -69,8 +69,9 @@ void server_conn_release(struct server *srv, const struct sockaddr *sa);
 /* Bind every listener once per worker (as root). Returns 0 or -1 + err. */
 int server_listen(struct server *srv, const struct conf *c, size_t nworkers,
     char *err, size_t errlen);
-/* Start the workers, each serving proto; returns 0 or -1. */
-int server_workers_start(struct server *srv, const struct worker_proto *proto);
+/* Start the workers, each serving proto (which gets proto_ctx, kept by the
+ * caller until the workers are freed); returns 0 or -1. */
+int server_workers_start(struct server *srv, const struct worker_proto *proto, void *proto_ctx);
 /* Ask workers to stop (graceful) and wait for their threads. */
 void server_workers_stop(struct server *srv);
 /* Free the workers' loops; only once no other thread can touch them. */

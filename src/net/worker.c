@@ -36,7 +36,7 @@ worker_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
 		close(fd);
 		return;
 	}
-	la->w->proto->start(la->w, fd, sa, (socklen_t)salen, la->role, la->index);
+	la->w->proto->start(la->w->proto_ctx, la->w, fd, sa, (socklen_t)salen, la->role, la->index);
 }
 
 static void
@@ -138,10 +138,11 @@ worker_main(void *arg)
 
 static int
 worker_init(struct server *srv, struct worker *w, const struct worker_proto *proto,
-    const struct conf *c)
+    void *proto_ctx, const struct conf *c)
 {
 	w->srv = srv;
 	w->proto = proto;
+	w->proto_ctx = proto_ctx;
 	w->base = event_base_new();
 	if (w->base == NULL)
 		return -1;
@@ -166,7 +167,7 @@ worker_init(struct server *srv, struct worker *w, const struct worker_proto *pro
 }
 
 int
-server_workers_start(struct server *srv, const struct worker_proto *proto)
+server_workers_start(struct server *srv, const struct worker_proto *proto, void *proto_ctx)
 {
 	struct server_snap *snap = server_snap_get(srv);
 	int rc = 0;
@@ -175,7 +176,7 @@ server_workers_start(struct server *srv, const struct worker_proto *proto)
 	srv->workers = xcalloc(srv->nworkers, sizeof(struct worker));
 	for (size_t i = 0; i < srv->nworkers && rc == 0; i++) {
 		srv->workers[i].id = (int)i;
-		if (worker_init(srv, &srv->workers[i], proto, snap->conf) < 0 ||
+		if (worker_init(srv, &srv->workers[i], proto, proto_ctx, snap->conf) < 0 ||
 		    pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]) != 0)
 			rc = -1;
 	}

@@ -27,9 +27,10 @@ struct worker_conn {
 /* What a worker serves. Every callback runs on the worker's thread. */
 struct worker_proto {
 	/* An accepted, non-blocking socket: the protocol owns fd from here
-	 * on, and adds a connection with worker_conn_add() or closes fd. */
-	void (*start)(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen,
-	    enum conf_role role, size_t listener);
+	 * on, and adds a connection with worker_conn_add() or closes fd.
+	 * ctx is what server_workers_start() was given for the protocol. */
+	void (*start)(void *ctx, struct worker *w, int fd, const struct sockaddr *sa,
+	    socklen_t salen, enum conf_role role, size_t listener);
 	/* Graceful stop: finish what is in progress, then close. */
 	void (*shutdown)(struct worker_conn *c);
 	/* The shutdown deadline passed: close now. */
@@ -39,6 +40,7 @@ struct worker_proto {
 struct worker {
 	struct server            *srv;
 	const struct worker_proto *proto;
+	void                     *proto_ctx;
 	int                       id;
 	pthread_t                 thread;
 	struct event_base        *base;

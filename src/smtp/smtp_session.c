@@ -205,9 +205,10 @@ smtp_bev_new(struct smtp_session *s, int fd)
 	return bufferevent_openssl_socket_new(base, fd, s->ssl, BUFFEREVENT_SSL_ACCEPTING, opts);
 }
 
-/* worker_proto start: the worker accepted fd for one of our listeners. */
+/* worker_proto start: the worker accepted fd for one of our listeners;
+ * ctx is ferryd's struct smtp_handles. */
 static void
-smtp_session_start(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen,
+smtp_session_start(void *ctx, struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen,
     enum conf_role role, size_t listener)
 {
 	struct server_snap *snap = server_snap_get(w->srv);
@@ -230,6 +231,7 @@ smtp_session_start(struct worker *w, int fd, const struct sockaddr *sa, socklen_
 	s = xcalloc(1, sizeof(*s));
 	s->worker = w;
 	s->srv = w->srv;
+	s->h = ctx;
 	s->snap = snap;
 	s->conf = snap->conf;
 	s->role = role;

@@ -8,8 +8,23 @@
 #define FERRY_SMTP_SESSION_H
 
 struct worker_proto;
+struct spool;
+struct auth_store;
+struct state;
+struct counters;
+struct qmgr;
 
-/* Inbound SMTP as a protocol the workers serve: ferryd passes it to
+/* What inbound SMTP uses of the daemon, and nothing else. */
+struct smtp_handles {
+	struct spool      *spool;     /* where messages are committed */
+	struct auth_store *auth;      /* AUTH verification */
+	struct state      *state;     /* tenants, connectors; NULL: none */
+	struct counters   *counters;  /* tenants' rate limits */
+	struct qmgr       *qmgr;      /* told of each new message; may be NULL */
+};
+
+/* Inbound SMTP as a protocol the workers serve: ferryd passes it with a
+ * struct smtp_handles (which must outlive the workers) to
  * server_workers_start(). */
 extern const struct worker_proto smtp_proto;
 
