@@ -321,7 +321,7 @@ void
 deliver_message(struct deliver_ctx *d, const char *id, int attempts, bool warned,
     struct deliver_outcome *out)
 {
-	struct server_snap *snap = server_snap_get(d->srv);
+	struct server_snap *snap = server_snap_get(&d->srv->snaps);
 	const struct conf *c = snap->conf;
 	struct spool_env env;
 	struct rcpt_result *res;

@@ -236,7 +236,7 @@ ferryd_reload(struct server *srv, const char *path, const struct ferryd_ids *ids
 	auth_store_reload(srv->auth, c->users_file);
 	if (c->nlisteners != srv->nlisteners)
 		log_warn("event=reload-warning reason=\"listener changes need a restart\"");
-	server_snap_set(srv, c, ctx);
+	server_snap_set(&srv->snaps, c, ctx);
 	log_info("event=reloaded config=%s", path ? path : "(embedded)");
 }
 
@@ -319,6 +319,7 @@ main(int argc, char **argv)
 	ids = ferryd_run_user(c);
 	ferryd_log_setup(c, &ids);
 	pthread_mutex_init(&srv.lock, NULL);
+	pthread_mutex_init(&srv.snaps.lock, NULL);
 	srv.spool = spool_open(c->spool_dir, ids.uid, ids.gid, c->spool_syncfs, err, sizeof(err));
 	if (srv.spool == NULL)
 		log_fatal("event=fatal reason=\"%s\"", err);
@@ -340,7 +341,7 @@ main(int argc, char **argv)
 	ferryd_privileges_drop(&ids);
 	if (spool_committer_start(srv.spool) < 0)
 		log_fatal("event=fatal reason=\"cannot start the spool committer\"");
-	server_snap_set(&srv, c, ctx);
+	server_snap_set(&srv.snaps, c, ctx);
 	srv.qmgr = qmgr_new(&srv);
 	queued = qmgr_load(srv.qmgr);
 	if (qmgr_start(srv.qmgr, (int)c->delivery_threads) < 0 || control_start(ctl, srv.qmgr) < 0)

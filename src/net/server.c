@@ -23,14 +23,14 @@ struct conn_count {
 };
 
 struct server_snap *
-server_snap_get(struct server *srv)
+server_snap_get(struct server_snaps *snaps)
 {
 	struct server_snap *s;
 
-	pthread_mutex_lock(&srv->lock);
-	s = srv->snap;
+	pthread_mutex_lock(&snaps->lock);
+	s = snaps->cur;
 	atomic_fetch_add(&s->refs, 1);
-	pthread_mutex_unlock(&srv->lock);
+	pthread_mutex_unlock(&snaps->lock);
 	return s;
 }
 
@@ -45,17 +45,17 @@ server_snap_put(struct server_snap *snap)
 }
 
 void
-server_snap_set(struct server *srv, struct conf *conf, SSL_CTX *tls)
+server_snap_set(struct server_snaps *snaps, struct conf *conf, SSL_CTX *tls)
 {
 	struct server_snap *s = xcalloc(1, sizeof(*s)), *old;
 
 	atomic_init(&s->refs, 1);
 	s->conf = conf;
 	s->tls = tls;
-	pthread_mutex_lock(&srv->lock);
-	old = srv->snap;
-	srv->snap = s;
-	pthread_mutex_unlock(&srv->lock);
+	pthread_mutex_lock(&snaps->lock);
+	old = snaps->cur;
+	snaps->cur = s;
+	pthread_mutex_unlock(&snaps->lock);
 	server_snap_put(old);
 }
 
@@ -206,8 +206,8 @@ server_free(struct server *srv)
 {
 	struct conn_count *c, *next;
 
-	server_snap_put(srv->snap);
-	srv->snap = NULL;
+	server_snap_put(srv->snaps.cur);
+	srv->snaps.cur = NULL;
 	free(srv->listen_fds);
 	srv->listen_fds = NULL;
 	for (size_t i = 0; i < sizeof(srv->clients) / sizeof(srv->clients[0]); i++)

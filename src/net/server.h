@@ -33,9 +33,16 @@ struct server_snap {
 	SSL_CTX     *tls;       /* NULL when TLS material is unusable */
 };
 
+/* Where the current generation lives: a reload installs a new one, each
+ * session and delivery takes a reference to the one it starts with. */
+struct server_snaps {
+	pthread_mutex_t     lock;     /* guards cur */
+	struct server_snap *cur;
+};
+
 struct server {
-	pthread_mutex_t     lock;     /* guards snap and the client table */
-	struct server_snap *snap;
+	pthread_mutex_t     lock;     /* guards the client table */
+	struct server_snaps snaps;
 	struct spool       *spool;
 	struct auth_store  *auth;
 	struct qmgr        *qmgr;     /* NULL until delivery starts */
@@ -52,10 +59,11 @@ struct server {
 	atomic_bool         stopping;
 };
 
-struct server_snap *server_snap_get(struct server *srv);
+/* A reference to the current generation; give it back with server_snap_put. */
+struct server_snap *server_snap_get(struct server_snaps *snaps);
 void server_snap_put(struct server_snap *snap);
 /* Install a new generation (takes ownership of conf and tls). */
-void server_snap_set(struct server *srv, struct conf *conf, SSL_CTX *tls);
+void server_snap_set(struct server_snaps *snaps, struct conf *conf, SSL_CTX *tls);
 
 /* Release what the server holds (after the workers stopped). */
 void server_free(struct server *srv);

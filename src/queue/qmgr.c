@@ -262,7 +262,7 @@ qmgr_attempt_done(struct qmgr *q, struct qent *e, const struct deliver_outcome *
 static bool
 qmgr_delivery_on(struct qmgr *q)
 {
-	struct server_snap *snap = server_snap_get(q->srv);
+	struct server_snap *snap = server_snap_get(&q->srv->snaps);
 	bool on = snap->conf->delivery_on;
 
 	server_snap_put(snap);

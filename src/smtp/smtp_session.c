@@ -211,7 +211,7 @@ static void
 smtp_session_start(void *ctx, struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen,
     enum conf_role role, size_t listener)
 {
-	struct server_snap *snap = server_snap_get(w->srv);
+	struct server_snap *snap = server_snap_get(&w->srv->snaps);
 	struct smtp_session *s;
 	const char *reason;
 	char addr[64];
