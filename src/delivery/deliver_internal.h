@@ -39,7 +39,7 @@ struct deliver_tenant {
 };
 
 struct deliver_ctx {
-	struct server       *srv;
+	const struct deliver_handles *h;
 	struct qmgr         *q;
 	struct dns_resolver *dns;
 	char                *dns_key;     /* dns_servers the resolver was made for */

@@ -21,6 +21,7 @@
 #include "auth/auth_users.h"
 #include "conf/conf.h"
 #include "control/control.h"
+#include "delivery/deliver.h"
 #include "queue/qmgr.h"
 #include "net/server.h"
 #include "net/tls.h"
@@ -275,6 +276,14 @@ ferryd_signals_block(void)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
+/* Delivery gets the daemon's handles it uses, not the whole server. */
+static struct deliver_handles
+ferryd_deliver_handles(struct server *srv)
+{
+	return (struct deliver_handles){ .spool = srv->spool, .state = srv->state,
+	    .counters = srv->counters, .snaps = &srv->snaps };
+}
+
 /* Inbound SMTP gets the daemon's handles it uses, not the whole server. */
 static struct smtp_handles
 ferryd_smtp_handles(const struct server *srv)
@@ -297,6 +306,7 @@ main(int argc, char **argv)
 	struct ferryd_opts o = { 0 };
 	struct server srv = { 0 };
 	struct smtp_handles smtp;
+	struct deliver_handles delivery;
 	struct ferryd_ids ids;
 	struct conf *c;
 	struct control *ctl;
@@ -342,7 +352,8 @@ main(int argc, char **argv)
 	if (spool_committer_start(srv.spool) < 0)
 		log_fatal("event=fatal reason=\"cannot start the spool committer\"");
 	server_snap_set(&srv.snaps, c, ctx);
-	srv.qmgr = qmgr_new(&srv);
+	delivery = ferryd_deliver_handles(&srv);
+	srv.qmgr = qmgr_new(&delivery);
 	queued = qmgr_load(srv.qmgr);
 	if (qmgr_start(srv.qmgr, (int)c->delivery_threads) < 0 || control_start(ctl, srv.qmgr) < 0)
 		log_fatal("event=fatal reason=\"cannot start the queue manager\"");
