@@ -286,10 +286,11 @@ ferryd_deliver_handles(struct server *srv)
 
 /* Inbound SMTP gets the daemon's handles it uses, not the whole server. */
 static struct smtp_handles
-ferryd_smtp_handles(const struct server *srv)
+ferryd_smtp_handles(struct server *srv)
 {
 	return (struct smtp_handles){ .spool = srv->spool, .auth = srv->auth,
-	    .state = srv->state, .counters = srv->counters, .qmgr = srv->qmgr };
+	    .state = srv->state, .counters = srv->counters, .qmgr = srv->qmgr,
+	    .snaps = &srv->snaps };
 }
 
 static size_t

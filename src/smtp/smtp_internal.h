@@ -98,7 +98,7 @@ struct smtp_tx {
 struct smtp_session {
 	struct worker_conn   conn;          /* in the worker's list */
 	struct worker       *worker;
-	struct server       *srv;           /* config snapshot, connection limits */
+	struct server       *srv;           /* connection limits (net) */
 	const struct smtp_handles *h;
 	struct server_snap  *snap;
 	const struct conf   *conf;          /* snap->conf */

@@ -211,7 +211,8 @@ static void
 smtp_session_start(void *ctx, struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen,
     enum conf_role role, size_t listener)
 {
-	struct server_snap *snap = server_snap_get(&w->srv->snaps);
+	const struct smtp_handles *h = ctx;
+	struct server_snap *snap = server_snap_get(h->snaps);
 	struct smtp_session *s;
 	const char *reason;
 	char addr[64];
@@ -231,7 +232,7 @@ smtp_session_start(void *ctx, struct worker *w, int fd, const struct sockaddr *s
 	s = xcalloc(1, sizeof(*s));
 	s->worker = w;
 	s->srv = w->srv;
-	s->h = ctx;
+	s->h = h;
 	s->snap = snap;
 	s->conf = snap->conf;
 	s->role = role;

@@ -13,6 +13,7 @@ struct auth_store;
 struct state;
 struct counters;
 struct qmgr;
+struct server_snaps;
 
 /* What inbound SMTP uses of the daemon, and nothing else. */
 struct smtp_handles {
@@ -21,6 +22,7 @@ struct smtp_handles {
 	struct state      *state;     /* tenants, connectors; NULL: none */
 	struct counters   *counters;  /* tenants' rate limits */
 	struct qmgr       *qmgr;      /* told of each new message; may be NULL */
+	struct server_snaps *snaps;   /* the configuration a session starts with */
 };
 
 /* Inbound SMTP as a protocol the workers serve: ferryd passes it with a
