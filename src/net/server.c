@@ -202,12 +202,17 @@ server_listen(struct server *srv, const struct conf *c, size_t nworkers, char *e
 }
 
 void
+server_init(struct server *srv, struct server_snaps *snaps)
+{
+	pthread_mutex_init(&srv->lock, NULL);
+	srv->snaps = snaps;
+}
+
+void
 server_free(struct server *srv)
 {
 	struct conn_count *c, *next;
 
-	server_snap_put(srv->snaps.cur);
-	srv->snaps.cur = NULL;
 	free(srv->listen_fds);
 	srv->listen_fds = NULL;
 	for (size_t i = 0; i < sizeof(srv->clients) / sizeof(srv->clients[0]); i++)

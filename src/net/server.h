@@ -1,8 +1,9 @@
 /*
- * server.h - the daemon's shared state and its worker threads. Each worker
- * runs its own libevent loop and owns the sessions it accepted; no thread or
- * process per connection. Listening sockets are bound once per worker with
- * SO_REUSEPORT before privileges are dropped.
+ * server.h - the listening side of the daemon: its sockets, its worker
+ * threads, connection admission, and the configuration generations they
+ * read. Each worker runs its own libevent loop and owns the connections it
+ * accepted; no thread or process per connection. Listening sockets are
+ * bound once per worker with SO_REUSEPORT before privileges are dropped.
  * SECURITY: all state reachable from several threads is named here with the
  * lock that guards it.
  */
@@ -17,13 +18,8 @@
 
 #include "conf/conf.h"
 
-struct spool;
 struct worker;
 struct worker_proto;
-struct auth_store;
-struct qmgr;
-struct state;
-struct counters;
 
 /* A configuration generation: what a session was started with. Reference
  * counted so a reload never pulls the config out from under a session. */
@@ -41,22 +37,17 @@ struct server_snaps {
 };
 
 struct server {
-	pthread_mutex_t     lock;     /* guards the client table */
-	struct server_snaps snaps;
-	struct spool       *spool;
-	struct auth_store  *auth;
-	struct qmgr        *qmgr;     /* NULL until delivery starts */
-	struct state       *state;    /* tenants etc.: any thread (own connection each) */
-	struct counters    *counters; /* rate limits, warm-up caps: any thread */
+	pthread_mutex_t      lock;    /* guards the client table */
+	struct server_snaps *snaps;   /* the configuration (not owned) */
 
-	struct worker      *workers;
-	size_t              nworkers;
-	int                *listen_fds;  /* nworkers * nlisteners, worker-major */
-	size_t              nlisteners;
+	struct worker       *workers;
+	size_t               nworkers;
+	int                 *listen_fds;  /* nworkers * nlisteners, worker-major */
+	size_t               nlisteners;
 
-	atomic_long         nconn;       /* open sessions, all workers */
-	struct conn_count  *clients[4096]; /* per client address, under lock */
-	atomic_bool         stopping;
+	atomic_long          nconn;       /* open sessions, all workers */
+	struct conn_count   *clients[4096]; /* per client address, under lock */
+	atomic_bool          stopping;
 };
 
 /* A reference to the current generation; give it back with server_snap_put. */
@@ -65,6 +56,8 @@ void server_snap_put(struct server_snap *snap);
 /* Install a new generation (takes ownership of conf and tls). */
 void server_snap_set(struct server_snaps *snaps, struct conf *conf, SSL_CTX *tls);
 
+/* Set up an empty server that reads its configuration from snaps. */
+void server_init(struct server *srv, struct server_snaps *snaps);
 /* Release what the server holds (after the workers stopped). */
 void server_free(struct server *srv);
 

@@ -110,7 +110,7 @@ worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 	struct worker_conn *c, *next;
-	struct server_snap *snap = server_snap_get(&w->srv->snaps);
+	struct server_snap *snap = server_snap_get(w->srv->snaps);
 	struct timeval tv = { .tv_sec = snap->conf->timeout_shutdown };
 
 	(void)fd;
@@ -169,7 +169,7 @@ worker_init(struct server *srv, struct worker *w, const struct worker_proto *pro
 int
 server_workers_start(struct server *srv, const struct worker_proto *proto, void *proto_ctx)
 {
-	struct server_snap *snap = server_snap_get(&srv->snaps);
+	struct server_snap *snap = server_snap_get(srv->snaps);
 	int rc = 0;
 
 	evthread_use_pthreads();
