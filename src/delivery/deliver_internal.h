@@ -8,7 +8,7 @@
 #include "delivery/deliver.h"
 #include "delivery/mta_client.h"
 #include "dns/dns.h"
-#include "net/server.h"
+#include "net/server_snap.h"
 #include "spool/spool_env.h"
 #include "state/counters.h"
 #include "state/state.h"

@@ -9,6 +9,7 @@
 #define FERRY_FERRYD_FERRYD_H
 
 #include "net/server.h"
+#include "net/server_snap.h"
 
 struct spool;
 struct auth_store;

@@ -1,16 +1,15 @@
 /*
  * server.h - the listening side of the daemon: its sockets, its worker
- * threads, connection admission, and the configuration generations they
- * read. Each worker runs its own libevent loop and owns the connections it
- * accepted; no thread or process per connection. Listening sockets are
- * bound once per worker with SO_REUSEPORT before privileges are dropped.
+ * threads and connection admission. Each worker runs its own libevent loop
+ * and owns the connections it accepted; no thread or process per
+ * connection. Listening sockets are bound once per worker with SO_REUSEPORT
+ * before privileges are dropped.
  * SECURITY: all state reachable from several threads is named here with the
  * lock that guards it.
  */
 #ifndef FERRY_NET_SERVER_H
 #define FERRY_NET_SERVER_H
 
-#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -20,21 +19,7 @@
 
 struct worker;
 struct worker_proto;
-
-/* A configuration generation: what a session was started with. Reference
- * counted so a reload never pulls the config out from under a session. */
-struct server_snap {
-	atomic_int   refs;
-	struct conf *conf;
-	SSL_CTX     *tls;       /* NULL when TLS material is unusable */
-};
-
-/* Where the current generation lives: a reload installs a new one, each
- * session and delivery takes a reference to the one it starts with. */
-struct server_snaps {
-	pthread_mutex_t     lock;     /* guards cur */
-	struct server_snap *cur;
-};
+struct server_snaps;
 
 struct server {
 	pthread_mutex_t      lock;    /* guards the client table */
@@ -49,12 +34,6 @@ struct server {
 	struct conn_count   *clients[4096]; /* per client address, under lock */
 	atomic_bool          stopping;
 };
-
-/* A reference to the current generation; give it back with server_snap_put. */
-struct server_snap *server_snap_get(struct server_snaps *snaps);
-void server_snap_put(struct server_snap *snap);
-/* Install a new generation (takes ownership of conf and tls). */
-void server_snap_set(struct server_snaps *snaps, struct conf *conf, SSL_CTX *tls);
 
 /* Set up an empty server that reads its configuration from snaps. */
 void server_init(struct server *srv, struct server_snaps *snaps);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "net/server.h"
+#include "net/server_snap.h"
 #include "util/log.h"
 #include "util/netaddr.h"
 #include "util/xmalloc.h"

@@ -18,8 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf/conf.h"
 #include "delivery/deliver.h"
-#include "net/server.h"
+#include "net/server_snap.h"
 #include "spool/spool_env.h"
 #include "util/log.h"
 #include "util/xmalloc.h"

@@ -22,6 +22,7 @@
 
 #include "conf/conf.h"
 #include "net/server.h"
+#include "net/server_snap.h"
 #include "net/worker.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parse.h"
