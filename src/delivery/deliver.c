@@ -26,11 +26,11 @@
 #include "util/xmalloc.h"
 
 struct deliver_ctx *
-deliver_ctx_new(struct server *srv, struct qmgr *q)
+deliver_ctx_new(const struct deliver_handles *h, struct qmgr *q)
 {
 	struct deliver_ctx *d = xcalloc(1, sizeof(*d));
 
-	d->srv = srv;
+	d->h = h;
 	d->q = q;
 	return d;
 }
@@ -264,7 +264,7 @@ static void
 deliver_finish(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env, int fd,
     struct rcpt_result *res, size_t n, int attempts, bool warned, struct deliver_outcome *out)
 {
-	struct spool *sp = d->srv->spool;
+	struct spool *sp = d->h->spool;
 
 	if (deliver_dsn_send(d, c, env, fd, res, n, DSN_FAILURES) < 0) {
 		/* Without its notification a failure must not be final: keep those
@@ -323,7 +323,7 @@ deliver_hold(struct deliver_ctx *d, const struct conf *c, const struct spool_env
 	char name[STATE_NAME_MAX * 2 + 8];
 
 	log_quote(name, sizeof(name), d->tenant.t.name, strlen(d->tenant.t.name));
-	if (spool_queue_hold(d->srv->spool, env->id, true) == 0) {
+	if (spool_queue_hold(d->h->spool, env->id, true) == 0) {
 		out->held = true;
 		snprintf(out->last_error, sizeof(out->last_error), "held: tenant %.64s is suspended",
 		    d->tenant.t.name);
@@ -352,14 +352,14 @@ void
 deliver_message(struct deliver_ctx *d, const char *id, int attempts, bool warned,
     struct deliver_outcome *out)
 {
-	struct server_snap *snap = server_snap_get(d->srv);
+	struct server_snap *snap = server_snap_get(d->h->snaps);
 	const struct conf *c = snap->conf;
 	struct spool_env env;
 	struct rcpt_result *res;
 	int fd;
 
 	memset(out, 0, sizeof(*out));
-	fd = spool_queue_open(d->srv->spool, id, false);
+	fd = spool_queue_open(d->h->spool, id, false);
 	if (fd < 0 || spool_env_parse(fd, &env) < 0) {
 		log_error("event=queue-file-unreadable id=%s error=\"%s\"", id, fd < 0 ? strerror(errno) : "bad format");
 		out->unreadable = true;

@@ -11,9 +11,20 @@
 #include <stdbool.h>
 #include <time.h>
 
-struct server;
 struct qmgr;
 struct deliver_ctx;
+struct spool;
+struct state;
+struct counters;
+struct server_snaps;
+
+/* What delivery uses of the daemon, and nothing else. */
+struct deliver_handles {
+	struct spool        *spool;     /* the queue files and DSNs */
+	struct state        *state;     /* tenants, DKIM keys, warm-up; NULL: none */
+	struct counters     *counters;  /* pools' and providers' rate limits */
+	struct server_snaps *snaps;     /* the current configuration */
+};
 
 struct deliver_outcome {
 	int    ndeferred;          /* recipients left for a later attempt */
@@ -25,7 +36,8 @@ struct deliver_outcome {
 	char   last_error[256];
 };
 
-struct deliver_ctx *deliver_ctx_new(struct server *srv, struct qmgr *q);
+/* h must outlive the context (the queue manager keeps it). */
+struct deliver_ctx *deliver_ctx_new(const struct deliver_handles *h, struct qmgr *q);
 void deliver_ctx_free(struct deliver_ctx *d);
 /* Close a cached connection that has been idle (called between jobs). */
 void deliver_ctx_idle(struct deliver_ctx *d);

@@ -160,7 +160,7 @@ dkim_tenant_keys_get(void *arg, const char *from, struct dkim_key *const **keys)
 {
 	struct dkim_tenant_keys *tk = arg;
 
-	if (state_dkim_keys(tk->d->srv->state, tk->env->tenant_id, from, dkim_tenant_key_add, tk) < 0)
+	if (state_dkim_keys(tk->d->h->state, tk->env->tenant_id, from, dkim_tenant_key_add, tk) < 0)
 		log_warn("event=dkim-failed id=%s reason=\"cannot read the tenant's DKIM keys\"", tk->env->id);
 	*keys = tk->keys;
 	return tk->n;

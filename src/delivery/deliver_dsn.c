@@ -45,7 +45,7 @@ dsn_queue(struct deliver_ctx *d, const char *rcpt, enum spool_dsn mark, const ch
     char id[SPOOL_ID_LEN + 1])
 {
 	struct dsn_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
-	struct spool_msg *m = spool_msg_create(d->srv->spool, id);
+	struct spool_msg *m = spool_msg_create(d->h->spool, id);
 	int rc = 0;
 
 	if (m == NULL)

@@ -8,7 +8,7 @@
 #include "delivery/deliver.h"
 #include "delivery/mta_client.h"
 #include "dns/dns.h"
-#include "net/server.h"
+#include "net/server_snap.h"
 #include "spool/spool_env.h"
 #include "state/counters.h"
 #include "state/state.h"
@@ -39,7 +39,7 @@ struct deliver_tenant {
 };
 
 struct deliver_ctx {
-	struct server       *srv;
+	const struct deliver_handles *h;
 	struct qmgr         *q;
 	struct dns_resolver *dns;
 	char                *dns_key;     /* dns_servers the resolver was made for */

@@ -123,7 +123,7 @@ pool_addr_cap(struct deliver_ctx *d, const struct conf_pool_addr *a, long long t
 
 	if (a->nwarmup == 0)
 		return 0;
-	start = a->warmup_start >= 0 ? a->warmup_start : warmup_first_day(d->srv->state, a->addr, today);
+	start = a->warmup_start >= 0 ? a->warmup_start : warmup_first_day(d->h->state, a->addr, today);
 	idx = today - start;
 	if (idx < 0)
 		idx = 0;
@@ -200,7 +200,7 @@ pool_addr_take(struct deliver_ctx *d, const struct conf_pool *pool, struct pool_
 	int rc;
 
 	snprintf(spec.key, sizeof(spec.key), "w:%s", pool->addrs[i].addr);
-	rc = counters_take(d->srv->counters, &spec, 1, 1, now, &deny);
+	rc = counters_take(d->h->counters, &spec, 1, 1, now, &deny);
 	if (rc == 0) {
 		pick->addr = &pool->addrs[i];
 		pick->taken = now;
@@ -258,7 +258,7 @@ deliver_pool_giveback(struct deliver_ctx *d, const struct pool_pick *pick)
 	if (pick->addr == NULL)
 		return;
 	memcpy(spec.key, pick->key, sizeof(spec.key));
-	counters_give(d->srv->counters, &spec, 1, 1, pick->taken);
+	counters_give(d->h->counters, &spec, 1, 1, pick->taken);
 }
 
 static void
@@ -282,7 +282,7 @@ deliver_provider_take(struct deliver_ctx *d, const struct conf_provider *pr, tim
 	if (pr == NULL || pr->rate <= 0)
 		return 0;
 	provider_spec(pr, &spec);
-	rc = counters_take(d->srv->counters, &spec, 1, 1, now, &deny);
+	rc = counters_take(d->h->counters, &spec, 1, 1, now, &deny);
 	if (rc == 0)
 		return 0;
 	if (rc == 1) {
@@ -301,5 +301,5 @@ deliver_provider_giveback(struct deliver_ctx *d, const struct conf_provider *pr,
 	if (pr == NULL || pr->rate <= 0)
 		return;
 	provider_spec(pr, &spec);
-	counters_give(d->srv->counters, &spec, 1, 1, taken);
+	counters_give(d->h->counters, &spec, 1, 1, taken);
 }

@@ -20,9 +20,9 @@ deliver_tenant_load(struct deliver_ctx *d, const struct spool_env *env)
 	int rc;
 
 	memset(t, 0, sizeof(*t));
-	if (env->tenant_id == 0 || d->srv->state == NULL)
+	if (env->tenant_id == 0 || d->h->state == NULL)
 		return 0;
-	rc = state_tenant_by_id(d->srv->state, env->tenant_id, &t->t);
+	rc = state_tenant_by_id(d->h->state, env->tenant_id, &t->t);
 	if (rc < 0)
 		return -1;
 	if (rc == 0) {
@@ -36,7 +36,7 @@ deliver_tenant_load(struct deliver_ctx *d, const struct spool_env *env)
 	t->pool = t->t.pool[0] != '\0' ? t->t.pool : NULL;
 	/* Null senders (bounces ferry or the tenant makes) keep <>. */
 	if (t->t.bounce_domain[0] != '\0' && env->sender[0] != '\0' && env->dsn_kind == SPOOL_DSN_NONE) {
-		if (state_verp_secret(d->srv->state, t->secret) < 0)
+		if (state_verp_secret(d->h->state, t->secret) < 0)
 			return -1;
 		t->verp = true;
 	}

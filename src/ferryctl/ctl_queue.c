@@ -1,6 +1,6 @@
 /*
  * ctl_queue.c - `ferryctl queue list|show|hold|release|delete|requeue|flush`:
- * one request over ferryd's control socket (protocol in src/ctl/control.c),
+ * one request over ferryd's control socket (protocol in src/control/control.c),
  * the reply printed like mailq(1) for list and as fields for show.
  * SECURITY: ferryd decides who may ask (file mode and SO_PEERCRED). Its
  * reply is parsed strictly: a line with control characters or the wrong

@@ -20,13 +20,15 @@
 #include "auth/auth_store.h"
 #include "auth/auth_users.h"
 #include "conf/conf.h"
-#include "ctl/control.h"
-#include "ferryd/ferryd_notify.h"
+#include "control/control.h"
 #include "delivery/deliver.h"
+#include "ferryd/ferryd.h"
+#include "ferryd/ferryd_notify.h"
 #include "queue/qmgr.h"
 #include "net/server.h"
 #include "net/tls.h"
 #include "policy/sender.h"
+#include "smtp/smtp_session.h"
 #include "spool/spool.h"
 #include "state/counters.h"
 #include "state/state.h"
@@ -178,7 +180,7 @@ ferryd_users_file_prepare(const struct conf *c, const struct ferryd_ids *ids)
 /* The state database is created as root and given to the run user, who
  * opens it again from every thread after privileges are dropped. */
 static void
-ferryd_state_open(struct server *srv, const struct conf *c, const struct ferryd_ids *ids)
+ferryd_state_open(struct ferryd *srv, const struct conf *c, const struct ferryd_ids *ids)
 {
 	static const char *const suffix[] = { "", "-wal", "-shm" };
 	char err[1024], path[4096];
@@ -238,7 +240,7 @@ ferryd_log_setup(const struct conf *c, const struct ferryd_ids *ids)
 }
 
 static void
-ferryd_reload(struct server *srv, const char *path, const struct ferryd_ids *ids)
+ferryd_reload(struct ferryd *srv, const char *path, const struct ferryd_ids *ids)
 {
 	char err[1024];
 	struct conf *c = ferryd_conf_load(path, err, sizeof(err));
@@ -252,14 +254,14 @@ ferryd_reload(struct server *srv, const char *path, const struct ferryd_ids *ids
 	log_open(NULL, c->log_file);
 	ctx = ferryd_tls_load(c, ids);
 	auth_store_reload(srv->auth, c->users_file);
-	if (c->nlisteners != srv->nlisteners)
+	if (c->nlisteners != srv->server.nlisteners)
 		log_warn("event=reload-warning reason=\"listener changes need a restart\"");
-	server_snap_set(srv, c, ctx);
+	server_snap_set(&srv->snaps, c, ctx);
 	log_info("event=reloaded config=%s", path ? path : "(embedded)");
 }
 
 static int
-ferryd_signals_wait(struct server *srv, const char *path, const struct ferryd_ids *ids)
+ferryd_signals_wait(struct ferryd *srv, const char *path, const struct ferryd_ids *ids)
 {
 	sigset_t set;
 	int sig;
@@ -296,6 +298,23 @@ ferryd_signals_block(void)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
+/* Delivery gets the daemon's handles it uses, not the whole context. */
+static struct deliver_handles
+ferryd_deliver_handles(struct ferryd *srv)
+{
+	return (struct deliver_handles){ .spool = srv->spool, .state = srv->state,
+	    .counters = srv->counters, .snaps = &srv->snaps };
+}
+
+/* Inbound SMTP gets the daemon's handles it uses, not the whole context. */
+static struct smtp_handles
+ferryd_smtp_handles(struct ferryd *srv)
+{
+	return (struct smtp_handles){ .spool = srv->spool, .auth = srv->auth,
+	    .state = srv->state, .counters = srv->counters, .qmgr = srv->qmgr,
+	    .snaps = &srv->snaps };
+}
+
 static size_t
 ferryd_worker_count(const struct conf *c)
 {
@@ -308,7 +327,9 @@ int
 main(int argc, char **argv)
 {
 	struct ferryd_opts o = { 0 };
-	struct server srv = { 0 };
+	struct ferryd srv = { 0 };
+	struct smtp_handles smtp;
+	struct deliver_handles delivery;
 	struct ferryd_ids ids;
 	struct conf *c;
 	struct control *ctl;
@@ -332,7 +353,8 @@ main(int argc, char **argv)
 	ferryd_fd_limit_raise();
 	ids = ferryd_run_user(c);
 	ferryd_log_setup(c, &ids);
-	pthread_mutex_init(&srv.lock, NULL);
+	pthread_mutex_init(&srv.snaps.lock, NULL);
+	server_init(&srv.server, &srv.snaps);
 	srv.spool = spool_open(c->spool_dir, ids.uid, ids.gid, c->spool_syncfs, err, sizeof(err));
 	if (srv.spool == NULL)
 		log_fatal("event=fatal reason=\"%s\"", err);
@@ -346,7 +368,7 @@ main(int argc, char **argv)
 	sender_init();
 	spool_recover(srv.spool);
 	nworkers = ferryd_worker_count(c);
-	if (server_listen(&srv, c, nworkers, err, sizeof(err)) < 0)
+	if (server_listen(&srv.server, c, nworkers, err, sizeof(err)) < 0)
 		log_fatal("event=fatal reason=\"%s\"", err);
 	ctl = control_open(c->control_socket, ids.uid, ids.gid, err, sizeof(err));
 	if (ctl == NULL)
@@ -354,12 +376,14 @@ main(int argc, char **argv)
 	ferryd_privileges_drop(&ids);
 	if (spool_committer_start(srv.spool) < 0)
 		log_fatal("event=fatal reason=\"cannot start the spool committer\"");
-	server_snap_set(&srv, c, ctx);
-	srv.qmgr = qmgr_new(&srv);
+	server_snap_set(&srv.snaps, c, ctx);
+	delivery = ferryd_deliver_handles(&srv);
+	srv.qmgr = qmgr_new(&delivery);
 	queued = qmgr_load(srv.qmgr);
 	if (qmgr_start(srv.qmgr, (int)c->delivery_threads) < 0 || control_start(ctl, srv.qmgr) < 0)
 		log_fatal("event=fatal reason=\"cannot start the queue manager\"");
-	if (server_workers_start(&srv) < 0)
+	smtp = ferryd_smtp_handles(&srv);
+	if (server_workers_start(&srv.server, &smtp_proto, &smtp) < 0)
 		log_fatal("event=fatal reason=\"cannot start workers\"");
 	for (size_t i = 0; i < c->nlisteners; i++)
 		log_info("event=listening listener=%s address=%s", conf_role_name(c->listeners[i].role),
@@ -369,18 +393,19 @@ main(int argc, char **argv)
 	    ids.name ? ids.name : "(unchanged)", ctx ? "yes" : "no");
 	ferryd_notify_ready("accepting mail, %ld queued at start", queued);
 	ferryd_signals_wait(&srv, o.conf_path, &ids);
-	server_workers_stop(&srv);
+	server_workers_stop(&srv.server);
 	control_stop(ctl);
 	qmgr_stop(srv.qmgr);          /* deliveries in progress finish first */
 	spool_committer_stop(srv.spool);
 	auth_store_free(srv.auth);     /* its threads use the state */
 	counters_close(srv.counters);
 	state_close(srv.state);
-	server_workers_free(&srv);
+	server_workers_free(&srv.server);
 	sender_shutdown();
 	spool_close(srv.spool);
 	qmgr_free(srv.qmgr);
-	server_free(&srv);
+	server_free(&srv.server);
+	server_snap_put(srv.snaps.cur);
 	log_info("event=stopped");
 	return 0;
 }

@@ -1,6 +1,6 @@
 /*
- * server.c - configuration generations, connection admission (total and
- * per client address) and the listening sockets.
+ * server.c - connection admission (total and per client address) and the
+ * listening sockets.
  */
 #include "net/server.h"
 
@@ -21,43 +21,6 @@ struct conn_count {
 	unsigned char      key[16];
 	long               n;
 };
-
-struct server_snap *
-server_snap_get(struct server *srv)
-{
-	struct server_snap *s;
-
-	pthread_mutex_lock(&srv->lock);
-	s = srv->snap;
-	atomic_fetch_add(&s->refs, 1);
-	pthread_mutex_unlock(&srv->lock);
-	return s;
-}
-
-void
-server_snap_put(struct server_snap *snap)
-{
-	if (snap == NULL || atomic_fetch_sub(&snap->refs, 1) != 1)
-		return;
-	conf_free(snap->conf);
-	SSL_CTX_free(snap->tls);
-	free(snap);
-}
-
-void
-server_snap_set(struct server *srv, struct conf *conf, SSL_CTX *tls)
-{
-	struct server_snap *s = xcalloc(1, sizeof(*s)), *old;
-
-	atomic_init(&s->refs, 1);
-	s->conf = conf;
-	s->tls = tls;
-	pthread_mutex_lock(&srv->lock);
-	old = srv->snap;
-	srv->snap = s;
-	pthread_mutex_unlock(&srv->lock);
-	server_snap_put(old);
-}
 
 /* IPv4 clients are keyed as IPv4-mapped IPv6 so both forms count as one. */
 static void
@@ -202,12 +165,17 @@ server_listen(struct server *srv, const struct conf *c, size_t nworkers, char *e
 }
 
 void
+server_init(struct server *srv, struct server_snaps *snaps)
+{
+	pthread_mutex_init(&srv->lock, NULL);
+	srv->snaps = snaps;
+}
+
+void
 server_free(struct server *srv)
 {
 	struct conn_count *c, *next;
 
-	server_snap_put(srv->snap);
-	srv->snap = NULL;
 	free(srv->listen_fds);
 	srv->listen_fds = NULL;
 	for (size_t i = 0; i < sizeof(srv->clients) / sizeof(srv->clients[0]); i++)

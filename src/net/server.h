@@ -1,15 +1,15 @@
 /*
- * server.h - the daemon's shared state and its worker threads. Each worker
- * runs its own libevent loop and owns the sessions it accepted; no thread or
- * process per connection. Listening sockets are bound once per worker with
- * SO_REUSEPORT before privileges are dropped.
+ * server.h - the listening side of the daemon: its sockets, its worker
+ * threads and connection admission. Each worker runs its own libevent loop
+ * and owns the connections it accepted; no thread or process per
+ * connection. Listening sockets are bound once per worker with SO_REUSEPORT
+ * before privileges are dropped.
  * SECURITY: all state reachable from several threads is named here with the
  * lock that guards it.
  */
 #ifndef FERRY_NET_SERVER_H
 #define FERRY_NET_SERVER_H
 
-#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -17,45 +17,26 @@
 
 #include "conf/conf.h"
 
-struct spool;
 struct worker;
-struct auth_store;
-struct qmgr;
-struct state;
-struct counters;
-
-/* A configuration generation: what a session was started with. Reference
- * counted so a reload never pulls the config out from under a session. */
-struct server_snap {
-	atomic_int   refs;
-	struct conf *conf;
-	SSL_CTX     *tls;       /* NULL when TLS material is unusable */
-};
+struct worker_proto;
+struct server_snaps;
 
 struct server {
-	pthread_mutex_t     lock;     /* guards snap and the client table */
-	struct server_snap *snap;
-	struct spool       *spool;
-	struct auth_store  *auth;
-	struct qmgr        *qmgr;     /* NULL until delivery starts */
-	struct state       *state;    /* tenants etc.: any thread (own connection each) */
-	struct counters    *counters; /* rate limits, warm-up caps: any thread */
+	pthread_mutex_t      lock;    /* guards the client table */
+	struct server_snaps *snaps;   /* the configuration (not owned) */
 
-	struct worker      *workers;
-	size_t              nworkers;
-	int                *listen_fds;  /* nworkers * nlisteners, worker-major */
-	size_t              nlisteners;
+	struct worker       *workers;
+	size_t               nworkers;
+	int                 *listen_fds;  /* nworkers * nlisteners, worker-major */
+	size_t               nlisteners;
 
-	atomic_long         nconn;       /* open sessions, all workers */
-	struct conn_count  *clients[4096]; /* per client address, under lock */
-	atomic_bool         stopping;
+	atomic_long          nconn;       /* open sessions, all workers */
+	struct conn_count   *clients[4096]; /* per client address, under lock */
+	atomic_bool          stopping;
 };
 
-struct server_snap *server_snap_get(struct server *srv);
-void server_snap_put(struct server_snap *snap);
-/* Install a new generation (takes ownership of conf and tls). */
-void server_snap_set(struct server *srv, struct conf *conf, SSL_CTX *tls);
-
+/* Set up an empty server that reads its configuration from snaps. */
+void server_init(struct server *srv, struct server_snaps *snaps);
 /* Release what the server holds (after the workers stopped). */
 void server_free(struct server *srv);
 
@@ -68,8 +49,9 @@ void server_conn_release(struct server *srv, const struct sockaddr *sa);
 /* Bind every listener once per worker (as root). Returns 0 or -1 + err. */
 int server_listen(struct server *srv, const struct conf *c, size_t nworkers,
     char *err, size_t errlen);
-/* Start the workers; returns 0 or -1. */
-int server_workers_start(struct server *srv);
+/* Start the workers, each serving proto (which gets proto_ctx, kept by the
+ * caller until the workers are freed); returns 0 or -1. */
+int server_workers_start(struct server *srv, const struct worker_proto *proto, void *proto_ctx);
 /* Ask workers to stop (graceful) and wait for their threads. */
 void server_workers_stop(struct server *srv);
 /* Free the workers' loops; only once no other thread can touch them. */

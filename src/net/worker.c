@@ -1,8 +1,9 @@
 /*
  * worker.c - worker threads: an event loop each, accepting on their own
- * SO_REUSEPORT sockets and running the sessions they accepted. A graceful
- * stop closes the listeners, lets transactions in progress finish and
- * force-closes whatever is left after timeout_shutdown.
+ * SO_REUSEPORT sockets and running the connections they accepted through
+ * the protocol they were started with. A graceful stop closes the
+ * listeners, lets transactions in progress finish and force-closes
+ * whatever is left after timeout_shutdown.
  */
 #include "net/worker.h"
 
@@ -14,7 +15,7 @@
 #include <unistd.h>
 
 #include "net/server.h"
-#include "smtp/smtp_session.h"
+#include "net/server_snap.h"
 #include "util/log.h"
 #include "util/netaddr.h"
 #include "util/xmalloc.h"
@@ -36,7 +37,7 @@ worker_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *
 		close(fd);
 		return;
 	}
-	smtp_session_start(la->w, fd, sa, (socklen_t)salen, la->role, la->index);
+	la->w->proto->start(la->w->proto_ctx, la->w, fd, sa, (socklen_t)salen, la->role, la->index);
 }
 
 static void
@@ -62,14 +63,31 @@ worker_listeners_free(struct worker *w)
 static void
 worker_maybe_exit(struct worker *w)
 {
-	if (w->stopping && w->nsessions == 0)
+	if (w->stopping && w->nconns == 0)
 		event_base_loopexit(w->base, NULL);
 }
 
 void
-worker_session_gone(struct worker *w)
+worker_conn_add(struct worker *w, struct worker_conn *c)
 {
-	w->nsessions--;
+	c->prev = NULL;
+	c->next = w->conns;
+	if (w->conns != NULL)
+		w->conns->prev = c;
+	w->conns = c;
+	w->nconns++;
+}
+
+void
+worker_conn_remove(struct worker *w, struct worker_conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	w->nconns--;
 	worker_maybe_exit(w);
 }
 
@@ -77,13 +95,13 @@ static void
 worker_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	struct smtp_session *s, *next;
+	struct worker_conn *c, *next;
 
 	(void)fd;
 	(void)what;
-	for (s = w->sessions; s != NULL; s = next) {
-		next = smtp_session_next(s);
-		smtp_session_abort(s);
+	for (c = w->conns; c != NULL; c = next) {
+		next = c->next;    /* abort may free c */
+		w->proto->abort(c);
 	}
 	event_base_loopexit(w->base, NULL);
 }
@@ -92,8 +110,8 @@ static void
 worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	struct smtp_session *s, *next;
-	struct server_snap *snap = server_snap_get(w->srv);
+	struct worker_conn *c, *next;
+	struct server_snap *snap = server_snap_get(w->srv->snaps);
 	struct timeval tv = { .tv_sec = snap->conf->timeout_shutdown };
 
 	(void)fd;
@@ -103,9 +121,9 @@ worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 	worker_listeners_free(w);
 	w->deadline_ev = evtimer_new(w->base, worker_deadline_cb, w);
 	evtimer_add(w->deadline_ev, &tv);
-	for (s = w->sessions; s != NULL; s = next) {
-		next = smtp_session_next(s);
-		smtp_session_shutdown(s);
+	for (c = w->conns; c != NULL; c = next) {
+		next = c->next;    /* shutdown may free c */
+		w->proto->shutdown(c);
 	}
 	worker_maybe_exit(w);
 }
@@ -120,9 +138,12 @@ worker_main(void *arg)
 }
 
 static int
-worker_init(struct server *srv, struct worker *w, const struct conf *c)
+worker_init(struct server *srv, struct worker *w, const struct worker_proto *proto,
+    void *proto_ctx, const struct conf *c)
 {
 	w->srv = srv;
+	w->proto = proto;
+	w->proto_ctx = proto_ctx;
 	w->base = event_base_new();
 	if (w->base == NULL)
 		return -1;
@@ -147,16 +168,16 @@ worker_init(struct server *srv, struct worker *w, const struct conf *c)
 }
 
 int
-server_workers_start(struct server *srv)
+server_workers_start(struct server *srv, const struct worker_proto *proto, void *proto_ctx)
 {
-	struct server_snap *snap = server_snap_get(srv);
+	struct server_snap *snap = server_snap_get(srv->snaps);
 	int rc = 0;
 
 	evthread_use_pthreads();
 	srv->workers = xcalloc(srv->nworkers, sizeof(struct worker));
 	for (size_t i = 0; i < srv->nworkers && rc == 0; i++) {
 		srv->workers[i].id = (int)i;
-		if (worker_init(srv, &srv->workers[i], snap->conf) < 0 ||
+		if (worker_init(srv, &srv->workers[i], proto, proto_ctx, snap->conf) < 0 ||
 		    pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]) != 0)
 			rc = -1;
 	}

@@ -18,8 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf/conf.h"
 #include "delivery/deliver.h"
-#include "net/server.h"
+#include "net/server_snap.h"
 #include "spool/spool_env.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -43,7 +44,7 @@ struct qent {
 };
 
 struct qmgr {
-	struct server  *srv;
+	struct deliver_handles h;
 	pthread_mutex_t lock;            /* guards everything below */
 	pthread_cond_t  cond;            /* ready work or stopping */
 	pthread_cond_t  sched_cond;
@@ -141,11 +142,11 @@ qmgr_unlink(struct qmgr *q, struct qent *e)
 }
 
 struct qmgr *
-qmgr_new(struct server *srv)
+qmgr_new(const struct deliver_handles *h)
 {
 	struct qmgr *q = xcalloc(1, sizeof(*q));
 
-	q->srv = srv;
+	q->h = *h;
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->cond, NULL);
 	pthread_cond_init(&q->sched_cond, NULL);
@@ -163,7 +164,7 @@ qmgr_msg_add(struct qmgr *q, const char *id)
 static void
 qmgr_load_dir(struct qmgr *q, bool held, long *n)
 {
-	DIR *d = spool_dir_list(spool_queue_dirfd(q->srv->spool, held));
+	DIR *d = spool_dir_list(spool_queue_dirfd(q->h.spool, held));
 	struct dirent *de;
 	struct stat st;
 	time_t now = time(NULL);
@@ -179,7 +180,7 @@ qmgr_load_dir(struct qmgr *q, bool held, long *n)
 		pthread_mutex_lock(&q->lock);
 		e = qmgr_insert(q, de->d_name);
 		if (held && st.st_mtime == SPOOL_HOLD_TENANT_MTIME &&
-		    spool_queue_hold(q->srv->spool, de->d_name, false) == 0) {
+		    spool_queue_hold(q->h.spool, de->d_name, false) == 0) {
 			/* held for a suspension: held again at its attempt if the
 			 * tenant still is (or resumed while ferryd was down) */
 			qmgr_ready_push(q, e);
@@ -214,15 +215,15 @@ qmgr_load(struct qmgr *q)
 static int
 qmgr_hold_move(struct qmgr *q, const char *id)
 {
-	spool_queue_stamp(q->srv->spool, id, false, time(NULL));
-	return spool_queue_hold(q->srv->spool, id, true);
+	spool_queue_stamp(q->h.spool, id, false, time(NULL));
+	return spool_queue_hold(q->h.spool, id, true);
 }
 
 /* After an attempt: forget, hold, or schedule the next one. */
 static void
 qmgr_attempt_done(struct qmgr *q, struct qent *e, const struct deliver_outcome *out)
 {
-	struct spool *sp = q->srv->spool;
+	struct spool *sp = q->h.spool;
 
 	if (out->removed || out->unreadable) {
 		qmgr_forget(q, e);
@@ -262,7 +263,7 @@ qmgr_attempt_done(struct qmgr *q, struct qent *e, const struct deliver_outcome *
 static bool
 qmgr_delivery_on(struct qmgr *q)
 {
-	struct server_snap *snap = server_snap_get(q->srv);
+	struct server_snap *snap = server_snap_get(q->h.snaps);
 	bool on = snap->conf->delivery_on;
 
 	server_snap_put(snap);
@@ -273,7 +274,7 @@ static void *
 qmgr_delivery_main(void *arg)
 {
 	struct qmgr *q = arg;
-	struct deliver_ctx *ctx = deliver_ctx_new(q->srv, q);
+	struct deliver_ctx *ctx = deliver_ctx_new(&q->h, q);
 	struct deliver_outcome out;
 	struct timespec last_work;
 
@@ -434,7 +435,7 @@ qmgr_release_by(struct qmgr *q, const char *id, const char *by)
 
 	pthread_mutex_lock(&q->lock);
 	e = qmgr_find(q, id);
-	if (e != NULL && e->state == QE_HOLD && spool_queue_hold(q->srv->spool, id, false) == 0) {
+	if (e != NULL && e->state == QE_HOLD && spool_queue_hold(q->h.spool, id, false) == 0) {
 		e->attempts = 0;
 		qmgr_ready_push(q, e);
 		log_info("event=released id=%s by=%s", id, by);
@@ -468,7 +469,7 @@ qmgr_release_tenant(struct qmgr *q, long long tenant_id)
 	 * meanwhile is simply not found by qmgr_release_by. */
 	for (size_t i = 0; i < n; i++) {
 		struct spool_env env;
-		int fd = spool_queue_open(q->srv->spool, ids[i], true);
+		int fd = spool_queue_open(q->h.spool, ids[i], true);
 		bool mine;
 		if (fd < 0)
 			continue;
@@ -538,7 +539,7 @@ qmgr_delete(struct qmgr *q, const char *id)
 		rc = -1;
 	else if (e->state == QE_ACTIVE)
 		e->delete_asked = true;
-	else if (spool_queue_remove(q->srv->spool, id, e->state == QE_HOLD) == 0) {
+	else if (spool_queue_remove(q->h.spool, id, e->state == QE_HOLD) == 0) {
 		qmgr_unlink(q, e);
 		log_info("event=deleted id=%s by=operator", id);
 		qmgr_forget(q, e);
@@ -560,7 +561,7 @@ qmgr_state_name(enum qent_state s)
 static int
 qmgr_view_emit(struct qmgr *q, const struct qent *snap, qmgr_view_fn fn, void *arg)
 {
-	int fd = spool_queue_open(q->srv->spool, snap->id, snap->state == QE_HOLD);
+	int fd = spool_queue_open(q->h.spool, snap->id, snap->state == QE_HOLD);
 	struct spool_env env;
 	struct qmgr_view v;
 	const char **rcpts;
@@ -629,7 +630,7 @@ qmgr_envelope(struct qmgr *q, const char *id, struct spool_env *env)
 	e = qmgr_find(q, id);
 	held = e != NULL && e->state == QE_HOLD;
 	pthread_mutex_unlock(&q->lock);
-	if (e == NULL || (fd = spool_queue_open(q->srv->spool, id, held)) < 0)
+	if (e == NULL || (fd = spool_queue_open(q->h.spool, id, held)) < 0)
 		return -1;
 	rc = spool_env_parse(fd, env);
 	close(fd);

@@ -17,7 +17,7 @@
 #include "spool/spool.h"
 
 struct qmgr;
-struct server;
+struct deliver_handles;
 
 /* A snapshot of one message, for ferryctl queue list/show. */
 struct qmgr_view {
@@ -35,7 +35,8 @@ struct qmgr_view {
 
 typedef void (*qmgr_view_fn)(void *arg, const struct qmgr_view *v);
 
-struct qmgr *qmgr_new(struct server *srv);
+/* h: what the delivery threads use (copied). */
+struct qmgr *qmgr_new(const struct deliver_handles *h);
 /* Load every message of queue/ and hold/; returns how many. */
 long qmgr_load(struct qmgr *q);
 /* Start/stop the delivery threads (stop: let current deliveries finish). */

@@ -100,7 +100,7 @@ smtp_auth_verify(struct smtp_session *s, const char *user, size_t ulen,
 		s->auth_login_user = xstrndup(user, ulen);
 	s->state = SMTP_ST_WAIT;
 	s->pending++;
-	auth_store_verify_async(s->srv->auth, user, ulen, pass, plen, smtp_auth_done_cb, s);
+	auth_store_verify_async(s->h->auth, user, ulen, pass, plen, smtp_auth_done_cb, s);
 }
 
 /* PLAIN: [authzid] NUL authcid NUL passwd (RFC 4616). */

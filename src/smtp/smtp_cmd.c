@@ -153,7 +153,7 @@ smtp_mail_space_check(struct smtp_session *s)
 	if (minfree == 0 && size == 0)
 		return NULL;
 	/* Measured afresh when within one more reserve of refusing. */
-	avail = spool_space_available(s->srv->spool, 2 * minfree + (long long)size);
+	avail = spool_space_available(s->h->spool, 2 * minfree + (long long)size);
 	if (avail < 0 || (avail >= minfree && (uint64_t)(avail - minfree) >= size))
 		return NULL;
 	log_warn("event=storage-low sid=%llu client=%s free=%lld queue_minfree=%lld size=%llu",

@@ -116,7 +116,7 @@ smtp_msg_open(struct smtp_session *s, bool dot_mode)
 		.max_line = (size_t)s->conf->max_line_length,
 	};
 
-	tx->msg = spool_msg_create(s->srv->spool, tx->id);
+	tx->msg = spool_msg_create(s->h->spool, tx->id);
 	if (tx->msg == NULL) {
 		log_error("event=spool-error sid=%llu error=\"%s\"", s->sid, strerror(errno));
 		return false;
@@ -257,8 +257,8 @@ smtp_commit_result(struct smtp_session *s, int error)
 		    tx->reader.out_bytes, smtp_proto_name(s), s->tls ? "yes" : "no",
 		    s->auth_user ? "yes" : "no", tx->as_tenant ? s->ident.tenant : "-");
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", tx->id);
-		if (s->srv->qmgr != NULL)
-			qmgr_msg_add(s->srv->qmgr, tx->id);
+		if (s->h->qmgr != NULL)
+			qmgr_msg_add(s->h->qmgr, tx->id);
 	}
 	smtp_tx_reset(s);
 }

@@ -22,6 +22,8 @@
 
 #include "conf/conf.h"
 #include "net/server.h"
+#include "net/server_snap.h"
+#include "net/worker.h"
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parse.h"
 #include "smtp/smtp_session.h"
@@ -102,9 +104,10 @@ struct smtp_tx {
 };
 
 struct smtp_session {
-	struct smtp_session *next, *prev;   /* worker list */
+	struct worker_conn   conn;          /* in the worker's list */
 	struct worker       *worker;
-	struct server       *srv;
+	struct server       *srv;           /* connection limits (net) */
+	const struct smtp_handles *h;
 	struct server_snap  *snap;
 	const struct conf   *conf;          /* snap->conf */
 	struct bufferevent  *bev;

@@ -1,5 +1,7 @@
 /*
- * smtp_parse.h - parsers for SMTP command lines, paths and ESMTP parameters.
+ * smtp_parse.h - parsers for SMTP command lines (smtp_parse.c), paths
+ * (smtp_parse_path.c), MAIL/RCPT parameters (smtp_parse_param.c) and the
+ * DSN parameters and xtext (smtp_parse_dsn.c).
  * STANDARDS: RFC 5321 (4.1.1, 4.1.2, 4.5.3), RFC 1870 SIZE, RFC 6152 8BITMIME,
  * RFC 3461 DSN (RET, ENVID, NOTIFY, ORCPT, xtext), RFC 6531 SMTPUTF8,
  * RFC 4954 AUTH= parameter, RFC 3030 BDAT.

@@ -57,9 +57,9 @@ smtp_return_path_rcpt(struct smtp_session *s, struct smtp_rcpt *r)
 	bool genuine;
 	int rc;
 
-	if (s->srv->state == NULL || !smtp_path_domain_lower(p, domain, sizeof(domain)))
+	if (s->h->state == NULL || !smtp_path_domain_lower(p, domain, sizeof(domain)))
 		return NULL;
-	rc = state_tenant_by_bounce_domain(s->srv->state, domain, &t);
+	rc = state_tenant_by_bounce_domain(s->h->state, domain, &t);
 	if (rc < 0)
 		return "451 4.3.0 Temporary failure: tenant state unavailable";
 	if (rc == 0)
@@ -69,7 +69,7 @@ smtp_return_path_rcpt(struct smtp_session *s, struct smtp_rcpt *r)
 	if (!(p->at >= 2 && (p->addr[0] == 'b' || p->addr[0] == 'B') && p->addr[1] == '+') &&
 	    conf_domain_hosted(s->conf, domain))
 		return NULL;
-	if (state_verp_secret(s->srv->state, secret) != 0)
+	if (state_verp_secret(s->h->state, secret) != 0)
 		return "451 4.3.0 Temporary failure: tenant state unavailable";
 	genuine = verp_local_check(secret, p->addr, p->at, &r->verp) && r->verp.tenant_id == t.id;
 	sodium_memzero(secret, sizeof(secret));
@@ -104,7 +104,7 @@ smtp_rp_log(struct smtp_session *s)
 		const struct verp_info *v = &tx->rcpts[i].verp;
 		char qid[sizeof(v->queue_id)];
 		smtp_rp_qid_upper(v, qid);
-		if (state_tenant_by_id(s->srv->state, v->tenant_id, &t) != 1)
+		if (state_tenant_by_id(s->h->state, v->tenant_id, &t) != 1)
 			snprintf(t.name, sizeof(t.name), "#%lld", v->tenant_id);
 		log_info("event=bounce-attributed tenant=%s queue_id=%s rcpt_index=%u client=%s sid=%llu from=%s",
 		    t.name, qid, v->rcpt_index, s->addr, s->sid,
@@ -127,13 +127,13 @@ smtp_return_path_record(struct smtp_session *s)
 		b[i].rcpt = r->path.addr;
 		b[i].rcpt_len = r->path.len;
 	}
-	rc = state_bounces_record(s->srv->state, time(NULL), b, tx->nrcpts, tx->sender.addr,
+	rc = state_bounces_record(s->h->state, time(NULL), b, tx->nrcpts, tx->sender.addr,
 	    tx->sender.len, s->addr);
 	free(b);
 	if (rc == 0)
 		smtp_rp_log(s);
 	else
 		log_error("event=bounce-record-failed sid=%llu client=%s error=\"%s\"", s->sid, s->addr,
-		    sqlite3_errmsg(state_db(s->srv->state)));
+		    sqlite3_errmsg(state_db(s->h->state)));
 	return rc;
 }

@@ -17,6 +17,7 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,10 +40,11 @@ static void smtp_event_cb(struct bufferevent *bev, short what, void *arg);
 static void smtp_async_cb(evutil_socket_t fd, short what, void *arg);
 static void smtp_session_free(struct smtp_session *s);
 
-struct smtp_session *
-smtp_session_next(struct smtp_session *s)
+/* The session that embeds worker link c. */
+static struct smtp_session *
+smtp_session_of(struct worker_conn *c)
 {
-	return s->next;
+	return (struct smtp_session *)((char *)c - offsetof(struct smtp_session, conn));
 }
 
 void
@@ -201,11 +203,14 @@ smtp_bev_new(struct smtp_session *s, int fd)
 	return bufferevent_openssl_socket_new(base, fd, s->ssl, BUFFEREVENT_SSL_ACCEPTING, opts);
 }
 
-void
-smtp_session_start(struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen,
+/* worker_proto start: the worker accepted fd for one of our listeners;
+ * ctx is ferryd's struct smtp_handles. */
+static void
+smtp_session_start(void *ctx, struct worker *w, int fd, const struct sockaddr *sa, socklen_t salen,
     enum conf_role role, size_t listener)
 {
-	struct server_snap *snap = server_snap_get(w->srv);
+	const struct smtp_handles *h = ctx;
+	struct server_snap *snap = server_snap_get(h->snaps);
 	struct smtp_session *s;
 	const char *reason;
 	char addr[64];
@@ -225,6 +230,7 @@ smtp_session_start(struct worker *w, int fd, const struct sockaddr *sa, socklen_
 	s = xcalloc(1, sizeof(*s));
 	s->worker = w;
 	s->srv = w->srv;
+	s->h = h;
 	s->snap = snap;
 	s->conf = snap->conf;
 	s->role = role;
@@ -232,11 +238,7 @@ smtp_session_start(struct worker *w, int fd, const struct sockaddr *sa, socklen_
 	memcpy(&s->peer, sa, salen < sizeof(s->peer) ? salen : sizeof(s->peer));
 	snprintf(s->addr, sizeof(s->addr), "%s", addr);
 	s->sid = atomic_fetch_add(&smtp_session_counter, 1) + 1;
-	s->next = w->sessions;
-	if (w->sessions != NULL)
-		w->sessions->prev = s;
-	w->sessions = s;
-	w->nsessions++;
+	worker_conn_add(w, &s->conn);
 	s->async_ev = event_new(w->base, -1, 0, smtp_async_cb, s);
 	s->bev = smtp_bev_new(s, fd);
 	log_info("event=connect sid=%llu client=%s listener=%s", s->sid, s->addr, conf_role_name(role));
@@ -486,17 +488,25 @@ smtp_async_cb(evutil_socket_t fd, short what, void *arg)
 	smtp_session_release(s);
 }
 
-void
-smtp_session_shutdown(struct smtp_session *s)
+/* worker_proto shutdown: an idle session is told 421 and closed now; one in
+ * a transaction is closed right after the transaction's final reply. */
+static void
+smtp_session_shutdown(struct worker_conn *c)
 {
+	struct smtp_session *s = smtp_session_of(c);
+
 	s->shutdown_asked = true;
 	smtp_shutdown_check(s);
 	smtp_session_release(s);
 }
 
-void
-smtp_session_abort(struct smtp_session *s)
+/* worker_proto abort: the deadline passed, close now (an unacknowledged
+ * message is dropped; an acknowledged one is already durable). */
+static void
+smtp_session_abort(struct worker_conn *c)
 {
+	struct smtp_session *s = smtp_session_of(c);
+
 	log_info("event=shutdown-abort sid=%llu client=%s", s->sid, s->addr);
 	s->closed = true;
 	if (s->pending == 0)
@@ -511,12 +521,6 @@ smtp_session_free(struct smtp_session *s)
 	log_info("event=disconnect sid=%llu client=%s helo=%s commands=%u mail=%u rcpt=%u queued=%u errors=%d",
 	    s->sid, s->addr, s->helo[0] ? s->helo : "-", s->ncmd, s->nmail, s->nrcpt, s->nqueued, s->errors);
 	smtp_tx_reset(s);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		w->sessions = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	if (s->async_ev != NULL)
@@ -531,6 +535,12 @@ smtp_session_free(struct smtp_session *s)
 	free(s->auth_login_user);
 	server_conn_release(s->srv, (const struct sockaddr *)&s->peer);
 	server_snap_put(s->snap);
+	worker_conn_remove(w, &s->conn);
 	free(s);
-	worker_session_gone(w);
 }
+
+const struct worker_proto smtp_proto = {
+	.start = smtp_session_start,
+	.shutdown = smtp_session_shutdown,
+	.abort = smtp_session_abort,
+};

@@ -7,25 +7,27 @@
 #ifndef FERRY_SMTP_SESSION_H
 #define FERRY_SMTP_SESSION_H
 
-#include <sys/socket.h>
+struct worker_proto;
+struct spool;
+struct auth_store;
+struct state;
+struct counters;
+struct qmgr;
+struct server_snaps;
 
-#include "conf/conf.h"
+/* What inbound SMTP uses of the daemon, and nothing else. */
+struct smtp_handles {
+	struct spool      *spool;     /* where messages are committed */
+	struct auth_store *auth;      /* AUTH verification */
+	struct state      *state;     /* tenants, connectors; NULL: none */
+	struct counters   *counters;  /* tenants' rate limits */
+	struct qmgr       *qmgr;      /* told of each new message; may be NULL */
+	struct server_snaps *snaps;   /* the configuration a session starts with */
+};
 
-struct worker;
-struct smtp_session;
-
-/* Start a session on an accepted, non-blocking socket. */
-void smtp_session_start(struct worker *w, int fd, const struct sockaddr *sa,
-    socklen_t salen, enum conf_role role, size_t listener);
-
-/* Graceful stop: an idle session is told 421 and closed now; one in a
- * transaction is closed right after the transaction's final reply. */
-void smtp_session_shutdown(struct smtp_session *s);
-/* Deadline passed: close now (an unacknowledged message is dropped; an
- * acknowledged one is already durable). */
-void smtp_session_abort(struct smtp_session *s);
-
-/* Worker list links. */
-struct smtp_session *smtp_session_next(struct smtp_session *s);
+/* Inbound SMTP as a protocol the workers serve: ferryd passes it with a
+ * struct smtp_handles (which must outlive the workers) to
+ * server_workers_start(). */
+extern const struct worker_proto smtp_proto;
 
 #endif

@@ -32,7 +32,7 @@ static const int smtp_tenant_periods[3] = { 60, 3600, 86400 };
 static bool
 smtp_tenant_active(const struct smtp_session *s)
 {
-	return s->ident.kind != STATE_IDENT_NONE && s->srv->state != NULL;
+	return s->ident.kind != STATE_IDENT_NONE && s->h->state != NULL;
 }
 
 /* Reply text: printable ASCII only (spaces too when space), so hostile
@@ -71,9 +71,9 @@ smtp_tenant_connect(struct smtp_session *s)
 	struct state_ident id;
 	int rc;
 
-	if (s->role == CONF_ROLE_LOCAL || s->peer.ss_family == AF_UNIX || s->srv->state == NULL)
+	if (s->role == CONF_ROLE_LOCAL || s->peer.ss_family == AF_UNIX || s->h->state == NULL)
 		return;
-	rc = state_connector_match(s->srv->state, (const struct sockaddr *)&s->peer, &id);
+	rc = state_connector_match(s->h->state, (const struct sockaddr *)&s->peer, &id);
 	if (rc < 0)
 		log_error("event=connector-lookup-failed sid=%llu client=%s effect=\"no connector\"",
 		    s->sid, s->addr);
@@ -132,7 +132,7 @@ smtp_tenant_rate_check(struct smtp_session *s, char *buf, size_t bufsz)
 
 	for (size_t i = 0; i < n; i++) {
 		if (specs[i].limit <= 0 ||
-		    counters_get(s->srv->counters, specs[i].key, specs[i].period, now) < specs[i].limit)
+		    counters_get(s->h->counters, specs[i].key, specs[i].period, now) < specs[i].limit)
 			continue;
 		return smtp_tenant_rate_reply(&s->ident, specs, i, now,
 		    (now / specs[i].period + 1) * specs[i].period, buf, bufsz);
@@ -154,7 +154,7 @@ smtp_tenant_domain_ok(void *arg, const char *domain)
 
 	if (memo[0] != '\0' && strcmp(memo, domain) == 0)
 		return 1;
-	rc = state_sender_allowed(s->srv->state, &s->ident, domain);
+	rc = state_sender_allowed(s->h->state, &s->ident, domain);
 	if (rc == 1 && strlen(domain) < sizeof(s->tx.allowed_domain))
 		strcpy(memo, domain);
 	return rc;
@@ -191,7 +191,7 @@ smtp_tenant_mail_decide(struct smtp_session *s, char *buf, size_t bufsz)
 {
 	char reason[160];
 	const char *err;
-	int rc = state_ident_refresh(s->srv->state, &s->ident);
+	int rc = state_ident_refresh(s->h->state, &s->ident);
 
 	if (rc < 0)
 		return "451 4.3.0 Temporary failure: tenant state unavailable";
@@ -343,7 +343,7 @@ smtp_tenant_rate_take(struct smtp_session *s, char *buf, size_t bufsz)
 	size_t n = smtp_tenant_windows(&s->ident, specs);
 	struct counter_deny deny;
 	time_t now = time(NULL);
-	int rc = counters_take(s->srv->counters, specs, n, 1, now, &deny);
+	int rc = counters_take(s->h->counters, specs, n, 1, now, &deny);
 
 	if (rc < 0)
 		return "451 4.3.0 Temporary failure: rate counters unavailable";
@@ -378,6 +378,6 @@ smtp_tenant_commit_failed(struct smtp_session *s)
 
 	if (!s->tx.counted)
 		return;
-	counters_give(s->srv->counters, specs, smtp_tenant_windows(&s->ident, specs), 1, s->tx.counted_at);
+	counters_give(s->h->counters, specs, smtp_tenant_windows(&s->ident, specs), 1, s->tx.counted_at);
 	s->tx.counted = false;
 }

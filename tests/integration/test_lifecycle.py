@@ -65,14 +65,19 @@ class ReloadTest(unittest.TestCase):
 
 
 class ShutdownTest(unittest.TestCase):
+    def client_in_data(self, f):
+        """A client whose transaction is open: DATA answered 354."""
+        c = RawClient(f.mx)
+        c.reply()
+        c.cmd("EHLO x.test")
+        c.cmd("MAIL FROM:<a@s.test>")
+        c.cmd("RCPT TO:<alice@example.test>")
+        self.assertEqual(c.cmd("DATA")[0], 354)
+        return c
+
     def test_sigterm_finishes_transaction_in_progress(self):
         f = Ferryd().start()
-        busy = RawClient(f.mx)
-        busy.reply()
-        busy.cmd("EHLO x.test")
-        busy.cmd("MAIL FROM:<a@s.test>")
-        busy.cmd("RCPT TO:<alice@example.test>")
-        self.assertEqual(busy.cmd("DATA")[0], 354)
+        busy = self.client_in_data(f)
         idle = RawClient(f.mx)
         idle.reply()
         idle.cmd("EHLO idle.test")
@@ -89,6 +94,20 @@ class ShutdownTest(unittest.TestCase):
         self.assertEqual(f.proc.wait(20), 0)
         self.assertIn(queued_id, [os.path.basename(p) for p in f.queue_files()])
         self.assertIn("event=stopped", f.log_text())
+
+    def test_sigterm_deadline_closes_stalled_transaction(self):
+        """A client that stops mid-DATA cannot hold a stop past
+        timeout_shutdown: the worker aborts it and nothing half-received is
+        queued."""
+        f = Ferryd(extra="timeout_shutdown 1s").start()
+        stalled = self.client_in_data(f)
+        stalled.send(b"Subject: half\r\n")
+        f.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(f.proc.wait(20), 0)
+        self.assertTrue(stalled.closed())
+        self.assertIn("event=shutdown-abort", f.log_text())
+        self.assertIn("event=stopped", f.log_text())
+        self.assertEqual(f.queue_files(), [])
 
 
 class EmbeddedDefaultTest(unittest.TestCase):

@@ -20,15 +20,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl/control.h"
-#include "net/server.h"
+#include "control/control.h"
+#include "delivery/deliver.h"
 #include "queue/qmgr.h"
 #include "spool/spool.h"
 
 struct fixture {
 	char            dir[64];
 	char            sock[100];
-	struct server   srv;
+	struct spool   *spool;
+	struct qmgr    *qmgr;
 	struct control *ctl;
 	char            id[SPOOL_ID_LEN + 1];   /* the one queued message */
 };
@@ -59,7 +60,7 @@ static void
 message_queue(struct fixture *f)
 {
 	struct done d = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
-	struct spool_msg *m = spool_msg_create(f->srv.spool, f->id);
+	struct spool_msg *m = spool_msg_create(f->spool, f->id);
 
 	assert_non_null(m);
 	assert_int_equal(spool_rec_str(m, SPOOL_REC_TIME, "1700000000"), 0);
@@ -87,15 +88,15 @@ setup(void **state)
 	snprintf(f->dir, sizeof(f->dir), "/tmp/ferry-test-ctl-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->sock, sizeof(f->sock), "%s/control.sock", f->dir);
-	f->srv.spool = spool_open(f->dir, (uid_t)-1, (gid_t)-1, false, err, sizeof(err));
-	assert_non_null(f->srv.spool);
-	assert_int_equal(spool_committer_start(f->srv.spool), 0);
+	f->spool = spool_open(f->dir, (uid_t)-1, (gid_t)-1, false, err, sizeof(err));
+	assert_non_null(f->spool);
+	assert_int_equal(spool_committer_start(f->spool), 0);
 	message_queue(f);
-	f->srv.qmgr = qmgr_new(&f->srv);
-	assert_int_equal(qmgr_load(f->srv.qmgr), 1);    /* no qmgr_start: it stays "ready" */
+	f->qmgr = qmgr_new(&(struct deliver_handles){ .spool = f->spool });
+	assert_int_equal(qmgr_load(f->qmgr), 1);    /* no qmgr_start: it stays "ready" */
 	f->ctl = control_open(f->sock, (uid_t)-1, (gid_t)-1, err, sizeof(err));
 	assert_non_null(f->ctl);
-	assert_int_equal(control_start(f->ctl, f->srv.qmgr), 0);
+	assert_int_equal(control_start(f->ctl, f->qmgr), 0);
 	*state = f;
 	return 0;
 }
@@ -117,9 +118,9 @@ teardown(void **state)
 	char cmd[128];
 
 	control_stop(f->ctl);
-	qmgr_free(f->srv.qmgr);
-	spool_committer_stop(f->srv.spool);
-	spool_close(f->srv.spool);
+	qmgr_free(f->qmgr);
+	spool_committer_stop(f->spool);
+	spool_close(f->spool);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
 	assert_int_equal(system(cmd), 0);
 	free(f);

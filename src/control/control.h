@@ -7,8 +7,8 @@
  * (file mode, then SO_PEERCRED checked again); requests are bounded lines;
  * nothing a request says is passed to a shell or used as a path.
  */
-#ifndef FERRY_CTL_CONTROL_H
-#define FERRY_CTL_CONTROL_H
+#ifndef FERRY_CONTROL_CONTROL_H
+#define FERRY_CONTROL_CONTROL_H
 
 #include <stddef.h>
 #include <sys/types.h>

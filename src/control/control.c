@@ -27,7 +27,7 @@
  * manager sees it, and nothing from it is used as a path or passed to a
  * shell. A peer is served only for CONTROL_TIMEOUT_MS per read or write.
  */
-#include "ctl/control.h"
+#include "control/control.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,0 +1,30 @@
+/*
+ * ferryd.h - the daemon's application context: every long-lived handle
+ * ferryd opens at start. main.c owns it and closes it in reverse order at
+ * exit; each module receives only the handles it uses (struct
+ * smtp_handles, struct deliver_handles, the queue manager for the control
+ * socket), never the whole context.
+ */
+#ifndef FERRY_FERRYD_FERRYD_H
+#define FERRY_FERRYD_FERRYD_H
+
+#include "net/server.h"
+#include "net/server_snap.h"
+
+struct spool;
+struct auth_store;
+struct state;
+struct counters;
+struct qmgr;
+
+struct ferryd {
+	struct server_snaps snaps;     /* the current configuration; reload swaps it */
+	struct spool       *spool;
+	struct auth_store  *auth;
+	struct state       *state;     /* tenants etc.: any thread (own connection each) */
+	struct counters    *counters;  /* rate limits, warm-up caps: any thread */
+	struct qmgr        *qmgr;
+	struct server       server;    /* listening sockets, workers, connection limits */
+};
+
+#endif
