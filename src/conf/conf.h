@@ -119,6 +119,7 @@ struct conf {
 	long long max_connections;
 	long long max_connections_per_client;
 	long long max_errors;
+	long long junk_command_limit;      /* NOOP/RSET/VRFY before each counts as an error */
 	long long auth_max_failures;
 	long long timeout_command;
 	long long timeout_data;

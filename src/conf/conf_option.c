@@ -118,6 +118,7 @@ static const struct conf_option conf_options[] = {
 	OPT_INT(max_connections,            1, 1000000, 20000),
 	OPT_INT(max_connections_per_client, 1, 1000000, 50),
 	OPT_INT(max_errors,                 1, 1000, 20),
+	OPT_INT(junk_command_limit,         1, 100000, 100),
 	OPT_INT(auth_max_failures,          1, 100, 3),
 	OPT_TIME(timeout_command,           1, 86400, 300),
 	OPT_TIME(timeout_data,              1, 86400, 180),

@@ -294,6 +294,19 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 	smtp_reply(s, "250 2.1.5 Ok");
 }
 
+/* A client that only sends NOOP, RSET or VRFY, each just inside
+ * timeout_command, would hold its session for ever: past
+ * junk_command_limit each one counts toward max_errors (as Postfix's
+ * smtpd_junk_command_limit does), which ends such a session. */
+static void
+smtp_reply_junk(struct smtp_session *s, const char *reply)
+{
+	if (++s->njunk > (unsigned long long)s->conf->junk_command_limit)
+		smtp_reply_error(s, reply);
+	else
+		smtp_reply(s, "%s", reply);
+}
+
 static void
 smtp_cmd_rset(struct smtp_session *s, const char *arg, size_t len)
 {
@@ -304,7 +317,7 @@ smtp_cmd_rset(struct smtp_session *s, const char *arg, size_t len)
 	}
 	smtp_tx_reset(s);
 	s->nrset++;
-	smtp_reply(s, "250 2.0.0 Ok");
+	smtp_reply_junk(s, "250 2.0.0 Ok");
 }
 
 static void
@@ -312,7 +325,7 @@ smtp_cmd_noop(struct smtp_session *s, const char *arg, size_t len)
 {
 	(void)arg;
 	(void)len;
-	smtp_reply(s, "250 2.0.0 Ok");
+	smtp_reply_junk(s, "250 2.0.0 Ok");
 }
 
 static void
@@ -344,7 +357,7 @@ smtp_cmd_vrfy(struct smtp_session *s, const char *arg, size_t len)
 		smtp_reply_error(s, "501 5.5.4 Syntax: VRFY address");
 		return;
 	}
-	smtp_reply(s, "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery");
+	smtp_reply_junk(s, "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery");
 }
 
 static void

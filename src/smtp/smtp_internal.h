@@ -136,6 +136,7 @@ struct smtp_session {
 	struct smtp_tx       tx;
 	int                  errors;
 	unsigned             nmail, nrcpt, nqueued, nrset, ncmd;
+	unsigned             njunk;          /* NOOP, RSET, VRFY: see smtp_reply_junk */
 
 	/* Completions from other threads (committer, auth pool) land here. */
 	struct event        *async_ev;

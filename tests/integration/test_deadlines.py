@@ -195,5 +195,33 @@ class SlowlorisTest(unittest.TestCase):
         self.assertGreaterEqual(log.count("reason=deadline"), len(tricklers))
 
 
+class JunkCommandTest(unittest.TestCase):
+    """A NOOP just inside timeout_command restarts no deadline: each is a
+    whole command. Past junk_command_limit (default 100, as Postfix) they
+    count toward max_errors (default 20), so the session ends."""
+
+    def test_noop_forever_is_cut_at_the_defaults(self):
+        f = Ferryd().start()
+        self.addCleanup(f.stop)
+        c = RawClient(f.mx, timeout=30)
+        self.addCleanup(c.close)
+        self.assertEqual(c.reply()[0], 220)
+        self.assertEqual(c.cmd("EHLO junk.test")[0], 250)
+        codes = []
+        for i in range(200):
+            try:
+                code, _ = c.cmd(["NOOP", "RSET", "VRFY <a@example.test>"][i % 3])
+            except ConnectionError:
+                break
+            codes.append(code)
+            if code == 421:
+                break
+        self.assertEqual(codes[:100], [250, 250, 252] * 33 + [250])
+        self.assertEqual(codes[-1], 421, codes[-5:])
+        self.assertEqual(len(codes), 121, "cut after 100 free and 20 counted junk commands")
+        self.assertTrue(c.closed())
+        self.assertIn("event=disconnect-errors", f.log_text())
+
+
 if __name__ == "__main__":
     ferrytest.main()
