@@ -21,6 +21,7 @@
 #include "auth/auth_users.h"
 #include "conf/conf.h"
 #include "ctl/control.h"
+#include "ferryd/ferryd_spool.h"
 #include "queue/qmgr.h"
 #include "net/server.h"
 #include "net/tls.h"
@@ -220,8 +221,28 @@ ferryd_log_setup(const struct conf *c, const struct ferryd_ids *ids)
 		log_set_level(LOG_DEBUG);
 }
 
+/* A certificate that cannot be read on reload keeps the running one:
+ * a reload never turns TLS off by accident. */
+static SSL_CTX *
+ferryd_tls_reload(struct server *srv, const struct conf *c, const struct ferryd_ids *ids)
+{
+	SSL_CTX *ctx = ferryd_tls_load(c, ids);
+	struct server_snap *old;
+
+	if (ctx != NULL)
+		return ctx;
+	old = server_snap_get(srv);
+	if (old->tls != NULL && SSL_CTX_up_ref(old->tls) == 1) {
+		ctx = old->tls;
+		log_warn("event=reload-warning reason=\"keeping the running TLS certificate\"");
+	}
+	server_snap_put(old);
+	return ctx;
+}
+
 static void
-ferryd_reload(struct server *srv, const char *path, const struct ferryd_ids *ids)
+ferryd_reload(struct server *srv, const char *path, const struct ferryd_ids *ids,
+    const struct ferryd_spool *fs)
 {
 	struct conf *c = ferryd_conf_load(path);
 	SSL_CTX *ctx;
@@ -230,8 +251,10 @@ ferryd_reload(struct server *srv, const char *path, const struct ferryd_ids *ids
 		log_error("event=reload-failed reason=\"configuration has errors\" action=\"keeping the running configuration\"");
 		return;
 	}
-	log_open(NULL, c->log_file);
-	ctx = ferryd_tls_load(c, ids);
+	ferryd_spool_rebase(fs, c);
+	if (log_open(NULL, c->log_file) < 0)
+		log_error("event=log-reopen-failed file=%s error=\"%s\"", c->log_file, strerror(errno));
+	ctx = ferryd_tls_reload(srv, c, ids);
 	auth_store_reload(srv->auth, c->users_file);
 	if (c->nlisteners != srv->nlisteners)
 		log_warn("event=reload-warning reason=\"listener changes need a restart\"");
@@ -240,7 +263,8 @@ ferryd_reload(struct server *srv, const char *path, const struct ferryd_ids *ids
 }
 
 static int
-ferryd_signals_wait(struct server *srv, const char *path, const struct ferryd_ids *ids)
+ferryd_signals_wait(struct server *srv, const char *path, const struct ferryd_ids *ids,
+    const struct ferryd_spool *fs)
 {
 	sigset_t set;
 	int sig;
@@ -253,7 +277,7 @@ ferryd_signals_wait(struct server *srv, const char *path, const struct ferryd_id
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			ferryd_reload(srv, path, ids);
+			ferryd_reload(srv, path, ids, fs);
 			continue;
 		}
 		log_info("event=shutdown signal=%s", sig == SIGTERM ? "TERM" : "INT");
@@ -288,6 +312,7 @@ main(int argc, char **argv)
 	struct ferryd_opts o = { 0 };
 	struct server srv = { 0 };
 	struct ferryd_ids ids;
+	struct ferryd_spool fs;
 	struct conf *c;
 	struct control *ctl;
 	SSL_CTX *ctx;
@@ -312,6 +337,9 @@ main(int argc, char **argv)
 	srv.spool = spool_open(c->spool_dir, ids.uid, ids.gid, c->spool_syncfs, err, sizeof(err));
 	if (srv.spool == NULL)
 		log_fatal("event=fatal reason=\"%s\"", err);
+	ferryd_spool_enter(&fs, c->spool_dir, o.conf_path);
+	ferryd_spool_rebase(&fs, c);
+	o.conf_path = fs.conf_path;
 	ferryd_users_file_prepare(c, &ids);
 	ctx = ferryd_tls_load(c, &ids);
 	srv.auth = auth_store_new(c->users_file, 2, err, sizeof(err));
@@ -328,6 +356,7 @@ main(int argc, char **argv)
 	if (ctl == NULL)
 		log_fatal("event=fatal reason=\"%s\"", err);
 	ferryd_privileges_drop(&ids);
+	ferryd_spool_check(&fs, c, srv.state, ctx != NULL);
 	if (spool_committer_start(srv.spool) < 0)
 		log_fatal("event=fatal reason=\"cannot start the spool committer\"");
 	server_snap_set(&srv, c, ctx);
@@ -341,9 +370,9 @@ main(int argc, char **argv)
 		log_info("event=listening listener=%s address=%s", conf_role_name(c->listeners[i].role),
 		    c->listeners[i].text);
 	log_info("event=started version=%s config=%s spool=%s queued=%ld workers=%zu user=%s tls=%s",
-	    FERRY_VERSION, o.conf_path ? o.conf_path : "(embedded)", c->spool_dir, queued, nworkers,
+	    FERRY_VERSION, o.conf_path ? o.conf_path : "(embedded)", fs.spool, queued, nworkers,
 	    ids.name ? ids.name : "(unchanged)", ctx ? "yes" : "no");
-	ferryd_signals_wait(&srv, o.conf_path, &ids);
+	ferryd_signals_wait(&srv, o.conf_path, &ids, &fs);
 	server_workers_stop(&srv);
 	control_stop(ctl);
 	qmgr_stop(srv.qmgr);          /* deliveries in progress finish first */
@@ -357,5 +386,6 @@ main(int argc, char **argv)
 	qmgr_free(srv.qmgr);
 	server_free(&srv);
 	log_info("event=stopped");
+	ferryd_spool_leave(&fs);
 	return 0;
 }
