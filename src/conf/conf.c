@@ -46,6 +46,7 @@ static const struct conf_int conf_ints[] = {
 	CI(max_line_length,            1000, 1000000, 1000, UNIT_SIZE),
 	CI(max_connections,            1, 1000000, 20000, UNIT_NONE),
 	CI(max_connections_per_client, 1, 1000000, 50, UNIT_NONE),
+	CI(listen_backlog,             0, 1000000, 0, UNIT_NONE),   /* 0: net.core.somaxconn */
 	CI(max_errors,                 1, 1000, 20, UNIT_NONE),
 	CI(auth_max_failures,          1, 100, 3, UNIT_NONE),
 	CI(timeout_command,            1, 86400, 300, UNIT_TIME),

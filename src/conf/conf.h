@@ -114,6 +114,7 @@ struct conf {
 	long long max_line_length;
 	long long max_connections;
 	long long max_connections_per_client;
+	long long listen_backlog;          /* 0: the system's maximum (somaxconn) */
 	long long max_errors;
 	long long auth_max_failures;
 	long long timeout_command;
