@@ -474,6 +474,10 @@ conf_option_apply(struct conf_parse *p, char **argv, int argc)
 		return conf_choice_set(p, &c->delivery_on, "on", "off", argv, argc);
 	if (strcmp(k, "spool_sync") == 0)
 		return conf_choice_set(p, &c->spool_syncfs, "syncfs", "fsync", argv, argc);
+	if (strcmp(k, "log_format") == 0)
+		return conf_choice_set(p, &c->log_json, "json", "text", argv, argc);
+	if (strcmp(k, "log_syslog") == 0)
+		return conf_choice_set(p, &c->log_syslog, "yes", "no", argv, argc);
 	return conf_fail(p, "unknown option '%s'", k);
 }
 

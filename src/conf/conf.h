@@ -98,6 +98,8 @@ struct conf {
 	bool  run_user_default;          /* not set explicitly: may fall back */
 	char *log_file;                  /* NULL: stderr */
 	char *log_level;
+	bool  log_json;                  /* log_format json (else text) */
+	bool  log_syslog;                /* also to syslog(3) */
 
 	struct conf_listener *listeners;
 	size_t                nlisteners;

@@ -210,6 +210,14 @@ ferryd_fd_limit_raise(void)
 	}
 }
 
+/* Also on reload: the format and syslog follow the configuration. */
+static void
+ferryd_log_format(const struct conf *c)
+{
+	log_set_format(c->log_json ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
+	log_set_syslog(c->log_syslog);
+}
+
 static void
 ferryd_log_setup(const struct conf *c, const struct ferryd_ids *ids)
 {
@@ -219,6 +227,7 @@ ferryd_log_setup(const struct conf *c, const struct ferryd_ids *ids)
 		log_warn("event=log-chown-failed file=%s", c->log_file);
 	if (c->log_level != NULL && strcmp(c->log_level, "debug") == 0)
 		log_set_level(LOG_DEBUG);
+	ferryd_log_format(c);
 }
 
 /* A certificate that cannot be read on reload keeps the running one:
@@ -254,6 +263,7 @@ ferryd_reload(struct server *srv, const char *path, const struct ferryd_ids *ids
 	ferryd_spool_rebase(fs, c);
 	if (log_open(NULL, c->log_file) < 0)
 		log_error("event=log-reopen-failed file=%s error=\"%s\"", c->log_file, strerror(errno));
+	ferryd_log_format(c);
 	ctx = ferryd_tls_reload(srv, c, ids);
 	auth_store_reload(srv->auth, c->users_file);
 	if (c->nlisteners != srv->nlisteners)
