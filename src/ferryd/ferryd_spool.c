@@ -15,7 +15,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +177,23 @@ ferryd_spool_lock(struct ferryd_spool *fs)
 	fs->lock_fd = fd;
 }
 
+/* path relative to origin when under it (reached from origin_fd by a
+ * user who may not search origin's parents), else as ferryd_path_abs. */
+static char *
+ferryd_origin_path(const struct ferryd_spool *fs, const char *path)
+{
+	char *abs = ferryd_path_abs(fs->origin, path), *rel;
+	size_t len = strlen(fs->origin);
+
+	if (abs == NULL)
+		return xstrdup(path);
+	if (len <= 1 || strncmp(abs, fs->origin, len) != 0 || abs[len] != '/')
+		return abs;
+	rel = xstrdup(abs + len + 1);
+	free(abs);
+	return rel;
+}
+
 void
 ferryd_spool_enter(struct ferryd_spool *fs, const char *spool_dir, const char *conf_path)
 {
@@ -183,12 +202,14 @@ ferryd_spool_enter(struct ferryd_spool *fs, const char *spool_dir, const char *c
 	if (getcwd(cwd, sizeof(cwd)) == NULL)
 		log_fatal("event=fatal reason=\"cannot get the working directory: %s\"", strerror(errno));
 	fs->origin = xstrdup(cwd);
+	fs->origin_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if ((fs->spool = ferryd_path_abs(cwd, spool_dir)) == NULL)
 		log_fatal("event=fatal reason=\"spool %s: path too long\"", spool_dir);
 	if (realpath(fs->spool, real) == NULL || chdir(real) < 0)
 		log_fatal("event=fatal reason=\"spool %s: %s\"", fs->spool, strerror(errno));
 	fs->spool_real = xstrdup(real);
 	fs->conf_path = conf_path != NULL ? ferryd_spool_path(fs, conf_path) : NULL;
+	fs->conf_rel = conf_path != NULL ? ferryd_origin_path(fs, conf_path) : NULL;
 	ferryd_spool_lock(fs);
 }
 
@@ -196,10 +217,13 @@ void
 ferryd_spool_leave(struct ferryd_spool *fs)
 {
 	close(fs->lock_fd);
+	if (fs->origin_fd >= 0)
+		close(fs->origin_fd);
 	free(fs->origin);
 	free(fs->spool);
 	free(fs->spool_real);
 	free(fs->conf_path);
+	free(fs->conf_rel);
 }
 
 static const char *
@@ -251,17 +275,61 @@ ferryd_path_want(const char *what, const char *path, int mode)
 		    strerror(errno));
 }
 
+struct ferryd_conf_job {
+	const struct ferryd_spool *fs;
+	struct conf *c;
+	char err[1024];
+};
+
+/* On a thread of its own: only this thread's working directory becomes
+ * the start directory (unshare(CLONE_FS)), the others' stays the spool. */
+static void *
+ferryd_conf_job_run(void *arg)
+{
+	struct ferryd_conf_job *j = arg;
+
+	const char *path = j->fs->conf_path;
+
+	/* else (the run user may not enter it) relative dkim_sign keys fail, named */
+	if (j->fs->origin_fd >= 0 && unshare(CLONE_FS) == 0 && fchdir(j->fs->origin_fd) == 0)
+		path = j->fs->conf_rel;
+	j->c = conf_load(path, j->err, sizeof(j->err));
+	if (j->c != NULL && conf_check(j->c, j->err, sizeof(j->err)) < 0) {
+		conf_free(j->c);
+		j->c = NULL;
+	}
+	return NULL;
+}
+
+struct conf *
+ferryd_spool_conf_load(const struct ferryd_spool *fs, char *err, size_t errlen)
+{
+	struct ferryd_conf_job j = { .fs = fs };
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, ferryd_conf_job_run, &j) != 0) {
+		snprintf(err, errlen, "cannot start a thread to read the configuration");
+		return NULL;
+	}
+	pthread_join(t, NULL);
+	if (j.c == NULL)
+		snprintf(err, errlen, "%s", j.err);
+	else
+		ferryd_spool_rebase(fs, j.c);
+	return j.c;
+}
+
 /* A reload reads the configuration (and its dkim_sign keys) as the run
  * user: try it now rather than at the first SIGHUP. */
 static void
-ferryd_conf_reread(const char *conf_path)
+ferryd_conf_reread(const struct ferryd_spool *fs)
 {
 	char err[1024];
 	struct conf *c;
 
-	if (conf_path == NULL)
+	if (fs->conf_path == NULL)
 		return;
-	if ((c = conf_load(conf_path, err, sizeof(err))) == NULL)
+	if ((c = ferryd_spool_conf_load(fs, err, sizeof(err))) == NULL)
 		log_warn("event=config-warning reason=\"user %s cannot read the configuration: %s\" "
 		    "effect=\"a reload (SIGHUP) will fail\"", ferryd_user_name(), err);
 	conf_free(c);
@@ -282,5 +350,5 @@ ferryd_spool_check(const struct ferryd_spool *fs, const struct conf *c, struct s
 		ferryd_path_want("TLS certificate", c->tls_cert, R_OK);
 		ferryd_path_want("TLS key", c->tls_key, R_OK);
 	}
-	ferryd_conf_reread(fs->conf_path);
+	ferryd_conf_reread(fs);
 }

@@ -18,6 +18,8 @@ struct ferryd_spool {
 	char *spool;       /* absolute spool directory, as written (made absolute) */
 	char *spool_real;  /* the same with symbolic links resolved */
 	char *conf_path;   /* the configuration file as a reload names it, or NULL */
+	int   origin_fd;   /* origin, opened as root (-1 if it cannot be) */
+	char *conf_rel;    /* conf_path relative to origin when under it, else conf_path */
 	int   lock_fd;     /* spool_dir/ferryd.pid, flock'd for the life of the process */
 };
 
@@ -33,6 +35,11 @@ void ferryd_spool_leave(struct ferryd_spool *fs);
  * under the spool, absolute elsewhere. For the start-up and every reloaded
  * configuration alike. */
 void ferryd_spool_rebase(const struct ferryd_spool *fs, struct conf *c);
+
+/* Load and check the configuration again (SIGHUP) with relative paths
+ * relative to the start directory, as at start, and rebase it. NULL with
+ * the reason ("FILE:LINE: ...") in err. */
+struct conf *ferryd_spool_conf_load(const struct ferryd_spool *fs, char *err, size_t errlen);
 
 /* As the run user, after the drop: what every session or delivery reads
  * must be reachable (else exit with the path and the reason); what only a

@@ -253,14 +253,15 @@ static void
 ferryd_reload(struct server *srv, const char *path, const struct ferryd_ids *ids,
     const struct ferryd_spool *fs)
 {
-	struct conf *c = ferryd_conf_load(path);
+	char err[1024];
+	struct conf *c = ferryd_spool_conf_load(fs, err, sizeof(err));
 	SSL_CTX *ctx;
 
 	if (c == NULL) {
+		fprintf(stderr, "ferryd: %s\n", err);
 		log_error("event=reload-failed reason=\"configuration has errors\" action=\"keeping the running configuration\"");
 		return;
 	}
-	ferryd_spool_rebase(fs, c);
 	if (log_open(NULL, c->log_file) < 0)
 		log_error("event=log-reopen-failed file=%s error=\"%s\"", c->log_file, strerror(errno));
 	ferryd_log_format(c);
