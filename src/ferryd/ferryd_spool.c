@@ -136,6 +136,8 @@ ferryd_spool_rebase(const struct ferryd_spool *fs, struct conf *c)
 
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		ferryd_spool_path_set(fs, paths[i]);
+	for (size_t i = 0; i < c->nroutes; i++)      /* lmtp:/PATH */
+		ferryd_spool_path_set(fs, &c->routes[i].path);
 	ferryd_spool_local_rebase(c);
 }
 
