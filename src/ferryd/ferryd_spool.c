@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -158,8 +159,16 @@ static void
 ferryd_spool_lock(struct ferryd_spool *fs)
 {
 	char pid[32];
+	struct stat st;
 	int fd = open(FERRYD_LOCK_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 
+	/* root truncates it, in a directory the run user owns: never through
+	 * a link to another file */
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1)) {
+		close(fd);
+		fd = -1;
+		errno = EPERM;
+	}
 	if (fd < 0) {
 		fprintf(stderr, "ferryd: %s/%s: %s\n", fs->spool, FERRYD_LOCK_FILE, strerror(errno));
 		exit(1);
@@ -259,10 +268,17 @@ ferryd_path_reach(const char *path, int mode)
 	return access(parent, W_OK | X_OK);
 }
 
+/* Permission is a configuration error, so fatal; a missing directory may
+ * yet appear (a mount; deliveries defer until then), so only said now. */
 static void
 ferryd_path_need(const char *what, const char *path, int mode)
 {
-	if (path != NULL && ferryd_path_reach(path, mode) < 0)
+	if (path == NULL || ferryd_path_reach(path, mode) == 0)
+		return;
+	if (errno == ENOENT)
+		log_warn("event=config-warning reason=\"the %s %s does not exist\" "
+		    "effect=\"used once it exists\"", what, path);
+	else
 		log_fatal("event=fatal reason=\"user %s cannot reach the %s %s: %s\" "
 		    "hint=\"every directory above it must be searchable (x) by that user\"",
 		    ferryd_user_name(), what, path, strerror(errno));
