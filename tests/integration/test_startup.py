@@ -150,6 +150,30 @@ class ClosedParentTest(unittest.TestCase):
         self.assertIn("cannot reach the users file %s: Permission denied" % users, d.stderr())
 
 
+class ReloadTest(unittest.TestCase):
+    def test_unreadable_certificate_keeps_the_running_one(self):
+        """A key only root may read (0600, root's) loads at start; the
+        reload, as the run user, cannot read it: TLS stays on."""
+        f = ferrytest.Ferryd()
+        key, cert = os.path.join(f.tmp, "key.pem"), os.path.join(f.tmp, "cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                        "-out", cert, "-days", "1", "-subj", "/CN=mx.ferry.test"],
+                       check=True, capture_output=True)
+        os.chmod(key, 0o600)
+        with open(f.conf, "a") as c:
+            c.write("tls_cert %s\ntls_key %s\n" % (cert, key))
+        f.start()
+        self.addCleanup(f.stop)
+        self.assertIn("user ferry cannot reach the TLS key %s" % key, f.log_text())
+        f.hup()
+        self.assertTrue(wait_for(lambda: "event=reloaded" in f.log_text()), f.log_text())
+        self.assertIn("keeping the running TLS certificate", f.log_text())
+        with smtplib.SMTP("127.0.0.1", f.submission) as s:
+            s.ehlo("client.test")
+            self.assertTrue(s.has_extn("starttls"))
+            self.assertEqual(s.starttls(context=tls_context())[0], 220)
+
+
 class SecondInstanceTest(unittest.TestCase):
     def test_second_instance_on_the_same_spool_exits(self):
         d = Daemon("var")
