@@ -102,6 +102,8 @@ struct conf {
 	bool  run_user_default;          /* not set explicitly: may fall back */
 	char *log_file;                  /* NULL: stderr */
 	char *log_level;
+	bool  log_json;                  /* log_format json (else text) */
+	bool  log_syslog;                /* also to syslog(3) */
 
 	struct conf_listener *listeners;
 	size_t                nlisteners;
@@ -118,6 +120,7 @@ struct conf {
 	long long max_line_length;
 	long long max_connections;
 	long long max_connections_per_client;
+	long long listen_backlog;          /* 0: the system's maximum (somaxconn) */
 	long long max_errors;
 	long long junk_command_limit;      /* NOOP/RSET/VRFY before each counts as an error */
 	long long auth_max_failures;

@@ -99,6 +99,8 @@ static const struct conf_option conf_options[] = {
 	OPT_PATH(tls_key),
 	OPT_PATH(log_file),
 	OPT_STR(log_level, log_level, conf_log_level_valid, "info or debug"),
+	OPT_BOOL(log_format, log_json, "json", "text", false),
+	OPT_BOOL(log_syslog, log_syslog, "yes", "no", false),
 	OPT_PATH(maildir_root),
 	OPT_PATH(control_socket),
 	OPT_PATH(submit_socket),
@@ -117,6 +119,7 @@ static const struct conf_option conf_options[] = {
 	OPT_SIZE(max_line_length,           1000, 1000000, 1000),
 	OPT_INT(max_connections,            1, 1000000, 20000),
 	OPT_INT(max_connections_per_client, 1, 1000000, 50),
+	OPT_INT(listen_backlog,             0, 1000000, 0),        /* 0: net.core.somaxconn */
 	OPT_INT(max_errors,                 1, 1000, 20),
 	OPT_INT(junk_command_limit,         1, 100000, 100),
 	OPT_INT(auth_max_failures,          1, 100, 3),

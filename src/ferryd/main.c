@@ -24,6 +24,7 @@
 #include "delivery/deliver.h"
 #include "ferryd/ferryd.h"
 #include "ferryd/ferryd_notify.h"
+#include "ferryd/ferryd_spool.h"
 #include "queue/qmgr.h"
 #include "net/server.h"
 #include "net/tls.h"
@@ -228,6 +229,14 @@ ferryd_fd_limit_raise(void)
 	}
 }
 
+/* Also on reload: the format and syslog follow the configuration. */
+static void
+ferryd_log_format(const struct conf *c)
+{
+	log_set_format(c->log_json ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT);
+	log_set_syslog(c->log_syslog);
+}
+
 static void
 ferryd_log_setup(const struct conf *c, const struct ferryd_ids *ids)
 {
@@ -237,13 +246,34 @@ ferryd_log_setup(const struct conf *c, const struct ferryd_ids *ids)
 		log_warn("event=log-chown-failed file=%s", c->log_file);
 	if (c->log_level != NULL && strcmp(c->log_level, "debug") == 0)
 		log_set_level(LOG_DEBUG);
+	ferryd_log_format(c);
+}
+
+/* A certificate that cannot be read on reload keeps the running one:
+ * a reload never turns TLS off by accident. */
+static SSL_CTX *
+ferryd_tls_reload(struct ferryd *srv, const struct conf *c, const struct ferryd_ids *ids)
+{
+	SSL_CTX *ctx = ferryd_tls_load(c, ids);
+	struct server_snap *old;
+
+	if (ctx != NULL)
+		return ctx;
+	old = server_snap_get(&srv->snaps);
+	if (old->tls != NULL && SSL_CTX_up_ref(old->tls) == 1) {
+		ctx = old->tls;
+		log_warn("event=reload-warning reason=\"keeping the running TLS certificate\"");
+	}
+	server_snap_put(old);
+	return ctx;
 }
 
 static void
-ferryd_reload(struct ferryd *srv, const char *path, const struct ferryd_ids *ids)
+ferryd_reload(struct ferryd *srv, const char *path, const struct ferryd_ids *ids,
+    const struct ferryd_spool *fs)
 {
 	char err[1024];
-	struct conf *c = ferryd_conf_load(path, err, sizeof(err));
+	struct conf *c = ferryd_spool_conf_load(fs, err, sizeof(err));
 	SSL_CTX *ctx;
 
 	if (c == NULL) {
@@ -251,8 +281,10 @@ ferryd_reload(struct ferryd *srv, const char *path, const struct ferryd_ids *ids
 		    "action=\"keeping the running configuration\"", err);
 		return;
 	}
-	log_open(NULL, c->log_file);
-	ctx = ferryd_tls_load(c, ids);
+	if (log_open(NULL, c->log_file) < 0)
+		log_error("event=log-reopen-failed file=%s error=\"%s\"", c->log_file, strerror(errno));
+	ferryd_log_format(c);
+	ctx = ferryd_tls_reload(srv, c, ids);
 	auth_store_reload(srv->auth, c->users_file);
 	if (c->nlisteners != srv->server.nlisteners)
 		log_warn("event=reload-warning reason=\"listener changes need a restart\"");
@@ -261,7 +293,8 @@ ferryd_reload(struct ferryd *srv, const char *path, const struct ferryd_ids *ids
 }
 
 static int
-ferryd_signals_wait(struct ferryd *srv, const char *path, const struct ferryd_ids *ids)
+ferryd_signals_wait(struct ferryd *srv, const char *path, const struct ferryd_ids *ids,
+    const struct ferryd_spool *fs)
 {
 	sigset_t set;
 	int sig;
@@ -275,7 +308,7 @@ ferryd_signals_wait(struct ferryd *srv, const char *path, const struct ferryd_id
 			continue;
 		if (sig == SIGHUP) {
 			ferryd_notify_reloading();
-			ferryd_reload(srv, path, ids);
+			ferryd_reload(srv, path, ids, fs);
 			ferryd_notify_ready("accepting mail (configuration reloaded)");
 			continue;
 		}
@@ -331,6 +364,7 @@ main(int argc, char **argv)
 	struct smtp_handles smtp;
 	struct deliver_handles delivery;
 	struct ferryd_ids ids;
+	struct ferryd_spool fs;
 	struct conf *c;
 	struct control *ctl;
 	SSL_CTX *ctx;
@@ -358,6 +392,9 @@ main(int argc, char **argv)
 	srv.spool = spool_open(c->spool_dir, ids.uid, ids.gid, c->spool_syncfs, err, sizeof(err));
 	if (srv.spool == NULL)
 		log_fatal("event=fatal reason=\"%s\"", err);
+	ferryd_spool_enter(&fs, c->spool_dir, o.conf_path);
+	ferryd_spool_rebase(&fs, c);
+	o.conf_path = fs.conf_path;
 	ferryd_users_file_prepare(c, &ids);
 	ctx = ferryd_tls_load(c, &ids);
 	srv.auth = auth_store_new(c->users_file, 2, err, sizeof(err));
@@ -374,6 +411,7 @@ main(int argc, char **argv)
 	if (ctl == NULL)
 		log_fatal("event=fatal reason=\"%s\"", err);
 	ferryd_privileges_drop(&ids);
+	ferryd_spool_check(&fs, c, srv.state, ctx != NULL);
 	if (spool_committer_start(srv.spool) < 0)
 		log_fatal("event=fatal reason=\"cannot start the spool committer\"");
 	server_snap_set(&srv.snaps, c, ctx);
@@ -389,10 +427,10 @@ main(int argc, char **argv)
 		log_info("event=listening listener=%s address=%s", conf_role_name(c->listeners[i].role),
 		    c->listeners[i].text);
 	log_info("event=started version=%s config=%s spool=%s queued=%ld workers=%zu user=%s tls=%s",
-	    FERRY_VERSION, o.conf_path ? o.conf_path : "(embedded)", c->spool_dir, queued, nworkers,
+	    FERRY_VERSION, o.conf_path ? o.conf_path : "(embedded)", fs.spool, queued, nworkers,
 	    ids.name ? ids.name : "(unchanged)", ctx ? "yes" : "no");
 	ferryd_notify_ready("accepting mail, %ld queued at start", queued);
-	ferryd_signals_wait(&srv, o.conf_path, &ids);
+	ferryd_signals_wait(&srv, o.conf_path, &ids, &fs);
 	server_workers_stop(&srv.server);
 	control_stop(ctl);
 	qmgr_stop(srv.qmgr);          /* deliveries in progress finish first */
@@ -407,5 +445,6 @@ main(int argc, char **argv)
 	server_free(&srv.server);
 	server_snap_put(srv.snaps.cur);
 	log_info("event=stopped");
+	ferryd_spool_leave(&fs);
 	return 0;
 }

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,16 +100,36 @@ server_conn_release(struct server *srv, const struct sockaddr *sa)
 	pthread_mutex_unlock(&srv->lock);
 }
 
+/* Connections the kernel may queue per listening socket before ferryd
+ * accepts them. A burst beyond it is dropped (SYNs retried seconds later),
+ * so the default is the most the kernel allows: listen(2) caps any larger
+ * value at net.core.somaxconn. */
+static int
+server_backlog(const struct conf *c)
+{
+	long long v = 4096;      /* the kernel's own default since Linux 5.4 */
+	FILE *f;
+
+	if (c->listen_backlog > 0)
+		return (int)c->listen_backlog;
+	if ((f = fopen("/proc/sys/net/core/somaxconn", "re")) != NULL) {
+		if (fscanf(f, "%lld", &v) != 1 || v <= 0 || v > INT_MAX)
+			v = 4096;
+		fclose(f);
+	}
+	return (int)v;
+}
+
 /* The local submission socket: any local user may connect, like sendmail. */
 static int
-server_unix_bind(const struct conf_listener *l, char *err, size_t errlen)
+server_unix_bind(const struct conf_listener *l, int backlog, char *err, size_t errlen)
 {
 	const struct sockaddr_un *sun = (const struct sockaddr_un *)&l->ss;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	unlink(sun->sun_path);
 	if (fd < 0 || bind(fd, (const struct sockaddr *)sun, sizeof(*sun)) < 0 ||
-	    chmod(sun->sun_path, 0666) < 0 || listen(fd, 128) < 0) {
+	    chmod(sun->sun_path, 0666) < 0 || listen(fd, backlog) < 0) {
 		snprintf(err, errlen, "listen local %s: %s", sun->sun_path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -118,7 +139,7 @@ server_unix_bind(const struct conf_listener *l, char *err, size_t errlen)
 }
 
 static int
-server_socket_bind(const struct conf_listener *l, char *err, size_t errlen)
+server_socket_bind(const struct conf_listener *l, int backlog, char *err, size_t errlen)
 {
 	int one = 1;
 	int fd = socket(l->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -130,7 +151,7 @@ server_socket_bind(const struct conf_listener *l, char *err, size_t errlen)
 		goto fail;
 	if (l->ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&l->ss, l->sslen) < 0 || listen(fd, 1024) < 0)
+	if (bind(fd, (const struct sockaddr *)&l->ss, l->sslen) < 0 || listen(fd, backlog) < 0)
 		goto fail;
 	return fd;
 fail:
@@ -143,6 +164,8 @@ fail:
 int
 server_listen(struct server *srv, const struct conf *c, size_t nworkers, char *err, size_t errlen)
 {
+	int backlog = server_backlog(c);
+
 	srv->nworkers = nworkers;
 	srv->nlisteners = c->nlisteners;
 	srv->listen_fds = xcalloc(nworkers * c->nlisteners, sizeof(int));
@@ -155,8 +178,8 @@ server_listen(struct server *srv, const struct conf *c, size_t nworkers, char *e
 				srv->listen_fds[w * c->nlisteners + i] = -1;
 				continue;
 			}
-			fd = local ? server_unix_bind(&c->listeners[i], err, errlen) :
-			    server_socket_bind(&c->listeners[i], err, errlen);
+			fd = local ? server_unix_bind(&c->listeners[i], backlog, err, errlen) :
+			    server_socket_bind(&c->listeners[i], backlog, err, errlen);
 			if (fd < 0)
 				return -1;
 			srv->listen_fds[w * c->nlisteners + i] = fd;

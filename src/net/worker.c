@@ -158,8 +158,10 @@ worker_init(struct server *srv, struct worker *w, const struct worker_proto *pro
 		la->index = i;
 		if (srv->listen_fds[w->id * srv->nlisteners + i] < 0)
 			continue;
+		/* backlog 0: already listening (server_listen); -1 would make
+		 * libevent listen() again with 128 */
 		w->listeners[i] = evconnlistener_new(w->base, worker_accept_cb, la,
-		    LEV_OPT_CLOSE_ON_FREE, -1, srv->listen_fds[w->id * srv->nlisteners + i]);
+		    LEV_OPT_CLOSE_ON_FREE, 0, srv->listen_fds[w->id * srv->nlisteners + i]);
 		if (w->listeners[i] == NULL)
 			return -1;
 		evconnlistener_set_error_cb(w->listeners[i], worker_accept_error_cb);

@@ -64,7 +64,15 @@ struct state_ident {
  * error NULL with a message naming the file in err. */
 struct state *state_open(const char *path, char *err, size_t errlen);
 void state_close(struct state *st);
+/* Open a new connection the way each thread does and read from it: 0, or
+ * -1 with the reason in err (ferryd runs it once, after dropping root). */
+int state_check(const struct state *st, char *err, size_t errlen);
 const char *state_path(const struct state *st);
+/* A file path recorded in the database (a DKIM key, absolute, under the
+ * database's directory) as this process reaches it: through the path the
+ * database was opened by, which ferryd names relative to its spool (the
+ * run user may not search the spool's parents). */
+void state_file_path(const struct state *st, const char *stored, char *out, size_t outlen);
 
 /* SMTP AUTH: user + password. A password of the API key form is checked as
  * a key (the user name must then be the tenant's name or "apikey");

@@ -4,10 +4,13 @@
  * threads without its own mutex; one each keeps readers from waiting on
  * each other, and WAL lets them read while ferryctl writes).
  * SECURITY: the file is created 0600 and refused when group or world may
- * read it (it holds password and key hashes).
+ * read it (it holds password and key hashes). A relative path stays
+ * relative (see state_vfs_full_pathname): ferryd opens it from its spool directory
+ * after dropping root, through parents the run user may not search.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
@@ -23,6 +26,7 @@
 
 struct state {
 	char         *path;
+	char         *dir_real;   /* path's directory, links resolved; NULL if unknown */
 	pthread_key_t tls_key;
 };
 
@@ -70,6 +74,39 @@ static const char state_schema[] =
     " queue_id TEXT NOT NULL, rcpt_index INTEGER NOT NULL, rcpt TEXT NOT NULL DEFAULT '',"
     " sender TEXT NOT NULL DEFAULT '', client TEXT NOT NULL DEFAULT '');";
 
+static sqlite3_vfs state_vfs, *state_vfs_base;
+static pthread_once_t state_vfs_once = PTHREAD_ONCE_INIT;
+
+/* SQLite's unix VFS makes every name absolute from getcwd() and lstat()s
+ * each component: a relative name then fails with "unable to open" for a
+ * user who may not search a parent of the working directory (ferryd after
+ * the privilege drop under a 0700 /root). This VFS is the default one with
+ * relative names kept relative; journal, WAL and -shm names follow. */
+static int
+state_vfs_full_pathname(sqlite3_vfs *vfs, const char *name, int nout, char *out)
+{
+	size_t len = strlen(name);
+
+	(void)vfs;
+	if (name[0] == '/')
+		return state_vfs_base->xFullPathname(state_vfs_base, name, nout, out);
+	if (nout <= 0 || len >= (size_t)nout)
+		return SQLITE_CANTOPEN;
+	memcpy(out, name, len + 1);
+	return SQLITE_OK;
+}
+
+static void
+state_vfs_register(void)
+{
+	state_vfs_base = sqlite3_vfs_find(NULL);
+	state_vfs = *state_vfs_base;
+	state_vfs.zName = "ferry-relative";
+	state_vfs.pNext = NULL;
+	state_vfs.xFullPathname = state_vfs_full_pathname;
+	sqlite3_vfs_register(&state_vfs, 0);
+}
+
 /* Close a thread's connection with the statements state_prepare kept. */
 static void
 state_conn_free(void *p)
@@ -94,8 +131,11 @@ sqlite3 *
 state_db_connect(const char *path, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
-	int rc = sqlite3_open_v2(path, &db,
-	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	int rc;
+
+	pthread_once(&state_vfs_once, state_vfs_register);
+	rc = sqlite3_open_v2(path, &db,
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, state_vfs.zName);
 
 	if (rc != SQLITE_OK) {
 		state_err(err, errlen, path, "cannot open", db);
@@ -166,6 +206,34 @@ fail:
 	return -1;
 }
 
+/* The directory of path with links resolved, as ferryctl records key
+ * paths under it (see dkg_place). */
+static char *
+state_dir_real(const char *path)
+{
+	char dir[PATH_MAX], real[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	return realpath(dir, real) != NULL ? xstrdup(real) : NULL;
+}
+
+void
+state_file_path(const struct state *st, const char *stored, char *out, size_t outlen)
+{
+	size_t n = st->dir_real != NULL ? strlen(st->dir_real) : 0;
+	const char *slash = strrchr(st->path, '/');
+
+	if (n > 1 && strncmp(stored, st->dir_real, n) == 0 && stored[n] == '/')
+		snprintf(out, outlen, "%.*s%s", slash == NULL ? 0 : (int)(slash - st->path + 1),
+		    st->path, stored + n + 1);
+	else
+		snprintf(out, outlen, "%s", stored);
+}
+
 struct state *
 state_open(const char *path, char *err, size_t errlen)
 {
@@ -187,9 +255,11 @@ state_open(const char *path, char *err, size_t errlen)
 	}
 	st = xcalloc(1, sizeof(*st));
 	st->path = xstrdup(path);
+	st->dir_real = state_dir_real(path);
 	if (pthread_key_create(&st->tls_key, state_conn_free) != 0) {
 		sqlite3_close_v2(db);
 		free(st->path);
+		free(st->dir_real);
 		free(st);
 		snprintf(err, errlen, "%s: no thread key", path);
 		return NULL;
@@ -213,7 +283,27 @@ state_close(struct state *st)
 		state_conn_free(db);
 	}
 	free(st->path);
+	free(st->dir_real);
 	free(st);
+}
+
+int
+state_check(const struct state *st, char *err, size_t errlen)
+{
+	sqlite3 *db = state_db_connect(st->path, err, errlen);
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	if (db == NULL)
+		return -1;
+	rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM meta;", -1, &stmt, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW)
+		state_err(err, errlen, st->path, "cannot read", db);
+	sqlite3_finalize(stmt);
+	sqlite3_close_v2(db);
+	return rc == SQLITE_ROW ? 0 : -1;
 }
 
 const char *

@@ -392,7 +392,7 @@ state_dkim_keys(struct state *st, long long tenant_id, const char *domain,
 	char owner[STATE_DOMAIN_MAX + 1];
 	sqlite3_stmt *stmt;
 	int rc, n = 0;
-	char sel[128], algo[32], path[4096];
+	char sel[128], algo[32], stored[4096], path[4096];
 
 	rc = ident_domain_cover(st, tenant_id, domain, owner, sizeof(owner));
 	if (rc != 1)
@@ -405,7 +405,8 @@ state_dkim_keys(struct state *st, long long tenant_id, const char *domain,
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		state_text_copy(sel, sizeof(sel), stmt, 0);
 		state_text_copy(algo, sizeof(algo), stmt, 1);
-		state_text_copy(path, sizeof(path), stmt, 2);
+		state_text_copy(stored, sizeof(stored), stmt, 2);
+		state_file_path(st, stored, path, sizeof(path));
 		fn(arg, owner, sel, algo, path);
 		n++;
 	}

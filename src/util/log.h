@@ -1,13 +1,16 @@
 /*
  * log.h - one line per event, machine-parseable (logfmt: key=value pairs).
  * Lines go to stderr by default or to a file (log_file); each starts with an
- * RFC 3339 UTC timestamp, the program name and a level.
+ * RFC 3339 UTC timestamp, the program name and a level. For log shippers
+ * the same line can be written as one JSON object (log_format json) and
+ * also sent to syslog(3) (log_syslog yes).
  * SECURITY: values that come from the network are quoted and escaped with
  * log_quote() so a peer cannot forge log lines (no raw CR/LF ever logged).
  */
 #ifndef FERRY_UTIL_LOG_H
 #define FERRY_UTIL_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
@@ -17,6 +20,21 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
  * reopen after rotation (SIGHUP). */
 int  log_open(const char *prog, const char *path);
 void log_set_level(enum log_level lvl);
+
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+/* json: {"time":..,"prog":..,"pid":..,"level":..,KEY:VALUE...} per line,
+ * every value a string (quoted values unescaped, then JSON-escaped; octets
+ * that are not UTF-8 become \xHH text). */
+void log_set_format(enum log_format fmt);
+/* Also send each line to syslog(3), facility mail, with the level's
+ * priority (the destination set by log_open keeps its copy). */
+void log_set_syslog(bool on);
+
+/* The JSON form of one logfmt line's pairs ("key=value key2=\"v\"...")
+ * with the fields before them; a malloc'd string without newline, or NULL
+ * (out of memory). For log_vwrite and its tests. */
+char *log_json_format(const char *time, const char *prog, long pid, const char *level,
+    const char *pairs, size_t len);
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -176,9 +176,12 @@ class Ferryd:
         deadline = time.time() + timeout
         while time.time() < deadline:
             log = self.log_text()[self.log_offset:]
-            seen = log.count("event=connect ") + log.count("event=connect-refused ")
+            # text lines, or JSON ones (log_format json)
+            connect = log.count("event=connect ") + log.count('"event":"connect"')
+            seen = connect + log.count("event=connect-refused ") + \
+                log.count('"event":"connect-refused"')
             if seen >= len(self.ports) and \
-                    log.count("event=connect ") == log.count("event=disconnect "):
+                    connect == log.count("event=disconnect ") + log.count('"event":"disconnect"'):
                 return
             time.sleep(0.02)
         raise RuntimeError("sessions still open after %ss" % timeout)
