@@ -102,6 +102,11 @@ conf_route_tls_check(struct conf_parse *p, struct conf_route *r)
 	if (r->tls_noverify && r->tls != CONF_TLS_REQUIRE)
 		return conf_fail(p, "route: tls_verify=no is only meaningful with tls=require "
 		    "(write: tls=require tls_verify=no)");
+	if (r->auth_user != NULL && (r->transport == CONF_TRANSPORT_MX ||
+	    r->transport == CONF_TRANSPORT_MAILDIR))
+		return conf_fail(p, "route: auth= needs a fixed next hop (smtp:HOST or lmtp:); "
+		    "%s route would never use the password", r->transport == CONF_TRANSPORT_MX ?
+		    "an mx" : "a maildir");
 	if (r->auth_user == NULL || r->host == NULL)
 		return 0;       /* no password, or a local socket */
 	if (r->tls == CONF_TLS_DEFAULT)

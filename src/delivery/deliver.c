@@ -43,7 +43,9 @@ deliver_tls_ctx(struct deliver_ctx *d, const struct conf *c)
 	time_t mtime = c->tls_ca_file && stat(c->tls_ca_file, &st) == 0 ? st.st_mtime : 0;
 	char err[512];
 
-	if (d->tls != NULL && strcmp(d->tls_key, key) == 0 && d->tls_mtime == mtime)
+	/* A failure is kept too: the file is read again only once it changes,
+	 * not at every delivery (nor logged at every one). */
+	if (d->tls_key != NULL && strcmp(d->tls_key, key) == 0 && d->tls_mtime == mtime)
 		return d->tls;
 	SSL_CTX_free(d->tls);
 	free(d->tls_key);

@@ -192,6 +192,16 @@ smtp_content_verdict(struct smtp_session *s, char *buf, size_t bufsz)
 	return NULL;
 }
 
+/* A client that gets a message accepted is not a nuisance: its refusals
+ * and junk commands count again from zero, as in Postfix, so a long
+ * session of good messages with a NOOP or RSET before each runs on. */
+static void
+smtp_strikes_clear(struct smtp_session *s)
+{
+	s->strikes = 0;
+	s->njunk = 0;
+}
+
 /* A transaction of return-path tokens: recorded durably, then 250; the
  * content itself is not kept (the spool file is dropped). */
 static void
@@ -203,6 +213,7 @@ smtp_return_path_end(struct smtp_session *s)
 		smtp_tx_reset(s);
 		return;
 	}
+	smtp_strikes_clear(s);
 	smtp_reply(s, "250 2.0.0 Ok: return-path report recorded as %s", s->tx.id);
 	smtp_tx_reset(s);
 }
@@ -251,6 +262,7 @@ smtp_commit_result(struct smtp_session *s, int error)
 		smtp_tx_refuse(s, "message-refused", "451 4.3.0 Error: queue file write error");
 	} else {
 		s->nqueued++;
+		smtp_strikes_clear(s);
 		log_info("event=queued sid=%llu client=%s id=%s from=%s nrcpt=%zu size=%" PRIu64
 		    " proto=%s tls=%s auth=%s tenant=%s", s->sid, s->addr, tx->id,
 		    log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len), tx->nrcpts,

@@ -134,9 +134,10 @@ struct smtp_session {
 	char                *auth_login_user;
 
 	struct smtp_tx       tx;
-	int                  errors;
+	int                  errors;         /* refusals in the session (logged) */
+	int                  strikes;        /* ... since the last queued message */
 	unsigned             nmail, nrcpt, nqueued, nrset, ncmd;
-	unsigned             njunk;          /* NOOP, RSET, VRFY: see smtp_reply_junk */
+	unsigned             njunk;          /* NOOP, RSET, VRFY since the last queued message */
 
 	/* Completions from other threads (committer, auth pool) land here. */
 	struct event        *async_ev;

@@ -118,12 +118,16 @@ smtp_close_after_reply(struct smtp_session *s)
 	smtp_close_when_flushed(s);
 }
 
-/* A refused command counts toward max_errors (Postfix's hard error limit). */
+/* A refused command counts toward max_errors (Postfix's hard error limit).
+ * errors is the session's total, for the log; strikes start again at each
+ * queued message, so a client sending many good messages on one
+ * connection is not cut for the odd refusal among them (as Postfix). */
 void
 smtp_reply_error(struct smtp_session *s, const char *reply)
 {
 	smtp_reply(s, "%s", reply);
-	if (++s->errors >= s->conf->max_errors) {
+	s->errors++;
+	if (++s->strikes >= s->conf->max_errors) {
 		log_info("event=disconnect-errors sid=%llu client=%s errors=%d", s->sid, s->addr, s->errors);
 		smtp_reply(s, "421 4.7.0 %s Error: too many errors", s->conf->hostname);
 		smtp_close_after_reply(s);

@@ -161,9 +161,11 @@ class Ferryd:
     def submissions(self):
         return self.ports["submissions"]
 
-    def start(self):
+    def start(self, cwd=None):
+        """cwd: the directory ferryd starts from (relative paths in the
+        configuration count from it); None: the test's own."""
         self.log_offset = len(self.log_text())
-        self.proc = subprocess.Popen([FERRYD, "-c", self.conf], stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([FERRYD, "-c", self.conf], stdout=subprocess.DEVNULL, cwd=cwd,
                                      stderr=open(os.path.join(self.tmp, "stderr"), "ab"))
         for p in self.ports.values():
             wait_port(p, proc=self.proc)

@@ -222,6 +222,20 @@ class JunkCommandTest(unittest.TestCase):
         self.assertTrue(c.closed())
         self.assertIn("event=disconnect-errors", f.log_text())
 
+    def test_long_session_of_good_messages_runs_on(self):
+        # JavaMail sends NOOP before each message on a kept connection,
+        # others RSET: a client whose messages are queued is no nuisance
+        # (the counts start again at each queued message, as Postfix's)
+        f = Ferryd().start()
+        self.addCleanup(f.stop)
+        with smtplib.SMTP("127.0.0.1", f.mx, timeout=30) as s:
+            for i in range(150):
+                self.assertEqual(s.noop()[0], 250)
+                self.assertEqual(s.rset()[0], 250)
+                s.sendmail("a@sender.test", ["alice@example.test"], MSG + b"n %d\r\n" % i)
+        self.assertEqual(f.log_text().count("event=queued"), 150)
+        self.assertNotIn("event=disconnect-errors", f.log_text())
+
 
 if __name__ == "__main__":
     ferrytest.main()

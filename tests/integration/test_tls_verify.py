@@ -69,16 +69,18 @@ class SmarthostVerifyTest(unittest.TestCase):
         self.f.stop()
         self.rx.stop()
 
-    def start(self, cert, route_opts="auth=user:secret", ca=True, host=HOST, mx=False):
+    def start(self, cert, route_opts="auth=user:secret", ca=True, host=HOST, mx=False,
+              ca_relative=False):
         self.rx = Receiver("127.0.0.2", tls=server_ctx(CERTS, cert))
         extra = FAST + "dns_servers %s\n" % DNS.servers
         if ca:
-            extra += "tls_ca_file %s\n" % os.path.join(CERTS, "ca.pem")
+            extra += "tls_ca_file %s\n" % ("ca.pem" if ca_relative else os.path.join(CERTS, "ca.pem"))
         if mx:      # no route: remote.test's MX host, verified by smtp_tls verify
             extra += "smtp_tls verify\nsmtp_port %d\n" % self.rx.port
         else:
             extra += "route * smtp:%s:%d %s\n" % (host, self.rx.port, route_opts)
-        self.f = Ferryd(deliver=True, extra=extra, relay_networks="127.0.0.0/8").start()
+        self.f = Ferryd(deliver=True, extra=extra, relay_networks="127.0.0.0/8").start(
+            cwd=CERTS if ca_relative else None)
 
     def assert_deferred_unverified(self, why):
         log = self.f.log_text
@@ -111,6 +113,16 @@ class SmarthostVerifyTest(unittest.TestCase):
         self.assertTrue(self.rx.auths[0].startswith("AUTH PLAIN "))
         self.assertTrue(wait_for(lambda: self.f.queue_files() == []))
         self.assertEqual(self.rx.tls_errors, [])
+
+    def test_relative_ca_file_counts_from_the_start_directory(self):
+        # ferryd works inside its spool after start; a relative tls_ca_file
+        # must still name the file it checked at start (it was opened
+        # relative to the spool, failed, and every verify route deferred)
+        self.start("good", ca_relative=True)
+        send(self.f, ["x@remote.test"])
+        self.assertTrue(self.rx.wait(1), self.f.log_text())
+        self.assertEqual(len(self.rx.auths), 1)
+        self.assertNotIn("tls-client-unavailable", self.f.log_text())
 
     def test_ip_literal_route_checks_the_address(self):
         self.start("ip", host="[127.0.0.2]")

@@ -160,6 +160,8 @@ test_route_auth_verifies(void **state)
 	expect_error("route * smtp:relay.test auth=u:p tls_verify=no\n",
 	    "1: route: tls_verify=no is only meaningful with tls=require (write: tls=require tls_verify=no)");
 	expect_error("route * smtp:relay.test tls=verify tls_verify=no auth=u:p\n", "only meaningful");
+	expect_error("route x.test mx auth=u:p\n", "1: route: auth= needs a fixed next hop (smtp:HOST or lmtp:); an mx route");
+	expect_error("route x.test maildir auth=u:p\n", "a maildir route would never use the password");
 }
 
 /* tls_ca_file is read at load time: a missing or non-PEM file names its line. */
