@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ferryctl/ctl.h"
@@ -104,6 +105,10 @@ main(int argc, char **argv)
 			return CTL_EXIT_USAGE;
 		}
 	}
+	/* As ferry-sendmail: one variable points every tool at an installed
+	 * configuration; without either, the embedded default (./var). */
+	if (c.config == NULL && getenv("FERRY_CONFIG") != NULL && getenv("FERRY_CONFIG")[0] != '\0')
+		c.config = getenv("FERRY_CONFIG");
 	if (optind >= argc) {
 		ctl_warn("no command");
 		ctl_usage_print(true);

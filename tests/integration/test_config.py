@@ -210,6 +210,23 @@ class FerryctlConfigTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn(os.path.join(spool, "control.sock"), r.stderr)
 
+    def test_ferry_config_variable_names_the_file(self):
+        # as ferry-sendmail: FERRY_CONFIG points ferryctl at an installed
+        # configuration without -c; -c still wins over it
+        d = d_tmp()
+        spool = os.path.join(d, "spool")
+        os.mkdir(spool)
+        rc, out, path, _ = check("spool_dir %s\nlisten mx 127.0.0.1:2599\n" % spool)
+        self.assertEqual(rc, 0, out)
+        env = dict(os.environ, FERRY_CONFIG=path)
+        r = subprocess.run([FERRYCTL, "user", "add", "--password-stdin", "v@example.test"],
+                           input="pw\n", capture_output=True, text=True, env=env, cwd=d)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.exists(os.path.join(spool, "users")))
+        self.assertFalse(os.path.exists(os.path.join(d, "var")))   # not the embedded default
+        r = subprocess.run([FERRYCTL, "-c", d, "user", "list"], capture_output=True, text=True, env=env)
+        self.assertEqual((r.returncode, r.stderr), (1, "ferryctl: %s: is a directory\n" % d))
+
 
 def d_tmp():
     return tempfile.mkdtemp(prefix="ferryconf.")
