@@ -193,12 +193,17 @@ class FerryctlConfigTest(unittest.TestCase):
             r = self.ctl(d, args)
             self.assertEqual((r.returncode, r.stderr), (1, "ferryctl: %s: is a directory\n" % d), args)
 
-    def test_paths_come_from_the_configuration(self):
+    def valid_conf(self):
+        """A valid configuration with its own spool: (dir, spool, conf path)."""
         d = d_tmp()
         spool = os.path.join(d, "spool")
         os.mkdir(spool)
         rc, out, path, _ = check("spool_dir %s\nlisten mx 127.0.0.1:2599\n" % spool)
         self.assertEqual(rc, 0, out)
+        return d, spool, path
+
+    def test_paths_come_from_the_configuration(self):
+        d, spool, path = self.valid_conf()
         r = subprocess.run([FERRYCTL, "-c", path, "user", "add", "--password-stdin", "u@example.test"],
                            input="pw\n", capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -213,11 +218,7 @@ class FerryctlConfigTest(unittest.TestCase):
     def test_ferry_config_variable_names_the_file(self):
         # as ferry-sendmail: FERRY_CONFIG points ferryctl at an installed
         # configuration without -c; -c still wins over it
-        d = d_tmp()
-        spool = os.path.join(d, "spool")
-        os.mkdir(spool)
-        rc, out, path, _ = check("spool_dir %s\nlisten mx 127.0.0.1:2599\n" % spool)
-        self.assertEqual(rc, 0, out)
+        d, spool, path = self.valid_conf()
         env = dict(os.environ, FERRY_CONFIG=path)
         r = subprocess.run([FERRYCTL, "user", "add", "--password-stdin", "v@example.test"],
                            input="pw\n", capture_output=True, text=True, env=env, cwd=d)
