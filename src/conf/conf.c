@@ -142,8 +142,15 @@ conf_finish(struct conf *c)
 struct conf *
 conf_load(const char *path, char *err, size_t errlen)
 {
+	return conf_load_flags(path, 0, err, errlen);
+}
+
+struct conf *
+conf_load_flags(const char *path, unsigned flags, char *err, size_t errlen)
+{
 	struct conf *c = xcalloc(1, sizeof(*c));
-	struct conf_parse p = { .c = c, .file = path, .err = err, .errlen = errlen };
+	struct conf_parse p = { .c = c, .file = path, .err = err, .errlen = errlen,
+	    .no_files = (flags & CONF_LOAD_NO_FILES) != 0 };
 	int rc = 0;
 
 	c->option_lines = xcalloc(CONF_OPTIONS_MAX, sizeof(int));
@@ -166,6 +173,31 @@ conf_load(const char *path, char *err, size_t errlen)
 	}
 	conf_finish(c);
 	return c;
+}
+
+static bool
+conf_str_differs(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+/* What ferryd opened or became at start and keeps until it exits: the
+ * queue and its lock, the state database, the two sockets, the user. */
+const char *
+conf_restart_needed(const struct conf *run, const struct conf *next)
+{
+	const struct { const char *name; const char *run, *next; } fixed[] = {
+		{ "spool_dir", run->spool_dir, next->spool_dir },
+		{ "state_db", run->state_db, next->state_db },
+		{ "control_socket", run->control_socket, next->control_socket },
+		{ "submit_socket", run->submit_socket, next->submit_socket },
+		{ "user", run->run_user, next->run_user },
+	};
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		if (conf_str_differs(fixed[i].run, fixed[i].next))
+			return fixed[i].name;
+	return NULL;
 }
 
 static void

@@ -168,11 +168,25 @@ const struct conf_route *conf_route_find(const struct conf *c, const char *domai
 /* Load path (NULL for the embedded default). On error returns NULL with
  * "FILE:LINE: message" in err. */
 struct conf *conf_load(const char *path, char *err, size_t errlen);
+
+/* CONF_LOAD_NO_FILES: parse every line (dkim_sign's words, tls_ca_file's
+ * name) but open none of the files they name, so dkim_keys stays empty.
+ * For the tools that only want the configuration's paths and limits
+ * (ferry-sendmail, ferryctl) and run as users who may not read ferryd's
+ * private keys; ferryd and ferryd -t load and check every file. */
+#define CONF_LOAD_NO_FILES 0x1u
+struct conf *conf_load_flags(const char *path, unsigned flags, char *err, size_t errlen);
 void conf_free(struct conf *c);
 
 /* Checks that make a configuration unsafe to run (an open relay, a listener
  * without TLS material where TLS is required...). Returns 0 or -1 + err. */
 int conf_check(const struct conf *c, char *err, size_t errlen);
+
+/* A reload cannot move what ferryd opened at start: the first of spool_dir,
+ * state_db, control_socket, submit_socket and user that differs between
+ * the running configuration and the next one, or NULL. Both with their
+ * paths written the same way (ferryd rebases both on its spool). */
+const char *conf_restart_needed(const struct conf *run, const struct conf *next);
 
 /* The line of the file that set a single-valued option (tls_key...), 0 when
  * the file did not: for messages about the files such options name. */

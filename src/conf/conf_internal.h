@@ -36,6 +36,7 @@ struct conf_parse {
 	int         *seen;                       /* c->option_lines */
 	int         *mailbox_lines;              /* line of each c->mailboxes[i], file order */
 	int         *alias_lines;                /* line of each c->aliases[i], file order */
+	bool         no_files;                   /* CONF_LOAD_NO_FILES: name files, open none */
 };
 
 /* Write "FILE:LINE: message" to p->err; returns -1. */

@@ -252,7 +252,7 @@ conf_string_set(struct conf_parse *p, const struct conf_option *o, const char *s
 
 	if (o->valid != NULL && !o->valid(s))
 		return conf_fail(p, "%s: '%s' is not %s", o->name, s, o->what);
-	if (o->load != NULL && o->load(s, err, sizeof(err)) < 0)
+	if (o->load != NULL && !p->no_files && o->load(s, err, sizeof(err)) < 0)
 		return conf_fail(p, "%s: %s", o->name, err);
 	free(*dst);
 	*dst = xstrdup(s);

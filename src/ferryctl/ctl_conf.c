@@ -1,15 +1,17 @@
 /*
  * ctl_conf.c - ferryctl's configuration: ferry.conf read once, through the
- * conf module as ferryd reads it (conf_load), so every command accepts and
- * refuses the same files with ferryd's FILE:LINE messages. Without -c, the
+ * conf module as ferryd reads it, so every command accepts and refuses the
+ * same lines with ferryd's FILE:LINE messages. Without -c, the
  * embedded default (spool ./var), as ferryd without -c.
  * Users file: -u FILE; else -c CONFIG's users_file; else $FERRY_USERS;
  * else the embedded default's, ./var/users.
  * State database: the configuration's state_db.
  * Control socket: -s PATH; else the configuration's control_socket.
  * SECURITY: the config file and the environment are the administrator's.
- * conf_load reads the dkim_sign key files too: ferryctl runs as root, and
- * a key it cannot read is an error naming the key and the line.
+ * The files the configuration names (dkim_sign keys, tls_ca_file) are not
+ * opened (CONF_LOAD_NO_FILES): no command uses them, and mailq runs
+ * ferryctl as users who may not read ferryd's private keys; ferryd -t
+ * checks them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +25,8 @@ ctl_conf_get(struct ctl *c)
 {
 	char err[1024];
 
-	if (c->conf == NULL && (c->conf = conf_load(c->config, err, sizeof(err))) == NULL)
+	if (c->conf == NULL && (c->conf = conf_load_flags(c->config, CONF_LOAD_NO_FILES, err,
+	    sizeof(err))) == NULL)
 		ctl_warn("%s", err);
 	return c->conf;
 }

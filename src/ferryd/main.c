@@ -268,17 +268,38 @@ ferryd_tls_reload(struct ferryd *srv, const struct conf *c, const struct ferryd_
 	return ctx;
 }
 
+/* The option of c that only a restart can apply, or NULL. Half of a new
+ * spool_dir would follow a reload (users_file, maildir_root, TLS files
+ * under it) while the queue, lock and sockets stay: refuse the whole of
+ * it instead, as Postfix says "requires restart" for such settings. */
+static const char *
+ferryd_reload_restart_needed(struct ferryd *srv, const struct conf *c)
+{
+	struct server_snap *run = server_snap_get(&srv->snaps);
+	const char *name = conf_restart_needed(run->conf, c);
+
+	server_snap_put(run);
+	return name;
+}
+
 static void
 ferryd_reload(struct ferryd *srv, const char *path, const struct ferryd_ids *ids,
     const struct ferryd_spool *fs)
 {
 	char err[1024];
 	struct conf *c = ferryd_spool_conf_load(fs, err, sizeof(err));
+	const char *fixed;
 	SSL_CTX *ctx;
 
 	if (c == NULL) {
 		log_error("event=reload-failed reason=\"configuration has errors\" error=\"%s\" "
 		    "action=\"keeping the running configuration\"", err);
+		return;
+	}
+	if ((fixed = ferryd_reload_restart_needed(srv, c)) != NULL) {
+		log_error("event=reload-failed reason=\"%s changed: restart needed\" "
+		    "action=\"keeping the running configuration\"", fixed);
+		conf_free(c);
 		return;
 	}
 	if (log_open(NULL, c->log_file) < 0)

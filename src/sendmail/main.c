@@ -4,7 +4,8 @@
  * Options follow Postfix's sendmail(1); exit codes are sysexits(3).
  * SECURITY: runs with the invoking user's privileges and needs no others
  * (the socket is open to every local user, as sendmail is). Set-id, it
- * refuses -C and $FERRY_CONFIG, which would let a user choose the file.
+ * refuses -C and $FERRY_CONFIG, which would let a user choose the file,
+ * and mailq (-bp), which would run ferryctl with the borrowed ids.
  */
 #include <getopt.h>
 #include <pwd.h>
@@ -47,8 +48,17 @@ struct sendmail_opts {
 	bool        list_queue;    /* -bp, or called as mailq */
 };
 
+/* Installed set-user-ID or set-group-ID against the advice of the man page. */
+static bool
+sendmail_setid(void)
+{
+	return getuid() != geteuid() || getgid() != getegid();
+}
+
 /* mailq / -bp: what `ferryctl queue list` shows, from ferryctl beside this
- * program or on PATH. Only returns when it cannot be run. */
+ * program or on PATH. Only returns when it cannot be run. Never called
+ * set-id (main refuses): the exec would hand the borrowed ids, the
+ * caller's PATH and environment to ferryctl, never meant to be set-id. */
 static void
 sendmail_exec_mailq(const char *conf_path)
 {
@@ -217,9 +227,8 @@ static const char *
 sendmail_conf_path(const char *opt)
 {
 	const char *env = getenv("FERRY_CONFIG");
-	bool setid = getuid() != geteuid() || getgid() != getegid();
 
-	if (setid && (opt != NULL || (env != NULL && env[0] != '\0')))
+	if (sendmail_setid() && (opt != NULL || (env != NULL && env[0] != '\0')))
 		sendmail_die(EX_USAGE, "-C and $FERRY_CONFIG are refused in a set-id program");
 	if (opt != NULL)
 		return opt;
@@ -236,7 +245,8 @@ sendmail_conf_load(const char *path)
 	char err[1024];
 	struct conf *c;
 
-	if ((c = conf_load(path, err, sizeof(err))) == NULL)
+	/* the dkim_sign keys are ferryd's, private: every user must be able to send */
+	if ((c = conf_load_flags(path, CONF_LOAD_NO_FILES, err, sizeof(err))) == NULL)
 		sendmail_die(EX_CONFIG, "%s", err);
 	return c;
 }
@@ -374,6 +384,9 @@ main(int argc, char **argv)
 	o.list_queue = strcmp(prog, "mailq") == 0;
 	first = sendmail_opts_parse(argc, argv, &o);
 	if (o.list_queue) {
+		if (sendmail_setid())
+			sendmail_die(EX_USAGE, "mailq (-bp) is refused in a set-id program: "
+			    "run ferryctl queue list");
 		sendmail_exec_mailq(sendmail_conf_path(o.conf_path));
 		sendmail_die(EX_UNAVAILABLE, "cannot run ferryctl to list the queue");
 	}

@@ -1,6 +1,7 @@
 """ferryd -t and configuration errors: every error names the file and line,
 and no configuration that would relay for everyone is accepted."""
 import os
+import re
 import subprocess
 import tempfile
 import unittest
@@ -165,6 +166,36 @@ class ConfigTest(unittest.TestCase):
         r = subprocess.run([FERRYD, "-t", "-c", "/nonexistent/ferry.conf"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 1)
         self.assertEqual(r.stderr, "ferryd: /nonexistent/ferry.conf: No such file or directory\n")
+
+
+class ConfigDocsTest(unittest.TestCase):
+    """docs/configuration.md against the code it documents: `delivery on|off`
+    had no entry, and the spool's mode was given as 0750 (it is 0751)."""
+
+    def read(self, *path):
+        with open(os.path.join(ferrytest.SRC, *path)) as f:
+            return f.read()
+
+    def test_every_option_has_an_entry(self):
+        src = self.read("src", "conf", "conf_option.c")
+        table = src[src.index("conf_options[] = {"):]
+        table = table[:table.index("\n};")]
+        names = re.findall(r"\bOPT_[A-Z]+\(\s*(\w+)", table)
+        self.assertGreater(len(names), 50)
+        doc = self.read("docs", "configuration.md")
+        missing = [n for n in names if not re.search(r"`%s[ `]" % n, doc)]
+        self.assertEqual(missing, [])
+
+    def test_spool_mode_as_documented(self):
+        f = ferrytest.Ferryd().start()
+        try:
+            mode = os.stat(f.spool).st_mode & 0o777
+        finally:
+            f.stop()
+        doc = self.read("docs", "configuration.md")
+        entry = doc[doc.index("`spool_dir DIR`"):]
+        entry = entry[:entry.index("\n\n")]
+        self.assertEqual(re.findall(r"spool mode (0[0-7]{3})", entry), ["%04o" % mode], entry)
 
 
 class FerryctlConfigTest(unittest.TestCase):

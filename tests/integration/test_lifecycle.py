@@ -53,6 +53,50 @@ class ReloadTest(unittest.TestCase):
         finally:
             f.stop()
 
+    def rcpt_code(self, f, rcpt):
+        c = RawClient(f.mx)
+        c.reply()
+        c.cmd("EHLO x.test")
+        c.cmd("MAIL FROM:<a@s.test>")
+        code = c.cmd("RCPT TO:<%s>" % rcpt)[0]
+        c.close()
+        return code
+
+    def test_reload_refuses_what_needs_a_restart(self):
+        """A reload that moves the spool, the state database, a socket or
+        the user is refused as a whole: half of a new spool_dir used to
+        follow (users file, Maildirs, TLS files) while the queue, lock and
+        sockets stayed, without a word."""
+        f = Ferryd().start()
+        try:
+            with open(f.conf) as fh:
+                base = fh.read()
+            other = os.path.join(f.tmp, "other")
+            changes = [("spool_dir", "spool_dir " + other),
+                       ("state_db", "state_db " + os.path.join(other, "ferry.db")),
+                       ("control_socket", "control_socket " + os.path.join(f.tmp, "c.sock")),
+                       ("submit_socket", "submit_socket " + os.path.join(f.tmp, "s.sock")),
+                       ("user", "user root")]
+            for name, line in changes:
+                text = base.replace("spool_dir " + f.spool + "\n", "") if name == "spool_dir" else base
+                with open(f.conf, "w") as fh:
+                    fh.write(text + line + "\nmailbox carol@example.test\n")
+                f.hup()
+                want = 'event=reload-failed reason="%s changed: restart needed"' % name
+                self.assertTrue(wait_for(lambda: want in f.log_text()), f.log_text())
+                self.assertEqual(self.rcpt_code(f, "carol@example.test"), 550)   # not applied
+            self.assertFalse(os.path.exists(other))
+            self.assertNotIn("event=reloaded", f.log_text())
+            # The same spool written another way is no change.
+            with open(f.conf, "w") as fh:
+                fh.write(base.replace("spool_dir " + f.spool, "spool_dir " + f.spool + "/./") +
+                         "mailbox carol@example.test\n")
+            f.hup()
+            self.assertTrue(wait_for(lambda: "event=reloaded" in f.log_text()), f.log_text())
+            self.assertEqual(self.rcpt_code(f, "carol@example.test"), 250)
+        finally:
+            f.stop()
+
     def test_users_file_change_needs_no_signal(self):
         f = Ferryd().start()
         try:

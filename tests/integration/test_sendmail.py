@@ -272,6 +272,86 @@ class SendmailMailqTest(unittest.TestCase):
         shutil.rmtree(cwd)
 
 
+def as_nobody(argv, **kw):
+    """argv run as nobody:nogroup with no supplementary groups."""
+    return subprocess.run(["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups"] +
+                          argv, capture_output=True, timeout=60, **kw)
+
+
+class SendmailUnprivilegedTest(unittest.TestCase):
+    """Any user may send (cron mail): the configuration's private files are
+    ferryd's. A dkim_sign key readable by root alone used to stop
+    ferry-sendmail for every other user (exit 78, "Permission denied")."""
+
+    @classmethod
+    def setUpClass(cls):
+        if os.getuid() != 0 or shutil.which("setpriv") is None:
+            raise unittest.SkipTest("needs root and setpriv to run as another user")
+        cls.keys = tempfile.mkdtemp(prefix="ferrykeys.")
+        os.chmod(cls.keys, 0o755)
+        cls.key = os.path.join(cls.keys, "s1.pem")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "ED25519", "-out", cls.key],
+                       check=True, capture_output=True)
+        os.chmod(cls.key, 0o600)
+        cls.f = Ferryd(extra="dkim_sign example.test s1 %s" % cls.key).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.f.stop()
+        shutil.rmtree(cls.keys)
+
+    def test_non_root_user_submits(self):
+        self.assertNotEqual(as_nobody(["cat", self.key]).returncode, 0)   # the key is private
+        r = as_nobody([SENDMAIL, "-C", self.f.conf, "-f", "cron@example.test", "alice@example.test"],
+                      input=b"Subject: cron\n\nx\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, b"")
+        self.assertTrue(wait_for(lambda: len(self.f.queue_files()) == 1))
+
+    def test_non_root_ferryctl_reads_the_configuration(self):
+        # the control socket is not nobody's; the configuration was read
+        r = as_nobody([ferrytest.FERRYCTL, "-c", self.f.conf, "queue", "list"])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertNotIn(b"dkim_sign", r.stderr)
+        self.assertIn(b"control.sock", r.stderr)
+
+    def test_syntax_of_dkim_sign_still_checked(self):
+        bad = os.path.join(self.f.tmp, "bad.conf")
+        with open(bad, "w") as fh:
+            fh.write("spool_dir %s\ndkim_sign example.test bad/selector %s\n" % (self.f.spool, self.key))
+        os.chmod(bad, 0o644)
+        r = as_nobody([SENDMAIL, "-C", bad, "alice@example.test"], input=b"x\n")
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.assertIn(b"bad.conf:2: dkim_sign: bad domain", r.stderr)
+
+    def test_setid_mailq_refused(self):
+        """Set-id, mailq would exec ferryctl, found on the caller's PATH,
+        with the borrowed group and the caller's environment."""
+        tmp = tempfile.mkdtemp(prefix="ferrysetid.")
+        try:
+            os.chmod(tmp, 0o755)
+            prog, bindir = os.path.join(tmp, "ferry-sendmail"), os.path.join(tmp, "bin")
+            shutil.copy(SENDMAIL, prog)
+            os.chown(prog, 0, 0)
+            os.chmod(prog, 0o2755)                    # setgid root
+            os.mkdir(bindir, 0o755)
+            with open(os.path.join(bindir, "ferryctl"), "w") as fh:
+                fh.write("#!/bin/sh\necho CALLER-FERRYCTL\n")
+            os.chmod(os.path.join(bindir, "ferryctl"), 0o755)
+            env = {k: v for k, v in os.environ.items() if k != "FERRY_CONFIG"}
+            env["PATH"] = bindir + ":/usr/bin:/bin"
+            for argv in ([prog, "-bp"], [prog, "-bp", "-C", self.f.conf]):
+                r = as_nobody(argv, env=env)
+                self.assertNotIn(b"CALLER-FERRYCTL", r.stdout)
+                self.assertIn(b"mailq (-bp) is refused in a set-id program", r.stderr)
+                # a sanitizer build: LeakSanitizer cannot inspect a set-id
+                # process (nor read its ASAN_OPTIONS) and exits 1 after us
+                if b"LeakSanitizer has encountered a fatal error" not in r.stderr:
+                    self.assertEqual(r.returncode, EX_USAGE, r.stderr)
+        finally:
+            shutil.rmtree(tmp)
+
+
 class SendmailNoDaemonTest(unittest.TestCase):
     def test_ferryd_not_running_is_tempfail(self):
         f = Ferryd()   # configuration written, daemon never started

@@ -20,7 +20,7 @@
 static char tmpl[] = "/tmp/ferry-test-conf-XXXXXX";
 
 static struct conf *
-load_text(const char *text, char *err, size_t errlen)
+load_text_flags(const char *text, unsigned flags, char *err, size_t errlen)
 {
 	char path[64];
 	FILE *f;
@@ -32,7 +32,7 @@ load_text(const char *text, char *err, size_t errlen)
 	f = fdopen(fd, "w");
 	fputs(text, f);
 	fclose(f);
-	struct conf *c = conf_load(path, err, errlen);
+	struct conf *c = conf_load_flags(path, flags, err, errlen);
 	if (c == NULL) {
 		/* keep only "LINE: message" so tests need not know the temp name */
 		char *colon = strchr(err, ':');
@@ -41,6 +41,12 @@ load_text(const char *text, char *err, size_t errlen)
 	}
 	unlink(path);
 	return c;
+}
+
+static struct conf *
+load_text(const char *text, char *err, size_t errlen)
+{
+	return load_text_flags(text, 0, err, errlen);
 }
 
 static void
@@ -186,6 +192,58 @@ test_tls_ca_file_checked(void **state)
 		assert_string_equal(c->tls_ca_file, "/etc/ssl/certs/ca-certificates.crt");
 	}
 	conf_free(c);
+}
+
+/* ferry-sendmail and ferryctl: the lines are checked, the files they
+ * name are not opened (a key only root may read would stop them). */
+static void
+test_no_files_names_without_opening(void **state)
+{
+	char err[256];
+	const char *files = "hostname a.test\ndkim_sign example.com s1 /nonexistent/k.pem\n"
+	    "tls_ca_file /nonexistent/ca.pem\n";
+	struct conf *c = load_text_flags(files, CONF_LOAD_NO_FILES, err, sizeof(err));
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(c->ndkim, 0);
+	assert_string_equal(c->tls_ca_file, "/nonexistent/ca.pem");
+	conf_free(c);
+	assert_null(load_text(files, err, sizeof(err)));
+	assert_string_equal(err, "2: dkim_sign: /nonexistent/k.pem: No such file or directory");
+	assert_null(load_text_flags("dkim_sign example.com bad/sel /k.pem\n", CONF_LOAD_NO_FILES,
+	    err, sizeof(err)));
+	assert_string_equal(err, "1: dkim_sign: bad domain 'example.com' or selector 'bad/sel'");
+	assert_null(load_text_flags("dkim_sign example.com s1\n", CONF_LOAD_NO_FILES, err, sizeof(err)));
+	assert_string_equal(err, "1: usage: dkim_sign DOMAIN SELECTOR KEYFILE");
+}
+
+static void
+test_restart_needed(void **state)
+{
+	static const char *const changes[][2] = {
+		{ "spool_dir /other\n", "spool_dir" },
+		{ "state_db /other.db\n", "state_db" },
+		{ "control_socket /c.sock\n", "control_socket" },
+		{ "submit_socket none\n", "submit_socket" },
+		{ "user nobody\n", "user" },
+		{ "hostname b.test\nmax_errors 5\n", NULL },
+	};
+	char err[256];
+	struct conf *run = load_text("hostname a.test\n", err, sizeof(err));
+
+	(void)state;
+	assert_non_null(run);
+	for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		struct conf *next = load_text(changes[i][0], err, sizeof(err));
+		assert_non_null(next);
+		if (changes[i][1] == NULL)
+			assert_null(conf_restart_needed(run, next));
+		else
+			assert_string_equal(conf_restart_needed(run, next), changes[i][1]);
+		conf_free(next);
+	}
+	conf_free(run);
 }
 
 static void
@@ -501,6 +559,8 @@ main(void)
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_route_auth_verifies),
 		cmocka_unit_test(test_tls_ca_file_checked),
+		cmocka_unit_test(test_no_files_names_without_opening),
+		cmocka_unit_test(test_restart_needed),
 		cmocka_unit_test(test_errors_name_the_line),
 		cmocka_unit_test(test_errors_name_line_and_cause),
 		cmocka_unit_test(test_nul_and_long_lines),
