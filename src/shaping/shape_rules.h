@@ -10,6 +10,17 @@
  * SECURITY: the file is the administrator's, parsed with bounded lines
  * (FILE:LINE errors); the reply text matched is a remote peer's, so every
  * regular expression runs under PCRE2 match, depth and heap limits.
+ *
+ * FOR THE DELIVERY ENGINE: on each 4xx or 5xx reply a remote peer sends
+ * (greeting, EHLO, MAIL, RCPT, end of DATA), call
+ * shape_rules_match_reply(conf->shaping, &reply, &a) with the struct conf
+ * the delivery holds. Never for a local failure dressed as a reply
+ * (mta_reply_set: connect errors, TLS failures): those are not the peer's
+ * words. CONNECTIONS, RATE or SUSPEND: set that limit on the ready queue of
+ * (source address, destination site) until now + a.duration, a later match
+ * restarting it; the tighter of it and the configured limit applies; log
+ * event=shaping with a.rule, a.file:a.line, the action and the reply.
+ * IGNORE or NONE: nothing beyond the usual retry.
  */
 #ifndef FERRY_SHAPING_SHAPE_RULES_H
 #define FERRY_SHAPING_SHAPE_RULES_H
