@@ -11,6 +11,7 @@
 #include "conf/conf.h"
 #include "conf/conf_internal.h"
 #include "dkim/dkim.h"
+#include "shaping/shape_rules.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +127,7 @@ conf_finish(struct conf *c)
 		snprintf(c->postmaster, n, "postmaster@%s", c->hostname);
 	}
 	conf_local_listener_add(c);
+	conf_shaping_finish(c);
 	if (c->tls_cert == NULL && c->tls_key == NULL) {
 		c->tls_cert = conf_path_join(c->spool_dir, "tls/cert.pem");
 		c->tls_key = conf_path_join(c->spool_dir, "tls/key.pem");
@@ -243,6 +245,8 @@ conf_free(struct conf *c)
 	free(c->postmaster);
 	free(c->outbound_source);
 	free(c->state_db);
+	free(c->shaping_rules);
+	shape_rules_free(c->shaping);
 	conf_pools_free(c);
 	for (size_t i = 0; i < c->nroutes; i++) {
 		struct conf_route *r = &c->routes[i];

@@ -59,6 +59,7 @@ struct conf_route {
 };
 
 struct dkim_key;
+struct shape_rules;
 
 /* "pool NAME [select=round-robin|weighted]" and
  * "pool_address NAME IP [ehlo=HOST] [weight=N] [warmup=N,N,...] [warmup_start=YYYY-MM-DD]":
@@ -152,6 +153,10 @@ struct conf {
 	 * From: is in DOMAIN (or a subdomain) is signed with each of its keys. */
 	struct dkim_key  **dkim_keys; size_t ndkim;
 	char *state_db;                    /* tenants etc. (SQLite); default spool_dir/ferry.db */
+	/* shaping_rules FILE, "none", or NULL (the embedded rules); the loaded
+	 * set, NULL for none, owned here and immutable: a reload makes another */
+	char *shaping_rules;
+	struct shape_rules   *shaping;
 	struct conf_pool     *pools;     size_t npools;
 	struct conf_provider *providers; size_t nproviders;
 	int  *option_lines;                /* see conf_option_line */

@@ -6,6 +6,7 @@
  *   conf_route.c   routes, TLS words, DKIM signing keys
  *   conf_pool.c    IP pools and provider limits
  *   conf_check.c   checks across lines, once the whole file is read
+ *   conf_shaping.c the shaping rules file (shaping_rules), or the embedded one
  *   conf.c         load, defaults, free, lookups
  */
 #ifndef FERRY_CONF_INTERNAL_H
@@ -72,7 +73,7 @@ void conf_lower(char *s);
 /* conf_route.c */
 int  conf_route_add(struct conf_parse *p, char **argv, int argc);
 int  conf_dkim_add(struct conf_parse *p, char **argv, int argc);
-int  conf_ca_file_load(const char *path, char *err, size_t errlen);
+int  conf_ca_file_load(struct conf *c, const char *path, char *err, size_t errlen);
 /* none, may, require: for smtp_tls and a route's tls= (NULL-terminated). */
 extern const struct conf_word conf_tls_words[];
 
@@ -81,6 +82,11 @@ int  conf_pool_add(struct conf_parse *p, char **argv, int argc);
 int  conf_pool_address_add(struct conf_parse *p, char **argv, int argc);
 int  conf_provider_add(struct conf_parse *p, char **argv, int argc);
 void conf_pools_free(struct conf *c);
+
+/* conf_shaping.c: load shaping_rules FILE (or "none") into c->shaping;
+ * conf_shaping_finish gives a configuration without it the embedded rules. */
+int  conf_shaping_load(struct conf *c, const char *path, char *err, size_t errlen);
+void conf_shaping_finish(struct conf *c);
 
 /* conf_check.c: what one line cannot decide (mailboxes whose domain comes
  * later, tls_cert without tls_key), reported at the line concerned. Runs

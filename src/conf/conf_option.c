@@ -36,8 +36,9 @@ struct conf_option {
 	const struct conf_word *words;                    /* CHOICE, BOOL: NULL-terminated */
 	bool                  (*valid)(const char *);     /* STRING; NULL: any word */
 	const char             *what;                     /* STRING: what valid() wants */
-	/* PATH: a file that must load now; 0, or -1 with the cause in err */
-	int                   (*load)(const char *path, char *err, size_t errlen);
+	/* PATH: a file that must load now; 0, or -1 with the cause in err. It
+	 * may keep what it loaded in c (freed by conf_free). */
+	int                   (*load)(struct conf *c, const char *path, char *err, size_t errlen);
 	int                   (*add)(struct conf_parse *, char **, int);   /* LINE */
 };
 
@@ -76,7 +77,7 @@ conf_log_level_valid(const char *s)
  *   a number           OPT_INT(name, min, max, default)      field long long
  *   bytes, seconds     OPT_SIZE(...), OPT_TIME(...)           field long long
  *   a file, directory  OPT_PATH(name)                         field char *, NULL when unset
- *   a file to load now OPT_FILE(name, loader)                 loader(path, err, errlen): 0 or -1
+ *   a file to load now OPT_FILE(name, loader)                 loader(c, path, err, errlen): 0 or -1
  *   any other word     OPT_STR(name, field, check, "what")   check NULL: any word
  *   two words          OPT_BOOL(name, field, "yes", "no", default)    field bool
  *   a word from a set  OPT_CHOICE(name, field, default, { "text", CONF_LOG_TEXT }, ...)
@@ -152,6 +153,7 @@ static const struct conf_option conf_options[] = {
 	OPT_STR(outbound_source, outbound_source, conf_ip_valid, "an IPv4 or IPv6 address"),
 	OPT_WORDS(smtp_tls, smtp_tls, CONF_TLS_MAY, conf_tls_words),
 	OPT_FILE(tls_ca_file, conf_ca_file_load),
+	OPT_FILE(shaping_rules, conf_shaping_load),
 	OPT_LINE(route, conf_route_add),
 	OPT_LINE(dkim_sign, conf_dkim_add),
 	OPT_LINE(pool, conf_pool_add),
@@ -252,7 +254,7 @@ conf_string_set(struct conf_parse *p, const struct conf_option *o, const char *s
 
 	if (o->valid != NULL && !o->valid(s))
 		return conf_fail(p, "%s: '%s' is not %s", o->name, s, o->what);
-	if (o->load != NULL && !p->no_files && o->load(s, err, sizeof(err)) < 0)
+	if (o->load != NULL && !p->no_files && o->load(p->c, s, err, sizeof(err)) < 0)
 		return conf_fail(p, "%s: %s", o->name, err);
 	free(*dst);
 	*dst = xstrdup(s);

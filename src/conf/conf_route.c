@@ -121,8 +121,9 @@ conf_route_tls_check(struct conf_parse *p, struct conf_route *r)
 
 /* The CAs for tls=verify must load at start, not at the first delivery. */
 int
-conf_ca_file_load(const char *path, char *err, size_t errlen)
+conf_ca_file_load(struct conf *c, const char *path, char *err, size_t errlen)
 {
+	(void)c;
 	SSL_CTX *ctx = tls_client_ctx_new(path, err, errlen);
 
 	if (ctx == NULL)

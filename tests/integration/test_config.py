@@ -162,6 +162,50 @@ class ConfigTest(unittest.TestCase):
         finally:
             f.stop()
 
+    def test_shaping_rules_errors_name_both_files(self):
+        d = d_tmp()
+        rules = os.path.join(d, "shaping.rules")
+        with open(rules, "w") as fh:
+            fh.write("# mine\nok 421 4.7.28 * rate 20/min for 30m\n"
+                     "bad 421 * \"[TSS04\" suspend for 1h\n")
+        rc, out, path, _ = check(BASE + "spool_dir %s\nshaping_rules %s\n" % (d, rules))
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:4: shaping_rules: %s:3: regular expression \"[TSS04\" at offset 6: "
+                      "missing terminating ] for character class" % (path, rules), out)
+        with open(rules, "w") as fh:
+            fh.write("ok 421 4.7.28 * rate 20/min for\n")
+        rc, out, path, _ = check(BASE + "spool_dir %s\nshaping_rules %s\n" % (d, rules))
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:4: shaping_rules: %s:1: rate needs a duration: 'for 30m'" % (path, rules), out)
+        rc, out, path, _ = check(BASE + "spool_dir %s\nshaping_rules %s.missing\n" % (d, rules))
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:4: shaping_rules: %s.missing: No such file or directory" % (path, rules), out)
+
+    def test_shaping_rules_shipped_file_and_none(self):
+        shipped = os.path.join(ferrytest.SRC, "dist", "shaping.rules")
+        for value in (shipped, "none"):
+            rc, out, path, _ = check(BASE + "spool_dir %s\nshaping_rules %s\n" % (d_tmp(), value))
+            self.assertEqual(rc, 0, out)
+
+    def test_reload_rereads_shaping_rules(self):
+        f = ferrytest.Ferryd()
+        rules = os.path.join(f.tmp, "shaping.rules")
+        with open(rules, "w") as fh:
+            fh.write("ok 421 * * suspend for 1m\n")
+        os.chmod(rules, 0o644)
+        with open(f.conf, "a") as fh:
+            fh.write("shaping_rules %s\n" % rules)
+        f.start()
+        try:
+            with open(rules, "a") as fh:
+                fh.write("\nbroken 421 * * slow for 1m\n")
+            f.hup()
+            self.assertTrue(ferrytest.wait_for(lambda: "event=reload-failed" in f.log_text()))
+            self.assertIn("shaping_rules: %s:3: action 'slow': connections N, rate N/min, "
+                          "suspend or ignore" % rules, f.log_text())
+        finally:
+            f.stop()
+
     def test_missing_file(self):
         r = subprocess.run([FERRYD, "-t", "-c", "/nonexistent/ferry.conf"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 1)

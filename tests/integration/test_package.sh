@@ -42,11 +42,14 @@ step "control data"
 dpkg-deb -f "$DEB" Package | grep -x ferry >/dev/null || fail "package name"
 dpkg-deb -f "$DEB" Depends | grep 'libevent-core' >/dev/null || fail "Depends lacks the shared libraries: $(dpkg-deb -f "$DEB" Depends)"
 dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles | grep -x /etc/ferry/ferry.conf >/dev/null || fail "conffiles"
+dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles | grep -x /etc/ferry/shaping.rules >/dev/null ||
+	fail "conffiles: shaping.rules"
 dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./postinst | grep useradd >/dev/null || fail "postinst"
 
 step "contents"
 dpkg-deb -c "$DEB" | awk '{print $6}' | sed 's|^\./|/|' >"$TMP/files"
 for f in /usr/sbin/ferryd /usr/sbin/ferryctl /usr/sbin/ferry-sendmail /etc/ferry/ferry.conf \
+    /etc/ferry/shaping.rules \
     /lib/systemd/system/ferryd.service /usr/share/man/man8/ferryd.8.gz \
     /usr/share/man/man5/ferry.conf.5.gz /usr/share/man/man8/ferryctl.8.gz \
     /usr/share/man/man8/ferry-sendmail.8.gz; do
@@ -59,13 +62,17 @@ step "unpacked into a scratch root"
 ROOT=$TMP/root
 dpkg-deb -x "$DEB" "$ROOT"
 # The sample names /var/spool/ferry; -t reads the file and checks the TLS
-# key only if present, so it does not need the spool to exist.
-"$ROOT/usr/sbin/ferryd" -t -c "$ROOT/etc/ferry/ferry.conf" || fail "ferryd -t on the sample configuration"
+# key only if present, so it does not need the spool to exist. It names
+# /etc/ferry/shaping.rules, read at once: the unpacked one here.
+grep -x 'shaping_rules /etc/ferry/shaping.rules' "$ROOT/etc/ferry/ferry.conf" >/dev/null ||
+	fail "sample: shaping_rules /etc/ferry/shaping.rules"
+sed "s|^shaping_rules /etc/|shaping_rules $ROOT/etc/|" "$ROOT/etc/ferry/ferry.conf" >"$TMP/sample.conf"
+"$ROOT/usr/sbin/ferryd" -t -c "$TMP/sample.conf" || fail "ferryd -t on the sample configuration"
 # The commented opt-in lines are valid too: network listeners instead of
 # loopback, example domains, relay_networks, a smarthost route, log_file.
 sed -e 's/^listen .*127\.0\.0\.1:/#&/' -e 's/^#\(listen .*\*:\)/\1/' \
     -e 's/^#\(hostname\|log_file\|domain\|mailbox\|alias\|relay_networks\|route\) /\1 /' \
-    "$ROOT/etc/ferry/ferry.conf" >"$TMP/optin.conf"
+    "$TMP/sample.conf" >"$TMP/optin.conf"
 grep -Eq '^listen +mx +\*:25$' "$TMP/optin.conf" && grep -q '^route ' "$TMP/optin.conf" ||
 	fail "the sample's opt-in lines are not where this test expects them"
 "$ROOT/usr/sbin/ferryd" -t -c "$TMP/optin.conf" || fail "ferryd -t on the sample with its opt-in lines enabled"
