@@ -175,12 +175,14 @@ deliver_log(const struct conf *c, const struct spool_env *env, const struct rcpt
 {
 	const char *ev = r->state == SPOOL_RCPT_DELIVERED ? "delivered" :
 	    r->state == SPOOL_RCPT_FAILED ? "bounced" : "deferred";
-	char to[300], reply[600], text[MTA_TEXT_MAX + 8];
+	char to[300], reply[600], relay[1210], text[MTA_TEXT_MAX + 8];
 
 	(void)c;
 	snprintf(text, sizeof(text), "%d %s", r->reply.code, r->reply.text);
 	log_info("event=%s id=%s to=%s relay=%s delay=%lds attempts=%d reply=%s%s%s", ev, env->id,
-	    log_quote(to, sizeof(to), r->r->addr, strlen(r->r->addr)), r->relay[0] ? r->relay : "none",
+	    log_quote(to, sizeof(to), r->r->addr, strlen(r->r->addr)),
+	    /* the MX host name comes from DNS: quoted like a peer's text */
+	    r->relay[0] ? log_quote(relay, sizeof(relay), r->relay, strlen(r->relay)) : "none",
 	    (long)(time(NULL) - env->arrival), attempts + 1,
 	    log_quote(reply, sizeof(reply), text, strlen(text)),
 	    r->reason && r->state == SPOOL_RCPT_PENDING ? " reason=" : "",

@@ -108,8 +108,8 @@ warmup_first_day(struct state *st, const char *addr, long long today)
 	pthread_mutex_unlock(&warmup_lock);
 out:
 	if (!ok)
-		log_warn("event=warmup-day-unknown addr=%s reason=\"%s\" (today taken as day 1)", addr,
-		    sqlite3_errmsg(db));
+		log_warn("event=warmup-day-unknown addr=%s reason=\"%s\" effect=\"today taken as day 1\"",
+		    addr, sqlite3_errmsg(db));
 	sqlite3_finalize(ins);
 	sqlite3_finalize(sel);
 	return day;

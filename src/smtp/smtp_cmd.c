@@ -43,11 +43,12 @@ void
 smtp_tx_refusal_log(struct smtp_session *s, const char *event, const char *reply)
 {
 	struct smtp_tx *tx = &s->tx;
-	char q[300];
+	char q[300], qr[2100];
 
-	log_info("event=%s sid=%llu client=%s id=%s from=%s reply=\"%s\"", event, s->sid, s->addr,
+	log_info("event=%s sid=%llu client=%s id=%s from=%s reply=%s", event, s->sid, s->addr,
 	    tx->id[0] != '\0' ? tx->id : "-",
-	    tx->active ? log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len) : "-", reply);
+	    tx->active ? log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len) : "-",
+	    log_quote(qr, sizeof(qr), reply, strlen(reply)));
 }
 
 /* Every 4xx/5xx a transaction gets is logged and counted (errors= on the
@@ -167,7 +168,7 @@ smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 	struct smtp_ext ext = smtp_session_ext(s);
 	struct smtp_tx *tx = &s->tx;
 	const char *err;
-	char q[300], buf[512];
+	char q[300], buf[512], qr[2100];
 
 	if (tx->active) {
 		smtp_reply_error(s, "503 5.5.1 Error: nested MAIL command");
@@ -185,8 +186,8 @@ smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 	if (err == NULL)
 		err = smtp_tenant_mail_check(s, buf, sizeof(buf));
 	if (err != NULL) {
-		log_info("event=mail-refused sid=%llu client=%s arg=%s reply=\"%s\"", s->sid, s->addr,
-		    log_quote(q, sizeof(q), arg, len), err);
+		log_info("event=mail-refused sid=%llu client=%s arg=%s reply=%s", s->sid, s->addr,
+		    log_quote(q, sizeof(q), arg, len), log_quote(qr, sizeof(qr), err, strlen(err)));
 		memset(tx, 0, sizeof(*tx));
 		smtp_reply_error(s, err);
 		return;
@@ -255,7 +256,7 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 	struct smtp_ext ext = smtp_session_ext(s);
 	struct smtp_rcpt r;
 	const char *err;
-	char q[300], f[300], buf[256];
+	char q[300], f[300], buf[256], qr[2100];
 
 	if (!s->tx.active) {
 		smtp_tx_refuse(s, "rcpt-refused", "503 5.5.1 Error: need MAIL command");
@@ -280,9 +281,9 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 		err = smtp_rcpt_kind_decide(s, &r);
 	if (err != NULL) {
 		s->tx.refused++;
-		log_info("event=rcpt-refused sid=%llu client=%s from=%s to=%s reply=\"%s\"",
+		log_info("event=rcpt-refused sid=%llu client=%s from=%s to=%s reply=%s",
 		    s->sid, s->addr, log_quote(f, sizeof(f), s->tx.sender.addr, s->tx.sender.len),
-		    log_quote(q, sizeof(q), arg, len), err);
+		    log_quote(q, sizeof(q), arg, len), log_quote(qr, sizeof(qr), err, strlen(err)));
 		smtp_reply_error(s, err);
 		return;
 	}

@@ -521,9 +521,12 @@ static void
 smtp_session_free(struct smtp_session *s)
 {
 	struct worker *w = s->worker;
+	char q[4 * SMTP_HELO_MAX + 8];
 
+	/* the HELO name is the client's text: quoted like every network value */
 	log_info("event=disconnect sid=%llu client=%s helo=%s commands=%u mail=%u rcpt=%u queued=%u errors=%d",
-	    s->sid, s->addr, s->helo[0] ? s->helo : "-", s->ncmd, s->nmail, s->nrcpt, s->nqueued, s->errors);
+	    s->sid, s->addr, s->helo[0] ? log_quote(q, sizeof(q), s->helo, strlen(s->helo)) : "-", s->ncmd,
+	    s->nmail, s->nrcpt, s->nqueued, s->errors);
 	smtp_tx_reset(s);
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);

@@ -59,9 +59,13 @@ smtp_tenant_reason(const struct state_ident *id, char *out, size_t outsz)
 static void
 smtp_tenant_log_refusal(struct smtp_session *s, const char *stage, const char *reply)
 {
-	log_info("event=tenant-refused sid=%llu client=%s tenant=%s %s=%s stage=%s reply=\"%s\"",
+	char qr[2100];
+
+	/* tenant and subject are names ferryctl validated; the reply may echo
+	 * the client's text */
+	log_info("event=tenant-refused sid=%llu client=%s tenant=%s %s=%s stage=%s reply=%s",
 	    s->sid, s->addr, s->ident.tenant, smtp_tenant_kind_name[s->ident.kind], s->ident.subject,
-	    stage, reply);
+	    stage, log_quote(qr, sizeof(qr), reply, strlen(reply)));
 }
 
 /* A connector's network holds the client: it relays as that tenant. */

@@ -209,7 +209,7 @@ lc_flush(struct lc *lc)
 	if (ok)
 		ok = sqlite3_exec(lc->db, "COMMIT;", NULL, NULL, NULL) == SQLITE_OK;
 	if (!ok) {
-		log_warn("counters: cannot write to the state database: %s", sqlite3_errmsg(lc->db));
+		log_warn("event=counters-write-failed error=\"%s\"", sqlite3_errmsg(lc->db));
 		if (!sqlite3_get_autocommit(lc->db))
 			sqlite3_exec(lc->db, "ROLLBACK;", NULL, NULL, NULL);
 		lc_redirty(lc, copy);

@@ -3,6 +3,10 @@
  * lines from several worker threads never interleave; the same pairs as
  * JSON objects (RFC 8259, one per line, written by jansson) for log
  * shippers; a copy to syslog.
+ * SECURITY: a line's values may hold network text the caller forgot to
+ * quote; the JSON form reads a value as quoted only when its closing quote
+ * ends the word, and a later key never replaces an earlier one (time,
+ * prog, pid, level included), so a value cannot forge or hide a field.
  */
 #include "util/log.h"
 
@@ -21,12 +25,44 @@
 
 #include "util/log_syslog.h"
 
+/* A key is at most this long with its NUL; longer words are no pairs. */
+#define LOG_KEY_MAX 64
+
 static const char *log_prog = "ferry";
-static int log_fd = 2;
+/* Where lines go: 2, or once a file was opened a descriptor number of its
+ * own that is never closed again, only pointed elsewhere by dup3(2) (see
+ * log_open). Read by every thread at each write. */
+static atomic_int log_fd = 2;
 static enum log_level log_min = LOG_INFO;
 /* set by the main thread at start and on reload, read by every thread */
 static atomic_int log_format = LOG_FORMAT_TEXT;
 static atomic_bool log_syslog;
+
+/* Point the log at fd (consumed). The first file gets a number of its own;
+ * after that the number never changes: dup3 replaces what it refers to in
+ * one step. Closing it and storing a new number would leave a window in
+ * which another thread's accept or open reuses the closed number and a
+ * log line lands in a client's socket or a spool file. Returns 0, or -1
+ * (errno set; the old destination stays). */
+static int
+log_fd_replace(int fd)
+{
+	int cur = atomic_load(&log_fd), rc = 0, e = 0;
+
+	if (cur <= 2) {
+		atomic_store(&log_fd, fd);
+		return 0;
+	}
+	if (dup3(fd, cur, O_CLOEXEC) < 0) {
+		rc = -1;
+		e = errno;
+	}
+	if (fd != 2)
+		close(fd);
+	if (rc < 0)
+		errno = e;
+	return rc;
+}
 
 int
 log_open(const char *prog, const char *path)
@@ -36,16 +72,13 @@ log_open(const char *prog, const char *path)
 	if (prog != NULL)
 		log_prog = prog;
 	if (path == NULL || strcmp(path, "-") == 0) {
-		log_fd = 2;
-		return 0;
+		/* stderr again: the own number, if any, now points at it */
+		return log_fd_replace(2);
 	}
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return -1;
-	if (log_fd > 2)
-		close(log_fd);
-	log_fd = fd;
-	return 0;
+	return log_fd_replace(fd);
 }
 
 void
@@ -105,20 +138,45 @@ log_json_string(const char *v, size_t len)
 	return json_stringn(buf, o);
 }
 
-/* One value at *pp (bare up to a space, or "quoted" with log_quote's
- * escapes undone) into out; returns its length and advances *pp. */
-static size_t
-log_value_read(const char **pp, const char *end, char *out)
+/* The end of the word at p: the first space, or end. */
+static const char *
+log_word_end(const char *p, const char *end)
 {
-	const char *p = *pp;
+	while (p < end && *p != ' ')
+		p++;
+	return p;
+}
+
+/* The key of a "key=" word at p into key (NUL-terminated); returns the
+ * octets to skip (key and '='), or 0 when the word is not a key=value
+ * pair: no '=' before the word ends, an empty or over-long key, or a
+ * character no format string of ours puts in a key. */
+static size_t
+log_key_read(const char *p, const char *end, char key[LOG_KEY_MAX])
+{
 	size_t n = 0;
 
-	if (p == end || *p != '"') {
-		while (p < end && *p != ' ')
-			out[n++] = *p++;
-		*pp = p;
-		return n;
-	}
+	for (; p + n < end && p[n] != '=' && p[n] != ' '; n++)
+		if (n + 1 >= LOG_KEY_MAX ||
+		    !(isalnum((unsigned char)p[n]) || p[n] == '_' || p[n] == '-' || p[n] == '.'))
+			return 0;
+	if (n == 0 || p + n == end || p[n] != '=')
+		return 0;
+	memcpy(key, p, n);
+	key[n] = '\0';
+	return n + 1;
+}
+
+/* The value of a "quoted" word at p (log_quote's escapes undone) into out;
+ * returns the end of the value, or NULL when its closing quote is not
+ * followed by a space or the end of the line: then the word is not one
+ * log_quote wrote and the caller reads it literally. A quote left open
+ * (a line cut at its maximum length) runs to the end. */
+static const char *
+log_quoted_read(const char *p, const char *end, char *out, size_t *outlen)
+{
+	size_t n = 0;
+
 	for (p++; p < end && *p != '"'; p++) {
 		if (*p == '\\' && p + 1 < end && (p[1] == '"' || p[1] == '\\')) {
 			out[n++] = *++p;
@@ -131,8 +189,47 @@ log_value_read(const char **pp, const char *end, char *out)
 			out[n++] = *p;
 		}
 	}
-	*pp = p < end ? p + 1 : p;
-	return n;
+	if (p + 1 < end && p[1] != ' ')     /* closed, but the word goes on */
+		return NULL;
+	*outlen = n;
+	return p < end ? p + 1 : p;
+}
+
+/* One value at p into out: "quoted" as log_quote writes it, else the
+ * literal octets up to the next space. Returns the end of the value. */
+static const char *
+log_value_read(const char *p, const char *end, char *out, size_t *outlen)
+{
+	const char *q;
+
+	if (p < end && *p == '"' && (q = log_quoted_read(p, end, out, outlen)) != NULL)
+		return q;
+	q = log_word_end(p, end);
+	memcpy(out, p, (size_t)(q - p));
+	*outlen = (size_t)(q - p);
+	return q;
+}
+
+/* Add key to o without ever replacing a member: the first one stays (so
+ * time, prog, pid and level, set first, cannot be overwritten) and a later
+ * one is renamed key_2, key_3 ... key_9, then dropped. Takes v. */
+static void
+log_json_add(json_t *o, const char *key, json_t *v)
+{
+	char alt[LOG_KEY_MAX + 8];
+
+	if (json_object_get(o, key) == NULL) {
+		json_object_set_new(o, key, v);
+		return;
+	}
+	for (int i = 2; i <= 9; i++) {
+		snprintf(alt, sizeof(alt), "%s_%d", key, i);
+		if (json_object_get(o, alt) == NULL) {
+			json_object_set_new(o, alt, v);
+			return;
+		}
+	}
+	json_decref(v);
 }
 
 char *
@@ -140,37 +237,39 @@ log_json_format(const char *time, const char *prog, long pid, const char *level,
     const char *pairs, size_t len)
 {
 	const char *p = pairs, *end = pairs + len;
-	char key[64], val[4096];
+	char key[LOG_KEY_MAX], val[4096], msg[4096];
+	size_t vlen, mlen = 0, k;
 	json_t *o = json_object();
 	char *s;
 
 	if (o == NULL)
 		return NULL;
 	if (len >= sizeof(val))
-		end = pairs + sizeof(val) - 1;    /* a value never outgrows val */
+		end = pairs + sizeof(val) - 1;    /* a value or msg never outgrows its buffer */
 	json_object_set_new(o, "time", json_string(time));
 	json_object_set_new(o, "prog", json_string(prog));
 	json_object_set_new(o, "pid", json_integer(pid));
 	json_object_set_new(o, "level", json_string(level));
 	while (p < end) {
-		size_t klen = strcspn(p, "= ");
 		if (*p == ' ') {
 			p++;
 			continue;
 		}
-		if (klen > (size_t)(end - p))
-			klen = (size_t)(end - p);
-		/* a word without '=' (none today) is kept whole under "msg" */
-		if (klen >= sizeof(key) || p + klen == end || p[klen] != '=')
-			snprintf(key, sizeof(key), "msg");
-		else {
-			memcpy(key, p, klen);
-			key[klen] = '\0';
-			p += klen + 1;
+		if ((k = log_key_read(p, end, key)) == 0) {
+			/* a word that is no pair: the words join, space-separated, in "msg" */
+			const char *w = log_word_end(p, end);
+			if (mlen > 0)
+				msg[mlen++] = ' ';
+			memcpy(msg + mlen, p, (size_t)(w - p));
+			mlen += (size_t)(w - p);
+			p = w;
+			continue;
 		}
-		size_t vlen = log_value_read(&p, end, val);
-		json_object_set_new(o, key, log_json_string(val, vlen));
+		p = log_value_read(p + k, end, val, &vlen);
+		log_json_add(o, key, log_json_string(val, vlen));
 	}
+	if (mlen > 0)
+		log_json_add(o, "msg", log_json_string(msg, mlen));
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	return s;
@@ -190,7 +289,7 @@ log_json_write(const char *stamp, enum log_level lvl, const char *pairs, size_t 
 	if (atomic_load(&log_syslog))
 		log_syslog_send(lvl, s, n);
 	s[n] = '\n';      /* over the NUL: written with its length, never as a string */
-	if (write(log_fd, s, n + 1) < 0) {
+	if (write(atomic_load(&log_fd), s, n + 1) < 0) {
 		/* nowhere left to report it */
 	}
 	free(s);
@@ -225,7 +324,7 @@ log_vwrite(enum log_level lvl, const char *fmt, va_list ap)
 	if (atomic_load(&log_syslog))
 		log_syslog_send(lvl, line + pairs, n + m - pairs);
 	/* A single write keeps lines whole across threads (O_APPEND). */
-	if (write(log_fd, line, n + m + 1) < 0) {
+	if (write(atomic_load(&log_fd), line, n + m + 1) < 0) {
 		/* nowhere left to report it */
 	}
 }

@@ -17,14 +17,20 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 /* Set the program name and the destination: NULL or "-" for stderr. Returns
  * 0 or -1 (errno set) when the file cannot be opened. Safe to call again to
- * reopen after rotation (SIGHUP). */
+ * reopen after rotation (SIGHUP) while other threads log: the descriptor
+ * they write to is replaced in one step, never closed under them. */
 int  log_open(const char *prog, const char *path);
 void log_set_level(enum log_level lvl);
 
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 /* json: {"time":..,"prog":..,"pid":..,"level":..,KEY:VALUE...} per line,
  * every value a string (quoted values unescaped, then JSON-escaped; octets
- * that are not UTF-8 become \xHH text). */
+ * that are not UTF-8 become \xHH text). A value is read as quoted only
+ * when its closing quote is followed by a space or the end of the line,
+ * else literally up to the next space. A key seen before (or one of time,
+ * prog, pid, level) is never replaced: the later value goes under KEY_2,
+ * KEY_3 ... KEY_9, beyond that it is dropped. Words that are no key=value
+ * pair are joined, separated by one space, into one "msg" member. */
 void log_set_format(enum log_format fmt);
 /* Also send each line to syslog(3), facility mail, with the level's
  * priority (the destination set by log_open keeps its copy). */

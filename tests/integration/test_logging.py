@@ -44,6 +44,67 @@ class JsonLogTest(unittest.TestCase):
         self.assertEqual(events["disconnect"]["helo"], 'odd"helo\\x')
         self.assertTrue(events["rcpt-refused"]["reply"].startswith("550 5.1.1"))
 
+    def test_helo_cannot_forge_a_field(self):
+        # The security review's reproduction: HELO passes the name check
+        # ('"' and '=' are printable) and, logged unquoted, replaced the
+        # disconnect line's client with the address it names.
+        helo = '"x"client=203.0.113.9'
+        f = Ferryd(extra="log_format json").start()
+        try:
+            with smtplib.SMTP("127.0.0.1", f.mx) as s:
+                self.assertEqual(s.helo(helo)[0], 250)
+        finally:
+            f.stop()
+        objs = [json.loads(line) for line in f.log_text().splitlines()]
+        # (the start-up port probes disconnect too, after no command)
+        disc = [o for o in objs if o.get("event") == "disconnect" and o.get("commands") != "0"]
+        self.assertEqual(len(disc), 1)
+        self.assertEqual(disc[0]["client"], "127.0.0.1")
+        self.assertEqual(disc[0]["helo"], helo)
+        for o in objs:
+            for k, v in o.items():
+                self.assertFalse(k.startswith("client_"), o)
+                if k != "helo":
+                    self.assertNotIn("203.0.113.9", str(v), o)
+
+    def test_helo_is_quoted_in_text_lines(self):
+        # The name is the client's text: quoted and escaped like every
+        # network value, so the text line itself holds no forged pair.
+        f = Ferryd().start()
+        try:
+            with smtplib.SMTP("127.0.0.1", f.mx) as s:
+                self.assertEqual(s.helo('"x"client=203.0.113.9')[0], 250)
+        finally:
+            f.stop()
+        self.assertRegex(f.log_text(), r'event=disconnect sid=\d+ client=127\.0\.0\.1 '
+                         r'helo="\\"x\\"client=203\.0\.113\.9" commands=')
+
+
+class RotationTest(unittest.TestCase):
+    def test_reload_reopens_the_log_file(self):
+        # logrotate's way (with `create`: ferryd, no longer root, cannot
+        # create files here): rename, a new file for the run user, SIGHUP.
+        # The file is reopened on the same descriptor number (dup3), so
+        # later lines go to the new file and none to the renamed one.
+        f = Ferryd().start()
+        try:
+            os.rename(f.log, f.log + ".1")
+            st = os.stat(f.log + ".1")          # ferryd chowned it to its user
+            with open(f.log, "w"):
+                pass
+            os.chown(f.log, st.st_uid, st.st_gid)
+            f.hup()
+            self.assertTrue(wait_for(lambda: "event=reloaded" in f.log_text()))
+            with smtplib.SMTP("127.0.0.1", f.mx) as s:
+                self.assertEqual(s.helo("rotated.test")[0], 250)
+            self.assertTrue(wait_for(lambda: 'helo="rotated.test"' in f.log_text()))
+        finally:
+            f.stop()
+        old = ferrytest.read_text(f.log + ".1")
+        self.assertIn("event=started", old)
+        self.assertNotIn("rotated.test", old)
+        self.assertIn("event=stopped", f.log_text())
+
 
 class SyslogTest(unittest.TestCase):
     def test_lines_go_to_syslog_with_their_priority(self):

@@ -3,14 +3,23 @@
  * json turns every key=value pair into a JSON member, undoing log_quote's
  * escapes so a value reads back exactly (quotes, backslashes, control
  * octets, UTF-8), octets that are not UTF-8 as \xHH text; every line
- * written parses on its own (jansson reads them back).
+ * written parses on its own (jansson reads them back). A value the caller
+ * left unquoted cannot add or replace a member, the parser reads no
+ * octet past the line, bare words join into "msg", and a reopen keeps
+ * the descriptor number threads write to.
  */
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <jansson.h>
@@ -127,6 +136,220 @@ test_lines_written_parse(void **state)
 	assert_int_equal(n, 3);
 }
 
+/* Each key, value pair of a NULL-ended list (values without NUL) is a
+ * member, and the object holds nothing else beside time, prog, pid, level. */
+static void
+assert_members_only(json_t *o, const char *const *kv)
+{
+	size_t n = 0;
+
+	for (; kv[n] != NULL; n += 2)
+		assert_member(o, kv[n], kv[n + 1], strlen(kv[n + 1]));
+	assert_int_equal(json_object_size(o), 4 + n / 2);
+}
+
+static json_t *
+format_pairs(const char *pairs)
+{
+	char *s = log_json_format("t", "ferryd", 1, "info", pairs, strlen(pairs));
+	json_t *o;
+
+	assert_non_null(s);
+	o = parse(s);
+	free(s);
+	return o;
+}
+
+/* The review's reproduction: an unquoted HELO of "x"client=203.0.113.9
+ * replaced the real client. A closing quote not followed by a space or
+ * the end makes the word literal. */
+static void
+test_quote_must_end_the_word(void **state)
+{
+	json_t *o;
+
+	(void)state;
+	o = format_pairs("event=disconnect sid=1 client=127.0.0.1 helo=\"x\"client=203.0.113.9 commands=2");
+	assert_members_only(o, (const char *const[]){ "event", "disconnect", "sid", "1",
+	    "client", "127.0.0.1", "helo", "\"x\"client=203.0.113.9", "commands", "2", NULL });
+	json_decref(o);
+	/* a quoted value ending the line, and one cut open by truncation */
+	o = format_pairs("a=\"b c\" d=\"e f");
+	assert_members_only(o, (const char *const[]){ "a", "b c", "d", "e f", NULL });
+	json_decref(o);
+}
+
+/* A key that comes again never replaces the first one, reserved fields
+ * included; the later values are kept under KEY_2 .. KEY_9, then dropped. */
+static void
+test_keys_are_never_replaced(void **state)
+{
+	char pairs[512] = "event=e";
+	json_t *o;
+
+	(void)state;
+	o = format_pairs("client=127.0.0.1 client=203.0.113.9 level=error time=x prog=y pid=2");
+	assert_int_equal(json_integer_value(json_object_get(o, "pid")), 1);
+	assert_member(o, "level", "info", 4);
+	assert_member(o, "time", "t", 1);
+	assert_member(o, "prog", "ferryd", 6);
+	assert_members_only(o, (const char *const[]){ "client", "127.0.0.1", "client_2", "203.0.113.9",
+	    "level_2", "error", "time_2", "x", "prog_2", "y", "pid_2", "2", NULL });
+	json_decref(o);
+	for (int i = 0; i < 12; i++)
+		snprintf(pairs + strlen(pairs), sizeof(pairs) - strlen(pairs), " k=%d", i);
+	o = format_pairs(pairs);
+	assert_members_only(o, (const char *const[]){ "event", "e", "k", "0", "k_2", "1", "k_3", "2",
+	    "k_4", "3", "k_5", "4", "k_6", "5", "k_7", "6", "k_8", "7", "k_9", "8", NULL });
+	json_decref(o);
+}
+
+/* Words without '=' (or with a key no format string writes) join, one
+ * space apart, into one "msg" member instead of each replacing the last. */
+static void
+test_bare_words_join_into_msg(void **state)
+{
+	json_t *o;
+
+	(void)state;
+	o = format_pairs("event=w  (today taken as day 1)   a\"b=c reason=\"x\"");
+	assert_members_only(o, (const char *const[]){ "event", "w", "reason", "x",
+	    "msg", "(today taken as day 1) a\"b=c", NULL });
+	json_decref(o);
+}
+
+/* The pairs are a length, not a string: nothing past it is read (ASan
+ * reports the old strcspn running off this unterminated heap copy). */
+static void
+test_no_read_past_the_line(void **state)
+{
+	static const char text[] = "event=e word tail";
+	char *buf = malloc(sizeof(text) - 1), *s;
+	json_t *o;
+
+	(void)state;
+	assert_non_null(buf);
+	memcpy(buf, text, sizeof(text) - 1);     /* no NUL */
+	s = log_json_format("t", "p", 1, "info", buf, sizeof(text) - 1);
+	free(buf);
+	assert_non_null(s);
+	o = parse(s);
+	free(s);
+	assert_member(o, "msg", "word tail", 9);
+	json_decref(o);
+}
+
+/* The descriptor numbers open on path. */
+static int
+fds_on(const char *path, int *fds, int max)
+{
+	char link[sizeof("/proc/self/fd/") + 256], target[PATH_MAX];
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL && n < max) {
+		ssize_t len;
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+		len = readlink(link, target, sizeof(target) - 1);
+		if (len < 0)
+			continue;
+		target[len] = '\0';
+		if (strcmp(target, path) == 0)
+			fds[n++] = atoi(e->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+/* A reopen (SIGHUP, log rotation) points the same descriptor number at
+ * the new file: the old one is never closed while threads may be about to
+ * write to it, so accept or open cannot reuse it for a client or a spool
+ * file. */
+static void
+test_reopen_keeps_the_number(void **state)
+{
+	char a[] = "/tmp/ferry-test-loga.XXXXXX", b[] = "/tmp/ferry-test-logb.XXXXXX";
+	int fa = mkstemp(a), fb = mkstemp(b), n[2], m;
+
+	(void)state;
+	assert_true(fa >= 0 && fb >= 0);
+	close(fa);
+	close(fb);
+	assert_int_equal(log_open("ferryd", a), 0);
+	assert_int_equal(fds_on(a, n, 2), 1);
+	assert_int_equal(log_open("ferryd", b), 0);
+	assert_int_equal(fds_on(a, n + 1, 1), 0);          /* the old file is let go */
+	assert_int_equal(fds_on(b, &m, 1), 1);
+	assert_int_equal(m, n[0]);                          /* on the same number */
+	assert_int_equal(log_open("ferryd", a), 0);
+	assert_int_equal(fds_on(a, &m, 1), 1);
+	assert_int_equal(m, n[0]);
+	log_open(NULL, NULL);
+	assert_int_equal(fds_on(a, &m, 1), 0);
+	unlink(a);
+	unlink(b);
+}
+
+static atomic_bool stress_stop;
+
+static void *
+stress_logger(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stress_stop))
+		log_info("event=stress");
+	return NULL;
+}
+
+/* Plays accept/openat: opens and closes a file nothing else writes to. */
+static void *
+stress_opener(void *arg)
+{
+	while (!atomic_load(&stress_stop)) {
+		int fd = open(arg, O_WRONLY | O_APPEND | O_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+	}
+	return NULL;
+}
+
+/* Reopens while threads log and another opens files: every line lands in
+ * a log file, none in the other file. (The race is timing-bound: this can
+ * only catch it by chance; test_reopen_keeps_the_number checks the
+ * mechanism.) */
+static void
+test_reopen_while_logging(void **state)
+{
+	char a[] = "/tmp/ferry-test-logc.XXXXXX", other[] = "/tmp/ferry-test-logo.XXXXXX";
+	int fa = mkstemp(a), fo = mkstemp(other);
+	pthread_t th[3];
+	struct stat st;
+
+	(void)state;
+	assert_true(fa >= 0 && fo >= 0);
+	close(fa);
+	close(fo);
+	atomic_store(&stress_stop, false);
+	assert_int_equal(log_open("ferryd", a), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, stress_logger, NULL), 0);
+	assert_int_equal(pthread_create(&th[2], NULL, stress_opener, other), 0);
+	for (int i = 0; i < 20000; i++)
+		assert_int_equal(log_open("ferryd", a), 0);
+	atomic_store(&stress_stop, true);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	log_open(NULL, NULL);
+	assert_int_equal(stat(other, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	assert_int_equal(stat(a, &st), 0);
+	assert_true(st.st_size > 0);
+	unlink(a);
+	unlink(other);
+}
+
 int
 main(void)
 {
@@ -134,6 +357,12 @@ main(void)
 		cmocka_unit_test(test_pairs_become_members),
 		cmocka_unit_test(test_non_utf8_as_hex_text),
 		cmocka_unit_test(test_lines_written_parse),
+		cmocka_unit_test(test_quote_must_end_the_word),
+		cmocka_unit_test(test_keys_are_never_replaced),
+		cmocka_unit_test(test_bare_words_join_into_msg),
+		cmocka_unit_test(test_no_read_past_the_line),
+		cmocka_unit_test(test_reopen_keeps_the_number),
+		cmocka_unit_test(test_reopen_while_logging),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
