@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 PREFIX ?= /usr
 FUZZ_SECONDS ?= 20
 
-.PHONY: all setup build build-test run test unit fuzz fuzz-smoke bench clean install deb
+.PHONY: all setup build build-test run test unit fuzz fuzz-smoke bench bench-delivery clean install deb
 
 all: build
 
@@ -64,6 +64,14 @@ bench: build
 	bash bench/accept.sh
 	bash bench/relay.sh
 	bash bench/tenant.sh
+
+# Delivery benchmarks (root, loopback only; about 15 minutes): a receiver
+# answering after 1 s (against Postfix), head-of-line blocking behind a
+# 30-second receiver, and an unreliable receiver with a per-message account.
+bench-delivery: build
+	bash bench/latency.sh
+	bash bench/hol.sh
+	bash bench/smartsink.sh
 
 clean:
 	rm -rf build

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# lib.sh - shared pieces of ferry's benchmarks (sourced by accept.sh, relay.sh).
+# lib.sh - shared pieces of ferry's benchmarks (sourced by every bench/*.sh).
 #
 # Starts and stops the peers a benchmark measures, all on loopback, all under
 # one throwaway directory $BASE: ferryd (release build) with a generated
@@ -33,6 +33,7 @@ PF_MASTER_PID=
 PF_CONF=
 PF_SPOOL=
 SINK_PID=
+OTHER_PIDS=
 PORTS_TAKEN=" "
 
 # ---------------------------------------------------------------- helpers
@@ -66,12 +67,16 @@ free_port() {
 	die "no free port found"
 }
 
-# wait_listen PORT PID WHAT: wait until PORT listens, failing if PID dies
+# wait_listen PORT PID WHAT [LOG]: wait until PORT listens, failing (and
+# showing LOG) if PID dies
 wait_listen() {
 	local _
 	for _ in $(seq 1 100); do
 		port_busy "$1" && return 0
-		kill -0 "$2" 2>/dev/null || die "$3 exited during start-up"
+		if ! kill -0 "$2" 2>/dev/null; then
+			[ -n "${4:-}" ] && cat "$4" >&2
+			die "$3 exited during start-up"
+		fi
 		sleep 0.1
 	done
 	die "$3 does not listen on 127.0.0.1:$1"
@@ -91,21 +96,75 @@ stop_pid() {
 	wait "$1" 2>/dev/null
 }
 
-# run_source PORT LOG: the load; prints nothing, fails if smtp-source fails
+# run_source PORT LOG [RCPT [COUNT]]: the load, COUNT (default MSGS)
+# messages to RCPT (default b@dst.test); prints nothing, fails if
+# smtp-source fails
 run_source() {
 	# shellcheck disable=SC2086 # SRC_OPTS is split on purpose
-	smtp-source $SRC_OPTS -s "$SESS" -m "$MSGS" -l "$SIZE" \
-		-f a@src.test -t b@dst.test 127.0.0.1:"$1" >"$2" 2>&1
+	smtp-source $SRC_OPTS -s "$SESS" -m "${4:-$MSGS}" -l "$SIZE" \
+		-f a@src.test -t "${3:-b@dst.test}" 127.0.0.1:"$1" >"$2" 2>&1
+}
+
+# ---------------------------------------------------------------- waiting
+# wait_drained SINKLOG WHAT QUEUECMD...: wait until the sink has counted
+# MSGS messages and QUEUECMD prints 0; sets T_END. Logs progress every 10 s.
+# shellcheck disable=SC2034 # T_END is read by the caller
+wait_drained() {
+	local sinklog=$1 what=$2 start deadline c q next
+	shift 2
+	start=$(date +%s)
+	deadline=$((start + TIMEOUT))
+	next=$((start + 10))
+	while :; do
+		c=$(sink_count "$sinklog")
+		if [ "$c" -ge "$MSGS" ]; then
+			q=$("$@")
+			[ "$q" -eq 0 ] && { T_END=$(now); return 0; }
+		fi
+		if [ "$(date +%s)" -ge "$next" ]; then
+			log "  $what: sink has $c/$MSGS, queue holds $("$@")"
+			next=$((next + 10))
+		fi
+		[ "$(date +%s)" -lt "$deadline" ] ||
+			die "$what: timeout after ${TIMEOUT}s: sink has $c/$MSGS, queue holds $("$@")"
+		sleep 0.05
+	done
+}
+
+# check_sink SINKLOG WHAT: the sink got each message once, no more
+check_sink() {
+	local c
+	c=$(sink_count "$1")
+	[ "$c" -eq "$MSGS" ] || log "$BENCH_NAME: WARNING: $2: smtp-sink counted $c messages, expected $MSGS"
 }
 
 # ---------------------------------------------------------------- smtp-sink
-# sink_start PORT LOG: smtp-sink on 127.0.0.1:PORT, running count (-c) to LOG
+# smtp-sink serves at most SINK_MAXCONN sessions at once (its -m; 256 is its
+# own default) and leaves the rest in a listen queue of SINK_BACKLOG; a
+# benchmark that opens more connections than that must raise both.
+SINK_MAXCONN=${SINK_MAXCONN:-256}
+SINK_BACKLOG=${SINK_BACKLOG:-1000}
+SINK_PIDS=
+
+# sink_start PORT LOG [ADDR [OPTION...]]: smtp-sink on ADDR:PORT (default
+# 127.0.0.1), running count (-c) to LOG, OPTIONs passed on (e.g. -w 1).
+# Several may run at once; SINK_PID is the last one started.
 sink_start() {
-	smtp-sink -c -u nobody 127.0.0.1:"$1" 1000 >"$2" 2>&1 &
+	local port=$1 log=$2 addr=${3:-127.0.0.1}
+	shift 2
+	[ $# -gt 0 ] && shift
+	smtp-sink -c -u nobody -m "$SINK_MAXCONN" "$@" "$addr:$port" "$SINK_BACKLOG" >"$log" 2>&1 &
 	SINK_PID=$!
-	wait_listen "$1" "$SINK_PID" smtp-sink
+	SINK_PIDS="$SINK_PIDS $SINK_PID"
+	wait_listen "$port" "$SINK_PID" smtp-sink "$log"
 }
-sink_stop() { stop_pid "$SINK_PID" smtp-sink; SINK_PID=; }
+# sink_stop: stops every smtp-sink this script started
+sink_stop() {
+	local p
+	for p in $SINK_PIDS; do stop_pid "$p" smtp-sink; done
+	SINK_PIDS=
+	SINK_PID=
+}
 # sink_count LOG: messages smtp-sink has received (the last mesg=N of -c)
 sink_count() {
 	local c
@@ -117,7 +176,8 @@ sink_count() {
 # ferry_start MODE DIR PORT [SINK_PORT]: ferryd with its spool and log in DIR.
 # MODE accept: delivery off, mail stays in DIR/spool/queue.
 # MODE relay: delivery on, every domain routed to smtp-sink on SINK_PORT
-# with the FERRY_* shaping settings below.
+# (or, when FERRY_ROUTES is set, routed by its lines instead) with the
+# FERRY_* shaping settings below.
 ferry_start() {
 	local mode=$1 dir=$2 port=$3 sink=${4:-}
 	mkdir -p "$dir" || die "mkdir $dir failed"
@@ -136,7 +196,11 @@ ferry_start() {
 		echo "dns_servers 127.0.0.1:9"
 		if [ "$mode" = relay ]; then
 			echo "delivery on"
-			echo "route * smtp:127.0.0.1:$sink"
+			if [ -n "$FERRY_ROUTES" ]; then
+				printf '%s\n' "$FERRY_ROUTES"
+			else
+				echo "route * smtp:127.0.0.1:$sink"
+			fi
 			echo "smtp_tls none"
 			echo "delivery_threads $FERRY_DELIVERY_THREADS"
 			echo "destination_concurrency $FERRY_DEST_CONC"
@@ -151,13 +215,17 @@ ferry_start() {
 		{ cat "$dir/check.log" >&2; die "ferryd -t refused $dir/ferry.conf"; }
 	"$FERRYD" -c "$dir/ferry.conf" >"$dir/stderr" 2>&1 &
 	FERRY_PID=$!
-	wait_listen "$port" "$FERRY_PID" ferryd
+	wait_listen "$port" "$FERRY_PID" ferryd "$dir/stderr"
 }
 ferry_stop() { stop_pid "$FERRY_PID" ferryd; FERRY_PID=; }
 # ferry_cpu_ms: CPU time (user + system, all threads) ferryd has used so far
 ferry_cpu_ms() {
 	awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.0f", ($12 + $13) * 1000 / hz }' \
 		"/proc/$FERRY_PID/stat" 2>/dev/null
+}
+# ferry_rss_peak_mb: ferryd's peak resident memory so far (VmHWM), in MB
+ferry_rss_peak_mb() {
+	awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$FERRY_PID/status" 2>/dev/null
 }
 # ferry_queue_count DIR: accepted messages not yet delivered
 ferry_queue_count() { find "$1/spool/queue" -type f 2>/dev/null | wc -l; }
@@ -169,6 +237,7 @@ FERRY_DEST_CONC=${FERRY_DEST_CONC:-20}
 FERRY_MSGS_PER_CONN=${FERRY_MSGS_PER_CONN:-10000}
 FERRY_DEST_RATE=${FERRY_DEST_RATE:-0}
 FERRY_CONF_EXTRA=${FERRY_CONF_EXTRA:-}
+FERRY_ROUTES=${FERRY_ROUTES:-}
 
 # ---------------------------------------------------------------- Postfix
 PF_CONC=${PF_CONC:-20}
@@ -295,12 +364,86 @@ pf_queue_count() {
 }
 pf_version() { postconf -d -h mail_version 2>/dev/null; }
 
+# ---------------------------------------------------------------- one run
+# relay_run_ferry RUN LABEL [SINK_OPTION...]: MSGS messages from smtp-source
+# through a fresh ferryd (relay mode) into a fresh smtp-sink started with
+# SINK_OPTIONs; rate (msg/s, until the sink has them all and the queue is
+# empty) to RESULT, ferryd's peak RSS (MB) to RSS
+# shellcheck disable=SC2034 # RESULT and RSS are read by the caller
+relay_run_ferry() {
+	local run=$1 label=$2 dir port sink t0 t1 t2 cpu0 cpu1
+	shift 2
+	dir=$BASE/$label.$run
+	free_port; sink=$PORT
+	free_port; port=$PORT
+	mkdir -p "$dir"
+	sink_start "$sink" "$dir/sink.log" 127.0.0.1 "$@"
+	ferry_start relay "$dir" "$port" "$sink"
+	cpu0=$(ferry_cpu_ms)
+	t0=$(now)
+	run_source "$port" "$dir/source.log" ||
+		{ cat "$dir/source.log" >&2; die "run $run: smtp-source against ferryd failed"; }
+	t1=$(now)
+	wait_drained "$dir/sink.log" "$label" ferry_queue_count "$dir"
+	t2=$T_END
+	cpu1=$(ferry_cpu_ms)
+	RSS=$(ferry_rss_peak_mb)
+	check_sink "$dir/sink.log" "$label"
+	ferry_stop
+	sink_stop
+	! grep -q 'event=dkim-failed' "$dir/ferryd.log" || die "run $run: ferryd could not sign (see $dir/ferryd.log)"
+	log "run $run: $label  $(rate "$MSGS" "$t0" "$t2") msg/s end-to-end ($(secs "$t0" "$t2") s;" \
+		"accept $(rate "$MSGS" "$t0" "$t1") msg/s in $(secs "$t0" "$t1") s;" \
+		"ferryd CPU $(awk -v c=$((cpu1 - cpu0)) -v n="$MSGS" 'BEGIN { printf "%.2f", c / n }') ms/msg;" \
+		"peak RSS ${RSS:-?} MB;" \
+		"$(grep -c 'event=delivered' "$dir/ferryd.log") delivered," \
+		"$(grep -c 'event=deferred' "$dir/ferryd.log") deferred)"
+	[ "$KEEP" = 1 ] || rm -rf "$dir"
+	RESULT=$(rate "$MSGS" "$t0" "$t2")
+}
+
+# relay_run_postfix RUN [SINK_OPTION...]: the same through a fresh Postfix
+# instance; rate to RESULT
+# shellcheck disable=SC2034 # RESULT is read by the caller
+relay_run_postfix() {
+	local run=$1 dir port sink t0 t1 t2
+	shift
+	dir=$BASE/postfix.$run
+	free_port; sink=$PORT
+	free_port; port=$PORT
+	mkdir -p "$dir"
+	sink_start "$sink" "$dir/sink.log" 127.0.0.1 "$@"
+	pf_start relay "$dir" "$port" "$sink"
+	t0=$(now)
+	run_source "$port" "$dir/source.log" ||
+		{ cat "$dir/source.log" >&2; die "run $run: smtp-source against Postfix failed"; }
+	t1=$(now)
+	wait_drained "$dir/sink.log" postfix pf_queue_count
+	t2=$T_END
+	check_sink "$dir/sink.log" postfix
+	pf_stop
+	sink_stop
+	log "run $run: postfix $(rate "$MSGS" "$t0" "$t2") msg/s end-to-end ($(secs "$t0" "$t2") s;" \
+		"accept $(rate "$MSGS" "$t0" "$t1") msg/s in $(secs "$t0" "$t1") s)"
+	[ "$KEEP" = 1 ] || rm -rf "$dir"
+	RESULT=$(rate "$MSGS" "$t0" "$t2")
+}
+
 # ---------------------------------------------------------------- lifecycle
+# other_track PID: stop PID (a receiver the script started itself) at exit
+other_track() { OTHER_PIDS="$OTHER_PIDS $1"; }
+other_stop() {
+	local p
+	for p in $OTHER_PIDS; do stop_pid "$p" "process"; done
+	OTHER_PIDS=
+}
+
 # shellcheck disable=SC2317 # invoked through trap
 bench_teardown() {
 	local rc=$?
 	trap - EXIT INT TERM
 	sink_stop
+	other_stop
 	ferry_stop
 	pf_stop
 	if [ "$KEEP" = 1 ]; then log "$BENCH_NAME: kept $BASE"; else rm -rf "$BASE"; fi

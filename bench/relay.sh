@@ -22,37 +22,6 @@ BENCH_NAME=relay
 
 bench_init
 
-# wait_drained SINKLOG WHAT QUEUECMD...: wait until the sink has counted
-# MSGS messages and QUEUECMD prints 0; sets T_END. Logs progress every 10 s.
-wait_drained() {
-	local sinklog=$1 what=$2 start deadline c q next
-	shift 2
-	start=$(date +%s)
-	deadline=$((start + TIMEOUT))
-	next=$((start + 10))
-	while :; do
-		c=$(sink_count "$sinklog")
-		if [ "$c" -ge "$MSGS" ]; then
-			q=$("$@")
-			[ "$q" -eq 0 ] && { T_END=$(now); return 0; }
-		fi
-		if [ "$(date +%s)" -ge "$next" ]; then
-			log "  $what: sink has $c/$MSGS, queue holds $("$@")"
-			next=$((next + 10))
-		fi
-		[ "$(date +%s)" -lt "$deadline" ] ||
-			die "$what: timeout after ${TIMEOUT}s: sink has $c/$MSGS, queue holds $("$@")"
-		sleep 0.05
-	done
-}
-
-# check_sink SINKLOG WHAT: the sink got each message once, no more
-check_sink() {
-	local c
-	c=$(sink_count "$1")
-	[ "$c" -eq "$MSGS" ] || log "$BENCH_NAME: WARNING: $2: smtp-sink counted $c messages, expected $MSGS"
-}
-
 # relay_direct RUN: smtp-source straight into smtp-sink; rate to RESULT
 relay_direct() {
 	local dir=$BASE/direct.$1 t0 t1
@@ -74,62 +43,17 @@ relay_direct() {
 # relay_ferry RUN [dkim]: through ferryd (signing with an RSA-2048 and an
 # Ed25519 key when asked); rate to RESULT
 relay_ferry() {
-	local dir=$BASE/ferry.$1${2:+.$2} port sink t0 t1 t2 cpu0 cpu1 label=ferryd saved=$FERRY_CONF_EXTRA
-	free_port; sink=$PORT
-	free_port; port=$PORT
-	mkdir -p "$dir"
-	sink_start "$sink" "$dir/sink.log"
+	local saved=$FERRY_CONF_EXTRA
 	if [ "${2:-}" = dkim ]; then
-		label="ferryd+dkim"
 		# smtp-source writes "From: <a@src.test>": sign for src.test with both keys
 		FERRY_CONF_EXTRA="${FERRY_CONF_EXTRA:+$FERRY_CONF_EXTRA
 }dkim_sign src.test rsa $BASE/dkim-rsa.pem
 dkim_sign src.test ed $BASE/dkim-ed.pem"
+		relay_run_ferry "$1" "ferryd+dkim"
+	else
+		relay_run_ferry "$1" ferryd
 	fi
-	ferry_start relay "$dir" "$port" "$sink"
 	FERRY_CONF_EXTRA=$saved
-	cpu0=$(ferry_cpu_ms)
-	t0=$(now)
-	run_source "$port" "$dir/source.log" ||
-		{ cat "$dir/source.log" >&2; die "run $1: smtp-source against ferryd failed"; }
-	t1=$(now)
-	wait_drained "$dir/sink.log" ferryd ferry_queue_count "$dir"
-	t2=$T_END
-	cpu1=$(ferry_cpu_ms)
-	check_sink "$dir/sink.log" ferryd
-	ferry_stop
-	sink_stop
-	! grep -q 'event=dkim-failed' "$dir/ferryd.log" || die "run $1: ferryd could not sign (see $dir/ferryd.log)"
-	log "run $1: $label  $(rate "$MSGS" "$t0" "$t2") msg/s end-to-end ($(secs "$t0" "$t2") s;" \
-		"accept $(rate "$MSGS" "$t0" "$t1") msg/s in $(secs "$t0" "$t1") s;" \
-		"ferryd CPU $(awk -v c=$((cpu1 - cpu0)) -v n="$MSGS" 'BEGIN { printf "%.2f", c / n }') ms/msg;" \
-		"$(grep -c 'event=delivered' "$dir/ferryd.log") delivered," \
-		"$(grep -c 'event=deferred' "$dir/ferryd.log") deferred)"
-	[ "$KEEP" = 1 ] || rm -rf "$dir"
-	RESULT=$(rate "$MSGS" "$t0" "$t2")
-}
-
-# relay_postfix RUN: through a fresh Postfix instance; rate to RESULT
-relay_postfix() {
-	local dir=$BASE/postfix.$1 port sink t0 t1 t2
-	free_port; sink=$PORT
-	free_port; port=$PORT
-	mkdir -p "$dir"
-	sink_start "$sink" "$dir/sink.log"
-	pf_start relay "$dir" "$port" "$sink"
-	t0=$(now)
-	run_source "$port" "$dir/source.log" ||
-		{ cat "$dir/source.log" >&2; die "run $1: smtp-source against Postfix failed"; }
-	t1=$(now)
-	wait_drained "$dir/sink.log" postfix pf_queue_count
-	t2=$T_END
-	check_sink "$dir/sink.log" postfix
-	pf_stop
-	sink_stop
-	log "run $1: postfix $(rate "$MSGS" "$t0" "$t2") msg/s end-to-end ($(secs "$t0" "$t2") s;" \
-		"accept $(rate "$MSGS" "$t0" "$t1") msg/s in $(secs "$t0" "$t1") s)"
-	[ "$KEEP" = 1 ] || rm -rf "$dir"
-	RESULT=$(rate "$MSGS" "$t0" "$t2")
 }
 
 log "relay: ferryd ($FERRYD) vs Postfix $(pf_version) vs direct, into smtp-sink on 127.0.0.1"
@@ -159,7 +83,7 @@ for r in $(seq 1 "$REPEATS"); do
 	f=$RESULT
 	relay_ferry "$r" dkim
 	s=$RESULT
-	relay_postfix "$r"
+	relay_run_postfix "$r"
 	p=$RESULT
 	DIRECT+=("$d")
 	FERRY+=("$f")

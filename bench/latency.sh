@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# latency.sh - relay throughput to a slow receiver, ferryd against Postfix.
+#
+#   smtp-source --> ferryd  --(route * smtp:127.0.0.1:SINK)--> smtp-sink -w 1
+#   smtp-source --> Postfix --(relayhost [127.0.0.1]:SINK)---> smtp-sink -w 1
+#
+# The receiver answers each DATA after LATENCY seconds, as busy peers on the
+# Internet do; both relays may open CONNS connections to it. A relay whose
+# connections each carry one transaction at a time can then deliver at most
+# CONNS / LATENCY msg/s (ideal). Rate = MSGS / (time from smtp-source's start
+# until the sink has counted MSGS messages and the relay's queue is empty).
+# Each of REPEATS runs starts everything afresh, ferryd first. Last line, the
+# medians:
+#   ferryd: N msg/s, postfix: M msg/s, ideal: I msg/s, ratio: R, of-ideal: F
+# and before it ferryd's peak resident memory (VmHWM) of the median run.
+# Tunables (environment): CONNS LATENCY MSGS SESS SIZE REPEATS TIMEOUT KEEP
+# BASE FERRYD FERRY_* PF_MAIN_CF_EXTRA SINK_MAXCONN SINK_BACKLOG; see
+# bench/README.md.
+set -u -o pipefail
+BENCH_NAME=latency
+CONNS=${CONNS:-1000}
+LATENCY=${LATENCY:-1}
+MSGS=${MSGS:-5000}
+# smtp-sink serves 256 sessions at once unless told otherwise: room for all
+SINK_MAXCONN=${SINK_MAXCONN:-$((CONNS + 100))}
+SINK_BACKLOG=${SINK_BACKLOG:-$((CONNS + 100))}
+FERRY_DELIVERY_THREADS=${FERRY_DELIVERY_THREADS:-$CONNS}
+FERRY_DEST_CONC=${FERRY_DEST_CONC:-$CONNS}
+PF_CONC=${PF_CONC:-$CONNS}
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# Postfix's smtp processes count against default_process_limit (100)
+PF_MAIN_CF_EXTRA="default_process_limit = $CONNS${PF_MAIN_CF_EXTRA:+
+$PF_MAIN_CF_EXTRA}"
+
+bench_init
+
+IDEAL=$(awk -v c="$CONNS" -v l="$LATENCY" 'BEGIN { printf "%.0f", c / l }')
+log "latency: ferryd ($FERRYD) vs Postfix $(pf_version), into smtp-sink -w $LATENCY" \
+	"(DATA answered after ${LATENCY}s, -m $SINK_MAXCONN sessions at once) on 127.0.0.1"
+log "latency: $MSGS msgs x $SIZE bytes, $SESS smtp-source sessions${SRC_OPTS:+ (smtp-source $SRC_OPTS)}," \
+	"$CONNS connections each, ideal $IDEAL msg/s, $REPEATS run(s), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
+log "latency: ferryd: delivery_threads $FERRY_DELIVERY_THREADS, destination_concurrency $FERRY_DEST_CONC," \
+	"destination_msgs_per_conn $FERRY_MSGS_PER_CONN, workers $FERRY_WORKERS${FERRY_CONF_EXTRA:+, $FERRY_CONF_EXTRA}"
+log "latency: postfix: default_destination_concurrency_limit $PF_CONC, smtp_destination_concurrency_limit $PF_CONC," \
+	"$(printf '%s' "$PF_MAIN_CF_EXTRA" | tr '\n' ',')"
+
+RESULT=
+RSS=
+T_END=
+FERRY=()
+RSSES=()
+POSTFIX=()
+for r in $(seq 1 "$REPEATS"); do
+	relay_run_ferry "$r" ferryd -w "$LATENCY"
+	f=$RESULT
+	relay_run_postfix "$r" -w "$LATENCY"
+	p=$RESULT
+	FERRY+=("$f")
+	RSSES+=("$f ${RSS:-0}")
+	POSTFIX+=("$p")
+	echo "run $r: ferryd: $f msg/s (peak RSS ${RSS:-?} MB), postfix: $p msg/s"
+done
+
+F=$(printf '%s\n' "${FERRY[@]}" | median)
+P=$(printf '%s\n' "${POSTFIX[@]}" | median)
+# the RSS of the run whose rate is nearest the median
+R_MB=$(printf '%s\n' "${RSSES[@]}" |
+	awk -v m="$F" '{ d = $1 - m; if (d < 0) d = -d; if (NR == 1 || d < best) { best = d; r = $2 } } END { print r }')
+echo "ferryd peak RSS: $R_MB MB ($FERRY_DELIVERY_THREADS delivery threads; runs: $(printf '%s\n' "${RSSES[@]}" | awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $2 }') MB)"
+echo "ferryd: $(printf '%.0f' "$F") msg/s, postfix: $(printf '%.0f' "$P") msg/s, ideal: $IDEAL msg/s," \
+	"ratio: $(awk -v f="$F" -v p="$P" 'BEGIN { printf "%.1f", f / p }')," \
+	"of-ideal: $(awk -v f="$F" -v i="$IDEAL" 'BEGIN { printf "%.2f", f / i }')"
