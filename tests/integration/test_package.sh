@@ -138,6 +138,7 @@ for d in etc usr var; do
 	mount -t overlay overlay -o "lowerdir=/$d,upperdir=$TMP/ov/$d/upper,workdir=$TMP/ov/$d/work" "/$d"
 done
 mount -t tmpfs -o mode=0755 ferry-run /run
+[ -z "$(ls -A /run)" ]    # no /run/systemd/private, no D-Bus socket of the host
 # A machine that never had ferry: no user, no group, no spool, no unit state.
 # (userdel refuses while the host runs ferry processes: edit the files,
 # which are the overlay's copies.)
@@ -186,9 +187,13 @@ dpkg -s ferry | grep -x 'Status: deinstall ok config-files' >/dev/null
 grep -qx '# local change' /etc/ferry/ferry.conf
 [ "$(find /var/spool/ferry/mail -type f | sort)" = "$mail" ]
 getent passwd ferry >/dev/null
+# remove masked the unit (its enable symlinks would name a missing file);
+# reinstalling unmasks it.
+[ "$(readlink /etc/systemd/system/ferryd.service)" = /dev/null ]
 dpkg --no-triggers --force-confold -i "$DEB" >/dev/null
 dpkg -s ferry | grep -x 'Status: install ok installed' >/dev/null
 grep -qx '# local change' /etc/ferry/ferry.conf
+[ ! -L /etc/systemd/system/ferryd.service ]
 dpkg --no-triggers -P ferry 2>"$TMP/purge.err" >/dev/null
 if dpkg -s ferry >/dev/null 2>&1; then echo "purge left the package known"; exit 1; fi
 [ ! -e /etc/ferry ]
