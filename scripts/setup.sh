@@ -28,6 +28,7 @@ PKGS=(
   pandoc              # man pages from docs/*.md (dist/manpage.lua)
   man-db groff-base   # man -l / groff checks of those pages in the tests
   dpkg-dev            # `make deb`: dpkg-shlibdeps computes the package's Depends
+  lintian             # checks the package (make deb) in the package test, 3-4 s
   systemd             # systemd-analyze verify/security of ferryd.service in the tests
   testssl.sh          # `testssl`: the server TLS profile test (protocols, ciphers, vulnerabilities)
 )

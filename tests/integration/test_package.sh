@@ -12,7 +12,14 @@
 # `systemd-analyze verify` accepts the installed unit; then the installed
 # ferryd runs on the sample configuration within the unit's capability
 # bounding set, with no new privileges and a read-only system but the spool,
-# and takes mail on 127.0.0.1:25 and from ferry-sendmail (no -C).
+# and takes mail on 127.0.0.1:25 and from ferry-sendmail (no -C). Then the
+# maintainer scripts: remove, reinstall and purge without systemd (the mail,
+# the spool and the user stay), and as on a systemd host with systemctl and
+# deb-systemd-invoke logging their calls (a fresh install starts nothing, an
+# upgrade try-restarts, remove stops, purge removes an enable symlink and a
+# spool ferryd never wrote to). FERRY_TEST_PACKAGE_BREAK=1 fails on purpose
+# while the packaged ferryd runs, to check that nothing leaks (processes,
+# mounts, the ferry user, files).
 # Exit 77 (skipped) when there is no release build to package.
 set -euo pipefail
 
@@ -45,6 +52,19 @@ dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles | grep -x /etc/ferry/ferry.
 dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles | grep -x /etc/ferry/shaping.rules >/dev/null ||
 	fail "conffiles: shaping.rules"
 dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./postinst | grep useradd >/dev/null || fail "postinst"
+
+# lintian (3-4 s): no error or warning, except three that wait for a
+# project decision: the Maintainer address (ferry@localhost), a license for
+# /usr/share/doc/ferry/copyright, and a Debian changelog.
+if command -v lintian >/dev/null; then
+	step "lintian"
+	lintian --no-cfg --suppress-tags bogus-mail-host,no-copyright-file,no-changelog \
+		"$DEB" >"$TMP/lintian.out" 2>"$TMP/lintian.err" || true
+	if grep -E '^[EW]: ' "$TMP/lintian.out"; then fail "lintian"; fi
+	grep -Ev '^(running with root privileges|$)' "$TMP/lintian.err" >&2 && fail "lintian could not run"
+else
+	step "lintian: not installed (scripts/setup.sh), skipped"
+fi
 
 step "contents"
 dpkg-deb -c "$DEB" | awk '{print $6}' | sed 's|^\./|/|' >"$TMP/files"
@@ -106,24 +126,35 @@ if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then
 	exit 0
 fi
 
-step "dpkg -i in a private mount namespace (overlays on /etc /usr /var)"
+step "dpkg -i, -r, -P in private namespaces (overlays on /etc /usr /var, tmpfs on /run)"
+# Nothing may reach the host, even when a check fails halfway: everything
+# runs in a mount, PID and network namespace (unshare --kill-child). When
+# its first process exits, for whatever reason, the kernel kills every
+# process left in it (a ferryd) and the mounts go with the namespace,
+# before the EXIT trap removes $TMP. The ferry user exists only in the
+# overlay's /etc; a tmpfs over /run hides the host's systemd (its
+# /run/systemd/private socket) from systemctl in the maintainer scripts.
 mkdir -p "$TMP/ov"
 cat >"$TMP/inside.sh" <<'INSIDE'
 set -euo pipefail
 TMP=$1 DEB=$2      # no `| grep -q` here either (SIGPIPE under pipefail)
+trap 'echo "inside.sh:$LINENO: failed: $BASH_COMMAND" >&2' ERR
 mount --make-rprivate /
 for d in etc usr var; do
 	mkdir -p "$TMP/ov/$d/upper" "$TMP/ov/$d/work"
 	mount -t overlay overlay -o "lowerdir=/$d,upperdir=$TMP/ov/$d/upper,workdir=$TMP/ov/$d/work" "/$d"
 done
-# A machine that never had ferry: no user, no group, no spool.
+mount -t tmpfs -o mode=0755 ferry-run /run
+[ -z "$(ls -A /run)" ]    # no /run/systemd/private, no D-Bus socket of the host
+# A machine that never had ferry: no user, no group, no spool, no unit state.
 # (userdel refuses while the host runs ferry processes: edit the files,
 # which are the overlay's copies.)
 for f in passwd shadow group gshadow; do
 	[ ! -e /etc/$f ] || sed -i '/^ferry:/d' /etc/$f
 done
 if getent passwd ferry >/dev/null; then echo "ferry user still there"; exit 1; fi
-rm -rf /var/spool/ferry /etc/ferry
+rm -rf /var/spool/ferry /etc/ferry /var/lib/systemd/deb-systemd-helper-*/ferryd.service* \
+	/etc/systemd/system/ferryd.service /etc/systemd/system/*.wants/ferryd.service
 dpkg --no-triggers -i "$DEB" >/dev/null
 dpkg -s ferry | grep -x 'Status: install ok installed' >/dev/null
 getent passwd ferry | grep ':/usr/sbin/nologin$' >/dev/null
@@ -146,19 +177,87 @@ dpkg --no-triggers --force-confold -i "$DEB" >/dev/null
 grep -qx '# local change' /etc/ferry/ferry.conf
 echo "inside: installed, user and spool created, ferryd -t and systemd-analyze verify pass"
 
+# Run the installed ferryd in a mount namespace of its own, so that the
+# read-only remounts end with it (run.sh).
+unshare -m -n bash "$TMP/run.sh" "$TMP"
+
+# Without systemd: remove keeps the conffile, the spool with its mail and
+# the user; reinstalling (postinst configure OLD) keeps the changed
+# conffile; purge removes /etc/ferry and keeps the spool, which holds mail.
+mail=$(find /var/spool/ferry/mail -type f | sort)
+[ -n "$mail" ]
+dpkg --no-triggers -r ferry >/dev/null
+dpkg -s ferry | grep -x 'Status: deinstall ok config-files' >/dev/null
+# (No `[ A ] && [ B ]` as a check: set -e ignores a failing A.)
+[ ! -e /usr/sbin/ferryd ]
+[ ! -e /lib/systemd/system/ferryd.service ]
+grep -qx '# local change' /etc/ferry/ferry.conf
+[ "$(find /var/spool/ferry/mail -type f | sort)" = "$mail" ]
+getent passwd ferry >/dev/null
+# remove masked the unit (its enable symlinks would name a missing file);
+# reinstalling unmasks it.
+[ "$(readlink /etc/systemd/system/ferryd.service)" = /dev/null ]
+dpkg --no-triggers --force-confold -i "$DEB" >/dev/null
+dpkg -s ferry | grep -x 'Status: install ok installed' >/dev/null
+grep -qx '# local change' /etc/ferry/ferry.conf
+[ ! -L /etc/systemd/system/ferryd.service ]
+dpkg --no-triggers -P ferry 2>"$TMP/purge.err" >/dev/null
+if dpkg -s ferry >/dev/null 2>&1; then echo "purge left the package known"; exit 1; fi
+[ ! -e /etc/ferry ]
+[ "$(find /var/spool/ferry/mail -type f | sort)" = "$mail" ]
+grep 'ferry: /var/spool/ferry is kept' "$TMP/purge.err" >/dev/null
+getent passwd ferry >/dev/null
+echo "inside: without systemd, remove, reinstall and purge keep the mail and the user"
+
+# As on a systemd host, without one: /run/systemd/system exists (so the
+# scripts call systemctl and deb-systemd-invoke) and those two log their
+# arguments instead. The real deb-systemd-helper keeps its state in the
+# overlay's /etc and /var/lib.
+mkdir -p /run/systemd/system
+for t in systemctl deb-systemd-invoke; do
+	printf '#!/bin/sh\necho "%s $*" >>"%s/systemd.log"\n' "$t" "$TMP" >"/usr/bin/$t"
+done
+rm -rf /var/spool/ferry
+: >"$TMP/systemd.log"
+dpkg --no-triggers -i "$DEB" >/dev/null
+# A fresh install starts nothing (port 25 may be another MTA's).
+if grep -E '(start|enable)( |$)' "$TMP/systemd.log"; then echo "a fresh install started ferryd"; exit 1; fi
+# The administrator enables it (systemctl enable, offline: the symlink).
+wants=/etc/systemd/system/multi-user.target.wants/ferryd.service
+mkdir -p "$(dirname "$wants")"
+ln -s /lib/systemd/system/ferryd.service "$wants"
+: >"$TMP/systemd.log"
+dpkg --no-triggers -i "$DEB" >/dev/null
+# An upgrade restarts ferryd if it runs, and only then.
+grep -x 'deb-systemd-invoke try-restart ferryd.service' "$TMP/systemd.log" >/dev/null || { cat "$TMP/systemd.log"; exit 1; }
+if grep -E 'invoke (start|restart|stop)' "$TMP/systemd.log"; then exit 1; fi
+: >"$TMP/systemd.log"
+dpkg --no-triggers -r ferry >/dev/null
+grep -x 'deb-systemd-invoke stop ferryd.service' "$TMP/systemd.log" >/dev/null || { cat "$TMP/systemd.log"; exit 1; }
+# A spool ferryd never wrote to is the package's: purge removes it, and the
+# enable symlink the administrator made.
+mkdir /var/spool/ferry/queue
+dpkg --no-triggers -P ferry >/dev/null
+[ ! -e /var/spool/ferry ] && [ ! -L "$wants" ] && [ ! -e /etc/systemd/system/ferryd.service ] ||
+	{ ls -la /var/spool/ferry "$wants" /etc/systemd/system/ferryd.service; exit 1; }
+echo "inside: as on a systemd host, install starts nothing, upgrade try-restarts, remove stops, purge cleans up"
+INSIDE
+cat >"$TMP/run.sh" <<'RUN'
 # Run the installed ferryd on the sample configuration as ferryd.service
 # would: only the unit's bounding set of capabilities, no new privileges,
 # every file system read-only but the spool (ProtectSystem=strict with
 # ReadWritePaths), in a network namespace of its own so that the standard
 # ports 25/587/465 on loopback are free.
+set -euo pipefail
+TMP=$1
+trap 'echo "run.sh:$LINENO: failed: $BASH_COMMAND" >&2' ERR
+pid=
+# A failed check exits here: stop ferryd first (the PID namespace around
+# would kill it too, but not before the mail checks that follow run.sh).
+trap '[ -z "$pid" ] || { kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; } || true' EXIT
 mount --bind /var/spool/ferry /var/spool/ferry
 for d in etc usr var; do mount -o remount,bind,ro "/$d"; done
 mount -o remount,bind,rw /var/spool/ferry
-unshare -n bash "$TMP/run.sh" "$TMP"
-INSIDE
-cat >"$TMP/run.sh" <<'RUN'
-set -euo pipefail
-TMP=$1
 ip link set lo up
 # The unit's CapabilityBoundingSet, as setpriv spells it: -all,+net_bind_service,...
 caps=-all,$(sed -n 's/^CapabilityBoundingSet=//p' /lib/systemd/system/ferryd.service |
@@ -172,6 +271,7 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 grep -q 'event=started .*user=ferry tls=yes' "$TMP/ferryd.err" || { cat "$TMP/ferryd.err"; exit 1; }
+[ -z "${FERRY_TEST_PACKAGE_BREAK:-}" ] || { echo "run: failing on purpose (FERRY_TEST_PACKAGE_BREAK)"; exit 1; }
 swaks --server 127.0.0.1:25 --from a@example.org --to postmaster@localhost --silent 2 >/dev/null
 # ferry-sendmail and mailq without -C: /etc/ferry/ferry.conf, its spool.
 printf 'Subject: from the package\n\nhello\n' | ferry-sendmail -f root@localhost postmaster@localhost
@@ -184,6 +284,7 @@ done
 [ "$(ls "$box" | wc -l)" = 2 ] || { ls -l "$box"; cat "$TMP/ferryd.err"; exit 1; }
 kill -TERM "$pid"
 wait "$pid"
+pid=
 if grep -E 'event=(fatal|.*-failed)' "$TMP/ferryd.err"; then exit 1; fi
 echo "run: the packaged ferryd took mail on 127.0.0.1:25 and from ferry-sendmail within the unit's limits"
 RUN
@@ -192,8 +293,17 @@ if [ "$PROBE" != yes ]; then
 	echo "ok (dpkg install skipped: no overlayfs in a mount namespace here)"
 	exit 0
 fi
-before=$(ls -d /etc/ferry /var/spool/ferry /usr/sbin/ferryd 2>/dev/null || true)
-PATH=/usr/sbin:/usr/bin:/sbin:/bin unshare -m bash "$TMP/inside.sh" "$TMP" "$DEB" || fail "install in the scratch namespace"
-after=$(ls -d /etc/ferry /var/spool/ferry /usr/sbin/ferryd 2>/dev/null || true)
+host_state() {
+	ls -d /etc/ferry /var/spool/ferry /usr/sbin/ferryd /lib/systemd/system/ferryd.service \
+		/etc/systemd/system/*.wants/ferryd.service /etc/systemd/system/ferryd.service \
+		/var/lib/systemd/deb-systemd-helper-enabled/ferryd.service* 2>/dev/null || true
+	getent passwd ferry || true
+	dpkg-query -W -f '${Status}\n' ferry 2>/dev/null || true
+}
+before=$(host_state)
+PATH=/usr/sbin:/usr/bin:/sbin:/bin unshare -m -n --pid --fork --kill-child --mount-proc \
+	bash "$TMP/inside.sh" "$TMP" "$DEB" || fail "install in the scratch namespace"
+after=$(host_state)
 [ "$before" = "$after" ] || fail "the install leaked out of its namespace: '$before' -> '$after'"
+if grep -F "$TMP" /proc/self/mountinfo; then fail "mounts of the namespace are visible outside"; fi
 echo ok
