@@ -39,13 +39,23 @@ log_open(const char *prog, const char *path)
 		log_fd = 2;
 		return 0;
 	}
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	/* opened as root at start, often in a directory the run user owns:
+	 * a link there is refused (ELOOP), never followed */
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return -1;
 	if (log_fd > 2)
 		close(log_fd);
 	log_fd = fd;
 	return 0;
+}
+
+int
+log_chown(uid_t uid, gid_t gid)
+{
+	if (log_fd <= 2)
+		return 0;
+	return fchown(log_fd, uid, gid);
 }
 
 void

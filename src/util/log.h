@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
@@ -19,6 +20,9 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
  * 0 or -1 (errno set) when the file cannot be opened. Safe to call again to
  * reopen after rotation (SIGHUP). */
 int  log_open(const char *prog, const char *path);
+/* Give the open log file (not stderr) to uid:gid, by its descriptor, so
+ * a link put at its path meanwhile is never followed. */
+int  log_chown(uid_t uid, gid_t gid);
 void log_set_level(enum log_level lvl);
 
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
