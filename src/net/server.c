@@ -137,7 +137,9 @@ server_unix_bind(const struct conf_listener *l, int backlog, char *err, size_t e
 	if (fd < 0 || bind(fd, (const struct sockaddr *)sun, sizeof(*sun)) < 0 ||
 	    fchmodat(AT_FDCWD, sun->sun_path, 0666, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    listen(fd, backlog) < 0) {
-		snprintf(err, errlen, "listen local %s: %s", sun->sun_path, strerror(errno));
+		/* glibc's fchmodat refuses a link with EOPNOTSUPP */
+		snprintf(err, errlen, "listen local %s: %s", sun->sun_path, errno == EOPNOTSUPP ?
+		    "replaced by a link while binding, refused" : strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;

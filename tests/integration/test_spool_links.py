@@ -166,6 +166,8 @@ class SpoolLinkTest(unittest.TestCase):
             self.stop(pid)
         proc.wait(60)
         self.assert_untouched(victim)
+        self.assertIn("listen local submit.sock: replaced by a link while binding, refused",
+                      self.output())
 
     def test_pid_file_removed_still_one_instance(self):
         first = self.launch()
