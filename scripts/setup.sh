@@ -31,6 +31,7 @@ PKGS=(
   lintian             # checks the package (make deb) in the package test, 3-4 s
   systemd             # systemd-analyze verify/security of ferryd.service in the tests
   testssl.sh          # `testssl`: the server TLS profile test (protocols, ciphers, vulnerabilities)
+  strace              # delays ferryd's bind/chown calls so the spool link tests can swap a file for a link
 )
 
 # ferryd drops root to this system user after binding its ports.

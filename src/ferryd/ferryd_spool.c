@@ -1,8 +1,9 @@
 /*
  * ferryd_spool.c - ferryd's hold on its spool directory.
- * One instance per spool: an exclusive flock(2) on spool_dir/ferryd.pid,
- * held until exit, so two daemons never run queue managers over one queue
- * (SO_REUSEPORT would let the second bind the same ports).
+ * One instance per spool: an exclusive flock(2) on the spool directory,
+ * held until exit (spool_dir/ferryd.pid names the holder), so two daemons
+ * never run queue managers over one queue (SO_REUSEPORT would let the
+ * second bind the same ports).
  * The spool is the working directory: root's checkout under a 0700 /root
  * is the common case where the run user cannot search the spool's parents,
  * so everything under the spool is named relative to it and everything
@@ -31,7 +32,8 @@
 #include "util/log.h"
 #include "util/xmalloc.h"
 
-#define FERRYD_LOCK_FILE "ferryd.pid"
+#define FERRYD_PID_FILE "ferryd.pid"
+#define FERRYD_PID_TMP  ".ferryd.pid.tmp"
 
 /* "/a/./b//c/../d" becomes "/a/b/d", in place (p is absolute). Lexical:
  * the spool is compared both this way and with links resolved. */
@@ -143,49 +145,67 @@ ferryd_spool_rebase(const struct ferryd_spool *fs, struct conf *c)
 	ferryd_spool_local_rebase(c);
 }
 
-/* The pid in an existing lock file, for the message ("?" before the other
- * instance has written it). */
+/* The pid another instance wrote, for the message ("?" before it has
+ * written it, or when it is not a plain file). */
 static void
-ferryd_spool_lock_owner(int fd, char *pid, size_t pidlen)
+ferryd_spool_lock_owner(char *pid, size_t pidlen)
 {
-	ssize_t n = pread(fd, pid, pidlen - 1, 0);
+	int fd = open(FERRYD_PID_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	ssize_t n = -1;
 
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		n = pread(fd, pid, pidlen - 1, 0);
+	if (fd >= 0)
+		close(fd);
 	pid[n > 0 ? n : 0] = '\0';
 	pid[strspn(pid, "0123456789")] = '\0';
 	if (pid[0] == '\0')
 		snprintf(pid, pidlen, "?");
 }
 
+/* Write our pid to a new file and rename it into place: root never opens
+ * an existing name in the run user's spool, so a link (symbolic or hard)
+ * put there is replaced, never written through. Only for the message. */
+static void
+ferryd_spool_pid_write(void)
+{
+	char pid[32];
+	int fd;
+
+	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	(void)unlink(FERRYD_PID_TMP);          /* a stale one, or a link: removed, not followed */
+	fd = open(FERRYD_PID_TMP, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, pid, strlen(pid)) != (ssize_t)strlen(pid) || close(fd) < 0 ||
+	    rename(FERRYD_PID_TMP, FERRYD_PID_FILE) < 0) {
+		log_warn("event=pid-file-write-failed file=%s error=\"%s\"", FERRYD_PID_FILE,
+		    strerror(errno));
+		(void)unlink(FERRYD_PID_TMP);
+	}
+}
+
+/* The lock is the spool directory itself (the working directory here),
+ * not a file in it: the run user cannot replace, remove or link it. */
 static void
 ferryd_spool_lock(struct ferryd_spool *fs)
 {
 	char pid[32];
-	struct stat st;
-	int fd = open(FERRYD_LOCK_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	int fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	/* root truncates it, in a directory the run user owns: never through
-	 * a link to another file */
-	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1)) {
-		close(fd);
-		fd = -1;
-		errno = EPERM;
-	}
 	if (fd < 0) {
-		fprintf(stderr, "ferryd: %s/%s: %s\n", fs->spool, FERRYD_LOCK_FILE, strerror(errno));
+		fprintf(stderr, "ferryd: %s: %s\n", fs->spool, strerror(errno));
 		exit(1);
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno != EWOULDBLOCK) {
-			fprintf(stderr, "ferryd: %s/%s: lock: %s\n", fs->spool, FERRYD_LOCK_FILE, strerror(errno));
+			fprintf(stderr, "ferryd: %s: lock: %s\n", fs->spool, strerror(errno));
 			exit(1);
 		}
-		ferryd_spool_lock_owner(fd, pid, sizeof(pid));
+		ferryd_spool_lock_owner(pid, sizeof(pid));
 		fprintf(stderr, "ferryd: already running (pid %s) on %s\n", pid, fs->spool);
 		exit(1);
 	}
-	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, strlen(pid), 0) != (ssize_t)strlen(pid))
-		log_warn("event=pid-file-write-failed file=%s error=\"%s\"", FERRYD_LOCK_FILE, strerror(errno));
+	ferryd_spool_pid_write();
 	fs->lock_fd = fd;
 }
 

@@ -1,6 +1,6 @@
 /*
  * ferryd_spool.h - ferryd's hold on its spool directory: one instance per
- * spool (an flock'd pid file), the spool as working directory, and every
+ * spool (a flock on the directory), the spool as working directory, and every
  * path under it named relative to it, so nothing ferryd opens after
  * dropping root needs search permission on the spool's parents.
  */
@@ -20,7 +20,7 @@ struct ferryd_spool {
 	char *conf_path;   /* the configuration file as a reload names it, or NULL */
 	int   origin_fd;   /* origin, opened as root (-1 if it cannot be) */
 	char *conf_rel;    /* conf_path relative to origin when under it, else conf_path */
-	int   lock_fd;     /* spool_dir/ferryd.pid, flock'd for the life of the process */
+	int   lock_fd;     /* the spool directory, flock'd for the life of the process */
 };
 
 /* As root, after the spool exists: lock it (a second instance prints

@@ -191,7 +191,9 @@ ferryd_state_open(struct ferryd *srv, const struct conf *c, const struct ferryd_
 		log_fatal("event=fatal reason=\"%s\"", err);
 	for (size_t i = 0; ids->uid != (uid_t)-1 && i < 3; i++) {
 		snprintf(path, sizeof(path), "%s%s", c->state_db, suffix[i]);
-		if (chown(path, ids->uid, ids->gid) < 0 && errno != ENOENT)
+		/* the run user owns the spool: a link there is never followed */
+		if (fchownat(AT_FDCWD, path, ids->uid, ids->gid, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    errno != ENOENT)
 			log_warn("event=state-chown-failed file=%s error=\"%s\"", path, strerror(errno));
 	}
 	srv->counters = counters_local_open(c->state_db, err, sizeof(err));
@@ -240,10 +242,14 @@ ferryd_log_format(const struct conf *c)
 static void
 ferryd_log_setup(const struct conf *c, const struct ferryd_ids *ids)
 {
-	if (log_open("ferryd", c->log_file) < 0)
+	if (log_open("ferryd", c->log_file) < 0) {
+		if (errno == ELOOP)    /* root opens it, maybe where the run user writes */
+			log_fatal("event=fatal reason=\"log file %s is a symbolic link, refused\"",
+			    c->log_file);
 		log_fatal("event=fatal reason=\"cannot open log file %s: %s\"", c->log_file, strerror(errno));
-	if (c->log_file != NULL && ids->uid != (uid_t)-1 && chown(c->log_file, ids->uid, ids->gid) < 0)
-		log_warn("event=log-chown-failed file=%s", c->log_file);
+	}
+	if (ids->uid != (uid_t)-1 && log_chown(ids->uid, ids->gid) < 0)
+		log_warn("event=log-chown-failed file=%s error=\"%s\"", c->log_file, strerror(errno));
 	if (c->log_level != NULL && strcmp(c->log_level, "debug") == 0)
 		log_set_level(LOG_DEBUG);
 	ferryd_log_format(c);

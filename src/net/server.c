@@ -120,7 +120,11 @@ server_backlog(const struct conf *c)
 	return (int)v;
 }
 
-/* The local submission socket: any local user may connect, like sendmail. */
+/* The local submission socket: any local user may connect, like sendmail.
+ * It lives in the run user's spool and root binds it: the mode is set on
+ * the socket before bind (Linux gives the file that mode less the umask)
+ * and the chmod after never follows a link the run user may have put in
+ * the socket's place meanwhile (as control_bind does). */
 static int
 server_unix_bind(const struct conf_listener *l, int backlog, char *err, size_t errlen)
 {
@@ -128,9 +132,14 @@ server_unix_bind(const struct conf_listener *l, int backlog, char *err, size_t e
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	unlink(sun->sun_path);
+	if (fd >= 0)
+		(void)fchmod(fd, 0666);
 	if (fd < 0 || bind(fd, (const struct sockaddr *)sun, sizeof(*sun)) < 0 ||
-	    chmod(sun->sun_path, 0666) < 0 || listen(fd, backlog) < 0) {
-		snprintf(err, errlen, "listen local %s: %s", sun->sun_path, strerror(errno));
+	    fchmodat(AT_FDCWD, sun->sun_path, 0666, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    listen(fd, backlog) < 0) {
+		/* glibc's fchmodat refuses a link with EOPNOTSUPP */
+		snprintf(err, errlen, "listen local %s: %s", sun->sun_path, errno == EOPNOTSUPP ?
+		    "replaced by a link while binding, refused" : strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;

@@ -4,17 +4,19 @@
  * client's with certificate and host name verification (RFC 6125) when a
  * route asks for it, and the self-signed pair for the embedded default.
  * SECURITY: keys must be private to their owner (mode & 077 == 0); a peer
- * certificate is trusted only through the configured CAs.
+ * certificate is trusted only through the configured CAs. The self-signed
+ * pair is written by root into a directory the run user owns: never
+ * through a link found there.
  */
 #include "net/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -142,43 +144,88 @@ tls_selfsigned_build(EVP_PKEY *pk, const char *hostname)
 	return x;
 }
 
+/* Write the PEM to a new file beside path, then rename it into place.
+ * ferryd is still root and the run user owns the spool: O_EXCL|O_NOFOLLOW
+ * on the temp name and the rename (which replaces a link, never writes
+ * through it) keep root from truncating or chowning a file the run user
+ * linked there; readers see the old file or the whole new one. */
 static int
-tls_pem_write(const char *path, mode_t mode, EVP_PKEY *pk, X509 *x, uid_t uid, gid_t gid)
+tls_pem_write(int dirfd, const char *name, mode_t mode, EVP_PKEY *pk, X509 *x, uid_t uid, gid_t gid)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	char tmp[512];
 	FILE *f;
-	int ok;
+	int fd, ok, saved;
 
+	if ((size_t)snprintf(tmp, sizeof(tmp), ".%s.tmp", name) >= sizeof(tmp))
+		return errno = ENAMETOOLONG, -1;
+	(void)unlinkat(dirfd, tmp, 0);         /* a stale one, or a link: removed, not followed */
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -1;
 	if (uid != (uid_t)-1 && fchown(fd, uid, gid) < 0) {
 		close(fd);
-		return -1;
+		goto fail;
 	}
-	f = fdopen(fd, "w");
-	if (f == NULL) {
+	if ((f = fdopen(fd, "w")) == NULL) {
 		close(fd);
-		return -1;
+		goto fail;
 	}
 	ok = pk ? PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL)
 	        : PEM_write_X509(f, x);
 	if (fflush(f) != 0 || fsync(fd) != 0)
 		ok = 0;
-	fclose(f);
-	return ok ? 0 : -1;
+	if (fclose(f) != 0 || !ok)
+		goto fail;
+	if (renameat(dirfd, tmp, dirfd, name) < 0)
+		goto fail;
+	return fsync(dirfd);
+fail:
+	saved = errno;
+	(void)unlinkat(dirfd, tmp, 0);
+	errno = saved;
+	return -1;
 }
 
-static void
-tls_parent_mkdir(const char *path, uid_t uid, gid_t gid)
+/* The directory that will hold path, made (0750, the run user's) when
+ * missing and opened without following a link in its place; *name is
+ * path's last component. Returns the descriptor or -1 with errno. */
+static int
+tls_parent_open(const char *path, uid_t uid, gid_t gid, const char **name)
 {
 	char buf[4096];
-	char *dir;
+	const char *slash = strrchr(path, '/');
+	bool made;
+	int fd;
 
-	snprintf(buf, sizeof(buf), "%s", path);
-	dir = dirname(buf);
-	if (mkdir(dir, 0750) == 0 && uid != (uid_t)-1 && chown(dir, uid, gid) < 0) {
-		/* the key write below reports the real problem */
+	*name = slash != NULL ? slash + 1 : path;
+	if (slash == NULL)
+		snprintf(buf, sizeof(buf), ".");
+	else if ((size_t)snprintf(buf, sizeof(buf), "%.*s", slash == path ? 1 : (int)(slash - path),
+	    path) >= sizeof(buf))
+		return errno = ENAMETOOLONG, -1;
+	made = mkdir(buf, 0750) == 0;
+	fd = open(buf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && made && uid != (uid_t)-1 && fchown(fd, uid, gid) < 0) {
+		close(fd);
+		return -1;
 	}
+	return fd;
+}
+
+/* One file of the self-signed pair, written as tls_pem_write says. */
+static int
+tls_pem_save(const char *path, mode_t mode, EVP_PKEY *pk, X509 *x, uid_t uid, gid_t gid)
+{
+	const char *name;
+	int dirfd = tls_parent_open(path, uid, gid, &name), rc, saved;
+
+	if (dirfd < 0)
+		return -1;
+	rc = tls_pem_write(dirfd, name, mode, pk, x, uid, gid);
+	saved = errno;
+	close(dirfd);
+	errno = saved;
+	return rc;
 }
 
 int
@@ -191,8 +238,6 @@ tls_selfsigned_ensure(const char *cert, const char *key, const char *hostname,
 
 	if (access(key, F_OK) == 0 && access(cert, F_OK) == 0)
 		return 0;
-	tls_parent_mkdir(key, uid, gid);
-	tls_parent_mkdir(cert, uid, gid);
 	pk = EVP_EC_gen("P-256");
 	if (pk == NULL) {
 		tls_err(err, errlen, "cannot generate key", key);
@@ -201,9 +246,10 @@ tls_selfsigned_ensure(const char *cert, const char *key, const char *hostname,
 	x = tls_selfsigned_build(pk, hostname);
 	if (x == NULL)
 		tls_err(err, errlen, "cannot build certificate", cert);
-	else if (tls_pem_write(key, 0600, pk, NULL, uid, gid) < 0 ||
-	    tls_pem_write(cert, 0644, NULL, x, uid, gid) < 0)
+	else if (tls_pem_save(key, 0600, pk, NULL, uid, gid) < 0)
 		snprintf(err, errlen, "%s: cannot write: %s", key, strerror(errno));
+	else if (tls_pem_save(cert, 0644, NULL, x, uid, gid) < 0)
+		snprintf(err, errlen, "%s: cannot write: %s", cert, strerror(errno));
 	else
 		rc = 0;
 	X509_free(x);

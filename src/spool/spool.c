@@ -19,25 +19,60 @@
 #include "util/log.h"
 #include "util/xmalloc.h"
 
+/* ferryd is still root here and the run user owns the spool: a link put
+ * in place of a subdirectory is refused (O_NOFOLLOW, and the descriptor
+ * must be a directory), and the owner is set on the descriptor, so root
+ * never follows the run user's link to give away another directory. */
 static int
 spool_subdir_open(int root, const char *name, uid_t uid, gid_t gid)
 {
+	struct stat st;
 	int fd;
 
 	if (mkdirat(root, name, 0750) < 0 && errno != EEXIST)
 		return -1;
-	fd = openat(root, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0 && uid != (uid_t)-1 && fchown(fd, uid, gid) < 0) {
-		close(fd);
+	fd = openat(root, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
 		return -1;
+	if (fstat(fd, &st) < 0)
+		goto fail;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		goto fail;
 	}
+	if (uid != (uid_t)-1 && fchown(fd, uid, gid) < 0)
+		goto fail;
 	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+/* The subdirectories, each opened as spool_subdir_open says; *sub names
+ * the one that failed. */
+static int
+spool_subdirs_open(struct spool *s, uid_t uid, gid_t gid, const char **sub)
+{
+	struct { const char *name; int *fd; } dirs[] = {
+		{ "incoming", &s->incoming_fd }, { "queue", &s->queue_fd },
+		{ "corrupt", &s->corrupt_fd }, { "hold", &s->hold_fd }, { "free", &s->free_fd },
+	};
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		*dirs[i].fd = spool_subdir_open(s->root_fd, dirs[i].name, uid, gid);
+		if (*dirs[i].fd < 0) {
+			*sub = dirs[i].name;
+			return -1;
+		}
+	}
+	return 0;
 }
 
 struct spool *
 spool_open(const char *dir, uid_t uid, gid_t gid, bool use_syncfs, char *err, size_t errlen)
 {
 	struct spool *s = xcalloc(1, sizeof(*s));
+	const char *sub = NULL;
 
 	s->root_fd = s->incoming_fd = s->queue_fd = s->corrupt_fd = s->hold_fd = s->free_fd = -1;
 	s->use_syncfs = use_syncfs;
@@ -48,12 +83,7 @@ spool_open(const char *dir, uid_t uid, gid_t gid, bool use_syncfs, char *err, si
 	if (s->root_fd < 0 || (uid != (uid_t)-1 && fchown(s->root_fd, uid, gid) < 0) ||
 	    fchmod(s->root_fd, 0751) < 0)
 		goto fail;
-	s->incoming_fd = spool_subdir_open(s->root_fd, "incoming", uid, gid);
-	s->queue_fd = spool_subdir_open(s->root_fd, "queue", uid, gid);
-	s->corrupt_fd = spool_subdir_open(s->root_fd, "corrupt", uid, gid);
-	s->hold_fd = spool_subdir_open(s->root_fd, "hold", uid, gid);
-	s->free_fd = spool_subdir_open(s->root_fd, "free", uid, gid);
-	if (s->incoming_fd < 0 || s->queue_fd < 0 || s->corrupt_fd < 0 || s->hold_fd < 0 || s->free_fd < 0)
+	if (spool_subdirs_open(s, uid, gid, &sub) < 0)
 		goto fail;
 	s->free_names = xcalloc(SPOOL_FREE_MAX, sizeof(*s->free_names));
 	pthread_mutex_init(&s->free_lock, NULL);
@@ -62,7 +92,13 @@ spool_open(const char *dir, uid_t uid, gid_t gid, bool use_syncfs, char *err, si
 	s->pending_tail = &s->pending;
 	return s;
 fail:
-	snprintf(err, errlen, "spool %s: %s", dir, strerror(errno));
+	if (sub == NULL)
+		snprintf(err, errlen, "spool %s: %s", dir, strerror(errno));
+	else if (errno == ELOOP || errno == ENOTDIR)
+		snprintf(err, errlen, "spool %s/%s: not a directory (a link is refused): %s", dir, sub,
+		    strerror(errno));
+	else
+		snprintf(err, errlen, "spool %s/%s: %s", dir, sub, strerror(errno));
 	spool_close(s);
 	return NULL;
 }

@@ -75,10 +75,20 @@ log_open(const char *prog, const char *path)
 		/* stderr again: the own number, if any, now points at it */
 		return log_fd_replace(2);
 	}
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	/* opened as root at start, often in a directory the run user owns:
+	 * a link there is refused (ELOOP), never followed */
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return -1;
 	return log_fd_replace(fd);
+}
+
+int
+log_chown(uid_t uid, gid_t gid)
+{
+	if (log_fd <= 2)
+		return 0;
+	return fchown(log_fd, uid, gid);
 }
 
 void

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
@@ -20,6 +21,9 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
  * reopen after rotation (SIGHUP) while other threads log: the descriptor
  * they write to is replaced in one step, never closed under them. */
 int  log_open(const char *prog, const char *path);
+/* Give the open log file (not stderr) to uid:gid, by its descriptor, so
+ * a link put at its path meanwhile is never followed. */
+int  log_chown(uid_t uid, gid_t gid);
 void log_set_level(enum log_level lvl);
 
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
