@@ -189,8 +189,8 @@ static const struct {
 
 /* Dispatch one MAIL parameter; seen has one bit per table row. */
 static const char *
-smtp_mail_param(const struct smtp_param *prm, const struct smtp_ext *ext,
-    struct smtp_mail_params *p, unsigned *seen)
+smtp_mail_param(const struct smtp_param *prm, const struct smtp_ext *ext, void *out,
+    unsigned *seen)
 {
 	for (size_t i = 0; i < sizeof(smtp_mail_param_table) / sizeof(smtp_mail_param_table[0]); i++) {
 		if (!smtp_word_eq(prm->key, prm->keylen, smtp_mail_param_table[i].name))
@@ -198,36 +198,9 @@ smtp_mail_param(const struct smtp_param *prm, const struct smtp_ext *ext,
 		if (*seen & (1u << i))
 			return SMTP_E_REPEAT;
 		*seen |= 1u << i;
-		return smtp_mail_param_table[i].take(prm, ext, p);
+		return smtp_mail_param_table[i].take(prm, ext, out);
 	}
 	return SMTP_E_MAIL_PARAM;
-}
-
-/* "FROM:" reverse-path [SP Mail-parameters] (RFC 5321 4.1.1.2). */
-const char *
-smtp_mail_parse(const char *arg, size_t len, const struct smtp_ext *ext,
-    struct smtp_path *path, struct smtp_mail_params *p)
-{
-	struct smtp_param prm;
-	size_t pos = 0, used = 0;
-	unsigned seen = 0;
-	const char *err;
-	int r;
-
-	memset(path, 0, sizeof(*path));
-	memset(p, 0, sizeof(*p));
-	if (!smtp_keyword_skip(arg, len, "FROM:", &pos))
-		return SMTP_E_MAIL;
-	err = smtp_path_parse(arg + pos, len - pos, true, false, path, &used);
-	if (err != NULL)
-		return err;
-	pos += used;
-	if (pos < len && arg[pos] != ' ')
-		return SMTP_E_SENDER;
-	while ((r = smtp_param_next(arg, len, &pos, &prm)) > 0)
-		if ((err = smtp_mail_param(&prm, ext, p, &seen)) != NULL)
-			return err;
-	return r < 0 ? SMTP_E_PARAM : NULL;
 }
 
 typedef const char *smtp_rcpt_param_fn(const struct smtp_param *, const struct smtp_ext *,
@@ -242,8 +215,8 @@ static const struct {
 
 /* Dispatch one RCPT parameter; seen has one bit per table row. */
 static const char *
-smtp_rcpt_param(const struct smtp_param *prm, const struct smtp_ext *ext,
-    struct smtp_rcpt_params *p, unsigned *seen)
+smtp_rcpt_param(const struct smtp_param *prm, const struct smtp_ext *ext, void *out,
+    unsigned *seen)
 {
 	for (size_t i = 0; i < sizeof(smtp_rcpt_param_table) / sizeof(smtp_rcpt_param_table[0]); i++) {
 		if (!smtp_word_eq(prm->key, prm->keylen, smtp_rcpt_param_table[i].name))
@@ -251,15 +224,25 @@ smtp_rcpt_param(const struct smtp_param *prm, const struct smtp_ext *ext,
 		if (*seen & (1u << i))
 			return SMTP_E_REPEAT;
 		*seen |= 1u << i;
-		return smtp_rcpt_param_table[i].take(prm, ext, p);
+		return smtp_rcpt_param_table[i].take(prm, ext, out);
 	}
 	return SMTP_E_RCPT_PARAM;
 }
 
-/* "TO:" forward-path [SP Rcpt-parameters] (RFC 5321 4.1.1.3). */
-const char *
-smtp_rcpt_parse(const char *arg, size_t len, const struct smtp_ext *ext,
-    struct smtp_path *path, struct smtp_rcpt_params *p)
+/* What tells MAIL's argument from RCPT's: its keyword, which paths it
+ * takes, its error replies and its parameters. */
+struct smtp_args_form {
+	const char *keyword;                 /* "FROM:" or "TO:" */
+	bool        allow_null, allow_postmaster;
+	const char *e_keyword, *e_path;      /* no keyword; junk after the path */
+	const char *(*param)(const struct smtp_param *, const struct smtp_ext *, void *, unsigned *);
+};
+
+/* KEYWORD path [SP parameters] (RFC 5321 4.1.1.2, 4.1.1.3); path and params
+ * are zeroed by the caller. */
+static const char *
+smtp_args_parse(const char *arg, size_t len, const struct smtp_args_form *form,
+    const struct smtp_ext *ext, struct smtp_path *path, void *params)
 {
 	struct smtp_param prm;
 	size_t pos = 0, used = 0;
@@ -267,18 +250,42 @@ smtp_rcpt_parse(const char *arg, size_t len, const struct smtp_ext *ext,
 	const char *err;
 	int r;
 
-	memset(path, 0, sizeof(*path));
-	memset(p, 0, sizeof(*p));
-	if (!smtp_keyword_skip(arg, len, "TO:", &pos))
-		return SMTP_E_RCPT;
-	err = smtp_path_parse(arg + pos, len - pos, false, true, path, &used);
+	if (!smtp_keyword_skip(arg, len, form->keyword, &pos))
+		return form->e_keyword;
+	err = smtp_path_parse(arg + pos, len - pos, form->allow_null, form->allow_postmaster, path, &used);
 	if (err != NULL)
 		return err;
 	pos += used;
 	if (pos < len && arg[pos] != ' ')
-		return SMTP_E_RECIPIENT;
+		return form->e_path;
 	while ((r = smtp_param_next(arg, len, &pos, &prm)) > 0)
-		if ((err = smtp_rcpt_param(&prm, ext, p, &seen)) != NULL)
+		if ((err = form->param(&prm, ext, params, &seen)) != NULL)
 			return err;
 	return r < 0 ? SMTP_E_PARAM : NULL;
+}
+
+/* "FROM:" reverse-path [SP Mail-parameters] (RFC 5321 4.1.1.2). */
+const char *
+smtp_mail_parse(const char *arg, size_t len, const struct smtp_ext *ext,
+    struct smtp_path *path, struct smtp_mail_params *p)
+{
+	static const struct smtp_args_form form = { "FROM:", true, false, SMTP_E_MAIL,
+	    SMTP_E_SENDER, smtp_mail_param };
+
+	memset(path, 0, sizeof(*path));
+	memset(p, 0, sizeof(*p));
+	return smtp_args_parse(arg, len, &form, ext, path, p);
+}
+
+/* "TO:" forward-path [SP Rcpt-parameters] (RFC 5321 4.1.1.3). */
+const char *
+smtp_rcpt_parse(const char *arg, size_t len, const struct smtp_ext *ext,
+    struct smtp_path *path, struct smtp_rcpt_params *p)
+{
+	static const struct smtp_args_form form = { "TO:", false, true, SMTP_E_RCPT,
+	    SMTP_E_RECIPIENT, smtp_rcpt_param };
+
+	memset(path, 0, sizeof(*path));
+	memset(p, 0, sizeof(*p));
+	return smtp_args_parse(arg, len, &form, ext, path, p);
 }
