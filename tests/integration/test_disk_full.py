@@ -121,10 +121,14 @@ class DiskFullTest(unittest.TestCase):
                                                 if "storage" in l or "spool" in l or "started" in l)[-3000:]
                         + str(free_octets(self.spool)))
         self.assertGreater(n, 0)
+        # smtp-source exits on the refusal without waiting for ferryd to log
+        # the session's end: wait for that line rather than race it
+        refused_end = re.compile(r"event=disconnect .*errors=[1-9]")
+        self.assertTrue(ferrytest.wait_for(lambda: refused_end.search(self.f.log_text())),
+                        "no disconnect line with errors>0")
         log = self.f.log_text()
         self.assertIn("event=storage-low", log)
         self.assertRegex(log, r"event=mail-refused .*reply=\"452 4\.3\.1 ")
-        self.assertRegex(log, r"event=disconnect .*errors=[1-9]")
         # MAIL SIZE= beyond what is left above the reserve is refused too.
         c = RawClient(self.f.mx)
         c.reply()
