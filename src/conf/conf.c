@@ -141,6 +141,14 @@ conf_finish(struct conf *c)
 		qsort(c->aliases, c->naliases, sizeof(*c->aliases), conf_alias_cmp);
 }
 
+const char *
+conf_env_path(void)
+{
+	const char *env = getenv("FERRY_CONFIG");
+
+	return env != NULL && env[0] != '\0' ? env : NULL;
+}
+
 struct conf *
 conf_load(const char *path, char *err, size_t errlen)
 {

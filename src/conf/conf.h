@@ -180,6 +180,10 @@ struct conf *conf_load(const char *path, char *err, size_t errlen);
  * (ferry-sendmail, ferryctl) and run as users who may not read ferryd's
  * private keys; ferryd and ferryd -t load and check every file. */
 #define CONF_LOAD_NO_FILES 0x1u
+
+/* $FERRY_CONFIG when set and not empty, else NULL: the one variable that
+ * points ferryctl and ferry-sendmail at an installed configuration. */
+const char *conf_env_path(void);
 struct conf *conf_load_flags(const char *path, unsigned flags, char *err, size_t errlen);
 void conf_free(struct conf *c);
 

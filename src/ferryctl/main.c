@@ -10,9 +10,9 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "conf/conf.h"
 #include "ferryctl/ctl.h"
 
 static const struct ctl_cmd ctl_cmds[] = {
@@ -107,8 +107,8 @@ main(int argc, char **argv)
 	}
 	/* As ferry-sendmail: one variable points every tool at an installed
 	 * configuration; without either, the embedded default (./var). */
-	if (c.config == NULL && getenv("FERRY_CONFIG") != NULL && getenv("FERRY_CONFIG")[0] != '\0')
-		c.config = getenv("FERRY_CONFIG");
+	if (c.config == NULL)
+		c.config = conf_env_path();
 	if (optind >= argc) {
 		ctl_warn("no command");
 		ctl_usage_print(true);

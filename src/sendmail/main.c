@@ -226,13 +226,13 @@ sendmail_opts_parse(int argc, char **argv, struct sendmail_opts *o)
 static const char *
 sendmail_conf_path(const char *opt)
 {
-	const char *env = getenv("FERRY_CONFIG");
+	const char *env = conf_env_path();
 
-	if (sendmail_setid() && (opt != NULL || (env != NULL && env[0] != '\0')))
+	if (sendmail_setid() && (opt != NULL || env != NULL))
 		sendmail_die(EX_USAGE, "-C and $FERRY_CONFIG are refused in a set-id program");
 	if (opt != NULL)
 		return opt;
-	if (env != NULL && env[0] != '\0')
+	if (env != NULL)
 		return env;
 	if (access(SENDMAIL_DEFAULT_CONF, F_OK) == 0)
 		return SENDMAIL_DEFAULT_CONF;
