@@ -67,4 +67,41 @@ int qmgr_show(struct qmgr *q, const char *id, qmgr_view_fn fn, void *arg);
 struct spool_env;
 int qmgr_envelope(struct qmgr *q, const char *id, struct spool_env *env);
 
+/* ---- queue summary and suspension (ferryctl queue summary|suspend|resume) ----
+ * A row of the summary, in the spirit of Postfix's qshape: by destination
+ * site (what delivery connects to: an MX host set or a fixed next hop, per
+ * source address), by destination domain, and by tenant. */
+enum qmgr_row_kind { QMGR_ROW_SITE, QMGR_ROW_DOMAIN, QMGR_ROW_TENANT };
+
+struct qmgr_summary_row {
+	enum qmgr_row_kind kind;
+	const char *name;         /* site: "mx1.example.net,mx2.example.net" (or
+	                           * "smtp:HOST:PORT", "lmtp:..."); domain; tenant: its id
+	                           * in decimal ("0": mail of no tenant) */
+	const char *source;       /* site: the source address ("" the system's choice); else "" */
+	long        ready;        /* due now, waiting for a delivery slot */
+	long        scheduled;    /* deferred, waiting for their next attempt */
+	long        active;       /* in delivery now */
+	long        held;         /* in hold/ (domain and tenant rows) */
+	int         conns_open;   /* site: connections open (busy or idle) */
+	int         conns_busy;   /* site: connections in a transaction */
+	int         limit;        /* site: connections allowed now (shaping included) */
+	bool        suspended;    /* by the operator (ferryctl queue suspend) */
+	const char *shaping;      /* site: "" or what shaping holds in force, e.g.
+	                           * "connections=2 until=1733230000 rule=gmail-throttle" */
+};
+
+typedef void (*qmgr_summary_fn)(void *arg, const struct qmgr_summary_row *row);
+
+/* Every site, domain and tenant with mail queued, in flight, held,
+ * suspended or shaped. */
+void qmgr_summary(struct qmgr *q, qmgr_summary_fn fn, void *arg);
+
+/* Suspend or resume delivery to a destination (a domain, an MX host name
+ * or a site name as the summary shows it) or of a tenant's mail (kind
+ * QMGR_ROW_TENANT, name its id in decimal). Suspended mail stays queued
+ * and is not attempted; nothing expires or bounces for it. 0, or -1 when
+ * resuming what was not suspended. Kept until resumed or ferryd restarts. */
+int qmgr_suspend(struct qmgr *q, enum qmgr_row_kind kind, const char *name, bool suspend);
+
 #endif
