@@ -134,7 +134,9 @@ struct conf {
 	bool      spool_syncfs;            /* spool_sync syncfs|fsync */
 
 	/* Delivery (see docs/configuration.md, DELIVERY). */
-	long long delivery_threads;
+	long long delivery_threads;        /* the outbound loop's worker threads */
+	long long delivery_max_inflight;   /* delivery attempts at once */
+	bool      outbound_ipv6;           /* AAAA records used (after A) */
 	long long retry_min, retry_max, max_queue_lifetime, delay_warning;
 	long long smtp_port;
 	long long destination_concurrency, destination_msgs_per_conn, destination_rate;

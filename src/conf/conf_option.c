@@ -137,7 +137,11 @@ static const struct conf_option conf_options[] = {
 
 	/* Delivery */
 	OPT_BOOL(delivery, delivery_on, "on", "off", true),
+	/* worker threads for the outbound loop's blocking work (spool, SQLite, DKIM) */
 	OPT_INT(delivery_threads,           1, 1000, 20),
+	/* messages in delivery at once (each a coroutine of the outbound loop) */
+	OPT_INT(delivery_max_inflight,      1, 100000, 20000),
+	OPT_BOOL(outbound_ipv6, outbound_ipv6, "yes", "no", true),
 	OPT_TIME(retry_min,                 1, 86400, 300),
 	OPT_TIME(retry_max,                 1, 7 * 86400, 3600),
 	OPT_TIME(max_queue_lifetime,        0, 365 * 86400, 5 * 86400),

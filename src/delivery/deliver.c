@@ -20,20 +20,11 @@
 #include <unistd.h>
 
 #include "net/tls.h"
-#include "queue/qmgr.h"
+#include "net/coro.h"
+#include <sodium.h>
 #include "smtp/smtp_parse.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
-
-struct deliver_ctx *
-deliver_ctx_new(const struct deliver_handles *h, struct qmgr *q)
-{
-	struct deliver_ctx *d = xcalloc(1, sizeof(*d));
-
-	d->h = h;
-	d->q = q;
-	return d;
-}
 
 SSL_CTX *
 deliver_tls_ctx(struct deliver_ctx *d, const struct conf *c)
@@ -45,17 +36,20 @@ deliver_tls_ctx(struct deliver_ctx *d, const struct conf *c)
 
 	/* A failure is kept too: the file is read again only once it changes,
 	 * not at every delivery (nor logged at every one). */
-	if (d->tls_key != NULL && strcmp(d->tls_key, key) == 0 && d->tls_mtime == mtime)
-		return d->tls;
-	SSL_CTX_free(d->tls);
-	free(d->tls_key);
-	d->tls_key = xstrdup(key);
-	d->tls_mtime = mtime;
-	d->tls = tls_client_ctx_new(c->tls_ca_file, err, sizeof(err));
-	if (d->tls == NULL)
+	struct deliver_shared *sh = d->sh;
+
+	if (sh->tls_key != NULL && strcmp(sh->tls_key, key) == 0 && sh->tls_mtime == mtime)
+		return sh->tls;
+	/* connections made with the old context keep a reference to it */
+	SSL_CTX_free(sh->tls);
+	free(sh->tls_key);
+	sh->tls_key = xstrdup(key);
+	sh->tls_mtime = mtime;
+	sh->tls = tls_client_ctx_new(c->tls_ca_file, err, sizeof(err));
+	if (sh->tls == NULL)
 		log_error("event=tls-client-unavailable error=\"%s\" effect=\"tls=require and "
 		    "tls=verify deliveries defer\"", err);
-	return d->tls;
+	return sh->tls;
 }
 
 /* At start and reload: a route that sends a password to any certificate
@@ -71,41 +65,6 @@ deliver_routes_tls_warn(const struct conf *c)
 	}
 }
 
-void
-deliver_conn_close(struct deliver_ctx *d)
-{
-	if (d->conn != NULL) {
-		mta_close(d->conn);
-		d->conn = NULL;
-		d->conn_key[0] = '\0';
-	}
-}
-
-/* Idle: no connection kept open for nothing, no destination slot held. */
-void
-deliver_ctx_idle(struct deliver_ctx *d)
-{
-	deliver_conn_close(d);
-	if (d->slot_dest[0] != '\0') {
-		deliver_dest_release(d->slot_dest);
-		d->slot_dest[0] = '\0';
-	}
-}
-
-void
-deliver_ctx_free(struct deliver_ctx *d)
-{
-	if (d == NULL)
-		return;
-	deliver_ctx_idle(d);
-	if (d->dns != NULL)
-		dns_resolver_free(d->dns);
-	free(d->dns_key);
-	SSL_CTX_free(d->tls);
-	free(d->tls_key);
-	free(d);
-}
-
 static const char *
 deliver_domain(const char *addr)
 {
@@ -114,13 +73,27 @@ deliver_domain(const char *addr)
 	return at ? at + 1 : "";
 }
 
-void
-deliver_progress_save(const struct spool_env *env, int fd, struct rcpt_result *const *g, size_t n)
+struct progress_job {
+	const struct spool_env     *env;
+	int                         fd;
+	struct rcpt_result *const  *g;
+	size_t                      n;
+};
+
+static void
+deliver_progress_write(void *arg)
 {
+	struct progress_job *j = arg;
+	const struct spool_env *env = j->env;
+	struct rcpt_result *const *g = j->g;
+	size_t n = j->n;
+	int fd = j->fd;
 	bool marked = false;
 
 	for (size_t i = 0; i < n; i++) {
 		struct spool_rcpt *r = g[i]->r;
+		if (g[i]->env_rcpt != NULL)
+			continue;          /* an alias target: not a recipient of the file */
 		if (g[i]->reply.code < 200 || g[i]->reply.code >= 300 || r->state != SPOOL_RCPT_PENDING)
 			continue;
 		if (spool_rcpt_mark(fd, r, SPOOL_RCPT_DELIVERED) < 0)
@@ -133,40 +106,41 @@ deliver_progress_save(const struct spool_env *env, int fd, struct rcpt_result *c
 		    strerror(errno));
 }
 
-/* Is a pending recipient left for another transaction of this attempt? */
-static bool
-deliver_more_follow(const struct rcpt_result *res, size_t n)
+void
+deliver_progress_save(const struct spool_env *env, int fd, struct rcpt_result *const *g, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (res[i].state == SPOOL_RCPT_PENDING && !res[i].attempted)
-			return true;
-	return false;
+	struct progress_job j = { env, fd, g, n };
+
+	coro_offload(deliver_progress_write, &j);   /* fdatasync: off the loop */
 }
 
-/* Postmaster without a domain ("<Postmaster>") is ours. */
+/* The remote recipients of res[first]'s domain (not yet tried) in one go. */
 static void
 deliver_group_dispatch(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env,
-    int fd, struct rcpt_result *res, size_t n, size_t first)
+    int fd, struct rcpt_result **all, size_t n, size_t first)
 {
-	const char *domain = deliver_domain(res[first].r->addr);
-	const struct conf_route *route = domain[0] ? conf_route_find(c, domain) : NULL;
+	const char *domain = deliver_domain(all[first]->r->addr);
+	const struct conf_route *route = conf_route_find(c, domain);
 	struct rcpt_result **group = xcalloc(n, sizeof(*group));
 	size_t ng = 0;
 
 	for (size_t i = first; i < n; i++)
-		if (res[i].state == SPOOL_RCPT_PENDING && !res[i].attempted &&
-		    strcasecmp(deliver_domain(res[i].r->addr), domain) == 0) {
-			res[i].attempted = true;
-			group[ng++] = &res[i];
+		if (!all[i]->attempted && strcasecmp(deliver_domain(all[i]->r->addr), domain) == 0) {
+			all[i]->attempted = true;
+			group[ng++] = all[i];
 		}
-	if (domain[0] == '\0' || (route != NULL && route->transport == CONF_TRANSPORT_MAILDIR)) {
-		for (size_t i = 0; i < ng; i++)
-			deliver_local(d, c, env, fd, group[i]);
-	} else
-		deliver_remote(d, c, route, domain, env, fd, group, ng);
-	if (deliver_more_follow(res, n))
-		deliver_progress_save(env, fd, group, ng);
+	deliver_remote(d, c, route, domain, env, fd, group, ng);
 	free(group);
+}
+
+/* Hosted mail (and a bare <Postmaster>) is delivered here; the rest goes out. */
+static bool
+deliver_is_local(const struct conf *c, const char *addr)
+{
+	const char *domain = deliver_domain(addr);
+	const struct conf_route *route = domain[0] ? conf_route_find(c, domain) : NULL;
+
+	return domain[0] == '\0' || (route != NULL && route->transport == CONF_TRANSPORT_MAILDIR);
 }
 
 static void
@@ -217,16 +191,22 @@ deliver_outcomes(const struct conf *c, const struct spool_env *env, struct rcpt_
 	}
 }
 
+/* Backoff doubling from retry_min to retry_max, less up to a tenth at
+ * random (never below retry_min): a burst deferred together (a site down
+ * for a minute) comes back spread out, not as one wave. */
 static time_t
 deliver_backoff(const struct conf *c, int attempts)
 {
-	long long delay = c->retry_min;
+	long long delay = c->retry_min, jitter;
 
 	for (int i = 0; i < attempts && delay < c->retry_max; i++)
 		delay *= 2;
 	if (delay > c->retry_max)
 		delay = c->retry_max;
-	return time(NULL) + (time_t)delay;
+	jitter = delay / 10 > 0 ? (long long)(randombytes_uniform((uint32_t)(delay / 10 + 1))) : 0;
+	if (delay - jitter < c->retry_min)
+		jitter = delay - c->retry_min;
+	return time(NULL) + (time_t)(delay - jitter);
 }
 
 /* Backoff doubling from retry_min to retry_max; a recipient deferred
@@ -352,49 +332,134 @@ deliver_state_defer(struct rcpt_result *res, size_t n)
 		}
 }
 
+/* One attempt, shared by its steps: open and local (a worker), remote
+ * (the coroutine), close (a worker). */
+struct deliver_attempt {
+	struct deliver_ctx     *d;
+	const struct conf      *c;
+	const char             *id;
+	int                     attempts;
+	bool                    warned;
+	struct deliver_outcome *out;
+	struct spool_env        env;
+	bool                    parsed;
+	bool                    stop;        /* nothing more to do (unreadable, held) */
+	struct rcpt_result     *res;
+	int                     fd;
+	struct deliver_leaves   leaves;      /* hosted recipients, aliases expanded */
+};
+
+/* Expand hosted recipients and deliver their Maildirs (a worker's job). */
+static void
+deliver_attempt_local(struct deliver_attempt *a)
+{
+	for (size_t i = 0; i < a->env.nrcpts; i++)
+		if (a->res[i].state == SPOOL_RCPT_PENDING && deliver_is_local(a->c, a->res[i].r->addr)) {
+			a->res[i].attempted = true;
+			deliver_local_expand(a->c, a->res, i, &a->leaves);
+		}
+	deliver_local_maildirs(a->c, &a->env, a->fd, &a->leaves);
+}
+
+/* Open and parse the queue file, read the tenant, deliver what is local. */
+static void
+deliver_attempt_open(void *arg)
+{
+	struct deliver_attempt *a = arg;
+
+	a->fd = spool_queue_open(a->d->h->spool, a->id, false);
+	if (a->fd < 0 || spool_env_parse(a->fd, &a->env) < 0) {
+		log_error("event=queue-file-unreadable id=%s error=\"%s\"", a->id,
+		    a->fd < 0 ? strerror(errno) : "bad format");
+		a->out->unreadable = true;
+		a->stop = true;
+		return;
+	}
+	a->parsed = true;
+	a->res = deliver_results_new(&a->env);
+	a->out->tenant = a->env.tenant_id;
+	switch (deliver_tenant_load(a->d, &a->env)) {
+	case 1:
+		spool_queue_touch(a->fd, SPOOL_HOLD_TENANT_MTIME);   /* why held: kept on disk */
+		close(a->fd);
+		a->fd = -1;
+		deliver_hold(a->d, a->c, &a->env, a->attempts, a->out);
+		a->stop = true;
+		return;
+	case -1:
+		deliver_state_defer(a->res, a->env.nrcpts);
+		return;
+	default:
+		deliver_attempt_local(a);
+	}
+}
+
+/* The recipients that go out: pending remote ones and remote alias targets. */
+static void
+deliver_attempt_remote(struct deliver_attempt *a)
+{
+	size_t n = 0, max = a->env.nrcpts + a->leaves.n;
+	struct rcpt_result **all = xcalloc(max ? max : 1, sizeof(*all));
+
+	for (size_t i = 0; i < a->env.nrcpts; i++)
+		if (a->res[i].state == SPOOL_RCPT_PENDING && !a->res[i].attempted)
+			all[n++] = &a->res[i];
+	for (size_t i = 0; i < a->leaves.n; i++)
+		if (a->leaves.v[i].kind == DELIVER_LEAF_REMOTE) {
+			a->leaves.v[i].res.r = &a->leaves.v[i].sr;
+			a->leaves.v[i].res.attempted = false;
+			all[n++] = &a->leaves.v[i].res;
+		}
+	for (size_t i = 0; i < n; i++) {
+		bool more = false;
+		if (all[i]->attempted)
+			continue;
+		deliver_group_dispatch(a->d, a->c, &a->env, a->fd, all, n, i);
+		for (size_t j = i + 1; j < n && !more; j++)
+			more = !all[j]->attempted;
+		if (more)    /* a crash in a later transaction must not send these again */
+			deliver_progress_save(&a->env, a->fd, all, n);
+	}
+	free(all);
+}
+
+/* Record the outcomes, notify, finish or reschedule (a worker's job). */
+static void
+deliver_attempt_close(void *arg)
+{
+	struct deliver_attempt *a = arg;
+
+	if (!a->stop) {
+		deliver_local_merge(a->res, &a->leaves);
+		deliver_outcomes(a->c, &a->env, a->res, a->env.nrcpts, a->attempts);
+		deliver_finish(a->d, a->c, &a->env, a->fd, a->res, a->env.nrcpts, a->attempts, a->warned, a->out);
+		for (size_t i = 0; i < a->env.nrcpts && a->out->ndeferred > 0; i++)
+			if (a->res[i].state == SPOOL_RCPT_PENDING) {
+				snprintf(a->out->domain, sizeof(a->out->domain), "%s", deliver_domain(a->res[i].r->addr));
+				break;
+			}
+	}
+	deliver_dkim_reset(a->d);
+	deliver_leaves_free(&a->leaves);
+	free(a->res);
+	if (a->parsed)
+		spool_env_free(&a->env);
+	if (a->fd >= 0)
+		close(a->fd);
+}
+
 void
 deliver_message(struct deliver_ctx *d, const char *id, int attempts, bool warned,
     struct deliver_outcome *out)
 {
 	struct server_snap *snap = server_snap_get(d->h->snaps);
-	const struct conf *c = snap->conf;
-	struct spool_env env;
-	struct rcpt_result *res;
-	int fd;
+	struct deliver_attempt a = { .d = d, .c = snap->conf, .id = id, .attempts = attempts,
+	    .warned = warned, .out = out, .fd = -1 };
 
 	memset(out, 0, sizeof(*out));
-	fd = spool_queue_open(d->h->spool, id, false);
-	if (fd < 0 || spool_env_parse(fd, &env) < 0) {
-		log_error("event=queue-file-unreadable id=%s error=\"%s\"", id, fd < 0 ? strerror(errno) : "bad format");
-		out->unreadable = true;
-		if (fd >= 0)
-			close(fd);
-		server_snap_put(snap);
-		return;
-	}
-	res = deliver_results_new(&env);
-	switch (deliver_tenant_load(d, &env)) {
-	case 1:
-		spool_queue_touch(fd, SPOOL_HOLD_TENANT_MTIME);   /* why held: kept on disk */
-		close(fd);
-		fd = -1;
-		deliver_hold(d, c, &env, attempts, out);
-		goto done;
-	case -1:
-		deliver_state_defer(res, env.nrcpts);
-		break;
-	default:
-		for (size_t i = 0; i < env.nrcpts; i++)
-			if (res[i].state == SPOOL_RCPT_PENDING && !res[i].attempted)
-				deliver_group_dispatch(d, c, &env, fd, res, env.nrcpts, i);
-	}
-	deliver_dkim_reset(d);
-	deliver_outcomes(c, &env, res, env.nrcpts, attempts);
-	deliver_finish(d, c, &env, fd, res, env.nrcpts, attempts, warned, out);
-done:
-	free(res);
-	spool_env_free(&env);
-	if (fd >= 0)
-		close(fd);
+	coro_offload(deliver_attempt_open, &a);
+	if (!a.stop)
+		deliver_attempt_remote(&a);
+	coro_offload(deliver_attempt_close, &a);
 	server_snap_put(snap);
 }

@@ -1,9 +1,12 @@
 /*
- * deliver.h - deliver one queued message: route each pending recipient
- * (Maildir, LMTP, a smarthost or the domain's MX hosts), record every
- * outcome in the queue file, send delivery status notifications, and remove
- * the message once nothing is left to do. Runs on a delivery thread; each
- * thread owns a deliver_ctx (its resolver and its cached connection).
+ * deliver.h - the delivery engine below the queue manager: delivery
+ * attempts of queued messages run as coroutines of one event loop (Maildir
+ * and other blocking work on its worker threads), each routing every
+ * pending recipient (Maildir, LMTP, a smarthost or the domain's MX hosts)
+ * through the ready queue of its egress path (site.h), recording every
+ * outcome in the queue file, sending delivery status notifications and
+ * removing the message once nothing is left to do. The queue manager
+ * learns the result through a callback; delivery never calls it.
  */
 #ifndef FERRY_DELIVERY_DELIVER_H
 #define FERRY_DELIVERY_DELIVER_H
@@ -11,8 +14,7 @@
 #include <stdbool.h>
 #include <time.h>
 
-struct qmgr;
-struct deliver_ctx;
+struct deliver_engine;
 struct spool;
 struct state;
 struct counters;
@@ -24,6 +26,10 @@ struct deliver_handles {
 	struct state        *state;     /* tenants, DKIM keys, warm-up; NULL: none */
 	struct counters     *counters;  /* pools' and providers' rate limits */
 	struct server_snaps *snaps;     /* the current configuration */
+	/* A new message was queued by delivery (a notification to rcpt): the
+	 * queue manager's to schedule. Called from a worker thread. */
+	void (*queued)(void *arg, const char *id, const char *rcpt);
+	void                *queued_arg;
 };
 
 struct deliver_outcome {
@@ -34,20 +40,42 @@ struct deliver_outcome {
 	bool   warned;             /* a delay warning was sent this time */
 	time_t next_try;           /* when ndeferred > 0 */
 	char   last_error[256];
+	long long tenant;          /* the message's tenant (0: none), for the queue's keys */
+	char   domain[256];        /* the domain of its first recipient still pending, or "" */
 };
 
-/* h must outlive the context (the queue manager keeps it). */
-struct deliver_ctx *deliver_ctx_new(const struct deliver_handles *h, struct qmgr *q);
-void deliver_ctx_free(struct deliver_ctx *d);
-/* Close a cached connection that has been idle (called between jobs). */
-void deliver_ctx_idle(struct deliver_ctx *d);
+/* h is copied. nworkers: threads for blocking work (spool, SQLite, DKIM). */
+struct deliver_engine *deliver_engine_new(const struct deliver_handles *h, int nworkers);
+int  deliver_engine_start(struct deliver_engine *e);
+/* Stop the loop; attempts still running are abandoned where they wait
+ * (their messages stay queued: a crash-safe point by construction). */
+void deliver_engine_stop(struct deliver_engine *e);
+void deliver_engine_free(struct deliver_engine *e);
+
+/* Run fn(arg) on the engine's loop thread soon (any thread). */
+void deliver_engine_post(struct deliver_engine *e, void (*fn)(void *), void *arg);
+/* Run fn(arg) on the loop thread and wait for it (not from the loop). */
+void deliver_engine_call(struct deliver_engine *e, void (*fn)(void *), void *arg);
+
+typedef void (*deliver_done_fn)(void *arg, const struct deliver_outcome *out);
+/* Start one attempt of message id (loop thread); done(arg, out) runs on
+ * the loop thread when it ends. attempts: tries so far; warned: a delay
+ * warning was already sent. */
+void deliver_engine_run(struct deliver_engine *e, const char *id, int attempts, bool warned,
+    deliver_done_fn done, void *arg);
+/* Attempts running now. */
+size_t deliver_engine_running(const struct deliver_engine *e);
+
+/* Loop thread: how many of domain's messages may be in delivery now (0:
+ * its site is suspended); the operator's suspension of a site or domain. */
+long deliver_engine_domain_cap(struct deliver_engine *e, const char *domain);
+struct site_table *deliver_engine_sites(struct deliver_engine *e);
+/* The loop's event base, for the queue manager's timer. */
+struct event_base *deliver_engine_base(struct deliver_engine *e);
 
 struct conf;
 /* Log a warning for each route that sends auth= to an unverified peer. */
 void deliver_routes_tls_warn(const struct conf *c);
 
-/* attempts: tries so far; warned: a delay warning was already sent. */
-void deliver_message(struct deliver_ctx *d, const char *id, int attempts, bool warned,
-    struct deliver_outcome *out);
 
 #endif

@@ -15,7 +15,6 @@
 #include <time.h>
 
 #include "queue/bounce.h"
-#include "queue/qmgr.h"
 #include "smtp/smtp_parse.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -66,8 +65,8 @@ dsn_queue(struct deliver_ctx *d, const char *rcpt, enum spool_dsn mark, const ch
 	while (!w.done)
 		pthread_cond_wait(&w.cond, &w.lock);
 	pthread_mutex_unlock(&w.lock);
-	if (w.error == 0)
-		qmgr_msg_add(d->q, id);
+	if (w.error == 0 && d->h->queued != NULL)
+		d->h->queued(d->h->queued_arg, id, rcpt);
 	return w.error == 0 ? 0 : -1;
 }
 

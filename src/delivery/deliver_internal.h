@@ -12,6 +12,7 @@
 #include "spool/spool_env.h"
 #include "state/counters.h"
 #include "state/state.h"
+#include "delivery/site.h"
 
 /* What happened to one recipient in this attempt. */
 struct rcpt_result {
@@ -38,25 +39,50 @@ struct deliver_tenant {
 	unsigned char       secret[32];   /* for the VERP tokens */
 };
 
-struct deliver_ctx {
-	const struct deliver_handles *h;
-	struct qmgr         *q;
+/* What every delivery on the outbound loop shares (loop thread only). */
+struct deliver_shared {
+	struct event_base   *base;
+	struct site_table   *sites;       /* ready queues per source x site */
 	struct dns_resolver *dns;
 	char                *dns_key;     /* dns_servers the resolver was made for */
+	struct dns_resolver *old_dns[8];  /* replaced ones: lookups may still run on them */
+	size_t               nold_dns;
 	SSL_CTX             *tls;         /* client context (deliver_tls_ctx), or NULL */
 	char                *tls_key;     /* tls_ca_file it trusts ("" the system's) */
 	time_t               tls_mtime;   /* and that file's mtime: reloaded when it changes */
-	struct mta_conn     *conn;        /* cached connection, or NULL */
-	char                 conn_key[600];
-	long long            conn_msgs;
-	/* The destination whose concurrency slot this thread holds: taken for a
-	 * delivery and kept while its connection stays cached, so idle cached
-	 * connections count against destination_concurrency too. */
-	char                 slot_dest[300];
+};
+
+/* One delivery attempt of one message (a coroutine of the outbound loop). */
+struct deliver_ctx {
+	const struct deliver_handles *h;
+	struct deliver_shared *sh;
 	char                *dkim;        /* this message's DKIM-Signature header(s) */
 	bool                 dkim_done;   /* dkim is made (or cannot be) */
 	struct deliver_tenant tenant;     /* this message's tenant (deliver_message) */
 };
+
+/* Alias expansion (deliver_local.c): what a hosted recipient becomes. */
+enum deliver_leaf_kind { DELIVER_LEAF_MAILDIR, DELIVER_LEAF_REMOTE, DELIVER_LEAF_FAILED };
+
+struct deliver_leaf {
+	size_t                 rr;        /* the recipient (index in the results) it stands for */
+	enum deliver_leaf_kind kind;
+	char                   addr[320];
+	struct spool_rcpt      sr;        /* addr as a recipient, for deliver_remote */
+	struct rcpt_result     res;       /* its outcome */
+};
+
+struct deliver_leaves {
+	struct deliver_leaf *v;
+	size_t               n, cap;
+};
+
+void deliver_local_expand(const struct conf *c, struct rcpt_result *res, size_t rr, struct deliver_leaves *lv);
+/* Deliver the Maildir leaves (blocking: a worker thread's job). */
+void deliver_local_maildirs(const struct conf *c, const struct spool_env *env, int fd, struct deliver_leaves *lv);
+/* Each recipient gets the worst outcome of its leaves. */
+void deliver_local_merge(struct rcpt_result *res, struct deliver_leaves *lv);
+void deliver_leaves_free(struct deliver_leaves *lv);
 
 /* The outbound TLS context for c's tls_ca_file, made again when that
  * option or the file changes; NULL (logged) when the CAs cannot be loaded. */
@@ -93,11 +119,14 @@ time_t deliver_next_midnight(time_t now);
 const char *deliver_dkim_prefix(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env, int fd);
 void deliver_dkim_reset(struct deliver_ctx *d);
 
-/* Close the cached connection (the destination slot stays held). */
-void deliver_conn_close(struct deliver_ctx *d);
 /* deliver_tenant.c: read the tenant of env into d->tenant; 1: the tenant
  * is suspended (the caller holds the message), 0 go on, -1 state error. */
 int deliver_tenant_load(struct deliver_ctx *d, const struct spool_env *env);
+
+/* deliver.c: one attempt of message id (a coroutine of the outbound loop;
+ * blocking steps go to its workers). */
+void deliver_message(struct deliver_ctx *d, const char *id, int attempts, bool warned,
+    struct deliver_outcome *out);
 
 /* deliver.c: write down (synced) the recipients of g a peer took, when
  * another transaction of the attempt follows: a crash before the attempt
@@ -105,15 +134,41 @@ int deliver_tenant_load(struct deliver_ctx *d, const struct spool_env *env);
  * (NOTIFY=SUCCESS) is made at the attempt's end; a crash before loses it.) */
 void deliver_progress_save(const struct spool_env *env, int fd, struct rcpt_result *const *g, size_t n);
 
-/* Give a destination slot back (deliver_remote.c). */
-void deliver_dest_release(const char *key);
+/* deliver_hop.c: where a group goes next. */
+struct hop_plan {
+	struct dns_host hosts[DNS_HOSTS_MAX];
+	size_t          nhosts;
+	int             port;
+	bool            lmtp;
+	const char     *unix_path;
+	enum mta_tls    tls;
+	const char     *auth_user, *auth_pass;
+	bool            auth_unverified;  /* tls_verify=no */
+	const char     *source;
+	const char     *helo;         /* EHLO name for source (pool address), NULL: hostname */
+	const char     *sender;       /* MAIL FROM of this transaction (VERP), NULL: the envelope's */
+	const char     *dkim;         /* DKIM-Signature header(s) to send, or NULL */
+	const char     *domain;
+	const struct conf_pool     *pool;       /* source addresses to choose from, or NULL */
+	const struct conf_provider *provider;   /* limits shared with other domains, or NULL */
+	char            site[SITE_NAME_MAX];    /* the destination site (hop_site_name) */
+	struct site_lease *lease;                /* the slot of the transaction under way */
+};
+
+/* Plan the hops for domain (MX lookup parks the coroutine); -1 with why. */
+int hop_plan_make(struct deliver_ctx *d, const struct conf *c, const struct conf_route *route,
+    const char *domain, struct hop_plan *p, struct mta_reply *why);
+/* RFC 5321 5.1: drop ferry itself and worse MX hosts; -1 (5.4.6) when it is the best. */
+int hop_drop_self(const struct conf *c, struct hop_plan *p, const char *domain, struct mta_reply *why);
+/* The provider whose limits apply, or NULL. */
+const struct conf_provider *hop_provider(const struct conf *c, const struct conf_route *route,
+    const struct hop_plan *p);
+/* The site name of the plan (site.h). */
+void hop_site_name(const struct conf_route *route, const struct hop_plan *p, char *out, size_t outsz);
 
 /* deliver_remote.c: one group of recipients of one domain. */
 void deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_route *route,
     const char *domain, const struct spool_env *env, int fd, struct rcpt_result **group, size_t n);
-/* deliver_local.c: hosted recipients (Maildir, aliases). */
-void deliver_local(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env,
-    int fd, struct rcpt_result *rr);
 /* deliver_dsn.c: notifications; returns 0 when queued (or not needed). */
 int deliver_dsn_send(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env,
     int fd, struct rcpt_result *res, size_t n, int kind);

@@ -1,7 +1,9 @@
 /*
  * deliver_local.c - recipients in hosted domains: aliases expanded from the
- * configuration, then each mailbox delivered into its Maildir under
- * maildir_root. Any local failure is temporary (the message stays queued).
+ * configuration before anything is delivered (into leaves: our mailboxes,
+ * addresses elsewhere, loops), then each mailbox delivered into its Maildir
+ * under maildir_root; addresses elsewhere go out with the message's other
+ * remote recipients. Any local failure is temporary (the message stays queued).
  */
 #include "delivery/deliver_internal.h"
 
@@ -14,10 +16,6 @@
 #include "util/xmalloc.h"
 
 #define DELIVER_ALIAS_DEPTH 8
-
-static void deliver_address(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env,
-    int fd, const struct spool_rcpt *orig, const char *addr, struct mta_reply *reply, char *relay,
-    size_t relaysz, int depth);
 
 static void
 deliver_lower(const char *in, char *out, size_t outsz)
@@ -58,27 +56,28 @@ deliver_maildir(const struct conf *c, const struct spool_env *env, int fd, const
 		mta_reply_set(reply, 250, "2.0.0 delivered to maildir");
 }
 
-/* A non-local alias target goes out like any other recipient (on behalf
- * of orig, the envelope recipient: its VERP index). */
-static void
-deliver_forward(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env, int fd,
-    const struct spool_rcpt *orig, const char *addr, struct mta_reply *reply, char *relay, size_t relaysz)
+/* One more leaf of an expansion (grown as needed). */
+static struct deliver_leaf *
+deliver_leaf_add(struct deliver_leaves *lv, size_t rr, const char *addr, enum deliver_leaf_kind kind)
 {
-	struct spool_rcpt r = { .addr = (char *)addr, .state = SPOOL_RCPT_PENDING };
-	struct rcpt_result rr = { .r = &r, .env_rcpt = orig, .state = SPOOL_RCPT_PENDING, .attempted = true };
-	struct rcpt_result *group = &rr;
-	const char *at = strrchr(addr, '@');
-	const char *domain = at ? at + 1 : "";
+	struct deliver_leaf *l;
 
-	deliver_remote(d, c, conf_route_find(c, domain), domain, env, fd, &group, 1);
-	*reply = rr.reply;
-	snprintf(relay, relaysz, "%s", rr.relay);
+	if (lv->n == lv->cap) {
+		lv->cap = lv->cap ? lv->cap * 2 : 8;
+		lv->v = xrealloc(lv->v, lv->cap * sizeof(*lv->v));
+	}
+	l = &lv->v[lv->n++];
+	memset(l, 0, sizeof(*l));
+	l->rr = rr;
+	l->kind = kind;
+	snprintf(l->addr, sizeof(l->addr), "%s", addr);
+	return l;
 }
 
+/* Expand addr (recipient rr of the message) into leaves: mailboxes of
+ * ours, addresses elsewhere, and failures (a loop). No I/O. */
 static void
-deliver_address(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env, int fd,
-    const struct spool_rcpt *orig, const char *addr, struct mta_reply *reply, char *relay,
-    size_t relaysz, int depth)
+deliver_expand(const struct conf *c, size_t rr, const char *addr, struct deliver_leaves *lv, int depth)
 {
 	char key[320];
 	const struct conf_alias *a;
@@ -86,39 +85,78 @@ deliver_address(struct deliver_ctx *d, const struct conf *c, const struct spool_
 
 	deliver_lower(addr, key, sizeof(key));
 	if ((at = strrchr(key, '@')) == NULL) {   /* bare <Postmaster> */
-		deliver_address(d, c, env, fd, orig, c->postmaster, reply, relay, relaysz, depth + 1);
+		deliver_expand(c, rr, c->postmaster, lv, depth + 1);
 		return;
 	}
 	if (depth > DELIVER_ALIAS_DEPTH) {
-		mta_reply_set(reply, 554, "5.4.6 alias loop or too deep nesting at %.200s", addr);
+		struct deliver_leaf *l = deliver_leaf_add(lv, rr, addr, DELIVER_LEAF_FAILED);
+		mta_reply_set(&l->res.reply, 554, "5.4.6 alias loop or too deep nesting at %.200s", addr);
 		return;
 	}
 	if ((a = conf_alias_lookup(c, key)) != NULL) {
-		struct mta_reply acc = { 0 };
 		for (size_t i = 0; i < a->nto; i++) {
-			struct mta_reply one = { 0 };
 			if (strcasecmp(a->to[i], key) == 0)    /* "alias a@x a@x b@x": a keeps a copy */
-				deliver_maildir(c, env, fd, key, &one, relay, relaysz);
+				deliver_leaf_add(lv, rr, key, DELIVER_LEAF_MAILDIR);
 			else
-				deliver_address(d, c, env, fd, orig, a->to[i], &one, relay, relaysz, depth + 1);
-			deliver_reply_merge(&acc, &one);
+				deliver_expand(c, rr, a->to[i], lv, depth + 1);
 		}
-		*reply = acc;
 		return;
 	}
 	if (conf_domain_hosted(c, at + 1)) {
 		const struct conf_route *route = conf_route_find(c, at + 1);
 		if (route == NULL || route->transport == CONF_TRANSPORT_MAILDIR) {
-			deliver_maildir(c, env, fd, key, reply, relay, relaysz);
+			deliver_leaf_add(lv, rr, key, DELIVER_LEAF_MAILDIR);
 			return;
 		}
 	}
-	deliver_forward(d, c, env, fd, orig, addr, reply, relay, relaysz);
+	/* A non-local alias target goes out like any other recipient. */
+	deliver_leaf_add(lv, rr, addr, DELIVER_LEAF_REMOTE);
 }
 
 void
-deliver_local(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env, int fd,
-    struct rcpt_result *rr)
+deliver_local_expand(const struct conf *c, struct rcpt_result *res, size_t rr, struct deliver_leaves *lv)
 {
-	deliver_address(d, c, env, fd, rr->r, rr->r->addr, &rr->reply, rr->relay, sizeof(rr->relay), 0);
+	size_t first = lv->n;
+
+	deliver_expand(c, rr, res[rr].r->addr, lv, 0);
+	/* the leaves stand for the envelope recipient (its VERP index, its DSN) */
+	for (size_t i = first; i < lv->n; i++) {
+		struct deliver_leaf *l = &lv->v[i];
+		l->sr.addr = l->addr;
+		l->sr.state = SPOOL_RCPT_PENDING;
+		l->sr.notify = res[rr].r->notify;
+		l->res.state = SPOOL_RCPT_PENDING;
+		l->res.attempted = true;
+		l->res.env_rcpt = res[rr].r;
+	}
+}
+
+void
+deliver_local_maildirs(const struct conf *c, const struct spool_env *env, int fd, struct deliver_leaves *lv)
+{
+	for (size_t i = 0; i < lv->n; i++)
+		if (lv->v[i].kind == DELIVER_LEAF_MAILDIR)
+			deliver_maildir(c, env, fd, lv->v[i].addr, &lv->v[i].res.reply, lv->v[i].res.relay,
+			    sizeof(lv->v[i].res.relay));
+}
+
+void
+deliver_local_merge(struct rcpt_result *res, struct deliver_leaves *lv)
+{
+	for (size_t i = 0; i < lv->n; i++) {
+		struct rcpt_result *rr = &res[lv->v[i].rr];
+		int before = rr->reply.code;
+		deliver_reply_merge(&rr->reply, &lv->v[i].res.reply);
+		if (rr->reply.code != before || rr->relay[0] == '\0')
+			snprintf(rr->relay, sizeof(rr->relay), "%s", lv->v[i].res.relay);
+		if (lv->v[i].res.retry_at != 0 && (rr->retry_at == 0 || lv->v[i].res.retry_at < rr->retry_at))
+			rr->retry_at = lv->v[i].res.retry_at;
+	}
+}
+
+void
+deliver_leaves_free(struct deliver_leaves *lv)
+{
+	free(lv->v);
+	memset(lv, 0, sizeof(*lv));
 }

@@ -1,12 +1,15 @@
 /*
- * deliver_remote.c - recipients of one foreign domain (or a hosted domain
- * routed elsewhere): find the next hops (MX records, implicit MX, a
- * smarthost or an LMTP server), respect the destination's concurrency and
- * rate limits, reuse the thread's cached connection when it goes to the
- * same place, and try the hosts in order until one takes the transaction.
- * STANDARDS: RFC 5321 5.1 (MX order, implicit MX), RFC 7505 (null MX).
- * SECURITY: an MX that points back at ferry itself is a loop and fails the
- * recipients (5.4.6) instead of being followed.
+ * deliver_remote.c - the SMTP (or LMTP) transactions for the recipients of
+ * one domain: plan the hops (deliver_hop.c), count the transaction against
+ * the provider's rate and a pool address's warm-up cap, wait for a
+ * connection slot of the egress path (site.h), reuse the connection the
+ * slot carries when it goes to the same place, try the hosts in order
+ * until one takes the transaction, and let the peer's throttle replies
+ * shape the path.
+ * STANDARDS: RFC 5321 (client), RFC 5321 4.5.4.1 (per-destination limits).
+ * SECURITY: a password goes only where mta_client.c allows (verified TLS);
+ * a pool the configuration lacks defers the mail rather than send it from
+ * another address.
  */
 #include "delivery/deliver_internal.h"
 
@@ -24,172 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/coro.h"
 #include "state/verp.h"
 #include "util/netaddr.h"
 #include "util/xmalloc.h"
-
-/* ---- per-destination shaping (shared by all delivery threads) ---------- */
-
-#define DEST_SLOTS 1024
-
-struct dest_state {
-	char            key[256];
-	int             active;       /* connections in use (or cached) */
-	int             waiting;      /* threads waiting for a slot */
-	double          tokens;       /* messages allowed now (rate limit) */
-	struct timespec refill;
-};
-
-static pthread_mutex_t dest_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t  dest_cond = PTHREAD_COND_INITIALIZER;
-static struct dest_state dest_table[DEST_SLOTS];
-
-static struct dest_state *
-dest_find(const char *key)
-{
-	unsigned h = 2166136261u;
-	size_t i;
-
-	for (const char *p = key; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	for (size_t n = 0; n < DEST_SLOTS; n++) {
-		i = (h + n) % DEST_SLOTS;
-		if (dest_table[i].key[0] == '\0') {
-			snprintf(dest_table[i].key, sizeof(dest_table[i].key), "%s", key);
-			return &dest_table[i];
-		}
-		if (strcmp(dest_table[i].key, key) == 0)
-			return &dest_table[i];
-	}
-	return &dest_table[h % DEST_SLOTS];   /* full: share a slot, limits stay limits */
-}
-
-static double
-dest_elapsed(const struct timespec *from, const struct timespec *to)
-{
-	return (double)(to->tv_sec - from->tv_sec) + (double)(to->tv_nsec - from->tv_nsec) / 1e9;
-}
-
-/* Wait (at most 60 s) for one of limit connection slots and, with a rate
- * (messages a minute, 0 none), a token. */
-static int
-dest_acquire(const char *key, long long limit, long long rate)
-{
-	struct timespec now, deadline;
-	struct dest_state *s;
-	int rc = 0;
-
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += 60;
-	pthread_mutex_lock(&dest_lock);
-	s = dest_find(key);
-	for (;;) {
-		clock_gettime(CLOCK_REALTIME, &now);
-		if (rate > 0) {
-			double per_s = (double)rate / 60.0;
-			if (s->refill.tv_sec == 0)
-				s->tokens = 1;
-			else
-				s->tokens += dest_elapsed(&s->refill, &now) * per_s;
-			if (s->tokens > per_s * 60)
-				s->tokens = per_s * 60;
-			s->refill = now;
-		}
-		if (s->active < limit && (rate == 0 || s->tokens >= 1))
-			break;
-		s->waiting++;
-		int w = pthread_cond_timedwait(&dest_cond, &dest_lock, &deadline);
-		s->waiting--;
-		if (w == ETIMEDOUT) {
-			rc = -1;
-			break;
-		}
-	}
-	if (rc == 0) {
-		s->active++;
-		if (rate > 0)
-			s->tokens -= 1;
-	}
-	pthread_mutex_unlock(&dest_lock);
-	return rc;
-}
-
-/* Does another thread wait for a slot of this destination? */
-static bool
-dest_contended(const char *key)
-{
-	bool busy;
-
-	pthread_mutex_lock(&dest_lock);
-	busy = dest_find(key)->waiting > 0;
-	pthread_mutex_unlock(&dest_lock);
-	return busy;
-}
-
-void
-deliver_dest_release(const char *key)
-{
-	pthread_mutex_lock(&dest_lock);
-	dest_find(key)->active--;
-	pthread_cond_broadcast(&dest_cond);
-	pthread_mutex_unlock(&dest_lock);
-}
-
-/* The destination a delivery counts against: a provider with connections=
- * (every domain whose MX hosts are the provider's shares them), the next hop
- * of a fixed route (all domains through one smarthost share it), else the
- * domain. */
-static void
-dest_key(const struct conf_provider *pr, const struct conf_route *route, const char *domain, char *out,
-    size_t outsz)
-{
-	if (pr != NULL && pr->connections > 0)
-		snprintf(out, outsz, "provider:%s", pr->name);
-	else if (route != NULL && route->transport != CONF_TRANSPORT_MX && route->transport != CONF_TRANSPORT_MAILDIR)
-		snprintf(out, outsz, "%s:%s:%d", route->transport == CONF_TRANSPORT_LMTP ? "lmtp" : "smtp",
-		    route->path ? route->path : route->host ? route->host : "", route->port);
-	else
-		snprintf(out, outsz, "%s", domain);
-}
-
-/* Hold a slot for the destination: the one this thread holds already, or a new one. */
-static int
-dest_slot_take(struct deliver_ctx *d, const struct conf *c, const struct conf_route *route,
-    const char *domain, const struct conf_provider *pr)
-{
-	char key[300];
-
-	dest_key(pr, route, domain, key, sizeof(key));
-	if (strcmp(d->slot_dest, key) == 0)
-		return 0;
-	deliver_ctx_idle(d);          /* a connection elsewhere and its slot go */
-	/* A provider's rate is counted per message (deliver_provider_take). */
-	if (pr != NULL && pr->connections > 0 ? dest_acquire(key, pr->connections, 0) < 0 :
-	    dest_acquire(key, c->destination_concurrency, c->destination_rate) < 0)
-		return -1;
-	snprintf(d->slot_dest, sizeof(d->slot_dest), "%s", key);
-	return 0;
-}
-
-/* ---- next hops ---------------------------------------------------------- */
-
-struct hop_plan {
-	struct dns_host hosts[DNS_HOSTS_MAX];
-	size_t          nhosts;
-	int             port;
-	bool            lmtp;
-	const char     *unix_path;
-	enum mta_tls    tls;
-	const char     *auth_user, *auth_pass;
-	bool            auth_unverified;  /* tls_verify=no */
-	const char     *source;
-	const char     *helo;         /* EHLO name for source (pool address), NULL: hostname */
-	const char     *sender;       /* MAIL FROM of this transaction (VERP), NULL: the envelope's */
-	const char     *dkim;         /* DKIM-Signature header(s) to send, or NULL */
-	const char     *domain;
-	const struct conf_pool     *pool;       /* source addresses to choose from, or NULL */
-	const struct conf_provider *provider;   /* limits shared with other domains, or NULL */
-};
 
 static void
 group_fail(struct rcpt_result **g, size_t n, const struct mta_reply *r, const char *relay)
@@ -211,233 +52,6 @@ group_defer(struct rcpt_result **g, size_t n, const struct mta_reply *r, time_t 
 		g[i]->reason = reason;
 		g[i]->no_expire = no_expire;
 	}
-}
-
-static struct dns_resolver *
-deliver_resolver(struct deliver_ctx *d, const struct conf *c)
-{
-	char err[256];
-	const char *key = c->dns_servers ? c->dns_servers : "";
-
-	if (d->dns != NULL && strcmp(d->dns_key, key) == 0)
-		return d->dns;
-	if (d->dns != NULL)
-		dns_resolver_free(d->dns);
-	free(d->dns_key);
-	d->dns_key = xstrdup(key);
-	d->dns = dns_resolver_new(c->dns_servers, (int)c->dns_timeout * 1000, err, sizeof(err));
-	return d->dns;
-}
-
-static enum mta_tls
-hop_tls(const struct conf *c, const struct conf_route *route)
-{
-	enum conf_tls t = route && route->tls != CONF_TLS_DEFAULT ? route->tls : c->smtp_tls;
-
-	switch (t) {
-	case CONF_TLS_NONE:    return MTA_TLS_NONE;
-	case CONF_TLS_REQUIRE: return MTA_TLS_REQUIRE;
-	case CONF_TLS_VERIFY:  return MTA_TLS_VERIFY;
-	default:               return MTA_TLS_MAY;
-	}
-}
-
-static int
-hop_resolve_mx(struct deliver_ctx *d, const struct conf *c, const char *domain,
-    struct hop_plan *p, struct mta_reply *why)
-{
-	struct dns_resolver *r = deliver_resolver(d, c);
-	char err[256] = "";
-	enum dns_status st;
-
-	if (r == NULL) {
-		mta_reply_set(why, 451, "4.4.3 DNS resolver unavailable");
-		return -1;
-	}
-	st = dns_mx_lookup(r, domain, false, p->hosts, DNS_HOSTS_MAX, &p->nhosts, err, sizeof(err));
-	switch (st) {
-	case DNS_OK:
-		return 0;
-	case DNS_NULLMX:
-		mta_reply_set(why, 556, "5.1.10 Domain %.200s does not accept mail (null MX)", domain);
-		return -1;
-	case DNS_NXDOMAIN:
-	case DNS_NODATA:
-		mta_reply_set(why, 550, "5.1.2 Host or domain name not found: %.200s (%.200s)", domain, err);
-		return -1;
-	default:
-		mta_reply_set(why, 451, "4.4.3 Host or domain name lookup failed for %.200s: %.200s; will retry",
-		    domain, err);
-		return -1;
-	}
-}
-
-/* "[192.0.2.1]" or "[IPv6:2001:db8::1]": that host, no DNS (RFC 5321 4.1.3). */
-static int
-hop_address_literal(const char *domain, struct hop_plan *p, struct mta_reply *why)
-{
-	char ip[64];
-	size_t len = strlen(domain);
-	const char *start = domain + 1;
-
-	if (strncasecmp(start, "IPv6:", 5) == 0)
-		start += 5;
-	if (len < 3 || domain[len - 1] != ']' || (size_t)(domain + len - 1 - start) >= sizeof(ip)) {
-		mta_reply_set(why, 550, "5.1.2 bad address literal %.200s", domain);
-		return -1;
-	}
-	memcpy(ip, start, (size_t)(domain + len - 1 - start));
-	ip[domain + len - 1 - start] = '\0';
-	if (!dns_host_literal(ip, &p->hosts[0])) {
-		mta_reply_set(why, 550, "5.1.2 bad address literal %.200s", domain);
-		return -1;
-	}
-	p->nhosts = 1;
-	return 0;
-}
-
-static int
-hop_plan_make(struct deliver_ctx *d, const struct conf *c, const struct conf_route *route,
-    const char *domain, struct hop_plan *p, struct mta_reply *why)
-{
-	char err[256] = "";
-
-	memset(p, 0, sizeof(*p));
-	p->port = (int)c->smtp_port;
-	p->tls = hop_tls(c, route);
-	p->source = route && route->source ? route->source : c->outbound_source;
-	if ((route == NULL || route->transport == CONF_TRANSPORT_MX) && domain[0] == '[')
-		return hop_address_literal(domain, p, why);
-	if (route == NULL || route->transport == CONF_TRANSPORT_MX)
-		return hop_resolve_mx(d, c, domain, p, why);
-	p->lmtp = route->transport == CONF_TRANSPORT_LMTP;
-	p->auth_user = route->auth_user;
-	p->auth_pass = route->auth_pass;
-	p->auth_unverified = route->tls_noverify;
-	p->port = route->port;
-	if (p->lmtp && route->tls == CONF_TLS_DEFAULT)
-		p->tls = MTA_TLS_NONE;   /* LMTP is local: no TLS unless asked for */
-	if (route->path != NULL) {
-		p->unix_path = route->path;
-		p->nhosts = 1;
-		return 0;
-	}
-	p->nhosts = 1;
-	if (dns_host_literal(route->host, &p->hosts[0]))
-		return 0;
-	if (deliver_resolver(d, c) == NULL ||
-	    dns_host_lookup(d->dns, route->host, false, &p->hosts[0], err, sizeof(err)) != DNS_OK) {
-		mta_reply_set(why, 451, "4.4.3 cannot resolve next hop %.200s: %.200s", route->host, err);
-		return -1;
-	}
-	return 0;
-}
-
-/* An MX host that is ferry itself: named like us or one of our listeners. */
-/* This host's interface addresses, read at most once a minute: the check
- * runs for every MX address of every message when a listener is on '*'. */
-#define LOCAL_ADDRS_MAX     64
-#define LOCAL_ADDRS_REFRESH 60
-
-static pthread_mutex_t local_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sockaddr_storage local_addrs[LOCAL_ADDRS_MAX];
-static size_t local_naddrs;
-static time_t local_read;
-
-/* Refresh the cached interface addresses when they are stale (local_lock held). */
-static void
-hop_local_refresh(void)
-{
-	struct ifaddrs *ifs;
-	time_t now = time(NULL);
-
-	if (local_read != 0 && now - local_read < LOCAL_ADDRS_REFRESH)
-		return;
-	local_read = now;
-	if (getifaddrs(&ifs) < 0)
-		return;
-	local_naddrs = 0;
-	for (struct ifaddrs *i = ifs; i != NULL && local_naddrs < LOCAL_ADDRS_MAX; i = i->ifa_next)
-		if (i->ifa_addr != NULL && (i->ifa_addr->sa_family == AF_INET || i->ifa_addr->sa_family == AF_INET6))
-			memcpy(&local_addrs[local_naddrs++], i->ifa_addr, i->ifa_addr->sa_family == AF_INET ?
-			    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
-	freeifaddrs(ifs);
-}
-
-/* Is a one of this host's addresses (for listeners on the wildcard address)? */
-static bool
-hop_addr_is_local(const struct sockaddr_storage *a)
-{
-	bool local = false;
-
-	if (a->ss_family == AF_INET &&
-	    (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127)
-		return true;
-	if (a->ss_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)a)->sin6_addr))
-		return true;
-	pthread_mutex_lock(&local_lock);
-	hop_local_refresh();
-	for (size_t i = 0; i < local_naddrs && !local; i++) {
-		const struct sockaddr_storage *l = &local_addrs[i];
-		if (l->ss_family != a->ss_family)
-			continue;
-		if (a->ss_family == AF_INET)
-			local = ((const struct sockaddr_in *)l)->sin_addr.s_addr ==
-			    ((const struct sockaddr_in *)a)->sin_addr.s_addr;
-		else
-			local = memcmp(&((const struct sockaddr_in6 *)l)->sin6_addr,
-			    &((const struct sockaddr_in6 *)a)->sin6_addr, 16) == 0;
-	}
-	pthread_mutex_unlock(&local_lock);
-	return local;
-}
-
-static bool
-hop_is_self(const struct conf *c, const struct dns_host *h, const struct sockaddr_storage *a, int port)
-{
-	if (strcasecmp(h->name, c->hostname) == 0)
-		return true;
-	for (size_t i = 0; i < c->nlisteners; i++) {
-		const struct sockaddr_storage *l = &c->listeners[i].ss;
-		if (l->ss_family != a->ss_family)
-			continue;
-		if (l->ss_family == AF_INET) {
-			const struct sockaddr_in *x = (const void *)l, *y = (const void *)a;
-			if (ntohs(x->sin_port) == port && (x->sin_addr.s_addr == y->sin_addr.s_addr ||
-			    (x->sin_addr.s_addr == htonl(INADDR_ANY) && hop_addr_is_local(a))))
-				return true;
-		} else {
-			const struct sockaddr_in6 *x = (const void *)l, *y = (const void *)a;
-			if (ntohs(x->sin6_port) == port && (memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0 ||
-			    (IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr) && hop_addr_is_local(a))))
-				return true;
-		}
-	}
-	return false;
-}
-
-/* RFC 5321 5.1: when ferryd is one of the MX hosts, only better ones may
- * take the mail; when it is the best, the mail loops (-1, why = 5.4.6). */
-static int
-hop_drop_self(const struct conf *c, struct hop_plan *p, const char *domain, struct mta_reply *why)
-{
-	for (size_t hi = 0; hi < p->nhosts; hi++)
-		for (size_t ai = 0; ai < p->hosts[hi].naddrs; ai++) {
-			if (!hop_is_self(c, &p->hosts[hi], &p->hosts[hi].addrs[ai], p->port))
-				continue;
-			unsigned pref = p->hosts[hi].pref;
-			size_t keep = 0;
-			while (keep < p->nhosts && p->hosts[keep].pref < pref)
-				keep++;
-			if (keep == 0) {
-				mta_reply_set(why, 554, "5.4.6 mail for %.200s loops back to myself (MX %.200s)",
-				    domain, p->hosts[hi].name);
-				return -1;
-			}
-			p->nhosts = keep;
-			return 0;
-		}
-	return 0;
 }
 
 /* ---- connections ---------------------------------------------------------- */
@@ -493,35 +107,48 @@ hop_opts(const struct conf *c, const struct hop_plan *p, const char *name, struc
 	o->connect_timeout_s = (int)c->connect_timeout;
 }
 
-/* The cached connection if it goes to key, else a new one. */
+/* The lease's connection if it goes to key, else a new one in its slot. */
 static struct mta_conn *
 hop_conn_get(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
     const struct dns_host *h, size_t ai, const char *key, bool *reused, struct mta_reply *why)
 {
+	struct site_lease *ls = p->lease;
 	struct sockaddr_storage a = h->addrs[ai], src;
 	socklen_t alen, slen = 0;
 	struct mta_opts o;
 	bool has_src;
 
-	*reused = d->conn != NULL && strcmp(d->conn_key, key) == 0 &&
-	    d->conn_msgs < c->destination_msgs_per_conn;
+	*reused = ls->conn != NULL && strcmp(ls->key, key) == 0 && ls->msgs < c->destination_msgs_per_conn;
 	if (*reused)
-		return d->conn;
-	deliver_conn_close(d);
+		return ls->conn;
+	site_lease_close(d->sh->sites, ls);
 	hop_opts(c, p, h->name, d, &o);
 	if (p->unix_path != NULL)
-		d->conn = hop_connect_unix(p->unix_path, &o, why);
+		ls->conn = hop_connect_unix(p->unix_path, &o, why);
 	else {
 		hop_addr_port(&a, p->port, &alen);
 		has_src = hop_source(p->source, &src, &slen);
-		d->conn = mta_connect((struct sockaddr *)&a, alen, has_src ? (struct sockaddr *)&src : NULL,
+		ls->conn = mta_connect((struct sockaddr *)&a, alen, has_src ? (struct sockaddr *)&src : NULL,
 		    slen, &o, why);
 	}
-	if (d->conn != NULL) {
-		snprintf(d->conn_key, sizeof(d->conn_key), "%s", key);
-		d->conn_msgs = 0;
-	}
-	return d->conn;
+	if (ls->conn != NULL) {
+		snprintf(ls->key, sizeof(ls->key), "%s", key);
+		ls->msgs = 0;
+	} else if (!why->local)
+		site_shape(d->sh->sites, p->site, p->source, c->shaping, why);   /* a greeting or EHLO refusal */
+	return ls->conn;
+}
+
+/* The peer's first throttle-like reply among the results shapes the path. */
+static void
+hop_shape(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p, const struct mta_rcpt *r,
+    size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (r[i].result.code >= 400 && !r[i].result.local) {
+			site_shape(d->sh->sites, p->site, p->source, c->shaping, &r[i].result);
+			return;
+		}
 }
 
 static void
@@ -587,11 +214,12 @@ hop_try(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
 		hop_msg_build(env, fd, g, n, rcpts, &m, p);
 		rc = mta_send(conn, &m);
 		peer_dsn = mta_peer_dsn(conn);
-		d->conn_msgs++;
+		p->lease->msgs++;
 		for (size_t i = 0; i < n; i++)
 			snprintf(g[i]->relay, sizeof(g[i]->relay), "%s", mta_peer_name(conn));
+		hop_shape(d, c, p, rcpts, n);
 		if (rc < 0)
-			deliver_conn_close(d);
+			site_lease_close(d->sh->sites, p->lease);
 		if (rc > 0) {
 			/* This peer cannot take the message (SIZE, SMTPUTF8): try the
 			 * next host; if none can, this reply is the outcome. */
@@ -610,21 +238,6 @@ hop_try(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
 	}
 	free(rcpts);
 	return true;
-}
-
-/* The provider whose limits apply: matched on the fixed next hop or the MX hosts. */
-static const struct conf_provider *
-hop_provider(const struct conf *c, const struct conf_route *route, const struct hop_plan *p)
-{
-	const struct conf_provider *pr = NULL;
-
-	if (c->nproviders == 0 || p->unix_path != NULL)
-		return NULL;
-	if (route != NULL && route->host != NULL)
-		pr = conf_provider_match(c, route->host);
-	for (size_t hi = 0; hi < p->nhosts && pr == NULL; hi++)
-		pr = conf_provider_match(c, p->hosts[hi].name);
-	return pr;
 }
 
 /* "b+TOKEN@<bounce domain>" for the recipient r of env (verp.h). */
@@ -651,48 +264,128 @@ hop_accepted(struct rcpt_result **g, size_t n)
 	return false;
 }
 
+struct pool_pick_job {
+	struct deliver_ctx     *d;
+	const struct conf_pool *pool;
+	const struct spool_env *env;
+	struct pool_pick       *pick;
+	struct mta_reply       *why;
+	time_t                 *retry_at;
+	int                     rc;
+};
+
+/* A pool address's warm-up day may need the state database: a worker's job. */
+static void
+hop_pool_pick_job(void *arg)
+{
+	struct pool_pick_job *j = arg;
+
+	j->rc = deliver_pool_pick(j->d, j->pool, j->env, j->pick, j->why, j->retry_at);
+}
+
+/* The limits of the plan's site: a provider's own, else the configuration's. */
+static void
+hop_site_limits(const struct conf *c, const struct hop_plan *p, struct site_limits *lim)
+{
+	bool prov = p->provider != NULL && p->provider->connections > 0;
+
+	memset(lim, 0, sizeof(*lim));
+	lim->connections = (int)(prov ? p->provider->connections : c->destination_concurrency);
+	lim->rate = prov ? 0 : c->destination_rate;     /* a provider's rate is counted per message */
+	lim->msgs_per_conn = c->destination_msgs_per_conn;
+	lim->idle_ms = 2000;
+}
+
+/* Wait for a slot of the egress path (source x site); false: deferred. */
+static bool
+hop_slot_take(struct deliver_ctx *d, const struct conf *c, struct hop_plan *p, const struct spool_env *env,
+    struct rcpt_result **g, size_t n, struct site_lease *lease)
+{
+	struct site_limits lim;
+	struct mta_reply why;
+	time_t retry_at;
+	long wait_ms = (long)(c->smtp_timeout + c->connect_timeout) * 1000;
+
+	hop_site_limits(c, p, &lim);
+	/* A provider's connections= is its total, whatever the source address. */
+	const char *source = p->provider != NULL && p->provider->connections > 0 ? NULL : p->source;
+	if (site_acquire(d->sh->sites, p->site, source, env->tenant_id, &lim, wait_ms, lease, &why,
+	    &retry_at) == 0)
+		return true;
+	bool operator = site_suspended(d->sh->sites, p->site) || site_suspended(d->sh->sites, p->domain);
+	group_defer(g, n, &why, retry_at, operator ? "site-suspended" : "site-busy", operator);
+	return false;
+}
+
 /* One transaction for the recipients g: count it against the provider's
  * rate and a pool address's warm-up cap (given back when no peer took
- * it), then try the hosts in order. */
+ * it), wait for a slot of its path, then try the hosts in order. */
 static void
 hop_transaction(struct deliver_ctx *d, const struct conf *c, struct hop_plan *p,
     const struct spool_env *env, int fd, struct rcpt_result **g, size_t n)
 {
 	char sender[VERP_LOCAL_MAX + STATE_DOMAIN_MAX + 2];
+	const char *source = p->source, *helo = p->helo;
 	struct pool_pick pick = { 0 };
+	struct site_lease lease;
 	struct mta_reply why;
 	time_t retry_at, now = time(NULL);
 	bool done = false;
-	int rc;
 
 	if (deliver_provider_take(d, p->provider, now, &why, &retry_at) < 0) {
 		group_defer(g, n, &why, retry_at, retry_at ? "provider-rate" : NULL, false);
 		return;
 	}
 	if (p->pool != NULL) {
-		if ((rc = deliver_pool_pick(d, p->pool, env, &pick, &why, &retry_at)) != 0) {
+		struct pool_pick_job j = { d, p->pool, env, &pick, &why, &retry_at, 0 };
+		coro_offload(hop_pool_pick_job, &j);
+		if (j.rc != 0) {
 			deliver_provider_giveback(d, p->provider, now);
-			group_defer(g, n, &why, retry_at, rc > 0 ? "warmup-cap" : NULL, rc > 0);
+			group_defer(g, n, &why, retry_at, j.rc > 0 ? "warmup-cap" : NULL, j.rc > 0);
 			return;
 		}
 		p->source = pick.addr->addr;
 		p->helo = pick.addr->ehlo;
 	}
-	p->sender = d->tenant.verp && !p->lmtp && n == 1 ? hop_verp_sender(d, env, g[0], sender, sizeof(sender)) :
-	    NULL;
-	mta_reply_set(&why, 451, "4.4.1 no usable address for %.200s", p->domain);
-	for (size_t hi = 0; hi < p->nhosts && !done; hi++) {
-		size_t naddr = p->unix_path ? 1 : p->hosts[hi].naddrs;
-		for (size_t ai = 0; ai < naddr && !done; ai++)
-			done = hop_try(d, c, p, &p->hosts[hi], ai, env, fd, g, n, &why);
+	if (hop_slot_take(d, c, p, env, g, n, &lease)) {
+		p->lease = &lease;
+		p->sender = d->tenant.verp && !p->lmtp && n == 1 ?
+		    hop_verp_sender(d, env, g[0], sender, sizeof(sender)) : NULL;
+		mta_reply_set(&why, 451, "4.4.1 no usable address for %.200s", p->domain);
+		for (size_t hi = 0; hi < p->nhosts && !done; hi++) {
+			size_t naddr = p->unix_path ? 1 : p->hosts[hi].naddrs;
+			for (size_t ai = 0; ai < naddr && !done; ai++)
+				done = hop_try(d, c, p, &p->hosts[hi], ai, env, fd, g, n, &why);
+		}
+		if (!done)
+			group_fail(g, n, &why, "none");
+		site_release(d->sh->sites, &lease, lease.conn != NULL);
+		p->lease = NULL;
 	}
-	if (!done)
-		group_fail(g, n, &why, "none");
 	if (!hop_accepted(g, n)) {
 		deliver_pool_giveback(d, &pick);
 		deliver_provider_giveback(d, p->provider, now);
 	}
 	p->sender = NULL;
+	p->source = source;
+	p->helo = helo;
+}
+
+struct dkim_job {
+	struct deliver_ctx     *d;
+	const struct conf      *c;
+	const struct spool_env *env;
+	int                     fd;
+	const char             *prefix;
+};
+
+/* Signing reads the message and spends CPU: a worker's job. */
+static void
+hop_dkim_job(void *arg)
+{
+	struct dkim_job *j = arg;
+
+	j->prefix = deliver_dkim_prefix(j->d, j->c, j->env, j->fd);
 }
 
 void
@@ -718,15 +411,13 @@ deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_ro
 		return;
 	}
 	p->provider = p->lmtp ? NULL : hop_provider(c, route, p);
-	if (dest_slot_take(d, c, route, domain, p->provider) < 0) {
-		mta_reply_set(&why, 451, "4.4.5 destination concurrency limit: no slot for %.200s",
-		    p->provider && p->provider->connections > 0 ? p->provider->name : domain);
-		group_fail(g, n, &why, "none");
-		free(p);
-		return;
+	hop_site_name(route, p, p->site, sizeof(p->site));
+	site_domain_learn(d->sh->sites, domain, p->site);
+	if (!p->lmtp && !d->dkim_done) {
+		struct dkim_job j = { d, c, env, fd, NULL };
+		coro_offload(hop_dkim_job, &j);
 	}
-	if (!p->lmtp)
-		p->dkim = deliver_dkim_prefix(d, c, env, fd);
+	p->dkim = p->lmtp ? NULL : d->dkim;
 	if (!p->unix_path && (route == NULL || route->transport == CONF_TRANSPORT_MX) &&
 	    hop_drop_self(c, p, domain, &why) < 0)
 		group_fail(g, n, &why, "none");
@@ -739,9 +430,5 @@ deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_ro
 		}
 	} else
 		hop_transaction(d, c, p, env, fd, g, n);
-	/* The slot goes back when nothing is cached, or when another thread
-	 * holds mail for this destination and waits for it. */
-	if (d->conn == NULL || dest_contended(d->slot_dest))
-		deliver_ctx_idle(d);
 	free(p);
 }

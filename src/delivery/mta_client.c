@@ -2,7 +2,9 @@
  * mta_client.c - outbound SMTP/LMTP sessions: connect (with a timeout and
  * an optional source address), greeting, EHLO with HELO fallback,
  * STARTTLS (opportunistic or required), AUTH PLAIN for smarthosts, and the
- * blocking I/O with per-command timeouts that mta_tx.c builds on.
+ * I/O with per-command timeouts that mta_tx.c builds on: non-blocking
+ * sockets whose waits are the outbound loop's events when the caller is a
+ * coroutine (net/coro.h), poll(2) otherwise.
  * STANDARDS: RFC 5321 3.1-3.2 and 4.5.3.2 (timeouts), RFC 3207 STARTTLS,
  * RFC 4954 AUTH, RFC 2033 LHLO.
  * SECURITY: octets the peer sent before the TLS handshake completed are
@@ -18,6 +20,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <poll.h>
@@ -30,6 +33,7 @@
 #include <unistd.h>
 
 #include "net/tls.h"
+#include "net/coro.h"
 #include "util/netaddr.h"
 #include "util/xmalloc.h"
 
@@ -37,18 +41,46 @@
 
 /* ---- I/O ---------------------------------------------------------------- */
 
+/* Wait for the socket as TLS or the kernel asks (what: EV_READ/EV_WRITE),
+ * within the connection's timeout: on the outbound loop a coroutine wait,
+ * elsewhere poll(2). -1 on timeout (errno EAGAIN). */
+static int
+io_wait(struct mta_conn *c, short what)
+{
+	return coro_wait_fd(c->fd, what, (long)c->timeout_s * 1000);
+}
+
+/* After an SSL call returned n <= 0: which readiness it needs, or 0 (failed). */
+static short
+io_ssl_want(struct mta_conn *c, int n)
+{
+	switch (SSL_get_error(c->ssl, n)) {
+	case SSL_ERROR_WANT_READ:  return EV_READ;
+	case SSL_ERROR_WANT_WRITE: return EV_WRITE;
+	default:                   return 0;
+	}
+}
+
 /* Write all of buf (through TLS once it is on). */
 int
 mta_io_write(struct mta_conn *c, const char *buf, size_t len)
 {
 	while (len > 0 && !c->dead) {
 		ssize_t n;
-		if (c->ssl != NULL)
+		short want = 0;
+		if (c->ssl != NULL) {
 			n = SSL_write(c->ssl, buf, (int)(len > INT32_MAX ? INT32_MAX : len));
-		else
+			if (n <= 0)
+				want = io_ssl_want(c, (int)n);
+		} else {
 			n = send(c->fd, buf, len, MSG_NOSIGNAL);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				want = EV_WRITE;
+		}
 		if (n <= 0) {
-			if (c->ssl == NULL && n < 0 && errno == EINTR)
+			if (want != 0 && io_wait(c, want) == 0)
 				continue;
 			c->dead = true;
 			return -1;
@@ -86,19 +118,32 @@ io_fill(struct mta_conn *c)
 	size_t room = sizeof(c->rbuf) - c->rlen;
 	ssize_t n;
 
-	errno = EPIPE;             /* EOF and a full buffer are no timeout */
-	if (room == 0)
+	if (room == 0) {
+		errno = EPIPE;         /* a full buffer is no timeout */
 		return -1;
-	do {
-		if (c->ssl != NULL)
+	}
+	for (;;) {
+		short want = 0;
+		if (c->ssl != NULL) {
 			n = SSL_read(c->ssl, c->rbuf + c->rlen, (int)room);
-		else
+			if (n <= 0)
+				want = io_ssl_want(c, (int)n);
+		} else {
 			n = recv(c->fd, c->rbuf + c->rlen, room, 0);
-	} while (c->ssl == NULL && n < 0 && errno == EINTR);
-	if (n == 0)
-		errno = EPIPE;
-	if (n <= 0)
-		return -1;
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				want = EV_READ;
+		}
+		if (n > 0)
+			break;
+		if (want == 0) {
+			errno = EPIPE;     /* EOF or an error: no timeout */
+			return -1;
+		}
+		if (io_wait(c, want) < 0)
+			return -1;         /* errno EAGAIN: the timeout */
+	}
 	c->rlen += (size_t)n;
 	return 0;
 }
@@ -183,23 +228,13 @@ conn_port(const struct sockaddr *sa)
 	return 0;
 }
 
-/* Per-operation timeouts on the socket (they bound SSL_read/SSL_write too). */
-static void
-conn_timeouts(int fd, int seconds)
-{
-	struct timeval tv = { .tv_sec = seconds };
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
-/* Non-blocking connect bounded by seconds; returns a blocking socket or -1. */
+/* Connect bounded by seconds; returns a non-blocking socket (every wait
+ * is io_wait's) or -1. */
 static int
 conn_tcp(const struct sockaddr *addr, socklen_t addrlen, const struct sockaddr *src,
     socklen_t srclen, int seconds, char *err, size_t errlen)
 {
 	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	struct pollfd p = { .fd = fd, .events = POLLOUT };
 	int one = 1, soerr = 0;
 	socklen_t sl = sizeof(soerr);
 
@@ -215,7 +250,7 @@ conn_tcp(const struct sockaddr *addr, socklen_t addrlen, const struct sockaddr *
 		snprintf(err, errlen, "connect: %s", strerror(errno));
 		goto fail;
 	}
-	if (poll(&p, 1, seconds * 1000) != 1) {
+	if (coro_wait_fd(fd, EV_WRITE, (long)seconds * 1000) < 0) {
 		snprintf(err, errlen, "connect: timed out");
 		goto fail;
 	}
@@ -223,7 +258,6 @@ conn_tcp(const struct sockaddr *addr, socklen_t addrlen, const struct sockaddr *
 		snprintf(err, errlen, "connect: %s", strerror(soerr ? soerr : errno));
 		goto fail;
 	}
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
 fail:
@@ -241,7 +275,7 @@ conn_new(int fd, const struct mta_opts *o, const char *peer)
 	c->lmtp = o->lmtp;
 	c->timeout_s = o->timeout_s > 0 ? o->timeout_s : 300;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
-	conn_timeouts(fd, c->timeout_s);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	return c;
 }
 
@@ -327,8 +361,11 @@ conn_starttls(struct mta_conn *c, const struct mta_opts *o, struct mta_reply *wh
 	if (o->tls == MTA_TLS_VERIFY &&
 	    (o->tls_name == NULL || tls_client_verify_set(c->ssl, o->tls_name, is_ip) < 0))
 		goto fail;
-	if (SSL_connect(c->ssl) != 1)
-		goto fail;
+	for (int n; (n = SSL_connect(c->ssl)) != 1;) {
+		short want = io_ssl_want(c, n);
+		if (want == 0 || io_wait(c, want) < 0)
+			goto fail;
+	}
 	c->verified = o->tls == MTA_TLS_VERIFY;
 	tls_describe(c->ssl, c->tls_info, sizeof(c->tls_info));
 	return conn_hello(c, o, why);
@@ -486,7 +523,7 @@ mta_close(struct mta_conn *c)
 	if (c == NULL)
 		return;
 	if (!c->dead) {
-		conn_timeouts(c->fd, 5);
+		c->timeout_s = 5;
 		if (mta_io_printf(c, "QUIT") == 0)
 			mta_io_reply(c, &r, NULL, NULL);
 	}

@@ -1,6 +1,6 @@
 /*
  * mta_client.h - the outbound SMTP client: one connection to one peer,
- * blocking with timeouts (each delivery thread runs one at a time), reused
+ * with timeouts, run by a delivery coroutine (net/coro.h), reused
  * for several transactions to the same peer.
  * STANDARDS: RFC 5321 (client side), RFC 2920 PIPELINING, RFC 1870 SIZE,
  * RFC 6152 8BITMIME, RFC 6531 SMTPUTF8, RFC 3461 DSN (passes NOTIFY, ORCPT,

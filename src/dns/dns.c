@@ -27,23 +27,39 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <event2/event.h>
 #include <time.h>
 
+#include "net/coro.h"
 #include "util/netaddr.h"
 
 #define DNS_SERVERS_MAX 8
 #define DNS_CAND_MAX    (2 * DNS_HOSTS_MAX)  /* MX records considered */
 #define DNS_TRIES       2
+#define DNS_SOCKS_MAX   32      /* sockets a channel opens at once (UDP and TCP per server) */
+
+/* A socket of the channel, watched by the loop (dns_resolver_new_loop). */
+struct dns_sock {
+	ares_socket_t fd;
+	struct event *ev;
+};
 
 struct dns_resolver {
 	ares_channel ch;
 	int          timeout_ms;    /* one whole lookup */
 	uint64_t     rng;           /* xorshift64 state for MX shuffling */
+	/* On an event loop: c-ares's sockets and its retry timer are events of
+	 * base, and a lookup parks its coroutine instead of polling. */
+	struct event_base *base;
+	struct event      *timer;
+	struct dns_sock    socks[DNS_SOCKS_MAX];
+	size_t             nsocks;
 };
 
 /* One query in flight; the c-ares callback fills it in. */
 struct dns_query {
 	bool                    done;
+	struct coro            *waiter;      /* on a loop: woken by the callback */
 	int                     status;      /* ARES_* */
 	int                     type;        /* T_MX, T_A or T_AAAA */
 	struct ares_mx_reply   *mx;          /* T_MX answer, freed by the caller */
@@ -292,9 +308,12 @@ dns_servers_set(struct dns_resolver *r, const char *servers, char *err, size_t e
 	return 0;
 }
 
-/* A channel that asks only servers (or resolv.conf's when NULL). */
-struct dns_resolver *
-dns_resolver_new(const char *servers, int timeout_ms, char *err, size_t errlen)
+static void dns_sock_state(void *data, ares_socket_t fd, int readable, int writable);
+static void dns_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+/* A channel that asks only servers (or resolv.conf's when NULL); on base's loop when not NULL. */
+static struct dns_resolver *
+dns_resolver_new_opts(const char *servers, int timeout_ms, struct event_base *base, char *err, size_t errlen)
 {
 	struct ares_options o;
 	struct dns_resolver *r;
@@ -318,9 +337,18 @@ dns_resolver_new(const char *servers, int timeout_ms, char *err, size_t errlen)
 	o.tries = DNS_TRIES;
 	/* c-ares doubles the wait on each round: t + 2t fits the budget */
 	o.timeout = timeout_ms / 3 > 50 ? timeout_ms / 3 : 50;
-	rc = ares_init_options(&r->ch, &o, ARES_OPT_FLAGS | ARES_OPT_TRIES | ARES_OPT_TIMEOUTMS);
+	if (base != NULL) {
+		o.sock_state_cb = dns_sock_state;
+		o.sock_state_cb_data = r;
+		r->base = base;
+		r->timer = evtimer_new(base, dns_timer_cb, r);
+	}
+	rc = ares_init_options(&r->ch, &o, ARES_OPT_FLAGS | ARES_OPT_TRIES | ARES_OPT_TIMEOUTMS |
+	    (base != NULL ? ARES_OPT_SOCK_STATE_CB : 0));
 	if (rc != ARES_SUCCESS) {
 		snprintf(err, errlen, "c-ares channel: %s", ares_strerror(rc));
+		if (r->timer != NULL)
+			event_free(r->timer);
 		free(r);
 		return NULL;
 	}
@@ -333,6 +361,12 @@ dns_resolver_new(const char *servers, int timeout_ms, char *err, size_t errlen)
 	return r;
 }
 
+struct dns_resolver *
+dns_resolver_new(const char *servers, int timeout_ms, char *err, size_t errlen)
+{
+	return dns_resolver_new_opts(servers, timeout_ms, NULL, err, errlen);
+}
+
 /* Destroying the channel ends (and calls back) any query still open. */
 void
 dns_resolver_free(struct dns_resolver *r)
@@ -340,8 +374,85 @@ dns_resolver_free(struct dns_resolver *r)
 	if (r == NULL)
 		return;
 	ares_destroy(r->ch);
+	for (size_t i = 0; i < r->nsocks; i++)
+		event_free(r->socks[i].ev);
+	if (r->timer != NULL)
+		event_free(r->timer);
 	free(r);
 }
+
+/* ---- on an event loop ----------------------------------------------------- */
+
+/* (Re)arm the retry timer for c-ares's next timeout, if any query is open. */
+static void
+dns_timer_arm(struct dns_resolver *r)
+{
+	struct timeval tv, *tvp;
+
+	if (r->base == NULL)
+		return;
+	tvp = ares_timeout(r->ch, NULL, &tv);
+	if (tvp != NULL)
+		evtimer_add(r->timer, tvp);
+	else
+		evtimer_del(r->timer);
+}
+
+static void
+dns_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_resolver *r = arg;
+
+	(void)fd;
+	(void)what;
+	ares_process_fd(r->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	dns_timer_arm(r);
+}
+
+static void
+dns_sock_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_resolver *r = arg;
+
+	ares_process_fd(r->ch, what & EV_READ ? fd : ARES_SOCKET_BAD, what & EV_WRITE ? fd : ARES_SOCKET_BAD);
+	dns_timer_arm(r);
+}
+
+/* c-ares opens, changes or closes a socket: mirror it in the loop. */
+static void
+dns_sock_state(void *data, ares_socket_t fd, int readable, int writable)
+{
+	struct dns_resolver *r = data;
+	struct dns_sock *s = NULL;
+	size_t i;
+
+	for (i = 0; i < r->nsocks && s == NULL; i++)
+		if (r->socks[i].fd == fd)
+			s = &r->socks[i];
+	if (s != NULL) {
+		event_free(s->ev);
+		if (!readable && !writable) {
+			*s = r->socks[--r->nsocks];
+			return;
+		}
+	} else if (!readable && !writable) {
+		return;
+	} else if (r->nsocks < DNS_SOCKS_MAX) {
+		s = &r->socks[r->nsocks++];
+		s->fd = fd;
+	} else
+		return;      /* more sockets than servers allow: its queries time out */
+	s->ev = event_new(r->base, fd, (short)(EV_PERSIST | (readable ? EV_READ : 0) | (writable ? EV_WRITE : 0)),
+	    dns_sock_cb, r);
+	event_add(s->ev, NULL);
+}
+
+struct dns_resolver *
+dns_resolver_new_loop(const char *servers, int timeout_ms, struct event_base *base, char *err, size_t errlen)
+{
+	return dns_resolver_new_opts(servers, timeout_ms, base, err, errlen);
+}
+
 
 /* ---- running queries ---------------------------------------------------- */
 
@@ -380,6 +491,8 @@ dns_query_done(void *arg, int status, int timeouts, unsigned char *abuf, int ale
 	(void)timeouts;
 	q->done = true;
 	q->status = status;
+	if (q->waiter != NULL)
+		coro_wake(q->waiter);
 	if (status != ARES_SUCCESS || abuf == NULL)
 		return;
 	if (q->rrset != NULL)
@@ -400,6 +513,7 @@ dns_query_start(struct dns_resolver *r, struct dns_query *q, const char *name, i
 	memset(q, 0, sizeof(*q));
 	q->type = type;
 	q->rrset = rrset;
+	q->waiter = r->base != NULL ? coro_self() : NULL;
 	ares_query(r->ch, name, C_IN, type, dns_query_done, q);
 }
 
@@ -453,6 +567,15 @@ dns_all_done(struct dns_query *const *qs, size_t n)
 static void
 dns_run(struct dns_resolver *r, const struct timespec *deadline, struct dns_query *const *qs, size_t n)
 {
+	if (r->base != NULL && coro_self() != NULL) {
+		/* c-ares ends every query within its own timeout and tries (set
+		 * from the same budget), and the queries live on this stack: wait
+		 * for all of them; cancelling would end other coroutines' too. */
+		dns_timer_arm(r);
+		while (!dns_all_done(qs, n))
+			coro_park(-1);
+		return;
+	}
 	while (!dns_all_done(qs, n)) {
 		long left = dns_ms_left(deadline);
 		if (left <= 0 || dns_poll_once(r, left) < 0) {

@@ -1,7 +1,8 @@
 /*
  * dns.h - mail routing lookups through c-ares: MX (RFC 5321 5.1), implicit
- * MX, null MX (RFC 7505), A/AAAA. A resolver belongs to one thread and its
- * calls block (with a timeout); delivery threads each own one.
+ * MX, null MX (RFC 7505), A/AAAA. A resolver belongs to one thread; its
+ * calls block (with a timeout), or on an event loop park the calling
+ * coroutine (dns_resolver_new_loop).
  * SECURITY: answers are untrusted; names are length-checked, at most
  * DNS_HOSTS_MAX hosts and DNS_ADDRS_MAX addresses each are kept.
  */
@@ -36,6 +37,12 @@ struct dns_resolver;
 /* servers: NULL for the system's resolv.conf, or "IP[:PORT][,IP[:PORT]...]"
  * (IPv6 as [addr]:port). timeout_ms bounds one whole lookup. */
 struct dns_resolver *dns_resolver_new(const char *servers, int timeout_ms, char *err, size_t errlen);
+/* The same on an event loop: c-ares's sockets and timer become events of
+ * base, and lookups made by coroutines of that loop (net/coro.h) park
+ * instead of blocking. Used only on base's thread. */
+struct event_base;
+struct dns_resolver *dns_resolver_new_loop(const char *servers, int timeout_ms, struct event_base *base,
+    char *err, size_t errlen);
 void dns_resolver_free(struct dns_resolver *r);
 
 /* Mail exchangers for domain, in the order to try: by preference, shuffled

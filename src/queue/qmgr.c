@@ -1,37 +1,50 @@
 /*
- * qmgr.c - the queue manager: which message is delivered when. Ready
- * messages wait in a FIFO; deferred ones in a list a scheduler thread scans
- * once a second; delivery threads take the oldest ready message, run one
- * attempt (delivery/deliver.c) and report back. Everything is rebuilt from
- * the spool at start (a deferred file's mtime is its next attempt time), so
- * this state is a cache of the spool, never the only copy of anything.
+ * qmgr.c - the queue manager: which message is delivered when. Deferred
+ * messages wait on a timer heap keyed by their next attempt; due ones wait
+ * in a ready queue per destination domain, one FIFO per tenant, and the
+ * dispatcher (on the delivery engine's loop) starts them while the domain
+ * is below the cap its site allows and the engine below
+ * delivery_max_inflight, tenants in turn. A slow or suspended site keeps
+ * only its own messages waiting; one tenant's backlog waits behind its own
+ * turn. Everything is rebuilt from the spool at start (a deferred file's
+ * mtime is its next attempt time), so this state is a cache of the spool,
+ * never the only copy of anything.
  */
 #include "queue/qmgr.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf/conf.h"
 #include "delivery/deliver.h"
+#include "delivery/site.h"
 #include "net/server_snap.h"
 #include "spool/spool_env.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
-#define QMGR_BUCKETS 65536
+#define QMGR_BUCKETS     65536
+#define QMGR_DOM_BUCKETS 4096
+#define QMGR_TENANTS_SUSPENDED 256
+#define QMGR_DOMAIN_MAX  255
 
 enum qent_state { QE_READY, QE_ACTIVE, QE_DEFERRED, QE_HOLD };
 
+struct qdom;
+
 struct qent {
 	struct qent    *hnext;          /* hash chain */
-	struct qent    *next;           /* ready FIFO or deferred list */
+	struct qent    *next;           /* its tenant's ready FIFO */
 	char            id[SPOOL_ID_LEN + 1];
 	enum qent_state state;
 	time_t          next_try;
@@ -41,20 +54,45 @@ struct qent {
 	/* In hold/ for the tenant's suspension; false: held by the operator. */
 	bool            tenant_hold;
 	char            last_error[256];
+	long long       tenant;         /* 0: none */
+	char            domain[QMGR_DOMAIN_MAX + 1];   /* lower case; "" not known yet */
+	size_t          heap_i;         /* QE_DEFERRED: its index in the heap */
+	struct qdom    *dom;            /* QE_READY/QE_ACTIVE: its domain queue */
+	struct qmgr    *q;              /* for the engine's callback */
+};
+
+/* One tenant's ready messages for one domain, oldest first. */
+struct qten {
+	long long    tenant;
+	struct qent *head, *tail;
+	struct qten *next;              /* the domain's tenants, a ring */
+};
+
+/* A destination domain's ready queue. */
+struct qdom {
+	struct qdom *hnext;
+	char         name[QMGR_DOMAIN_MAX + 1];
+	struct qten *turn;              /* the tenant whose turn is next (ring) */
+	long         nready, active;
+	bool         in_ring;
+	struct qdom *ring_next, *ring_prev;
 };
 
 struct qmgr {
 	struct deliver_handles h;
+	struct deliver_engine *eng;
+	struct event   *tick;
 	pthread_mutex_t lock;            /* guards everything below */
-	pthread_cond_t  cond;            /* ready work or stopping */
-	pthread_cond_t  sched_cond;
 	struct qent    *hash[QMGR_BUCKETS];
-	struct qent    *ready_head, *ready_tail;
-	struct qent    *deferred;
+	struct qdom    *doms[QMGR_DOM_BUCKETS];
+	struct qdom    *ring;            /* domains with ready mail, in turn */
+	struct qent   **heap;            /* deferred, by next_try */
+	size_t          nheap, heap_cap;
 	size_t          count;
-	pthread_t      *threads;
-	int             nthreads;
-	pthread_t       sched;
+	long            active;
+	long long       tenants_suspended[QMGR_TENANTS_SUSPENDED];
+	size_t          ntenants_suspended;
+	atomic_bool     kick_posted;
 	bool            running, stopping;
 };
 
@@ -65,13 +103,13 @@ qmgr_hash(const char *id)
 
 	for (; *id; id++)
 		h = (h ^ (unsigned char)*id) * 16777619u;
-	return h % QMGR_BUCKETS;
+	return h;
 }
 
 static struct qent *
 qmgr_find(struct qmgr *q, const char *id)
 {
-	struct qent *e = q->hash[qmgr_hash(id)];
+	struct qent *e = q->hash[qmgr_hash(id) % QMGR_BUCKETS];
 
 	while (e != NULL && strcmp(e->id, id) != 0)
 		e = e->hnext;
@@ -87,18 +125,20 @@ qmgr_insert(struct qmgr *q, const char *id)
 	if (e != NULL)
 		return e;
 	e = xcalloc(1, sizeof(*e));
+	e->q = q;
 	snprintf(e->id, sizeof(e->id), "%s", id);
-	h = qmgr_hash(id);
+	h = qmgr_hash(id) % QMGR_BUCKETS;
 	e->hnext = q->hash[h];
 	q->hash[h] = e;
 	q->count++;
+	e->state = QE_HOLD;     /* in no list until placed */
 	return e;
 }
 
 static void
 qmgr_forget(struct qmgr *q, struct qent *e)
 {
-	struct qent **pp = &q->hash[qmgr_hash(e->id)];
+	struct qent **pp = &q->hash[qmgr_hash(e->id) % QMGR_BUCKETS];
 
 	while (*pp != e)
 		pp = &(*pp)->hnext;
@@ -108,27 +148,192 @@ qmgr_forget(struct qmgr *q, struct qent *e)
 }
 
 static void
-qmgr_ready_push(struct qmgr *q, struct qent *e)
+qmgr_key_set(struct qent *e, long long tenant, const char *domain)
 {
-	e->state = QE_READY;
-	e->next = NULL;
-	if (q->ready_tail != NULL)
-		q->ready_tail->next = e;
-	else
-		q->ready_head = e;
-	q->ready_tail = e;
-	pthread_cond_signal(&q->cond);
+	size_t i;
+
+	e->tenant = tenant;
+	for (i = 0; domain != NULL && domain[i] != '\0' && i < QMGR_DOMAIN_MAX; i++)
+		e->domain[i] = (char)(domain[i] >= 'A' && domain[i] <= 'Z' ? domain[i] + 32 : domain[i]);
+	e->domain[i] = '\0';
 }
 
-/* Take e out of whichever list holds it (ready or deferred). */
+/* ---- the timer heap of deferred messages ----------------------------------- */
+
+static void
+qmgr_heap_swap(struct qmgr *q, size_t a, size_t b)
+{
+	struct qent *t = q->heap[a];
+
+	q->heap[a] = q->heap[b];
+	q->heap[b] = t;
+	q->heap[a]->heap_i = a;
+	q->heap[b]->heap_i = b;
+}
+
+static void
+qmgr_heap_up(struct qmgr *q, size_t i)
+{
+	while (i > 0 && q->heap[(i - 1) / 2]->next_try > q->heap[i]->next_try) {
+		qmgr_heap_swap(q, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void
+qmgr_heap_down(struct qmgr *q, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < q->nheap && q->heap[l]->next_try < q->heap[m]->next_try)
+			m = l;
+		if (r < q->nheap && q->heap[r]->next_try < q->heap[m]->next_try)
+			m = r;
+		if (m == i)
+			return;
+		qmgr_heap_swap(q, i, m);
+		i = m;
+	}
+}
+
+static void
+qmgr_defer(struct qmgr *q, struct qent *e, time_t next_try)
+{
+	if (q->nheap == q->heap_cap) {
+		q->heap_cap = q->heap_cap ? q->heap_cap * 2 : 1024;
+		q->heap = xrealloc(q->heap, q->heap_cap * sizeof(*q->heap));
+	}
+	e->state = QE_DEFERRED;
+	e->next_try = next_try;
+	e->heap_i = q->nheap;
+	q->heap[q->nheap++] = e;
+	qmgr_heap_up(q, e->heap_i);
+}
+
+static void
+qmgr_heap_remove(struct qmgr *q, struct qent *e)
+{
+	size_t i = e->heap_i;
+
+	if (i >= q->nheap || q->heap[i] != e)
+		return;
+	q->nheap--;
+	if (i != q->nheap) {
+		q->heap[i] = q->heap[q->nheap];
+		q->heap[i]->heap_i = i;
+		qmgr_heap_down(q, i);
+		qmgr_heap_up(q, i);
+	}
+}
+
+/* ---- ready queues per domain, tenants in turn ------------------------------- */
+
+static struct qdom *
+qmgr_dom_get(struct qmgr *q, const char *name)
+{
+	unsigned h = qmgr_hash(name) % QMGR_DOM_BUCKETS;
+	struct qdom *d;
+
+	for (d = q->doms[h]; d != NULL; d = d->hnext)
+		if (strcmp(d->name, name) == 0)
+			return d;
+	d = xcalloc(1, sizeof(*d));
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	d->hnext = q->doms[h];
+	q->doms[h] = d;
+	return d;
+}
+
+static void
+qmgr_ring_add(struct qmgr *q, struct qdom *d)
+{
+	if (d->in_ring)
+		return;
+	d->in_ring = true;
+	if (q->ring == NULL) {
+		d->ring_next = d->ring_prev = d;
+		q->ring = d;
+		return;
+	}
+	d->ring_next = q->ring;
+	d->ring_prev = q->ring->ring_prev;
+	q->ring->ring_prev->ring_next = d;
+	q->ring->ring_prev = d;
+}
+
+static void
+qmgr_ring_drop(struct qmgr *q, struct qdom *d)
+{
+	if (!d->in_ring)
+		return;
+	d->in_ring = false;
+	if (d->ring_next == d)
+		q->ring = NULL;
+	else {
+		d->ring_prev->ring_next = d->ring_next;
+		d->ring_next->ring_prev = d->ring_prev;
+		if (q->ring == d)
+			q->ring = d->ring_next;
+	}
+}
+
+static struct qten *
+qmgr_ten_get(struct qdom *d, long long tenant)
+{
+	struct qten *t = d->turn;
+
+	if (t != NULL)
+		do {
+			if (t->tenant == tenant)
+				return t;
+			t = t->next;
+		} while (t != d->turn);
+	t = xcalloc(1, sizeof(*t));
+	t->tenant = tenant;
+	if (d->turn == NULL) {
+		t->next = t;
+		d->turn = t;
+	} else {          /* last in this round */
+		struct qten *last = d->turn;
+		while (last->next != d->turn)
+			last = last->next;
+		last->next = t;
+		t->next = d->turn;
+	}
+	return t;
+}
+
+static void
+qmgr_ready_push(struct qmgr *q, struct qent *e)
+{
+	struct qdom *d = qmgr_dom_get(q, e->domain);
+	struct qten *t = qmgr_ten_get(d, e->tenant);
+
+	e->state = QE_READY;
+	e->dom = d;
+	e->next = NULL;
+	if (t->tail != NULL)
+		t->tail->next = e;
+	else
+		t->head = e;
+	t->tail = e;
+	d->nready++;
+	qmgr_ring_add(q, d);
+}
+
+/* Take e out of whichever structure holds it (ready FIFO or heap). */
 static void
 qmgr_unlink(struct qmgr *q, struct qent *e)
 {
-	struct qent **pp = e->state == QE_READY ? &q->ready_head : &q->deferred;
-	struct qent *prev = NULL;
-
-	if (e->state != QE_READY && e->state != QE_DEFERRED)
+	if (e->state == QE_DEFERRED) {
+		qmgr_heap_remove(q, e);
 		return;
+	}
+	if (e->state != QE_READY)
+		return;
+	struct qdom *d = e->dom;
+	struct qten *t = qmgr_ten_get(d, e->tenant);
+	struct qent **pp = &t->head, *prev = NULL;
 	while (*pp != NULL && *pp != e) {
 		prev = *pp;
 		pp = &(*pp)->next;
@@ -136,9 +341,143 @@ qmgr_unlink(struct qmgr *q, struct qent *e)
 	if (*pp == NULL)
 		return;
 	*pp = e->next;
-	if (e->state == QE_READY && q->ready_tail == e)
-		q->ready_tail = prev;
+	if (t->tail == e)
+		t->tail = prev;
 	e->next = NULL;
+	d->nready--;
+}
+
+static bool
+qmgr_tenant_suspended(const struct qmgr *q, long long tenant)
+{
+	for (size_t i = 0; i < q->ntenants_suspended; i++)
+		if (q->tenants_suspended[i] == tenant)
+			return true;
+	return false;
+}
+
+/* The next message of d, tenants in turn (suspended tenants skipped). */
+static struct qent *
+qmgr_ready_pop(struct qmgr *q, struct qdom *d)
+{
+	struct qten *start = d->turn, *t = start;
+
+	if (t == NULL)
+		return NULL;
+	do {
+		if (t->head != NULL && !qmgr_tenant_suspended(q, t->tenant)) {
+			struct qent *e = t->head;
+			t->head = e->next;
+			if (t->head == NULL)
+				t->tail = NULL;
+			e->next = NULL;
+			d->turn = t->next;       /* the next tenant's turn */
+			d->nready--;
+			return e;
+		}
+		t = t->next;
+	} while (t != start);
+	return NULL;
+}
+
+/* ---- dispatch (the engine's loop thread) ----------------------------------- */
+
+static void qmgr_attempt_end(void *arg, const struct deliver_outcome *out);
+
+/* "delivery off": mail stays queued until a reload turns it on. */
+static void
+qmgr_conf_read(struct qmgr *q, bool *on, long *inflight)
+{
+	struct server_snap *snap = server_snap_get(q->h.snaps);
+
+	*on = snap->conf->delivery_on;
+	*inflight = (long)snap->conf->delivery_max_inflight;
+	server_snap_put(snap);
+}
+
+static void
+qmgr_start_one(struct qmgr *q, struct qdom *d, struct qent *e)
+{
+	e->state = QE_ACTIVE;
+	e->dom = d;
+	d->active++;
+	q->active++;
+	deliver_engine_run(q->eng, e->id, e->attempts, e->warned, qmgr_attempt_end, e);
+}
+
+/* Due deferred messages join their ready queues. */
+static void
+qmgr_due_move(struct qmgr *q, time_t now)
+{
+	while (q->nheap > 0 && q->heap[0]->next_try <= now) {
+		struct qent *e = q->heap[0];
+		qmgr_heap_remove(q, e);
+		qmgr_ready_push(q, e);
+	}
+}
+
+/* One round over the domains with ready mail: each starts what its cap
+ * allows, one message per domain per turn so domains share the engine. */
+static void
+qmgr_dispatch_locked(struct qmgr *q)
+{
+	bool on;
+	long max, started;
+
+	qmgr_conf_read(q, &on, &max);
+	if (!on || q->stopping)
+		return;
+	qmgr_due_move(q, time(NULL));
+	do {
+		struct qdom *d = q->ring, *end;
+		started = 0;
+		if (d == NULL)
+			return;
+		end = d->ring_prev;
+		for (;;) {
+			struct qdom *next = d->ring_next;
+			bool last = d == end;
+			long cap = d->name[0] ? deliver_engine_domain_cap(q->eng, d->name) : max;
+			struct qent *e = NULL;
+			if (q->active < max && d->active < cap && (e = qmgr_ready_pop(q, d)) != NULL) {
+				qmgr_start_one(q, d, e);
+				started++;
+			}
+			if (d->nready == 0)
+				qmgr_ring_drop(q, d);
+			if (last || q->active >= max)
+				break;
+			d = next;
+		}
+	} while (started > 0 && q->active < max);
+}
+
+static void
+qmgr_dispatch(void *arg)
+{
+	struct qmgr *q = arg;
+
+	atomic_store(&q->kick_posted, false);
+	pthread_mutex_lock(&q->lock);
+	qmgr_dispatch_locked(q);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* Ask the loop for a dispatch round (any thread; one pending at a time). */
+static void
+qmgr_kick(struct qmgr *q)
+{
+	if (q->eng == NULL || atomic_exchange(&q->kick_posted, true))
+		return;
+	deliver_engine_post(q->eng, qmgr_dispatch, q);
+}
+
+static void
+qmgr_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	qmgr_dispatch(arg);
 }
 
 struct qmgr *
@@ -148,17 +487,52 @@ qmgr_new(const struct deliver_handles *h)
 
 	q->h = *h;
 	pthread_mutex_init(&q->lock, NULL);
-	pthread_cond_init(&q->cond, NULL);
-	pthread_cond_init(&q->sched_cond, NULL);
 	return q;
 }
 
 void
-qmgr_msg_add(struct qmgr *q, const char *id)
+qmgr_msg_add(struct qmgr *q, const char *id, long long tenant, const char *domain)
 {
 	pthread_mutex_lock(&q->lock);
-	qmgr_ready_push(q, qmgr_insert(q, id));
+	struct qent *e = qmgr_insert(q, id);
+	if (e->state == QE_HOLD && !e->tenant_hold) {    /* new, not a held one */
+		qmgr_key_set(e, tenant, domain);
+		qmgr_ready_push(q, e);
+	}
 	pthread_mutex_unlock(&q->lock);
+	qmgr_kick(q);
+}
+
+/* A notification delivery queued (deliver.h: queued). */
+static void
+qmgr_queued(void *arg, const char *id, const char *rcpt)
+{
+	const char *at = strrchr(rcpt, '@');
+
+	qmgr_msg_add(arg, id, 0, at ? at + 1 : "");
+}
+
+/* The keys of a queued file: its tenant and first pending domain. */
+static void
+qmgr_keys_read(struct qmgr *q, struct qent *e)
+{
+	struct spool_env env;
+	int fd = spool_queue_open(q->h.spool, e->id, false);
+
+	if (fd < 0)
+		return;
+	if (spool_env_parse(fd, &env) == 0) {
+		const char *domain = "";
+		for (size_t i = 0; i < env.nrcpts; i++)
+			if (env.rcpts[i].state == SPOOL_RCPT_PENDING) {
+				const char *at = strrchr(env.rcpts[i].addr, '@');
+				domain = at ? at + 1 : "";
+				break;
+			}
+		qmgr_key_set(e, env.tenant_id, domain);
+		spool_env_free(&env);
+	}
+	close(fd);
 }
 
 static void
@@ -183,17 +557,18 @@ qmgr_load_dir(struct qmgr *q, bool held, long *n)
 		    spool_queue_hold(q->h.spool, de->d_name, false) == 0) {
 			/* held for a suspension: held again at its attempt if the
 			 * tenant still is (or resumed while ferryd was down) */
+			qmgr_keys_read(q, e);
 			qmgr_ready_push(q, e);
 		} else if (held) {
 			e->state = QE_HOLD;       /* by the operator */
-		} else if (st.st_mtime > now) {
-			e->state = QE_DEFERRED;
-			e->next_try = st.st_mtime;
-			e->attempts = 1;
-			e->next = q->deferred;
-			q->deferred = e;
-		} else
-			qmgr_ready_push(q, e);
+		} else {
+			qmgr_keys_read(q, e);
+			if (st.st_mtime > now) {
+				e->attempts = 1;
+				qmgr_defer(q, e, st.st_mtime);
+			} else
+				qmgr_ready_push(q, e);
+		}
 		pthread_mutex_unlock(&q->lock);
 		(*n)++;
 	}
@@ -232,6 +607,7 @@ qmgr_attempt_done(struct qmgr *q, struct qent *e, const struct deliver_outcome *
 	e->attempts++;
 	e->warned |= out->warned;
 	snprintf(e->last_error, sizeof(e->last_error), "%s", out->last_error);
+	qmgr_key_set(e, out->tenant, out->domain[0] ? out->domain : e->domain);
 	if (out->held) {
 		e->state = QE_HOLD;       /* its tenant is suspended */
 		e->tenant_hold = true;
@@ -251,120 +627,40 @@ qmgr_attempt_done(struct qmgr *q, struct qent *e, const struct deliver_outcome *
 			log_info("event=held id=%s by=operator", e->id);
 		}
 	}
-	if (e->state == QE_ACTIVE) {
-		e->state = QE_DEFERRED;
-		e->next_try = out->next_try;
-		e->next = q->deferred;
-		q->deferred = e;
-	}
+	if (e->state == QE_ACTIVE)
+		qmgr_defer(q, e, out->next_try);
 }
 
-/* "delivery off": mail stays queued until a reload turns it on. */
-static bool
-qmgr_delivery_on(struct qmgr *q)
-{
-	struct server_snap *snap = server_snap_get(q->h.snaps);
-	bool on = snap->conf->delivery_on;
-
-	server_snap_put(snap);
-	return on;
-}
-
-static void *
-qmgr_delivery_main(void *arg)
-{
-	struct qmgr *q = arg;
-	struct deliver_ctx *ctx = deliver_ctx_new(&q->h, q);
-	struct deliver_outcome out;
-	struct timespec last_work;
-
-	clock_gettime(CLOCK_REALTIME, &last_work);
-	pthread_mutex_lock(&q->lock);
-	while (!q->stopping) {
-		struct qent *e = q->ready_head;
-		char id[SPOOL_ID_LEN + 1];
-		int attempts;
-		bool warned;
-		if (e == NULL || !qmgr_delivery_on(q)) {
-			/* Idle for 2 s (counted from the last job, however often other
-			 * threads' work wakes us): no peer connection, and no
-			 * destination slot, is kept for nothing. */
-			struct timespec ts = last_work, now;
-			ts.tv_sec += 2;
-			pthread_cond_timedwait(&q->cond, &q->lock, &ts);
-			clock_gettime(CLOCK_REALTIME, &now);
-			if (now.tv_sec > ts.tv_sec || (now.tv_sec == ts.tv_sec && now.tv_nsec >= ts.tv_nsec)) {
-				pthread_mutex_unlock(&q->lock);
-				deliver_ctx_idle(ctx);
-				pthread_mutex_lock(&q->lock);
-				last_work = now;
-			}
-			continue;
-		}
-		q->ready_head = e->next;
-		if (q->ready_head == NULL)
-			q->ready_tail = NULL;
-		e->next = NULL;
-		e->state = QE_ACTIVE;
-		memcpy(id, e->id, sizeof(id));
-		attempts = e->attempts;
-		warned = e->warned;
-		pthread_mutex_unlock(&q->lock);
-		deliver_message(ctx, id, attempts, warned, &out);
-		clock_gettime(CLOCK_REALTIME, &last_work);
-		pthread_mutex_lock(&q->lock);
-		qmgr_attempt_done(q, e, &out);
-	}
-	pthread_mutex_unlock(&q->lock);
-	deliver_ctx_free(ctx);
-	return NULL;
-}
-
-/* Move deferred messages whose time has come to the ready queue. */
+/* The engine's callback (loop thread). */
 static void
-qmgr_sched_scan(struct qmgr *q, time_t now)
+qmgr_attempt_end(void *arg, const struct deliver_outcome *out)
 {
-	struct qent **pp = &q->deferred;
-
-	while (*pp != NULL) {
-		struct qent *e = *pp;
-		if (e->next_try <= now) {
-			*pp = e->next;
-			qmgr_ready_push(q, e);
-		} else
-			pp = &e->next;
-	}
-}
-
-static void *
-qmgr_sched_main(void *arg)
-{
-	struct qmgr *q = arg;
-	struct timespec ts;
+	struct qent *e = arg;
+	struct qmgr *q = e->q;
 
 	pthread_mutex_lock(&q->lock);
-	while (!q->stopping) {
-		qmgr_sched_scan(q, time(NULL));
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		pthread_cond_timedwait(&q->sched_cond, &q->lock, &ts);
-	}
+	e->dom->active--;
+	q->active--;
+	qmgr_attempt_done(q, e, out);
+	qmgr_dispatch_locked(q);
 	pthread_mutex_unlock(&q->lock);
-	return NULL;
 }
 
 int
 qmgr_start(struct qmgr *q, int nthreads)
 {
-	q->threads = xcalloc((size_t)nthreads, sizeof(pthread_t));
-	for (int i = 0; i < nthreads; i++) {
-		if (pthread_create(&q->threads[i], NULL, qmgr_delivery_main, q) != 0)
-			return -1;
-		q->nthreads++;
-	}
-	if (pthread_create(&q->sched, NULL, qmgr_sched_main, q) != 0)
+	struct timeval sec = { 1, 0 };
+	struct deliver_handles h = q->h;
+
+	h.queued = qmgr_queued;
+	h.queued_arg = q;
+	q->eng = deliver_engine_new(&h, nthreads);
+	q->tick = event_new(deliver_engine_base(q->eng), -1, EV_PERSIST, qmgr_tick_cb, q);
+	event_add(q->tick, &sec);
+	if (deliver_engine_start(q->eng) < 0)
 		return -1;
 	q->running = true;
+	qmgr_kick(q);
 	return 0;
 }
 
@@ -375,12 +671,8 @@ qmgr_stop(struct qmgr *q)
 		return;
 	pthread_mutex_lock(&q->lock);
 	q->stopping = true;
-	pthread_cond_broadcast(&q->cond);
-	pthread_cond_broadcast(&q->sched_cond);
 	pthread_mutex_unlock(&q->lock);
-	for (int i = 0; i < q->nthreads; i++)
-		pthread_join(q->threads[i], NULL);
-	pthread_join(q->sched, NULL);
+	deliver_engine_stop(q->eng);
 	q->running = false;
 }
 
@@ -390,14 +682,31 @@ qmgr_free(struct qmgr *q)
 	if (q == NULL)
 		return;
 	qmgr_stop(q);
-	for (size_t i = 0; i < QMGR_BUCKETS; i++) {
-		struct qent *e = q->hash[i], *next;
-		for (; e != NULL; e = next) {
+	if (q->eng != NULL && deliver_engine_running(q->eng) > 0)
+		return;     /* attempts abandoned at stop still point here: left to the exit */
+	if (q->tick != NULL)
+		event_free(q->tick);
+	deliver_engine_free(q->eng);
+	for (size_t i = 0; i < QMGR_BUCKETS; i++)
+		for (struct qent *e = q->hash[i], *next; e != NULL; e = next) {
 			next = e->hnext;
 			free(e);
 		}
-	}
-	free(q->threads);
+	for (size_t i = 0; i < QMGR_DOM_BUCKETS; i++)
+		for (struct qdom *d = q->doms[i], *next; d != NULL; d = next) {
+			next = d->hnext;
+			if (d->turn != NULL) {
+				struct qten *t = d->turn->next;
+				while (t != d->turn) {
+					struct qten *tn = t->next;
+					free(t);
+					t = tn;
+				}
+				free(d->turn);
+			}
+			free(d);
+		}
+	free(q->heap);
 	free(q);
 }
 
@@ -442,6 +751,7 @@ qmgr_release_by(struct qmgr *q, const char *id, const char *by)
 		rc = 0;
 	}
 	pthread_mutex_unlock(&q->lock);
+	qmgr_kick(q);
 	return rc;
 }
 
@@ -496,9 +806,9 @@ qmgr_retry_now(struct qmgr *q, const char *id, bool forget)
 
 	pthread_mutex_lock(&q->lock);
 	if (id == NULL) {
-		while (q->deferred != NULL) {
-			e = q->deferred;
-			q->deferred = e->next;
+		while (q->nheap > 0) {
+			e = q->heap[q->nheap - 1];
+			qmgr_heap_remove(q, e);
 			qmgr_ready_push(q, e);
 		}
 	} else if ((e = qmgr_find(q, id)) == NULL || e->state == QE_HOLD) {
@@ -512,6 +822,7 @@ qmgr_retry_now(struct qmgr *q, const char *id, bool forget)
 		}
 	}
 	pthread_mutex_unlock(&q->lock);
+	qmgr_kick(q);
 	return rc;
 }
 
@@ -650,22 +961,180 @@ qmgr_show(struct qmgr *q, const char *id, qmgr_view_fn fn, void *arg)
 	return e == NULL ? -1 : qmgr_view_emit(q, &snap, fn, arg);
 }
 
-/* ---- summary and suspension: filled in by the delivery engine rewrite ---- */
+
+/* ---- summary and suspension (ferryctl queue summary|suspend|resume) ------ */
+
+/* Counts per domain or per tenant, gathered under the lock. */
+struct qmgr_count {
+	char      name[QMGR_DOMAIN_MAX + 1];
+	long long tenant;
+	long      ready, scheduled, active, held;
+};
+
+struct qmgr_counts {
+	struct qmgr_count *v;
+	size_t             n, cap;
+};
+
+static struct qmgr_count *
+qmgr_count_get(struct qmgr_counts *c, const char *name, long long tenant)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (c->v[i].tenant == tenant && strcmp(c->v[i].name, name) == 0)
+			return &c->v[i];
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 64;
+		c->v = xrealloc(c->v, c->cap * sizeof(*c->v));
+	}
+	memset(&c->v[c->n], 0, sizeof(c->v[0]));
+	snprintf(c->v[c->n].name, sizeof(c->v[0].name), "%s", name);
+	c->v[c->n].tenant = tenant;
+	return &c->v[c->n++];
+}
+
+static void
+qmgr_count_add(struct qmgr_count *k, enum qent_state s)
+{
+	switch (s) {
+	case QE_READY:    k->ready++; break;
+	case QE_ACTIVE:   k->active++; break;
+	case QE_DEFERRED: k->scheduled++; break;
+	case QE_HOLD:     k->held++; break;
+	}
+}
+
+static void
+qmgr_summary_emit(const struct qmgr_counts *c, enum qmgr_row_kind kind, struct site_view *sites,
+    size_t nsites, qmgr_summary_fn fn, void *arg)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		const struct qmgr_count *k = &c->v[i];
+		char idbuf[24];
+		struct qmgr_summary_row r = { .kind = kind, .source = "", .shaping = "",
+		    .ready = k->ready, .scheduled = k->scheduled, .active = k->active, .held = k->held };
+		if (kind == QMGR_ROW_TENANT) {
+			snprintf(idbuf, sizeof(idbuf), "%lld", k->tenant);
+			r.name = idbuf;
+		} else {
+			r.name = k->name[0] ? k->name : "(unknown)";
+			for (size_t j = 0; j < nsites; j++)
+				if (sites[j].source[0] == '\0' && sites[j].conns_open == 0 &&
+				    strcasecmp(sites[j].name, k->name) == 0)
+					r.suspended = sites[j].suspended;
+		}
+		fn(arg, &r);
+	}
+}
 
 void
 qmgr_summary(struct qmgr *q, qmgr_summary_fn fn, void *arg)
 {
-	(void)q;
-	(void)fn;
-	(void)arg;
+	struct qmgr_counts doms = { 0 }, tens = { 0 };
+	struct site_view *sites = NULL;
+	size_t nsites = 0;
+	long long susp[QMGR_TENANTS_SUSPENDED];
+	size_t nsusp;
+
+	pthread_mutex_lock(&q->lock);
+	for (size_t i = 0; i < QMGR_BUCKETS; i++)
+		for (struct qent *e = q->hash[i]; e != NULL; e = e->hnext) {
+			qmgr_count_add(qmgr_count_get(&doms, e->domain, 0), e->state);
+			qmgr_count_add(qmgr_count_get(&tens, "", e->tenant), e->state);
+		}
+	nsusp = q->ntenants_suspended;
+	memcpy(susp, q->tenants_suspended, nsusp * sizeof(susp[0]));
+	pthread_mutex_unlock(&q->lock);
+	for (size_t i = 0; i < nsusp; i++)
+		qmgr_count_get(&tens, "", susp[i]);
+	if (q->eng != NULL)
+		nsites = site_table_snapshot(deliver_engine_sites(q->eng), &sites);
+	for (size_t i = 0; i < nsites; i++) {
+		struct site_view *v = &sites[i];
+		if (v->source[0] == '\0' && v->conns_open == 0 && v->suspended && v->limit == 0)
+			qmgr_count_get(&doms, v->name, 0);   /* a suspended name with nothing queued */
+		if (v->limit == 0)
+			continue;             /* a bare suspended name: shown with its domain */
+		struct qmgr_summary_row r = { .kind = QMGR_ROW_SITE, .name = v->name, .source = v->source,
+		    .ready = v->waiting, .active = v->conns_busy, .conns_open = v->conns_open,
+		    .conns_busy = v->conns_busy, .limit = v->limit, .suspended = v->suspended,
+		    .shaping = v->shaping };
+		fn(arg, &r);
+	}
+	qmgr_summary_emit(&doms, QMGR_ROW_DOMAIN, sites, nsites, fn, arg);
+	for (size_t i = 0; i < tens.n; i++) {
+		bool s = false;
+		for (size_t j = 0; j < nsusp; j++)
+			s |= susp[j] == tens.v[i].tenant;
+		char idbuf[24];
+		snprintf(idbuf, sizeof(idbuf), "%lld", tens.v[i].tenant);
+		struct qmgr_summary_row r = { .kind = QMGR_ROW_TENANT, .name = idbuf, .source = "",
+		    .shaping = "", .ready = tens.v[i].ready, .scheduled = tens.v[i].scheduled,
+		    .active = tens.v[i].active, .held = tens.v[i].held, .suspended = s };
+		fn(arg, &r);
+	}
+	free(sites);
+	free(doms.v);
+	free(tens.v);
+}
+
+struct qmgr_suspend_req {
+	struct site_table *t;
+	const char        *name;
+	bool               suspend;
+	int                rc;
+};
+
+static void
+qmgr_site_suspend_on_loop(void *arg)
+{
+	struct qmgr_suspend_req *r = arg;
+
+	r->rc = site_suspend(r->t, r->name, r->suspend);
+}
+
+static int
+qmgr_tenant_suspend(struct qmgr *q, long long tenant, bool suspend)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&q->lock);
+	for (size_t i = 0; i < q->ntenants_suspended; i++)
+		if (q->tenants_suspended[i] == tenant) {
+			if (!suspend)
+				q->tenants_suspended[i] = q->tenants_suspended[--q->ntenants_suspended];
+			rc = 0;
+			break;
+		}
+	if (rc < 0 && suspend && q->ntenants_suspended < QMGR_TENANTS_SUSPENDED) {
+		q->tenants_suspended[q->ntenants_suspended++] = tenant;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return rc;
 }
 
 int
 qmgr_suspend(struct qmgr *q, enum qmgr_row_kind kind, const char *name, bool suspend)
 {
-	(void)q;
-	(void)kind;
-	(void)name;
-	(void)suspend;
-	return -1;
+	int rc;
+
+	if (kind == QMGR_ROW_TENANT) {
+		char *end;
+		long long id = strtoll(name, &end, 10);
+		if (*name == '\0' || *end != '\0' || id < 0)
+			return -1;
+		rc = qmgr_tenant_suspend(q, id, suspend);
+	} else {
+		struct qmgr_suspend_req r = { .name = name, .suspend = suspend, .rc = -1 };
+		if (q->eng == NULL)
+			return -1;
+		r.t = deliver_engine_sites(q->eng);
+		deliver_engine_call(q->eng, qmgr_site_suspend_on_loop, &r);
+		rc = r.rc;
+	}
+	if (rc == 0)
+		log_info("event=%s kind=%s name=%s by=operator", suspend ? "suspended" : "resumed",
+		    kind == QMGR_ROW_TENANT ? "tenant" : "site", name);
+	qmgr_kick(q);
+	return rc;
 }

@@ -1,9 +1,12 @@
 /*
- * qmgr.h - the queue manager: an in-memory schedule of the spool. Messages
- * ready now wait in per-destination queues; deferred ones wait for their
- * next attempt (backoff doubling from retry_min to retry_max, given up
- * after max_queue_lifetime). Delivery threads take jobs from it and report
- * per-recipient outcomes back. Rebuilt from the spool alone at start.
+ * qmgr.h - the queue manager: an in-memory schedule of the spool. Deferred
+ * messages wait on a timer heap for their next attempt (backoff doubling
+ * from retry_min to retry_max with jitter, given up after
+ * max_queue_lifetime); due ones wait in ready queues per destination
+ * domain, where tenants take turns, and are started on the delivery
+ * engine (delivery/deliver.h) as far as each domain's site allows. The
+ * engine reports each attempt back through a callback. Rebuilt from the
+ * spool alone at start.
  * Thread-safety: every function may be called from any thread.
  */
 #ifndef FERRY_QUEUE_QMGR_H
@@ -39,13 +42,16 @@ typedef void (*qmgr_view_fn)(void *arg, const struct qmgr_view *v);
 struct qmgr *qmgr_new(const struct deliver_handles *h);
 /* Load every message of queue/ and hold/; returns how many. */
 long qmgr_load(struct qmgr *q);
-/* Start/stop the delivery threads (stop: let current deliveries finish). */
+/* Start/stop delivery (nthreads: the engine's worker threads; stop: let
+ * attempts in progress end, briefly). */
 int  qmgr_start(struct qmgr *q, int nthreads);
 void qmgr_stop(struct qmgr *q);
 void qmgr_free(struct qmgr *q);
 
-/* A message was just committed to queue/ (from the spool committer). */
-void qmgr_msg_add(struct qmgr *q, const char *id);
+/* A message was just committed to queue/ (from the spool committer):
+ * tenant (0: none) and the domain of its first recipient ("" if none)
+ * key it in the queues until its first attempt says better. */
+void qmgr_msg_add(struct qmgr *q, const char *id, long long tenant, const char *domain);
 
 /* Operator actions; id NULL for flush means every deferred message.
  * Return 0, or -1 when there is no such message (or it is busy). */

@@ -269,8 +269,11 @@ smtp_commit_result(struct smtp_session *s, int error)
 		    tx->reader.out_bytes, smtp_proto_name(s), s->tls ? "yes" : "no",
 		    s->auth_user ? "yes" : "no", tx->as_tenant ? s->ident.tenant : "-");
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", tx->id);
-		if (s->h->qmgr != NULL)
-			qmgr_msg_add(s->h->qmgr, tx->id);
+		if (s->h->qmgr != NULL && tx->nrcpts > 0) {
+			/* keyed by tenant and its first recipient's domain (the scheduled queue) */
+			const char *at = strrchr(tx->rcpts[0].path.addr, '@');
+			qmgr_msg_add(s->h->qmgr, tx->id, tx->as_tenant ? s->ident.tenant_id : 0, at ? at + 1 : "");
+		}
 	}
 	smtp_tx_reset(s);
 }

@@ -24,6 +24,7 @@ mta_reply_set(struct mta_reply *r, int code, const char *fmt, ...)
 	va_list ap;
 
 	r->code = code;
+	r->local = true;
 	va_start(ap, fmt);
 	vsnprintf(r->text, sizeof(r->text), fmt, ap);
 	va_end(ap);

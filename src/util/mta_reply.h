@@ -22,6 +22,8 @@
 /* A peer's reply, or a local failure presented as one (code 4xx/5xx). */
 struct mta_reply {
 	int  code;                  /* 250, 451, 550...; 0 before any reply */
+	bool local;                 /* made by ferry (mta_reply_set), not a peer's words:
+	                             * traffic shaping never reacts to it */
 	char text[MTA_TEXT_MAX];    /* the lines' text incl. enhanced code, printable */
 };
 

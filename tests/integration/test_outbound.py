@@ -55,7 +55,8 @@ class CrashDuringDeliveryTest(unittest.TestCase):
             time.sleep(0.02)
             return "250 2.0.0 queued"
         rx.set("dot", slow_dot)
-        conf = "delivery_threads 4\nroute * smtp:127.0.0.2:%d\n" % rx.port
+        # four connections to the one site: at most four transactions in flight
+        conf = "destination_concurrency 4\nroute * smtp:127.0.0.2:%d\n" % rx.port
         f = Ferryd(deliver=True, extra=FAST + conf, relay_networks="127.0.0.0/8")
         # accept everything first (delivery off), then deliver and crash midway
         with open(f.conf) as fh:

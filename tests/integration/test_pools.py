@@ -189,8 +189,9 @@ class PoolsTest(unittest.TestCase):
         self.assertTrue(wait_for(lambda: self.f.log_text().count("event=reloaded") > reloads))
         self.send("zeta", ["gone-0@remote.test"])
         self.assertTrue(wait_for(lambda: "event=pool-unknown" in self.f.log_text()), self.f.log_text()[-2000:])
-        self.assertRegex(self.f.log_text(), r"event=deferred .*to=\"gone-0@remote.test\".*4\.3\.5 IP pool gone"
-                         r" is not configured.*reason=pool-unknown")
+        deferred = re.compile(r"event=deferred .*to=\"gone-0@remote.test\".*4\.3\.5 IP pool gone"
+                              r" is not configured.*reason=pool-unknown")
+        self.assertTrue(wait_for(lambda: deferred.search(self.f.log_text())), self.f.log_text()[-2000:])
         self.assertEqual(self.received(self.rx, "gone-"), [])
 
     # ---- providers ----------------------------------------------------------------
