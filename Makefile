@@ -65,9 +65,10 @@ bench: build
 	bash bench/relay.sh
 	bash bench/tenant.sh
 
-# Delivery benchmarks (root, loopback only; about 15 minutes): a receiver
-# answering after 1 s (against Postfix), head-of-line blocking behind a
-# 30-second receiver, and an unreliable receiver with a per-message account.
+# Delivery benchmarks (root, loopback only; about 17 minutes), each against
+# a throwaway Postfix in the same run: a receiver answering after 1 s,
+# head-of-line blocking behind a 30-second receiver, and an unreliable
+# receiver with a per-message account.
 bench-delivery: build
 	bash bench/latency.sh
 	bash bench/hol.sh

@@ -13,6 +13,9 @@
 # medians:
 #   ferryd: N msg/s, postfix: M msg/s, ideal: I msg/s, ratio: R, of-ideal: F
 # and before it ferryd's peak resident memory (VmHWM) of the median run.
+# ferryd gets destination_concurrency CONNS; delivery_threads CONNS too only
+# when the binary predates delivery_max_inflight (today's engine needs a
+# thread per delivery).
 # Tunables (environment): CONNS LATENCY MSGS SESS SIZE REPEATS TIMEOUT KEEP
 # BASE FERRYD FERRY_* PF_MAIN_CF_EXTRA SINK_MAXCONN SINK_BACKLOG; see
 # bench/README.md.
@@ -24,11 +27,17 @@ MSGS=${MSGS:-5000}
 # smtp-sink serves 256 sessions at once unless told otherwise: room for all
 SINK_MAXCONN=${SINK_MAXCONN:-$((CONNS + 100))}
 SINK_BACKLOG=${SINK_BACKLOG:-$((CONNS + 100))}
-FERRY_DELIVERY_THREADS=${FERRY_DELIVERY_THREADS:-$CONNS}
 FERRY_DEST_CONC=${FERRY_DEST_CONC:-$CONNS}
 PF_CONC=${PF_CONC:-$CONNS}
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# The new delivery engine (it knows delivery_max_inflight, default 20000)
+# keeps many deliveries in flight per thread: destination_concurrency alone
+# opens the CONNS connections. Today's engine holds a thread per delivery:
+# it needs delivery_threads CONNS as well. An explicit setting wins.
+if [ -z "$FERRY_DELIVERY_THREADS" ] && ! ferry_knows "delivery_max_inflight 20000"; then
+	FERRY_DELIVERY_THREADS=$CONNS
+fi
 # Postfix's smtp processes count against default_process_limit (100)
 PF_MAIN_CF_EXTRA="default_process_limit = $CONNS${PF_MAIN_CF_EXTRA:+
 $PF_MAIN_CF_EXTRA}"
@@ -40,8 +49,7 @@ log "latency: ferryd ($FERRYD) vs Postfix $(pf_version), into smtp-sink -w $LATE
 	"(DATA answered after ${LATENCY}s, -m $SINK_MAXCONN sessions at once) on 127.0.0.1"
 log "latency: $MSGS msgs x $SIZE bytes, $SESS smtp-source sessions${SRC_OPTS:+ (smtp-source $SRC_OPTS)}," \
 	"$CONNS connections each, ideal $IDEAL msg/s, $REPEATS run(s), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
-log "latency: ferryd: delivery_threads $FERRY_DELIVERY_THREADS, destination_concurrency $FERRY_DEST_CONC," \
-	"destination_msgs_per_conn $FERRY_MSGS_PER_CONN, workers $FERRY_WORKERS${FERRY_CONF_EXTRA:+, $FERRY_CONF_EXTRA}"
+log "latency: ferryd: $(ferry_shaping_desc)"
 log "latency: postfix: default_destination_concurrency_limit $PF_CONC, smtp_destination_concurrency_limit $PF_CONC," \
 	"$(printf '%s' "$PF_MAIN_CF_EXTRA" | tr '\n' ',')"
 
@@ -67,7 +75,7 @@ P=$(printf '%s\n' "${POSTFIX[@]}" | median)
 # the RSS of the run whose rate is nearest the median
 R_MB=$(printf '%s\n' "${RSSES[@]}" |
 	awk -v m="$F" '{ d = $1 - m; if (d < 0) d = -d; if (NR == 1 || d < best) { best = d; r = $2 } } END { print r }')
-echo "ferryd peak RSS: $R_MB MB ($FERRY_DELIVERY_THREADS delivery threads; runs: $(printf '%s\n' "${RSSES[@]}" | awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $2 }') MB)"
+echo "ferryd peak RSS: $R_MB MB (delivery_threads ${FERRY_DELIVERY_THREADS:-default}; runs: $(printf '%s\n' "${RSSES[@]}" | awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $2 }') MB)"
 echo "ferryd: $(printf '%.0f' "$F") msg/s, postfix: $(printf '%.0f' "$P") msg/s, ideal: $IDEAL msg/s," \
 	"ratio: $(awk -v f="$F" -v p="$P" 'BEGIN { printf "%.1f", f / p }')," \
 	"of-ideal: $(awk -v f="$F" -v i="$IDEAL" 'BEGIN { printf "%.2f", f / i }')"

@@ -202,7 +202,9 @@ ferry_start() {
 				echo "route * smtp:127.0.0.1:$sink"
 			fi
 			echo "smtp_tls none"
-			echo "delivery_threads $FERRY_DELIVERY_THREADS"
+			# unset: ferryd's own default (the engine's, whichever it is)
+			[ -n "$FERRY_DELIVERY_THREADS" ] && echo "delivery_threads $FERRY_DELIVERY_THREADS"
+			[ -n "$FERRY_MAX_INFLIGHT" ] && echo "delivery_max_inflight $FERRY_MAX_INFLIGHT"
 			echo "destination_concurrency $FERRY_DEST_CONC"
 			echo "destination_msgs_per_conn $FERRY_MSGS_PER_CONN"
 			echo "destination_rate $FERRY_DEST_RATE"
@@ -230,9 +232,37 @@ ferry_rss_peak_mb() {
 # ferry_queue_count DIR: accepted messages not yet delivered
 ferry_queue_count() { find "$1/spool/queue" -type f 2>/dev/null | wc -l; }
 
-# FERRY_* defaults (relay mode); see bench/README.md
+# ferry_knows LINE: whether this ferryd accepts the configuration line LINE.
+# The delivery engine being rewritten brings options (delivery_max_inflight)
+# that older binaries refuse; a benchmark asks rather than guessing from a
+# version. `ferryd -t` only reads the file: it creates nothing and binds
+# nothing.
+ferry_knows() {
+	local d rc
+	d=$(mktemp -d) || die "mktemp failed"
+	printf '%s\n' "hostname probe.bench.test" "spool_dir $d/spool" "log_file $d/log" \
+		"listen mx 127.0.0.1:9" "domain probe.bench.test" "$1" >"$d/ferry.conf"
+	"$FERRYD" -t -c "$d/ferry.conf" >/dev/null 2>&1
+	rc=$?
+	rm -rf "$d"
+	return "$rc"
+}
+
+# ferry_shaping_desc: the relay-mode delivery settings, for a log line
+ferry_shaping_desc() {
+	printf '%s' "workers $FERRY_WORKERS (0: one per core)," \
+		" delivery_threads ${FERRY_DELIVERY_THREADS:-default}," \
+		" delivery_max_inflight ${FERRY_MAX_INFLIGHT:-default}," \
+		" destination_concurrency $FERRY_DEST_CONC, destination_msgs_per_conn $FERRY_MSGS_PER_CONN," \
+		" destination_rate $FERRY_DEST_RATE (0: unlimited), smtp_tls none" \
+		"${FERRY_CONF_EXTRA:+, $(printf '%s' "$FERRY_CONF_EXTRA" | tr '\n' ',' | sed 's/,/, /g')}"
+}
+
+# FERRY_* defaults (relay mode); see bench/README.md. An empty
+# FERRY_DELIVERY_THREADS or FERRY_MAX_INFLIGHT leaves the option out.
 FERRY_WORKERS=${FERRY_WORKERS:-0}
-FERRY_DELIVERY_THREADS=${FERRY_DELIVERY_THREADS:-20}
+FERRY_DELIVERY_THREADS=${FERRY_DELIVERY_THREADS:-}
+FERRY_MAX_INFLIGHT=${FERRY_MAX_INFLIGHT:-}
 FERRY_DEST_CONC=${FERRY_DEST_CONC:-20}
 FERRY_MSGS_PER_CONN=${FERRY_MSGS_PER_CONN:-10000}
 FERRY_DEST_RATE=${FERRY_DEST_RATE:-0}
@@ -427,6 +457,63 @@ relay_run_postfix() {
 		"accept $(rate "$MSGS" "$t0" "$t1") msg/s in $(secs "$t0" "$t1") s)"
 	[ "$KEEP" = 1 ] || rm -rf "$dir"
 	RESULT=$(rate "$MSGS" "$t0" "$t2")
+}
+
+# ---------------------------------------------------------------- pairs
+# A comparison of two runs (A, then B) made in every repeat, reported as the
+# medians of each and their ratio B / A, e.g. hol.sh's "alone" and "behind
+# slow", tenant.sh's "plain" and "as a tenant". A series is declared once,
+# then filled one repeat at a time:
+#   pair_series ferryd alone "behind slow" s 2 1
+#   for r in ...; do pair_run ferryd "$r" hol_run alone slow ferryd; done
+#   pair_report ferryd        # alone: X s, behind slow: Y s, ratio: R
+declare -A PAIR_LABEL_A PAIR_LABEL_B PAIR_UNIT PAIR_DIGITS PAIR_RATIO_DIGITS PAIR_PREFIX PAIR_AS PAIR_BS
+
+# pair_series SERIES LABEL_A LABEL_B UNIT DIGITS RATIO_DIGITS [PREFIX]: how
+# SERIES is printed (figures with DIGITS decimals, the ratio with
+# RATIO_DIGITS; PREFIX, e.g. "postfix ", opens its lines)
+pair_series() {
+	PAIR_LABEL_A[$1]=$2
+	PAIR_LABEL_B[$1]=$3
+	PAIR_UNIT[$1]=$4
+	PAIR_DIGITS[$1]=$5
+	PAIR_RATIO_DIGITS[$1]=$6
+	PAIR_PREFIX[$1]=${7:-}
+	PAIR_AS[$1]=
+	PAIR_BS[$1]=
+}
+
+# pair_line SERIES A B: "PREFIXLABEL_A: A UNIT, LABEL_B: B UNIT"
+pair_line() {
+	printf '%s%s: %.*f %s, %s: %.*f %s' "${PAIR_PREFIX[$1]}" \
+		"${PAIR_LABEL_A[$1]}" "${PAIR_DIGITS[$1]}" "$2" "${PAIR_UNIT[$1]}" \
+		"${PAIR_LABEL_B[$1]}" "${PAIR_DIGITS[$1]}" "$3" "${PAIR_UNIT[$1]}"
+}
+
+# pair_run SERIES RUN FUNC KIND_A KIND_B [ARG...]: one repeat: FUNC RUN KIND_A
+# ARG..., then FUNC RUN KIND_B ARG..., each leaving its figure in RESULT;
+# records both and prints the repeat's line
+pair_run() {
+	local series=$1 run=$2 func=$3 kind_a=$4 kind_b=$5 a b
+	shift 5
+	"$func" "$run" "$kind_a" "$@"
+	a=$RESULT
+	"$func" "$run" "$kind_b" "$@"
+	b=$RESULT
+	PAIR_AS[$series]="${PAIR_AS[$series]} $a"
+	PAIR_BS[$series]="${PAIR_BS[$series]} $b"
+	echo "run $run: $(pair_line "$series" "$a" "$b")"
+}
+
+# pair_report SERIES: the medians over the repeats and their ratio B / A
+pair_report() {
+	local a b
+	# shellcheck disable=SC2086 # the figures are split on purpose
+	a=$(printf '%s\n' ${PAIR_AS[$1]} | median) || die "pair_report $1: no runs"
+	# shellcheck disable=SC2086 # the figures are split on purpose
+	b=$(printf '%s\n' ${PAIR_BS[$1]} | median) || die "pair_report $1: no runs"
+	echo "$(pair_line "$1" "$a" "$b"), ratio: $(awk -v a="$a" -v b="$b" -v d="${PAIR_RATIO_DIGITS[$1]}" \
+		'BEGIN { printf "%.*f", d, (a > 0 ? b / a : 0) }')"
 }
 
 # ---------------------------------------------------------------- lifecycle

@@ -59,9 +59,7 @@ dkim_sign src.test ed $BASE/dkim-ed.pem"
 log "relay: ferryd ($FERRYD) vs Postfix $(pf_version) vs direct, into smtp-sink on 127.0.0.1"
 log "relay: $MSGS msgs x $SIZE bytes, $SESS smtp-source sessions${SRC_OPTS:+ (smtp-source $SRC_OPTS)}," \
 	"$REPEATS run(s), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
-log "relay: ferryd: workers $FERRY_WORKERS (0: one per core), delivery_threads $FERRY_DELIVERY_THREADS," \
-	"destination_concurrency $FERRY_DEST_CONC, destination_msgs_per_conn $FERRY_MSGS_PER_CONN," \
-	"destination_rate $FERRY_DEST_RATE (0: unlimited), smtp_tls none${FERRY_CONF_EXTRA:+, $FERRY_CONF_EXTRA}"
+log "relay: ferryd: $(ferry_shaping_desc)"
 log "relay: postfix: default_destination_concurrency_limit $PF_CONC, smtp_destination_concurrency_limit $PF_CONC," \
 	"connection cache on demand (default), smtp_tls_security_level none${PF_MAIN_CF_EXTRA:+, $PF_MAIN_CF_EXTRA}"
 

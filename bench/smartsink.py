@@ -11,9 +11,12 @@ For bench/smartsink.sh. Three commands:
   send     the load: COUNT numbered messages, each with its own X-Bench-Id and
            Message-ID, over SESSIONS parallel connections; for every message
            the relay took (250) it records BENCH-ID QUEUE-ID (from "queued as").
-  account  joins what was sent, what the receiver took or refused, ferryd's
-           log and what is left in ferryd's queue: every sent message must be
-           delivered, bounced or still queued, exactly once.
+  account  joins what was sent, what the receiver took or refused, the
+           relay's log and what is left in its queue: every sent message must
+           be delivered, bounced or still queued, exactly once. The relay is
+           ferryd (event=bounced id=QID, files SPOOL/queue/QID) or Postfix
+           (QID: to=<...>, ... status=bounced; files QID in its queue
+           directories).
 Loopback only; stdlib only. Trusts its own peers no further than a benchmark
 needs: lines are length-bounded, DATA is size-bounded, idle sessions time out.
 """
@@ -68,7 +71,7 @@ class Receiver:
 
     @staticmethod
     def header_ids(msg):
-        """X-Bench-Id and ferryd's queue id (top Received: '... id QID'),
+        """X-Bench-Id and the relay's queue id (top Received: '... id QID'),
         from the top-level header only (a DSN quotes the original below)."""
         head = msg.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0].decode("latin-1")
         bid = re.search(r"(?im)^X-Bench-Id:\s*(\S+)", head)
@@ -224,6 +227,24 @@ def send(args):
 
 
 # ---------------------------------------------------------------- account
+LOG_PATTERNS = {
+    # event=delivered|bounced|deferred id=QID
+    "ferryd": (re.compile(r"event=(delivered|bounced|deferred) id=(\S+)"), 1, 2),
+    # postfix/smtp[PID]: QID: to=<RCPT>, relay=..., status=sent|bounced|deferred (...)
+    "postfix": (re.compile(r": ([0-9A-Za-z]+): to=<[^>]*>,.* status=(sent|bounced|deferred) "), 2, 1),
+}
+EVENT_NAMES = {"sent": "delivered"}
+
+
+def log_events(relay, path):
+    """(event, queue id) for each delivery outcome the relay logged."""
+    pat, ev, qid = LOG_PATTERNS[relay]
+    for line in open(path, errors="replace"):
+        m = pat.search(line)
+        if m:
+            yield EVENT_NAMES.get(m.group(ev), m.group(ev)), m.group(qid)
+
+
 def account(args):
     sent = {}
     for line in open(args.sent):
@@ -249,13 +270,14 @@ def account(args):
             refused.add(bid)
 
     logged = {"delivered": {}, "bounced": {}, "deferred": {}}
-    pat = re.compile(r"event=(delivered|bounced|deferred) id=(\S+)")
-    for line in open(args.log, errors="replace"):
-        m = pat.search(line)
-        if m and m.group(2) in by_qid:
-            d = logged[m.group(1)]
-            d[m.group(2)] = d.get(m.group(2), 0) + 1
-    queued_files = set(os.listdir(args.queue)) if os.path.isdir(args.queue) else set()
+    for event, qid in log_events(args.relay, args.log):
+        if qid in by_qid:
+            d = logged[event]
+            d[qid] = d.get(qid, 0) + 1
+    queued_files = set()
+    for top in args.queue:
+        for _dir, _subdirs, files in os.walk(top):
+            queued_files.update(files)
 
     delivered = bounced = queued = 0
     missing, doubled = [], []
@@ -278,7 +300,7 @@ def account(args):
     print(f"receiver: {fates['accepted']} taken, {fates['tempfail']} answered 451, "
           f"{fates['permfail']} answered 550, {others} other messages (DSNs) taken, "
           f"{unknown} numbered messages that were never sent")
-    print(f"ferryd's log: {len(logged['delivered'])} delivered, "
+    print(f"{args.relay}'s log: {len(logged['delivered'])} delivered, "
           f"{len(logged['bounced'])} bounced, {sum(logged['deferred'].values())} deferrals "
           f"(of sent messages); bounced without a 550 seen: "
           f"{len([q for q in logged['bounced'] if by_qid[q] not in refused])}")
@@ -316,8 +338,10 @@ def main():
     a = sub.add_parser("account")
     a.add_argument("--sent", required=True)
     a.add_argument("--record", required=True)
-    a.add_argument("--log", required=True, help="ferryd's log file")
-    a.add_argument("--queue", required=True, help="ferryd's SPOOL/queue directory")
+    a.add_argument("--relay", choices=sorted(LOG_PATTERNS), default="ferryd")
+    a.add_argument("--log", required=True, help="the relay's log file")
+    a.add_argument("--queue", required=True, action="append",
+                   help="a directory of the relay's queue (its files are named by queue id); repeatable")
     args = ap.parse_args()
     if args.cmd == "serve":
         serve(args)

@@ -7,6 +7,7 @@
 # Usage: bash bench/tenant.sh   (MSGS, SIZE, SESS, REPEATS as in accept.sh)
 set -u -o pipefail
 BENCH_NAME=tenant
+# shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 bench_init
@@ -41,18 +42,9 @@ tenant_run() {
 
 log "tenant: $MSGS msgs x $SIZE bytes, $SESS sessions, $REPEATS run(s), $(nproc) cores," \
 	"$(date -u '+%Y-%m-%d %H:%M UTC')"
-PLAIN=()
-TENANT=()
+RESULT=
+pair_series tenant plain "as a tenant" msg/s 0 2
 for r in $(seq 1 "$REPEATS"); do
-	tenant_run "$r" plain
-	p=$RESULT
-	tenant_run "$r" tenant
-	t=$RESULT
-	PLAIN+=("$p")
-	TENANT+=("$t")
-	echo "run $r: plain: $p msg/s, as a tenant: $t msg/s"
+	pair_run tenant "$r" tenant_run plain tenant
 done
-P=$(printf '%s\n' "${PLAIN[@]}" | median)
-T=$(printf '%s\n' "${TENANT[@]}" | median)
-echo "plain: $(printf '%.0f' "$P") msg/s, as a tenant: $(printf '%.0f' "$T") msg/s," \
-	"ratio: $(awk -v t="$T" -v p="$P" 'BEGIN { printf "%.2f", t / p }')"
+pair_report tenant
