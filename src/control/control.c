@@ -2,14 +2,20 @@
  * control.c - the control socket: how ferryctl steers the queue manager.
  * One thread accepts connections and serves them one at a time; each
  * carries one request line and gets data lines, then "OK" or "ERR reason".
+ * This file reads and checks requests and writes replies; what each
+ * request does is in control_cmd.c.
  *
  * Protocol (every line ends in LF; a request is at most CONTROL_LINE_MAX
  * octets and must arrive within CONTROL_TIMEOUT_MS):
- *   request = command [SP id] LF | "release-tenant" SP tenant LF
+ *   request = command [SP id] LF | "summary" LF
+ *           | ("release-tenant" | "suspend-tenant" | "resume-tenant") SP tenant LF
+ *           | ("suspend-site" | "resume-site") SP site LF
  *   command = "list" | "show" | "hold" | "release" | "delete" | "requeue"
  *           | "flush"                       (flush: id optional, else all)
  *   id      = 16 uppercase hex digits (spool_id.c)
- *   tenant  = 1*18 DIGIT                    (a tenant id of the state database)
+ *   tenant  = 1*18 DIGIT, not 0             (a tenant id of the state database)
+ *   site    = 1*255 (ALPHA / DIGIT / "." / "-" / "_" / ":" / "[" / "]" / "," / "/")
+ *             a domain, an MX host or a site as the summary names it
  *   reply   = *data-line ("OK" | "ERR" SP reason) LF
  * For list and show, per message (fields separated by one TAB):
  *   "msg" id state size arrival next-try attempts sender
@@ -17,21 +23,31 @@
  *   "rcpt" address               once per recipient still to deliver
  * For release-tenant (every held message of the tenant back to the queue,
  * sent by `ferryctl tenant resume`): "released" TAB count.
+ * For summary, one line per row of qmgr_summary (control_summary.c):
+ *   kind name source ready scheduled active held conns-open conns-busy
+ *   limit suspended shaping
+ * kind "site" (name the site, source the source address, "" the system's
+ * choice), "domain" or "tenant" (name the tenant id, "0" for mail of no
+ * tenant); the counts are decimal (never negative); suspended "0" or "1";
+ * shaping "" or what traffic shaping holds in force. A name or shaping
+ * text past 1024 octets (a source past 128) is cut and ends in "...".
+ * suspend-* and resume-* (ferryctl queue suspend|resume) stop or restart
+ * delivery (qmgr_suspend) and answer OK or ERR only; resuming what is not
+ * suspended is an ERR.
  * Times are unix seconds (0: none); sender "" is the null sender <>;
  * control characters in any field (TAB included) are sent as '?'.
  *
  * SECURITY: the socket is mode 0660, owned by the run user and its group,
  * and each peer is checked again with SO_PEERCRED/SO_PEERGROUPS: root, the
  * run user and members of the socket's group only. A request is parsed
- * strictly; the id is checked against the spool id syntax before the queue
- * manager sees it, and nothing from it is used as a path or passed to a
- * shell. A peer is served only for CONTROL_TIMEOUT_MS per read or write.
+ * strictly; a queue id, site name or tenant id is checked against its
+ * syntax before the queue manager sees it, and nothing from a request is
+ * used as a path or passed to a shell. A peer is served only for CONTROL_TIMEOUT_MS per read or write.
  */
 #include "control/control.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -46,65 +62,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control/control_internal.h"
 #include "queue/qmgr.h"
 #include "spool/spool.h"
-#include "spool/spool_env.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
 #define CONTROL_LINE_MAX   1024   /* a request line, LF included */
 #define CONTROL_TIMEOUT_MS 5000   /* to send the request; per reply flush */
-#define CONTROL_OUT_MAX    8192   /* reply buffer, flushed when full */
 #define CONTROL_GROUPS_MAX 256    /* supplementary groups of a peer looked at */
-#define CONTROL_WHY_MAX    128
-
-struct control {
-	int          fd;             /* listening socket */
-	int          stop[2];        /* a byte in stop[0] means "stop"; never drained */
-	char        *path;
-	dev_t        dev;            /* the socket file we bound: unlink only that */
-	ino_t        ino;
-	gid_t        gid;            /* the socket's group */
-	struct qmgr *q;
-	pthread_t    thread;
-	bool         bound;          /* the file at path is ours */
-	bool         running;
-};
-
-/* One connection, served and freed by control_accept(). */
-struct control_conn {
-	struct control *c;
-	int             fd;
-	struct ucred    cred;
-	char            why[CONTROL_WHY_MAX];   /* the ERR reason */
-	char            out[CONTROL_OUT_MAX];
-	size_t          outlen;
-	bool            failed;      /* a write failed, timed out or we stop: write no more */
-};
-
-/* Set the ERR reason; returns -1. */
-static int control_fail(struct control_conn *cc, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-enum control_arg { CONTROL_ARG_NONE, CONTROL_ARG_ID, CONTROL_ARG_OPT_ID, CONTROL_ARG_TENANT };
-
-struct control_cmd;
-
-struct control_req {
-	const struct control_cmd *cmd;
-	char id[SPOOL_ID_LEN + 1];   /* "" when none */
-	long long tenant;            /* CONTROL_ARG_TENANT */
-};
-
-typedef int (*control_action_fn)(struct qmgr *q, const char *id);
-
-struct control_cmd {
-	const char       *name;
-	enum control_arg  arg;
-	bool              changes;   /* an operator action: logged at info */
-	int             (*run)(struct control_conn *cc, const struct control_req *r);
-	control_action_fn action;    /* for control_cmd_action */
-};
 
 /* ---- time and waiting ---------------------------------------------------- */
 
@@ -142,7 +108,7 @@ control_wait(const struct control *c, int fd, short events, int64_t deadline)
 	}
 }
 
-static int
+int
 control_fail(struct control_conn *cc, const char *fmt, ...)
 {
 	va_list ap;
@@ -177,7 +143,7 @@ control_flush(struct control_conn *cc)
 	cc->outlen = 0;
 }
 
-static void
+void
 control_out(struct control_conn *cc, const char *s, size_t len)
 {
 	size_t n;
@@ -195,14 +161,14 @@ control_out(struct control_conn *cc, const char *s, size_t len)
 	}
 }
 
-static void
+void
 control_puts(struct control_conn *cc, const char *s)
 {
 	control_out(cc, s, strlen(s));
 }
 
-/* One field: control characters (TAB, CR, LF...) would break the framing. */
-static void
+/* Control characters (TAB, CR, LF...) would break the framing. */
+void
 control_field(struct control_conn *cc, const char *s)
 {
 	char ch;
@@ -210,36 +176,6 @@ control_field(struct control_conn *cc, const char *s)
 	for (; *s != '\0' && !cc->failed; s++) {
 		ch = ((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' : *s;
 		control_out(cc, &ch, 1);
-	}
-}
-
-/* A qmgr_view_fn: one message as "msg", "error" and "rcpt" lines. */
-static void
-control_view_emit(void *arg, const struct qmgr_view *v)
-{
-	struct control_conn *cc = arg;
-	char num[160];
-
-	if (cc->failed)
-		return;
-	control_puts(cc, "msg\t");
-	control_field(cc, v->id);
-	control_puts(cc, "\t");
-	control_field(cc, v->state);
-	snprintf(num, sizeof(num), "\t%" PRIu64 "\t%lld\t%lld\t%d\t", v->size,
-	    (long long)v->arrival, (long long)v->next_try, v->attempts);
-	control_puts(cc, num);
-	control_field(cc, v->sender);
-	control_puts(cc, "\n");
-	if (v->last_error != NULL && v->last_error[0] != '\0') {
-		control_puts(cc, "error\t");
-		control_field(cc, v->last_error);
-		control_puts(cc, "\n");
-	}
-	for (size_t i = 0; i < v->nrcpts; i++) {
-		control_puts(cc, "rcpt\t");
-		control_field(cc, v->rcpts[i]);
-		control_puts(cc, "\n");
 	}
 }
 
@@ -256,124 +192,6 @@ control_reply_end(struct control_conn *cc, int rc)
 	control_flush(cc);
 }
 
-/* ---- commands ---------------------------------------------------------------- */
-
-static int
-control_cmd_list(struct control_conn *cc, const struct control_req *r)
-{
-	(void)r;
-	qmgr_list(cc->c->q, control_view_emit, cc);
-	return 0;
-}
-
-/* One "env" line: a key and its value. */
-static void
-control_env_line(struct control_conn *cc, const char *key, const char *value)
-{
-	if (value == NULL || value[0] == '\0')
-		return;
-	control_puts(cc, "env\t");
-	control_puts(cc, key);
-	control_puts(cc, "\t");
-	control_field(cc, value);
-	control_puts(cc, "\n");
-}
-
-/* The envelope as received and each finished recipient with its outcome. */
-static void
-control_envelope_emit(struct control_conn *cc, const struct spool_env *env)
-{
-	control_env_line(cc, "client", env->client_addr);
-	control_env_line(cc, "helo", env->helo);
-	control_env_line(cc, "auth", env->auth);
-	control_env_line(cc, "envid", env->envid);
-	control_env_line(cc, "ret", smtp_ret_name(env->ret));
-	control_env_line(cc, "body", smtp_body_name(env->body));
-	control_env_line(cc, "smtputf8", env->smtputf8 ? "yes" : NULL);
-	control_env_line(cc, "source", env->source);
-	control_env_line(cc, "delay warning", env->warned ? "sent" : NULL);
-	for (size_t i = 0; i < env->nrcpts && !cc->failed; i++) {
-		if (env->rcpts[i].state == SPOOL_RCPT_PENDING)
-			continue;
-		control_puts(cc, "done\t");
-		control_field(cc, env->rcpts[i].addr);
-		control_puts(cc, env->rcpts[i].state == SPOOL_RCPT_DELIVERED ? "\tdelivered\n" : "\tbounced\n");
-	}
-}
-
-static int
-control_cmd_show(struct control_conn *cc, const struct control_req *r)
-{
-	struct spool_env env;
-
-	if (qmgr_show(cc->c->q, r->id, control_view_emit, cc) != 0)
-		return control_fail(cc, "no such message");
-	if (qmgr_envelope(cc->c->q, r->id, &env) == 0) {
-		control_envelope_emit(cc, &env);
-		spool_env_free(&env);
-	}
-	return 0;
-}
-
-#define CONTROL_STATE_MAX 16
-
-/* A qmgr_view_fn keeping the state of a message (arg: CONTROL_STATE_MAX). */
-static void
-control_state_get(void *arg, const struct qmgr_view *v)
-{
-	snprintf(arg, CONTROL_STATE_MAX, "%s", v->state);
-}
-
-/* The queue manager said no: find out why, for the operator. */
-static int
-control_action_explain(struct control_conn *cc, const struct control_req *r)
-{
-	const char *cmd = r->cmd->name;
-	char state[CONTROL_STATE_MAX] = "";
-
-	if (qmgr_show(cc->c->q, r->id, control_state_get, state) < 0)
-		return control_fail(cc, "no such message");
-	if (strcmp(cmd, "hold") == 0 && strcmp(state, "hold") == 0)
-		return control_fail(cc, "message is already held");
-	if (strcmp(cmd, "release") == 0 && strcmp(state, "hold") != 0)
-		return control_fail(cc, "message is not held (it is %s)", state);
-	if (strcmp(state, "hold") == 0)
-		return control_fail(cc, "message is held: release it first");
-	return control_fail(cc, "cannot %s a %s message now", cmd, state);
-}
-
-static int
-control_cmd_action(struct control_conn *cc, const struct control_req *r)
-{
-	const char *id = r->id[0] != '\0' ? r->id : NULL;
-
-	if (r->cmd->action(cc->c->q, id) == 0)
-		return 0;
-	return control_action_explain(cc, r);
-}
-
-/* A resumed tenant's mail, held while it was suspended, goes out again. */
-static int
-control_cmd_release_tenant(struct control_conn *cc, const struct control_req *r)
-{
-	char line[64];
-
-	snprintf(line, sizeof(line), "released\t%ld\n", qmgr_release_tenant(cc->c->q, r->tenant));
-	control_puts(cc, line);
-	return 0;
-}
-
-static const struct control_cmd control_cmds[] = {
-	{ "list",    CONTROL_ARG_NONE,   false, control_cmd_list,   NULL },
-	{ "show",    CONTROL_ARG_ID,     false, control_cmd_show,   NULL },
-	{ "hold",    CONTROL_ARG_ID,     true,  control_cmd_action, qmgr_hold },
-	{ "release", CONTROL_ARG_ID,     true,  control_cmd_action, qmgr_release },
-	{ "delete",  CONTROL_ARG_ID,     true,  control_cmd_action, qmgr_delete },
-	{ "requeue", CONTROL_ARG_ID,     true,  control_cmd_action, qmgr_requeue },
-	{ "flush",   CONTROL_ARG_OPT_ID, true,  control_cmd_action, qmgr_flush },
-	{ "release-tenant", CONTROL_ARG_TENANT, true, control_cmd_release_tenant, NULL },
-};
-
 /* ---- requests -------------------------------------------------------------- */
 
 static bool
@@ -382,15 +200,6 @@ control_id_valid(const char *s)
 	size_t n = strspn(s, "0123456789ABCDEF");
 
 	return n == SPOOL_ID_LEN && s[n] == '\0';
-}
-
-static const struct control_cmd *
-control_cmd_find(const char *name)
-{
-	for (size_t i = 0; i < sizeof(control_cmds) / sizeof(control_cmds[0]); i++)
-		if (strcmp(control_cmds[i].name, name) == 0)
-			return &control_cmds[i];
-	return NULL;
 }
 
 /* Split line (NUL-terminated, no LF) into words at spaces; up to max. */
@@ -410,17 +219,27 @@ control_words(char *line, char **w, int max)
 	}
 }
 
-/* "release-tenant ID": a positive decimal of at most 18 digits. */
+/* "release-tenant ID" and the like: a positive decimal of at most 18 digits. */
 static int
 control_tenant_parse(struct control_conn *cc, struct control_req *r, char **w, int n)
 {
-	size_t len;
-
 	if (n != 2)
 		return control_fail(cc, "%s takes one tenant id", r->cmd->name);
-	len = strspn(w[1], "0123456789");
-	if (len == 0 || len > 18 || w[1][len] != '\0' || (r->tenant = strtoll(w[1], NULL, 10)) <= 0)
+	if (!control_tenant_id_parse(w[1], &r->tenant))
 		return control_fail(cc, "invalid tenant id");
+	return 0;
+}
+
+/* "suspend-site NAME": checked here so the queue manager and the log see
+ * only names of the site syntax. */
+static int
+control_site_parse(struct control_conn *cc, struct control_req *r, char **w, int n)
+{
+	if (n != 2)
+		return control_fail(cc, "%s takes one site name", r->cmd->name);
+	if (!control_site_name_valid(w[1]))
+		return control_fail(cc, "invalid site name");
+	memcpy(r->site, w[1], strlen(w[1]) + 1);
 	return 0;
 }
 
@@ -438,8 +257,11 @@ control_req_parse(struct control_conn *cc, char *line, struct control_req *r)
 		return control_fail(cc, "unknown command");
 	r->id[0] = '\0';
 	r->tenant = 0;
+	r->site[0] = '\0';
 	if (r->cmd->arg == CONTROL_ARG_TENANT)
 		return control_tenant_parse(cc, r, w, n);
+	if (r->cmd->arg == CONTROL_ARG_SITE)
+		return control_site_parse(cc, r, w, n);
 	want = r->cmd->arg == CONTROL_ARG_NONE ? 1 : 2;
 	if (n > want || (n < want && r->cmd->arg == CONTROL_ARG_ID))
 		return control_fail(cc, "%s takes %s", r->cmd->name,
@@ -536,11 +358,15 @@ control_req_log(const struct control_conn *cc, const struct control_req *r, int 
 	enum log_level lvl = r->cmd->changes ? LOG_INFO : LOG_DEBUG;
 
 	const char *id = r->id[0] != '\0' ? r->id : r->cmd->arg == CONTROL_ARG_OPT_ID ? "all" : "-";
-	char tenant[32];
+	char what[CONTROL_SITE_NAME_MAX + 8];
 
-	if (r->cmd->arg == CONTROL_ARG_TENANT) {
-		snprintf(tenant, sizeof(tenant), "tenant:%lld", r->tenant);
-		id = tenant;
+	/* The site's syntax (control_site_name_valid) needs no quoting. */
+	if (r->cmd->arg == CONTROL_ARG_TENANT || r->cmd->arg == CONTROL_ARG_SITE) {
+		if (r->cmd->arg == CONTROL_ARG_TENANT)
+			snprintf(what, sizeof(what), "tenant:%lld", r->tenant);
+		else
+			snprintf(what, sizeof(what), "site:%s", r->site);
+		id = what;
 	}
 
 	log_quote(why, sizeof(why), cc->why, strlen(cc->why));

@@ -48,6 +48,22 @@ extern const char ctl_queue_usage[];
  * send one request line. */
 int ctl_queue_connect(const char *path);
 int ctl_queue_send(int fd, const char *req);
+/* A data line of a reply (NUL-terminated, no LF; printable octets and TABs
+ * only, already checked); false when it is malformed. */
+typedef bool (*ctl_queue_line_fn)(void *arg, char *line);
+/* Send req (one line ending in LF) to ferryd and read the reply, each data
+ * line to fn (NULL: the reply must have none). Returns CTL_EXIT_OK at "OK";
+ * on "ERR reason" or any failure prints "ferryctl: LABEL: why" and returns
+ * CTL_EXIT_ERR. */
+int ctl_queue_ask(struct ctl *c, const char *req, const char *label, ctl_queue_line_fn fn,
+    void *arg);
+/* Print the queue usage on stderr; returns CTL_EXIT_USAGE. */
+int ctl_queue_usage_error(void);
+
+/* ctl_queue_summary.c: `queue summary` and `queue suspend|resume`; argv[0]
+ * is the subcommand. */
+int ctl_queue_summary(struct ctl *c, int argc, char **argv);
+int ctl_queue_suspend(struct ctl *c, int argc, char **argv);
 
 /* The relay service's state (tenants...): ctl_tenant.c, ctl_account.c,
  * ctl_key.c, ctl_domain.c, ctl_connector.c. */

@@ -1,7 +1,8 @@
 /*
  * ctl_queue.c - `ferryctl queue list|show|hold|release|delete|requeue|flush`:
  * one request over ferryd's control socket (protocol in src/control/control.c),
- * the reply printed like mailq(1) for list and as fields for show.
+ * the reply printed like mailq(1) for list and as fields for show. summary,
+ * suspend and resume are in ctl_queue_summary.c.
  * SECURITY: ferryd decides who may ask (file mode and SO_PEERCRED). Its
  * reply is parsed strictly: a line with control characters or the wrong
  * fields ends the command with an error and is never printed.
@@ -18,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control/control_summary.h"
 #include "ferryctl/ctl.h"
 #include "spool/spool.h"
 
@@ -32,7 +34,10 @@ const char ctl_queue_usage[] =
     "  queue release ID                      deliver a held message now\n"
     "  queue flush [ID]                      retry deferred messages (or one) now\n"
     "  queue requeue ID                      retry now and forget the backoff\n"
-    "  queue delete ID                       remove a message, no bounce sent\n";
+    "  queue delete ID                       remove a message, no bounce sent\n"
+    "  queue summary                         queued mail by site, domain and tenant (like qshape)\n"
+    "  queue suspend site NAME|tenant NAME   stop delivery to a destination or of a tenant's mail\n"
+    "  queue resume site NAME|tenant NAME    deliver it again\n";
 
 enum ctl_queue_arg { CTL_QUEUE_NO_ID, CTL_QUEUE_ID, CTL_QUEUE_OPT_ID };
 
@@ -144,21 +149,6 @@ ctl_queue_done(const struct ctl_queue_out *o)
 
 /* ---- the reply --------------------------------------------------------------- */
 
-/* Split at TABs into exactly n fields. */
-static bool
-ctl_queue_fields(char *line, char **f, int n)
-{
-	for (int i = 0; i < n; i++) {
-		f[i] = line;
-		line += strcspn(line, "\t");
-		if (i < n - 1 && *line != '\t')
-			return false;
-		if (i < n - 1)
-			*line++ = '\0';
-	}
-	return *line == '\0';
-}
-
 static bool
 ctl_queue_num(const char *s, long long min, long long *out)
 {
@@ -178,7 +168,7 @@ ctl_queue_view_parse(char *line, struct ctl_queue_view *v)
 	char *f[8];
 	long long size;
 
-	if (!ctl_queue_fields(line, f, 8) || strlen(f[1]) != SPOOL_ID_LEN || f[2][0] == '\0')
+	if (!control_line_fields(line, f, 8) || strlen(f[1]) != SPOOL_ID_LEN || f[2][0] == '\0')
 		return false;
 	v->id = f[1];
 	v->state = f[2];
@@ -190,16 +180,15 @@ ctl_queue_view_parse(char *line, struct ctl_queue_view *v)
 	return true;
 }
 
-/* A data line; returns false when it is malformed. */
+/* A data line (a ctl_queue_line_fn); returns false when it is malformed. */
 static bool
-ctl_queue_data(struct ctl_queue_out *o, char *line)
+ctl_queue_data(void *arg, char *line)
 {
+	struct ctl_queue_out *o = arg;
 	struct ctl_queue_view v;
 	char *f[2];
 	bool show = o->cmd->arg == CTL_QUEUE_ID;
 
-	if (o->cmd->done != NULL)
-		return false;                       /* actions answer OK or ERR only */
 	if (strncmp(line, "msg\t", 4) == 0) {
 		if (!ctl_queue_view_parse(line, &v))
 			return false;
@@ -213,7 +202,7 @@ ctl_queue_data(struct ctl_queue_out *o, char *line)
 	}
 	if (show && o->nmsgs > 0 && (strncmp(line, "env\t", 4) == 0 || strncmp(line, "done\t", 5) == 0)) {
 		char *g[3];
-		if (!ctl_queue_fields(line, g, 3))
+		if (!control_line_fields(line, g, 3))
 			return false;
 		if (g[0][0] == 'e') {
 			char key[64];
@@ -223,7 +212,7 @@ ctl_queue_data(struct ctl_queue_out *o, char *line)
 			printf("recipient:   %s (%s)\n", g[1], g[2]);
 		return true;
 	}
-	if (o->nmsgs == 0 || !ctl_queue_fields(line, f, 2))
+	if (o->nmsgs == 0 || !control_line_fields(line, f, 2))
 		return false;
 	if (strcmp(f[0], "error") == 0 && show)
 		printf("last error:  %s\n", f[1]);
@@ -249,40 +238,35 @@ ctl_queue_line_clean(const char *s)
 }
 
 static int
-ctl_queue_err(const struct ctl_queue_out *o, const char *what)
+ctl_queue_err(const char *label, const char *what)
 {
-	if (o->id != NULL)
-		ctl_warn("queue %s %s: %s", o->cmd->name, o->id, what);
-	else
-		ctl_warn("queue %s: %s", o->cmd->name, what);
+	ctl_warn("%s: %s", label, what);
 	return CTL_EXIT_ERR;
 }
 
 /* Read the reply to its last line; returns the exit code. */
 static int
-ctl_queue_reply(struct ctl_queue_out *o, FILE *f)
+ctl_queue_reply(FILE *f, const char *label, ctl_queue_line_fn fn, void *arg)
 {
 	char line[CTL_QUEUE_LINE_MAX];
 	char *nl;
 
 	while (fgets(line, sizeof(line), f) != NULL) {
 		if ((nl = strchr(line, '\n')) == NULL)
-			return ctl_queue_err(o, "malformed reply from ferryd (line too long)");
+			return ctl_queue_err(label, "malformed reply from ferryd (line too long)");
 		*nl = '\0';
 		if (!ctl_queue_line_clean(line))
-			return ctl_queue_err(o, "malformed reply from ferryd");
-		if (strcmp(line, "OK") == 0) {
-			ctl_queue_done(o);
-			return fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_ERR;
-		}
+			return ctl_queue_err(label, "malformed reply from ferryd");
+		if (strcmp(line, "OK") == 0)
+			return CTL_EXIT_OK;
 		if (strncmp(line, "ERR ", 4) == 0)
-			return ctl_queue_err(o, line + 4);
-		if (!ctl_queue_data(o, line))
-			return ctl_queue_err(o, "malformed reply from ferryd");
+			return ctl_queue_err(label, line + 4);
+		if (fn == NULL || !fn(arg, line))
+			return ctl_queue_err(label, "malformed reply from ferryd");
 	}
 	if (ferror(f) && (errno == EAGAIN || errno == EWOULDBLOCK))
-		return ctl_queue_err(o, "ferryd did not answer in time");
-	return ctl_queue_err(o, "ferryd closed the connection before answering");
+		return ctl_queue_err(label, "ferryd did not answer in time");
+	return ctl_queue_err(label, "ferryd closed the connection before answering");
 }
 
 /* ---- the request ----------------------------------------------------------- */
@@ -337,15 +321,12 @@ ctl_queue_send(int fd, const char *req)
 	return 0;
 }
 
-/* Send "command [id]" and print the reply; returns the exit code. */
-static int
-ctl_queue_request(struct ctl *c, struct ctl_queue_out *o)
+int
+ctl_queue_ask(struct ctl *c, const char *req, const char *label, ctl_queue_line_fn fn, void *arg)
 {
-	char req[64];
 	FILE *f;
 	int fd, rc;
 
-	snprintf(req, sizeof(req), "%s%s%s\n", o->cmd->name, o->id ? " " : "", o->id ? o->id : "");
 	if (ctl_control_path(c) < 0 || (fd = ctl_queue_connect(c->control)) < 0)
 		return CTL_EXIT_ERR;
 	if (ctl_queue_send(fd, req) < 0) {
@@ -357,14 +338,32 @@ ctl_queue_request(struct ctl *c, struct ctl_queue_out *o)
 		close(fd);
 		return CTL_EXIT_ERR;
 	}
-	rc = ctl_queue_reply(o, f);
+	rc = ctl_queue_reply(f, label, fn, arg);
 	fclose(f);
 	return rc;
 }
 
+/* Send "command [id]" and print the reply; returns the exit code. */
+static int
+ctl_queue_request(struct ctl *c, struct ctl_queue_out *o)
+{
+	char req[64], label[64];
+	int rc;
+
+	snprintf(req, sizeof(req), "%s%s%s\n", o->cmd->name, o->id ? " " : "", o->id ? o->id : "");
+	snprintf(label, sizeof(label), "queue %s%s%s", o->cmd->name, o->id ? " " : "",
+	    o->id ? o->id : "");
+	/* Actions answer OK or ERR only: a data line is malformed. */
+	rc = ctl_queue_ask(c, req, label, o->cmd->done == NULL ? ctl_queue_data : NULL, o);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	ctl_queue_done(o);
+	return fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_ERR;
+}
+
 /* ---- arguments ----------------------------------------------------------------- */
 
-static int
+int
 ctl_queue_usage_error(void)
 {
 	fputs("usage:\n", stderr);
@@ -411,6 +410,10 @@ ctl_queue_main(struct ctl *c, int argc, char **argv)
 		fputs(ctl_queue_usage, stdout);
 		return CTL_EXIT_OK;
 	}
+	if (strcmp(argv[1], "summary") == 0)
+		return ctl_queue_summary(c, argc - 1, argv + 1);
+	if (strcmp(argv[1], "suspend") == 0 || strcmp(argv[1], "resume") == 0)
+		return ctl_queue_suspend(c, argc - 1, argv + 1);
 	if ((o.cmd = ctl_queue_cmd_find(argv[1])) == NULL) {
 		ctl_warn("unknown subcommand queue %s", argv[1]);
 		return ctl_queue_usage_error();

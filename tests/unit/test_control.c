@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "control/control.h"
+#include "control/control_summary.h"
 #include "delivery/deliver.h"
 #include "queue/qmgr.h"
 #include "spool/spool.h"
@@ -263,6 +264,182 @@ test_release_tenant_bad(void **state)
 	assert_string_equal(ask(f, "release-tenant 1234567890123456789\n"), "ERR invalid tenant id\n");
 }
 
+/* suspend/resume of a site or a tenant: operands checked before the queue
+ * manager sees them. Resuming what was never suspended is refused, which
+ * also shows the name reached qmgr_suspend whole. */
+static void
+test_suspend_requests(void **state)
+{
+	struct fixture *f = *state;
+	char name[300], req[400], want[400];
+
+	assert_string_equal(ask(f, "resume-site example.net\n"), "ERR site example.net is not suspended\n");
+	assert_string_equal(ask(f, "resume-site mx1.example.net,mx2.example.net\n"),
+	    "ERR site mx1.example.net,mx2.example.net is not suspended\n");
+	assert_string_equal(ask(f, "resume-site smtp:relay.example.net:587\n"),
+	    "ERR site smtp:relay.example.net:587 is not suspended\n");
+	assert_string_equal(ask(f, "resume-site lmtp:/run/dovecot/lmtp\n"),
+	    "ERR site lmtp:/run/dovecot/lmtp is not suspended\n");
+	assert_string_equal(ask(f, "resume-site [192.0.2.1]\n"), "ERR site [192.0.2.1] is not suspended\n");
+	assert_string_equal(ask(f, "resume-site Under_Score-1\n"),
+	    "ERR site Under_Score-1 is not suspended\n");
+	assert_string_equal(ask(f, "resume-tenant 7\n"), "ERR tenant 7 is not suspended\n");
+	assert_string_equal(ask(f, "resume-tenant 000000000000000007\n"), "ERR tenant 7 is not suspended\n");
+	memset(name, 'a', 255);
+	name[255] = '\0';
+	snprintf(req, sizeof(req), "resume-site %s\n", name);
+	snprintf(want, sizeof(want), "ERR site %s is not suspended\n", name);
+	assert_string_equal(ask(f, req), want);                 /* 255 octets: the longest */
+	snprintf(req, sizeof(req), "suspend-site a%s\n", name);
+	assert_string_equal(ask(f, req), "ERR invalid site name\n");
+	assert_string_equal(ask(f, "suspend-site\n"), "ERR suspend-site takes one site name\n");
+	assert_string_equal(ask(f, "resume-site a b\n"), "ERR resume-site takes one site name\n");
+	assert_string_equal(ask(f, "suspend-site ../x;rm\n"), "ERR invalid site name\n");
+	assert_string_equal(ask(f, "suspend-site a@b\n"), "ERR invalid site name\n");
+	assert_string_equal(ask(f, "suspend-site caf\xc3\xa9.example\n"), "ERR invalid site name\n");
+	assert_string_equal(ask(f, "suspend-site a\tb\n"), "ERR control character in request\n");
+	assert_string_equal(ask(f, "suspend-tenant\n"), "ERR suspend-tenant takes one tenant id\n");
+	assert_string_equal(ask(f, "resume-tenant 1 2\n"), "ERR resume-tenant takes one tenant id\n");
+	assert_string_equal(ask(f, "suspend-tenant 0\n"), "ERR invalid tenant id\n");
+	assert_string_equal(ask(f, "suspend-tenant acme\n"), "ERR invalid tenant id\n");
+	assert_string_equal(ask(f, "suspend-tenant -3\n"), "ERR invalid tenant id\n");
+	assert_string_equal(ask(f, "suspend-tenant 1234567890123456789\n"), "ERR invalid tenant id\n");
+	assert_string_equal(ask(f, "SUMMARY\n"), "ERR unknown command\n");
+	assert_string_equal(ask(f, "summary all\n"), "ERR summary takes no argument\n");
+}
+
+/* Whatever the queue manager has to say, every line of the reply is a
+ * well-formed row and the reply ends in OK. */
+static void
+test_summary_request(void **state)
+{
+	struct fixture *f = *state;
+	struct qmgr_summary_row row;
+	char *reply = ask(f, "summary\n"), *line, *nl;
+	size_t len = strlen(reply);
+
+	assert_true(len >= 3);
+	assert_string_equal(reply + len - 3, "OK\n");
+	reply[len - 3] = '\0';
+	for (line = reply; *line != '\0'; line = nl + 1) {
+		assert_non_null(nl = strchr(line, '\n'));
+		*nl = '\0';
+		assert_int_equal(control_summary_parse(line, &row), 0);
+	}
+}
+
+/* A row through the wire format and back: wire gets the line as sent
+ * (without its LF), out the row parsed from line (split in place). */
+static void
+row_roundtrip(const struct qmgr_summary_row *in, struct qmgr_summary_row *out, char *line,
+    char *wire)
+{
+	size_t len = control_summary_format(in, line, CONTROL_SUMMARY_LINE_MAX);
+
+	assert_true(len > 0 && len < CONTROL_SUMMARY_LINE_MAX);
+	assert_int_equal(strlen(line), len);
+	assert_int_equal(line[len - 1], '\n');
+	assert_null(memchr(line, '\n', len - 1));
+	line[len - 1] = '\0';
+	memcpy(wire, line, len);
+	assert_int_equal(control_summary_parse(line, out), 0);
+}
+
+static void
+test_summary_roundtrip(void **state)
+{
+	struct qmgr_summary_row in = { QMGR_ROW_SITE, "mx1.example.net,mx2.example.net", "192.0.2.10",
+	    12, 40, 5, 0, 5, 4, 2, true, "connections=2 until=1733230000 rule=gmail-throttle" };
+	struct qmgr_summary_row out;
+	char line[CONTROL_SUMMARY_LINE_MAX], wire[CONTROL_SUMMARY_LINE_MAX], big[3000];
+
+	(void)state;
+	row_roundtrip(&in, &out, line, wire);
+	assert_string_equal(wire, "site\tmx1.example.net,mx2.example.net\t192.0.2.10\t12\t40\t5\t0"
+	    "\t5\t4\t2\t1\tconnections=2 until=1733230000 rule=gmail-throttle");
+	assert_int_equal(out.kind, QMGR_ROW_SITE);
+	assert_string_equal(out.name, in.name);
+	assert_string_equal(out.source, in.source);
+	assert_string_equal(out.shaping, in.shaping);
+	assert_true(out.ready == 12 && out.scheduled == 40 && out.active == 5 && out.held == 0);
+	assert_true(out.conns_open == 5 && out.conns_busy == 4 && out.limit == 2 && out.suspended);
+
+	/* tenant row: no source, no shaping; control characters and negatives */
+	in = (struct qmgr_summary_row){ QMGR_ROW_TENANT, "7", "", 1, -5, 0, 3, 0, 0, 0, false, "" };
+	row_roundtrip(&in, &out, line, wire);
+	assert_string_equal(wire, "tenant\t7\t\t1\t0\t0\t3\t0\t0\t0\t0\t");
+	assert_true(out.kind == QMGR_ROW_TENANT && !out.suspended && out.held == 3);
+	in = (struct qmgr_summary_row){ QMGR_ROW_DOMAIN, "ex\tam\nple.test", NULL, 0, 0, 0, 0, 0, 0,
+	    0, false, "rate=\r5" };
+	row_roundtrip(&in, &out, line, wire);
+	assert_int_equal(out.kind, QMGR_ROW_DOMAIN);
+	assert_string_equal(out.name, "ex?am?ple.test");
+	assert_string_equal(out.shaping, "rate=?5");
+
+	/* a name too long for a line is cut, visibly */
+	memset(big, 'm', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	in = (struct qmgr_summary_row){ QMGR_ROW_SITE, big, big, 0, 0, 0, 0, 0, 0, 0, false, big };
+	row_roundtrip(&in, &out, line, wire);
+	assert_int_equal(strlen(out.name), 1024);
+	assert_string_equal(out.name + 1021, "...");
+	assert_int_equal(strlen(out.shaping), 1024);
+	assert_int_equal(strlen(out.source), 128);
+}
+
+static void
+test_summary_parse_bad(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"site",
+		"site\tx\t\t1\t2\t3\t4\t5\t6\t7\t0",                 /* 11 fields */
+		"site\tx\t\t1\t2\t3\t4\t5\t6\t7\t0\t\textra",        /* 13 fields */
+		"queue\tx\t\t1\t2\t3\t4\t5\t6\t7\t0\t",             /* unknown kind */
+		"Site\tx\t\t1\t2\t3\t4\t5\t6\t7\t0\t",
+		"site\t\t\t1\t2\t3\t4\t5\t6\t7\t0\t",               /* empty name */
+		"site\tx\t\t-1\t2\t3\t4\t5\t6\t7\t0\t",             /* negative */
+		"site\tx\t\t1\t\t3\t4\t5\t6\t7\t0\t",               /* empty number */
+		"site\tx\t\t1\t2\t3\t4\t5\t6\t7\t2\t",              /* suspended 2 */
+		"site\tx\t\t1\t2\t3x\t4\t5\t6\t7\t0\t",
+		"site\tx\t\t+1\t2\t3\t4\t5\t6\t7\t0\t",
+		"site\tx\t\t1234567890123456789\t2\t3\t4\t5\t6\t7\t0\t",
+		"site\tx\t\t1\t2\t3\t4\t2147483648\t6\t7\t0\t",     /* conns past INT_MAX */
+	};
+	struct qmgr_summary_row row;
+	char line[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(line, sizeof(line), "%s", bad[i]);
+		if (control_summary_parse(line, &row) == 0)
+			fail_msg("parsed: %s", bad[i]);
+	}
+	snprintf(line, sizeof(line), "domain\tx\t\t1\t2\t3\t4\t2147483647\t6\t7\t0\t");
+	assert_int_equal(control_summary_parse(line, &row), 0);
+}
+
+static void
+test_site_name_valid(void **state)
+{
+	long long id;
+
+	(void)state;
+	assert_true(control_site_name_valid("example.net"));
+	assert_true(control_site_name_valid("provider:gmail"));
+	assert_true(control_site_name_valid("[IPv6:2001:db8::1]"));
+	assert_false(control_site_name_valid(""));
+	assert_false(control_site_name_valid("a b"));
+	assert_false(control_site_name_valid("a\\b"));
+	assert_false(control_site_name_valid("a*"));
+	assert_true(control_tenant_id_parse("18", &id) && id == 18);
+	assert_true(control_tenant_id_parse("999999999999999999", &id) && id == 999999999999999999LL);
+	assert_false(control_tenant_id_parse("0", &id));
+	assert_false(control_tenant_id_parse("", &id));
+	assert_false(control_tenant_id_parse("1e3", &id));
+	assert_false(control_tenant_id_parse(" 1", &id));
+}
+
 static void
 test_unknown_id(void **state)
 {
@@ -451,6 +628,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_release_tenant, setup_tenant, teardown),
 		cmocka_unit_test_setup_teardown(test_release_tenant_bad, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_suspend_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_summary_request, setup, teardown),
+		cmocka_unit_test(test_summary_roundtrip),
+		cmocka_unit_test(test_summary_parse_bad),
+		cmocka_unit_test(test_site_name_valid),
 		cmocka_unit_test_setup_teardown(test_split_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_half_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_file, setup, teardown),
