@@ -74,6 +74,17 @@ hop_source(const char *src, struct sockaddr_storage *ss, socklen_t *len)
 	return src != NULL && netaddr_ip_parse(src, ss, len);
 }
 
+/* A source address binds only to peers of its own family: an IPv6 pool
+ * address reaches the IPv6 addresses of the MX hosts, an IPv4 one the rest. */
+static bool
+hop_family_fits(const struct hop_plan *p, const struct sockaddr_storage *peer)
+{
+	struct sockaddr_storage src;
+	socklen_t len;
+
+	return !hop_source(p->source, &src, &len) || src.ss_family == peer->ss_family;
+}
+
 static struct mta_conn *
 hop_connect_unix(const char *path, const struct mta_opts *o, struct mta_reply *why)
 {
@@ -351,11 +362,15 @@ hop_transaction(struct deliver_ctx *d, const struct conf *c, struct hop_plan *p,
 		p->lease = &lease;
 		p->sender = d->tenant.verp && !p->lmtp && n == 1 ?
 		    hop_verp_sender(d, env, g[0], sender, sizeof(sender)) : NULL;
-		mta_reply_set(&why, 451, "4.4.1 no usable address for %.200s", p->domain);
+		if (p->source != NULL)
+			mta_reply_set(&why, 451, "4.4.1 no address of %.200s reachable from source %.64s", p->domain, p->source);
+		else
+			mta_reply_set(&why, 451, "4.4.1 no usable address for %.200s", p->domain);
 		for (size_t hi = 0; hi < p->nhosts && !done; hi++) {
 			size_t naddr = p->unix_path ? 1 : p->hosts[hi].naddrs;
 			for (size_t ai = 0; ai < naddr && !done; ai++)
-				done = hop_try(d, c, p, &p->hosts[hi], ai, env, fd, g, n, &why);
+				if (p->unix_path != NULL || hop_family_fits(p, &p->hosts[hi].addrs[ai]))
+					done = hop_try(d, c, p, &p->hosts[hi], ai, env, fd, g, n, &why);
 		}
 		if (!done)
 			group_fail(g, n, &why, "none");
