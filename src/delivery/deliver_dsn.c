@@ -1,6 +1,6 @@
 /*
  * deliver_dsn.c - send delivery status notifications for a message: build
- * them (queue/bounce.c) and queue them as new messages from the null sender,
+ * them (bounce.c, their one builder) and queue them as new messages from the null sender,
  * waiting until they are durable. Never to the null sender: a failed
  * message from <> goes once to the postmaster (a "double bounce", marked so
  * that its own failure is only logged).
@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "queue/bounce.h"
+#include "delivery/bounce.h"
 #include "smtp/smtp_parse.h"
 #include "util/log.h"
 #include "util/xmalloc.h"

@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "queue/bounce.h"
+#include "delivery/bounce.h"
 
 #define PREFIX_LEN 37   /* the content starts after other spool records */
 

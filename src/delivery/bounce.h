@@ -1,5 +1,5 @@
 /*
- * bounce.h - delivery status notifications (RFC 3464, multipart/report RFC
+ * bounce.h - building delivery status notifications (RFC 3464, multipart/report RFC
  * 6522) for failed, delayed and (NOTIFY=SUCCESS) delivered recipients.
  * STANDARDS: RFC 3461 (NOTIFY, RET, ENVID, ORCPT), RFC 3464, RFC 6522,
  * RFC 3463 status codes, RFC 5322 message format, RFC 6533 for SMTPUTF8.
@@ -7,8 +7,8 @@
  * is placed in a header field only after removing CR, LF and other control
  * characters; lines are folded below 998 octets.
  */
-#ifndef FERRY_QUEUE_BOUNCE_H
-#define FERRY_QUEUE_BOUNCE_H
+#ifndef FERRY_DELIVERY_BOUNCE_H
+#define FERRY_DELIVERY_BOUNCE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -13,7 +13,7 @@
  * original content is copied verbatim; the MIME boundary is random and
  * checked not to occur in any part.
  */
-#include "queue/bounce.h"
+#include "delivery/bounce.h"
 
 #include <errno.h>
 #include <sodium.h>
