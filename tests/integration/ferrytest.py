@@ -8,6 +8,7 @@ ferryd; every test drives the daemon over the wire.
 import glob
 import os
 import signal
+import smtplib
 import socket
 import ssl
 import struct
@@ -223,6 +224,23 @@ class Ferryd:
             raise AssertionError("ferryctl %s: exit %d: %s%s" % (" ".join(args), r.returncode,
                                                                  r.stdout, r.stderr))
         return r
+
+    def tenant_add(self, name, *opts):
+        """A tenant with its domain NAME.test (ferryctl tenant add NAME
+        OPTS..., domain add); returns a new API key of it."""
+        self.ctl("tenant", "add", name, *opts)
+        self.ctl("domain", "add", name, name + ".test")
+        return self.ctl("key", "create", name).stdout.splitlines()[0].strip()
+
+    def submit(self, login, key, sender, rcpts, body=None):
+        """One message to each of rcpts over one authenticated submission
+        session (STARTTLS, AUTH as login with key)."""
+        with smtplib.SMTP("127.0.0.1", self.submission, timeout=60) as s:
+            s.starttls(context=tls_context())
+            s.login(login, key)
+            for i, r in enumerate(rcpts):
+                s.sendmail(sender, [r], body or ("From: %s\r\nSubject: %d\r\n\r\nhi\r\n"
+                                                 % (sender, i)).encode())
 
     def queue_files(self):
         q = os.path.join(self.spool, "queue")
