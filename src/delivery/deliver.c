@@ -74,6 +74,7 @@ deliver_domain(const char *addr)
 }
 
 struct progress_job {
+	struct spool               *spool;
 	const struct spool_env     *env;
 	int                         fd;
 	struct rcpt_result *const  *g;
@@ -87,8 +88,14 @@ deliver_progress_write(void *arg)
 	const struct spool_env *env = j->env;
 	struct rcpt_result *const *g = j->g;
 	size_t n = j->n;
-	int fd = j->fd;
+	int fd = j->fd >= 0 ? j->fd : spool_queue_open(j->spool, env->id, false);
 	bool marked = false;
+
+	if (fd < 0) {
+		log_error("event=spool-error id=%s error=\"cannot record delivered recipients: %s\"", env->id,
+		    strerror(errno));
+		return;
+	}
 
 	for (size_t i = 0; i < n; i++) {
 		struct spool_rcpt *r = g[i]->r;
@@ -104,12 +111,15 @@ deliver_progress_write(void *arg)
 	if (marked && fdatasync(fd) < 0)
 		log_error("event=spool-error id=%s error=\"cannot record delivered recipients: %s\"", env->id,
 		    strerror(errno));
+	if (j->fd < 0)
+		close(fd);
 }
 
 void
-deliver_progress_save(const struct spool_env *env, int fd, struct rcpt_result *const *g, size_t n)
+deliver_progress_save(struct deliver_ctx *d, const struct spool_env *env, int fd, struct rcpt_result *const *g,
+    size_t n)
 {
-	struct progress_job j = { env, fd, g, n };
+	struct progress_job j = { d->h->spool, env, fd, g, n };
 
 	coro_offload(deliver_progress_write, &j);   /* fdatasync: off the loop */
 }
@@ -361,6 +371,19 @@ deliver_attempt_local(struct deliver_attempt *a)
 	deliver_local_maildirs(a->c, &a->env, a->fd, &a->leaves);
 }
 
+/* Has the attempt recipients for the remote phase? */
+static bool
+deliver_attempt_goes_out(const struct deliver_attempt *a)
+{
+	for (size_t i = 0; i < a->env.nrcpts; i++)
+		if (a->res[i].state == SPOOL_RCPT_PENDING && !a->res[i].attempted)
+			return true;
+	for (size_t i = 0; i < a->leaves.n; i++)
+		if (a->leaves.v[i].kind == DELIVER_LEAF_REMOTE)
+			return true;
+	return false;
+}
+
 /* Open and parse the queue file, read the tenant, deliver what is local. */
 static void
 deliver_attempt_open(void *arg)
@@ -392,6 +415,14 @@ deliver_attempt_open(void *arg)
 	default:
 		deliver_attempt_local(a);
 	}
+	if (deliver_attempt_goes_out(a)) {
+		/* Signed here, off the loop; then the file is closed: a delivery
+		 * waiting for its site or its peer holds no descriptor (the
+		 * content is opened only while it is sent). */
+		deliver_dkim_prefix(a->d, a->c, &a->env, a->fd);
+		close(a->fd);
+		a->fd = -1;
+	}
 }
 
 /* The recipients that go out: pending remote ones and remote alias targets. */
@@ -418,9 +449,27 @@ deliver_attempt_remote(struct deliver_attempt *a)
 		for (size_t j = i + 1; j < n && !more; j++)
 			more = !all[j]->attempted;
 		if (more)    /* a crash in a later transaction must not send these again */
-			deliver_progress_save(&a->env, a->fd, all, n);
+			deliver_progress_save(a->d, &a->env, a->fd, all, n);
 	}
 	free(all);
+}
+
+/* Did every recipient wait for a suspended site, and nothing else happen? */
+static bool
+deliver_all_suspended(const struct deliver_attempt *a)
+{
+	bool any = false;
+
+	if (a->leaves.n > 0)
+		return false;
+	for (size_t i = 0; i < a->env.nrcpts; i++) {
+		if (!a->res[i].attempted)
+			continue;
+		if (!a->res[i].suspended)
+			return false;
+		any = true;
+	}
+	return any;
 }
 
 /* Record the outcomes, notify, finish or reschedule (a worker's job). */
@@ -429,10 +478,30 @@ deliver_attempt_close(void *arg)
 {
 	struct deliver_attempt *a = arg;
 
-	if (!a->stop) {
+	if (!a->stop && deliver_all_suspended(a)) {
+		/* Not an attempt: the operator suspended the site. The message
+		 * waits in the queue manager, untouched (no log line, no backoff). */
+		a->out->not_tried = true;
+		a->out->ndeferred = 1;
+		for (size_t i = 0; i < a->env.nrcpts; i++)
+			if (a->res[i].suspended) {
+				snprintf(a->out->last_error, sizeof(a->out->last_error), "%d %.245s",
+				    a->res[i].reply.code, a->res[i].reply.text);
+				break;
+			}
+	} else if (!a->stop && a->fd < 0 && (a->fd = spool_queue_open(a->d->h->spool, a->id, false)) < 0) {
+		/* cannot record: the attempt leaves no trace and is made again */
+		log_error("event=spool-error id=%s error=\"cannot reopen to record the outcome: %s\"", a->id,
+		    strerror(errno));
+		a->out->ndeferred = 1;
+		a->out->next_try = time(NULL) + a->c->retry_min;
+		snprintf(a->out->last_error, sizeof(a->out->last_error), "451 4.3.0 queue file unavailable");
+	} else if (!a->stop) {
 		deliver_local_merge(a->res, &a->leaves);
 		deliver_outcomes(a->c, &a->env, a->res, a->env.nrcpts, a->attempts);
 		deliver_finish(a->d, a->c, &a->env, a->fd, a->res, a->env.nrcpts, a->attempts, a->warned, a->out);
+	}
+	if (!a->stop) {
 		for (size_t i = 0; i < a->env.nrcpts && a->out->ndeferred > 0; i++)
 			if (a->res[i].state == SPOOL_RCPT_PENDING) {
 				snprintf(a->out->domain, sizeof(a->out->domain), "%s", deliver_domain(a->res[i].r->addr));

@@ -38,6 +38,8 @@ struct deliver_outcome {
 	bool   unreadable;         /* the file could not be parsed (moved aside) */
 	bool   held;               /* moved to hold/ (its tenant is suspended) */
 	bool   warned;             /* a delay warning was sent this time */
+	bool   not_tried;          /* every recipient waits for a suspended site:
+	                            * nothing was attempted, nothing recorded */
 	time_t next_try;           /* when ndeferred > 0 */
 	char   last_error[256];
 	long long tenant;          /* the message's tenant (0: none), for the queue's keys */

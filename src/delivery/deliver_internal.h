@@ -27,6 +27,7 @@ struct rcpt_result {
 	char               relay[300];   /* "host[addr]:port", "maildir", ... */
 	time_t             retry_at;     /* deferred for a known time (warm-up, provider rate); 0: backoff */
 	bool               no_expire;    /* deferred only by a warm-up cap: never bounced for age */
+	bool               suspended;    /* not tried: its site is suspended by the operator */
 	const char        *reason;       /* static log word for such a deferral, or NULL */
 };
 
@@ -132,7 +133,7 @@ void deliver_message(struct deliver_ctx *d, const char *id, int attempts, bool w
  * another transaction of the attempt follows: a crash before the attempt
  * ends then sends again only those not delivered. (A success notice
  * (NOTIFY=SUCCESS) is made at the attempt's end; a crash before loses it.) */
-void deliver_progress_save(const struct spool_env *env, int fd, struct rcpt_result *const *g, size_t n);
+void deliver_progress_save(struct deliver_ctx *d, const struct spool_env *env, int fd, struct rcpt_result *const *g, size_t n);
 
 /* deliver_hop.c: where a group goes next. */
 struct hop_plan {

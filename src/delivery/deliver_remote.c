@@ -162,8 +162,22 @@ hop_shape(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
 		}
 }
 
+/* Where the queue file is, to open it the moment its content is sent. */
+struct hop_content {
+	struct spool *spool;
+	const char   *id;
+};
+
+static int
+hop_content_open(void *arg)
+{
+	const struct hop_content *hc = arg;
+
+	return spool_queue_open(hc->spool, hc->id, false);
+}
+
 static void
-hop_msg_build(const struct spool_env *env, int fd, struct rcpt_result **g, size_t n,
+hop_msg_build(const struct spool_env *env, int fd, struct hop_content *hc, struct rcpt_result **g, size_t n,
     struct mta_rcpt *rcpts, struct mta_msg *m, const struct hop_plan *p)
 {
 	memset(m, 0, sizeof(*m));
@@ -180,6 +194,10 @@ hop_msg_build(const struct spool_env *env, int fd, struct rcpt_result **g, size_
 	m->smtputf8 = env->smtputf8;
 	m->prefix = p->dkim;
 	m->content_fd = fd;
+	if (fd < 0) {           /* opened only to send the content (mta_client.h) */
+		m->content_open = hop_content_open;
+		m->content_arg = hc;
+	}
 	m->content_off = env->content_off;
 	m->content_len = env->content_len;
 	m->rcpts = rcpts;
@@ -202,6 +220,7 @@ hop_try(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
     struct rcpt_result **g, size_t n, struct mta_reply *why)
 {
 	struct mta_rcpt *rcpts = xcalloc(n, sizeof(*rcpts));
+	struct hop_content hc = { d->h->spool, env->id };
 	struct mta_msg m;
 	char key[600], addr[64];
 	bool reused, peer_dsn = false;
@@ -222,7 +241,7 @@ hop_try(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
 			free(rcpts);
 			return false;
 		}
-		hop_msg_build(env, fd, g, n, rcpts, &m, p);
+		hop_msg_build(env, fd, &hc, g, n, rcpts, &m, p);
 		rc = mta_send(conn, &m);
 		peer_dsn = mta_peer_dsn(conn);
 		p->lease->msgs++;
@@ -325,6 +344,8 @@ hop_slot_take(struct deliver_ctx *d, const struct conf *c, struct hop_plan *p, c
 		return true;
 	bool operator = site_suspended(d->sh->sites, p->site) || site_suspended(d->sh->sites, p->domain);
 	group_defer(g, n, &why, retry_at, operator ? "site-suspended" : "site-busy", operator);
+	for (size_t i = 0; i < n && operator; i++)
+		g[i]->suspended = true;
 	return false;
 }
 
@@ -441,7 +462,7 @@ deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_ro
 		for (size_t i = 0; i < n; i++) {
 			hop_transaction(d, c, p, env, fd, &g[i], 1);
 			if (i + 1 < n)
-				deliver_progress_save(env, fd, &g[i], 1);
+				deliver_progress_save(d, env, fd, &g[i], 1);
 		}
 	} else
 		hop_transaction(d, c, p, env, fd, g, n);

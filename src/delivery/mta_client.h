@@ -60,6 +60,11 @@ struct mta_msg {
 	bool         smtputf8;        /* needs SMTPUTF8 from the peer */
 	const char  *prefix;          /* header lines sent before the content (DKIM-Signature), or NULL */
 	int          content_fd;      /* read with pread from content_off */
+	/* When set: called for the content's descriptor right before the
+	 * content is sent, and closed by mta_send right after it, so a
+	 * transaction waiting on its peer holds no file (content_fd unused). */
+	int        (*content_open)(void *arg);
+	void        *content_arg;
 	off_t        content_off;
 	uint64_t     content_len;
 	struct mta_rcpt *rcpts;

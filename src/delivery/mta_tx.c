@@ -127,18 +127,23 @@ tx_reset(struct mta_conn *c)
 static int
 tx_content(struct mta_conn *c, const struct mta_msg *m)
 {
-	char in[TX_CHUNK], out[2 * TX_CHUNK + 8];
+	char *in, *out;
 	uint64_t done = 0;
 	bool bol = true;
 	char last = '\n';
-	int rc = 0;
+	int rc = 0, fd = m->content_open != NULL ? m->content_open(m->content_arg) : m->content_fd;
 
+	if (fd < 0)
+		return -2;
+	/* on the heap: a coroutine's stack stays small */
+	in = xmalloc(TX_CHUNK);
+	out = xmalloc(2 * TX_CHUNK + 8);
 	/* our own header lines (CRLF, never starting with '.') go first */
-	if (m->prefix != NULL && (rc = mta_io_write(c, m->prefix, strlen(m->prefix))) < 0)
-		return rc;
+	if (m->prefix != NULL)
+		rc = mta_io_write(c, m->prefix, strlen(m->prefix));
 	while (done < m->content_len && rc == 0) {
 		size_t want = m->content_len - done > TX_CHUNK ? TX_CHUNK : (size_t)(m->content_len - done);
-		ssize_t n = pread(m->content_fd, in, want, m->content_off + (off_t)done);
+		ssize_t n = pread(fd, in, want, m->content_off + (off_t)done);
 		if (n <= 0) {
 			rc = -2;
 			break;
@@ -160,6 +165,10 @@ tx_content(struct mta_conn *c, const struct mta_msg *m)
 	}
 	if (rc == 0 && m->content_len == 0)
 		rc = mta_io_write(c, ".\r\n", 3);
+	free(in);
+	free(out);
+	if (m->content_open != NULL)
+		close(fd);
 	return rc;
 }
 
@@ -197,6 +206,7 @@ static long
 tx_envelope_replies(struct mta_conn *c, const struct mta_msg *m, bool pipelined,
     struct tx_buf *b, struct mta_reply *mail, bool *accepted)
 {
+	struct mta_reply mail_refused = { 0 };
 	long n = 0;
 
 	if (!pipelined) {
@@ -207,6 +217,8 @@ tx_envelope_replies(struct mta_conn *c, const struct mta_msg *m, bool pipelined,
 	}
 	if (mta_io_reply(c, mail, NULL, NULL) < 0)
 		goto dead_reply;
+	if (mail->code >= 400)
+		mail_refused = *mail;
 	if (!pipelined && mail->code / 100 != 2)
 		return 0;
 	for (size_t i = 0; i < m->nrcpts; i++) {
@@ -227,7 +239,14 @@ tx_envelope_replies(struct mta_conn *c, const struct mta_msg *m, bool pipelined,
 dead:
 	mta_reply_set(mail, 451, "4.4.2 lost connection with %.300s", c->peer);
 dead_reply:
-	tx_all(m, mail);
+	/* A peer that refused MAIL (421 4.7.28 ...) and then closed said why:
+	 * its words, not "lost connection", are every recipient's outcome (and
+	 * what traffic shaping reads). A recipient it already refused keeps its
+	 * own reply. */
+	if (mail_refused.code >= 400)
+		tx_all(m, &mail_refused);
+	else
+		tx_open(m, mail);
 	return -1;
 }
 

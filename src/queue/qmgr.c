@@ -604,6 +604,14 @@ qmgr_attempt_done(struct qmgr *q, struct qent *e, const struct deliver_outcome *
 		qmgr_forget(q, e);
 		return;
 	}
+	if (out->not_tried && !e->delete_asked && !e->hold_asked) {
+		/* its site is suspended: back in line, no attempt counted; once
+		 * the domain's site is known the dispatcher holds it there */
+		snprintf(e->last_error, sizeof(e->last_error), "%s", out->last_error);
+		qmgr_key_set(e, out->tenant, out->domain[0] ? out->domain : e->domain);
+		qmgr_defer(q, e, time(NULL) + 5);
+		return;
+	}
 	e->attempts++;
 	e->warned |= out->warned;
 	snprintf(e->last_error, sizeof(e->last_error), "%s", out->last_error);
