@@ -371,6 +371,36 @@ deliver_attempt_local(struct deliver_attempt *a)
 	deliver_local_maildirs(a->c, &a->env, a->fd, &a->leaves);
 }
 
+/* Before a remote phase that may take long: recipients delivered into
+ * their Maildirs (every leaf) are written down (synced), so a crash in it
+ * does not deliver them twice. */
+static void
+deliver_local_progress(struct deliver_attempt *a)
+{
+	bool marked = false;
+
+	for (size_t i = 0; i < a->env.nrcpts; i++) {
+		bool all = false;
+		if (a->res[i].state != SPOOL_RCPT_PENDING || !a->res[i].attempted)
+			continue;
+		for (size_t k = 0; k < a->leaves.n; k++) {
+			const struct deliver_leaf *l = &a->leaves.v[k];
+			if (l->rr != i)
+				continue;
+			all = l->kind == DELIVER_LEAF_MAILDIR && l->res.reply.code / 100 == 2;
+			if (!all)
+				break;
+		}
+		if (all && spool_rcpt_mark(a->fd, a->res[i].r, SPOOL_RCPT_DELIVERED) == 0) {
+			a->res[i].r->state = SPOOL_RCPT_DELIVERED;   /* on disk: not marked again */
+			marked = true;
+		}
+	}
+	if (marked && fdatasync(a->fd) < 0)
+		log_error("event=spool-error id=%s error=\"cannot record delivered recipients: %s\"", a->id,
+		    strerror(errno));
+}
+
 /* Has the attempt recipients for the remote phase? */
 static bool
 deliver_attempt_goes_out(const struct deliver_attempt *a)
@@ -416,6 +446,7 @@ deliver_attempt_open(void *arg)
 		deliver_attempt_local(a);
 	}
 	if (deliver_attempt_goes_out(a)) {
+		deliver_local_progress(a);
 		/* Signed here, off the loop; then the file is closed: a delivery
 		 * waiting for its site or its peer holds no descriptor (the
 		 * content is opened only while it is sent). */
@@ -437,6 +468,8 @@ deliver_attempt_remote(struct deliver_attempt *a)
 			all[n++] = &a->res[i];
 	for (size_t i = 0; i < a->leaves.n; i++)
 		if (a->leaves.v[i].kind == DELIVER_LEAF_REMOTE) {
+			/* pointers into the leaves only now: the array no longer grows */
+			a->leaves.v[i].sr.addr = a->leaves.v[i].addr;
 			a->leaves.v[i].res.r = &a->leaves.v[i].sr;
 			a->leaves.v[i].res.attempted = false;
 			all[n++] = &a->leaves.v[i].res;

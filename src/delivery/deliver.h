@@ -62,8 +62,9 @@ void deliver_engine_call(struct deliver_engine *e, void (*fn)(void *), void *arg
 typedef void (*deliver_done_fn)(void *arg, const struct deliver_outcome *out);
 /* Start one attempt of message id (loop thread); done(arg, out) runs on
  * the loop thread when it ends. attempts: tries so far; warned: a delay
- * warning was already sent. */
-void deliver_engine_run(struct deliver_engine *e, const char *id, int attempts, bool warned,
+ * warning was already sent. -1: it cannot start now (no coroutine stack;
+ * logged), done is not called. */
+int  deliver_engine_run(struct deliver_engine *e, const char *id, int attempts, bool warned,
     deliver_done_fn done, void *arg);
 /* Attempts running now. */
 size_t deliver_engine_running(const struct deliver_engine *e);

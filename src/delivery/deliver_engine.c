@@ -21,7 +21,6 @@
 #include "util/log.h"
 #include "util/xmalloc.h"
 
-#define ENGINE_STOP_WAIT_MS 10000   /* for attempts to end at shutdown */
 
 struct deliver_engine {
 	struct deliver_handles h;
@@ -86,7 +85,7 @@ deliver_run_co(void *arg)
 	free(r);
 }
 
-void
+int
 deliver_engine_run(struct deliver_engine *e, const char *id, int attempts, bool warned,
     deliver_done_fn done, void *arg)
 {
@@ -98,8 +97,12 @@ deliver_engine_run(struct deliver_engine *e, const char *id, int attempts, bool 
 	r->warned = warned;
 	r->done = done;
 	r->arg = arg;
+	if (coro_spawn(e->sched, deliver_run_co, r) < 0) {
+		free(r);
+		return -1;
+	}
 	e->running++;
-	coro_spawn(e->sched, deliver_run_co, r);
+	return 0;
 }
 
 size_t
@@ -189,9 +192,13 @@ void
 deliver_engine_stop(struct deliver_engine *e)
 {
 	struct engine_count c = { .e = e };
+	struct server_snap *snap = server_snap_get(e->h.snaps);
+	long long wait_ms = snap->conf->timeout_shutdown * 1000;
 
-	/* Let attempts in progress end (the queue manager starts no more). */
-	for (int waited = 0; waited < ENGINE_STOP_WAIT_MS; waited += 100) {
+	server_snap_put(snap);
+	/* Let attempts in progress end (the queue manager starts no more),
+	 * for timeout_shutdown as inbound transactions get. */
+	for (long long waited = 0; waited < wait_ms; waited += 100) {
 		deliver_engine_call(e, deliver_engine_count, &c);
 		if (c.n == 0)
 			break;

@@ -122,8 +122,7 @@ deliver_local_expand(const struct conf *c, struct rcpt_result *res, size_t rr, s
 	/* the leaves stand for the envelope recipient (its VERP index, its DSN) */
 	for (size_t i = first; i < lv->n; i++) {
 		struct deliver_leaf *l = &lv->v[i];
-		l->sr.addr = l->addr;
-		l->sr.state = SPOOL_RCPT_PENDING;
+		l->sr.state = SPOOL_RCPT_PENDING;     /* sr.addr is set when it goes out */
 		l->sr.notify = res[rr].r->notify;
 		l->res.state = SPOOL_RCPT_PENDING;
 		l->res.attempted = true;

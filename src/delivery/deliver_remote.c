@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/event.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -85,15 +86,26 @@ hop_family_fits(const struct hop_plan *p, const struct sockaddr_storage *peer)
 	return !hop_source(p->source, &src, &len) || src.ss_family == peer->ss_family;
 }
 
+/* A local LMTP server's socket, without blocking the loop: a full listen
+ * backlog (EAGAIN on a Unix socket) is tried again until the timeout. */
 static struct mta_conn *
-hop_connect_unix(const char *path, const struct mta_opts *o, struct mta_reply *why)
+hop_connect_unix(const char *path, const struct mta_opts *o, int timeout_s, struct mta_reply *why)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), rc = -1;
+	long waited = 0;
 
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		mta_reply_set(why, 451, "4.4.1 cannot connect to %.200s: %s", path, strerror(errno));
+	while (fd >= 0 && (rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun))) < 0 && errno == EAGAIN &&
+	    waited < (long)timeout_s * 1000) {
+		coro_sleep_ms(100);
+		waited += 100;
+	}
+	if (fd >= 0 && rc < 0 && errno == EINPROGRESS && coro_wait_fd(fd, EV_WRITE, (long)timeout_s * 1000) == 0)
+		rc = 0;
+	if (fd < 0 || rc < 0) {
+		mta_reply_set(why, 451, "4.4.1 cannot connect to %.200s: %s", path,
+		    fd < 0 || errno != EAGAIN ? strerror(errno) : "timed out (its listen queue is full)");
 		if (fd >= 0)
 			close(fd);
 		return NULL;
@@ -118,6 +130,14 @@ hop_opts(const struct conf *c, const struct hop_plan *p, const char *name, struc
 	o->connect_timeout_s = (int)c->connect_timeout;
 }
 
+/* The source half of the plan's egress path: a provider's connections=
+ * is its total, whatever the source address; else the source address. */
+static const char *
+hop_path_source(const struct hop_plan *p)
+{
+	return p->provider != NULL && p->provider->connections > 0 ? NULL : p->source;
+}
+
 /* The lease's connection if it goes to key, else a new one in its slot. */
 static struct mta_conn *
 hop_conn_get(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
@@ -134,19 +154,24 @@ hop_conn_get(struct deliver_ctx *d, const struct conf *c, const struct hop_plan 
 		return ls->conn;
 	site_lease_close(d->sh->sites, ls);
 	hop_opts(c, p, h->name, d, &o);
+	/* our own reference: a reload may replace the shared context while
+	 * this connection waits for its greeting (SSL_new takes its own) */
+	if (o.tls_ctx != NULL)
+		SSL_CTX_up_ref(o.tls_ctx);
 	if (p->unix_path != NULL)
-		ls->conn = hop_connect_unix(p->unix_path, &o, why);
+		ls->conn = hop_connect_unix(p->unix_path, &o, (int)c->connect_timeout, why);
 	else {
 		hop_addr_port(&a, p->port, &alen);
 		has_src = hop_source(p->source, &src, &slen);
 		ls->conn = mta_connect((struct sockaddr *)&a, alen, has_src ? (struct sockaddr *)&src : NULL,
 		    slen, &o, why);
 	}
+	SSL_CTX_free(o.tls_ctx);
 	if (ls->conn != NULL) {
 		snprintf(ls->key, sizeof(ls->key), "%s", key);
 		ls->msgs = 0;
 	} else if (!why->local)
-		site_shape(d->sh->sites, p->site, p->source, c->shaping, why);   /* a greeting or EHLO refusal */
+		site_shape(d->sh->sites, p->site, hop_path_source(p), c->shaping, why);   /* a greeting or EHLO refusal */
 	return ls->conn;
 }
 
@@ -157,7 +182,7 @@ hop_shape(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
 {
 	for (size_t i = 0; i < n; i++)
 		if (r[i].result.code >= 400 && !r[i].result.local) {
-			site_shape(d->sh->sites, p->site, p->source, c->shaping, &r[i].result);
+			site_shape(d->sh->sites, p->site, hop_path_source(p), c->shaping, &r[i].result);
 			return;
 		}
 }
@@ -337,9 +362,7 @@ hop_slot_take(struct deliver_ctx *d, const struct conf *c, struct hop_plan *p, c
 	long wait_ms = (long)(c->smtp_timeout + c->connect_timeout) * 1000;
 
 	hop_site_limits(c, p, &lim);
-	/* A provider's connections= is its total, whatever the source address. */
-	const char *source = p->provider != NULL && p->provider->connections > 0 ? NULL : p->source;
-	if (site_acquire(d->sh->sites, p->site, source, env->tenant_id, &lim, wait_ms, lease, &why,
+	if (site_acquire(d->sh->sites, p->site, hop_path_source(p), env->tenant_id, &lim, wait_ms, lease, &why,
 	    &retry_at) == 0)
 		return true;
 	bool operator = site_suspended(d->sh->sites, p->site) || site_suspended(d->sh->sites, p->domain);

@@ -412,8 +412,8 @@ site_acquire(struct site_table *t, const char *name, const char *source, long lo
 		q->head = &w;
 	q->tail = &w;
 	s->waiting++;
-	while (!w.granted && coro_park(wait_ms) == 0)
-		;
+	for (time_t end = time(NULL) + wait_ms / 1000; !w.granted && time(NULL) < end;)
+		coro_park((long)(end - time(NULL)) * 1000);   /* a stray wake does not restart the wait */
 	if (w.granted)
 		return 0;
 	site_waiter_remove(s, tenant, &w);
@@ -531,19 +531,25 @@ site_idle_expire(struct site_table *t, struct site *s, time_t now)
 {
 	struct timespec mono;
 	struct site_idle **pp = &s->idle;
+	int excess = s->open - site_limit(s, now);   /* a limit tightened: close just enough */
 
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	while (*pp != NULL) {
 		struct site_idle *d = *pp;
 		bool old = site_elapsed(&d->since, &mono) * 1000 >= (double)(s->lim.idle_ms > 0 ? s->lim.idle_ms : 2000);
-		if (old || s->open > site_limit(s, now) || s->suspend_until > now) {
+		if (old || excess > 0 || s->suspend_until > now) {
 			struct site_closing *c = xcalloc(1, sizeof(*c));
-			*pp = d->next;
-			s->nidle--;
 			c->t = t;
 			c->s = s;
 			c->conn = d->conn;
-			coro_spawn(t->sched, site_idle_close_co, c);
+			if (coro_spawn(t->sched, site_idle_close_co, c) < 0) {
+				free(c);         /* no stack now: the next tick tries again */
+				pp = &d->next;
+				continue;
+			}
+			*pp = d->next;
+			s->nidle--;
+			excess--;
 			free(d);
 		} else
 			pp = &d->next;
@@ -640,6 +646,9 @@ struct site_snap_req {
 	struct site_table *t;
 	struct site_view  *v;
 	size_t             n;
+	char             (*domains)[256];        /* copies: rq may outlive its caller */
+	size_t             ndomains;
+	char             (*site_of)[SITE_NAME_MAX];
 	pthread_mutex_t    lock;
 	pthread_cond_t     cond;
 	bool               done;
@@ -701,6 +710,10 @@ site_snapshot_on_loop(void *arg)
 		snprintf(rq->v[rq->n].name, SITE_NAME_MAX, "%s", t->suspended[i]);
 		rq->v[rq->n++].suspended = true;
 	}
+	for (size_t i = 0; i < rq->ndomains; i++) {
+		const char *name = site_domain_site(t, rq->domains[i]);
+		snprintf(rq->site_of[i], SITE_NAME_MAX, "%s", name ? name : "");
+	}
 	pthread_mutex_lock(&rq->lock);
 	rq->done = true;
 	pthread_cond_signal(&rq->cond);
@@ -708,7 +721,8 @@ site_snapshot_on_loop(void *arg)
 }
 
 size_t
-site_table_snapshot(struct site_table *t, struct site_view **out)
+site_table_snapshot(struct site_table *t, struct site_view **out, const char *const *domains,
+    size_t ndomains, char (*site_of)[SITE_NAME_MAX])
 {
 	struct site_snap_req *rq = xcalloc(1, sizeof(*rq));
 	struct timespec dl;
@@ -716,6 +730,11 @@ site_table_snapshot(struct site_table *t, struct site_view **out)
 	bool done;
 
 	rq->t = t;
+	rq->ndomains = ndomains;
+	rq->domains = xcalloc(ndomains ? ndomains : 1, sizeof(*rq->domains));
+	rq->site_of = xcalloc(ndomains ? ndomains : 1, sizeof(*rq->site_of));
+	for (size_t i = 0; i < ndomains; i++)
+		snprintf(rq->domains[i], sizeof(rq->domains[i]), "%s", domains[i]);
 	pthread_mutex_init(&rq->lock, NULL);
 	pthread_cond_init(&rq->cond, NULL);
 	coro_sched_post(t->sched, site_snapshot_on_loop, rq);
@@ -728,9 +747,12 @@ site_table_snapshot(struct site_table *t, struct site_view **out)
 	pthread_mutex_unlock(&rq->lock);
 	*out = NULL;
 	if (!done)
-		return 0;     /* the loop did not answer: rq is its now (a small leak, logged by none) */
+		return 0;     /* the loop did not answer in time: rq is its now (left, not freed) */
 	*out = rq->v;
 	n = rq->n;
+	memcpy(site_of, rq->site_of, ndomains * sizeof(*site_of));
+	free(rq->domains);
+	free(rq->site_of);
 	free(rq);
 	return n;
 }

@@ -89,9 +89,12 @@ struct site_view {
 	char  shaping[256];           /* "" or "connections=2 until=T rule=NAME" */
 };
 /* Copies of every path with connections, waiters, shaping or a suspension,
- * and of every suspended name; made on the loop thread, callable from any
- * other thread (it waits for the loop). *out is malloc'd. */
-size_t site_table_snapshot(struct site_table *t, struct site_view **out);
+ * and of every suspended name; and, for each of the ndomains domains, the
+ * site its mail went to last in site_of[i] ("" unknown). Made on the loop
+ * thread, callable from any other thread (it waits for the loop). *out is
+ * malloc'd. */
+size_t site_table_snapshot(struct site_table *t, struct site_view **out, const char *const *domains,
+    size_t ndomains, char (*site_of)[SITE_NAME_MAX]);
 
 /* Close idle connections past their time, drop expired shaping (logs
  * event=shaping-expired). Called on the loop about every second. */

@@ -36,7 +36,7 @@
 #define CORO_ASAN 0
 #define CORO_STACK (128 * 1024)
 #endif
-#define CORO_GUARD       4096
+#define CORO_GUARD       65536      /* more than any frame: an overflow cannot jump it */
 #define CORO_STACKS_KEPT 1024       /* free stacks kept for reuse */
 
 struct coro {
@@ -137,6 +137,9 @@ coro_stack_put(struct coro_sched *s, char *st)
 		s->stacks[s->nstacks++] = st;
 		return;
 	}
+#if CORO_ASAN
+	__asan_unpoison_memory_region(st, CORO_STACK);
+#endif
 	munmap(st - CORO_GUARD, CORO_STACK + CORO_GUARD);
 }
 
@@ -231,7 +234,7 @@ coro_run_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-void
+int
 coro_spawn(struct coro_sched *s, void (*fn)(void *), void *arg)
 {
 	struct coro *c = xcalloc(1, sizeof(*c));
@@ -240,11 +243,10 @@ coro_spawn(struct coro_sched *s, void (*fn)(void *), void *arg)
 	c->fn = fn;
 	c->arg = arg;
 	if ((c->stack = coro_stack_get(s)) == NULL) {
-		/* out of address space: run it here, blocking, rather than lose it */
-		log_error("event=coro-stack-failed error=\"%s\" effect=\"delivery runs blocking\"", strerror(errno));
+		/* out of mappings (vm.max_map_count) or memory: the caller tries later */
+		log_error("event=coro-stack-failed coroutines=%zu error=\"%s\"", s->ncoros, strerror(errno));
 		free(c);
-		fn(arg);
-		return;
+		return -1;
 	}
 	getcontext(&c->ctx);
 	c->ctx.uc_stack.ss_sp = c->stack;
@@ -255,6 +257,7 @@ coro_spawn(struct coro_sched *s, void (*fn)(void *), void *arg)
 	s->ncoros++;
 	/* coro_entry finds itself through coro_cur, set by coro_resume */
 	coro_runq_push(c);
+	return 0;
 }
 
 /* ---- waiting ------------------------------------------------------------ */
@@ -411,8 +414,8 @@ coro_worker_main(void *arg)
 		struct coro_job *j;
 		while (s->jobs == NULL && !s->stopping)
 			pthread_cond_wait(&s->cond, &s->lock);
-		if (s->jobs == NULL)
-			break;
+		if (s->stopping)
+			break;     /* jobs of coroutines the stopped loop abandoned: not run */
 		j = s->jobs;
 		s->jobs = j->next;
 		if (s->jobs == NULL)

@@ -75,6 +75,9 @@ struct qdom {
 	struct qten *turn;              /* the tenant whose turn is next (ring) */
 	long         nready, active;
 	bool         in_ring;
+	/* an attempt found its site suspended by the operator: nothing more
+	 * starts for this domain until a resume */
+	bool         site_suspended;
 	struct qdom *ring_next, *ring_prev;
 };
 
@@ -395,14 +398,18 @@ qmgr_conf_read(struct qmgr *q, bool *on, long *inflight)
 	server_snap_put(snap);
 }
 
-static void
+static bool
 qmgr_start_one(struct qmgr *q, struct qdom *d, struct qent *e)
 {
+	if (deliver_engine_run(q->eng, e->id, e->attempts, e->warned, qmgr_attempt_end, e) < 0) {
+		qmgr_defer(q, e, time(NULL) + 5);    /* no room for it now; no attempt counted */
+		return false;
+	}
 	e->state = QE_ACTIVE;
 	e->dom = d;
 	d->active++;
 	q->active++;
-	deliver_engine_run(q->eng, e->id, e->attempts, e->warned, qmgr_attempt_end, e);
+	return true;
 }
 
 /* Due deferred messages join their ready queues. */
@@ -439,10 +446,9 @@ qmgr_dispatch_locked(struct qmgr *q)
 			bool last = d == end;
 			long cap = d->name[0] ? deliver_engine_domain_cap(q->eng, d->name) : max;
 			struct qent *e = NULL;
-			if (q->active < max && d->active < cap && (e = qmgr_ready_pop(q, d)) != NULL) {
-				qmgr_start_one(q, d, e);
+			if (q->active < max && d->active < cap && !d->site_suspended &&
+			    (e = qmgr_ready_pop(q, d)) != NULL && qmgr_start_one(q, d, e))
 				started++;
-			}
 			if (d->nready == 0)
 				qmgr_ring_drop(q, d);
 			if (last || q->active >= max)
@@ -605,11 +611,12 @@ qmgr_attempt_done(struct qmgr *q, struct qent *e, const struct deliver_outcome *
 		return;
 	}
 	if (out->not_tried && !e->delete_asked && !e->hold_asked) {
-		/* its site is suspended: back in line, no attempt counted; once
-		 * the domain's site is known the dispatcher holds it there */
+		/* its site is suspended: back in line, no attempt counted, and its
+		 * domain held until the operator resumes a site */
 		snprintf(e->last_error, sizeof(e->last_error), "%s", out->last_error);
 		qmgr_key_set(e, out->tenant, out->domain[0] ? out->domain : e->domain);
-		qmgr_defer(q, e, time(NULL) + 5);
+		qmgr_ready_push(q, e);
+		e->dom->site_suspended = true;
 		return;
 	}
 	e->attempts++;
@@ -1034,6 +1041,24 @@ qmgr_summary_emit(const struct qmgr_counts *c, enum qmgr_row_kind kind, struct s
 	}
 }
 
+/* A site row also counts the mail of the domains that go to it (the
+ * first row of a site name, when it has several source addresses): ready
+ * messages not yet waiting for a slot, and the deferred ones. */
+static void
+qmgr_site_counts(const struct qmgr_counts *doms, size_t ndoms, char (*site_of)[SITE_NAME_MAX],
+    const struct site_view *sites, size_t row, struct qmgr_summary_row *r)
+{
+	for (size_t j = 0; j < row; j++)
+		if (strcasecmp(sites[j].name, sites[row].name) == 0 && sites[j].limit > 0)
+			return;
+	for (size_t i = 0; i < ndoms; i++)
+		if (strcasecmp(site_of[i], sites[row].name) == 0) {
+			r->ready += doms->v[i].ready;
+			r->scheduled += doms->v[i].scheduled;
+			r->held += doms->v[i].held;
+		}
+}
+
 void
 qmgr_summary(struct qmgr *q, qmgr_summary_fn fn, void *arg)
 {
@@ -1054,8 +1079,13 @@ qmgr_summary(struct qmgr *q, qmgr_summary_fn fn, void *arg)
 	pthread_mutex_unlock(&q->lock);
 	for (size_t i = 0; i < nsusp; i++)
 		qmgr_count_get(&tens, "", susp[i]);
+	const char **names = xcalloc(doms.n ? doms.n : 1, sizeof(*names));
+	char (*site_of)[SITE_NAME_MAX] = xcalloc(doms.n ? doms.n : 1, sizeof(*site_of));
+	size_t ndoms = doms.n;
+	for (size_t i = 0; i < ndoms; i++)
+		names[i] = doms.v[i].name;
 	if (q->eng != NULL)
-		nsites = site_table_snapshot(deliver_engine_sites(q->eng), &sites);
+		nsites = site_table_snapshot(deliver_engine_sites(q->eng), &sites, names, ndoms, site_of);
 	for (size_t i = 0; i < nsites; i++) {
 		struct site_view *v = &sites[i];
 		if (v->source[0] == '\0' && v->conns_open == 0 && v->suspended && v->limit == 0)
@@ -1066,8 +1096,11 @@ qmgr_summary(struct qmgr *q, qmgr_summary_fn fn, void *arg)
 		    .ready = v->waiting, .active = v->conns_busy, .conns_open = v->conns_open,
 		    .conns_busy = v->conns_busy, .limit = v->limit, .suspended = v->suspended,
 		    .shaping = v->shaping };
+		qmgr_site_counts(&doms, ndoms, site_of, sites, i, &r);
 		fn(arg, &r);
 	}
+	free(names);
+	free(site_of);
 	qmgr_summary_emit(&doms, QMGR_ROW_DOMAIN, sites, nsites, fn, arg);
 	for (size_t i = 0; i < tens.n; i++) {
 		bool s = false;
@@ -1121,6 +1154,18 @@ qmgr_tenant_suspend(struct qmgr *q, long long tenant, bool suspend)
 	return rc;
 }
 
+/* A site was resumed: every domain held for a suspended site may try
+ * again (one still suspended is held again at its next attempt). */
+static void
+qmgr_sites_resumed(struct qmgr *q)
+{
+	pthread_mutex_lock(&q->lock);
+	for (size_t i = 0; i < QMGR_DOM_BUCKETS; i++)
+		for (struct qdom *d = q->doms[i]; d != NULL; d = d->hnext)
+			d->site_suspended = false;
+	pthread_mutex_unlock(&q->lock);
+}
+
 int
 qmgr_suspend(struct qmgr *q, enum qmgr_row_kind kind, const char *name, bool suspend)
 {
@@ -1139,6 +1184,8 @@ qmgr_suspend(struct qmgr *q, enum qmgr_row_kind kind, const char *name, bool sus
 		r.t = deliver_engine_sites(q->eng);
 		deliver_engine_call(q->eng, qmgr_site_suspend_on_loop, &r);
 		rc = r.rc;
+		if (rc == 0 && !suspend)
+			qmgr_sites_resumed(q);
 	}
 	if (rc == 0)
 		log_info("event=%s kind=%s name=%s by=operator", suspend ? "suspended" : "resumed",
