@@ -69,9 +69,12 @@ int  deliver_engine_run(struct deliver_engine *e, const char *id, int attempts, 
 /* Attempts running now. */
 size_t deliver_engine_running(const struct deliver_engine *e);
 
-/* Loop thread: how many of domain's messages may be in delivery now (0:
- * its site is suspended); the operator's suspension of a site or domain. */
-long deliver_engine_domain_cap(struct deliver_engine *e, const char *domain);
+/* Loop thread: how many more of domain's messages may start now (domains
+ * on one site share its allowance; 0 or less: none, e.g. the site is
+ * suspended), and the accounting of one that starts and ends. */
+long deliver_engine_domain_room(struct deliver_engine *e, const char *domain, long domain_active);
+void *deliver_engine_domain_start(struct deliver_engine *e, const char *domain);
+void deliver_engine_domain_end(struct deliver_engine *e, void *token);
 struct site_table *deliver_engine_sites(struct deliver_engine *e);
 /* The loop's event base, for the queue manager's timer. */
 struct event_base *deliver_engine_base(struct deliver_engine *e);

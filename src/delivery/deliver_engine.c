@@ -154,13 +154,27 @@ deliver_engine_call(struct deliver_engine *e, void (*fn)(void *), void *arg)
 }
 
 long
-deliver_engine_domain_cap(struct deliver_engine *e, const char *domain)
+deliver_engine_domain_room(struct deliver_engine *e, const char *domain, long domain_active)
 {
 	struct server_snap *snap = server_snap_get(e->h.snaps);
-	long cap = site_domain_cap(e->sh.sites, domain, (int)snap->conf->destination_concurrency);
+	long room = site_domain_room(e->sh.sites, domain, (int)snap->conf->destination_concurrency,
+	    domain_active);
 
 	server_snap_put(snap);
-	return cap;
+	return room;
+}
+
+void *
+deliver_engine_domain_start(struct deliver_engine *e, const char *domain)
+{
+	return site_domain_start(e->sh.sites, domain);
+}
+
+void
+deliver_engine_domain_end(struct deliver_engine *e, void *token)
+{
+	(void)e;
+	site_domain_end(token);
 }
 
 struct site_table *

@@ -75,12 +75,21 @@ struct site_domain {
 	char   site[SITE_NAME_MAX];
 };
 
+/* Messages in delivery toward one site name (any source), so that the
+ * domains sharing a site share its allowance. Kept while ferryd runs: a token. */
+struct site_load {
+	struct site_load *next;
+	char              name[SITE_NAME_MAX];
+	long              inflight;
+};
+
 struct site_table {
 	struct coro_sched *sched;
 	struct site       *hash[SITE_BUCKETS];
 	struct site_domain *domains;       /* direct-mapped by hash: a memory, not a record */
 	char               suspended[SITE_SUSPEND_MAX][SITE_NAME_MAX];
 	size_t             nsuspended;
+	struct site_load  *loads[SITE_BUCKETS];  /* messages in delivery per site name */
 };
 
 static unsigned
@@ -147,6 +156,11 @@ site_table_free(struct site_table *t)
 				free(d);
 			}
 			free(s);
+		}
+	for (size_t i = 0; i < SITE_BUCKETS; i++)
+		for (struct site_load *l = t->loads[i], *n; l != NULL; l = n) {
+			n = l->next;
+			free(l);
 		}
 	free(t->domains);
 	free(t);
@@ -615,29 +629,63 @@ site_domain_site(struct site_table *t, const char *domain)
 	return strcasecmp(d->domain, domain) == 0 ? d->site : NULL;
 }
 
+static struct site_load *
+site_load_get(struct site_table *t, const char *name)
+{
+	struct site_load **pp = &t->loads[site_hash(name) % SITE_BUCKETS];
+
+	for (; *pp != NULL; pp = &(*pp)->next)
+		if (strcasecmp((*pp)->name, name) == 0)
+			return *pp;
+	*pp = xcalloc(1, sizeof(**pp));
+	snprintf((*pp)->name, sizeof((*pp)->name), "%s", name);
+	return *pp;
+}
+
 long
-site_domain_cap(struct site_table *t, const char *domain, int conns)
+site_domain_room(struct site_table *t, const char *domain, int conns, long domain_active)
 {
 	const char *name = site_domain_site(t, domain);
 	time_t now = time(NULL);
-	long cap = 0;
+	long allowance = 0;
 	bool any = false;
 
 	if (site_suspended(t, domain) || (name != NULL && site_suspended(t, name)))
 		return 0;
 	if (name == NULL)
-		return 2L * (conns > 0 ? conns : 1);
+		return 2L * (conns > 0 ? conns : 1) - domain_active;
 	for (struct site *s = t->hash[site_hash(name) % SITE_BUCKETS]; s != NULL; s = s->hnext) {
-		if (strcasecmp(s->name, name) != 0)
+		if (strcasecmp(s->name, name) != 0 || s->lim.connections == 0)
 			continue;
 		any = true;
-		if (s->suspend_until > now)
-			continue;           /* this source is suspended; another may not be */
-		if (s->lim.connections == 0)
-			s->lim.connections = conns;
-		cap += 2L * site_limit(s, now);
+		if (s->suspend_until <= now)     /* a source suspended by shaping adds none */
+			allowance += 2L * site_limit(s, now);
 	}
-	return any ? cap : 2L * (conns > 0 ? conns : 1);
+	if (!any)
+		allowance = 2L * (conns > 0 ? conns : 1);
+	return allowance - site_load_get(t, name)->inflight;
+}
+
+void *
+site_domain_start(struct site_table *t, const char *domain)
+{
+	const char *name = site_domain_site(t, domain);
+	struct site_load *l;
+
+	if (name == NULL)
+		return NULL;
+	l = site_load_get(t, name);
+	l->inflight++;
+	return l;
+}
+
+void
+site_domain_end(void *token)
+{
+	struct site_load *l = token;
+
+	if (l != NULL)
+		l->inflight--;
 }
 
 /* ---- the summary's copy ------------------------------------------------------------ */

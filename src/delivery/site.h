@@ -71,11 +71,16 @@ void site_shape(struct site_table *t, const char *name, const char *source, cons
 int  site_suspend(struct site_table *t, const char *name, bool suspend);
 bool site_suspended(const struct site_table *t, const char *name);
 
-/* How many of domain's messages may be in delivery at once: twice the
- * connections its site allows now (the configured conns for a domain not
- * seen yet), 0 while the site is suspended or shaped to suspension. */
-long site_domain_cap(struct site_table *t, const char *domain, int conns);
-/* Remember that domain's mail goes to site name (for site_domain_cap). */
+/* How many more of domain's messages may start delivery now: twice the
+ * connections its site allows now, less the messages in delivery toward
+ * that site from all its domains (a domain not seen yet: twice conns less
+ * its own domain_active); 0 or less while the site is suspended. */
+long site_domain_room(struct site_table *t, const char *domain, int conns, long domain_active);
+/* A message of domain starts delivery: counted against its site until
+ * site_domain_end(token). */
+void *site_domain_start(struct site_table *t, const char *domain);
+void site_domain_end(void *token);
+/* Remember that domain's mail goes to site name (for site_domain_room). */
 void site_domain_learn(struct site_table *t, const char *domain, const char *name);
 /* The site domain's mail went to last, or NULL. */
 const char *site_domain_site(struct site_table *t, const char *domain);

@@ -2,9 +2,9 @@
  * qmgr.c - the queue manager: which message is delivered when. Deferred
  * messages wait on a timer heap keyed by their next attempt; due ones wait
  * in a ready queue per destination domain, one FIFO per tenant, and the
- * dispatcher (on the delivery engine's loop) starts them while the domain
- * is below the cap its site allows and the engine below
- * delivery_max_inflight, tenants in turn. A slow or suspended site keeps
+ * dispatcher (on the delivery engine's loop) starts them while their site
+ * has room (twice its connections, shared by the domains it serves) and
+ * the engine is below delivery_max_inflight, tenants in turn. A slow or suspended site keeps
  * only its own messages waiting; one tenant's backlog waits behind its own
  * turn. Everything is rebuilt from the spool at start (a deferred file's
  * mtime is its next attempt time), so this state is a cache of the spool,
@@ -59,6 +59,7 @@ struct qent {
 	size_t          heap_i;         /* QE_DEFERRED: its index in the heap */
 	struct qdom    *dom;            /* QE_READY/QE_ACTIVE: its domain queue */
 	struct qmgr    *q;              /* for the engine's callback */
+	void           *site_token;     /* QE_ACTIVE: counted against its site (deliver.h) */
 };
 
 /* One tenant's ready messages for one domain, oldest first. */
@@ -407,6 +408,7 @@ qmgr_start_one(struct qmgr *q, struct qdom *d, struct qent *e)
 	}
 	e->state = QE_ACTIVE;
 	e->dom = d;
+	e->site_token = deliver_engine_domain_start(q->eng, d->name);
 	d->active++;
 	q->active++;
 	return true;
@@ -444,9 +446,9 @@ qmgr_dispatch_locked(struct qmgr *q)
 		for (;;) {
 			struct qdom *next = d->ring_next;
 			bool last = d == end;
-			long cap = d->name[0] ? deliver_engine_domain_cap(q->eng, d->name) : max;
+			long room = d->name[0] ? deliver_engine_domain_room(q->eng, d->name, d->active) : max;
 			struct qent *e = NULL;
-			if (q->active < max && d->active < cap && !d->site_suspended &&
+			if (q->active < max && room > 0 && !d->site_suspended &&
 			    (e = qmgr_ready_pop(q, d)) != NULL && qmgr_start_one(q, d, e))
 				started++;
 			if (d->nready == 0)
@@ -656,6 +658,8 @@ qmgr_attempt_end(void *arg, const struct deliver_outcome *out)
 	pthread_mutex_lock(&q->lock);
 	e->dom->active--;
 	q->active--;
+	deliver_engine_domain_end(q->eng, e->site_token);
+	e->site_token = NULL;
 	qmgr_attempt_done(q, e, out);
 	qmgr_dispatch_locked(q);
 	pthread_mutex_unlock(&q->lock);
