@@ -68,7 +68,11 @@ struct site {
 	long long          shape_conns, shape_rate;
 	time_t             conns_until, rate_until, suspend_until;
 	char               shape_rule[SHAPE_NAME_MAX + 1];
+	int                acquiring;      /* deliveries inside site_acquire (asleep for the rate) */
+	time_t             used;           /* last acquire: an idle path is forgotten after a while */
 };
+
+#define SITE_FORGET 600                 /* s: an unused path with nothing in force is freed */
 
 struct site_domain {
 	char   domain[256];
@@ -388,12 +392,30 @@ site_take_now(struct site *s, time_t now, struct site_lease *lease)
 	return false;
 }
 
+static int site_acquire_path(struct site_table *t, struct site *s, long long tenant,
+    const struct site_limits *lim, long wait_ms, struct site_lease *lease, struct mta_reply *why,
+    time_t *retry_at);
+
 int
 site_acquire(struct site_table *t, const char *name, const char *source, long long tenant,
     const struct site_limits *lim, long wait_ms, struct site_lease *lease, struct mta_reply *why,
     time_t *retry_at)
 {
 	struct site *s = site_get(t, name, source ? source : "");
+	int rc;
+
+	s->acquiring++;
+	s->used = time(NULL);
+	rc = site_acquire_path(t, s, tenant, lim, wait_ms, lease, why, retry_at);
+	s->acquiring--;
+	return rc;
+}
+
+/* site_acquire on its path s (held in place by s->acquiring). */
+static int
+site_acquire_path(struct site_table *t, struct site *s, long long tenant, const struct site_limits *lim,
+    long wait_ms, struct site_lease *lease, struct mta_reply *why, time_t *retry_at)
+{
 	time_t now = time(NULL), until;
 	struct site_waiter w = { .co = coro_self(), .lease = lease };
 	long token_ms;
@@ -582,14 +604,39 @@ site_serve(struct site_table *t, struct site *s, time_t now)
 	}
 }
 
+/* Nothing holds the path or is in force on it, and it has not been used for
+ * a while: forgetting it loses nothing (a relay meets new sites all day). */
+static bool
+site_forgettable(const struct site_table *t, const struct site *s, time_t now)
+{
+	return s->open == 0 && s->busy == 0 && s->waiting == 0 && s->nidle == 0 && s->acquiring == 0 &&
+	    s->ring == NULL && s->conns_until == 0 && s->rate_until == 0 && s->suspend_until == 0 &&
+	    now - s->used > SITE_FORGET && !site_suspended(t, s->name);
+}
+
 void
 site_table_tick(struct site_table *t, time_t now)
 {
 	for (size_t i = 0; i < SITE_BUCKETS; i++)
-		for (struct site *s = t->hash[i]; s != NULL; s = s->hnext) {
+		for (struct site **pp = &t->hash[i]; *pp != NULL;) {
+			struct site *s = *pp;
 			site_shape_expire(s, now);
 			if (s->nidle > 0 || s->waiting > 0)
 				site_idle_expire(t, s, now);
+			if (site_forgettable(t, s, now)) {
+				*pp = s->hnext;
+				free(s);
+			} else
+				pp = &s->hnext;
+		}
+	for (size_t i = 0; i < SITE_BUCKETS; i++)
+		for (struct site_load **pp = &t->loads[i]; *pp != NULL;) {
+			struct site_load *l = *pp;
+			if (l->inflight == 0) {     /* no token out for it */
+				*pp = l->next;
+				free(l);
+			} else
+				pp = &l->next;
 		}
 }
 

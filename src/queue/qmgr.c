@@ -387,6 +387,7 @@ qmgr_ready_pop(struct qmgr *q, struct qdom *d)
 /* ---- dispatch (the engine's loop thread) ----------------------------------- */
 
 static void qmgr_attempt_end(void *arg, const struct deliver_outcome *out);
+static void qmgr_dom_release(struct qmgr *q, struct qdom *d);
 
 /* "delivery off": mail stays queued until a reload turns it on. */
 static void
@@ -451,8 +452,10 @@ qmgr_dispatch_locked(struct qmgr *q)
 			if (q->active < max && room > 0 && !d->site_suspended &&
 			    (e = qmgr_ready_pop(q, d)) != NULL && qmgr_start_one(q, d, e))
 				started++;
-			if (d->nready == 0)
+			if (d->nready == 0) {
 				qmgr_ring_drop(q, d);
+				qmgr_dom_release(q, d);     /* d may be gone: not used below */
+			}
 			if (last || q->active >= max)
 				break;
 			d = next;
@@ -648,6 +651,30 @@ qmgr_attempt_done(struct qmgr *q, struct qent *e, const struct deliver_outcome *
 		qmgr_defer(q, e, out->next_try);
 }
 
+/* Free a domain queue nothing refers to any more (no ready or active
+ * message; a deferred one gets it again when it is due). */
+static void
+qmgr_dom_release(struct qmgr *q, struct qdom *d)
+{
+	struct qdom **pp = &q->doms[qmgr_hash(d->name) % QMGR_DOM_BUCKETS];
+
+	if (d->nready > 0 || d->active > 0 || d->in_ring || d->site_suspended)
+		return;
+	while (*pp != d)
+		pp = &(*pp)->hnext;
+	*pp = d->hnext;
+	if (d->turn != NULL) {
+		struct qten *t = d->turn->next;
+		while (t != d->turn) {
+			struct qten *tn = t->next;
+			free(t);
+			t = tn;
+		}
+		free(d->turn);
+	}
+	free(d);
+}
+
 /* The engine's callback (loop thread). */
 static void
 qmgr_attempt_end(void *arg, const struct deliver_outcome *out)
@@ -660,7 +687,10 @@ qmgr_attempt_end(void *arg, const struct deliver_outcome *out)
 	q->active--;
 	deliver_engine_domain_end(q->eng, e->site_token);
 	e->site_token = NULL;
-	qmgr_attempt_done(q, e, out);
+	struct qdom *d = e->dom;
+	e->dom = NULL;
+	qmgr_attempt_done(q, e, out);     /* may free e; may put it back in d */
+	qmgr_dom_release(q, d);
 	qmgr_dispatch_locked(q);
 	pthread_mutex_unlock(&q->lock);
 }
