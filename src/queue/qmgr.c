@@ -651,6 +651,22 @@ qmgr_attempt_done(struct qmgr *q, struct qent *e, const struct deliver_outcome *
 		qmgr_defer(q, e, out->next_try);
 }
 
+/* A domain queue and its ring of tenant queues. */
+static void
+qmgr_dom_free(struct qdom *d)
+{
+	if (d->turn != NULL) {
+		struct qten *t = d->turn->next;
+		while (t != d->turn) {
+			struct qten *tn = t->next;
+			free(t);
+			t = tn;
+		}
+		free(d->turn);
+	}
+	free(d);
+}
+
 /* Free a domain queue nothing refers to any more (no ready or active
  * message; a deferred one gets it again when it is due). */
 static void
@@ -663,16 +679,7 @@ qmgr_dom_release(struct qmgr *q, struct qdom *d)
 	while (*pp != d)
 		pp = &(*pp)->hnext;
 	*pp = d->hnext;
-	if (d->turn != NULL) {
-		struct qten *t = d->turn->next;
-		while (t != d->turn) {
-			struct qten *tn = t->next;
-			free(t);
-			t = tn;
-		}
-		free(d->turn);
-	}
-	free(d);
+	qmgr_dom_free(d);
 }
 
 /* The engine's callback (loop thread). */
@@ -744,16 +751,7 @@ qmgr_free(struct qmgr *q)
 	for (size_t i = 0; i < QMGR_DOM_BUCKETS; i++)
 		for (struct qdom *d = q->doms[i], *next; d != NULL; d = next) {
 			next = d->hnext;
-			if (d->turn != NULL) {
-				struct qten *t = d->turn->next;
-				while (t != d->turn) {
-					struct qten *tn = t->next;
-					free(t);
-					t = tn;
-				}
-				free(d->turn);
-			}
-			free(d);
+			qmgr_dom_free(d);
 		}
 	free(q->heap);
 	free(q);
