@@ -16,14 +16,22 @@
 # ferryd gets destination_concurrency CONNS; delivery_threads CONNS too only
 # when the binary predates delivery_max_inflight (today's engine needs a
 # thread per delivery).
-# Tunables (environment): CONNS LATENCY MSGS SESS SIZE REPEATS TIMEOUT KEEP
-# BASE FERRYD FERRY_* PF_MAIN_CF_EXTRA SINK_MAXCONN SINK_BACKLOG; see
-# bench/README.md.
+# PREQUEUE=1 measures delivery alone: each relay first accepts all MSGS
+# messages with delivery held (ferryd: delivery off; Postfix: every message
+# on hold), then delivery is released (ferryd: delivery on and SIGHUP;
+# Postfix: postsuper -H ALL, postqueue -f) and the clock starts.
+# Tunables (environment): CONNS LATENCY MSGS PREQUEUE SESS SIZE REPEATS
+# TIMEOUT KEEP BASE FERRYD FERRY_* PF_MAIN_CF_EXTRA SINK_MAXCONN
+# SINK_BACKLOG; see bench/README.md.
 set -u -o pipefail
 BENCH_NAME=latency
 CONNS=${CONNS:-1000}
 LATENCY=${LATENCY:-1}
 MSGS=${MSGS:-5000}
+PREQUEUE=${PREQUEUE:-0}
+case "$PREQUEUE" in 0 | 1) ;; *) echo "latency: PREQUEUE must be 0 or 1" >&2; exit 1 ;; esac
+# lib.sh's relay runs hold delivery until all the load is queued
+RELAY_PREQUEUE=$PREQUEUE
 # smtp-sink serves 256 sessions at once unless told otherwise: room for all
 SINK_MAXCONN=${SINK_MAXCONN:-$((CONNS + 100))}
 SINK_BACKLOG=${SINK_BACKLOG:-$((CONNS + 100))}
@@ -49,6 +57,8 @@ log "latency: ferryd ($FERRYD) vs Postfix $(pf_version), into smtp-sink -w $LATE
 	"(DATA answered after ${LATENCY}s, -m $SINK_MAXCONN sessions at once) on 127.0.0.1"
 log "latency: $MSGS msgs x $SIZE bytes, $SESS smtp-source sessions${SRC_OPTS:+ (smtp-source $SRC_OPTS)}," \
 	"$CONNS connections each, ideal $IDEAL msg/s, $REPEATS run(s), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
+[ "$PREQUEUE" = 1 ] &&
+	log "latency: PREQUEUE=1: all $MSGS messages queued with delivery held; rates count from the release"
 log "latency: ferryd: $(ferry_shaping_desc)"
 log "latency: postfix: default_destination_concurrency_limit $PF_CONC, smtp_destination_concurrency_limit $PF_CONC," \
 	"$(printf '%s' "$PF_MAIN_CF_EXTRA" | tr '\n' ',')"
