@@ -20,7 +20,11 @@
 # messages with delivery held (ferryd: delivery off; Postfix: every message
 # on hold), then delivery is released (ferryd: delivery on and SIGHUP;
 # Postfix: postsuper -H ALL, postqueue -f) and the clock starts.
-# Tunables (environment): CONNS LATENCY MSGS PREQUEUE SESS SIZE REPEATS
+# DIRECT=1 also measures, in each run, smtp-source itself straight into the
+# same receiver over CONNS reused connections (-d -s CONNS): the ceiling this
+# receiver allows, printed with ferryd's share of it (of-direct) on a line
+# before the RSS line.
+# Tunables (environment): CONNS DIRECT LATENCY MSGS PREQUEUE SESS SIZE REPEATS
 # TIMEOUT KEEP BASE FERRYD FERRY_* PF_MAIN_CF_EXTRA SINK_MAXCONN
 # SINK_BACKLOG; see bench/README.md.
 set -u -o pipefail
@@ -32,6 +36,8 @@ PREQUEUE=${PREQUEUE:-0}
 case "$PREQUEUE" in 0 | 1) ;; *) echo "latency: PREQUEUE must be 0 or 1" >&2; exit 1 ;; esac
 # lib.sh's relay runs hold delivery until all the load is queued
 RELAY_PREQUEUE=$PREQUEUE
+DIRECT=${DIRECT:-0}
+case "$DIRECT" in 0 | 1) ;; *) echo "latency: DIRECT must be 0 or 1" >&2; exit 1 ;; esac
 # smtp-sink serves 256 sessions at once unless told otherwise: room for all
 SINK_MAXCONN=${SINK_MAXCONN:-$((CONNS + 100))}
 SINK_BACKLOG=${SINK_BACKLOG:-$((CONNS + 100))}
@@ -63,13 +69,37 @@ log "latency: ferryd: $(ferry_shaping_desc)"
 log "latency: postfix: default_destination_concurrency_limit $PF_CONC, smtp_destination_concurrency_limit $PF_CONC," \
 	"$(printf '%s' "$PF_MAIN_CF_EXTRA" | tr '\n' ',')"
 
+# latency_direct RUN: MSGS messages from smtp-source over CONNS reused
+# connections straight into a fresh smtp-sink -w LATENCY; rate to RESULT
+latency_direct() {
+	local dir=$BASE/direct.$1 t0 t1
+	mkdir -p "$dir"
+	free_port
+	sink_start "$PORT" "$dir/sink.log" 127.0.0.1 -w "$LATENCY"
+	t0=$(now)
+	SESS=$CONNS SRC_OPTS="-d $SRC_OPTS" run_source "$PORT" "$dir/source.log" ||
+		{ cat "$dir/source.log" >&2; die "run $1: smtp-source against smtp-sink failed"; }
+	wait_drained "$dir/sink.log" direct echo 0
+	t1=$T_END
+	check_sink "$dir/sink.log" direct
+	sink_stop
+	log "run $1: direct  $(rate "$MSGS" "$t0" "$t1") msg/s ($(secs "$t0" "$t1") s; smtp-source -d -s $CONNS)"
+	[ "$KEEP" = 1 ] || rm -rf "$dir"
+	RESULT=$(rate "$MSGS" "$t0" "$t1")
+}
+
 RESULT=
 RSS=
+DIRECTS=()
 T_END=
 FERRY=()
 RSSES=()
 POSTFIX=()
 for r in $(seq 1 "$REPEATS"); do
+	if [ "$DIRECT" = 1 ]; then
+		latency_direct "$r"
+		DIRECTS+=("$RESULT")
+	fi
 	relay_run_ferry "$r" ferryd -w "$LATENCY"
 	f=$RESULT
 	relay_run_postfix "$r" -w "$LATENCY"
@@ -85,6 +115,11 @@ P=$(printf '%s\n' "${POSTFIX[@]}" | median)
 # the RSS of the run whose rate is nearest the median
 R_MB=$(printf '%s\n' "${RSSES[@]}" |
 	awk -v m="$F" '{ d = $1 - m; if (d < 0) d = -d; if (NR == 1 || d < best) { best = d; r = $2 } } END { print r }')
+if [ "$DIRECT" = 1 ]; then
+	D=$(printf '%s\n' "${DIRECTS[@]}" | median)
+	echo "direct (smtp-source -d -s $CONNS): $(printf '%.0f' "$D") msg/s (runs: $(printf '%s\n' "${DIRECTS[@]}" | paste -sd, | sed 's/,/, /g'))," \
+		"of-direct: $(awk -v f="$F" -v d="$D" 'BEGIN { printf "%.2f", f / d }')"
+fi
 echo "ferryd peak RSS: $R_MB MB (delivery_threads ${FERRY_DELIVERY_THREADS:-default}; runs: $(printf '%s\n' "${RSSES[@]}" | awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $2 }') MB)"
 echo "ferryd: $(printf '%.0f' "$F") msg/s, postfix: $(printf '%.0f' "$P") msg/s, ideal: $IDEAL msg/s," \
 	"ratio: $(awk -v f="$F" -v p="$P" 'BEGIN { printf "%.1f", f / p }')," \
