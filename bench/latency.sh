@@ -69,25 +69,6 @@ log "latency: ferryd: $(ferry_shaping_desc)"
 log "latency: postfix: default_destination_concurrency_limit $PF_CONC, smtp_destination_concurrency_limit $PF_CONC," \
 	"$(printf '%s' "$PF_MAIN_CF_EXTRA" | tr '\n' ',')"
 
-# latency_direct RUN: MSGS messages from smtp-source over CONNS reused
-# connections straight into a fresh smtp-sink -w LATENCY; rate to RESULT
-latency_direct() {
-	local dir=$BASE/direct.$1 t0 t1
-	mkdir -p "$dir"
-	free_port
-	sink_start "$PORT" "$dir/sink.log" 127.0.0.1 -w "$LATENCY"
-	t0=$(now)
-	SESS=$CONNS SRC_OPTS="-d $SRC_OPTS" run_source "$PORT" "$dir/source.log" ||
-		{ cat "$dir/source.log" >&2; die "run $1: smtp-source against smtp-sink failed"; }
-	wait_drained "$dir/sink.log" direct echo 0
-	t1=$T_END
-	check_sink "$dir/sink.log" direct
-	sink_stop
-	log "run $1: direct  $(rate "$MSGS" "$t0" "$t1") msg/s ($(secs "$t0" "$t1") s; smtp-source -d -s $CONNS)"
-	[ "$KEEP" = 1 ] || rm -rf "$dir"
-	RESULT=$(rate "$MSGS" "$t0" "$t1")
-}
-
 RESULT=
 RSS=
 DIRECTS=()
@@ -97,7 +78,8 @@ RSSES=()
 POSTFIX=()
 for r in $(seq 1 "$REPEATS"); do
 	if [ "$DIRECT" = 1 ]; then
-		latency_direct "$r"
+		# smtp-source's sessions each reuse one connection, CONNS of them
+		SESS=$CONNS SRC_OPTS="-d${SRC_OPTS:+ $SRC_OPTS}" direct_run "$r" -w "$LATENCY"
 		DIRECTS+=("$RESULT")
 	fi
 	relay_run_ferry "$r" ferryd -w "$LATENCY"

@@ -442,6 +442,28 @@ wait_count() {
 }
 
 # ---------------------------------------------------------------- one run
+# direct_run RUN [SINK_OPTION...]: smtp-source (SESS sessions, SRC_OPTS)
+# straight into a fresh smtp-sink started with SINK_OPTIONs, no relay: the
+# ceiling of load generator and receiver; rate to RESULT
+# shellcheck disable=SC2034 # RESULT is read by the caller
+direct_run() {
+	local run=$1 dir=$BASE/direct.$1 t0 t1
+	shift
+	mkdir -p "$dir"
+	free_port
+	sink_start "$PORT" "$dir/sink.log" 127.0.0.1 "$@"
+	t0=$(now)
+	run_source "$PORT" "$dir/source.log" ||
+		{ cat "$dir/source.log" >&2; die "run $run: smtp-source against smtp-sink failed"; }
+	wait_drained "$dir/sink.log" direct echo 0
+	t1=$T_END
+	check_sink "$dir/sink.log" direct
+	sink_stop
+	log "run $run: direct  $(rate "$MSGS" "$t0" "$t1") msg/s ($(secs "$t0" "$t1") s; $SESS sessions${SRC_OPTS:+, smtp-source $SRC_OPTS})"
+	[ "$KEEP" = 1 ] || rm -rf "$dir"
+	RESULT=$(rate "$MSGS" "$t0" "$t1")
+}
+
 # RELAY_PREQUEUE=1 (latency.sh's PREQUEUE) makes both relay runs measure
 # delivery alone: the relay accepts the whole load with delivery held, and
 # the clock starts when delivery is released (ferry_release, pf_release).
