@@ -16,14 +16,28 @@
 # ferryd gets destination_concurrency CONNS; delivery_threads CONNS too only
 # when the binary predates delivery_max_inflight (today's engine needs a
 # thread per delivery).
-# Tunables (environment): CONNS LATENCY MSGS SESS SIZE REPEATS TIMEOUT KEEP
-# BASE FERRYD FERRY_* PF_MAIN_CF_EXTRA SINK_MAXCONN SINK_BACKLOG; see
-# bench/README.md.
+# PREQUEUE=1 measures delivery alone: each relay first accepts all MSGS
+# messages with delivery held (ferryd: delivery off; Postfix: every message
+# on hold), then delivery is released (ferryd: delivery on and SIGHUP;
+# Postfix: postsuper -H ALL, postqueue -f) and the clock starts.
+# DIRECT=1 also measures, in each run, smtp-source itself straight into the
+# same receiver over CONNS reused connections (-d -s CONNS): the ceiling this
+# receiver allows, printed with ferryd's share of it (of-direct) on a line
+# before the RSS line.
+# Tunables (environment): CONNS DIRECT LATENCY MSGS PREQUEUE SESS SIZE REPEATS
+# TIMEOUT KEEP BASE FERRYD FERRY_* PF_MAIN_CF_EXTRA SINK_MAXCONN
+# SINK_BACKLOG; see bench/README.md.
 set -u -o pipefail
 BENCH_NAME=latency
 CONNS=${CONNS:-1000}
 LATENCY=${LATENCY:-1}
 MSGS=${MSGS:-5000}
+PREQUEUE=${PREQUEUE:-0}
+case "$PREQUEUE" in 0 | 1) ;; *) echo "latency: PREQUEUE must be 0 or 1" >&2; exit 1 ;; esac
+# lib.sh's relay runs hold delivery until all the load is queued
+RELAY_PREQUEUE=$PREQUEUE
+DIRECT=${DIRECT:-0}
+case "$DIRECT" in 0 | 1) ;; *) echo "latency: DIRECT must be 0 or 1" >&2; exit 1 ;; esac
 # smtp-sink serves 256 sessions at once unless told otherwise: room for all
 SINK_MAXCONN=${SINK_MAXCONN:-$((CONNS + 100))}
 SINK_BACKLOG=${SINK_BACKLOG:-$((CONNS + 100))}
@@ -49,17 +63,25 @@ log "latency: ferryd ($FERRYD) vs Postfix $(pf_version), into smtp-sink -w $LATE
 	"(DATA answered after ${LATENCY}s, -m $SINK_MAXCONN sessions at once) on 127.0.0.1"
 log "latency: $MSGS msgs x $SIZE bytes, $SESS smtp-source sessions${SRC_OPTS:+ (smtp-source $SRC_OPTS)}," \
 	"$CONNS connections each, ideal $IDEAL msg/s, $REPEATS run(s), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
+[ "$PREQUEUE" = 1 ] &&
+	log "latency: PREQUEUE=1: all $MSGS messages queued with delivery held; rates count from the release"
 log "latency: ferryd: $(ferry_shaping_desc)"
 log "latency: postfix: default_destination_concurrency_limit $PF_CONC, smtp_destination_concurrency_limit $PF_CONC," \
 	"$(printf '%s' "$PF_MAIN_CF_EXTRA" | tr '\n' ',')"
 
 RESULT=
 RSS=
+DIRECTS=()
 T_END=
 FERRY=()
 RSSES=()
 POSTFIX=()
 for r in $(seq 1 "$REPEATS"); do
+	if [ "$DIRECT" = 1 ]; then
+		# smtp-source's sessions each reuse one connection, CONNS of them
+		SESS=$CONNS SRC_OPTS="-d${SRC_OPTS:+ $SRC_OPTS}" direct_run "$r" -w "$LATENCY"
+		DIRECTS+=("$RESULT")
+	fi
 	relay_run_ferry "$r" ferryd -w "$LATENCY"
 	f=$RESULT
 	relay_run_postfix "$r" -w "$LATENCY"
@@ -75,6 +97,11 @@ P=$(printf '%s\n' "${POSTFIX[@]}" | median)
 # the RSS of the run whose rate is nearest the median
 R_MB=$(printf '%s\n' "${RSSES[@]}" |
 	awk -v m="$F" '{ d = $1 - m; if (d < 0) d = -d; if (NR == 1 || d < best) { best = d; r = $2 } } END { print r }')
+if [ "$DIRECT" = 1 ]; then
+	D=$(printf '%s\n' "${DIRECTS[@]}" | median)
+	echo "direct (smtp-source -d -s $CONNS): $(printf '%.0f' "$D") msg/s (runs: $(printf '%s\n' "${DIRECTS[@]}" | paste -sd, | sed 's/,/, /g'))," \
+		"of-direct: $(awk -v f="$F" -v d="$D" 'BEGIN { printf "%.2f", f / d }')"
+fi
 echo "ferryd peak RSS: $R_MB MB (delivery_threads ${FERRY_DELIVERY_THREADS:-default}; runs: $(printf '%s\n' "${RSSES[@]}" | awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $2 }') MB)"
 echo "ferryd: $(printf '%.0f' "$F") msg/s, postfix: $(printf '%.0f' "$P") msg/s, ideal: $IDEAL msg/s," \
 	"ratio: $(awk -v f="$F" -v p="$P" 'BEGIN { printf "%.1f", f / p }')," \

@@ -49,14 +49,21 @@ median() {
 		if (NR == 0) exit 1
 		if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-port_busy() { [ -n "$(ss -Hltn "sport = :$1")" ]; }
+# port_busy PORT: some socket, listening or connected, has PORT as its own
+port_busy() { [ -n "$(ss -Htan "sport = :$1")" ]; }
 
 # free_port: sets PORT to an unused TCP port on loopback, not handed out
-# before in this run (no subshell, so PORTS_TAKEN persists)
+# before in this run (no subshell, so PORTS_TAKEN persists). Ports come from
+# below the kernel's ephemeral range (ip_local_port_range): a port in it can
+# be taken between the check and the bind by one of the thousands of
+# outbound connections a run makes (smtp-sink then fails with "Address
+# already in use").
 free_port() {
-	local p _
+	local p lo _
+	lo=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	[ "${lo:-0}" -gt 12000 ] || lo=60000
 	for _ in $(seq 1 200); do
-		p=$(( 20000 + RANDOM % 40000 ))
+		p=$(( 10000 + RANDOM % (lo - 10000) ))
 		case "$PORTS_TAKEN" in *" $p "*) continue ;; esac
 		port_busy "$p" && continue
 		PORTS_TAKEN="$PORTS_TAKEN$p "
@@ -178,6 +185,7 @@ sink_count() {
 # MODE relay: delivery on, every domain routed to smtp-sink on SINK_PORT
 # (or, when FERRY_ROUTES is set, routed by its lines instead) with the
 # FERRY_* shaping settings below.
+# MODE held: relay's configuration with delivery off, until ferry_release.
 ferry_start() {
 	local mode=$1 dir=$2 port=$3 sink=${4:-}
 	mkdir -p "$dir" || die "mkdir $dir failed"
@@ -194,8 +202,8 @@ ferry_start() {
 		echo "workers $FERRY_WORKERS"
 		# never the machine's resolver; port 9 answers nothing
 		echo "dns_servers 127.0.0.1:9"
-		if [ "$mode" = relay ]; then
-			echo "delivery on"
+		if [ "$mode" = relay ] || [ "$mode" = held ]; then
+			if [ "$mode" = held ]; then echo "delivery off"; else echo "delivery on"; fi
 			if [ -n "$FERRY_ROUTES" ]; then
 				printf '%s\n' "$FERRY_ROUTES"
 			else
@@ -220,6 +228,21 @@ ferry_start() {
 	wait_listen "$port" "$FERRY_PID" ferryd "$dir/stderr"
 }
 ferry_stop() { stop_pid "$FERRY_PID" ferryd; FERRY_PID=; }
+# ferry_release DIR: a ferryd started held delivers from now on: its
+# configuration is rewritten with delivery on and reloaded (SIGHUP); fails
+# if the reload is not logged within 10 s. ferryd's queue manager reads the
+# setting at its next dispatch round (at least once a second).
+ferry_release() {
+	local dir=$1 _
+	sed -i 's/^delivery off$/delivery on/' "$dir/ferry.conf" || die "cannot rewrite $dir/ferry.conf"
+	kill -HUP "$FERRY_PID" || die "ferryd: SIGHUP failed"
+	for _ in $(seq 1 200); do
+		grep -q 'event=reloaded' "$dir/ferryd.log" 2>/dev/null && return 0
+		grep -q 'event=reload-failed' "$dir/ferryd.log" 2>/dev/null && break
+		sleep 0.05
+	done
+	die "ferryd did not reload $dir/ferry.conf (see $dir/ferryd.log)"
+}
 # ferry_cpu_ms: CPU time (user + system, all threads) ferryd has used so far
 ferry_cpu_ms() {
 	awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.0f", ($12 + $13) * 1000 / hz }' \
@@ -277,6 +300,8 @@ PF_MAIN_CF_EXTRA=${PF_MAIN_CF_EXTRA:-}
 # MODE accept: every message is put on hold, so mail stays in DIR/spool/hold
 # (what ferryd does with 'delivery off').
 # MODE relay: relayhost [127.0.0.1]:SINK_PORT, PF_CONC connections at once.
+# MODE held: relay's configuration, every message put on hold as in accept
+# mode, until pf_release.
 pf_start() {
 	local mode=$1 dir=$2 port=$3 sink=${4:-0} line _
 	PF_CONF=$dir/etc
@@ -339,7 +364,7 @@ anvil             unix  -       -      n      -      1       anvil
 scache            unix  -       -      n      -      1       scache
 postlog           unix-dgram n  -      n      -      1       postlogd
 EOF
-	if [ "$mode" = accept ]; then
+	if [ "$mode" = accept ] || [ "$mode" = held ]; then
 		# Every message goes to the hold queue: cleanup writes and fsyncs
 		# it as usual, but the queue manager leaves it alone. (Disabling
 		# the queue manager instead makes cleanup warn and slows Postfix
@@ -393,27 +418,88 @@ pf_queue_count() {
 		"$PF_SPOOL/deferred" "$PF_SPOOL/hold" -type f 2>/dev/null | wc -l
 }
 pf_version() { postconf -d -h mail_version 2>/dev/null; }
+# pf_hold_count: messages in the instance's hold queue
+pf_hold_count() { find "$PF_SPOOL/hold" -type f 2>/dev/null | wc -l; }
+# pf_release: an instance started held delivers from now on: its held mail
+# moves to the deferred queue (postsuper -H) and the queue manager is told
+# to deliver all deferred mail now (postqueue -f). New mail would still be
+# held: the HOLD restriction stays.
+pf_release() {
+	postsuper -c "$PF_CONF" -H ALL 2>/dev/null || die "postsuper -H ALL failed"
+	postqueue -c "$PF_CONF" -f || die "postqueue -f failed"
+}
+
+# wait_count WHAT QUEUECMD...: wait until QUEUECMD prints MSGS (all the
+# load is queued); fails after TIMEOUT
+wait_count() {
+	local what=$1 deadline q
+	shift
+	deadline=$(($(date +%s) + TIMEOUT))
+	while q=$("$@"); [ "$q" -lt "$MSGS" ]; do
+		[ "$(date +%s)" -lt "$deadline" ] || die "$what: timeout after ${TIMEOUT}s: $q/$MSGS queued"
+		sleep 0.05
+	done
+}
 
 # ---------------------------------------------------------------- one run
+# direct_run RUN [SINK_OPTION...]: smtp-source (SESS sessions, SRC_OPTS)
+# straight into a fresh smtp-sink started with SINK_OPTIONs, no relay: the
+# ceiling of load generator and receiver; rate to RESULT
+# shellcheck disable=SC2034 # RESULT is read by the caller
+direct_run() {
+	local run=$1 dir=$BASE/direct.$1 t0 t1
+	shift
+	mkdir -p "$dir"
+	free_port
+	sink_start "$PORT" "$dir/sink.log" 127.0.0.1 "$@"
+	t0=$(now)
+	run_source "$PORT" "$dir/source.log" ||
+		{ cat "$dir/source.log" >&2; die "run $run: smtp-source against smtp-sink failed"; }
+	wait_drained "$dir/sink.log" direct echo 0
+	t1=$T_END
+	check_sink "$dir/sink.log" direct
+	sink_stop
+	log "run $run: direct  $(rate "$MSGS" "$t0" "$t1") msg/s ($(secs "$t0" "$t1") s; $SESS sessions${SRC_OPTS:+, smtp-source $SRC_OPTS})"
+	[ "$KEEP" = 1 ] || rm -rf "$dir"
+	RESULT=$(rate "$MSGS" "$t0" "$t1")
+}
+
+# RELAY_PREQUEUE=1 (latency.sh's PREQUEUE) makes both relay runs measure
+# delivery alone: the relay accepts the whole load with delivery held, and
+# the clock starts when delivery is released (ferry_release, pf_release).
+RELAY_PREQUEUE=${RELAY_PREQUEUE:-0}
+
 # relay_run_ferry RUN LABEL [SINK_OPTION...]: MSGS messages from smtp-source
 # through a fresh ferryd (relay mode) into a fresh smtp-sink started with
 # SINK_OPTIONs; rate (msg/s, until the sink has them all and the queue is
 # empty) to RESULT, ferryd's peak RSS (MB) to RSS
 # shellcheck disable=SC2034 # RESULT and RSS are read by the caller
 relay_run_ferry() {
-	local run=$1 label=$2 dir port sink t0 t1 t2 cpu0 cpu1
+	local run=$1 label=$2 dir port sink t0 t1 ts t2 cpu0 cpu1 held=
 	shift 2
 	dir=$BASE/$label.$run
 	free_port; sink=$PORT
 	free_port; port=$PORT
 	mkdir -p "$dir"
 	sink_start "$sink" "$dir/sink.log" 127.0.0.1 "$@"
-	ferry_start relay "$dir" "$port" "$sink"
+	if [ "$RELAY_PREQUEUE" = 1 ]; then
+		ferry_start held "$dir" "$port" "$sink"
+	else
+		ferry_start relay "$dir" "$port" "$sink"
+	fi
 	cpu0=$(ferry_cpu_ms)
 	t0=$(now)
 	run_source "$port" "$dir/source.log" ||
 		{ cat "$dir/source.log" >&2; die "run $run: smtp-source against ferryd failed"; }
 	t1=$(now)
+	ts=$t0
+	if [ "$RELAY_PREQUEUE" = 1 ]; then
+		wait_count "$label" ferry_queue_count "$dir"
+		cpu0=$(ferry_cpu_ms)
+		ts=$(now)
+		ferry_release "$dir"
+		held="held $(secs "$t0" "$ts") s before release; "
+	fi
 	wait_drained "$dir/sink.log" "$label" ferry_queue_count "$dir"
 	t2=$T_END
 	cpu1=$(ferry_cpu_ms)
@@ -422,41 +508,52 @@ relay_run_ferry() {
 	ferry_stop
 	sink_stop
 	! grep -q 'event=dkim-failed' "$dir/ferryd.log" || die "run $run: ferryd could not sign (see $dir/ferryd.log)"
-	log "run $run: $label  $(rate "$MSGS" "$t0" "$t2") msg/s end-to-end ($(secs "$t0" "$t2") s;" \
-		"accept $(rate "$MSGS" "$t0" "$t1") msg/s in $(secs "$t0" "$t1") s;" \
-		"ferryd CPU $(awk -v c=$((cpu1 - cpu0)) -v n="$MSGS" 'BEGIN { printf "%.2f", c / n }') ms/msg;" \
+	log "run $run: $label  $(rate "$MSGS" "$ts" "$t2") msg/s ${held:+from release }end-to-end ($(secs "$ts" "$t2") s;" \
+		"${held}accept $(rate "$MSGS" "$t0" "$t1") msg/s in $(secs "$t0" "$t1") s;" \
+		"ferryd CPU $(awk -v c=$((cpu1 - cpu0)) -v n="$MSGS" 'BEGIN { printf "%.2f", c / n }') ms/msg${held:+ delivering};" \
 		"peak RSS ${RSS:-?} MB;" \
 		"$(grep -c 'event=delivered' "$dir/ferryd.log") delivered," \
 		"$(grep -c 'event=deferred' "$dir/ferryd.log") deferred)"
 	[ "$KEEP" = 1 ] || rm -rf "$dir"
-	RESULT=$(rate "$MSGS" "$t0" "$t2")
+	RESULT=$(rate "$MSGS" "$ts" "$t2")
 }
 
 # relay_run_postfix RUN [SINK_OPTION...]: the same through a fresh Postfix
 # instance; rate to RESULT
 # shellcheck disable=SC2034 # RESULT is read by the caller
 relay_run_postfix() {
-	local run=$1 dir port sink t0 t1 t2
+	local run=$1 dir port sink t0 t1 ts t2 held=
 	shift
 	dir=$BASE/postfix.$run
 	free_port; sink=$PORT
 	free_port; port=$PORT
 	mkdir -p "$dir"
 	sink_start "$sink" "$dir/sink.log" 127.0.0.1 "$@"
-	pf_start relay "$dir" "$port" "$sink"
+	if [ "$RELAY_PREQUEUE" = 1 ]; then
+		pf_start held "$dir" "$port" "$sink"
+	else
+		pf_start relay "$dir" "$port" "$sink"
+	fi
 	t0=$(now)
 	run_source "$port" "$dir/source.log" ||
 		{ cat "$dir/source.log" >&2; die "run $run: smtp-source against Postfix failed"; }
 	t1=$(now)
+	ts=$t0
+	if [ "$RELAY_PREQUEUE" = 1 ]; then
+		wait_count postfix pf_hold_count
+		ts=$(now)
+		pf_release
+		held="held $(secs "$t0" "$ts") s before release; "
+	fi
 	wait_drained "$dir/sink.log" postfix pf_queue_count
 	t2=$T_END
 	check_sink "$dir/sink.log" postfix
 	pf_stop
 	sink_stop
-	log "run $run: postfix $(rate "$MSGS" "$t0" "$t2") msg/s end-to-end ($(secs "$t0" "$t2") s;" \
-		"accept $(rate "$MSGS" "$t0" "$t1") msg/s in $(secs "$t0" "$t1") s)"
+	log "run $run: postfix $(rate "$MSGS" "$ts" "$t2") msg/s ${held:+from release }end-to-end ($(secs "$ts" "$t2") s;" \
+		"${held}accept $(rate "$MSGS" "$t0" "$t1") msg/s in $(secs "$t0" "$t1") s)"
 	[ "$KEEP" = 1 ] || rm -rf "$dir"
-	RESULT=$(rate "$MSGS" "$t0" "$t2")
+	RESULT=$(rate "$MSGS" "$ts" "$t2")
 }
 
 # ---------------------------------------------------------------- pairs

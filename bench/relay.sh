@@ -22,24 +22,6 @@ BENCH_NAME=relay
 
 bench_init
 
-# relay_direct RUN: smtp-source straight into smtp-sink; rate to RESULT
-relay_direct() {
-	local dir=$BASE/direct.$1 t0 t1
-	mkdir -p "$dir"
-	free_port
-	sink_start "$PORT" "$dir/sink.log"
-	t0=$(now)
-	run_source "$PORT" "$dir/source.log" ||
-		{ cat "$dir/source.log" >&2; die "run $1: smtp-source against smtp-sink failed"; }
-	wait_drained "$dir/sink.log" direct echo 0
-	t1=$T_END
-	check_sink "$dir/sink.log" direct
-	sink_stop
-	log "run $1: direct  $(rate "$MSGS" "$t0" "$t1") msg/s ($(secs "$t0" "$t1") s)"
-	[ "$KEEP" = 1 ] || rm -rf "$dir"
-	RESULT=$(rate "$MSGS" "$t0" "$t1")
-}
-
 # relay_ferry RUN [dkim]: through ferryd (signing with an RSA-2048 and an
 # Ed25519 key when asked); rate to RESULT
 relay_ferry() {
@@ -75,7 +57,7 @@ FERRY=()
 SIGNED=()
 POSTFIX=()
 for r in $(seq 1 "$REPEATS"); do
-	relay_direct "$r"
+	direct_run "$r"
 	d=$RESULT
 	relay_ferry "$r"
 	f=$RESULT
