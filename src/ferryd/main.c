@@ -316,6 +316,8 @@ ferryd_reload(struct ferryd *srv, const char *path, const struct ferryd_ids *ids
 	if (c->nlisteners != srv->server.nlisteners)
 		log_warn("event=reload-warning reason=\"listener changes need a restart\"");
 	server_snap_set(&srv->snaps, c, ctx);
+	if (srv->qmgr != NULL)
+		qmgr_conf_changed(srv->qmgr);   /* delivery on, new limits: now, not at the next tick */
 	log_info("event=reloaded config=%s", path ? path : "(embedded)");
 }
 

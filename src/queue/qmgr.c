@@ -483,6 +483,12 @@ qmgr_kick(struct qmgr *q)
 	deliver_engine_post(q->eng, qmgr_dispatch, q);
 }
 
+void
+qmgr_conf_changed(struct qmgr *q)
+{
+	qmgr_kick(q);
+}
+
 static void
 qmgr_tick_cb(evutil_socket_t fd, short what, void *arg)
 {

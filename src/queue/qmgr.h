@@ -53,6 +53,9 @@ void qmgr_free(struct qmgr *q);
  * key it in the queues until its first attempt says better. */
 void qmgr_msg_add(struct qmgr *q, const char *id, long long tenant, const char *domain);
 
+/* The configuration was reloaded (delivery on, other limits): dispatch now. */
+void qmgr_conf_changed(struct qmgr *q);
+
 /* Operator actions; id NULL for flush means every deferred message.
  * Return 0, or -1 when there is no such message (or it is busy). */
 int qmgr_hold(struct qmgr *q, const char *id);
