@@ -30,6 +30,8 @@ struct deliver_handles {
 	 * queue manager's to schedule. Called from a worker thread. */
 	void (*queued)(void *arg, const char *id, const char *rcpt);
 	void                *queued_arg;
+	/* A domain's site became known: more of its mail may start (loop thread). */
+	void (*learned)(void *arg);
 };
 
 struct deliver_outcome {
@@ -63,9 +65,11 @@ typedef void (*deliver_done_fn)(void *arg, const struct deliver_outcome *out);
 /* Start one attempt of message id (loop thread); done(arg, out) runs on
  * the loop thread when it ends. attempts: tries so far; warned: a delay
  * warning was already sent. -1: it cannot start now (no coroutine stack;
- * logged), done is not called. */
+ * logged), done is not called. *load_token: what deliver_engine_domain_start
+ * gave for it (NULL when its site was not known yet: the attempt fills it
+ * in once it learns the site, and the caller ends it as usual). */
 int  deliver_engine_run(struct deliver_engine *e, const char *id, int attempts, bool warned,
-    deliver_done_fn done, void *arg);
+    deliver_done_fn done, void *arg, void **load_token);
 /* Attempts running now. */
 size_t deliver_engine_running(const struct deliver_engine *e);
 
@@ -74,6 +78,8 @@ size_t deliver_engine_running(const struct deliver_engine *e);
  * suspended), and the accounting of one that starts and ends. */
 long deliver_engine_domain_room(struct deliver_engine *e, const char *domain, long domain_active);
 void *deliver_engine_domain_start(struct deliver_engine *e, const char *domain);
+/* Is domain's mail held by the operator's suspension of it or its site? */
+bool deliver_engine_domain_suspended(struct deliver_engine *e, const char *domain);
 void deliver_engine_domain_end(struct deliver_engine *e, void *token);
 struct site_table *deliver_engine_sites(struct deliver_engine *e);
 /* The loop's event base, for the queue manager's timer. */

@@ -39,6 +39,7 @@ struct deliver_run {
 	bool                   warned;
 	deliver_done_fn        done;
 	void                  *arg;
+	void                 **load_token;   /* the queue manager's count of it against its site */
 	struct deliver_outcome out;
 };
 
@@ -77,7 +78,7 @@ static void
 deliver_run_co(void *arg)
 {
 	struct deliver_run *r = arg;
-	struct deliver_ctx d = { .h = &r->e->h, .sh = &r->e->sh };
+	struct deliver_ctx d = { .h = &r->e->h, .sh = &r->e->sh, .load_token = r->load_token };
 
 	deliver_message(&d, r->id, r->attempts, r->warned, &r->out);
 	r->e->running--;
@@ -87,7 +88,7 @@ deliver_run_co(void *arg)
 
 int
 deliver_engine_run(struct deliver_engine *e, const char *id, int attempts, bool warned,
-    deliver_done_fn done, void *arg)
+    deliver_done_fn done, void *arg, void **load_token)
 {
 	struct deliver_run *r = xcalloc(1, sizeof(*r));
 
@@ -97,6 +98,7 @@ deliver_engine_run(struct deliver_engine *e, const char *id, int attempts, bool 
 	r->warned = warned;
 	r->done = done;
 	r->arg = arg;
+	r->load_token = load_token;
 	if (coro_spawn(e->sched, deliver_run_co, r) < 0) {
 		free(r);
 		return -1;
@@ -157,11 +159,23 @@ long
 deliver_engine_domain_room(struct deliver_engine *e, const char *domain, long domain_active)
 {
 	struct server_snap *snap = server_snap_get(e->h.snaps);
-	long room = site_domain_room(e->sh.sites, domain, (int)snap->conf->destination_concurrency,
-	    domain_active);
+	const struct conf *c = snap->conf;
+	const struct conf_route *route = domain[0] ? conf_route_find(c, domain) : NULL;
+	long room;
 
+	if (domain[0] == '\0' || (route != NULL && route->transport == CONF_TRANSPORT_MAILDIR))
+		/* delivered here (Maildir): no site, the workers are the limit */
+		room = 2L * c->destination_concurrency - domain_active;
+	else
+		room = site_domain_room(e->sh.sites, domain, (int)c->destination_concurrency, domain_active);
 	server_snap_put(snap);
 	return room;
+}
+
+bool
+deliver_engine_domain_suspended(struct deliver_engine *e, const char *domain)
+{
+	return site_domain_suspended(e->sh.sites, domain);
 }
 
 void *
@@ -219,6 +233,7 @@ deliver_engine_stop(struct deliver_engine *e)
 		struct timespec ts = { 0, 100 * 1000000L };
 		nanosleep(&ts, NULL);
 	}
+	deliver_engine_call(e, deliver_engine_count, &c);
 	if (c.n > 0)
 		log_info("event=shutdown-abandoned attempts=%zu reason=\"still waiting on peers; their"
 		    " messages stay queued and are tried again at the next start\"", c.n);

@@ -60,6 +60,7 @@ struct deliver_ctx {
 	char                *dkim;        /* this message's DKIM-Signature header(s) */
 	bool                 dkim_done;   /* dkim is made (or cannot be) */
 	struct deliver_tenant tenant;     /* this message's tenant (deliver_message) */
+	void               **load_token;  /* its count against its site (deliver_engine_run) */
 };
 
 /* Alias expansion (deliver_local.c): what a hosted recipient becomes. */

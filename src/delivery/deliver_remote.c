@@ -101,8 +101,14 @@ hop_connect_unix(const char *path, const struct mta_opts *o, int timeout_s, stru
 		coro_sleep_ms(100);
 		waited += 100;
 	}
-	if (fd >= 0 && rc < 0 && errno == EINPROGRESS && coro_wait_fd(fd, EV_WRITE, (long)timeout_s * 1000) == 0)
-		rc = 0;
+	if (fd >= 0 && rc < 0 && errno == EINPROGRESS && coro_wait_fd(fd, EV_WRITE, (long)timeout_s * 1000) == 0) {
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
+			rc = 0;
+		else
+			errno = soerr ? soerr : errno;
+	}
 	if (fd < 0 || rc < 0) {
 		mta_reply_set(why, 451, "4.4.1 cannot connect to %.200s: %s", path,
 		    fd < 0 || errno != EAGAIN ? strerror(errno) : "timed out (its listen queue is full)");
@@ -471,7 +477,10 @@ deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_ro
 	}
 	p->provider = p->lmtp ? NULL : hop_provider(c, route, p);
 	hop_site_name(route, p, p->site, sizeof(p->site));
-	site_domain_learn(d->sh->sites, domain, p->site);
+	if (site_domain_learn(d->sh->sites, domain, p->site) && d->h->learned != NULL)
+		d->h->learned(d->h->queued_arg);     /* the queue manager may start more of it now */
+	if (d->load_token != NULL && *d->load_token == NULL)
+		*d->load_token = site_domain_start(d->sh->sites, domain);   /* counted from now on */
 	if (!p->lmtp && !d->dkim_done) {
 		struct dkim_job j = { d, c, env, fd, NULL };
 		coro_offload(hop_dkim_job, &j);

@@ -448,8 +448,13 @@ site_acquire_path(struct site_table *t, struct site *s, long long tenant, const 
 		q->head = &w;
 	q->tail = &w;
 	s->waiting++;
-	for (time_t end = time(NULL) + wait_ms / 1000; !w.granted && time(NULL) < end;)
-		coro_park((long)(end - time(NULL)) * 1000);   /* a stray wake does not restart the wait */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (long left = wait_ms; !w.granted && left > 0;) {
+		coro_park(left);       /* a stray wake does not restart the wait */
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		left = wait_ms - (long)(site_elapsed(&t0, &t1) * 1000);
+	}
 	if (w.granted)
 		return 0;
 	site_waiter_remove(s, tenant, &w);
@@ -657,15 +662,18 @@ site_suspend(struct site_table *t, const char *name, bool suspend)
 	return 0;
 }
 
-void
+bool
 site_domain_learn(struct site_table *t, const char *domain, const char *name)
 {
 	struct site_domain *d = &t->domains[site_hash(domain) % SITE_DOMAINS];
+	bool known;
 
 	if (strlen(domain) >= sizeof(d->domain))
-		return;
+		return false;
+	known = strcasecmp(d->domain, domain) == 0 && strcasecmp(d->site, name) == 0;
 	snprintf(d->domain, sizeof(d->domain), "%s", domain);
 	snprintf(d->site, sizeof(d->site), "%s", name);
+	return !known;
 }
 
 const char *
@@ -699,8 +707,8 @@ site_domain_room(struct site_table *t, const char *domain, int conns, long domai
 
 	if (site_suspended(t, domain) || (name != NULL && site_suspended(t, name)))
 		return 0;
-	if (name == NULL)
-		return 2L * (conns > 0 ? conns : 1) - domain_active;
+	if (name == NULL)     /* its first attempt finds out where it goes: one at a time */
+		return domain_active == 0 ? 1 : 0;
 	for (struct site *s = t->hash[site_hash(name) % SITE_BUCKETS]; s != NULL; s = s->hnext) {
 		if (strcasecmp(s->name, name) != 0 || s->lim.connections == 0)
 			continue;
@@ -724,6 +732,14 @@ site_domain_start(struct site_table *t, const char *domain)
 	l = site_load_get(t, name);
 	l->inflight++;
 	return l;
+}
+
+bool
+site_domain_suspended(struct site_table *t, const char *domain)
+{
+	const char *name = site_domain_site(t, domain);
+
+	return site_suspended(t, domain) || (name != NULL && site_suspended(t, name));
 }
 
 void

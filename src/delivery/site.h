@@ -73,15 +73,19 @@ bool site_suspended(const struct site_table *t, const char *name);
 
 /* How many more of domain's messages may start delivery now: twice the
  * connections its site allows now, less the messages in delivery toward
- * that site from all its domains (a domain not seen yet: twice conns less
- * its own domain_active); 0 or less while the site is suspended. */
+ * that site from all its domains (a domain whose site is not known yet:
+ * one, while none of its own is in delivery); 0 or less while the site is
+ * suspended. */
 long site_domain_room(struct site_table *t, const char *domain, int conns, long domain_active);
+/* Is domain's mail held by an operator's suspension (of it or its site)? */
+bool site_domain_suspended(struct site_table *t, const char *domain);
 /* A message of domain starts delivery: counted against its site until
  * site_domain_end(token). */
 void *site_domain_start(struct site_table *t, const char *domain);
 void site_domain_end(void *token);
-/* Remember that domain's mail goes to site name (for site_domain_room). */
-void site_domain_learn(struct site_table *t, const char *domain, const char *name);
+/* Remember that domain's mail goes to site name (for site_domain_room);
+ * true when that was not known. */
+bool site_domain_learn(struct site_table *t, const char *domain, const char *name);
 /* The site domain's mail went to last, or NULL. */
 const char *site_domain_site(struct site_table *t, const char *domain);
 

@@ -403,13 +403,15 @@ qmgr_conf_read(struct qmgr *q, bool *on, long *inflight)
 static bool
 qmgr_start_one(struct qmgr *q, struct qdom *d, struct qent *e)
 {
-	if (deliver_engine_run(q->eng, e->id, e->attempts, e->warned, qmgr_attempt_end, e) < 0) {
+	e->site_token = deliver_engine_domain_start(q->eng, d->name);
+	if (deliver_engine_run(q->eng, e->id, e->attempts, e->warned, qmgr_attempt_end, e, &e->site_token) < 0) {
+		deliver_engine_domain_end(q->eng, e->site_token);
+		e->site_token = NULL;
 		qmgr_defer(q, e, time(NULL) + 5);    /* no room for it now; no attempt counted */
 		return false;
 	}
 	e->state = QE_ACTIVE;
 	e->dom = d;
-	e->site_token = deliver_engine_domain_start(q->eng, d->name);
 	d->active++;
 	q->active++;
 	return true;
@@ -529,6 +531,13 @@ qmgr_queued(void *arg, const char *id, const char *rcpt)
 	qmgr_msg_add(arg, id, 0, at ? at + 1 : "");
 }
 
+/* A domain's site became known (deliver.h: learned): start more of it. */
+static void
+qmgr_learned(void *arg)
+{
+	qmgr_kick(arg);
+}
+
 /* The keys of a queued file: its tenant and first pending domain. */
 static void
 qmgr_keys_read(struct qmgr *q, struct qent *e)
@@ -627,7 +636,8 @@ qmgr_attempt_done(struct qmgr *q, struct qent *e, const struct deliver_outcome *
 		snprintf(e->last_error, sizeof(e->last_error), "%s", out->last_error);
 		qmgr_key_set(e, out->tenant, out->domain[0] ? out->domain : e->domain);
 		qmgr_ready_push(q, e);
-		e->dom->site_suspended = true;
+		/* unless a resume came while this attempt ended */
+		e->dom->site_suspended = deliver_engine_domain_suspended(q->eng, e->domain);
 		return;
 	}
 	e->attempts++;
@@ -715,6 +725,7 @@ qmgr_start(struct qmgr *q, int nthreads)
 	struct deliver_handles h = q->h;
 
 	h.queued = qmgr_queued;
+	h.learned = qmgr_learned;
 	h.queued_arg = q;
 	q->eng = deliver_engine_new(&h, nthreads);
 	q->tick = event_new(deliver_engine_base(q->eng), -1, EV_PERSIST, qmgr_tick_cb, q);
@@ -1199,8 +1210,11 @@ qmgr_sites_resumed(struct qmgr *q)
 {
 	pthread_mutex_lock(&q->lock);
 	for (size_t i = 0; i < QMGR_DOM_BUCKETS; i++)
-		for (struct qdom *d = q->doms[i]; d != NULL; d = d->hnext)
+		for (struct qdom *d = q->doms[i], *next; d != NULL; d = next) {
+			next = d->hnext;
 			d->site_suspended = false;
+			qmgr_dom_release(q, d);     /* one held with nothing left in it */
+		}
 	pthread_mutex_unlock(&q->lock);
 }
 
