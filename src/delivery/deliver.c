@@ -431,6 +431,7 @@ deliver_attempt_open(void *arg)
 	a->parsed = true;
 	a->res = deliver_results_new(&a->env);
 	a->out->tenant = a->env.tenant_id;
+	a->out->weight = 1;
 	switch (deliver_tenant_load(a->d, &a->env)) {
 	case 1:
 		spool_queue_touch(a->fd, SPOOL_HOLD_TENANT_MTIME);   /* why held: kept on disk */
@@ -443,6 +444,7 @@ deliver_attempt_open(void *arg)
 		deliver_state_defer(a->res, a->env.nrcpts);
 		return;
 	default:
+		a->out->weight = deliver_tenant_weight(a->d);
 		deliver_attempt_local(a);
 	}
 	if (deliver_attempt_goes_out(a)) {

@@ -124,6 +124,8 @@ void deliver_dkim_reset(struct deliver_ctx *d);
 /* deliver_tenant.c: read the tenant of env into d->tenant; 1: the tenant
  * is suspended (the caller holds the message), 0 go on, -1 state error. */
 int deliver_tenant_load(struct deliver_ctx *d, const struct spool_env *env);
+/* Its delivery weight (1 for mail of no tenant). */
+int deliver_tenant_weight(const struct deliver_ctx *d);
 
 /* deliver.c: one attempt of message id (a coroutine of the outbound loop;
  * blocking steps go to its workers). */

@@ -368,8 +368,8 @@ hop_slot_take(struct deliver_ctx *d, const struct conf *c, struct hop_plan *p, c
 	long wait_ms = (long)(c->smtp_timeout + c->connect_timeout) * 1000;
 
 	hop_site_limits(c, p, &lim);
-	if (site_acquire(d->sh->sites, p->site, hop_path_source(p), env->tenant_id, &lim, wait_ms, lease, &why,
-	    &retry_at) == 0)
+	if (site_acquire(d->sh->sites, p->site, hop_path_source(p), env->tenant_id, deliver_tenant_weight(d),
+	    &lim, wait_ms, lease, &why, &retry_at) == 0)
 		return true;
 	bool operator = site_suspended(d->sh->sites, p->site) || site_suspended(d->sh->sites, p->domain);
 	group_defer(g, n, &why, retry_at, operator ? "site-suspended" : "site-busy", operator);

@@ -42,3 +42,9 @@ deliver_tenant_load(struct deliver_ctx *d, const struct spool_env *env)
 	}
 	return 0;
 }
+
+int
+deliver_tenant_weight(const struct deliver_ctx *d)
+{
+	return d->tenant.found && d->tenant.t.weight > 0 ? (int)d->tenant.t.weight : 1;
+}

@@ -39,6 +39,8 @@ struct site_waiter {
 /* The deliveries of one tenant waiting on one path. */
 struct site_tq {
 	long long           tenant;
+	int                 weight;          /* slots at each turn (deficit round robin) */
+	int                 served;          /* slots in this turn so far */
 	struct site_waiter *head, *tail;
 	struct site_tq     *prev, *next;   /* ring of tenants with waiters */
 };
@@ -303,7 +305,10 @@ site_waiter_next(struct site *s)
 	q->head = w->next;
 	if (q->head == NULL)
 		q->tail = NULL;
-	s->ring = q->next;
+	if (++q->served >= q->weight || q->head == NULL) {
+		q->served = 0;           /* its turn is over: the next tenant's */
+		s->ring = q->next;
+	}
 	if (q->head == NULL)
 		site_tq_drop(s, q);
 	s->waiting--;
@@ -392,29 +397,29 @@ site_take_now(struct site *s, time_t now, struct site_lease *lease)
 	return false;
 }
 
-static int site_acquire_path(struct site_table *t, struct site *s, long long tenant,
+static int site_acquire_path(struct site_table *t, struct site *s, long long tenant, int weight,
     const struct site_limits *lim, long wait_ms, struct site_lease *lease, struct mta_reply *why,
     time_t *retry_at);
 
 int
 site_acquire(struct site_table *t, const char *name, const char *source, long long tenant,
-    const struct site_limits *lim, long wait_ms, struct site_lease *lease, struct mta_reply *why,
-    time_t *retry_at)
+    int weight, const struct site_limits *lim, long wait_ms, struct site_lease *lease,
+    struct mta_reply *why, time_t *retry_at)
 {
 	struct site *s = site_get(t, name, source ? source : "");
 	int rc;
 
 	s->acquiring++;
 	s->used = time(NULL);
-	rc = site_acquire_path(t, s, tenant, lim, wait_ms, lease, why, retry_at);
+	rc = site_acquire_path(t, s, tenant, weight, lim, wait_ms, lease, why, retry_at);
 	s->acquiring--;
 	return rc;
 }
 
 /* site_acquire on its path s (held in place by s->acquiring). */
 static int
-site_acquire_path(struct site_table *t, struct site *s, long long tenant, const struct site_limits *lim,
-    long wait_ms, struct site_lease *lease, struct mta_reply *why, time_t *retry_at)
+site_acquire_path(struct site_table *t, struct site *s, long long tenant, int weight,
+    const struct site_limits *lim, long wait_ms, struct site_lease *lease, struct mta_reply *why, time_t *retry_at)
 {
 	time_t now = time(NULL), until;
 	struct site_waiter w = { .co = coro_self(), .lease = lease };
@@ -442,6 +447,7 @@ site_acquire_path(struct site_table *t, struct site *s, long long tenant, const 
 	if (site_take_now(s, now, lease))
 		return 0;
 	struct site_tq *q = site_tq_get(s, tenant);
+	q->weight = weight > 0 ? weight : 1;
 	if (q->tail != NULL)
 		q->tail->next = &w;
 	else

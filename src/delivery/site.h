@@ -48,13 +48,14 @@ struct site_limits {
 struct site_table *site_table_new(struct coro_sched *s);
 void site_table_free(struct site_table *t);
 
-/* Wait (at most wait_ms) for a slot of path (name, source) for tenant;
+/* Wait (at most wait_ms) for a slot of path (name, source) for tenant
+ * (weight: slots it gets at each turn while other tenants wait);
  * 0 with lease filled (maybe with an idle connection to reuse), -1 with
  * why (451 4.4.5) when none came in time or the path is suspended
  * (*retry_at then says when it may be tried again). Coroutine only. */
 int site_acquire(struct site_table *t, const char *name, const char *source, long long tenant,
-    const struct site_limits *lim, long wait_ms, struct site_lease *lease, struct mta_reply *why,
-    time_t *retry_at);
+    int weight, const struct site_limits *lim, long wait_ms, struct site_lease *lease,
+    struct mta_reply *why, time_t *retry_at);
 /* Give the slot back: its connection (if not NULL and reusable) goes to the
  * next waiting tenant, or waits idle for one; else it is closed. */
 void site_release(struct site_table *t, struct site_lease *lease, bool reusable);

@@ -149,6 +149,7 @@ static const struct option ctl_state_longopts[] = {
 	{ "rcpts",          required_argument, NULL, 'r' },
 	{ "password-stdin", no_argument,       NULL, 'p' },
 	{ "subdomains",     no_argument,       NULL, 'S' },
+	{ "weight",         required_argument, NULL, 'W' },
 	{ "help",           no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -166,6 +167,7 @@ ctl_opt_bit(int ch)
 	case 'm': case 'H': case 'd': case 'r': return CTL_O_LIMITS;
 	case 'p': return CTL_O_PASS;
 	case 'S': return CTL_O_SUBDOMAINS;
+	case 'W': return CTL_O_WEIGHT;
 	default:  return 0;
 	}
 }
@@ -183,6 +185,13 @@ ctl_opt_take(struct ctl_sargs *a, int ch, const char *val)
 			return -1;
 		}
 		a->limits_set = true;
+		return 0;
+	}
+	if (ch == 'W') {
+		if (ctl_limit_parse(val, &a->weight) != 0) {
+			ctl_warn("invalid weight %s: a whole number", val);
+			return -1;
+		}
 		return 0;
 	}
 	switch (ch) {
@@ -234,7 +243,7 @@ ctl_sub_parse(const struct ctl_group *g, const struct ctl_sub *s, int argc, char
 int
 ctl_group_main(struct ctl *c, const struct ctl_group *g, int argc, char **argv)
 {
-	struct ctl_sargs a = { .limits = STATE_LIMITS_KEEP };
+	struct ctl_sargs a = { .limits = STATE_LIMITS_KEEP, .weight = -1 };
 	const struct ctl_sub *s = NULL;
 	struct state *st = NULL;
 	int rc;

@@ -22,6 +22,7 @@
 #define CTL_O_LABEL      0x20u   /* --label TEXT */
 #define CTL_O_SUBDOMAINS 0x40u   /* --subdomains */
 #define CTL_O_DOMAINS    0x80u   /* --domains a,b */
+#define CTL_O_WEIGHT     0x100u  /* --weight N */
 
 #define CTL_SUB_ARGS_MAX 3
 
@@ -31,6 +32,7 @@ struct ctl_sargs {
 	const char *pool, *bounce, *reason, *label, *domains;   /* NULL: not given */
 	bool        pass_stdin, subdomains, limits_set;
 	struct state_limits limits;     /* fields not given: -1 */
+	long long   weight;             /* --weight; -1: not given */
 };
 
 struct ctl_sub {

@@ -37,6 +37,7 @@
 #define QMGR_DOM_BUCKETS 4096
 #define QMGR_TENANTS_SUSPENDED 256
 #define QMGR_DOMAIN_MAX  255
+#define QMGR_WEIGHTS     1024
 
 enum qent_state { QE_READY, QE_ACTIVE, QE_DEFERRED, QE_HOLD };
 
@@ -65,6 +66,7 @@ struct qent {
 /* One tenant's ready messages for one domain, oldest first. */
 struct qten {
 	long long    tenant;
+	int          served;            /* messages started in its current turn */
 	struct qent *head, *tail;
 	struct qten *next;              /* the domain's tenants, a ring */
 };
@@ -97,6 +99,9 @@ struct qmgr {
 	long long       tenants_suspended[QMGR_TENANTS_SUSPENDED];
 	size_t          ntenants_suspended;
 	atomic_bool     kick_posted;
+	/* tenants' delivery weights as their last attempts reported them
+	 * (direct-mapped by id; a tenant not seen yet counts 1) */
+	struct { long long tenant; int weight; } weights[QMGR_WEIGHTS];
 	bool            running, stopping;
 };
 
@@ -360,7 +365,25 @@ qmgr_tenant_suspended(const struct qmgr *q, long long tenant)
 	return false;
 }
 
-/* The next message of d, tenants in turn (suspended tenants skipped). */
+static int
+qmgr_weight(const struct qmgr *q, long long tenant)
+{
+	size_t i = (size_t)tenant % QMGR_WEIGHTS;
+
+	return q->weights[i].tenant == tenant && q->weights[i].weight > 0 ? q->weights[i].weight : 1;
+}
+
+static void
+qmgr_weight_learn(struct qmgr *q, long long tenant, int weight)
+{
+	size_t i = (size_t)tenant % QMGR_WEIGHTS;
+
+	q->weights[i].tenant = tenant;
+	q->weights[i].weight = weight;
+}
+
+/* The next message of d, tenants in turn, each taking as many as its
+ * weight at a turn (deficit round robin; suspended tenants skipped). */
 static struct qent *
 qmgr_ready_pop(struct qmgr *q, struct qdom *d)
 {
@@ -375,10 +398,15 @@ qmgr_ready_pop(struct qmgr *q, struct qdom *d)
 			if (t->head == NULL)
 				t->tail = NULL;
 			e->next = NULL;
-			d->turn = t->next;       /* the next tenant's turn */
+			d->turn = t;
+			if (++t->served >= qmgr_weight(q, t->tenant) || t->head == NULL) {
+				t->served = 0;
+				d->turn = t->next;    /* the next tenant's turn */
+			}
 			d->nready--;
 			return e;
 		}
+		t->served = 0;
 		t = t->next;
 	} while (t != start);
 	return NULL;
@@ -626,6 +654,8 @@ qmgr_attempt_done(struct qmgr *q, struct qent *e, const struct deliver_outcome *
 {
 	struct spool *sp = q->h.spool;
 
+	if (out->tenant != 0)
+		qmgr_weight_learn(q, out->tenant, out->weight);
 	if (out->removed || out->unreadable) {
 		qmgr_forget(q, e);
 		return;

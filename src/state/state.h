@@ -102,6 +102,7 @@ struct state_tenant {
 	char      pool[STATE_NAME_MAX + 1];
 	char      bounce_domain[STATE_DOMAIN_MAX + 1];   /* "" : none */
 	struct state_limits limits;
+	long long weight;          /* its share of a busy destination against other tenants' (1-100) */
 };
 /* 1 found, 0 no such tenant, -1 error. */
 int state_tenant_by_id(struct state *st, long long id, struct state_tenant *t);

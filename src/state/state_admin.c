@@ -262,7 +262,7 @@ state_tenant_add(struct state *st, const char *name, const char *pool,
 }
 
 static const char adm_tenant_cols[] = "SELECT id, name, suspended, pool, bounce_domain,"
-    " per_minute, per_hour, per_day, rcpts, suspend_reason, created FROM tenants";
+    " per_minute, per_hour, per_day, rcpts, suspend_reason, created, weight FROM tenants";
 
 static void
 adm_tenant_read(sqlite3_stmt *stmt, struct state_tenant_info *t)
@@ -276,6 +276,7 @@ adm_tenant_read(sqlite3_stmt *stmt, struct state_tenant_info *t)
 	state_limits_read(&t->t.limits, stmt, 5);
 	state_text_copy(t->suspend_reason, sizeof(t->suspend_reason), stmt, 9);
 	t->created = sqlite3_column_int64(stmt, 10);
+	t->t.weight = sqlite3_column_int64(stmt, 11);
 }
 
 int
@@ -349,6 +350,20 @@ adm_limits_set(struct state *st, const char *table, long long id, const struct s
 	    " rcpts = CASE WHEN ?4 < 0 THEN rcpts ELSE ?4 END WHERE id = ?5;", table);
 	return adm_exec(st, err, errlen, sql, "IIIII", l->per_minute, l->per_hour, l->per_day,
 	    l->rcpts, id) < 0 ? -1 : 0;
+}
+
+int
+state_tenant_weight(struct state *st, const char *name, long long weight, char *err, size_t errlen)
+{
+	int n;
+
+	if (weight < STATE_WEIGHT_MIN || weight > STATE_WEIGHT_MAX)
+		return adm_fail(err, errlen, "weight %lld: from %d to %d", weight, STATE_WEIGHT_MIN,
+		    STATE_WEIGHT_MAX);
+	n = adm_exec(st, err, errlen, "UPDATE tenants SET weight = ?1 WHERE name = ?2;", "It", weight, name);
+	if (n < 0)
+		return -1;
+	return n == 0 ? adm_fail(err, errlen, "no tenant %s", name) : 0;
 }
 
 int

@@ -52,6 +52,11 @@ int state_tenant_list(struct state *st, state_tenant_fn fn, void *arg, char *err
 /* pool, bounce_domain: NULL leaves it, "" clears it. */
 int state_tenant_set(struct state *st, const char *name, const char *pool,
     const char *bounce_domain, char *err, size_t errlen);
+/* Its weight in delivery: a busy destination serves tenants in turn, this
+ * many messages at each turn (STATE_WEIGHT_MIN to _MAX; new tenants 1). */
+#define STATE_WEIGHT_MIN 1
+#define STATE_WEIGHT_MAX 100
+int state_tenant_weight(struct state *st, const char *name, long long weight, char *err, size_t errlen);
 int state_tenant_limit(struct state *st, const char *name, const struct state_limits *l,
     char *err, size_t errlen);
 int state_tenant_suspend(struct state *st, const char *name, const char *reason,

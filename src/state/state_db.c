@@ -39,7 +39,7 @@ static const char state_schema[] =
     " pool TEXT NOT NULL DEFAULT '', bounce_domain TEXT NOT NULL DEFAULT '',"
     " per_minute INTEGER NOT NULL DEFAULT 0, per_hour INTEGER NOT NULL DEFAULT 0,"
     " per_day INTEGER NOT NULL DEFAULT 0, rcpts INTEGER NOT NULL DEFAULT 0,"
-    " created INTEGER NOT NULL);"
+    " created INTEGER NOT NULL, weight INTEGER NOT NULL DEFAULT 1);"
     "CREATE TABLE IF NOT EXISTS accounts("
     " id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
     " name TEXT UNIQUE NOT NULL, hash TEXT NOT NULL,"
@@ -179,6 +179,20 @@ state_file_check(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* Columns added since a database was made: a tenant's delivery weight. */
+static int
+state_schema_upgrade(sqlite3 *db)
+{
+	sqlite3_stmt *probe = NULL;
+
+	if (sqlite3_prepare_v2(db, "SELECT weight FROM tenants LIMIT 0;", -1, &probe, NULL) == SQLITE_OK) {
+		sqlite3_finalize(probe);
+		return 0;
+	}
+	return sqlite3_exec(db, "ALTER TABLE tenants ADD COLUMN weight INTEGER NOT NULL DEFAULT 1;",
+	    NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
 static int
 state_schema_create(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
@@ -187,7 +201,8 @@ state_schema_create(sqlite3 *db, const char *path, char *err, size_t errlen)
 	int rc;
 
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(db, state_schema, NULL, NULL, NULL) != SQLITE_OK)
+	    sqlite3_exec(db, state_schema, NULL, NULL, NULL) != SQLITE_OK ||
+	    state_schema_upgrade(db) != 0)
 		goto fail;
 	randombytes_buf(secret, sizeof(secret));
 	if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO meta(key, value) VALUES"

@@ -344,7 +344,7 @@ tenant_lookup(struct state *st, const char *where, long long id, const char *tex
 	int rc;
 
 	snprintf(sql, sizeof(sql), "SELECT id, name, suspended, pool, bounce_domain, per_minute,"
-	    " per_hour, per_day, rcpts FROM tenants WHERE %s;", where);
+	    " per_hour, per_day, rcpts, weight FROM tenants WHERE %s;", where);
 	if ((stmt = state_prepare(st, sql)) == NULL)
 		return -1;
 	if (text != NULL)
@@ -360,6 +360,7 @@ tenant_lookup(struct state *st, const char *where, long long id, const char *tex
 		state_text_copy(t->pool, sizeof(t->pool), stmt, 3);
 		state_text_copy(t->bounce_domain, sizeof(t->bounce_domain), stmt, 4);
 		state_limits_read(&t->limits, stmt, 5);
+		t->weight = sqlite3_column_int64(stmt, 9);
 	}
 	state_stmt_done(stmt);
 	if (rc == SQLITE_ROW)

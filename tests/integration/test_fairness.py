@@ -51,5 +51,47 @@ class FairnessTest(unittest.TestCase):
         self.assertLessEqual(self.rx.max_active, 1)
 
 
+class WeightedFairnessTest(unittest.TestCase):
+    """Tenants take turns in proportion to their weight (`ferryctl tenant
+    set NAME --weight N`): with heavy at 3 and light at 1 both backlogged on
+    one connection, heavy gets three messages through for each of light's.
+    Only the order is asserted: of the first 40 after both queued, heavy has
+    at least twice light's count (3:1 gives 30:10; equal turns 20:20)."""
+
+    N = 40
+
+    def setUp(self):
+        self.rx = Sink(name="fair.test", dot_delay=0.02)
+        self.rx.hold_data()
+        self.f = Ferryd(deliver=True, extra=(
+            "retry_min 1\nretry_max 2\ndestination_concurrency 1\n"
+            "route fair.test smtp:127.0.0.1:%d tls=none\n") % self.rx.port).start()
+        self.keys = {t: self.f.tenant_add(t) for t in ("heavy", "light")}
+        self.f.ctl("tenant", "set", "heavy", "--weight", "3")
+        self.assertIn("weight:        3", self.f.ctl("tenant", "show", "heavy").stdout)
+
+    def tearDown(self):
+        self.rx.stop()
+        self.f.stop()
+
+    def submit(self, tenant, n):
+        self.f.submit(tenant, self.keys[tenant], "news@%s.test" % tenant,
+                      ["%s-%d@fair.test" % (tenant, i) for i in range(n)])
+
+    def test_heavy_tenant_gets_three_turns_for_one(self):
+        self.submit("heavy", self.N + 1)
+        self.assertTrue(wait_for(lambda: self.rx.parked == 1, timeout=60), self.f.log_text()[-2000:])
+        self.submit("light", self.N)
+        self.rx.release()
+        self.assertTrue(self.rx.wait(2 * self.N + 1, timeout=300),
+                        "%d arrived; log:\n%s" % (self.rx.count(), self.f.log_text()[-3000:]))
+        order = [m["sender"].split("@")[1].split(".")[0] for m in self.rx.snapshot()]
+        window = order[1:1 + self.N]         # after heavy's first, held one
+        heavy, light = window.count("heavy"), window.count("light")
+        print("\nfirst %d after both queued: heavy %d, light %d" % (self.N, heavy, light))
+        self.assertGreaterEqual(heavy, 2 * light, "".join(t[0] for t in order))
+        self.assertGreater(light, 0, "light starved: %s" % "".join(t[0] for t in order))
+
+
 if __name__ == "__main__":
     ferrytest.main()

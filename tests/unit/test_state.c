@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "dkim/dkim.h"
 #include "state/counters.h"
@@ -99,6 +100,33 @@ test_names_and_domains(void **state)
 }
 
 /* ---- tenants ------------------------------------------------------------------ */
+
+/* A database made before tenants had a delivery weight gains the column
+ * (weight 1) when opened, and the weight can be set within its range. */
+static void
+test_tenant_weight_and_upgrade(void **state)
+{
+	struct fx *fx = *state;
+	struct state_tenant t;
+	sqlite3 *db;
+
+	OK(state_tenant_add(fx->st, "acme", NULL, NULL, fx->err, sizeof(fx->err)));
+	state_close(fx->st);
+	/* as an older ferry left it: the table without the column */
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE tenants DROP COLUMN weight;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	fx->st = state_open(fx->path, fx->err, sizeof(fx->err));
+	assert_non_null(fx->st);
+	assert_int_equal(state_tenant_by_name(fx->st, "acme", &t), 1);
+	assert_int_equal(t.weight, 1);
+	OK(state_tenant_weight(fx->st, "acme", 5, fx->err, sizeof(fx->err)));
+	assert_int_equal(state_tenant_by_name(fx->st, "acme", &t), 1);
+	assert_int_equal(t.weight, 5);
+	NO(state_tenant_weight(fx->st, "acme", 0, fx->err, sizeof(fx->err)));
+	NO(state_tenant_weight(fx->st, "acme", STATE_WEIGHT_MAX + 1, fx->err, sizeof(fx->err)));
+	NO(state_tenant_weight(fx->st, "nobody", 2, fx->err, sizeof(fx->err)));
+}
 
 static void
 test_tenant_crud(void **state)
@@ -500,6 +528,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names_and_domains),
 		cmocka_unit_test_setup_teardown(test_tenant_crud, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_tenant_weight_and_upgrade, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_bounce_domain_not_anothers, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_auth_account, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_auth_keys, fx_setup, fx_teardown),
