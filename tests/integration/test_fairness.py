@@ -16,14 +16,17 @@ from sinks import Sink
 NA, NB = 200, 10
 
 
-class FairnessTest(unittest.TestCase):
+class OneSiteTest(unittest.TestCase):
+    """One site on one connection, its first DATA held; tenants TENANTS."""
+    TENANTS = ()
+
     def setUp(self):
         self.rx = Sink(name="fair.test", dot_delay=0.02)
         self.rx.hold_data()
         self.f = Ferryd(deliver=True, extra=(
             "retry_min 1\nretry_max 2\ndestination_concurrency 1\n"
             "route fair.test smtp:127.0.0.1:%d tls=none\n") % self.rx.port).start()
-        self.keys = {t: self.f.tenant_add(t) for t in ("tenanta", "tenantb")}
+        self.keys = {t: self.f.tenant_add(t) for t in self.TENANTS}
 
     def tearDown(self):
         self.rx.stop()
@@ -32,6 +35,10 @@ class FairnessTest(unittest.TestCase):
     def submit(self, tenant, n):
         self.f.submit(tenant, self.keys[tenant], "news@%s.test" % tenant,
                       ["%s-%d@fair.test" % (tenant, i) for i in range(n)])
+
+
+class FairnessTest(OneSiteTest):
+    TENANTS = ("tenanta", "tenantb")
 
     def test_small_tenant_not_starved_by_a_backlog(self):
         self.submit("tenanta", NA)
@@ -51,7 +58,7 @@ class FairnessTest(unittest.TestCase):
         self.assertLessEqual(self.rx.max_active, 1)
 
 
-class WeightedFairnessTest(unittest.TestCase):
+class WeightedFairnessTest(OneSiteTest):
     """Tenants take turns in proportion to their weight (`ferryctl tenant
     set NAME --weight N`): with heavy at 3 and light at 1 both backlogged on
     one connection, heavy gets three messages through for each of light's.
@@ -59,24 +66,12 @@ class WeightedFairnessTest(unittest.TestCase):
     at least twice light's count (3:1 gives 30:10; equal turns 20:20)."""
 
     N = 40
+    TENANTS = ("heavy", "light")
 
     def setUp(self):
-        self.rx = Sink(name="fair.test", dot_delay=0.02)
-        self.rx.hold_data()
-        self.f = Ferryd(deliver=True, extra=(
-            "retry_min 1\nretry_max 2\ndestination_concurrency 1\n"
-            "route fair.test smtp:127.0.0.1:%d tls=none\n") % self.rx.port).start()
-        self.keys = {t: self.f.tenant_add(t) for t in ("heavy", "light")}
+        super().setUp()
         self.f.ctl("tenant", "set", "heavy", "--weight", "3")
         self.assertIn("weight:        3", self.f.ctl("tenant", "show", "heavy").stdout)
-
-    def tearDown(self):
-        self.rx.stop()
-        self.f.stop()
-
-    def submit(self, tenant, n):
-        self.f.submit(tenant, self.keys[tenant], "news@%s.test" % tenant,
-                      ["%s-%d@fair.test" % (tenant, i) for i in range(n)])
 
     def test_heavy_tenant_gets_three_turns_for_one(self):
         self.submit("heavy", self.N + 1)
