@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/event.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
@@ -195,16 +196,22 @@ hop_shape(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
 
 /* Where the queue file is, to open it the moment its content is sent. */
 struct hop_content {
-	struct spool *spool;
-	const char   *id;
+	struct spool           *spool;
+	const struct spool_env *env;
 };
 
+/* The content is read on the loop thread in 16 KiB chunks as the peer
+ * takes them: ask the kernel to read it ahead now, so that a large message
+ * not in the page cache does not stall the loop on the disk. */
 static int
 hop_content_open(void *arg)
 {
 	const struct hop_content *hc = arg;
+	int fd = spool_queue_open(hc->spool, hc->env->id, false);
 
-	return spool_queue_open(hc->spool, hc->id, false);
+	if (fd >= 0)
+		(void)posix_fadvise(fd, hc->env->content_off, (off_t)hc->env->content_len, POSIX_FADV_WILLNEED);
+	return fd;
 }
 
 static void
@@ -251,7 +258,7 @@ hop_try(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
     struct rcpt_result **g, size_t n, struct mta_reply *why)
 {
 	struct mta_rcpt *rcpts = xcalloc(n, sizeof(*rcpts));
-	struct hop_content hc = { d->h->spool, env->id };
+	struct hop_content hc = { d->h->spool, env };
 	struct mta_msg m;
 	char key[600], addr[64];
 	bool reused, peer_dsn = false;
