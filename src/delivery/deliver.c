@@ -431,7 +431,6 @@ deliver_attempt_open(void *arg)
 	a->parsed = true;
 	a->res = deliver_results_new(&a->env);
 	a->out->tenant = a->env.tenant_id;
-	a->out->weight = 1;
 	switch (deliver_tenant_load(a->d, &a->env)) {
 	case 1:
 		spool_queue_touch(a->fd, SPOOL_HOLD_TENANT_MTIME);   /* why held: kept on disk */

@@ -45,7 +45,7 @@ struct deliver_outcome {
 	time_t next_try;           /* when ndeferred > 0 */
 	char   last_error[256];
 	long long tenant;          /* the message's tenant (0: none), for the queue's keys */
-	int    weight;             /* and that tenant's delivery weight (1: none or unknown) */
+	int    weight;             /* and that tenant's delivery weight (0: not read this time) */
 	char   domain[256];        /* the domain of its first recipient still pending, or "" */
 };
 

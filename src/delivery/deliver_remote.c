@@ -209,8 +209,9 @@ hop_content_open(void *arg)
 	const struct hop_content *hc = arg;
 	int fd = spool_queue_open(hc->spool, hc->env->id, false);
 
-	if (fd >= 0)
-		(void)posix_fadvise(fd, hc->env->content_off, (off_t)hc->env->content_len, POSIX_FADV_WILLNEED);
+	if (fd >= 0)      /* the first 4 MiB: the advice itself must stay cheap */
+		(void)posix_fadvise(fd, hc->env->content_off, (off_t)(hc->env->content_len < 4194304 ?
+		    hc->env->content_len : 4194304), POSIX_FADV_WILLNEED);
 	return fd;
 }
 

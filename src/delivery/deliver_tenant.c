@@ -11,6 +11,7 @@
 
 #include <string.h>
 
+#include "state/state_admin.h"
 #include "util/log.h"
 
 int
@@ -46,5 +47,8 @@ deliver_tenant_load(struct deliver_ctx *d, const struct spool_env *env)
 int
 deliver_tenant_weight(const struct deliver_ctx *d)
 {
-	return d->tenant.found && d->tenant.t.weight > 0 ? (int)d->tenant.t.weight : 1;
+	long long w = d->tenant.found ? d->tenant.t.weight : 1;
+
+	/* written by ferryctl within range; a hand edit of the database is clamped */
+	return (int)(w < STATE_WEIGHT_MIN ? STATE_WEIGHT_MIN : w > STATE_WEIGHT_MAX ? STATE_WEIGHT_MAX : w);
 }

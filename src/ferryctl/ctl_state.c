@@ -188,8 +188,10 @@ ctl_opt_take(struct ctl_sargs *a, int ch, const char *val)
 		return 0;
 	}
 	if (ch == 'W') {
-		if (ctl_limit_parse(val, &a->weight) != 0) {
-			ctl_warn("invalid weight %s: a whole number", val);
+		if (ctl_limit_parse(val, &a->weight) != 0 || a->weight < STATE_WEIGHT_MIN ||
+		    a->weight > STATE_WEIGHT_MAX) {
+			ctl_warn("invalid weight %s: a whole number from %d to %d", val, STATE_WEIGHT_MIN,
+			    STATE_WEIGHT_MAX);
 			return -1;
 		}
 		return 0;

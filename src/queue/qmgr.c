@@ -654,7 +654,7 @@ qmgr_attempt_done(struct qmgr *q, struct qent *e, const struct deliver_outcome *
 {
 	struct spool *sp = q->h.spool;
 
-	if (out->tenant != 0)
+	if (out->tenant != 0 && out->weight > 0)
 		qmgr_weight_learn(q, out->tenant, out->weight);
 	if (out->removed || out->unreadable) {
 		qmgr_forget(q, e);

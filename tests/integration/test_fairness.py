@@ -70,6 +70,9 @@ class WeightedFairnessTest(OneSiteTest):
 
     def setUp(self):
         super().setUp()
+        for bad in ("0", "101", "-1", "x"):     # refused before anything changes
+            r = self.f.ctl("tenant", "set", "heavy", "--pool", "", "--weight", bad, check=False)
+            self.assertNotEqual(r.returncode, 0, bad)
         self.f.ctl("tenant", "set", "heavy", "--weight", "3")
         self.assertIn("weight:        3", self.f.ctl("tenant", "show", "heavy").stdout)
 

@@ -110,13 +110,21 @@ test_tenant_weight_and_upgrade(void **state)
 	struct state_tenant t;
 	sqlite3 *db;
 
-	OK(state_tenant_add(fx->st, "acme", NULL, NULL, fx->err, sizeof(fx->err)));
-	state_close(fx->st);
-	/* as an older ferry left it: the table without the column */
-	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "ALTER TABLE tenants DROP COLUMN weight;", NULL, NULL, NULL), SQLITE_OK);
+	char old[160];
+
+	/* a database as an older ferry made it: tenants without the column */
+	snprintf(old, sizeof(old), "%s/old.db", fx->dir);
+	assert_int_equal(sqlite3_open(old, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE tenants(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
+	    " suspended INTEGER NOT NULL DEFAULT 0, suspend_reason TEXT NOT NULL DEFAULT '',"
+	    " pool TEXT NOT NULL DEFAULT '', bounce_domain TEXT NOT NULL DEFAULT '',"
+	    " per_minute INTEGER NOT NULL DEFAULT 0, per_hour INTEGER NOT NULL DEFAULT 0,"
+	    " per_day INTEGER NOT NULL DEFAULT 0, rcpts INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL);"
+	    " INSERT INTO tenants(name, created) VALUES ('acme', 1);", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-	fx->st = state_open(fx->path, fx->err, sizeof(fx->err));
+	assert_int_equal(chmod(old, 0600), 0);
+	state_close(fx->st);
+	fx->st = state_open(old, fx->err, sizeof(fx->err));
 	assert_non_null(fx->st);
 	assert_int_equal(state_tenant_by_name(fx->st, "acme", &t), 1);
 	assert_int_equal(t.weight, 1);
