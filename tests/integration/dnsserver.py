@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import time
 
+import ferrytest
 from ferrytest import read_text
 
 UNBOUND = shutil.which("unbound") or "/usr/sbin/unbound"
@@ -65,19 +66,17 @@ remote-control:
 
 
 def _free_port():
-    """A port free for both UDP and TCP on 127.0.0.1."""
+    """A port free for both UDP and TCP on 127.0.0.1 (below the ephemeral
+    range, as ferrytest.free_port picks them)."""
     for _ in range(100):
+        port = ferrytest.free_port()
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        u.bind(("127.0.0.1", 0))
-        port = u.getsockname()[1]
-        t = socket.socket()
         try:
-            t.bind(("127.0.0.1", port))
+            u.bind(("127.0.0.1", port))
             return port
         except OSError:
             continue
         finally:
-            t.close()
             u.close()
     raise RuntimeError("no free port for the DNS server")
 

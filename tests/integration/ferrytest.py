@@ -7,6 +7,7 @@ ferryd; every test drives the daemon over the wire.
 """
 import glob
 import os
+import random
 import signal
 import smtplib
 import socket
@@ -25,12 +26,40 @@ FERRYD = os.path.join(BIN, "ferryd")
 FERRYCTL = os.path.join(BIN, "ferryctl")
 
 
+_PORTS_TAKEN = set()
+
+
+def _ephemeral_low():
+    """The low end of the kernel's ephemeral port range (outbound sockets)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return low if low > 12000 else 60000
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A TCP port free on loopback now, for a listener started later. It
+    comes from below the ephemeral range: a port in it can be taken between
+    this check and the listener's bind by one of the thousands of outbound
+    connections a test makes (ferryd's delivery, smtp-source), and then a
+    client meant for the listener talks to someone else."""
+    low = _ephemeral_low()
+    for _ in range(500):
+        port = random.randint(10000, low - 1)
+        if port in _PORTS_TAKEN:
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        _PORTS_TAKEN.add(port)
+        return port
+    raise RuntimeError("no free port below %d" % low)
 
 
 def wait_port(port, timeout=10.0, proc=None):
