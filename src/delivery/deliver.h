@@ -77,7 +77,9 @@ size_t deliver_engine_running(const struct deliver_engine *e);
 /* Loop thread: how many more of domain's messages may start now (domains
  * on one site share its allowance; 0 or less: none, e.g. the site is
  * suspended), and the accounting of one that starts and ends. */
-long deliver_engine_domain_room(struct deliver_engine *e, const char *domain, long domain_active);
+struct conf;
+long deliver_engine_domain_room(struct deliver_engine *e, const struct conf *c, const char *domain,
+    long domain_active);
 void *deliver_engine_domain_start(struct deliver_engine *e, const char *domain);
 /* Is domain's mail held by the operator's suspension of it or its site? */
 bool deliver_engine_domain_suspended(struct deliver_engine *e, const char *domain);

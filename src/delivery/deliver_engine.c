@@ -119,57 +119,22 @@ deliver_engine_post(struct deliver_engine *e, void (*fn)(void *), void *arg)
 	coro_sched_post(e->sched, fn, arg);
 }
 
-struct engine_call {
-	void          (*fn)(void *);
-	void           *arg;
-	pthread_mutex_t lock;
-	pthread_cond_t  cond;
-	bool            done;
-};
-
-static void
-deliver_engine_call_on_loop(void *arg)
-{
-	struct engine_call *c = arg;
-
-	c->fn(c->arg);
-	pthread_mutex_lock(&c->lock);
-	c->done = true;
-	pthread_cond_signal(&c->cond);
-	pthread_mutex_unlock(&c->lock);
-}
-
 void
 deliver_engine_call(struct deliver_engine *e, void (*fn)(void *), void *arg)
 {
-	struct engine_call c = { .fn = fn, .arg = arg };
-
-	pthread_mutex_init(&c.lock, NULL);
-	pthread_cond_init(&c.cond, NULL);
-	coro_sched_post(e->sched, deliver_engine_call_on_loop, &c);
-	pthread_mutex_lock(&c.lock);
-	while (!c.done)
-		pthread_cond_wait(&c.cond, &c.lock);
-	pthread_mutex_unlock(&c.lock);
-	pthread_mutex_destroy(&c.lock);
-	pthread_cond_destroy(&c.cond);
+	coro_sched_call(e->sched, fn, arg);
 }
 
 long
-deliver_engine_domain_room(struct deliver_engine *e, const char *domain, long domain_active)
+deliver_engine_domain_room(struct deliver_engine *e, const struct conf *c, const char *domain,
+    long domain_active)
 {
-	struct server_snap *snap = server_snap_get(e->h.snaps);
-	const struct conf *c = snap->conf;
 	const struct conf_route *route = domain[0] ? conf_route_find(c, domain) : NULL;
-	long room;
 
 	if (domain[0] == '\0' || (route != NULL && route->transport == CONF_TRANSPORT_MAILDIR))
 		/* delivered here (Maildir): no site, the workers are the limit */
-		room = 2L * c->destination_concurrency - domain_active;
-	else
-		room = site_domain_room(e->sh.sites, domain, (int)c->destination_concurrency, domain_active);
-	server_snap_put(snap);
-	return room;
+		return 2L * c->destination_concurrency - domain_active;
+	return site_domain_room(e->sh.sites, domain, (int)c->destination_concurrency, domain_active);
 }
 
 bool

@@ -96,6 +96,12 @@ hop_connect_unix(const char *path, const struct mta_opts *o, int timeout_s, stru
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), rc = -1;
 	long waited = 0;
 
+	if (strlen(path) >= sizeof(sun.sun_path)) {    /* cut short, it would name another socket */
+		mta_reply_set(why, 451, "4.3.5 LMTP socket path too long: %.200s", path);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	while (fd >= 0 && (rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun))) < 0 && errno == EAGAIN &&
 	    waited < (long)timeout_s * 1000) {

@@ -11,7 +11,6 @@
  */
 #include "delivery/site.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "delivery/mta_client.h"
 #include "net/coro.h"
 #include "util/log.h"
+#include "util/strhash.h"
 #include "util/xmalloc.h"
 
 #define SITE_BUCKETS     4096
@@ -98,14 +98,11 @@ struct site_table {
 	struct site_load  *loads[SITE_BUCKETS];  /* messages in delivery per site name */
 };
 
+/* Site and domain names compare without case. */
 static unsigned
 site_hash(const char *s)
 {
-	unsigned h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)(*s | 0x20)) * 16777619u;
-	return h;
+	return strhash(s, true);
 }
 
 struct site_table *
@@ -763,12 +760,9 @@ struct site_snap_req {
 	struct site_table *t;
 	struct site_view  *v;
 	size_t             n;
-	char             (*domains)[256];        /* copies: rq may outlive its caller */
+	const char *const *domains;
 	size_t             ndomains;
 	char             (*site_of)[SITE_NAME_MAX];
-	pthread_mutex_t    lock;
-	pthread_cond_t     cond;
-	bool               done;
 };
 
 static void
@@ -831,45 +825,15 @@ site_snapshot_on_loop(void *arg)
 		const char *name = site_domain_site(t, rq->domains[i]);
 		snprintf(rq->site_of[i], SITE_NAME_MAX, "%s", name ? name : "");
 	}
-	pthread_mutex_lock(&rq->lock);
-	rq->done = true;
-	pthread_cond_signal(&rq->cond);
-	pthread_mutex_unlock(&rq->lock);
 }
 
 size_t
 site_table_snapshot(struct site_table *t, struct site_view **out, const char *const *domains,
     size_t ndomains, char (*site_of)[SITE_NAME_MAX])
 {
-	struct site_snap_req *rq = xcalloc(1, sizeof(*rq));
-	struct timespec dl;
-	size_t n = 0;
-	bool done;
+	struct site_snap_req rq = { .t = t, .domains = domains, .ndomains = ndomains, .site_of = site_of };
 
-	rq->t = t;
-	rq->ndomains = ndomains;
-	rq->domains = xcalloc(ndomains ? ndomains : 1, sizeof(*rq->domains));
-	rq->site_of = xcalloc(ndomains ? ndomains : 1, sizeof(*rq->site_of));
-	for (size_t i = 0; i < ndomains; i++)
-		snprintf(rq->domains[i], sizeof(rq->domains[i]), "%s", domains[i]);
-	pthread_mutex_init(&rq->lock, NULL);
-	pthread_cond_init(&rq->cond, NULL);
-	coro_sched_post(t->sched, site_snapshot_on_loop, rq);
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += 5;
-	pthread_mutex_lock(&rq->lock);
-	while (!rq->done && pthread_cond_timedwait(&rq->cond, &rq->lock, &dl) == 0)
-		;
-	done = rq->done;
-	pthread_mutex_unlock(&rq->lock);
-	*out = NULL;
-	if (!done)
-		return 0;     /* the loop did not answer in time: rq is its now (left, not freed) */
-	*out = rq->v;
-	n = rq->n;
-	memcpy(site_of, rq->site_of, ndomains * sizeof(*site_of));
-	free(rq->domains);
-	free(rq->site_of);
-	free(rq);
-	return n;
+	coro_sched_call(t->sched, site_snapshot_on_loop, &rq);
+	*out = rq.v;
+	return rq.n;
 }

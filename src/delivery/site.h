@@ -9,7 +9,8 @@
  * Automatic traffic shaping (shaping/shape_rules.h) tightens a path for a
  * while when a peer's reply asks for it; the operator can suspend a site.
  * Thread-safety: the loop thread only (outbound coroutines), except
- * site_table_snapshot's caller, which gets a copy made on the loop.
+ * site_table_snapshot, which any other thread may call (the copy is made on
+ * the loop).
  */
 #ifndef FERRY_DELIVERY_SITE_H
 #define FERRY_DELIVERY_SITE_H

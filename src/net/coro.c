@@ -95,12 +95,6 @@ coro_self(void)
 	return coro_cur;
 }
 
-size_t
-coro_count(const struct coro_sched *s)
-{
-	return s->ncoros;
-}
-
 struct event_base *
 coro_sched_base(struct coro_sched *s)
 {
@@ -486,6 +480,43 @@ coro_sched_post(struct coro_sched *s, void (*fn)(void *), void *arg)
 	j->fn = fn;
 	j->arg = arg;
 	coro_done_push(s, j);
+}
+
+/* A post that the poster waits for. */
+struct coro_call {
+	void          (*fn)(void *);
+	void           *arg;
+	pthread_mutex_t lock;
+	pthread_cond_t  cond;
+	bool            done;
+};
+
+static void
+coro_call_on_loop(void *arg)
+{
+	struct coro_call *c = arg;
+
+	c->fn(c->arg);
+	pthread_mutex_lock(&c->lock);
+	c->done = true;
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void
+coro_sched_call(struct coro_sched *s, void (*fn)(void *), void *arg)
+{
+	struct coro_call c = { .fn = fn, .arg = arg };
+
+	pthread_mutex_init(&c.lock, NULL);
+	pthread_cond_init(&c.cond, NULL);
+	coro_sched_post(s, coro_call_on_loop, &c);
+	pthread_mutex_lock(&c.lock);
+	while (!c.done)
+		pthread_cond_wait(&c.cond, &c.lock);
+	pthread_mutex_unlock(&c.lock);
+	pthread_mutex_destroy(&c.lock);
+	pthread_cond_destroy(&c.cond);
 }
 
 /* ---- life cycle ----------------------------------------------------------- */

@@ -41,12 +41,12 @@ struct event_base *coro_sched_base(struct coro_sched *s);
 
 /* Run fn(arg) on the loop thread soon; callable from any thread. */
 void coro_sched_post(struct coro_sched *s, void (*fn)(void *), void *arg);
+/* The same, and wait until it has run (never from the loop thread). */
+void coro_sched_call(struct coro_sched *s, void (*fn)(void *), void *arg);
 
 /* Start fn(arg) as a new coroutine (loop thread only); -1 (logged) when
  * no stack can be had: fn is not run, the caller tries again later. */
 int  coro_spawn(struct coro_sched *s, void (*fn)(void *), void *arg);
-/* Coroutines alive now (loop thread). */
-size_t coro_count(const struct coro_sched *s);
 
 /* The coroutine running now, or NULL (not in a coroutine). */
 struct coro *coro_self(void);

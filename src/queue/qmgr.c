@@ -31,6 +31,7 @@
 #include "net/server_snap.h"
 #include "spool/spool_env.h"
 #include "util/log.h"
+#include "util/strhash.h"
 #include "util/xmalloc.h"
 
 #define QMGR_BUCKETS     65536
@@ -108,11 +109,7 @@ struct qmgr {
 static unsigned
 qmgr_hash(const char *id)
 {
-	unsigned h = 2166136261u;
-
-	for (; *id; id++)
-		h = (h ^ (unsigned char)*id) * 16777619u;
-	return h;
+	return strhash(id, false);
 }
 
 static struct qent *
@@ -417,16 +414,6 @@ qmgr_ready_pop(struct qmgr *q, struct qdom *d)
 static void qmgr_attempt_end(void *arg, const struct deliver_outcome *out);
 static void qmgr_dom_release(struct qmgr *q, struct qdom *d);
 
-/* "delivery off": mail stays queued until a reload turns it on. */
-static void
-qmgr_conf_read(struct qmgr *q, bool *on, long *inflight)
-{
-	struct server_snap *snap = server_snap_get(q->h.snaps);
-
-	*on = snap->conf->delivery_on;
-	*inflight = (long)snap->conf->delivery_max_inflight;
-	server_snap_put(snap);
-}
 
 static bool
 qmgr_start_one(struct qmgr *q, struct qdom *d, struct qent *e)
@@ -461,23 +448,26 @@ qmgr_due_move(struct qmgr *q, time_t now)
 static void
 qmgr_dispatch_locked(struct qmgr *q)
 {
-	bool on;
-	long max, started;
+	/* one reading of the configuration for the whole round */
+	struct server_snap *snap = server_snap_get(q->h.snaps);
+	const struct conf *c = snap->conf;
+	long max = (long)c->delivery_max_inflight, started;
 
-	qmgr_conf_read(q, &on, &max);
-	if (!on || q->stopping)
+	if (!c->delivery_on || q->stopping) {     /* "delivery off": mail stays queued */
+		server_snap_put(snap);
 		return;
+	}
 	qmgr_due_move(q, time(NULL));
 	do {
 		struct qdom *d = q->ring, *end;
 		started = 0;
 		if (d == NULL)
-			return;
+			break;
 		end = d->ring_prev;
 		for (;;) {
 			struct qdom *next = d->ring_next;
 			bool last = d == end;
-			long room = d->name[0] ? deliver_engine_domain_room(q->eng, d->name, d->active) : max;
+			long room = d->name[0] ? deliver_engine_domain_room(q->eng, c, d->name, d->active) : max;
 			struct qent *e = NULL;
 			if (q->active < max && room > 0 && !d->site_suspended &&
 			    (e = qmgr_ready_pop(q, d)) != NULL && qmgr_start_one(q, d, e))
@@ -491,6 +481,7 @@ qmgr_dispatch_locked(struct qmgr *q)
 			d = next;
 		}
 	} while (started > 0 && q->active < max);
+	server_snap_put(snap);
 }
 
 static void
@@ -744,8 +735,8 @@ qmgr_attempt_end(void *arg, const struct deliver_outcome *out)
 	e->dom = NULL;
 	qmgr_attempt_done(q, e, out);     /* may free e; may put it back in d */
 	qmgr_dom_release(q, d);
-	qmgr_dispatch_locked(q);
 	pthread_mutex_unlock(&q->lock);
+	qmgr_kick(q);     /* one round for all the attempts ending in this turn of the loop */
 }
 
 int

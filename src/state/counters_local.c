@@ -16,6 +16,7 @@
 #include "state/counters.h"
 #include "state/state_internal.h"
 #include "util/log.h"
+#include "util/strhash.h"
 #include "util/xmalloc.h"
 
 #define LC_BUCKETS 1024
@@ -42,11 +43,7 @@ struct lc {
 static unsigned
 lc_hash(const char *key, int period)
 {
-	unsigned h = 2166136261u ^ (unsigned)period;
-
-	for (; *key != '\0'; key++)
-		h = (h ^ (unsigned char)*key) * 16777619u;
-	return h % LC_BUCKETS;
+	return (strhash(key, false) ^ (unsigned)period) % LC_BUCKETS;
 }
 
 static time_t
