@@ -126,6 +126,8 @@ conf_finish(struct conf *c)
 		c->postmaster = xmalloc(n);
 		snprintf(c->postmaster, n, "postmaster@%s", c->hostname);
 	}
+	if (c->complaint_local_part == NULL)
+		c->complaint_local_part = xstrdup("fbl");
 	conf_local_listener_add(c);
 	conf_shaping_finish(c);
 	if (c->tls_cert == NULL && c->tls_key == NULL) {
@@ -251,6 +253,7 @@ conf_free(struct conf *c)
 	free(c->control_socket);
 	free(c->submit_socket);
 	free(c->postmaster);
+	free(c->complaint_local_part);
 	free(c->outbound_source);
 	free(c->state_db);
 	free(c->shaping_rules);

@@ -149,6 +149,7 @@ struct conf {
 	char *control_socket;
 	char *submit_socket;
 	char *postmaster;
+	char *complaint_local_part;        /* complaints reach it @ a bounce domain; default "fbl" */
 	char *outbound_source;             /* NULL: the kernel picks */
 	struct conf_route *routes; size_t nroutes;
 	/* "dkim_sign DOMAIN SELECTOR KEYFILE" keys in file order: mail whose

@@ -65,6 +65,20 @@ struct conf_option {
 	.def = df, .words = (const struct conf_word[]){ { yes, 1 }, { no, 0 }, { NULL, 0 } } }
 #define OPT_LINE(n, fn)     { .name = #n, .type = CONF_LINE, .add = fn }
 
+/* Not a return-path token's "b+", nothing that needs quoting. */
+static bool
+conf_complaint_local_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64 || ((s[0] == 'b' || s[0] == 'B') && s[1] == '+'))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+			return false;
+	return s[0] != '.' && s[n - 1] != '.';
+}
+
 static bool
 conf_log_level_valid(const char *s)
 {
@@ -106,6 +120,9 @@ static const struct conf_option conf_options[] = {
 	OPT_PATH(control_socket),
 	OPT_PATH(submit_socket),
 	OPT_STR(postmaster, postmaster, conf_address_valid, "an address (local@domain)"),
+	/* complaints (ARF) for a tenant reach LOCAL@<its bounce domain> */
+	OPT_STR(complaint_local_part, complaint_local_part, conf_complaint_local_valid,
+	    "a local part of letters, digits, '-', '_' or '.' (not b+...)"),
 
 	/* Receiving */
 	OPT_LINE(listen, conf_listen_add),

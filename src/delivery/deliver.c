@@ -430,6 +430,11 @@ deliver_attempt_open(void *arg)
 	}
 	a->parsed = true;
 	a->res = deliver_results_new(&a->env);
+	if (a->env.report) {
+		/* a bounce or complaint for the feedback loop: read, not delivered */
+		deliver_report(a->d, a->c, &a->env, a->fd, a->res);
+		return;
+	}
 	a->out->tenant = a->env.tenant_id;
 	switch (deliver_tenant_load(a->d, &a->env)) {
 	case 1:
@@ -533,6 +538,7 @@ deliver_attempt_close(void *arg)
 	} else if (!a->stop) {
 		deliver_local_merge(a->res, &a->leaves);
 		deliver_outcomes(a->c, &a->env, a->res, a->env.nrcpts, a->attempts);
+		deliver_feedback_outcomes(a->d, a->c, &a->env, a->res, a->env.nrcpts);
 		deliver_finish(a->d, a->c, &a->env, a->fd, a->res, a->env.nrcpts, a->attempts, a->warned, a->out);
 	}
 	if (!a->stop) {

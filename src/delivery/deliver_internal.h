@@ -123,6 +123,14 @@ void deliver_dkim_reset(struct deliver_ctx *d);
 
 /* deliver_tenant.c: read the tenant of env into d->tenant; 1: the tenant
  * is suspended (the caller holds the message), 0 go on, -1 state error. */
+/* deliver_feedback.c: the feedback loop (feedback.h). A report in the
+ * queue is processed, its recipients' results set (250, or 451 to retry). */
+void deliver_report(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env, int fd,
+    struct rcpt_result *res);
+/* A tenant's recipients' outcomes: bounces classified, counted. */
+void deliver_feedback_outcomes(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env,
+    const struct rcpt_result *res, size_t n);
+
 int deliver_tenant_load(struct deliver_ctx *d, const struct spool_env *env);
 /* Its delivery weight (1 for mail of no tenant). */
 int deliver_tenant_weight(const struct deliver_ctx *d);

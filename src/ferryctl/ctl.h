@@ -72,6 +72,8 @@ extern const char ctl_tenant_usage[];
 int ctl_account_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_account_usage[];
 int ctl_key_main(struct ctl *c, int argc, char **argv);
+int ctl_events_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_events_usage[];
 extern const char ctl_key_usage[];
 int ctl_domain_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_domain_usage[];

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,31 @@ smtp_received_write(struct smtp_session *s)
 	return spool_msg_write(tx->msg, hdr, (size_t)n);
 }
 
+/* A tenant's message carries "X-Ferry-Ref: TOKEN" (verp.h): a complaint
+ * whose report keeps the headers but not the return path still names its
+ * tenant and message. It names recipient 0 (exact for one recipient). */
+static int
+smtp_ref_write(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	struct verp_info vi = { .tenant_id = s->ident.tenant_id, .rcpt_index = 0 };
+	unsigned char secret[32];
+	char ref[VERP_LOCAL_MAX + 1], hdr[VERP_LOCAL_MAX + 32];
+	int n;
+
+	if (!tx->as_tenant || tx->kind == SMTP_TX_RETURN_PATH || s->h->state == NULL)
+		return 0;
+	if (state_verp_secret(s->h->state, secret) != 0) {
+		log_warn("event=ref-header-skipped sid=%llu id=%s reason=\"state database unavailable\"", s->sid, tx->id);
+		return 0;
+	}
+	snprintf(vi.queue_id, sizeof(vi.queue_id), "%s", tx->id);
+	verp_ref_make(secret, &vi, ref, sizeof(ref));
+	sodium_memzero(secret, sizeof(secret));
+	n = snprintf(hdr, sizeof(hdr), VERP_REF_HEADER ": %s\r\n", ref);
+	return spool_msg_write(tx->msg, hdr, (size_t)n);
+}
+
 static int
 smtp_envelope_write(struct smtp_session *s)
 {
@@ -98,7 +124,9 @@ smtp_envelope_write(struct smtp_session *s)
 	rc |= spool_rec_str(m, SPOOL_REC_ROLE, conf_role_name(s->role));
 	rc |= spool_rec_put(m, SPOOL_REC_WARN_DUE, "", 0);
 	rc |= spool_rec_str(m, SPOOL_REC_SOURCE, l != NULL ? l->source : NULL);
-	if (s->tx.as_tenant) {
+	if (tx->kind == SMTP_TX_RETURN_PATH)
+		rc |= spool_rec_str(m, SPOOL_REC_REPORT, "1");
+	else if (s->tx.as_tenant) {
 		rc |= spool_rec_num(m, SPOOL_REC_TENANT, s->ident.tenant_id);
 		rc |= spool_rec_str(m, SPOOL_REC_POOL, s->ident.pool[0] != '\0' ? s->ident.pool : NULL);
 	}
@@ -122,7 +150,7 @@ smtp_msg_open(struct smtp_session *s, bool dot_mode)
 		return false;
 	}
 	if (smtp_envelope_write(s) != 0 || spool_msg_content_begin(tx->msg) != 0 ||
-	    smtp_received_write(s) != 0) {
+	    smtp_received_write(s) != 0 || smtp_ref_write(s) != 0) {
 		log_error("event=spool-error sid=%llu id=%s error=\"write failed\"", s->sid, tx->id);
 		spool_msg_abort(tx->msg);
 		tx->msg = NULL;
@@ -202,8 +230,9 @@ smtp_strikes_clear(struct smtp_session *s)
 	s->njunk = 0;
 }
 
-/* A transaction of return-path tokens: recorded durably, then 250; the
- * content itself is not kept (the spool file is dropped). */
+/* A transaction of return-path tokens: attributed (table bounces), then
+ * queued as a report (spool record 'r') that delivery reads for the
+ * feedback loop; the 250 comes once it is durable, as for any message. */
 static void
 smtp_return_path_end(struct smtp_session *s)
 {
@@ -213,9 +242,7 @@ smtp_return_path_end(struct smtp_session *s)
 		smtp_tx_reset(s);
 		return;
 	}
-	smtp_strikes_clear(s);
-	smtp_reply(s, "250 2.0.0 Ok: return-path report recorded as %s", s->tx.id);
-	smtp_tx_reset(s);
+	smtp_content_commit(s);
 }
 
 /* The whole message is in: refuse it or hand it to the committer. */

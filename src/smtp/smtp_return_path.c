@@ -1,8 +1,9 @@
 /*
  * smtp_return_path.c - bounces and complaints coming back to a tenant's
- * return path "b+TOKEN@<bounce domain>" (state/verp.h): the token is
- * checked at RCPT and the message is attributed (a row in table bounces),
- * not delivered. A transaction holds either such recipients or ordinary
+ * return path "b+TOKEN@<bounce domain>" (state/verp.h) or complaint
+ * address "<complaint_local_part>@<bounce domain>": the token is checked
+ * at RCPT, the message is attributed (a row in table bounces) and queued
+ * as a report, which delivery reads instead of delivering (feedback.h). A transaction holds either such recipients or ordinary
  * ones, never both (smtp_cmd.c refuses the later kind with 452 4.5.3).
  * STANDARDS: RFC 5321 4.5.5 (bounces have a null reverse-path; any is
  * taken here), RFC 3463 5.1.1.
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "util/log.h"
@@ -47,6 +49,15 @@ smtp_path_domain_lower(const struct smtp_path *p, char *out, size_t outsz)
 	return n > 0;
 }
 
+/* The bounce domain's complaint address, LOCAL@domain (complaint_local_part)? */
+static bool
+smtp_rp_is_complaint_address(const struct smtp_session *s, const struct smtp_path *p)
+{
+	const char *local = s->conf->complaint_local_part;
+
+	return local != NULL && strlen(local) == p->at && strncasecmp(p->addr, local, p->at) == 0;
+}
+
 const char *
 smtp_return_path_rcpt(struct smtp_session *s, struct smtp_rcpt *r)
 {
@@ -64,6 +75,12 @@ smtp_return_path_rcpt(struct smtp_session *s, struct smtp_rcpt *r)
 		return "451 4.3.0 Temporary failure: tenant state unavailable";
 	if (rc == 0)
 		return NULL;
+	if (smtp_rp_is_complaint_address(s, p)) {
+		/* complaints: tied to a message later, by the report's content */
+		r->is_return_path = true;
+		r->verp.tenant_id = t.id;
+		return "";
+	}
 	/* Other addresses of a bounce domain that is also hosted here are
 	 * ordinary recipients; otherwise the domain takes tokens only. */
 	if (!(p->at >= 2 && (p->addr[0] == 'b' || p->addr[0] == 'B') && p->addr[1] == '+') &&
@@ -103,6 +120,8 @@ smtp_rp_log(struct smtp_session *s)
 	for (size_t i = 0; i < tx->nrcpts; i++) {
 		const struct verp_info *v = &tx->rcpts[i].verp;
 		char qid[sizeof(v->queue_id)];
+		if (v->queue_id[0] == '\0')
+			continue;     /* the complaint address: tied when the report is read */
 		smtp_rp_qid_upper(v, qid);
 		if (state_tenant_by_id(s->h->state, v->tenant_id, &t) != 1)
 			snprintf(t.name, sizeof(t.name), "#%lld", v->tenant_id);
@@ -117,17 +136,21 @@ smtp_return_path_record(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
 	struct state_bounce *b = xcalloc(tx->nrcpts, sizeof(*b));
+	size_t n = 0;
 	int rc;
 
 	for (size_t i = 0; i < tx->nrcpts; i++) {
 		const struct smtp_rcpt *r = &tx->rcpts[i];
-		b[i].tenant_id = r->verp.tenant_id;
-		smtp_rp_qid_upper(&r->verp, b[i].queue_id);
-		b[i].rcpt_index = r->verp.rcpt_index;
-		b[i].rcpt = r->path.addr;
-		b[i].rcpt_len = r->path.len;
+		if (r->verp.queue_id[0] == '\0')
+			continue;     /* the complaint address */
+		b[n].tenant_id = r->verp.tenant_id;
+		smtp_rp_qid_upper(&r->verp, b[n].queue_id);
+		b[n].rcpt_index = r->verp.rcpt_index;
+		b[n].rcpt = r->path.addr;
+		b[n].rcpt_len = r->path.len;
+		n++;
 	}
-	rc = state_bounces_record(s->h->state, time(NULL), b, tx->nrcpts, tx->sender.addr,
+	rc = n == 0 ? 0 : state_bounces_record(s->h->state, time(NULL), b, n, tx->sender.addr,
 	    tx->sender.len, s->addr);
 	free(b);
 	if (rc == 0)

@@ -127,6 +127,7 @@ spool_env_apply(struct spool_env *env, enum spool_rec type, char *v, off_t off)
 	case SPOOL_REC_SMTPUTF8: env->smtputf8 = true; free(v); return 0;
 	case SPOOL_REC_SOURCE: env->source = v; return 0;
 	case SPOOL_REC_POOL: env->pool = v; return 0;
+	case SPOOL_REC_REPORT: env->report = true; free(v); return 0;
 	case SPOOL_REC_HOLD: free(env->hold_reason); env->hold_reason = v; return 0;
 	case SPOOL_REC_TENANT:
 		if (spool_env_int(v, &n) < 0 || n <= 0)

@@ -72,7 +72,16 @@ static const char state_schema[] =
     "CREATE TABLE IF NOT EXISTS bounces("
     " id INTEGER PRIMARY KEY, time INTEGER NOT NULL, tenant_id INTEGER NOT NULL,"
     " queue_id TEXT NOT NULL, rcpt_index INTEGER NOT NULL, rcpt TEXT NOT NULL DEFAULT '',"
-    " sender TEXT NOT NULL DEFAULT '', client TEXT NOT NULL DEFAULT '');";
+    " sender TEXT NOT NULL DEFAULT '', client TEXT NOT NULL DEFAULT '');"
+    /* the feedback loop's events (events.h) */
+    "CREATE TABLE IF NOT EXISTS events("
+    " id INTEGER PRIMARY KEY, time INTEGER NOT NULL, tenant_id INTEGER NOT NULL, kind TEXT NOT NULL,"
+    " queue_id TEXT NOT NULL DEFAULT '', rcpt_index INTEGER NOT NULL DEFAULT -1,"
+    " rcpt TEXT NOT NULL DEFAULT '', category TEXT NOT NULL DEFAULT '', hard INTEGER NOT NULL DEFAULT 0,"
+    " status TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '',"
+    " report_id TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX IF NOT EXISTS events_tenant ON events(tenant_id, id);"
+    "CREATE INDEX IF NOT EXISTS events_message ON events(queue_id) WHERE queue_id != '';";
 
 static sqlite3_vfs state_vfs, *state_vfs_base;
 static pthread_once_t state_vfs_once = PTHREAD_ONCE_INIT;

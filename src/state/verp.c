@@ -55,6 +55,35 @@ verp_local_make(const unsigned char secret[32], const struct verp_info *vi, char
 	snprintf(out, outsz, "b+%lld-%s-%u-%s", vi->tenant_id, qid, vi->rcpt_index, mac);
 }
 
+void
+verp_ref_make(const unsigned char secret[32], const struct verp_info *vi, char *out, size_t outsz)
+{
+	char local[VERP_LOCAL_MAX + 1];
+
+	verp_local_make(secret, vi, local, sizeof(local));
+	snprintf(out, outsz, "%s", local + 2);
+}
+
+bool
+verp_ref_check(const unsigned char secret[32], const char *text, size_t len, struct verp_info *vi)
+{
+	char local[VERP_LOCAL_MAX + 1];
+
+	while (len > 0 && (text[0] == ' ' || text[0] == '\t')) {
+		text++;
+		len--;
+	}
+	while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t' || text[len - 1] == '\r' ||
+	    text[len - 1] == '\n'))
+		len--;
+	if (len == 0 || len + 2 > VERP_LOCAL_MAX)
+		return false;
+	local[0] = 'b';
+	local[1] = '+';
+	memcpy(local + 2, text, len);
+	return verp_local_check(secret, local, len + 2, vi);
+}
+
 /* A decimal field of at most max ending at sep, as verp_local_make writes
  * it (no leading zero: one token, one spelling); advances *p. */
 static bool

@@ -27,4 +27,12 @@ void verp_local_make(const unsigned char secret[32], const struct verp_info *vi,
  * true and vi filled when it is a genuine token. */
 bool verp_local_check(const unsigned char secret[32], const char *local, size_t len, struct verp_info *vi);
 
+/* The same token without "b+", for the X-Ferry-Ref: header ferry adds to
+ * every tenant message (a complaint names its message by it when the
+ * return path did not survive): make into out (>= VERP_LOCAL_MAX + 1),
+ * and check text (len octets, surrounding blanks allowed). */
+#define VERP_REF_HEADER "X-Ferry-Ref"
+void verp_ref_make(const unsigned char secret[32], const struct verp_info *vi, char *out, size_t outsz);
+bool verp_ref_check(const unsigned char secret[32], const char *text, size_t len, struct verp_info *vi);
+
 #endif

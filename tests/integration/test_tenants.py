@@ -463,7 +463,12 @@ class TenantsTest(unittest.TestCase):
         code, text = s.data("From: MAILER-DAEMON@remote-mta.test\r\nSubject: failure\r\n\r\nbounced\r\n")
         s.quit()
         self.assertEqual(code, 250, text)
-        self.assertEqual(len(self.f.queue_files()), n)   # attributed, not delivered
+        # attributed, and queued as a report for the feedback loop (delivery is
+        # off here), never as mail to deliver
+        self.assertEqual(len(self.f.queue_files()), n + 1)
+        env = self.spool_entry(text.decode())
+        self.assertEqual(env.get("r"), "1")
+        self.assertNotIn("G", env)
         rows = self.sql("SELECT tenant_id, queue_id, rcpt_index, sender, client FROM bounces")
         self.assertEqual(rows, [(tid, "0123ABCD0123ABCD", 2, "", "127.0.0.1")])
         self.assertIn("event=bounce-attributed tenant=bouncy queue_id=0123ABCD0123ABCD rcpt_index=2"

@@ -54,11 +54,35 @@ test_round_trip_and_spellings(void **state)
 	assert_false(check("b", &vi));
 }
 
+/* The X-Ferry-Ref: form: the token without "b+", blanks around it allowed,
+ * any change refused. */
+static void
+test_ref_header_token(void **state)
+{
+	struct verp_info vi = { .tenant_id = 12, .queue_id = "0123ABCD0123ABCD", .rcpt_index = 0 }, got;
+	char ref[VERP_LOCAL_MAX + 1], local[VERP_LOCAL_MAX + 1], spaced[VERP_LOCAL_MAX + 8];
+
+	(void)state;
+	verp_ref_make(secret, &vi, ref, sizeof(ref));
+	verp_local_make(secret, &vi, local, sizeof(local));
+	assert_string_equal(ref, local + 2);
+	assert_true(verp_ref_check(secret, ref, strlen(ref), &got));
+	assert_int_equal(got.tenant_id, 12);
+	assert_string_equal(got.queue_id, "0123abcd0123abcd");
+	snprintf(spaced, sizeof(spaced), " \t%s \r\n", ref);
+	assert_true(verp_ref_check(secret, spaced, strlen(spaced), &got));
+	ref[strlen(ref) - 1] = ref[strlen(ref) - 1] == 'a' ? 'b' : 'a';
+	assert_false(verp_ref_check(secret, ref, strlen(ref), &got));
+	assert_false(verp_ref_check(secret, "", 0, &got));
+	assert_false(verp_ref_check(secret, local, strlen(local), &got));   /* "b+b+..." */
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip_and_spellings),
+		cmocka_unit_test(test_ref_header_token),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

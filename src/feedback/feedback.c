@@ -1,0 +1,136 @@
+/*
+ * feedback.c - a tenant recipient's permanent failure: classified, recorded
+ * as an event, turned into a suppression, counted (feedback.h).
+ * STANDARDS: RFC 3463 (enhanced status codes).
+ * SECURITY: the reply text is a remote peer's (or a report's sender's):
+ * it is matched under the classifier's limits, bounded, stored as a bound
+ * value and quoted in logs.
+ */
+#include "feedback/feedback.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "feedback/classify.h"
+#include "reputation/rep.h"
+#include "state/events.h"
+#include "state/suppress.h"
+#include "util/log.h"
+
+bool
+feedback_status_of(const char *text, char *out, size_t outsz)
+{
+	const char *p = text;
+	size_t n = 0;
+	int dots = 0, digits = 0;
+
+	if (text == NULL || (p[0] != '2' && p[0] != '4' && p[0] != '5') || p[1] != '.')
+		return false;
+	/* class "." subject (1-3 digits) "." detail (1-3 digits) */
+	for (; p[n] != '\0' && (isdigit((unsigned char)p[n]) || p[n] == '.'); n++) {
+		if (p[n] == '.') {
+			if (digits == 0 || ++dots > 2)
+				return false;
+			digits = 0;
+		} else if (++digits > 3)
+			return false;
+	}
+	if (dots != 2 || digits == 0 || n + 1 > outsz || (p[n] != '\0' && p[n] != ' '))
+		return false;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return true;
+}
+
+/* Suppress the recipient as the category says; the word for the log. */
+static const char *
+feedback_suppress(const struct feedback *f, const struct feedback_failure *x,
+    const struct classify_result *cr, const char *cause, time_t now, int *rc)
+{
+	struct suppression s;
+	int n;
+
+	*rc = 0;
+	if (x->rcpt == NULL || x->rcpt[0] == '\0')
+		return "no-recipient";
+	if (!cr->hard) {
+		n = state_suppression_soft(f->st, x->tenant_id, x->rcpt, cause, now, f->soft_threshold,
+		    f->soft_window, f->soft_expiry);
+		*rc = n < 0 ? -1 : 0;
+		return n > 0 ? "soft-bounce" : n == 0 ? "counted" : "error";
+	}
+	memset(&s, 0, sizeof(s));
+	snprintf(s.addr, sizeof(s.addr), "%s", x->rcpt);
+	s.reason = SUPPRESS_HARD_BOUNCE;
+	s.time = now;
+	s.expires = 0;
+	snprintf(s.cause, sizeof(s.cause), "%s", cause);
+	*rc = state_suppression_add(f->st, x->tenant_id, &s);
+	return *rc == 0 ? "hard-bounce" : "error";
+}
+
+static void
+feedback_count(const struct feedback *f, const struct feedback_failure *x,
+    const struct classify_result *cr, time_t now)
+{
+	char metric[CLASSIFY_NAME_MAX + 8];
+
+	if (f->rep == NULL)
+		return;
+	rep_note(f->rep, x->tenant_id, REP_BOUNCED, 1, now);
+	if (cr->hard)
+		rep_note(f->rep, x->tenant_id, REP_HARD, 1, now);
+	if (strcmp(cr->category, "invalid-recipient") == 0)
+		rep_note(f->rep, x->tenant_id, REP_UNKNOWN, 1, now);
+	snprintf(metric, sizeof(metric), "bounce:%s", cr->category);
+	rep_note(f->rep, x->tenant_id, metric, 1, now);
+}
+
+static void
+feedback_failure_log(const struct feedback_failure *x, const struct classify_result *cr,
+    const char *status, const char *suppressed)
+{
+	char rcpt[400], text[700], tenant[160];
+
+	log_info("event=bounce tenant=%s queue_id=%s rcpt=%s category=%s class=%s status=%s code=%d"
+	    " source=%s report=%s suppressed=%s rule=%s reply=%s",
+	    x->tenant != NULL ? log_quote(tenant, sizeof(tenant), x->tenant, strlen(x->tenant)) : "-",
+	    x->queue_id[0] ? x->queue_id : "-",
+	    x->rcpt[0] ? log_quote(rcpt, sizeof(rcpt), x->rcpt, strlen(x->rcpt)) : "-",
+	    cr->category, cr->hard ? "hard" : "soft", status[0] ? status : "-", x->code, x->source,
+	    x->report_id[0] ? x->report_id : "-", suppressed, cr->rule && cr->rule[0] ? cr->rule : "-",
+	    log_quote(text, sizeof(text), x->text, strlen(x->text)));
+}
+
+int
+feedback_failure_note(const struct feedback *f, const struct feedback_failure *x, time_t now)
+{
+	struct classify_result cr;
+	char status[16] = "", cause[256];
+	const char *suppressed;
+	int rc;
+
+	if (x->status != NULL && x->status[0] != '\0')
+		snprintf(status, sizeof(status), "%s", x->status);
+	else
+		feedback_status_of(x->text, status, sizeof(status));
+	classify_reply(f->rules, x->code, status[0] ? status : NULL, x->text, strlen(x->text), &cr);
+	snprintf(cause, sizeof(cause), "%s %s: %d %.160s%s%s", x->source, cr.category, x->code, x->text,
+	    x->queue_id[0] ? " queue " : "", x->queue_id);
+	{
+		struct state_event e = {
+			.time = now, .tenant_id = x->tenant_id, .kind = "bounce", .queue_id = x->queue_id,
+			.rcpt_index = x->rcpt_index, .rcpt = x->rcpt, .category = cr.category, .hard = cr.hard,
+			.status = status, .detail = x->text, .source = x->source, .report_id = x->report_id,
+		};
+		if (state_events_record(f->st, &e, 1) < 0)
+			return -1;
+	}
+	suppressed = feedback_suppress(f, x, &cr, cause, now, &rc);
+	feedback_count(f, x, &cr, now);
+	feedback_failure_log(x, &cr, status, suppressed);
+	if (f->rep != NULL)
+		rep_evaluate(f->rep, f->st, x->tenant_id, now);
+	return rc;
+}

@@ -1,0 +1,271 @@
+"""The feedback loop end to end (issue 10): a tenant sends through ferryd to a
+real SMTP receiver on loopback; refusals during delivery, DSNs, complaints
+(ARF) and auto-replies that come back to the tenant's return path or
+complaint address become categorized events, suppressions and reputation
+counts; the next message to a suppressed recipient is refused at RCPT; a
+tenant whose complaint rate crosses its thresholds is throttled, then
+suspended. Report samples: tests/samples/reports/templates/ (placeholders
+{{RETURN_PATH}}, {{REF}}, {{RCPT}} filled here with genuine tokens)."""
+import base64
+import glob
+import hashlib
+import hmac
+import os
+import re
+import smtplib
+import sqlite3
+import time
+import unittest
+
+import ferrytest
+from ferrytest import Ferryd, wait_for
+from receiver import Receiver
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TEMPLATES = os.path.join(HERE, "..", "samples", "reports", "templates")
+BOUNCE_DOMAIN = "rp.shop.test"
+
+
+def verp_local(secret, tenant_id, queue_id, index):
+    """The return-path local part as src/state/verp.c makes it."""
+    qid = queue_id.lower()
+    mac = hmac.new(secret, ("%d-%s-%d" % (tenant_id, qid, index)).encode(), hashlib.sha256).digest()
+    b32 = base64.b32encode(mac[:10]).decode().lower()
+    return "b+%d-%s-%d-%s" % (tenant_id, qid, index, b32)
+
+
+def rcpt_reply(addr):
+    """The receiver's answer to RCPT: by the local part's first word."""
+    local = addr.strip("<>").split("@")[0]
+    if local.startswith("gone"):
+        return "550 5.1.1 <%s>: Recipient address rejected: User unknown in virtual mailbox table" % local
+    if local.startswith("full"):
+        return "552 5.2.2 <%s>: Mailbox full, over quota" % local
+    return "250 2.1.5 Ok"
+
+
+def message(to, subject):
+    return ("From: Shop <news@shop.test>\r\nTo: %s\r\nSubject: %s\r\n"
+            "Message-ID: <%s.%f@shop.test>\r\n\r\nHello.\r\n"
+            % (to, subject, subject.replace(" ", "-"), time.time())).encode()
+
+
+class FeedbackTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.rx = Receiver("127.0.0.1")
+        cls.rx.set("rcpt", rcpt_reply)
+        cls.f = f = Ferryd(deliver=True, domains=("ferry.test",), mailboxes=("postmaster@ferry.test",),
+                           extra="route * smtp:127.0.0.1:%d\nretry_min 1s\nretry_max 2s\n"
+                                 "max_queue_lifetime 1d\nsuppress_soft_threshold 2\n" % cls.rx.port)
+        f.start()
+        cls.db = os.path.join(f.spool, "ferry.db")
+        f.ctl("tenant", "add", "shop")
+        f.ctl("domain", "add", "shop", "shop.test")
+        f.ctl("tenant", "set", "shop", "--bounce-domain", BOUNCE_DOMAIN)
+        cls.key = f.ctl("key", "create", "shop").stdout.splitlines()[0].strip()
+        cls.tid = cls.sql("SELECT id FROM tenants WHERE name = 'shop'")[0][0]
+        cls.secret = cls.sql("SELECT value FROM meta WHERE key = 'verp_secret'")[0][0]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.f.stop()
+        cls.rx.stop()
+
+    @classmethod
+    def sql(cls, query, args=()):
+        con = sqlite3.connect(cls.db, timeout=10)
+        try:
+            return con.execute(query, args).fetchall()
+        finally:
+            con.close()
+
+    def session(self, key=None):
+        s = smtplib.SMTP("127.0.0.1", self.f.submission, timeout=30)
+        s.starttls()
+        s.login("apikey", key or self.key)
+        return s
+
+    def send(self, to, subject, key=None):
+        """Send one message as the tenant; its queue id."""
+        with self.session(key) as s:
+            s.mail("news@shop.test")
+            code, text = s.rcpt(to)
+            self.assertEqual(code, 250, text)
+            code, text = s.data(message(to, subject))
+            self.assertEqual(code, 250, text)
+        return text.decode().rsplit(" ", 1)[-1]
+
+    def events(self, kind, rcpt=None):
+        q = "SELECT queue_id, rcpt, category, hard, source, status FROM events WHERE tenant_id = ? AND kind = ?"
+        args = [self.tid, kind]
+        if rcpt is not None:
+            q += " AND rcpt = ?"
+            args.append(rcpt)
+        return self.sql(q, args)
+
+    def suppression(self, addr):
+        rows = self.sql("SELECT reason, cause FROM suppressions WHERE tenant_id = ? AND addr = ?",
+                        (self.tid, addr.lower()))
+        return rows[0] if rows else None
+
+    def report(self, rcpt, body):
+        """Send a report from the null sender to rcpt on the MX port; its id."""
+        with smtplib.SMTP("127.0.0.1", self.f.mx, local_hostname="remote-mta.test", timeout=30) as s:
+            s.ehlo()
+            self.assertEqual(s.mail("<>")[0], 250)
+            code, text = s.rcpt(rcpt)
+            self.assertEqual(code, 250, text)
+            code, text = s.data(body)
+            self.assertEqual(code, 250, text)
+        rid = text.decode().rsplit(" ", 1)[-1]
+        self.assertTrue(wait_for(lambda: ("event=report id=%s " % rid) in self.f.log_text()),
+                        self.f.log_text()[-3000:])
+        return rid
+
+    def fill(self, template, qid, rcpt):
+        token = verp_local(self.secret, self.tid, qid, 0)
+        with open(template, "rb") as fh:
+            body = fh.read().decode()
+        body = body.replace("{{RETURN_PATH}}", "%s@%s" % (token, BOUNCE_DOMAIN))
+        body = body.replace("{{REF}}", token[2:]).replace("{{RCPT}}", rcpt)
+        return token, body.replace("\r\n", "\n").replace("\n", "\r\n").encode()
+
+    def refused_at_rcpt(self, to):
+        with self.session() as s:
+            s.mail("news@shop.test")
+            code, text = s.rcpt(to)
+        return code, text.decode()
+
+    # --- synchronous refusals ------------------------------------------------
+
+    def test_sync_hard_refusal_is_categorized_suppressed_and_refused_next_time(self):
+        qid = self.send("gone-sync@remote.test", "sync hard")
+        self.assertTrue(wait_for(lambda: self.events("bounce", "gone-sync@remote.test")),
+                        self.f.log_text()[-3000:])
+        ev = self.events("bounce", "gone-sync@remote.test")[0]
+        self.assertEqual(ev[:5], (qid, "gone-sync@remote.test", "invalid-recipient", 1, "sync"))
+        self.assertEqual(ev[5], "5.1.1")
+        self.assertEqual(self.suppression("gone-sync@remote.test")[0], "hard-bounce")
+        self.assertIn("category=invalid-recipient class=hard", self.f.log_text())
+        code, text = self.refused_at_rcpt("gone-sync@remote.test")
+        self.assertEqual(code, 550, text)
+        self.assertIn("5.7.1", text)
+        self.assertIn("suppressed", text)
+        self.assertIn("hard-bounce", text)
+        # others still go
+        self.assertEqual(self.refused_at_rcpt("someone-else@remote.test")[0], 250)
+
+    def test_sync_soft_refusal_suppresses_only_when_repeated(self):
+        self.send("full-sync@remote.test", "soft 1")
+        self.assertTrue(wait_for(lambda: len(self.events("bounce", "full-sync@remote.test")) == 1))
+        ev = self.events("bounce", "full-sync@remote.test")[0]
+        self.assertEqual((ev[2], ev[3]), ("mailbox-full", 0))
+        self.assertIsNone(self.suppression("full-sync@remote.test"))
+        self.send("full-sync@remote.test", "soft 2")    # suppress_soft_threshold 2
+        self.assertTrue(wait_for(lambda: self.suppression("full-sync@remote.test") is not None))
+        self.assertEqual(self.suppression("full-sync@remote.test")[0], "soft-bounce")
+
+    def test_tenant_mail_carries_its_ref_header(self):
+        qid = self.send("ref-check@remote.test", "ref header")
+        self.assertTrue(wait_for(lambda: any(b"Subject: ref header" in m["data"] for m in list(self.rx.messages))))
+        data = [m for m in list(self.rx.messages) if b"Subject: ref header" in m["data"]][0]["data"]
+        want = verp_local(self.secret, self.tid, qid, 0)[2:]
+        self.assertIn(("X-Ferry-Ref: %s\r\n" % want).encode(), data)
+
+    # --- reports to the return path -------------------------------------------
+
+    def sample(self, name):
+        path = os.path.join(TEMPLATES, name)
+        self.assertTrue(os.path.exists(path), path)
+        return path
+
+    def templates(self, prefix):
+        found = sorted(glob.glob(os.path.join(TEMPLATES, prefix + "*.eml")))
+        self.assertTrue(found, "no %s* samples under %s" % (prefix, TEMPLATES))
+        return found
+
+    def test_dsns_of_every_format_become_bounces_and_suppress(self):
+        bounces = [p for p in sorted(glob.glob(os.path.join(TEMPLATES, "*.eml")))
+                   if not re.match(r"(arf|autoreply|broken)", os.path.basename(p))]
+        self.assertGreaterEqual(len(bounces), 6, bounces)
+        for i, path in enumerate(bounces):
+            name = os.path.basename(path)
+            rcpt = "dsn%d@example.net" % i
+            qid = self.send("dsn-target%d@remote.test" % i, "dsn %s" % name)
+            token, body = self.fill(path, qid, rcpt)
+            rid = self.report("%s@%s" % (token, BOUNCE_DOMAIN), body)
+            evs = self.sql("SELECT kind, rcpt, category, hard, queue_id FROM events WHERE report_id = ?", (rid,))
+            self.assertEqual(len(evs), 1, (name, evs, self.f.log_text()[-2000:]))
+            kind, addr, category, hard, eqid = evs[0]
+            self.assertEqual((kind, eqid), ("bounce", qid), name)
+            self.assertEqual(addr, rcpt, name)
+            self.assertNotEqual(category, "", name)
+            if hard:
+                self.assertIsNotNone(self.suppression(rcpt), name)
+        # a hard one is refused at RCPT from now on
+        hard = self.sql("SELECT rcpt FROM events WHERE tenant_id = ? AND kind = 'bounce' AND hard = 1"
+                        " AND source != 'sync' LIMIT 1", (self.tid,))
+        self.assertTrue(hard)
+        self.assertEqual(self.refused_at_rcpt(hard[0][0])[0], 550)
+
+    def test_auto_reply_does_not_suppress(self):
+        for i, path in enumerate(self.templates("autoreply")):
+            rcpt = "ooo%d@example.net" % i
+            qid = self.send(rcpt, "ooo %d" % i)
+            token, body = self.fill(path, qid, rcpt)
+            rid = self.report("%s@%s" % (token, BOUNCE_DOMAIN), body)
+            evs = self.sql("SELECT kind FROM events WHERE report_id = ?", (rid,))
+            self.assertEqual(evs, [("autoreply",)], path)
+            self.assertIsNone(self.suppression(rcpt), path)
+            self.assertEqual(self.refused_at_rcpt(rcpt)[0], 250)
+
+    def test_one_token_cannot_suppress_other_addresses_and_counts_once(self):
+        qid = self.send("multi@remote.test", "multi")
+        token, body = self.fill(self.sample("rfc3464-multi-rcpt.eml"), qid, "victim0@example.net")
+        rid = self.report("%s@%s" % (token, BOUNCE_DOMAIN), body)
+        evs = self.sql("SELECT rcpt FROM events WHERE report_id = ?", (rid,))
+        self.assertEqual(len(evs), 1, evs)
+        rid2 = self.report("%s@%s" % (token, BOUNCE_DOMAIN), body)     # replayed
+        self.assertEqual(self.sql("SELECT COUNT(*) FROM events WHERE report_id = ?", (rid2,)), [(0,)])
+        self.assertIn("event=report-duplicate", self.f.log_text())
+
+    # --- complaints --------------------------------------------------------
+
+    def test_complaint_to_return_path_and_to_complaint_address(self):
+        arfs = self.templates("arf")
+        for i, path in enumerate(arfs):
+            rcpt = "complainer%d@example.net" % i
+            qid = self.send(rcpt, "arf %d" % i)
+            token, body = self.fill(path, qid, rcpt)
+            # alternately to the return path and to the complaint address
+            to = "%s@%s" % (token, BOUNCE_DOMAIN) if i % 2 == 0 else "fbl@" + BOUNCE_DOMAIN
+            rid = self.report(to, body)
+            evs = self.sql("SELECT kind, queue_id, rcpt FROM events WHERE report_id = ?", (rid,))
+            self.assertEqual(evs, [("complaint", qid, rcpt)], (path, to, self.f.log_text()[-2000:]))
+            self.assertEqual(self.suppression(rcpt)[0], "complaint")
+            code, text = self.refused_at_rcpt(rcpt)
+            self.assertEqual(code, 550, text)
+            self.assertIn("complaint", text)
+
+    def test_untied_complaint_to_complaint_address_counts_nothing(self):
+        arf = self.templates("arf")[0]
+        with open(arf, "rb") as fh:
+            body = fh.read().decode()
+        body = re.sub(r"b\+[0-9a-z-]+@", "b+1-00-0-aaaa@", body.replace("{{RETURN_PATH}}", "x@elsewhere.test"))
+        body = body.replace("{{REF}}", "nothing").replace("{{RCPT}}", "bystander@example.net")
+        rid = self.report("fbl@" + BOUNCE_DOMAIN, body.replace("\n", "\r\n").encode())
+        self.assertEqual(self.sql("SELECT kind FROM events WHERE report_id = ?", (rid,)),
+                         [("report-unrecognized",)])
+        self.assertIsNone(self.suppression("bystander@example.net"))
+        self.assertIn("event=report-untied", self.f.log_text())
+
+    def test_ferryctl_events_lists_them(self):
+        self.send("gone-ctl@remote.test", "ctl")
+        self.assertTrue(wait_for(lambda: self.events("bounce", "gone-ctl@remote.test")))
+        out = self.f.ctl("events", "list", "shop", "bounce").stdout
+        self.assertRegex(out, r"bounce\t[0-9A-F]{16}\tgone-ctl@remote.test\tinvalid-recipient \(hard\)\tsync\t5.1.1")
+
+
+if __name__ == "__main__":
+    ferrytest.main()
