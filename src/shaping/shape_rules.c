@@ -26,27 +26,10 @@ struct shape_parse {
 	struct shape_rules *rs;
 };
 
-/* A number of 1 to 9 digits at s, up to end; -1 if not one. */
-static long long
-shape_digits(const char *s, const char *end)
-{
-	long long v = 0;
-
-	if (s == end || end - s > 9)
-		return -1;
-	for (; s < end; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	return v;
-}
-
 static int
 shape_name_set(struct shape_parse *p, struct shape_rule *r, const struct rulefile_word *w)
 {
-	if (w->quoted || w->len == 0 || w->len > SHAPE_NAME_MAX ||
-	    w->s[strspn(w->s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")] != '\0')
+	if (!rulefile_name_valid(w, SHAPE_NAME_MAX))
 		return rulefile_fail(&p->f, "rule name '%s': 1-%d letters, digits, '.', '_' or '-'",
 		    w->s, SHAPE_NAME_MAX);
 	for (size_t i = 0; i < p->rs->nrules; i++)
@@ -57,74 +40,17 @@ shape_name_set(struct shape_parse *p, struct shape_rule *r, const struct rulefil
 	return 0;
 }
 
-/* "421", "42x", "4xx" or "*": the codes from code_lo to code_hi. */
+/* CODE, STATUS and TEXT: the syntax is rulefile.c's, the messages ours. */
 static int
-shape_code_set(struct shape_parse *p, struct shape_rule *r, const char *s)
+shape_code_status_text_set(struct shape_parse *p, struct shape_rule *r, const struct rulefile_word *w)
 {
-	size_t digits = strspn(s, "0123456789");
-	int span = 1;
-
-	if (strcmp(s, "*") == 0) {
-		r->code_lo = 200;
-		r->code_hi = 599;
-		return 0;
-	}
-	if (strlen(s) != 3 || digits == 0 || strspn(s + digits, "xX") != 3 - digits ||
-	    s[0] < '2' || s[0] > '5')
-		return rulefile_fail(&p->f, "reply code '%s': three digits (421), a class (4xx, 45x) or *", s);
-	r->code_lo = 0;
-	for (size_t i = 0; i < 3; i++) {
-		r->code_lo = r->code_lo * 10 + (i < digits ? s[i] - '0' : 0);
-		span *= i < digits ? 1 : 10;
-	}
-	r->code_hi = r->code_lo + span - 1;
-	return 0;
-}
-
-/* "4.7.28", a prefix "4.7.*" or "4.*", or "*" (any, or none at all). */
-static int
-shape_status_set(struct shape_parse *p, struct shape_rule *r, const char *s)
-{
-	const char *q = s;
-
-	r->status[0] = r->status[1] = r->status[2] = -1;
-	if (strcmp(s, "*") == 0)
-		return 0;
-	for (int i = 0; i < 3; i++) {
-		const char *end = q + strcspn(q, ".");
-		if (i > 0 && strcmp(q, "*") == 0)
-			return 0;
-		long long v = shape_digits(q, end);
-		if (v < 0 || end - q > 3 || (i == 0 && v != 2 && v != 4 && v != 5) ||
-		    (*end == '.') != (i < 2))
-			return rulefile_fail(&p->f, "enhanced status '%s': class.subject.detail (4.7.28), "
-			    "a prefix (4.7.* or 4.*) or *", s);
-		r->status[i] = (int)v;
-		q = end + 1;
-	}
-	return 0;
-}
-
-/* The text's regular expression, or "*" for any text. */
-static int
-shape_regex_set(struct shape_parse *p, struct shape_rule *r, const struct rulefile_word *w)
-{
-	uint32_t opts = PCRE2_NEVER_UTF | PCRE2_NEVER_BACKSLASH_C | (w->icase ? PCRE2_CASELESS : 0);
-	PCRE2_UCHAR msg[256];
-	PCRE2_SIZE off;
-	int code;
-
-	if (!w->quoted && strcmp(w->s, "*") == 0)
-		return 0;
-	if (!w->quoted)
-		return rulefile_fail(&p->f, "text '%s': a regular expression in double quotes, or *", w->s);
-	r->re = pcre2_compile((PCRE2_SPTR)w->s, w->len, opts, &code, &off, NULL);
-	if (r->re == NULL) {
-		pcre2_get_error_message(code, msg, sizeof(msg));
-		return rulefile_fail(&p->f, "regular expression \"%s\" at offset %zu: %s", w->s, (size_t)off,
-		    (char *)msg);
-	}
-	return 0;
+	if (rulefile_code_pattern(w[0].s, &r->code_lo, &r->code_hi) < 0)
+		return rulefile_fail(&p->f, "reply code '%s': three digits (421), a class (4xx, 45x) or *",
+		    w[0].s);
+	if (rulefile_status_pattern(w[1].s, r->status) < 0)
+		return rulefile_fail(&p->f, "enhanced status '%s': class.subject.detail (4.7.28), "
+		    "a prefix (4.7.* or 4.*) or *", w[1].s);
+	return rulefile_regex_compile(&p->f, &w[2], &r->re);
 }
 
 /* "for 30s|15m|2h|1d" into r->duration; w holds what follows ACTION. */
@@ -139,7 +65,7 @@ shape_duration_set(struct shape_parse *p, struct shape_rule *r, const struct rul
 		return rulefile_fail(&p->f, "'%s' after the duration (one rule a line; '#' starts a comment)", w[2].s);
 	if (n != 2 || w[0].quoted || strcmp(w[0].s, "for") != 0)
 		return rulefile_fail(&p->f, "%s needs a duration: 'for 30m' (s, m, h or d)", shape_kind_name(r->kind));
-	v = shape_digits(w[1].s, w[1].s + (w[1].len > 0 ? w[1].len - 1 : 0));
+	v = rulefile_digits(w[1].s, w[1].s + (w[1].len > 0 ? w[1].len - 1 : 0), 9);
 	for (size_t i = 0; v >= 0 && i < sizeof(units) / sizeof(units[0]); i++) {
 		if (w[1].len < 2 || w[1].s[w[1].len - 1] != units[i].unit)
 			continue;
@@ -161,14 +87,14 @@ shape_action_set(struct shape_parse *p, struct shape_rule *r, const struct rulef
 
 	if (strcmp(w[0].s, "connections") == 0) {
 		r->kind = SHAPE_CONNECTIONS;
-		r->value = n > 1 ? shape_digits(v, v + strlen(v)) : -1;
+		r->value = n > 1 ? rulefile_digits(v, v + strlen(v), 9) : -1;
 		if (r->value < 1 || r->value > 10000)
 			return rulefile_fail(&p->f, "connections '%s': a number of connections, 1 to 10000", v);
 		used = 2;
 	} else if (strcmp(w[0].s, "rate") == 0) {
 		size_t len = strlen(v);
 		r->kind = SHAPE_RATE;
-		r->value = len > 4 && strcmp(v + len - 4, "/min") == 0 ? shape_digits(v, v + len - 4) : -1;
+		r->value = len > 4 && strcmp(v + len - 4, "/min") == 0 ? rulefile_digits(v, v + len - 4, 9) : -1;
 		if (r->value < 1 || r->value > 1000000)
 			return rulefile_fail(&p->f, "rate '%s': messages per minute, 1/min to 1000000/min", v);
 		used = 2;
@@ -206,8 +132,7 @@ shape_rule_add(struct shape_parse *p, struct rulefile_word *w, int n)
 	for (int i = 0; i < n; i++)
 		if (w[i].quoted && i != 3)
 			return rulefile_fail(&p->f, "word %d is quoted: only TEXT, the 4th, is", i + 1);
-	if (shape_name_set(p, &r, &w[0]) < 0 || shape_code_set(p, &r, w[1].s) < 0 ||
-	    shape_status_set(p, &r, w[2].s) < 0 || shape_regex_set(p, &r, &w[3]) < 0 ||
+	if (shape_name_set(p, &r, &w[0]) < 0 || shape_code_status_text_set(p, &r, &w[1]) < 0 ||
 	    shape_action_set(p, &r, w + 4, n - 4) < 0) {
 		shape_rule_clear(&r);
 		return -1;
@@ -231,15 +156,11 @@ shape_rules_new(const char *name)
 	struct shape_rules *rs = xcalloc(1, sizeof(*rs));
 
 	rs->file = xstrdup(name);
-	rs->mctx = pcre2_match_context_create(NULL);
-	if (rs->mctx == NULL) {
+	if ((rs->mctx = rulefile_match_context()) == NULL) {
 		free(rs->file);
 		free(rs);
 		return NULL;
 	}
-	pcre2_set_match_limit(rs->mctx, SHAPE_MATCH_LIMIT);
-	pcre2_set_depth_limit(rs->mctx, SHAPE_DEPTH_LIMIT);
-	pcre2_set_heap_limit(rs->mctx, SHAPE_HEAP_LIMIT);
 	return rs;
 }
 

@@ -1,7 +1,9 @@
 /*
  * rulefile.c - the bounded reader of ferry's rules files (see rulefile.h):
  * the file read whole under a size limit, then cut into checked lines and
- * split into words for the file's own parser (shape_rules.c, classify_parse.c).
+ * split into words for the file's own parser (shape_rules.c, classify_parse.c);
+ * and the fields both files have: names, reply codes, enhanced status
+ * patterns, regular expressions and the limits they run under.
  * SECURITY: explicit lengths throughout; a line is copied only after its
  * length is checked against line_max, which is itself capped.
  */
@@ -178,4 +180,106 @@ rulefile_parse(struct rulefile *f, const char *text, size_t len,
 		off += n + (nl != NULL);
 	}
 	return 0;
+}
+
+bool
+rulefile_name_valid(const struct rulefile_word *w, size_t max)
+{
+	return !w->quoted && w->len > 0 && w->len <= max &&
+	    w->s[strspn(w->s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")] == '\0';
+}
+
+int
+rulefile_code_pattern(const char *s, int *lo, int *hi)
+{
+	size_t digits = strspn(s, "0123456789");
+	int span = 1;
+
+	if (strcmp(s, "*") == 0) {
+		*lo = 0;
+		*hi = 999;
+		return 0;
+	}
+	if (strlen(s) != 3 || digits == 0 || strspn(s + digits, "xX") != 3 - digits ||
+	    s[0] < '2' || s[0] > '5')
+		return -1;
+	*lo = 0;
+	for (size_t i = 0; i < 3; i++) {
+		*lo = *lo * 10 + (i < digits ? s[i] - '0' : 0);
+		span *= i < digits ? 1 : 10;
+	}
+	*hi = *lo + span - 1;
+	return 0;
+}
+
+long long
+rulefile_digits(const char *s, const char *end, int max)
+{
+	long long v = 0;
+
+	if (s == end || end - s > max)
+		return -1;
+	for (; s < end; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+int
+rulefile_status_pattern(const char *s, int st[3])
+{
+	const char *q = s;
+
+	st[0] = st[1] = st[2] = -1;
+	if (strcmp(s, "*") == 0)
+		return 0;
+	for (int i = 0; i < 3; i++) {
+		const char *end = q + strcspn(q, ".");
+		if (i > 0 && strcmp(q, "*") == 0)
+			return 0;
+		int v = (int)rulefile_digits(q, end, 3);
+		if (v < 0 || (i == 0 && v != 2 && v != 4 && v != 5) || (*end == '.') != (i < 2))
+			return -1;
+		st[i] = v;
+		q = end + 1;
+	}
+	return 0;
+}
+
+int
+rulefile_regex_compile(struct rulefile *f, const struct rulefile_word *w, pcre2_code **re)
+{
+	/* bytes, not UTF-8: a peer's text need not be valid UTF-8 */
+	uint32_t opts = PCRE2_NEVER_UTF | PCRE2_NEVER_BACKSLASH_C | (w->icase ? PCRE2_CASELESS : 0);
+	PCRE2_UCHAR msg[256];
+	PCRE2_SIZE off;
+	int code;
+
+	*re = NULL;
+	if (!w->quoted && strcmp(w->s, "*") == 0)
+		return 0;
+	if (!w->quoted)
+		return rulefile_fail(f, "text '%s': a regular expression in double quotes, or *", w->s);
+	*re = pcre2_compile((PCRE2_SPTR)w->s, w->len, opts, &code, &off, NULL);
+	if (*re == NULL) {
+		pcre2_get_error_message(code, msg, sizeof(msg));
+		return rulefile_fail(f, "regular expression \"%s\" at offset %zu: %s", w->s, (size_t)off,
+		    (char *)msg);
+	}
+	return 0;
+}
+
+pcre2_match_context *
+rulefile_match_context(void)
+{
+	pcre2_match_context *m = pcre2_match_context_create(NULL);
+
+	if (m == NULL)
+		return NULL;
+	pcre2_set_match_limit(m, RULEFILE_MATCH_LIMIT);
+	pcre2_set_depth_limit(m, RULEFILE_DEPTH_LIMIT);
+	pcre2_set_heap_limit(m, RULEFILE_HEAP_LIMIT);
+	return m;
 }

@@ -15,8 +15,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#ifndef PCRE2_CODE_UNIT_WIDTH
+#define PCRE2_CODE_UNIT_WIDTH 8
+#endif
+#include <pcre2.h>
+
 #define RULEFILE_LINE_LIMIT 8192   /* the largest line_max a reader may ask for */
 #define RULEFILE_WORDS_MAX  16     /* the largest words_max */
+
+/* PCRE2 limits for one match of one rule against a reply or a diagnostic
+ * of a few kilobytes: far above what a sensible pattern needs, far below
+ * what a catastrophic one (nested quantifiers) would take. */
+#define RULEFILE_MATCH_LIMIT 100000   /* calls of the internal match() */
+#define RULEFILE_DEPTH_LIMIT 5000     /* backtracking depth */
+#define RULEFILE_HEAP_LIMIT  1024     /* KiB of backtracking memory */
 
 /* One word of a line: unescaped (\" is a quote inside quotes, every other
  * backslash is kept), NUL-terminated, pointing into the line's buffer: valid
@@ -57,5 +69,26 @@ char *rulefile_read(struct rulefile *f, size_t *len);
  * bad quoting). 0, or -1 with the message in f->err. */
 int rulefile_parse(struct rulefile *f, const char *text, size_t len,
     int (*line)(struct rulefile *f, struct rulefile_word *w, int n, void *arg), void *arg);
+
+/* The fields rules files share (RFC 5321 4.2.1 reply codes, RFC 3463 2
+ * enhanced status codes); the callers word the messages. */
+
+/* A number of 1 to max (at most 18) digits from s up to end; -1 if not one. */
+long long rulefile_digits(const char *s, const char *end, int max);
+/* A NAME word: 1 to max letters, digits, '.', '_' or '-', unquoted. */
+bool rulefile_name_valid(const struct rulefile_word *w, size_t max);
+/* CODE: "421", a class "42x" or "4xx" (first digit 2-5): the codes *lo to
+ * *hi; "*": 0 to 999 (any, an unknown 0 included). 0, or -1. */
+int rulefile_code_pattern(const char *s, int *lo, int *hi);
+/* STATUS: "4.7.28" into st, a prefix by whole parts ("4.7.*", "4.*"; -1
+ * for a part not given), or "*" (st[0] -1: any status, or none). 0, or -1. */
+int rulefile_status_pattern(const char *s, int st[3]);
+/* TEXT: a quoted regular expression ("..."i: caseless) compiled into *re,
+ * or * for any text (*re NULL). 0, or -1 with "FILE:LINE: regular
+ * expression ... at offset N: PCRE2's message" in f->err. */
+int rulefile_regex_compile(struct rulefile *f, const struct rulefile_word *w, pcre2_code **re);
+/* A match context carrying the RULEFILE_*_LIMIT limits (read-only once
+ * made, shared by threads); NULL when out of memory. */
+pcre2_match_context *rulefile_match_context(void);
 
 #endif
