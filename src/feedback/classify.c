@@ -33,7 +33,7 @@ classify_digit(char c)
 }
 
 /* An enhanced status at s (up to end) into st: the octets it takes, when
- * a space, '-', ';' or the end follows it; 0 when there is none. */
+ * a space, '-', ';', ')' or the end follows it; 0 when there is none. */
 static size_t
 classify_status_scan(const char *s, const char *end, int st[3])
 {
@@ -50,7 +50,8 @@ classify_status_scan(const char *s, const char *end, int st[3])
 		if (part < 2)
 			q++;
 	}
-	if ((q < end && *q != ' ' && *q != '\t' && *q != '-' && *q != ';' && *q != '\r' && *q != '\n') ||
+	if ((q < end && *q != ' ' && *q != '\t' && *q != '-' && *q != ';' && *q != ')' && *q != '\r' &&
+	    *q != '\n') ||
 	    (st[0] != 2 && st[0] != 4 && st[0] != 5))
 		return 0;
 	return (size_t)(q - s);
@@ -69,7 +70,8 @@ classify_code_scan(const char *s, const char *end)
 }
 
 /* Past a leading diagnostic type ("smtp;", "X-Postfix;"), spaces, the
- * reply code (kept in in->code when it knew none) and enhanced status. */
+ * reply code (kept in in->code when it knew none) and enhanced status.
+ * A '#' before the code is Exchange's older NDR form ("#550 5.1.1 ..."). */
 static const char *
 classify_head_skip(struct classify_input *in, const char *s, const char *end, bool code_given,
     bool status_given)
@@ -79,6 +81,8 @@ classify_head_skip(struct classify_input *in, const char *s, const char *end, bo
 	size_t n;
 
 	while (q < end && (*q == ' ' || *q == '\t'))
+		q++;
+	if (q < end && *q == '#')
 		q++;
 	for (n = 0; q + n < end && n < 20 && (classify_digit(q[n]) || q[n] == '-' ||
 	    (q[n] >= 'a' && q[n] <= 'z') || (q[n] >= 'A' && q[n] <= 'Z')); n++)
@@ -152,7 +156,29 @@ classify_text_fold(struct classify_input *in, const char *s, const char *end)
 	return 0;
 }
 
-/* The caller's code and status, completed from the text's head. */
+/* qmail's way: no status up front, "(#5.1.1)" at the end of the text. */
+static void
+classify_status_qmail(struct classify_input *in)
+{
+	const char *s = in->text, *end = in->text + in->len;
+	int st[3];
+	size_t n;
+
+	while ((s = memchr(s, '(', (size_t)(end - s))) != NULL) {
+		s++;
+		if (end - s < 2 || s[0] != '#')
+			continue;
+		n = classify_status_scan(s + 1, end, st);
+		if (n > 0 && s + 1 + n < end && s[1 + n] == ')') {
+			in->has_status = true;
+			memcpy(in->status, st, sizeof(st));
+			return;
+		}
+	}
+}
+
+/* The caller's code and status, completed from the text's head (or a
+ * qmail status at its end). */
 static int
 classify_input_read(struct classify_input *in, int code, const char *status, const char *text, size_t len)
 {
@@ -168,7 +194,11 @@ classify_input_read(struct classify_input *in, int code, const char *status, con
 	if (text == NULL)
 		text = end = "";
 	rest = classify_head_skip(in, text, end, in->code != 0, in->has_status);
-	return classify_text_fold(in, rest, end);
+	if (classify_text_fold(in, rest, end) < 0)
+		return -1;
+	if (!in->has_status)
+		classify_status_qmail(in);
+	return 0;
 }
 
 /* A rule's CODE against the failure's: an unknown code (0) matches "*",

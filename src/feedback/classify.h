@@ -15,10 +15,16 @@
  * (FILE:LINE errors); the text classified is a remote peer's, so every
  * regular expression runs under PCRE2 match, depth and heap limits.
  *
- * FOR DELIVERY AND BOUNCE PROCESSING: call classify_reply(conf->bounce_rules,
- * ...) for a 5xx (or a final 4xx) reply of a receiving server, and for each
- * failed recipient of a DSN (Status and Diagnostic-Code); the event carries
- * out.category (and out.rule, out.file:out.line in the log).
+ * FOR DELIVERY AND BOUNCE PROCESSING: with the struct conf the work holds,
+ *   a reply (struct mta_reply r, its text starting with the status):
+ *     classify_reply(conf->bounce_rules, r.code, NULL, r.text, strlen(r.text), &out);
+ *   a DSN's failed recipient (RFC 3464 per-recipient fields):
+ *     classify_reply(conf->bounce_rules, 0, STATUS, DIAGNOSTIC_CODE, len, &out);
+ *   ("smtp; 550 5.1.1 ..." gives the code; the Status field wins over the
+ *   text's). ferry's own failures (mta_reply_set: "5.1.2 Host or domain
+ *   name not found", "5.1.10 ... null MX", "4.4.7 message expired") are
+ *   classified too. The event carries out.category and out.hard; the log
+ *   adds rule=out.rule at=out.file:out.line when out.line > 0.
  */
 #ifndef FERRY_FEEDBACK_CLASSIFY_H
 #define FERRY_FEEDBACK_CLASSIFY_H

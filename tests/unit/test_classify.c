@@ -216,6 +216,12 @@ test_unknown_code_and_text_head(void **state)
 	assert_string_equal(classify(r, 0, "4.2.2", "5.1.1 over quota").rule, "status");
 	/* an invalid status given is no status */
 	assert_string_equal(classify(r, 0, "5.1.1x", "").category, "other");
+	/* qmail's "(#5.1.1)" at the end, when nothing gave a status before */
+	assert_string_equal(classify(r, 0, NULL, "Sorry, no mailbox here by that name. (#5.1.1)").rule, "class");
+	assert_string_equal(classify(r, 0, NULL, "(# (#5.1.1 (#5.1.1").category, "other");
+	assert_string_equal(classify(r, 0, "4.2.2", "over quota (#5.1.1)").category, "other");
+	/* Exchange's older NDR: "#550 5.1.1 ..." */
+	assert_string_equal(classify(r, 0, NULL, "#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##").rule, "exact");
 	/* multi-line: the repeated code and status go, lines join with one space */
 	res = classify(r, 0, NULL, "451-4.3.0 line\r\n451-4.3.0   one\r\n451 4.3.0 line\ttwo\r\n");
 	assert_string_equal(res.rule, "joined");
@@ -376,6 +382,8 @@ static const struct replies_case replies[] = {
 	    "invalid-recipient" },
 	{ 550, NULL, "No Such User Here", "invalid-recipient" },
 	{ 550, NULL, "sorry, no mailbox here by that name. (#5.1.1)", "invalid-recipient" },
+	{ 0, NULL, "Sorry, I couldn't find any host named nx.example. (#5.1.2)", "bad-domain" },
+	{ 0, NULL, "The users mailfolder is over the allowed quota (size). (#5.2.2)", "mailbox-full" },
 	{ 550, "5.1.1", "<nobody@example.net>... User unknown", "invalid-recipient" },
 	{ 0, "5.4.4", "X-Postfix; Host or domain name not found. Name service error for name=nx.example "
 	    "type=A: Host not found", "bad-domain" },
@@ -401,6 +409,13 @@ static const struct replies_case replies[] = {
 	{ 451, "4.3.0", "Temporary local problem - please try again later", "other" },
 	{ 450, "4.2.0", "<x@example.net>: Recipient address rejected: Greylisted, see "
 	    "http://postgrey.schweikert.ch/help/example.net.html", "other" },
+	/* ferry's own failures, as the delivery engine words them (mta_reply text) */
+	{ 550, NULL, "5.1.2 Host or domain name not found: nx.example (Domain name not found)", "bad-domain" },
+	{ 556, NULL, "5.1.10 Domain nx.example does not accept mail (null MX)", "bad-domain" },
+	{ 550, NULL, "5.1.3 cannot map nobody@example.net to a mailbox", "invalid-recipient" },
+	{ 550, NULL, "5.6.7 SMTPUTF8 is required, but was not offered by mx.example.net[192.0.2.1]", "protocol" },
+	{ 554, NULL, "4.4.7 message expired after 5 days in the queue; last error: 450 4.2.0 <x@example.net>: "
+	    "mailbox unavailable", "other" },
 	/* the enhanced status alone: a DSN without a Diagnostic-Code */
 	{ 0, "5.1.1", NULL, "invalid-recipient" },
 	{ 0, "5.1.2", NULL, "bad-domain" },
