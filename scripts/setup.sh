@@ -13,7 +13,7 @@ PKGS=(
   libsqlite3-dev      # tenants, accounts, keys, domains, counters (embedded state)
   libgmime-3.0-dev    # RFC 5322 address parsing for the From: lockdown
   libjansson-dev      # JSON log lines (log_format json)
-  libpcre2-dev        # PCRE2: the regular expressions of the traffic shaping rules
+  libpcre2-dev        # PCRE2: the regular expressions of the shaping and bounce rules
   libspf2-dev         # SPF evaluation for `ferryctl domain check`
   unbound             # test DNS server serving test zones
   python3             # integration tests (Debian's /usr/bin/python3)

@@ -130,6 +130,7 @@ conf_finish(struct conf *c)
 		c->complaint_local_part = xstrdup("fbl");
 	conf_local_listener_add(c);
 	conf_shaping_finish(c);
+	conf_bounce_finish(c);
 	if (c->tls_cert == NULL && c->tls_key == NULL) {
 		c->tls_cert = conf_path_join(c->spool_dir, "tls/cert.pem");
 		c->tls_key = conf_path_join(c->spool_dir, "tls/key.pem");
@@ -258,6 +259,7 @@ conf_free(struct conf *c)
 	free(c->state_db);
 	free(c->shaping_rules);
 	shape_rules_free(c->shaping);
+	conf_bounce_free(c);
 	conf_pools_free(c);
 	for (size_t i = 0; i < c->nroutes; i++) {
 		struct conf_route *r = &c->routes[i];

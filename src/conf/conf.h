@@ -60,6 +60,7 @@ struct conf_route {
 
 struct dkim_key;
 struct shape_rules;
+struct classify_rules;
 
 /* "pool NAME [select=round-robin|weighted]" and
  * "pool_address NAME IP [ehlo=HOST] [weight=N] [warmup=N,N,...] [warmup_start=YYYY-MM-DD]":
@@ -160,6 +161,11 @@ struct conf {
 	 * set, NULL for none, owned here and immutable: a reload makes another */
 	char *shaping_rules;
 	struct shape_rules   *shaping;
+	/* bounce_rules FILE, "none", or NULL (the embedded rules); the loaded
+	 * set (feedback/classify.h), NULL for none: classify_reply takes NULL
+	 * and says "other". Owned here and immutable: a reload makes another */
+	char *bounce_rules_file;
+	const struct classify_rules *bounce_rules;
 	struct conf_pool     *pools;     size_t npools;
 	struct conf_provider *providers; size_t nproviders;
 	int  *option_lines;                /* see conf_option_line */

@@ -7,6 +7,7 @@
  *   conf_pool.c    IP pools and provider limits
  *   conf_check.c   checks across lines, once the whole file is read
  *   conf_shaping.c the shaping rules file (shaping_rules), or the embedded one
+ *   conf_bounce.c  the bounce classification rules (bounce_rules), or the embedded ones
  *   conf.c         load, defaults, free, lookups
  */
 #ifndef FERRY_CONF_INTERNAL_H
@@ -87,6 +88,13 @@ void conf_pools_free(struct conf *c);
  * conf_shaping_finish gives a configuration without it the embedded rules. */
 int  conf_shaping_load(struct conf *c, const char *path, char *err, size_t errlen);
 void conf_shaping_finish(struct conf *c);
+
+/* conf_bounce.c: load bounce_rules FILE (or "none") into c->bounce_rules;
+ * conf_bounce_finish gives a configuration without it the embedded rules;
+ * conf_bounce_free frees both fields. */
+int  conf_bounce_load(struct conf *c, const char *path, char *err, size_t errlen);
+void conf_bounce_finish(struct conf *c);
+void conf_bounce_free(struct conf *c);
 
 /* conf_check.c: what one line cannot decide (mailboxes whose domain comes
  * later, tls_cert without tls_key), reported at the line concerned. Runs

@@ -57,6 +57,7 @@ struct conf_option {
 	{ .name = #n, .type = CONF_STRING, .off = CONF_OFF(f, char *), .valid = ok, .what = w }
 #define OPT_PATH(n)         { .name = #n, .type = CONF_PATH, .off = CONF_OFF(n, char *) }
 #define OPT_FILE(n, fn)     { .name = #n, .type = CONF_PATH, .off = CONF_OFF(n, char *), .load = fn }
+#define OPT_LOAD(n, f, fn)  { .name = #n, .type = CONF_PATH, .off = CONF_OFF(f, char *), .load = fn }
 #define OPT_WORDS(n, f, df, w) \
 	{ .name = #n, .type = CONF_CHOICE, .off = CONF_OFF_ENUM(f), .def = df, .words = w }
 #define OPT_CHOICE(n, f, df, ...) \
@@ -92,6 +93,7 @@ conf_log_level_valid(const char *s)
  *   bytes, seconds     OPT_SIZE(...), OPT_TIME(...)           field long long
  *   a file, directory  OPT_PATH(name)                         field char *, NULL when unset
  *   a file to load now OPT_FILE(name, loader)                 loader(c, path, err, errlen): 0 or -1
+ *                      OPT_LOAD(name, field, loader): the same, the path in another field
  *   any other word     OPT_STR(name, field, check, "what")   check NULL: any word
  *   two words          OPT_BOOL(name, field, "yes", "no", default)    field bool
  *   a word from a set  OPT_CHOICE(name, field, default, { "text", CONF_LOG_TEXT }, ...)
@@ -175,6 +177,8 @@ static const struct conf_option conf_options[] = {
 	OPT_WORDS(smtp_tls, smtp_tls, CONF_TLS_MAY, conf_tls_words),
 	OPT_FILE(tls_ca_file, conf_ca_file_load),
 	OPT_FILE(shaping_rules, conf_shaping_load),
+	/* the name is kept for the loaded set (conf->bounce_rules) */
+	OPT_LOAD(bounce_rules, bounce_rules_file, conf_bounce_load),
 	OPT_LINE(route, conf_route_add),
 	OPT_LINE(dkim_sign, conf_dkim_add),
 	OPT_LINE(pool, conf_pool_add),

@@ -80,6 +80,10 @@ extern const char ctl_domain_usage[];
 int ctl_connector_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_connector_usage[];
 
+/* ctl_bounce.c: `bounce classify|categories` (the bounce classifier). */
+int ctl_bounce_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_bounce_usage[];
+
 /* ctl_domain_check.c: `domain check DOMAIN` (DNS: SPF, DKIM, DMARC, bounce MX). */
 int ctl_domain_check(struct ctl *c, const char *domain);
 

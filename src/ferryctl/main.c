@@ -24,6 +24,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "domain",    ctl_domain_main,    ctl_domain_usage },
 	{ "connector", ctl_connector_main, ctl_connector_usage },
 	{ "events",    ctl_events_main,    ctl_events_usage },
+	{ "bounce",    ctl_bounce_main,    ctl_bounce_usage },
 };
 
 void

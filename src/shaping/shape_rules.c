@@ -2,7 +2,8 @@
  * shape_rules.c - read a traffic shaping rules file (ferry.conf(5), SHAPING RULES) into
  * an immutable set: bounded lines split into words (a regular expression
  * is one quoted word), each line one rule, every regular expression
- * compiled once here. Matching is shape_match.c.
+ * compiled once here. Matching is shape_match.c; the reading of lines and
+ * words is util/rulefile.c, shared with bounce.rules.
  * STANDARDS: RFC 5321 4.2.1 (reply code classes), RFC 3463 2 (the form of
  * an enhanced status code: class.subject.detail, 1-3 digits each).
  * SECURITY: the administrator's file, still parsed with explicit lengths:
@@ -10,273 +11,102 @@
  * rules; every error names FILE:LINE and the cause (PCRE2's own message
  * and offset for a bad regular expression).
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "shaping/shape_internal.h"
+#include "util/rulefile.h"
 #include "util/xmalloc.h"
 
 #define SHAPE_WORDS_MAX 10    /* NAME CODE STATUS TEXT ACTION VALUE for DURATION: 8 */
 
 /* The state of one parse. */
 struct shape_parse {
+	struct rulefile     f;      /* first: the line callback gets &p->f */
 	struct shape_rules *rs;
-	const char         *file;
-	int                 line;
-	char               *err;
-	size_t              errlen;
 };
 
-/* One word of a line: unescaped, NUL-terminated, in the line's buffer. */
-struct shape_word {
-	char  *s;
-	size_t len;
-	bool   quoted;
-	bool   icase;     /* "..."i */
-};
-
-__attribute__((format(printf, 2, 3)))
 static int
-shape_fail(struct shape_parse *p, const char *fmt, ...)
+shape_name_set(struct shape_parse *p, struct shape_rule *r, const struct rulefile_word *w)
 {
-	va_list ap;
-	int n = p->line > 0 ? snprintf(p->err, p->errlen, "%s:%d: ", p->file, p->line) :
-	    snprintf(p->err, p->errlen, "%s: ", p->file);
-
-	if (n < 0 || (size_t)n >= p->errlen)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-/* A quoted word from s (just after its opening quote) into *out, in place:
- * \" is a quote, every other backslash is kept for PCRE2. Returns the
- * position after the word, NULL on error. */
-static char *
-shape_word_quoted(struct shape_parse *p, char *s, struct shape_word *w)
-{
-	char *o = s;
-
-	w->s = s;
-	w->quoted = true;
-	for (;;) {
-		if (*s == '\0') {
-			shape_fail(p, "no closing quote");
-			return NULL;
-		}
-		if (*s == '"')
-			break;
-		if (s[0] == '\\' && s[1] == '"')
-			s++;
-		else if (s[0] == '\\' && s[1] != '\0')
-			*o++ = *s++;
-		*o++ = *s++;
-	}
-	w->len = (size_t)(o - w->s);
-	*o = '\0';
-	s++;
-	if (*s == 'i') {
-		w->icase = true;
-		s++;
-	}
-	if (*s != '\0' && *s != ' ' && *s != '\t') {
-		shape_fail(p, "'%c' after a closing quote (only i, for case-insensitive, may follow)", *s);
-		return NULL;
-	}
-	return s;
-}
-
-/* Split a line (NUL-terminated, checked) into words; '#' at a word's start
- * comments out the rest. The number of words, or -1. */
-static int
-shape_line_split(struct shape_parse *p, char *s, struct shape_word *w)
-{
-	int n = 0;
-
-	for (;;) {
-		s += strspn(s, " \t");
-		if (*s == '\0' || *s == '#')
-			return n;
-		if (n == SHAPE_WORDS_MAX)
-			return shape_fail(p, "too many words (a rule is NAME CODE STATUS TEXT ACTION [for DURATION])");
-		memset(&w[n], 0, sizeof(w[n]));
-		if (*s == '"') {
-			if ((s = shape_word_quoted(p, s + 1, &w[n])) == NULL)
-				return -1;
-		} else {
-			w[n].s = s;
-			w[n].len = strcspn(s, " \t");
-			s += w[n].len;
-		}
-		n++;
-		if (*s != '\0')
-			*s++ = '\0';
-	}
-}
-
-/* A number of 1 to 9 digits at s, up to end; -1 if not one. */
-static long long
-shape_digits(const char *s, const char *end)
-{
-	long long v = 0;
-
-	if (s == end || end - s > 9)
-		return -1;
-	for (; s < end; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	return v;
-}
-
-static int
-shape_name_set(struct shape_parse *p, struct shape_rule *r, const struct shape_word *w)
-{
-	if (w->quoted || w->len == 0 || w->len > SHAPE_NAME_MAX ||
-	    w->s[strspn(w->s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")] != '\0')
-		return shape_fail(p, "rule name '%s': 1-%d letters, digits, '.', '_' or '-'",
+	if (!rulefile_name_valid(w, SHAPE_NAME_MAX))
+		return rulefile_fail(&p->f, "rule name '%s': 1-%d letters, digits, '.', '_' or '-'",
 		    w->s, SHAPE_NAME_MAX);
 	for (size_t i = 0; i < p->rs->nrules; i++)
 		if (strcmp(p->rs->rules[i].name, w->s) == 0)
-			return shape_fail(p, "rule name '%s' is already used on line %d", w->s,
+			return rulefile_fail(&p->f, "rule name '%s' is already used on line %d", w->s,
 			    p->rs->rules[i].line);
 	r->name = xstrdup(w->s);
 	return 0;
 }
 
-/* "421", "42x", "4xx" or "*": the codes from code_lo to code_hi. */
+/* CODE, STATUS and TEXT: the syntax is rulefile.c's, the messages ours. */
 static int
-shape_code_set(struct shape_parse *p, struct shape_rule *r, const char *s)
+shape_code_status_text_set(struct shape_parse *p, struct shape_rule *r, const struct rulefile_word *w)
 {
-	size_t digits = strspn(s, "0123456789");
-	int span = 1;
-
-	if (strcmp(s, "*") == 0) {
-		r->code_lo = 200;
-		r->code_hi = 599;
-		return 0;
-	}
-	if (strlen(s) != 3 || digits == 0 || strspn(s + digits, "xX") != 3 - digits ||
-	    s[0] < '2' || s[0] > '5')
-		return shape_fail(p, "reply code '%s': three digits (421), a class (4xx, 45x) or *", s);
-	r->code_lo = 0;
-	for (size_t i = 0; i < 3; i++) {
-		r->code_lo = r->code_lo * 10 + (i < digits ? s[i] - '0' : 0);
-		span *= i < digits ? 1 : 10;
-	}
-	r->code_hi = r->code_lo + span - 1;
-	return 0;
-}
-
-/* "4.7.28", a prefix "4.7.*" or "4.*", or "*" (any, or none at all). */
-static int
-shape_status_set(struct shape_parse *p, struct shape_rule *r, const char *s)
-{
-	const char *q = s;
-
-	r->status[0] = r->status[1] = r->status[2] = -1;
-	if (strcmp(s, "*") == 0)
-		return 0;
-	for (int i = 0; i < 3; i++) {
-		const char *end = q + strcspn(q, ".");
-		if (i > 0 && strcmp(q, "*") == 0)
-			return 0;
-		long long v = shape_digits(q, end);
-		if (v < 0 || end - q > 3 || (i == 0 && v != 2 && v != 4 && v != 5) ||
-		    (*end == '.') != (i < 2))
-			return shape_fail(p, "enhanced status '%s': class.subject.detail (4.7.28), "
-			    "a prefix (4.7.* or 4.*) or *", s);
-		r->status[i] = (int)v;
-		q = end + 1;
-	}
-	return 0;
-}
-
-/* The text's regular expression, or "*" for any text. */
-static int
-shape_regex_set(struct shape_parse *p, struct shape_rule *r, const struct shape_word *w)
-{
-	uint32_t opts = PCRE2_NEVER_UTF | PCRE2_NEVER_BACKSLASH_C | (w->icase ? PCRE2_CASELESS : 0);
-	PCRE2_UCHAR msg[256];
-	PCRE2_SIZE off;
-	int code;
-
-	if (!w->quoted && strcmp(w->s, "*") == 0)
-		return 0;
-	if (!w->quoted)
-		return shape_fail(p, "text '%s': a regular expression in double quotes, or *", w->s);
-	r->re = pcre2_compile((PCRE2_SPTR)w->s, w->len, opts, &code, &off, NULL);
-	if (r->re == NULL) {
-		pcre2_get_error_message(code, msg, sizeof(msg));
-		return shape_fail(p, "regular expression \"%s\" at offset %zu: %s", w->s, (size_t)off,
-		    (char *)msg);
-	}
-	return 0;
+	if (rulefile_code_pattern(w[0].s, &r->code_lo, &r->code_hi) < 0)
+		return rulefile_fail(&p->f, "reply code '%s': three digits (421), a class (4xx, 45x) or *",
+		    w[0].s);
+	if (rulefile_status_pattern(w[1].s, r->status) < 0)
+		return rulefile_fail(&p->f, "enhanced status '%s': class.subject.detail (4.7.28), "
+		    "a prefix (4.7.* or 4.*) or *", w[1].s);
+	return rulefile_regex_compile(&p->f, &w[2], &r->re);
 }
 
 /* "for 30s|15m|2h|1d" into r->duration; w holds what follows ACTION. */
 static int
-shape_duration_set(struct shape_parse *p, struct shape_rule *r, const struct shape_word *w, int n)
+shape_duration_set(struct shape_parse *p, struct shape_rule *r, const struct rulefile_word *w, int n)
 {
 	static const struct { char unit; long long mul; } units[] = {
 		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
 	long long v;
 
 	if (n > 2 && strcmp(w[0].s, "for") == 0)
-		return shape_fail(p, "'%s' after the duration (one rule a line; '#' starts a comment)", w[2].s);
+		return rulefile_fail(&p->f, "'%s' after the duration (one rule a line; '#' starts a comment)", w[2].s);
 	if (n != 2 || w[0].quoted || strcmp(w[0].s, "for") != 0)
-		return shape_fail(p, "%s needs a duration: 'for 30m' (s, m, h or d)", shape_kind_name(r->kind));
-	v = shape_digits(w[1].s, w[1].s + (w[1].len > 0 ? w[1].len - 1 : 0));
+		return rulefile_fail(&p->f, "%s needs a duration: 'for 30m' (s, m, h or d)", shape_kind_name(r->kind));
+	v = rulefile_digits(w[1].s, w[1].s + (w[1].len > 0 ? w[1].len - 1 : 0), 9);
 	for (size_t i = 0; v >= 0 && i < sizeof(units) / sizeof(units[0]); i++) {
 		if (w[1].len < 2 || w[1].s[w[1].len - 1] != units[i].unit)
 			continue;
 		r->duration = v * units[i].mul;
 		if (r->duration < 1 || r->duration > SHAPE_DURATION_MAX)
-			return shape_fail(p, "duration '%s' is out of range [1s, %dd]", w[1].s,
+			return rulefile_fail(&p->f, "duration '%s' is out of range [1s, %dd]", w[1].s,
 			    SHAPE_DURATION_MAX / 86400);
 		return 0;
 	}
-	return shape_fail(p, "duration '%s': a number and a unit, s, m, h or d (30m)", w[1].s);
+	return rulefile_fail(&p->f, "duration '%s': a number and a unit, s, m, h or d (30m)", w[1].s);
 }
 
 /* ACTION [VALUE] [for DURATION]: w[0] is the action's word, n the words left. */
 static int
-shape_action_set(struct shape_parse *p, struct shape_rule *r, const struct shape_word *w, int n)
+shape_action_set(struct shape_parse *p, struct shape_rule *r, const struct rulefile_word *w, int n)
 {
 	const char *v = n > 1 ? w[1].s : "";
 	int used = 1;
 
 	if (strcmp(w[0].s, "connections") == 0) {
 		r->kind = SHAPE_CONNECTIONS;
-		r->value = n > 1 ? shape_digits(v, v + strlen(v)) : -1;
+		r->value = n > 1 ? rulefile_digits(v, v + strlen(v), 9) : -1;
 		if (r->value < 1 || r->value > 10000)
-			return shape_fail(p, "connections '%s': a number of connections, 1 to 10000", v);
+			return rulefile_fail(&p->f, "connections '%s': a number of connections, 1 to 10000", v);
 		used = 2;
 	} else if (strcmp(w[0].s, "rate") == 0) {
 		size_t len = strlen(v);
 		r->kind = SHAPE_RATE;
-		r->value = len > 4 && strcmp(v + len - 4, "/min") == 0 ? shape_digits(v, v + len - 4) : -1;
+		r->value = len > 4 && strcmp(v + len - 4, "/min") == 0 ? rulefile_digits(v, v + len - 4, 9) : -1;
 		if (r->value < 1 || r->value > 1000000)
-			return shape_fail(p, "rate '%s': messages per minute, 1/min to 1000000/min", v);
+			return rulefile_fail(&p->f, "rate '%s': messages per minute, 1/min to 1000000/min", v);
 		used = 2;
 	} else if (strcmp(w[0].s, "suspend") == 0) {
 		r->kind = SHAPE_SUSPEND;
 	} else if (strcmp(w[0].s, "ignore") == 0) {
 		r->kind = SHAPE_IGNORE;
 		if (n > 1)
-			return shape_fail(p, "ignore takes no value nor duration");
+			return rulefile_fail(&p->f, "ignore takes no value nor duration");
 		return 0;
 	} else
-		return shape_fail(p, "action '%s': connections N, rate N/min, suspend or ignore", w[0].s);
+		return rulefile_fail(&p->f, "action '%s': connections N, rate N/min, suspend or ignore", w[0].s);
 	return shape_duration_set(p, r, w + used, n - used);
 }
 
@@ -289,21 +119,20 @@ shape_rule_clear(struct shape_rule *r)
 
 /* One line's words into a new rule. */
 static int
-shape_rule_add(struct shape_parse *p, struct shape_word *w, int n)
+shape_rule_add(struct shape_parse *p, struct rulefile_word *w, int n)
 {
 	struct shape_rules *rs = p->rs;
-	struct shape_rule r = { .line = p->line };
+	struct shape_rule r = { .line = p->f.line };
 
 	if (n < 5)
-		return shape_fail(p, "a rule is NAME CODE STATUS TEXT ACTION [for DURATION]; "
+		return rulefile_fail(&p->f, "a rule is NAME CODE STATUS TEXT ACTION [for DURATION]; "
 		    "this line has %d word%s", n, n == 1 ? "" : "s");
 	if (rs->nrules == SHAPE_RULES_MAX)
-		return shape_fail(p, "more than %d rules", SHAPE_RULES_MAX);
+		return rulefile_fail(&p->f, "more than %d rules", SHAPE_RULES_MAX);
 	for (int i = 0; i < n; i++)
 		if (w[i].quoted && i != 3)
-			return shape_fail(p, "word %d is quoted: only TEXT, the 4th, is", i + 1);
-	if (shape_name_set(p, &r, &w[0]) < 0 || shape_code_set(p, &r, w[1].s) < 0 ||
-	    shape_status_set(p, &r, w[2].s) < 0 || shape_regex_set(p, &r, &w[3]) < 0 ||
+			return rulefile_fail(&p->f, "word %d is quoted: only TEXT, the 4th, is", i + 1);
+	if (shape_name_set(p, &r, &w[0]) < 0 || shape_code_status_text_set(p, &r, &w[1]) < 0 ||
 	    shape_action_set(p, &r, w + 4, n - 4) < 0) {
 		shape_rule_clear(&r);
 		return -1;
@@ -313,30 +142,12 @@ shape_rule_add(struct shape_parse *p, struct shape_word *w, int n)
 	return 0;
 }
 
-/* Check one line's octets, split it, add its rule if it has one. */
+/* One line's words, from the reader. */
 static int
-shape_line_apply(struct shape_parse *p, const char *s, size_t len)
+shape_line_apply(struct rulefile *f, struct rulefile_word *w, int n, void *arg)
 {
-	char buf[SHAPE_LINE_MAX + 1];
-	struct shape_word w[SHAPE_WORDS_MAX];
-	int n;
-
-	if (len > 0 && s[len - 1] == '\r')
-		len--;
-	if (len > SHAPE_LINE_MAX)
-		return shape_fail(p, "line too long (max %d octets)", SHAPE_LINE_MAX);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (ch == '\0')
-			return shape_fail(p, "NUL octet in line (column %zu)", i + 1);
-		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-			return shape_fail(p, "control character 0x%02x in line (column %zu)", ch, i + 1);
-	}
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if ((n = shape_line_split(p, buf, w)) <= 0)
-		return n;
-	return shape_rule_add(p, w, n);
+	(void)arg;
+	return shape_rule_add((struct shape_parse *)f, w, n);
 }
 
 static struct shape_rules *
@@ -345,90 +156,54 @@ shape_rules_new(const char *name)
 	struct shape_rules *rs = xcalloc(1, sizeof(*rs));
 
 	rs->file = xstrdup(name);
-	rs->mctx = pcre2_match_context_create(NULL);
-	if (rs->mctx == NULL) {
+	if ((rs->mctx = rulefile_match_context()) == NULL) {
 		free(rs->file);
 		free(rs);
 		return NULL;
 	}
-	pcre2_set_match_limit(rs->mctx, SHAPE_MATCH_LIMIT);
-	pcre2_set_depth_limit(rs->mctx, SHAPE_DEPTH_LIMIT);
-	pcre2_set_heap_limit(rs->mctx, SHAPE_HEAP_LIMIT);
 	return rs;
+}
+
+static void
+shape_parse_init(struct shape_parse *p, const char *name, char *err, size_t errlen)
+{
+	memset(p, 0, sizeof(*p));
+	p->f.name = name;
+	p->f.file_max = SHAPE_FILE_MAX;
+	p->f.line_max = SHAPE_LINE_MAX;
+	p->f.words_max = SHAPE_WORDS_MAX;
+	p->f.too_many = "a rule is NAME CODE STATUS TEXT ACTION [for DURATION]";
+	p->f.err = err;
+	p->f.errlen = errlen;
 }
 
 struct shape_rules *
 shape_rules_parse(const char *name, const char *text, size_t len, char *err, size_t errlen)
 {
-	struct shape_parse p = { .file = name, .err = err, .errlen = errlen };
-	size_t off = 0;
+	struct shape_parse p;
 
-	if (len > SHAPE_FILE_MAX) {
-		shape_fail(&p, "larger than %d octets", SHAPE_FILE_MAX);
-		return NULL;
-	}
+	shape_parse_init(&p, name, err, errlen);
 	if ((p.rs = shape_rules_new(name)) == NULL) {
-		shape_fail(&p, "out of memory");
+		rulefile_fail(&p.f, "out of memory");
 		return NULL;
 	}
-	while (off < len) {
-		const char *nl = memchr(text + off, '\n', len - off);
-		size_t n = nl != NULL ? (size_t)(nl - (text + off)) : len - off;
-		p.line++;
-		if (shape_line_apply(&p, text + off, n) < 0) {
-			shape_rules_free(p.rs);
-			return NULL;
-		}
-		off += n + (nl != NULL);
+	if (rulefile_parse(&p.f, text, len, shape_line_apply, NULL) < 0) {
+		shape_rules_free(p.rs);
+		return NULL;
 	}
 	return p.rs;
-}
-
-/* The whole file, at most SHAPE_FILE_MAX octets (one more is read to tell). */
-static char *
-shape_file_read(struct shape_parse *p, size_t *len)
-{
-	struct stat st;
-	char *buf = NULL;
-	ssize_t n = 0;
-	/* O_NONBLOCK: a FIFO named by mistake must not hang ferryd -t or a reload */
-	int fd = open(p->file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		shape_fail(p, "%s", strerror(errno));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		shape_fail(p, "%s", S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
-		goto fail;
-	}
-	buf = xmalloc(SHAPE_FILE_MAX + 1);
-	*len = 0;
-	while (*len < SHAPE_FILE_MAX + 1 &&
-	    ((n = read(fd, buf + *len, SHAPE_FILE_MAX + 1 - *len)) > 0 || (n < 0 && errno == EINTR)))
-		*len += n > 0 ? (size_t)n : 0;
-	if (n < 0) {
-		shape_fail(p, "read: %s", strerror(errno));
-		goto fail;
-	}
-	close(fd);
-	return buf;
-fail:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return NULL;
 }
 
 struct shape_rules *
 shape_rules_load(const char *path, char *err, size_t errlen)
 {
-	struct shape_parse p = { .file = path, .err = err, .errlen = errlen };
+	struct shape_parse p;
 	struct shape_rules *rs;
 	size_t len;
-	char *text = shape_file_read(&p, &len);
+	char *text;
 
-	if (text == NULL)
+	shape_parse_init(&p, path, err, errlen);
+	if ((text = rulefile_read(&p.f, &len)) == NULL)
 		return NULL;
 	rs = shape_rules_parse(path, text, len, err, errlen);
 	free(text);

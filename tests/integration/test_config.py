@@ -206,6 +206,82 @@ class ConfigTest(unittest.TestCase):
         finally:
             f.stop()
 
+    # bounce_rules (bounce classification): the same contract as shaping_rules,
+    # and `ferryctl bounce classify` reads the same file.
+    def test_bounce_rules_errors_name_both_files(self):
+        d = d_tmp()
+        rules = os.path.join(d, "bounce.rules")
+        with open(rules, "w") as fh:
+            fh.write("# mine\ncategory other soft \"fallback\"\ncategory gone hard \"gone\"\n"
+                     "rule ok gone 550 5.1.1 *\nrule bad gone 550 * \"(unclosed\"\n")
+        rc, out, path, _ = check(BASE + "spool_dir %s\nbounce_rules %s\n" % (d, rules))
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:4: bounce_rules: %s:5: regular expression \"(unclosed\" at offset 9: "
+                      "missing closing parenthesis" % (path, rules), out)
+        r = subprocess.run([FERRYCTL, "bounce", "classify", "-f", rules, "550", "5.1.1", "x"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("%s:5: regular expression" % rules, r.stderr)
+        with open(rules, "w") as fh:
+            fh.write("category gone hard \"gone\"\nrule ok gone 550 5.1.1 *\n")
+        rc, out, path, _ = check(BASE + "spool_dir %s\nbounce_rules %s\n" % (d, rules))
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:4: bounce_rules: %s: no category 'other'" % (path, rules), out)
+        rc, out, path, _ = check(BASE + "spool_dir %s\nbounce_rules %s.missing\n" % (d, rules))
+        self.assertEqual(rc, 1)
+        self.assertIn("%s:4: bounce_rules: %s.missing: No such file or directory" % (path, rules), out)
+
+    def test_bounce_rules_shipped_file_and_none(self):
+        shipped = os.path.join(ferrytest.SRC, "dist", "bounce.rules")
+        for value in (shipped, "none"):
+            rc, out, path, _ = check(BASE + "spool_dir %s\nbounce_rules %s\n" % (d_tmp(), value))
+            self.assertEqual(rc, 0, out)
+
+    def test_ferryctl_bounce_classify_uses_configured_rules(self):
+        d = d_tmp()
+        rules = os.path.join(d, "bounce.rules")
+        with open(rules, "w") as fh:
+            fh.write("category other soft \"fallback\"\ncategory gone hard \"gone\"\n"
+                     "rule mine gone 5xx * \"nobody home\"i\n")
+        conf = os.path.join(d, "ferry.conf")
+        with open(conf, "w") as fh:
+            fh.write(BASE + "spool_dir %s\nbounce_rules %s\n" % (d, rules))
+
+        def classify(*args, config=conf):
+            r = subprocess.run([FERRYCTL, "-c", config, "bounce", "classify"] + list(args),
+                               capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return r.stdout
+        self.assertEqual(classify("550", "-", "Nobody", "HOME", "here"), "gone\thard\tmine\t%s:3\n" % rules)
+        self.assertEqual(classify("550", "5.1.1", "x"), "other\tsoft\t-\t(no rule matched)\n")
+        # without bounce_rules, the shipped rules compiled in
+        with open(conf, "w") as fh:
+            fh.write(BASE + "spool_dir %s\n" % d)
+        out = classify("-", "-", "smtp; 550-5.1.1 The email account that you tried to reach does not exist.")
+        self.assertRegex(out, r"^invalid-recipient\thard\tgmail-no-such-user\t\(embedded bounce.rules\):\d+\n$")
+        r = subprocess.run([FERRYCTL, "-c", conf, "bounce", "classify", "55", "-", "x"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("CODE is a reply code", r.stderr)
+
+    def test_reload_rereads_bounce_rules(self):
+        f = ferrytest.Ferryd()
+        rules = os.path.join(f.tmp, "bounce.rules")
+        with open(rules, "w") as fh:
+            fh.write("category other soft \"fallback\"\n")
+        os.chmod(rules, 0o644)
+        with open(f.conf, "a") as fh:
+            fh.write("bounce_rules %s\n" % rules)
+        f.start()
+        try:
+            with open(rules, "a") as fh:
+                fh.write("\nrule r nosuch 550 * *\n")
+            f.hup()
+            self.assertTrue(ferrytest.wait_for(lambda: "event=reload-failed" in f.log_text()))
+            self.assertIn("bounce_rules: %s:3: category 'nosuch' is not declared" % rules, f.log_text())
+        finally:
+            f.stop()
+
     def test_missing_file(self):
         r = subprocess.run([FERRYD, "-t", "-c", "/nonexistent/ferry.conf"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 1)

@@ -51,6 +51,8 @@ dpkg-deb -f "$DEB" Depends | grep 'libevent-core' >/dev/null || fail "Depends la
 dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles | grep -x /etc/ferry/ferry.conf >/dev/null || fail "conffiles"
 dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles | grep -x /etc/ferry/shaping.rules >/dev/null ||
 	fail "conffiles: shaping.rules"
+dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./conffiles | grep -x /etc/ferry/bounce.rules >/dev/null ||
+	fail "conffiles: bounce.rules"
 dpkg-deb --ctrl-tarfile "$DEB" | tar -xO ./postinst | grep useradd >/dev/null || fail "postinst"
 
 # lintian (3-4 s): no error or warning, except three that wait for a
@@ -69,7 +71,7 @@ fi
 step "contents"
 dpkg-deb -c "$DEB" | awk '{print $6}' | sed 's|^\./|/|' >"$TMP/files"
 for f in /usr/sbin/ferryd /usr/sbin/ferryctl /usr/sbin/ferry-sendmail /etc/ferry/ferry.conf \
-    /etc/ferry/shaping.rules \
+    /etc/ferry/shaping.rules /etc/ferry/bounce.rules \
     /lib/systemd/system/ferryd.service /usr/share/man/man8/ferryd.8.gz \
     /usr/share/man/man5/ferry.conf.5.gz /usr/share/man/man8/ferryctl.8.gz \
     /usr/share/man/man8/ferry-sendmail.8.gz; do
@@ -83,10 +85,14 @@ ROOT=$TMP/root
 dpkg-deb -x "$DEB" "$ROOT"
 # The sample names /var/spool/ferry; -t reads the file and checks the TLS
 # key only if present, so it does not need the spool to exist. It names
-# /etc/ferry/shaping.rules, read at once: the unpacked one here.
+# /etc/ferry/shaping.rules and /etc/ferry/bounce.rules, read at once: the
+# unpacked ones here.
 grep -x 'shaping_rules /etc/ferry/shaping.rules' "$ROOT/etc/ferry/ferry.conf" >/dev/null ||
 	fail "sample: shaping_rules /etc/ferry/shaping.rules"
-sed "s|^shaping_rules /etc/|shaping_rules $ROOT/etc/|" "$ROOT/etc/ferry/ferry.conf" >"$TMP/sample.conf"
+grep -x 'bounce_rules /etc/ferry/bounce.rules' "$ROOT/etc/ferry/ferry.conf" >/dev/null ||
+	fail "sample: bounce_rules /etc/ferry/bounce.rules"
+sed -e "s|^shaping_rules /etc/|shaping_rules $ROOT/etc/|" -e "s|^bounce_rules /etc/|bounce_rules $ROOT/etc/|" \
+    "$ROOT/etc/ferry/ferry.conf" >"$TMP/sample.conf"
 "$ROOT/usr/sbin/ferryd" -t -c "$TMP/sample.conf" || fail "ferryd -t on the sample configuration"
 # The commented opt-in lines are valid too: network listeners instead of
 # loopback, example domains, relay_networks, a smarthost route, log_file.

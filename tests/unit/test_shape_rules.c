@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "conf_text.h"
 #include "shaping/shape_rules.h"
 #include "util/mta_reply.h"
 
@@ -331,23 +332,6 @@ test_embedded_default_is_the_shipped_file(void **state)
 	check_providers(rs);
 	shape_rules_free(rs);
 	shape_rules_free(file);
-}
-
-static struct conf *
-conf_text(const char *text, char *err, size_t errlen)
-{
-	char path[] = "/tmp/ferry-test-shconf-XXXXXX";
-	int fd = mkstemp(path);
-	FILE *f;
-	struct conf *c;
-
-	assert_true(fd >= 0);
-	f = fdopen(fd, "w");
-	fputs(text, f);
-	fclose(f);
-	c = conf_load(path, err, errlen);
-	unlink(path);
-	return c;
 }
 
 /* ferry.conf: without the option the embedded rules, "none" none, a file
