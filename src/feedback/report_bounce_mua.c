@@ -71,24 +71,44 @@ report_failed_header(const struct report_body *b, struct report *r, struct repor
 	}
 }
 
-/* Gmail-like: "Your message wasn't delivered to ADDR because ...", or the
- * older "Delivery to the following recipient failed permanently:" and the
- * address on the next line; the reason after "The response was:". */
+/* Where a Gmail-like bounce names its recipient: after one of these
+ * phrases on the same line, or on the next lines for the older layout. */
+static struct report_span
+report_gmail_who(const struct report_body *b, const char **line)
+{
+	static const char *const inline_phrases[] = { "wasn't delivered to ", "Your message to " };
+	struct report_span who = { NULL, 0 };
+	const char *m;
+
+	for (size_t i = 0; i < sizeof(inline_phrases) / sizeof(inline_phrases[0]); i++)
+		if ((m = report_memcasemem(b->text, b->len, inline_phrases[i])) != NULL) {
+			*line = m;
+			return report_line_rest(b, m + strlen(inline_phrases[i]));
+		}
+	if ((m = report_memcasemem(b->text, b->len, "Delivery to the following recipient")) != NULL) {
+		*line = m;
+		who = report_after(b, "Delivery to the following recipient");
+	}
+	return who;
+}
+
+/* Gmail-like: "Your message wasn't delivered to ADDR because ...", "Your
+ * message to ADDR has been blocked", or the older "Delivery to the
+ * following recipient failed permanently:" with the address on the next
+ * line (else X-Failed-Recipients); the reason after "The response was:",
+ * else the line naming the address. */
 bool
 report_bounce_gmail(const struct report_body *b, struct report *r, const char *format)
 {
-	struct report_span why = report_after(b, "The response from the remote server was:"), who = { NULL, 0 };
-	const char *m;
+	struct report_span why = report_after(b, "The response from the remote server was:"), who;
+	const char *line = NULL;
 	size_t before = r->nrcpts;
 
 	if (why.p == NULL)
 		why = report_after(b, "The response was:");
-	if ((m = report_memcasemem(b->text, b->len, "wasn't delivered to ")) != NULL)
-		who = report_line_rest(b, m + strlen("wasn't delivered to "));
-	else if ((m = report_memcasemem(b->text, b->len, "Delivery to the following recipient")) != NULL)
-		who = report_after(b, "Delivery to the following recipient");
-	if (why.p == NULL && who.p != NULL)
-		why = report_line_rest(b, m);
+	who = report_gmail_who(b, &line);
+	if (why.p == NULL && line != NULL)
+		why = report_line_rest(b, line);
 	if (who.p != NULL)
 		report_bounce_add(b, r, who.p, who.n, why.p, why.n, "failed");
 	if (r->nrcpts == before)

@@ -7,8 +7,8 @@
  * truncated at REPORT_FIELD_MAX and the rest of it skipped.
  */
 #include <ctype.h>
-#include <stdlib.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -60,19 +60,18 @@ report_html_entity(const char *p, size_t n, char *c)
 	return 0;
 }
 
-/* Tags that end a line of text in a browser. */
+/* Does the tag (the text after '<') end a line of text in a browser? */
 static bool
 report_html_breaks(const char *tag, size_t n)
 {
-	static const char *const tags[] = { "br", "/p", "p", "/div", "div", "/tr", "tr", "/li", "/h", "/td" };
+	static const char *const tags[] = { "br", "p", "div", "tr", "li", "td", "table", "h1", "h2", "h3", "h4" };
+	size_t i = n > 0 && tag[0] == '/', k = i;
 
-	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
-		size_t k = strlen(tags[i]);
-
-		if (n >= k && strncasecmp(tag, tags[i], k) == 0 &&
-		    (n == k || !isalpha((unsigned char)tag[k]) || tags[i][1] == 'h'))
+	while (k < n && isalnum((unsigned char)tag[k]))
+		k++;
+	for (size_t t = 0; t < sizeof(tags) / sizeof(tags[0]); t++)
+		if (strlen(tags[t]) == k - i && strncasecmp(tag + i, tags[t], k - i) == 0)
 			return true;
-	}
 	return false;
 }
 

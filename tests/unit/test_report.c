@@ -333,8 +333,9 @@ test_generic_needs_bounce(void **state)
 	report_free(&r);
 }
 
-/* Layouts without a sample file: a Postfix delay notice (action delayed)
- * and an old Sendmail text bounce, which the generic fallback reads. */
+/* Layouts without a sample file: a Gmail-like block in HTML only, a
+ * Postfix delay notice (action delayed), and an old Sendmail text bounce,
+ * which the generic fallback reads. */
 static void
 test_more_layouts(void **state)
 {
@@ -350,9 +351,22 @@ test_more_layouts(void **state)
 	    "   ----- The following addresses had permanent fatal errors -----\n"
 	    "<olduser@example.net>\n"
 	    "    (reason: 550 5.1.1 <olduser@example.net>... User unknown)\n";
+	static const char blocked_html[] =
+	    "From: Mail Delivery Subsystem <mailer-daemon@googlemail.example>\n"
+	    "Subject: Delivery Status Notification (Failure)\n"
+	    "Content-Type: text/html\n\n"
+	    "<html><body><h2>Message blocked</h2><p>Your message to <b>spamtrap@example.net</b> has been "
+	    "blocked. See technical details below.</p><p>The response was:</p><p>550 5.7.26 Unauthenticated "
+	    "email &amp; is not accepted</p></body></html>\n";
 	struct report r;
 
 	(void)state;
+	assert_int_equal(report_parse(blocked_html, sizeof(blocked_html) - 1, &r), 0);
+	assert_string_equal(r.format, "gmail");
+	assert_string_equal(r.rcpts[0].addr, "spamtrap@example.net");
+	assert_string_equal(r.rcpts[0].status, "5.7.26");
+	assert_string_equal(r.rcpts[0].diagnostic, "550 5.7.26 Unauthenticated email & is not accepted");
+	report_free(&r);
 	assert_int_equal(report_parse(delay, sizeof(delay) - 1, &r), 0);
 	assert_string_equal(r.format, "postfix");
 	assert_int_equal(r.nrcpts, 1);
