@@ -101,6 +101,9 @@ struct smtp_tx {
 	/* The last sender domain the state allowed in this transaction (MAIL
 	 * FROM's, usually From:'s too): not asked again at the end of DATA. */
 	char                    allowed_domain[256];
+	/* Not "": the tenant is under review (reputation enforcement): the
+	 * message is accepted and committed into hold/ with this reason. */
+	char                    hold_reason[128];
 };
 
 struct smtp_session {
