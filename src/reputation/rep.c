@@ -242,31 +242,46 @@ rep_pending_sum(struct rep *r, long long tenant, time_t first, time_t last, stru
 }
 
 int
-rep_totals(struct rep *r, long long tenant_id, int seconds, time_t since, time_t now,
-    struct rep_totals *out)
+rep_totals_n(struct rep *r, long long tenant_id, const int *seconds, const time_t *since,
+    size_t n, time_t now, struct rep_totals *out)
 {
-	struct rep_sums sums = { 0 };
-	time_t first = rep_window_first(seconds, since, now), last = rep_bucket(now);
+	struct rep_sums sums[REP_SUMS_MAX];
+	time_t first[REP_SUMS_MAX], last = rep_bucket(now);
 	char err[256];
 	sqlite3 *own = NULL, *db = r->st != NULL ? state_db(r->st) : NULL;
 	int rc;
 
+	if (n == 0 || n > REP_SUMS_MAX)
+		return -1;
+	memset(sums, 0, sizeof(sums));
+	for (size_t i = 0; i < n; i++)
+		first[i] = rep_window_first(seconds[i], since[i], now);
 	if (db == NULL && (db = own = state_db_connect(r->db_path, err, sizeof(err))) == NULL)
 		return -1;
 	pthread_rwlock_rdlock(&r->flush_lock);
-	rc = rep_sums_query(db, tenant_id, first, last, &sums);
+	rc = rep_sums_query(db, tenant_id, first, n, last, sums);
 	if (rc == 0) {
 		pthread_mutex_lock(&r->mu);
-		rep_pending_sum(r, tenant_id, first, last, &sums);
+		for (size_t i = 0; i < n; i++)
+			rep_pending_sum(r, tenant_id, first[i], last, &sums[i]);
 		pthread_mutex_unlock(&r->mu);
 	}
 	pthread_rwlock_unlock(&r->flush_lock);
 	if (own != NULL)
 		sqlite3_close_v2(own);
-	if (rc == 0)
-		rep_sums_totals(&sums, out);
-	rep_sums_free(&sums);
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0)
+			rep_sums_totals(&sums[i], &out[i]);
+		rep_sums_free(&sums[i]);
+	}
 	return rc;
+}
+
+int
+rep_totals(struct rep *r, long long tenant_id, int seconds, time_t since, time_t now,
+    struct rep_totals *out)
+{
+	return rep_totals_n(r, tenant_id, &seconds, &since, 1, now, out);
 }
 
 /* The tenants noted since the last call (the caller frees *ids). */

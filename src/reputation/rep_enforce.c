@@ -167,7 +167,7 @@ rep_enforce_log(const struct rep_enforce *e, long long id, enum rep_state s, con
 int
 rep_evaluate(struct rep *r, struct state *st, long long tenant_id, time_t now)
 {
-	struct rep_totals win, hour, week;
+	struct rep_totals w[3];   /* the rules' window, the last hour, 7 days */
 	struct rep_limits g, l;
 	struct rep_enforce e;
 	char reason[REP_REASON_MAX + 1];
@@ -182,11 +182,14 @@ rep_evaluate(struct rep *r, struct state *st, long long tenant_id, time_t now)
 		return rc == 0 ? REP_NONE : REP_SUSPENDED;
 	rep_limits_get(r, &g);
 	rep_limits_effective(&g, &e.over, &l);
-	if (rep_totals(r, tenant_id, (int)l.window, e.resumed, now, &win) != 0 ||
-	    rep_totals(r, tenant_id, 3600, e.resumed, now, &hour) != 0 ||
-	    rep_totals(r, tenant_id, 7 * 86400, 0, now, &week) != 0)
-		return -1;
-	s = rep_rules_apply(&l, &win, &hour, &week, rep_history(st, tenant_id, now), reason,
+	{
+		/* evidence from the last resume on; the baseline is all history */
+		const int secs[3] = { (int)l.window, 3600, 7 * 86400 };
+		const time_t since[3] = { e.resumed, e.resumed, 0 };
+		if (rep_totals_n(r, tenant_id, secs, since, 3, now, w) != 0)
+			return -1;
+	}
+	s = rep_rules_apply(&l, &w[0], &w[1], &w[2], rep_history(st, tenant_id, now), reason,
 	    sizeof(reason));
 	if (s <= e.state)
 		return (int)e.state;

@@ -20,8 +20,15 @@ time_t rep_bucket(time_t t);
  * (a bucket partly before since is left out: it holds older evidence). */
 time_t rep_window_first(int seconds, time_t since, time_t now);
 void rep_sums_add(struct rep_sums *s, const char *metric, long long n);
-/* Sum tenant's buckets first..last from db into s. 0 or -1. */
-int rep_sums_query(sqlite3 *db, long long tenant, time_t first, time_t last, struct rep_sums *s);
+/* Sum tenant's buckets first[i]..last from db into s[i], for n windows
+ * (at most REP_SUMS_MAX) in one query. 0 or -1. */
+#define REP_SUMS_MAX 3
+int rep_sums_query(sqlite3 *db, long long tenant, const time_t *first, size_t n, time_t last,
+    struct rep_sums *s);
+/* The same from a running struct rep (database + pending deltas):
+ * window i is the last seconds[i] not before since[i]. */
+int rep_totals_n(struct rep *r, long long tenant_id, const int *seconds, const time_t *since,
+    size_t n, time_t now, struct rep_totals *out);
 /* The totals, largest categories first. */
 void rep_sums_totals(struct rep_sums *s, struct rep_totals *out);
 void rep_sums_free(struct rep_sums *s);

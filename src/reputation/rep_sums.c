@@ -76,21 +76,30 @@ rep_sums_add(struct rep_sums *s, const char *metric, long long n)
 }
 
 int
-rep_sums_query(sqlite3 *db, long long tenant, time_t first, time_t last, struct rep_sums *s)
+rep_sums_query(sqlite3 *db, long long tenant, const time_t *first, size_t n, time_t last,
+    struct rep_sums *s)
 {
 	sqlite3_stmt *stmt = NULL;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, "SELECT metric, sum(count) FROM reputation WHERE tenant_id = ?1"
-	    " AND bucket >= ?2 AND bucket <= ?3 GROUP BY metric;", -1, &stmt, NULL) != SQLITE_OK)
+	if (n == 0 || n > REP_SUMS_MAX)
+		return -1;
+	/* One pass over the tenant's rows for every window: an evaluation
+	 * reads three, and a busy tenant has a few thousand rows a week. */
+	if (sqlite3_prepare_v2(db, "SELECT metric, sum(CASE WHEN bucket >= ?2 THEN count ELSE 0 END),"
+	    " sum(CASE WHEN bucket >= ?3 THEN count ELSE 0 END),"
+	    " sum(CASE WHEN bucket >= ?4 THEN count ELSE 0 END)"
+	    " FROM reputation WHERE tenant_id = ?1 AND bucket >= min(?2, ?3, ?4) AND bucket <= ?5"
+	    " GROUP BY metric;", -1, &stmt, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, tenant);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)first);
-	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)last);
+	for (size_t i = 0; i < REP_SUMS_MAX; i++)
+		sqlite3_bind_int64(stmt, 2 + (int)i, (sqlite3_int64)first[i < n ? i : 0]);
+	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)last);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		const unsigned char *m = sqlite3_column_text(stmt, 0);
-		if (m != NULL)
-			rep_sums_add(s, (const char *)m, sqlite3_column_int64(stmt, 1));
+		for (size_t i = 0; m != NULL && i < n; i++)
+			rep_sums_add(&s[i], (const char *)m, sqlite3_column_int64(stmt, 1 + (int)i));
 	}
 	sqlite3_finalize(stmt);
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -134,11 +143,13 @@ rep_totals_read(const char *db_path, long long tenant_id, int seconds, time_t si
 	struct rep_sums sums = { 0 };
 	char err[256];
 	sqlite3 *db = state_db_connect(db_path, err, sizeof(err));
+	time_t first;
 	int rc;
 
 	if (db == NULL)
 		return -1;
-	rc = rep_sums_query(db, tenant_id, rep_window_first(seconds, since, now), rep_bucket(now), &sums);
+	first = rep_window_first(seconds, since, now);
+	rc = rep_sums_query(db, tenant_id, &first, 1, rep_bucket(now), &sums);
 	sqlite3_close_v2(db);
 	if (rc == 0)
 		rep_sums_totals(&sums, out);

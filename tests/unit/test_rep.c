@@ -7,6 +7,7 @@
  * history; escalation throttle -> suspend and never back; resume clears.
  * Each test gets a fresh state database in its own temporary directory.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -182,6 +183,48 @@ test_prune(void **state)
 	assert_int_equal(totals_db(fx, 30 * 86400, fx->now).sent, 7);
 	assert_int_equal(rep_prune(fx->path, fx->now), 0);
 	assert_int_equal(totals_db(fx, 30 * 86400, fx->now).sent, 4);
+}
+
+/* Writers note and flush while a reader sums: a batch being written is
+ * never counted twice (written and still pending) nor missed. */
+#define CONC_WRITERS 4
+#define CONC_NOTES   5000
+
+static void *
+conc_writer(void *arg)
+{
+	struct fx *fx = arg;
+
+	for (int i = 1; i <= CONC_NOTES; i++) {
+		rep_note(fx->rep, fx->tenant, REP_SENT, 1, fx->now);
+		if (i % 250 == 0)
+			assert_int_equal(rep_flush(fx->rep), 0);
+	}
+	return NULL;
+}
+
+static void
+test_concurrent_notes(void **state)
+{
+	struct fx *fx = *state;
+	pthread_t w[CONC_WRITERS];
+	long long last = 0, v;
+	int reads = 0;
+
+	for (int i = 0; i < CONC_WRITERS; i++)
+		assert_int_equal(pthread_create(&w[i], NULL, conc_writer, fx), 0);
+	while (last < CONC_WRITERS * CONC_NOTES) {
+		v = totals(fx, 3600, fx->now).sent;
+		assert_true(v >= last);
+		assert_true(v <= CONC_WRITERS * CONC_NOTES);
+		last = v;
+		reads++;
+	}
+	for (int i = 0; i < CONC_WRITERS; i++)
+		pthread_join(w[i], NULL);
+	assert_int_equal(rep_flush(fx->rep), 0);
+	assert_int_equal(totals_db(fx, 3600, fx->now).sent, CONC_WRITERS * CONC_NOTES);
+	assert_true(reads > 1);
 }
 
 /* ---- rules -------------------------------------------------------------------- */
@@ -360,6 +403,27 @@ test_resume_clears(void **state)
 	assert_int_equal(state_of(fx, &e), REP_NONE);
 }
 
+/* ferryd's way: the thread evaluates the tenants noted since its last
+ * round (every few seconds), with the real clock. */
+static void
+test_autoeval(void **state)
+{
+	struct fx *fx = *state;
+	struct rep_override o = REP_OVERRIDE_KEEP;
+	struct rep_enforce e;
+	time_t deadline = time(NULL) + 60;
+
+	o.min_volume = 10;
+	assert_int_equal(rep_override_set(fx->st, fx->tenant, &o), 0);
+	rep_autoeval(fx->rep, true);
+	rep_note(fx->rep, fx->tenant, REP_DELIVERED, 100, time(NULL));
+	rep_note(fx->rep, fx->tenant, REP_COMPLAINT, 5, time(NULL));
+	while (state_of(fx, &e) == REP_NONE && time(NULL) < deadline)
+		usleep(100000);
+	assert_int_equal(e.state, REP_SUSPENDED);
+	assert_string_equal(e.reason, "complaint rate 5% over 24h > 1% (5 of 100)");
+}
+
 static void
 test_overrides(void **state)
 {
@@ -457,11 +521,13 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_windows_sum, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_flush_read_back, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_prune, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_notes, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rule_complaint, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rule_bounces, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rule_spike, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_escalation, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_resume_clears, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_autoeval, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_overrides, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_conf_defaults, fx_setup, fx_teardown),
 		cmocka_unit_test(test_percent_parse),
