@@ -101,8 +101,8 @@ struct smtp_tx {
 	/* The last sender domain the state allowed in this transaction (MAIL
 	 * FROM's, usually From:'s too): not asked again at the end of DATA. */
 	char                    allowed_domain[256];
-	/* Not "": the tenant is under review (reputation enforcement): the
-	 * message is accepted and committed into hold/ with this reason. */
+	/* Set before the commit: the message goes into hold/ with this reason
+	 * (a milter's quarantine, a tenant under review) instead of queue/. */
 	char                    hold_reason[128];
 };
 
