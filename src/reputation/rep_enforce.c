@@ -80,11 +80,14 @@ rep_enforce_update(struct state *st, const char *sql, long long id, enum rep_sta
 	return sqlite3_changes(state_db(st));
 }
 
+/* A suspension is tenants.suspended too; an operator's lower state in
+ * place of an enforcement suspension lifts it (one by `tenant suspend`,
+ * enforce_state 0, stays). */
 #define REP_SET_SQL(cond) "UPDATE tenants SET enforce_state = ?2, enforce_reason = substr(?3, 1, 127)," \
 	" enforce_time = ?4," \
-	" suspended = CASE WHEN ?2 = 3 THEN 1 ELSE suspended END," \
-	" suspend_reason = CASE WHEN ?2 = 3 THEN substr(?3, 1, 127) ELSE suspend_reason END" \
-	" WHERE id = ?1" cond ";"
+	" suspended = CASE WHEN ?2 = 3 THEN 1 WHEN enforce_state = 3 THEN 0 ELSE suspended END," \
+	" suspend_reason = CASE WHEN ?2 = 3 THEN substr(?3, 1, 127) WHEN enforce_state = 3 THEN ''" \
+	" ELSE suspend_reason END WHERE id = ?1" cond ";"
 
 int
 rep_enforce_set(struct state *st, long long tenant_id, enum rep_state s, const char *reason,

@@ -397,8 +397,13 @@ test_resume_clears(void **state)
 	assert_int_equal(rep_evaluate(fx->rep, fx->st, fx->tenant, fx->now + REP_BUCKET),
 	    REP_THROTTLED);
 	/* an operator's review, cleared the same way */
+	assert_int_equal(rep_enforce_set(fx->st, fx->tenant, REP_SUSPENDED, "by hand", fx->now), 0);
+	assert_int_equal(state_tenant_by_id(fx->st, fx->tenant, &t), 1);
+	assert_true(t.suspended);
 	assert_int_equal(rep_enforce_set(fx->st, fx->tenant, REP_REVIEW, "by hand", fx->now), 0);
 	assert_int_equal(state_of(fx, &e), REP_REVIEW);
+	assert_int_equal(state_tenant_by_id(fx->st, fx->tenant, &t), 1);
+	assert_false(t.suspended);   /* the enforcement's suspension gave way */
 	assert_int_equal(rep_enforce_clear(fx->st, fx->tenant, fx->now), 0);
 	assert_int_equal(state_of(fx, &e), REP_NONE);
 }
