@@ -169,7 +169,18 @@ struct conf {
 	struct conf_pool     *pools;     size_t npools;
 	struct conf_provider *providers; size_t nproviders;
 	int  *option_lines;                /* see conf_option_line */
+
+	/* Reputation and enforcement (docs/configuration.md; src/reputation/):
+	 * rates in parts per million (3000 = 0.3%), 0 turns a rule off. */
+	long long abuse_window, abuse_min_volume;
+	long long abuse_complaint_throttle, abuse_complaint_suspend;
+	long long abuse_hard_bounce_throttle, abuse_unknown_throttle;
+	long long abuse_spike_factor, abuse_spike_min, abuse_throttle_rate;
 };
+
+/* "0.3%", "0.3", "10%" (at most four decimals, at most 100%) into parts
+ * per million: 0, or -1 when it is not such a percentage. */
+int conf_percent_parse(const char *s, long long *ppm);
 
 const struct conf_pool *conf_pool_find(const struct conf *c, const char *name);
 /* The first provider with a pattern matching host (lowercase), or NULL. */

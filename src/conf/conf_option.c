@@ -21,6 +21,7 @@ enum conf_type {
 	CONF_INT,      /* a whole number in [min, max] */
 	CONF_SIZE,     /* bytes; suffix k, m or g */
 	CONF_TIME,     /* seconds; suffix s, m, h or d */
+	CONF_PERCENT,  /* "0.3%" (the % optional), stored in parts per million */
 	CONF_STRING,   /* one word; ->valid, when set, must accept it */
 	CONF_PATH,     /* a file or directory name, taken as written */
 	CONF_CHOICE,   /* one of ->words, stored as its value in an int or enum */
@@ -53,6 +54,7 @@ struct conf_option {
 #define OPT_INT(n, mn, mx, df)  OPT_NUM(n, CONF_INT, mn, mx, df)
 #define OPT_SIZE(n, mn, mx, df) OPT_NUM(n, CONF_SIZE, mn, mx, df)
 #define OPT_TIME(n, mn, mx, df) OPT_NUM(n, CONF_TIME, mn, mx, df)
+#define OPT_PERCENT(n, mn, mx, df) OPT_NUM(n, CONF_PERCENT, mn, mx, df)   /* ppm */
 #define OPT_STR(n, f, ok, w) \
 	{ .name = #n, .type = CONF_STRING, .off = CONF_OFF(f, char *), .valid = ok, .what = w }
 #define OPT_PATH(n)         { .name = #n, .type = CONF_PATH, .off = CONF_OFF(n, char *) }
@@ -91,6 +93,7 @@ conf_log_level_valid(const char *s)
  * and its entry in docs/configuration.md:
  *   a number           OPT_INT(name, min, max, default)      field long long
  *   bytes, seconds     OPT_SIZE(...), OPT_TIME(...)           field long long
+ *   a percentage       OPT_PERCENT(name, min, max, default)  field long long, in ppm
  *   a file, directory  OPT_PATH(name)                         field char *, NULL when unset
  *   a file to load now OPT_FILE(name, loader)                 loader(c, path, err, errlen): 0 or -1
  *                      OPT_LOAD(name, field, loader): the same, the path in another field
@@ -184,6 +187,17 @@ static const struct conf_option conf_options[] = {
 	OPT_LINE(pool, conf_pool_add),
 	OPT_LINE(pool_address, conf_pool_address_add),
 	OPT_LINE(provider, conf_provider_add),
+
+	/* Reputation and enforcement (src/reputation/; rates in ppm: 3000 = 0.3%) */
+	OPT_TIME(abuse_window,              3600, 7 * 86400, 86400),
+	OPT_INT(abuse_min_volume,           1, 1000000000, 500),
+	OPT_PERCENT(abuse_complaint_throttle,   0, 1000000, 3000),
+	OPT_PERCENT(abuse_complaint_suspend,    0, 1000000, 10000),
+	OPT_PERCENT(abuse_hard_bounce_throttle, 0, 1000000, 100000),
+	OPT_PERCENT(abuse_unknown_throttle,     0, 1000000, 50000),
+	OPT_INT(abuse_spike_factor,         0, 1000000, 10),        /* 0: no spike rule */
+	OPT_INT(abuse_spike_min,            0, 1000000000, 1000),
+	OPT_INT(abuse_throttle_rate,        1, 1000000000, 100),    /* messages per hour */
 };
 
 #define CONF_NOPTIONS (sizeof(conf_options) / sizeof(conf_options[0]))
@@ -227,12 +241,48 @@ conf_number_parse(const char *s, enum conf_type type, long long *out)
 	return 0;
 }
 
+int
+conf_percent_parse(const char *s, long long *ppm)
+{
+	long long whole = 0, frac = 0, scale = 10000;   /* ppm per percent */
+	const char *p = s;
+
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		whole = whole * 10 + (*p - '0');
+		if (whole > 100)
+			return -1;
+	}
+	if (*p == '.') {
+		if (!isdigit((unsigned char)*++p))
+			return -1;
+		/* four decimals of a percent are a whole ppm; more is refused */
+		for (; isdigit((unsigned char)*p); p++) {
+			if (scale == 1)
+				return -1;
+			scale /= 10;
+			frac += (*p - '0') * scale;
+		}
+	}
+	if (*p == '%')
+		p++;
+	if (*p != '\0' || whole * 10000 + frac > 1000000)
+		return -1;
+	*ppm = whole * 10000 + frac;
+	return 0;
+}
+
 static int
 conf_number_set(struct conf_parse *p, const struct conf_option *o, const char *s)
 {
 	long long v;
 
-	if (conf_number_parse(s, o->type, &v) < 0)
+	if (o->type == CONF_PERCENT) {
+		if (conf_percent_parse(s, &v) < 0)
+			return conf_fail(p, "%s: '%s' is not a percentage (such as 0.3%% or 10%%)",
+			    o->name, s);
+	} else if (conf_number_parse(s, o->type, &v) < 0)
 		return conf_fail(p, "%s: '%s' is not a number%s", o->name, s,
 		    o->type == CONF_SIZE ? " (suffix k, m or g allowed)" :
 		    o->type == CONF_TIME ? " (suffix s, m, h or d allowed)" : "");
@@ -302,7 +352,7 @@ conf_single_set(struct conf_parse *p, size_t i, char **argv, int argc)
 		return conf_fail(p, "%s is set twice (first on line %d)", o->name, p->seen[i]);
 	p->seen[i] = p->line;
 	switch (o->type) {
-	case CONF_INT: case CONF_SIZE: case CONF_TIME:
+	case CONF_INT: case CONF_SIZE: case CONF_TIME: case CONF_PERCENT:
 		return conf_number_set(p, o, argv[1]);
 	case CONF_CHOICE: case CONF_BOOL:
 		return conf_word_set(p, o, argv[1]);
@@ -347,7 +397,7 @@ conf_options_default(struct conf *c)
 	for (size_t i = 0; i < CONF_NOPTIONS; i++) {
 		const struct conf_option *o = &conf_options[i];
 		switch (o->type) {
-		case CONF_INT: case CONF_SIZE: case CONF_TIME:
+		case CONF_INT: case CONF_SIZE: case CONF_TIME: case CONF_PERCENT:
 			*(long long *)conf_field(c, o) = o->def;
 			break;
 		case CONF_CHOICE:

@@ -19,6 +19,7 @@ struct spool;
 struct state;
 struct counters;
 struct server_snaps;
+struct rep;
 
 /* What delivery uses of the daemon, and nothing else. */
 struct deliver_handles {
@@ -26,6 +27,7 @@ struct deliver_handles {
 	struct state        *state;     /* tenants, DKIM keys, warm-up; NULL: none */
 	struct counters     *counters;  /* pools' and providers' rate limits */
 	struct server_snaps *snaps;     /* the current configuration */
+	struct rep          *rep;       /* tenants' reputation windows; NULL: none */
 	/* A new message was queued by delivery (a notification to rcpt): the
 	 * queue manager's to schedule. Called from a worker thread. */
 	void (*queued)(void *arg, const char *id, const char *rcpt);

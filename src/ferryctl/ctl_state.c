@@ -150,6 +150,15 @@ static const struct option ctl_state_longopts[] = {
 	{ "password-stdin", no_argument,       NULL, 'p' },
 	{ "subdomains",     no_argument,       NULL, 'S' },
 	{ "weight",         required_argument, NULL, 'W' },
+	/* reputation thresholds: values 0x400 + the index in ctl_abuse_opts */
+	{ "min-volume",           required_argument, NULL, 0x400 },
+	{ "complaint-throttle",   required_argument, NULL, 0x401 },
+	{ "complaint-suspend",    required_argument, NULL, 0x402 },
+	{ "hard-bounce-throttle", required_argument, NULL, 0x403 },
+	{ "unknown-throttle",     required_argument, NULL, 0x404 },
+	{ "spike-factor",         required_argument, NULL, 0x405 },
+	{ "spike-min",            required_argument, NULL, 0x406 },
+	{ "throttle-rate",        required_argument, NULL, 0x407 },
 	{ "help",           no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -168,8 +177,36 @@ ctl_opt_bit(int ch)
 	case 'p': return CTL_O_PASS;
 	case 'S': return CTL_O_SUBDOMAINS;
 	case 'W': return CTL_O_WEIGHT;
-	default:  return 0;
+	default:  return ch >= 0x400 && ch <= 0x407 ? CTL_O_ABUSE : 0;
 	}
+}
+
+/* A reputation threshold: a percentage for the rates (0x401-0x404), a
+ * whole number for the others; "default" goes back to ferry.conf's. */
+static int
+ctl_abuse_take(struct ctl_sargs *a, int ch, const char *val)
+{
+	long long *f[] = { &a->abuse.min_volume, &a->abuse.complaint_throttle,
+	    &a->abuse.complaint_suspend, &a->abuse.hard_throttle, &a->abuse.unknown_throttle,
+	    &a->abuse.spike_factor, &a->abuse.spike_min, &a->abuse.throttle_rate };
+	int i = ch - 0x400;
+	bool rate = i >= 1 && i <= 4;
+
+	a->abuse_set = true;
+	if (strcmp(val, "default") == 0) {
+		*f[i] = -2;
+		return 0;
+	}
+	if (rate ? conf_percent_parse(val, f[i]) != 0 : ctl_limit_parse(val, f[i]) != 0) {
+		ctl_warn("invalid value %s: %s, or \"default\"", val,
+		    rate ? "a percentage such as 0.3% (0: rule off)" : "a whole number");
+		return -1;
+	}
+	if ((i == 0 || i == 7) && *f[i] < 1) {   /* --min-volume, --throttle-rate */
+		ctl_warn("invalid value %s: at least 1", val);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -177,9 +214,12 @@ ctl_opt_take(struct ctl_sargs *a, int ch, const char *val)
 {
 	long long *lim[] = { &a->limits.per_minute, &a->limits.per_hour, &a->limits.per_day,
 	    &a->limits.rcpts };
-	const char *which = strchr("mHdr", ch);
+	const char *which;
 
-	if (which != NULL) {
+	/* before strchr, which would find (char)0x400 == '\0' in "mHdr" */
+	if (ch >= 0x400)
+		return ctl_abuse_take(a, ch, val);
+	if ((which = strchr("mHdr", ch)) != NULL) {
 		if (ctl_limit_parse(val, lim[which - "mHdr"]) != 0) {
 			ctl_warn("invalid limit %s: a whole number, 0 for none", val);
 			return -1;
@@ -245,7 +285,7 @@ ctl_sub_parse(const struct ctl_group *g, const struct ctl_sub *s, int argc, char
 int
 ctl_group_main(struct ctl *c, const struct ctl_group *g, int argc, char **argv)
 {
-	struct ctl_sargs a = { .limits = STATE_LIMITS_KEEP, .weight = -1 };
+	struct ctl_sargs a = { .limits = STATE_LIMITS_KEEP, .weight = -1, .abuse = REP_OVERRIDE_KEEP };
 	const struct ctl_sub *s = NULL;
 	struct state *st = NULL;
 	int rc;

@@ -11,6 +11,7 @@
 
 #include "conf/conf.h"
 #include "ferryctl/ctl.h"
+#include "reputation/rep.h"
 #include "state/state.h"
 
 /* Options a subcommand accepts (ctl_sub.opts). */
@@ -23,6 +24,7 @@
 #define CTL_O_SUBDOMAINS 0x40u   /* --subdomains */
 #define CTL_O_DOMAINS    0x80u   /* --domains a,b */
 #define CTL_O_WEIGHT     0x100u  /* --weight N */
+#define CTL_O_ABUSE      0x200u  /* --complaint-throttle P ... (reputation thresholds) */
 
 #define CTL_SUB_ARGS_MAX 3
 
@@ -33,6 +35,8 @@ struct ctl_sargs {
 	bool        pass_stdin, subdomains, limits_set;
 	struct state_limits limits;     /* fields not given: -1 */
 	long long   weight;             /* --weight; -1: not given */
+	struct rep_override abuse;      /* -1 not given, -2 "default" (the global value) */
+	bool        abuse_set;
 };
 
 struct ctl_sub {

@@ -13,6 +13,7 @@
 
 #include "conf/conf.h"
 #include "ferryctl/ctl_state.h"
+#include "reputation/rep.h"
 #include "state/state_admin.h"
 #include "util/xmalloc.h"
 
@@ -25,8 +26,15 @@ const char ctl_tenant_usage[] =
     "                                        weight: messages at each turn of a busy destination (1-100)\n"
     "  tenant limit NAME [--per-minute N] [--per-hour N] [--per-day N] [--rcpts N]\n"
     "                                        messages per window, recipients per message (0: none)\n"
+    "  tenant set NAME [--min-volume N] [--complaint-throttle P] [--complaint-suspend P]\n"
+    "      [--hard-bounce-throttle P] [--unknown-throttle P] [--spike-factor X] [--spike-min N]\n"
+    "      [--throttle-rate N]             the tenant's reputation thresholds (P: 0.3%;\n"
+    "                                        \"default\": ferry.conf's abuse_* value)\n"
     "  tenant suspend NAME [--reason TEXT]   refuse the tenant's mail (4xx) until resumed\n"
-    "  tenant resume NAME                    accept it again, release its held mail\n"
+    "  tenant throttle NAME [--reason TEXT]  limit it to its throttle rate (messages/hour)\n"
+    "  tenant review NAME [--reason TEXT]    accept its new mail into hold for review\n"
+    "  tenant resume NAME                    clear suspension, throttle and review;\n"
+    "                                        release its held mail\n"
     "  tenant del NAME                       remove a tenant and everything it has\n";
 
 /* A pool named in the configuration (-c): an unknown pool is refused when
@@ -83,12 +91,26 @@ ctl_tenant_list(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 }
 
 static int
+ctl_tenant_abuse_set(struct state *st, const char *name, const struct rep_override *o)
+{
+	struct state_tenant_info t;
+	char err[1024];
+
+	if (state_tenant_get(st, name, &t, err, sizeof(err)) != 0)
+		return ctl_state_fail(err);
+	if (rep_override_set(st, t.t.id, o) != 0)
+		return ctl_state_fail("cannot store the reputation thresholds (database error)");
+	return 0;
+}
+
+static int
 ctl_tenant_set(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 {
 	char err[1024];
 
-	if (a->pool == NULL && a->bounce == NULL && a->weight < 0) {
-		ctl_warn("tenant set: nothing to set (--pool, --bounce-domain, --weight)");
+	if (a->pool == NULL && a->bounce == NULL && a->weight < 0 && !a->abuse_set) {
+		ctl_warn("tenant set: nothing to set (--pool, --bounce-domain, --weight,"
+		    " reputation thresholds)");
 		return CTL_EXIT_USAGE;
 	}
 	if (ctl_tenant_pool_check(c, a->pool) != 0)
@@ -98,6 +120,8 @@ ctl_tenant_set(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 		return ctl_state_fail(err);
 	if (a->weight >= 0 && state_tenant_weight(st, a->arg[0], a->weight, err, sizeof(err)) != 0)
 		return ctl_state_fail(err);
+	if (a->abuse_set && ctl_tenant_abuse_set(st, a->arg[0], &a->abuse) != 0)
+		return CTL_EXIT_ERR;
 	printf("tenant %s changed\n", a->arg[0]);
 	return CTL_EXIT_OK;
 }
@@ -129,6 +153,44 @@ ctl_tenant_suspend(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 	printf("tenant %s suspended: its sessions are refused (535/550 5.7.1) and its queued mail held\n",
 	    a->arg[0]);
 	return CTL_EXIT_OK;
+}
+
+/* `tenant throttle|review NAME`: an operator's enforcement, as the
+ * automatic one would set it (and cleared the same way, by resume). */
+static int
+ctl_tenant_enforce(struct state *st, const struct ctl_sargs *a, enum rep_state s)
+{
+	struct state_tenant_info t;
+	char err[1024], reason[REP_REASON_MAX + 1];
+
+	if (a->reason != NULL && (strlen(a->reason) > 100 || strpbrk(a->reason, "\r\n") != NULL)) {
+		ctl_warn("the reason must be one line of at most 100 octets");
+		return CTL_EXIT_USAGE;
+	}
+	if (state_tenant_get(st, a->arg[0], &t, err, sizeof(err)) != 0)
+		return ctl_state_fail(err);
+	snprintf(reason, sizeof(reason), "set by an operator%s%s", a->reason ? ": " : "",
+	    a->reason ? a->reason : "");
+	if (rep_enforce_set(st, t.t.id, s, reason, time(NULL)) != 0)
+		return ctl_state_fail("cannot store the enforcement state (database error)");
+	printf("tenant %s %s: %s\n", a->arg[0], s == REP_THROTTLED ? "throttled" : "under review",
+	    s == REP_THROTTLED ? "its mail is limited to its throttle rate per hour"
+	    : "its new mail is accepted and held");
+	return CTL_EXIT_OK;
+}
+
+static int
+ctl_tenant_throttle(struct ctl *c, struct state *st, const struct ctl_sargs *a)
+{
+	(void)c;
+	return ctl_tenant_enforce(st, a, REP_THROTTLED);
+}
+
+static int
+ctl_tenant_review(struct ctl *c, struct state *st, const struct ctl_sargs *a)
+{
+	(void)c;
+	return ctl_tenant_enforce(st, a, REP_REVIEW);
 }
 
 /* Ask ferryd to release the tenant's held mail; 0 when it did. */
@@ -166,6 +228,9 @@ ctl_tenant_resume(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 
 	if (state_tenant_resume(st, a->arg[0], &id, err, sizeof(err)) != 0)
 		return ctl_state_fail(err);
+	/* throttle and review too; the rates restart from now */
+	if (rep_enforce_clear(st, id, time(NULL)) != 0)
+		return ctl_state_fail("cannot clear the enforcement state (database error)");
 	printf("tenant %s resumed\n", a->arg[0]);
 	if (ctl_tenant_release(c, id) == 0)
 		printf("ferryd released the tenant's held mail\n");
@@ -217,9 +282,11 @@ static const struct ctl_sub ctl_tenant_subs[] = {
 	{ "add",     1, 1, CTL_O_POOL | CTL_O_BOUNCE, false, ctl_tenant_add },
 	{ "list",    0, 0, 0, false, ctl_tenant_list },
 	{ "show",    1, 1, 0, false, ctl_tenant_show },
-	{ "set",     1, 1, CTL_O_POOL | CTL_O_BOUNCE | CTL_O_WEIGHT, false, ctl_tenant_set },
+	{ "set",     1, 1, CTL_O_POOL | CTL_O_BOUNCE | CTL_O_WEIGHT | CTL_O_ABUSE, false, ctl_tenant_set },
 	{ "limit",   1, 1, CTL_O_LIMITS, false, ctl_tenant_limit },
 	{ "suspend", 1, 1, CTL_O_REASON, false, ctl_tenant_suspend },
+	{ "throttle", 1, 1, CTL_O_REASON, false, ctl_tenant_throttle },
+	{ "review",  1, 1, CTL_O_REASON, false, ctl_tenant_review },
 	{ "resume",  1, 1, 0, false, ctl_tenant_resume },
 	{ "del",     1, 1, 0, false, ctl_tenant_del },
 };

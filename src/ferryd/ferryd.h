@@ -16,6 +16,7 @@ struct auth_store;
 struct state;
 struct counters;
 struct qmgr;
+struct rep;
 
 struct ferryd {
 	struct server_snaps snaps;     /* the current configuration; reload swaps it */
@@ -23,6 +24,7 @@ struct ferryd {
 	struct auth_store  *auth;
 	struct state       *state;     /* tenants etc.: any thread (own connection each) */
 	struct counters    *counters;  /* rate limits, warm-up caps: any thread */
+	struct rep         *rep;       /* tenants' reputation windows, enforcement: any thread */
 	struct qmgr        *qmgr;
 	struct server       server;    /* listening sockets, workers, connection limits */
 };

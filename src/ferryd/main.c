@@ -32,6 +32,7 @@
 #include "smtp/smtp_session.h"
 #include "spool/spool.h"
 #include "state/counters.h"
+#include "reputation/rep.h"
 #include "state/state.h"
 #include "util/log.h"
 
@@ -201,6 +202,21 @@ ferryd_state_open(struct ferryd *srv, const struct conf *c, const struct ferryd_
 		log_fatal("event=fatal reason=\"%s\"", err);
 }
 
+/* The reputation windows, after the privilege drop (its thread opens the
+ * state database as the run user, like every other thread). */
+static void
+ferryd_rep_open(struct ferryd *srv, const struct conf *c)
+{
+	struct rep_limits l;
+	char err[1024];
+
+	rep_limits_from_conf(&l, c);
+	srv->rep = rep_open(c->state_db, srv->state, &l, err, sizeof(err));
+	if (srv->rep == NULL)
+		log_fatal("event=fatal reason=\"%s\"", err);
+	rep_autoeval(srv->rep, true);
+}
+
 static SSL_CTX *
 ferryd_tls_load(const struct conf *c, const struct ferryd_ids *ids)
 {
@@ -315,6 +331,11 @@ ferryd_reload(struct ferryd *srv, const char *path, const struct ferryd_ids *ids
 	auth_store_reload(srv->auth, c->users_file);
 	if (c->nlisteners != srv->server.nlisteners)
 		log_warn("event=reload-warning reason=\"listener changes need a restart\"");
+	if (srv->rep != NULL) {
+		struct rep_limits l;
+		rep_limits_from_conf(&l, c);
+		rep_limits_set(srv->rep, &l);
+	}
 	server_snap_set(&srv->snaps, c, ctx);
 	if (srv->qmgr != NULL)
 		qmgr_conf_changed(srv->qmgr);   /* delivery on, new limits: now, not at the next tick */
@@ -365,7 +386,7 @@ static struct deliver_handles
 ferryd_deliver_handles(struct ferryd *srv)
 {
 	return (struct deliver_handles){ .spool = srv->spool, .state = srv->state,
-	    .counters = srv->counters, .snaps = &srv->snaps };
+	    .counters = srv->counters, .snaps = &srv->snaps, .rep = srv->rep };
 }
 
 /* Inbound SMTP gets the daemon's handles it uses, not the whole context. */
@@ -374,7 +395,7 @@ ferryd_smtp_handles(struct ferryd *srv)
 {
 	return (struct smtp_handles){ .spool = srv->spool, .auth = srv->auth,
 	    .state = srv->state, .counters = srv->counters, .qmgr = srv->qmgr,
-	    .snaps = &srv->snaps };
+	    .snaps = &srv->snaps, .rep = srv->rep };
 }
 
 static size_t
@@ -441,6 +462,7 @@ main(int argc, char **argv)
 		log_fatal("event=fatal reason=\"%s\"", err);
 	ferryd_privileges_drop(&ids);
 	ferryd_spool_check(&fs, c, srv.state, ctx != NULL);
+	ferryd_rep_open(&srv, c);
 	if (spool_committer_start(srv.spool) < 0)
 		log_fatal("event=fatal reason=\"cannot start the spool committer\"");
 	server_snap_set(&srv.snaps, c, ctx);
@@ -465,6 +487,7 @@ main(int argc, char **argv)
 	qmgr_stop(srv.qmgr);          /* deliveries in progress finish first */
 	spool_committer_stop(srv.spool);
 	auth_store_free(srv.auth);     /* its threads use the state */
+	rep_close(srv.rep);            /* after SMTP and delivery, which note into it */
 	counters_close(srv.counters);
 	state_close(srv.state);
 	server_workers_free(&srv.server);

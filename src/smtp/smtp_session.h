@@ -14,6 +14,7 @@ struct state;
 struct counters;
 struct qmgr;
 struct server_snaps;
+struct rep;
 
 /* What inbound SMTP uses of the daemon, and nothing else. */
 struct smtp_handles {
@@ -23,6 +24,7 @@ struct smtp_handles {
 	struct counters   *counters;  /* tenants' rate limits */
 	struct qmgr       *qmgr;      /* told of each new message; may be NULL */
 	struct server_snaps *snaps;   /* the configuration a session starts with */
+	struct rep        *rep;       /* tenants' reputation and enforcement; NULL: none */
 };
 
 /* Inbound SMTP as a protocol the workers serve: ferryd passes it with a

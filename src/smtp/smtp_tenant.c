@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "policy/sender.h"
+#include "reputation/rep.h"
 #include "state/counters.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -110,6 +111,14 @@ smtp_tenant_windows(const struct state_ident *id, struct counter_spec specs[SMTP
 	return SMTP_TENANT_WINDOWS;
 }
 
+/* The tenant's counter key ("t:ID", as smtp_tenant_windows names it) in buf. */
+static const char *
+smtp_tenant_hour_key(const struct state_ident *id, char *buf, size_t bufsz)
+{
+	snprintf(buf, bufsz, "t:%lld", id->tenant_id);
+	return buf;
+}
+
 /* "451 4.7.1 Rate limit reached: ..." for window i, ending at reset. */
 static const char *
 smtp_tenant_rate_reply(const struct state_ident *id, const struct counter_spec *specs, size_t i,
@@ -190,6 +199,48 @@ smtp_tenant_sender_check(struct smtp_session *s, char *buf, size_t bufsz)
 	return NULL;
 }
 
+/* Reputation enforcement at MAIL (src/reputation/): a throttled tenant
+ * gets abuse_throttle_rate messages an hour (its hourly window is lowered
+ * to it, so the take at the end of DATA holds it too) and a 451 once they
+ * are used; a tenant under review has its message held. A suspension is
+ * tenants.suspended, refused before this. */
+static const char *
+smtp_tenant_rep_check(struct smtp_session *s, char *buf, size_t bufsz)
+{
+	struct state_ident *id = &s->ident;
+	struct rep_enforce e;
+	char reason[REP_REASON_MAX + 1];
+	long long rate;
+	int rc;
+
+	if (s->h->rep == NULL)
+		return NULL;
+	if ((rc = rep_enforce_read(s->h->state, id->tenant_id, &e)) < 0)
+		return "451 4.3.0 Temporary failure: tenant state unavailable";
+	if (rc == 0 || e.state == REP_NONE)
+		return NULL;
+	smtp_tenant_printable(e.reason, true, reason, sizeof(reason));
+	if (e.state == REP_REVIEW) {
+		char held[sizeof(id->tenant) + sizeof(reason) + 32];
+		/* cut to hold_reason's size (the spool's hold record) */
+		snprintf(held, sizeof(held), "tenant %s under review: %s", id->tenant, reason);
+		snprintf(s->tx.hold_reason, sizeof(s->tx.hold_reason), "%.*s",
+		    (int)sizeof(s->tx.hold_reason) - 1, held);
+		return NULL;
+	}
+	if (e.state != REP_THROTTLED)
+		return NULL;
+	rate = rep_throttle_rate(s->h->rep, &e);
+	if (id->tenant_limits.per_hour <= 0 || id->tenant_limits.per_hour > rate)
+		id->tenant_limits.per_hour = rate > 0 ? rate : 1;
+	if (counters_get(s->h->counters, smtp_tenant_hour_key(id, buf, bufsz), 3600, time(NULL)) <
+	    id->tenant_limits.per_hour)
+		return NULL;
+	snprintf(buf, bufsz, "451 4.7.1 Tenant %s is throttled to %lld messages per hour: %s;"
+	    " try again later", id->tenant, id->tenant_limits.per_hour, reason);
+	return buf;
+}
+
 static const char *
 smtp_tenant_mail_decide(struct smtp_session *s, char *buf, size_t bufsz)
 {
@@ -209,6 +260,8 @@ smtp_tenant_mail_decide(struct smtp_session *s, char *buf, size_t bufsz)
 		return buf;
 	}
 	if ((err = smtp_tenant_sender_check(s, buf, bufsz)) != NULL)
+		return err;
+	if ((err = smtp_tenant_rep_check(s, buf, bufsz)) != NULL)
 		return err;
 	return smtp_tenant_rate_check(s, buf, bufsz);
 }

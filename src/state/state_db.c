@@ -81,7 +81,11 @@ static const char state_schema[] =
     " status TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '',"
     " report_id TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS events_tenant ON events(tenant_id, id);"
-    "CREATE INDEX IF NOT EXISTS events_message ON events(queue_id) WHERE queue_id != '';";
+    "CREATE INDEX IF NOT EXISTS events_message ON events(queue_id) WHERE queue_id != '';"
+    /* reputation windows (src/reputation/): counts per 5-minute bucket */
+    "CREATE TABLE IF NOT EXISTS reputation("
+    " tenant_id INTEGER NOT NULL, metric TEXT NOT NULL, bucket INTEGER NOT NULL,"
+    " count INTEGER NOT NULL, PRIMARY KEY(tenant_id, metric, bucket)) WITHOUT ROWID;";
 
 static sqlite3_vfs state_vfs, *state_vfs_base;
 static pthread_once_t state_vfs_once = PTHREAD_ONCE_INIT;
@@ -188,18 +192,44 @@ state_file_check(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-/* Columns added since a database was made: a tenant's delivery weight. */
+/* Columns added to tenants since a database was made, each added when
+ * missing: a tenant's delivery weight; its reputation enforcement (state
+ * 0 none, 1 throttled, 2 review, 3 suspended; reason, time, last resume)
+ * and threshold overrides (-1: the global abuse_* value; rates in ppm). */
+static const char *const state_tenant_columns[][2] = {
+	{ "weight", "weight INTEGER NOT NULL DEFAULT 1" },
+	/* reputation (src/reputation/rep_enforce.c) */
+	{ "enforce_state", "enforce_state INTEGER NOT NULL DEFAULT 0" },
+	{ "enforce_reason", "enforce_reason TEXT NOT NULL DEFAULT ''" },
+	{ "enforce_time", "enforce_time INTEGER NOT NULL DEFAULT 0" },
+	{ "enforce_resumed", "enforce_resumed INTEGER NOT NULL DEFAULT 0" },
+	{ "rep_min_volume", "rep_min_volume INTEGER NOT NULL DEFAULT -1" },
+	{ "rep_complaint_throttle", "rep_complaint_throttle INTEGER NOT NULL DEFAULT -1" },
+	{ "rep_complaint_suspend", "rep_complaint_suspend INTEGER NOT NULL DEFAULT -1" },
+	{ "rep_hard_throttle", "rep_hard_throttle INTEGER NOT NULL DEFAULT -1" },
+	{ "rep_unknown_throttle", "rep_unknown_throttle INTEGER NOT NULL DEFAULT -1" },
+	{ "rep_spike_factor", "rep_spike_factor INTEGER NOT NULL DEFAULT -1" },
+	{ "rep_spike_min", "rep_spike_min INTEGER NOT NULL DEFAULT -1" },
+	{ "rep_throttle_rate", "rep_throttle_rate INTEGER NOT NULL DEFAULT -1" },
+};
+
 static int
 state_schema_upgrade(sqlite3 *db)
 {
 	sqlite3_stmt *probe = NULL;
+	char sql[256];
 
-	if (sqlite3_prepare_v2(db, "SELECT weight FROM tenants LIMIT 0;", -1, &probe, NULL) == SQLITE_OK) {
-		sqlite3_finalize(probe);
-		return 0;
+	for (size_t i = 0; i < sizeof(state_tenant_columns) / sizeof(state_tenant_columns[0]); i++) {
+		snprintf(sql, sizeof(sql), "SELECT %s FROM tenants LIMIT 0;", state_tenant_columns[i][0]);
+		if (sqlite3_prepare_v2(db, sql, -1, &probe, NULL) == SQLITE_OK) {
+			sqlite3_finalize(probe);
+			continue;
+		}
+		snprintf(sql, sizeof(sql), "ALTER TABLE tenants ADD COLUMN %s;", state_tenant_columns[i][1]);
+		if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+			return -1;
 	}
-	return sqlite3_exec(db, "ALTER TABLE tenants ADD COLUMN weight INTEGER NOT NULL DEFAULT 1;",
-	    NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	return 0;
 }
 
 static int

@@ -1,0 +1,151 @@
+"""Reputation enforcement against a real ferryd (issue 10, items 5 and 6):
+a throttled tenant gets its throttle rate of messages an hour and then
+451 4.7.1 at MAIL naming the cause; a tenant under review still has its mail
+accepted; `tenant resume` clears both; `tenant show` prints the 1h/24h/7d
+windows (rows written into the state database as ferryd writes them), their
+rates, the top bounce categories and the enforcement state with its reason.
+The states are set here by an operator (`ferryctl tenant throttle|review`);
+the automatic path (complaints arriving -> throttled -> suspended) needs the
+callers that note deliveries and complaints, and is the end-to-end test's."""
+import os
+import re
+import smtplib
+import sqlite3
+import time
+import unittest
+
+import ferrytest
+from ferrytest import Ferryd, tls_context, wait_for
+
+RATE = 2
+
+
+def hold_at_commit():
+    """The commit path that puts a message with tx.hold_reason into hold/
+    (spool_msg_hold, on main since de11f44): the held-mail assertion waits
+    for the merge of this branch with it."""
+    with open(os.path.join(ferrytest.SRC, "src", "spool", "spool.h")) as f:
+        return "spool_msg_hold" in f.read()
+
+
+class ReputationTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.f = Ferryd()
+        cls.f.start()
+        cls.keys = {t: cls.f.tenant_add(t) for t in ("acme", "globex", "initech", "hooli")}
+        cls.f.ctl("tenant", "set", "acme", "--throttle-rate", str(RATE), "--min-volume", "10",
+                  "--complaint-throttle", "0.3%")
+        cls.db = os.path.join(cls.f.spool, "ferry.db")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.f.stop()
+
+    def send(self, tenant, n):
+        """n messages over one session; the reply of each MAIL FROM."""
+        replies = []
+        with smtplib.SMTP("127.0.0.1", self.f.submission, timeout=30) as s:
+            s.starttls(context=tls_context())
+            s.login("apikey", self.keys[tenant])
+            for i in range(n):
+                code, text = s.mail("news@%s.test" % tenant)
+                replies.append((code, text.decode()))
+                if code != 250:
+                    s.rset()
+                    continue
+                s.rcpt("bob@dst.test")
+                s.data(("From: news@%s.test\r\nSubject: %d\r\n\r\nhi\r\n" % (tenant, i)).encode())
+        return replies
+
+    def tenant_id(self, name):
+        with sqlite3.connect(self.db, timeout=10) as c:
+            return c.execute("SELECT id FROM tenants WHERE name = ?", (name,)).fetchone()[0]
+
+    def test_throttled_tenant_refused_past_its_rate(self):
+        self.f.ctl("tenant", "throttle", "acme", "--reason", "complaints seen by hand")
+        replies = self.send("acme", RATE + 2)
+        self.assertEqual([c for c, _ in replies[:RATE]], [250] * RATE)
+        for code, text in replies[RATE:]:
+            self.assertEqual(code, 451, text)
+            self.assertIn("4.7.1 Tenant acme is throttled to %d messages per hour: set by an"
+                          " operator: complaints seen by hand; try again later" % RATE, text)
+        show = self.f.ctl("tenant", "show", "acme").stdout
+        self.assertIn("enforcement:   throttled since ", show)
+        self.assertIn("set by an operator: complaints seen by hand", show)
+        self.assertIn("throttle rate %d/h*" % RATE, show)   # the tenant's own
+        # another tenant is not affected
+        self.assertEqual([c for c, _ in self.send("globex", RATE + 1)], [250] * (RATE + 1))
+        # resume clears it: mail is accepted again (no per-hour limit of its own)
+        out = self.f.ctl("tenant", "resume", "acme").stdout
+        self.assertIn("tenant acme resumed", out)
+        self.assertEqual([c for c, _ in self.send("acme", 2)], [250, 250])
+        self.assertIn("enforcement:   none (resumed ", self.f.ctl("tenant", "show", "acme").stdout)
+
+    def test_review_accepts_and_resume_clears(self):
+        self.f.ctl("tenant", "review", "initech", "--reason", "volume spike")
+        show = self.f.ctl("tenant", "show", "initech").stdout
+        self.assertIn("enforcement:   review since ", show)
+        # accepted (the lead's commit path puts it in hold/: asserted there)
+        self.assertEqual([c for c, _ in self.send("initech", 2)], [250, 250])
+        self.f.ctl("tenant", "resume", "initech")
+        self.assertIn("enforcement:   none", self.f.ctl("tenant", "show", "initech").stdout)
+
+    @unittest.skipUnless(hold_at_commit(), "needs spool_msg_hold (main, de11f44)")
+    def test_review_holds_new_mail(self):
+        self.f.ctl("tenant", "review", "initech", "--reason", "spike")
+        try:
+            hold = os.path.join(self.f.spool, "hold")
+            before = set(os.listdir(hold))
+            self.assertEqual([c for c, _ in self.send("initech", 1)], [250])
+            self.assertTrue(wait_for(lambda: len(set(os.listdir(hold)) - before) == 1, timeout=30))
+            held = (set(os.listdir(hold)) - before).pop()
+            self.assertRegex(self.f.log_text(), r"event=held id=%s tenant=initech reason=\"tenant"
+                             r" initech under review: set by an operator: spike\"" % re.escape(held))
+            # `ferryctl queue list` showing it held (!) is the lead's: the queue
+            # manager is not told of mail held at arrival yet.
+        finally:
+            self.f.ctl("tenant", "resume", "initech")
+
+    def test_show_windows_and_rates(self):
+        # hooli never sends: ferryd never evaluates it, these rows are all it has
+        tid = self.tenant_id("hooli")
+        now = int(time.time())
+        now -= now % 300
+        rows = [("sent", now, 2600), ("delivered", now, 2500), ("complaint", now, 13),
+                ("bounced", now, 100), ("bounced-hard", now, 80), ("unknown-recipient", now, 40),
+                ("bounce:invalid-recipient", now, 40), ("bounce:mailbox-full", now, 20),
+                ("scanned", now, 200), ("scan-spam", now, 3),
+                # two days ago: in the 7-day column only
+                ("delivered", now - 2 * 86400, 7500), ("bounce:spam-block", now - 2 * 86400, 70)]
+        with sqlite3.connect(self.db, timeout=10) as c:
+            c.executemany("INSERT INTO reputation(tenant_id, metric, bucket, count)"
+                          " VALUES (?, ?, ?, ?)", [(tid, m, b, n) for m, b, n in rows])
+        show = self.f.ctl("tenant", "show", "hooli").stdout
+        lines = {" ".join(l.split()[:-3]): l.split()[-3:] for l in show.splitlines()
+                 if l.startswith("  ") and len(l.split()) >= 4}
+        self.assertEqual(lines["delivered"], ["2500", "2500", "10000"])
+        self.assertEqual(lines["complaints"], ["13", "13", "13"])
+        self.assertEqual(lines["hard"], ["80", "80", "80"])
+        self.assertEqual(lines["complaint rate"], ["0.52%", "0.52%", "0.13%"])
+        self.assertEqual(lines["hard-bounce rate"], ["3.08%", "3.08%", "0.79%"])
+        self.assertEqual(lines["spam rate"], ["1.5%", "1.5%", "1.5%"])
+        self.assertIn("bounce categories (7d): spam-block 70, invalid-recipient 40,"
+                      " mailbox-full 20", show)
+        self.assertIn("enforcement:   none", show)
+
+    def test_set_refuses_bad_thresholds(self):
+        r = self.f.ctl("tenant", "set", "globex", "--complaint-throttle", "0.3 percent",
+                       check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("percentage", r.stderr)
+        r = self.f.ctl("tenant", "set", "globex", "--complaint-throttle", "101%", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.f.ctl("tenant", "set", "globex", "--complaint-throttle", "0.5%")
+        self.assertIn("complaint throttle 0.5%*", self.f.ctl("tenant", "show", "globex").stdout)
+        self.f.ctl("tenant", "set", "globex", "--complaint-throttle", "default")
+        self.assertIn("complaint throttle 0.3%,", self.f.ctl("tenant", "show", "globex").stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
