@@ -74,17 +74,9 @@ static void
 feedback_count(const struct feedback *f, const struct feedback_failure *x,
     const struct classify_result *cr, time_t now)
 {
-	char metric[CLASSIFY_NAME_MAX + 8];
-
-	if (f->rep == NULL)
-		return;
-	rep_note(f->rep, x->tenant_id, REP_BOUNCED, 1, now);
-	if (cr->hard)
-		rep_note(f->rep, x->tenant_id, REP_HARD, 1, now);
-	if (strcmp(cr->category, "invalid-recipient") == 0)
-		rep_note(f->rep, x->tenant_id, REP_UNKNOWN, 1, now);
-	snprintf(metric, sizeof(metric), "bounce:%s", cr->category);
-	rep_note(f->rep, x->tenant_id, metric, 1, now);
+	if (f->rep != NULL)
+		rep_note_bounce(f->rep, x->tenant_id, cr->category, cr->hard,
+		    strcmp(cr->category, "invalid-recipient") == 0, now);
 }
 
 static void

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "queue/qmgr.h"
+#include "reputation/rep.h"
 #include "util/log.h"
 
 static int
@@ -303,6 +304,8 @@ smtp_commit_result(struct smtp_session *s, int error)
 		    log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len), tx->nrcpts,
 		    tx->reader.out_bytes, smtp_proto_name(s), s->tls ? "yes" : "no",
 		    s->auth_user ? "yes" : "no", tx->as_tenant ? s->ident.tenant : "-");
+		if (tx->as_tenant && tx->kind != SMTP_TX_RETURN_PATH && s->h->rep != NULL)
+			rep_note(s->h->rep, s->ident.tenant_id, REP_SENT, (long long)tx->nrcpts, time(NULL));
 		if (tx->hold_reason[0] != '\0')
 			log_info("event=held id=%s tenant=%s reason=%s", tx->id, tx->as_tenant ? s->ident.tenant : "-",
 			    log_quote(q, sizeof(q), tx->hold_reason, strlen(tx->hold_reason)));
