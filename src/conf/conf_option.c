@@ -163,6 +163,11 @@ static const struct conf_option conf_options[] = {
 	OPT_LINE(pool, conf_pool_add),
 	OPT_LINE(pool_address, conf_pool_address_add),
 	OPT_LINE(provider, conf_provider_add),
+
+	/* Suppression lists: soft bounces that suppress a tenant's recipient */
+	OPT_INT(suppress_soft_threshold,    1, 1000, 3),
+	OPT_TIME(suppress_soft_window,      60, 365 * 86400, 7 * 86400),
+	OPT_TIME(suppress_soft_expiry,      0, 3650 * 86400, 30 * 86400),   /* 0: never expires */
 };
 
 #define CONF_NOPTIONS (sizeof(conf_options) / sizeof(conf_options[0]))

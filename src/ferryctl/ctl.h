@@ -77,6 +77,8 @@ int ctl_domain_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_domain_usage[];
 int ctl_connector_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_connector_usage[];
+int ctl_suppression_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_suppression_usage[];
 
 /* ctl_domain_check.c: `domain check DOMAIN` (DNS: SPF, DKIM, DMARC, bounce MX). */
 int ctl_domain_check(struct ctl *c, const char *domain);

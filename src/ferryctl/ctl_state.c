@@ -150,6 +150,10 @@ static const struct option ctl_state_longopts[] = {
 	{ "password-stdin", no_argument,       NULL, 'p' },
 	{ "subdomains",     no_argument,       NULL, 'S' },
 	{ "weight",         required_argument, NULL, 'W' },
+	{ "suppressed",     required_argument, NULL, 'Z' },
+	{ "limit",          required_argument, NULL, 'l' },
+	{ "expires",        required_argument, NULL, 'E' },
+	{ "cause",          required_argument, NULL, 'C' },
 	{ "help",           no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -168,6 +172,10 @@ ctl_opt_bit(int ch)
 	case 'p': return CTL_O_PASS;
 	case 'S': return CTL_O_SUBDOMAINS;
 	case 'W': return CTL_O_WEIGHT;
+	case 'Z': return CTL_O_SUPPRESSED;
+	case 'l': return CTL_O_LIMIT;
+	case 'E': return CTL_O_EXPIRES;
+	case 'C': return CTL_O_CAUSE;
 	default:  return 0;
 	}
 }
@@ -196,7 +204,17 @@ ctl_opt_take(struct ctl_sargs *a, int ch, const char *val)
 		}
 		return 0;
 	}
+	if (ch == 'l') {
+		if (ctl_limit_parse(val, &a->limit) != 0 || a->limit < 1) {
+			ctl_warn("invalid limit %s: a whole number, 1 or more", val);
+			return -1;
+		}
+		return 0;
+	}
 	switch (ch) {
+	case 'Z': a->suppressed = val; break;
+	case 'E': a->expires = val; break;
+	case 'C': a->cause = val; break;
 	case 'P': a->pool = val; break;
 	case 'B': a->bounce = val; break;
 	case 'R': a->reason = val; break;
@@ -245,7 +263,7 @@ ctl_sub_parse(const struct ctl_group *g, const struct ctl_sub *s, int argc, char
 int
 ctl_group_main(struct ctl *c, const struct ctl_group *g, int argc, char **argv)
 {
-	struct ctl_sargs a = { .limits = STATE_LIMITS_KEEP, .weight = -1 };
+	struct ctl_sargs a = { .limits = STATE_LIMITS_KEEP, .weight = -1, .limit = -1 };
 	const struct ctl_sub *s = NULL;
 	struct state *st = NULL;
 	int rc;

@@ -14,6 +14,7 @@
 #include "conf/conf.h"
 #include "ferryctl/ctl_state.h"
 #include "state/state_admin.h"
+#include "state/suppress.h"
 #include "util/xmalloc.h"
 
 const char ctl_tenant_usage[] =
@@ -21,8 +22,10 @@ const char ctl_tenant_usage[] =
     "                                        add a tenant of the relay service\n"
     "  tenant list                           the tenants, one a line\n"
     "  tenant show NAME                      settings, limits, usage, accounts, keys, domains\n"
-    "  tenant set NAME [--pool POOL] [--bounce-domain DOMAIN] [--weight N]   (\"\" clears)\n"
-    "                                        weight: messages at each turn of a busy destination (1-100)\n"
+    "  tenant set NAME [--pool POOL] [--bounce-domain DOMAIN] [--weight N] [--suppressed reject|drop]\n"
+    "                                        (\"\" clears) weight: messages at each turn of a busy\n"
+    "                                        destination (1-100); suppressed: a recipient on the\n"
+    "                                        tenant's suppression list refused at RCPT, or dropped\n"
     "  tenant limit NAME [--per-minute N] [--per-hour N] [--per-day N] [--rcpts N]\n"
     "                                        messages per window, recipients per message (0: none)\n"
     "  tenant suspend NAME [--reason TEXT]   refuse the tenant's mail (4xx) until resumed\n"
@@ -87,8 +90,14 @@ ctl_tenant_set(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 {
 	char err[1024];
 
-	if (a->pool == NULL && a->bounce == NULL && a->weight < 0) {
-		ctl_warn("tenant set: nothing to set (--pool, --bounce-domain, --weight)");
+	enum suppress_mode mode = SUPPRESS_MODE_REJECT;
+
+	if (a->pool == NULL && a->bounce == NULL && a->weight < 0 && a->suppressed == NULL) {
+		ctl_warn("tenant set: nothing to set (--pool, --bounce-domain, --weight, --suppressed)");
+		return CTL_EXIT_USAGE;
+	}
+	if (a->suppressed != NULL && suppress_mode_parse(a->suppressed, &mode) != 0) {
+		ctl_warn("invalid --suppressed %s: reject or drop", a->suppressed);
 		return CTL_EXIT_USAGE;
 	}
 	if (ctl_tenant_pool_check(c, a->pool) != 0)
@@ -97,6 +106,9 @@ ctl_tenant_set(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 	    state_tenant_set(st, a->arg[0], a->pool, a->bounce, err, sizeof(err)) != 0)
 		return ctl_state_fail(err);
 	if (a->weight >= 0 && state_tenant_weight(st, a->arg[0], a->weight, err, sizeof(err)) != 0)
+		return ctl_state_fail(err);
+	if (a->suppressed != NULL &&
+	    state_tenant_suppress_mode_set(st, a->arg[0], mode, err, sizeof(err)) != 0)
 		return ctl_state_fail(err);
 	printf("tenant %s changed\n", a->arg[0]);
 	return CTL_EXIT_OK;
@@ -217,7 +229,8 @@ static const struct ctl_sub ctl_tenant_subs[] = {
 	{ "add",     1, 1, CTL_O_POOL | CTL_O_BOUNCE, false, ctl_tenant_add },
 	{ "list",    0, 0, 0, false, ctl_tenant_list },
 	{ "show",    1, 1, 0, false, ctl_tenant_show },
-	{ "set",     1, 1, CTL_O_POOL | CTL_O_BOUNCE | CTL_O_WEIGHT, false, ctl_tenant_set },
+	{ "set",     1, 1, CTL_O_POOL | CTL_O_BOUNCE | CTL_O_WEIGHT | CTL_O_SUPPRESSED, false,
+	  ctl_tenant_set },
 	{ "limit",   1, 1, CTL_O_LIMITS, false, ctl_tenant_limit },
 	{ "suspend", 1, 1, CTL_O_REASON, false, ctl_tenant_suspend },
 	{ "resume",  1, 1, 0, false, ctl_tenant_resume },

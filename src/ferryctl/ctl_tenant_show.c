@@ -113,6 +113,7 @@ ctl_tenant_show(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 	printf("bounce domain: %s\n", t.t.bounce_domain[0] ? t.t.bounce_domain : "(none)");
 	printf("weight:        %lld (messages at each turn of a busy destination)\n", t.t.weight);
 	printf("created:       %s\n", ctl_time_text(t.created, when, sizeof(when)));
+	ctl_suppression_show(st, t.t.id, t.t.name);
 	ctl_show_usage(c, &t);
 	if (state_account_list(st, name, ctl_show_account, &s, err, sizeof(err)) != 0 ||
 	    state_key_list(st, name, ctl_show_key, &s, err, sizeof(err)) != 0 ||

@@ -23,6 +23,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "key",       ctl_key_main,       ctl_key_usage },
 	{ "domain",    ctl_domain_main,    ctl_domain_usage },
 	{ "connector", ctl_connector_main, ctl_connector_usage },
+	{ "suppression", ctl_suppression_main, ctl_suppression_usage },
 };
 
 void

@@ -47,6 +47,13 @@ smtp_tenant_printable(const char *in, bool space, char *out, size_t outsz)
 	out[o] = '\0';
 }
 
+/* Reply text: printable ASCII only (see above). */
+void
+smtp_tenant_printable_copy(const char *in, bool space, char *out, size_t outsz)
+{
+	smtp_tenant_printable(in, space, out, outsz);
+}
+
 /* The suspension reason as reply text. */
 void
 smtp_tenant_reason(const struct state_ident *id, char *out, size_t outsz)
@@ -258,7 +265,7 @@ smtp_tenant_rcpt_check(struct smtp_session *s, char *buf, size_t bufsz)
 	bool by_tenant = t > 0 && (u <= 0 || t <= u);
 	long long limit = by_tenant ? t : u;
 
-	if (!s->tx.as_tenant || limit <= 0 || s->tx.nrcpts < (size_t)limit)
+	if (!s->tx.as_tenant || limit <= 0 || s->tx.nrcpts + s->tx.ndropped < (size_t)limit)
 		return NULL;
 	snprintf(buf, bufsz, "452 4.5.3 Too many recipients: %s %s allows %lld per message",
 	    by_tenant ? "tenant" : smtp_tenant_kind_name[s->ident.kind],

@@ -72,7 +72,21 @@ static const char state_schema[] =
     "CREATE TABLE IF NOT EXISTS bounces("
     " id INTEGER PRIMARY KEY, time INTEGER NOT NULL, tenant_id INTEGER NOT NULL,"
     " queue_id TEXT NOT NULL, rcpt_index INTEGER NOT NULL, rcpt TEXT NOT NULL DEFAULT '',"
-    " sender TEXT NOT NULL DEFAULT '', client TEXT NOT NULL DEFAULT '');";
+    " sender TEXT NOT NULL DEFAULT '', client TEXT NOT NULL DEFAULT '');"
+    /* Suppression lists (state_suppress.c): addr lowercased whole, reason
+     * hard-bounce|soft-bounce|complaint|unsubscribe|manual, expires 0 never,
+     * cause the event that caused it; soft failures counted until a
+     * threshold. Keyed (tenant, addr) without rowid: the RCPT lookup is one
+     * b-tree descent. */
+    "CREATE TABLE IF NOT EXISTS suppressions("
+    " tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+    " addr TEXT NOT NULL, reason TEXT NOT NULL, time INTEGER NOT NULL,"
+    " expires INTEGER NOT NULL DEFAULT 0, cause TEXT NOT NULL DEFAULT '',"
+    " PRIMARY KEY(tenant_id, addr)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS soft_failures("
+    " tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+    " addr TEXT NOT NULL, count INTEGER NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL,"
+    " PRIMARY KEY(tenant_id, addr)) WITHOUT ROWID;";
 
 static sqlite3_vfs state_vfs, *state_vfs_base;
 static pthread_once_t state_vfs_once = PTHREAD_ONCE_INIT;
@@ -179,18 +193,31 @@ state_file_check(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-/* Columns added since a database was made: a tenant's delivery weight. */
+/* Add column to tenants (defn: its definition) unless it is there. */
 static int
-state_schema_upgrade(sqlite3 *db)
+state_column_add(sqlite3 *db, const char *column, const char *defn)
 {
 	sqlite3_stmt *probe = NULL;
+	char sql[256];
 
-	if (sqlite3_prepare_v2(db, "SELECT weight FROM tenants LIMIT 0;", -1, &probe, NULL) == SQLITE_OK) {
+	snprintf(sql, sizeof(sql), "SELECT %s FROM tenants LIMIT 0;", column);
+	if (sqlite3_prepare_v2(db, sql, -1, &probe, NULL) == SQLITE_OK) {
 		sqlite3_finalize(probe);
 		return 0;
 	}
-	return sqlite3_exec(db, "ALTER TABLE tenants ADD COLUMN weight INTEGER NOT NULL DEFAULT 1;",
-	    NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	snprintf(sql, sizeof(sql), "ALTER TABLE tenants ADD COLUMN %s %s;", column, defn);
+	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* Columns added since a database was made (constants, never input): a
+ * tenant's delivery weight; what is done with its suppressed recipients
+ * (reject|drop). */
+static int
+state_schema_upgrade(sqlite3 *db)
+{
+	if (state_column_add(db, "weight", "INTEGER NOT NULL DEFAULT 1") != 0)
+		return -1;
+	return state_column_add(db, "suppress_mode", "TEXT NOT NULL DEFAULT 'reject'");
 }
 
 static int
