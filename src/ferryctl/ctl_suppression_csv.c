@@ -9,7 +9,7 @@
  * A bad line is reported as FILE:LINE: why and skipped (the rest still
  * imports; the exit status is then 1).
  * SECURITY: the file is the administrator's but may come from elsewhere (a
- * provider's export): records are bounded (CTL_CSV_RECORD_MAX), every field
+ * provider's export): records are bounded (util/csv.h), every field
  * is validated before it is stored.
  */
 #include <errno.h>
@@ -19,9 +19,8 @@
 #include <time.h>
 
 #include "ferryctl/ctl_suppression.h"
+#include "util/csv.h"
 
-#define CTL_CSV_RECORD_MAX  4096
-#define CTL_CSV_FIELDS_MAX  8
 #define CTL_CSV_PROGRESS    100000   /* rows between progress lines */
 #define CTL_CSV_BAD_SHOWN   100      /* bad lines reported one by one */
 
@@ -29,129 +28,6 @@ enum ctl_csv_col { CSV_ADDR, CSV_REASON, CSV_TIME, CSV_EXPIRES, CSV_CAUSE, CSV_N
 static const char *const ctl_csv_names[CSV_NCOLS] = {
 	"address", "reason", "time", "expires", "cause",
 };
-
-/* One record: fields as NUL-terminated strings in buf. */
-struct ctl_csv {
-	FILE       *f;
-	long        line;        /* physical line the next record starts on */
-	long        start;       /* ... and the one the last record started on */
-	char        buf[CTL_CSV_RECORD_MAX + CTL_CSV_FIELDS_MAX];
-	size_t      len;
-	const char *field[CTL_CSV_FIELDS_MAX];
-	int         nfields;
-	const char *error;       /* why the last record was refused */
-};
-
-/* Skip to the end of the physical line after an error. */
-static int
-ctl_csv_resync(struct ctl_csv *c, int ch, const char *why)
-{
-	while (ch != '\n' && ch != EOF)
-		ch = getc_unlocked(c->f);
-	if (ch == '\n')
-		c->line++;
-	c->error = why;
-	return -1;
-}
-
-static int
-ctl_csv_put(struct ctl_csv *c, int ch)
-{
-	if (c->len + 1 >= sizeof(c->buf))
-		return -1;
-	c->buf[c->len++] = (char)ch;
-	return 0;
-}
-
-static int
-ctl_csv_field_end(struct ctl_csv *c)
-{
-	if (c->nfields >= CTL_CSV_FIELDS_MAX || ctl_csv_put(c, '\0') != 0)
-		return -1;
-	return 0;
-}
-
-/* A quoted field, the opening quote read: the character after the
- * closing quote, or -2 on an error (c->error set, resynced). */
-static int
-ctl_csv_quoted(struct ctl_csv *c)
-{
-	int ch;
-
-	for (;;) {
-		ch = getc_unlocked(c->f);
-		if (ch == EOF)
-			return ctl_csv_resync(c, ch, "quoted field not closed") - 1;
-		if (ch == '"') {
-			ch = getc_unlocked(c->f);
-			if (ch != '"')
-				break;
-		} else if (ch == '\n')
-			c->line++;
-		if (ctl_csv_put(c, ch) != 0)
-			return ctl_csv_resync(c, ch, "record too long") - 1;
-	}
-	if (ch == '\r')
-		ch = getc_unlocked(c->f);
-	if (ch != ',' && ch != '\n' && ch != EOF)
-		return ctl_csv_resync(c, ch, "text after a closing quote") - 1;
-	return ch;
-}
-
-/* One field: the character that ended it (',' '\n' or EOF), or -2. */
-static int
-ctl_csv_field(struct ctl_csv *c)
-{
-	int ch = getc_unlocked(c->f);
-
-	c->field[c->nfields] = c->buf + c->len;
-	if (ch == '"')
-		ch = ctl_csv_quoted(c);
-	else
-		for (; ch != ',' && ch != '\n' && ch != EOF; ch = getc_unlocked(c->f)) {
-			if (ch == '"')
-				return ctl_csv_resync(c, ch, "quote inside an unquoted field") - 1;
-			if (ch == '\r')
-				continue;   /* CRLF line ends */
-			if (ctl_csv_put(c, ch) != 0)
-				return ctl_csv_resync(c, ch, "record too long") - 1;
-		}
-	if (ch == -2)
-		return -2;
-	if (ctl_csv_field_end(c) != 0)
-		return ctl_csv_resync(c, ch == ',' ? ch : '\n', "too many fields") - 1;
-	c->nfields++;
-	return ch;
-}
-
-/* 1 a record, 0 end of file, -1 a bad record (skipped, c->error). Empty
- * lines are skipped. */
-static int
-ctl_csv_record(struct ctl_csv *c)
-{
-	int ch;
-
-	do {
-		c->len = 0;
-		c->nfields = 0;
-		c->start = c->line;
-		ch = getc_unlocked(c->f);
-		if (ch == EOF)
-			return 0;
-		if (ch == '\n')
-			c->line++;
-		else if (ch != '\r')
-			ungetc(ch, c->f);
-	} while (ch == '\n' || ch == '\r');
-	do
-		ch = ctl_csv_field(c);
-	while (ch == ',');
-	if (ch == -2)
-		return -1;
-	if (ch == '\n')
-		c->line++;
-	return 1;
-}
 
 /* ---- import ----------------------------------------------------------------- */
 
@@ -186,7 +62,7 @@ ctl_csv_time(const char *s, time_t def, time_t *out)
 
 /* The columns named by the header: col[CSV_*] the field index or -1. */
 static const char *
-ctl_csv_header(const struct ctl_csv *c, int col[CSV_NCOLS])
+ctl_csv_header(const struct csv_reader *c, int col[CSV_NCOLS])
 {
 	for (int k = 0; k < CSV_NCOLS; k++)
 		col[k] = -1;
@@ -204,14 +80,14 @@ ctl_csv_header(const struct ctl_csv *c, int col[CSV_NCOLS])
 }
 
 static const char *
-ctl_csv_col(const struct ctl_csv *c, const int col[CSV_NCOLS], enum ctl_csv_col k)
+ctl_csv_col(const struct csv_reader *c, const int col[CSV_NCOLS], enum ctl_csv_col k)
 {
 	return col[k] >= 0 && col[k] < c->nfields ? c->field[col[k]] : "";
 }
 
 /* The record as a suppression: NULL, or why it is refused. */
 static const char *
-ctl_csv_row(const struct ctl_csv *c, const int col[CSV_NCOLS], int ncols, time_t now,
+ctl_csv_row(const struct csv_reader *c, const int col[CSV_NCOLS], int ncols, time_t now,
     struct suppression *s)
 {
 	const char *reason = ctl_csv_col(c, col, CSV_REASON), *why;
@@ -268,7 +144,7 @@ ctl_csv_progress(const struct ctl_csv_run *r, const char *what, bool last)
 
 /* Rows of c into imp; 0, or -1 on a database error. */
 static int
-ctl_csv_import_rows(struct ctl_csv *c, struct suppress_import *imp, struct ctl_csv_run *r,
+ctl_csv_import_rows(struct csv_reader *c, struct suppress_import *imp, struct ctl_csv_run *r,
     const int col[CSV_NCOLS], int ncols)
 {
 	struct suppression s;
@@ -276,7 +152,7 @@ ctl_csv_import_rows(struct ctl_csv *c, struct suppress_import *imp, struct ctl_c
 	time_t now = time(NULL);
 	int rc;
 
-	while ((rc = ctl_csv_record(c)) != 0) {
+	while ((rc = csv_record_read(c)) != 0) {
 		if (rc < 0 || (why = ctl_csv_row(c, col, ncols, now, &s)) != NULL) {
 			ctl_csv_bad(r, c->start, rc < 0 ? c->error : why);
 			continue;
@@ -302,7 +178,7 @@ ctl_csv_open(const char *path, const char *mode)
 int
 ctl_suppression_import(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 {
-	struct ctl_csv *csv = calloc(1, sizeof(*csv));
+	struct csv_reader *csv = calloc(1, sizeof(*csv));
 	struct ctl_csv_run r = { strcmp(a->arg[1], "-") == 0 ? "stdin" : a->arg[1], 0, 0, ctl_csv_clock() };
 	struct suppress_import *imp = NULL;
 	int col[CSV_NCOLS], ncols, rc = CTL_EXIT_ERR;
@@ -314,7 +190,7 @@ ctl_suppression_import(struct ctl *c, struct state *st, const struct ctl_sargs *
 	    (csv->f = ctl_csv_open(a->arg[1], "r")) == NULL)
 		goto done;
 	csv->line = 1;
-	if ((rc = ctl_csv_record(csv)) != 1 || (why = ctl_csv_header(csv, col)) != NULL) {
+	if ((rc = csv_record_read(csv)) != 1 || (why = ctl_csv_header(csv, col)) != NULL) {
 		ctl_warn("%s:%ld: %s", r.name, csv->start, rc < 0 ? csv->error : why);
 		rc = CTL_EXIT_ERR;
 		goto done;

@@ -198,7 +198,7 @@ void smtp_auth_result(struct smtp_session *s, int result);
 void smtp_tenant_connect(struct smtp_session *s);
 void smtp_tenant_reason(const struct state_ident *id, char *out, size_t outsz);
 /* in as reply text: printable ASCII, others (and spaces unless space) '?'. */
-void smtp_tenant_printable_copy(const char *in, bool space, char *out, size_t outsz);
+void smtp_tenant_printable(const char *in, bool space, char *out, size_t outsz);
 const char *smtp_tenant_mail_check(struct smtp_session *s, char *buf, size_t bufsz);
 const char *smtp_tenant_rcpt_check(struct smtp_session *s, char *buf, size_t bufsz);
 /* A recipient that relays: a pending connector transaction becomes the

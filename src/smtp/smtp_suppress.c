@@ -32,7 +32,7 @@ smtp_suppress_reply(const struct smtp_session *s, const char *addr, const char *
 	const char *reason = suppress_reason_name(sup->reason);
 	int n;
 
-	smtp_tenant_printable_copy(sup->cause, true, cause, sizeof(cause));
+	smtp_tenant_printable(sup->cause, true, cause, sizeof(cause));
 	n = snprintf(buf, max, "550 5.7.1 <%s>: recipient suppressed for tenant %s since %s (%s",
 	    addr, s->ident.tenant, since, reason);
 	if (n < 0 || (size_t)n + 2 >= max) {
@@ -88,7 +88,7 @@ smtp_suppress_rcpt_check(struct smtp_session *s, const struct smtp_path *p, char
 		return "";
 	}
 	smtp_suppress_log(s, "rcpt-suppressed", p, since, &sup);
-	smtp_tenant_printable_copy(p->addr, false, addr, sizeof(addr));
+	smtp_tenant_printable(p->addr, false, addr, sizeof(addr));
 	return smtp_suppress_reply(s, addr, since, &sup, buf, bufsz);
 }
 

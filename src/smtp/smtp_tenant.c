@@ -37,7 +37,7 @@ smtp_tenant_active(const struct smtp_session *s)
 
 /* Reply text: printable ASCII only (spaces too when space), so hostile
  * text cannot break the reply line. */
-static void
+void
 smtp_tenant_printable(const char *in, bool space, char *out, size_t outsz)
 {
 	size_t o = 0;
@@ -45,13 +45,6 @@ smtp_tenant_printable(const char *in, bool space, char *out, size_t outsz)
 	for (; *in != '\0' && o + 1 < outsz; in++)
 		out[o++] = ((*in > 0x20 || (space && *in == 0x20)) && *in < 0x7f) ? *in : '?';
 	out[o] = '\0';
-}
-
-/* Reply text: printable ASCII only (see above). */
-void
-smtp_tenant_printable_copy(const char *in, bool space, char *out, size_t outsz)
-{
-	smtp_tenant_printable(in, space, out, outsz);
 }
 
 /* The suspension reason as reply text. */
