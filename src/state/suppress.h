@@ -29,7 +29,8 @@
 #define SUPPRESS_CAUSE_MAX 255
 #define SUPPRESS_IMPORT_BATCH 10000   /* rows per transaction of an import */
 
-/* Weakest last: soft-bounce never replaces the others (state_suppression_add). */
+/* soft-bounce is the weakest: it never replaces another reason that has
+ * not expired (state_suppression_add). */
 enum suppress_reason {
 	SUPPRESS_HARD_BOUNCE,
 	SUPPRESS_SOFT_BOUNCE,
