@@ -142,6 +142,9 @@ struct conf {
 	long long smtp_port;
 	long long destination_concurrency, destination_msgs_per_conn, destination_rate;
 	long long dns_timeout, connect_timeout, smtp_timeout;
+	/* Suppression of a tenant's recipient after repeated soft bounces:
+	 * this many within window seconds suppress it for expiry seconds. */
+	long long suppress_soft_threshold, suppress_soft_window, suppress_soft_expiry;
 	enum conf_tls smtp_tls;
 	char *tls_ca_file;                 /* CAs for tls=verify; NULL: the system's store */
 	bool      delivery_on;             /* delivery on|off: off keeps mail queued */

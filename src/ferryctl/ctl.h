@@ -79,6 +79,8 @@ int ctl_domain_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_domain_usage[];
 int ctl_connector_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_connector_usage[];
+int ctl_suppression_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_suppression_usage[];
 
 /* ctl_bounce.c: `bounce classify|categories` (the bounce classifier). */
 int ctl_bounce_main(struct ctl *c, int argc, char **argv);

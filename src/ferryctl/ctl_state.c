@@ -159,6 +159,10 @@ static const struct option ctl_state_longopts[] = {
 	{ "spike-factor",         required_argument, NULL, 0x405 },
 	{ "spike-min",            required_argument, NULL, 0x406 },
 	{ "throttle-rate",        required_argument, NULL, 0x407 },
+	{ "suppressed",     required_argument, NULL, 'Z' },
+	{ "limit",          required_argument, NULL, 'l' },
+	{ "expires",        required_argument, NULL, 'E' },
+	{ "cause",          required_argument, NULL, 'C' },
 	{ "help",           no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -177,6 +181,10 @@ ctl_opt_bit(int ch)
 	case 'p': return CTL_O_PASS;
 	case 'S': return CTL_O_SUBDOMAINS;
 	case 'W': return CTL_O_WEIGHT;
+	case 'Z': return CTL_O_SUPPRESSED;
+	case 'l': return CTL_O_LIMIT;
+	case 'E': return CTL_O_EXPIRES;
+	case 'C': return CTL_O_CAUSE;
 	default:  return ch >= 0x400 && ch <= 0x407 ? CTL_O_ABUSE : 0;
 	}
 }
@@ -236,7 +244,17 @@ ctl_opt_take(struct ctl_sargs *a, int ch, const char *val)
 		}
 		return 0;
 	}
+	if (ch == 'l') {
+		if (ctl_limit_parse(val, &a->limit) != 0 || a->limit < 1) {
+			ctl_warn("invalid limit %s: a whole number, 1 or more", val);
+			return -1;
+		}
+		return 0;
+	}
 	switch (ch) {
+	case 'Z': a->suppressed = val; break;
+	case 'E': a->expires = val; break;
+	case 'C': a->cause = val; break;
 	case 'P': a->pool = val; break;
 	case 'B': a->bounce = val; break;
 	case 'R': a->reason = val; break;
@@ -285,7 +303,8 @@ ctl_sub_parse(const struct ctl_group *g, const struct ctl_sub *s, int argc, char
 int
 ctl_group_main(struct ctl *c, const struct ctl_group *g, int argc, char **argv)
 {
-	struct ctl_sargs a = { .limits = STATE_LIMITS_KEEP, .weight = -1, .abuse = REP_OVERRIDE_KEEP };
+	struct ctl_sargs a = { .limits = STATE_LIMITS_KEEP, .weight = -1, .abuse = REP_OVERRIDE_KEEP,
+	    .limit = -1 };
 	const struct ctl_sub *s = NULL;
 	struct state *st = NULL;
 	int rc;

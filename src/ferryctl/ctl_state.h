@@ -25,6 +25,10 @@
 #define CTL_O_DOMAINS    0x80u   /* --domains a,b */
 #define CTL_O_WEIGHT     0x100u  /* --weight N */
 #define CTL_O_ABUSE      0x200u  /* --complaint-throttle P ... (reputation thresholds) */
+#define CTL_O_SUPPRESSED 0x400u  /* --suppressed reject|drop */
+#define CTL_O_LIMIT      0x800u  /* --limit N */
+#define CTL_O_EXPIRES    0x1000u /* --expires DURATION */
+#define CTL_O_CAUSE      0x2000u /* --cause TEXT */
 
 #define CTL_SUB_ARGS_MAX 3
 
@@ -37,6 +41,8 @@ struct ctl_sargs {
 	long long   weight;             /* --weight; -1: not given */
 	struct rep_override abuse;      /* -1 not given, -2 "default" (the global value) */
 	bool        abuse_set;
+	const char *suppressed, *expires, *cause;   /* NULL: not given */
+	long long   limit;              /* --limit; -1: not given */
 };
 
 struct ctl_sub {
@@ -81,6 +87,10 @@ void ctl_sources_add(struct ctl_sources *s, const char *ip);
  * connectors cannot be read. */
 int ctl_sources_pools(struct ctl_sources *s, struct state *st, const char *tenant,
     const char *pool, char *err, size_t errlen);
+
+/* ctl_suppression.c: the tenant's suppression mode and list size, for
+ * `tenant show`. */
+void ctl_suppression_show(struct state *st, long long tenant_id, const char *name);
 
 /* ctl_tenant_show.c: `tenant show NAME`. */
 int ctl_tenant_show(struct ctl *c, struct state *st, const struct ctl_sargs *a);

@@ -15,6 +15,7 @@
 #include "ferryctl/ctl_state.h"
 #include "reputation/rep.h"
 #include "state/state_admin.h"
+#include "state/suppress.h"
 #include "util/xmalloc.h"
 
 const char ctl_tenant_usage[] =
@@ -22,8 +23,10 @@ const char ctl_tenant_usage[] =
     "                                        add a tenant of the relay service\n"
     "  tenant list                           the tenants, one a line\n"
     "  tenant show NAME                      settings, limits, usage, accounts, keys, domains\n"
-    "  tenant set NAME [--pool POOL] [--bounce-domain DOMAIN] [--weight N]   (\"\" clears)\n"
-    "                                        weight: messages at each turn of a busy destination (1-100)\n"
+    "  tenant set NAME [--pool POOL] [--bounce-domain DOMAIN] [--weight N] [--suppressed reject|drop]\n"
+    "                                        (\"\" clears) weight: messages at each turn of a busy\n"
+    "                                        destination (1-100); suppressed: a recipient on the\n"
+    "                                        tenant's suppression list refused at RCPT, or dropped\n"
     "  tenant limit NAME [--per-minute N] [--per-hour N] [--per-day N] [--rcpts N]\n"
     "                                        messages per window, recipients per message (0: none)\n"
     "  tenant set NAME [--min-volume N] [--complaint-throttle P] [--complaint-suspend P]\n"
@@ -106,11 +109,16 @@ ctl_tenant_abuse_set(struct state *st, const char *name, const struct rep_overri
 static int
 ctl_tenant_set(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 {
+	enum suppress_mode mode = SUPPRESS_MODE_REJECT;
 	char err[1024];
 
-	if (a->pool == NULL && a->bounce == NULL && a->weight < 0 && !a->abuse_set) {
-		ctl_warn("tenant set: nothing to set (--pool, --bounce-domain, --weight,"
+	if (a->pool == NULL && a->bounce == NULL && a->weight < 0 && !a->abuse_set && a->suppressed == NULL) {
+		ctl_warn("tenant set: nothing to set (--pool, --bounce-domain, --weight, --suppressed,"
 		    " reputation thresholds)");
+		return CTL_EXIT_USAGE;
+	}
+	if (a->suppressed != NULL && suppress_mode_parse(a->suppressed, &mode) != 0) {
+		ctl_warn("invalid --suppressed %s: reject or drop", a->suppressed);
 		return CTL_EXIT_USAGE;
 	}
 	if (ctl_tenant_pool_check(c, a->pool) != 0)
@@ -122,6 +130,9 @@ ctl_tenant_set(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 		return ctl_state_fail(err);
 	if (a->abuse_set && ctl_tenant_abuse_set(st, a->arg[0], &a->abuse) != 0)
 		return CTL_EXIT_ERR;
+	if (a->suppressed != NULL &&
+	    state_tenant_suppress_mode_set(st, a->arg[0], mode, err, sizeof(err)) != 0)
+		return ctl_state_fail(err);
 	printf("tenant %s changed\n", a->arg[0]);
 	return CTL_EXIT_OK;
 }
@@ -282,7 +293,8 @@ static const struct ctl_sub ctl_tenant_subs[] = {
 	{ "add",     1, 1, CTL_O_POOL | CTL_O_BOUNCE, false, ctl_tenant_add },
 	{ "list",    0, 0, 0, false, ctl_tenant_list },
 	{ "show",    1, 1, 0, false, ctl_tenant_show },
-	{ "set",     1, 1, CTL_O_POOL | CTL_O_BOUNCE | CTL_O_WEIGHT | CTL_O_ABUSE, false, ctl_tenant_set },
+	{ "set",     1, 1, CTL_O_POOL | CTL_O_BOUNCE | CTL_O_WEIGHT | CTL_O_ABUSE | CTL_O_SUPPRESSED, false,
+	  ctl_tenant_set },
 	{ "limit",   1, 1, CTL_O_LIMITS, false, ctl_tenant_limit },
 	{ "suspend", 1, 1, CTL_O_REASON, false, ctl_tenant_suspend },
 	{ "throttle", 1, 1, CTL_O_REASON, false, ctl_tenant_throttle },

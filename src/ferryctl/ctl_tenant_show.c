@@ -221,6 +221,7 @@ ctl_tenant_show(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 	printf("bounce domain: %s\n", t.t.bounce_domain[0] ? t.t.bounce_domain : "(none)");
 	printf("weight:        %lld (messages at each turn of a busy destination)\n", t.t.weight);
 	printf("created:       %s\n", ctl_time_text(t.created, when, sizeof(when)));
+	ctl_suppression_show(st, t.t.id, t.t.name);
 	ctl_show_usage(c, &t);
 	if (ctl_show_reputation(c, st, t.t.id) != 0)
 		return ctl_state_fail("cannot read the reputation windows (database error)");

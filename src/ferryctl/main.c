@@ -25,6 +25,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "connector", ctl_connector_main, ctl_connector_usage },
 	{ "events",    ctl_events_main,    ctl_events_usage },
 	{ "bounce",    ctl_bounce_main,    ctl_bounce_usage },
+	{ "suppression", ctl_suppression_main, ctl_suppression_usage },
 };
 
 void

@@ -225,8 +225,10 @@ smtp_rcpt_kind_decide(struct smtp_session *s, struct smtp_rcpt *r)
 static const char *
 smtp_rcpt_decide(struct smtp_session *s, const struct smtp_path *p)
 {
+	s->tx.rcpt_local = false;
 	switch (relay_rcpt_check(s->conf, p, smtp_may_relay(s))) {
 	case RELAY_OK_LOCAL:
+		s->tx.rcpt_local = true;
 		return NULL;
 	case RELAY_OK_RELAY:
 		return smtp_tenant_relay_rcpt(s, s->tenant_reply, sizeof(s->tenant_reply));
@@ -250,19 +252,36 @@ smtp_rcpt_add(struct smtp_session *s, const struct smtp_rcpt *r)
 	tx->rcpts[tx->nrcpts++] = *r;
 }
 
+/* A suppressed recipient (smtp_suppress.c): "" accepted and dropped, else
+ * the refusal. The tenant's own list refusing it is policy, not a client
+ * error: a mailing to many with a few suppressed must not reach
+ * max_errors, so it is not counted as one (as 452 too many recipients). */
+static void
+smtp_rcpt_suppressed(struct smtp_session *s, const char *reply)
+{
+	if (reply[0] == '\0') {
+		s->tx.ndropped++;
+		s->nrcpt++;
+		smtp_reply(s, "250 2.1.5 Ok");
+		return;
+	}
+	s->tx.refused++;
+	smtp_reply(s, "%s", reply);
+}
+
 static void
 smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 {
 	struct smtp_ext ext = smtp_session_ext(s);
 	struct smtp_rcpt r;
 	const char *err;
-	char q[300], f[300], buf[256], qr[2100];
+	char q[300], f[300], buf[512], qr[2100];
 
 	if (!s->tx.active) {
 		smtp_tx_refuse(s, "rcpt-refused", "503 5.5.1 Error: need MAIL command");
 		return;
 	}
-	if (s->tx.nrcpts >= (size_t)s->conf->max_recipients) {
+	if (s->tx.nrcpts + s->tx.ndropped >= (size_t)s->conf->max_recipients) {
 		/* Not an error (RFC 5321 4.5.3.1.10: the client sends the rest
 		 * in another transaction), so not counted; still logged. */
 		smtp_tx_refusal_log(s, "rcpt-refused", "452 4.5.3 Error: too many recipients");
@@ -279,6 +298,11 @@ smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len)
 		err = "553 5.6.7 Must declare SMTPUTF8 to send an internationalized address";
 	if (err == NULL)
 		err = smtp_rcpt_kind_decide(s, &r);
+	if (err == NULL && s->tx.kind == SMTP_TX_MAIL &&
+	    (err = smtp_suppress_rcpt_check(s, &r.path, buf, sizeof(buf))) != NULL) {
+		smtp_rcpt_suppressed(s, err);
+		return;
+	}
 	if (err != NULL) {
 		s->tx.refused++;
 		log_info("event=rcpt-refused sid=%llu client=%s from=%s to=%s reply=%s",

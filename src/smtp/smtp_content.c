@@ -173,7 +173,7 @@ smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len)
 		smtp_tx_refuse(s, "data-refused", "503 5.5.1 Error: need MAIL command");
 	else if (tx->bdat)
 		smtp_tx_refuse(s, "data-refused", "503 5.5.1 Error: DATA in a BDAT transaction");
-	else if (tx->nrcpts == 0)
+	else if (tx->nrcpts + tx->ndropped == 0)
 		smtp_tx_refuse(s, "data-refused", "554 5.5.1 Error: no valid recipients");
 	else if (!smtp_msg_open(s, true)) {
 		smtp_tx_refuse(s, "data-refused", "451 4.3.0 Error: queue file write error");
@@ -267,6 +267,10 @@ smtp_content_end(struct smtp_session *s)
 		smtp_tx_reset(s);
 		return;
 	}
+	if (tx->nrcpts == 0) {
+		smtp_suppress_msg_drop(s);   /* every recipient was a dropped suppressed one */
+		return;
+	}
 	smtp_content_commit(s);
 }
 
@@ -299,9 +303,9 @@ smtp_commit_result(struct smtp_session *s, int error)
 	} else {
 		s->nqueued++;
 		smtp_strikes_clear(s);
-		log_info("event=queued sid=%llu client=%s id=%s from=%s nrcpt=%zu size=%" PRIu64
+		log_info("event=queued sid=%llu client=%s id=%s from=%s nrcpt=%zu dropped=%zu size=%" PRIu64
 		    " proto=%s tls=%s auth=%s tenant=%s", s->sid, s->addr, tx->id,
-		    log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len), tx->nrcpts,
+		    log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len), tx->nrcpts, tx->ndropped,
 		    tx->reader.out_bytes, smtp_proto_name(s), s->tls ? "yes" : "no",
 		    s->auth_user ? "yes" : "no", tx->as_tenant ? s->ident.tenant : "-");
 		if (tx->as_tenant && tx->kind != SMTP_TX_RETURN_PATH && s->h->rep != NULL)
@@ -351,7 +355,7 @@ smtp_bdat_refusal(struct smtp_session *s)
 		return "503 5.5.1 Error: send EHLO first";
 	if (!tx->active)
 		return "503 5.5.1 Error: need MAIL command";
-	if (tx->nrcpts == 0)
+	if (tx->nrcpts + tx->ndropped == 0)
 		return "554 5.5.1 Error: no valid recipients";
 	if (tx->msg == NULL && !smtp_msg_open(s, false))
 		return "451 4.3.0 Error: queue file write error";

@@ -72,6 +72,12 @@ struct smtp_tx {
 	struct smtp_rcpt       *rcpts;
 	size_t                  nrcpts, rcpts_cap;
 	size_t                  refused;     /* RCPTs refused, for logs */
+	/* A tenant's suppressed recipients accepted and left out (its
+	 * suppress_mode is drop): they count as recipients for the limits, are
+	 * never written to the queue file, and a message of nothing else is
+	 * answered 250 and not queued. */
+	size_t                  ndropped;
+	bool                    rcpt_local;  /* the RCPT being decided is for a hosted domain */
 	struct spool_msg       *msg;         /* open while content arrives */
 	char                    id[SPOOL_ID_LEN + 1];
 	struct smtp_data        reader;
@@ -194,6 +200,8 @@ void smtp_auth_result(struct smtp_session *s, int result);
  * check returns NULL (go on) or the reply (in buf, or a constant). */
 void smtp_tenant_connect(struct smtp_session *s);
 void smtp_tenant_reason(const struct state_ident *id, char *out, size_t outsz);
+/* in as reply text: printable ASCII, others (and spaces unless space) '?'. */
+void smtp_tenant_printable(const char *in, bool space, char *out, size_t outsz);
 const char *smtp_tenant_mail_check(struct smtp_session *s, char *buf, size_t bufsz);
 const char *smtp_tenant_rcpt_check(struct smtp_session *s, char *buf, size_t bufsz);
 /* A recipient that relays: a pending connector transaction becomes the
@@ -202,6 +210,15 @@ const char *smtp_tenant_relay_rcpt(struct smtp_session *s, char *buf, size_t buf
 void smtp_tenant_header_capture(struct smtp_session *s, const char *p, size_t len);
 const char *smtp_tenant_content_check(struct smtp_session *s, char *buf, size_t bufsz);
 void smtp_tenant_commit_failed(struct smtp_session *s);
+
+/* smtp_suppress.c: tenants' suppression lists. A recipient of a tenant's
+ * transaction on its list: NULL (go on), "" (accepted and dropped: the
+ * tenant's mode is drop), or the refusal (550 5.7.1 in buf, or 451 4.3.0
+ * when the list cannot be read). */
+const char *smtp_suppress_rcpt_check(struct smtp_session *s, const struct smtp_path *p,
+    char *buf, size_t bufsz);
+/* End of a message whose every recipient was dropped: 250, not queued. */
+void smtp_suppress_msg_drop(struct smtp_session *s);
 
 /* smtp_return_path.c: recipients that are return-path tokens (bounces). */
 /* NULL: not a bounce domain's address (the ordinary rules apply); else

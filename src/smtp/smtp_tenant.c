@@ -38,7 +38,7 @@ smtp_tenant_active(const struct smtp_session *s)
 
 /* Reply text: printable ASCII only (spaces too when space), so hostile
  * text cannot break the reply line. */
-static void
+void
 smtp_tenant_printable(const char *in, bool space, char *out, size_t outsz)
 {
 	size_t o = 0;
@@ -311,7 +311,7 @@ smtp_tenant_rcpt_check(struct smtp_session *s, char *buf, size_t bufsz)
 	bool by_tenant = t > 0 && (u <= 0 || t <= u);
 	long long limit = by_tenant ? t : u;
 
-	if (!s->tx.as_tenant || limit <= 0 || s->tx.nrcpts < (size_t)limit)
+	if (!s->tx.as_tenant || limit <= 0 || s->tx.nrcpts + s->tx.ndropped < (size_t)limit)
 		return NULL;
 	snprintf(buf, bufsz, "452 4.5.3 Too many recipients: %s %s allows %lld per message",
 	    by_tenant ? "tenant" : smtp_tenant_kind_name[s->ident.kind],

@@ -85,7 +85,21 @@ static const char state_schema[] =
     /* reputation windows (src/reputation/): counts per 5-minute bucket */
     "CREATE TABLE IF NOT EXISTS reputation("
     " tenant_id INTEGER NOT NULL, metric TEXT NOT NULL, bucket INTEGER NOT NULL,"
-    " count INTEGER NOT NULL, PRIMARY KEY(tenant_id, metric, bucket)) WITHOUT ROWID;";
+    " count INTEGER NOT NULL, PRIMARY KEY(tenant_id, metric, bucket)) WITHOUT ROWID;"
+    /* Suppression lists (state_suppress.c): addr lowercased whole, reason
+     * hard-bounce|soft-bounce|complaint|unsubscribe|manual, expires 0 never,
+     * cause the event that caused it; soft failures counted until a
+     * threshold. Keyed (tenant, addr) without rowid: the RCPT lookup is one
+     * b-tree descent. */
+    "CREATE TABLE IF NOT EXISTS suppressions("
+    " tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+    " addr TEXT NOT NULL, reason TEXT NOT NULL, time INTEGER NOT NULL,"
+    " expires INTEGER NOT NULL DEFAULT 0, cause TEXT NOT NULL DEFAULT '',"
+    " PRIMARY KEY(tenant_id, addr)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS soft_failures("
+    " tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+    " addr TEXT NOT NULL, count INTEGER NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL,"
+    " PRIMARY KEY(tenant_id, addr)) WITHOUT ROWID;";
 
 static sqlite3_vfs state_vfs, *state_vfs_base;
 static pthread_once_t state_vfs_once = PTHREAD_ONCE_INIT;
@@ -198,6 +212,8 @@ state_file_check(const char *path, char *err, size_t errlen)
  * and threshold overrides (-1: the global abuse_* value; rates in ppm). */
 static const char *const state_tenant_columns[][2] = {
 	{ "weight", "weight INTEGER NOT NULL DEFAULT 1" },
+	/* suppressed recipients: reject|drop (src/state/state_suppress.c) */
+	{ "suppress_mode", "suppress_mode TEXT NOT NULL DEFAULT 'reject'" },
 	/* reputation (src/reputation/rep_enforce.c) */
 	{ "enforce_state", "enforce_state INTEGER NOT NULL DEFAULT 0" },
 	{ "enforce_reason", "enforce_reason TEXT NOT NULL DEFAULT ''" },

@@ -1,0 +1,429 @@
+/*
+ * state_suppress.c - per-tenant suppression lists and soft-failure counters
+ * in the state database (see suppress.h): the lookup ferryd makes at each
+ * RCPT of a tenant's transaction, additions from bounces, complaints and
+ * ferryctl, the soft-bounce threshold, listing and bulk import.
+ * SECURITY: addresses and causes come from remote peers (bounces) or
+ * files (imports): they are bound, never part of SQL, and bounded by
+ * SUPPRESS_ADDR_MAX and SUPPRESS_CAUSE_MAX.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state/state_admin_internal.h"
+#include "state/state_internal.h"
+#include "state/suppress.h"
+#include "util/xmalloc.h"
+
+static const char *const suppress_reason_names[SUPPRESS_REASONS] = {
+	"hard-bounce", "soft-bounce", "complaint", "unsubscribe", "manual",
+};
+
+const char *
+suppress_reason_name(enum suppress_reason r)
+{
+	return (unsigned)r < SUPPRESS_REASONS ? suppress_reason_names[r] : "manual";
+}
+
+int
+suppress_reason_parse(const char *s, enum suppress_reason *r)
+{
+	for (int i = 0; i < SUPPRESS_REASONS; i++)
+		if (strcmp(s, suppress_reason_names[i]) == 0) {
+			*r = (enum suppress_reason)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *
+suppress_mode_name(enum suppress_mode m)
+{
+	return m == SUPPRESS_MODE_DROP ? "drop" : "reject";
+}
+
+int
+suppress_mode_parse(const char *s, enum suppress_mode *m)
+{
+	if (strcmp(s, "reject") == 0)
+		*m = SUPPRESS_MODE_REJECT;
+	else if (strcmp(s, "drop") == 0)
+		*m = SUPPRESS_MODE_DROP;
+	else
+		return -1;
+	return 0;
+}
+
+bool
+suppress_addr_norm(const char *addr, size_t len, char *out)
+{
+	if (len == 0 || len > SUPPRESS_ADDR_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)addr[i];
+		/* controls never belong in an address, and a list line with one
+		 * would break the CSV export and the reply */
+		if (c < 0x20 || c == 0x7f)
+			return false;
+		out[i] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+	}
+	out[len] = '\0';
+	return true;
+}
+
+/* Columns addr, reason, time, expires, cause from col on. */
+static void
+suppress_row_read(struct suppression *s, sqlite3_stmt *stmt, int col)
+{
+	const unsigned char *reason = sqlite3_column_text(stmt, col + 1);
+
+	state_text_copy(s->addr, sizeof(s->addr), stmt, col);
+	/* a hand-edited reason that is none of ours reads as manual */
+	if (reason == NULL || suppress_reason_parse((const char *)reason, &s->reason) != 0)
+		s->reason = SUPPRESS_MANUAL;
+	s->time = (time_t)sqlite3_column_int64(stmt, col + 2);
+	s->expires = (time_t)sqlite3_column_int64(stmt, col + 3);
+	state_text_copy(s->cause, sizeof(s->cause), stmt, col + 4);
+}
+
+int
+state_suppression_get(struct state *st, long long tenant_id, const char *addr, size_t len,
+    time_t now, struct suppression *s)
+{
+	char key[SUPPRESS_ADDR_MAX + 1];
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (!suppress_addr_norm(addr, len, key))
+		return 0;
+	stmt = state_prepare(st, "SELECT addr, reason, time, expires, cause FROM suppressions"
+	    " WHERE tenant_id = ?1 AND addr = ?2 AND (expires = 0 OR expires > ?3);");
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, tenant_id);
+	sqlite3_bind_text(stmt, 2, key, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)now);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW && s != NULL)
+		suppress_row_read(s, stmt, 0);
+	state_stmt_done(stmt);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The upsert of every addition: soft-bounce replaces only a soft-bounce or
+ * an entry that has expired (by now). key is normalised. */
+static int
+suppress_upsert(struct state *st, long long tenant_id, const char *key, const struct suppression *s,
+    time_t now)
+{
+	sqlite3_stmt *stmt = state_prepare(st, "INSERT INTO suppressions(tenant_id, addr, reason,"
+	    " time, expires, cause) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(tenant_id, addr)"
+	    " DO UPDATE SET reason = excluded.reason, time = excluded.time,"
+	    " expires = excluded.expires, cause = excluded.cause"
+	    " WHERE excluded.reason <> 'soft-bounce' OR suppressions.reason = 'soft-bounce'"
+	    " OR (suppressions.expires <> 0 AND suppressions.expires <= ?7);");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, tenant_id);
+	sqlite3_bind_text(stmt, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, suppress_reason_name(s->reason), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)s->time);
+	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)s->expires);
+	sqlite3_bind_text(stmt, 6, s->cause, (int)strnlen(s->cause, SUPPRESS_CAUSE_MAX), SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 7, (sqlite3_int64)now);
+	rc = sqlite3_step(stmt);
+	state_stmt_done(stmt);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* synchronous=FULL for one write: a suppression decided from a bounce must
+ * survive a power loss as the bounce's 250 does (state_bounces_record). */
+static int
+suppress_durable(sqlite3 *db, bool on)
+{
+	return sqlite3_exec(db, on ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;",
+	    NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+int
+state_suppression_add(struct state *st, long long tenant_id, const struct suppression *s)
+{
+	char key[SUPPRESS_ADDR_MAX + 1];
+	sqlite3 *db = state_db(st);
+	int rc;
+
+	if (db == NULL || !suppress_addr_norm(s->addr, strnlen(s->addr, sizeof(s->addr)), key))
+		return -1;
+	if (suppress_durable(db, true) != 0)
+		return -1;
+	rc = suppress_upsert(st, tenant_id, key, s, time(NULL));
+	suppress_durable(db, false);
+	return rc;
+}
+
+/* In a transaction: count one soft failure; 1 when it reached threshold
+ * (the entry made, the counter gone), 0 counted, -1. */
+static int
+suppress_soft_count(struct state *st, long long tenant_id, const char *key, const char *cause,
+    time_t now, int threshold, int window, int expiry)
+{
+	sqlite3_stmt *stmt = state_prepare(st, "SELECT count, first FROM soft_failures"
+	    " WHERE tenant_id = ?1 AND addr = ?2;");
+	long long count = 1, first = now;
+	struct suppression s = { .reason = SUPPRESS_SOFT_BOUNCE, .time = now };
+	char err[256];
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, tenant_id);
+	sqlite3_bind_text(stmt, 2, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	/* a failure past the window starts a new count */
+	if (rc == SQLITE_ROW && now - sqlite3_column_int64(stmt, 1) < window) {
+		count = sqlite3_column_int64(stmt, 0) + 1;
+		first = sqlite3_column_int64(stmt, 1);
+	}
+	state_stmt_done(stmt);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	if (count < threshold)
+		return adm_exec(st, err, sizeof(err), "INSERT OR REPLACE INTO soft_failures(tenant_id,"
+		    " addr, count, first, last) VALUES (?1, ?2, ?3, ?4, ?5);", "ItIII", tenant_id, key,
+		    count, first, (long long)now) < 0 ? -1 : 0;
+	s.expires = expiry > 0 ? now + expiry : 0;
+	snprintf(s.cause, sizeof(s.cause), "%s", cause != NULL ? cause : "");
+	if (suppress_upsert(st, tenant_id, key, &s, now) != 0 ||
+	    adm_exec(st, err, sizeof(err), "DELETE FROM soft_failures WHERE tenant_id = ?1"
+	    " AND addr = ?2;", "It", tenant_id, key) < 0)
+		return -1;
+	return 1;
+}
+
+int
+state_suppression_soft(struct state *st, long long tenant_id, const char *addr, const char *cause,
+    time_t now, int threshold, int window, int expiry)
+{
+	char key[SUPPRESS_ADDR_MAX + 1];
+	sqlite3 *db = state_db(st);
+	int rc;
+
+	if (db == NULL || !suppress_addr_norm(addr, strlen(addr), key))
+		return -1;
+	/* already suppressed: mail to it is refused, nothing to count */
+	if ((rc = state_suppression_get(st, tenant_id, key, strlen(key), now, NULL)) != 0)
+		return rc < 0 ? -1 : 0;
+	if (suppress_durable(db, true) != 0)
+		return -1;
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) != SQLITE_OK) {
+		suppress_durable(db, false);
+		return -1;
+	}
+	rc = suppress_soft_count(st, tenant_id, key, cause, now, threshold, window, expiry);
+	if (rc < 0 || sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
+		rc = -1;
+	}
+	suppress_durable(db, false);
+	return rc;
+}
+
+int
+state_suppression_del(struct state *st, long long tenant_id, const char *addr)
+{
+	char key[SUPPRESS_ADDR_MAX + 1], err[256];
+	int n;
+
+	if (!suppress_addr_norm(addr, strlen(addr), key))
+		return 0;
+	if (adm_exec(st, err, sizeof(err), "DELETE FROM soft_failures WHERE tenant_id = ?1"
+	    " AND addr = ?2;", "It", tenant_id, key) < 0)
+		return -1;
+	n = adm_exec(st, err, sizeof(err), "DELETE FROM suppressions WHERE tenant_id = ?1"
+	    " AND addr = ?2;", "It", tenant_id, key);
+	return n < 0 ? -1 : n > 0;
+}
+
+/* ?2 the reason's name or NULL for all. */
+static void
+suppress_reason_bind(sqlite3_stmt *stmt, int col, const enum suppress_reason *reason)
+{
+	if (reason != NULL)
+		sqlite3_bind_text(stmt, col, suppress_reason_name(*reason), -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(stmt, col);
+}
+
+long long
+state_suppression_each(struct state *st, long long tenant_id, const enum suppress_reason *reason,
+    long long limit, suppress_each_fn fn, void *arg)
+{
+	sqlite3_stmt *stmt = state_prepare(st, "SELECT addr, reason, time, expires, cause"
+	    " FROM suppressions WHERE tenant_id = ?1 AND (?2 IS NULL OR reason = ?2)"
+	    " ORDER BY addr LIMIT ?3;");
+	struct suppression s;
+	long long n = 0;
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, tenant_id);
+	suppress_reason_bind(stmt, 2, reason);
+	sqlite3_bind_int64(stmt, 3, limit > 0 ? limit : -1);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		suppress_row_read(&s, stmt, 0);
+		n++;
+		if (fn(arg, &s) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	state_stmt_done(stmt);
+	return rc == SQLITE_DONE ? n : -1;
+}
+
+long long
+state_suppression_count(struct state *st, long long tenant_id, const enum suppress_reason *reason)
+{
+	sqlite3_stmt *stmt = state_prepare(st, "SELECT count(*) FROM suppressions"
+	    " WHERE tenant_id = ?1 AND (?2 IS NULL OR reason = ?2);");
+	long long n = -1;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, tenant_id);
+	suppress_reason_bind(stmt, 2, reason);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		n = sqlite3_column_int64(stmt, 0);
+	state_stmt_done(stmt);
+	return n;
+}
+
+/* ---- bulk import ---------------------------------------------------------------- */
+
+struct suppress_import {
+	struct state *st;
+	sqlite3      *db;
+	long long     tenant_id;
+	size_t        batch;     /* rows in the open transaction */
+	bool          open, failed;
+};
+
+static int
+suppress_import_open(struct suppress_import *imp)
+{
+	if (sqlite3_exec(imp->db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) != SQLITE_OK) {
+		imp->failed = true;
+		return -1;
+	}
+	imp->open = true;
+	imp->batch = 0;
+	return 0;
+}
+
+static int
+suppress_import_commit(struct suppress_import *imp)
+{
+	imp->open = false;
+	if (sqlite3_exec(imp->db, "COMMIT;", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	sqlite3_exec(imp->db, "ROLLBACK;", NULL, NULL, NULL);
+	imp->failed = true;
+	return -1;
+}
+
+struct suppress_import *
+state_suppression_import_begin(struct state *st, long long tenant_id)
+{
+	struct suppress_import *imp;
+	sqlite3 *db = state_db(st);
+
+	if (db == NULL || suppress_durable(db, true) != 0)
+		return NULL;
+	imp = xcalloc(1, sizeof(*imp));
+	imp->st = st;
+	imp->db = db;
+	imp->tenant_id = tenant_id;
+	if (suppress_import_open(imp) != 0) {
+		suppress_durable(db, false);
+		free(imp);
+		return NULL;
+	}
+	return imp;
+}
+
+int
+state_suppression_import_add(struct suppress_import *imp, const struct suppression *s)
+{
+	char key[SUPPRESS_ADDR_MAX + 1];
+
+	if (imp->failed || !suppress_addr_norm(s->addr, strnlen(s->addr, sizeof(s->addr)), key))
+		return -1;
+	if (!imp->open && suppress_import_open(imp) != 0)
+		return -1;
+	if (suppress_upsert(imp->st, imp->tenant_id, key, s, time(NULL)) != 0) {
+		imp->failed = true;
+		return -1;
+	}
+	if (++imp->batch >= SUPPRESS_IMPORT_BATCH)
+		return suppress_import_commit(imp);
+	return 0;
+}
+
+bool
+state_suppression_import_failed(const struct suppress_import *imp)
+{
+	return imp->failed;
+}
+
+int
+state_suppression_import_end(struct suppress_import *imp, bool commit)
+{
+	int rc = imp->failed ? -1 : 0;
+
+	if (imp->open && commit && !imp->failed)
+		rc = suppress_import_commit(imp);
+	else if (imp->open)
+		sqlite3_exec(imp->db, "ROLLBACK;", NULL, NULL, NULL);
+	suppress_durable(imp->db, false);
+	free(imp);
+	return rc;
+}
+
+/* ---- the tenant's mode ---------------------------------------------------------- */
+
+int
+state_tenant_suppress_mode(struct state *st, long long tenant_id, enum suppress_mode *m)
+{
+	sqlite3_stmt *stmt = state_prepare(st, "SELECT suppress_mode FROM tenants WHERE id = ?1;");
+	const unsigned char *t;
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, tenant_id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		/* anything but "drop" refuses: the safe side for a hand edit */
+		t = sqlite3_column_text(stmt, 0);
+		if (t == NULL || suppress_mode_parse((const char *)t, m) != 0)
+			*m = SUPPRESS_MODE_REJECT;
+	}
+	state_stmt_done(stmt);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+state_tenant_suppress_mode_set(struct state *st, const char *tenant, enum suppress_mode m,
+    char *err, size_t errlen)
+{
+	int n = adm_exec(st, err, errlen, "UPDATE tenants SET suppress_mode = ?1 WHERE name = ?2;",
+	    "tt", suppress_mode_name(m), tenant);
+
+	if (n < 0)
+		return -1;
+	return n == 0 ? adm_fail(err, errlen, "no tenant %s", tenant) : 0;
+}

@@ -1,0 +1,334 @@
+/*
+ * test_suppress.c - tenants' suppression lists in the state database
+ * (state/suppress.h): lookups (case, expiry, other tenants), the rule that
+ * soft-bounce never replaces a stronger reason, the soft-bounce threshold,
+ * window and expiry, deletion, listing with a reason filter and a limit,
+ * bulk import across batches, the tenant's mode, a database error.
+ * Each test gets a fresh database in its own temporary directory.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "state/state.h"
+#include "state/state_admin.h"
+#include "state/suppress.h"
+
+#define NOW ((time_t)1796000000)   /* a fixed "now": 2026-11-29 */
+#define DAY 86400
+
+struct fx {
+	char          dir[64];
+	char          path[128];
+	char          err[512];
+	struct state *st;
+	long long     acme, other;
+};
+
+static int
+fx_setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	struct state_tenant t;
+
+	assert_non_null(fx);
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/ferry-suppress.XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->path, sizeof(fx->path), "%s/ferry.db", fx->dir);
+	fx->st = state_open(fx->path, fx->err, sizeof(fx->err));
+	assert_non_null(fx->st);
+	assert_int_equal(state_tenant_add(fx->st, "acme", NULL, NULL, fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(state_tenant_add(fx->st, "other", NULL, NULL, fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(state_tenant_by_name(fx->st, "acme", &t), 1);
+	fx->acme = t.id;
+	assert_int_equal(state_tenant_by_name(fx->st, "other", &t), 1);
+	fx->other = t.id;
+	*state = fx;
+	return 0;
+}
+
+static int
+fx_teardown(void **state)
+{
+	struct fx *fx = *state;
+	char cmd[160];
+
+	state_close(fx->st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+	assert_int_equal(system(cmd), 0);
+	free(fx);
+	return 0;
+}
+
+static struct suppression
+sup(const char *addr, enum suppress_reason r, time_t when, time_t expires, const char *cause)
+{
+	struct suppression s = { .reason = r, .time = when, .expires = expires };
+
+	snprintf(s.addr, sizeof(s.addr), "%s", addr);
+	snprintf(s.cause, sizeof(s.cause), "%s", cause);
+	return s;
+}
+
+static int
+get(struct fx *fx, long long tenant, const char *addr, time_t now, struct suppression *out)
+{
+	return state_suppression_get(fx->st, tenant, addr, strlen(addr), now, out);
+}
+
+static void
+test_names(void **state)
+{
+	enum suppress_reason r;
+	enum suppress_mode m;
+	char out[SUPPRESS_ADDR_MAX + 1], big[SUPPRESS_ADDR_MAX + 2];
+
+	(void)state;
+	for (int i = 0; i < SUPPRESS_REASONS; i++) {
+		assert_int_equal(suppress_reason_parse(suppress_reason_name((enum suppress_reason)i), &r), 0);
+		assert_int_equal((int)r, i);
+	}
+	assert_string_equal(suppress_reason_name(SUPPRESS_HARD_BOUNCE), "hard-bounce");
+	assert_int_equal(suppress_reason_parse("Hard-Bounce", &r), -1);
+	assert_int_equal(suppress_mode_parse("drop", &m), 0);
+	assert_int_equal(m, SUPPRESS_MODE_DROP);
+	assert_int_equal(suppress_mode_parse("bounce", &m), -1);
+	assert_true(suppress_addr_norm("Bob@Example.COM", 15, out));
+	assert_string_equal(out, "bob@example.com");
+	assert_false(suppress_addr_norm("a\r\n@b", 6, out));
+	assert_false(suppress_addr_norm("", 0, out));
+	memset(big, 'a', sizeof(big));
+	assert_false(suppress_addr_norm(big, sizeof(big), out));
+}
+
+/* Found whatever the case, only for its tenant, only until it expires. */
+static void
+test_get(void **state)
+{
+	struct fx *fx = *state;
+	struct suppression s = sup("Bob@Example.com", SUPPRESS_HARD_BOUNCE, NOW - DAY, 0,
+	    "550 5.1.1 user unknown (invalid-recipient) queue 1A2B via dsn");
+	struct suppression t = sup("tmp@example.com", SUPPRESS_MANUAL, NOW, NOW + DAY, "");
+	struct suppression out;
+	const char *buf = "BOB@EXAMPLE.COM>trailing";
+
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &s), 0);
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &t), 0);
+	assert_int_equal(get(fx, fx->acme, "bob@example.com", NOW, &out), 1);
+	assert_string_equal(out.addr, "bob@example.com");
+	assert_int_equal(out.reason, SUPPRESS_HARD_BOUNCE);
+	assert_int_equal(out.time, NOW - DAY);
+	assert_int_equal(out.expires, 0);
+	assert_string_equal(out.cause, s.cause);
+	/* an address that is not NUL-terminated: its length counts */
+	assert_int_equal(state_suppression_get(fx->st, fx->acme, buf, 15, NOW, &out), 1);
+	assert_int_equal(state_suppression_get(fx->st, fx->acme, buf, 16, NOW, &out), 0);
+	assert_int_equal(get(fx, fx->other, "bob@example.com", NOW, &out), 0);
+	assert_int_equal(get(fx, fx->acme, "alice@example.com", NOW, &out), 0);
+	assert_int_equal(get(fx, fx->acme, "tmp@example.com", NOW + DAY - 1, NULL), 1);
+	assert_int_equal(get(fx, fx->acme, "tmp@example.com", NOW + DAY, NULL), 0);
+	/* a tenant that does not exist cannot have entries */
+	assert_int_equal(state_suppression_add(fx->st, 999, &s), -1);
+	s.addr[0] = '\0';
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &s), -1);
+}
+
+/* soft-bounce replaces only a soft-bounce or an expired entry; anything
+ * else replaces anything. */
+static void
+test_replace_rules(void **state)
+{
+	struct fx *fx = *state;
+	time_t now = time(NULL);
+	struct suppression hard = sup("a@x.test", SUPPRESS_COMPLAINT, now, 0, "fbl");
+	struct suppression soft = sup("a@x.test", SUPPRESS_SOFT_BOUNCE, now, now + DAY, "452 full");
+	struct suppression out;
+
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &hard), 0);
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &soft), 0);
+	assert_int_equal(get(fx, fx->acme, "a@x.test", now, &out), 1);
+	assert_int_equal(out.reason, SUPPRESS_COMPLAINT);
+	/* the stronger entry expired: soft-bounce takes its place */
+	hard.expires = now - 1;
+	hard.reason = SUPPRESS_MANUAL;
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &hard), 0);
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &soft), 0);
+	assert_int_equal(get(fx, fx->acme, "a@x.test", now, &out), 1);
+	assert_int_equal(out.reason, SUPPRESS_SOFT_BOUNCE);
+	assert_string_equal(out.cause, "452 full");
+	/* and a hard bounce replaces a soft one */
+	hard = sup("A@X.TEST", SUPPRESS_HARD_BOUNCE, now, 0, "550");
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &hard), 0);
+	assert_int_equal(get(fx, fx->acme, "a@x.test", now, &out), 1);
+	assert_int_equal(out.reason, SUPPRESS_HARD_BOUNCE);
+	assert_int_equal(state_suppression_count(fx->st, fx->acme, NULL), 1);
+}
+
+/* threshold 3 within 7 days suppresses for 30 days; a failure past the
+ * window starts the count again. */
+static void
+test_soft_threshold(void **state)
+{
+	struct fx *fx = *state;
+	struct suppression out;
+	const int thr = 3, win = 7 * DAY, exp = 30 * DAY;
+
+	assert_int_equal(state_suppression_soft(fx->st, fx->acme, "s@x.test", "452 a", NOW, thr, win, exp), 0);
+	assert_int_equal(state_suppression_soft(fx->st, fx->acme, "S@x.test", "452 b", NOW + DAY, thr, win, exp), 0);
+	assert_int_equal(get(fx, fx->acme, "s@x.test", NOW + DAY, NULL), 0);
+	/* the third comes 7 days after the first: outside, a new count (1) */
+	assert_int_equal(state_suppression_soft(fx->st, fx->acme, "s@x.test", "452 c", NOW + win, thr, win, exp), 0);
+	assert_int_equal(state_suppression_soft(fx->st, fx->acme, "s@x.test", "452 d", NOW + win + 1, thr, win, exp), 0);
+	assert_int_equal(get(fx, fx->acme, "s@x.test", NOW + win + 1, NULL), 0);
+	/* another tenant's failures do not count for acme */
+	assert_int_equal(state_suppression_soft(fx->st, fx->other, "s@x.test", "452", NOW + win + 2, thr, win, exp), 0);
+	assert_int_equal(state_suppression_soft(fx->st, fx->acme, "s@x.test", "452 e", NOW + win + 2, thr, win, exp), 1);
+	assert_int_equal(get(fx, fx->acme, "s@x.test", NOW + win + 2, &out), 1);
+	assert_int_equal(out.reason, SUPPRESS_SOFT_BOUNCE);
+	assert_int_equal(out.expires, NOW + win + 2 + exp);
+	assert_string_equal(out.cause, "452 e");
+	assert_int_equal(get(fx, fx->other, "s@x.test", NOW + win + 2, NULL), 0);
+	/* suppressed: further failures are not counted */
+	assert_int_equal(state_suppression_soft(fx->st, fx->acme, "s@x.test", "452 f", NOW + win + 3, thr, win, exp), 0);
+	/* expiry honoured; then counting starts from zero */
+	assert_int_equal(get(fx, fx->acme, "s@x.test", NOW + win + 2 + exp, NULL), 0);
+	assert_int_equal(state_suppression_soft(fx->st, fx->acme, "s@x.test", "452 g", NOW + win + 2 + exp, thr, win, exp), 0);
+	/* threshold 1: the first failure suppresses; expiry 0: for ever */
+	assert_int_equal(state_suppression_soft(fx->st, fx->acme, "one@x.test", "452", NOW, 1, win, 0), 1);
+	assert_int_equal(get(fx, fx->acme, "one@x.test", NOW + 3650L * DAY, &out), 1);
+	assert_int_equal(out.expires, 0);
+	/* a soft bounce of an address with a hard entry changes nothing */
+	out = sup("h@x.test", SUPPRESS_HARD_BOUNCE, NOW, 0, "550");
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &out), 0);
+	assert_int_equal(state_suppression_soft(fx->st, fx->acme, "h@x.test", "452", NOW, 1, win, exp), 0);
+	assert_int_equal(get(fx, fx->acme, "h@x.test", NOW, &out), 1);
+	assert_int_equal(out.reason, SUPPRESS_HARD_BOUNCE);
+}
+
+static int
+collect(void *arg, const struct suppression *s)
+{
+	char *buf = arg;
+
+	strcat(buf, s->addr);
+	strcat(buf, " ");
+	return 0;
+}
+
+static void
+test_del_list_count(void **state)
+{
+	struct fx *fx = *state;
+	const char *addrs[] = { "c@x.test", "a@x.test", "b@x.test", "d@x.test" };
+	enum suppress_reason reasons[] = { SUPPRESS_COMPLAINT, SUPPRESS_MANUAL, SUPPRESS_COMPLAINT,
+	    SUPPRESS_UNSUBSCRIBE };
+	enum suppress_reason complaint = SUPPRESS_COMPLAINT;
+	struct suppression s;
+	char buf[256] = "";
+
+	for (size_t i = 0; i < 4; i++) {
+		s = sup(addrs[i], reasons[i], NOW, 0, "");
+		assert_int_equal(state_suppression_add(fx->st, fx->acme, &s), 0);
+	}
+	assert_int_equal(state_suppression_each(fx->st, fx->acme, NULL, 0, collect, buf), 4);
+	assert_string_equal(buf, "a@x.test b@x.test c@x.test d@x.test ");
+	buf[0] = '\0';
+	assert_int_equal(state_suppression_each(fx->st, fx->acme, &complaint, 0, collect, buf), 2);
+	assert_string_equal(buf, "b@x.test c@x.test ");
+	buf[0] = '\0';
+	assert_int_equal(state_suppression_each(fx->st, fx->acme, NULL, 3, collect, buf), 3);
+	assert_int_equal(state_suppression_count(fx->st, fx->acme, &complaint), 2);
+	assert_int_equal(state_suppression_count(fx->st, fx->other, NULL), 0);
+	assert_int_equal(state_suppression_del(fx->st, fx->acme, "B@X.test"), 1);
+	assert_int_equal(state_suppression_del(fx->st, fx->acme, "b@x.test"), 0);
+	assert_int_equal(state_suppression_count(fx->st, fx->acme, NULL), 3);
+}
+
+/* 25,000 rows cross two batch commits; a refused row does not harm the
+ * batch; what is imported is found. */
+static void
+test_import(void **state)
+{
+	struct fx *fx = *state;
+	struct suppress_import *imp = state_suppression_import_begin(fx->st, fx->acme);
+	struct suppression s;
+
+	assert_non_null(imp);
+	for (int i = 0; i < 25000; i++) {
+		char a[64];
+		snprintf(a, sizeof(a), "User%d@Example.test", i);
+		s = sup(a, SUPPRESS_UNSUBSCRIBE, NOW, 0, "list-unsubscribe");
+		assert_int_equal(state_suppression_import_add(imp, &s), 0);
+		if (i == 12345) {
+			s = sup("", SUPPRESS_MANUAL, NOW, 0, "");
+			assert_int_equal(state_suppression_import_add(imp, &s), -1);
+			assert_false(state_suppression_import_failed(imp));
+		}
+	}
+	assert_int_equal(state_suppression_import_end(imp, true), 0);
+	assert_int_equal(state_suppression_count(fx->st, fx->acme, NULL), 25000);
+	assert_int_equal(get(fx, fx->acme, "user24999@example.test", NOW, &s), 1);
+	assert_int_equal(s.reason, SUPPRESS_UNSUBSCRIBE);
+	/* an import ended without commit keeps its committed batches only */
+	imp = state_suppression_import_begin(fx->st, fx->other);
+	assert_non_null(imp);
+	for (int i = 0; i < SUPPRESS_IMPORT_BATCH + 5; i++) {
+		char a[64];
+		snprintf(a, sizeof(a), "u%d@o.test", i);
+		s = sup(a, SUPPRESS_MANUAL, NOW, 0, "");
+		assert_int_equal(state_suppression_import_add(imp, &s), 0);
+	}
+	assert_int_equal(state_suppression_import_end(imp, false), 0);
+	assert_int_equal(state_suppression_count(fx->st, fx->other, NULL), SUPPRESS_IMPORT_BATCH);
+}
+
+static void
+test_mode_and_errors(void **state)
+{
+	struct fx *fx = *state;
+	enum suppress_mode m = SUPPRESS_MODE_DROP;
+
+	assert_int_equal(state_tenant_suppress_mode(fx->st, fx->acme, &m), 1);
+	assert_int_equal(m, SUPPRESS_MODE_REJECT);
+	assert_int_equal(state_tenant_suppress_mode_set(fx->st, "acme", SUPPRESS_MODE_DROP, fx->err,
+	    sizeof(fx->err)), 0);
+	assert_int_equal(state_tenant_suppress_mode(fx->st, fx->acme, &m), 1);
+	assert_int_equal(m, SUPPRESS_MODE_DROP);
+	assert_int_equal(state_tenant_suppress_mode(fx->st, fx->other, &m), 1);
+	assert_int_equal(m, SUPPRESS_MODE_REJECT);
+	assert_int_equal(state_tenant_suppress_mode(fx->st, 999, &m), 0);
+	assert_int_equal(state_tenant_suppress_mode_set(fx->st, "nobody", SUPPRESS_MODE_DROP, fx->err,
+	    sizeof(fx->err)), -1);
+	assert_string_equal(fx->err, "no tenant nobody");
+	/* the table gone: a lookup is an error (ferryd answers 451), not "not suppressed" */
+	assert_int_equal(get(fx, fx->acme, "a@x.test", NOW, NULL), 0);
+	assert_int_equal(sqlite3_exec(state_db(fx->st), "DROP TABLE suppressions;", NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(get(fx, fx->acme, "a@x.test", NOW, NULL), -1);
+	assert_int_equal(state_suppression_soft(fx->st, fx->acme, "a@x.test", "", NOW, 3, DAY, DAY), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names),
+		cmocka_unit_test_setup_teardown(test_get, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_replace_rules, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_soft_threshold, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_del_list_count, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_import, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_mode_and_errors, fx_setup, fx_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
