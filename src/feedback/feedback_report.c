@@ -44,27 +44,32 @@ struct fb_target {
 	bool                complaint;   /* the complaint address, not a token */
 };
 
-/* Read the report's content (at most FEEDBACK_REPORT_MAX octets). */
+/* Read the report's content (at most FEEDBACK_REPORT_MAX octets) after a
+ * Return-Path: header of its envelope sender, as a final delivery would
+ * add (the parser takes <> as one sign of a mailer daemon's report). */
 static char *
 fb_content_read(const struct spool_env *env, int fd, size_t *len)
 {
 	size_t n = env->content_len < FEEDBACK_REPORT_MAX ? (size_t)env->content_len : FEEDBACK_REPORT_MAX;
-	char *buf = xmalloc(n + 1);
+	size_t slen = strnlen(env->sender, 400);
+	char *buf = xmalloc(n + slen + 20);
+	int hl = snprintf(buf, slen + 20, "Return-Path: <%.*s>\r\n", (int)slen, env->sender);
 	size_t got = 0;
 
+	buf += hl;
 	while (got < n) {
 		ssize_t r = pread(fd, buf + got, n - got, env->content_off + (off_t)got);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			free(buf);
+			free(buf - hl);
 			return NULL;
 		}
 		got += (size_t)r;
 	}
 	buf[n] = '\0';
-	*len = n;
-	return buf;
+	*len = n + (size_t)hl;
+	return buf - hl;
 }
 
 /* The recipient's tenant and token: 1, 0 when it is neither a token nor a
@@ -147,11 +152,37 @@ fb_duplicate(const struct feedback *f, const struct fb_target *tg, const char *k
 	return 1;
 }
 
-/* Bounces: the first failed recipient; one per token (see SECURITY above). */
+/* A delay notice (RFC 3464 Action: delayed): the receiver still tries;
+ * recorded and counted as a deferral, never a suppression. */
+static int
+fb_apply_delay(const struct feedback *f, const struct report *r, const struct fb_target *tg,
+    const struct report_rcpt *rr, const char *qid, const char *report_id, time_t now)
+{
+	char q1[400], q2[160];
+	struct state_event e = {
+		.time = now, .tenant_id = tg->t.id, .kind = "delayed", .queue_id = qid,
+		.rcpt_index = qid[0] ? (int)tg->vi.rcpt_index : -1, .rcpt = rr->addr, .category = "",
+		.status = rr->status, .detail = rr->diagnostic, .source = r->format[0] ? r->format : "report",
+		.report_id = report_id,
+	};
+
+	if (state_events_record(f->st, &e, 1) < 0)
+		return -1;
+	if (f->rep != NULL)
+		rep_note(f->rep, tg->t.id, REP_DEFERRED, 1, now);
+	log_info("event=delay-notice tenant=%s queue_id=%s rcpt=%s status=%s report=%s",
+	    log_quote(q2, sizeof(q2), tg->t.name, strlen(tg->t.name)), qid[0] ? qid : "-",
+	    log_quote(q1, sizeof(q1), rr->addr, strlen(rr->addr)), rr->status[0] ? rr->status : "-", report_id);
+	return 1;
+}
+
+/* Bounces: the first failed recipient; one per token (see SECURITY above).
+ * Without one, the first delayed recipient is a delay notice. */
 static int
 fb_apply_bounce(const struct feedback *f, const struct report *r, const struct fb_target *tg,
     const char *report_id, time_t now)
 {
+	const struct report_rcpt *delayed = NULL;
 	char qid[17];
 	int applied = 0;
 
@@ -165,8 +196,8 @@ fb_apply_bounce(const struct feedback *f, const struct report *r, const struct f
 			.source = r->format[0] ? r->format : "report", .report_id = report_id,
 		};
 		if (!fb_action_failed(r, rr)) {
-			if (strcasecmp(rr->action, "delayed") == 0 && f->rep != NULL)
-				rep_note(f->rep, tg->t.id, REP_DEFERRED, 1, now);
+			if (delayed == NULL && strcasecmp(rr->action, "delayed") == 0)
+				delayed = rr;
 			continue;
 		}
 		if (qid[0] != '\0' && state_event_seen(f->st, tg->t.id, "bounce", qid, x.rcpt_index) != 0)
@@ -176,6 +207,8 @@ fb_apply_bounce(const struct feedback *f, const struct report *r, const struct f
 		applied++;
 		break;
 	}
+	if (applied == 0 && delayed != NULL)
+		return fb_apply_delay(f, r, tg, delayed, qid, report_id, now);
 	return applied;
 }
 
