@@ -239,13 +239,21 @@ smtp_content_end(struct smtp_session *s)
 		smtp_tx_reset(s);
 		return;
 	}
+	smtp_content_commit(s);
+}
+
+void
+smtp_content_commit(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	struct spool_msg *m = tx->msg;
+
 	s->state = SMTP_ST_WAIT;
 	s->pending++;
-	{
-		struct spool_msg *m = tx->msg;
-		tx->msg = NULL;   /* the spool owns it now */
-		spool_msg_commit(m, smtp_commit_done_cb, s);
-	}
+	tx->msg = NULL;   /* the spool owns it now */
+	if (tx->hold_reason[0] != '\0')
+		spool_msg_hold(m, tx->hold_reason);
+	spool_msg_commit(m, smtp_commit_done_cb, s);
 }
 
 void
@@ -268,8 +276,11 @@ smtp_commit_result(struct smtp_session *s, int error)
 		    log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len), tx->nrcpts,
 		    tx->reader.out_bytes, smtp_proto_name(s), s->tls ? "yes" : "no",
 		    s->auth_user ? "yes" : "no", tx->as_tenant ? s->ident.tenant : "-");
+		if (tx->hold_reason[0] != '\0')
+			log_info("event=held id=%s tenant=%s reason=%s", tx->id, tx->as_tenant ? s->ident.tenant : "-",
+			    log_quote(q, sizeof(q), tx->hold_reason, strlen(tx->hold_reason)));
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", tx->id);
-		if (s->h->qmgr != NULL && tx->nrcpts > 0) {
+		if (s->h->qmgr != NULL && tx->nrcpts > 0 && tx->hold_reason[0] == '\0') {
 			/* keyed by tenant and its first recipient's domain (the scheduled queue) */
 			const char *at = strrchr(tx->rcpts[0].path.addr, '@');
 			qmgr_msg_add(s->h->qmgr, tx->id, tx->as_tenant ? s->ident.tenant_id : 0, at ? at + 1 : "");

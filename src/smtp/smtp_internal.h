@@ -101,6 +101,9 @@ struct smtp_tx {
 	/* The last sender domain the state allowed in this transaction (MAIL
 	 * FROM's, usually From:'s too): not asked again at the end of DATA. */
 	char                    allowed_domain[256];
+	/* Set before the commit: the message goes into hold/ with this reason
+	 * (a milter's quarantine, a tenant under review) instead of queue/. */
+	char                    hold_reason[128];
 };
 
 struct smtp_session {
@@ -213,6 +216,10 @@ int smtp_return_path_record(struct smtp_session *s);
 void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len);
 void smtp_cmd_bdat(struct smtp_session *s, const char *arg, size_t len);
 size_t smtp_content_feed(struct smtp_session *s, const char *buf, size_t len);
+/* The content was accepted (checks and scans done): make it durable (into
+ * hold/ when tx->hold_reason is set); the reply follows in
+ * smtp_commit_result. */
+void smtp_content_commit(struct smtp_session *s);
 void smtp_commit_result(struct smtp_session *s, int error);
 
 #endif

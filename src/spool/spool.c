@@ -327,6 +327,14 @@ spool_msg_write(struct spool_msg *m, const void *buf, size_t len)
 	return spool_msg_append(m, buf, len);
 }
 
+int
+spool_msg_hold(struct spool_msg *m, const char *reason)
+{
+	free(m->hold_reason);
+	m->hold_reason = xstrdup(reason != NULL && reason[0] != '\0' ? reason : "held");
+	return 0;
+}
+
 uint64_t
 spool_msg_content_size(const struct spool_msg *m)
 {
@@ -338,6 +346,7 @@ spool_msg_free(struct spool_msg *m)
 {
 	if (m->fd >= 0)
 		close(m->fd);
+	free(m->hold_reason);
 	free(m);
 }
 

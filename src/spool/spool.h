@@ -47,8 +47,14 @@ uint64_t spool_msg_content_size(const struct spool_msg *m);
 /* Give up: close and unlink. */
 void spool_msg_abort(struct spool_msg *m);
 
+/* Commit m into hold/ instead of queue/: it waits there for `ferryctl
+ * queue release` (quarantine, a tenant under review). The reason goes into
+ * a record after the content (SPOOL_REC_HOLD), shown by `queue list --held`
+ * and `queue show`. Call before spool_msg_commit. 0 or -1. */
+int spool_msg_hold(struct spool_msg *m, const char *reason);
+
 /* Finish the file and hand it to the committer. cb runs on the committer
- * thread with error 0 once the message is durable in queue/, or an errno
+ * thread with error 0 once the message is durable in queue/ (hold/), or an errno
  * (the file is then removed). m is freed by the spool either way. */
 typedef void (*spool_commit_cb)(void *arg, int error);
 void spool_msg_commit(struct spool_msg *m, spool_commit_cb cb, void *arg);

@@ -26,6 +26,9 @@ spool_msg_finish(struct spool_msg *m)
 	if (!m->in_content && spool_msg_content_begin(m) < 0)
 		return -1;
 	m->in_content = false;
+	if (m->hold_reason != NULL &&
+	    spool_rec_put(m, SPOOL_REC_HOLD, m->hold_reason, strlen(m->hold_reason)) < 0)
+		return -1;
 	if (spool_rec_put(m, SPOOL_REC_END, NULL, 0) < 0 || spool_msg_flush(m) < 0)
 		return -1;
 	spool_rec_hdr_put(hdr, SPOOL_REC_CONTENT, (uint32_t)m->content_size);
@@ -73,16 +76,28 @@ spool_batch_sync(struct spool *s, struct spool_msg *batch)
 	return 0;
 }
 
+/* Where a committed message goes: queue/, or hold/ when it is held. */
+static int
+spool_msg_dirfd(const struct spool *s, const struct spool_msg *m)
+{
+	return m->hold_reason != NULL ? s->hold_fd : s->queue_fd;
+}
+
 /* Make one batch durable; returns 0 or an errno for the whole batch. */
 static int
 spool_batch_commit(struct spool *s, struct spool_msg *batch)
 {
 	int err = spool_batch_sync(s, batch);
+	bool held = false;
 
-	for (struct spool_msg *m = batch; m != NULL && err == 0; m = m->next)
-		if (renameat2(s->incoming_fd, m->id, s->queue_fd, m->id, RENAME_NOREPLACE) < 0)
+	for (struct spool_msg *m = batch; m != NULL && err == 0; m = m->next) {
+		held |= m->hold_reason != NULL;
+		if (renameat2(s->incoming_fd, m->id, spool_msg_dirfd(s, m), m->id, RENAME_NOREPLACE) < 0)
 			m->error = errno;
+	}
 	if (err == 0 && fsync(s->queue_fd) < 0)
+		err = errno;
+	if (err == 0 && held && fsync(s->hold_fd) < 0)
 		err = errno;
 	return err;
 }
@@ -99,7 +114,7 @@ spool_batch_report(struct spool *s, struct spool_msg *batch, int err)
 			/* Not durable: take it back out of wherever it got. */
 			unlinkat(s->incoming_fd, m->id, 0);
 			if (err != 0)
-				unlinkat(s->queue_fd, m->id, 0);
+				unlinkat(spool_msg_dirfd(s, m), m->id, 0);
 			log_error("event=spool-commit-failed id=%s error=\"%s\"", m->id, strerror(e));
 		}
 		m->cb(m->cb_arg, e);

@@ -127,6 +127,7 @@ spool_env_apply(struct spool_env *env, enum spool_rec type, char *v, off_t off)
 	case SPOOL_REC_SMTPUTF8: env->smtputf8 = true; free(v); return 0;
 	case SPOOL_REC_SOURCE: env->source = v; return 0;
 	case SPOOL_REC_POOL: env->pool = v; return 0;
+	case SPOOL_REC_HOLD: free(env->hold_reason); env->hold_reason = v; return 0;
 	case SPOOL_REC_TENANT:
 		if (spool_env_int(v, &n) < 0 || n <= 0)
 			break;
@@ -204,6 +205,7 @@ spool_env_free(struct spool_env *env)
 	free(env->helo);
 	free(env->source);
 	free(env->pool);
+	free(env->hold_reason);
 	memset(env, 0, sizeof(*env));
 }
 

@@ -46,6 +46,7 @@ struct spool_env {
 	char     *source;                /* outbound source from the listener, or NULL */
 	long long tenant_id;             /* the tenant it was sent as, 0 none */
 	char     *pool;                  /* IP pool name, or NULL */
+	char     *hold_reason;           /* why it was held at arrival, or NULL */
 	bool      warned;                /* a delay warning went out */
 	off_t     warn_off;              /* offset of the warning record's type octet, 0 if none */
 	off_t     content_off;

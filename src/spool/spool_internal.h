@@ -34,6 +34,7 @@ struct spool_msg {
 	uint64_t         content_size;
 	bool             in_content;
 	bool             reused;           /* a recycled file: truncate at finish */
+	char            *hold_reason;      /* commit into hold/ with this reason (spool_msg_hold) */
 	int              error;            /* first write error (errno) */
 	spool_commit_cb  cb;
 	void            *cb_arg;

@@ -46,6 +46,7 @@ enum spool_rec {
 	SPOOL_REC_POOL        = 'Y',  /* IP pool it leaves from (a connector's own, else its tenant's) */
 	SPOOL_REC_WARN_DUE    = 'W',  /* (empty) a delay warning is due... */
 	SPOOL_REC_WARN_SENT   = 'w',  /* ...or was sent: the type octet is changed in place */
+	SPOOL_REC_HOLD        = 'Q',  /* held at arrival (milter quarantine, review): why; after the content */
 	SPOOL_REC_DSN         = 'Z',  /* a notification ferry made: enum spool_dsn (decimal) */
 	SPOOL_REC_CONTENT     = 'M',  /* the message: CRLF lines, our Received: header first */
 	SPOOL_REC_END         = 'X',  /* end, length 0 */

@@ -280,6 +280,47 @@ test_envelope_round_trip(void **state)
 	spool_close(s);
 }
 
+/* A held message is committed into hold/ (never queue/), with its reason
+ * in a record after the content that readers return. */
+static void
+test_commit_into_hold(void **state)
+{
+	char err[256], id[SPOOL_ID_LEN + 1], path[256];
+	char *dir = spool_dir_new();
+	struct spool *s = spool_open(dir, (uid_t)-1, (gid_t)-1, false, err, sizeof(err));
+	struct done d = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+	struct spool_msg *m;
+	struct spool_env env;
+	int fd;
+
+	(void)state;
+	assert_non_null(s);
+	assert_int_equal(spool_committer_start(s), 0);
+	m = spool_msg_create(s, id);
+	assert_non_null(m);
+	assert_int_equal(spool_rec_num(m, SPOOL_REC_TIME, 1700000000), 0);
+	assert_int_equal(spool_rec_put(m, SPOOL_REC_SENDER, "a@x.test", 8), 0);
+	assert_int_equal(spool_rec_rcpt(m, "b@x.test", 8, 0, NULL), 0);
+	assert_int_equal(spool_msg_content_begin(m), 0);
+	assert_int_equal(spool_msg_write(m, "Subject: x\r\n\r\nbody\r\n", 20), 0);
+	assert_int_equal(spool_msg_hold(m, "milter spam: quarantined"), 0);
+	spool_msg_commit(m, done_cb, &d);
+	done_wait(&d, 1);
+	assert_int_equal(d.errors, 0);
+	assert_int_equal(count_files(dir, "queue"), 0);
+	assert_int_equal(count_files(dir, "hold"), 1);
+	snprintf(path, sizeof(path), "%s/hold/%s", dir, id);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(spool_env_parse(fd, &env), 0);
+	assert_string_equal(env.hold_reason, "milter spam: quarantined");
+	assert_int_equal(env.content_len, 20);     /* the record is not content */
+	spool_env_free(&env);
+	close(fd);
+	spool_committer_stop(s);
+	spool_close(s);
+}
+
 int
 main(void)
 {
@@ -289,6 +330,7 @@ main(void)
 		cmocka_unit_test(test_abort_removes_file),
 		cmocka_unit_test(test_finished_files_are_reused_whole),
 		cmocka_unit_test(test_envelope_round_trip),
+		cmocka_unit_test(test_commit_into_hold),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
