@@ -150,6 +150,7 @@ static const struct option ctl_state_longopts[] = {
 	{ "password-stdin", no_argument,       NULL, 'p' },
 	{ "subdomains",     no_argument,       NULL, 'S' },
 	{ "weight",         required_argument, NULL, 'W' },
+	{ "spam-action",    required_argument, NULL, 'A' },
 	{ "help",           no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -168,6 +169,7 @@ ctl_opt_bit(int ch)
 	case 'p': return CTL_O_PASS;
 	case 'S': return CTL_O_SUBDOMAINS;
 	case 'W': return CTL_O_WEIGHT;
+	case 'A': return CTL_O_SPAM;
 	default:  return 0;
 	}
 }
@@ -194,6 +196,15 @@ ctl_opt_take(struct ctl_sargs *a, int ch, const char *val)
 			    STATE_WEIGHT_MAX);
 			return -1;
 		}
+		return 0;
+	}
+	if (ch == 'A') {
+		enum state_spam_action sa;
+		if (state_spam_action_parse(val, &sa) != 0) {
+			ctl_warn("invalid spam action %s: reject, hold or header", val);
+			return -1;
+		}
+		a->spam_action = (int)sa;
 		return 0;
 	}
 	switch (ch) {
@@ -245,7 +256,7 @@ ctl_sub_parse(const struct ctl_group *g, const struct ctl_sub *s, int argc, char
 int
 ctl_group_main(struct ctl *c, const struct ctl_group *g, int argc, char **argv)
 {
-	struct ctl_sargs a = { .limits = STATE_LIMITS_KEEP, .weight = -1 };
+	struct ctl_sargs a = { .limits = STATE_LIMITS_KEEP, .weight = -1, .spam_action = -1 };
 	const struct ctl_sub *s = NULL;
 	struct state *st = NULL;
 	int rc;

@@ -23,6 +23,7 @@
 #define CTL_O_SUBDOMAINS 0x40u   /* --subdomains */
 #define CTL_O_DOMAINS    0x80u   /* --domains a,b */
 #define CTL_O_WEIGHT     0x100u  /* --weight N */
+#define CTL_O_SPAM       0x200u  /* --spam-action reject|hold|header */
 
 #define CTL_SUB_ARGS_MAX 3
 
@@ -33,6 +34,7 @@ struct ctl_sargs {
 	bool        pass_stdin, subdomains, limits_set;
 	struct state_limits limits;     /* fields not given: -1 */
 	long long   weight;             /* --weight; -1: not given */
+	int         spam_action;        /* --spam-action (enum state_spam_action); -1: not given */
 };
 
 struct ctl_sub {

@@ -22,7 +22,10 @@ const char ctl_tenant_usage[] =
     "  tenant list                           the tenants, one a line\n"
     "  tenant show NAME                      settings, limits, usage, accounts, keys, domains\n"
     "  tenant set NAME [--pool POOL] [--bounce-domain DOMAIN] [--weight N]   (\"\" clears)\n"
+    "               [--spam-action reject|hold|header]\n"
     "                                        weight: messages at each turn of a busy destination (1-100)\n"
+    "                                        spam action: a message a content filter refuses as spam\n"
+    "                                        is refused (550 5.7.1), held, or marked X-Ferry-Spam\n"
     "  tenant limit NAME [--per-minute N] [--per-hour N] [--per-day N] [--rcpts N]\n"
     "                                        messages per window, recipients per message (0: none)\n"
     "  tenant suspend NAME [--reason TEXT]   refuse the tenant's mail (4xx) until resumed\n"
@@ -87,8 +90,8 @@ ctl_tenant_set(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 {
 	char err[1024];
 
-	if (a->pool == NULL && a->bounce == NULL && a->weight < 0) {
-		ctl_warn("tenant set: nothing to set (--pool, --bounce-domain, --weight)");
+	if (a->pool == NULL && a->bounce == NULL && a->weight < 0 && a->spam_action < 0) {
+		ctl_warn("tenant set: nothing to set (--pool, --bounce-domain, --weight, --spam-action)");
 		return CTL_EXIT_USAGE;
 	}
 	if (ctl_tenant_pool_check(c, a->pool) != 0)
@@ -98,6 +101,14 @@ ctl_tenant_set(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 		return ctl_state_fail(err);
 	if (a->weight >= 0 && state_tenant_weight(st, a->arg[0], a->weight, err, sizeof(err)) != 0)
 		return ctl_state_fail(err);
+	if (a->spam_action >= 0) {
+		int n = state_tenant_spam_action_set(st, a->arg[0], (enum state_spam_action)a->spam_action);
+		if (n <= 0) {
+			snprintf(err, sizeof(err), n == 0 ? "no tenant %s" : "cannot set the spam action of %s",
+			    a->arg[0]);
+			return ctl_state_fail(err);
+		}
+	}
 	printf("tenant %s changed\n", a->arg[0]);
 	return CTL_EXIT_OK;
 }
@@ -217,7 +228,8 @@ static const struct ctl_sub ctl_tenant_subs[] = {
 	{ "add",     1, 1, CTL_O_POOL | CTL_O_BOUNCE, false, ctl_tenant_add },
 	{ "list",    0, 0, 0, false, ctl_tenant_list },
 	{ "show",    1, 1, 0, false, ctl_tenant_show },
-	{ "set",     1, 1, CTL_O_POOL | CTL_O_BOUNCE | CTL_O_WEIGHT, false, ctl_tenant_set },
+	{ "set",     1, 1, CTL_O_POOL | CTL_O_BOUNCE | CTL_O_WEIGHT | CTL_O_SPAM, false,
+	  ctl_tenant_set },
 	{ "limit",   1, 1, CTL_O_LIMITS, false, ctl_tenant_limit },
 	{ "suspend", 1, 1, CTL_O_REASON, false, ctl_tenant_suspend },
 	{ "resume",  1, 1, 0, false, ctl_tenant_resume },

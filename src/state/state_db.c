@@ -179,18 +179,30 @@ state_file_check(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-/* Columns added since a database was made: a tenant's delivery weight. */
+/* A column added since a database was made, unless it is there. */
 static int
-state_schema_upgrade(sqlite3 *db)
+state_column_add(sqlite3 *db, const char *probe_sql, const char *alter_sql)
 {
 	sqlite3_stmt *probe = NULL;
 
-	if (sqlite3_prepare_v2(db, "SELECT weight FROM tenants LIMIT 0;", -1, &probe, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, probe_sql, -1, &probe, NULL) == SQLITE_OK) {
 		sqlite3_finalize(probe);
 		return 0;
 	}
-	return sqlite3_exec(db, "ALTER TABLE tenants ADD COLUMN weight INTEGER NOT NULL DEFAULT 1;",
-	    NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	return sqlite3_exec(db, alter_sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* Columns added since a database was made: a tenant's delivery weight;
+ * what a content filter's spam verdict does to its mail (milter). */
+static int
+state_schema_upgrade(sqlite3 *db)
+{
+	if (state_column_add(db, "SELECT weight FROM tenants LIMIT 0;",
+	    "ALTER TABLE tenants ADD COLUMN weight INTEGER NOT NULL DEFAULT 1;") != 0)
+		return -1;
+	/* milter: reject|hold|header */
+	return state_column_add(db, "SELECT spam_action FROM tenants LIMIT 0;",
+	    "ALTER TABLE tenants ADD COLUMN spam_action TEXT NOT NULL DEFAULT 'reject';");
 }
 
 static int
