@@ -207,6 +207,21 @@ class ScriptedMilterTest(unittest.TestCase):
                 self.assertEqual(code, want)
                 self.pm.mode = "continue"
 
+    def test_zz_reload_changes_the_filters(self):
+        """SIGHUP: a listener without milters= any more scans nothing (and
+        runs last: it changes the configuration)."""
+        with open(self.f.conf) as fh:
+            text = fh.read()
+        with open(self.f.conf, "w") as fh:
+            fh.write(text.replace(" milters=pm\n", "\n"))
+        self.f.hup()
+        self.assertTrue(wait_for(lambda: "event=reloaded" in self.f.log_text()))
+        n = len(self.pm.sessions)
+        code, text, new = self.verdict("reject")
+        self.assertEqual((code, len(new)), (250, 1))
+        self.assertEqual(len(self.pm.sessions), n)
+
+
 
 class RspamdTest(unittest.TestCase):
     """rspamd as tenant_milters: every tenant's message is scanned."""
