@@ -10,6 +10,7 @@ Modes: continue, accept, reject, tempfail, discard, replycode (the text in
 (closes the connection in the middle of the body), hang (never answers the
 body: the client's timeout must fire), garbage (a malformed reply).
 """
+import os
 import socket
 import struct
 import threading
@@ -29,17 +30,25 @@ def cstr(*parts):
 
 
 class Milter:
-    def __init__(self, mode="continue", host="127.0.0.1", protocol=0):
+    def __init__(self, mode="continue", host="127.0.0.1", protocol=0, path=None):
+        """path: listen on that Unix socket (ferryd, as its run user, may
+        connect) instead of a TCP port on host."""
         self.mode = mode
         self.protocol = protocol          # the steps it declines / answers without a reply
         self.replycode = "554 5.7.1 Go away"
         self.sessions = []                # one dict per connection
         self.lock = threading.Lock()
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, 0))
+        if path is not None:
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.bind(path)
+            os.chmod(path, 0o777)
+            self.port = None
+        else:
+            self.sock = socket.socket()
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind((host, 0))
+            self.port = self.sock.getsockname()[1]
         self.sock.listen(32)
-        self.port = self.sock.getsockname()[1]
         self.running = True
         self.conns = []
         threading.Thread(target=self._accept, daemon=True).start()

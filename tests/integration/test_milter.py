@@ -44,20 +44,26 @@ class ScriptedMilterTest(unittest.TestCase):
     def setUpClass(cls):
         cls.pm = Milter()                 # default_action tempfail
         cls.pa = Milter()                 # default_action accept
+        cls.udir = tempfile.mkdtemp(prefix="ferrytest-milter.")
+        os.chmod(cls.udir, 0o755)
+        cls.pu = Milter(path=os.path.join(cls.udir, "milter.sock"))
         down = free_port()                # nothing listens there
-        cls.mx2, cls.mx3 = free_port(), free_port()
+        cls.mx2, cls.mx3, cls.mx4 = free_port(), free_port(), free_port()
         cls.f = Ferryd(extra="milter pm inet:127.0.0.1:%d timeout=2s\n"
                              "milter pa inet:127.0.0.1:%d timeout=2 default_action=accept\n"
                              "milter down inet:127.0.0.1:%d connect_timeout=2s\n"
+                             "milter pu unix:%s\n"
                              "listen mx 127.0.0.1:%d milters=pa\n"
                              "listen mx 127.0.0.1:%d milters=down\n"
-                       % (cls.pm.port, cls.pa.port, down, cls.mx2, cls.mx3))
+                             "listen mx 127.0.0.1:%d milters=pu,pa\n"
+                       % (cls.pm.port, cls.pa.port, down, cls.pu.sock.getsockname(), cls.mx2, cls.mx3,
+                          cls.mx4))
         with open(cls.f.conf) as fh:
             text = fh.read()
         with open(cls.f.conf, "w") as fh:
             fh.write(text.replace("listen mx 127.0.0.1:%d\n" % cls.f.mx,
                                   "listen mx 127.0.0.1:%d milters=pm\n" % cls.f.mx))
-        cls.f.ports["mx2"], cls.f.ports["mx3"] = cls.mx2, cls.mx3
+        cls.f.ports["mx2"], cls.f.ports["mx3"], cls.f.ports["mx4"] = cls.mx2, cls.mx3, cls.mx4
         cls.f.start()
 
     @classmethod
@@ -65,6 +71,7 @@ class ScriptedMilterTest(unittest.TestCase):
         cls.f.stop()
         cls.pm.stop()
         cls.pa.stop()
+        cls.pu.stop()
 
     def held(self):
         return sorted(os.listdir(os.path.join(self.f.spool, "hold")))
@@ -195,6 +202,23 @@ class ScriptedMilterTest(unittest.TestCase):
         self.assertEqual(code, 451, text)
         self.assertEqual(set(self.f.queue_files()), before)
         self.assertRegex(self.f.log_text(), r"event=milter-failed .*milter=down action=tempfail")
+
+    def test_unix_socket_then_a_second_filter(self):
+        """Two filters in turn (the first on a Unix socket): both see the
+        message and both edits are applied; a refusal by the first ends
+        the scan before the second."""
+        self.pa.mode = "addheader"
+        nu, na = len(self.pu.sessions), len(self.pa.sessions)
+        code, text, new = self.verdict("insheader", port=self.mx4, milter=self.pu)
+        self.assertEqual(code, 250, text)
+        content = read_spool_file(new[0])["content"]
+        self.assertIn(b"\r\nX-Test-First: top\r\n", content)
+        self.assertIn(b"\r\nX-Test-Added: yes it was\r\n", content)
+        self.assertEqual((len(self.pu.sessions), len(self.pa.sessions)), (nu + 1, na + 1))
+        code, text, new = self.verdict("reject", port=self.mx4, milter=self.pu)
+        self.assertEqual((code, new), (550, []))
+        self.assertEqual(len(self.pa.sessions), na + 1)
+        self.pa.mode = "continue"
 
     def test_session_goes_on_after_a_refusal(self):
         self.pm.mode = "reject"
