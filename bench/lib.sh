@@ -196,7 +196,7 @@ ferry_start() {
 		echo "hostname ferry.bench.test"
 		echo "spool_dir $dir/spool"
 		echo "log_file $dir/ferryd.log"
-		echo "listen mx 127.0.0.1:$port"
+		echo "listen mx 127.0.0.1:$port${FERRY_LISTEN_OPTS:+ $FERRY_LISTEN_OPTS}"
 		echo "domain ferry.bench.test"
 		echo "relay_networks 127.0.0.0/8"
 		echo "workers $FERRY_WORKERS"
@@ -290,6 +290,7 @@ FERRY_DEST_CONC=${FERRY_DEST_CONC:-20}
 FERRY_MSGS_PER_CONN=${FERRY_MSGS_PER_CONN:-10000}
 FERRY_DEST_RATE=${FERRY_DEST_RATE:-0}
 FERRY_CONF_EXTRA=${FERRY_CONF_EXTRA:-}
+FERRY_LISTEN_OPTS=${FERRY_LISTEN_OPTS:-}   # options of the listen line (milters=...)
 FERRY_ROUTES=${FERRY_ROUTES:-}
 
 # ---------------------------------------------------------------- Postfix
@@ -524,7 +525,7 @@ relay_run_ferry() {
 relay_run_postfix() {
 	local run=$1 dir port sink t0 t1 ts t2 held=
 	shift
-	dir=$BASE/postfix.$run
+	dir=$BASE/${PF_LABEL:-postfix}.$run
 	free_port; sink=$PORT
 	free_port; port=$PORT
 	mkdir -p "$dir"
@@ -550,7 +551,7 @@ relay_run_postfix() {
 	check_sink "$dir/sink.log" postfix
 	pf_stop
 	sink_stop
-	log "run $run: postfix $(rate "$MSGS" "$ts" "$t2") msg/s ${held:+from release }end-to-end ($(secs "$ts" "$t2") s;" \
+	log "run $run: ${PF_LABEL:-postfix} $(rate "$MSGS" "$ts" "$t2") msg/s ${held:+from release }end-to-end ($(secs "$ts" "$t2") s;" \
 		"${held}accept $(rate "$MSGS" "$t0" "$t1") msg/s in $(secs "$t0" "$t1") s)"
 	[ "$KEEP" = 1 ] || rm -rf "$dir"
 	RESULT=$(rate "$MSGS" "$ts" "$t2")

@@ -32,6 +32,7 @@ PKGS=(
   systemd             # systemd-analyze verify/security of ferryd.service in the tests
   testssl.sh          # `testssl`: the server TLS profile test (protocols, ciphers, vulnerabilities)
   strace              # delays ferryd's bind/chown calls so the spool link tests can swap a file for a link
+  rspamd              # a real content filter (milter mode) for the milter tests and the scanning benchmark
 )
 
 # ferryd drops root to this system user after binding its ports.

@@ -236,6 +236,7 @@ conf_free(struct conf *c)
 	free(c->run_user);
 	free(c->log_file);
 	free(c->log_level);
+	conf_milters_free(c);
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		free(c->listeners[i].text);
 		free(c->listeners[i].source);

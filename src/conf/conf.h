@@ -18,12 +18,33 @@
 /* local: the Unix socket ferry-sendmail submits through (trusted, no TLS). */
 enum conf_role { CONF_ROLE_MX, CONF_ROLE_SUBMISSION, CONF_ROLE_SUBMISSIONS, CONF_ROLE_LOCAL };
 
+struct conf_milter;
+
 struct conf_listener {
 	enum conf_role          role;
 	char                   *text;     /* as written, for logs */
 	char                   *source;   /* outbound source for mail received here, or NULL */
 	struct sockaddr_storage ss;
 	socklen_t               sslen;
+	/* milters=NAME[,NAME]: the filters this listener's mail goes through,
+	 * in order (pointers into conf->milters once the file is read) */
+	char                  **milter_names;
+	const struct conf_milter **milters;
+	size_t                  nmilters;
+	int                     line;
+};
+
+/* "milter NAME inet:HOST:PORT|unix:PATH [connect_timeout=DURATION]
+ * [timeout=DURATION] [default_action=tempfail|accept]": a content filter
+ * (src/milter/). HOST is an IP address (no lookup on the event loop). */
+struct conf_milter {
+	char                   *name;
+	char                   *target;          /* as written */
+	struct sockaddr_storage ss;
+	socklen_t               sslen;
+	long long               connect_timeout; /* seconds */
+	long long               timeout;         /* seconds, for each reply */
+	bool                    default_accept;  /* else tempfail */
 };
 
 struct conf_alias {
@@ -171,6 +192,12 @@ struct conf {
 	const struct classify_rules *bounce_rules;
 	struct conf_pool     *pools;     size_t npools;
 	struct conf_provider *providers; size_t nproviders;
+	/* milter lines, and tenant_milters NAME[,NAME] (every tenant's message,
+	 * whatever the listener; pointers into milters) */
+	struct conf_milter   *milters;   size_t nmilters;
+	char                **tenant_milter_names;
+	const struct conf_milter **tenant_milters; size_t ntenant_milters;
+	int                   tenant_milters_line;
 	int  *option_lines;                /* see conf_option_line */
 
 	/* Reputation and enforcement (docs/configuration.md; src/reputation/):
@@ -185,6 +212,7 @@ struct conf {
  * per million: 0, or -1 when it is not such a percentage. */
 int conf_percent_parse(const char *s, long long *ppm);
 
+const struct conf_milter *conf_milter_find(const struct conf *c, const char *name);
 const struct conf_pool *conf_pool_find(const struct conf *c, const char *name);
 /* The first provider with a pattern matching host (lowercase), or NULL. */
 const struct conf_provider *conf_provider_match(const struct conf *c, const char *host);

@@ -83,6 +83,21 @@ conf_line_keep(int **lines, size_t n, int line)
 	(*lines)[n] = line;
 }
 
+/* A listen line's options: source=IP, milters=NAME[,NAME]. */
+static int
+conf_listen_option(struct conf_parse *p, struct conf_listener *l, const char *o)
+{
+	if (strncmp(o, "source=", 7) == 0) {
+		if (!conf_ip_valid(o + 7))
+			return conf_fail(p, "listen: '%s' is not source=IP (an IPv4 or IPv6 address)", o);
+		l->source = xstrdup(o + 7);
+		return 0;
+	}
+	if (strncmp(o, "milters=", 8) == 0)
+		return conf_milter_names_parse(p, "listen", o + 8, &l->milter_names, &l->nmilters);
+	return conf_fail(p, "listen: unknown option '%s' (source=IP, milters=NAME[,NAME])", o);
+}
+
 int
 conf_listen_add(struct conf_parse *p, char **argv, int argc)
 {
@@ -90,23 +105,28 @@ conf_listen_add(struct conf_parse *p, char **argv, int argc)
 	struct conf_listener *l;
 	enum conf_role role;
 
-	if (argc != 3 && argc != 4)
-		return conf_fail(p, "usage: listen mx|submission|submissions ADDRESS:PORT [source=IP]");
-	if (argc == 4 && (strncmp(argv[3], "source=", 7) != 0 || !conf_ip_valid(argv[3] + 7)))
-		return conf_fail(p, "listen: '%s' is not source=IP (an IPv4 or IPv6 address)", argv[3]);
+	if (argc < 3 || argc > 5)
+		return conf_fail(p, "usage: listen mx|submission|submissions ADDRESS:PORT [source=IP] "
+		    "[milters=NAME[,NAME]]");
 	if (strcmp(argv[1], "mx") == 0) role = CONF_ROLE_MX;
 	else if (strcmp(argv[1], "submission") == 0) role = CONF_ROLE_SUBMISSION;
 	else if (strcmp(argv[1], "submissions") == 0) role = CONF_ROLE_SUBMISSIONS;
 	else return conf_fail(p, "listen: unknown role '%s' (mx, submission or submissions)", argv[1]);
+	if (conf_keys_unique(p, argv, argc, 3) < 0)
+		return -1;
 	c->listeners = xrealloc(c->listeners, (c->nlisteners + 1) * sizeof(*l));
 	l = &c->listeners[c->nlisteners];
 	memset(l, 0, sizeof(*l));
+	/* counted now, so conf_free frees what the options below took */
+	c->nlisteners++;
+	l->role = role;
+	l->line = p->line;
+	l->text = xstrdup(argv[2]);
 	if (netaddr_listen_parse(argv[2], &l->ss, &l->sslen) < 0)
 		return conf_fail(p, "listen: bad address '%s' (want IP:PORT, [IPv6]:PORT or *:PORT)", argv[2]);
-	l->role = role;
-	l->text = xstrdup(argv[2]);
-	l->source = argc == 4 ? xstrdup(argv[3] + 7) : NULL;
-	c->nlisteners++;
+	for (int i = 3; i < argc; i++)
+		if (conf_listen_option(p, l, argv[i]) < 0)
+			return -1;
 	return 0;
 }
 

@@ -59,6 +59,8 @@ conf_lines_check(struct conf_parse *p)
 	if (u.line != 0)
 		return conf_fail_at(p, u.line, "%s %s is not in a hosted domain (add a 'domain' line)",
 		    u.what, u.addr);
+	if (conf_milters_check(p) < 0)
+		return -1;
 	return conf_pair_check(p, "tls_cert", "tls_key");
 }
 

@@ -5,6 +5,7 @@
  *   conf_addr.c    listeners, hosted domains, mailboxes, aliases, relay networks
  *   conf_route.c   routes, TLS words, DKIM signing keys
  *   conf_pool.c    IP pools and provider limits
+ *   conf_milter.c  content filters (milter, tenant_milters, listen ... milters=)
  *   conf_check.c   checks across lines, once the whole file is read
  *   conf_shaping.c the shaping rules file (shaping_rules), or the embedded one
  *   conf_bounce.c  the bounce classification rules (bounce_rules), or the embedded ones
@@ -95,6 +96,14 @@ void conf_shaping_finish(struct conf *c);
 int  conf_bounce_load(struct conf *c, const char *path, char *err, size_t errlen);
 void conf_bounce_finish(struct conf *c);
 void conf_bounce_free(struct conf *c);
+/* conf_milter.c: "milter", "tenant_milters" lines; a listener's milters=. */
+int  conf_milter_add(struct conf_parse *p, char **argv, int argc);
+int  conf_tenant_milters_add(struct conf_parse *p, char **argv, int argc);
+int  conf_milter_names_parse(struct conf_parse *p, const char *what, const char *list, char ***names,
+    size_t *n);
+/* Names to filters, once the whole file is read (conf_lines_check). */
+int  conf_milters_check(struct conf_parse *p);
+void conf_milters_free(struct conf *c);
 
 /* conf_check.c: what one line cannot decide (mailboxes whose domain comes
  * later, tls_cert without tls_key), reported at the line concerned. Runs

@@ -135,6 +135,8 @@ static const struct conf_option conf_options[] = {
 	OPT_LINE(mailbox, conf_mailbox_add),
 	OPT_LINE(alias, conf_alias_add),
 	OPT_LINE(relay_networks, conf_relay_nets_add),
+	OPT_LINE(milter, conf_milter_add),
+	OPT_LINE(tenant_milters, conf_tenant_milters_add),
 	OPT_INT(workers,                    0, 256, 0),            /* 0: one per core */
 	/* the spool's content record has a 32-bit length */
 	OPT_SIZE(max_message_size,          1024, 1LL << 31, 36700160),

@@ -60,6 +60,9 @@ int ctl_queue_ask(struct ctl *c, const char *req, const char *label, ctl_queue_l
 /* Print the queue usage on stderr; returns CTL_EXIT_USAGE. */
 int ctl_queue_usage_error(void);
 
+/* ctl_queue_held.c: `queue list --held`: the messages in hold/ with why
+ * each is held, read from the spool itself. */
+int ctl_queue_held_list(struct ctl *c);
 /* ctl_queue_summary.c: `queue summary` and `queue suspend|resume`; argv[0]
  * is the subcommand. */
 int ctl_queue_summary(struct ctl *c, int argc, char **argv);

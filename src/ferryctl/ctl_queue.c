@@ -28,7 +28,8 @@
 #define CTL_QUEUE_INDENT   48     /* the Sender/Recipient column of list */
 
 const char ctl_queue_usage[] =
-    "  queue list                            the queue, like mailq (! held, * in delivery)\n"
+    "  queue list [--held]                   the queue, like mailq (! held, * in delivery);\n"
+    "                                        --held: only held messages, with why\n"
     "  queue show ID                         one message: state, times, last error\n"
     "  queue hold ID                         keep a message from delivery\n"
     "  queue release ID                      deliver a held message now\n"
@@ -419,6 +420,8 @@ ctl_queue_main(struct ctl *c, int argc, char **argv)
 		return ctl_queue_usage_error();
 	}
 	nargs = argc - 2;
+	if (nargs == 1 && strcmp(o.cmd->name, "list") == 0 && strcmp(argv[2], "--held") == 0)
+		return ctl_queue_held_list(c);
 	if (nargs > (o.cmd->arg == CTL_QUEUE_NO_ID ? 0 : 1) ||
 	    (nargs == 0 && o.cmd->arg == CTL_QUEUE_ID)) {
 		ctl_warn("queue %s takes %s", o.cmd->name, ctl_queue_arg_text[o.cmd->arg]);

@@ -163,6 +163,7 @@ static const struct option ctl_state_longopts[] = {
 	{ "limit",          required_argument, NULL, 'l' },
 	{ "expires",        required_argument, NULL, 'E' },
 	{ "cause",          required_argument, NULL, 'C' },
+	{ "spam-action",    required_argument, NULL, 'A' },
 	{ "help",           no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -181,6 +182,7 @@ ctl_opt_bit(int ch)
 	case 'p': return CTL_O_PASS;
 	case 'S': return CTL_O_SUBDOMAINS;
 	case 'W': return CTL_O_WEIGHT;
+	case 'A': return CTL_O_SPAM;
 	case 'Z': return CTL_O_SUPPRESSED;
 	case 'l': return CTL_O_LIMIT;
 	case 'E': return CTL_O_EXPIRES;
@@ -251,6 +253,15 @@ ctl_opt_take(struct ctl_sargs *a, int ch, const char *val)
 		}
 		return 0;
 	}
+	if (ch == 'A') {
+		enum state_spam_action sa;
+		if (state_spam_action_parse(val, &sa) != 0) {
+			ctl_warn("invalid spam action %s: reject, hold or header", val);
+			return -1;
+		}
+		a->spam_action = (int)sa;
+		return 0;
+	}
 	switch (ch) {
 	case 'Z': a->suppressed = val; break;
 	case 'E': a->expires = val; break;
@@ -304,7 +315,7 @@ int
 ctl_group_main(struct ctl *c, const struct ctl_group *g, int argc, char **argv)
 {
 	struct ctl_sargs a = { .limits = STATE_LIMITS_KEEP, .weight = -1, .abuse = REP_OVERRIDE_KEEP,
-	    .limit = -1 };
+	    .limit = -1, .spam_action = -1 };
 	const struct ctl_sub *s = NULL;
 	struct state *st = NULL;
 	int rc;

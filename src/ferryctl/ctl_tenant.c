@@ -24,9 +24,12 @@ const char ctl_tenant_usage[] =
     "  tenant list                           the tenants, one a line\n"
     "  tenant show NAME                      settings, limits, usage, accounts, keys, domains\n"
     "  tenant set NAME [--pool POOL] [--bounce-domain DOMAIN] [--weight N] [--suppressed reject|drop]\n"
+    "               [--spam-action reject|hold|header]\n"
     "                                        (\"\" clears) weight: messages at each turn of a busy\n"
     "                                        destination (1-100); suppressed: a recipient on the\n"
-    "                                        tenant's suppression list refused at RCPT, or dropped\n"
+    "                                        tenant's suppression list refused at RCPT, or dropped;\n"
+    "                                        spam action: a message a content filter refuses as spam\n"
+    "                                        is refused (550 5.7.1), held, or marked X-Ferry-Spam\n"
     "  tenant limit NAME [--per-minute N] [--per-hour N] [--per-day N] [--rcpts N]\n"
     "                                        messages per window, recipients per message (0: none)\n"
     "  tenant set NAME [--min-volume N] [--complaint-throttle P] [--complaint-suspend P]\n"
@@ -112,8 +115,9 @@ ctl_tenant_set(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 	enum suppress_mode mode = SUPPRESS_MODE_REJECT;
 	char err[1024];
 
-	if (a->pool == NULL && a->bounce == NULL && a->weight < 0 && !a->abuse_set && a->suppressed == NULL) {
-		ctl_warn("tenant set: nothing to set (--pool, --bounce-domain, --weight, --suppressed,"
+	if (a->pool == NULL && a->bounce == NULL && a->weight < 0 && !a->abuse_set && a->suppressed == NULL &&
+	    a->spam_action < 0) {
+		ctl_warn("tenant set: nothing to set (--pool, --bounce-domain, --weight, --suppressed, --spam-action,"
 		    " reputation thresholds)");
 		return CTL_EXIT_USAGE;
 	}
@@ -133,6 +137,14 @@ ctl_tenant_set(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 	if (a->suppressed != NULL &&
 	    state_tenant_suppress_mode_set(st, a->arg[0], mode, err, sizeof(err)) != 0)
 		return ctl_state_fail(err);
+	if (a->spam_action >= 0) {
+		int n = state_tenant_spam_action_set(st, a->arg[0], (enum state_spam_action)a->spam_action);
+		if (n <= 0) {
+			snprintf(err, sizeof(err), n == 0 ? "no tenant %s" : "cannot set the spam action of %s",
+			    a->arg[0]);
+			return ctl_state_fail(err);
+		}
+	}
 	printf("tenant %s changed\n", a->arg[0]);
 	return CTL_EXIT_OK;
 }
@@ -293,7 +305,8 @@ static const struct ctl_sub ctl_tenant_subs[] = {
 	{ "add",     1, 1, CTL_O_POOL | CTL_O_BOUNCE, false, ctl_tenant_add },
 	{ "list",    0, 0, 0, false, ctl_tenant_list },
 	{ "show",    1, 1, 0, false, ctl_tenant_show },
-	{ "set",     1, 1, CTL_O_POOL | CTL_O_BOUNCE | CTL_O_WEIGHT | CTL_O_ABUSE | CTL_O_SUPPRESSED, false,
+	{ "set",     1, 1, CTL_O_POOL | CTL_O_BOUNCE | CTL_O_WEIGHT | CTL_O_ABUSE | CTL_O_SUPPRESSED | CTL_O_SPAM,
+	  false,
 	  ctl_tenant_set },
 	{ "limit",   1, 1, CTL_O_LIMITS, false, ctl_tenant_limit },
 	{ "suspend", 1, 1, CTL_O_REASON, false, ctl_tenant_suspend },

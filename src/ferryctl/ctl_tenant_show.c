@@ -220,6 +220,12 @@ ctl_tenant_show(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 	printf("pool:          %s\n", t.t.pool[0] ? t.t.pool : "(none: outbound_source or routes)");
 	printf("bounce domain: %s\n", t.t.bounce_domain[0] ? t.t.bounce_domain : "(none)");
 	printf("weight:        %lld (messages at each turn of a busy destination)\n", t.t.weight);
+	{
+		enum state_spam_action sa;
+		if (state_tenant_spam_action(st, t.t.id, &sa) >= 0)
+			printf("spam action:   %s (a message a content filter refuses as spam)\n",
+			    state_spam_action_name(sa));
+	}
 	printf("created:       %s\n", ctl_time_text(t.created, when, sizeof(when)));
 	ctl_suppression_show(st, t.t.id, t.t.name);
 	ctl_show_usage(c, &t);

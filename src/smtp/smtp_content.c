@@ -134,16 +134,12 @@ smtp_envelope_write(struct smtp_session *s)
 	return rc;
 }
 
-/* Open the spool file and write everything known before the content. */
-static bool
-smtp_msg_open(struct smtp_session *s, bool dot_mode)
+/* A new spool file with the envelope, the content record begun and the
+ * Received: header written (tx->msg, tx->id); false on failure, logged. */
+bool
+smtp_msg_start(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
-	struct smtp_data_opts o = {
-		.reject_bare_lf = s->conf->reject_bare_lf,
-		.reject_nul = false,
-		.max_line = (size_t)s->conf->max_line_length,
-	};
 
 	tx->msg = spool_msg_create(s->h->spool, tx->id);
 	if (tx->msg == NULL) {
@@ -157,6 +153,22 @@ smtp_msg_open(struct smtp_session *s, bool dot_mode)
 		tx->msg = NULL;
 		return false;
 	}
+	return true;
+}
+
+/* Open the spool file and write everything known before the content. */
+static bool
+smtp_msg_open(struct smtp_session *s, bool dot_mode)
+{
+	struct smtp_tx *tx = &s->tx;
+	struct smtp_data_opts o = {
+		.reject_bare_lf = s->conf->reject_bare_lf,
+		.reject_nul = false,
+		.max_line = (size_t)s->conf->max_line_length,
+	};
+
+	if (!smtp_msg_start(s))
+		return false;
 	smtp_data_init(&tx->reader, &o, dot_mode, smtp_content_sink, s);
 	return true;
 }
@@ -271,7 +283,9 @@ smtp_content_end(struct smtp_session *s)
 		smtp_suppress_msg_drop(s);   /* every recipient was a dropped suppressed one */
 		return;
 	}
-	smtp_content_commit(s);
+	/* the filters' verdict comes back in smtp_milter.c, which commits */
+	if (!smtp_milter_start(s))
+		smtp_content_commit(s);
 }
 
 void

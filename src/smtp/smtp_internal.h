@@ -110,6 +110,12 @@ struct smtp_tx {
 	/* Set before the commit: the message goes into hold/ with this reason
 	 * (a milter's quarantine, a tenant under review) instead of queue/. */
 	char                    hold_reason[128];
+	/* The content filters' verdict (smtp_milter.c), for the tenant's
+	 * reputation: scanned by at least one, refused as spam, its score. */
+	bool                    scanned;
+	bool                    spam;
+	bool                    scored;
+	double                  score;
 };
 
 struct smtp_session {
@@ -238,5 +244,12 @@ size_t smtp_content_feed(struct smtp_session *s, const char *buf, size_t len);
  * smtp_commit_result. */
 void smtp_content_commit(struct smtp_session *s);
 void smtp_commit_result(struct smtp_session *s, int error);
+/* A new spool file for the transaction up to its Received: header. */
+bool smtp_msg_start(struct smtp_session *s);
+
+/* smtp_milter.c: content filters at the end of DATA, before the commit.
+ * true: a scan runs and will commit or reply itself; false: no filter
+ * applies (commit now). */
+bool smtp_milter_start(struct smtp_session *s);
 
 #endif

@@ -239,7 +239,7 @@ spool_msg_create(struct spool *s, char id[SPOOL_ID_LEN + 1])
 	for (tries = 0; tries < 100 && m->fd < 0; tries++) {
 		if (tries > 0)
 			spool_id_new(m->id);
-		m->fd = openat(s->incoming_fd, m->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		m->fd = openat(s->incoming_fd, m->id, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 		if (m->fd >= 0 || errno != EEXIST)
 			break;
 	}
@@ -339,6 +339,24 @@ uint64_t
 spool_msg_content_size(const struct spool_msg *m)
 {
 	return m->content_size;
+}
+
+long
+spool_msg_content_read(struct spool_msg *m, uint64_t off, void *buf, size_t len)
+{
+	off_t at = m->content_hdr_off + SPOOL_REC_HDR + (off_t)off;
+	ssize_t n;
+
+	if (!m->in_content || off >= m->content_size)
+		return 0;
+	if (len > m->content_size - off)
+		len = (size_t)(m->content_size - off);
+	if (m->wlen > 0 && spool_msg_flush(m) < 0)
+		return -1;
+	do
+		n = pread(m->fd, buf, len, at);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -1 : (long)n;
 }
 
 void

@@ -44,6 +44,10 @@ struct spool_msg *spool_msg_create(struct spool *s, char id[SPOOL_ID_LEN + 1]);
 int spool_msg_content_begin(struct spool_msg *m);
 int spool_msg_write(struct spool_msg *m, const void *buf, size_t len);
 uint64_t spool_msg_content_size(const struct spool_msg *m);
+/* Read back content already written (for the milter client): up to len
+ * octets at content offset off; the count (0 at the end), or -1. Flushes
+ * the write buffer first. */
+long spool_msg_content_read(struct spool_msg *m, uint64_t off, void *buf, size_t len);
 /* Give up: close and unlink. */
 void spool_msg_abort(struct spool_msg *m);
 

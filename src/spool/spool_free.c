@@ -63,7 +63,7 @@ spool_free_take(struct spool *s, const char *id)
 	while (spool_free_pop(s, name)) {
 		if (renameat2(s->free_fd, name, s->incoming_fd, id, RENAME_NOREPLACE) < 0)
 			continue;
-		int fd = openat(s->incoming_fd, id, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+		int fd = openat(s->incoming_fd, id, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 		if (fd >= 0)
 			return fd;
 		unlinkat(s->incoming_fd, id, 0);

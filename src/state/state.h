@@ -141,4 +141,14 @@ int state_tenant_by_bounce_domain(struct state *st, const char *domain, struct s
 /* The connection for this thread, for the files of src/state/ (and tests). */
 struct sqlite3 *state_db(struct state *st);
 
+/* state_spam.c: a tenant's answer to a message a content filter refused
+ * as spam (tenants.spam_action). */
+enum state_spam_action { STATE_SPAM_REJECT, STATE_SPAM_HOLD, STATE_SPAM_HEADER };
+const char *state_spam_action_name(enum state_spam_action a);
+int state_spam_action_parse(const char *s, enum state_spam_action *a);
+/* 1 found (*a set), 0 no such tenant (*a reject), -1 error (*a reject). */
+int state_tenant_spam_action(struct state *st, long long tenant_id, enum state_spam_action *a);
+/* 1 set, 0 no such tenant, -1 error. */
+int state_tenant_spam_action_set(struct state *st, const char *name, enum state_spam_action a);
+
 #endif

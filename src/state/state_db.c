@@ -214,6 +214,8 @@ static const char *const state_tenant_columns[][2] = {
 	{ "weight", "weight INTEGER NOT NULL DEFAULT 1" },
 	/* suppressed recipients: reject|drop (src/state/state_suppress.c) */
 	{ "suppress_mode", "suppress_mode TEXT NOT NULL DEFAULT 'reject'" },
+	/* a content filter's spam verdict: reject|hold|header (milter) */
+	{ "spam_action", "spam_action TEXT NOT NULL DEFAULT 'reject'" },
 	/* reputation (src/reputation/rep_enforce.c) */
 	{ "enforce_state", "enforce_state INTEGER NOT NULL DEFAULT 0" },
 	{ "enforce_reason", "enforce_reason TEXT NOT NULL DEFAULT ''" },

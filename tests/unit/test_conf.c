@@ -550,11 +550,55 @@ test_relay_decision(void **state)
 	conf_free(c);
 }
 
+/* milter lines, a listener's milters= and tenant_milters: names resolved
+ * once the file is read (a milter may be defined after its use), defaults,
+ * and each mistake reported at its line. */
+static void
+test_milters(void **state)
+{
+	char err[512];
+	struct conf *c;
+	(void)state;
+	c = load_text("listen mx 127.0.0.1:25 milters=rspamd,av source=127.0.0.2\n"
+	    "milter rspamd inet:127.0.0.1:11332\n"
+	    "milter av unix:/run/clamav/milter.sock connect_timeout=2s timeout=1m default_action=accept\n"
+	    "tenant_milters rspamd\n", err, sizeof(err));
+	assert_non_null(c);
+	assert_int_equal(c->nmilters, 2);
+	assert_int_equal(c->milters[0].connect_timeout, 5);
+	assert_int_equal(c->milters[0].timeout, 30);
+	assert_false(c->milters[0].default_accept);
+	assert_int_equal(c->milters[1].timeout, 60);
+	assert_true(c->milters[1].default_accept);
+	assert_int_equal(c->listeners[0].nmilters, 2);
+	assert_ptr_equal(c->listeners[0].milters[1], &c->milters[1]);
+	assert_string_equal(c->listeners[0].source, "127.0.0.2");
+	assert_int_equal(c->ntenant_milters, 1);
+	assert_ptr_equal(c->tenant_milters[0], &c->milters[0]);
+	conf_free(c);
+
+	expect_error("listen mx 127.0.0.1:25 milters=nope\n", "1: milter nope is not defined");
+	expect_error("listen mx 127.0.0.1:25\n\ntenant_milters x\n", "3: milter x is not defined");
+	expect_error("listen mx 127.0.0.1:25\nmilter a inet:localhost:1\n", "2: milter: 'inet:localhost:1'");
+	expect_error("listen mx 127.0.0.1:25\nmilter a unix:rel/path\n", "2: milter: 'unix:rel/path'");
+	expect_error("listen mx 127.0.0.1:25\nmilter a inet:127.0.0.1:1 timeout=0\n", "2: milter: 'timeout=0'");
+	expect_error("listen mx 127.0.0.1:25\nmilter a inet:127.0.0.1:1 default_action=discard\n",
+	    "2: milter: unknown option");
+	expect_error("listen mx 127.0.0.1:25\nmilter a inet:127.0.0.1:1 timeout=1 timeout=2\n",
+	    "2: milter: timeout= is given twice");
+	expect_error("listen mx 127.0.0.1:25\nmilter a inet:127.0.0.1:1\nmilter a inet:127.0.0.1:2\n",
+	    "3: milter: a is defined twice");
+	expect_error("listen mx 127.0.0.1:25 milters=a,,b\n", "1: milter a is not defined");
+	expect_error("listen mx 127.0.0.1:25 milters=\n", "1: listen: no milter name");
+	expect_error("listen mx 127.0.0.1:25 bogus=1\n", "1: listen: unknown option 'bogus=1'");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_embedded_default),
+		cmocka_unit_test(test_milters),
 		cmocka_unit_test(test_options_and_units),
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_route_auth_verifies),
