@@ -293,8 +293,8 @@ ctl_tenant_del(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 	}
 	for (size_t i = 0; i < v.n; i++)
 		state_dkim_files_remove(st, v.name[i]);
-	printf("tenant %s removed with its accounts, keys, domains (and DKIM key files) and"
-	    " connectors\n", a->arg[0]);
+	printf("tenant %s removed with its accounts, keys, domains (and DKIM key files),"
+	    " connectors and suppression list\n", a->arg[0]);
 	rc = CTL_EXIT_OK;
 done:
 	free(v.name);

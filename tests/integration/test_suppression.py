@@ -33,6 +33,8 @@ class SuppressionTest(unittest.TestCase):
         cls.db = os.path.join(f.spool, "ferry.db")
         cls.keys = {t: f.tenant_add(t) for t in ("acme", "dropco", "listco")}
         f.ctl("tenant", "set", "dropco", "--suppressed", "drop")
+        f.ctl("connector", "add", "dropco", "dropco-app", "127.0.0.7/32")
+        f.ctl("connector", "add", "acme", "acme-app", "127.0.0.8/32")
         f.ctl("suppression", "add", "acme", "Bob@Remote.TEST", "--reason", "hard-bounce",
               "--cause", "550 5.1.1 user unknown (invalid-recipient) via dsn")
         f.ctl("suppression", "add", "acme", "alice@example.test", "--reason", "complaint")
@@ -176,6 +178,20 @@ class SuppressionTest(unittest.TestCase):
         self.assertRegex(log, r"event=message-dropped sid=\d+ client=\S+ id=%s .*tenant=dropco"
                          r" dropped=1" % qid)
 
+    def test_drop_mode_bdat_from_a_connector(self):
+        # CHUNKING (RFC 3030) ends the same way, and a connector's
+        # transaction on the mx listener is the tenant's as soon as it relays
+        body = message("app@dropco.test", "bdat-dropped")
+        with smtplib.SMTP("127.0.0.1", self.f.mx, timeout=30, source_address=("127.0.0.7", 0)) as s:
+            s.ehlo()
+            s.mail("app@dropco.test")
+            self.assertEqual(s.rcpt("gone@remote.test")[0], 250)
+            s.send(b"BDAT %d LAST\r\n" % len(body) + body)
+            code, text = s.getreply()
+            self.assertEqual(code, 250, text)
+            self.assertIn(b"not queued, every recipient is suppressed", text)
+        self.assertRegex(self.f.log_text(), r"event=message-dropped sid=\d+ client=127\.0\.0\.7 ")
+
     def test_expiry(self):
         path = os.path.join(self.f.tmp, "exp.csv")
         with open(path, "w") as fh:
@@ -203,6 +219,18 @@ class SuppressionTest(unittest.TestCase):
             s.ehlo()
             s.mail("app@elsewhere.test")
             self.assertEqual(s.rcpt("bob@remote.test")[0], 250)
+            s.rset()
+        # acme's own connector on the mx listener: inbound mail to a hosted
+        # mailbox is not acme's, even in a transaction that also relays
+        with smtplib.SMTP("127.0.0.1", self.f.mx, timeout=30, source_address=("127.0.0.8", 0)) as s:
+            s.ehlo()
+            s.mail("someone@elsewhere.test")
+            self.assertEqual(s.rcpt("alice@example.test")[0], 250)
+            s.rset()
+            s.mail("news@acme.test")
+            self.assertEqual(s.rcpt("x@far.test")[0], 250)
+            self.assertEqual(s.rcpt("alice@example.test")[0], 250)
+            self.assertEqual(s.rcpt("bob@remote.test")[0], 550)
             s.rset()
         # another tenant's list is its own
         with self.session("dropco") as s:

@@ -389,6 +389,7 @@ test_every_scalar_option_once(void **state)
 		"max_queue_lifetime 1d", "delay_warning 1h", "smtp_port 2525", "destination_concurrency 2",
 		"destination_msgs_per_conn 2", "destination_rate 2", "dns_timeout 5", "connect_timeout 5",
 		"smtp_timeout 5", "dns_servers 127.0.0.1", "outbound_source 192.0.2.1", "smtp_tls none",
+		"suppress_soft_threshold 5", "suppress_soft_window 2d", "suppress_soft_expiry 0",
 	};
 	char text[256], want[128], err[256];
 
@@ -427,7 +428,13 @@ test_defaults(void **state)
 	assert_string_equal(c->spool_dir, "/var/spool/ferry");
 	assert_string_equal(c->state_db, "/var/spool/ferry/ferry.db");
 	assert_null(c->outbound_source);
+	assert_int_equal(c->suppress_soft_threshold, 3);
+	assert_int_equal(c->suppress_soft_window, 7 * 86400);
+	assert_int_equal(c->suppress_soft_expiry, 30 * 86400);
 	conf_free(c);
+	expect_error("suppress_soft_window 30s\n",
+	    "1: suppress_soft_window: 30 is out of range [60, 31536000]");
+	expect_error("suppress_soft_threshold 0\n", "1: suppress_soft_threshold: 0 is out of range [1, 1000]");
 	c = load_text("listen mx 127.0.0.1:25\nuser mail\n", err, sizeof(err));
 	assert_non_null(c);
 	assert_string_equal(c->run_user, "mail");
