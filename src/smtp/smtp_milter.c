@@ -18,8 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "milter/milter.h"
+#include "reputation/rep.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -283,6 +285,23 @@ smtp_milter_keep(struct smtp_session *s, const struct milter_result *r, struct m
 	smtp_content_commit(s);
 }
 
+/* A tenant's scanned message feeds its reputation windows (rep.h):
+ * scanned, judged spam, and the score (x100) when the filter gave one. */
+static void
+smtp_milter_rep_note(struct smtp_session *s)
+{
+	const struct smtp_tx *tx = &s->tx;
+	time_t now = time(NULL);
+
+	if (!tx->as_tenant || !tx->scanned || s->h->rep == NULL)
+		return;
+	rep_note(s->h->rep, s->ident.tenant_id, REP_SCANNED, 1, now);
+	if (tx->spam)
+		rep_note(s->h->rep, s->ident.tenant_id, REP_SPAM, 1, now);
+	if (tx->scored && tx->score > 0)
+		rep_note(s->h->rep, s->ident.tenant_id, REP_SCORE, (long long)(tx->score * 100.0 + 0.5), now);
+}
+
 static void
 smtp_milter_verdict(struct smtp_session *s, const struct milter_result *r)
 {
@@ -295,6 +314,7 @@ smtp_milter_verdict(struct smtp_session *s, const struct milter_result *r)
 	tx->spam = r->verdict == MILTER_V_REJECT;
 	tx->scored = r->scored;
 	tx->score = r->score;
+	smtp_milter_rep_note(s);
 	if (r->verdict == MILTER_V_DISCARD) {
 		log_info("event=milter-discard sid=%llu id=%s milter=%s", s->sid, tx->id, r->milter);
 		smtp_reply(s, "250 2.0.0 Ok: discarded by a content filter");
