@@ -55,6 +55,9 @@ struct qent {
 	bool            delete_asked, hold_asked;
 	/* In hold/ for the tenant's suspension; false: held by the operator. */
 	bool            tenant_hold;
+	/* Held at arrival while its tenant was under review: `tenant resume`
+	 * releases it (a restart leaves it to the operator). */
+	bool            review_hold;
 	char            last_error[256];
 	long long       tenant;         /* 0: none */
 	char            domain[QMGR_DOMAIN_MAX + 1];   /* lower case; "" not known yet */
@@ -541,6 +544,18 @@ qmgr_msg_add(struct qmgr *q, const char *id, long long tenant, const char *domai
 	qmgr_kick(q);
 }
 
+void
+qmgr_msg_held(struct qmgr *q, const char *id, long long tenant, const char *domain, bool review)
+{
+	pthread_mutex_lock(&q->lock);
+	struct qent *e = qmgr_insert(q, id);
+	if (e->state == QE_HOLD && !e->tenant_hold) {    /* in no list: stays held */
+		qmgr_key_set(e, tenant, domain);
+		e->review_hold = review;
+	}
+	pthread_mutex_unlock(&q->lock);
+}
+
 /* A notification delivery queued (deliver.h: queued). */
 static void
 qmgr_queued(void *arg, const char *id, const char *rcpt)
@@ -857,7 +872,7 @@ qmgr_release_tenant(struct qmgr *q, long long tenant_id)
 	ids = xcalloc(q->count ? q->count : 1, sizeof(*ids));
 	for (size_t i = 0; i < QMGR_BUCKETS; i++)
 		for (struct qent *e = q->hash[i]; e != NULL; e = e->hnext)
-			if (e->state == QE_HOLD && e->tenant_hold)
+			if (e->state == QE_HOLD && (e->tenant_hold || e->review_hold))
 				memcpy(ids[n++], e->id, sizeof(ids[0]));
 	pthread_mutex_unlock(&q->lock);
 	/* The files are read without the lock: a message released or deleted

@@ -53,6 +53,11 @@ void qmgr_free(struct qmgr *q);
  * key it in the queues until its first attempt says better. */
 void qmgr_msg_add(struct qmgr *q, const char *id, long long tenant, const char *domain);
 
+/* A message was just committed into hold/ at arrival (a milter's
+ * quarantine; review: its tenant is under review, and `tenant resume`
+ * releases it): listed as held until released. */
+void qmgr_msg_held(struct qmgr *q, const char *id, long long tenant, const char *domain, bool review);
+
 /* The configuration was reloaded (delivery on, other limits): dispatch now. */
 void qmgr_conf_changed(struct qmgr *q);
 
@@ -63,9 +68,9 @@ int qmgr_release(struct qmgr *q, const char *id);
 int qmgr_flush(struct qmgr *q, const char *id);
 int qmgr_delete(struct qmgr *q, const char *id);
 int qmgr_requeue(struct qmgr *q, const char *id);   /* forget backoff, retry now */
-/* Release every message held for its tenant's suspension, sent as
- * tenant_id (its tenant was resumed); returns how many. A message the
- * operator held (qmgr_hold) stays held. */
+/* Release every message held for its tenant's suspension or review, sent
+ * as tenant_id (its tenant was resumed); returns how many. A message the
+ * operator held (qmgr_hold) or a filter quarantined stays held. */
 long qmgr_release_tenant(struct qmgr *q, long long tenant_id);
 /* Visit every message (list) or one (show; -1 when unknown). */
 size_t qmgr_list(struct qmgr *q, qmgr_view_fn fn, void *arg);

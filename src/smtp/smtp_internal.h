@@ -110,6 +110,7 @@ struct smtp_tx {
 	/* Set before the commit: the message goes into hold/ with this reason
 	 * (a milter's quarantine, a tenant under review) instead of queue/. */
 	char                    hold_reason[128];
+	bool                    hold_review;    /* ...because its tenant is under review */
 	/* The content filters' verdict (smtp_milter.c), for the tenant's
 	 * reputation: scanned by at least one, refused as spam, its score. */
 	bool                    scanned;

@@ -226,6 +226,7 @@ smtp_tenant_rep_check(struct smtp_session *s, char *buf, size_t bufsz)
 		snprintf(held, sizeof(held), "tenant %s under review: %s", id->tenant, reason);
 		snprintf(s->tx.hold_reason, sizeof(s->tx.hold_reason), "%.*s",
 		    (int)sizeof(s->tx.hold_reason) - 1, held);
+		s->tx.hold_review = true;
 		return NULL;
 	}
 	if (e.state != REP_THROTTLED)
