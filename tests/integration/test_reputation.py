@@ -14,7 +14,6 @@ import sqlite3
 import time
 import unittest
 
-import ferrytest
 from ferrytest import Ferryd, tls_context, wait_for
 
 RATE = 2
