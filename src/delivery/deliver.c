@@ -538,8 +538,10 @@ deliver_attempt_close(void *arg)
 	} else if (!a->stop) {
 		deliver_local_merge(a->res, &a->leaves);
 		deliver_outcomes(a->c, &a->env, a->res, a->env.nrcpts, a->attempts);
-		deliver_feedback_outcomes(a->d, a->c, &a->env, a->res, a->env.nrcpts);
 		deliver_finish(a->d, a->c, &a->env, a->fd, a->res, a->env.nrcpts, a->attempts, a->warned, a->out);
+		/* after finish: a failure whose notification could not be queued is
+		 * pending again, and is counted when it is final */
+		deliver_feedback_outcomes(a->d, a->c, &a->env, a->res, a->env.nrcpts);
 	}
 	if (!a->stop) {
 		for (size_t i = 0; i < a->env.nrcpts && a->out->ndeferred > 0; i++)

@@ -174,6 +174,13 @@ deliver_dsn_send(struct deliver_ctx *d, const struct conf *c, const struct spool
 	size_t ns = 0;
 	int rc = 0;
 
+	/* A report to a return path or complaint address is ferry's own
+	 * business: it never makes a notification (NOTIFY=SUCCESS on it would
+	 * reflect its content to whoever MAIL FROM named). */
+	if (env->report) {
+		free(sel);
+		return 0;
+	}
 	for (size_t i = 0; i < n; i++)
 		if (dsn_wanted(&res[i], kind))
 			sel[ns++] = &res[i];

@@ -13,6 +13,7 @@
 #include "feedback/feedback.h"
 #include "reputation/rep.h"
 #include "util/log.h"
+#include "util/xmalloc.h"
 
 static void
 deliver_feedback_ctx(const struct deliver_ctx *d, const struct conf *c, struct feedback *f)
@@ -32,21 +33,40 @@ deliver_report(struct deliver_ctx *d, const struct conf *c, const struct spool_e
     struct rcpt_result *res)
 {
 	struct feedback f;
+	bool *done = xcalloc(env->nrcpts ? env->nrcpts : 1, sizeof(*done));
 	int rc = -1;
 
 	deliver_feedback_ctx(d, c, &f);
 	if (f.st != NULL)
-		rc = feedback_report_process(&f, env, fd, time(NULL));
+		rc = feedback_report_process(&f, env, fd, time(NULL), done);
 	for (size_t i = 0; i < env->nrcpts; i++) {
 		if (res[i].state != SPOOL_RCPT_PENDING)
 			continue;
 		res[i].attempted = true;
+		res[i].no_expire = true;     /* a report waits for the database, never bounces */
 		snprintf(res[i].relay, sizeof(res[i].relay), "feedback");
-		if (rc == 0)
+		if (done[i])
 			mta_reply_set(&res[i].reply, 250, "2.0.0 report processed");
 		else
-			mta_reply_set(&res[i].reply, 451, "4.3.0 state database unavailable; report kept for a retry");
+			mta_reply_set(&res[i].reply, 451, rc < 0 ? "4.3.0 report unreadable; kept for a retry" :
+			    "4.3.0 state database unavailable; report kept for a retry");
 	}
+	free(done);
+}
+
+/* Is a failure the recipient's? A peer's refusal is; of ferry's own only
+ * what DNS says of the recipient's domain (5.1.2 no such domain, 5.1.10
+ * null MX): a size limit, a missing SMTPUTF8, a loop or an expiry say
+ * nothing about the address. */
+static bool
+deliver_feedback_counts(const struct rcpt_result *r)
+{
+	char status[16];
+
+	if (!r->reply.local)
+		return true;
+	return feedback_status_of(r->reply.text, status, sizeof(status)) &&
+	    (strcmp(status, "5.1.2") == 0 || strcmp(status, "5.1.10") == 0);
 }
 
 /* A peer's (or DNS's) permanent refusal of a tenant's recipient. */
@@ -57,7 +77,7 @@ deliver_feedback_failure(struct deliver_ctx *d, const struct feedback *f, const 
 	const struct spool_rcpt *er = r->env_rcpt != NULL ? r->env_rcpt : r->r;
 	struct feedback_failure x = {
 		.tenant_id = env->tenant_id, .tenant = d->tenant.found ? d->tenant.t.name : NULL,
-		.queue_id = env->id, .rcpt_index = (int)(er - env->rcpts), .rcpt = r->r->addr,
+		.queue_id = env->id, .rcpt_index = (int)(er - env->rcpts), .rcpt = r->r->addr, .claimed = NULL,
 		.code = r->reply.code, .status = NULL, .text = r->reply.text, .source = "sync", .report_id = "",
 	};
 
@@ -85,9 +105,9 @@ deliver_feedback_outcomes(struct deliver_ctx *d, const struct conf *c, const str
 			continue;
 		if (r->state == SPOOL_RCPT_DELIVERED)
 			delivered++;
-		else if (r->state == SPOOL_RCPT_FAILED)
+		else if (r->state == SPOOL_RCPT_FAILED && deliver_feedback_counts(r))
 			deliver_feedback_failure(d, &f, env, r, now);
-		else if (!r->reply.local)
+		else if (r->state == SPOOL_RCPT_PENDING && !r->reply.local)
 			deferred++;      /* the receiver's deferral, not ferry's own pacing */
 	}
 	if (f.rep != NULL && delivered > 0)

@@ -315,7 +315,8 @@ hop_try(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
 	return true;
 }
 
-/* "b+TOKEN@<bounce domain>" for the recipient r of env (verp.h). */
+/* "b+TOKEN@<bounce domain>" for the recipient r of env (verp.h), bound to
+ * the address it goes to (an alias target's own), the one a report names. */
 static const char *
 hop_verp_sender(const struct deliver_ctx *d, const struct spool_env *env, const struct rcpt_result *r,
     char *out, size_t outsz)
@@ -325,6 +326,7 @@ hop_verp_sender(const struct deliver_ctx *d, const struct spool_env *env, const 
 	char local[VERP_LOCAL_MAX + 1];
 
 	snprintf(vi.queue_id, sizeof(vi.queue_id), "%s", env->id);
+	verp_rcpt_bind(d->tenant.secret, &vi, r->r->addr);
 	verp_local_make(d->tenant.secret, &vi, local, sizeof(local));
 	snprintf(out, outsz, "%s@%s", local, d->tenant.t.bounce_domain);
 	return out;

@@ -53,7 +53,7 @@ feedback_suppress(const struct feedback *f, const struct feedback_failure *x,
 
 	*rc = 0;
 	if (x->rcpt == NULL || x->rcpt[0] == '\0')
-		return "no-recipient";
+		return x->claimed != NULL && x->claimed[0] != '\0' ? "unverified" : "no-recipient";
 	if (!cr->hard) {
 		n = state_suppression_soft(f->st, x->tenant_id, x->rcpt, cause, now, f->soft_threshold,
 		    f->soft_window, f->soft_expiry);
@@ -83,13 +83,14 @@ static void
 feedback_failure_log(const struct feedback_failure *x, const struct classify_result *cr,
     const char *status, const char *suppressed)
 {
+	const char *who = x->claimed != NULL ? x->claimed : x->rcpt;
 	char rcpt[400], text[700], tenant[160];
 
 	log_info("event=bounce tenant=%s queue_id=%s rcpt=%s category=%s class=%s status=%s code=%d"
 	    " source=%s report=%s suppressed=%s rule=%s reply=%s",
 	    x->tenant != NULL ? log_quote(tenant, sizeof(tenant), x->tenant, strlen(x->tenant)) : "-",
 	    x->queue_id[0] ? x->queue_id : "-",
-	    x->rcpt[0] ? log_quote(rcpt, sizeof(rcpt), x->rcpt, strlen(x->rcpt)) : "-",
+	    who[0] ? log_quote(rcpt, sizeof(rcpt), who, strlen(who)) : "-",
 	    cr->category, cr->hard ? "hard" : "soft", status[0] ? status : "-", x->code, x->source,
 	    x->report_id[0] ? x->report_id : "-", suppressed, cr->rule && cr->rule[0] ? cr->rule : "-",
 	    log_quote(text, sizeof(text), x->text, strlen(x->text)));
@@ -110,6 +111,12 @@ feedback_failure_note(const struct feedback *f, const struct feedback_failure *x
 	classify_reply(f->rules, x->code, status[0] ? status : NULL, x->text, strlen(x->text), &cr);
 	snprintf(cause, sizeof(cause), "%s %s: %d %.160s%s%s", x->source, cr.category, x->code, x->text,
 	    x->queue_id[0] ? " queue " : "", x->queue_id);
+	/* The suppression before the event: the event is what a retry takes
+	 * for "done" (state_event_seen), so a failure between the two must
+	 * leave no event. */
+	suppressed = feedback_suppress(f, x, &cr, cause, now, &rc);
+	if (rc < 0)
+		return -1;
 	{
 		struct state_event e = {
 			.time = now, .tenant_id = x->tenant_id, .kind = "bounce", .queue_id = x->queue_id,
@@ -119,10 +126,9 @@ feedback_failure_note(const struct feedback *f, const struct feedback_failure *x
 		if (state_events_record(f->st, &e, 1) < 0)
 			return -1;
 	}
-	suppressed = feedback_suppress(f, x, &cr, cause, now, &rc);
 	feedback_count(f, x, &cr, now);
 	feedback_failure_log(x, &cr, status, suppressed);
 	if (f->rep != NULL)
 		rep_evaluate(f->rep, f->st, x->tenant_id, now);
-	return rc;
+	return 0;
 }

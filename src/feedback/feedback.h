@@ -36,7 +36,9 @@ struct feedback_failure {
 	const char *tenant;        /* its name for logs, or NULL */
 	const char *queue_id;      /* the tenant's message, "" when unknown */
 	int         rcpt_index;    /* -1 when unknown */
-	const char *rcpt;          /* the recipient's address, "" when unknown */
+	const char *rcpt;          /* the recipient's address, "" when unknown or unverified:
+	                            * only this one is suppressed */
+	const char *claimed;       /* what a report named (logged), NULL: rcpt */
 	int         code;          /* SMTP reply code, 0 when unknown */
 	const char *status;        /* enhanced status, "" or NULL when unknown */
 	const char *text;          /* the reply or diagnostic text */
@@ -50,9 +52,12 @@ struct feedback_failure {
 int feedback_failure_note(const struct feedback *f, const struct feedback_failure *x, time_t now);
 
 /* A report message in the queue (spool_env.report): parse it and apply it
- * for each of its recipients (return-path tokens, complaint addresses).
- * 0 when done (the message may go), -1 when it must be tried again. */
-int feedback_report_process(const struct feedback *f, const struct spool_env *env, int fd, time_t now);
+ * for each of its pending recipients (return-path tokens, complaint
+ * addresses), setting done[i] (env->nrcpts of them, false on entry) for
+ * each one finished; the others wait for a retry (database errors). -1
+ * when the report cannot be read at all. */
+int feedback_report_process(const struct feedback *f, const struct spool_env *env, int fd, time_t now,
+    bool *done);
 
 /* The enhanced status code at the start of text ("5.1.1 ...") into out
  * (size >= 16); false when there is none. */

@@ -62,7 +62,9 @@ fb_content_read(const struct spool_env *env, int fd, size_t *len)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
+			int e = r == 0 ? EIO : errno;     /* a short file is an I/O error too */
 			free(buf - hl);
+			errno = e;
 			return NULL;
 		}
 		got += (size_t)r;
@@ -136,7 +138,9 @@ fb_qid_upper(const struct verp_info *vi, char out[17])
 static bool
 fb_action_failed(const struct report *r, const struct report_rcpt *rr)
 {
-	return r->kind == REPORT_BOUNCE || strcasecmp(rr->action, "failed") == 0;
+	/* a non-standard bounce without an action is a failure; Postfix's and
+	 * Exim's plain-text warnings say "delayed" and are delay notices */
+	return strcasecmp(rr->action, "failed") == 0 || (r->kind == REPORT_BOUNCE && rr->action[0] == '\0');
 }
 
 /* A report for a recipient already reported: the receiver repeated itself
@@ -176,40 +180,66 @@ fb_apply_delay(const struct feedback *f, const struct report *r, const struct fb
 	return 1;
 }
 
-/* Bounces: the first failed recipient; one per token (see SECURITY above).
- * Without one, the first delayed recipient is a delay notice. */
-static int
-fb_apply_bounce(const struct feedback *f, const struct report *r, const struct fb_target *tg,
-    const char *report_id, time_t now)
+/* The failed recipient the token was bound to (its address or original
+ * address matches), else the first failed one, unverified. */
+static const struct report_rcpt *
+fb_failed_rcpt(const unsigned char secret[32], const struct report *r, const struct fb_target *tg,
+    bool *verified)
 {
-	const struct report_rcpt *delayed = NULL;
-	char qid[17];
-	int applied = 0;
+	const struct report_rcpt *first = NULL;
 
-	fb_qid_upper(&tg->vi, qid);
+	*verified = false;
 	for (size_t i = 0; i < r->nrcpts; i++) {
 		const struct report_rcpt *rr = &r->rcpts[i];
+		if (!fb_action_failed(r, rr))
+			continue;
+		if (verp_rcpt_matches(secret, &tg->vi, rr->addr) || verp_rcpt_matches(secret, &tg->vi, rr->orig_addr)) {
+			*verified = true;
+			return rr;
+		}
+		if (first == NULL)
+			first = rr;
+	}
+	return first;
+}
+
+static const struct report_rcpt *
+fb_delayed_rcpt(const struct report *r)
+{
+	for (size_t i = 0; i < r->nrcpts; i++)
+		if (strcasecmp(r->rcpts[i].action, "delayed") == 0)
+			return &r->rcpts[i];
+	return NULL;
+}
+
+/* Bounces: one per token (see SECURITY above), suppressing only the
+ * address the token was bound to; without a failure, a delay notice. */
+static int
+fb_apply_bounce(const struct feedback *f, const unsigned char secret[32], const struct report *r,
+    const struct fb_target *tg, const char *report_id, time_t now)
+{
+	const struct report_rcpt *rr, *delayed;
+	bool verified;
+	char qid[17];
+	int seen;
+
+	fb_qid_upper(&tg->vi, qid);
+	if ((rr = fb_failed_rcpt(secret, r, tg, &verified)) == NULL) {
+		delayed = fb_delayed_rcpt(r);
+		return delayed != NULL ? fb_apply_delay(f, r, tg, delayed, qid, report_id, now) : 0;
+	}
+	{
 		struct feedback_failure x = {
 			.tenant_id = tg->t.id, .tenant = tg->t.name, .queue_id = qid,
-			.rcpt_index = qid[0] ? (int)tg->vi.rcpt_index : -1, .rcpt = rr->addr, .code = rr->code,
-			.status = rr->status, .text = rr->diagnostic[0] ? rr->diagnostic : rr->status,
+			.rcpt_index = qid[0] ? (int)tg->vi.rcpt_index : -1, .rcpt = verified ? rr->addr : "",
+			.claimed = rr->addr, .code = rr->code, .status = rr->status,
+			.text = rr->diagnostic[0] ? rr->diagnostic : rr->status,
 			.source = r->format[0] ? r->format : "report", .report_id = report_id,
 		};
-		if (!fb_action_failed(r, rr)) {
-			if (delayed == NULL && strcasecmp(rr->action, "delayed") == 0)
-				delayed = rr;
-			continue;
-		}
-		if (qid[0] != '\0' && state_event_seen(f->st, tg->t.id, "bounce", qid, x.rcpt_index) != 0)
-			return fb_duplicate(f, tg, "bounce", qid);
-		if (feedback_failure_note(f, &x, now) < 0)
-			return -1;
-		applied++;
-		break;
+		if (qid[0] != '\0' && (seen = state_event_seen(f->st, tg->t.id, "bounce", qid, x.rcpt_index, x.rcpt)) != 0)
+			return seen < 0 ? -1 : fb_duplicate(f, tg, "bounce", qid);
+		return feedback_failure_note(f, &x, now) < 0 ? -1 : 1;
 	}
-	if (applied == 0 && delayed != NULL)
-		return fb_apply_delay(f, r, tg, delayed, qid, report_id, now);
-	return applied;
 }
 
 /* The complaining recipient: the report's Original-Rcpt-To, else the
@@ -224,43 +254,56 @@ fb_complaint_rcpt(const struct report *r)
 	return "";
 }
 
+/* Suppress a verified complaining recipient. 0 or -1. */
 static int
-fb_apply_complaint(const struct feedback *f, const struct report *r, const struct fb_target *tg,
-    const char *report_id, time_t now)
+fb_complaint_suppress(const struct feedback *f, const struct fb_target *tg, const char *rcpt,
+    const char *detail, const char *qid, const char *report_id, time_t now)
 {
-	const char *rcpt = fb_complaint_rcpt(r);
-	char qid[17], detail[200], q1[400], q2[160];
 	struct suppression s;
-	bool suppress = rcpt[0] != '\0';
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.addr, sizeof(s.addr), "%s", rcpt);
+	s.reason = SUPPRESS_COMPLAINT;
+	s.time = now;
+	snprintf(s.cause, sizeof(s.cause), "arf %s report %s%s%s", detail, report_id, qid[0] ? " queue " : "", qid);
+	return state_suppression_add(f->st, tg->t.id, &s);
+}
+
+/* A complaint counts for its tenant (the token is genuine); the recipient
+ * is suppressed only when it is the address the token was bound to. */
+static int
+fb_apply_complaint(const struct feedback *f, const unsigned char secret[32], const struct report *r,
+    const struct fb_target *tg, const char *report_id, time_t now)
+{
+	const char *claimed = fb_complaint_rcpt(r);
+	bool verified = verp_rcpt_matches(secret, &tg->vi, claimed);
+	const char *rcpt = verified ? claimed : "";
+	char qid[17], detail[200], q1[400], q2[160];
+	int idx, seen;
 
 	fb_qid_upper(&tg->vi, qid);
-	if (qid[0] != '\0' && state_event_seen(f->st, tg->t.id, "complaint", qid, (int)tg->vi.rcpt_index) != 0)
-		return fb_duplicate(f, tg, "complaint", qid);
+	idx = qid[0] ? (int)tg->vi.rcpt_index : -1;
+	if (qid[0] != '\0' && (seen = state_event_seen(f->st, tg->t.id, "complaint", qid, idx, rcpt)) != 0)
+		return seen < 0 ? -1 : fb_duplicate(f, tg, "complaint", qid);
 	snprintf(detail, sizeof(detail), "%s%s%s", r->feedback_type[0] ? r->feedback_type : "abuse",
 	    r->user_agent[0] ? " from " : "", r->user_agent);
+	/* the suppression first: a failure leaves no event, so the retry redoes both */
+	if (verified && fb_complaint_suppress(f, tg, rcpt, detail, qid, report_id, now) < 0)
+		return -1;
 	{
 		struct state_event e = {
 			.time = now, .tenant_id = tg->t.id, .kind = "complaint", .queue_id = qid,
-			.rcpt_index = qid[0] ? (int)tg->vi.rcpt_index : -1, .rcpt = rcpt, .category = "complaint",
+			.rcpt_index = idx, .rcpt = rcpt, .category = "complaint",
 			.hard = true, .status = "", .detail = detail, .source = "arf", .report_id = report_id,
 		};
 		if (state_events_record(f->st, &e, 1) < 0)
 			return -1;
 	}
-	if (suppress) {
-		memset(&s, 0, sizeof(s));
-		snprintf(s.addr, sizeof(s.addr), "%s", rcpt);
-		s.reason = SUPPRESS_COMPLAINT;
-		s.time = now;
-		snprintf(s.cause, sizeof(s.cause), "arf %s report %s%s%s", detail, report_id, qid[0] ? " queue " : "", qid);
-		if (state_suppression_add(f->st, tg->t.id, &s) < 0)
-			return -1;
-	}
 	log_info("event=complaint tenant=%s queue_id=%s rcpt=%s type=%s report=%s suppressed=%s",
 	    log_quote(q2, sizeof(q2), tg->t.name, strlen(tg->t.name)), qid[0] ? qid : "-",
-	    suppress ? log_quote(q1, sizeof(q1), rcpt, strlen(rcpt)) : "-",
+	    claimed[0] ? log_quote(q1, sizeof(q1), claimed, strlen(claimed)) : "-",
 	    r->feedback_type[0] ? r->feedback_type : "abuse", report_id,
-	    suppress ? "complaint" : "no-recipient");
+	    verified ? "complaint" : claimed[0] ? "unverified" : "no-recipient");
 	if (f->rep != NULL) {
 		rep_note(f->rep, tg->t.id, REP_COMPLAINT, 1, now);
 		rep_evaluate(f->rep, f->st, tg->t.id, now);
@@ -291,9 +334,22 @@ fb_apply_other(const struct feedback *f, const struct report *r, const struct fb
 	return 0;
 }
 
+/* The ARF feedback types that are a recipient's complaint (RFC 5965 3.5):
+ * not "not-spam", nor RFC 6591's "auth-failure" reports. */
+static bool
+fb_arf_is_complaint(const struct report *r)
+{
+	static const char *const types[] = { "abuse", "fraud", "virus", "" };
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcasecmp(r->feedback_type, types[i]) == 0)
+			return true;
+	return false;
+}
+
 static int
-fb_apply(const struct feedback *f, const struct report *r, const struct fb_target *tg,
-    const char *report_id, time_t now)
+fb_apply(const struct feedback *f, const unsigned char secret[32], const struct report *r,
+    const struct fb_target *tg, const char *report_id, time_t now)
 {
 	/* The complaint address is public: what reaches it counts only when
 	 * its original message carries a genuine token of this tenant, or
@@ -305,55 +361,57 @@ fb_apply(const struct feedback *f, const struct report *r, const struct fb_targe
 		    log_quote(q, sizeof(q), tg->t.name, strlen(tg->t.name)), report_id, report_kind_name(r->kind));
 		return fb_apply_other(f, r, tg, report_id, now);
 	}
-	/* an ARF report is a complaint only when it says so: "not-spam" is not one */
-	if (r->kind == REPORT_ARF && strcasecmp(r->feedback_type, "not-spam") != 0)
-		return fb_apply_complaint(f, r, tg, report_id, now);
+	if (r->kind == REPORT_ARF && fb_arf_is_complaint(r))
+		return fb_apply_complaint(f, secret, r, tg, report_id, now);
 	if ((r->kind == REPORT_DSN || r->kind == REPORT_BOUNCE) && r->nrcpts > 0) {
-		int n = fb_apply_bounce(f, r, tg, report_id, now);
+		int n = fb_apply_bounce(f, secret, r, tg, report_id, now);
 		if (n != 0)
 			return n;
 	}
 	return fb_apply_other(f, r, tg, report_id, now);
 }
 
-/* Apply the report for each of the message's recipients. */
-static int
-fb_report_apply_all(const struct feedback *f, const struct spool_env *env, const struct report *r, time_t now)
+/* Apply the report for each of the message's recipients: done[i] true
+ * when recipient i is done (applied, or nothing to apply), false when a
+ * database error leaves it for a retry. */
+static void
+fb_report_apply_all(const struct feedback *f, const struct spool_env *env, const struct report *r, time_t now,
+    bool *done)
 {
 	unsigned char secret[32];
-	int rc = 0;
 
 	if (state_verp_secret(f->st, secret) < 0)
-		return -1;
-	for (size_t i = 0; i < env->nrcpts && rc >= 0; i++) {
+		return;
+	for (size_t i = 0; i < env->nrcpts; i++) {
 		struct fb_target tg;
 		char q[400];
-		int found = fb_target_of(f, secret, env->rcpts[i].addr, &tg);
-		if (found < 0)
-			rc = -1;
-		else if (found == 0)
+		int found;
+		if (env->rcpts[i].state != SPOOL_RCPT_PENDING)
+			continue;
+		found = fb_target_of(f, secret, env->rcpts[i].addr, &tg);
+		if (found == 0) {
 			log_warn("event=report-orphaned id=%s rcpt=%s reason=\"no tenant owns this return path any more\"",
 			    env->id, log_quote(q, sizeof(q), env->rcpts[i].addr, strlen(env->rcpts[i].addr)));
-		else {
+			done[i] = true;
+		} else if (found > 0) {
 			if (tg.complaint)
 				fb_target_from_original(secret, r, &tg);
-			rc = fb_apply(f, r, &tg, env->id, now);
+			done[i] = fb_apply(f, secret, r, &tg, env->id, now) >= 0;
 		}
 	}
 	sodium_memzero(secret, sizeof(secret));
-	return rc < 0 ? -1 : 0;
 }
 
 int
-feedback_report_process(const struct feedback *f, const struct spool_env *env, int fd, time_t now)
+feedback_report_process(const struct feedback *f, const struct spool_env *env, int fd, time_t now, bool *done)
 {
 	struct report r;
 	size_t len = 0;
 	char *buf = fb_content_read(env, fd, &len);
-	int rc;
 
 	if (buf == NULL) {
-		log_error("event=report-unreadable id=%s error=\"%s\"", env->id, strerror(errno ? errno : EIO));
+		int e = errno ? errno : EIO;
+		log_error("event=report-unreadable id=%s error=\"%s\"", env->id, strerror(e));
 		return -1;
 	}
 	memset(&r, 0, sizeof(r));
@@ -361,7 +419,7 @@ feedback_report_process(const struct feedback *f, const struct spool_env *env, i
 	free(buf);
 	log_info("event=report id=%s kind=%s format=%s nrcpt=%zu", env->id, report_kind_name(r.kind),
 	    r.format[0] ? r.format : "-", r.nrcpts);
-	rc = fb_report_apply_all(f, env, &r, now);
+	fb_report_apply_all(f, env, &r, now, done);
 	report_free(&r);
-	return rc;
+	return 0;
 }

@@ -13,18 +13,33 @@
 
 const char ctl_events_usage[] =
     "  events list TENANT [KIND [LIMIT]]     bounces (with category), complaints, auto-replies;\n"
-    "                                        KIND bounce|complaint|autoreply|report-unrecognized|all\n";
+    "                                        KIND bounce|complaint|delayed|autoreply|suppressed|\n"
+    "                                        report-unrecognized|all\n";
+
+/* A remote peer's text for a terminal and a tab-separated column:
+ * control octets and tabs become spaces. */
+static const char *
+ctl_events_clean(const char *in, char *out, size_t outsz)
+{
+	size_t n = 0;
+
+	for (; *in != '\0' && n + 1 < outsz; in++)
+		out[n++] = (unsigned char)*in < 0x20 || *in == 0x7f ? ' ' : *in;
+	out[n] = '\0';
+	return out;
+}
 
 static void
 ctl_events_line(void *arg, const struct state_event *e)
 {
-	char when[64];
+	char when[64], rcpt[400], detail[1100];
 
 	(void)arg;
 	printf("%s\t%s\t%s\t%s\t%s%s\t%s\t%s\t%s\n", ctl_time_text(e->time, when, sizeof(when)), e->kind,
-	    e->queue_id[0] ? e->queue_id : "-", e->rcpt[0] ? e->rcpt : "-",
+	    e->queue_id[0] ? e->queue_id : "-", e->rcpt[0] ? ctl_events_clean(e->rcpt, rcpt, sizeof(rcpt)) : "-",
 	    e->category[0] ? e->category : "-", e->category[0] ? (e->hard ? " (hard)" : " (soft)") : "",
-	    e->source[0] ? e->source : "-", e->status[0] ? e->status : "-", e->detail);
+	    e->source[0] ? e->source : "-", e->status[0] ? e->status : "-",
+	    ctl_events_clean(e->detail, detail, sizeof(detail)));
 }
 
 static int

@@ -846,6 +846,7 @@ qmgr_release_by(struct qmgr *q, const char *id, const char *by)
 	e = qmgr_find(q, id);
 	if (e != NULL && e->state == QE_HOLD && spool_queue_hold(q->h.spool, id, false) == 0) {
 		e->attempts = 0;
+		e->review_hold = false;
 		qmgr_ready_push(q, e);
 		log_info("event=released id=%s by=%s", id, by);
 		rc = 0;

@@ -90,6 +90,8 @@ smtp_ref_write(struct smtp_session *s)
 		return 0;
 	}
 	snprintf(vi.queue_id, sizeof(vi.queue_id), "%s", tx->id);
+	if (tx->nrcpts == 1)     /* one recipient: the header names its address too */
+		verp_rcpt_bind(secret, &vi, tx->rcpts[0].path.addr);
 	verp_ref_make(secret, &vi, ref, sizeof(ref));
 	sodium_memzero(secret, sizeof(secret));
 	n = snprintf(hdr, sizeof(hdr), VERP_REF_HEADER ": %s\r\n", ref);
@@ -249,6 +251,9 @@ smtp_strikes_clear(struct smtp_session *s)
 static void
 smtp_return_path_end(struct smtp_session *s)
 {
+	/* a report is never the tenant's mail: not held for its review */
+	s->tx.hold_reason[0] = '\0';
+	s->tx.hold_review = false;
 	if (smtp_return_path_record(s) != 0) {
 		smtp_tx_refuse(s, "message-refused",
 		    "451 4.3.0 Error: cannot record the report, try again later");

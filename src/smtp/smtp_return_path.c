@@ -9,9 +9,11 @@
  * taken here), RFC 3463 5.1.1.
  * SECURITY: the token comes from anyone on the Internet: verp_local_check
  * authenticates it (HMAC, constant time) and its tenant must own the
- * domain. The row is committed with synchronous=FULL before the 250 (never
- * 250 before stable storage). The write runs on the worker's loop: a short
- * fsync, and bounces are few next to mail.
+ * domain. The row is committed (synchronous=FULL) before the report is
+ * handed to the spool's committer, whose durable commit alone allows the
+ * 250; a failed commit after the row leaves an extra attribution row (a
+ * retry repeats it), never a lost report. The write runs on the worker's
+ * loop: a short fsync, and bounces are few next to mail.
  */
 #include "smtp/smtp_internal.h"
 

@@ -20,7 +20,7 @@ struct state;
 struct state_event {
 	time_t      time;
 	long long   tenant_id;
-	const char *kind;         /* bounce, deferral, complaint, autoreply, report-unrecognized, suppressed */
+	const char *kind;         /* bounce, delayed, complaint, autoreply, report-unrecognized, suppressed */
 	const char *queue_id;     /* the tenant's message, "" when unknown */
 	int         rcpt_index;   /* its recipient, -1 when unknown */
 	const char *rcpt;         /* the recipient's address, "" when unknown */
@@ -35,9 +35,10 @@ struct state_event {
 /* Record n events in one transaction. 0 or -1. */
 int state_events_record(struct state *st, const struct state_event *ev, size_t n);
 
-/* Is there an event of kind for this recipient of this message? 1, 0, -1. */
+/* Is there an event of kind for this recipient (index and address, ""
+ * when unknown) of this message? 1, 0, -1. */
 int state_event_seen(struct state *st, long long tenant_id, const char *kind, const char *queue_id,
-    int rcpt_index);
+    int rcpt_index, const char *rcpt);
 
 typedef void (*state_event_fn)(void *arg, const struct state_event *ev);
 /* The last limit events of tenant_id (0: every tenant), newest first. */

@@ -54,10 +54,11 @@ state_events_record(struct state *st, const struct state_event *ev, size_t n)
 
 int
 state_event_seen(struct state *st, long long tenant_id, const char *kind, const char *queue_id,
-    int rcpt_index)
+    int rcpt_index, const char *rcpt)
 {
-	sqlite3_stmt *stmt = state_prepare(st, "SELECT 1 FROM events WHERE queue_id = ?1 AND tenant_id = ?2"
-	    " AND kind = ?3 AND rcpt_index = ?4 LIMIT 1;");
+	/* "queue_id != ''" lets SQLite use the partial index events_message */
+	sqlite3_stmt *stmt = state_prepare(st, "SELECT 1 FROM events WHERE queue_id = ?1 AND queue_id != ''"
+	    " AND tenant_id = ?2 AND kind = ?3 AND rcpt_index = ?4 AND rcpt = ?5 LIMIT 1;");
 	int rc;
 
 	if (stmt == NULL)
@@ -66,6 +67,7 @@ state_event_seen(struct state *st, long long tenant_id, const char *kind, const 
 	sqlite3_bind_int64(stmt, 2, tenant_id);
 	sqlite3_bind_text(stmt, 3, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_int(stmt, 4, rcpt_index);
+	sqlite3_bind_text(stmt, 5, rcpt != NULL ? rcpt : "", -1, SQLITE_STATIC);
 	rc = sqlite3_step(stmt);
 	state_stmt_done(stmt);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;

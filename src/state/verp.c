@@ -37,12 +37,73 @@ verp_mac(const unsigned char secret[32], const struct verp_info *vi, char out[VE
 	out[o] = '\0';
 }
 
+static void
+verp_b32(const unsigned char *in, size_t chars, char *out)
+{
+	static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+	unsigned bits = 0, acc = 0;
+	size_t o = 0, i = 0;
+
+	while (o < chars) {
+		if (bits < 5) {
+			acc = (acc << 8) | in[i++];
+			bits += 8;
+		}
+		out[o++] = b32[(acc >> (bits - 5)) & 31];
+		bits -= 5;
+	}
+	out[o] = '\0';
+}
+
+/* The recipient MAC of vi (queue id lowercase) for addr. */
+static void
+verp_rcpt_mac(const unsigned char secret[32], const struct verp_info *vi, const char *addr,
+    char out[VERP_RCPT_MAC_CHARS + 1])
+{
+	unsigned char mac[crypto_auth_hmacsha256_BYTES];
+	crypto_auth_hmacsha256_state st;
+	char head[96], qid[sizeof(vi->queue_id)];
+	size_t i;
+	int n;
+
+	for (i = 0; vi->queue_id[i] != '\0' && i + 1 < sizeof(qid); i++)
+		qid[i] = (char)tolower((unsigned char)vi->queue_id[i]);
+	qid[i] = '\0';
+	n = snprintf(head, sizeof(head), "rcpt:%lld-%s-%u:", vi->tenant_id, qid, vi->rcpt_index);
+	crypto_auth_hmacsha256_init(&st, secret, 32);
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)head, (size_t)n);
+	for (const char *p = addr; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)tolower((unsigned char)*p);
+		crypto_auth_hmacsha256_update(&st, &c, 1);
+	}
+	crypto_auth_hmacsha256_final(&st, mac);
+	verp_b32(mac, VERP_RCPT_MAC_CHARS, out);
+}
+
+void
+verp_rcpt_bind(const unsigned char secret[32], struct verp_info *vi, const char *addr)
+{
+	verp_rcpt_mac(secret, vi, addr, vi->rcpt_mac);
+}
+
+bool
+verp_rcpt_matches(const unsigned char secret[32], const struct verp_info *vi, const char *addr)
+{
+	char want[VERP_RCPT_MAC_CHARS + 1];
+
+	if (vi->rcpt_mac[0] == '\0' || addr == NULL || addr[0] == '\0')
+		return false;
+	verp_rcpt_mac(secret, vi, addr, want);
+	return sodium_memcmp(want, vi->rcpt_mac, VERP_RCPT_MAC_CHARS) == 0;
+}
+
 void
 verp_local_make(const unsigned char secret[32], const struct verp_info *vi, char *out, size_t outsz)
 {
 	char mac[VERP_MAC_CHARS + 1];
 	char qid[sizeof(vi->queue_id)];
 	size_t i;
+	int n;
 
 	for (i = 0; vi->queue_id[i] != '\0' && i + 1 < sizeof(qid); i++)
 		qid[i] = (char)tolower((unsigned char)vi->queue_id[i]);
@@ -52,7 +113,11 @@ verp_local_make(const unsigned char secret[32], const struct verp_info *vi, char
 		memcpy(lower.queue_id, qid, sizeof(qid));
 		verp_mac(secret, &lower, mac);
 	}
-	snprintf(out, outsz, "b+%lld-%s-%u-%s", vi->tenant_id, qid, vi->rcpt_index, mac);
+	n = snprintf(out, outsz, "b+%lld-%s-%u-%s", vi->tenant_id, qid, vi->rcpt_index, mac);
+	/* the binding only where RFC 5321's 64 octets leave room */
+	if (vi->rcpt_mac[0] != '\0' && n > 0 && (size_t)n + 1 + VERP_RCPT_MAC_CHARS <= VERP_LOCAL_MAX &&
+	    (size_t)n + 1 + VERP_RCPT_MAC_CHARS < outsz)
+		snprintf(out + n, outsz - (size_t)n, "-%s", vi->rcpt_mac);
 }
 
 void
@@ -113,7 +178,7 @@ bool
 verp_local_check(const unsigned char secret[32], const char *local, size_t len, struct verp_info *vi)
 {
 	const char *p = local + 2, *end = local + len, *dash;
-	char want[VERP_MAC_CHARS + 1], got[VERP_MAC_CHARS + 1];
+	char want[VERP_MAC_CHARS + 1], got[VERP_MAC_CHARS + 1], rmac[VERP_RCPT_MAC_CHARS + 1] = "";
 	unsigned long long tenant, idx;
 	size_t qlen;
 
@@ -133,6 +198,16 @@ verp_local_check(const unsigned char secret[32], const char *local, size_t len, 
 	p = dash + 1;
 	if (!verp_num(&p, end, '-', 1000000, &idx))
 		return false;
+	if ((size_t)(end - p) == VERP_MAC_CHARS + 1 + VERP_RCPT_MAC_CHARS && p[VERP_MAC_CHARS] == '-') {
+		for (size_t i = 0; i < VERP_RCPT_MAC_CHARS; i++) {
+			char c = (char)tolower((unsigned char)p[VERP_MAC_CHARS + 1 + i]);
+			if (!((c >= 'a' && c <= 'z') || (c >= '2' && c <= '7')))
+				return false;
+			rmac[i] = c;
+		}
+		rmac[VERP_RCPT_MAC_CHARS] = '\0';
+		end = p + VERP_MAC_CHARS;
+	}
 	if ((size_t)(end - p) != VERP_MAC_CHARS)
 		return false;
 	for (size_t i = 0; i < VERP_MAC_CHARS; i++)
@@ -145,5 +220,6 @@ verp_local_check(const unsigned char secret[32], const char *local, size_t len, 
 		memset(vi, 0, sizeof(*vi));
 		return false;
 	}
+	memcpy(vi->rcpt_mac, rmac, sizeof(vi->rcpt_mac));
 	return true;
 }

@@ -26,12 +26,17 @@ TEMPLATES = os.path.join(HERE, "..", "samples", "reports", "templates")
 BOUNCE_DOMAIN = "rp.shop.test"
 
 
-def verp_local(secret, tenant_id, queue_id, index):
-    """The return-path local part as src/state/verp.c makes it."""
+def verp_local(secret, tenant_id, queue_id, index, rcpt=None):
+    """The return-path local part as src/state/verp.c makes it, bound to
+    the recipient address rcpt when given."""
     qid = queue_id.lower()
     mac = hmac.new(secret, ("%d-%s-%d" % (tenant_id, qid, index)).encode(), hashlib.sha256).digest()
-    b32 = base64.b32encode(mac[:10]).decode().lower()
-    return "b+%d-%s-%d-%s" % (tenant_id, qid, index, b32)
+    token = "b+%d-%s-%d-%s" % (tenant_id, qid, index, base64.b32encode(mac[:10]).decode().lower())
+    if rcpt is not None:
+        rmac = hmac.new(secret, ("rcpt:%d-%s-%d:%s" % (tenant_id, qid, index, rcpt.lower())).encode(),
+                        hashlib.sha256).digest()
+        token += "-" + base64.b32encode(rmac[:5]).decode().lower()[:6]
+    return token
 
 
 def rcpt_reply(addr):
@@ -124,8 +129,10 @@ class FeedbackTest(unittest.TestCase):
                         self.f.log_text()[-3000:])
         return rid
 
-    def fill(self, template, qid, rcpt):
-        token = verp_local(self.secret, self.tid, qid, 0)
+    def fill(self, template, qid, rcpt, sent_to=None):
+        """The template with the return path and ref of the message qid sent
+        to sent_to (default rcpt), naming rcpt as the failed recipient."""
+        token = verp_local(self.secret, self.tid, qid, 0, sent_to or rcpt)
         with open(template, "rb") as fh:
             body = fh.read().decode()
         body = body.replace("{{RETURN_PATH}}", "%s@%s" % (token, BOUNCE_DOMAIN))
@@ -171,8 +178,11 @@ class FeedbackTest(unittest.TestCase):
         qid = self.send("ref-check@remote.test", "ref header")
         self.assertTrue(wait_for(lambda: any(b"Subject: ref header" in m["data"] for m in list(self.rx.messages))))
         data = [m for m in list(self.rx.messages) if b"Subject: ref header" in m["data"]][0]["data"]
-        want = verp_local(self.secret, self.tid, qid, 0)[2:]
-        self.assertIn(("X-Ferry-Ref: %s\r\n" % want).encode(), data)
+        token = verp_local(self.secret, self.tid, qid, 0, "ref-check@remote.test")
+        self.assertIn(("X-Ferry-Ref: %s\r\n" % token[2:]).encode(), data)
+        # the return path the receiver saw is the same token, bound to the recipient
+        sender = [m for m in list(self.rx.messages) if b"Subject: ref header" in m["data"]][0]["sender"]
+        self.assertEqual(sender, "%s@%s" % (token, BOUNCE_DOMAIN))
 
     # --- reports to the return path -------------------------------------------
 
@@ -193,7 +203,7 @@ class FeedbackTest(unittest.TestCase):
         for i, path in enumerate(bounces):
             name = os.path.basename(path)
             rcpt = "dsn%d@example.net" % i
-            qid = self.send("dsn-target%d@remote.test" % i, "dsn %s" % name)
+            qid = self.send(rcpt, "dsn %s" % name)
             token, body = self.fill(path, qid, rcpt)
             rid = self.report("%s@%s" % (token, BOUNCE_DOMAIN), body)
             evs = self.sql("SELECT kind, rcpt, category, hard, queue_id FROM events WHERE report_id = ?", (rid,))
@@ -228,14 +238,23 @@ class FeedbackTest(unittest.TestCase):
             self.assertEqual(self.refused_at_rcpt(rcpt)[0], 250)
 
     def test_one_token_cannot_suppress_other_addresses_and_counts_once(self):
+        # the token was bound to multi@remote.test; the report names others
         qid = self.send("multi@remote.test", "multi")
-        token, body = self.fill(self.sample("rfc3464-multi-rcpt.eml"), qid, "victim0@example.net")
+        token, body = self.fill(self.sample("rfc3464-multi-rcpt.eml"), qid, "victim0@example.net",
+                                sent_to="multi@remote.test")
         rid = self.report("%s@%s" % (token, BOUNCE_DOMAIN), body)
-        evs = self.sql("SELECT rcpt FROM events WHERE report_id = ?", (rid,))
-        self.assertEqual(len(evs), 1, evs)
+        evs = self.sql("SELECT kind, rcpt FROM events WHERE report_id = ?", (rid,))
+        self.assertEqual(evs, [("bounce", "")])      # counted, address unverified
+        self.assertIsNone(self.suppression("victim0@example.net"))
+        self.assertIn("suppressed=unverified", self.f.log_text())
         rid2 = self.report("%s@%s" % (token, BOUNCE_DOMAIN), body)     # replayed
         self.assertEqual(self.sql("SELECT COUNT(*) FROM events WHERE report_id = ?", (rid2,)), [(0,)])
         self.assertIn("event=report-duplicate", self.f.log_text())
+        # the genuine bounce of the bound address still counts and suppresses
+        token, body = self.fill(self.sample("rfc3464-postfix-hard.eml"), qid, "multi@remote.test")
+        rid3 = self.report("%s@%s" % (token, BOUNCE_DOMAIN), body)
+        self.assertEqual(self.sql("SELECT rcpt FROM events WHERE report_id = ?", (rid3,)), [("multi@remote.test",)])
+        self.assertEqual(self.suppression("multi@remote.test")[0], "hard-bounce")
 
     # --- complaints --------------------------------------------------------
 
@@ -291,7 +310,7 @@ class FeedbackTest(unittest.TestCase):
         arf = self.sample("arf-generic.eml")
 
         def complain(i):
-            token = verp_local(self.secret, tid, qids[i], 0)
+            token = verp_local(self.secret, tid, qids[i], 0, "reader%d@remote.test" % i)
             with open(arf, "rb") as fh:
                 body = fh.read().decode()
             body = body.replace("{{RETURN_PATH}}", token + "@rp.bulk.test").replace("{{REF}}", token[2:])

@@ -77,12 +77,49 @@ test_ref_header_token(void **state)
 	assert_false(verp_ref_check(secret, local, strlen(local), &got));   /* "b+b+..." */
 }
 
+/* A token bound to its recipient: parsed back with the binding, which
+ * matches that address (any case) and no other; a token too long for the
+ * binding leaves it out; one without it matches nothing. */
+static void
+test_rcpt_binding(void **state)
+{
+	struct verp_info vi = { .tenant_id = 7, .queue_id = "0123ABCD0123ABCD", .rcpt_index = 3 }, got;
+	char local[VERP_LOCAL_MAX + 1];
+
+	(void)state;
+	verp_rcpt_bind(secret, &vi, "Alice@Example.NET");
+	verp_local_make(secret, &vi, local, sizeof(local));
+	assert_int_equal(strlen(local), 2 + 1 + 1 + 16 + 1 + 1 + 1 + 16 + 1 + 6);
+	assert_true(verp_local_check(secret, local, strlen(local), &got));
+	assert_true(verp_rcpt_matches(secret, &got, "alice@example.net"));
+	assert_false(verp_rcpt_matches(secret, &got, "bob@example.net"));
+	assert_false(verp_rcpt_matches(secret, &got, ""));
+	/* the binding is not a free-for-all suffix: a changed one parses, but binds nobody */
+	local[strlen(local) - 1] = local[strlen(local) - 1] == 'a' ? 'b' : 'a';
+	assert_true(verp_local_check(secret, local, strlen(local), &got));
+	assert_false(verp_rcpt_matches(secret, &got, "alice@example.net"));
+	/* no binding: the old form, still genuine, matches no address */
+	memset(vi.rcpt_mac, 0, sizeof(vi.rcpt_mac));
+	verp_local_make(secret, &vi, local, sizeof(local));
+	assert_true(verp_local_check(secret, local, strlen(local), &got));
+	assert_false(verp_rcpt_matches(secret, &got, "alice@example.net"));
+	/* too long for 64 octets with it: left out, the token still fits */
+	vi.tenant_id = 9007199254740992LL;
+	vi.rcpt_index = 999999;
+	verp_rcpt_bind(secret, &vi, "alice@example.net");
+	verp_local_make(secret, &vi, local, sizeof(local));
+	assert_true(strlen(local) <= VERP_LOCAL_MAX);
+	assert_true(verp_local_check(secret, local, strlen(local), &got));
+	assert_string_equal(got.rcpt_mac, "");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip_and_spellings),
 		cmocka_unit_test(test_ref_header_token),
+		cmocka_unit_test(test_rcpt_binding),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
