@@ -199,7 +199,7 @@ static const struct conf_option conf_options[] = {
 	OPT_PERCENT(abuse_unknown_throttle,     0, 1000000, 50000),
 	OPT_INT(abuse_spike_factor,         0, 1000000, 10),        /* 0: no spike rule */
 	OPT_INT(abuse_spike_min,            0, 1000000000, 1000),
-	OPT_INT(abuse_throttle_rate,        1, 1000000000, 100),    /* messages per hour */
+	OPT_INT(abuse_throttle_rate,        1, 1000000000, 100),    /* recipients per hour */
 	/* Suppression lists: soft bounces that suppress a tenant's recipient */
 	OPT_INT(suppress_soft_threshold,    1, 1000, 3),
 	OPT_TIME(suppress_soft_window,      60, 365 * 86400, 7 * 86400),

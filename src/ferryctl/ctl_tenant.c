@@ -37,7 +37,7 @@ const char ctl_tenant_usage[] =
     "      [--throttle-rate N]             the tenant's reputation thresholds (P: 0.3%;\n"
     "                                        \"default\": ferry.conf's abuse_* value)\n"
     "  tenant suspend NAME [--reason TEXT]   refuse the tenant's mail (4xx) until resumed\n"
-    "  tenant throttle NAME [--reason TEXT]  limit it to its throttle rate (messages/hour)\n"
+    "  tenant throttle NAME [--reason TEXT]  limit it to its throttle rate (recipients/hour)\n"
     "  tenant review NAME [--reason TEXT]    accept its new mail into hold for review\n"
     "  tenant resume NAME                    clear suspension, throttle and review;\n"
     "                                        release its held mail\n"

@@ -116,16 +116,19 @@ ctl_show_thresholds(struct ctl *c, const struct rep_enforce *e)
 		rep_limits_default(&g);
 	rep_limits_effective(&g, o, &l);
 #define CTL_OWN(f) (o->f >= 0 ? "*" : "")
-	printf("thresholds:    over %lld%s from %lld%s delivered+bounced: complaint throttle %s%s,"
-	    " suspend %s%s; hard-bounce throttle %s%s; unknown-rcpt throttle %s%s\n",
+	/* each rule's minimum volume is on its own divisor (rep_rules_apply) */
+	printf("thresholds:    over %lld%s, from %lld%s delivered: complaint throttle %s%s,"
+	    " suspend %s%s; from %lld%s delivered+bounced: hard-bounce throttle %s%s;"
+	    " unknown-rcpt throttle %s%s\n",
 	    l.window % 3600 == 0 ? l.window / 3600 : l.window, l.window % 3600 == 0 ? "h" : "s",
 	    l.min_volume, CTL_OWN(min_volume),
 	    rep_ppm_text(l.complaint_throttle, a, sizeof(a)), CTL_OWN(complaint_throttle),
 	    rep_ppm_text(l.complaint_suspend, b, sizeof(b)), CTL_OWN(complaint_suspend),
+	    l.min_volume, CTL_OWN(min_volume),
 	    rep_ppm_text(l.hard_throttle, h, sizeof(h)), CTL_OWN(hard_throttle),
 	    rep_ppm_text(l.unknown_throttle, u, sizeof(u)), CTL_OWN(unknown_throttle));
 	printf("               review on a spike: last hour > %lld%s x the 7-day hourly average and"
-	    " > %lld%s; throttle rate %lld/h%s  (* the tenant's own)\n", l.spike_factor,
+	    " > %lld%s; throttle rate %lld recipients/h%s  (* the tenant's own)\n", l.spike_factor,
 	    CTL_OWN(spike_factor), l.spike_min, CTL_OWN(spike_min), l.throttle_rate,
 	    CTL_OWN(throttle_rate));
 #undef CTL_OWN

@@ -42,6 +42,15 @@ struct rep_table {
 	size_t            n;
 };
 
+/* The tenants noted since the last evaluation: an open-addressing hash
+ * set (0 marks a free slot; tenant ids start at 1), so rep_note, on the
+ * SMTP and delivery paths, adds in constant time under the mutex whatever
+ * the number of active tenants. */
+struct rep_set {
+	long long *slots;
+	size_t     n, cap;              /* cap a power of two, 0 before the first add */
+};
+
 struct rep {
 	pthread_mutex_t   mu;          /* pending, active, global, stop, autoeval */
 	pthread_cond_t    cv;
@@ -53,8 +62,7 @@ struct rep {
 	struct state     *st;
 	struct rep_limits global;
 	struct rep_table *pending;     /* not yet written */
-	long long        *active;      /* tenants noted since the last evaluation */
-	size_t            nactive, active_cap;
+	struct rep_set    active;      /* tenants noted since the last evaluation */
 };
 
 time_t
@@ -106,18 +114,37 @@ rep_table_free(struct rep_table *t)
 	free(t);
 }
 
+/* Add id (> 0) to set s, unless it is in already. */
+static void
+rep_set_add(struct rep_set *s, long long id)
+{
+	size_t mask, i;
+
+	if (id <= 0)
+		return;   /* no tenant has it; 0 would read as a free slot */
+	if (2 * (s->n + 1) > s->cap) {   /* at most half full: short probes */
+		struct rep_set grown = { .cap = s->cap ? s->cap * 2 : 64 };
+		grown.slots = xcalloc(grown.cap, sizeof(*grown.slots));
+		for (i = 0; i < s->cap; i++)
+			if (s->slots[i] != 0)
+				rep_set_add(&grown, s->slots[i]);
+		free(s->slots);
+		*s = grown;
+	}
+	mask = s->cap - 1;
+	for (i = (size_t)((unsigned long long)id * 11400714819323198485ull >> 32) & mask;
+	    s->slots[i] != 0; i = (i + 1) & mask)
+		if (s->slots[i] == id)
+			return;
+	s->slots[i] = id;
+	s->n++;
+}
+
 /* Remember tenant for the next evaluation. Called under mu. */
 static void
 rep_active_add(struct rep *r, long long tenant)
 {
-	for (size_t i = 0; i < r->nactive; i++)
-		if (r->active[i] == tenant)
-			return;
-	if (r->nactive == r->active_cap) {
-		r->active_cap = r->active_cap ? r->active_cap * 2 : 64;
-		r->active = xrealloc(r->active, r->active_cap * sizeof(*r->active));
-	}
-	r->active[r->nactive++] = tenant;
+	rep_set_add(&r->active, tenant);
 }
 
 void
@@ -284,30 +311,37 @@ rep_totals(struct rep *r, long long tenant_id, int seconds, time_t since, time_t
 	return rep_totals_n(r, tenant_id, &seconds, &since, 1, now, out);
 }
 
-/* The tenants noted since the last call (the caller frees *ids). */
-static size_t
-rep_active_take(struct rep *r, long long **ids)
+/* The tenants noted since the last call, as a set the caller owns. */
+static struct rep_set
+rep_active_take(struct rep *r)
 {
-	size_t n;
+	struct rep_set taken;
 
 	pthread_mutex_lock(&r->mu);
-	*ids = r->active;
-	n = r->nactive;
-	r->active = NULL;
-	r->nactive = r->active_cap = 0;
+	taken = r->active;
+	memset(&r->active, 0, sizeof(r->active));
 	pthread_mutex_unlock(&r->mu);
-	return n;
+	return taken;
 }
 
-static void
+size_t
 rep_evaluate_active(struct rep *r, time_t now)
 {
-	long long *ids;
-	size_t n = rep_active_take(r, &ids);
+	struct rep_set taken = rep_active_take(r);
+	size_t kept = 0;
 
-	for (size_t i = 0; i < n; i++)
-		rep_evaluate(r, r->st, ids[i], now);
-	free(ids);
+	for (size_t i = 0; i < taken.cap; i++) {
+		if (taken.slots[i] == 0 || rep_evaluate(r, r->st, taken.slots[i], now) >= 0)
+			continue;
+		/* not evaluated (database busy): its evidence is still there,
+		 * so it goes in again for the next round, not at its next mail */
+		pthread_mutex_lock(&r->mu);
+		rep_active_add(r, taken.slots[i]);
+		pthread_mutex_unlock(&r->mu);
+		kept++;
+	}
+	free(taken.slots);
+	return kept;
 }
 
 static void
@@ -410,7 +444,7 @@ rep_close(struct rep *r)
 	rep_flush_with(r, r->db);
 	sqlite3_close_v2(r->db);
 	rep_table_free(r->pending);
-	free(r->active);
+	free(r->active.slots);
 	free(r->db_path);
 	pthread_rwlock_destroy(&r->flush_lock);
 	pthread_mutex_destroy(&r->mu);

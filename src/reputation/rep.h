@@ -54,13 +54,14 @@ struct conf;
  * abuse_* options give the global ones, tenants columns override them. */
 struct rep_limits {
 	long long window;             /* seconds the rates are taken over */
-	long long min_volume;         /* delivered + bounced in the window before a rate rule applies */
+	long long min_volume;         /* before a rate rule applies: delivered (complaint rules),
+	                                 delivered + bounced (bounce rules) in the window */
 	long long complaint_throttle, complaint_suspend;   /* of delivered */
 	long long hard_throttle;      /* hard bounces, of delivered + bounced */
 	long long unknown_throttle;   /* unknown recipients, of delivered + bounced */
 	long long spike_factor;       /* last hour's sent > factor x the 7-day hourly average */
 	long long spike_min;          /* ... and > this many */
-	long long throttle_rate;      /* a throttled tenant's messages per hour */
+	long long throttle_rate;      /* a throttled tenant's recipients per hour */
 };
 
 /* The defaults of ferry.conf (docs/configuration.md says why each). */

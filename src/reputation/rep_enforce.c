@@ -98,11 +98,15 @@ rep_enforce_set(struct state *st, long long tenant_id, enum rep_state s, const c
 	return rep_enforce_update(st, REP_SET_SQL(""), tenant_id, s, reason, now) < 0 ? -1 : 0;
 }
 
+/* A tenant an operator suspended (`tenant suspend`: suspended = 1 with a
+ * lower enforce_state) is left as it is: its own reason stays in
+ * suspend_reason, and it sends nothing until `tenant resume` clears all. */
 int
 rep_enforce_escalate(struct state *st, long long tenant_id, enum rep_state s, const char *reason,
     time_t now)
 {
-	int n = rep_enforce_update(st, REP_SET_SQL(" AND enforce_state < ?2"), tenant_id, s, reason, now);
+	int n = rep_enforce_update(st, REP_SET_SQL(" AND enforce_state < ?2 AND suspended = 0"),
+	    tenant_id, s, reason, now);
 
 	return n < 0 ? -1 : n > 0;
 }
@@ -140,9 +144,10 @@ rep_override_set(struct state *st, long long tenant_id, const struct rep_overrid
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Seconds since the tenant's first bucket in the last 7 days (0: none). */
+/* Seconds since the tenant's first bucket in the last 7 days and after
+ * since (its last resume; 0 none), as the windows count (0: none). */
 static long long
-rep_history(struct state *st, long long tenant_id, time_t now)
+rep_history(struct state *st, long long tenant_id, time_t since, time_t now)
 {
 	sqlite3_stmt *stmt = state_prepare(st, "SELECT min(bucket) FROM reputation"
 	    " WHERE tenant_id = ?1 AND bucket >= ?2;");
@@ -151,7 +156,7 @@ rep_history(struct state *st, long long tenant_id, time_t now)
 	if (stmt == NULL)
 		return 0;
 	sqlite3_bind_int64(stmt, 1, tenant_id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)(now - 7 * 86400));
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)rep_window_first(7 * 86400, since, now));
 	if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL)
 		h = (long long)(now - (time_t)sqlite3_column_int64(stmt, 0));
 	state_stmt_done(stmt);
@@ -186,20 +191,26 @@ rep_evaluate(struct rep *r, struct state *st, long long tenant_id, time_t now)
 	rep_limits_get(r, &g);
 	rep_limits_effective(&g, &e.over, &l);
 	{
-		/* evidence from the last resume on; the baseline is all history */
+		/* evidence from the last resume on, the spike's baseline too: the
+		 * hour leaves out what came before the resume, so the 7 days it is
+		 * taken from must as well */
 		const int secs[3] = { (int)l.window, 3600, 7 * 86400 };
-		const time_t since[3] = { e.resumed, e.resumed, 0 };
+		const time_t since[3] = { e.resumed, e.resumed, e.resumed };
 		if (rep_totals_n(r, tenant_id, secs, since, 3, now, w) != 0)
 			return -1;
 	}
-	s = rep_rules_apply(&l, &w[0], &w[1], &w[2], rep_history(st, tenant_id, now), reason,
-	    sizeof(reason));
+	s = rep_rules_apply(&l, &w[0], &w[1], &w[2], rep_history(st, tenant_id, e.resumed, now),
+	    reason, sizeof(reason));
 	if (s <= e.state)
 		return (int)e.state;
 	rc = rep_enforce_escalate(st, tenant_id, s, reason, now);
 	if (rc < 0)
 		return -1;
-	if (rc == 1)
+	if (rc == 1) {
 		rep_enforce_log(&e, tenant_id, s, reason);
-	return (int)s;
+		return (int)s;
+	}
+	/* left alone (an operator's suspension) or escalated meanwhile by
+	 * another thread: what is stored now */
+	return rep_enforce_read(st, tenant_id, &e) == 1 ? (int)e.state : -1;
 }

@@ -33,6 +33,11 @@ int rep_totals_n(struct rep *r, long long tenant_id, const int *seconds, const t
 void rep_sums_totals(struct rep_sums *s, struct rep_totals *out);
 void rep_sums_free(struct rep_sums *s);
 
+/* Evaluate the tenants noted since the last round (the thread's job every
+ * few seconds; tests call it); a tenant whose evaluation failed stays
+ * noted for the next round. Returns how many stayed. */
+size_t rep_evaluate_active(struct rep *r, time_t now);
+
 /* The running thresholds and state handle of r. */
 void rep_limits_get(struct rep *r, struct rep_limits *out);
 struct state *rep_state(struct rep *r);

@@ -182,17 +182,22 @@ rep_rules_apply(const struct rep_limits *l, const struct rep_totals *win,
     char *reason, size_t len)
 {
 	long long volume = win->delivered + win->bounced;
+	/* Each rule's minimum is on its own divisor: complaints are a rate of
+	 * delivered mail, so 600 bounces and 5 deliveries (ferry's IPs on a
+	 * blocklist) do not make one complaint a 20% rate "over 605". */
+	bool enough_delivered = win->delivered > 0 && win->delivered >= l->min_volume;
 	bool enough = volume > 0 && volume >= l->min_volume;
 
 	reason[0] = '\0';
-	if (enough && rep_rule_rate("complaint", win->complaint, win->delivered,
+	if (enough_delivered && rep_rule_rate("complaint", win->complaint, win->delivered,
 	    l->complaint_suspend, l, reason, len))
 		return REP_SUSPENDED;
 	if (rep_rule_spike(l, hour, week, history, reason, len))
 		return REP_REVIEW;
-	if (enough && (rep_rule_rate("complaint", win->complaint, win->delivered,
-	    l->complaint_throttle, l, reason, len) ||
-	    rep_rule_rate("hard-bounce", win->hard, volume, l->hard_throttle, l, reason, len) ||
+	if (enough_delivered && rep_rule_rate("complaint", win->complaint, win->delivered,
+	    l->complaint_throttle, l, reason, len))
+		return REP_THROTTLED;
+	if (enough && (rep_rule_rate("hard-bounce", win->hard, volume, l->hard_throttle, l, reason, len) ||
 	    rep_rule_rate("unknown-recipient", win->unknown, volume, l->unknown_throttle, l,
 	    reason, len)))
 		return REP_THROTTLED;

@@ -98,6 +98,10 @@ struct smtp_tx {
 	 * fails), and when. */
 	bool                    counted;
 	time_t                  counted_at;
+	/* A throttled tenant's recipients an hour (0: not throttled), and
+	 * whether this message's recipients were taken from that window. */
+	long long               throttle_rcpts;
+	bool                    rcpts_counted;
 	/* The transaction is the tenant's (lockdown, limits, 'G' record). A
 	 * connector's client on the mx listener also brings ordinary inbound
 	 * mail: its transaction becomes the tenant's at the first recipient

@@ -111,14 +111,6 @@ smtp_tenant_windows(const struct state_ident *id, struct counter_spec specs[SMTP
 	return SMTP_TENANT_WINDOWS;
 }
 
-/* The tenant's counter key ("t:ID", as smtp_tenant_windows names it) in buf. */
-static const char *
-smtp_tenant_hour_key(const struct state_ident *id, char *buf, size_t bufsz)
-{
-	snprintf(buf, bufsz, "t:%lld", id->tenant_id);
-	return buf;
-}
-
 /* "451 4.7.1 Rate limit reached: ..." for window i, ending at reset. */
 static const char *
 smtp_tenant_rate_reply(const struct state_ident *id, const struct counter_spec *specs, size_t i,
@@ -199,10 +191,42 @@ smtp_tenant_sender_check(struct smtp_session *s, char *buf, size_t bufsz)
 	return NULL;
 }
 
+/* The tenant's recipients of the current UTC hour ("r:ID"): counted for
+ * every message, limited only while it is throttled, so a throttle that
+ * starts mid-hour counts what the hour already sent. */
+static void
+smtp_tenant_rcpt_window(const struct state_ident *id, long long limit, struct counter_spec *spec)
+{
+	snprintf(spec->key, sizeof(spec->key), "r:%lld", id->tenant_id);
+	spec->period = 3600;
+	spec->limit = limit;
+}
+
+static long long
+smtp_tenant_rcpts_used(struct smtp_session *s)
+{
+	struct counter_spec spec;
+
+	smtp_tenant_rcpt_window(&s->ident, 0, &spec);
+	return counters_get(s->h->counters, spec.key, spec.period, time(NULL));
+}
+
+static const char *
+smtp_tenant_throttle_reply(const struct smtp_session *s, const char *code, const char *reason,
+    char *buf, size_t bufsz)
+{
+	snprintf(buf, bufsz, "%s Tenant %s is throttled to %lld recipients per hour%s%s;"
+	    " try again later", code, s->ident.tenant, s->tx.throttle_rcpts,
+	    reason[0] != '\0' ? ": " : "", reason);
+	return buf;
+}
+
 /* Reputation enforcement at MAIL (src/reputation/): a throttled tenant
- * gets abuse_throttle_rate messages an hour (its hourly window is lowered
- * to it, so the take at the end of DATA holds it too) and a 451 once they
- * are used; a tenant under review has its message held. A suspension is
+ * gets abuse_throttle_rate recipients an hour: refused at MAIL once they
+ * are used, at RCPT past what is left (smtp_tenant_rcpt_check), and the
+ * end of DATA takes them for good. Counting recipients, not messages, is
+ * what stops a campaign: one message may carry max_recipients of them.
+ * A tenant under review has its message held. A suspension is
  * tenants.suspended, refused before this. */
 static const char *
 smtp_tenant_rep_check(struct smtp_session *s, char *buf, size_t bufsz)
@@ -232,14 +256,10 @@ smtp_tenant_rep_check(struct smtp_session *s, char *buf, size_t bufsz)
 	if (e.state != REP_THROTTLED)
 		return NULL;
 	rate = rep_throttle_rate(s->h->rep, &e);
-	if (id->tenant_limits.per_hour <= 0 || id->tenant_limits.per_hour > rate)
-		id->tenant_limits.per_hour = rate > 0 ? rate : 1;
-	if (counters_get(s->h->counters, smtp_tenant_hour_key(id, buf, bufsz), 3600, time(NULL)) <
-	    id->tenant_limits.per_hour)
+	s->tx.throttle_rcpts = rate > 0 ? rate : 1;
+	if (smtp_tenant_rcpts_used(s) < s->tx.throttle_rcpts)
 		return NULL;
-	snprintf(buf, bufsz, "451 4.7.1 Tenant %s is throttled to %lld messages per hour: %s;"
-	    " try again later", id->tenant, id->tenant_limits.per_hour, reason);
-	return buf;
+	return smtp_tenant_throttle_reply(s, "451 4.7.1", reason, buf, bufsz);
 }
 
 static const char *
@@ -304,7 +324,9 @@ smtp_tenant_relay_rcpt(struct smtp_session *s, char *buf, size_t bufsz)
 }
 
 /* RCPT TO: recipients per message, the smaller of the tenant's and the
- * subject's nonzero limits. */
+ * subject's nonzero limits; a throttled tenant's recipients left this hour
+ * (452, RFC 5321 4.5.3.1.10: the client sends the rest later). Dropped
+ * (suppressed) recipients are never delivered and do not count there. */
 const char *
 smtp_tenant_rcpt_check(struct smtp_session *s, char *buf, size_t bufsz)
 {
@@ -312,6 +334,12 @@ smtp_tenant_rcpt_check(struct smtp_session *s, char *buf, size_t bufsz)
 	bool by_tenant = t > 0 && (u <= 0 || t <= u);
 	long long limit = by_tenant ? t : u;
 
+	if (s->tx.as_tenant && s->tx.throttle_rcpts > 0 &&
+	    smtp_tenant_rcpts_used(s) + (long long)s->tx.nrcpts >= s->tx.throttle_rcpts) {
+		smtp_tenant_throttle_reply(s, "452 4.7.1", "", buf, bufsz);
+		smtp_tenant_log_refusal(s, "rcpt", buf);
+		return buf;
+	}
 	if (!s->tx.as_tenant || limit <= 0 || s->tx.nrcpts + s->tx.ndropped < (size_t)limit)
 		return NULL;
 	snprintf(buf, bufsz, "452 4.5.3 Too many recipients: %s %s allows %lld per message",
@@ -393,6 +421,29 @@ smtp_tenant_from_check(struct smtp_session *s, char *buf, size_t bufsz)
 	return "451 4.3.0 Temporary failure: tenant state unavailable";
 }
 
+/* Take the message's recipients from the tenant's hour of recipients
+ * (limited while throttled: another session may have used the rest since
+ * RCPT); refused, the message's own take is given back. */
+static const char *
+smtp_tenant_rcpts_take(struct smtp_session *s, time_t now, char *buf, size_t bufsz)
+{
+	struct counter_spec spec, specs[SMTP_TENANT_WINDOWS];
+	struct counter_deny deny;
+	int rc;
+
+	smtp_tenant_rcpt_window(&s->ident, s->tx.throttle_rcpts, &spec);
+	rc = counters_take(s->h->counters, &spec, 1, (long long)s->tx.nrcpts, now, &deny);
+	if (rc == 0) {
+		s->tx.rcpts_counted = true;
+		return NULL;
+	}
+	counters_give(s->h->counters, specs, smtp_tenant_windows(&s->ident, specs), 1, now);
+	s->tx.counted = false;
+	if (rc < 0)
+		return "451 4.3.0 Temporary failure: rate counters unavailable";
+	return smtp_tenant_throttle_reply(s, "451 4.7.1", "", buf, bufsz);
+}
+
 /* Take one message from every window, all or none. */
 static const char *
 smtp_tenant_rate_take(struct smtp_session *s, char *buf, size_t bufsz)
@@ -409,7 +460,7 @@ smtp_tenant_rate_take(struct smtp_session *s, char *buf, size_t bufsz)
 		return smtp_tenant_rate_reply(&s->ident, specs, deny.index, now, deny.reset, buf, bufsz);
 	s->tx.counted = true;
 	s->tx.counted_at = now;
-	return NULL;
+	return smtp_tenant_rcpts_take(s, now, buf, bufsz);
 }
 
 /* End of DATA, before the commit: From: lockdown, then the rate limits. */
@@ -434,8 +485,15 @@ smtp_tenant_commit_failed(struct smtp_session *s)
 {
 	struct counter_spec specs[SMTP_TENANT_WINDOWS];
 
+	struct counter_spec spec;
+
 	if (!s->tx.counted)
 		return;
 	counters_give(s->h->counters, specs, smtp_tenant_windows(&s->ident, specs), 1, s->tx.counted_at);
 	s->tx.counted = false;
+	if (s->tx.rcpts_counted) {
+		smtp_tenant_rcpt_window(&s->ident, 0, &spec);
+		counters_give(s->h->counters, &spec, 1, (long long)s->tx.nrcpts, s->tx.counted_at);
+		s->tx.rcpts_counted = false;
+	}
 }

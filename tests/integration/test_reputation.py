@@ -1,6 +1,7 @@
 """Reputation enforcement against a real ferryd (issue 10, items 5 and 6):
-a throttled tenant gets its throttle rate of messages an hour and then
-451 4.7.1 at MAIL naming the cause; a tenant under review still has its mail
+a throttled tenant gets its throttle rate of recipients an hour, however
+they are spread over messages (452 4.7.1 at the RCPT past what is left,
+451 4.7.1 at MAIL naming the cause once they are used); a tenant under review still has its mail
 accepted; `tenant resume` clears both; `tenant show` prints the 1h/24h/7d
 windows (rows written into the state database as ferryd writes them), their
 rates, the top bounce categories and the enforcement state with its reason.
@@ -17,6 +18,7 @@ import unittest
 from ferrytest import Ferryd, tls_context, wait_for
 
 RATE = 2
+RCPT_RATE = 5
 
 
 class ReputationTest(unittest.TestCase):
@@ -24,9 +26,12 @@ class ReputationTest(unittest.TestCase):
     def setUpClass(cls):
         cls.f = Ferryd()
         cls.f.start()
-        cls.keys = {t: cls.f.tenant_add(t) for t in ("acme", "globex", "initech", "hooli")}
+        cls.keys = {t: cls.f.tenant_add(t) for t in ("acme", "globex", "initech", "hooli",
+                                                     "umbrella", "wayne")}
         cls.f.ctl("tenant", "set", "acme", "--throttle-rate", str(RATE), "--min-volume", "10",
                   "--complaint-throttle", "0.3%")
+        for t in ("umbrella", "wayne"):
+            cls.f.ctl("tenant", "set", t, "--throttle-rate", str(RCPT_RATE))
         cls.db = os.path.join(cls.f.spool, "ferry.db")
 
     @classmethod
@@ -59,12 +64,12 @@ class ReputationTest(unittest.TestCase):
         self.assertEqual([c for c, _ in replies[:RATE]], [250] * RATE)
         for code, text in replies[RATE:]:
             self.assertEqual(code, 451, text)
-            self.assertIn("4.7.1 Tenant acme is throttled to %d messages per hour: set by an"
+            self.assertIn("4.7.1 Tenant acme is throttled to %d recipients per hour: set by an"
                           " operator: complaints seen by hand; try again later" % RATE, text)
         show = self.f.ctl("tenant", "show", "acme").stdout
         self.assertIn("enforcement:   throttled since ", show)
         self.assertIn("set by an operator: complaints seen by hand", show)
-        self.assertIn("throttle rate %d/h*" % RATE, show)   # the tenant's own
+        self.assertIn("throttle rate %d recipients/h*" % RATE, show)   # the tenant's own
         # another tenant is not affected
         self.assertEqual([c for c, _ in self.send("globex", RATE + 1)], [250] * (RATE + 1))
         # resume clears it: mail is accepted again (no per-hour limit of its own)
@@ -72,6 +77,72 @@ class ReputationTest(unittest.TestCase):
         self.assertIn("tenant acme resumed", out)
         self.assertEqual([c for c, _ in self.send("acme", 2)], [250, 250])
         self.assertIn("enforcement:   none (resumed ", self.f.ctl("tenant", "show", "acme").stdout)
+
+    def test_throttle_counts_recipients(self):
+        """One message to many is not one unit of the throttle: a campaign
+        in a few big messages stops at the tenant's recipients an hour."""
+        self.f.ctl("tenant", "throttle", "umbrella", "--reason", "campaign")
+        try:
+            with smtplib.SMTP("127.0.0.1", self.f.submission, timeout=30) as s:
+                s.starttls(context=tls_context())
+                s.login("apikey", self.keys["umbrella"])
+                self.assertEqual(s.mail("news@umbrella.test")[0], 250)
+                codes = []
+                for i in range(RCPT_RATE + 3):
+                    code, text = s.rcpt("r%d@dst.test" % i)
+                    codes.append(code)
+                    if code != 250:
+                        self.assertEqual(code, 452, text)
+                        self.assertIn("4.7.1 Tenant umbrella is throttled to %d recipients per"
+                                      " hour" % RCPT_RATE, text.decode())
+                self.assertEqual(codes, [250] * RCPT_RATE + [452] * 3)
+                code, _ = s.data(b"From: news@umbrella.test\r\nSubject: big\r\n\r\nhi\r\n")
+                self.assertEqual(code, 250)
+                # its hour is used: the next message is refused at MAIL
+                code, text = s.mail("news@umbrella.test")
+                self.assertEqual(code, 451, text)
+                self.assertIn("4.7.1 Tenant umbrella is throttled to %d recipients per hour:"
+                              " set by an operator: campaign" % RCPT_RATE, text.decode())
+        finally:
+            self.f.ctl("tenant", "resume", "umbrella")
+        # resumed: no limit of its own, many recipients at once again
+        with smtplib.SMTP("127.0.0.1", self.f.submission, timeout=30) as s:
+            s.starttls(context=tls_context())
+            s.login("apikey", self.keys["umbrella"])
+            self.assertEqual(s.mail("news@umbrella.test")[0], 250)
+            self.assertEqual([s.rcpt("x%d@dst.test" % i)[0] for i in range(RCPT_RATE + 3)],
+                             [250] * (RCPT_RATE + 3))
+            s.rset()
+
+    def test_throttle_taken_at_end_of_data(self):
+        """Two sessions each given the recipients left at RCPT: the end of
+        DATA takes them for good, so the second message is refused there
+        (and takes nothing: the hour still has what the first one left).
+        A tenant of its own: the hour's count survives a resume."""
+        self.f.ctl("tenant", "throttle", "wayne", "--reason", "race")
+        body = b"From: news@wayne.test\r\nSubject: race\r\n\r\nhi\r\n"
+        sessions = []
+        try:
+            for _ in range(2):
+                s = smtplib.SMTP("127.0.0.1", self.f.submission, timeout=30)
+                sessions.append(s)
+                s.starttls(context=tls_context())
+                s.login("apikey", self.keys["wayne"])
+                self.assertEqual(s.mail("news@wayne.test")[0], 250)
+                self.assertEqual([s.rcpt("y%d@dst.test" % i)[0] for i in range(3)], [250] * 3)
+            a, b = sessions
+            self.assertEqual(a.data(body)[0], 250)
+            code, text = b.data(body)
+            self.assertEqual(code, 451, text)
+            self.assertIn("4.7.1 Tenant wayne is throttled to %d recipients per hour"
+                          % RCPT_RATE, text.decode())
+            self.assertEqual(b.mail("news@wayne.test")[0], 250)
+            self.assertEqual([b.rcpt("z%d@dst.test" % i)[0] for i in range(3)], [250, 250, 452])
+            b.rset()
+        finally:
+            for s in sessions:
+                s.close()
+            self.f.ctl("tenant", "resume", "wayne")
 
     def test_review_accepts_and_resume_clears(self):
         self.f.ctl("tenant", "review", "initech", "--reason", "volume spike")
@@ -126,6 +197,10 @@ class ReputationTest(unittest.TestCase):
         self.assertIn("bounce categories (7d): spam-block 70, invalid-recipient 40,"
                       " mailbox-full 20", show)
         self.assertIn("enforcement:   none", show)
+        # each rule's minimum volume on its own divisor
+        self.assertIn("thresholds:    over 24h, from 500 delivered: complaint throttle 0.3%,"
+                      " suspend 1%; from 500 delivered+bounced: hard-bounce throttle 10%;"
+                      " unknown-rcpt throttle 5%", show)
 
     def test_set_refuses_bad_thresholds(self):
         r = self.f.ctl("tenant", "set", "globex", "--complaint-throttle", "0.3 percent",

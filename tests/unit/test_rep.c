@@ -4,7 +4,9 @@
  * is noted reads the same before and after it is written to the database,
  * old buckets are pruned; each rule fires just over its threshold, not at
  * it and not below the minimum volume; the spike rule with and without
- * history; escalation throttle -> suspend and never back; resume clears.
+ * history, and from the resume on after one; escalation throttle -> suspend
+ * and never back, an operator's suspension left alone; resume clears; the
+ * active tenants kept for the next round when their evaluation failed.
  * Each test gets a fresh state database in its own temporary directory.
  */
 #include <pthread.h>
@@ -22,6 +24,7 @@
 
 #include "conf/conf.h"
 #include "reputation/rep.h"
+#include "reputation/rep_internal.h"
 #include "state/state.h"
 #include "state/state_admin.h"
 
@@ -257,8 +260,20 @@ test_rule_complaint(void **state)
 	/* below the minimum volume nothing fires, whatever the rate */
 	t = (struct rep_totals){ .delivered = 499, .complaint = 50 };
 	assert_int_equal(rules(&fx->lim, &t, reason), REP_NONE);
-	t.bounced = 1;                 /* delivered + bounced = 500: enough */
+	/* the complaint rules' minimum is on delivered, their divisor: bounces
+	 * do not make up for it */
+	t.bounced = 1;
+	assert_int_equal(rules(&fx->lim, &t, reason), REP_NONE);
+	t.delivered = 500;
 	assert_int_equal(rules(&fx->lim, &t, reason), REP_SUSPENDED);
+	/* ferry's IPs blocklisted: 600 soft bounces, 5 delivered, 1 complaint
+	 * is not "20% over 605" */
+	t = (struct rep_totals){ .delivered = 5, .bounced = 600, .complaint = 1 };
+	assert_int_equal(rules(&fx->lim, &t, reason), REP_NONE);
+	/* ...while the bounce rules keep delivered + bounced */
+	t.hard = 600;
+	assert_int_equal(rules(&fx->lim, &t, reason), REP_THROTTLED);
+	assert_non_null(strstr(reason, "hard-bounce rate"));
 }
 
 static void
@@ -408,6 +423,91 @@ test_resume_clears(void **state)
 	assert_int_equal(state_of(fx, &e), REP_NONE);
 }
 
+/* An operator's own suspension (`tenant suspend`) is left alone by an
+ * automatic escalation: its reason and its state. */
+static void
+test_operator_suspension_kept(void **state)
+{
+	struct fx *fx = *state;
+	struct state_tenant_info t;
+	struct rep_enforce e;
+
+	assert_int_equal(state_tenant_suspend(fx->st, "acme", "fraud ticket 42", fx->err,
+	    sizeof(fx->err)), 0);
+	note_n(fx, REP_DELIVERED, 1000);
+	note_n(fx, REP_COMPLAINT, 20);   /* 2%: a suspension's evidence */
+	assert_int_equal(rep_evaluate(fx->rep, fx->st, fx->tenant, fx->now), REP_NONE);
+	assert_int_equal(state_tenant_get(fx->st, "acme", &t, fx->err, sizeof(fx->err)), 0);
+	assert_true(t.t.suspended);
+	assert_string_equal(t.suspend_reason, "fraud ticket 42");
+	assert_int_equal(state_of(fx, &e), REP_NONE);
+	assert_int_equal(rep_enforce_escalate(fx->st, fx->tenant, REP_THROTTLED, "x", fx->now), 0);
+	assert_int_equal(state_of(fx, &e), REP_NONE);
+	/* resumed, the same tenant is enforced as any other */
+	assert_int_equal(rep_enforce_clear(fx->st, fx->tenant, fx->now - 1), 0);
+	assert_int_equal(rep_evaluate(fx->rep, fx->st, fx->tenant, fx->now), REP_SUSPENDED);
+	assert_int_equal(state_tenant_get(fx->st, "acme", &t, fx->err, sizeof(fx->err)), 0);
+	assert_string_equal(t.suspend_reason, "complaint rate 2% over 24h > 1% (20 of 1000)");
+}
+
+/* After a resume the spike's baseline counts from the resume, as the hour
+ * does: a burst just before the resume (what put the tenant under review)
+ * must not raise the average the next hour is compared with. */
+static void
+test_spike_baseline_after_resume(void **state)
+{
+	struct fx *fx = *state;
+	struct rep_enforce e;
+
+	for (int h = 1; h <= 167; h++)   /* a week at 100 an hour */
+		rep_note(fx->rep, fx->tenant, REP_SENT, 100, fx->now - h * 3600);
+	rep_note(fx->rep, fx->tenant, REP_SENT, 20000, fx->now - 2 * REP_BUCKET);
+	assert_int_equal(rep_enforce_clear(fx->st, fx->tenant, fx->now - REP_BUCKET + 1), 0);
+	rep_note(fx->rep, fx->tenant, REP_SENT, 1500, fx->now);
+	assert_int_equal(rep_flush(fx->rep), 0);
+	/* with the burst in the baseline the average is 221 an hour and 1500
+	 * passes; from the resume on there is no day of history: > spike_min */
+	assert_int_equal(rep_evaluate(fx->rep, fx->st, fx->tenant, fx->now), REP_REVIEW);
+	assert_int_equal(state_of(fx, &e), REP_REVIEW);
+	assert_non_null(strstr(e.reason, "1500 sent in the last hour by a tenant with under a day"));
+}
+
+/* The tenants noted since the last round: a set (each once, however many
+ * notes), and one whose evaluation failed is kept for the next round. */
+static void
+test_active_kept_on_failure(void **state)
+{
+	struct fx *fx = *state;
+	struct rep_enforce e;
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	/* the tenants table gone: every evaluation fails, as on a busy database */
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE tenants RENAME TO tenants_away;", NULL, NULL,
+	    NULL), SQLITE_OK);
+	for (int round = 0; round < 2; round++)
+		for (long long id = 1; id <= 3000; id++)
+			rep_note(fx->rep, id, REP_SENT, 1, fx->now);
+	note_n(fx, REP_DELIVERED, 100);
+	note_n(fx, REP_COMPLAINT, 5);
+	assert_int_equal(rep_evaluate_active(fx->rep, fx->now), 3000);
+	assert_int_equal(rep_evaluate_active(fx->rep, fx->now), 3000);   /* still there */
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE tenants_away RENAME TO tenants;", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(state_of(fx, &e), REP_NONE);
+	/* the database back, no new note: the kept tenant is evaluated */
+	{
+		struct rep_override o = REP_OVERRIDE_KEEP;
+		o.min_volume = 10;
+		assert_int_equal(rep_override_set(fx->st, fx->tenant, &o), 0);
+	}
+	assert_int_equal(rep_evaluate_active(fx->rep, fx->now), 0);
+	assert_int_equal(state_of(fx, &e), REP_SUSPENDED);
+	assert_int_equal(rep_evaluate_active(fx->rep, fx->now), 0);   /* and then no more */
+}
+
 /* ferryd's way: the thread evaluates the tenants noted since its last
  * round (every few seconds), with the real clock. */
 static void
@@ -532,6 +632,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rule_spike, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_escalation, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_resume_clears, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_operator_suspension_kept, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_spike_baseline_after_resume, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_active_kept_on_failure, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_autoeval, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_overrides, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_conf_defaults, fx_setup, fx_teardown),
