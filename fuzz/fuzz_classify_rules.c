@@ -28,16 +28,19 @@ static const char *const replies[] = {
 static void
 check_result(const struct classify_rules *r, const struct classify_result *res, int lines)
 {
-	bool found = false, hard = false;
+	bool found = false, hard = false, sender = false;
 	const char *name;
 
 	CHECK(strlen(res->category) >= 1 && strlen(res->category) <= CLASSIFY_NAME_MAX);
 	for (size_t i = 0; (name = classify_category_get(r, i, &hard, NULL)) != NULL; i++)
 		if (strcmp(name, res->category) == 0) {
 			found = true;
+			sender = classify_category_sender(r, i);
 			break;
 		}
 	CHECK(found && hard == res->hard);
+	/* a hard category is never "sender": the parser refuses it */
+	CHECK(sender == res->sender && !(res->hard && res->sender));
 	if (res->line == 0) {
 		CHECK(res->rule[0] == '\0' && strcmp(res->category, CLASSIFY_FALLBACK) == 0 && !res->hard);
 		return;

@@ -214,17 +214,23 @@ classify_code_matches(const struct classify_rule *rule, const struct classify_in
 	    rule->code_lo == in->status[0] * 100;
 }
 
+/* A rule's STATUS against the failure's: "*" takes anything, "none" a
+ * failure without a status, a pattern's -1 parts any value. */
 static bool
 classify_status_matches(const struct classify_rule *rule, const struct classify_input *in)
 {
-	if (rule->status[0] < 0)
+	if (rule->status_any)
 		return true;
 	if (!in->has_status)
-		return false;
-	for (int i = 0; i < 3; i++)
-		if (rule->status[i] >= 0 && rule->status[i] != in->status[i])
-			return false;
-	return true;
+		return rule->status_none;
+	for (int a = 0; a < rule->nstatus; a++) {
+		bool ok = true;
+		for (int i = 0; i < 3 && ok; i++)
+			ok = rule->status[a][i] < 0 || rule->status[a][i] == in->status[i];
+		if (ok)
+			return true;
+	}
+	return false;
 }
 
 /* A regular expression that reaches a PCRE2 limit counts as not matching. */
@@ -245,6 +251,7 @@ classify_result_set(struct classify_result *out, const struct classify_rules *r,
 {
 	snprintf(out->category, sizeof(out->category), "%s", c != NULL ? c->name : CLASSIFY_FALLBACK);
 	out->hard = c != NULL && c->hard;
+	out->sender = c != NULL && c->sender;
 	out->rule = rule;
 	out->file = r != NULL ? r->file : "";
 	out->line = line;
@@ -294,6 +301,12 @@ classify_category_get(const struct classify_rules *r, size_t i, bool *hard, cons
 	if (description != NULL)
 		*description = r->categories[i].description;
 	return r->categories[i].name;
+}
+
+bool
+classify_category_sender(const struct classify_rules *r, size_t i)
+{
+	return r != NULL && i < r->ncategories && r->categories[i].sender;
 }
 
 size_t

@@ -3,7 +3,9 @@
  * docs/configuration.md): which category a delivery failure falls in
  * (invalid-recipient, mailbox-full, spam-block, ...), and whether that
  * category is hard (suppress the recipient at once) or soft (only after
- * repeated failures). The categories and the rules that pick them come
+ * repeated failures), and whether a soft one is about the sender (its
+ * address, IP, content or authentication: never a reason to suppress the
+ * recipient). The categories and the rules that pick them come
  * from a rules file, bounce.rules, shipped as dist/bounce.rules and
  * compiled in as the default; the first rule that matches decides.
  * A loaded set is immutable: a reload builds a new one and struct conf,
@@ -23,7 +25,8 @@
  *   ("smtp; 550 5.1.1 ..." gives the code; the Status field wins over the
  *   text's). ferry's own failures (mta_reply_set: "5.1.2 Host or domain
  *   name not found", "5.1.10 ... null MX", "4.4.7 message expired") are
- *   classified too. The event carries out.category and out.hard; the log
+ *   classified too. The event carries out.category and out.hard; a
+ *   failure with out.sender suppresses nobody (feedback.c); the log
  *   adds rule=out.rule at=out.file:out.line when out.line > 0.
  */
 #ifndef FERRY_FEEDBACK_CLASSIFY_H
@@ -41,12 +44,14 @@
 #define CLASSIFY_CATEGORIES_MAX 64             /* categories in a file */
 #define CLASSIFY_TEXT_MAX       8192           /* octets of text a regular expression sees */
 #define CLASSIFY_FALLBACK       "other"        /* the category when no rule matches */
+#define CLASSIFY_STATUS_ALTS    4              /* patterns in a rule's STATUS list */
 
 struct classify_rules;   /* immutable once loaded; safe to share between threads */
 
 struct classify_result {
 	char        category[CLASSIFY_NAME_MAX + 1];  /* e.g. "invalid-recipient"; "other" when no rule matched */
 	bool        hard;                             /* the category's hardness */
+	bool        sender;                           /* about the sender: never suppress the recipient */
 	const char *rule;                             /* rule name (points into the rules), "" for the fallback */
 	const char *file;                             /* where the rule is ("" without rules) */
 	unsigned    line;                             /* 0 for the fallback */
@@ -74,6 +79,8 @@ void classify_reply(const struct classify_rules *r, int code, const char *status
 size_t classify_category_count(const struct classify_rules *r);
 const char *classify_category_get(const struct classify_rules *r, size_t i, bool *hard,
     const char **description);
+/* Whether the i-th category is declared "sender" (false past the end). */
+bool classify_category_sender(const struct classify_rules *r, size_t i);
 size_t classify_rule_count(const struct classify_rules *r);
 /* The set's file name, as messages name it ("(embedded bounce.rules)"). */
 const char *classify_rules_file(const struct classify_rules *r);

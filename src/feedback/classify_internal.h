@@ -15,6 +15,7 @@
 struct classify_category {
 	char     name[CLASSIFY_NAME_MAX + 1];
 	bool     hard;
+	bool     sender;                 /* "sender": the failure is never the recipient's */
 	char    *description;
 	unsigned line;
 };
@@ -24,7 +25,10 @@ struct classify_rule {
 	unsigned    line;
 	size_t      category;            /* index into rules->categories */
 	int         code_lo, code_hi;    /* 550: 550-550; 5xx: 500-599; *: 0-999 */
-	int         status[3];           /* -1: any; status[0] -1: any or none */
+	bool        status_any;          /* STATUS "*": any status, and none */
+	bool        status_none;         /* "none" in the list: a failure without a status */
+	int         nstatus;             /* patterns in status[] */
+	int         status[CLASSIFY_STATUS_ALTS][3];  /* 5.1.*: {5, 1, -1}; 5.*: {5, -1, -1} */
 	pcre2_code *re;                  /* NULL: any text */
 };
 

@@ -4,6 +4,8 @@
  * the categories and their hardness, "rule" lines say which failures fall
  * in which category; every regular expression is compiled once here. Lines
  * and words come from util/rulefile.c (the reader shaping.rules uses too).
+ * A soft category may be "sender": its failures are about ferry's sender
+ * (address, IP, content, authentication) and never suppress a recipient.
  * STANDARDS: RFC 5321 4.2.1 (reply code classes), RFC 3463 2 (enhanced
  * status codes: class.subject.detail, 1-3 digits each).
  * SECURITY: the administrator's file, still parsed with explicit lengths:
@@ -19,7 +21,7 @@
 #include "util/rulefile.h"
 #include "util/xmalloc.h"
 
-#define CLASSIFY_SYNTAX "category NAME hard|soft \"DESCRIPTION\" or rule NAME CATEGORY CODE STATUS TEXT"
+#define CLASSIFY_SYNTAX "category NAME hard|soft [sender] \"DESCRIPTION\" or rule NAME CATEGORY CODE STATUS TEXT"
 
 /* The state of one parse. */
 struct classify_parse {
@@ -36,16 +38,45 @@ classify_category_find(const struct classify_rules *r, const char *name)
 	return -1;
 }
 
-/* category NAME hard|soft "DESCRIPTION" */
+/* The words after NAME: hard|soft, then "sender" on a soft category. The
+ * index of the description's word, or -1. */
+static int
+classify_category_kind_set(struct classify_parse *p, struct classify_category *c,
+    const struct rulefile_word *w, int n)
+{
+	if (w[2].quoted || (strcmp(w[2].s, "hard") != 0 && strcmp(w[2].s, "soft") != 0))
+		return rulefile_fail(&p->f, "category '%s': '%s' is not hard or soft", w[1].s, w[2].s);
+	c->hard = strcmp(w[2].s, "hard") == 0;
+	if (c->hard && strcmp(w[1].s, CLASSIFY_FALLBACK) == 0)
+		return rulefile_fail(&p->f, "category '%s' must be soft: it takes every failure no rule "
+		    "knows, and one unknown reply must not suppress an address", CLASSIFY_FALLBACK);
+	if (n == 4)
+		return 3;
+	if (w[3].quoted)
+		return rulefile_fail(&p->f, "category '%s': one description in double quotes, after "
+		    "hard|soft [sender]", w[1].s);
+	if (strcmp(w[3].s, "sender") != 0)
+		return rulefile_fail(&p->f, "category '%s': '%s' is not 'sender' (the only word allowed "
+		    "between hard|soft and the description)", w[1].s, w[3].s);
+	/* hard suppresses at once: a failure about the sender must never */
+	if (c->hard)
+		return rulefile_fail(&p->f, "category '%s': a hard category cannot be 'sender' (hard "
+		    "suppresses the recipient at once, sender never does)", w[1].s);
+	c->sender = true;
+	return 4;
+}
+
+/* category NAME hard|soft [sender] "DESCRIPTION" */
 static int
 classify_category_add(struct classify_parse *p, struct rulefile_word *w, int n)
 {
 	struct classify_rules *r = p->r;
 	struct classify_category c = { .line = (unsigned)p->f.line };
 	ssize_t dup;
+	int d;
 
-	if (n != 4)
-		return rulefile_fail(&p->f, "a category is: category NAME hard|soft \"DESCRIPTION\"; "
+	if (n != 4 && n != 5)
+		return rulefile_fail(&p->f, "a category is: category NAME hard|soft [sender] \"DESCRIPTION\"; "
 		    "this line has %d word%s", n, n == 1 ? "" : "s");
 	if (!rulefile_name_valid(&w[1], CLASSIFY_NAME_MAX))
 		return rulefile_fail(&p->f, "category name '%s': 1-%d letters, digits, '.', '_' or '-'",
@@ -55,20 +86,50 @@ classify_category_add(struct classify_parse *p, struct rulefile_word *w, int n)
 		    r->categories[dup].line);
 	if (r->ncategories == CLASSIFY_CATEGORIES_MAX)
 		return rulefile_fail(&p->f, "more than %d categories", CLASSIFY_CATEGORIES_MAX);
-	if (w[2].quoted || (strcmp(w[2].s, "hard") != 0 && strcmp(w[2].s, "soft") != 0))
-		return rulefile_fail(&p->f, "category '%s': '%s' is not hard or soft", w[1].s, w[2].s);
-	c.hard = strcmp(w[2].s, "hard") == 0;
-	if (c.hard && strcmp(w[1].s, CLASSIFY_FALLBACK) == 0)
-		return rulefile_fail(&p->f, "category '%s' must be soft: it takes every failure no rule "
-		    "knows, and one unknown reply must not suppress an address", CLASSIFY_FALLBACK);
-	if (!w[3].quoted || w[3].icase || w[3].len > CLASSIFY_DESC_MAX)
+	if ((d = classify_category_kind_set(p, &c, w, n)) < 0)
+		return -1;
+	if (!w[d].quoted || w[d].icase || w[d].len > CLASSIFY_DESC_MAX)
 		return rulefile_fail(&p->f, "category '%s': the description is text in double quotes, "
 		    "at most %d octets", w[1].s, CLASSIFY_DESC_MAX);
 	memcpy(c.name, w[1].s, w[1].len + 1);
-	c.description = xstrdup(w[3].s);
+	c.description = xstrdup(w[d].s);
 	r->categories = xrealloc(r->categories, (r->ncategories + 1) * sizeof(c));
 	r->categories[r->ncategories++] = c;
 	return 0;
+}
+
+/* STATUS: "*" (any, or none), or a comma-separated list of up to
+ * CLASSIFY_STATUS_ALTS patterns (5.1.1, 5.1.*, 5.*) and "none" (no status
+ * known), so a rule can say "no status, or a recipient's one". */
+static int
+classify_status_set(struct classify_parse *p, struct classify_rule *rule, const char *word)
+{
+	const char *s = word;
+	char item[32];
+	size_t n;
+
+	if (strcmp(word, "*") == 0) {
+		rule->status_any = true;
+		return 0;
+	}
+	for (;;) {
+		n = strcspn(s, ",");
+		if (n == 0 || n >= sizeof(item) || rule->nstatus + rule->status_none == CLASSIFY_STATUS_ALTS)
+			goto bad;
+		memcpy(item, s, n);
+		item[n] = '\0';
+		if (strcmp(item, "none") == 0)
+			rule->status_none = true;
+		else if (strcmp(item, "*") == 0 || rulefile_status_pattern(item, rule->status[rule->nstatus++]) < 0)
+			goto bad;
+		if (s[n] == '\0')
+			return 0;
+		s += n + 1;
+	}
+bad:
+	return rulefile_fail(&p->f, "enhanced status '%s': class.subject.detail (5.1.1), a prefix "
+	    "(5.1.* or 5.*), * or a comma-separated list of up to %d such patterns and none, no "
+	    "status (none,5.1.*)", word, CLASSIFY_STATUS_ALTS);
 }
 
 /* CODE, STATUS and TEXT: the syntax is rulefile.c's, the messages ours. */
@@ -79,9 +140,8 @@ classify_code_status_text_set(struct classify_parse *p, struct classify_rule *ru
 	if (rulefile_code_pattern(w[0].s, &rule->code_lo, &rule->code_hi) < 0)
 		return rulefile_fail(&p->f, "reply code '%s': three digits (550), a class (5xx, 55x) or *",
 		    w[0].s);
-	if (rulefile_status_pattern(w[1].s, rule->status) < 0)
-		return rulefile_fail(&p->f, "enhanced status '%s': class.subject.detail (5.1.1), "
-		    "a prefix (5.1.* or 5.*) or *", w[1].s);
+	if (classify_status_set(p, rule, w[1].s) < 0)
+		return -1;
 	return rulefile_regex_compile(&p->f, &w[2], &rule->re);
 }
 

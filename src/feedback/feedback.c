@@ -1,6 +1,7 @@
 /*
  * feedback.c - a tenant recipient's permanent failure: classified, recorded
- * as an event, turned into a suppression, counted (feedback.h).
+ * as an event, turned into a suppression (never for a failure about the
+ * sender), counted (feedback.h).
  * STANDARDS: RFC 3463 (enhanced status codes).
  * SECURITY: the reply text is a remote peer's (or a report's sender's):
  * it is matched under the classifier's limits, bounded, stored as a bound
@@ -43,7 +44,10 @@ feedback_status_of(const char *text, char *out, size_t outsz)
 	return true;
 }
 
-/* Suppress the recipient as the category says; the word for the log. */
+/* Suppress the recipient as the category says; the word for the log. A
+ * sender category (the tenant's authentication, ferry's IP on a block list,
+ * the content) says nothing about the recipient: counting it toward a soft
+ * suppression would drop good addresses after a few failures of ours. */
 static const char *
 feedback_suppress(const struct feedback *f, const struct feedback_failure *x,
     const struct classify_result *cr, const char *cause, time_t now, int *rc)
@@ -54,6 +58,8 @@ feedback_suppress(const struct feedback *f, const struct feedback_failure *x,
 	*rc = 0;
 	if (x->rcpt == NULL || x->rcpt[0] == '\0')
 		return x->claimed != NULL && x->claimed[0] != '\0' ? "unverified" : "no-recipient";
+	if (cr->sender)
+		return "sender";
 	if (!cr->hard) {
 		n = state_suppression_soft(f->st, x->tenant_id, x->rcpt, cause, now, f->soft_threshold,
 		    f->soft_window, f->soft_expiry);

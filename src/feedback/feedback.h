@@ -47,8 +47,8 @@ struct feedback_failure {
 };
 
 /* Classify a permanent failure, record its event, suppress the recipient
- * (hard: at once; soft: after soft_threshold failures in soft_window) and
- * count it. 0, or -1 when the state database failed (try again). */
+ * (hard: at once; soft: after soft_threshold failures in soft_window; a
+ * "sender" category: never, log suppressed=sender) and count it. 0, or -1 when the state database failed (try again). */
 int feedback_failure_note(const struct feedback *f, const struct feedback_failure *x, time_t now);
 
 /* A report message in the queue (spool_env.report): parse it and apply it

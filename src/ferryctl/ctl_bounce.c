@@ -20,7 +20,7 @@
 const char ctl_bounce_usage[] =
     "  bounce classify [-f RULES] CODE STATUS TEXT...\n"
     "                                        the category of a failure (CODE 550 or -, STATUS 5.1.1 or -)\n"
-    "  bounce categories [-f RULES]          the categories of the rules, hard or soft\n";
+    "  bounce categories [-f RULES]          the categories of the rules: hard, soft or soft,sender\n";
 
 /* The rules to use: -f FILE; else ferry.conf's bounce_rules, which ferryctl
  * reads without opening files (CONF_LOAD_NO_FILES), so a named file is
@@ -94,6 +94,13 @@ ctl_bounce_text(int argc, char **argv, size_t *len)
 	return text;
 }
 
+/* The hardness column: hard, soft, or soft,sender (never suppresses). */
+static const char *
+ctl_bounce_kind(bool hard, bool sender)
+{
+	return hard ? "hard" : sender ? "soft,sender" : "soft";
+}
+
 static int
 ctl_bounce_classify(struct ctl *c, const char *file, int argc, char **argv)
 {
@@ -118,10 +125,10 @@ ctl_bounce_classify(struct ctl *c, const char *file, int argc, char **argv)
 	text = ctl_bounce_text(argc - 2, argv + 2, &len);
 	classify_reply(r, code, status, text, len, &res);
 	if (res.line > 0)
-		printf("%s\t%s\t%s\t%s:%u\n", res.category, res.hard ? "hard" : "soft", res.rule,
+		printf("%s\t%s\t%s\t%s:%u\n", res.category, ctl_bounce_kind(res.hard, res.sender), res.rule,
 		    res.file, res.line);
 	else
-		printf("%s\t%s\t-\t%s\n", res.category, res.hard ? "hard" : "soft",
+		printf("%s\t%s\t-\t%s\n", res.category, ctl_bounce_kind(res.hard, res.sender),
 		    none ? "(bounce_rules none)" : "(no rule matched)");
 	free(text);
 	classify_rules_free(r);
@@ -141,7 +148,7 @@ ctl_bounce_categories(struct ctl *c, const char *file)
 	if (none)
 		printf("%s\tsoft\t(bounce_rules none: every failure)\n", CLASSIFY_FALLBACK);
 	for (size_t i = 0; (name = classify_category_get(r, i, &hard, &desc)) != NULL; i++)
-		printf("%s\t%s\t%s\n", name, hard ? "hard" : "soft", desc);
+		printf("%s\t%s\t%s\n", name, ctl_bounce_kind(hard, classify_category_sender(r, i)), desc);
 	classify_rules_free(r);
 	return CTL_EXIT_OK;
 }

@@ -259,6 +259,15 @@ class ConfigTest(unittest.TestCase):
             fh.write(BASE + "spool_dir %s\n" % d)
         out = classify("-", "-", "smtp; 550-5.1.1 The email account that you tried to reach does not exist.")
         self.assertRegex(out, r"^invalid-recipient\thard\tgmail-no-such-user\t\(embedded bounce.rules\):\d+\n$")
+        # a 5.7.x status with RFC 5321's generic wording: policy, about the sender
+        out = classify("550", "5.7.1", "Requested action not taken: mailbox unavailable")
+        self.assertRegex(out, r"^policy\tsoft,sender\tstatus-5.7\t\(embedded bounce.rules\):\d+\n$")
+        out = classify("550", "-", "Requested action not taken: mailbox unavailable")
+        self.assertRegex(out, r"^invalid-recipient\thard\tuser-unknown\t")
+        r = subprocess.run([FERRYCTL, "-c", conf, "bounce", "categories"], capture_output=True, text=True)
+        self.assertIn("authentication\tsoft,sender\t", r.stdout)
+        self.assertIn("mailbox-full\tsoft\t", r.stdout)
+        self.assertIn("invalid-recipient\thard\t", r.stdout)
         r = subprocess.run([FERRYCTL, "-c", conf, "bounce", "classify", "55", "-", "x"],
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 2)

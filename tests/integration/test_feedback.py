@@ -47,6 +47,13 @@ def rcpt_reply(addr):
         return "550 5.1.1 <%s>: Recipient address rejected: User unknown in virtual mailbox table" % local
     if local.startswith("full"):
         return "552 5.2.2 <%s>: Mailbox full, over quota" % local
+    if local.startswith("unauth"):
+        # about the tenant's DKIM, not the recipient (a "sender" category)
+        return ("550 5.7.26 This mail has been blocked because the sender is unauthenticated. "
+                "Gmail requires all senders to authenticate with either SPF or DKIM.")
+    if local.startswith("policy"):
+        # RFC 5321's generic wording with a policy status: not a hard bounce
+        return "550 5.7.1 Requested action not taken: mailbox unavailable"
     return "250 2.1.5 Ok"
 
 
@@ -173,6 +180,21 @@ class FeedbackTest(unittest.TestCase):
         self.send("full-sync@remote.test", "soft 2")    # suppress_soft_threshold 2
         self.assertTrue(wait_for(lambda: self.suppression("full-sync@remote.test") is not None))
         self.assertEqual(self.suppression("full-sync@remote.test")[0], "soft-bounce")
+
+    def test_sender_failures_never_suppress_the_recipient(self):
+        # twice suppress_soft_threshold: a soft category would have suppressed
+        for rcpt, category in (("unauth-sync@remote.test", "authentication"),
+                               ("policy-sync@remote.test", "policy")):
+            for i in range(4):
+                self.send(rcpt, "sender %s %d" % (category, i))
+                self.assertTrue(wait_for(lambda: len(self.events("bounce", rcpt)) == i + 1),
+                                self.f.log_text()[-3000:])
+            self.assertEqual({(ev[2], ev[3]) for ev in self.events("bounce", rcpt)}, {(category, 0)})
+            self.assertIsNone(self.suppression(rcpt))
+            self.assertEqual(self.refused_at_rcpt(rcpt)[0], 250)
+            self.assertIn("category=%s class=soft" % category, self.f.log_text())
+            self.assertRegex(self.f.log_text(), r"rcpt=\S*%s\S* category=%s class=soft .* suppressed=sender "
+                             % (re.escape(rcpt), category))
 
     def test_tenant_mail_carries_its_ref_header(self):
         qid = self.send("ref-check@remote.test", "ref header")

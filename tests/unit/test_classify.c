@@ -6,6 +6,8 @@
  * hostile text under PCRE2 limits, the shipped rules (dist/bounce.rules,
  * and the embedded copy) putting real-looking replies of the big
  * providers and of Postfix, Exim and qmail into every shipped category,
+ * the "sender" flag (never suppress the recipient), STATUS lists with
+ * "none", no 5.7.x status reaching a hard category through wording alone,
  * and bounce_rules in ferry.conf. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -113,7 +115,7 @@ test_errors_name_line_and_cause(void **state)
 	expect_error("category x soft \"a\"\ncategory x hard \"b\"\n", "t.rules:2: category 'x' is already declared on line 1");
 	expect_error("category x firm \"a\"\n", "t.rules:1: category 'x': 'firm' is not hard or soft");
 	expect_error("category x soft bare\n", "t.rules:1: category 'x': the description is text in double quotes");
-	expect_error("category x soft\n", "t.rules:1: a category is: category NAME hard|soft \"DESCRIPTION\"; this line has 3 words");
+	expect_error("category x soft\n", "t.rules:1: a category is: category NAME hard|soft [sender] \"DESCRIPTION\"; this line has 3 words");
 	expect_error("category a/b soft \"x\"\n", "t.rules:1: category name 'a/b'");
 	expect_error("category 0123456789012345678901234567890123 soft \"x\"\n", "t.rules:1: category name '0123");
 	expect_error(HEAD "rule r nosuch 550 * *\n", "t.rules:3: category 'nosuch' is not declared");
@@ -284,6 +286,154 @@ test_no_rules_is_other(void **state)
 	assert_string_equal(res.rule, "");
 	assert_string_equal(res.file, "");
 	assert_int_equal(res.line, 0);
+}
+
+/* "sender": only on a soft category, carried into the result; "other"
+ * is not sender unless declared so. */
+static void
+test_sender_flag(void **state)
+{
+	char err[512];
+	struct classify_result res;
+	struct classify_rules *r = parse(
+	    "category gone  hard        \"gone\"\n"
+	    "category auth  soft sender \"ours\"\n"
+	    "category full  soft        \"full\"\n"
+	    "category other soft        \"fallback\"\n"
+	    "rule a gone 550 5.1.1 *\n"
+	    "rule b auth 5xx 5.7.26 *\n"
+	    "rule c full 5xx 5.2.2 *\n", err, sizeof(err));
+
+	(void)state;
+	if (r == NULL)
+		fail_msg("%s", err);
+	res = classify(r, 550, "5.7.26", "unauthenticated");
+	assert_string_equal(res.category, "auth");
+	assert_false(res.hard);
+	assert_true(res.sender);
+	res = classify(r, 550, "5.1.1", "x");
+	assert_true(res.hard);
+	assert_false(res.sender);
+	res = classify(r, 552, "5.2.2", "x");
+	assert_false(res.sender);
+	res = classify(r, 451, "4.3.0", "x");
+	assert_string_equal(res.category, "other");
+	assert_false(res.sender);
+	assert_false(classify_category_sender(r, 0));
+	assert_true(classify_category_sender(r, 1));
+	assert_false(classify_category_sender(r, 2));
+	assert_false(classify_category_sender(r, 4));
+	assert_false(classify_category_sender(NULL, 0));
+	classify_rules_free(r);
+	r = parse("category other soft sender \"mine\"\n", err, sizeof(err));
+	if (r == NULL)
+		fail_msg("%s", err);
+	assert_true(classify(r, 550, NULL, "x").sender);
+	classify_rules_free(r);
+
+	expect_error("category x hard sender \"a\"\ncategory other soft \"b\"\n",
+	    "t.rules:1: category 'x': a hard category cannot be 'sender'");
+	expect_error("category other soft \"b\"\ncategory x soft recipient \"a\"\n",
+	    "t.rules:2: category 'x': 'recipient' is not 'sender'");
+	expect_error("category x soft \"a\" \"b\"\n", "t.rules:1: category 'x': one description");
+	expect_error("category x soft sender\n", "t.rules:1: category 'x': the description is text in double quotes");
+	expect_error("category x soft sender \"a\" b\n", "t.rules:1: a category is: category NAME hard|soft [sender]");
+}
+
+/* STATUS as a list: "none" takes a failure without a status, each pattern
+ * its statuses; "*" only alone. */
+static void
+test_status_list(void **state)
+{
+	char err[512];
+	struct classify_rules *r = parse(HEAD
+	    "rule a bad 5xx none,5.1.*,5.2.2 \"gone\"\n"
+	    "rule b bad 5xx 5.0.0,5.* \"five\"\n", err, sizeof(err));
+
+	(void)state;
+	if (r == NULL)
+		fail_msg("%s", err);
+	assert_string_equal(classify(r, 550, NULL, "gone").rule, "a");
+	assert_string_equal(classify(r, 550, "5.1.1", "gone").rule, "a");
+	assert_string_equal(classify(r, 550, "5.1.10", "gone").rule, "a");
+	assert_string_equal(classify(r, 552, "5.2.2", "gone").rule, "a");
+	assert_string_equal(classify(r, 552, "5.2.1", "gone").rule, "");
+	assert_string_equal(classify(r, 550, "5.7.1", "gone").rule, "");
+	/* a status in the text counts as the failure's */
+	assert_string_equal(classify(r, 0, NULL, "smtp; 550 5.7.1 gone").rule, "");
+	assert_string_equal(classify(r, 0, NULL, "smtp; 550 5.1.1 gone").rule, "a");
+	/* no "none": a failure without a status does not pass */
+	assert_string_equal(classify(r, 550, NULL, "five").rule, "");
+	assert_string_equal(classify(r, 550, "5.7.1", "five").rule, "b");
+	classify_rules_free(r);
+
+	expect_error(HEAD "rule r bad 550 none,* *\n", "t.rules:3: enhanced status 'none,*'");
+	expect_error(HEAD "rule r bad 550 5.1.*, *\n", "t.rules:3: enhanced status '5.1.*,'");
+	expect_error(HEAD "rule r bad 550 ,5.1.1 *\n", "t.rules:3: enhanced status ',5.1.1'");
+	expect_error(HEAD "rule r bad 550 none,5.1.x *\n", "t.rules:3: enhanced status 'none,5.1.x'");
+	expect_error(HEAD "rule r bad 550 none,5.0.*,5.1.*,5.2.*,5.3.* *\n",
+	    "a comma-separated list of up to 4 such patterns");
+	expect_error(HEAD "rule r bad 550 5.1 *\n", "t.rules:3: enhanced status '5.1'");
+}
+
+/* The shipped sender categories, and RFC 5321's "mailbox unavailable" with
+ * a 5.7.x status: a policy refusal, never a hard category through wording
+ * alone (it was invalid-recipient, suppressing the address at once). */
+static void
+check_sender_and_policy_wording(const struct classify_rules *r)
+{
+	static const char *const sender[] = { "spam-block", "spam-content", "policy", "authentication",
+		"rate-limited", "protocol" };
+	/* wording every hard text rule of the shipped file knows */
+	static const char *const hard_words[] = {
+		"Requested action not taken: mailbox unavailable",
+		"This user doesn't have a yahoo.com account",
+		"This mailbox is disabled (554.30)",
+		"RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
+		"Adresse d au moins un destinataire invalide. OFR_416",
+		"Host or domain name not found",
+		"user unknown",
+		"account has been disabled",
+		"No such user here",
+	};
+	static const char *const statuses[] = { "5.7.1", "5.7.0", "5.7.26", "5.7.606" };
+	struct classify_result res;
+	bool hard, found;
+	const char *name;
+	char dsn[300];
+
+	for (size_t i = 0; i < sizeof(sender) / sizeof(sender[0]); i++) {
+		found = false;
+		for (size_t j = 0; (name = classify_category_get(r, j, &hard, NULL)) != NULL; j++)
+			if (strcmp(name, sender[i]) == 0) {
+				found = true;
+				if (!classify_category_sender(r, j))
+					fail_msg("shipped category %s is not sender", name);
+			}
+		assert_true(found);
+	}
+	for (size_t j = 0; (name = classify_category_get(r, j, &hard, NULL)) != NULL; j++)
+		if (strcmp(name, "mailbox-full") == 0 || strcmp(name, "other") == 0 || hard)
+			assert_false(classify_category_sender(r, j));
+	assert_true(classify(r, 550, "5.7.26", "Unauthenticated email is not accepted").sender);
+	assert_false(classify(r, 552, "5.2.2", "Mailbox full").sender);
+	for (size_t i = 0; i < sizeof(hard_words) / sizeof(hard_words[0]); i++) {
+		res = classify(r, 550, NULL, hard_words[i]);
+		if (!res.hard)
+			fail_msg("550 - %s: got %s, want a hard category", hard_words[i], res.category);
+		for (size_t k = 0; k < sizeof(statuses) / sizeof(statuses[0]); k++) {
+			res = classify(r, 550, statuses[k], hard_words[i]);
+			if (res.hard)
+				fail_msg("550 %s %s: got %s (rule %s line %u), hard", statuses[k], hard_words[i],
+				    res.category, res.rule, res.line);
+		}
+		/* the status read from a DSN's Diagnostic-Code counts the same */
+		snprintf(dsn, sizeof(dsn), "smtp; 550 5.7.1 %s", hard_words[i]);
+		assert_false(classify(r, 0, NULL, dsn).hard);
+	}
+	res = classify(r, 550, "5.7.1", "Requested action not taken: mailbox unavailable");
+	assert_string_equal(res.category, "policy");
+	assert_true(res.sender);
 }
 
 /* Real-looking failures, as receivers word them (and as DSNs carry them). */
@@ -468,6 +618,7 @@ test_shipped_file_classifies_replies(void **state)
 		fail_msg("%s", err);
 	assert_int_equal(classify_category_count(r), 11);
 	check_replies(r);
+	check_sender_and_policy_wording(r);
 	classify_rules_free(r);
 }
 
@@ -488,6 +639,7 @@ test_embedded_default_is_the_shipped_file(void **state)
 	assert_string_equal(res.file, "(embedded bounce.rules)");
 	assert_string_equal(classify_rules_file(r), "(embedded bounce.rules)");
 	check_replies(r);
+	check_sender_and_policy_wording(r);
 	classify_rules_free(r);
 	classify_rules_free(file);
 }
@@ -548,6 +700,8 @@ main(void)
 		cmocka_unit_test(test_unknown_code_and_text_head),
 		cmocka_unit_test(test_hostile_text),
 		cmocka_unit_test(test_no_rules_is_other),
+		cmocka_unit_test(test_sender_flag),
+		cmocka_unit_test(test_status_list),
 		cmocka_unit_test(test_shipped_file_classifies_replies),
 		cmocka_unit_test(test_embedded_default_is_the_shipped_file),
 		cmocka_unit_test(test_conf_option),
