@@ -20,6 +20,7 @@
 
 #include "reputation/rep.h"
 #include "reputation/rep_internal.h"
+#include "state/events.h"
 #include "state/state_internal.h"
 #include "util/log.h"
 #include "util/strhash.h"
@@ -354,6 +355,13 @@ rep_prune_db(sqlite3 *db, time_t now)
 		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)rep_bucket(now - REP_KEEP));
 		if (sqlite3_step(stmt) != SQLITE_DONE)
 			log_warn("event=reputation-prune-failed error=\"%s\"", sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(stmt);
+	stmt = NULL;
+	if (sqlite3_prepare_v2(db, "DELETE FROM events WHERE time < ?1;", -1, &stmt, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)(now - EVENTS_KEEP));
+		if (sqlite3_step(stmt) != SQLITE_DONE)
+			log_warn("event=events-prune-failed error=\"%s\"", sqlite3_errmsg(db));
 	}
 	sqlite3_finalize(stmt);
 }

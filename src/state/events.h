@@ -17,6 +17,10 @@
 
 struct state;
 
+/* How long events are kept (pruned hourly by ferryd with the reputation
+ * buckets): reports come back within days, complaints within weeks. */
+#define EVENTS_KEEP (90 * 86400)
+
 struct state_event {
 	time_t      time;
 	long long   tenant_id;

@@ -25,6 +25,7 @@
 #include "conf/conf.h"
 #include "reputation/rep.h"
 #include "reputation/rep_internal.h"
+#include "state/events.h"
 #include "state/state.h"
 #include "state/state_admin.h"
 
@@ -176,6 +177,13 @@ test_flush_read_back(void **state)
 }
 
 static void
+event_count(void *arg, const struct state_event *e)
+{
+	(void)e;
+	(*(int *)arg)++;
+}
+
+static void
 test_prune(void **state)
 {
 	struct fx *fx = *state;
@@ -184,8 +192,17 @@ test_prune(void **state)
 	rep_note(fx->rep, fx->tenant, REP_SENT, 4, fx->now - 6 * 86400);
 	assert_int_equal(rep_flush(fx->rep), 0);
 	assert_int_equal(totals_db(fx, 30 * 86400, fx->now).sent, 7);
+	{
+		/* events older than EVENTS_KEEP go with the old buckets */
+		struct state_event ev[2] = {
+			{ .time = fx->now - EVENTS_KEEP - 60, .tenant_id = fx->tenant, .kind = "bounce", .rcpt_index = -1 },
+			{ .time = fx->now - 86400, .tenant_id = fx->tenant, .kind = "bounce", .rcpt_index = -1 },
+		};
+		assert_int_equal(state_events_record(fx->st, ev, 2), 0);
+	}
 	assert_int_equal(rep_prune(fx->path, fx->now), 0);
 	assert_int_equal(totals_db(fx, 30 * 86400, fx->now).sent, 4);
+	assert_int_equal(state_events_list(fx->st, fx->tenant, "bounce", 10, event_count, &(int){ 0 }), 1);
 }
 
 /* Writers note and flush while a reader sums: a batch being written is
