@@ -13,7 +13,8 @@
 
 const char ctl_events_usage[] =
     "  events list TENANT [KIND [LIMIT]]     bounces (with category), complaints, auto-replies;\n"
-    "                                        KIND bounce|complaint|autoreply|report-unrecognized|all\n";
+    "                                        KIND bounce|complaint|autoreply|report-unrecognized|\n"
+    "                                        suppressed|all\n";
 
 static void
 ctl_events_line(void *arg, const struct state_event *e)
