@@ -20,10 +20,12 @@ const char ctl_suppression_usage[] =
     "                                        the tenant's suppressed recipients, by address\n"
     "  suppression add TENANT ADDR [--reason R] [--expires DURATION] [--cause TEXT]\n"
     "                                        suppress ADDR (reason manual unless given; R is\n"
-    "                                        hard-bounce, soft-bounce, complaint, unsubscribe, manual)\n"
+    "                                        hard-bounce, soft-bounce, complaint, unsubscribe, manual;\n"
+    "                                        replaces any entry ADDR has)\n"
     "  suppression del TENANT ADDR           remove ADDR from the list\n"
     "  suppression import TENANT FILE|-      add the rows of a CSV file (address,reason,time,\n"
-    "                                        expires,cause; a header line first); bad lines skipped\n"
+    "                                        expires,cause; a header line first); bad lines skipped;\n"
+    "                                        a live entry is replaced only by a reason as strong\n"
     "  suppression export TENANT [FILE|-]    the list as the same CSV\n";
 
 int
@@ -177,12 +179,13 @@ ctl_suppression_add(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 	s.expires = secs > 0 ? s.time + (time_t)secs : 0;
 	if (ctl_suppression_tenant(st, a->arg[0], &id) != 0)
 		return CTL_EXIT_ERR;
-	if (state_suppression_add(st, id, &s) != 0) {
+	/* the operator's word replaces whatever is there (state_suppression_set) */
+	if (state_suppression_set(st, id, &s) != 0) {
 		ctl_warn("%s: cannot add %s", state_path(st), s.addr);
 		return CTL_EXIT_ERR;
 	}
 	if (state_suppression_get(st, id, s.addr, strlen(s.addr), time(NULL), &s) == 1)
-		ctl_suppression_print(&s);   /* as stored: a stronger entry stays */
+		ctl_suppression_print(&s);   /* as stored */
 	return CTL_EXIT_OK;
 }
 

@@ -6,6 +6,9 @@
  * expires, cause, in any order. time and expires are Unix seconds,
  * YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC); empty time is now, empty
  * expires never. Export writes every column, times in the last form.
+ * A UTF-8 byte order mark before the header is skipped (Excel's "CSV
+ * UTF-8" writes one). Rows replace entries as an automatic addition does
+ * (state_suppression_add: an old export never weakens a live entry).
  * A bad line is reported as FILE:LINE: why and skipped (the rest still
  * imports; the exit status is then 1).
  * SECURITY: the file is the administrator's but may come from elsewhere (a
@@ -62,8 +65,10 @@ ctl_csv_time(const char *s, time_t def, time_t *out)
 
 /* The columns named by the header: col[CSV_*] the field index or -1. */
 static const char *
-ctl_csv_header(const struct csv_reader *c, int col[CSV_NCOLS])
+ctl_csv_header(struct csv_reader *c, int col[CSV_NCOLS])
 {
+	if (c->nfields > 0 && strncmp(c->field[0], "\xEF\xBB\xBF", 3) == 0)
+		c->field[0] += 3;   /* the BOM: a mark, not part of the first name */
 	for (int k = 0; k < CSV_NCOLS; k++)
 		col[k] = -1;
 	for (int i = 0; i < c->nfields; i++) {

@@ -34,6 +34,7 @@ smtp_tx_reset(struct smtp_session *s)
 		spool_msg_abort(tx->msg);
 	free(tx->rcpts);
 	free(tx->hdr);
+	smtp_suppress_dropped_free(tx);
 	memset(tx, 0, sizeof(*tx));
 }
 

@@ -64,6 +64,12 @@ enum smtp_tx_kind {
 	SMTP_TX_RETURN_PATH,   /* return-path tokens: attributed, not delivered */
 };
 
+/* A dropped suppressed recipient (smtp_suppress.c), both strings owned. */
+struct smtp_dropped {
+	char *rcpt;
+	char *detail;
+};
+
 /* One mail transaction: MAIL FROM up to the final reply. */
 struct smtp_tx {
 	bool                    active;      /* MAIL accepted */
@@ -75,8 +81,10 @@ struct smtp_tx {
 	/* A tenant's suppressed recipients accepted and left out (its
 	 * suppress_mode is drop): they count as recipients for the limits, are
 	 * never written to the queue file, and a message of nothing else is
-	 * answered 250 and not queued. */
+	 * answered 250 and not queued. Each is kept (address, "REASON: CAUSE")
+	 * for its `suppressed` event, recorded once the message is accepted. */
 	size_t                  ndropped;
+	struct smtp_dropped    *dropped;     /* ndropped of them */
 	bool                    rcpt_local;  /* the RCPT being decided is for a hosted domain */
 	struct spool_msg       *msg;         /* open while content arrives */
 	char                    id[SPOOL_ID_LEN + 1];
@@ -230,6 +238,11 @@ const char *smtp_suppress_rcpt_check(struct smtp_session *s, const struct smtp_p
     char *buf, size_t bufsz);
 /* End of a message whose every recipient was dropped: 250, not queued. */
 void smtp_suppress_msg_drop(struct smtp_session *s);
+/* The message was accepted: one `suppressed` event per dropped recipient
+ * (one database write; a failure is logged, the message stays accepted). */
+void smtp_suppress_events_record(struct smtp_session *s);
+/* Frees the dropped recipients (smtp_tx_reset). */
+void smtp_suppress_dropped_free(struct smtp_tx *tx);
 
 /* smtp_return_path.c: recipients that are return-path tokens (bounces). */
 /* NULL: not a bounce domain's address (the ordinary rules apply); else

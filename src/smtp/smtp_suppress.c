@@ -3,7 +3,9 @@
  * sending tenant's list (state/suppress.h) is refused with 550 5.7.1 naming
  * the suppression (date, reason, cause), or, for a tenant whose
  * suppress_mode is drop, accepted and left out of the queue file; a message
- * left with no recipient is answered 250 and not queued.
+ * left with no recipient is answered 250 and not queued. A dropped
+ * recipient of an accepted message is recorded as a `suppressed` event
+ * (state/events.h), all of a message's in one write.
  * STANDARDS: RFC 5321 4.2.2 / 4.5.3.1.5 (one reply line, 512 octets),
  * RFC 3463 (5.7.1 delivery not authorized, 4.3.0 temporary system failure).
  * SECURITY: only tenant transactions (as_tenant) are looked up, never
@@ -13,11 +15,14 @@
 #include "smtp/smtp_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "state/events.h"
 #include "state/suppress.h"
 #include "util/log.h"
+#include "util/xmalloc.h"
 
 #define SMTP_SUPPRESS_REPLY_MAX 508   /* text of a reply line, without CRLF */
 
@@ -58,6 +63,55 @@ smtp_suppress_log(const struct smtp_session *s, const char *event, const struct 
 	    log_quote(qc, sizeof(qc), sup->cause, strlen(sup->cause)));
 }
 
+/* Kept for the event at tx->dropped[ndropped]: the caller
+ * (smtp_rcpt_suppressed) counts it in ndropped right after. The array
+ * grows by one each time; max_recipients bounds it. */
+static void
+smtp_suppress_dropped_add(struct smtp_tx *tx, const struct smtp_path *p, const struct suppression *sup)
+{
+	char detail[sizeof(sup->cause) + 32];
+	struct smtp_dropped *d;
+
+	snprintf(detail, sizeof(detail), "%s%s%s", suppress_reason_name(sup->reason),
+	    sup->cause[0] != '\0' ? ": " : "", sup->cause);
+	tx->dropped = xrealloc(tx->dropped, (tx->ndropped + 1) * sizeof(*tx->dropped));
+	d = &tx->dropped[tx->ndropped];
+	d->rcpt = xstrndup(p->addr, p->len);
+	d->detail = xstrdup(detail);
+}
+
+void
+smtp_suppress_dropped_free(struct smtp_tx *tx)
+{
+	for (size_t i = 0; tx->dropped != NULL && i < tx->ndropped; i++) {
+		free(tx->dropped[i].rcpt);
+		free(tx->dropped[i].detail);
+	}
+	free(tx->dropped);
+	tx->dropped = NULL;
+}
+
+void
+smtp_suppress_events_record(struct smtp_session *s)
+{
+	struct smtp_tx *tx = &s->tx;
+	struct state_event *ev;
+	time_t now = time(NULL);
+
+	if (tx->ndropped == 0 || tx->dropped == NULL || !tx->as_tenant)
+		return;
+	ev = xcalloc(tx->ndropped, sizeof(*ev));
+	for (size_t i = 0; i < tx->ndropped; i++)
+		ev[i] = (struct state_event){ .time = now, .tenant_id = s->ident.tenant_id,
+		    .kind = "suppressed", .queue_id = tx->id, .rcpt_index = -1, .rcpt = tx->dropped[i].rcpt,
+		    .category = "", .status = "", .detail = tx->dropped[i].detail, .source = "rcpt",
+		    .report_id = "" };
+	if (state_events_record(s->h->state, ev, tx->ndropped) != 0)
+		log_error("event=suppressed-event-failed sid=%llu id=%s tenant=%s dropped=%zu", s->sid,
+		    tx->id, s->ident.tenant, tx->ndropped);
+	free(ev);
+}
+
 const char *
 smtp_suppress_rcpt_check(struct smtp_session *s, const struct smtp_path *p, char *buf, size_t bufsz)
 {
@@ -85,6 +139,7 @@ smtp_suppress_rcpt_check(struct smtp_session *s, const struct smtp_path *p, char
 		snprintf(since, sizeof(since), "?");
 	if (mode == SUPPRESS_MODE_DROP) {
 		smtp_suppress_log(s, "suppressed-dropped", p, since, &sup);
+		smtp_suppress_dropped_add(&s->tx, p, &sup);
 		return "";
 	}
 	smtp_suppress_log(s, "rcpt-suppressed", p, since, &sup);
@@ -105,5 +160,6 @@ smtp_suppress_msg_drop(struct smtp_session *s)
 	    log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len), s->ident.tenant, tx->ndropped);
 	s->strikes = 0;
 	smtp_reply(s, "250 2.0.0 Ok: %s not queued, every recipient is suppressed", tx->id);
+	smtp_suppress_events_record(s);
 	smtp_tx_reset(s);   /* aborts the spool file */
 }

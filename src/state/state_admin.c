@@ -239,6 +239,36 @@ adm_tenant_opts(struct state *st, long long self, const char *pool, const char *
 	return 0;
 }
 
+/* The id for a new tenant, inside the caller's transaction: past every id
+ * ever given. Rows keyed by tenant id without a foreign key (reputation,
+ * events, bounces, counters "t:ID") must never pass to a stranger, and
+ * SQLite's INTEGER PRIMARY KEY alone reuses the highest id after a delete.
+ * meta 'tenant_id_max' is the high-water mark; a database made before it
+ * starts it past every id its tables mention. New databases also declare
+ * tenants.id AUTOINCREMENT, a second guard for code that inserts alone. */
+static int
+adm_tenant_id_next(struct state *st, long long *id, char *err, size_t errlen)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (adm_exec(st, err, errlen, "INSERT OR IGNORE INTO meta(key, value) SELECT 'tenant_id_max',"
+	    " max(coalesce((SELECT max(id) FROM tenants), 0),"
+	    " coalesce((SELECT max(tenant_id) FROM events), 0),"
+	    " coalesce((SELECT max(tenant_id) FROM reputation), 0),"
+	    " coalesce((SELECT max(tenant_id) FROM bounces), 0));", "") < 0)
+		return -1;
+	if ((stmt = adm_prepare(st, err, errlen, "SELECT max(coalesce((SELECT CAST(value AS INTEGER)"
+	    " FROM meta WHERE key = 'tenant_id_max'), 0), coalesce((SELECT max(id) FROM tenants), 0))"
+	    " + 1;", "")) == NULL)
+		return -1;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		*id = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_ROW ? 0 : adm_dbfail(st, err, errlen, "database error");
+}
+
 int
 state_tenant_add(struct state *st, const char *name, const char *pool,
     const char *bounce_domain, char *err, size_t errlen)
@@ -256,9 +286,18 @@ state_tenant_add(struct state *st, const char *name, const char *pool,
 		return rc < 0 ? -1 : adm_fail(err, errlen, "tenant %s already exists", name);
 	if (adm_tenant_opts(st, 0, pool, bounce_domain, b, err, errlen) != 0)
 		return -1;
-	return adm_exec(st, err, errlen, "INSERT INTO tenants(name, pool, bounce_domain, created)"
-	    " VALUES (?1, ?2, ?3, ?4);", "tttI", name, pool != NULL ? pool : "", b,
-	    (long long)time(NULL)) < 0 ? -1 : 0;
+	if (adm_begin(st, err, errlen) != 0)
+		return -1;
+	if (adm_tenant_id_next(st, &id, err, errlen) != 0 ||
+	    adm_exec(st, err, errlen, "INSERT INTO tenants(id, name, pool, bounce_domain, created)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5);", "ItttI", id, name, pool != NULL ? pool : "", b,
+	    (long long)time(NULL)) < 0 ||
+	    adm_exec(st, err, errlen, "UPDATE meta SET value = ?1 WHERE key = 'tenant_id_max';", "I",
+	    id) < 0) {
+		adm_rollback(st);
+		return -1;
+	}
+	return adm_commit(st, err, errlen);
 }
 
 static const char adm_tenant_cols[] = "SELECT id, name, suspended, pool, bounce_domain,"
@@ -406,13 +445,35 @@ state_tenant_resume(struct state *st, const char *name, long long *id, char *err
 int
 state_tenant_del(struct state *st, const char *name, char *err, size_t errlen)
 {
+	static const char *const sql[] = {
+		/* rows keyed by the id without a foreign key; with the rate
+		 * counters of the tenant and of its accounts, keys, connectors
+		 * (keys as smtp_tenant_windows names them) */
+		"DELETE FROM reputation WHERE tenant_id = ?1;",
+		"DELETE FROM events WHERE tenant_id = ?1;",
+		"DELETE FROM bounces WHERE tenant_id = ?1;",
+		"DELETE FROM counters WHERE key IN (SELECT 't:' || ?1"
+		" UNION ALL SELECT 'a:' || id FROM accounts WHERE tenant_id = ?1"
+		" UNION ALL SELECT 'k:' || id FROM api_keys WHERE tenant_id = ?1"
+		" UNION ALL SELECT 'c:' || id FROM connectors WHERE tenant_id = ?1);",
+		/* ON DELETE CASCADE removes its accounts, keys, domains, DKIM
+		 * rows, connectors, suppressions and soft-failure counts
+		 * (foreign_keys is on for every connection). */
+		"DELETE FROM tenants WHERE id = ?1;",
+	};
 	long long id;
 
-	if (adm_tenant_id(st, name, &id, err, errlen) != 0)
+	if (adm_begin(st, err, errlen) != 0)
 		return -1;
-	/* ON DELETE CASCADE removes its accounts, keys, domains, DKIM rows
-	 * and connectors (foreign_keys is on for every connection). */
-	return adm_exec(st, err, errlen, "DELETE FROM tenants WHERE id = ?1;", "I", id) < 0 ? -1 : 0;
+	if (adm_tenant_id(st, name, &id, err, errlen) != 0)
+		goto fail;
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
+		if (adm_exec(st, err, errlen, sql[i], "I", id) < 0)
+			goto fail;
+	return adm_commit(st, err, errlen);
+fail:
+	adm_rollback(st);
+	return -1;
 }
 
 /* ---- accounts --------------------------------------------------------------- */

@@ -33,8 +33,11 @@ struct state {
 /* Version 1. Limits: 0 = none. Times are Unix seconds. */
 static const char state_schema[] =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value BLOB NOT NULL);"
+    /* AUTOINCREMENT: a tenant id is never given twice (rows keyed by it
+     * outlive no tenant, see adm_tenant_id_next; databases made before
+     * keep their table and rely on meta 'tenant_id_max' alone) */
     "CREATE TABLE IF NOT EXISTS tenants("
-    " id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE NOT NULL,"
     " suspended INTEGER NOT NULL DEFAULT 0, suspend_reason TEXT NOT NULL DEFAULT '',"
     " pool TEXT NOT NULL DEFAULT '', bounce_domain TEXT NOT NULL DEFAULT '',"
     " per_minute INTEGER NOT NULL DEFAULT 0, per_hour INTEGER NOT NULL DEFAULT 0,"

@@ -58,6 +58,13 @@ suppress_mode_parse(const char *s, enum suppress_mode *m)
 bool
 suppress_addr_norm(const char *addr, size_t len, char *out)
 {
+	const char *at;
+
+	/* "user@example.com." names the same mailbox (the root label): one
+	 * trailing dot goes, so a list entry matches either spelling */
+	if (len > 0 && addr[len - 1] == '.' && (at = memrchr(addr, '@', len)) != NULL &&
+	    at + 2 < addr + len)
+		len--;
 	if (len == 0 || len > SUPPRESS_ADDR_MAX)
 		return false;
 	for (size_t i = 0; i < len; i++) {
@@ -70,6 +77,18 @@ suppress_addr_norm(const char *addr, size_t len, char *out)
 	}
 	out[len] = '\0';
 	return true;
+}
+
+int
+suppress_reason_rank(enum suppress_reason r)
+{
+	switch (r) {
+	case SUPPRESS_COMPLAINT:
+	case SUPPRESS_UNSUBSCRIBE:  return 4;
+	case SUPPRESS_HARD_BOUNCE:  return 2;
+	case SUPPRESS_SOFT_BOUNCE:  return 1;
+	default:                    return 3;   /* manual, and what reads as manual */
+	}
 }
 
 /* Columns addr, reason, time, expires, cause from col on. */
@@ -102,7 +121,7 @@ state_suppression_get(struct state *st, long long tenant_id, const char *addr, s
 	if (stmt == NULL)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, tenant_id);
-	sqlite3_bind_text(stmt, 2, key, (int)len, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)now);
 	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW && s != NULL)
@@ -111,18 +130,25 @@ state_suppression_get(struct state *st, long long tenant_id, const char *addr, s
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* The upsert of every addition: soft-bounce replaces only a soft-bounce or
- * an entry that has expired (by now). key is normalised. */
+/* The upsert of every addition. An operator's (force) replaces anything.
+ * Any other (bounces, complaints, imports) replaces an entry that has
+ * expired by now, or a live one only when its reason ranks as high
+ * (suppress_reason_rank, mirrored by the CASE), it is live itself and it
+ * does not end sooner: a list must never lose an unsubscribe or a
+ * complaint to a bounce or to an old export. key is normalised. */
 static int
 suppress_upsert(struct state *st, long long tenant_id, const char *key, const struct suppression *s,
-    time_t now)
+    time_t now, bool force)
 {
 	sqlite3_stmt *stmt = state_prepare(st, "INSERT INTO suppressions(tenant_id, addr, reason,"
 	    " time, expires, cause) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(tenant_id, addr)"
 	    " DO UPDATE SET reason = excluded.reason, time = excluded.time,"
 	    " expires = excluded.expires, cause = excluded.cause"
-	    " WHERE excluded.reason <> 'soft-bounce' OR suppressions.reason = 'soft-bounce'"
-	    " OR (suppressions.expires <> 0 AND suppressions.expires <= ?7);");
+	    " WHERE ?9 OR (suppressions.expires <> 0 AND suppressions.expires <= ?7)"
+	    " OR (?8 >= CASE suppressions.reason WHEN 'complaint' THEN 4 WHEN 'unsubscribe' THEN 4"
+	    "  WHEN 'hard-bounce' THEN 2 WHEN 'soft-bounce' THEN 1 ELSE 3 END"
+	    "  AND (excluded.expires = 0 OR (excluded.expires > ?7 AND suppressions.expires <> 0"
+	    "   AND excluded.expires >= suppressions.expires)));");
 	int rc;
 
 	if (stmt == NULL)
@@ -134,6 +160,8 @@ suppress_upsert(struct state *st, long long tenant_id, const char *key, const st
 	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)s->expires);
 	sqlite3_bind_text(stmt, 6, s->cause, (int)strnlen(s->cause, SUPPRESS_CAUSE_MAX), SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 7, (sqlite3_int64)now);
+	sqlite3_bind_int(stmt, 8, suppress_reason_rank(s->reason));
+	sqlite3_bind_int(stmt, 9, force ? 1 : 0);
 	rc = sqlite3_step(stmt);
 	state_stmt_done(stmt);
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -148,8 +176,8 @@ suppress_durable(sqlite3 *db, bool on)
 	    NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
-int
-state_suppression_add(struct state *st, long long tenant_id, const struct suppression *s)
+static int
+suppress_add(struct state *st, long long tenant_id, const struct suppression *s, bool force)
 {
 	char key[SUPPRESS_ADDR_MAX + 1];
 	sqlite3 *db = state_db(st);
@@ -159,9 +187,21 @@ state_suppression_add(struct state *st, long long tenant_id, const struct suppre
 		return -1;
 	if (suppress_durable(db, true) != 0)
 		return -1;
-	rc = suppress_upsert(st, tenant_id, key, s, time(NULL));
+	rc = suppress_upsert(st, tenant_id, key, s, time(NULL), force);
 	suppress_durable(db, false);
 	return rc;
+}
+
+int
+state_suppression_add(struct state *st, long long tenant_id, const struct suppression *s)
+{
+	return suppress_add(st, tenant_id, s, false);
+}
+
+int
+state_suppression_set(struct state *st, long long tenant_id, const struct suppression *s)
+{
+	return suppress_add(st, tenant_id, s, true);
 }
 
 /* In a transaction: count one soft failure; 1 when it reached threshold
@@ -196,7 +236,7 @@ suppress_soft_count(struct state *st, long long tenant_id, const char *key, cons
 		    count, first, (long long)now) < 0 ? -1 : 0;
 	s.expires = expiry > 0 ? now + expiry : 0;
 	snprintf(s.cause, sizeof(s.cause), "%s", cause != NULL ? cause : "");
-	if (suppress_upsert(st, tenant_id, key, &s, now) != 0 ||
+	if (suppress_upsert(st, tenant_id, key, &s, now, false) != 0 ||
 	    adm_exec(st, err, sizeof(err), "DELETE FROM soft_failures WHERE tenant_id = ?1"
 	    " AND addr = ?2;", "It", tenant_id, key) < 0)
 		return -1;
@@ -239,12 +279,20 @@ state_suppression_del(struct state *st, long long tenant_id, const char *addr)
 
 	if (!suppress_addr_norm(addr, strlen(addr), key))
 		return 0;
-	if (adm_exec(st, err, sizeof(err), "DELETE FROM soft_failures WHERE tenant_id = ?1"
-	    " AND addr = ?2;", "It", tenant_id, key) < 0)
+	/* one transaction: a counter left without its entry (or the reverse)
+	 * would suppress again after fewer soft failures than configured */
+	if (adm_begin(st, err, sizeof(err)) != 0)
 		return -1;
-	n = adm_exec(st, err, sizeof(err), "DELETE FROM suppressions WHERE tenant_id = ?1"
-	    " AND addr = ?2;", "It", tenant_id, key);
-	return n < 0 ? -1 : n > 0;
+	if (adm_exec(st, err, sizeof(err), "DELETE FROM soft_failures WHERE tenant_id = ?1"
+	    " AND addr = ?2;", "It", tenant_id, key) < 0 ||
+	    (n = adm_exec(st, err, sizeof(err), "DELETE FROM suppressions WHERE tenant_id = ?1"
+	    " AND addr = ?2;", "It", tenant_id, key)) < 0) {
+		adm_rollback(st);
+		return -1;
+	}
+	if (adm_commit(st, err, sizeof(err)) != 0)
+		return -1;
+	return n > 0;
 }
 
 /* ?2 the reason's name or NULL for all. */
@@ -304,33 +352,42 @@ state_suppression_count(struct state *st, long long tenant_id, const enum suppre
 
 /* ---- bulk import ---------------------------------------------------------------- */
 
+/* Rows are validated and held in memory, then written in one short
+ * transaction per SUPPRESS_IMPORT_BATCH: the write lock is never held
+ * while the caller reads its input (a pipe can stall for ever, and every
+ * other writer, ferryd's feedback loop included, would fail after its
+ * busy timeout). */
 struct suppress_import {
-	struct state *st;
-	sqlite3      *db;
-	long long     tenant_id;
-	size_t        batch;     /* rows in the open transaction */
-	bool          open, failed;
+	struct state       *st;
+	sqlite3            *db;
+	long long           tenant_id;
+	struct suppression *rows;    /* addr normalised */
+	size_t              n;       /* rows held */
+	bool                failed;
 };
 
+/* Write the rows held in one transaction; 0, or -1 (failed set). */
 static int
-suppress_import_open(struct suppress_import *imp)
+suppress_import_flush(struct suppress_import *imp)
 {
-	if (sqlite3_exec(imp->db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) != SQLITE_OK) {
-		imp->failed = true;
-		return -1;
-	}
-	imp->open = true;
-	imp->batch = 0;
-	return 0;
-}
+	time_t now = time(NULL);
+	size_t i;
 
-static int
-suppress_import_commit(struct suppress_import *imp)
-{
-	imp->open = false;
-	if (sqlite3_exec(imp->db, "COMMIT;", NULL, NULL, NULL) == SQLITE_OK)
+	if (imp->n == 0)
 		return 0;
-	sqlite3_exec(imp->db, "ROLLBACK;", NULL, NULL, NULL);
+	if (sqlite3_exec(imp->db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	for (i = 0; i < imp->n; i++)
+		if (suppress_upsert(imp->st, imp->tenant_id, imp->rows[i].addr, &imp->rows[i], now,
+		    false) != 0)
+			break;
+	if (i < imp->n || sqlite3_exec(imp->db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_exec(imp->db, "ROLLBACK;", NULL, NULL, NULL);
+		goto fail;
+	}
+	imp->n = 0;
+	return 0;
+fail:
 	imp->failed = true;
 	return -1;
 }
@@ -347,29 +404,26 @@ state_suppression_import_begin(struct state *st, long long tenant_id)
 	imp->st = st;
 	imp->db = db;
 	imp->tenant_id = tenant_id;
-	if (suppress_import_open(imp) != 0) {
-		suppress_durable(db, false);
-		free(imp);
-		return NULL;
-	}
+	imp->rows = xcalloc(SUPPRESS_IMPORT_BATCH, sizeof(*imp->rows));
 	return imp;
 }
 
 int
 state_suppression_import_add(struct suppress_import *imp, const struct suppression *s)
 {
-	char key[SUPPRESS_ADDR_MAX + 1];
+	struct suppression *row;
 
-	if (imp->failed || !suppress_addr_norm(s->addr, strnlen(s->addr, sizeof(s->addr)), key))
+	if (imp->failed)
 		return -1;
-	if (!imp->open && suppress_import_open(imp) != 0)
+	row = &imp->rows[imp->n];
+	if (!suppress_addr_norm(s->addr, strnlen(s->addr, sizeof(s->addr)), row->addr))
 		return -1;
-	if (suppress_upsert(imp->st, imp->tenant_id, key, s, time(NULL)) != 0) {
-		imp->failed = true;
-		return -1;
-	}
-	if (++imp->batch >= SUPPRESS_IMPORT_BATCH)
-		return suppress_import_commit(imp);
+	row->reason = s->reason;
+	row->time = s->time;
+	row->expires = s->expires;
+	snprintf(row->cause, sizeof(row->cause), "%.*s", SUPPRESS_CAUSE_MAX, s->cause);
+	if (++imp->n >= SUPPRESS_IMPORT_BATCH)
+		return suppress_import_flush(imp);
 	return 0;
 }
 
@@ -384,11 +438,10 @@ state_suppression_import_end(struct suppress_import *imp, bool commit)
 {
 	int rc = imp->failed ? -1 : 0;
 
-	if (imp->open && commit && !imp->failed)
-		rc = suppress_import_commit(imp);
-	else if (imp->open)
-		sqlite3_exec(imp->db, "ROLLBACK;", NULL, NULL, NULL);
+	if (commit && !imp->failed)
+		rc = suppress_import_flush(imp);
 	suppress_durable(imp->db, false);
+	free(imp->rows);
 	free(imp);
 	return rc;
 }

@@ -11,7 +11,8 @@
  * Addresses are compared whole and case-insensitively: they are stored
  * with ASCII letters lowercased (the local part too: a list built from
  * bounces must catch "User@x" and "user@x"; RFC 5321 2.4 lets a receiver
- * tell them apart, but practically none does).
+ * tell them apart, but practically none does), and one trailing dot of
+ * the domain dropped ("x@example.com." is the same mailbox).
  *
  * Functions return -1 on a database error (the caller answers 4xx or
  * reports it) and never log.
@@ -29,8 +30,9 @@
 #define SUPPRESS_CAUSE_MAX 255
 #define SUPPRESS_IMPORT_BATCH 10000   /* rows per transaction of an import */
 
-/* soft-bounce is the weakest: it never replaces another reason that has
- * not expired (state_suppression_add). */
+/* Reasons rank (suppress_reason_rank): complaint = unsubscribe > manual >
+ * hard-bounce > soft-bounce. An automatic addition or an import replaces a
+ * live entry only with a reason that ranks as high (state_suppression_add). */
 enum suppress_reason {
 	SUPPRESS_HARD_BOUNCE,
 	SUPPRESS_SOFT_BOUNCE,
@@ -53,9 +55,15 @@ const char *suppress_reason_name(enum suppress_reason r);
 /* 0, or -1 for a word that is none of them. */
 int suppress_reason_parse(const char *s, enum suppress_reason *r);
 
-/* addr (len octets) lowercased into out (size SUPPRESS_ADDR_MAX + 1).
- * false: empty, too long, or holding a control character, space or NUL
- * (such an address is never on a list). */
+/* 4 complaint and unsubscribe, 3 manual, 2 hard-bounce, 1 soft-bounce. */
+int suppress_reason_rank(enum suppress_reason r);
+
+/* addr (len octets) lowercased, one trailing dot of its domain dropped,
+ * into out (size SUPPRESS_ADDR_MAX + 1); out may be addr. false: empty,
+ * too long, or holding a control character or NUL (such an address is
+ * never on a list). Spaces pass: a quoted local part may hold one
+ * (RFC 5321 4.1.2), and ferryctl refuses them on its own input. Every
+ * entry point goes through it: RCPT lookups, additions, imports, deletes. */
 bool suppress_addr_norm(const char *addr, size_t len, char *out);
 
 /* 1 suppressed (s filled, expired entries do not count), 0 not, -1 db
@@ -63,17 +71,24 @@ bool suppress_addr_norm(const char *addr, size_t len, char *out);
  * suppressed. s may be NULL. */
 int state_suppression_get(struct state *st, long long tenant_id, const char *addr, size_t len,
     time_t now, struct suppression *s);
-/* Add or replace (a stronger reason is never replaced by soft-bounce,
- * unless it has expired). 0, or -1 (db error, or an address
+/* An automatic addition (bounces, complaints): add, or replace an entry
+ * that has expired, or a live one only when s's reason ranks at least as
+ * high, s is live and s does not expire sooner (never: a complaint or an
+ * unsubscribe is compliance evidence no bounce may overwrite). 0 (also
+ * when the entry stays as it was), or -1 (db error, or an address
  * suppress_addr_norm refuses). Committed durably (synchronous=FULL). */
 int state_suppression_add(struct state *st, long long tenant_id, const struct suppression *s);
+/* An operator's explicit addition (`ferryctl suppression add`): add or
+ * replace whatever is there. 0 or -1 as state_suppression_add. */
+int state_suppression_set(struct state *st, long long tenant_id, const struct suppression *s);
 /* One soft failure of addr: counted within window seconds of the first;
  * when the count reaches threshold the address is suppressed (reason
  * soft-bounce, expires now+expiry, cause) and the counter cleared.
  * 1 suppressed now, 0 counted, -1. */
 int state_suppression_soft(struct state *st, long long tenant_id, const char *addr, const char *cause,
     time_t now, int threshold, int window, int expiry);
-/* 1 deleted, 0 none, -1 (the address's soft-failure counter goes too). */
+/* 1 deleted, 0 none, -1 (the address's soft-failure counter goes too, in
+ * the same transaction). */
 int state_suppression_del(struct state *st, long long tenant_id, const char *addr);
 
 /* Each entry of the tenant, expired ones too, by address; reason NULL:
@@ -86,12 +101,14 @@ long long state_suppression_each(struct state *st, long long tenant_id,
 long long state_suppression_count(struct state *st, long long tenant_id,
     const enum suppress_reason *reason);
 
-/* Bulk import: rows added as by state_suppression_add, committed every
- * SUPPRESS_IMPORT_BATCH rows. A row refused by suppress_addr_norm is -1
- * without harming the batch; a database error is -1 too and ends the
- * import (state_suppression_import_failed says which). end commits the
- * rest (commit true) or rolls the open batch back; it frees imp and
- * returns 0 or -1. Committed batches stay. */
+/* Bulk import: rows added as by state_suppression_add (the replacement
+ * rule of an automatic addition), held in memory and written in one
+ * transaction per SUPPRESS_IMPORT_BATCH rows: no lock is held between
+ * batches, so a slow input never blocks other writers. A row refused by
+ * suppress_addr_norm is -1 without harming the batch; a database error is
+ * -1 too and ends the import (state_suppression_import_failed says
+ * which). end writes the rest (commit true) or drops the rows held; it
+ * frees imp and returns 0 or -1. Written batches stay. */
 struct suppress_import;
 struct suppress_import *state_suppression_import_begin(struct state *st, long long tenant_id);
 int state_suppression_import_add(struct suppress_import *imp, const struct suppression *s);

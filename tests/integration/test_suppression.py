@@ -3,8 +3,11 @@ loopback delivering to a scripted receiver: `ferryctl suppression
 list|add|del|import|export` (CSV with quoting and bad lines), a suppressed
 recipient refused at RCPT with 550 5.7.1 naming the suppression while the
 others of the same transaction are accepted, a tenant in drop mode (250, not
-queued, logged, never delivered), expiry, ordinary inbound and relay mail
-untouched, and 451 4.3.0 when the list cannot be read."""
+queued, logged, never delivered, a `suppressed` event per dropped recipient
+of an accepted message), expiry, import by rank (an old export never weakens
+a live complaint; the operator's add replaces), a UTF-8 BOM and a domain's
+trailing dot, ordinary inbound and relay mail untouched, and 451 4.3.0 when
+the list cannot be read."""
 import csv
 import io
 import os
@@ -177,6 +180,70 @@ class SuppressionTest(unittest.TestCase):
                          r' rcpt="gone@remote\.test" reason=unsubscribe')
         self.assertRegex(log, r"event=message-dropped sid=\d+ client=\S+ id=%s .*tenant=dropco"
                          r" dropped=1" % qid)
+
+    def suppressed_events(self, where, *args):
+        con = sqlite3.connect(self.db, timeout=10)
+        try:
+            return con.execute("SELECT queue_id, rcpt, detail, source FROM events WHERE"
+                               " kind = 'suppressed' AND " + where, args).fetchall()
+        finally:
+            con.close()
+
+    def test_drop_mode_events(self):
+        # "accepted and dropped with an event": one per dropped recipient of
+        # an accepted message, none for an abandoned transaction
+        self.f.ctl("suppression", "add", "dropco", "quit@remote.test", "--reason", "complaint",
+                   "--cause", "arf from yahoo")
+        with self.session("dropco") as s:
+            s.ehlo()
+            s.mail("news@dropco.test")
+            self.assertEqual(s.rcpt("Quit@Remote.test")[0], 250)
+            s.rset()
+            s.mail("news@dropco.test")
+            self.assertEqual(s.rcpt("quit@remote.test")[0], 250)
+            self.assertEqual(s.rcpt("gone@remote.test")[0], 250)
+            self.assertEqual(s.rcpt("kept@remote.test")[0], 250)
+            code, text = s.data(message("news@dropco.test", "events-dropped"))
+            self.assertEqual(code, 250, text)
+            qid = re.search(rb"queued as ([0-9A-F]{16})", text).group(1).decode()
+        self.assertEqual(sorted(self.suppressed_events("queue_id = ?", qid)),
+                         [(qid, "gone@remote.test", "unsubscribe", "rcpt"),
+                          (qid, "quit@remote.test", "complaint: arf from yahoo", "rcpt")])
+        self.assertEqual(self.suppressed_events("rcpt = 'Quit@Remote.test'"), [])
+        events = self.f.ctl("events", "list", "dropco", "suppressed").stdout
+        self.assertIn("quit@remote.test", events)
+
+    def test_import_ranks_bom_and_trailing_dot(self):
+        f = self.f
+        f.ctl("suppression", "add", "acme", "keep@remote.test", "--reason", "complaint",
+              "--cause", "fbl")
+        path = os.path.join(f.tmp, "excel.csv")
+        # Excel's "CSV UTF-8": a byte order mark, CRLF; an old export whose
+        # rows expired long ago; a domain written with its root dot
+        with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+            fh.write("address,reason,time,expires,cause\r\n"
+                     "Keep@Remote.Test.,manual,2020-01-01,2020-06-01,old export\r\n"
+                     "Dot@Remote.Test.,hard-bounce,,,550 5.1.1\r\n")
+        r = f.ctl("suppression", "import", "acme", path, check=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("imported 2 rows", r.stderr)
+        out = f.ctl("suppression", "list", "acme").stdout
+        self.assertRegex(out, r"(?m)^keep@remote\.test\tcomplaint\t.*\tfbl$")
+        self.assertRegex(out, r"(?m)^dot@remote\.test\thard-bounce\t")
+        # a bounce never overwrites it either; the operator's add does
+        f.ctl("suppression", "add", "acme", "keep@remote.test", "--reason", "manual",
+              "--cause", "corrected by hand")
+        out = f.ctl("suppression", "list", "acme").stdout
+        self.assertRegex(out, r"(?m)^keep@remote\.test\tmanual\t.*\tcorrected by hand$")
+        with self.session("acme") as s:
+            s.ehlo()
+            s.mail("news@acme.test")
+            code, text = s.rcpt("dot@remote.test")
+            self.assertEqual(code, 550, text)
+            # RFC 5321's Domain has no root dot: the parser refuses it before
+            # any list is asked (the lookup would strip it, test_suppress.c)
+            self.assertEqual(s.rcpt("Dot@Remote.Test.")[0], 501)
+            s.rset()
 
     def test_drop_mode_bdat_from_a_connector(self):
         # CHUNKING (RFC 3030) ends the same way, and a connector's

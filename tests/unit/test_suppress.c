@@ -1,9 +1,11 @@
 /*
  * test_suppress.c - tenants' suppression lists in the state database
- * (state/suppress.h): lookups (case, expiry, other tenants), the rule that
- * soft-bounce never replaces a stronger reason, the soft-bounce threshold,
- * window and expiry, deletion, listing with a reason filter and a limit,
- * bulk import across batches, the tenant's mode, a database error.
+ * (state/suppress.h): lookups (case, trailing dot, expiry, other tenants),
+ * the replacement rule by rank, the soft-bounce threshold, window and
+ * expiry, deletion (atomic), listing with a reason filter and a limit,
+ * bulk import across batches without holding the write lock, the tenant's
+ * mode, a database error; and what a tenant's deletion takes with it and
+ * that its id is never given again.
  * Each test gets a fresh database in its own temporary directory.
  */
 #include <setjmp.h>
@@ -142,35 +144,122 @@ test_get(void **state)
 	assert_int_equal(state_suppression_add(fx->st, fx->acme, &s), -1);
 }
 
-/* soft-bounce replaces only a soft-bounce or an expired entry; anything
- * else replaces anything. */
+/* expect the entry of addr to have reason r and cause c */
+static void
+expect(struct fx *fx, const char *addr, time_t now, enum suppress_reason r, const char *c)
+{
+	struct suppression out;
+
+	assert_int_equal(get(fx, fx->acme, addr, now, &out), 1);
+	assert_int_equal(out.reason, r);
+	assert_string_equal(out.cause, c);
+}
+
+/* Automatic additions replace by rank (complaint = unsubscribe > manual >
+ * hard-bounce > soft-bounce), never with an expired entry, never shorter;
+ * an expired entry gives way to anything; the operator's set to anything. */
 static void
 test_replace_rules(void **state)
 {
 	struct fx *fx = *state;
 	time_t now = time(NULL);
-	struct suppression hard = sup("a@x.test", SUPPRESS_COMPLAINT, now, 0, "fbl");
-	struct suppression soft = sup("a@x.test", SUPPRESS_SOFT_BOUNCE, now, now + DAY, "452 full");
-	struct suppression out;
+	struct suppression s = sup("a@x.test", SUPPRESS_COMPLAINT, now, 0, "fbl");
 
-	assert_int_equal(state_suppression_add(fx->st, fx->acme, &hard), 0);
-	assert_int_equal(state_suppression_add(fx->st, fx->acme, &soft), 0);
-	assert_int_equal(get(fx, fx->acme, "a@x.test", now, &out), 1);
-	assert_int_equal(out.reason, SUPPRESS_COMPLAINT);
-	/* the stronger entry expired: soft-bounce takes its place */
-	hard.expires = now - 1;
-	hard.reason = SUPPRESS_MANUAL;
-	assert_int_equal(state_suppression_add(fx->st, fx->acme, &hard), 0);
-	assert_int_equal(state_suppression_add(fx->st, fx->acme, &soft), 0);
-	assert_int_equal(get(fx, fx->acme, "a@x.test", now, &out), 1);
-	assert_int_equal(out.reason, SUPPRESS_SOFT_BOUNCE);
-	assert_string_equal(out.cause, "452 full");
-	/* and a hard bounce replaces a soft one */
-	hard = sup("A@X.TEST", SUPPRESS_HARD_BOUNCE, now, 0, "550");
-	assert_int_equal(state_suppression_add(fx->st, fx->acme, &hard), 0);
-	assert_int_equal(get(fx, fx->acme, "a@x.test", now, &out), 1);
-	assert_int_equal(out.reason, SUPPRESS_HARD_BOUNCE);
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &s), 0);
+	/* an old export's expired manual row does not undo a live complaint */
+	s = sup("a@x.test", SUPPRESS_MANUAL, now - 400 * DAY, now - 300 * DAY, "old export");
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &s), 0);
+	expect(fx, "a@x.test", now, SUPPRESS_COMPLAINT, "fbl");
+	/* nor does any weaker reason, live or not */
+	s = sup("a@x.test", SUPPRESS_HARD_BOUNCE, now, 0, "550");
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &s), 0);
+	s = sup("a@x.test", SUPPRESS_SOFT_BOUNCE, now, now + DAY, "452 full");
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &s), 0);
+	expect(fx, "a@x.test", now, SUPPRESS_COMPLAINT, "fbl");
+	/* a hard bounce never overwrites an unsubscribe (compliance evidence) */
+	s = sup("u@x.test", SUPPRESS_UNSUBSCRIBE, now, 0, "list-unsubscribe");
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &s), 0);
+	s = sup("u@x.test", SUPPRESS_HARD_BOUNCE, now, 0, "550 5.1.1");
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &s), 0);
+	expect(fx, "u@x.test", now, SUPPRESS_UNSUBSCRIBE, "list-unsubscribe");
+	/* equal rank replaces: a complaint over an unsubscribe */
+	s = sup("u@x.test", SUPPRESS_COMPLAINT, now, 0, "arf");
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &s), 0);
+	expect(fx, "u@x.test", now, SUPPRESS_COMPLAINT, "arf");
+	/* up the ranks: soft, hard, manual */
+	s = sup("b@x.test", SUPPRESS_SOFT_BOUNCE, now, now + DAY, "452");
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &s), 0);
+	/* a later soft bounce may lengthen a soft entry, never shorten it */
+	s = sup("b@x.test", SUPPRESS_SOFT_BOUNCE, now, now + 2 * DAY, "452 longer");
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &s), 0);
+	expect(fx, "b@x.test", now, SUPPRESS_SOFT_BOUNCE, "452 longer");
+	s = sup("b@x.test", SUPPRESS_SOFT_BOUNCE, now, now + DAY, "452 shorter");
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &s), 0);
+	expect(fx, "b@x.test", now, SUPPRESS_SOFT_BOUNCE, "452 longer");
+	s = sup("B@X.TEST", SUPPRESS_HARD_BOUNCE, now, 0, "550");
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &s), 0);
+	expect(fx, "b@x.test", now, SUPPRESS_HARD_BOUNCE, "550");
+	/* a never-ending entry is not replaced by one that ends, even stronger */
+	s = sup("b@x.test", SUPPRESS_MANUAL, now, now + DAY, "for a day");
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &s), 0);
+	expect(fx, "b@x.test", now, SUPPRESS_HARD_BOUNCE, "550");
+	s = sup("b@x.test", SUPPRESS_MANUAL, now, 0, "by hand");
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &s), 0);
+	expect(fx, "b@x.test", now, SUPPRESS_MANUAL, "by hand");
+	/* an expired entry, however strong, gives way to anything */
+	s = sup("e@x.test", SUPPRESS_COMPLAINT, now - 2 * DAY, now - 1, "old");
+	assert_int_equal(state_suppression_set(fx->st, fx->acme, &s), 0);
+	s = sup("e@x.test", SUPPRESS_SOFT_BOUNCE, now, now + DAY, "452 full");
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &s), 0);
+	expect(fx, "e@x.test", now, SUPPRESS_SOFT_BOUNCE, "452 full");
+	/* the operator's explicit set replaces anything, a complaint too */
+	s = sup("a@x.test", SUPPRESS_MANUAL, now, now + DAY, "corrected");
+	assert_int_equal(state_suppression_set(fx->st, fx->acme, &s), 0);
+	expect(fx, "a@x.test", now, SUPPRESS_MANUAL, "corrected");
+	assert_int_equal(state_suppression_count(fx->st, fx->acme, NULL), 4);
+	assert_true(suppress_reason_rank(SUPPRESS_COMPLAINT) == suppress_reason_rank(SUPPRESS_UNSUBSCRIBE));
+	assert_true(suppress_reason_rank(SUPPRESS_UNSUBSCRIBE) > suppress_reason_rank(SUPPRESS_MANUAL));
+	assert_true(suppress_reason_rank(SUPPRESS_MANUAL) > suppress_reason_rank(SUPPRESS_HARD_BOUNCE));
+	assert_true(suppress_reason_rank(SUPPRESS_HARD_BOUNCE) > suppress_reason_rank(SUPPRESS_SOFT_BOUNCE));
+}
+
+/* One trailing dot of the domain is dropped at every entry point. */
+static void
+test_trailing_dot(void **state)
+{
+	struct fx *fx = *state;
+	struct suppression s = sup("Dot@Example.TEST.", SUPPRESS_HARD_BOUNCE, NOW, 0, "550");
+	char out[SUPPRESS_ADDR_MAX + 1];
+	struct suppress_import *imp;
+
+	assert_true(suppress_addr_norm("Bob@Example.COM.", 16, out));
+	assert_string_equal(out, "bob@example.com");
+	/* only one, only of a domain */
+	assert_true(suppress_addr_norm("a@b..", 5, out));
+	assert_string_equal(out, "a@b.");
+	assert_true(suppress_addr_norm("a.", 2, out));
+	assert_string_equal(out, "a.");
+	assert_true(suppress_addr_norm("a@.", 3, out));
+	assert_string_equal(out, "a@.");
+	/* spaces pass (a quoted local part), as the header says */
+	assert_true(suppress_addr_norm("\"a b\"@x", 7, out));
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &s), 0);
+	assert_int_equal(get(fx, fx->acme, "dot@example.test", NOW, NULL), 1);
+	assert_int_equal(get(fx, fx->acme, "DOT@example.test.", NOW, NULL), 1);
+	/* the length given counts, not a NUL */
+	assert_int_equal(state_suppression_get(fx->st, fx->acme, "dot@example.test.>", 17, NOW, NULL), 1);
 	assert_int_equal(state_suppression_count(fx->st, fx->acme, NULL), 1);
+	imp = state_suppression_import_begin(fx->st, fx->acme);
+	assert_non_null(imp);
+	s = sup("imp@example.test.", SUPPRESS_MANUAL, NOW, 0, "");
+	assert_int_equal(state_suppression_import_add(imp, &s), 0);
+	assert_int_equal(state_suppression_import_end(imp, true), 0);
+	assert_int_equal(get(fx, fx->acme, "imp@example.test", NOW, NULL), 1);
+	assert_int_equal(state_suppression_soft(fx->st, fx->acme, "soft@example.test.", "452", NOW, 1,
+	    DAY, 0), 1);
+	assert_int_equal(get(fx, fx->acme, "soft@example.test", NOW, NULL), 1);
+	assert_int_equal(state_suppression_del(fx->st, fx->acme, "Dot@example.test."), 1);
+	assert_int_equal(state_suppression_count(fx->st, fx->acme, NULL), 2);
 }
 
 /* threshold 3 within 7 days suppresses for 30 days; a failure past the
@@ -291,6 +380,126 @@ test_import(void **state)
 	assert_int_equal(state_suppression_count(fx->st, fx->other, NULL), SUPPRESS_IMPORT_BATCH);
 }
 
+/* The two DELETEs of a removal are one transaction: when the second
+ * fails, the first is undone (the soft-failure count stays). */
+static void
+test_del_atomic(void **state)
+{
+	struct fx *fx = *state;
+	struct suppression s = sup("d@x.test", SUPPRESS_MANUAL, NOW, 0, "");
+	sqlite3 *db = state_db(fx->st);
+	sqlite3_stmt *stmt;
+
+	assert_int_equal(state_suppression_soft(fx->st, fx->acme, "d@x.test", "452", NOW, 3, DAY, DAY), 0);
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &s), 0);
+	assert_int_equal(sqlite3_exec(db, "CREATE TEMP TRIGGER no_del BEFORE DELETE ON main.suppressions"
+	    " BEGIN SELECT RAISE(ABORT, 'refused'); END;", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(state_suppression_del(fx->st, fx->acme, "d@x.test"), -1);
+	assert_int_equal(sqlite3_get_autocommit(db), 1);   /* nothing left open */
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM soft_failures;", -1, &stmt, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(stmt, 0), 1);
+	sqlite3_finalize(stmt);
+	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER no_del;", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(state_suppression_del(fx->st, fx->acme, "d@x.test"), 1);
+}
+
+/* An import holds no lock between batches: another connection can write
+ * while the importer's rows sit in memory; an import row replaces by
+ * rank like any automatic addition. */
+static void
+test_import_no_lock(void **state)
+{
+	struct fx *fx = *state;
+	struct suppression s = sup("c@x.test", SUPPRESS_COMPLAINT, NOW, 0, "fbl");
+	struct suppress_import *imp;
+	sqlite3 *other;
+	char sql[256];
+
+	assert_int_equal(state_suppression_add(fx->st, fx->acme, &s), 0);
+	imp = state_suppression_import_begin(fx->st, fx->acme);
+	assert_non_null(imp);
+	s = sup("c@x.test", SUPPRESS_MANUAL, 1577836800, 1580000000, "2020 export");
+	assert_int_equal(state_suppression_import_add(imp, &s), 0);
+	s = sup("n@x.test", SUPPRESS_MANUAL, NOW, 0, "");
+	assert_int_equal(state_suppression_import_add(imp, &s), 0);
+	/* the importer is "reading its input" now */
+	assert_int_equal(sqlite3_open(fx->path, &other), SQLITE_OK);
+	sqlite3_busy_timeout(other, 0);
+	snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE; INSERT INTO suppressions(tenant_id, addr, reason,"
+	    " time) VALUES (%lld, 'w@x.test', 'manual', 0); COMMIT;", fx->other);
+	assert_int_equal(sqlite3_exec(other, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	assert_int_equal(state_suppression_import_end(imp, true), 0);
+	expect(fx, "c@x.test", time(NULL), SUPPRESS_COMPLAINT, "fbl");
+	assert_int_equal(get(fx, fx->acme, "n@x.test", NOW, NULL), 1);
+	assert_int_equal(get(fx, fx->other, "w@x.test", NOW, NULL), 1);
+}
+
+/* Count rows of table where tenant_id (or key for counters) is the id. */
+static int
+rows_of(struct fx *fx, const char *sql, long long id)
+{
+	sqlite3_stmt *stmt;
+	int n;
+
+	assert_int_equal(sqlite3_prepare_v2(state_db(fx->st), sql, -1, &stmt, NULL), SQLITE_OK);
+	sqlite3_bind_int64(stmt, 1, id);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	n = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return n;
+}
+
+static const char tenant_rows_sql[] = "SELECT (SELECT count(*) FROM reputation WHERE tenant_id = ?1)"
+    " + (SELECT count(*) FROM events WHERE tenant_id = ?1)"
+    " + (SELECT count(*) FROM bounces WHERE tenant_id = ?1)"
+    " + (SELECT count(*) FROM counters WHERE key = 't:' || ?1)"
+    " + (SELECT count(*) FROM suppressions WHERE tenant_id = ?1);";
+
+/* A deleted tenant takes its rows with it, and its id is never given
+ * again: not after deleting the newest tenant, not in a database made
+ * before the high-water mark (its rows' ids count). */
+static void
+test_tenant_del_and_ids(void **state)
+{
+	struct fx *fx = *state;
+	struct suppression s = sup("z@x.test", SUPPRESS_COMPLAINT, NOW, 0, "");
+	struct state_tenant t;
+	char sql[512];
+	long long old = fx->other, id2, id3;
+
+	snprintf(sql, sizeof(sql), "INSERT INTO reputation VALUES (%lld, 'complaint', 1, 9);"
+	    " INSERT INTO events(time, tenant_id, kind) VALUES (1, %lld, 'complaint');"
+	    " INSERT INTO bounces(time, tenant_id, queue_id, rcpt_index) VALUES (1, %lld, 'Q', 0);"
+	    " INSERT INTO counters VALUES ('t:%lld', 3600, 1, 50);", old, old, old, old);
+	assert_int_equal(sqlite3_exec(state_db(fx->st), sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(state_suppression_add(fx->st, old, &s), 0);
+	assert_int_equal(rows_of(fx, tenant_rows_sql, old), 5);
+	assert_int_equal(state_tenant_del(fx->st, "other", fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(rows_of(fx, tenant_rows_sql, old), 0);
+	assert_int_equal(rows_of(fx, tenant_rows_sql, fx->acme), 0);
+	/* other was the newest: its id is not given to the next tenant */
+	assert_int_equal(state_tenant_add(fx->st, "new", NULL, NULL, fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(state_tenant_by_name(fx->st, "new", &t), 1);
+	id2 = t.id;
+	assert_true(id2 > old);
+	/* a database from before the mark: rows of a tenant deleted then
+	 * (no cascade for them) keep its id from being given again */
+	snprintf(sql, sizeof(sql), "INSERT INTO events(time, tenant_id, kind) VALUES (1, %lld,"
+	    " 'complaint'); DELETE FROM meta WHERE key = 'tenant_id_max'; DELETE FROM tenants"
+	    " WHERE name = 'new'; DELETE FROM sqlite_sequence;", id2 + 5);
+	assert_int_equal(sqlite3_exec(state_db(fx->st), sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(state_tenant_add(fx->st, "newer", NULL, NULL, fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(state_tenant_by_name(fx->st, "newer", &t), 1);
+	id3 = t.id;
+	assert_true(id3 > id2 + 5);
+	assert_int_equal(rows_of(fx, tenant_rows_sql, id3), 0);
+	assert_int_equal(state_tenant_del(fx->st, "nobody", fx->err, sizeof(fx->err)), -1);
+	assert_string_equal(fx->err, "no tenant nobody");
+}
+
 static void
 test_mode_and_errors(void **state)
 {
@@ -327,6 +536,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_soft_threshold, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_del_list_count, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_import, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_trailing_dot, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_del_atomic, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_import_no_lock, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_tenant_del_and_ids, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_mode_and_errors, fx_setup, fx_teardown),
 	};
 
