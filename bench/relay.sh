@@ -14,8 +14,12 @@
 # Tunables (environment): MSGS SESS SIZE REPEATS SRC_OPTS TIMEOUT KEEP BASE
 # FERRYD FERRY_WORKERS FERRY_DELIVERY_THREADS FERRY_DEST_CONC
 # FERRY_MSGS_PER_CONN FERRY_DEST_RATE FERRY_CONF_EXTRA PF_CONC
-# PF_MAIN_CF_EXTRA; see bench/README.md.
+# PF_MAIN_CF_EXTRA; see bench/README.md. SCAN=1 runs relay-scan.sh instead:
+# the same load with rspamd scanning every message for both relays.
 set -u -o pipefail
+if [ "${SCAN:-0}" = 1 ]; then
+	exec bash "$(dirname "${BASH_SOURCE[0]}")/relay-scan.sh" "$@"
+fi
 BENCH_NAME=relay
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
