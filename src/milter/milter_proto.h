@@ -21,6 +21,12 @@
 #define MILTER_PACKET_MAX   (256 * 1024)   /* a reply longer than this is refused */
 #define MILTER_CHUNK_MAX    65535          /* body octets in one BODY command */
 #define MILTER_TEXT_MAX     1024           /* reply text, header name+value kept */
+/* A header sent to a filter is cut to these (the message's own header may
+ * be longer): with the name, it must fit one packet (MILTER_CHUNK_MAX).
+ * Postfix cuts at header_size_limit (102400) for the same reason: an
+ * oversized header is the message's doing, not a filter failure. */
+#define MILTER_HDR_NAME_SEND_MAX   1024
+#define MILTER_HDR_VALUE_SEND_MAX  (60 * 1024)
 
 /* Commands (MTA to filter). */
 enum milter_cmd {

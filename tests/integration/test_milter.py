@@ -197,6 +197,23 @@ class ScriptedMilterTest(unittest.TestCase):
         self.assertEqual(len(new), 1)
         self.assertRegex(self.f.log_text(), r"event=milter-failed .*milter=pa action=accept")
 
+    def test_huge_header_is_cut_not_a_filter_failure(self):
+        """A header too big for one HEADER packet (folded into normal
+        lines) is sent cut: the filter still scans and rejects, even with
+        default_action=accept (the client cannot make ferry skip it)."""
+        big = "X-Big: " + "\r\n ".join("%s" % ("y" * 900) for _ in range(80)) + "\r\n"   # ~72 KiB
+        n = len(self.pa.sessions)
+        code, text, new = self.verdict("reject", message("huge header", extra=big), port=self.mx2,
+                                       milter=self.pa)
+        self.assertEqual((code, new), (550, []), text)
+        self.pa.mode = "continue"
+        got = dict(self.pa.sessions[n]["headers"])
+        self.assertIn("X-Big", got)
+        self.assertLessEqual(len(got["X-Big"]), 60 * 1024)
+        self.assertTrue(got["X-Big"].endswith("y"), got["X-Big"][-20:])
+        self.assertIn(("Subject", "huge header"), self.pa.sessions[n]["headers"])
+        self.assertNotRegex(self.f.log_text(), r"event=milter-failed .*milter=pa .*phase=header")
+
     def test_milter_down_default_tempfail(self):
         before = set(self.f.queue_files())
         code, text = send(self.mx3, message("down"))
