@@ -156,7 +156,7 @@ smtp_milter_copy(struct spool_msg *old, uint64_t from, struct spool_msg *to)
 }
 
 /* Apply the edits by writing the message again under a new id (its
- * Received: header names the new id); 0, or -1 with the old file kept
+ * Received: and X-Ferry-Ref: headers, written anew, name the new id); 0, or -1 with the old file kept
  * in tx->msg for the caller to abort. */
 static int
 smtp_milter_rewrite(struct smtp_session *s, const struct milter_edit *e, size_t ne)
@@ -167,6 +167,7 @@ smtp_milter_rewrite(struct smtp_session *s, const struct milter_edit *e, size_t 
 	struct milter_env env = { .read = smtp_milter_read, .read_arg = old,
 		.size = spool_msg_content_size(old) };
 	struct milter_hdrs h;
+	size_t old_prepended = tx->prepended;
 	int rc = -1;
 
 	memcpy(old_id, tx->id, sizeof(old_id));
@@ -174,7 +175,7 @@ smtp_milter_rewrite(struct smtp_session *s, const struct milter_edit *e, size_t 
 		return -1;
 	tx->msg = NULL;
 	if (smtp_msg_start(s) &&
-	    milter_hdrs_write(&h, e, ne, true, smtp_milter_write, tx->msg) == 0 &&
+	    milter_hdrs_write(&h, e, ne, old_prepended, smtp_milter_write, tx->msg) == 0 &&
 	    smtp_milter_copy(old, h.end, tx->msg) == 0)
 		rc = 0;
 	milter_hdrs_free(&h);
@@ -182,6 +183,7 @@ smtp_milter_rewrite(struct smtp_session *s, const struct milter_edit *e, size_t 
 		if (tx->msg != NULL)
 			spool_msg_abort(tx->msg);
 		tx->msg = old;
+		tx->prepended = old_prepended;
 		memcpy(tx->id, old_id, sizeof(old_id));
 		return -1;
 	}

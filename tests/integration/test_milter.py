@@ -263,6 +263,58 @@ class ScriptedMilterTest(unittest.TestCase):
         self.assertEqual((code, len(new)), (250, 1))
         self.assertEqual(len(self.pm.sessions), n)
 
+class TenantMilterTest(unittest.TestCase):
+    """Scripted filters as tenant_milters: th (spam=yes, its rejects are
+    spam verdicts) then tv (a virus scanner: its rejects are final)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.th, cls.tv = Milter(), Milter()
+        cls.f = Ferryd(extra="milter th inet:127.0.0.1:%d timeout=30s\n"
+                             "milter tv inet:127.0.0.1:%d timeout=30s default_action=accept\n"
+                             "tenant_milters th,tv\ntimeout_command 2s\n" % (cls.th.port, cls.tv.port))
+        cls.f.start()
+        cls.key = cls.f.tenant_add("hdrco")
+        cls.f.ctl("tenant", "set", "hdrco", "--spam-action", "header")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.f.stop()
+        cls.th.stop()
+        cls.tv.stop()
+
+    def setUp(self):
+        self.th.mode = self.tv.mode = "continue"
+
+    def send(self, subject):
+        """(code, text, queue files added)."""
+        before = set(self.f.queue_files())
+        data = ("From: news@hdrco.test\r\nTo: someone@remote.test\r\nSubject: %s\r\n\r\nhello\r\n"
+                % subject).encode()
+        with smtplib.SMTP("127.0.0.1", self.f.submission, timeout=60) as s:
+            s.starttls()
+            s.login("apikey", self.key)
+            s.mail("news@hdrco.test")
+            s.rcpt("someone@remote.test")
+            code, text = s.data(data)
+        return code, text.decode(), sorted(set(self.f.queue_files()) - before)
+
+    def test_rewrite_keeps_one_ref_for_the_new_id(self):
+        """A header-adding filter: the rewritten message has one Received:
+        and one X-Ferry-Ref:, both for the queue id of the 250."""
+        self.th.mode = "addheader"
+        code, text, new = self.send("rewritten")
+        self.assertEqual(code, 250, text)
+        qid = re.search(r"queued as ([0-9A-F]+)", text).group(1)
+        self.assertEqual([os.path.basename(p) for p in new], [qid])
+        head = read_spool_file(new[0])["content"].split(b"\r\n\r\n")[0]
+        refs = re.findall(rb"(?m)^X-Ferry-Ref: (\S+)", head)
+        self.assertEqual(len(refs), 1, head)
+        self.assertEqual(len(re.findall(rb"(?m)^Received: ", head)), 1, head)
+        self.assertIn(b" id " + qid.encode(), head)
+        self.assertIn(b"\r\nX-Test-Added: yes it was", head)
+        # the token is "<tenant>-<queue id>-<recipient>-<mac>" (verp.h)
+        self.assertEqual(refs[0].decode().split("-")[1].upper(), qid)
 
 
 class RspamdTest(unittest.TestCase):

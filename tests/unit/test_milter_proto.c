@@ -226,8 +226,25 @@ test_hdrs_split_and_edit(void **state)
 	assert_memory_equal(h.buf + h.v[1].value_off, "one\r\n two", h.v[1].value_len);
 	assert_memory_equal(msg + h.body, "body\r\n", 6);
 	assert_memory_equal(msg + h.end, "\r\nbody", 6);
-	assert_int_equal(milter_hdrs_write(&h, e, 5, true, mem_write, &m), 0);
+	assert_int_equal(milter_hdrs_write(&h, e, 5, 1, mem_write, &m), 0);
 	assert_string_equal(m.out, "X-Ins: i\r\nSubject: new\r\n\tfolded\r\nX-A: 1\r\nX-End: e\r\nX-None: added\r\n");
+	milter_hdrs_free(&h);
+}
+
+/* The headers ferry prepended (Received:, X-Ferry-Ref:) are all left out
+ * of a rewrite: the caller writes them anew for the new queue id. */
+static void
+test_hdrs_skip_prepended(void **state)
+{
+	static const char msg[] = "Received: by x\r\nX-Ferry-Ref: 1-old-0-m\r\nSubject: s\r\n\r\nbody\r\n";
+	struct mem m = { .s = msg, .len = sizeof(msg) - 1 };
+	struct milter_env env = { .read = mem_read, .read_arg = &m, .size = sizeof(msg) - 1 };
+	struct milter_edit e[] = { { MILTER_EDIT_ADD, 0, "X-Add", "a" } };
+	struct milter_hdrs h;
+	(void)state;
+	assert_int_equal(milter_hdrs_load(&h, &env), 0);
+	assert_int_equal(milter_hdrs_write(&h, e, 1, 2, mem_write, &m), 0);
+	assert_string_equal(m.out, "Subject: s\r\nX-Add: a\r\n");
 	milter_hdrs_free(&h);
 }
 
@@ -259,6 +276,7 @@ main(void)
 		cmocka_unit_test(test_quarantine),
 		cmocka_unit_test(test_scores),
 		cmocka_unit_test(test_hdrs_split_and_edit),
+		cmocka_unit_test(test_hdrs_skip_prepended),
 		cmocka_unit_test(test_hdrs_no_header_section),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
