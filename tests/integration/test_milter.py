@@ -128,6 +128,17 @@ class ScriptedMilterTest(unittest.TestCase):
         code, text, new = self.verdict("replycode")
         self.assertEqual((code, text, new), (451, "4.7.1 Busy here", []))
 
+    def test_multiline_8bit_replycode_is_still_a_reject(self):
+        """A multi-line, 8-bit reply code is the filter's verdict made
+        printable, not a filter failure: with default_action=accept the
+        message a filter rejected must not be accepted."""
+        self.pa.replycode = "550-5.7.1 first\r\n550 5.7.1 second caf\u00e9 100%%"
+        try:
+            code, text, new = self.verdict("replycode", port=self.mx2, milter=self.pa)
+            self.assertEqual((code, text, new), (550, "5.7.1 first second caf?? 100%", []))
+        finally:
+            self.pa.mode, self.pa.replycode = "continue", "554 5.7.1 Go away"
+
     def test_tempfail(self):
         code, text, new = self.verdict("tempfail")
         self.assertEqual((code, new), (451, []))
