@@ -346,12 +346,18 @@ smtp_milter_done(void *arg, const struct milter_result *r)
 	free(ctx->rcpts);
 	free(ctx);
 	s->pending--;
-	s->state = SMTP_ST_COMMAND;
-	if (!s->closed) {
-		smtp_timeouts_set(s);
-		smtp_milter_verdict(s, r);
-		if (!s->closed && s->state == SMTP_ST_COMMAND)
-			smtp_input_process(s);
+	if (s->closed || s->state == SMTP_ST_CLOSING) {
+		/* nobody is left to tell: no commit without a 250 (the client
+		 * retries); the reset aborts the spool file */
+		log_info("event=milter-abandoned sid=%llu id=%s reason=\"session closing\"", s->sid, s->tx.id);
+		smtp_tx_reset(s);
+		smtp_session_release(s);
+		return;
 	}
+	s->state = SMTP_ST_COMMAND;
+	smtp_timeouts_set(s);
+	smtp_milter_verdict(s, r);
+	if (!s->closed && s->state == SMTP_ST_COMMAND)
+		smtp_input_process(s);
 	smtp_session_release(s);
 }

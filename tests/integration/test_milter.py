@@ -327,6 +327,19 @@ class TenantMilterTest(unittest.TestCase):
         # the token is "<tenant>-<queue id>-<recipient>-<mac>" (verp.h)
         self.assertEqual(refs[0].decode().split("-")[1].upper(), qid)
 
+    def test_slow_filter_outlasts_timeout_command(self):
+        """A scan longer than timeout_command (2s here; the filter takes
+        4s, within its own 30s): the client waiting for the reply gets the
+        250, not a 421, and the message is queued once."""
+        self.th.mode, self.th.delay = "slow", 4
+        try:
+            code, text, new = self.send("slow scan")
+        finally:
+            self.th.delay = 0
+        self.assertEqual(code, 250, text)
+        self.assertEqual(len(new), 1)
+        self.assertNotRegex(self.f.log_text(), r"event=timeout .*state=wait")
+
 
 class RspamdTest(unittest.TestCase):
     """rspamd as tenant_milters: every tenant's message is scanned."""
