@@ -238,6 +238,7 @@ milter_filter_final(struct milter_scan *sc, enum milter_verdict v, const char *t
 		r->score = sc->score;
 	}
 	r->verdict = v;
+	r->spam = v == MILTER_V_REJECT && sc->milters[sc->cur]->spam;
 	snprintf(r->reply, sizeof(r->reply), "%s", text);
 	snprintf(r->milter, sizeof(r->milter), "%s", sc->milters[sc->cur]->name);
 	milter_scan_end(sc);

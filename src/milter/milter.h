@@ -62,6 +62,7 @@ struct milter_result {
 	enum milter_verdict verdict;
 	char                reply[MILTER_TEXT_MAX + 1];  /* the filter's own "5xx ..." or "" */
 	char                milter[64];                 /* the filter that decided, or "" */
+	bool                spam;                       /* a reject by a spam=yes filter */
 	bool                failed;                     /* a default action was applied */
 	bool                quarantine;
 	char                quarantine_reason[256];

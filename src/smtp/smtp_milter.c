@@ -4,8 +4,9 @@
  * (listen ... milters=) and, for a tenant's message, tenant_milters see it
  * (src/milter/), then their verdict decides the reply: 550 5.7.1, 451 4.7.1,
  * 250 and dropped (discard), or a commit into queue/ or hold/ (quarantine)
- * with their header edits applied. A tenant's message refused as spam
- * follows the tenant's spam_action (reject, hold, header).
+ * with their header edits applied. A tenant's message refused as spam (a
+ * reject by a filter configured spam=yes) follows the tenant's spam_action
+ * (reject, hold, header); any other filter's reject is a final 550.
  * STANDARDS: RFC 3463 enhanced codes (5.7.1, 4.7.1).
  * SECURITY: no 250 before the commit is durable; a header edit is applied
  * by writing a fresh spool file (new queue id) and dropping the old one,
@@ -313,7 +314,7 @@ smtp_milter_verdict(struct smtp_session *s, const struct milter_result *r)
 	const char *refusal;
 
 	tx->scanned = !r->failed;
-	tx->spam = r->verdict == MILTER_V_REJECT;
+	tx->spam = r->verdict == MILTER_V_REJECT && r->spam;
 	tx->scored = r->scored;
 	tx->score = r->score;
 	smtp_milter_rep_note(s);
@@ -323,7 +324,7 @@ smtp_milter_verdict(struct smtp_session *s, const struct milter_result *r)
 		smtp_tx_reset(s);
 		return;
 	}
-	if (r->verdict == MILTER_V_REJECT && tx->as_tenant && smtp_milter_tenant_spam(s, r, &extra)) {
+	if (tx->spam && tx->as_tenant && smtp_milter_tenant_spam(s, r, &extra)) {
 		smtp_milter_keep(s, r, &extra);
 		free(extra.value);
 		return;

@@ -275,13 +275,14 @@ class ScriptedMilterTest(unittest.TestCase):
         self.assertEqual(len(self.pm.sessions), n)
 
 class TenantMilterTest(unittest.TestCase):
-    """Scripted filters as tenant_milters: th (spam=yes, its rejects are
-    spam verdicts) then tv (a virus scanner: its rejects are final)."""
+    """Scripted filters as tenant_milters for a tenant whose spam_action is
+    header: th (spam=yes, its rejects are spam verdicts) then tv (as a
+    virus scanner, spam=no: its rejects are final)."""
 
     @classmethod
     def setUpClass(cls):
         cls.th, cls.tv = Milter(), Milter()
-        cls.f = Ferryd(extra="milter th inet:127.0.0.1:%d timeout=30s\n"
+        cls.f = Ferryd(extra="milter th inet:127.0.0.1:%d timeout=30s spam=yes\n"
                              "milter tv inet:127.0.0.1:%d timeout=30s default_action=accept\n"
                              "tenant_milters th,tv\ntimeout_command 2s\n" % (cls.th.port, cls.tv.port))
         cls.f.start()
@@ -327,6 +328,24 @@ class TenantMilterTest(unittest.TestCase):
         # the token is "<tenant>-<queue id>-<recipient>-<mac>" (verp.h)
         self.assertEqual(refs[0].decode().split("-")[1].upper(), qid)
 
+    def test_reject_by_spam_filter_follows_spam_action(self):
+        """th is spam=yes: its reject is a spam verdict, and the tenant's
+        spam_action (header) keeps the message, marked."""
+        self.th.mode = "reject"
+        code, text, new = self.send("spammy")
+        self.assertEqual((code, len(new)), (250, 1), text)
+        self.assertIn(b"\r\nX-Ferry-Spam: yes; score=", read_spool_file(new[0])["content"])
+        self.assertRegex(self.f.log_text(), r"event=milter-spam .*milter=th .*action=header")
+
+    def test_reject_by_other_filter_is_final(self):
+        """tv (spam=no, as clamav-milter) rejects: a final 550 whatever the
+        tenant's spam_action, not a spam verdict."""
+        self.tv.mode = "reject"
+        code, text, new = self.send("virus")
+        self.assertEqual((code, new), (550, []), text)
+        self.assertTrue(text.startswith("5.7.1"), text)
+        self.assertNotRegex(self.f.log_text(), r"event=milter-spam .*milter=tv")
+
     def test_slow_filter_outlasts_timeout_command(self):
         """A scan longer than timeout_command (2s here; the filter takes
         4s, within its own 30s): the client waiting for the reply gets the
@@ -352,7 +371,7 @@ class RspamdTest(unittest.TestCase):
         cls.rx = Receiver("127.0.0.1")
         cls.f = Ferryd(deliver=True, domains=("ferry.test",), mailboxes=("postmaster@ferry.test",),
                        extra="route * smtp:127.0.0.1:%d\nmilter rspamd inet:127.0.0.1:%d timeout=30s "
-                             "connect_timeout=2s\ntenant_milters rspamd\n" % (cls.rx.port, cls.rport))
+                             "connect_timeout=2s spam=yes\ntenant_milters rspamd\n" % (cls.rx.port, cls.rport))
         cls.f.start()
         cls.keys = {}
         for t, action in (("rejco", None), ("holdco", "hold"), ("hdrco", "header")):
