@@ -35,7 +35,7 @@ struct conf_listener {
 };
 
 /* "milter NAME inet:HOST:PORT|unix:PATH [connect_timeout=DURATION]
- * [timeout=DURATION] [default_action=tempfail|accept]": a content filter
+ * [timeout=DURATION] [default_action=tempfail|accept] [spam=yes|no]": a content filter
  * (src/milter/). HOST is an IP address (no lookup on the event loop). */
 struct conf_milter {
 	char                   *name;
@@ -45,6 +45,7 @@ struct conf_milter {
 	long long               connect_timeout; /* seconds */
 	long long               timeout;         /* seconds, for each reply */
 	bool                    default_accept;  /* else tempfail */
+	bool                    spam;            /* its rejects are spam verdicts (rspamd) */
 };
 
 struct conf_alias {

@@ -1,6 +1,7 @@
 /*
  * conf_milter.c - content filters: "milter NAME inet:HOST:PORT|unix:PATH
- * [connect_timeout=DURATION] [timeout=DURATION] [default_action=tempfail|accept]",
+ * [connect_timeout=DURATION] [timeout=DURATION] [default_action=tempfail|accept]
+ * [spam=yes|no]",
  * "tenant_milters NAME[,NAME]", and a listener's milters=NAME[,NAME] (read
  * by conf_listen_add). Names are resolved once the whole file is read, so
  * a milter line may come after the lines that use it.
@@ -82,9 +83,13 @@ conf_milter_option(struct conf_parse *p, struct conf_milter *m, const char *o)
 		m->default_accept = false;
 	else if (strcmp(o, "default_action=accept") == 0)
 		m->default_accept = true;
+	else if (strcmp(o, "spam=yes") == 0)
+		m->spam = true;
+	else if (strcmp(o, "spam=no") == 0)
+		m->spam = false;
 	else
 		return conf_fail(p, "milter: unknown option '%s' (connect_timeout=, timeout=, "
-		    "default_action=tempfail|accept)", o);
+		    "default_action=tempfail|accept, spam=yes|no)", o);
 	return 0;
 }
 
@@ -94,9 +99,9 @@ conf_milter_add(struct conf_parse *p, char **argv, int argc)
 	struct conf *c = p->c;
 	struct conf_milter m = { .connect_timeout = 5, .timeout = 30 };
 
-	if (argc < 3 || argc > 6)
+	if (argc < 3 || argc > 7)
 		return conf_fail(p, "usage: milter NAME inet:HOST:PORT|unix:PATH [connect_timeout=DURATION] "
-		    "[timeout=DURATION] [default_action=tempfail|accept]");
+		    "[timeout=DURATION] [default_action=tempfail|accept] [spam=yes|no]");
 	if (!conf_milter_name_ok(argv[1]))
 		return conf_fail(p, "milter: '%s' is not a name (letters, digits, '-', '_', '.')", argv[1]);
 	if (conf_milter_find(c, argv[1]) != NULL)

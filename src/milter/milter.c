@@ -25,6 +25,9 @@
 #include "util/log.h"
 #include "util/xmalloc.h"
 
+_Static_assert(5 + MILTER_HDR_NAME_SEND_MAX + 1 + MILTER_HDR_VALUE_SEND_MAX + 1 <= sizeof(((struct milter_pkt *)0)->buf),
+    "a cut header fits one packet");
+
 enum milter_phase {
 	MP_CONNECTING, MP_OPTNEG, MP_CONNECT, MP_HELO, MP_MAIL, MP_RCPT, MP_DATA,
 	MP_HEADER, MP_EOH, MP_BODY, MP_EOM, MP_DONE,
@@ -235,6 +238,7 @@ milter_filter_final(struct milter_scan *sc, enum milter_verdict v, const char *t
 		r->score = sc->score;
 	}
 	r->verdict = v;
+	r->spam = v == MILTER_V_REJECT && sc->milters[sc->cur]->spam;
 	snprintf(r->reply, sizeof(r->reply), "%s", text);
 	snprintf(r->milter, sizeof(r->milter), "%s", sc->milters[sc->cur]->name);
 	milter_scan_end(sc);
@@ -308,14 +312,40 @@ milter_connect_send(struct milter_scan *sc)
 	return milter_pkt_send(sc);
 }
 
+/* A header's name or value as sent: at most max octets, a cut one without
+ * the line break or white space it ended on, a NUL (the filter would read
+ * a shorter string) as a space. The client wrote it: it must not be able
+ * to make the filter fail (and its default action apply). */
+static void
+milter_pkt_field(struct milter_pkt *p, const char *s, size_t len, size_t max)
+{
+	size_t at = p->len;
+
+	if (len > max) {
+		len = max;
+		while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == '\n' || s[len - 1] == ' ' ||
+		    s[len - 1] == '\t'))
+			len--;
+	}
+	milter_pkt_raw(p, s, len);
+	if (!p->overflow)
+		for (size_t i = at; i < p->len; i++)
+			if (p->buf[i] == '\0')
+				p->buf[i] = ' ';
+	milter_pkt_u8(p, 0);
+}
+
 static int
 milter_header_send(struct milter_scan *sc)
 {
 	const struct milter_hdr *h = &sc->hdrs.v[sc->idx];
 
+	if (h->value_len > MILTER_HDR_VALUE_SEND_MAX || h->name_len > MILTER_HDR_NAME_SEND_MAX)
+		log_info("event=milter-header-cut sid=%llu id=%s milter=%s header=%zu length=%zu",
+		    sc->env.sid, sc->env.queue_id, sc->milters[sc->cur]->name, sc->idx, h->len);
 	milter_pkt_begin(&sc->pkt, MILTER_CMD_HEADER);
-	milter_pkt_str(&sc->pkt, sc->hdrs.buf + h->off, h->name_len);
-	milter_pkt_str(&sc->pkt, sc->hdrs.buf + h->value_off, h->value_len);
+	milter_pkt_field(&sc->pkt, sc->hdrs.buf + h->off, h->name_len, MILTER_HDR_NAME_SEND_MAX);
+	milter_pkt_field(&sc->pkt, sc->hdrs.buf + h->value_off, h->value_len, MILTER_HDR_VALUE_SEND_MAX);
 	return milter_pkt_send(sc);
 }
 

@@ -62,6 +62,7 @@ struct milter_result {
 	enum milter_verdict verdict;
 	char                reply[MILTER_TEXT_MAX + 1];  /* the filter's own "5xx ..." or "" */
 	char                milter[64];                 /* the filter that decided, or "" */
+	bool                spam;                       /* a reject by a spam=yes filter */
 	bool                failed;                     /* a default action was applied */
 	bool                quarantine;
 	char                quarantine_reason[256];
@@ -106,8 +107,9 @@ struct milter_hdrs {
 int  milter_hdrs_load(struct milter_hdrs *h, const struct milter_env *env);
 void milter_hdrs_free(struct milter_hdrs *h);
 /* Write the header section with edits applied, without the empty line;
- * header 0 is left out when skip_first. 0, or -1 when write failed. */
+ * the first skip original headers (the ones ferry prepended, written anew
+ * by the caller) are left out. 0, or -1 when write failed. */
 int  milter_hdrs_write(const struct milter_hdrs *h, const struct milter_edit *e, size_t ne,
-    bool skip_first, int (*write)(void *arg, const void *buf, size_t len), void *arg);
+    size_t skip, int (*write)(void *arg, const void *buf, size_t len), void *arg);
 
 #endif

@@ -194,7 +194,7 @@ milter_slot_write(const struct milter_slot *s, int (*write)(void *, const void *
 
 int
 milter_hdrs_write(const struct milter_hdrs *h, const struct milter_edit *e, size_t ne,
-    bool skip_first, int (*write)(void *arg, const void *buf, size_t len), void *arg)
+    size_t skip, int (*write)(void *arg, const void *buf, size_t len), void *arg)
 {
 	struct milter_slot *v = xcalloc(h->n + ne + 1, sizeof(*v));
 	size_t n = h->n;
@@ -204,7 +204,7 @@ milter_hdrs_write(const struct milter_hdrs *h, const struct milter_edit *e, size
 		v[i].orig = (long)i;
 	milter_slots_apply(h, v, &n, e, ne);
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		if (v[i].gone || (skip_first && v[i].orig == 0))
+		if (v[i].gone || (v[i].orig >= 0 && (size_t)v[i].orig < skip))
 			continue;
 		if (v[i].orig >= 0)
 			rc = write(arg, h->buf + h->v[v[i].orig].off, h->v[v[i].orig].len);

@@ -9,6 +9,7 @@
  */
 #include "milter/milter_proto.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define MILTER_HDR_VALUE_MAX (16 * 1024)
@@ -127,16 +128,20 @@ milter_cur_str(struct milter_cur *c)
 	return s;
 }
 
-/* Printable ASCII only: reply text goes onto an SMTP line. */
-static bool
-milter_text_ok(const char *s, size_t max)
+/* Append len octets of reply text to r->buf at at, as they may go onto
+ * an SMTP line: 8-bit and control octets as '?', "%%" (sendmail's escape
+ * for a literal '%') as '%', cut at MILTER_REPLY_MAX. The new length. */
+static size_t
+milter_text_clean(struct milter_reply *r, size_t at, const char *s, size_t len)
 {
-	size_t n = 0;
-
-	for (; *s; s++, n++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e || n >= max)
-			return false;
-	return true;
+	for (size_t i = 0; i < len && at < MILTER_REPLY_MAX; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '%' && i + 1 < len && s[i + 1] == '%')
+			i++;
+		r->buf[at++] = c < 0x20 || c > 0x7e ? '?' : (char)c;
+	}
+	r->buf[at] = '\0';
+	return at;
 }
 
 /* RFC 5322 2.2 field name: printable, no colon, no space. */
@@ -169,14 +174,74 @@ milter_hdr_value_ok(const char *s)
 	return true;
 }
 
-/* "4xx ..." or "5xx ...": the code, or -1. */
+/* A line "4xx ...", "5xx-..." or "5xx": the code, or -1. */
 static int
 milter_replycode_parse(const char *s)
 {
 	if (s[0] < '4' || s[0] > '5' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9' ||
-	    (s[3] != ' ' && s[3] != '\0'))
+	    (s[3] != ' ' && s[3] != '-' && s[3] != '\0' && s[3] != '\r' && s[3] != '\n'))
 		return -1;
 	return (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+}
+
+/* The enhanced code ("5.7.1") that opens a line's text: its length, or 0. */
+static size_t
+milter_xcode_len(const char *t, size_t len)
+{
+	size_t n = strcspn(t, " \r\n");
+
+	if (n > len)
+		n = len;
+	if (n < 5 || n > 11 || (t[0] != '2' && t[0] != '4' && t[0] != '5') || t[1] != '.')
+		return 0;
+	return n;
+}
+
+/* "550-5.7.1 first\r\n550 5.7.1 second": lines that share one 4xx or 5xx
+ * code become one line, "550 5.7.1 first second" (an enhanced code that a
+ * later line repeats is dropped). Lines with different codes are an error. */
+static int
+milter_replycode_decode(struct milter_reply *r, const char *s, const char **why)
+{
+	size_t at = 0, xlen = 0;
+
+	if ((r->code = milter_replycode_parse(s)) < 0) {
+		*why = "reply code: not 4xx or 5xx";
+		return -1;
+	}
+	at = (size_t)snprintf(r->buf, sizeof(r->buf), "%d", r->code);
+	for (bool first = true; *s != '\0'; first = false) {
+		size_t len = strcspn(s, "\r\n"), tlen;
+		const char *t = s + 3;
+		if (milter_replycode_parse(s) != r->code) {
+			*why = "reply code: lines with different codes";
+			return -1;
+		}
+		if (*t == ' ' || *t == '-')
+			t++;
+		tlen = len - (size_t)(t - s);
+		if (first)
+			xlen = milter_xcode_len(t, tlen);
+		else if (xlen > 0 && milter_xcode_len(t, tlen) == xlen &&
+		    strncmp(t, r->buf + 4, xlen) == 0) {
+			t += xlen;
+			tlen -= xlen;
+			while (tlen > 0 && *t == ' ') {
+				t++;
+				tlen--;
+			}
+		}
+		if (tlen > 0)
+			at = milter_text_clean(r, at, " ", 1);
+		at = milter_text_clean(r, at, t, tlen);
+		s += len;
+		if (*s == '\r')
+			s++;
+		if (*s == '\n')
+			s++;
+	}
+	r->text = r->buf;
+	return 0;
 }
 
 static int
@@ -197,18 +262,22 @@ milter_header_decode(struct milter_cur *c, struct milter_reply *r, bool indexed,
 	return 0;
 }
 
+/* A reply code or a quarantine reason. Its words are the filter's and only
+ * made safe, never a reason to fail the filter (which could turn its
+ * refusal into its default action). */
 static int
 milter_text_decode(struct milter_cur *c, struct milter_reply *r, const char **why)
 {
-	r->text = milter_cur_str(c);
-	if (c->bad || !milter_text_ok(r->text, MILTER_TEXT_MAX)) {
-		*why = "reply text: truncated, too long or not printable";
+	const char *s = milter_cur_str(c);
+
+	if (c->bad) {
+		*why = "reply text: truncated";
 		return -1;
 	}
-	if (r->kind == MILTER_R_REPLYCODE && (r->code = milter_replycode_parse(r->text)) < 0) {
-		*why = "reply code: not 4xx or 5xx";
-		return -1;
-	}
+	if (r->kind == MILTER_R_REPLYCODE)
+		return milter_replycode_decode(r, s, why);
+	milter_text_clean(r, 0, s, strlen(s));
+	r->text = r->buf;
 	return 0;
 }
 

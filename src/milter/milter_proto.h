@@ -21,6 +21,15 @@
 #define MILTER_PACKET_MAX   (256 * 1024)   /* a reply longer than this is refused */
 #define MILTER_CHUNK_MAX    65535          /* body octets in one BODY command */
 #define MILTER_TEXT_MAX     1024           /* reply text, header name+value kept */
+/* A reply code's text (and a quarantine reason) as kept: "550 5.7.1 " and
+ * this fit one SMTP reply line (RFC 5321 4.5.3.1.5: 512 with the CRLF). */
+#define MILTER_REPLY_MAX    480
+/* A header sent to a filter is cut to these (the message's own header may
+ * be longer): with the name, it must fit one packet (MILTER_CHUNK_MAX).
+ * Postfix cuts at header_size_limit (102400) for the same reason: an
+ * oversized header is the message's doing, not a filter failure. */
+#define MILTER_HDR_NAME_SEND_MAX   1024
+#define MILTER_HDR_VALUE_SEND_MAX  (60 * 1024)
 
 /* Commands (MTA to filter). */
 enum milter_cmd {
@@ -99,15 +108,17 @@ void milter_pkt_raw(struct milter_pkt *p, const void *data, size_t len);
 /* Write the length prefix: 0, or -1 when the packet overflowed. */
 int  milter_pkt_end(struct milter_pkt *p);
 
-/* A decoded reply. Strings point into the packet passed to the decoder
- * and are valid as long as it is. */
+/* A decoded reply. Names and values point into the packet passed to the
+ * decoder and are valid as long as it is; text into the reply itself. */
 struct milter_reply {
 	enum milter_reply_kind kind;
 	/* OPTNEG */
 	uint32_t    version, actions, protocol;
-	/* REPLYCODE: the whole text ("550 5.7.1 ..."), code its number */
+	/* REPLYCODE: the whole text ("550 5.7.1 ...", lines joined, made
+	 * printable), code its number; text points into buf */
 	const char *text;
 	int         code;
+	char        buf[MILTER_REPLY_MAX + 1];
 	/* ADDHEADER, INSHEADER, CHGHEADER; QUARANTINE's reason is in text */
 	const char *name, *value;
 	uint32_t    index;

@@ -68,6 +68,7 @@ smtp_received_write(struct smtp_session *s)
 	n += snprintf(hdr + n, sizeof(hdr) - n, "; %s\r\n", date);
 	if (n <= 0 || (size_t)n >= sizeof(hdr))
 		return -1;
+	tx->prepended++;
 	return spool_msg_write(tx->msg, hdr, (size_t)n);
 }
 
@@ -95,6 +96,7 @@ smtp_ref_write(struct smtp_session *s)
 	verp_ref_make(secret, &vi, ref, sizeof(ref));
 	sodium_memzero(secret, sizeof(secret));
 	n = snprintf(hdr, sizeof(hdr), VERP_REF_HEADER ": %s\r\n", ref);
+	tx->prepended++;
 	return spool_msg_write(tx->msg, hdr, (size_t)n);
 }
 
@@ -143,6 +145,7 @@ smtp_msg_start(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
 
+	tx->prepended = 0;
 	tx->msg = spool_msg_create(s->h->spool, tx->id);
 	if (tx->msg == NULL) {
 		log_error("event=spool-error sid=%llu error=\"%s\"", s->sid, strerror(errno));

@@ -100,6 +100,10 @@ struct smtp_tx {
 	 * (for the From: check), bounded by SENDER_HEADER_MAX. */
 	char                   *hdr;
 	size_t                  hdr_len, hdr_cap;
+	/* Header fields ferry wrote ahead of the client's (Received:, and
+	 * X-Ferry-Ref: for a tenant): a rewrite leaves them out and writes
+	 * its own for the new queue id. */
+	size_t                  prepended;
 	bool                    hdr_done;    /* the empty line was seen */
 	bool                    hdr_overflow;
 	/* Rate-limit windows taken for this message (given back if the commit

@@ -4,8 +4,9 @@
  * (listen ... milters=) and, for a tenant's message, tenant_milters see it
  * (src/milter/), then their verdict decides the reply: 550 5.7.1, 451 4.7.1,
  * 250 and dropped (discard), or a commit into queue/ or hold/ (quarantine)
- * with their header edits applied. A tenant's message refused as spam
- * follows the tenant's spam_action (reject, hold, header).
+ * with their header edits applied. A tenant's message refused as spam (a
+ * reject by a filter configured spam=yes) follows the tenant's spam_action
+ * (reject, hold, header); any other filter's reject is a final 550.
  * STANDARDS: RFC 3463 enhanced codes (5.7.1, 4.7.1).
  * SECURITY: no 250 before the commit is durable; a header edit is applied
  * by writing a fresh spool file (new queue id) and dropping the old one,
@@ -156,7 +157,7 @@ smtp_milter_copy(struct spool_msg *old, uint64_t from, struct spool_msg *to)
 }
 
 /* Apply the edits by writing the message again under a new id (its
- * Received: header names the new id); 0, or -1 with the old file kept
+ * Received: and X-Ferry-Ref: headers, written anew, name the new id); 0, or -1 with the old file kept
  * in tx->msg for the caller to abort. */
 static int
 smtp_milter_rewrite(struct smtp_session *s, const struct milter_edit *e, size_t ne)
@@ -167,6 +168,7 @@ smtp_milter_rewrite(struct smtp_session *s, const struct milter_edit *e, size_t 
 	struct milter_env env = { .read = smtp_milter_read, .read_arg = old,
 		.size = spool_msg_content_size(old) };
 	struct milter_hdrs h;
+	size_t old_prepended = tx->prepended;
 	int rc = -1;
 
 	memcpy(old_id, tx->id, sizeof(old_id));
@@ -174,7 +176,7 @@ smtp_milter_rewrite(struct smtp_session *s, const struct milter_edit *e, size_t 
 		return -1;
 	tx->msg = NULL;
 	if (smtp_msg_start(s) &&
-	    milter_hdrs_write(&h, e, ne, true, smtp_milter_write, tx->msg) == 0 &&
+	    milter_hdrs_write(&h, e, ne, old_prepended, smtp_milter_write, tx->msg) == 0 &&
 	    smtp_milter_copy(old, h.end, tx->msg) == 0)
 		rc = 0;
 	milter_hdrs_free(&h);
@@ -182,6 +184,7 @@ smtp_milter_rewrite(struct smtp_session *s, const struct milter_edit *e, size_t 
 		if (tx->msg != NULL)
 			spool_msg_abort(tx->msg);
 		tx->msg = old;
+		tx->prepended = old_prepended;
 		memcpy(tx->id, old_id, sizeof(old_id));
 		return -1;
 	}
@@ -311,7 +314,7 @@ smtp_milter_verdict(struct smtp_session *s, const struct milter_result *r)
 	const char *refusal;
 
 	tx->scanned = !r->failed;
-	tx->spam = r->verdict == MILTER_V_REJECT;
+	tx->spam = r->verdict == MILTER_V_REJECT && r->spam;
 	tx->scored = r->scored;
 	tx->score = r->score;
 	smtp_milter_rep_note(s);
@@ -322,7 +325,7 @@ smtp_milter_verdict(struct smtp_session *s, const struct milter_result *r)
 		smtp_tx_reset(s);
 		return;
 	}
-	if (r->verdict == MILTER_V_REJECT && tx->as_tenant && smtp_milter_tenant_spam(s, r, &extra)) {
+	if (tx->spam && tx->as_tenant && smtp_milter_tenant_spam(s, r, &extra)) {
 		smtp_milter_keep(s, r, &extra);
 		free(extra.value);
 		return;
@@ -345,12 +348,18 @@ smtp_milter_done(void *arg, const struct milter_result *r)
 	free(ctx->rcpts);
 	free(ctx);
 	s->pending--;
-	s->state = SMTP_ST_COMMAND;
-	if (!s->closed) {
-		smtp_timeouts_set(s);
-		smtp_milter_verdict(s, r);
-		if (!s->closed && s->state == SMTP_ST_COMMAND)
-			smtp_input_process(s);
+	if (s->closed || s->state == SMTP_ST_CLOSING) {
+		/* nobody is left to tell: no commit without a 250 (the client
+		 * retries); the reset aborts the spool file */
+		log_info("event=milter-abandoned sid=%llu id=%s reason=\"session closing\"", s->sid, s->tx.id);
+		smtp_tx_reset(s);
+		smtp_session_release(s);
+		return;
 	}
+	s->state = SMTP_ST_COMMAND;
+	smtp_timeouts_set(s);
+	smtp_milter_verdict(s, r);
+	if (!s->closed && s->state == SMTP_ST_COMMAND)
+		smtp_input_process(s);
 	smtp_session_release(s);
 }

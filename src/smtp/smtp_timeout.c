@@ -51,10 +51,19 @@ smtp_timeouts_set(struct smtp_session *s)
 {
 	struct timeval rd = { .tv_sec = s->conf->timeout_command };
 	struct timeval wr = { .tv_sec = s->conf->timeout_command };
+	struct bufferevent *under;
 
 	if (s->state == SMTP_ST_DATA || s->state == SMTP_ST_BDAT)
 		rd.tv_sec = s->conf->timeout_data;
-	bufferevent_set_timeouts(s->bev, &rd, &wr);
+	/* Waiting for the content filters, the committer or the auth thread is
+	 * the server's turn: a client that sends nothing meanwhile is right,
+	 * and a 421 now would precede the final reply (the filters' own
+	 * timeouts bound a scan). */
+	bufferevent_set_timeouts(s->bev, s->state == SMTP_ST_WAIT ? NULL : &rd, &wr);
+	/* After STARTTLS s->bev is a TLS filter; the socket's bufferevent
+	 * under it keeps its own timeouts, and its timeout events reach ours */
+	if ((under = bufferevent_get_underlying(s->bev)) != NULL)
+		bufferevent_set_timeouts(under, s->state == SMTP_ST_WAIT ? NULL : &rd, &wr);
 }
 
 /* reason: "idle" (no byte for the timeout) or "deadline". */

@@ -8,7 +8,8 @@ with the verdict its `mode` names. Threads, no milter library.
 Modes: continue, accept, reject, tempfail, discard, replycode (the text in
 `replycode`), quarantine, addheader, insheader, chgheader, delheader, die
 (closes the connection in the middle of the body), hang (never answers the
-body: the client's timeout must fire), garbage (a malformed reply).
+body: the client's timeout must fire), garbage (a malformed reply), slow
+(waits `delay` seconds at the end of the message, then continues).
 """
 import os
 import socket
@@ -36,6 +37,7 @@ class Milter:
         self.mode = mode
         self.protocol = protocol          # the steps it declines / answers without a reply
         self.replycode = "554 5.7.1 Go away"
+        self.delay = 0
         self.sessions = []                # one dict per connection
         self.lock = threading.Lock()
         if path is not None:
@@ -83,6 +85,8 @@ class Milter:
 
     def _end_of_message(self, c):
         m = self.mode
+        if m == "slow":
+            threading.Event().wait(self.delay)
         if m == "addheader":
             c.sendall(packet(b"h", cstr("X-Test-Added", "yes it was")))
         elif m == "insheader":

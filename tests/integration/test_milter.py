@@ -128,6 +128,17 @@ class ScriptedMilterTest(unittest.TestCase):
         code, text, new = self.verdict("replycode")
         self.assertEqual((code, text, new), (451, "4.7.1 Busy here", []))
 
+    def test_multiline_8bit_replycode_is_still_a_reject(self):
+        """A multi-line, 8-bit reply code is the filter's verdict made
+        printable, not a filter failure: with default_action=accept the
+        message a filter rejected must not be accepted."""
+        self.pa.replycode = "550-5.7.1 first\r\n550 5.7.1 second caf\u00e9 100%%"
+        try:
+            code, text, new = self.verdict("replycode", port=self.mx2, milter=self.pa)
+            self.assertEqual((code, text, new), (550, "5.7.1 first second caf?? 100%", []))
+        finally:
+            self.pa.mode, self.pa.replycode = "continue", "554 5.7.1 Go away"
+
     def test_tempfail(self):
         code, text, new = self.verdict("tempfail")
         self.assertEqual((code, new), (451, []))
@@ -197,6 +208,23 @@ class ScriptedMilterTest(unittest.TestCase):
         self.assertEqual(len(new), 1)
         self.assertRegex(self.f.log_text(), r"event=milter-failed .*milter=pa action=accept")
 
+    def test_huge_header_is_cut_not_a_filter_failure(self):
+        """A header too big for one HEADER packet (folded into normal
+        lines) is sent cut: the filter still scans and rejects, even with
+        default_action=accept (the client cannot make ferry skip it)."""
+        big = "X-Big: " + "\r\n ".join("%s" % ("y" * 900) for _ in range(80)) + "\r\n"   # ~72 KiB
+        n = len(self.pa.sessions)
+        code, text, new = self.verdict("reject", message("huge header", extra=big), port=self.mx2,
+                                       milter=self.pa)
+        self.assertEqual((code, new), (550, []), text)
+        self.pa.mode = "continue"
+        got = dict(self.pa.sessions[n]["headers"])
+        self.assertIn("X-Big", got)
+        self.assertLessEqual(len(got["X-Big"]), 60 * 1024)
+        self.assertTrue(got["X-Big"].endswith("y"), got["X-Big"][-20:])
+        self.assertIn(("Subject", "huge header"), self.pa.sessions[n]["headers"])
+        self.assertNotRegex(self.f.log_text(), r"event=milter-failed .*milter=pa .*phase=header")
+
     def test_milter_down_default_tempfail(self):
         before = set(self.f.queue_files())
         code, text = send(self.mx3, message("down"))
@@ -246,6 +274,90 @@ class ScriptedMilterTest(unittest.TestCase):
         self.assertEqual((code, len(new)), (250, 1))
         self.assertEqual(len(self.pm.sessions), n)
 
+class TenantMilterTest(unittest.TestCase):
+    """Scripted filters as tenant_milters for a tenant whose spam_action is
+    header: th (spam=yes, its rejects are spam verdicts) then tv (as a
+    virus scanner, spam=no: its rejects are final)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.th, cls.tv = Milter(), Milter()
+        cls.f = Ferryd(extra="milter th inet:127.0.0.1:%d timeout=30s spam=yes\n"
+                             "milter tv inet:127.0.0.1:%d timeout=30s default_action=accept\n"
+                             "tenant_milters th,tv\ntimeout_command 2s\n" % (cls.th.port, cls.tv.port))
+        cls.f.start()
+        cls.key = cls.f.tenant_add("hdrco")
+        cls.f.ctl("tenant", "set", "hdrco", "--spam-action", "header")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.f.stop()
+        cls.th.stop()
+        cls.tv.stop()
+
+    def setUp(self):
+        self.th.mode = self.tv.mode = "continue"
+
+    def send(self, subject):
+        """(code, text, queue files added)."""
+        before = set(self.f.queue_files())
+        data = ("From: news@hdrco.test\r\nTo: someone@remote.test\r\nSubject: %s\r\n\r\nhello\r\n"
+                % subject).encode()
+        with smtplib.SMTP("127.0.0.1", self.f.submission, timeout=60) as s:
+            s.starttls()
+            s.login("apikey", self.key)
+            s.mail("news@hdrco.test")
+            s.rcpt("someone@remote.test")
+            code, text = s.data(data)
+        return code, text.decode(), sorted(set(self.f.queue_files()) - before)
+
+    def test_rewrite_keeps_one_ref_for_the_new_id(self):
+        """A header-adding filter: the rewritten message has one Received:
+        and one X-Ferry-Ref:, both for the queue id of the 250."""
+        self.th.mode = "addheader"
+        code, text, new = self.send("rewritten")
+        self.assertEqual(code, 250, text)
+        qid = re.search(r"queued as ([0-9A-F]+)", text).group(1)
+        self.assertEqual([os.path.basename(p) for p in new], [qid])
+        head = read_spool_file(new[0])["content"].split(b"\r\n\r\n")[0]
+        refs = re.findall(rb"(?m)^X-Ferry-Ref: (\S+)", head)
+        self.assertEqual(len(refs), 1, head)
+        self.assertEqual(len(re.findall(rb"(?m)^Received: ", head)), 1, head)
+        self.assertIn(b" id " + qid.encode(), head)
+        self.assertIn(b"\r\nX-Test-Added: yes it was", head)
+        # the token is "<tenant>-<queue id>-<recipient>-<mac>" (verp.h)
+        self.assertEqual(refs[0].decode().split("-")[1].upper(), qid)
+
+    def test_reject_by_spam_filter_follows_spam_action(self):
+        """th is spam=yes: its reject is a spam verdict, and the tenant's
+        spam_action (header) keeps the message, marked."""
+        self.th.mode = "reject"
+        code, text, new = self.send("spammy")
+        self.assertEqual((code, len(new)), (250, 1), text)
+        self.assertIn(b"\r\nX-Ferry-Spam: yes; score=", read_spool_file(new[0])["content"])
+        self.assertRegex(self.f.log_text(), r"event=milter-spam .*milter=th .*action=header")
+
+    def test_reject_by_other_filter_is_final(self):
+        """tv (spam=no, as clamav-milter) rejects: a final 550 whatever the
+        tenant's spam_action, not a spam verdict."""
+        self.tv.mode = "reject"
+        code, text, new = self.send("virus")
+        self.assertEqual((code, new), (550, []), text)
+        self.assertTrue(text.startswith("5.7.1"), text)
+        self.assertNotRegex(self.f.log_text(), r"event=milter-spam .*milter=tv")
+
+    def test_slow_filter_outlasts_timeout_command(self):
+        """A scan longer than timeout_command (2s here; the filter takes
+        4s, within its own 30s): the client waiting for the reply gets the
+        250, not a 421, and the message is queued once."""
+        self.th.mode, self.th.delay = "slow", 4
+        try:
+            code, text, new = self.send("slow scan")
+        finally:
+            self.th.delay = 0
+        self.assertEqual(code, 250, text)
+        self.assertEqual(len(new), 1)
+        self.assertNotRegex(self.f.log_text(), r"event=timeout .*state=wait")
 
 
 class RspamdTest(unittest.TestCase):
@@ -259,7 +371,7 @@ class RspamdTest(unittest.TestCase):
         cls.rx = Receiver("127.0.0.1")
         cls.f = Ferryd(deliver=True, domains=("ferry.test",), mailboxes=("postmaster@ferry.test",),
                        extra="route * smtp:127.0.0.1:%d\nmilter rspamd inet:127.0.0.1:%d timeout=30s "
-                             "connect_timeout=2s\ntenant_milters rspamd\n" % (cls.rx.port, cls.rport))
+                             "connect_timeout=2s spam=yes\ntenant_milters rspamd\n" % (cls.rx.port, cls.rport))
         cls.f.start()
         cls.keys = {}
         for t, action in (("rejco", None), ("holdco", "hold"), ("hdrco", "header")):

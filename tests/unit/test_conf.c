@@ -567,7 +567,7 @@ test_milters(void **state)
 	struct conf *c;
 	(void)state;
 	c = load_text("listen mx 127.0.0.1:25 milters=rspamd,av source=127.0.0.2\n"
-	    "milter rspamd inet:127.0.0.1:11332\n"
+	    "milter rspamd inet:127.0.0.1:11332 spam=yes\n"
 	    "milter av unix:/run/clamav/milter.sock connect_timeout=2s timeout=1m default_action=accept\n"
 	    "tenant_milters rspamd\n", err, sizeof(err));
 	assert_non_null(c);
@@ -577,6 +577,8 @@ test_milters(void **state)
 	assert_false(c->milters[0].default_accept);
 	assert_int_equal(c->milters[1].timeout, 60);
 	assert_true(c->milters[1].default_accept);
+	assert_true(c->milters[0].spam);
+	assert_false(c->milters[1].spam);   /* the default: its rejects are final */
 	assert_int_equal(c->listeners[0].nmilters, 2);
 	assert_ptr_equal(c->listeners[0].milters[1], &c->milters[1]);
 	assert_string_equal(c->listeners[0].source, "127.0.0.2");
@@ -591,6 +593,10 @@ test_milters(void **state)
 	expect_error("listen mx 127.0.0.1:25\nmilter a inet:127.0.0.1:1 timeout=0\n", "2: milter: 'timeout=0'");
 	expect_error("listen mx 127.0.0.1:25\nmilter a inet:127.0.0.1:1 default_action=discard\n",
 	    "2: milter: unknown option");
+	expect_error("listen mx 127.0.0.1:25\nmilter a inet:127.0.0.1:1 spam=maybe\n",
+	    "2: milter: unknown option 'spam=maybe'");
+	expect_error("listen mx 127.0.0.1:25\nmilter a inet:127.0.0.1:1 spam=yes spam=no\n",
+	    "2: milter: spam= is given twice");
 	expect_error("listen mx 127.0.0.1:25\nmilter a inet:127.0.0.1:1 timeout=1 timeout=2\n",
 	    "2: milter: timeout= is given twice");
 	expect_error("listen mx 127.0.0.1:25\nmilter a inet:127.0.0.1:1\nmilter a inet:127.0.0.1:2\n",
