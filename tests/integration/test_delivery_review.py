@@ -100,7 +100,7 @@ class DeliveryReviewTest(unittest.TestCase):
         self.assertTrue(wait_for(lambda: self.got("far@remote.test") and self.got("first@remote.test")),
                         self.f.log_text()[-2000:])
         rp = self.got("far@remote.test")[0]["sender"]
-        self.assertRegex(rp, r"^b\+\d+-[0-9a-f]{16}-1-[a-z0-9]+@bounce\.vco\.test$")
+        self.assertRegex(rp, r"^b\+\d+-[0-9a-f]{16}-1-[a-z2-7]{16}-[a-z2-7]{6}@bounce\.vco\.test$")
         self.assertRegex(self.got("first@remote.test")[0]["sender"], r"^b\+\d+-[0-9a-f]{16}-0-")
 
     def test_verp_crash_between_transactions_resends_only_undelivered(self):

@@ -238,12 +238,16 @@ class PoolsTest(unittest.TestCase):
             self.assertEqual(len(m["rcpts"]), 1)
             local, _, domain = m["sender"].rpartition("@")
             self.assertEqual(domain, "bounce.acme.test")
-            tm = re.match(r"^b\+(\d+)-([0-9a-f]{16})-(\d+)-([a-z2-7]{16})$", local)
+            tm = re.match(r"^b\+(\d+)-([0-9a-f]{16})-(\d+)-([a-z2-7]{16})-([a-z2-7]{6})$", local)
             self.assertIsNotNone(tm, m["sender"])
-            tenant, qid, idx, mac = tm.groups()
+            tenant, qid, idx, mac, rmac = tm.groups()
             self.assertEqual(int(tenant), self.ids["acme"])
             want = hmac.new(secret, ("%s-%s-%s" % (tenant, qid, idx)).encode(), hashlib.sha256).digest()[:10]
             self.assertEqual(mac, base64.b32encode(want).decode().lower())
+            # bound to the recipient's address (verp.h)
+            bound = hmac.new(secret, ("rcpt:%s-%s-%s:%s" % (tenant, qid, idx, m["rcpts"][0].lower())).encode(),
+                             hashlib.sha256).digest()[:5]
+            self.assertEqual(rmac, base64.b32encode(bound).decode().lower()[:6])
             self.assertEqual(m["rcpts"][0], "verp-%s@remote.test" % idx)
             seen.add(idx)
         self.assertEqual(seen, {"0", "1"})
