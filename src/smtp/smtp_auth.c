@@ -99,6 +99,7 @@ smtp_auth_verify(struct smtp_session *s, const char *user, size_t ulen,
 	if (s->auth_login_user == NULL)
 		s->auth_login_user = xstrndup(user, ulen);
 	s->state = SMTP_ST_WAIT;
+	smtp_timeouts_set(s);      /* the server's turn: no idle timeout (smtp_async_cb re-arms) */
 	s->pending++;
 	auth_store_verify_async(s->h->auth, user, ulen, pass, plen, smtp_auth_done_cb, s);
 }
@@ -231,8 +232,10 @@ smtp_auth_delay_cb(evutil_socket_t fd, short what, void *arg)
 	if (s->auth_failures >= s->conf->auth_max_failures && !s->closed) {
 		smtp_reply(s, "421 4.7.0 %s Error: too many authentication failures", s->conf->hostname);
 		smtp_close_after_reply(s);
-	} else if (s->state == SMTP_ST_WAIT)
+	} else if (s->state == SMTP_ST_WAIT) {
 		s->state = SMTP_ST_COMMAND;
+		smtp_timeouts_set(s);     /* the client's turn again (the wait had none) */
+	}
 	if (!s->closed)
 		smtp_input_process(s);
 	smtp_session_release(s);

@@ -303,6 +303,7 @@ smtp_content_commit(struct smtp_session *s)
 	struct spool_msg *m = tx->msg;
 
 	s->state = SMTP_ST_WAIT;
+	smtp_timeouts_set(s);      /* the server's turn: no idle timeout (smtp_async_cb re-arms) */
 	s->pending++;
 	tx->msg = NULL;   /* the spool owns it now */
 	if (tx->hold_reason[0] != '\0')
@@ -316,7 +317,8 @@ smtp_commit_result(struct smtp_session *s, int error)
 	struct smtp_tx *tx = &s->tx;
 	char q[300];
 
-	s->state = SMTP_ST_COMMAND;
+	if (s->state != SMTP_ST_CLOSING)    /* a 421 already said goodbye: stay closing */
+		s->state = SMTP_ST_COMMAND;
 	if (error != 0) {
 		/* Not durable: never 250. The reason was logged by the spool;
 		 * this line ties it to the session. */

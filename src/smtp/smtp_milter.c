@@ -280,6 +280,7 @@ smtp_milter_keep(struct smtp_session *s, const struct milter_result *r, struct m
 		    r->quarantine_reason);
 	if (ne > 0 && smtp_milter_rewrite(s, e, ne) < 0) {
 		free(e);
+		smtp_tenant_commit_failed(s);
 		smtp_tx_refuse(s, "message-refused", "451 4.3.0 Error: queue file write error");
 		smtp_tx_reset(s);
 		return;
@@ -331,6 +332,7 @@ smtp_milter_verdict(struct smtp_session *s, const struct milter_result *r)
 		return;
 	}
 	if ((refusal = smtp_milter_refusal(s, r, buf, sizeof(buf))) != NULL) {
+		smtp_tenant_commit_failed(s);      /* not accepted: its rate windows given back */
 		smtp_tx_refuse(s, "message-refused", refusal);
 		smtp_tx_reset(s);
 		return;
@@ -352,6 +354,7 @@ smtp_milter_done(void *arg, const struct milter_result *r)
 		/* nobody is left to tell: no commit without a 250 (the client
 		 * retries); the reset aborts the spool file */
 		log_info("event=milter-abandoned sid=%llu id=%s reason=\"session closing\"", s->sid, s->tx.id);
+		smtp_tenant_commit_failed(s);
 		smtp_tx_reset(s);
 		smtp_session_release(s);
 		return;

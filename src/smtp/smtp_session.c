@@ -487,6 +487,9 @@ smtp_async_cb(evutil_socket_t fd, short what, void *arg)
 		smtp_commit_result(s, s->async_result);
 	else
 		smtp_auth_result(s, s->async_result);
+	/* the wait had no idle timeout (smtp_timeouts_set): the client's turn again */
+	if (!s->closed && s->state != SMTP_ST_CLOSING && s->state != SMTP_ST_WAIT)
+		smtp_timeouts_set(s);
 	if (!s->closed)
 		smtp_input_process(s);
 	smtp_session_release(s);

@@ -479,13 +479,13 @@ smtp_tenant_content_check(struct smtp_session *s, char *buf, size_t bufsz)
 	return err;
 }
 
-/* The commit failed: the message was not accepted, so it does not count. */
+/* The message was not accepted after all (the commit failed, a content
+ * filter refused it, the session went away during its scan): it does not
+ * count against the tenant's windows. */
 void
 smtp_tenant_commit_failed(struct smtp_session *s)
 {
-	struct counter_spec specs[SMTP_TENANT_WINDOWS];
-
-	struct counter_spec spec;
+	struct counter_spec specs[SMTP_TENANT_WINDOWS], spec;
 
 	if (!s->tx.counted)
 		return;

@@ -62,6 +62,20 @@ class DeadlineTest(unittest.TestCase):
         self.assertTrue(ferrytest.wait_for(
             lambda: "state=command reason=deadline" in self.f.log_text(), 10))
 
+    def test_idle_timeout_returns_after_a_commit(self):
+        # The wait for the committer has no idle timeout (the server's
+        # turn); once the 250 is sent an idle client is cut again (by the
+        # idle timeout or the command deadline), never held forever.
+        c = self.raw()
+        self.assertEqual(c.cmd("EHLO idle.test")[0], 250)
+        self.assertEqual(c.cmd("MAIL FROM:<a@remote.test>")[0], 250)
+        self.assertEqual(c.cmd("RCPT TO:<alice@example.test>")[0], 250)
+        self.assertEqual(c.cmd("DATA")[0], 354)
+        self.assertEqual(c.cmd("Subject: idle\r\n\r\nx\r\n.")[0], 250)
+        # nothing sent: the idle timeout speaks (the client's own 30 s
+        # socket timeout fails the test if it never does)
+        self.assertEqual(c.reply()[0], 421)
+
     def test_data_trickle_is_cut(self):
         before = self.f.queue_files()
         c = self.raw()
