@@ -43,7 +43,9 @@ deliver_report(struct deliver_ctx *d, const struct conf *c, const struct spool_e
 		if (res[i].state != SPOOL_RCPT_PENDING)
 			continue;
 		res[i].attempted = true;
-		res[i].no_expire = true;     /* a report waits for the database, never bounces */
+		/* a report waits for the database, never bounces; one that cannot
+		 * be read at all expires like any message (and notifies nobody) */
+		res[i].no_expire = rc == 0;
 		snprintf(res[i].relay, sizeof(res[i].relay), "feedback");
 		if (done[i])
 			mta_reply_set(&res[i].reply, 250, "2.0.0 report processed");

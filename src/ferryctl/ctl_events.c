@@ -24,7 +24,7 @@ ctl_events_clean(const char *in, char *out, size_t outsz)
 	size_t n = 0;
 
 	for (; *in != '\0' && n + 1 < outsz; in++)
-		out[n++] = (unsigned char)*in < 0x20 || *in == 0x7f ? ' ' : *in;
+		out[n++] = (unsigned char)*in < 0x20 || (unsigned char)*in == 0x7f ? ' ' : *in;
 	out[n] = '\0';
 	return out;
 }

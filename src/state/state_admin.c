@@ -446,13 +446,17 @@ int
 state_tenant_del(struct state *st, const char *name, char *err, size_t errlen)
 {
 	static const char *const sql[] = {
+		/* the high-water mark never below a deleted id, so it is never
+		 * given again (a database made before the mark gets it here) */
+		"INSERT OR IGNORE INTO meta(key, value) VALUES ('tenant_id_max', ?1);",
+		"UPDATE meta SET value = max(CAST(value AS INTEGER), ?1) WHERE key = 'tenant_id_max';",
 		/* rows keyed by the id without a foreign key; with the rate
 		 * counters of the tenant and of its accounts, keys, connectors
 		 * (keys as smtp_tenant_windows names them) */
 		"DELETE FROM reputation WHERE tenant_id = ?1;",
 		"DELETE FROM events WHERE tenant_id = ?1;",
 		"DELETE FROM bounces WHERE tenant_id = ?1;",
-		"DELETE FROM counters WHERE key IN (SELECT 't:' || ?1"
+		"DELETE FROM counters WHERE key IN (SELECT 't:' || ?1 UNION ALL SELECT 'r:' || ?1"
 		" UNION ALL SELECT 'a:' || id FROM accounts WHERE tenant_id = ?1"
 		" UNION ALL SELECT 'k:' || id FROM api_keys WHERE tenant_id = ?1"
 		" UNION ALL SELECT 'c:' || id FROM connectors WHERE tenant_id = ?1);",

@@ -85,6 +85,7 @@ static const char state_schema[] =
     " report_id TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS events_tenant ON events(tenant_id, id);"
     "CREATE INDEX IF NOT EXISTS events_message ON events(queue_id) WHERE queue_id != '';"
+    "CREATE INDEX IF NOT EXISTS events_time ON events(time);"
     /* reputation windows (src/reputation/): counts per 5-minute bucket */
     "CREATE TABLE IF NOT EXISTS reputation("
     " tenant_id INTEGER NOT NULL, metric TEXT NOT NULL, bucket INTEGER NOT NULL,"

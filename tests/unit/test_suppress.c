@@ -496,6 +496,14 @@ test_tenant_del_and_ids(void **state)
 	id3 = t.id;
 	assert_true(id3 > id2 + 5);
 	assert_int_equal(rows_of(fx, tenant_rows_sql, id3), 0);
+	/* a database from before the mark whose newest tenant is deleted
+	 * (taking the rows that would have shown its id): still not reused */
+	assert_int_equal(sqlite3_exec(state_db(fx->st), "DELETE FROM meta WHERE key = 'tenant_id_max';"
+	    " DELETE FROM sqlite_sequence;", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(state_tenant_del(fx->st, "newer", fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(state_tenant_add(fx->st, "newest", NULL, NULL, fx->err, sizeof(fx->err)), 0);
+	assert_int_equal(state_tenant_by_name(fx->st, "newest", &t), 1);
+	assert_true(t.id > id3);
 	assert_int_equal(state_tenant_del(fx->st, "nobody", fx->err, sizeof(fx->err)), -1);
 	assert_string_equal(fx->err, "no tenant nobody");
 }
