@@ -33,7 +33,8 @@ check_reply(const unsigned char *pkt, size_t len, const struct milter_reply *r)
 
 	if (r->kind == MILTER_R_REPLYCODE) {
 		CHECK(r->code >= 400 && r->code <= 599);
-		CHECK(r->text >= (const char *)pkt && r->text + strlen(r->text) < end);
+		/* the text is made safe into the reply's own buffer, bounded by it */
+		CHECK(r->text >= r->buf && r->text + strlen(r->text) < r->buf + sizeof(r->buf));
 	}
 	if (r->kind == MILTER_R_REPLYCODE || r->kind == MILTER_R_QUARANTINE)
 		for (const char *p = r->text; *p; p++)
