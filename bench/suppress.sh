@@ -74,6 +74,9 @@ smtp_run() {
 	ctl "$dir" connector add bench local 127.0.0.1/32
 	ctl "$dir" tenant limit bench --per-hour 100000000
 	ctl "$dir" tenant set bench --suppressed drop
+	# a new tenant sending 100,000s of recipients in its first hour is what
+	# the spike rule holds for review: not what this measures
+	ctl "$dir" tenant set bench --spike-factor 0
 	if [ "$2" != empty ]; then
 		i0=$(now)
 		ctl "$dir" suppression import bench "$BASE/$2.csv"

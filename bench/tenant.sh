@@ -23,7 +23,8 @@ tenant_run() {
 		ctl=("$FERRYCTL" -c "$dir/ferry.conf")
 		{ "${ctl[@]}" tenant add bench && "${ctl[@]}" domain add bench src.test &&
 			"${ctl[@]}" connector add bench local 127.0.0.1/32 &&
-			"${ctl[@]}" tenant limit bench --per-hour 100000000; } >"$dir/ctl.log" 2>&1 ||
+			"${ctl[@]}" tenant limit bench --per-hour 100000000 &&
+			"${ctl[@]}" tenant set bench --spike-factor 0; } >"$dir/ctl.log" 2>&1 ||
 			{ cat "$dir/ctl.log" >&2; die "ferryctl failed"; }
 	fi
 	t0=$(now)
