@@ -574,10 +574,10 @@ qmgr_learned(void *arg)
 
 /* The keys of a queued file: its tenant and first pending domain. */
 static void
-qmgr_keys_read(struct qmgr *q, struct qent *e)
+qmgr_keys_read(struct qmgr *q, struct qent *e, bool held)
 {
 	struct spool_env env;
-	int fd = spool_queue_open(q->h.spool, e->id, false);
+	int fd = spool_queue_open(q->h.spool, e->id, held);
 
 	if (fd < 0)
 		return;
@@ -590,6 +590,11 @@ qmgr_keys_read(struct qmgr *q, struct qent *e)
 				break;
 			}
 		qmgr_key_set(e, env.tenant_id, domain);
+		/* held at arrival for its tenant's review: `tenant resume` releases
+		 * it after a restart too (the hold record says why) */
+		if (held && env.tenant_id != 0 && env.hold_reason != NULL &&
+		    strstr(env.hold_reason, QMGR_REVIEW_MARK) != NULL)
+			e->review_hold = true;
 		spool_env_free(&env);
 	}
 	close(fd);
@@ -617,12 +622,13 @@ qmgr_load_dir(struct qmgr *q, bool held, long *n)
 		    spool_queue_hold(q->h.spool, de->d_name, false) == 0) {
 			/* held for a suspension: held again at its attempt if the
 			 * tenant still is (or resumed while ferryd was down) */
-			qmgr_keys_read(q, e);
+			qmgr_keys_read(q, e, false);
 			qmgr_ready_push(q, e);
 		} else if (held) {
-			e->state = QE_HOLD;       /* by the operator */
+			e->state = QE_HOLD;       /* by the operator, a filter or a review */
+			qmgr_keys_read(q, e, true);
 		} else {
-			qmgr_keys_read(q, e);
+			qmgr_keys_read(q, e, false);
 			if (st.st_mtime > now) {
 				e->attempts = 1;
 				qmgr_defer(q, e, st.st_mtime);

@@ -57,6 +57,9 @@ void qmgr_msg_add(struct qmgr *q, const char *id, long long tenant, const char *
  * quarantine; review: its tenant is under review, and `tenant resume`
  * releases it): listed as held until released. */
 void qmgr_msg_held(struct qmgr *q, const char *id, long long tenant, const char *domain, bool review);
+/* What the hold reason of a message held for its tenant's review says
+ * (smtp_tenant.c writes it; qmgr_load recognises it after a restart). */
+#define QMGR_REVIEW_MARK " under review: "
 
 /* The configuration was reloaded (delivery on, other limits): dispatch now. */
 void qmgr_conf_changed(struct qmgr *q);

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "policy/sender.h"
+#include "queue/qmgr.h"
 #include "reputation/rep.h"
 #include "state/counters.h"
 #include "util/log.h"
@@ -247,7 +248,7 @@ smtp_tenant_rep_check(struct smtp_session *s, char *buf, size_t bufsz)
 	if (e.state == REP_REVIEW) {
 		char held[sizeof(id->tenant) + sizeof(reason) + 32];
 		/* cut to hold_reason's size (the spool's hold record) */
-		snprintf(held, sizeof(held), "tenant %s under review: %s", id->tenant, reason);
+		snprintf(held, sizeof(held), "tenant %s" QMGR_REVIEW_MARK "%s", id->tenant, reason);
 		snprintf(s->tx.hold_reason, sizeof(s->tx.hold_reason), "%.*s",
 		    (int)sizeof(s->tx.hold_reason) - 1, held);
 		s->tx.hold_review = true;

@@ -166,6 +166,10 @@ class ReputationTest(unittest.TestCase):
             # the queue manager knows it: listed held (!), and `tenant resume`
             # releases it (out of hold/)
             self.assertRegex(self.f.ctl("queue", "list").stdout, r"%s!" % held)
+            # a restart keeps it held for the review (its hold record says why)
+            self.f.stop()
+            self.f.start()
+            self.assertRegex(self.f.ctl("queue", "list").stdout, r"%s!" % held)
         finally:
             self.f.ctl("tenant", "resume", "initech")
         self.assertTrue(wait_for(lambda: held not in os.listdir(hold)), os.listdir(hold))
