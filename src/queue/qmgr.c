@@ -56,7 +56,7 @@ struct qent {
 	/* In hold/ for the tenant's suspension; false: held by the operator. */
 	bool            tenant_hold;
 	/* Held at arrival while its tenant was under review: `tenant resume`
-	 * releases it (a restart leaves it to the operator). */
+	 * releases it, after a restart too (qmgr_keys_read). */
 	bool            review_hold;
 	char            last_error[256];
 	long long       tenant;         /* 0: none */
