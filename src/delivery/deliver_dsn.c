@@ -88,15 +88,8 @@ dsn_wanted(const struct rcpt_result *r, int kind)
 static void
 dsn_status(const struct mta_reply *r, char *out, size_t outsz)
 {
-	const char *t = r->text;
-	int a, b, c, n = 0;
-
-	if (strncmp(t, "250 ", 4) == 0 || (t[0] >= '2' && t[0] <= '5' && t[3] == ' '))
-		t += 4;
-	if (sscanf(t, "%1d.%3d.%3d%n", &a, &b, &c, &n) == 3 && n > 0 && a >= 2 && a <= 5) {
-		snprintf(out, outsz, "%d.%d.%d", a, b, c);
+	if (mta_reply_status(r->text, out, outsz))
 		return;
-	}
 	snprintf(out, outsz, "%d.0.0", r->code >= 500 ? 5 : r->code >= 400 ? 4 : 2);
 }
 

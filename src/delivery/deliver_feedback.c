@@ -67,7 +67,7 @@ deliver_feedback_counts(const struct rcpt_result *r)
 
 	if (!r->reply.local)
 		return true;
-	return feedback_status_of(r->reply.text, status, sizeof(status)) &&
+	return mta_reply_status(r->reply.text, status, sizeof(status)) &&
 	    (strcmp(status, "5.1.2") == 0 || strcmp(status, "5.1.10") == 0);
 }
 

@@ -265,11 +265,16 @@ classify_reply(const struct classify_rules *r, int code, const char *status, con
 	pcre2_match_data *md;
 
 	classify_result_set(out, r, r != NULL ? &r->categories[r->fallback] : NULL, "", 0);
-	if (r == NULL || r->nrules == 0)
-		return;
+	out->status[0] = '\0';
 	/* out of memory: the fallback, as for a failure no rule knows */
 	if (classify_input_read(&in, code, status, text, len) < 0)
 		return;
+	if (in.has_status)
+		snprintf(out->status, sizeof(out->status), "%d.%d.%d", in.status[0], in.status[1], in.status[2]);
+	if (r == NULL || r->nrules == 0) {
+		free(in.text);
+		return;
+	}
 	/* one ovector pair is all a yes/no match needs; made per call so
 	 * threads share nothing mutable */
 	md = pcre2_match_data_create(1, NULL);

@@ -55,6 +55,8 @@ struct classify_result {
 	const char *rule;                             /* rule name (points into the rules), "" for the fallback */
 	const char *file;                             /* where the rule is ("" without rules) */
 	unsigned    line;                             /* 0 for the fallback */
+	char        status[12];                       /* the enhanced status it went by (given or
+	                                               * read from the text), "" none */
 };
 
 /* Load a rules file; path NULL = the shipped default compiled in. NULL +

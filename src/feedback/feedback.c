@@ -9,7 +9,6 @@
  */
 #include "feedback/feedback.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,31 +17,6 @@
 #include "state/events.h"
 #include "state/suppress.h"
 #include "util/log.h"
-
-bool
-feedback_status_of(const char *text, char *out, size_t outsz)
-{
-	const char *p = text;
-	size_t n = 0;
-	int dots = 0, digits = 0;
-
-	if (text == NULL || (p[0] != '2' && p[0] != '4' && p[0] != '5') || p[1] != '.')
-		return false;
-	/* class "." subject (1-3 digits) "." detail (1-3 digits) */
-	for (; p[n] != '\0' && (isdigit((unsigned char)p[n]) || p[n] == '.'); n++) {
-		if (p[n] == '.') {
-			if (digits == 0 || ++dots > 2)
-				return false;
-			digits = 0;
-		} else if (++digits > 3)
-			return false;
-	}
-	if (dots != 2 || digits == 0 || n + 1 > outsz || (p[n] != '\0' && p[n] != ' '))
-		return false;
-	memcpy(out, p, n);
-	out[n] = '\0';
-	return true;
-}
 
 /* Suppress the recipient as the category says; the word for the log. A
  * sender category (the tenant's authentication, ferry's IP on a block list,
@@ -110,11 +84,9 @@ feedback_failure_note(const struct feedback *f, const struct feedback_failure *x
 	const char *suppressed;
 	int rc;
 
-	if (x->status != NULL && x->status[0] != '\0')
-		snprintf(status, sizeof(status), "%s", x->status);
-	else
-		feedback_status_of(x->text, status, sizeof(status));
-	classify_reply(f->rules, x->code, status[0] ? status : NULL, x->text, strlen(x->text), &cr);
+	classify_reply(f->rules, x->code, x->status != NULL && x->status[0] ? x->status : NULL, x->text,
+	    strlen(x->text), &cr);
+	snprintf(status, sizeof(status), "%s", cr.status);    /* given, or read from the text */
 	snprintf(cause, sizeof(cause), "%s %s: %d %.160s%s%s", x->source, cr.category, x->code, x->text,
 	    x->queue_id[0] ? " queue " : "", x->queue_id);
 	/* The suppression before the event: the event is what a retry takes

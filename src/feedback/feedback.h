@@ -59,8 +59,4 @@ int feedback_failure_note(const struct feedback *f, const struct feedback_failur
 int feedback_report_process(const struct feedback *f, const struct spool_env *env, int fd, time_t now,
     bool *done);
 
-/* The enhanced status code at the start of text ("5.1.1 ...") into out
- * (size >= 16); false when there is none. */
-bool feedback_status_of(const char *text, char *out, size_t outsz);
-
 #endif

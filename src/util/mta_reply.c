@@ -11,6 +11,7 @@
  */
 #include "util/mta_reply.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,4 +204,34 @@ mta_caps_parse(const char *raw, size_t len, struct mta_caps *caps)
 		first = false;
 		pos = next;
 	}
+}
+
+bool
+mta_reply_status(const char *text, char *out, size_t outsz)
+{
+	const char *p = text;
+	size_t n = 0;
+	int dots = 0, digits = 0;
+
+	if (p == NULL)
+		return false;
+	if (p[0] >= '2' && p[0] <= '5' && isdigit((unsigned char)p[1]) && isdigit((unsigned char)p[2]) &&
+	    p[3] == ' ')
+		p += 4;
+	if ((p[0] != '2' && p[0] != '4' && p[0] != '5') || p[1] != '.')
+		return false;
+	/* class "." subject (1-3 digits) "." detail (1-3 digits) */
+	for (; p[n] != '\0' && (isdigit((unsigned char)p[n]) || p[n] == '.'); n++) {
+		if (p[n] == '.') {
+			if (digits == 0 || ++dots > 2)
+				return false;
+			digits = 0;
+		} else if (++digits > 3 || (dots == 0 && digits > 1))
+			return false;
+	}
+	if (dots != 2 || digits == 0 || n + 1 > outsz || (p[n] != '\0' && p[n] != ' '))
+		return false;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return true;
 }

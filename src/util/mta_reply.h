@@ -49,6 +49,11 @@ void mta_reply_set(struct mta_reply *r, int code, const char *fmt, ...) __attrib
  * code dropped. */
 long mta_reply_parse(const char *buf, size_t len, enum mta_reply_mode mode, struct mta_reply *r);
 
+/* The enhanced status code (RFC 3463) at the start of a reply's text
+ * ("5.1.1 ...", after an optional "550 "): into out (size >= 12), true;
+ * false when there is none. Bounded: 1 digit, 1-3, 1-3. */
+bool mta_reply_status(const char *text, char *out, size_t outsz);
+
 /* Fill caps from an EHLO/LHLO reply's octets (already checked by mta_reply_parse). */
 void mta_caps_parse(const char *raw, size_t len, struct mta_caps *caps);
 

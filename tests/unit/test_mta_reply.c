@@ -128,6 +128,30 @@ test_ehlo_keywords(void **state)
 	assert_int_equal(caps.size, 0);
 }
 
+/* The enhanced status at a reply text's start, with or without its code;
+ * anything else is no status (bounded digits, one class digit). */
+static void
+test_reply_status(void **state)
+{
+	char st[12];
+
+	(void)state;
+	assert_true(mta_reply_status("5.1.1 <a@b>: user unknown", st, sizeof(st)));
+	assert_string_equal(st, "5.1.1");
+	assert_true(mta_reply_status("550 5.7.26 unauthenticated", st, sizeof(st)));
+	assert_string_equal(st, "5.7.26");
+	assert_true(mta_reply_status("4.4.7", st, sizeof(st)));
+	assert_string_equal(st, "4.4.7");
+	assert_false(mta_reply_status("550 user unknown", st, sizeof(st)));
+	assert_false(mta_reply_status("5.1 short", st, sizeof(st)));
+	assert_false(mta_reply_status("5.1.1x", st, sizeof(st)));
+	assert_false(mta_reply_status("55.1.1 two class digits", st, sizeof(st)));
+	assert_false(mta_reply_status("5.1234.1 long subject", st, sizeof(st)));
+	assert_false(mta_reply_status("3.1.1 no such class", st, sizeof(st)));
+	assert_false(mta_reply_status("5.100.100", st, 8));       /* does not fit */
+	assert_false(mta_reply_status(NULL, st, sizeof(st)));
+}
+
 int
 main(void)
 {
@@ -139,6 +163,7 @@ main(void)
 		cmocka_unit_test(test_bare_lf_tolerated_text_sanitised),
 		cmocka_unit_test(test_strict_mode),
 		cmocka_unit_test(test_ehlo_keywords),
+		cmocka_unit_test(test_reply_status),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
