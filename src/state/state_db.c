@@ -28,7 +28,14 @@ struct state {
 	char         *path;
 	char         *dir_real;   /* path's directory, links resolved; NULL if unknown */
 	pthread_key_t tls_key;
+	/* The return-path secret, made with the database and never changed:
+	 * read once at open (read-only afterwards, so any thread may copy it)
+	 * rather than per tenant message, return-path RCPT and attempt. */
+	bool          verp_ok;
+	unsigned char verp[32];
 };
+
+static int state_verp_secret_read(struct state *st, unsigned char out[32]);
 
 /* Version 1. Limits: 0 = none. Times are Unix seconds. */
 static const char state_schema[] =
@@ -341,6 +348,7 @@ state_open(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	pthread_setspecific(st->tls_key, db);
+	st->verp_ok = state_verp_secret_read(st, st->verp) == 0;
 	return st;
 }
 
@@ -358,6 +366,7 @@ state_close(struct state *st)
 		pthread_setspecific(st->tls_key, NULL);
 		state_conn_free(db);
 	}
+	sodium_memzero(st->verp, sizeof(st->verp));
 	free(st->path);
 	free(st->dir_real);
 	free(st);
@@ -453,6 +462,16 @@ state_limits_read(struct state_limits *l, sqlite3_stmt *stmt, int col)
 
 int
 state_verp_secret(struct state *st, unsigned char out[32])
+{
+	if (st->verp_ok) {
+		memcpy(out, st->verp, sizeof(st->verp));
+		return 0;
+	}
+	return state_verp_secret_read(st, out);
+}
+
+static int
+state_verp_secret_read(struct state *st, unsigned char out[32])
 {
 	sqlite3_stmt *stmt = state_prepare(st, "SELECT value FROM meta WHERE key = 'verp_secret';");
 	int rc = -1;
