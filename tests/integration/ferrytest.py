@@ -5,7 +5,10 @@ temporary directory, talks to it with real clients (smtplib, raw sockets,
 swaks, smtp-source) and reads its spool files back. Nothing here mocks
 ferryd; every test drives the daemon over the wire.
 """
+import base64
 import glob
+import hashlib
+import hmac
 import os
 import random
 import signal
@@ -140,6 +143,19 @@ def read_spool_file(path):
             env[typ] = val.decode("utf-8", "replace")
     assert ended and off == len(data), "spool file %s is incomplete" % path
     return env
+
+
+def verp_local(secret, tenant_id, queue_id, index, rcpt=None):
+    """The return-path local part as src/state/verp.c makes it (verp.h),
+    bound to the recipient address rcpt when given."""
+    qid = queue_id.lower()
+    mac = hmac.new(secret, ("%d-%s-%d" % (tenant_id, qid, index)).encode(), hashlib.sha256).digest()
+    token = "b+%d-%s-%d-%s" % (tenant_id, qid, index, base64.b32encode(mac[:10]).decode().lower())
+    if rcpt is not None:
+        rmac = hmac.new(secret, ("rcpt:%d-%s-%d:%s" % (tenant_id, qid, index, rcpt.lower())).encode(),
+                        hashlib.sha256).digest()
+        token += "-" + base64.b32encode(rmac[:5]).decode().lower()[:6]
+    return token
 
 
 class Ferryd:

@@ -6,10 +6,7 @@ counts; the next message to a suppressed recipient is refused at RCPT; a
 tenant whose complaint rate crosses its thresholds is throttled, then
 suspended. Report samples: tests/samples/reports/templates/ (placeholders
 {{RETURN_PATH}}, {{REF}}, {{RCPT}} filled here with genuine tokens)."""
-import base64
 import glob
-import hashlib
-import hmac
 import os
 import re
 import smtplib
@@ -18,25 +15,12 @@ import time
 import unittest
 
 import ferrytest
-from ferrytest import Ferryd, wait_for
+from ferrytest import Ferryd, verp_local, wait_for
 from receiver import Receiver
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATES = os.path.join(HERE, "..", "samples", "reports", "templates")
 BOUNCE_DOMAIN = "rp.shop.test"
-
-
-def verp_local(secret, tenant_id, queue_id, index, rcpt=None):
-    """The return-path local part as src/state/verp.c makes it, bound to
-    the recipient address rcpt when given."""
-    qid = queue_id.lower()
-    mac = hmac.new(secret, ("%d-%s-%d" % (tenant_id, qid, index)).encode(), hashlib.sha256).digest()
-    token = "b+%d-%s-%d-%s" % (tenant_id, qid, index, base64.b32encode(mac[:10]).decode().lower())
-    if rcpt is not None:
-        rmac = hmac.new(secret, ("rcpt:%d-%s-%d:%s" % (tenant_id, qid, index, rcpt.lower())).encode(),
-                        hashlib.sha256).digest()
-        token += "-" + base64.b32encode(rmac[:5]).decode().lower()[:6]
-    return token
 
 
 def rcpt_reply(addr):

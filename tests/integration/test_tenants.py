@@ -2,9 +2,6 @@
 connectors, sender lockdown (MAIL FROM and From:), suspension, rate limits,
 recipients per message and return-path tokens, against a live ferryd with
 real clients (smtplib, swaks)."""
-import base64
-import hashlib
-import hmac
 import os
 import shutil
 import smtplib
@@ -14,7 +11,7 @@ import time
 import unittest
 
 import ferrytest
-from ferrytest import Ferryd
+from ferrytest import Ferryd, verp_local
 
 
 def tls_session(f, user, password):
@@ -65,14 +62,6 @@ def transaction(s, mail_from, rcpts, body):
 def swaks(*args):
     return subprocess.run(["swaks", "--silent", "1", "--timeout", "20"] + list(args),
                           capture_output=True, text=True, timeout=60)
-
-
-def verp_local(secret, tenant_id, queue_id, index):
-    """The return-path local part as src/state/verp.c makes it."""
-    qid = queue_id.lower()
-    mac = hmac.new(secret, ("%d-%s-%d" % (tenant_id, qid, index)).encode(), hashlib.sha256).digest()
-    b32 = base64.b32encode(mac[:10]).decode().lower()
-    return "b+%d-%s-%d-%s" % (tenant_id, qid, index, b32)
 
 
 class TenantsTest(unittest.TestCase):
