@@ -33,6 +33,11 @@ PKGS=(
   testssl.sh          # `testssl`: the server TLS profile test (protocols, ciphers, vulnerabilities)
   strace              # delays ferryd's bind/chown calls so the spool link tests can swap a file for a link
   rspamd              # a real content filter (milter mode) for the milter tests and the scanning benchmark
+  libcurl4-openssl-dev  # libcurl (OpenSSL flavour): webhook POSTs, verified TLS, many at once (curl multi)
+  python3-prometheus-client  # the Prometheus text-format parser the /metrics test reads ferry's output with
+  chromium chromium-driver python3-selenium  # the dashboard test drives a real headless browser
+  curl                # the HTTP API examples in tests and bench/api.sh
+  wrk                 # bench/api.sh: HTTP load on the API
 )
 
 # ferryd drops root to this system user after binding its ports.
