@@ -34,6 +34,7 @@
 #include "state/counters.h"
 #include "reputation/rep.h"
 #include "state/state.h"
+#include "events/outbox.h"
 #include "util/log.h"
 
 #define FERRY_VERSION "0.1.0"
@@ -463,6 +464,9 @@ main(int argc, char **argv)
 	ferryd_privileges_drop(&ids);
 	ferryd_spool_check(&fs, c, srv.state, ctx != NULL);
 	ferryd_rep_open(&srv, c);
+	/* events of every outcome (webhooks, API, metrics read them) */
+	if (srv.state != NULL && outbox_start(c->state_db, err, sizeof(err)) < 0)
+		log_fatal("event=fatal reason=\"%s\"", err);
 	if (spool_committer_start(srv.spool) < 0)
 		log_fatal("event=fatal reason=\"cannot start the spool committer\"");
 	server_snap_set(&srv.snaps, c, ctx);
@@ -489,6 +493,7 @@ main(int argc, char **argv)
 	auth_store_free(srv.auth);     /* its threads use the state */
 	rep_close(srv.rep);            /* after SMTP and delivery, which note into it */
 	counters_close(srv.counters);
+	outbox_stop();                 /* last: every module above emits events */
 	state_close(srv.state);
 	server_workers_free(&srv.server);
 	sender_shutdown();

@@ -28,6 +28,7 @@
 #include "conf/conf.h"
 #include "delivery/deliver.h"
 #include "delivery/site.h"
+#include "events/outbox.h"
 #include "net/server_snap.h"
 #include "spool/spool_env.h"
 #include "util/log.h"
@@ -66,6 +67,16 @@ struct qent {
 	struct qmgr    *q;              /* for the engine's callback */
 	void           *site_token;     /* QE_ACTIVE: counted against its site (deliver.h) */
 };
+
+/* A hold or release as an event (outbox: copies, never blocks). */
+static void
+qmgr_event(const char *kind, long long tenant, const char *id, const char *by)
+{
+	struct state_event e = { .tenant_id = tenant, .kind = kind, .queue_id = id, .rcpt_index = -1,
+	    .source = by };
+
+	outbox_emit(&e);
+}
 
 /* One tenant's ready messages for one domain, oldest first. */
 struct qten {
@@ -703,6 +714,7 @@ qmgr_attempt_done(struct qmgr *q, struct qent *e, const struct deliver_outcome *
 			e->state = QE_HOLD;
 			e->tenant_hold = false;
 			log_info("event=held id=%s by=operator", e->id);
+			qmgr_event(EV_HELD, e->tenant, e->id, "operator");
 		}
 	}
 	if (e->state == QE_ACTIVE)
@@ -835,6 +847,7 @@ qmgr_hold(struct qmgr *q, const char *id)
 		e->state = QE_HOLD;
 		e->tenant_hold = false;
 		log_info("event=held id=%s by=operator", id);
+		qmgr_event(EV_HELD, e->tenant, id, "operator");
 	} else
 		rc = -1;
 	pthread_mutex_unlock(&q->lock);
@@ -855,6 +868,7 @@ qmgr_release_by(struct qmgr *q, const char *id, const char *by)
 		e->review_hold = false;
 		qmgr_ready_push(q, e);
 		log_info("event=released id=%s by=%s", id, by);
+		qmgr_event(EV_RELEASED, e->tenant, id, by);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&q->lock);
