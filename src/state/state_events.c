@@ -167,11 +167,14 @@ state_event_kinds(const struct state_event_query *q, char *out, size_t size)
 	}
 }
 
-/* Every filter of struct state_event_query; 0 or '' turns one off. */
+/* Every filter of struct state_event_query; 0 or '' turns one off. Only
+ * the received events carry the Message-ID: a search by it finds every
+ * event of the queue ids it was received as. */
 #define EVENT_WHERE " WHERE (?1 = 0 OR tenant_id = ?1) AND (?2 = 0 OR id > ?2)" \
 	" AND (?3 = 0 OR id < ?3) AND (?4 = '' OR instr(?4, ',' || kind || ',') > 0)" \
 	" AND (?5 = '' OR rcpt = ?5 COLLATE NOCASE) AND (?6 = '' OR queue_id = ?6)" \
-	" AND (?7 = '' OR message_id = ?7) AND (?8 = 0 OR time >= ?8) AND (?9 = 0 OR time < ?9)"
+	" AND (?7 = '' OR queue_id IN (SELECT queue_id FROM events WHERE message_id = ?7 AND message_id != ''))" \
+	" AND (?8 = 0 OR time >= ?8) AND (?9 = 0 OR time < ?9)"
 
 int
 state_events_query(struct state *st, const struct state_event_query *q, state_event_fn fn, void *arg)
