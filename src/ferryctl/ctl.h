@@ -85,6 +85,10 @@ extern const char ctl_connector_usage[];
 int ctl_suppression_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_suppression_usage[];
 
+/* ctl_admin_token.c: `admin-token` (the HTTP API's admin token). */
+int ctl_admin_token_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_admin_token_usage[];
+
 /* ctl_bounce.c: `bounce classify|categories` (the bounce classifier). */
 int ctl_bounce_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_bounce_usage[];

@@ -17,6 +17,7 @@ struct state;
 struct counters;
 struct qmgr;
 struct rep;
+struct http_server;
 
 struct ferryd {
 	struct server_snaps snaps;     /* the current configuration; reload swaps it */
@@ -27,6 +28,7 @@ struct ferryd {
 	struct rep         *rep;       /* tenants' reputation windows, enforcement: any thread */
 	struct qmgr        *qmgr;
 	struct server       server;    /* listening sockets, workers, connection limits */
+	struct http_server *http;      /* the HTTP API's sockets and threads */
 };
 
 #endif

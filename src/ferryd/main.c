@@ -25,6 +25,7 @@
 #include "ferryd/ferryd.h"
 #include "ferryd/ferryd_notify.h"
 #include "ferryd/ferryd_spool.h"
+#include "http/http.h"
 #include "queue/qmgr.h"
 #include "net/server.h"
 #include "net/tls.h"
@@ -330,6 +331,7 @@ ferryd_reload(struct ferryd *srv, const char *path, const struct ferryd_ids *ids
 	ferryd_log_format(c);
 	ctx = ferryd_tls_reload(srv, c, ids);
 	auth_store_reload(srv->auth, c->users_file);
+	http_reload(srv->http, c);
 	if (c->nlisteners != srv->server.nlisteners)
 		log_warn("event=reload-warning reason=\"listener changes need a restart\"");
 	if (srv->rep != NULL) {
@@ -380,6 +382,21 @@ ferryd_signals_block(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+/* The HTTP API gets the daemon's handles it uses, not the whole context. */
+static void
+ferryd_http_start(struct ferryd *srv, const struct conf *c)
+{
+	struct http_handles h = { .state = srv->state, .spool = srv->spool, .qmgr = srv->qmgr,
+	    .rep = srv->rep, .snaps = &srv->snaps };
+	char err[1024];
+
+	if (http_start(srv->http, &h, err, sizeof(err)) < 0)
+		log_fatal("event=fatal reason=\"%s\"", err);
+	for (size_t i = 0; i < c->nhttp_listeners; i++)
+		log_info("event=listening listener=%s address=%s threads=%lld",
+		    conf_role_name(c->http_listeners[i].role), c->http_listeners[i].text, c->http_threads);
 }
 
 /* Delivery gets the daemon's handles it uses, not the whole context. */
@@ -458,6 +475,8 @@ main(int argc, char **argv)
 	nworkers = ferryd_worker_count(c);
 	if (server_listen(&srv.server, c, nworkers, err, sizeof(err)) < 0)
 		log_fatal("event=fatal reason=\"%s\"", err);
+	if ((srv.http = http_listen(c, ids.uid, ids.gid, err, sizeof(err))) == NULL)
+		log_fatal("event=fatal reason=\"%s\"", err);
 	ctl = control_open(c->control_socket, ids.uid, ids.gid, err, sizeof(err));
 	if (ctl == NULL)
 		log_fatal("event=fatal reason=\"%s\"", err);
@@ -481,11 +500,13 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < c->nlisteners; i++)
 		log_info("event=listening listener=%s address=%s", conf_role_name(c->listeners[i].role),
 		    c->listeners[i].text);
+	ferryd_http_start(&srv, c);
 	log_info("event=started version=%s config=%s spool=%s queued=%ld workers=%zu user=%s tls=%s",
 	    FERRY_VERSION, o.conf_path ? o.conf_path : "(embedded)", fs.spool, queued, nworkers,
 	    ids.name ? ids.name : "(unchanged)", ctx ? "yes" : "no");
 	ferryd_notify_ready("accepting mail, %ld queued at start", queued);
 	ferryd_signals_wait(&srv, o.conf_path, &ids, &fs);
+	http_free(srv.http);          /* its handlers use everything below */
 	server_workers_stop(&srv.server);
 	control_stop(ctl);
 	qmgr_stop(srv.qmgr);          /* deliveries in progress finish first */
