@@ -8,6 +8,7 @@
 #include "state/events.h"
 #include "state/state_internal.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -149,53 +150,92 @@ state_events_list(struct state *st, long long tenant_id, const char *kind, long 
 	return state_events_query(st, &q, fn, arg);
 }
 
-/* The kinds of q as one comma-separated list bound as a value (instr
- * on ",LIST," keeps the statement fixed, so the prepared cache holds). */
-static void
-state_event_kinds(const struct state_event_query *q, char *out, size_t size)
-{
-	size_t len = 0;
+#define EVQ_KINDS_MAX 32
 
-	out[0] = '\0';
-	if (q->kind != NULL && q->kind[0])
-		snprintf(out, size, ",%s,", q->kind);
-	else if (q->kinds != NULL && q->kinds[0] != NULL) {
-		for (size_t i = 0; q->kinds[i] != NULL && len < size; i++)
-			len += (size_t)snprintf(out + len, size - len, ",%s", q->kinds[i]);
-		if (len + 1 < size)
-			snprintf(out + len, size - len, ",");
-	}
+static bool
+evq_set(const char *v)
+{
+	return v != NULL && v[0] != '\0';
 }
 
-/* Every filter of struct state_event_query; 0 or '' turns one off. Only
- * the received events carry the Message-ID: a search by it finds every
- * event of the queue ids it was received as. */
-#define EVENT_WHERE " WHERE (?1 = 0 OR tenant_id = ?1) AND (?2 = 0 OR id > ?2)" \
-	" AND (?3 = 0 OR id < ?3) AND (?4 = '' OR instr(?4, ',' || kind || ',') > 0)" \
-	" AND (?5 = '' OR rcpt = ?5 COLLATE NOCASE) AND (?6 = '' OR queue_id = ?6)" \
-	" AND (?7 = '' OR queue_id IN (SELECT queue_id FROM events WHERE message_id = ?7 AND message_id != ''))" \
-	" AND (?8 = 0 OR time >= ?8) AND (?9 = 0 OR time < ?9)"
+/* The SQL of q: only the conditions it sets, so SQLite picks the index
+ * that fits (tenant_id+id, rcpt, queue_id, time). Only the received
+ * events carry the Message-ID: a search by it finds every event of the
+ * queue ids it was received as. 0, or -1 when it does not fit. */
+static int
+evq_sql(const struct state_event_query *q, char *sql, size_t len)
+{
+	size_t o = (size_t)snprintf(sql, len, "SELECT " EVENT_COLS " FROM events WHERE 1");
+#define EVQ_ADD(...) do { if (o < len) o += (size_t)snprintf(sql + o, len - o, __VA_ARGS__); } while (0)
+	if (q->tenant_id != 0) EVQ_ADD(" AND tenant_id = :tenant");
+	if (q->after_id != 0) EVQ_ADD(" AND id > :after");
+	if (q->before_id != 0) EVQ_ADD(" AND id < :before");
+	if (evq_set(q->kind))
+		EVQ_ADD(" AND kind = :kind");
+	else if (q->kinds != NULL && q->kinds[0] != NULL) {
+		EVQ_ADD(" AND kind IN (''");
+		for (size_t i = 0; q->kinds[i] != NULL && i < EVQ_KINDS_MAX; i++)
+			EVQ_ADD(", :k%zu", i);
+		EVQ_ADD(")");
+	}
+	if (evq_set(q->rcpt)) EVQ_ADD(" AND rcpt = :rcpt COLLATE NOCASE AND rcpt != ''");
+	if (evq_set(q->queue_id)) EVQ_ADD(" AND queue_id = :qid AND queue_id != ''");
+	if (evq_set(q->message_id))
+		EVQ_ADD(" AND queue_id IN (SELECT queue_id FROM events WHERE message_id = :mid AND message_id != '')");
+	if (q->since != 0) EVQ_ADD(" AND time >= :since");
+	if (q->until != 0) EVQ_ADD(" AND time < :until");
+	EVQ_ADD(" ORDER BY id %s LIMIT :limit;", q->ascending ? "ASC" : "DESC");
+#undef EVQ_ADD
+	return o < len ? 0 : -1;
+}
+
+static void
+evq_bind_text(sqlite3_stmt *stmt, const char *name, const char *v)
+{
+	int i = sqlite3_bind_parameter_index(stmt, name);
+
+	if (i > 0)
+		sqlite3_bind_text(stmt, i, v, -1, SQLITE_STATIC);
+}
+
+static void
+evq_bind_int(sqlite3_stmt *stmt, const char *name, long long v)
+{
+	int i = sqlite3_bind_parameter_index(stmt, name);
+
+	if (i > 0)
+		sqlite3_bind_int64(stmt, i, v);
+}
+
+static void
+evq_bind(sqlite3_stmt *stmt, const struct state_event_query *q)
+{
+	char name[16];
+
+	evq_bind_int(stmt, ":tenant", q->tenant_id);
+	evq_bind_int(stmt, ":after", q->after_id);
+	evq_bind_int(stmt, ":before", q->before_id);
+	evq_bind_text(stmt, ":kind", q->kind);
+	for (size_t i = 0; q->kinds != NULL && q->kinds[i] != NULL && i < EVQ_KINDS_MAX; i++) {
+		snprintf(name, sizeof(name), ":k%zu", i);
+		evq_bind_text(stmt, name, q->kinds[i]);
+	}
+	evq_bind_text(stmt, ":rcpt", q->rcpt);
+	evq_bind_text(stmt, ":qid", q->queue_id);
+	evq_bind_text(stmt, ":mid", q->message_id);
+	evq_bind_int(stmt, ":since", (long long)q->since);
+	evq_bind_int(stmt, ":until", (long long)q->until);
+	evq_bind_int(stmt, ":limit", q->limit != 0 ? q->limit : 100);
+}
 
 int
 state_events_query(struct state *st, const struct state_event_query *q, state_event_fn fn, void *arg)
 {
-	sqlite3_stmt *stmt = state_prepare(st, q->ascending ?
-	    "SELECT " EVENT_COLS " FROM events" EVENT_WHERE " ORDER BY id ASC LIMIT ?10;" :
-	    "SELECT " EVENT_COLS " FROM events" EVENT_WHERE " ORDER BY id DESC LIMIT ?10;");
-	char kinds[512];
+	char sql[1536];
+	sqlite3_stmt *stmt;
 
-	if (stmt == NULL)
+	if (evq_sql(q, sql, sizeof(sql)) < 0 || (stmt = state_prepare(st, sql)) == NULL)
 		return -1;
-	state_event_kinds(q, kinds, sizeof(kinds));
-	sqlite3_bind_int64(stmt, 1, q->tenant_id);
-	sqlite3_bind_int64(stmt, 2, q->after_id);
-	sqlite3_bind_int64(stmt, 3, q->before_id);
-	sqlite3_bind_text(stmt, 4, kinds, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(stmt, 5, q->rcpt ? q->rcpt : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 6, q->queue_id ? q->queue_id : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 7, q->message_id ? q->message_id : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 8, (sqlite3_int64)q->since);
-	sqlite3_bind_int64(stmt, 9, (sqlite3_int64)q->until);
-	sqlite3_bind_int64(stmt, 10, q->limit != 0 ? q->limit : 100);
+	evq_bind(stmt, q);
 	return state_events_each(stmt, fn, arg);
 }
