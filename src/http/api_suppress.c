@@ -174,8 +174,9 @@ api_suppress_fields(json_t *in, struct suppression *s, struct api_resp *rp)
 	return true;
 }
 
-/* The addresses of the body ("address" or "addresses"), all valid, into
- * list (malloc'd by jansson: a new array of stored forms); NULL after a 400. */
+/* The addresses of the body ("address" or "addresses"), every one checked,
+ * as a new array of their stored forms (the caller's reference); NULL
+ * after a 400. */
 static json_t *
 api_suppress_addrs(json_t *in, struct api_resp *rp)
 {
