@@ -189,7 +189,7 @@ static bool
 api_queue_filter(struct api_req *r, struct api_resp *rp, struct qmgr_filter *f)
 {
 	const char *held = api_query(r, "held"), *domain = api_query(r, "domain"),
-	    *cursor = api_query(r, "cursor");
+	    *site = api_query(r, "site"), *cursor = api_query(r, "cursor");
 	char norm[STATE_DOMAIN_MAX + 1];
 	long limit;
 
@@ -210,6 +210,11 @@ api_queue_filter(struct api_req *r, struct api_resp *rp, struct qmgr_filter *f)
 		}
 		f->domain = domain;
 	}
+	if (site != NULL && !control_site_name_valid(site)) {
+		api_error(rp, 400, "bad_request", "site is not a site name as the summary shows it");
+		return false;
+	}
+	f->site = site;
 	if (cursor != NULL && !control_id_valid(cursor)) {
 		api_error(rp, 400, "bad_request", "cursor is not a queue id");
 		return false;
@@ -218,7 +223,7 @@ api_queue_filter(struct api_req *r, struct api_resp *rp, struct qmgr_filter *f)
 	return api_queue_tenant(r, rp, f);
 }
 
-/* GET /v1/queue/messages?held=1&domain=&tenant=&limit=&cursor= : oldest
+/* GET /v1/queue/messages?held=1&site=&domain=&tenant=&limit=&cursor= : oldest
  * first (queue ids sort by arrival); next_cursor the last id when the page
  * is full. */
 void

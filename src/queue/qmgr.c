@@ -1033,6 +1033,32 @@ qmgr_filter_match(const struct qmgr_filter *f, const struct qent *e)
 	    (f->after == NULL || strcmp(e->id, f->after) > 0));
 }
 
+/* Keep the n snapshots whose domain's mail last went to site (the summary's
+ * site rows count the same way); returns how many are kept. */
+static size_t
+qmgr_filter_site(struct qmgr *q, struct qent *snaps, size_t n, const char *site)
+{
+	struct site_view *views = NULL;
+	const char **names;
+	char (*site_of)[SITE_NAME_MAX];
+	size_t kept = 0;
+
+	if (q->eng == NULL || n == 0)
+		return 0;
+	names = xcalloc(n, sizeof(*names));
+	site_of = xcalloc(n, sizeof(*site_of));
+	for (size_t i = 0; i < n; i++)
+		names[i] = snaps[i].domain;
+	site_table_snapshot(deliver_engine_sites(q->eng), &views, names, n, site_of);
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(site_of[i], site) == 0)
+			snaps[kept++] = snaps[i];
+	free(views);
+	free(names);
+	free(site_of);
+	return kept;
+}
+
 size_t
 qmgr_list_filter(struct qmgr *q, const struct qmgr_filter *f, qmgr_view_fn fn, void *arg)
 {
@@ -1046,6 +1072,8 @@ qmgr_list_filter(struct qmgr *q, const struct qmgr_filter *f, qmgr_view_fn fn, v
 			if (qmgr_filter_match(f, e))
 				snaps[n++] = *e;
 	pthread_mutex_unlock(&q->lock);
+	if (f != NULL && f->site != NULL)
+		n = qmgr_filter_site(q, snaps, n, f->site);
 	qsort(snaps, n, sizeof(*snaps), qmgr_snap_cmp);   /* ids sort by arrival */
 	for (size_t i = 0; i < n && (f == NULL || f->limit == 0 || shown < f->limit); i++)
 		if (qmgr_view_emit(q, &snaps[i], fn, arg) == 0)

@@ -84,6 +84,8 @@ struct qmgr_filter {
 	bool        held;         /* only held ones */
 	long long   tenant;       /* only this tenant's (0: any) */
 	const char *domain;       /* only to this destination domain (NULL: any) */
+	const char *site;         /* only to domains whose mail last went to this site, as the
+	                           * summary names it (NULL: any; none while delivery is off) */
 	const char *after;        /* only ids after this one (a page's cursor; NULL: from the first) */
 	size_t      limit;        /* at most this many (0: all) */
 };

@@ -496,6 +496,14 @@ test_queue(void **state)
 	assert_int_equal(json_array_size(get(fx, "messages")), 0);
 	assert_int_equal(call(fx, api_queue_list, "GET", "tenant=nobody", NULL, 0, NULL, NULL), 404);
 	assert_int_equal(call(fx, api_queue_list, "GET", "held=maybe", NULL, 0, NULL, NULL), 400);
+	assert_int_equal(call(fx, api_queue_list, "GET", "domain=remote.test", NULL, 0, NULL, NULL), 200);
+	assert_int_equal(json_array_size(get(fx, "messages")), 1);
+	assert_int_equal(call(fx, api_queue_list, "GET", "domain=other.test", NULL, 0, NULL, NULL), 200);
+	assert_int_equal(json_array_size(get(fx, "messages")), 0);
+	/* no delivery engine: no message has gone to a site yet */
+	assert_int_equal(call(fx, api_queue_list, "GET", "site=remote.test", NULL, 0, NULL, NULL), 200);
+	assert_int_equal(json_array_size(get(fx, "messages")), 0);
+	assert_int_equal(call(fx, api_queue_list, "GET", "site=a%20b", NULL, 0, NULL, NULL), 400);
 
 	assert_int_equal(call(fx, api_queue_show, "GET", "", NULL, 0, fx->qid, NULL), 200);
 	assert_string_equal(json_string_value(json_array_get(get(fx, "recipients"), 0)),
