@@ -207,6 +207,12 @@ struct conf {
 	long long abuse_complaint_throttle, abuse_complaint_suspend;
 	long long abuse_hard_bounce_throttle, abuse_unknown_throttle;
 	long long abuse_spike_factor, abuse_spike_min, abuse_throttle_rate;
+
+	/* Webhooks (src/webhook/, docs/configuration.md WEBHOOKS): events per
+	 * POST, seconds per POST, the first backoff, seconds of failure before
+	 * a batch is dropped, POSTs in flight at once. */
+	long long webhook_batch_max, webhook_timeout, webhook_retry_min, webhook_retry_limit;
+	long long webhook_concurrency;
 };
 
 /* "0.3%", "0.3", "10%" (at most four decimals, at most 100%) into parts

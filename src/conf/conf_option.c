@@ -204,6 +204,13 @@ static const struct conf_option conf_options[] = {
 	OPT_INT(suppress_soft_threshold,    1, 1000, 3),
 	OPT_TIME(suppress_soft_window,      60, 365 * 86400, 7 * 86400),
 	OPT_TIME(suppress_soft_expiry,      0, 3650 * 86400, 30 * 86400),   /* 0: never expires */
+
+	/* Webhooks (src/webhook/) */
+	OPT_INT(webhook_batch_max,          1, 1000, 100),
+	OPT_TIME(webhook_timeout,           1, 300, 10),
+	OPT_TIME(webhook_retry_min,         1, 3600, 30),
+	OPT_TIME(webhook_retry_limit,       1, 30 * 86400, 86400),
+	OPT_INT(webhook_concurrency,        1, 1000, 16),
 };
 
 #define CONF_NOPTIONS (sizeof(conf_options) / sizeof(conf_options[0]))

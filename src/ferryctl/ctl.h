@@ -84,6 +84,9 @@ int ctl_connector_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_connector_usage[];
 int ctl_suppression_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_suppression_usage[];
+/* ctl_webhook.c: a tenant's webhook endpoints. */
+int ctl_webhook_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_webhook_usage[];
 
 /* ctl_bounce.c: `bounce classify|categories` (the bounce classifier). */
 int ctl_bounce_main(struct ctl *c, int argc, char **argv);
