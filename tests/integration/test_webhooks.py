@@ -11,8 +11,12 @@ the outbox writes them) and, where the test sends mail, ferryd's own."""
 import json
 import os
 import re
+import shutil
 import sqlite3
 import smtplib
+import ssl
+import subprocess
+import tempfile
 import time
 import unittest
 
@@ -62,7 +66,8 @@ def webhook_add(f, tenant, url, *opts):
 
 
 def ids_of(peer):
-    return [e["id"] for e in peer.events()]
+    """Event ids received (a test event has none)."""
+    return [e["id"] for e in peer.events() if "id" in e]
 
 
 class WebhookTest(unittest.TestCase):
@@ -128,6 +133,10 @@ class WebhookTest(unittest.TestCase):
         p.fail_next = 1
         r = self.f.ctl("webhook", "test", str(wid), check=False)
         self.assertEqual((r.returncode, r.stdout.strip()), (1, "HTTP 500"))
+        p.status = 302                      # a redirect is a failure, not followed
+        r = self.f.ctl("webhook", "test", str(wid), check=False)
+        self.assertEqual((r.returncode, r.stdout.strip()), (1, "HTTP 302"))
+        p.status = 200
         p.down()
         r = self.f.ctl("webhook", "test", str(wid), check=False)
         self.assertEqual(r.returncode, 1)
@@ -285,6 +294,78 @@ class MailNotDelayedTest(unittest.TestCase):
             p.close()
             f.stop()
             rx.stop()
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl"] + list(args), cwd=cwd, check=True, capture_output=True)
+
+
+def make_certs(d):
+    """ca.pem; ip.pem (IP:127.0.0.1) and other.pem (DNS:other.test) signed
+    by it; self.pem (IP:127.0.0.1) self-signed. Each with NAME.key."""
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=ferry webhook test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign", cwd=d)
+    for name, san in (("ip", "IP:127.0.0.1"), ("other", "DNS:other.test")):
+        openssl("req", *ec, "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + name,
+                cwd=d)
+        with open(os.path.join(d, name + ".ext"), "w") as f:
+            f.write("subjectAltName=%s\nbasicConstraints=CA:FALSE\n" % san)
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-days", "2", "-extfile", name + ".ext", "-out", name + ".pem", cwd=d)
+    openssl("req", "-x509", *ec, "-keyout", "self.key", "-out", "self.pem", "-days", "2",
+            "-subj", "/CN=self", "-addext", "subjectAltName=IP:127.0.0.1", cwd=d)
+    os.chmod(d, 0o755)                        # ferryd reads ca.pem after dropping root
+    os.chmod(os.path.join(d, "ca.pem"), 0o644)
+
+
+class TlsTest(unittest.TestCase):
+    """https:// endpoints: the peer's certificate is verified against
+    tls_ca_file and the URL's host; an unverified peer gets no events."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certs = tempfile.mkdtemp(prefix="ferrywhcerts.")
+        make_certs(cls.certs)
+        cls.f = Ferryd(extra=FAST + "tls_ca_file %s\n" % os.path.join(cls.certs, "ca.pem")).start()
+        cls.f.ctl("tenant", "add", "acme")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.f.stop()
+        shutil.rmtree(cls.certs)
+
+    def peer(self, name):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(self.certs, name + ".pem"),
+                            os.path.join(self.certs, name + ".key"))
+        p = Peer(ferrytest.free_port(), tls=ctx)
+        self.addCleanup(p.close)
+        return p
+
+    def test_verified_peer_gets_events(self):
+        p = self.peer("ip")
+        wid, secret = webhook_add(self.f, "acme", p.url)
+        self.assertEqual(self.f.ctl("webhook", "test", str(wid)).stdout.strip(), "HTTP 200")
+        ids = record(self.f, "acme", ["delivered"])
+        self.assertTrue(wait_for(lambda: ids[0] in ids_of(p)))
+        self.assertTrue(verify(secret, p.received()[-1]["headers"]["Ferry-Signature"],
+                               p.received()[-1]["body"]))
+        self.f.ctl("webhook", "del", str(wid))
+
+    def test_unverified_peers_get_nothing(self):
+        for name in ("self", "other"):
+            p = self.peer(name)
+            wid, _ = webhook_add(self.f, "acme", p.url)
+            r = self.f.ctl("webhook", "test", str(wid), check=False)
+            self.assertEqual((r.returncode, r.stdout), (1, ""), name)
+            self.assertRegex(r.stderr, "certificate|SSL", name)
+            record(self.f, "acme", ["bounced"])
+            self.assertTrue(wait_for(lambda: "event=webhook-failed webhook=%d " % wid in
+                                     self.f.log_text()), name)
+            self.assertEqual(p.all(), [], name)
+            self.f.ctl("webhook", "del", str(wid))
 
 
 if __name__ == "__main__":

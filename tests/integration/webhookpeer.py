@@ -32,9 +32,11 @@ def verify(secret, header, body, tolerance=None):
 
 
 class Peer:
-    """A receiver on 127.0.0.1:port (0: a free one, kept across down/up)."""
+    """A receiver on 127.0.0.1:port (0: a free one, kept across down/up);
+    HTTPS with tls (a server-side ssl.SSLContext)."""
 
-    def __init__(self, port=0):
+    def __init__(self, port=0, tls=None):
+        self.tls = tls
         self.lock = threading.Lock()
         self.requests = []          # dicts: path, headers (dict), body (bytes), status
         self.fail_next = 0          # answer 500 to this many requests
@@ -89,8 +91,25 @@ class Peer:
         if self.server is not None:
             return
         http.server.ThreadingHTTPServer.allow_reuse_address = True
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
-        self.server.daemon_threads = True
+        peer = self
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+            def get_request(self):
+                sock, addr = self.socket.accept()
+                if peer.tls is not None:
+                    sock.settimeout(10)
+                    try:
+                        sock = peer.tls.wrap_socket(sock, server_side=True)
+                    except OSError:     # the client refused the certificate
+                        sock.close()
+                        raise
+                return sock, addr
+
+            def handle_error(self, request, client_address):
+                pass
+        self.server = Server(("127.0.0.1", self.port), self._handler())
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -112,7 +131,7 @@ class Peer:
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d/hook" % self.port
+        return "%s://127.0.0.1:%d/hook" % ("https" if self.tls else "http", self.port)
 
     def received(self):
         """The requests answered 2xx, in order."""
