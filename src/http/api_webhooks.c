@@ -19,6 +19,7 @@
 
 #include "conf/conf.h"
 #include "http/api.h"
+#include "http/api_webhooks.h"
 #include "webhook/webhook_post.h"
 #include "webhook/webhook_store.h"
 
@@ -83,7 +84,7 @@ api_webhook_list_one(void *arg, const struct webhook *w)
 }
 
 /* GET /v1/webhooks */
-static void
+void
 api_webhooks_list(struct api_req *r, struct api_resp *rp)
 {
 	json_t *arr = json_array(), *top = json_object();
@@ -126,7 +127,7 @@ api_webhook_events_take(json_t *v, char *out, size_t outsz)
 }
 
 /* POST /v1/webhooks {"url", "events"} -> 201 with the secret (only now). */
-static void
+void
 api_webhooks_add(struct api_req *r, struct api_resp *rp)
 {
 	char events[WEBHOOK_EVENTS_MAX + 1], err[512];
@@ -173,7 +174,7 @@ api_webhook_id(const struct api_req *r)
 }
 
 /* DELETE /v1/webhooks/{id} */
-static void
+void
 api_webhooks_del(struct api_req *r, struct api_resp *rp)
 {
 	long long id = api_webhook_id(r);
@@ -197,7 +198,7 @@ api_webhooks_del(struct api_req *r, struct api_resp *rp)
 }
 
 /* POST /v1/webhooks/{id}/test: a signed test event now; its outcome. */
-static void
+void
 api_webhooks_test(struct api_req *r, struct api_resp *rp)
 {
 	long long id = api_webhook_id(r);

@@ -296,6 +296,81 @@ class MailNotDelayedTest(unittest.TestCase):
             rx.stop()
 
 
+@unittest.skipUnless(hasattr(Ferryd, "api"), "the HTTP listener is not in this tree yet")
+class ApiTest(unittest.TestCase):
+    """/v1/webhooks: add (secret once), list (never the secret), delete,
+    test, each scoped to the caller's tenant; the admin acts with ?tenant=."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.f = f = Ferryd(extra=FAST, http=True).start()
+        cls.admin = f.admin_token()
+        cls.key_a = f.tenant_add("acme")
+        cls.key_b = f.tenant_add("globex")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.f.stop()
+
+    def test_add_list_delete_scoped(self):
+        p = Peer(ferrytest.free_port())
+        self.addCleanup(p.close)
+        url = "http://u:pw@127.0.0.1:%d/hook" % p.port
+        st, hdr, w = self.f.api("POST", "/v1/webhooks", {"url": url, "events": ["delivered"]},
+                                token=self.key_a)
+        self.assertEqual(st, 201, w)
+        self.assertEqual(hdr["location"], "/v1/webhooks/%d" % w["id"])
+        self.assertTrue(w["secret"].startswith("whsec_"))
+        self.assertEqual((w["tenant"], w["events"], w["url"]),
+                         ("acme", ["delivered"], "http://127.0.0.1:%d/hook" % p.port))
+        st, _, lst = self.f.api("GET", "/v1/webhooks", token=self.key_a)
+        self.assertEqual(st, 200)
+        self.assertEqual([x["id"] for x in lst["webhooks"]], [w["id"]])
+        self.assertNotIn("secret", json.dumps(lst))
+        self.assertNotIn(w["secret"], json.dumps(lst))
+        self.assertNotIn(":pw@", json.dumps(lst))
+        # the other tenant sees, tests and deletes nothing of acme's
+        st, _, other = self.f.api("GET", "/v1/webhooks", token=self.key_b)
+        self.assertEqual((st, other["webhooks"]), (200, []))
+        for method, path in (("DELETE", "/v1/webhooks/%d" % w["id"]),
+                             ("POST", "/v1/webhooks/%d/test" % w["id"])):
+            st, _, err = self.f.api(method, path, token=self.key_b)
+            self.assertEqual((st, err["error"]["code"]), (404, "not_found"), path)
+        # the test POST, signed with the secret given once
+        st, _, t = self.f.api("POST", "/v1/webhooks/%d/test" % w["id"], token=self.key_a)
+        self.assertEqual((st, t["ok"], t["status"]), (200, True, 200), t)
+        req = p.received()[-1]
+        self.assertTrue(verify(w["secret"], req["headers"]["Ferry-Signature"], req["body"]))
+        self.assertEqual(req["headers"].get("Authorization", "")[:6], "Basic ")
+        # events flow to it
+        ids = record(self.f, "acme", ["bounced", "delivered"])
+        self.assertTrue(wait_for(lambda: ids[1] in ids_of(p)))
+        self.assertNotIn(ids[0], ids_of(p))
+        # the admin acts for a tenant
+        st, _, lst = self.f.api("GET", "/v1/webhooks?tenant=acme", token=self.admin)
+        self.assertEqual([x["id"] for x in lst["webhooks"]], [w["id"]])
+        st, _, d = self.f.api("DELETE", "/v1/webhooks/%d" % w["id"], token=self.key_a)
+        self.assertEqual((st, d), (200, {"id": w["id"], "deleted": True}))
+        st, _, _ = self.f.api("DELETE", "/v1/webhooks/%d" % w["id"], token=self.key_a)
+        self.assertEqual(st, 404)
+        self.assertNotIn(w["secret"], self.f.log_text())
+
+    def test_bad_input(self):
+        for body in ({}, {"url": 5}, {"url": "ftp://h/"}, {"url": "https://h/", "events": ["nope"]},
+                     {"url": "https://h/", "events": 3}, {"url": "https://h/ x"}):
+            st, _, err = self.f.api("POST", "/v1/webhooks", body, token=self.key_b)
+            self.assertEqual((st, err["error"]["code"]), (400, "bad_request"), body)
+        st, _, err = self.f.api("POST", "/v1/webhooks", b"{", token=self.key_b,
+                                headers={"Content-Type": "application/json"})
+        self.assertEqual((st, err["error"]["code"]), (400, "bad_json"))
+        st, _, err = self.f.api("POST", "/v1/webhooks", {"url": "https://h/"}, token=self.admin)
+        self.assertEqual(st, 400)
+        st, _, _ = self.f.api("GET", "/v1/webhooks")
+        self.assertEqual(st, 401)
+        st, _, _ = self.f.api("DELETE", "/v1/webhooks/abc", token=self.key_b)
+        self.assertEqual(st, 404)
+
+
 def openssl(*args, cwd):
     subprocess.run(["openssl"] + list(args), cwd=cwd, check=True, capture_output=True)
 
