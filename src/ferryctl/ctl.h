@@ -84,6 +84,9 @@ int ctl_connector_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_connector_usage[];
 int ctl_suppression_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_suppression_usage[];
+/* ctl_webhook.c: a tenant's webhook endpoints. */
+int ctl_webhook_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_webhook_usage[];
 
 /* ctl_admin_token.c: `admin-token` (the HTTP API's admin token). */
 int ctl_admin_token_main(struct ctl *c, int argc, char **argv);

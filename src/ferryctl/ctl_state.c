@@ -164,6 +164,7 @@ static const struct option ctl_state_longopts[] = {
 	{ "expires",        required_argument, NULL, 'E' },
 	{ "cause",          required_argument, NULL, 'C' },
 	{ "spam-action",    required_argument, NULL, 'A' },
+	{ "events",         required_argument, NULL, 'V' },
 	{ "help",           no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -187,6 +188,7 @@ ctl_opt_bit(int ch)
 	case 'l': return CTL_O_LIMIT;
 	case 'E': return CTL_O_EXPIRES;
 	case 'C': return CTL_O_CAUSE;
+	case 'V': return CTL_O_EVENTS;
 	default:  return ch >= 0x400 && ch <= 0x407 ? CTL_O_ABUSE : 0;
 	}
 }
@@ -266,6 +268,7 @@ ctl_opt_take(struct ctl_sargs *a, int ch, const char *val)
 	case 'Z': a->suppressed = val; break;
 	case 'E': a->expires = val; break;
 	case 'C': a->cause = val; break;
+	case 'V': a->events = val; break;
 	case 'P': a->pool = val; break;
 	case 'B': a->bounce = val; break;
 	case 'R': a->reason = val; break;

@@ -30,6 +30,7 @@
 #define CTL_O_EXPIRES    0x1000u /* --expires DURATION */
 #define CTL_O_CAUSE      0x2000u /* --cause TEXT */
 #define CTL_O_SPAM       0x4000u /* --spam-action reject|hold|header */
+#define CTL_O_EVENTS     0x8000u /* --events a,b (webhook kinds) */
 
 #define CTL_SUB_ARGS_MAX 3
 
@@ -43,6 +44,7 @@ struct ctl_sargs {
 	struct rep_override abuse;      /* -1 not given, -2 "default" (the global value) */
 	bool        abuse_set;
 	const char *suppressed, *expires, *cause;   /* NULL: not given */
+	const char *events;             /* --events; NULL: not given */
 	long long   limit;              /* --limit; -1: not given */
 	int         spam_action;        /* --spam-action (enum state_spam_action); -1: not given */
 };

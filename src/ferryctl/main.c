@@ -27,6 +27,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "bounce",    ctl_bounce_main,    ctl_bounce_usage },
 	{ "suppression", ctl_suppression_main, ctl_suppression_usage },
 	{ "admin-token", ctl_admin_token_main, ctl_admin_token_usage },
+	{ "webhook",   ctl_webhook_main,   ctl_webhook_usage },
 };
 
 void

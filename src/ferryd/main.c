@@ -37,6 +37,7 @@
 #include "state/state.h"
 #include "events/outbox.h"
 #include "util/log.h"
+#include "webhook/webhook_sender.h"
 
 #define FERRY_VERSION "0.1.0"
 
@@ -306,6 +307,29 @@ ferryd_reload_restart_needed(struct ferryd *srv, const struct conf *c)
 	return name;
 }
 
+/* The webhook sender's options (also on reload). */
+static void
+ferryd_webhooks_set(const struct conf *c)
+{
+	struct webhook_opts o;
+
+	webhook_opts_from_conf(&o, c);
+	webhook_sender_set(&o);
+}
+
+/* After the privilege drop (its thread opens the state database as the
+ * run user) and after the outbox, whose commits wake it. */
+static void
+ferryd_webhooks_start(struct ferryd *srv, const struct conf *c)
+{
+	struct webhook_opts o;
+	char err[1024];
+
+	webhook_opts_from_conf(&o, c);
+	if (webhook_sender_start(srv->state, &o, err, sizeof(err)) < 0)
+		log_fatal("event=fatal reason=\"%s\"", err);
+}
+
 static void
 ferryd_reload(struct ferryd *srv, const char *path, const struct ferryd_ids *ids,
     const struct ferryd_spool *fs)
@@ -340,6 +364,7 @@ ferryd_reload(struct ferryd *srv, const char *path, const struct ferryd_ids *ids
 		rep_limits_set(srv->rep, &l);
 	}
 	server_snap_set(&srv->snaps, c, ctx);
+	ferryd_webhooks_set(c);
 	if (srv->qmgr != NULL)
 		qmgr_conf_changed(srv->qmgr);   /* delivery on, new limits: now, not at the next tick */
 	log_info("event=reloaded config=%s", path ? path : "(embedded)");
@@ -455,6 +480,7 @@ main(int argc, char **argv)
 	ferryd_fd_limit_raise();
 	ids = ferryd_run_user(c);
 	ferryd_log_setup(c, &ids);
+	webhook_sender_init();        /* before other threads and the outbox */
 	pthread_mutex_init(&srv.snaps.lock, NULL);
 	server_init(&srv.server, &srv.snaps);
 	srv.spool = spool_open(c->spool_dir, ids.uid, ids.gid, c->spool_syncfs, err, sizeof(err));
@@ -486,6 +512,7 @@ main(int argc, char **argv)
 	/* events of every outcome (webhooks, API, metrics read them) */
 	if (srv.state != NULL && outbox_start(c->state_db, err, sizeof(err)) < 0)
 		log_fatal("event=fatal reason=\"%s\"", err);
+	ferryd_webhooks_start(&srv, c);
 	if (spool_committer_start(srv.spool) < 0)
 		log_fatal("event=fatal reason=\"cannot start the spool committer\"");
 	server_snap_set(&srv.snaps, c, ctx);
@@ -511,6 +538,7 @@ main(int argc, char **argv)
 	control_stop(ctl);
 	qmgr_stop(srv.qmgr);          /* deliveries in progress finish first */
 	spool_committer_stop(srv.spool);
+	webhook_sender_stop();         /* before the state closes; in-flight POSTs are sent again */
 	auth_store_free(srv.auth);     /* its threads use the state */
 	rep_close(srv.rep);            /* after SMTP and delivery, which note into it */
 	counters_close(srv.counters);

@@ -110,7 +110,22 @@ static const char state_schema[] =
     "CREATE TABLE IF NOT EXISTS soft_failures("
     " tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
     " addr TEXT NOT NULL, count INTEGER NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL,"
-    " PRIMARY KEY(tenant_id, addr)) WITHOUT ROWID;";
+    " PRIMARY KEY(tenant_id, addr)) WITHOUT ROWID;"
+    /* Webhooks (src/webhook/): a tenant's endpoints. secret signs each POST
+     * (kept as text: the HMAC needs it); events is a comma list of kinds,
+     * "" for all; cursor the last event id delivered (a 2xx), failures,
+     * next_try, failing_since (first failure of the current batch) and
+     * last_error the retry state, so a restart resumes where it stopped.
+     * AUTOINCREMENT: an id is never given twice (the sender keys its
+     * in-memory state by id). */
+    "CREATE TABLE IF NOT EXISTS webhooks("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+    " url TEXT NOT NULL, secret TEXT NOT NULL, events TEXT NOT NULL DEFAULT '',"
+    " cursor INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,"
+    " failures INTEGER NOT NULL DEFAULT 0, next_try INTEGER NOT NULL DEFAULT 0,"
+    " failing_since INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX IF NOT EXISTS webhooks_tenant ON webhooks(tenant_id);";
 
 static sqlite3_vfs state_vfs, *state_vfs_base;
 static pthread_once_t state_vfs_once = PTHREAD_ONCE_INIT;
