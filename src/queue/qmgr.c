@@ -1037,6 +1037,22 @@ qmgr_list(struct qmgr *q, qmgr_view_fn fn, void *arg)
 	return shown;
 }
 
+void
+qmgr_state_count(struct qmgr *q, struct qmgr_state_counts *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&q->lock);
+	for (size_t i = 0; i < QMGR_BUCKETS; i++)
+		for (struct qent *e = q->hash[i]; e != NULL; e = e->hnext)
+			switch (e->state) {
+			case QE_READY:    out->ready++; break;
+			case QE_ACTIVE:   out->active++; break;
+			case QE_DEFERRED: out->deferred++; break;
+			case QE_HOLD:     out->held++; break;
+			}
+	pthread_mutex_unlock(&q->lock);
+}
+
 int
 qmgr_envelope(struct qmgr *q, const char *id, struct spool_env *env)
 {

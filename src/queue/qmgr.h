@@ -78,6 +78,12 @@ long qmgr_release_tenant(struct qmgr *q, long long tenant_id);
 /* Visit every message (list) or one (show; -1 when unknown). */
 size_t qmgr_list(struct qmgr *q, qmgr_view_fn fn, void *arg);
 int qmgr_show(struct qmgr *q, const char *id, qmgr_view_fn fn, void *arg);
+/* How many messages are in each state now (ferryd's metrics): one pass
+ * over the table under the lock, as for list. */
+struct qmgr_state_counts {
+	long ready, active, deferred, held;
+};
+void qmgr_state_count(struct qmgr *q, struct qmgr_state_counts *out);
 /* The envelope of a queued or held message as its file holds it (every
  * recipient with its state); 0, or -1 when unknown or unreadable. The
  * caller frees env with spool_env_free. */
