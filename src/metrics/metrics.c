@@ -141,6 +141,12 @@ metrics_shaping_action(const char *action)
 	    METRICS_SHAPING_ACTIONS, action)], 1);
 }
 
+void
+metrics_webhook_post(bool ok)
+{
+	metrics_inc(&metrics_reg.webhook_posts[ok], 1);
+}
+
 /* ---- tenants and categories ---------------------------------------------------- */
 
 static struct metrics_tenant *

@@ -40,6 +40,8 @@ enum metrics_tenant_counter {
 	MT_RCPTS_EXPIRED,
 	MT_RCPTS_SUPPRESSED,
 	MT_COMPLAINTS,
+	MT_UNSUBSCRIBED,          /* one-click unsubscribes (RFC 8058) */
+	MT_WEBHOOK_DROPPED,       /* webhook batches given up after the retry limit */
 	MT_COUNTERS               /* (bounces: by category, metrics_bounce) */
 };
 
@@ -76,6 +78,9 @@ void metrics_bounce(long long tenant_id, const char *category);
 void metrics_smtp_transaction(uint64_t us);
 /* A recipient was delivered delay seconds after its message arrived. */
 void metrics_delivery_latency(long long delay);
+
+/* A webhook batch was POSTed: answered 2xx (ok) or not (failed, retried). */
+void metrics_webhook_post(bool ok);
 
 /* A monotonic clock in microseconds, for metrics_smtp_transaction. */
 uint64_t metrics_now_us(void);

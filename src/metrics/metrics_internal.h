@@ -49,6 +49,7 @@ struct metrics_reg {
 	metrics_counter   conn_out_total;
 	metrics_counter   tls[2][METRICS_TLS_VERSIONS];
 	metrics_counter   shaping[METRICS_SHAPING_ACTIONS];
+	metrics_counter   webhook_posts[2];             /* [0] failed, [1] ok */
 
 	struct metrics_tenant tenants[METRICS_TENANT_BUCKETS];
 	_Atomic int           ntenants;      /* slots claimed */

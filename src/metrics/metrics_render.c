@@ -154,8 +154,9 @@ metrics_render_conns(struct mbuf *b)
 	    LOAD(metrics_reg.conn_out_total));
 }
 
+/* TLS, shaping and webhooks: fixed label sets. */
 static void
-metrics_render_tls_shaping(struct mbuf *b)
+metrics_render_fixed(struct mbuf *b)
 {
 	static const char *const dirs[2] = { "inbound", "outbound" };
 
@@ -165,6 +166,12 @@ metrics_render_tls_shaping(struct mbuf *b)
 		for (size_t v = 0; v < METRICS_TLS_VERSIONS; v++)
 			mbuf_counter(b, "ferry_tls_sessions_total", "direction", dirs[d], "version",
 			    metrics_tls_versions[v], LOAD(metrics_reg.tls[d][v]));
+	mbuf_family(b, "ferry_webhook_posts_total", "counter",
+	    "Webhook batches POSTed, by result: ok (2xx) or failed (retried later).");
+	mbuf_counter(b, "ferry_webhook_posts_total", "result", "ok", NULL, NULL,
+	    LOAD(metrics_reg.webhook_posts[1]));
+	mbuf_counter(b, "ferry_webhook_posts_total", "result", "failed", NULL, NULL,
+	    LOAD(metrics_reg.webhook_posts[0]));
 	mbuf_family(b, "ferry_shaping_actions_total", "counter",
 	    "Traffic shaping rules applied to a destination, by action.");
 	for (size_t i = 0; i < METRICS_SHAPING_ACTIONS; i++)
@@ -296,6 +303,10 @@ static const struct {
 	  "Recipients dropped at RCPT for being on the tenant's suppression list, by tenant." },
 	{ MT_COMPLAINTS, "ferry_complaints_total",
 	  "Complaints (ARF, JMRP) about the tenant's mail, by tenant." },
+	{ MT_UNSUBSCRIBED, "ferry_unsubscribes_total",
+	  "One-click unsubscribes (RFC 8058) from the tenant's mail, by tenant." },
+	{ MT_WEBHOOK_DROPPED, "ferry_webhook_batches_dropped_total",
+	  "Webhook batches given up after the retry limit, by tenant." },
 };
 
 /* The category names (registered ones, then "other" past the cap). */
@@ -387,7 +398,7 @@ metrics_render(struct qmgr *q, struct state *st, size_t *len)
 	mbuf_gauge(&b, "ferry_build_info", "version",
 	    metrics_reg.version != NULL ? metrics_reg.version : "", 1);
 	metrics_render_conns(&b);
-	metrics_render_tls_shaping(&b);
+	metrics_render_fixed(&b);
 	metrics_render_tenants(&b, st != NULL ? st : metrics_reg.st);
 	metrics_render_queue(&b, q);
 	metrics_render_hist(&b, "ferry_delivery_latency_seconds",

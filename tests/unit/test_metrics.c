@@ -125,6 +125,9 @@ test_names_and_values(void **state)
 	metrics_tls_session(METRICS_OUTBOUND, "SSLv3");
 	metrics_shaping_action("rate");
 	metrics_shaping_action("something-new");
+	metrics_webhook_post(true);
+	metrics_webhook_post(false);
+	metrics_webhook_post(false);
 	metrics_tenant_add(0, MT_MESSAGES_RECEIVED, 3);
 	text = render();
 	assert_true(sample(text, "ferry_build_info{version=\"9.9.9\"}") == 1);
@@ -139,6 +142,8 @@ test_names_and_values(void **state)
 	assert_true(sample(text, "ferry_tls_sessions_total{direction=\"outbound\",version=\"other\"}") == 1);
 	assert_true(sample(text, "ferry_shaping_actions_total{action=\"rate\"}") == 1);
 	assert_true(sample(text, "ferry_shaping_actions_total{action=\"other\"}") == 1);
+	assert_true(sample(text, "ferry_webhook_posts_total{result=\"ok\"}") == 1);
+	assert_true(sample(text, "ferry_webhook_posts_total{result=\"failed\"}") == 2);
 	assert_true(sample(text, "ferry_messages_received_total{tenant=\"\"}") == 3);
 	/* no queue manager given: no queue family */
 	assert_null(strstr(text, "ferry_queue_messages"));
@@ -224,6 +229,10 @@ test_events(void **state)
 	metrics_event_note(NULL, &ev);
 	ev.kind = EV_SUPPRESSED;
 	metrics_event_note(NULL, &ev);
+	ev.kind = EV_UNSUBSCRIBED;
+	metrics_event_note(NULL, &ev);
+	ev.kind = EV_WEBHOOK_DROPPED;
+	metrics_event_note(NULL, &ev);
 	ev.kind = EV_SHAPING;          /* not a recipient's outcome: counted nowhere here */
 	metrics_event_note(NULL, &ev);
 	text = render();
@@ -236,6 +245,8 @@ test_events(void **state)
 	assert_true(sample(text, "ferry_recipients_suppressed_total{tenant=\"\"}") == 1);
 	assert_true(sample(text, "ferry_delivery_latency_seconds_count") == 2);
 	assert_true(sample(text, "ferry_delivery_latency_seconds_sum") == 14);
+	assert_true(sample(text, "ferry_unsubscribes_total{tenant=\"\"}") == 1);
+	assert_true(sample(text, "ferry_webhook_batches_dropped_total{tenant=\"\"}") == 1);
 	free(text);
 }
 
