@@ -19,7 +19,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from ferrytest import FERRYD, Ferryd, free_port, wait_for
+from ferrytest import FERRYD, Ferryd, free_port, tls_context, wait_for
 from receiver import Receiver
 
 PLAIN = 4          # messages over mx, one connection each, no tenant
@@ -91,7 +91,7 @@ class MetricsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.rx = None
-        cls.f = Ferryd(deliver=True, relay_networks="127.0.0.0/8", listeners=("mx", "submission"))
+        cls.f = Ferryd(deliver=True, relay_networks="127.0.0.0/8", listeners=("mx", "submission", "submissions"))
         cls.rx = Receiver("127.0.0.1", name="sink.test", tls=receiver_ctx(cls.f.tmp))
         cls.http_port = None
         extra = "retry_min 1\nretry_max 2\nroute sink.test smtp:127.0.0.1:%d\n" % cls.rx.port
@@ -121,6 +121,8 @@ class MetricsTest(unittest.TestCase):
                 s.sendmail("a@src.test", ["p%d@sink.test" % i],
                            b"From: a@src.test\r\nSubject: plain\r\n\r\nhi\r\n")
         cls.f.submit("apikey", cls.key, "news@acme.test", ["t%d@sink.test" % i for i in range(TENANT)])
+        with smtplib.SMTP_SSL("127.0.0.1", cls.f.submissions, timeout=30, context=tls_context()) as s:
+            s.ehlo()    # implicit TLS: a handshake on the submissions listener, no mail
         cls.delivered = cls.rx.wait(PLAIN + TENANT, timeout=60)
 
     @classmethod
@@ -154,7 +156,9 @@ class MetricsTest(unittest.TestCase):
         self.assertGreaterEqual(value(m, "ferry_connections_inbound_total", listener="mx"), PLAIN)
         self.assertGreaterEqual(value(m, "ferry_connections_inbound_total", listener="submission"), 1)
         self.assertGreaterEqual(value(m, "ferry_connections_outbound_total"), 1)
-        self.assertGreaterEqual(total(m, "ferry_tls_sessions_total", direction="inbound"), 1)
+        self.assertGreaterEqual(value(m, "ferry_connections_inbound_total", listener="submissions"), 1)
+        # STARTTLS on submission and implicit TLS on submissions
+        self.assertGreaterEqual(total(m, "ferry_tls_sessions_total", direction="inbound"), 2)
         self.assertGreaterEqual(total(m, "ferry_tls_sessions_total", direction="outbound"), 1)
         self.assertEqual(total(m, "ferry_tls_sessions_total", version="other"), 0)
         self.assertEqual(value(m, "ferry_shaping_actions_total", action="connections"), 1)
