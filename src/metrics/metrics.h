@@ -33,7 +33,7 @@ struct state_event;
 
 /* Per-tenant counters (ferry_..._total{tenant}). */
 enum metrics_tenant_counter {
-	MT_MESSAGES_RECEIVED,     /* a message queued (250 after DATA) */
+	MT_MESSAGES_RECEIVED,     /* a message queued: EV_RECEIVED of recipient 0 */
 	MT_RCPTS_RECEIVED,        /* EV_RECEIVED */
 	MT_RCPTS_DELIVERED,
 	MT_RCPTS_DEFERRED,

@@ -328,6 +328,7 @@ smtp_commit_result(struct smtp_session *s, int error)
 	} else {
 		s->nqueued++;
 		smtp_strikes_clear(s);
+		metrics_smtp_transaction(metrics_now_us() - tx->started_us);
 		log_info("event=queued sid=%llu client=%s id=%s from=%s nrcpt=%zu dropped=%zu size=%" PRIu64
 		    " proto=%s tls=%s auth=%s tenant=%s", s->sid, s->addr, tx->id,
 		    log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len), tx->nrcpts, tx->ndropped,
@@ -339,8 +340,6 @@ smtp_commit_result(struct smtp_session *s, int error)
 			log_info("event=held id=%s tenant=%s reason=%s", tx->id, tx->as_tenant ? s->ident.tenant : "-",
 			    log_quote(q, sizeof(q), tx->hold_reason, strlen(tx->hold_reason)));
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", tx->id);
-		metrics_smtp_transaction(metrics_now_us() - tx->started_us);
-		metrics_tenant_add(tx->as_tenant ? s->ident.tenant_id : 0, MT_MESSAGES_RECEIVED, 1);
 		smtp_suppress_events_record(s);
 		if (s->h->qmgr != NULL && tx->nrcpts > 0 && tx->hold_reason[0] != '\0') {
 			const char *at = strrchr(tx->rcpts[0].path.addr, '@');

@@ -149,8 +149,6 @@ class MetricsTest(unittest.TestCase):
         self.assertTrue(self.delivered, self.f.log_text()[-3000:])
         m = self.settled()
         self.assertEqual(value(m, "ferry_build_info", version="0.1.0"), 1)
-        self.assertEqual(value(m, "ferry_messages_received_total", tenant=""), PLAIN)
-        self.assertEqual(value(m, "ferry_messages_received_total", tenant="acme"), TENANT)
         self.assertEqual(value(m, "ferry_smtp_transaction_seconds",
                                "ferry_smtp_transaction_seconds_count"), PLAIN + TENANT)
         self.assertGreaterEqual(value(m, "ferry_connections_inbound_total", listener="mx"), PLAIN)
@@ -167,6 +165,8 @@ class MetricsTest(unittest.TestCase):
         self.check_buckets(m, "ferry_smtp_transaction_seconds")
         if "ferry_events_pending" not in m:
             return      # a build without the events outbox: no outcome counters yet
+        self.assertEqual(value(m, "ferry_messages_received_total", tenant=""), PLAIN)
+        self.assertEqual(value(m, "ferry_messages_received_total", tenant="acme"), TENANT)
         self.assertEqual(total(m, "ferry_recipients_delivered_total"), PLAIN + TENANT)
         self.assertEqual(value(m, "ferry_recipients_delivered_total", tenant="acme"), TENANT)
         self.assertEqual(total(m, "ferry_recipients_received_total"), PLAIN + TENANT)

@@ -216,7 +216,10 @@ test_events(void **state)
 	(void)state;
 	metrics_event_note(NULL, &ev);
 	metrics_event_note(NULL, &ev);
-	ev.kind = EV_RECEIVED;
+	ev.kind = EV_RECEIVED;        /* a message of two recipients */
+	ev.rcpt_index = 0;
+	metrics_event_note(NULL, &ev);
+	ev.rcpt_index = 1;
 	metrics_event_note(NULL, &ev);
 	ev.kind = EV_DEFERRED;
 	metrics_event_note(NULL, &ev);
@@ -237,7 +240,8 @@ test_events(void **state)
 	metrics_event_note(NULL, &ev);
 	text = render();
 	assert_true(sample(text, "ferry_recipients_delivered_total{tenant=\"\"}") == 2);
-	assert_true(sample(text, "ferry_recipients_received_total{tenant=\"\"}") == 1);
+	assert_true(sample(text, "ferry_recipients_received_total{tenant=\"\"}") == 2);
+	assert_true(sample(text, "ferry_messages_received_total{tenant=\"\"}") == 1);
 	assert_true(sample(text, "ferry_recipients_deferred_total{tenant=\"\"}") == 1);
 	assert_true(sample(text, "ferry_recipients_bounced_total{tenant=\"\",category=\"mailbox-full\"}") == 1);
 	assert_true(sample(text, "ferry_recipients_expired_total{tenant=\"\"}") == 1);
