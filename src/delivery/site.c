@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "delivery/mta_client.h"
+#include "metrics/metrics.h"
 #include "net/coro.h"
 #include "events/outbox.h"
 #include "util/log.h"
@@ -556,6 +557,7 @@ site_shape(struct site_table *t, const char *name, const char *source, const str
 		s->suspend_until = until;
 	snprintf(s->shape_rule, sizeof(s->shape_rule), "%s", a.rule);
 	snprintf(text, sizeof(text), "%d %s", r->code, r->text);
+	metrics_shaping_action(site_shape_kind(a.kind));
 	log_info("event=shaping site=%s source=%s rule=%s file=%s:%d action=%s value=%lld for=%llds reply=%s",
 	    s->name, s->source[0] ? s->source : "-", a.rule, a.file, a.line, site_shape_kind(a.kind),
 	    a.kind == SHAPE_SUSPEND ? 0 : a.value, a.duration, log_quote(reply, sizeof(reply), text, strlen(text)));

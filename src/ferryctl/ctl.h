@@ -44,6 +44,10 @@ extern const char ctl_user_usage[];
 int ctl_queue_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_queue_usage[];
 
+/* ctl_metrics.c */
+int ctl_metrics_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_metrics_usage[];
+
 /* ctl_queue.c: connect to ferryd's control socket (-1 after a warning),
  * send one request line. */
 int ctl_queue_connect(const char *path);

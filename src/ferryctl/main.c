@@ -28,6 +28,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "suppression", ctl_suppression_main, ctl_suppression_usage },
 	{ "admin-token", ctl_admin_token_main, ctl_admin_token_usage },
 	{ "webhook",   ctl_webhook_main,   ctl_webhook_usage },
+	{ "metrics",   ctl_metrics_main,   ctl_metrics_usage },
 };
 
 void

@@ -22,6 +22,7 @@
 #include "conf/conf.h"
 #include "control/control.h"
 #include "delivery/deliver.h"
+#include "metrics/metrics.h"
 #include "ferryd/ferryd.h"
 #include "ferryd/ferryd_notify.h"
 #include "ferryd/ferryd_spool.h"
@@ -496,6 +497,8 @@ main(int argc, char **argv)
 		log_fatal("event=fatal reason=\"%s\"", err);
 	ferryd_state_open(&srv, c, &ids);
 	auth_store_set_state(srv.auth, srv.state);
+	metrics_init(FERRY_VERSION, srv.state);   /* tenant names for the metrics */
+	outbox_observe(metrics_event_note, NULL);  /* counters by tenant and category, latency */
 	sender_init();
 	spool_recover(srv.spool);
 	nworkers = ferryd_worker_count(c);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "http/api_handlers.h"
+#include "http/api_metrics.h"
 #include "http/api_webhooks.h"
 #include "http/http_internal.h"
 #include "util/xmalloc.h"
@@ -25,6 +26,7 @@ static const struct api_route *const api_route_tables[] = {
 	api_routes_core,
 	api_routes_admin,
 	api_routes_webhooks,
+	api_routes_metrics,
 };
 
 static struct api_route *api_routes_joined;

@@ -1096,6 +1096,22 @@ qmgr_list_filter(struct qmgr *q, const struct qmgr_filter *f, qmgr_view_fn fn, v
 	return shown;
 }
 
+void
+qmgr_state_count(struct qmgr *q, struct qmgr_state_counts *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&q->lock);
+	for (size_t i = 0; i < QMGR_BUCKETS; i++)
+		for (struct qent *e = q->hash[i]; e != NULL; e = e->hnext)
+			switch (e->state) {
+			case QE_READY:    out->ready++; break;
+			case QE_ACTIVE:   out->active++; break;
+			case QE_DEFERRED: out->deferred++; break;
+			case QE_HOLD:     out->held++; break;
+			}
+	pthread_mutex_unlock(&q->lock);
+}
+
 int
 qmgr_refusal(struct qmgr *q, const char *action, const char *id, char *why, size_t len)
 {

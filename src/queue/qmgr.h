@@ -97,6 +97,12 @@ size_t qmgr_list_filter(struct qmgr *q, const struct qmgr_filter *f, qmgr_view_f
  * there is no such message. */
 int qmgr_refusal(struct qmgr *q, const char *action, const char *id, char *why, size_t len);
 int qmgr_show(struct qmgr *q, const char *id, qmgr_view_fn fn, void *arg);
+/* How many messages are in each state now (ferryd's metrics): one pass
+ * over the table under the lock, as for list. */
+struct qmgr_state_counts {
+	long ready, active, deferred, held;
+};
+void qmgr_state_count(struct qmgr *q, struct qmgr_state_counts *out);
 /* The envelope of a queued or held message as its file holds it (every
  * recipient with its state); 0, or -1 when unknown or unreadable. The
  * caller frees env with spool_env_free. */

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "metrics/metrics.h"
 #include "queue/qmgr.h"
 #include "reputation/rep.h"
 #include "util/log.h"
@@ -327,6 +328,7 @@ smtp_commit_result(struct smtp_session *s, int error)
 	} else {
 		s->nqueued++;
 		smtp_strikes_clear(s);
+		metrics_smtp_transaction(metrics_now_us() - tx->started_us);
 		log_info("event=queued sid=%llu client=%s id=%s from=%s nrcpt=%zu dropped=%zu size=%" PRIu64
 		    " proto=%s tls=%s auth=%s tenant=%s", s->sid, s->addr, tx->id,
 		    log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len), tx->nrcpts, tx->ndropped,

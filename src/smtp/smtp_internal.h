@@ -73,6 +73,7 @@ struct smtp_dropped {
 /* One mail transaction: MAIL FROM up to the final reply. */
 struct smtp_tx {
 	bool                    active;      /* MAIL accepted */
+	uint64_t                started_us;  /* when, for ferry_smtp_transaction_seconds */
 	struct smtp_path        sender;
 	struct smtp_mail_params params;
 	struct smtp_rcpt       *rcpts;
