@@ -167,6 +167,9 @@ struct conf {
 	/* Suppression of a tenant's recipient after repeated soft bounces:
 	 * this many within window seconds suppress it for expiry seconds. */
 	long long suppress_soft_threshold, suppress_soft_window, suppress_soft_expiry;
+	/* http_public_url: the base of links ferry puts in mail (one-click
+	 * unsubscribe); NULL: none. Owned by the HTTP listener's options. */
+	char *http_public_url;
 	enum conf_tls smtp_tls;
 	char *tls_ca_file;                 /* CAs for tls=verify; NULL: the system's store */
 	bool      delivery_on;             /* delivery on|off: off keeps mail queued */

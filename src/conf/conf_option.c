@@ -82,6 +82,22 @@ conf_complaint_local_valid(const char *s)
 	return s[0] != '.' && s[n - 1] != '.';
 }
 
+/* "https://host[:port][/path]" or "http://...": printable, no query,
+ * fragment or trailing "/" (links append "/unsubscribe/TOKEN"), short
+ * enough for a header line. */
+static bool
+conf_public_url_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if ((strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0) || n > 200 || s[n - 1] == '/')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] >= 0x7f || strchr("<>\"?#", s[i]) != NULL)
+			return false;
+	return s[strcspn(s, ":") + 3] != '\0';
+}
+
 static bool
 conf_log_level_valid(const char *s)
 {
@@ -204,6 +220,10 @@ static const struct conf_option conf_options[] = {
 	OPT_INT(suppress_soft_threshold,    1, 1000, 3),
 	OPT_TIME(suppress_soft_window,      60, 365 * 86400, 7 * 86400),
 	OPT_TIME(suppress_soft_expiry,      0, 3650 * 86400, 30 * 86400),   /* 0: never expires */
+	/* HTTP API: the base URL of one-click unsubscribe links (analytics helper; the
+	 * HTTP listener's options own the rest) */
+	OPT_STR(http_public_url, http_public_url, conf_public_url_valid,
+	    "an http:// or https:// URL without a trailing /, query or fragment (at most 200 octets)"),
 };
 
 #define CONF_NOPTIONS (sizeof(conf_options) / sizeof(conf_options[0]))

@@ -85,6 +85,14 @@ extern const char ctl_connector_usage[];
 int ctl_suppression_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_suppression_usage[];
 
+/* ctl_events.c: a remote peer's text for a terminal and a tab-separated
+ * column: control octets and tabs become spaces. Returns out. */
+const char *ctl_text_clean(const char *in, char *out, size_t outsz);
+
+/* ctl_stats.c: `stats [TENANT] ...` (delivery statistics, src/analytics/). */
+int ctl_stats_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_stats_usage[];
+
 /* ctl_bounce.c: `bounce classify|categories` (the bounce classifier). */
 int ctl_bounce_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_bounce_usage[];

@@ -30,6 +30,7 @@
 #define CTL_O_EXPIRES    0x1000u /* --expires DURATION */
 #define CTL_O_CAUSE      0x2000u /* --cause TEXT */
 #define CTL_O_SPAM       0x4000u /* --spam-action reject|hold|header */
+#define CTL_O_UNSUB      0x8000u /* --unsubscribe on|off */
 
 #define CTL_SUB_ARGS_MAX 3
 
@@ -45,6 +46,7 @@ struct ctl_sargs {
 	const char *suppressed, *expires, *cause;   /* NULL: not given */
 	long long   limit;              /* --limit; -1: not given */
 	int         spam_action;        /* --spam-action (enum state_spam_action); -1: not given */
+	int         unsubscribe;        /* --unsubscribe: 1 on, 0 off, -1 not given */
 };
 
 struct ctl_sub {
