@@ -63,9 +63,11 @@ ctl_stats_insight(void *arg, const struct analytics_insight *in)
 	bool domain = *(const bool *)arg;
 	char key[ANALYTICS_DOMAIN_MAX + 1], sample[ANALYTICS_SAMPLE_MAX + 1];
 
-	printf("%s\t%lld\t%lld\t%.1f%%\t%.1f%%\t%s\t%s\t%s\n", ctl_stats_clean(in->key, key, sizeof(key)),
-	    in->bounced, in->outcomes, in->rate * 100, in->share * 100,
-	    domain && in->category[0] ? in->category : "-", in->sample_status[0] ? in->sample_status : "-",
+	printf("%s\t%lld\t%lld\t%.1f%%\t%.1f%%\t", ctl_stats_clean(in->key, key, sizeof(key)),
+	    in->bounced, in->outcomes, in->rate * 100, in->share * 100);
+	if (domain)           /* the category of the domain's sample */
+		printf("%s\t", in->category[0] ? in->category : "-");
+	printf("%s\t%s\n", in->sample_status[0] ? in->sample_status : "-",
 	    ctl_stats_clean(in->sample_reply, sample, sizeof(sample)));
 }
 
@@ -80,7 +82,7 @@ ctl_stats_table(struct state *st, const struct ctl_stats_opts *o)
 		if (analytics_bounce_domains(st, &o->q, ctl_stats_insight, &domain) < 0)
 			return -1;
 		domain = false;
-		printf("\nCATEGORY\tBOUNCED\tOUTCOMES\tRATE\tSHARE\t-\tSTATUS\tSAMPLE REPLY\n");
+		printf("\nCATEGORY\tBOUNCED\tOUTCOMES\tRATE\tSHARE\tSTATUS\tSAMPLE REPLY\n");
 		return analytics_bounce_categories(st, &o->q, ctl_stats_insight, &domain) < 0 ? -1 : 0;
 	}
 	if (o->q.by == ANALYTICS_BY_CATEGORY)
