@@ -15,8 +15,11 @@
 
 #include "util/netaddr.h"
 
-/* local: the Unix socket ferry-sendmail submits through (trusted, no TLS). */
-enum conf_role { CONF_ROLE_MX, CONF_ROLE_SUBMISSION, CONF_ROLE_SUBMISSIONS, CONF_ROLE_LOCAL };
+/* local: the Unix socket ferry-sendmail submits through (trusted, no TLS).
+ * http, https: the HTTP API and dashboard (src/http/); kept apart from the
+ * SMTP listeners, in conf->http_listeners. */
+enum conf_role { CONF_ROLE_MX, CONF_ROLE_SUBMISSION, CONF_ROLE_SUBMISSIONS, CONF_ROLE_LOCAL,
+	CONF_ROLE_HTTP, CONF_ROLE_HTTPS };
 
 struct conf_milter;
 
@@ -167,9 +170,6 @@ struct conf {
 	/* Suppression of a tenant's recipient after repeated soft bounces:
 	 * this many within window seconds suppress it for expiry seconds. */
 	long long suppress_soft_threshold, suppress_soft_window, suppress_soft_expiry;
-	/* http_public_url: the base of links ferry puts in mail (one-click
-	 * unsubscribe); NULL: none. Owned by the HTTP listener's options. */
-	char *http_public_url;
 	enum conf_tls smtp_tls;
 	char *tls_ca_file;                 /* CAs for tls=verify; NULL: the system's store */
 	bool      delivery_on;             /* delivery on|off: off keeps mail queued */
@@ -210,6 +210,16 @@ struct conf {
 	long long abuse_complaint_throttle, abuse_complaint_suspend;
 	long long abuse_hard_bounce_throttle, abuse_unknown_throttle;
 	long long abuse_spike_factor, abuse_spike_min, abuse_throttle_rate;
+
+	/* The HTTP API and dashboard (src/http/, docs/api.md): "listen http|https"
+	 * lines (never given to the SMTP server), and their options. */
+	struct conf_listener *http_listeners;
+	size_t                nhttp_listeners;
+	long long http_threads;
+	long long http_max_body;
+	char *http_admin_token_file;       /* default: admin.token beside state_db */
+	char *http_www_dir;                /* the dashboard's files */
+	char *http_public_url;             /* base of links ferry hands out; NULL: none */
 };
 
 /* "0.3%", "0.3", "10%" (at most four decimals, at most 100%) into parts

@@ -82,20 +82,20 @@ conf_complaint_local_valid(const char *s)
 	return s[0] != '.' && s[n - 1] != '.';
 }
 
-/* "https://host[:port][/path]" or "http://...": printable, no query,
- * fragment or trailing "/" (links append "/unsubscribe/TOKEN"), short
- * enough for a header line. */
+/* http:// or https://, a host, no space, quote or trailing slash: links
+ * are this plus a path. */
 static bool
 conf_public_url_valid(const char *s)
 {
-	size_t n = strlen(s);
+	size_t n = strlen(s), skip = strncmp(s, "https://", 8) == 0 ? 8 :
+	    strncmp(s, "http://", 7) == 0 ? 7 : 0;
 
-	if ((strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0) || n > 200 || s[n - 1] == '/')
+	if (skip == 0 || n <= skip || n > 200 || s[n - 1] == '/')
 		return false;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] <= ' ' || s[i] >= 0x7f || strchr("<>\"?#", s[i]) != NULL)
+	for (size_t i = skip; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f || strchr("\"'<>\\?#", s[i]))
 			return false;
-	return s[strcspn(s, ":") + 3] != '\0';
+	return true;
 }
 
 static bool
@@ -220,10 +220,14 @@ static const struct conf_option conf_options[] = {
 	OPT_INT(suppress_soft_threshold,    1, 1000, 3),
 	OPT_TIME(suppress_soft_window,      60, 365 * 86400, 7 * 86400),
 	OPT_TIME(suppress_soft_expiry,      0, 3650 * 86400, 30 * 86400),   /* 0: never expires */
-	/* HTTP API: the base URL of one-click unsubscribe links (analytics helper; the
-	 * HTTP listener's options own the rest) */
+
+	/* The HTTP API and dashboard (src/http/; "listen http|https" above) */
+	OPT_INT(http_threads,               1, 64, 2),
+	OPT_SIZE(http_max_body,             1024, 1LL << 31, 37748736),   /* 36 MiB */
+	OPT_PATH(http_admin_token_file),
+	OPT_PATH(http_www_dir),
 	OPT_STR(http_public_url, http_public_url, conf_public_url_valid,
-	    "an http:// or https:// URL without a trailing /, query or fragment (at most 200 octets)"),
+	    "an http:// or https:// URL without a trailing slash"),
 };
 
 #define CONF_NOPTIONS (sizeof(conf_options) / sizeof(conf_options[0]))

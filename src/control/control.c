@@ -194,14 +194,6 @@ control_reply_end(struct control_conn *cc, int rc)
 
 /* ---- requests -------------------------------------------------------------- */
 
-static bool
-control_id_valid(const char *s)
-{
-	size_t n = strspn(s, "0123456789ABCDEF");
-
-	return n == SPOOL_ID_LEN && s[n] == '\0';
-}
-
 /* Split line (NUL-terminated, no LF) into words at spaces; up to max. */
 static int
 control_words(char *line, char **w, int max)

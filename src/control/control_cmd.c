@@ -101,31 +101,15 @@ control_cmd_show(struct control_conn *cc, const struct control_req *r)
 	return 0;
 }
 
-#define CONTROL_STATE_MAX 16
-
-/* A qmgr_view_fn keeping the state of a message (arg: CONTROL_STATE_MAX). */
-static void
-control_state_get(void *arg, const struct qmgr_view *v)
-{
-	snprintf(arg, CONTROL_STATE_MAX, "%s", v->state);
-}
-
 /* The queue manager said no: find out why, for the operator. */
 static int
 control_action_explain(struct control_conn *cc, const struct control_req *r)
 {
-	const char *cmd = r->cmd->name;
-	char state[CONTROL_STATE_MAX] = "";
+	char why[CONTROL_WHY_MAX];
 
-	if (qmgr_show(cc->c->q, r->id, control_state_get, state) < 0)
+	if (qmgr_refusal(cc->c->q, r->cmd->name, r->id, why, sizeof(why)) < 0)
 		return control_fail(cc, "no such message");
-	if (strcmp(cmd, "hold") == 0 && strcmp(state, "hold") == 0)
-		return control_fail(cc, "message is already held");
-	if (strcmp(cmd, "release") == 0 && strcmp(state, "hold") != 0)
-		return control_fail(cc, "message is not held (it is %s)", state);
-	if (strcmp(state, "hold") == 0)
-		return control_fail(cc, "message is held: release it first");
-	return control_fail(cc, "cannot %s a %s message now", cmd, state);
+	return control_fail(cc, "%s", why);
 }
 
 static int

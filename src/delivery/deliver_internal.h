@@ -30,6 +30,9 @@ struct rcpt_result {
 	bool               no_expire;    /* deferred only by a warm-up cap: never bounced for age */
 	bool               suspended;    /* not tried: its site is suspended by the operator */
 	const char        *reason;       /* static log word for such a deferral, or NULL */
+	bool               expired;      /* failed for its age (max_queue_lifetime) */
+	char               source_ip[48];   /* the local address of the transaction, "" default */
+	char               site[256];    /* the destination site (cut), "" local */
 };
 
 /* The message's tenant as delivery needs it (read once per attempt). */
@@ -137,9 +140,10 @@ char *deliver_unsub_prefix(struct deliver_ctx *d, const struct conf *c, const st
  * queue is processed, its recipients' results set (250, or 451 to retry). */
 void deliver_report(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env, int fd,
     struct rcpt_result *res);
-/* A tenant's recipients' outcomes: bounces classified, counted. */
+/* The outcomes of an attempt as events (outbox); a tenant's permanent
+ * failures classified, suppressed and counted by the feedback loop. */
 void deliver_feedback_outcomes(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env,
-    const struct rcpt_result *res, size_t n);
+    int attempts, const struct rcpt_result *res, size_t n);
 
 int deliver_tenant_load(struct deliver_ctx *d, const struct spool_env *env);
 /* Its delivery weight (1 for mail of no tenant). */

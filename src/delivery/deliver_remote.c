@@ -290,8 +290,11 @@ hop_try(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
 		rc = mta_send(conn, &m);
 		peer_dsn = mta_peer_dsn(conn);
 		p->lease->msgs++;
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			snprintf(g[i]->relay, sizeof(g[i]->relay), "%s", mta_peer_name(conn));
+			snprintf(g[i]->source_ip, sizeof(g[i]->source_ip), "%s", p->source ? p->source : "");
+			snprintf(g[i]->site, sizeof(g[i]->site), "%.255s", p->site);
+		}
 		hop_shape(d, c, p, rcpts, n);
 		if (rc < 0)
 			site_lease_close(d->sh->sites, p->lease);

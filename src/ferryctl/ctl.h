@@ -92,6 +92,9 @@ const char *ctl_text_clean(const char *in, char *out, size_t outsz);
 /* ctl_stats.c: `stats [TENANT] ...` (delivery statistics, src/analytics/). */
 int ctl_stats_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_stats_usage[];
+/* ctl_admin_token.c: `admin-token` (the HTTP API's admin token). */
+int ctl_admin_token_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_admin_token_usage[];
 
 /* ctl_bounce.c: `bounce classify|categories` (the bounce classifier). */
 int ctl_bounce_main(struct ctl *c, int argc, char **argv);

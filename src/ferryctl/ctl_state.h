@@ -75,23 +75,6 @@ const char *ctl_time_text(long long t, char *buf, size_t size);
 /* Report err; returns CTL_EXIT_ERR. */
 int ctl_state_fail(const char *err);
 
-/* ctl_sources.c: the addresses a tenant's mail leaves from. */
-#define CTL_SOURCES_MAX 64
-struct ctl_sources {
-	const struct conf *conf;
-	char               addr[CTL_SOURCES_MAX][48];   /* IP literals, each once */
-	size_t             n;
-	size_t             pools;          /* pools named by the tenant and its connectors */
-	char               missing[256];   /* a pool not in ferry.conf, for the report */
-};
-/* Add ip unless already there (dropped when full). */
-void ctl_sources_add(struct ctl_sources *s, const char *ip);
-/* Add the addresses of pool (the tenant's own; "" none) and of the pools of
- * tenant's connectors, as s->conf defines them. 0, or -1 with err when the
- * connectors cannot be read. */
-int ctl_sources_pools(struct ctl_sources *s, struct state *st, const char *tenant,
-    const char *pool, char *err, size_t errlen);
-
 /* ctl_suppression.c: the tenant's suppression mode and list size, for
  * `tenant show`. */
 void ctl_suppression_show(struct state *st, long long tenant_id, const char *name);

@@ -27,6 +27,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "bounce",    ctl_bounce_main,    ctl_bounce_usage },
 	{ "suppression", ctl_suppression_main, ctl_suppression_usage },
 	{ "stats",     ctl_stats_main,     ctl_stats_usage },
+	{ "admin-token", ctl_admin_token_main, ctl_admin_token_usage },
 };
 
 void

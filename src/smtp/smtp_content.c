@@ -338,7 +338,7 @@ smtp_commit_result(struct smtp_session *s, int error)
 			log_info("event=held id=%s tenant=%s reason=%s", tx->id, tx->as_tenant ? s->ident.tenant : "-",
 			    log_quote(q, sizeof(q), tx->hold_reason, strlen(tx->hold_reason)));
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", tx->id);
-		smtp_suppress_events_record(s);
+		smtp_events_queued(s);
 		if (s->h->qmgr != NULL && tx->nrcpts > 0 && tx->hold_reason[0] != '\0') {
 			const char *at = strrchr(tx->rcpts[0].path.addr, '@');
 			qmgr_msg_held(s->h->qmgr, tx->id, tx->as_tenant ? s->ident.tenant_id : 0, at ? at + 1 : "",

@@ -242,9 +242,11 @@ const char *smtp_suppress_rcpt_check(struct smtp_session *s, const struct smtp_p
     char *buf, size_t bufsz);
 /* End of a message whose every recipient was dropped: 250, not queued. */
 void smtp_suppress_msg_drop(struct smtp_session *s);
-/* The message was accepted: one `suppressed` event per dropped recipient
- * (one database write; a failure is logged, the message stays accepted). */
-void smtp_suppress_events_record(struct smtp_session *s);
+/* The events of a queued transaction (smtp_events.c): received per
+ * recipient, suppressed per dropped one, held. */
+void smtp_events_queued(struct smtp_session *s);
+/* Only the suppressed ones: accepted, but not queued (all dropped, discarded). */
+void smtp_events_suppressed(struct smtp_session *s);
 /* Frees the dropped recipients (smtp_tx_reset). */
 void smtp_suppress_dropped_free(struct smtp_tx *tx);
 

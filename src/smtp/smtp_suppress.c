@@ -91,27 +91,6 @@ smtp_suppress_dropped_free(struct smtp_tx *tx)
 	tx->dropped = NULL;
 }
 
-void
-smtp_suppress_events_record(struct smtp_session *s)
-{
-	struct smtp_tx *tx = &s->tx;
-	struct state_event *ev;
-	time_t now = time(NULL);
-
-	if (tx->ndropped == 0 || tx->dropped == NULL || !tx->as_tenant)
-		return;
-	ev = xcalloc(tx->ndropped, sizeof(*ev));
-	for (size_t i = 0; i < tx->ndropped; i++)
-		ev[i] = (struct state_event){ .time = now, .tenant_id = s->ident.tenant_id,
-		    .kind = "suppressed", .queue_id = tx->id, .rcpt_index = -1, .rcpt = tx->dropped[i].rcpt,
-		    .category = "", .status = "", .detail = tx->dropped[i].detail, .source = "rcpt",
-		    .report_id = "" };
-	if (state_events_record(s->h->state, ev, tx->ndropped) != 0)
-		log_error("event=suppressed-event-failed sid=%llu id=%s tenant=%s dropped=%zu", s->sid,
-		    tx->id, s->ident.tenant, tx->ndropped);
-	free(ev);
-}
-
 const char *
 smtp_suppress_rcpt_check(struct smtp_session *s, const struct smtp_path *p, char *buf, size_t bufsz)
 {
@@ -160,6 +139,6 @@ smtp_suppress_msg_drop(struct smtp_session *s)
 	    log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len), s->ident.tenant, tx->ndropped);
 	s->strikes = 0;
 	smtp_reply(s, "250 2.0.0 Ok: %s not queued, every recipient is suppressed", tx->id);
-	smtp_suppress_events_record(s);
+	smtp_events_suppressed(s);
 	smtp_tx_reset(s);   /* aborts the spool file */
 }

@@ -29,7 +29,6 @@ from dnsserver import DnsServer
 from ferrytest import Ferryd, wait_for, tls_context
 from receiver import Receiver
 
-PUBLIC = "https://mail.ferry.test:8443"
 LABEL = b"ferry one-click unsubscribe v1"
 
 
@@ -58,7 +57,11 @@ class UnsubscribeTest(unittest.TestCase):
     def setUpClass(cls):
         cls.rx = Receiver("127.0.0.1")
         cls.f = f = Ferryd(deliver=True, domains=("ferry.test",), mailboxes=("postmaster@ferry.test",),
-                           extra="route * smtp:127.0.0.1:%d\nhttp_public_url %s\n" % (cls.rx.port, PUBLIC))
+                           extra="route * smtp:127.0.0.1:%d\n" % cls.rx.port, http=True)
+        # the links point at this ferryd's own HTTP listener
+        cls.public = "http://127.0.0.1:%d" % f.http_port
+        with open(f.conf, "a") as conf:
+            conf.write("http_public_url %s\n" % cls.public)
         f.start()
         cls.db = os.path.join(f.spool, "ferry.db")
         cls.keys = {t: f.tenant_add(t) for t in ("news", "plain")}
@@ -122,7 +125,7 @@ class UnsubscribeTest(unittest.TestCase):
                              ["List-Unsubscribe=One-Click"])
             url = re.fullmatch(r"<(.*)/unsubscribe/([A-Za-z0-9_-]+)>", lu[0])
             self.assertIsNotNone(url, lu[0])
-            self.assertEqual(url.group(1), PUBLIC)
+            self.assertEqual(url.group(1), self.public)
             tenant, when, rcpt = self.token_check(url.group(2))
             self.assertEqual((tenant, rcpt), (self.tid, m["rcpts"][0]))
             self.assertLess(abs(when - time.time()), 300)
@@ -137,6 +140,58 @@ class UnsubscribeTest(unittest.TestCase):
             self.assertFalse(dkim.DKIM(bad).verify(idx=0, dnsfunc=self.dnsfunc))
         self.assertEqual(seen, set(rcpts))
         type(self).links = {m["rcpts"][0]: header_values(m["data"], "List-Unsubscribe")[0][1:-1] for m in got}
+
+    def suppressed(self):
+        return [ln.split("\t") for ln in self.f.ctl("suppression", "list", "news").stdout.splitlines()]
+
+    def events(self, kind):
+        with sqlite3.connect(self.db, timeout=10) as con:
+            return con.execute("SELECT rcpt, source FROM events WHERE kind = ? AND tenant_id = ?",
+                               (kind, self.tid)).fetchall()
+
+    def test_4_the_link(self):
+        path = self.links["ann@remote.test"][len(self.public):]
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        # a GET (a link scanner) only shows the page
+        status, hdrs, body = self.f.api("GET", path)
+        self.assertEqual(status, 200)
+        self.assertTrue(hdrs["content-type"].startswith("text/html"))
+        self.assertIn(b"ann@remote.test", body)
+        self.assertIn(b'<form method="post">', body)
+        self.assertIn(b'name="List-Unsubscribe" value="One-Click"', body)
+        self.assertEqual(self.suppressed(), [])
+        # a POST without the RFC 8058 key is refused
+        status, _, _ = self.f.api("POST", path, b"", headers=form)
+        self.assertEqual(status, 400)
+        self.assertEqual(self.suppressed(), [])
+        # tampered or cut tokens: 404, nothing recorded
+        token = path.rsplit("/", 1)[1]
+        for bad in (token[:-2] + ("AA" if token[-2:] != "AA" else "BB"), token[:20], "x" * 600):
+            self.assertEqual(self.f.api("POST", "/unsubscribe/" + bad, b"List-Unsubscribe=One-Click",
+                                        headers=form)[0], 404)
+            self.assertEqual(self.f.api("GET", "/unsubscribe/" + bad)[0], 404)
+        self.assertEqual(self.suppressed(), [])
+        # the one-click POST, twice: one entry, one event
+        for _ in range(2):
+            status, _, body = self.f.api("POST", path, b"List-Unsubscribe=One-Click", headers=form)
+            self.assertEqual((status, body), (200, b"unsubscribed\n"))
+        rows = self.suppressed()
+        self.assertEqual([(r[0], r[1]) for r in rows], [("ann@remote.test", "unsubscribe")])
+        self.assertTrue(wait_for(lambda: self.events("unsubscribed") == [("ann@remote.test", "http")]),
+                        self.events("unsubscribed"))
+        time.sleep(0.5)                                  # a second event would be written by now
+        self.assertEqual(len(self.events("unsubscribed")), 1)
+        log = self.f.log_text()
+        self.assertIn('event=unsubscribed tenant="news" rcpt="ann@remote.test"', log)
+        self.assertNotIn(token, log)
+        # the next RCPT to it is refused (the tenant's default: reject); bob is not
+        with smtplib.SMTP("127.0.0.1", self.f.submission, timeout=30) as s:
+            s.starttls(context=tls_context())
+            s.login("apikey", self.keys["news"])
+            s.mail("letters@news.test")
+            code, msg = s.rcpt("ann@remote.test")
+            self.assertEqual(code, 550, msg)
+            self.assertEqual(s.rcpt("bob@remote.test")[0], 250)
 
     def test_2_the_tenants_own_header_is_kept(self):
         subject = self.send("news", ["cat@remote.test"],
