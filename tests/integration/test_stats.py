@@ -5,7 +5,9 @@ destination domain what was sent, delivered and bounced, `--by category`
 the bounces under the classifier's category, `--bounces` the failing domain
 with its rate and the receiver's own reply as sample, `--json` the same
 numbers, another tenant sees none of them, and a bad --by or --since is a
-usage error."""
+usage error. The same over HTTP: GET /v1/stats and /v1/stats/bounces with
+the tenant's key, the admin token for a tenant or all, another tenant's key
+seeing nothing of it, and 400 for a bad parameter."""
 import json
 import time
 import unittest
@@ -35,10 +37,10 @@ class StatsTest(unittest.TestCase):
         cls.rx = Receiver("127.0.0.1")
         cls.rx.set("rcpt", refuse_bad)
         cls.f = f = Ferryd(deliver=True, domains=("ferry.test",), mailboxes=("postmaster@ferry.test",),
-                           extra="route * smtp:127.0.0.1:%d\n" % cls.rx.port)
+                           extra="route * smtp:127.0.0.1:%d\n" % cls.rx.port, http=True)
         f.start()
         cls.key = f.tenant_add("acme")
-        f.tenant_add("other")
+        cls.other_key = f.tenant_add("other")
         f.submit("apikey", cls.key, "news@acme.test", GOOD + MIXED)
 
     @classmethod
@@ -95,6 +97,36 @@ class StatsTest(unittest.TestCase):
         self.assertEqual(self.f.ctl("stats", "--by", "site", check=False).returncode, 2)
         self.assertEqual(self.f.ctl("stats", "--since", "yesterday", check=False).returncode, 2)
         self.assertEqual(self.f.ctl("stats", "nobody", check=False).returncode, 1)
+
+    def test_5_http(self):
+        self.assertTrue(wait_for(lambda: self.by_domain().get("mixed.test", {}).get("BOUNCED") == "2",
+                                 timeout=60))
+        status, _, j = self.f.api("GET", "/v1/stats?by=domain&since=7d", token=self.key)
+        self.assertEqual(status, 200, j)
+        self.assertEqual(j["tenant"], "acme")
+        rows = {r["domain"]: r for r in j["rows"]}
+        self.assertEqual((rows["mixed.test"]["sent"], rows["mixed.test"]["delivered"],
+                          rows["mixed.test"]["bounced"]), (4, 2, 2))
+        self.assertEqual(j["totals"]["delivered"], 5)
+        status, _, j = self.f.api("GET", "/v1/stats/bounces", token=self.key)
+        self.assertEqual(status, 200, j)
+        self.assertEqual(j["domains"][0]["domain"], "mixed.test")
+        self.assertEqual(j["domains"][0]["rate"], 0.5)
+        self.assertIn("stats-test", j["domains"][0]["sample_reply"])
+        # another tenant's key sees none of it; the admin sees a tenant or all
+        status, _, j = self.f.api("GET", "/v1/stats?by=domain", token=self.other_key)
+        self.assertEqual((status, j["rows"]), (200, []))
+        admin = self.f.admin_token()
+        status, _, j = self.f.api("GET", "/v1/stats?by=category&tenant=acme", token=admin)
+        self.assertEqual((status, j["tenant"]), (200, "acme"))
+        self.assertEqual([(r["category"], r["bounced"]) for r in j["rows"]], [("invalid-recipient", 2)])
+        status, _, j = self.f.api("GET", "/v1/stats", token=admin)
+        self.assertEqual((status, j["tenant"], j["totals"]["sent"]), (200, None, 7))
+        # bad parameters, no credential
+        for q in ("by=site", "since=yesterday", "limit=0"):
+            status, _, j = self.f.api("GET", "/v1/stats?" + q, token=self.key)
+            self.assertEqual((status, j["error"]["code"]), (400, "bad_request"), q)
+        self.assertEqual(self.f.api("GET", "/v1/stats")[0], 401)
 
 
 if __name__ == "__main__":
