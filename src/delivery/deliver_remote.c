@@ -472,6 +472,23 @@ hop_dkim_job(void *arg)
 	j->prefix = deliver_dkim_prefix(j->d, j->c, j->env, j->fd);
 }
 
+struct unsub_job {
+	struct deliver_ctx       *d;
+	const struct conf        *c;
+	const struct spool_env   *env;
+	const struct rcpt_result *r;
+	char                     *prefix;
+};
+
+/* A recipient's List-Unsubscribe and its signature: a worker's job. */
+static void
+hop_unsub_job(void *arg)
+{
+	struct unsub_job *j = arg;
+
+	j->prefix = deliver_unsub_prefix(j->d, j->c, j->env, j->r);
+}
+
 void
 deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_route *route,
     const char *domain, const struct spool_env *env, int fd, struct rcpt_result **g, size_t n)
@@ -508,10 +525,18 @@ deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_ro
 	if (!p->unix_path && (route == NULL || route->transport == CONF_TRANSPORT_MX) &&
 	    hop_drop_self(c, p, domain, &why) < 0)
 		group_fail(g, n, &why, "none");
-	else if (d->tenant.verp && !p->lmtp) {
-		/* One return path per recipient, so one transaction each. */
+	else if ((d->tenant.verp || d->unsub_prep != NULL) && !p->lmtp) {
+		/* One return path (and List-Unsubscribe) per recipient, so one
+		 * transaction each. */
 		for (size_t i = 0; i < n; i++) {
+			struct unsub_job j = { d, c, env, g[i], NULL };
+			if (d->unsub_prep != NULL) {
+				coro_offload(hop_unsub_job, &j);
+				p->dkim = j.prefix;
+			}
 			hop_transaction(d, c, p, env, fd, &g[i], 1);
+			p->dkim = d->dkim;
+			free(j.prefix);
 			if (i + 1 < n)
 				deliver_progress_save(d, env, fd, &g[i], 1);
 		}

@@ -92,6 +92,13 @@ extern const char ctl_suppression_usage[];
 int ctl_webhook_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_webhook_usage[];
 
+/* ctl_events.c: a remote peer's text for a terminal and a tab-separated
+ * column: control octets and tabs become spaces. Returns out. */
+const char *ctl_text_clean(const char *in, char *out, size_t outsz);
+
+/* ctl_stats.c: `stats [TENANT] ...` (delivery statistics, src/analytics/). */
+int ctl_stats_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_stats_usage[];
 /* ctl_admin_token.c: `admin-token` (the HTTP API's admin token). */
 int ctl_admin_token_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_admin_token_usage[];

@@ -31,6 +31,7 @@
 #define CTL_O_CAUSE      0x2000u /* --cause TEXT */
 #define CTL_O_SPAM       0x4000u /* --spam-action reject|hold|header */
 #define CTL_O_EVENTS     0x8000u /* --events a,b (webhook kinds) */
+#define CTL_O_UNSUB      0x10000u /* --unsubscribe on|off */
 
 #define CTL_SUB_ARGS_MAX 3
 
@@ -47,6 +48,7 @@ struct ctl_sargs {
 	const char *events;             /* --events; NULL: not given */
 	long long   limit;              /* --limit; -1: not given */
 	int         spam_action;        /* --spam-action (enum state_spam_action); -1: not given */
+	int         unsubscribe;        /* --unsubscribe: 1 on, 0 off, -1 not given */
 };
 
 struct ctl_sub {

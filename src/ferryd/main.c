@@ -37,6 +37,7 @@
 #include "reputation/rep.h"
 #include "state/state.h"
 #include "events/outbox.h"
+#include "analytics/analytics.h"
 #include "util/log.h"
 #include "webhook/webhook_sender.h"
 
@@ -219,6 +220,24 @@ ferryd_rep_open(struct ferryd *srv, const struct conf *c)
 	if (srv->rep == NULL)
 		log_fatal("event=fatal reason=\"%s\"", err);
 	rep_autoeval(srv->rep, true);
+}
+
+/* The delivery statistics (src/analytics/): counted from every event the
+ * outbox sees, written by their own thread. Statistics are not mail: when
+ * they cannot start ferryd runs without them. */
+static void
+ferryd_analytics_open(struct ferryd *srv, const struct conf *c)
+{
+	char err[1024];
+
+	srv->analytics = analytics_open(c->state_db, true, err, sizeof(err));
+	if (srv->analytics == NULL)
+		log_error("event=stats-unavailable error=\"%s\"", err);
+	else if (outbox_observe(analytics_event_note, srv->analytics) != 0) {
+		log_error("event=stats-unavailable error=\"no room for another events observer\"");
+		analytics_close(srv->analytics);
+		srv->analytics = NULL;
+	}
 }
 
 static SSL_CTX *
@@ -512,6 +531,7 @@ main(int argc, char **argv)
 	ferryd_privileges_drop(&ids);
 	ferryd_spool_check(&fs, c, srv.state, ctx != NULL);
 	ferryd_rep_open(&srv, c);
+	ferryd_analytics_open(&srv, c);    /* an observer: registered before the outbox starts */
 	/* events of every outcome (webhooks, API, metrics read them) */
 	if (srv.state != NULL && outbox_start(c->state_db, err, sizeof(err)) < 0)
 		log_fatal("event=fatal reason=\"%s\"", err);
@@ -546,6 +566,7 @@ main(int argc, char **argv)
 	rep_close(srv.rep);            /* after SMTP and delivery, which note into it */
 	counters_close(srv.counters);
 	outbox_stop();                 /* last: every module above emits events */
+	analytics_close(srv.analytics);  /* after the outbox: its last events count */
 	state_close(srv.state);
 	server_workers_free(&srv.server);
 	sender_shutdown();

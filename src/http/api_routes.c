@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "http/api_analytics.h"
 #include "http/api_handlers.h"
 #include "http/api_metrics.h"
 #include "http/api_webhooks.h"
@@ -27,6 +28,8 @@ static const struct api_route *const api_route_tables[] = {
 	api_routes_admin,
 	api_routes_webhooks,
 	api_routes_metrics,
+	api_routes_stats,          /* api_stats.c */
+	api_routes_unsubscribe,    /* api_unsubscribe.c */
 };
 
 static struct api_route *api_routes_joined;

@@ -125,7 +125,26 @@ static const char state_schema[] =
     " cursor INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,"
     " failures INTEGER NOT NULL DEFAULT 0, next_try INTEGER NOT NULL DEFAULT 0,"
     " failing_since INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '');"
-    "CREATE INDEX IF NOT EXISTS webhooks_tenant ON webhooks(tenant_id);";
+    "CREATE INDEX IF NOT EXISTS webhooks_tenant ON webhooks(tenant_id);"
+    /* Delivery statistics (src/analytics/): counts per tenant x hour x
+     * destination domain x source address, and bounces per category with
+     * the latest reply as a sample; upserts add, kept ANALYTICS_KEEP. Keyed
+     * tenant first, then hour: a tenant's window is one range scan; the
+     * hour indexes serve "every tenant" and the prune. */
+    "CREATE TABLE IF NOT EXISTS stats_hourly("
+    " tenant_id INTEGER NOT NULL, hour INTEGER NOT NULL, domain TEXT NOT NULL, source_ip TEXT NOT NULL,"
+    " sent INTEGER NOT NULL DEFAULT 0, delivered INTEGER NOT NULL DEFAULT 0,"
+    " deferred INTEGER NOT NULL DEFAULT 0, bounced INTEGER NOT NULL DEFAULT 0,"
+    " expired INTEGER NOT NULL DEFAULT 0, complained INTEGER NOT NULL DEFAULT 0,"
+    " suppressed INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(tenant_id, hour, domain, source_ip)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS stats_hourly_hour ON stats_hourly(hour);"
+    "CREATE TABLE IF NOT EXISTS stats_bounces("
+    " tenant_id INTEGER NOT NULL, hour INTEGER NOT NULL, domain TEXT NOT NULL, category TEXT NOT NULL,"
+    " count INTEGER NOT NULL DEFAULT 0, sample_reply TEXT NOT NULL DEFAULT '',"
+    " sample_status TEXT NOT NULL DEFAULT '',"
+    " PRIMARY KEY(tenant_id, hour, domain, category)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS stats_bounces_hour ON stats_bounces(hour);";
 
 static sqlite3_vfs state_vfs, *state_vfs_base;
 static pthread_once_t state_vfs_once = PTHREAD_ONCE_INIT;
@@ -268,6 +287,8 @@ static const char *const state_tenant_columns[][2] = {
 	{ "rep_spike_factor", "rep_spike_factor INTEGER NOT NULL DEFAULT -1" },
 	{ "rep_spike_min", "rep_spike_min INTEGER NOT NULL DEFAULT -1" },
 	{ "rep_throttle_rate", "rep_throttle_rate INTEGER NOT NULL DEFAULT -1" },
+	/* one-click unsubscribe headers on its mail (src/state/unsub.c) */
+	{ "unsubscribe", "unsubscribe INTEGER NOT NULL DEFAULT 0" },
 };
 
 /* Columns added to events since a database was made (issue 11: the
