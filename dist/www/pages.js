@@ -1,0 +1,524 @@
+/*
+ * pages.js - the dashboard's pages, one render(route) each, registered in
+ * Ferry.pages: overview, tenants, queue, events, suppressions, domains.
+ * Each asks the /v1 API (docs/api.md) and draws what comes back. Field
+ * names the page knows are shown first; anything else the server adds is
+ * still shown by the generic renderers (ui.js), and a missing field is
+ * left out, so the pages keep working as the API grows.
+ * SECURITY: server text goes through Ferry.h (text nodes) only.
+ */
+"use strict";
+
+(function () {
+	var h = Ferry.h, pick = Ferry.pick, list = Ferry.list, num = Ferry.num;
+	var enc = encodeURIComponent;
+	var pages = Ferry.pages = {};
+
+	/* The counters a stats row may carry, in the order they are drawn. */
+	var RATE_KEYS = ["sent", "delivered", "deferred", "bounced", "expired", "complaints", "complained"];
+	/* A queue row's counts by state. */
+	var STATE_KEYS = ["ready", "scheduled", "sched", "active", "held", "deferred"];
+
+	function title(text, extra) {
+		return h("div", { class: "pagehead" }, h("h1", null, text), extra || null);
+	}
+	function scoped(note) {
+		var t = Ferry.actingFor();
+		return Ferry.who.admin ? h("p", { class: "muted" }, t ? "Tenant " + t + "." :
+		    note || "All tenants (choose one under \u201cacting for\u201d to narrow).") : null;
+	}
+	/* Scalar fields of an object (nested ones are drawn apart). */
+	function scalars(obj, skip) {
+		var o = {};
+		Object.keys(obj || {}).forEach(function (k) {
+			if ((skip || []).indexOf(k) < 0 && (obj[k] === null || typeof obj[k] !== "object"))
+				o[k] = obj[k];
+		});
+		return o;
+	}
+	function nested(obj, skip) {
+		return Object.keys(obj || {}).filter(function (k) {
+			return (skip || []).indexOf(k) < 0 && obj[k] !== null && typeof obj[k] === "object";
+		});
+	}
+	/* A row's counts by state (the keys it has). */
+	function stateCounts(row) {
+		var out = {};
+		STATE_KEYS.forEach(function (k) {
+			if (typeof row[k] === "number")
+				out[k === "sched" ? "scheduled" : k] = row[k];
+		});
+		return out;
+	}
+	function sum(o) {
+		return Object.keys(o).reduce(function (a, k) { return a + num(o[k]); }, 0);
+	}
+
+	/* ---- overview -------------------------------------------------------- */
+
+	/* The hourly stats as a line chart and totals. */
+	function statsHourly(data) {
+		var rows = list(data, ["rows", "stats", "hours", "items", "data"]).filter(Ferry.isObj);
+		var xkey = function (r) { return pick(r, ["hour", "time", "start", "bucket", "key", "timestamp"]); };
+		rows.sort(function (a, b) { return String(Ferry.time(xkey(a))) < String(Ferry.time(xkey(b))) ? -1 : 1; });
+		var keys = RATE_KEYS.filter(function (k) {
+			return rows.some(function (r) { return typeof r[k] === "number"; });
+		});
+		if (!rows.length || !keys.length)
+			return h("p", { class: "muted empty" }, "No mail in this period.");
+		var labels = rows.map(function (r) {
+			var t = Ferry.time(xkey(r));
+			var m = /T(\d\d:\d\d)/.exec(t);
+			return m ? (rows.length > 24 ? t.slice(5, 10) + " " : "") + m[1] : t;
+		});
+		var totals = h("div", { class: "tiles" }, keys.map(function (k) {
+			var total = rows.reduce(function (a, r) { return a + num(r[k]); }, 0);
+			return h("div", { class: "tile", "data-key": k }, h("span", { class: "big" }, String(total)),
+			    h("span", null, Ferry.label(k)));
+		}));
+		return [totals, Ferry.lineChart(labels, keys.map(function (k) {
+			return { name: Ferry.label(k), values: rows.map(function (r) { return num(r[k]); }) };
+		}))];
+	}
+
+	/* The queue summary's sites: [{name, counts, row}] */
+	function queueSites(data) {
+		return list(data, ["sites", "by_site"]).filter(Ferry.isObj).map(function (r) {
+			var name = pick(r, ["site", "name", "key"]);
+			return { name: name === undefined ? "?" : String(name), counts: stateCounts(r), row: r };
+		});
+	}
+	/* The queue by state: the summary's own totals, or the sites' sums. */
+	function queueStates(data) {
+		var st = pick(data, ["states", "by_state", "state", "totals"]);
+		if (Ferry.isObj(st))
+			return st;
+		var out = {};
+		queueSites(data).forEach(function (s) {
+			Object.keys(s.counts).forEach(function (k) { out[k] = (out[k] || 0) + s.counts[k]; });
+		});
+		return out;
+	}
+	function stateBars(states) {
+		return h("div", { id: "queue-states" }, Ferry.barChart(Object.keys(states).filter(function (k) {
+			return typeof states[k] === "number";
+		}).map(function (k, i) {
+			return { label: Ferry.label(k), value: states[k], cls: i };
+		})));
+	}
+	function topSites(data) {
+		var sites = queueSites(data).map(function (s) {
+			return { label: s.name, value: sum(s.counts) };
+		}).sort(function (a, b) { return b.value - a.value; }).slice(0, 10);
+		return Ferry.barChart(sites, function (r) { return Ferry.href(["queue"], { site: r.label }); });
+	}
+	function topDomains(data) {
+		var rows = list(data, ["rows", "stats", "domains", "items", "data"]).filter(Ferry.isObj)
+		    .map(function (r) {
+			return { label: String(pick(r, ["domain", "key", "name", "site"]) || "?"),
+			    value: num(pick(r, ["sent", "total", "delivered"])) };
+		    }).sort(function (a, b) { return b.value - a.value; }).slice(0, 10);
+		return Ferry.barChart(rows);
+	}
+
+	pages.overview = { render: function () {
+		var out = [title("Overview"), scoped()];
+		var since = Math.floor(Date.now() / 1000) - 48 * 3600;
+		out.push(Ferry.async("Mail per hour (last 48 hours)",
+		    Ferry.get("/v1/stats", Ferry.scope({ by: "hour", since: since })), statsHourly));
+		var grid = h("div", { class: "cols" });
+		if (Ferry.who.admin) {
+			var q = Ferry.get("/v1/queue");
+			grid.appendChild(Ferry.async("Queue by state", q, function (d) {
+				return stateBars(queueStates(d));
+			}));
+			grid.appendChild(Ferry.async("Top sites in the queue", q, topSites));
+		}
+		grid.appendChild(Ferry.async("Top destination domains (48 hours)",
+		    Ferry.get("/v1/stats", Ferry.scope({ by: "domain", since: since })), topDomains));
+		out.push(grid);
+		if (!Ferry.who.admin || Ferry.actingFor())
+			out.push(Ferry.async("Account", Ferry.get("/v1/account", Ferry.scope()), accountView));
+		return out;
+	} };
+
+	/* /v1/account or /v1/tenants/{name}: the headline, then each part. */
+	function accountView(t) {
+		if (!Ferry.isObj(t))
+			return Ferry.render(t);
+		var order = ["usage", "limits", "reputation", "enforcement"];
+		var parts = nested(t).sort(function (a, b) {
+			var ia = order.indexOf(a), ib = order.indexOf(b);
+			return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib);
+		});
+		return [Ferry.kv(scalars(t), ["name", "suspended", "suspend_reason", "state", "enforcement"]),
+		    h("div", { class: "cols" }, parts.map(function (k) {
+			return h("div", { class: "part", "data-part": k }, h("h3", null, Ferry.label(k)),
+			    Ferry.render(t[k]));
+		    }))];
+	}
+
+	/* ---- tenants (admin) ----------------------------------------------- */
+
+	function tenantSuspended(t) {
+		var s = pick(t, ["suspended", "state", "enforcement"]);
+		if (Ferry.isObj(s))
+			s = pick(s, ["suspended", "state"]);
+		return s === true || s === "suspended";
+	}
+
+	pages.tenants = { admin: true, render: function (r) {
+		if (r.segments.length)
+			return tenantPage(r.segments[0]);
+		return [title("Tenants"), Ferry.async(null, Ferry.get("/v1/tenants"), function (data) {
+			var rows = list(data, ["tenants", "items"]).filter(Ferry.isObj);
+			var keys = [];
+			rows.forEach(function (t) {
+				Object.keys(scalars(t, ["name", "id"])).forEach(function (k) {
+					if (keys.indexOf(k) < 0)
+						keys.push(k);
+				});
+			});
+			var cols = [{ key: "name", cell: function (t) {
+				return [Ferry.link(String(t.name), ["tenants", String(t.name)]),
+				    tenantSuspended(t) ? h("span", { class: "badge bad" }, "suspended") : null];
+			} }].concat(keys.map(function (k) {
+				return { key: k, num: rows.some(function (t) { return typeof t[k] === "number"; }) };
+			}));
+			return h("div", { id: "tenants-table" }, Ferry.table(rows, cols));
+		})];
+	} };
+
+	function tenantPage(name) {
+		var path = "/v1/tenants/" + enc(name);
+		var head = title("Tenant " + name, h("a", { href: "#/tenants" }, "all tenants"));
+		return [head, Ferry.async(null, Ferry.get(path), function (t) {
+			var suspended = tenantSuspended(t);
+			var reason = h("input", { type: "text", id: "suspend-reason", placeholder: "reason",
+			    maxlength: 200 });
+			var actions = h("div", { class: "actions" },
+			    h("span", { class: "badge " + (suspended ? "bad" : "good"), id: "tenant-state" },
+				suspended ? "suspended" : "active"),
+			    suspended ? Ferry.button("Resume", function () {
+				return Ferry.api("POST", path + "/resume", {});
+			    }, Ferry.reload) : [reason, Ferry.button("Suspend", function () {
+				return Ferry.api("POST", path + "/suspend", { reason: reason.value || "dashboard" });
+			    }, Ferry.reload, "danger")]);
+			return [actions, accountView(t)];
+		}), Ferry.async("API keys", Ferry.get(path + "/keys"), function (d) {
+			var keys = list(d, ["keys", "items"]);
+			return keys.length ? Ferry.table(keys.filter(Ferry.isObj)) :
+			    h("p", { class: "muted empty" }, "No API keys.");
+		})];
+	}
+
+	/* ---- queue (admin) ---------------------------------------------------- */
+
+	pages.queue = { admin: true, render: function (r) {
+		if (r.segments[0] === "messages" && r.segments[1])
+			return messagePage(r.segments[1]);
+		var p = r.params;
+		var summary = Ferry.get("/v1/queue");
+		var out = [title("Queue"), h("div", { class: "cols" },
+		    Ferry.async("By state", summary, function (d) { return stateBars(queueStates(d)); }),
+		    Ferry.async("Other", summary, function (d) {
+			var rest = {};
+			Object.keys(d || {}).forEach(function (k) {
+				if (["sites", "by_site", "states", "by_state", "state", "totals"].indexOf(k) < 0)
+					rest[k] = d[k];
+			});
+			return Object.keys(rest).length ? Ferry.render(rest) : h("p", { class: "muted" }, "-");
+		    })),
+		    Ferry.async("By site", summary, function (d) {
+			var rows = list(d, ["sites", "by_site"]).filter(Ferry.isObj);
+			var keys = [];
+			rows.forEach(function (s) {
+				Object.keys(s).forEach(function (k) {
+					if (keys.indexOf(k) < 0 && ["site", "name"].indexOf(k) < 0)
+						keys.push(k);
+				});
+			});
+			return h("div", { id: "queue-sites" }, Ferry.table(rows, [{ key: "site", cell: function (s) {
+				var n = String(pick(s, ["site", "name"]));
+				return Ferry.link(n, ["queue"], { site: n });
+			} }].concat(keys.map(function (k) {
+				return { key: k, num: rows.some(function (s) { return typeof s[k] === "number"; }) };
+			}))));
+		    })];
+		var site = h("input", { type: "text", name: "site", value: p.site || "", placeholder: "any site" });
+		var held = h("input", { type: "checkbox", name: "held", checked: p.held === "1" });
+		var form = h("form", { class: "filters", id: "queue-filter" },
+		    h("label", null, "site ", site), h("label", null, held, " held only"),
+		    h("button", { type: "submit" }, "Show"));
+		form.addEventListener("submit", function (ev) {
+			ev.preventDefault();
+			location.hash = Ferry.href(["queue"], { site: site.value.trim(), held: held.checked ? "1" : "" });
+		});
+		var msgs = Ferry.get("/v1/queue/messages", { site: p.site, held: p.held, limit: 200 });
+		out.push(h("section", { class: "card" }, h("h2", null, "Messages"), form,
+		    Ferry.async(null, msgs, messageTable)));
+		return out;
+	} };
+
+	function messageTable(data) {
+		var rows = list(data, ["messages", "items"]).filter(Ferry.isObj);
+		var first = ["id", "queue_id"];
+		var keys = [];
+		rows.forEach(function (m) {
+			Object.keys(m).forEach(function (k) {
+				if (keys.indexOf(k) < 0 && first.indexOf(k) < 0)
+					keys.push(k);
+			});
+		});
+		return h("div", { id: "queue-messages" }, Ferry.table(rows, [{ key: "id", cell: function (m) {
+			var id = String(pick(m, ["id", "queue_id"]));
+			return Ferry.link(id, ["queue", "messages", id]);
+		} }].concat(keys.map(function (k) {
+			return { key: k, num: rows.some(function (m) { return typeof m[k] === "number"; }) };
+		}))));
+	}
+
+	function messagePage(id) {
+		var path = "/v1/queue/messages/" + enc(id);
+		return [title("Message " + id, h("a", { href: "#/queue" }, "queue")),
+		    Ferry.async(null, Ferry.get(path), function (m) {
+			var held = pick(m, ["held"]) === true || pick(m, ["state"]) === "held";
+			return [h("div", { class: "actions" },
+			    h("span", { class: "badge " + (held ? "bad" : "good"), id: "message-state" },
+				held ? "held" : String(pick(m, ["state"]) || "queued")),
+			    held ? Ferry.button("Release", function () { return Ferry.api("POST", path + "/release", {}); },
+				Ferry.reload) :
+			    Ferry.button("Hold", function () { return Ferry.api("POST", path + "/hold", {}); },
+				Ferry.reload, "danger"),
+			    Ferry.link("events of this message", ["events"], { queue_id: id })),
+			    Ferry.render(m)];
+		    })];
+	}
+
+	/* ---- events ------------------------------------------------------------- */
+
+	var EVENT_KINDS = ["received", "delivered", "deferred", "bounced", "expired", "suppressed",
+	    "complained", "delayed", "autoreply", "report-unrecognized", "held", "released", "shaping",
+	    "throttled", "review", "suspended", "unsubscribed", "webhook-dropped"];
+
+	function replyText(e) {
+		var r = e.reply;
+		if (!Ferry.isObj(r))
+			return r === undefined ? "" : Ferry.text(r);
+		return [r.code, r.status, r.text].filter(function (x) { return x !== undefined && x !== ""; }).join(" ");
+	}
+
+	function eventRows(tbody, events) {
+		events.filter(Ferry.isObj).forEach(function (e) {
+			var detail = h("tr", { class: "detail", hidden: true },
+			    h("td", { colspan: 9 }, Ferry.kv(e, ["id", "type", "time"])));
+			var qid = e.queue_id ? (Ferry.who.admin ? Ferry.link(e.queue_id, ["queue", "messages", e.queue_id]) :
+			    e.queue_id) : "";
+			var row = h("tr", { class: "event", "data-id": e.id, "data-type": e.type },
+			    h("td", { class: "nowrap" }, Ferry.time(e.time || e.timestamp)),
+			    h("td", null, h("span", { class: "badge k-" + String(e.type).replace(/[^a-z-]/g, "") },
+				Ferry.text(e.type))),
+			    h("td", null, e.tenant || ""), h("td", null, e.recipient || ""), h("td", null, qid),
+			    h("td", { class: "wrap" }, e.message_id || ""), h("td", null, e.site || ""),
+			    h("td", { class: "wrap" }, replyText(e), e.category ? " [" + e.category + "]" : ""),
+			    h("td", null, h("button", { type: "button", class: "small", onclick: function () {
+				detail.hidden = !detail.hidden;
+			    } }, "more")));
+			tbody.appendChild(row);
+			tbody.appendChild(detail);
+		});
+	}
+
+	pages.events = { render: function (r) {
+		var p = r.params;
+		var type = h("select", { name: "type" }, h("option", { value: "" }, "any type"),
+		    EVENT_KINDS.map(function (k) { return h("option", { value: k }, k); }));
+		type.value = p.type || "";
+		if (p.type && type.value !== p.type)      /* several kinds, from a link */
+			type.appendChild(h("option", { value: p.type }, p.type)).selected = true;
+		var rcpt = h("input", { type: "text", name: "recipient", value: p.recipient || "",
+		    placeholder: "recipient address" });
+		var msgid = h("input", { type: "text", name: "message_id", value: p.message_id || "",
+		    placeholder: "Message-ID" });
+		var qid = h("input", { type: "text", name: "queue_id", value: p.queue_id || "", placeholder: "queue id" });
+		var form = h("form", { class: "filters", id: "events-form" }, type, rcpt, msgid, qid,
+		    h("button", { type: "submit" }, "Search"));
+		form.addEventListener("submit", function (ev) {
+			ev.preventDefault();
+			location.hash = Ferry.href(["events"], { type: type.value, recipient: rcpt.value.trim(),
+			    message_id: msgid.value.trim(), queue_id: qid.value.trim() });
+		});
+		var tbody = h("tbody");
+		var status = h("div", { class: "status" });
+		var more = h("button", { type: "button", id: "events-more", hidden: true }, "More");
+		var table = h("div", { class: "scroll" }, h("table", { class: "grid", id: "events-table" },
+		    h("thead", null, h("tr", null, ["time", "type", "tenant", "recipient", "queue id", "message id",
+			"site", "reply", ""].map(function (t) { return h("th", null, t); }))), tbody));
+		var query = Ferry.scope({ type: p.type, recipient: p.recipient, message_id: p.message_id,
+		    queue_id: p.queue_id, limit: /^\d+$/.test(p.limit || "") ? p.limit : 100 });
+		var shown = 0;
+		function page(cursor) {
+			more.hidden = true;
+			more.disabled = true;
+			status.textContent = "loading…";
+			query.cursor = cursor;
+			Ferry.get("/v1/events", query).then(function (d) {
+				var evs = list(d, ["events", "items"]);
+				eventRows(tbody, evs);
+				shown += evs.length;
+				status.textContent = shown ? shown + " event" + (shown === 1 ? "" : "s") + " shown" :
+				    "No events match.";
+				var next = pick(d, ["next_cursor", "cursor"]);
+				more.hidden = next === undefined || next === null || next === "";
+				more.disabled = false;
+				more.onclick = function () { page(String(next)); };
+			}, function (e) {
+				Ferry.clear(status).appendChild(Ferry.errorBox(e));
+			});
+		}
+		page(undefined);
+		return [title("Events"), scoped(), h("section", { class: "card" }, form, status, table, more)];
+	} };
+
+	/* ---- suppressions ------------------------------------------------------- */
+
+	pages.suppressions = { render: function (r) {
+		var p = r.params;
+		var addrs = h("textarea", { id: "supp-addresses", rows: 2, placeholder: "addresses, one a line" });
+		var reason = h("input", { type: "text", id: "supp-reason", value: "manual", maxlength: 64 });
+		var addMsg = h("span", { class: "status" });
+		var add = h("form", { class: "filters", id: "supp-add" }, addrs, h("label", null, "reason ", reason),
+		    h("button", { type: "submit" }, "Add"), addMsg);
+		add.addEventListener("submit", function (ev) {
+			ev.preventDefault();
+			var list = addrs.value.split(/[\s,;]+/).filter(function (a) { return a !== ""; });
+			if (!list.length)
+				return;
+			addMsg.textContent = "adding…";
+			Ferry.api("POST", "/v1/suppressions" + Ferry.query(Ferry.scope()),
+			    { addresses: list, reason: reason.value || "manual" }).then(function () {
+				Ferry.reload();
+			}, function (e) {
+				addMsg.textContent = String(e);
+				addMsg.className = "error";
+			});
+		});
+		var filter = h("input", { type: "text", value: p.reason || "", placeholder: "reason" });
+		var ff = h("form", { class: "filters" }, h("label", null, "show reason ", filter),
+		    h("button", { type: "submit" }, "Filter"));
+		ff.addEventListener("submit", function (ev) {
+			ev.preventDefault();
+			location.hash = Ferry.href(["suppressions"], { reason: filter.value.trim() });
+		});
+		var tbody = h("tbody"), status = h("div", { class: "status" });
+		var more = h("button", { type: "button", hidden: true, id: "supp-more" }, "More");
+		var query = Ferry.scope({ reason: p.reason, limit: 200 });
+		var cols = null, thead = h("thead");
+		function rows(items) {
+			items.filter(Ferry.isObj).forEach(function (s) {
+				if (!cols) {
+					cols = ["address", "reason", "created", "expires"].concat(Object.keys(s).filter(function (k) {
+						return ["address", "reason", "created", "expires"].indexOf(k) < 0;
+					}));
+					thead.appendChild(h("tr", null, cols.map(function (c) { return h("th", null, Ferry.label(c)); }),
+					    h("th")));
+				}
+				var addr = String(s.address);
+				tbody.appendChild(h("tr", { "data-address": addr }, cols.map(function (c) {
+					return h("td", null, c === "created" || c === "expires" ? Ferry.time(s[c]) :
+					    Ferry.render(s[c], 2));
+				}), h("td", null, Ferry.button("Delete", function () {
+					return Ferry.api("DELETE", "/v1/suppressions/" + enc(addr) + Ferry.query(Ferry.scope()));
+				}, Ferry.reload, "small danger"))));
+			});
+		}
+		var shown = 0;
+		function page(cursor) {
+			more.hidden = true;
+			query.cursor = cursor;
+			Ferry.get("/v1/suppressions", query).then(function (d) {
+				var items = list(d, ["suppressions", "items"]);
+				rows(items);
+				shown += items.length;
+				status.textContent = shown ? shown + " shown" : "The list is empty.";
+				var next = pick(d, ["next_cursor", "cursor"]);
+				more.hidden = next === undefined || next === null || next === "";
+				more.onclick = function () { page(String(next)); };
+			}, function (e) {
+				Ferry.clear(status).appendChild(Ferry.errorBox(e));
+			});
+		}
+		page(undefined);
+		return [title("Suppressions"), scoped(), h("section", { class: "card" }, h("h2", null, "Add"), add),
+		    h("section", { class: "card" }, ff, status, h("div", { class: "scroll" },
+			h("table", { class: "grid", id: "supp-table" }, thead, tbody)), more)];
+	} };
+
+	/* ---- domains -------------------------------------------------------------- */
+
+	pages.domains = { render: function (r) {
+		if (r.segments.length)
+			return domainPage(r.segments[0]);
+		return [title("Domains"), scoped(), Ferry.async(null, Ferry.get("/v1/domains", Ferry.scope()), function (d) {
+			var rows = list(d, ["domains", "items"]).map(function (x) {
+				return typeof x === "string" ? { domain: x } : x;
+			}).filter(Ferry.isObj);
+			var keys = [];
+			rows.forEach(function (x) {
+				Object.keys(scalars(x, ["domain", "name"])).forEach(function (k) {
+					if (keys.indexOf(k) < 0)
+						keys.push(k);
+				});
+			});
+			return h("div", { id: "domains-table" }, Ferry.table(rows, [{ key: "domain", cell: function (x) {
+				var n = String(pick(x, ["domain", "name"]));
+				return Ferry.link(n, ["domains", n]);
+			} }].concat(keys.map(function (k) { return { key: k }; }))));
+		})];
+	}};
+
+	/* A check's result as a badge: ok / warn / fail from its fields. */
+	function checkBadge(c) {
+		var v = pick(c, ["ok", "pass", "status", "result", "state"]);
+		var s = v === true ? "ok" : v === false ? "fail" : String(v === undefined ? "" : v);
+		var good = /^(ok|pass|good|valid|published|match)/i.test(s);
+		var bad = /^(fail|error|bad|missing|invalid|mismatch|none)/i.test(s);
+		return h("span", { class: "badge " + (good ? "good" : bad ? "bad" : "warn") }, s || "?");
+	}
+
+	function domainPage(name) {
+		var path = "/v1/domains/" + enc(name);
+		return [title("Domain " + name, h("a", { href: "#/domains" }, "all domains")),
+		    Ferry.async(null, Ferry.get(path, Ferry.scope()), function (d) {
+			var out = [Ferry.kv(scalars(d))];
+			var recs = list(d, ["records", "dns", "dns_records"]).filter(Ferry.isObj);
+			if (recs.length)
+				out.push(h("h3", null, "DNS records to publish"), h("div", { id: "domain-records" },
+				    Ferry.table(recs, null)));
+			var checks = pick(d, ["checks", "check", "results"]);
+			if (Ferry.isObj(checks) && !Object.keys(checks).every(function (k) { return Ferry.isObj(checks[k]); }))
+				checks = [checks];
+			if (Ferry.isObj(checks))
+				checks = Object.keys(checks).map(function (k) {
+					var c = { name: k };
+					Object.keys(checks[k]).forEach(function (f) { c[f] = checks[k][f]; });
+					return c;
+				});
+			if (Array.isArray(checks) && checks.length) {
+				var ks = [];
+				checks.filter(Ferry.isObj).forEach(function (c) {
+					Object.keys(c).forEach(function (k) {
+						if (ks.indexOf(k) < 0)
+							ks.push(k);
+					});
+				});
+				out.push(h("h3", null, "Checks"), h("div", { id: "domain-checks" }, Ferry.table(checks.filter(Ferry.isObj),
+				    [{ key: "result", title: "", cell: checkBadge }].concat(ks.map(function (k) { return { key: k }; })))));
+			}
+			nested(d, ["records", "dns", "dns_records", "checks", "check", "results"]).forEach(function (k) {
+				out.push(h("h3", null, Ferry.label(k)), Ferry.render(d[k]));
+			});
+			return out;
+		    })];
+	}
+})();
