@@ -44,7 +44,7 @@
 		}
 		var every = Math.max(1, Math.ceil(n / 6));
 		labels.forEach(function (l, i) {
-			if (i % every === 0 || i === n - 1)
+			if (i % every === 0 || (i === n - 1 && i % every >= every / 2))
 				svg.appendChild(h("svg:text", { x: x(i), y: H - 8, class: "tick",
 				    "text-anchor": i === n - 1 && n > 1 ? "end" : i === 0 && n > 1 ? "start" : "middle" }, l));
 		});
@@ -52,7 +52,7 @@
 			var pts = s.values.map(function (v, i) { return x(i).toFixed(1) + "," + y(v).toFixed(1); });
 			svg.appendChild(h("svg:polyline", { points: pts.join(" "), class: "line s" + si }));
 			s.values.forEach(function (v, i) {
-				svg.appendChild(h("svg:circle", { cx: x(i), cy: y(v), r: n > 60 ? 1.5 : 3, class: "dot s" + si },
+				svg.appendChild(h("svg:circle", { cx: x(i), cy: y(v), r: n > 30 ? 2 : 3, class: "dot s" + si },
 				    h("svg:title", null, s.name + " " + labels[i] + ": " + v)));
 			});
 		});

@@ -15,7 +15,9 @@
 	var pages = Ferry.pages = {};
 
 	/* The counters a stats row may carry, in the order they are drawn. */
-	var RATE_KEYS = ["sent", "delivered", "deferred", "bounced", "expired", "complaints", "complained"];
+	var RATE_KEYS = ["sent", "delivered", "deferred", "bounced", "expired", "complained", "complaints",
+	    "suppressed"];
+	var CHART_KEYS = ["sent", "delivered", "deferred", "bounced", "complained", "complaints"];
 	/* A queue row's counts by state. */
 	var STATE_KEYS = ["ready", "scheduled", "sched", "active", "held", "deferred"];
 
@@ -56,28 +58,42 @@
 
 	/* ---- overview -------------------------------------------------------- */
 
-	/* The hourly stats as a line chart and totals. */
-	function statsHourly(data) {
+	/* The hourly stats as totals and a line chart, one point per hour
+	 * from since to now (hours without mail have no row: zeros). */
+	function statsHourly(data, since) {
 		var rows = list(data, ["rows", "stats", "hours", "items", "data"]).filter(Ferry.isObj);
-		var xkey = function (r) { return pick(r, ["hour", "time", "start", "bucket", "key", "timestamp"]); };
-		rows.sort(function (a, b) { return String(Ferry.time(xkey(a))) < String(Ferry.time(xkey(b))) ? -1 : 1; });
+		var ts = function (r) {
+			var t = pick(r, ["timestamp", "hour_timestamp"]);
+			return typeof t === "number" ? t : Date.parse(pick(r, ["hour", "time", "start"])) / 1000;
+		};
+		var byHour = {};
+		rows.forEach(function (r) {
+			var t = ts(r);
+			if (isFinite(t))
+				byHour[t - t % 3600] = r;
+		});
+		var hours = [], now = Date.now() / 1000;
+		for (var t = since - since % 3600; t <= now && hours.length < 24 * 93; t += 3600)
+			hours.push(byHour[t] || {});
 		var keys = RATE_KEYS.filter(function (k) {
 			return rows.some(function (r) { return typeof r[k] === "number"; });
 		});
-		if (!rows.length || !keys.length)
-			return h("p", { class: "muted empty" }, "No mail in this period.");
-		var labels = rows.map(function (r) {
-			var t = Ferry.time(xkey(r));
-			var m = /T(\d\d:\d\d)/.exec(t);
-			return m ? (rows.length > 24 ? t.slice(5, 10) + " " : "") + m[1] : t;
-		});
-		var totals = h("div", { class: "tiles" }, keys.map(function (k) {
-			var total = rows.reduce(function (a, r) { return a + num(r[k]); }, 0);
+		var totals = Ferry.isObj(data && data.totals) ? data.totals : {};
+		var tiles = h("div", { class: "tiles" }, keys.map(function (k) {
+			var total = typeof totals[k] === "number" ? totals[k] :
+			    rows.reduce(function (a, r) { return a + num(r[k]); }, 0);
 			return h("div", { class: "tile", "data-key": k }, h("span", { class: "big" }, String(total)),
 			    h("span", null, Ferry.label(k)));
 		}));
-		return [totals, Ferry.lineChart(labels, keys.map(function (k) {
-			return { name: Ferry.label(k), values: rows.map(function (r) { return num(r[k]); }) };
+		if (!rows.length || !keys.length)
+			return h("p", { class: "muted empty" }, "No mail in this period.");
+		var labels = hours.map(function (r, i) {
+			var d = new Date((since - since % 3600 + 3600 * i) * 1000).toISOString();
+			return (hours.length > 24 ? d.slice(5, 10) + " " : "") + d.slice(11, 16);
+		});
+		var drawn = keys.filter(function (k) { return CHART_KEYS.indexOf(k) >= 0; });
+		return [tiles, Ferry.lineChart(labels, drawn.map(function (k) {
+			return { name: Ferry.label(k), values: hours.map(function (r) { return num(r[k]); }) };
 		}))];
 	}
 
@@ -90,7 +106,7 @@
 	}
 	/* The queue by state: the summary's own totals, or the sites' sums. */
 	function queueStates(data) {
-		var st = pick(data, ["states", "by_state", "state", "totals"]);
+		var st = pick(data, ["total", "states", "by_state", "totals"]);
 		if (Ferry.isObj(st))
 			return st;
 		var out = {};
@@ -110,7 +126,7 @@
 		var sites = queueSites(data).map(function (s) {
 			return { label: s.name, value: sum(s.counts) };
 		}).sort(function (a, b) { return b.value - a.value; }).slice(0, 10);
-		return Ferry.barChart(sites, function (r) { return Ferry.href(["queue"], { site: r.label }); });
+		return Ferry.barChart(sites);
 	}
 	function topDomains(data) {
 		var rows = list(data, ["rows", "stats", "domains", "items", "data"]).filter(Ferry.isObj)
@@ -125,7 +141,9 @@
 		var out = [title("Overview"), scoped()];
 		var since = Math.floor(Date.now() / 1000) - 48 * 3600;
 		out.push(Ferry.async("Mail per hour (last 48 hours)",
-		    Ferry.get("/v1/stats", Ferry.scope({ by: "hour", since: since })), statsHourly));
+		    Ferry.get("/v1/stats", Ferry.scope({ by: "hour", since: since })), function (d) {
+			return statsHourly(d, since);
+		    }));
 		var grid = h("div", { class: "cols" });
 		if (Ferry.who.admin) {
 			var q = Ferry.get("/v1/queue");
@@ -161,7 +179,7 @@
 	/* ---- tenants (admin) ----------------------------------------------- */
 
 	function tenantSuspended(t) {
-		var s = pick(t, ["suspended", "state", "enforcement"]);
+		var s = pick(t, ["suspended", "status", "state"]);
 		if (Ferry.isObj(s))
 			s = pick(s, ["suspended", "state"]);
 		return s === true || s === "suspended";
@@ -175,7 +193,7 @@
 			var keys = [];
 			rows.forEach(function (t) {
 				Object.keys(scalars(t, ["name", "id"])).forEach(function (k) {
-					if (keys.indexOf(k) < 0)
+					if (keys.indexOf(k) < 0 && !Ferry.hiddenKey(t, k))
 						keys.push(k);
 				});
 			});
@@ -214,6 +232,23 @@
 
 	/* ---- queue (admin) ---------------------------------------------------- */
 
+	/* Summary rows: the name (first(row) or the field), then the rest. */
+	function countTable(rows, key, first) {
+		rows = rows.filter(Ferry.isObj);
+		var keys = [];
+		rows.forEach(function (s) {
+			Object.keys(s).forEach(function (k) {
+				if (keys.indexOf(k) < 0 && [key, "name", "tenant_id"].indexOf(k) < 0 && !Ferry.hiddenKey(s, k))
+					keys.push(k);
+			});
+		});
+		return Ferry.table(rows, [{ key: key, cell: first || function (s) {
+			return Ferry.text(pick(s, [key, "name"]));
+		} }].concat(keys.map(function (k) {
+			return { key: k, num: rows.some(function (s) { return typeof s[k] === "number"; }) };
+		})));
+	}
+
 	pages.queue = { admin: true, render: function (r) {
 		if (r.segments[0] === "messages" && r.segments[1])
 			return messagePage(r.segments[1]);
@@ -221,40 +256,34 @@
 		var summary = Ferry.get("/v1/queue");
 		var out = [title("Queue"), h("div", { class: "cols" },
 		    Ferry.async("By state", summary, function (d) { return stateBars(queueStates(d)); }),
-		    Ferry.async("Other", summary, function (d) {
-			var rest = {};
-			Object.keys(d || {}).forEach(function (k) {
-				if (["sites", "by_site", "states", "by_state", "state", "totals"].indexOf(k) < 0)
-					rest[k] = d[k];
-			});
-			return Object.keys(rest).length ? Ferry.render(rest) : h("p", { class: "muted" }, "-");
+		    Ferry.async("By tenant", summary, function (d) {
+			return h("div", { id: "queue-tenants" }, countTable(list(d, ["tenants"]), "tenant", function (t) {
+				var n = pick(t, ["tenant"]);
+				return n ? Ferry.link(String(n), ["queue"], { tenant: String(n) }) :
+				    h("span", { class: "muted" }, n === "" ? "(none)" : String(pick(t, ["tenant_id"])));
+			}));
 		    })),
 		    Ferry.async("By site", summary, function (d) {
-			var rows = list(d, ["sites", "by_site"]).filter(Ferry.isObj);
-			var keys = [];
-			rows.forEach(function (s) {
-				Object.keys(s).forEach(function (k) {
-					if (keys.indexOf(k) < 0 && ["site", "name"].indexOf(k) < 0)
-						keys.push(k);
-				});
-			});
-			return h("div", { id: "queue-sites" }, Ferry.table(rows, [{ key: "site", cell: function (s) {
-				var n = String(pick(s, ["site", "name"]));
-				return Ferry.link(n, ["queue"], { site: n });
-			} }].concat(keys.map(function (k) {
-				return { key: k, num: rows.some(function (s) { return typeof s[k] === "number"; }) };
-			}))));
+			return h("div", { id: "queue-sites" }, countTable(list(d, ["sites", "by_site"]), "site"));
+		    }),
+		    Ferry.async("By domain", summary, function (d) {
+			return h("div", { id: "queue-domains" }, countTable(list(d, ["domains"]), "domain", function (x) {
+				var n = String(pick(x, ["domain", "name"]));
+				return Ferry.link(n, ["queue"], { domain: n });
+			}));
 		    })];
-		var site = h("input", { type: "text", name: "site", value: p.site || "", placeholder: "any site" });
+		var domain = h("input", { type: "text", name: "domain", value: p.domain || "", placeholder: "any domain" });
+		var tenant = h("input", { type: "text", name: "tenant", value: p.tenant || "", placeholder: "any tenant" });
 		var held = h("input", { type: "checkbox", name: "held", checked: p.held === "1" });
-		var form = h("form", { class: "filters", id: "queue-filter" },
-		    h("label", null, "site ", site), h("label", null, held, " held only"),
-		    h("button", { type: "submit" }, "Show"));
+		var form = h("form", { class: "filters", id: "queue-filter" }, domain, tenant,
+		    h("label", null, held, " held only"), h("button", { type: "submit" }, "Show"));
 		form.addEventListener("submit", function (ev) {
 			ev.preventDefault();
-			location.hash = Ferry.href(["queue"], { site: site.value.trim(), held: held.checked ? "1" : "" });
+			location.hash = Ferry.href(["queue"], { domain: domain.value.trim(), tenant: tenant.value.trim(),
+			    held: held.checked ? "1" : "" });
 		});
-		var msgs = Ferry.get("/v1/queue/messages", { site: p.site, held: p.held, limit: 200 });
+		var msgs = Ferry.get("/v1/queue/messages", { domain: p.domain, tenant: p.tenant, held: p.held,
+		    limit: 200 });
 		out.push(h("section", { class: "card" }, h("h2", null, "Messages"), form,
 		    Ferry.async(null, msgs, messageTable)));
 		return out;
@@ -266,7 +295,7 @@
 		var keys = [];
 		rows.forEach(function (m) {
 			Object.keys(m).forEach(function (k) {
-				if (keys.indexOf(k) < 0 && first.indexOf(k) < 0)
+				if (keys.indexOf(k) < 0 && first.indexOf(k) < 0 && !Ferry.hiddenKey(m, k))
 					keys.push(k);
 			});
 		});
@@ -282,7 +311,7 @@
 		var path = "/v1/queue/messages/" + enc(id);
 		return [title("Message " + id, h("a", { href: "#/queue" }, "queue")),
 		    Ferry.async(null, Ferry.get(path), function (m) {
-			var held = pick(m, ["held"]) === true || pick(m, ["state"]) === "held";
+			var held = pick(m, ["held"]) === true || /^hold/.test(pick(m, ["state"]) || "");
 			return [h("div", { class: "actions" },
 			    h("span", { class: "badge " + (held ? "bad" : "good"), id: "message-state" },
 				held ? "held" : String(pick(m, ["state"]) || "queued")),
@@ -418,7 +447,7 @@
 			items.filter(Ferry.isObj).forEach(function (s) {
 				if (!cols) {
 					cols = ["address", "reason", "created", "expires"].concat(Object.keys(s).filter(function (k) {
-						return ["address", "reason", "created", "expires"].indexOf(k) < 0;
+						return ["address", "reason", "created", "expires"].indexOf(k) < 0 && !Ferry.hiddenKey(s, k);
 					}));
 					thead.appendChild(h("tr", null, cols.map(function (c) { return h("th", null, Ferry.label(c)); }),
 					    h("th")));
@@ -466,7 +495,7 @@
 			var keys = [];
 			rows.forEach(function (x) {
 				Object.keys(scalars(x, ["domain", "name"])).forEach(function (k) {
-					if (keys.indexOf(k) < 0)
+					if (keys.indexOf(k) < 0 && !Ferry.hiddenKey(x, k))
 						keys.push(k);
 				});
 			});

@@ -180,6 +180,13 @@ window.Ferry = Ferry;
 		return v === undefined || v === null ? "" : String(v);
 	};
 
+	/* Is k a second form of another field (a time's "_timestamp" beside
+	 * its RFC 3339 text)? Shown once, as text. */
+	Ferry.hiddenKey = function (obj, k) {
+		var m = /^(.*?)_?timestamp$/.exec(k);
+		return !!m && (m[1] === "" ? obj.time !== undefined : obj[m[1]] !== undefined);
+	};
+
 	/* A scalar as text: booleans yes/no, null as "-". */
 	Ferry.text = function (v) {
 		if (v === null || v === undefined)
@@ -214,7 +221,7 @@ window.Ferry = Ferry;
 	Ferry.kv = function (obj, keys, depth) {
 		var order = (keys || []).filter(function (k) { return obj[k] !== undefined; });
 		Object.keys(obj).forEach(function (k) {
-			if (order.indexOf(k) < 0)
+			if (order.indexOf(k) < 0 && !Ferry.hiddenKey(obj, k))
 				order.push(k);
 		});
 		return Ferry.h("table", { class: "kv" }, Ferry.h("tbody", null, order.map(function (k) {
@@ -230,7 +237,7 @@ window.Ferry = Ferry;
 			var keys = [];
 			rows.forEach(function (r) {
 				Object.keys(r).forEach(function (k) {
-					if (keys.indexOf(k) < 0)
+					if (keys.indexOf(k) < 0 && !Ferry.hiddenKey(r, k))
 						keys.push(k);
 				});
 			});
@@ -245,10 +252,21 @@ window.Ferry = Ferry;
 		    }))),
 		    Ferry.h("tbody", null, rows.map(function (r) {
 			return Ferry.h("tr", null, cols.map(function (c) {
-				var v = c.cell ? c.cell(r) : Ferry.render(r[c.key], (depth || 0) + 1);
+				var v = c.cell ? c.cell(r) : Ferry.cell(r[c.key], depth);
 				return Ferry.h("td", { class: c.num ? "n" : null }, v);
 			}));
 		    }))));
+	};
+
+	/* A table cell: a flat object inline ("open 1, limit 10"), else as render. */
+	Ferry.cell = function (v, depth) {
+		if (Ferry.isObj(v) && Object.keys(v).every(function (k) {
+			return v[k] === null || typeof v[k] !== "object";
+		}))
+			return Object.keys(v).filter(function (k) { return !Ferry.hiddenKey(v, k); }).map(function (k) {
+				return Ferry.label(k) + " " + Ferry.text(v[k]);
+			}).join(", ");
+		return Ferry.render(v, (depth || 0) + 1);
 	};
 
 	/* A link inside the dashboard: "#/" + the segments, each encoded. */
