@@ -157,13 +157,16 @@
 		});
 	});
 	$("logout").addEventListener("click", function () { Ferry.logout("Logged out."); });
-	$("actas").addEventListener("change", function () {
-		if (this.value)
-			sessionStorage.setItem(ACTAS_KEY, this.value);
+	/* Act for tenant name ("": all tenants) and draw the page again. */
+	Ferry.actAs = function (name) {
+		if (name)
+			sessionStorage.setItem(ACTAS_KEY, name);
 		else
 			sessionStorage.removeItem(ACTAS_KEY);
+		$("actas").value = name;
 		route();
-	});
+	};
+	$("actas").addEventListener("change", function () { Ferry.actAs(this.value); });
 	window.addEventListener("hashchange", route);
 
 	if (Ferry.token()) {

@@ -56,6 +56,24 @@
 		return Object.keys(o).reduce(function (a, k) { return a + num(o[k]); }, 0);
 	}
 
+	/* For the admin acting for no tenant on a page whose API needs one: a
+	 * card to pick it (it becomes "acting for"), else null. */
+	function tenantNeeded(page) {
+		if (!Ferry.who.admin || Ferry.actingFor())
+			return null;
+		return Ferry.async("Choose a tenant", Ferry.get("/v1/tenants"), function (d) {
+			var names = list(d, ["tenants", "items"]).map(function (t) {
+				return String(Ferry.isObj(t) ? pick(t, ["name"]) : t);
+			});
+			return [h("p", { class: "muted" }, "The " + page + " page shows one tenant's; act for:"),
+			    names.length ? h("div", { class: "actions", id: "tenant-pick" }, names.map(function (n) {
+				return h("button", { type: "button", "data-tenant": n, onclick: function () {
+					Ferry.actAs(n);
+				} }, n);
+			    })) : h("p", { class: "muted empty" }, "There are no tenants yet.")];
+		});
+	}
+
 	/* ---- overview -------------------------------------------------------- */
 
 	/* The hourly stats as totals and a line chart, one point per hour
@@ -413,6 +431,9 @@
 
 	pages.suppressions = { render: function (r) {
 		var p = r.params;
+		var need = tenantNeeded("suppressions");
+		if (need)
+			return [title("Suppressions"), need];
 		var addrs = h("textarea", { id: "supp-addresses", rows: 2, placeholder: "addresses, one a line" });
 		var reason = h("input", { type: "text", id: "supp-reason", value: "manual", maxlength: 64 });
 		var addMsg = h("span", { class: "status" });
@@ -488,6 +509,9 @@
 	pages.domains = { render: function (r) {
 		if (r.segments.length)
 			return domainPage(r.segments[0]);
+		var need = tenantNeeded("domains");
+		if (need)
+			return [title("Domains"), need];
 		return [title("Domains"), scoped(), Ferry.async(null, Ferry.get("/v1/domains", Ferry.scope()), function (d) {
 			var rows = list(d, ["domains", "items"]).map(function (x) {
 				return typeof x === "string" ? { domain: x } : x;
@@ -502,49 +526,70 @@
 			return h("div", { id: "domains-table" }, Ferry.table(rows, [{ key: "domain", cell: function (x) {
 				var n = String(pick(x, ["domain", "name"]));
 				return Ferry.link(n, ["domains", n]);
-			} }].concat(keys.map(function (k) { return { key: k }; }))));
+			} }].concat(keys.map(function (k) { return { key: k }; }), [{ key: "selectors", cell: function (x) {
+				return list(x, ["selectors"]).map(function (k) {
+					return Ferry.isObj(k) ? String(pick(k, ["selector", "name"])) +
+					    (k.algorithm ? " (" + k.algorithm + ")" : "") : Ferry.text(k);
+				}).join(", ");
+			} }])));
 		})];
 	}};
 
-	/* A check's result as a badge: ok / warn / fail from its fields. */
+	/* A check's result as a badge: good / bad / warn from its words. */
 	function checkBadge(c) {
-		var v = pick(c, ["ok", "pass", "status", "result", "state"]);
+		var v = Ferry.isObj(c) ? pick(c, ["ok", "status", "result", "state"]) : c;
 		var s = v === true ? "ok" : v === false ? "fail" : String(v === undefined ? "" : v);
 		var good = /^(ok|pass|good|valid|published|match)/i.test(s);
-		var bad = /^(fail|error|bad|missing|invalid|mismatch|none)/i.test(s);
+		var bad = /^(fail|error|bad|missing|wrong|invalid|mismatch|none)/i.test(s);
 		return h("span", { class: "badge " + (good ? "good" : bad ? "bad" : "warn") }, s || "?");
+	}
+
+	/* The DNS check: the verdict, where mail comes from, each finding. */
+	function domainCheck(chk) {
+		if (!Ferry.isObj(chk))
+			return h("p", { class: "muted" }, "The check did not run (see the notes).");
+		var findings = list(chk, ["findings", "results"]).filter(Ferry.isObj);
+		var rest = scalars(chk, ["ok"]);
+		Object.keys(chk).forEach(function (k) {
+			if (k !== "findings" && Array.isArray(chk[k]))
+				rest[k] = chk[k].length ? chk[k].map(Ferry.text).join(", ") : "-";
+		});
+		return [h("p", null, checkBadge(chk.ok === undefined ? chk : chk.ok), " ",
+		    chk.ok === true ? "every record is in place" : chk.ok === false ? "records need attention" : ""),
+		    Ferry.kv(rest),
+		    h("div", { id: "domain-checks" }, Ferry.table(findings, [{ key: "status", cell: checkBadge }]
+			.concat(Object.keys(findings[0] || {}).filter(function (k) { return k !== "status"; })
+			.map(function (k) { return { key: k }; }))))];
 	}
 
 	function domainPage(name) {
 		var path = "/v1/domains/" + enc(name);
-		return [title("Domain " + name, h("a", { href: "#/domains" }, "all domains")),
+		var need = tenantNeeded("domain");
+		if (need)
+			return [title("Domain " + name), need];
+		return [title("Domain " + name, h("a", { href: "#/domains" }, "all domains")), scoped(),
 		    Ferry.async(null, Ferry.get(path, Ferry.scope()), function (d) {
 			var out = [Ferry.kv(scalars(d))];
 			var recs = list(d, ["records", "dns", "dns_records"]).filter(Ferry.isObj);
-			if (recs.length)
-				out.push(h("h3", null, "DNS records to publish"), h("div", { id: "domain-records" },
-				    Ferry.table(recs, null)));
-			var checks = pick(d, ["checks", "check", "results"]);
-			if (Ferry.isObj(checks) && !Object.keys(checks).every(function (k) { return Ferry.isObj(checks[k]); }))
-				checks = [checks];
-			if (Ferry.isObj(checks))
-				checks = Object.keys(checks).map(function (k) {
-					var c = { name: k };
-					Object.keys(checks[k]).forEach(function (f) { c[f] = checks[k][f]; });
-					return c;
+			var first = ["purpose", "type", "name", "value"], keys = first.slice();
+			recs.forEach(function (x) {
+				Object.keys(x).forEach(function (k) {
+					if (keys.indexOf(k) < 0)
+						keys.push(k);
 				});
-			if (Array.isArray(checks) && checks.length) {
-				var ks = [];
-				checks.filter(Ferry.isObj).forEach(function (c) {
-					Object.keys(c).forEach(function (k) {
-						if (ks.indexOf(k) < 0)
-							ks.push(k);
-					});
-				});
-				out.push(h("h3", null, "Checks"), h("div", { id: "domain-checks" }, Ferry.table(checks.filter(Ferry.isObj),
-				    [{ key: "result", title: "", cell: checkBadge }].concat(ks.map(function (k) { return { key: k }; })))));
-			}
-			nested(d, ["records", "dns", "dns_records", "checks", "check", "results"]).forEach(function (k) {
+			});
+			out.push(h("h3", null, "DNS records to publish"), h("div", { id: "domain-records" },
+			    Ferry.table(recs, keys.map(function (k) {
+				return { key: k, cell: k === "value" ? function (x) {
+					return h("code", { class: "wrap" }, Ferry.text(x.value));
+				} : null };
+			    }))));
+			var notes = list(d, ["notes"]);
+			if (notes.length)
+				out.push(h("ul", { class: "notes" }, notes.map(function (n) { return h("li", null, Ferry.text(n)); })));
+			if (d.check !== undefined || d.checks !== undefined)
+				out.push(h("h3", null, "DNS check"), domainCheck(d.check !== undefined ? d.check : d.checks));
+			nested(d, ["records", "dns_records", "notes", "check", "checks"]).forEach(function (k) {
 				out.push(h("h3", null, Ferry.label(k)), Ferry.render(d[k]));
 			});
 			return out;
