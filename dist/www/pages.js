@@ -173,10 +173,39 @@
 		grid.appendChild(Ferry.async("Top destination domains (48 hours)",
 		    Ferry.get("/v1/stats", Ferry.scope({ by: "domain", since: since })), topDomains));
 		out.push(grid);
+		out.push(Ferry.async("Bounces (48 hours)", Ferry.get("/v1/stats/bounces", Ferry.scope({ since: since,
+		    limit: 10 })), bounceInsights));
 		if (!Ferry.who.admin || Ferry.actingFor())
 			out.push(Ferry.async("Account", Ferry.get("/v1/account", Ferry.scope()), accountView));
 		return out;
 	} };
+
+	/* A fraction as a percentage: 0.0123 -> "1.23%". */
+	function pct(v) {
+		return typeof v === "number" ? (Math.round(v * 10000) / 100) + "%" : Ferry.text(v);
+	}
+
+	/* /v1/stats/bounces: the failing domains and the categories, each with
+	 * a sample reply. */
+	function bounceInsights(d) {
+		function part(rows, key, heading) {
+			rows = rows.filter(Ferry.isObj);
+			return h("div", { class: "part" }, h("h3", null, heading), Ferry.table(rows, [
+				{ key: key, cell: function (r) { return Ferry.text(r[key]); } },
+				{ key: "bounced", num: true }, { key: "rate", num: true, cell: function (r) { return pct(r.rate); } },
+				{ key: "share", num: true, cell: function (r) { return pct(r.share); } },
+				{ key: "sample_reply", title: "sample reply", cell: function (r) {
+					var reply = Ferry.text(r.sample_reply || "");
+					return h("span", { class: "wrap" }, r.sample_status && reply.indexOf(r.sample_status) < 0 ?
+					    r.sample_status + " " + reply : reply);
+				} }]));
+		}
+		var doms = list(d, ["domains"]), cats = list(d, ["categories"]);
+		if (!doms.length && !cats.length)
+			return h("p", { class: "muted empty" }, "No bounces in this period.");
+		return h("div", { class: "cols", id: "bounce-insights" }, part(doms, "domain", "by domain"),
+		    part(cats, "category", "by category"));
+	}
 
 	/* /v1/account or /v1/tenants/{name}: the headline, then each part. */
 	function accountView(t) {
