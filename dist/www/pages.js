@@ -207,6 +207,52 @@
 		    part(cats, "category", "by category"));
 	}
 
+	/* Usage beside the limits: one row per period (a limit of 0 is none). */
+	function usageTable(usage, limits) {
+		var rows = Object.keys(usage).filter(function (k) { return typeof usage[k] === "number"; })
+		    .map(function (k) {
+			var lim = Ferry.isObj(limits) ? limits["per_" + k] : undefined;
+			return { period: k, used: usage[k], limit: lim === undefined ? "-" : lim === 0 ? "none" : lim };
+		    });
+		var other = Ferry.isObj(limits) ? Object.keys(limits).filter(function (k) {
+			return usage[k.replace(/^per_/, "")] === undefined;
+		}) : [];
+		return [Ferry.table(rows, [{ key: "period" }, { key: "used", num: true }, { key: "limit", num: true }]),
+		    other.length ? Ferry.kv(other.reduce(function (o, k) {
+			o[k] = limits[k] === 0 ? "none" : limits[k];
+			return o;
+		    }, {})) : null];
+	}
+
+	/* The reputation windows side by side: a row per counter, a column per
+	 * window; rates as percentages, bounce categories inline. */
+	function repTable(rep) {
+		var wins = Object.keys(rep).filter(function (w) { return Ferry.isObj(rep[w]); });
+		var metrics = [];
+		wins.forEach(function (w) {
+			Object.keys(rep[w]).forEach(function (k) {
+				var v = rep[w][k];
+				if (Ferry.isObj(v) && k === "rates")
+					Object.keys(v).forEach(function (r) {
+						if (metrics.indexOf("rates." + r) < 0)
+							metrics.push("rates." + r);
+					});
+				else if (metrics.indexOf(k) < 0)
+					metrics.push(k);
+			});
+		});
+		var rows = metrics.map(function (m) {
+			var row = { metric: Ferry.label(m.indexOf("rates.") === 0 ? m.slice(6) + " rate" : m) };
+			wins.forEach(function (w) {
+				var v = m.indexOf("rates.") === 0 ? (rep[w].rates || {})[m.slice(6)] : rep[w][m];
+				row[w] = m.indexOf("rates.") === 0 ? pct(v) : Ferry.isObj(v) ? Ferry.cell(v) || "-" : Ferry.text(v);
+			});
+			return row;
+		});
+		return h("div", { id: "reputation" }, Ferry.table(rows, [{ key: "metric", title: "" }].concat(
+		    wins.map(function (w) { return { key: w, num: true }; }))));
+	}
+
 	/* /v1/account or /v1/tenants/{name}: the headline, then each part. */
 	function accountView(t) {
 		if (!Ferry.isObj(t))
@@ -216,10 +262,20 @@
 			var ia = order.indexOf(a), ib = order.indexOf(b);
 			return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib);
 		});
-		return [Ferry.kv(scalars(t), ["name", "suspended", "suspend_reason", "state", "enforcement"]),
+		var usage = Ferry.isObj(t.usage);
+		return [Ferry.kv(scalars(t), ["name", "status", "suspend_reason"]),
 		    h("div", { class: "cols" }, parts.map(function (k) {
-			return h("div", { class: "part", "data-part": k }, h("h3", null, Ferry.label(k)),
-			    Ferry.render(t[k]));
+			var body;
+			if (k === "limits" && usage)
+				return null;
+			if (k === "usage" && usage)
+				body = usageTable(t.usage, t.limits);
+			else if (k === "reputation" && Ferry.isObj(t.reputation))
+				body = repTable(t.reputation);
+			else
+				body = Ferry.render(t[k]);
+			return h("div", { class: "part", "data-part": k }, h("h3", null, k === "usage" && usage ?
+			    "usage and limits" : Ferry.label(k)), body);
 		    }))];
 	}
 
