@@ -450,8 +450,11 @@
 			    h("td", { class: "nowrap" }, Ferry.time(e.time || e.timestamp)),
 			    h("td", null, h("span", { class: "badge k-" + String(e.type).replace(/[^a-z-]/g, "") },
 				Ferry.text(e.type))),
-			    h("td", null, e.tenant || ""), h("td", null, e.recipient || ""), h("td", null, qid),
-			    h("td", { class: "wrap" }, e.message_id || ""), h("td", null, e.site || ""),
+			    h("td", null, e.tenant || ""),
+			    h("td", null, e.recipient ? Ferry.link(e.recipient, ["events"], { recipient: e.recipient }) : ""),
+			    h("td", null, qid),
+			    h("td", { class: "wrap" }, e.message_id ? Ferry.link(e.message_id, ["events"],
+				{ message_id: e.message_id }) : ""), h("td", null, e.site || ""),
 			    h("td", { class: "wrap" }, replyText(e), e.category ? " [" + e.category + "]" : ""),
 			    h("td", null, h("button", { type: "button", class: "small", onclick: function () {
 				detail.hidden = !detail.hidden;
