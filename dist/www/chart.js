@@ -11,16 +11,12 @@
 	var h = Ferry.h;
 	var W = 720, H = 220, PAD_L = 44, PAD_R = 12, PAD_T = 10, PAD_B = 26;
 
-	/* The smallest 1, 2 or 5 times a power of ten at or above v (the y axis' top). */
-	function niceMax(v) {
-		if (v <= 0)
-			return 1;
-		var p = Math.pow(10, Math.floor(Math.log10(v)));
-		var steps = [1, 2, 5, 10];
-		for (var i = 0; i < steps.length; i++)
-			if (steps[i] * p >= v)
-				return steps[i] * p;
-		return 10 * p;
+	/* The y axis: a step of 1, 2 or 5 times a power of ten (whole numbers
+	 * for counts) giving at most 5 grid lines, and the top it reaches. */
+	function yAxis(max) {
+		var want = Math.max(max / 4, 1), p = Math.pow(10, Math.floor(Math.log10(want))), step = 10 * p;
+		[1, 2, 5].some(function (m) { return m * p >= want && (step = m * p); });
+		return { step: step, top: Math.max(step, step * Math.ceil(max / step)) };
 	}
 
 	/* labels: the x values (text, oldest first); series: [{name, values}].
@@ -30,17 +26,17 @@
 		series.forEach(function (s) {
 			s.values.forEach(function (v) { max = Math.max(max, v); });
 		});
-		max = niceMax(max);
+		var axis = yAxis(max);
+		max = axis.top;
 		var n = labels.length, iw = W - PAD_L - PAD_R, ih = H - PAD_T - PAD_B;
 		function x(i) { return PAD_L + (n > 1 ? iw * i / (n - 1) : iw / 2); }
 		function y(v) { return PAD_T + ih - ih * v / max; }
 		var svg = h("svg:svg", { viewBox: "0 0 " + W + " " + H, class: "chart", role: "img",
 		    "aria-label": series.map(function (s) { return s.name; }).join(", ") + " over time" });
-		for (var g = 0; g <= 4; g++) {
-			var gv = max * g / 4;
+		for (var gv = 0; gv <= max; gv += axis.step) {
 			svg.appendChild(h("svg:line", { x1: PAD_L, x2: W - PAD_R, y1: y(gv), y2: y(gv), class: "grid" }));
 			svg.appendChild(h("svg:text", { x: PAD_L - 6, y: y(gv) + 4, class: "tick", "text-anchor": "end" },
-			    String(Math.round(gv * 100) / 100)));
+			    String(gv)));
 		}
 		var every = Math.max(1, Math.ceil(n / 6));
 		labels.forEach(function (l, i) {

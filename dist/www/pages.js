@@ -107,7 +107,7 @@
 			return h("p", { class: "muted empty" }, "No mail in this period.");
 		var labels = hours.map(function (r, i) {
 			var d = new Date((since - since % 3600 + 3600 * i) * 1000).toISOString();
-			return (hours.length > 24 ? d.slice(5, 10) + " " : "") + d.slice(11, 16);
+			return (hours.length > 26 ? d.slice(5, 10) + " " : "") + d.slice(11, 16);
 		});
 		var drawn = keys.filter(function (k) { return CHART_KEYS.indexOf(k) >= 0; });
 		return [tiles, Ferry.lineChart(labels, drawn.map(function (k) {
@@ -155,10 +155,21 @@
 		return Ferry.barChart(rows);
 	}
 
-	pages.overview = { render: function () {
-		var out = [title("Overview"), scoped()];
-		var since = Math.floor(Date.now() / 1000) - 48 * 3600;
-		out.push(Ferry.async("Mail per hour (last 48 hours)",
+	var RANGES = { "24h": "24 hours", "48h": "48 hours", "7d": "7 days" };
+
+	pages.overview = { render: function (r) {
+		var range = RANGES[r.params.range] ? r.params.range : "24h";
+		var hours = range === "7d" ? 168 : parseInt(range, 10);
+		var rangeSel = h("select", { id: "range", "aria-label": "period" }, Object.keys(RANGES).map(function (k) {
+			return h("option", { value: k }, "last " + RANGES[k]);
+		}));
+		rangeSel.value = range;
+		rangeSel.addEventListener("change", function () {
+			location.hash = Ferry.href(["overview"], { range: rangeSel.value });
+		});
+		var out = [title("Overview", rangeSel), scoped()];
+		var since = Math.floor(Date.now() / 1000) - hours * 3600;
+		out.push(Ferry.async("Mail per hour",
 		    Ferry.get("/v1/stats", Ferry.scope({ by: "hour", since: since })), function (d) {
 			return statsHourly(d, since);
 		    }));
@@ -170,10 +181,10 @@
 			}));
 			grid.appendChild(Ferry.async("Top sites in the queue", q, topSites));
 		}
-		grid.appendChild(Ferry.async("Top destination domains (48 hours)",
+		grid.appendChild(Ferry.async("Top destination domains",
 		    Ferry.get("/v1/stats", Ferry.scope({ by: "domain", since: since })), topDomains));
 		out.push(grid);
-		out.push(Ferry.async("Bounces (48 hours)", Ferry.get("/v1/stats/bounces", Ferry.scope({ since: since,
+		out.push(Ferry.async("Bounces", Ferry.get("/v1/stats/bounces", Ferry.scope({ since: since,
 		    limit: 10 })), bounceInsights));
 		if (!Ferry.who.admin || Ferry.actingFor())
 			out.push(Ferry.async("Account", Ferry.get("/v1/account", Ferry.scope()), accountView));
@@ -437,7 +448,9 @@
 		var r = e.reply;
 		if (!Ferry.isObj(r))
 			return r === undefined ? "" : Ferry.text(r);
-		return [r.code, r.status, r.text].filter(function (x) { return x !== undefined && x !== ""; }).join(" ");
+		var text = r.text === undefined ? "" : String(r.text);
+		var status = r.status && text.indexOf(String(r.status)) !== 0 ? r.status : undefined;
+		return [r.code, status, text].filter(function (x) { return x !== undefined && x !== ""; }).join(" ");
 	}
 
 	function eventRows(tbody, events) {
@@ -446,19 +459,23 @@
 			    h("td", { colspan: 9 }, Ferry.kv(e, ["id", "type", "time"])));
 			var qid = e.queue_id ? (Ferry.who.admin ? Ferry.link(e.queue_id, ["queue", "messages", e.queue_id]) :
 			    e.queue_id) : "";
-			var row = h("tr", { class: "event", "data-id": e.id, "data-type": e.type },
-			    h("td", { class: "nowrap" }, Ferry.time(e.time || e.timestamp)),
+			var toggle = h("button", { type: "button", class: "toggle", title: "every field",
+			    "aria-expanded": "false", onclick: function () {
+				detail.hidden = !detail.hidden;
+				toggle.setAttribute("aria-expanded", String(!detail.hidden));
+				toggle.textContent = detail.hidden ? "\u25b8" : "\u25be";
+			    } }, "\u25b8");
+			var row = h("tr", { class: "event", "data-id": e.id, "data-type": e.type }, h("td", null, toggle),
+			    h("td", { class: "nowrap" }, Ferry.time(e.time || e.timestamp).replace("T", " ").replace(/Z$/, "")),
 			    h("td", null, h("span", { class: "badge k-" + String(e.type).replace(/[^a-z-]/g, "") },
 				Ferry.text(e.type))),
 			    h("td", null, e.tenant || ""),
-			    h("td", null, e.recipient ? Ferry.link(e.recipient, ["events"], { recipient: e.recipient }) : ""),
-			    h("td", null, qid),
+			    h("td", { class: "nowrap" }, e.recipient ? Ferry.link(e.recipient, ["events"],
+				{ recipient: e.recipient }) : ""),
+			    h("td", { class: "nowrap" }, qid),
 			    h("td", { class: "wrap" }, e.message_id ? Ferry.link(e.message_id, ["events"],
-				{ message_id: e.message_id }) : ""), h("td", null, e.site || ""),
-			    h("td", { class: "wrap" }, replyText(e), e.category ? " [" + e.category + "]" : ""),
-			    h("td", null, h("button", { type: "button", class: "small", onclick: function () {
-				detail.hidden = !detail.hidden;
-			    } }, "more")));
+				{ message_id: e.message_id }) : ""), h("td", { class: "nowrap" }, e.site || ""),
+			    h("td", { class: "wrap" }, replyText(e), e.category ? " [" + e.category + "]" : ""));
 			tbody.appendChild(row);
 			tbody.appendChild(detail);
 		});
@@ -487,8 +504,8 @@
 		var status = h("div", { class: "status" });
 		var more = h("button", { type: "button", id: "events-more", hidden: true }, "More");
 		var table = h("div", { class: "scroll" }, h("table", { class: "grid", id: "events-table" },
-		    h("thead", null, h("tr", null, ["time", "type", "tenant", "recipient", "queue id", "message id",
-			"site", "reply", ""].map(function (t) { return h("th", null, t); }))), tbody));
+		    h("thead", null, h("tr", null, ["", "time (UTC)", "type", "tenant", "recipient", "queue id", "message id",
+			"site", "reply"].map(function (t) { return h("th", null, t); }))), tbody));
 		var query = Ferry.scope({ type: p.type, recipient: p.recipient, message_id: p.message_id,
 		    queue_id: p.queue_id, limit: /^\d+$/.test(p.limit || "") ? p.limit : 100 });
 		var shown = 0;
