@@ -33,6 +33,7 @@
 		Ferry.who = null;
 		$("top").hidden = true;
 		$("view").hidden = true;
+		$("foot").hidden = true;
 		Ferry.clear($("view"));
 		$("login").hidden = false;
 		$("login-error").textContent = message || "";
@@ -63,6 +64,7 @@
 		$("login").hidden = true;
 		$("top").hidden = false;
 		$("view").hidden = false;
+		$("foot").hidden = false;
 		$("whoami").textContent = who.admin ? "admin" : "tenant " + (who.tenant || "?");
 		document.querySelectorAll("#nav a[data-admin]").forEach(function (a) {
 			a.hidden = !who.admin;

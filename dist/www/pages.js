@@ -368,6 +368,7 @@
 			return messagePage(r.segments[1]);
 		var p = r.params;
 		var summary = Ferry.get("/v1/queue");
+		tenantNames = null;
 		var out = [title("Queue"), h("div", { class: "cols" },
 		    Ferry.async("By state", summary, function (d) { return stateBars(queueStates(d)); }),
 		    Ferry.async("By tenant", summary, function (d) {
@@ -399,23 +400,41 @@
 		var msgs = Ferry.get("/v1/queue/messages", { domain: p.domain, tenant: p.tenant, held: p.held,
 		    limit: 200 });
 		out.push(h("section", { class: "card" }, h("h2", null, "Messages"), form,
-		    Ferry.async(null, msgs, messageTable)));
+		    Ferry.async(null, Promise.all([msgs, tenantNamesLoad()]), function (r) {
+			return messageTable(r[0], r[1]);
+		    })));
 		return out;
 	} };
 
-	function messageTable(data) {
+	/* The admin's tenant names by id (for rows that carry only the id). */
+	var tenantNames = null;
+	function tenantNamesLoad() {
+		if (!tenantNames)
+			tenantNames = Ferry.get("/v1/tenants").then(function (d) {
+				var m = {};
+				list(d, ["tenants", "items"]).filter(Ferry.isObj).forEach(function (t) { m[t.id] = t.name; });
+				return m;
+			}, function () { return {}; });
+		return tenantNames;
+	}
+
+	/* The queue's messages: id, state, times, tenant (by name), the rest. */
+	function messageTable(data, names) {
 		var rows = list(data, ["messages", "items"]).filter(Ferry.isObj);
-		var first = ["id", "queue_id"];
+		var first = ["id", "queue_id", "state", "arrival", "next_try", "tenant_id", "tenant"];
 		var keys = [];
 		rows.forEach(function (m) {
 			Object.keys(m).forEach(function (k) {
-				if (keys.indexOf(k) < 0 && first.indexOf(k) < 0 && !Ferry.hiddenKey(m, k))
+				if (keys.indexOf(k) < 0 && first.indexOf(k) < 0 && !Ferry.hiddenKey(m, k) && k !== "domain")
 					keys.push(k);
 			});
 		});
 		return h("div", { id: "queue-messages" }, Ferry.table(rows, [{ key: "id", cell: function (m) {
 			var id = String(pick(m, ["id", "queue_id"]));
 			return Ferry.link(id, ["queue", "messages", id]);
+		} }, { key: "state" }, { key: "arrival" }, { key: "next_try" }, { key: "tenant", cell: function (m) {
+			var n = m.tenant !== undefined ? m.tenant : names[m.tenant_id];
+			return n !== undefined ? Ferry.text(n) : m.tenant_id ? "#" + m.tenant_id : "-";
 		} }].concat(keys.map(function (k) {
 			return { key: k, num: rows.some(function (m) { return typeof m[k] === "number"; }) };
 		}))));

@@ -260,6 +260,8 @@ window.Ferry = Ferry;
 
 	/* A table cell: a flat object inline ("open 1, limit 10"), else as render. */
 	Ferry.cell = function (v, depth) {
+		if (typeof v === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(v))
+			return Ferry.h("span", { class: "nowrap", title: v }, v.slice(0, 10) + " " + v.slice(11, 19));
 		if (Ferry.isObj(v) && Object.keys(v).every(function (k) {
 			return v[k] === null || typeof v[k] !== "object";
 		}))
