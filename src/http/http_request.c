@@ -231,9 +231,7 @@ http_call_route(struct http_thread *t, struct evhttp_request *req, struct http_c
 	int rc;
 
 	switch (http_route_match(api_routes, get || head ? "GET" : method, path, &m)) {
-	case HTTP_MATCH_OK:
-		if (head)     /* HEAD only for the static files */
-			break;
+	case HTTP_MATCH_OK:     /* HEAD as GET: evhttp leaves the body out */
 		http_route_run(t, req, &m, x);
 		return;
 	case HTTP_MATCH_METHOD:

@@ -69,6 +69,8 @@ http_reload(struct http_server *s, const struct conf *c)
 	char tok[HTTP_TOKEN_MAX + 1], err[512];
 	bool ok = http_token_read(c->http_admin_token_file, tok, err, sizeof(err)) == 0;
 
+	if (c->nhttp_listeners != s->nlisteners || (s->nlisteners > 0 && c->http_threads != (long long)s->nthreads))
+		log_warn("event=reload-warning reason=\"HTTP listener or http_threads changes need a restart\"");
 	/* a token that cannot be read is no token: removing the file revokes it */
 	if (!ok)
 		log_error("event=admin-token-unavailable error=\"%s\" effect=\"no admin access over HTTP\"",

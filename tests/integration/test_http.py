@@ -86,7 +86,8 @@ class HttpTest(unittest.TestCase):
         self.assertEqual(r[1]["cache-control"], "no-store")
 
     def test_wrong_tokens_are_401(self):
-        for tok in ("nope", self.admin[:-1] + ("0" if self.admin[-1] != "0" else "1"),
+        last = "0" if self.admin[-1] != "0" else "1"
+        for tok in ("nope", self.admin[:-1], self.admin[:32], self.admin[:-1] + last,
                     self.admin + "0", self.key_a[:-1] + ("A" if self.key_a[-1] != "A" else "B")):
             self.assertError(self.api("GET", "/v1/ping", token=tok), 401, "unauthorized")
         # Basic, not Bearer
@@ -96,6 +97,8 @@ class HttpTest(unittest.TestCase):
     def test_admin_token(self):
         st, _, body = self.api("GET", "/v1/ping", token=self.admin)
         self.assertEqual((st, body), (200, {"tenant": None, "admin": True}))
+        st, hdrs, body = self.api("HEAD", "/v1/ping", token=self.admin)
+        self.assertEqual((st, hdrs["content-type"], body), (200, "application/json", b""))
 
     def test_tenant_key(self):
         st, _, body = self.api("GET", "/v1/ping", token=self.key_a)
