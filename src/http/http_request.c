@@ -247,7 +247,7 @@ http_call_route(struct http_thread *t, struct evhttp_request *req, struct http_c
 		break;
 	}
 	x->logpath = http_logpath(x, path);
-	if ((get || head) && (rc = http_static_serve(req, t->env.c->http_www_dir, path)) != 404) {
+	if ((get || head) && (rc = http_static_serve(req, http_www_get(t->srv), path)) != 404) {
 		x->rp.status = rc;
 		x->rp.raw = NULL;
 		return;
