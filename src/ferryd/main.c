@@ -521,9 +521,9 @@ main(int argc, char **argv)
 	sender_init();
 	spool_recover(srv.spool);
 	nworkers = ferryd_worker_count(c);
-	if (server_listen(&srv.server, c, nworkers, err, sizeof(err)) < 0)
-		log_fatal("event=fatal reason=\"%s\"", err);
 	if ((srv.http = http_listen(c, ids.uid, ids.gid, err, sizeof(err))) == NULL)
+		log_fatal("event=fatal reason=\"%s\"", err);
+	if (server_listen(&srv.server, c, nworkers, err, sizeof(err)) < 0)
 		log_fatal("event=fatal reason=\"%s\"", err);
 	ctl = control_open(c->control_socket, ids.uid, ids.gid, err, sizeof(err));
 	if (ctl == NULL)

@@ -49,6 +49,11 @@ struct http_server {
 	pthread_mutex_t     token_lock;   /* guards token, token_ok */
 	char                token[HTTP_TOKEN_MAX + 1];
 	bool                token_ok;
+	/* http_www_dir, opened as root at start (its parents may be closed to
+	 * the run user: a checkout under /root), again on reload if it moves */
+	pthread_mutex_t     www_lock;     /* guards www_fd, www_path */
+	int                 www_fd;       /* -1: no dashboard */
+	char               *www_path;
 };
 
 /* Route matching. path is the request's path as sent (percent-encoded);
@@ -74,9 +79,17 @@ bool http_token_is_admin(struct http_server *s, const char *token, size_t len);
 /* The evhttp request callback (arg: the struct http_thread). */
 void http_request_cb(struct evhttp_request *req, void *arg);
 
-/* GET/HEAD of a file under http_www_dir ("/" is index.html): the status
- * sent (200), or 404 when there is no such file (nothing sent then). */
-int http_static_serve(struct evhttp_request *req, const char *www_dir, const char *path);
+/* (Re)open http_www_dir when path is not the one open; a warning when it
+ * cannot be opened. http_www_get: a descriptor of it for one request (the
+ * caller's to close), or -1. */
+void http_www_open(struct http_server *s, const char *path);
+int http_www_get(struct http_server *s);
+void http_www_close(struct http_server *s);
+
+/* GET/HEAD of a file under the directory dirfd (closed here) ("/" is
+ * index.html): the status sent (200), or 404 when there is no such file
+ * (nothing sent then). */
+int http_static_serve(struct evhttp_request *req, int dirfd, const char *path);
 
 /* A reply: the status's JSON or raw body, with the usual headers. */
 void http_reply_send(struct evhttp_request *req, struct api_resp *rp);

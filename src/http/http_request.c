@@ -231,9 +231,7 @@ http_call_route(struct http_thread *t, struct evhttp_request *req, struct http_c
 	int rc;
 
 	switch (http_route_match(api_routes_all(), get || head ? "GET" : method, path, &m)) {
-	case HTTP_MATCH_OK:
-		if (head)     /* HEAD only for the static files */
-			break;
+	case HTTP_MATCH_OK:     /* HEAD as GET: evhttp leaves the body out */
 		http_route_run(t, req, &m, x);
 		return;
 	case HTTP_MATCH_METHOD:
@@ -249,7 +247,7 @@ http_call_route(struct http_thread *t, struct evhttp_request *req, struct http_c
 		break;
 	}
 	x->logpath = http_logpath(x, path);
-	if ((get || head) && (rc = http_static_serve(req, t->env.c->http_www_dir, path)) != 404) {
+	if ((get || head) && (rc = http_static_serve(req, http_www_get(t->srv), path)) != 404) {
 		x->rp.status = rc;
 		x->rp.raw = NULL;
 		return;

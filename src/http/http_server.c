@@ -39,6 +39,8 @@ http_listen(const struct conf *c, uid_t uid, gid_t gid, char *err, size_t errlen
 	char terr[512];
 
 	pthread_mutex_init(&s->token_lock, NULL);
+	pthread_mutex_init(&s->www_lock, NULL);
+	s->www_fd = -1;
 	s->nlisteners = c->nhttp_listeners;
 	s->nthreads = s->nlisteners > 0 ? (size_t)c->http_threads : 0;
 	s->fds = xcalloc(s->nthreads * s->nlisteners + 1, sizeof(int));
@@ -54,6 +56,8 @@ http_listen(const struct conf *c, uid_t uid, gid_t gid, char *err, size_t errlen
 				http_free(s);
 				return NULL;
 			}
+	if (s->nlisteners > 0)
+		http_www_open(s, c->http_www_dir);
 	/* also without listeners: `ferryctl admin-token` shows the same one */
 	rc = http_token_ensure(c->http_admin_token_file, uid, gid, terr, sizeof(terr));
 	if (rc < 0)
@@ -69,6 +73,10 @@ http_reload(struct http_server *s, const struct conf *c)
 	char tok[HTTP_TOKEN_MAX + 1], err[512];
 	bool ok = http_token_read(c->http_admin_token_file, tok, err, sizeof(err)) == 0;
 
+	if (c->nhttp_listeners != s->nlisteners || (s->nlisteners > 0 && c->http_threads != (long long)s->nthreads))
+		log_warn("event=reload-warning reason=\"HTTP listener or http_threads changes need a restart\"");
+	if (s->nlisteners > 0)
+		http_www_open(s, c->http_www_dir);
 	/* a token that cannot be read is no token: removing the file revokes it */
 	if (!ok)
 		log_error("event=admin-token-unavailable error=\"%s\" effect=\"no admin access over HTTP\"",
@@ -257,6 +265,8 @@ http_free(struct http_server *s)
 			close(s->fds[i]);
 	sodium_memzero(s->token, sizeof(s->token));
 	pthread_mutex_destroy(&s->token_lock);
+	http_www_close(s);
+	pthread_mutex_destroy(&s->www_lock);
 	free(s->threads);
 	free(s->fds);
 	free(s->roles);

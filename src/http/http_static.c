@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -18,6 +19,8 @@
 #include <event2/http.h>
 
 #include "http/http_internal.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
 
 #define HTTP_STATIC_DEPTH 16
 
@@ -79,15 +82,64 @@ http_static_headers(struct evhttp_request *req, const char *type)
 	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
 }
 
+void
+http_www_open(struct http_server *s, const char *path)
+{
+	int fd, old;
+
+	pthread_mutex_lock(&s->www_lock);
+	if (s->www_path != NULL && strcmp(s->www_path, path) == 0) {
+		pthread_mutex_unlock(&s->www_lock);
+		return;
+	}
+	pthread_mutex_unlock(&s->www_lock);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		log_warn("event=http-www-unavailable dir=%s error=\"%s\" effect=\"no dashboard files\"", path,
+		    strerror(errno));
+		if (s->www_fd >= 0)
+			return;     /* a reload keeps the running one */
+	}
+	pthread_mutex_lock(&s->www_lock);
+	old = s->www_fd;
+	s->www_fd = fd;
+	free(s->www_path);
+	s->www_path = xstrdup(path);
+	pthread_mutex_unlock(&s->www_lock);
+	if (old >= 0)
+		close(old);
+}
+
 int
-http_static_serve(struct evhttp_request *req, const char *www_dir, const char *path)
+http_www_get(struct http_server *s)
+{
+	int fd;
+
+	pthread_mutex_lock(&s->www_lock);
+	fd = s->www_fd >= 0 ? fcntl(s->www_fd, F_DUPFD_CLOEXEC, 0) : -1;
+	pthread_mutex_unlock(&s->www_lock);
+	return fd;
+}
+
+void
+http_www_close(struct http_server *s)
+{
+	if (s->www_fd >= 0)
+		close(s->www_fd);
+	s->www_fd = -1;
+	free(s->www_path);
+	s->www_path = NULL;
+}
+
+int
+http_static_serve(struct evhttp_request *req, int dirfd, const char *path)
 {
 	char leaf[256];
 	struct stat st;
 	struct evbuffer *b;
-	int dirfd, fd;
+	int fd;
 
-	if (www_dir == NULL || (dirfd = open(www_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+	if (dirfd < 0)
 		return 404;
 	fd = http_static_open(dirfd, strcmp(path, "/") == 0 ? "/index.html" : path, leaf, sizeof(leaf));
 	if (fd < 0)

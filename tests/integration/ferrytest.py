@@ -348,7 +348,7 @@ class Ferryd:
             hdrs = {k.lower(): v for k, v in r.getheaders()}
         finally:
             conn.close()
-        if hdrs.get("content-type", "").startswith("application/json"):
+        if data and hdrs.get("content-type", "").startswith("application/json"):
             return r.status, hdrs, json.loads(data)
         return r.status, hdrs, data
 

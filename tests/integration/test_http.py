@@ -86,7 +86,8 @@ class HttpTest(unittest.TestCase):
         self.assertEqual(r[1]["cache-control"], "no-store")
 
     def test_wrong_tokens_are_401(self):
-        for tok in ("nope", self.admin[:-1] + ("0" if self.admin[-1] != "0" else "1"),
+        last = "0" if self.admin[-1] != "0" else "1"
+        for tok in ("nope", self.admin[:-1], self.admin[:32], self.admin[:-1] + last,
                     self.admin + "0", self.key_a[:-1] + ("A" if self.key_a[-1] != "A" else "B")):
             self.assertError(self.api("GET", "/v1/ping", token=tok), 401, "unauthorized")
         # Basic, not Bearer
@@ -96,6 +97,8 @@ class HttpTest(unittest.TestCase):
     def test_admin_token(self):
         st, _, body = self.api("GET", "/v1/ping", token=self.admin)
         self.assertEqual((st, body), (200, {"tenant": None, "admin": True}))
+        st, hdrs, body = self.api("HEAD", "/v1/ping", token=self.admin)
+        self.assertEqual((st, hdrs["content-type"], body), (200, "application/json", b""))
 
     def test_tenant_key(self):
         st, _, body = self.api("GET", "/v1/ping", token=self.key_a)
@@ -294,6 +297,39 @@ class HttpTokenReloadTest(unittest.TestCase):
         finally:
             self.assertEqual(f.stop(), 0)
         self.assertNotIn(new, f.log_text())
+
+
+class HttpWwwTest(unittest.TestCase):
+    """The dashboard's directory is opened as root at start, so it is served
+    even under a directory the run user cannot search (a checkout under a
+    0700 /root); a reload naming another directory moves to it."""
+
+    def test_www_under_private_dir(self):
+        tmp = tempfile.mkdtemp(prefix="ferrywww.")
+        os.chmod(tmp, 0o755)
+        private = os.path.join(tmp, "private")
+        os.mkdir(private)
+        www = make_www(private)
+        os.chmod(private, 0o700)
+        other = os.path.join(tmp, "other")
+        os.makedirs(other)
+        with open(os.path.join(other, "index.html"), "w") as fh:
+            fh.write("<p>other dashboard</p>\n")
+        os.chmod(other, 0o755)
+        os.chmod(os.path.join(other, "index.html"), 0o644)
+        f = Ferryd(http=True, extra="http_www_dir " + www).start()
+        try:
+            st, _, body = f.api("GET", "/")
+            self.assertEqual(st, 200)
+            self.assertIn(b"ferry test", body)
+            conf = open(f.conf).read().replace("http_www_dir " + www, "http_www_dir " + other)
+            with open(f.conf, "w") as fh:
+                fh.write(conf)
+            f.hup()
+            self.assertTrue(wait_for(lambda: b"other dashboard" in f.api("GET", "/")[2], timeout=10))
+        finally:
+            self.assertEqual(f.stop(), 0)
+        self.assertNotIn("http-www-unavailable", f.log_text())
 
 
 if __name__ == "__main__":
