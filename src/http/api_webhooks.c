@@ -1,6 +1,6 @@
 /*
  * api_webhooks.c - the webhook endpoints of the HTTP API (docs/api.md,
- * "Webhooks"): GET/POST /v1/webhooks, DELETE /v1/webhooks/{id},
+ * "Webhooks"): GET/POST /v1/webhooks, GET/DELETE /v1/webhooks/{id},
  * POST /v1/webhooks/{id}/test. The same store as `ferryctl webhook`
  * (src/webhook/webhook_store.h); ferryd's sender picks changes up within
  * a second.
@@ -173,6 +173,22 @@ api_webhook_id(const struct api_req *r)
 	return *end == '\0' && id > 0 ? id : -1;
 }
 
+/* GET /v1/webhooks/{id} */
+void
+api_webhooks_get(struct api_req *r, struct api_resp *rp)
+{
+	long long id = api_webhook_id(r);
+	struct webhook w;
+	int rc = id > 0 && r->tenant_id != 0 ? webhook_get(r->env->st, id, r->tenant_id, false, &w) : 0;
+
+	if (rc < 0)
+		api_error(rp, 503, "unavailable", "cannot read the webhooks table");
+	else if (rc == 0)
+		api_error(rp, 404, "not_found", "no such webhook");
+	else
+		api_reply(rp, 200, api_webhook_json(&w));
+}
+
 /* DELETE /v1/webhooks/{id} */
 void
 api_webhooks_del(struct api_req *r, struct api_resp *rp)
@@ -229,6 +245,7 @@ api_webhooks_test(struct api_req *r, struct api_resp *rp)
 const struct api_route api_routes_webhooks[] = {
 	{ "GET",    "/v1/webhooks",           API_AUTH_TENANT, api_webhooks_list },
 	{ "POST",   "/v1/webhooks",           API_AUTH_TENANT, api_webhooks_add },
+	{ "GET",    "/v1/webhooks/{id}",      API_AUTH_TENANT, api_webhooks_get },
 	{ "DELETE", "/v1/webhooks/{id}",      API_AUTH_TENANT, api_webhooks_del },
 	{ "POST",   "/v1/webhooks/{id}/test", API_AUTH_TENANT, api_webhooks_test },
 	{ 0 },

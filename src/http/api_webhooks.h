@@ -1,6 +1,6 @@
 /*
  * api_webhooks.h - the handlers of the webhook endpoints (api_webhooks.c)
- * for the route table: GET/POST /v1/webhooks, DELETE /v1/webhooks/{id},
+ * for the route table: GET/POST /v1/webhooks, GET/DELETE /v1/webhooks/{id},
  * POST /v1/webhooks/{id}/test, all API_AUTH_TENANT; api_routes_webhooks
  * lists them as rows.
  */
@@ -11,6 +11,7 @@
 
 void api_webhooks_list(struct api_req *r, struct api_resp *rp);
 void api_webhooks_add(struct api_req *r, struct api_resp *rp);
+void api_webhooks_get(struct api_req *r, struct api_resp *rp);
 void api_webhooks_del(struct api_req *r, struct api_resp *rp);
 void api_webhooks_test(struct api_req *r, struct api_resp *rp);
 

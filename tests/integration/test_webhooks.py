@@ -332,7 +332,11 @@ class ApiTest(unittest.TestCase):
         # the other tenant sees, tests and deletes nothing of acme's
         st, _, other = self.f.api("GET", "/v1/webhooks", token=self.key_b)
         self.assertEqual((st, other["webhooks"]), (200, []))
-        for method, path in (("DELETE", "/v1/webhooks/%d" % w["id"]),
+        st, _, one = self.f.api("GET", "/v1/webhooks/%d" % w["id"], token=self.key_a)
+        self.assertEqual((st, one["id"], one["state"]), (200, w["id"], "ok"))
+        self.assertNotIn("secret", one)
+        for method, path in (("GET", "/v1/webhooks/%d" % w["id"]),
+                             ("DELETE", "/v1/webhooks/%d" % w["id"]),
                              ("POST", "/v1/webhooks/%d/test" % w["id"])):
             st, _, err = self.f.api(method, path, token=self.key_b)
             self.assertEqual((st, err["error"]["code"]), (404, "not_found"), path)
