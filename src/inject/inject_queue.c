@@ -257,11 +257,16 @@ inject_q_log(const struct inject_q *q)
 {
 	char qf[300], qh[300];
 
+	if (q->naccepted == 0) {
+		log_info("event=message-dropped client=%s from=%s tenant=%s dropped=%zu proto=HTTP"
+		    " reason=\"every recipient suppressed\"", q->client,
+		    log_quote(qf, sizeof(qf), q->m->from, strlen(q->m->from)), q->id.tenant, q->m->nrcpts);
+		return;
+	}
 	log_info("event=queued id=%s client=%s from=%s nrcpt=%zu dropped=%zu size=%zu proto=HTTP tenant=%s",
-	    q->out->id[0] != '\0' ? q->out->id : "-", q->client,
-	    log_quote(qf, sizeof(qf), q->m->from, strlen(q->m->from)), q->naccepted,
+	    q->out->id, q->client, log_quote(qf, sizeof(qf), q->m->from, strlen(q->m->from)), q->naccepted,
 	    q->m->nrcpts - q->naccepted, q->m->len, q->id.tenant);
-	if (q->rep.hold_reason[0] != '\0' && q->out->id[0] != '\0')
+	if (q->rep.hold_reason[0] != '\0')
 		log_info("event=held id=%s tenant=%s reason=%s", q->out->id, q->id.tenant,
 		    log_quote(qh, sizeof(qh), q->rep.hold_reason, strlen(q->rep.hold_reason)));
 }
