@@ -224,7 +224,8 @@ inject_q_spool(struct inject_q *q)
 	return spool_msg_commit_wait(sm);
 }
 
-/* received per accepted recipient, suppressed per dropped one. */
+/* As SMTP's (smtp_events.c): received per accepted recipient, suppressed
+ * per dropped one, held when the message waits in hold/. */
 static void
 inject_q_events(struct inject_q *q)
 {
@@ -232,14 +233,16 @@ inject_q_events(struct inject_q *q)
 	enum suppress_mode mode;
 	char detail[SUPPRESS_CAUSE_MAX + 32];
 	int idx = 0;
+	struct state_event ev = { .time = time(NULL), .tenant_id = q->id.tenant_id, .queue_id = q->out->id,
+	    .message_id = q->m->message_id, .sender = q->m->from, .source_ip = q->client,
+	    .size = (long long)q->m->len, .source = "api" };
 
 	for (size_t i = 0; i < q->m->nrcpts; i++) {
-		struct state_event ev = { .tenant_id = q->id.tenant_id, .queue_id = q->out->id, .rcpt_index = -1,
-		    .rcpt = q->m->rcpts[i], .category = "", .status = "", .detail = "", .source = "api",
-		    .report_id = "", .message_id = q->m->message_id, .sender = q->m->from,
-		    .source_ip = q->client, .site = "", .size = (long long)q->m->len };
+		ev.rcpt = q->m->rcpts[i];
+		ev.detail = "";
 		if (q->out->suppressed[i]) {
 			ev.kind = EV_SUPPRESSED;
+			ev.rcpt_index = -1;
 			if (tenant_send_suppressed(q->e->st, q->id.tenant_id, ev.rcpt, strlen(ev.rcpt), &sup, &mode) == 1) {
 				tenant_send_suppress_detail(&sup, detail, sizeof(detail));
 				ev.detail = detail;
@@ -248,6 +251,14 @@ inject_q_events(struct inject_q *q)
 			ev.kind = EV_RECEIVED;
 			ev.rcpt_index = idx++;
 		}
+		outbox_emit(&ev);
+	}
+	if (q->naccepted > 0 && q->rep.hold_reason[0] != '\0') {
+		ev.kind = EV_HELD;
+		ev.rcpt_index = -1;
+		ev.rcpt = "";
+		ev.detail = q->rep.hold_reason;
+		ev.source = "review";
 		outbox_emit(&ev);
 	}
 }
