@@ -60,6 +60,8 @@ void api_queue_release(struct api_req *r, struct api_resp *rp);          /* POST
 
 /* api_routes_admin.c: this module's routes, ending with {0}. */
 extern const struct api_route api_routes_admin[];
+/* api_messages.c: POST /v1/messages (src/inject/). */
+extern const struct api_route api_routes_messages[];
 
 /* ---- api_admin_json.c: shared by the files above ---- */
 

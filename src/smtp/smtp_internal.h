@@ -27,6 +27,7 @@
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parse.h"
 #include "smtp/smtp_session.h"
+#include "policy/tenant_send.h"
 #include "spool/spool.h"
 #include "state/state.h"
 #include "state/verp.h"
@@ -108,13 +109,10 @@ struct smtp_tx {
 	bool                    hdr_done;    /* the empty line was seen */
 	bool                    hdr_overflow;
 	/* Rate-limit windows taken for this message (given back if the commit
-	 * fails), and when. */
-	bool                    counted;
-	time_t                  counted_at;
-	/* A throttled tenant's recipients an hour (0: not throttled), and
-	 * whether this message's recipients were taken from that window. */
+	 * fails). */
+	struct tenant_send_take take;
+	/* A throttled tenant's recipients an hour (0: not throttled). */
 	long long               throttle_rcpts;
-	bool                    rcpts_counted;
 	/* The transaction is the tenant's (lockdown, limits, 'G' record). A
 	 * connector's client on the mx listener also brings ordinary inbound
 	 * mail: its transaction becomes the tenant's at the first recipient
@@ -223,9 +221,6 @@ void smtp_auth_result(struct smtp_session *s, int result);
 /* smtp_tenant.c: the relay service's rules for tenants' sessions. Each
  * check returns NULL (go on) or the reply (in buf, or a constant). */
 void smtp_tenant_connect(struct smtp_session *s);
-void smtp_tenant_reason(const struct state_ident *id, char *out, size_t outsz);
-/* in as reply text: printable ASCII, others (and spaces unless space) '?'. */
-void smtp_tenant_printable(const char *in, bool space, char *out, size_t outsz);
 const char *smtp_tenant_mail_check(struct smtp_session *s, char *buf, size_t bufsz);
 const char *smtp_tenant_rcpt_check(struct smtp_session *s, char *buf, size_t bufsz);
 /* A recipient that relays: a pending connector transaction becomes the

@@ -136,7 +136,7 @@ fx_setup(void **state)
 	fx_message(fx);
 	fx->qmgr = qmgr_new(&(struct deliver_handles){ .spool = fx->spool });
 	assert_int_equal(qmgr_load(fx->qmgr), 1);    /* no qmgr_start: it stays "ready" */
-	fx->env = (struct api_env){ fx->st, fx->conf, fx->spool, fx->qmgr, NULL };
+	fx->env = (struct api_env){ .st = fx->st, .c = fx->conf, .spool = fx->spool, .qmgr = fx->qmgr };
 	TAILQ_INIT(&fx->query);
 	*state = fx;
 	return 0;
