@@ -265,7 +265,9 @@ class HttpTest(unittest.TestCase):
         self.api("GET", "/v1/ping?tenant=acme&x=" + self.key_a, token=self.key_a)
         self.api("GET", "/v1/" + self.key_b, token="wrong-" + self.admin)
         self.api("GET", "/" + self.admin)
+        self.assertEqual(self.api("PUT", "/v1/ping", token=self.key_a)[0], 405)
         log = self.f.log_text()
+        self.assertIn("event=http method=PUT path=/v1/ping status=405", log)
         self.assertIn("event=http method=GET path=/v1/ping status=200", log)
         for secret in (self.admin, self.key_a, self.key_b, self.key_a[16:], self.admin[:32]):
             self.assertNotIn(secret, log)
