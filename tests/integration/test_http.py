@@ -229,6 +229,10 @@ class HttpTest(unittest.TestCase):
         # filters
         st, _, body = self.api("GET", "/v1/events?type=bounced", token=self.key_a)
         self.assertEqual([e["recipient"] for e in body["events"]], ["bad@x.test"])
+        st, _, body = self.api("GET", "/v1/events?type=bounced,,expired", token=self.key_a)
+        self.assertEqual([e["recipient"] for e in body["events"]], ["bad@x.test"])
+        st, _, body = self.api("GET", "/v1/events?type=,", token=self.key_a)
+        self.assertEqual(len(body["events"]), 4)
         st, _, body = self.api("GET", "/v1/events?recipient=R1@X.TEST", token=self.key_a)
         self.assertEqual([e["recipient"] for e in body["events"]], ["r1@x.test"])
         st, _, body = self.api("GET", "/v1/events?recipient=secret@globex.test", token=self.key_a)
