@@ -273,7 +273,6 @@ conf_free(struct conf *c)
 	free(c->http_listeners);
 	free(c->http_admin_token_file);
 	free(c->http_www_dir);
-	free(c->http_public_url);
 	conf_strv_free(c->domains, c->ndomains);
 	conf_strv_free(c->mailboxes, c->nmailboxes);
 	for (size_t i = 0; i < c->naliases; i++) {
@@ -290,6 +289,7 @@ conf_free(struct conf *c)
 	free(c->complaint_local_part);
 	free(c->outbound_source);
 	free(c->state_db);
+	free(c->http_public_url);
 	free(c->shaping_rules);
 	shape_rules_free(c->shaping);
 	conf_bounce_free(c);

@@ -220,6 +220,11 @@ struct conf {
 	char *http_admin_token_file;       /* default: admin.token beside state_db */
 	char *http_www_dir;                /* the dashboard's files */
 	char *http_public_url;             /* base of links ferry hands out; NULL: none */
+	/* Webhooks (src/webhook/, docs/configuration.md WEBHOOKS): events per
+	 * POST, seconds per POST, the first backoff, seconds of failure before
+	 * a batch is dropped, POSTs in flight at once. */
+	long long webhook_batch_max, webhook_timeout, webhook_retry_min, webhook_retry_limit;
+	long long webhook_concurrency;
 };
 
 /* "0.3%", "0.3", "10%" (at most four decimals, at most 100%) into parts

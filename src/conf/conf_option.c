@@ -228,6 +228,12 @@ static const struct conf_option conf_options[] = {
 	OPT_PATH(http_www_dir),
 	OPT_STR(http_public_url, http_public_url, conf_public_url_valid,
 	    "an http:// or https:// URL without a trailing slash"),
+	/* Webhooks (src/webhook/) */
+	OPT_INT(webhook_batch_max,          1, 1000, 100),
+	OPT_TIME(webhook_timeout,           1, 300, 10),
+	OPT_TIME(webhook_retry_min,         1, 3600, 30),
+	OPT_TIME(webhook_retry_limit,       1, 30 * 86400, 86400),
+	OPT_INT(webhook_concurrency,        1, 1000, 16),
 };
 
 #define CONF_NOPTIONS (sizeof(conf_options) / sizeof(conf_options[0]))

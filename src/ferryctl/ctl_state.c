@@ -164,6 +164,8 @@ static const struct option ctl_state_longopts[] = {
 	{ "expires",        required_argument, NULL, 'E' },
 	{ "cause",          required_argument, NULL, 'C' },
 	{ "spam-action",    required_argument, NULL, 'A' },
+	{ "events",         required_argument, NULL, 'V' },
+	{ "unsubscribe",    required_argument, NULL, 'U' },
 	{ "help",           no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -183,10 +185,12 @@ ctl_opt_bit(int ch)
 	case 'S': return CTL_O_SUBDOMAINS;
 	case 'W': return CTL_O_WEIGHT;
 	case 'A': return CTL_O_SPAM;
+	case 'U': return CTL_O_UNSUB;
 	case 'Z': return CTL_O_SUPPRESSED;
 	case 'l': return CTL_O_LIMIT;
 	case 'E': return CTL_O_EXPIRES;
 	case 'C': return CTL_O_CAUSE;
+	case 'V': return CTL_O_EVENTS;
 	default:  return ch >= 0x400 && ch <= 0x407 ? CTL_O_ABUSE : 0;
 	}
 }
@@ -262,10 +266,19 @@ ctl_opt_take(struct ctl_sargs *a, int ch, const char *val)
 		a->spam_action = (int)sa;
 		return 0;
 	}
+	if (ch == 'U') {
+		if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) {
+			ctl_warn("invalid --unsubscribe %s: on or off", val);
+			return -1;
+		}
+		a->unsubscribe = strcmp(val, "on") == 0;
+		return 0;
+	}
 	switch (ch) {
 	case 'Z': a->suppressed = val; break;
 	case 'E': a->expires = val; break;
 	case 'C': a->cause = val; break;
+	case 'V': a->events = val; break;
 	case 'P': a->pool = val; break;
 	case 'B': a->bounce = val; break;
 	case 'R': a->reason = val; break;
@@ -315,7 +328,7 @@ int
 ctl_group_main(struct ctl *c, const struct ctl_group *g, int argc, char **argv)
 {
 	struct ctl_sargs a = { .limits = STATE_LIMITS_KEEP, .weight = -1, .abuse = REP_OVERRIDE_KEEP,
-	    .limit = -1, .spam_action = -1 };
+	    .limit = -1, .spam_action = -1, .unsubscribe = -1 };
 	const struct ctl_sub *s = NULL;
 	struct state *st = NULL;
 	int rc;

@@ -18,6 +18,7 @@ struct counters;
 struct qmgr;
 struct rep;
 struct http_server;
+struct analytics;
 
 struct ferryd {
 	struct server_snaps snaps;     /* the current configuration; reload swaps it */
@@ -27,6 +28,7 @@ struct ferryd {
 	struct counters    *counters;  /* rate limits, warm-up caps: any thread */
 	struct rep         *rep;       /* tenants' reputation windows, enforcement: any thread */
 	struct qmgr        *qmgr;
+	struct analytics   *analytics; /* delivery statistics (an events observer) */
 	struct server       server;    /* listening sockets, workers, connection limits */
 	struct http_server *http;      /* the HTTP API's sockets and threads */
 };

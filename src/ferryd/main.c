@@ -22,6 +22,7 @@
 #include "conf/conf.h"
 #include "control/control.h"
 #include "delivery/deliver.h"
+#include "metrics/metrics.h"
 #include "ferryd/ferryd.h"
 #include "ferryd/ferryd_notify.h"
 #include "ferryd/ferryd_spool.h"
@@ -35,7 +36,10 @@
 #include "state/counters.h"
 #include "reputation/rep.h"
 #include "state/state.h"
+#include "events/outbox.h"
+#include "analytics/analytics.h"
 #include "util/log.h"
+#include "webhook/webhook_sender.h"
 
 #define FERRY_VERSION "0.1.0"
 
@@ -218,6 +222,24 @@ ferryd_rep_open(struct ferryd *srv, const struct conf *c)
 	rep_autoeval(srv->rep, true);
 }
 
+/* The delivery statistics (src/analytics/): counted from every event the
+ * outbox sees, written by their own thread. Statistics are not mail: when
+ * they cannot start ferryd runs without them. */
+static void
+ferryd_analytics_open(struct ferryd *srv, const struct conf *c)
+{
+	char err[1024];
+
+	srv->analytics = analytics_open(c->state_db, true, err, sizeof(err));
+	if (srv->analytics == NULL)
+		log_error("event=stats-unavailable error=\"%s\"", err);
+	else if (outbox_observe(analytics_event_note, srv->analytics) != 0) {
+		log_error("event=stats-unavailable error=\"no room for another events observer\"");
+		analytics_close(srv->analytics);
+		srv->analytics = NULL;
+	}
+}
+
 static SSL_CTX *
 ferryd_tls_load(const struct conf *c, const struct ferryd_ids *ids)
 {
@@ -305,6 +327,29 @@ ferryd_reload_restart_needed(struct ferryd *srv, const struct conf *c)
 	return name;
 }
 
+/* The webhook sender's options (also on reload). */
+static void
+ferryd_webhooks_set(const struct conf *c)
+{
+	struct webhook_opts o;
+
+	webhook_opts_from_conf(&o, c);
+	webhook_sender_set(&o);
+}
+
+/* After the privilege drop (its thread opens the state database as the
+ * run user) and after the outbox, whose commits wake it. */
+static void
+ferryd_webhooks_start(struct ferryd *srv, const struct conf *c)
+{
+	struct webhook_opts o;
+	char err[1024];
+
+	webhook_opts_from_conf(&o, c);
+	if (webhook_sender_start(srv->state, &o, err, sizeof(err)) < 0)
+		log_fatal("event=fatal reason=\"%s\"", err);
+}
+
 static void
 ferryd_reload(struct ferryd *srv, const char *path, const struct ferryd_ids *ids,
     const struct ferryd_spool *fs)
@@ -339,6 +384,7 @@ ferryd_reload(struct ferryd *srv, const char *path, const struct ferryd_ids *ids
 		rep_limits_set(srv->rep, &l);
 	}
 	server_snap_set(&srv->snaps, c, ctx);
+	ferryd_webhooks_set(c);
 	if (srv->qmgr != NULL)
 		qmgr_conf_changed(srv->qmgr);   /* delivery on, new limits: now, not at the next tick */
 	log_info("event=reloaded config=%s", path ? path : "(embedded)");
@@ -454,6 +500,7 @@ main(int argc, char **argv)
 	ferryd_fd_limit_raise();
 	ids = ferryd_run_user(c);
 	ferryd_log_setup(c, &ids);
+	webhook_sender_init();        /* before other threads and the outbox */
 	pthread_mutex_init(&srv.snaps.lock, NULL);
 	server_init(&srv.server, &srv.snaps);
 	srv.spool = spool_open(c->spool_dir, ids.uid, ids.gid, c->spool_syncfs, err, sizeof(err));
@@ -469,6 +516,8 @@ main(int argc, char **argv)
 		log_fatal("event=fatal reason=\"%s\"", err);
 	ferryd_state_open(&srv, c, &ids);
 	auth_store_set_state(srv.auth, srv.state);
+	metrics_init(FERRY_VERSION, srv.state);   /* tenant names for the metrics */
+	outbox_observe(metrics_event_note, NULL);  /* counters by tenant and category, latency */
 	sender_init();
 	spool_recover(srv.spool);
 	nworkers = ferryd_worker_count(c);
@@ -482,6 +531,11 @@ main(int argc, char **argv)
 	ferryd_privileges_drop(&ids);
 	ferryd_spool_check(&fs, c, srv.state, ctx != NULL);
 	ferryd_rep_open(&srv, c);
+	ferryd_analytics_open(&srv, c);    /* an observer: registered before the outbox starts */
+	/* events of every outcome (webhooks, API, metrics read them) */
+	if (srv.state != NULL && outbox_start(c->state_db, err, sizeof(err)) < 0)
+		log_fatal("event=fatal reason=\"%s\"", err);
+	ferryd_webhooks_start(&srv, c);
 	if (spool_committer_start(srv.spool) < 0)
 		log_fatal("event=fatal reason=\"cannot start the spool committer\"");
 	server_snap_set(&srv.snaps, c, ctx);
@@ -507,9 +561,12 @@ main(int argc, char **argv)
 	control_stop(ctl);
 	qmgr_stop(srv.qmgr);          /* deliveries in progress finish first */
 	spool_committer_stop(srv.spool);
+	webhook_sender_stop();         /* before the state closes; in-flight POSTs are sent again */
 	auth_store_free(srv.auth);     /* its threads use the state */
 	rep_close(srv.rep);            /* after SMTP and delivery, which note into it */
 	counters_close(srv.counters);
+	outbox_stop();                 /* last: every module above emits events */
+	analytics_close(srv.analytics);  /* after the outbox: its last events count */
 	state_close(srv.state);
 	server_workers_free(&srv.server);
 	sender_shutdown();

@@ -27,6 +27,7 @@ struct conf;
 struct spool;
 struct qmgr;
 struct rep;
+struct counters;
 struct evkeyvalq;
 
 /* What handlers may use (per listener thread; conf is the current one). */
@@ -36,6 +37,7 @@ struct api_env {
 	struct spool      *spool;
 	struct qmgr       *qmgr;
 	struct rep        *rep;
+	struct counters   *counters;   /* tenants' rate limits (the SMTP listeners' own) */
 };
 
 enum api_auth {

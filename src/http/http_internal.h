@@ -19,8 +19,9 @@ struct event_base;
 struct evhttp;
 struct evhttp_request;
 
-/* The routes, ended by a row with a NULL method (api_routes.c). */
-extern const struct api_route api_routes[];
+/* Every route, ended by a row with a NULL method (api_routes.c: the
+ * modules' tables joined once; never freed, like a static table). */
+const struct api_route *api_routes_all(void);
 
 #define HTTP_PATH_MAX      2048   /* a request's path, as sent */
 #define HTTP_HEADERS_MAX   (64 * 1024)

@@ -230,7 +230,7 @@ http_call_route(struct http_thread *t, struct evhttp_request *req, struct http_c
 	bool get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
 	int rc;
 
-	switch (http_route_match(api_routes, get || head ? "GET" : method, path, &m)) {
+	switch (http_route_match(api_routes_all(), get || head ? "GET" : method, path, &m)) {
 	case HTTP_MATCH_OK:     /* HEAD as GET: evhttp leaves the body out */
 		http_route_run(t, req, &m, x);
 		return;

@@ -437,7 +437,13 @@ test_defaults(void **state)
 	assert_int_equal(c->suppress_soft_threshold, 3);
 	assert_int_equal(c->suppress_soft_window, 7 * 86400);
 	assert_int_equal(c->suppress_soft_expiry, 30 * 86400);
+	assert_int_equal(c->webhook_batch_max, 100);
+	assert_int_equal(c->webhook_timeout, 10);
+	assert_int_equal(c->webhook_retry_min, 30);
+	assert_int_equal(c->webhook_retry_limit, 86400);
+	assert_int_equal(c->webhook_concurrency, 16);
 	conf_free(c);
+	expect_error("webhook_batch_max 0\n", "1: webhook_batch_max: 0 is out of range [1, 1000]");
 	expect_error("suppress_soft_window 30s\n",
 	    "1: suppress_soft_window: 30 is out of range [60, 31536000]");
 	expect_error("suppress_soft_threshold 0\n", "1: suppress_soft_threshold: 0 is out of range [1, 1000]");
