@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "conf/conf.h"
+#include "events/outbox.h"
 #include "metrics/metrics_internal.h"
 #include "queue/qmgr.h"
 #include "state/state.h"
@@ -386,6 +387,19 @@ metrics_render_hist(struct mbuf *b, const char *name, const char *help, const st
 	mbuf_printf(b, "%s_sum %s\n%s_count %" PRIu64 "\n", name, le, name, cum);
 }
 
+/* The events outbox (src/events/outbox.h): a backlog means the state
+ * database is not keeping up, and webhooks and the API lag behind. */
+static void
+metrics_render_events(struct mbuf *b)
+{
+	mbuf_family(b, "ferry_events_pending", "gauge",
+	    "Events waiting in memory for the state database.");
+	mbuf_gauge(b, "ferry_events_pending", NULL, NULL, (long long)outbox_pending());
+	mbuf_family(b, "ferry_events_dropped_total", "counter",
+	    "Events dropped because too many were waiting (mail is unaffected).");
+	mbuf_counter(b, "ferry_events_dropped_total", NULL, NULL, NULL, NULL, outbox_dropped());
+}
+
 /* ---- the whole text -------------------------------------------------------------- */
 
 char *
@@ -401,6 +415,7 @@ metrics_render(struct qmgr *q, struct state *st, size_t *len)
 	metrics_render_fixed(&b);
 	metrics_render_tenants(&b, st != NULL ? st : metrics_reg.st);
 	metrics_render_queue(&b, q);
+	metrics_render_events(&b);
 	metrics_render_hist(&b, "ferry_delivery_latency_seconds",
 	    "Seconds from a message's acceptance to the delivery of a recipient.", &metrics_reg.delivery);
 	metrics_render_hist(&b, "ferry_smtp_transaction_seconds",

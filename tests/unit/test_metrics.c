@@ -105,7 +105,7 @@ test_families(void **state)
 			assert_string_equal(name, family);
 		}
 	}
-	assert_int_equal(families, 20);   /* without a queue manager: no ferry_queue_messages */
+	assert_int_equal(families, 22);   /* without a queue manager: no ferry_queue_messages */
 	free(text);
 }
 
