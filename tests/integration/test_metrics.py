@@ -211,5 +211,18 @@ class MetricsTest(unittest.TestCase):
         self.assertNotIn(token, self.f.log_text())
 
 
+class MetricsCtlTest(unittest.TestCase):
+    def test_usage_and_no_ferryd(self):
+        f = Ferryd()       # never started: no control socket
+        os.makedirs(f.spool, mode=0o700)
+        r = f.ctl("metrics", "now", check=False)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("metrics", r.stderr)
+        r = f.ctl("metrics", check=False)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("is ferryd running?", r.stderr)
+        self.assertEqual(r.stdout, "")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
