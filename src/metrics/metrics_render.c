@@ -146,6 +146,11 @@ metrics_render_conns(struct mbuf *b)
 	for (size_t i = 0; i < n; i++)
 		mbuf_counter(b, "ferry_connections_inbound_total", "listener", conf_role_name(roles[i]),
 		    NULL, NULL, LOAD(metrics_reg.conn_in_total[roles[i]]));
+	mbuf_family(b, "ferry_connections_refused_total", "counter",
+	    "SMTP connections turned away at accept by a connection limit, by listener role.");
+	for (size_t i = 0; i < n; i++)
+		mbuf_counter(b, "ferry_connections_refused_total", "listener", conf_role_name(roles[i]),
+		    NULL, NULL, LOAD(metrics_reg.conn_in_refused[roles[i]]));
 	mbuf_family(b, "ferry_connections_outbound", "gauge",
 	    "Outbound SMTP and LMTP connections open now (busy or idle).");
 	mbuf_gauge(b, "ferry_connections_outbound", NULL, NULL, LOAD(metrics_reg.conn_out));
