@@ -272,11 +272,14 @@ metrics_rows_merge(struct metrics_row *rows, size_t n)
 static struct metrics_row *
 metrics_rows_collect(struct state *st, size_t *n)
 {
-	struct metrics_row *rows = xcalloc(METRICS_TENANT_BUCKETS + 2, sizeof(*rows));
+	/* room for the slots claimed now (one claimed meanwhile waits for the
+	 * next render), none and other */
+	size_t cap = (size_t)atomic_load(&metrics_reg.ntenants) + 2;
+	struct metrics_row *rows = xcalloc(cap, sizeof(*rows));
 	size_t k = 0;
 
 	metrics_row_load(&rows[k++], &metrics_reg.tenant_none);
-	for (size_t i = 0; i < METRICS_TENANT_BUCKETS; i++) {
+	for (size_t i = 0; i < METRICS_TENANT_BUCKETS && k < cap - 1; i++) {
 		long long id = atomic_load_explicit(&metrics_reg.tenants[i].id, memory_order_acquire);
 		if (id == 0)
 			continue;
