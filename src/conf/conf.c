@@ -21,6 +21,11 @@
 
 #include "util/xmalloc.h"
 
+/* Where `make install` puts the dashboard (dist/CMakeLists.txt sets it). */
+#ifndef FERRY_WWW_DIR
+#define FERRY_WWW_DIR "/usr/share/ferry/www"
+#endif
+
 /* The embedded default: loopback only, high ports, ./var, domain localhost. */
 static void
 conf_embedded_apply(struct conf *c)
@@ -29,6 +34,7 @@ conf_embedded_apply(struct conf *c)
 		{ "mx", "127.0.0.1:2525" },
 		{ "submission", "127.0.0.1:2587" },
 		{ "submissions", "127.0.0.1:2465" },
+		{ "http", "127.0.0.1:8025" },
 	};
 	char *argv[3];
 	struct conf_parse p = { .c = c, .file = "(embedded)", .seen = c->option_lines };
@@ -36,7 +42,7 @@ conf_embedded_apply(struct conf *c)
 
 	p.err = err;
 	p.errlen = sizeof(err);
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < sizeof(listens) / sizeof(listens[0]); i++) {
 		argv[0] = "listen";
 		argv[1] = (char *)listens[i][0];
 		argv[2] = (char *)listens[i][1];
@@ -72,6 +78,25 @@ conf_path_join(const char *dir, const char *name)
 
 	snprintf(s, n, "%s/%s", dir, name);
 	return s;
+}
+
+/* The HTTP API's files: the admin token beside the state database (the
+ * other secret ferryd makes); the dashboard from the source tree for the
+ * embedded default (`make run`), else where `make install` puts it. */
+static void
+conf_http_finish(struct conf *c)
+{
+	const char *slash = strrchr(c->state_db, '/');
+	size_t n;
+
+	if (c->http_admin_token_file == NULL) {
+		n = slash != NULL ? (size_t)(slash - c->state_db) : 1;
+		c->http_admin_token_file = xmalloc(n + sizeof("/admin.token"));
+		snprintf(c->http_admin_token_file, n + sizeof("/admin.token"), "%.*s/admin.token", (int)n,
+		    slash != NULL ? c->state_db : ".");
+	}
+	if (c->http_www_dir == NULL)
+		c->http_www_dir = xstrdup(c->path == NULL ? "dist/www" : FERRY_WWW_DIR);
 }
 
 /* The submission socket for ferry-sendmail; "none" disables it. */
@@ -128,6 +153,7 @@ conf_finish(struct conf *c)
 	}
 	if (c->complaint_local_part == NULL)
 		c->complaint_local_part = xstrdup("fbl");
+	conf_http_finish(c);
 	conf_local_listener_add(c);
 	conf_shaping_finish(c);
 	conf_bounce_finish(c);
@@ -242,6 +268,11 @@ conf_free(struct conf *c)
 		free(c->listeners[i].source);
 	}
 	free(c->listeners);
+	for (size_t i = 0; i < c->nhttp_listeners; i++)
+		free(c->http_listeners[i].text);
+	free(c->http_listeners);
+	free(c->http_admin_token_file);
+	free(c->http_www_dir);
 	conf_strv_free(c->domains, c->ndomains);
 	conf_strv_free(c->mailboxes, c->nmailboxes);
 	for (size_t i = 0; i < c->naliases; i++) {
@@ -258,6 +289,7 @@ conf_free(struct conf *c)
 	free(c->complaint_local_part);
 	free(c->outbound_source);
 	free(c->state_db);
+	free(c->http_public_url);
 	free(c->shaping_rules);
 	shape_rules_free(c->shaping);
 	conf_bounce_free(c);
@@ -353,6 +385,8 @@ conf_role_name(enum conf_role r)
 	case CONF_ROLE_SUBMISSION:  return "submission";
 	case CONF_ROLE_SUBMISSIONS: return "submissions";
 	case CONF_ROLE_LOCAL:       return "local";
+	case CONF_ROLE_HTTP:        return "http";
+	case CONF_ROLE_HTTPS:       return "https";
 	}
 	return "?";
 }

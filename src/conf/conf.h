@@ -15,8 +15,11 @@
 
 #include "util/netaddr.h"
 
-/* local: the Unix socket ferry-sendmail submits through (trusted, no TLS). */
-enum conf_role { CONF_ROLE_MX, CONF_ROLE_SUBMISSION, CONF_ROLE_SUBMISSIONS, CONF_ROLE_LOCAL };
+/* local: the Unix socket ferry-sendmail submits through (trusted, no TLS).
+ * http, https: the HTTP API and dashboard (src/http/); kept apart from the
+ * SMTP listeners, in conf->http_listeners. */
+enum conf_role { CONF_ROLE_MX, CONF_ROLE_SUBMISSION, CONF_ROLE_SUBMISSIONS, CONF_ROLE_LOCAL,
+	CONF_ROLE_HTTP, CONF_ROLE_HTTPS };
 
 struct conf_milter;
 
@@ -208,6 +211,15 @@ struct conf {
 	long long abuse_hard_bounce_throttle, abuse_unknown_throttle;
 	long long abuse_spike_factor, abuse_spike_min, abuse_throttle_rate;
 
+	/* The HTTP API and dashboard (src/http/, docs/api.md): "listen http|https"
+	 * lines (never given to the SMTP server), and their options. */
+	struct conf_listener *http_listeners;
+	size_t                nhttp_listeners;
+	long long http_threads;
+	long long http_max_body;
+	char *http_admin_token_file;       /* default: admin.token beside state_db */
+	char *http_www_dir;                /* the dashboard's files */
+	char *http_public_url;             /* base of links ferry hands out; NULL: none */
 	/* Webhooks (src/webhook/, docs/configuration.md WEBHOOKS): events per
 	 * POST, seconds per POST, the first backoff, seconds of failure before
 	 * a batch is dropped, POSTs in flight at once. */

@@ -98,6 +98,27 @@ conf_listen_option(struct conf_parse *p, struct conf_listener *l, const char *o)
 	return conf_fail(p, "listen: unknown option '%s' (source=IP, milters=NAME[,NAME])", o);
 }
 
+/* "listen http|https ADDRESS:PORT": the HTTP API's listeners, in their own
+ * array so that the SMTP server never sees them. No options. */
+static int
+conf_listen_http_add(struct conf_parse *p, enum conf_role role, char **argv, int argc)
+{
+	struct conf *c = p->c;
+	struct conf_listener *l;
+
+	if (argc != 3)
+		return conf_fail(p, "usage: listen %s ADDRESS:PORT (no options)", argv[1]);
+	c->http_listeners = xrealloc(c->http_listeners, (c->nhttp_listeners + 1) * sizeof(*l));
+	l = &c->http_listeners[c->nhttp_listeners++];
+	memset(l, 0, sizeof(*l));
+	l->role = role;
+	l->line = p->line;
+	l->text = xstrdup(argv[2]);
+	if (netaddr_listen_parse(argv[2], &l->ss, &l->sslen) < 0)
+		return conf_fail(p, "listen: bad address '%s' (want IP:PORT, [IPv6]:PORT or *:PORT)", argv[2]);
+	return 0;
+}
+
 int
 conf_listen_add(struct conf_parse *p, char **argv, int argc)
 {
@@ -106,12 +127,15 @@ conf_listen_add(struct conf_parse *p, char **argv, int argc)
 	enum conf_role role;
 
 	if (argc < 3 || argc > 5)
-		return conf_fail(p, "usage: listen mx|submission|submissions ADDRESS:PORT [source=IP] "
-		    "[milters=NAME[,NAME]]");
+		return conf_fail(p, "usage: listen mx|submission|submissions|http|https ADDRESS:PORT "
+		    "[source=IP] [milters=NAME[,NAME]]");
 	if (strcmp(argv[1], "mx") == 0) role = CONF_ROLE_MX;
 	else if (strcmp(argv[1], "submission") == 0) role = CONF_ROLE_SUBMISSION;
 	else if (strcmp(argv[1], "submissions") == 0) role = CONF_ROLE_SUBMISSIONS;
-	else return conf_fail(p, "listen: unknown role '%s' (mx, submission or submissions)", argv[1]);
+	else if (strcmp(argv[1], "http") == 0) return conf_listen_http_add(p, CONF_ROLE_HTTP, argv, argc);
+	else if (strcmp(argv[1], "https") == 0) return conf_listen_http_add(p, CONF_ROLE_HTTPS, argv, argc);
+	else return conf_fail(p, "listen: unknown role '%s' (mx, submission, submissions, http or https)",
+	    argv[1]);
 	if (conf_keys_unique(p, argv, argc, 3) < 0)
 		return -1;
 	c->listeners = xrealloc(c->listeners, (c->nlisteners + 1) * sizeof(*l));

@@ -82,6 +82,22 @@ conf_complaint_local_valid(const char *s)
 	return s[0] != '.' && s[n - 1] != '.';
 }
 
+/* http:// or https://, a host, no space, quote or trailing slash: links
+ * are this plus a path. */
+static bool
+conf_public_url_valid(const char *s)
+{
+	size_t n = strlen(s), skip = strncmp(s, "https://", 8) == 0 ? 8 :
+	    strncmp(s, "http://", 7) == 0 ? 7 : 0;
+
+	if (skip == 0 || n <= skip || n > 200 || s[n - 1] == '/')
+		return false;
+	for (size_t i = skip; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f || strchr("\"'<>\\?#", s[i]))
+			return false;
+	return true;
+}
+
 static bool
 conf_log_level_valid(const char *s)
 {
@@ -205,6 +221,13 @@ static const struct conf_option conf_options[] = {
 	OPT_TIME(suppress_soft_window,      60, 365 * 86400, 7 * 86400),
 	OPT_TIME(suppress_soft_expiry,      0, 3650 * 86400, 30 * 86400),   /* 0: never expires */
 
+	/* The HTTP API and dashboard (src/http/; "listen http|https" above) */
+	OPT_INT(http_threads,               1, 64, 2),
+	OPT_SIZE(http_max_body,             1024, 1LL << 31, 37748736),   /* 36 MiB */
+	OPT_PATH(http_admin_token_file),
+	OPT_PATH(http_www_dir),
+	OPT_STR(http_public_url, http_public_url, conf_public_url_valid,
+	    "an http:// or https:// URL without a trailing slash"),
 	/* Webhooks (src/webhook/) */
 	OPT_INT(webhook_batch_max,          1, 1000, 100),
 	OPT_TIME(webhook_timeout,           1, 300, 10),

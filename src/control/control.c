@@ -7,7 +7,7 @@
  *
  * Protocol (every line ends in LF; a request is at most CONTROL_LINE_MAX
  * octets and must arrive within CONTROL_TIMEOUT_MS):
- *   request = command [SP id] LF | "summary" LF
+ *   request = command [SP id] LF | "summary" LF | "metrics" LF
  *           | ("release-tenant" | "suspend-tenant" | "resume-tenant") SP tenant LF
  *           | ("suspend-site" | "resume-site") SP site LF
  *   command = "list" | "show" | "hold" | "release" | "delete" | "requeue"
@@ -31,6 +31,8 @@
  * tenant); the counts are decimal (never negative); suspended "0" or "1";
  * shaping "" or what traffic shaping holds in force. A name or shaping
  * text past 1024 octets (a source past 128) is cut and ends in "...".
+ * For metrics (ferryctl metrics): the Prometheus text of GET /metrics,
+ * one data line per line of it (src/metrics/metrics_render.c).
  * suspend-* and resume-* (ferryctl queue suspend|resume) stop or restart
  * delivery (qmgr_suspend) and answer OK or ERR only; resuming what is not
  * suspended is an ERR.
@@ -193,14 +195,6 @@ control_reply_end(struct control_conn *cc, int rc)
 }
 
 /* ---- requests -------------------------------------------------------------- */
-
-static bool
-control_id_valid(const char *s)
-{
-	size_t n = strspn(s, "0123456789ABCDEF");
-
-	return n == SPOOL_ID_LEN && s[n] == '\0';
-}
 
 /* Split line (NUL-terminated, no LF) into words at spaces; up to max. */
 static int

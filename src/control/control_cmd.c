@@ -9,9 +9,11 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "control/control_internal.h"
+#include "metrics/metrics.h"
 #include "spool/spool_env.h"
 
 /* A qmgr_view_fn: one message as "msg", "error" and "rcpt" lines. */
@@ -101,31 +103,15 @@ control_cmd_show(struct control_conn *cc, const struct control_req *r)
 	return 0;
 }
 
-#define CONTROL_STATE_MAX 16
-
-/* A qmgr_view_fn keeping the state of a message (arg: CONTROL_STATE_MAX). */
-static void
-control_state_get(void *arg, const struct qmgr_view *v)
-{
-	snprintf(arg, CONTROL_STATE_MAX, "%s", v->state);
-}
-
 /* The queue manager said no: find out why, for the operator. */
 static int
 control_action_explain(struct control_conn *cc, const struct control_req *r)
 {
-	const char *cmd = r->cmd->name;
-	char state[CONTROL_STATE_MAX] = "";
+	char why[CONTROL_WHY_MAX];
 
-	if (qmgr_show(cc->c->q, r->id, control_state_get, state) < 0)
+	if (qmgr_refusal(cc->c->q, r->cmd->name, r->id, why, sizeof(why)) < 0)
 		return control_fail(cc, "no such message");
-	if (strcmp(cmd, "hold") == 0 && strcmp(state, "hold") == 0)
-		return control_fail(cc, "message is already held");
-	if (strcmp(cmd, "release") == 0 && strcmp(state, "hold") != 0)
-		return control_fail(cc, "message is not held (it is %s)", state);
-	if (strcmp(state, "hold") == 0)
-		return control_fail(cc, "message is held: release it first");
-	return control_fail(cc, "cannot %s a %s message now", cmd, state);
+	return control_fail(cc, "%s", why);
 }
 
 static int
@@ -168,6 +154,21 @@ control_cmd_summary(struct control_conn *cc, const struct control_req *r)
 	return 0;
 }
 
+/* The metrics as GET /metrics shows them (Prometheus text format): for
+ * operators without the HTTP listener. The text holds no control
+ * character but LF (metrics_render.c), so it cannot end the reply early. */
+static int
+control_cmd_metrics(struct control_conn *cc, const struct control_req *r)
+{
+	size_t len;
+	char *text = metrics_render(cc->c->q, NULL, &len);
+
+	(void)r;
+	control_out(cc, text, len);
+	free(text);
+	return 0;
+}
+
 /* Suspend or resume a site (a destination) or a tenant's delivery. */
 static int
 control_cmd_suspend(struct control_conn *cc, const struct control_req *r)
@@ -198,6 +199,7 @@ static const struct control_cmd control_cmds[] = {
 	{ "flush",   CONTROL_ARG_OPT_ID, true,  control_cmd_action, qmgr_flush, false },
 	{ "release-tenant", CONTROL_ARG_TENANT, true, control_cmd_release_tenant, NULL, false },
 	{ "summary",        CONTROL_ARG_NONE,   false, control_cmd_summary, NULL, false },
+	{ "metrics",        CONTROL_ARG_NONE,   false, control_cmd_metrics, NULL, false },
 	{ "suspend-site",   CONTROL_ARG_SITE,   true, control_cmd_suspend, NULL, true },
 	{ "resume-site",    CONTROL_ARG_SITE,   true, control_cmd_suspend, NULL, false },
 	{ "suspend-tenant", CONTROL_ARG_TENANT, true, control_cmd_suspend, NULL, true },

@@ -181,6 +181,14 @@ control_site_name_valid(const char *s)
 }
 
 bool
+control_id_valid(const char *s)
+{
+	size_t n = strspn(s, "0123456789ABCDEF");
+
+	return n == SPOOL_ID_LEN && s[n] == '\0';
+}
+
+bool
 control_tenant_id_parse(const char *s, long long *id)
 {
 	size_t n = strspn(s, "0123456789");

@@ -42,6 +42,10 @@ int control_summary_parse(char *line, struct qmgr_summary_row *row);
  * "lmtp:/path", "[192.0.2.1]"). */
 bool control_site_name_valid(const char *s);
 
+/* A queue id: SPOOL_ID_LEN upper-case hex digits (the control socket's
+ * requests and the HTTP API's /v1/queue/messages/{id}). */
+bool control_id_valid(const char *s);
+
 /* A tenant id: 1..18 digits, not 0. */
 bool control_tenant_id_parse(const char *s, long long *id);
 

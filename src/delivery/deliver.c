@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "events/outbox.h"
 #include "net/tls.h"
 #include "net/coro.h"
 #include <sodium.h>
@@ -196,6 +197,7 @@ deliver_outcomes(const struct conf *c, const struct spool_env *env, struct rcpt_
 			mta_reply_set(&r->reply, 554, "4.4.7 message expired after %lld days in the queue; last error: %.400s",
 			    c->max_queue_lifetime / 86400, why);
 			r->state = SPOOL_RCPT_FAILED;
+			r->expired = true;
 		}
 		deliver_log(c, env, r, attempts);
 	}
@@ -322,6 +324,8 @@ deliver_hold(struct deliver_ctx *d, const struct conf *c, const struct spool_env
 		snprintf(out->last_error, sizeof(out->last_error), "held: tenant %.64s is suspended",
 		    d->tenant.t.name);
 		log_info("event=held id=%s tenant=%s reason=\"tenant suspended\"", env->id, name);
+		outbox_emit(&(struct state_event){ .tenant_id = env->tenant_id, .kind = EV_HELD, .queue_id = env->id,
+		    .rcpt_index = -1, .sender = env->sender, .detail = "tenant suspended", .source = "suspension" });
 		return;
 	}
 	log_error("event=spool-error id=%s error=\"cannot move to hold/ for suspended tenant %s: %s\"",
@@ -541,7 +545,7 @@ deliver_attempt_close(void *arg)
 		deliver_finish(a->d, a->c, &a->env, a->fd, a->res, a->env.nrcpts, a->attempts, a->warned, a->out);
 		/* after finish: a failure whose notification could not be queued is
 		 * pending again, and is counted when it is final */
-		deliver_feedback_outcomes(a->d, a->c, &a->env, a->res, a->env.nrcpts);
+		deliver_feedback_outcomes(a->d, a->c, &a->env, a->attempts, a->res, a->env.nrcpts);
 	}
 	if (!a->stop) {
 		for (size_t i = 0; i < a->env.nrcpts && a->out->ndeferred > 0; i++)

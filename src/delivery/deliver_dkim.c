@@ -52,6 +52,8 @@ deliver_dkim_reset(struct deliver_ctx *d)
 	free(d->dkim);
 	d->dkim = NULL;
 	d->dkim_done = false;
+	dkim_prep_free(d->unsub_prep);
+	d->unsub_prep = NULL;
 }
 
 /* Drop one reference (dkim_lock held). */
@@ -183,7 +185,39 @@ dkim_tenant_sign(struct deliver_ctx *d, const struct spool_env *env, int fd)
 	pthread_mutex_unlock(&dkim_lock);
 }
 
-/* The header(s) to send before env's content, or NULL (no key applies). */
+/* A tenant that wants one-click unsubscribe headers: read the message
+ * once (header section, body hash, keys) to sign it per recipient with
+ * its own List-Unsubscribe (deliver_unsub.c). A message that already has
+ * the header (the tenant's own list) is signed once, as any other. false:
+ * not prepared (no public URL, unreadable): the usual signature. */
+static bool
+dkim_unsub_prepare(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env, int fd)
+{
+	struct dkim_tenant_keys tk = { .d = d, .env = env, .n = 0 };
+	struct dkim_prep *p = NULL;
+	int rc;
+
+	if (c->http_public_url == NULL || c->http_public_url[0] == '\0')
+		return false;
+	rc = dkim_prep_fd_with(dkim_tenant_keys_get, &tk, fd, env->content_off, env->content_len, &p);
+	pthread_mutex_lock(&dkim_lock);
+	for (size_t i = 0; i < tk.n; i++)
+		dkim_ref_put(tk.refs[i]);       /* the prep holds its own */
+	pthread_mutex_unlock(&dkim_lock);
+	if (rc != 0)
+		return false;
+	if (dkim_prep_has_field(p, "list-unsubscribe")) {
+		if (dkim_prep_sign(p, "", time(NULL), &d->dkim) < 0)
+			log_warn("event=dkim-failed id=%s reason=\"signing failed\"", env->id);
+		dkim_prep_free(p);
+		return true;
+	}
+	d->unsub_prep = p;
+	return true;
+}
+
+/* The header(s) to send before env's content, or NULL (no key applies, or
+ * signed per recipient: d->unsub_prep). */
 const char *
 deliver_dkim_prefix(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env, int fd)
 {
@@ -193,7 +227,8 @@ deliver_dkim_prefix(struct deliver_ctx *d, const struct conf *c, const struct sp
 	/* A tenant's mail carries the tenant's signatures only, never the
 	 * installation's (a tenant must not speak for the operator's domains). */
 	if (d->tenant.found) {
-		dkim_tenant_sign(d, env, fd);
+		if (!d->tenant.unsub || !dkim_unsub_prepare(d, c, env, fd))
+			dkim_tenant_sign(d, env, fd);
 		return d->dkim;
 	}
 	if (c->ndkim == 0)

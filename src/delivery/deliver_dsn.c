@@ -8,7 +8,6 @@
  */
 #include "delivery/deliver_internal.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,31 +18,11 @@
 #include "util/log.h"
 #include "util/xmalloc.h"
 
-struct dsn_wait {
-	pthread_mutex_t lock;
-	pthread_cond_t  cond;
-	bool            done;
-	int             error;
-};
-
-static void
-dsn_committed(void *arg, int error)
-{
-	struct dsn_wait *w = arg;
-
-	pthread_mutex_lock(&w->lock);
-	w->done = true;
-	w->error = error;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
-}
-
 /* Queue text as a message from <> to rcpt; returns 0 once durable. */
 static int
 dsn_queue(struct deliver_ctx *d, const char *rcpt, enum spool_dsn mark, const char *text, size_t len,
     char id[SPOOL_ID_LEN + 1])
 {
-	struct dsn_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
 	struct spool_msg *m = spool_msg_create(d->h->spool, id);
 	int rc = 0;
 
@@ -60,14 +39,11 @@ dsn_queue(struct deliver_ctx *d, const char *rcpt, enum spool_dsn mark, const ch
 		spool_msg_abort(m);
 		return -1;
 	}
-	spool_msg_commit(m, dsn_committed, &w);
-	pthread_mutex_lock(&w.lock);
-	while (!w.done)
-		pthread_cond_wait(&w.cond, &w.lock);
-	pthread_mutex_unlock(&w.lock);
-	if (w.error == 0 && d->h->queued != NULL)
+	if (spool_msg_commit_wait(m) != 0)
+		return -1;
+	if (d->h->queued != NULL)
 		d->h->queued(d->h->queued_arg, id, rcpt);
-	return w.error == 0 ? 0 : -1;
+	return 0;
 }
 
 static bool

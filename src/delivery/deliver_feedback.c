@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "events/outbox.h"
 #include "feedback/feedback.h"
 #include "reputation/rep.h"
 #include "util/log.h"
@@ -71,49 +72,90 @@ deliver_feedback_counts(const struct rcpt_result *r)
 	    (strcmp(status, "5.1.2") == 0 || strcmp(status, "5.1.10") == 0);
 }
 
-/* A peer's (or DNS's) permanent refusal of a tenant's recipient. */
+/* The event of one recipient's outcome in this attempt (fields only:
+ * the caller sets the kind). Strings point into env and r. */
 static void
-deliver_feedback_failure(struct deliver_ctx *d, const struct feedback *f, const struct spool_env *env,
-    const struct rcpt_result *r, time_t now)
+deliver_event_fill(const struct spool_env *env, const struct rcpt_result *r, int attempts, time_t now,
+    char *status, size_t statussz, struct state_event *e)
 {
 	const struct spool_rcpt *er = r->env_rcpt != NULL ? r->env_rcpt : r->r;
+	long idx = er - env->rcpts;
+
+	status[0] = '\0';
+	mta_reply_status(r->reply.text, status, statussz);
+	*e = (struct state_event){
+		.time = now, .tenant_id = env->tenant_id, .queue_id = env->id,
+		.rcpt_index = idx >= 0 && (size_t)idx < env->nrcpts ? (int)idx : -1, .rcpt = r->r->addr,
+		.status = status, .detail = r->reply.text, .code = r->reply.code, .sender = env->sender,
+		.source_ip = r->source_ip, .site = r->site[0] ? r->site : r->relay, .attempt = attempts + 1,
+		.delay = (long long)(now - env->arrival), .size = (long long)env->file_size,
+		.source = r->reply.local ? "local" : "peer",
+	};
+}
+
+static const char *
+deliver_event_kind(const struct rcpt_result *r)
+{
+	if (r->state == SPOOL_RCPT_DELIVERED)
+		return EV_DELIVERED;
+	if (r->state == SPOOL_RCPT_FAILED)
+		return r->expired ? EV_EXPIRED : EV_BOUNCED;
+	return EV_DEFERRED;
+}
+
+/* A peer's (or DNS's) permanent refusal of a tenant's recipient: the
+ * feedback loop classifies it and records the "bounced" event. */
+static void
+deliver_feedback_failure(struct deliver_ctx *d, const struct feedback *f, const struct spool_env *env,
+    const struct rcpt_result *r, const struct state_event *ev)
+{
 	struct feedback_failure x = {
 		.tenant_id = env->tenant_id, .tenant = d->tenant.found ? d->tenant.t.name : NULL,
-		.queue_id = env->id, .rcpt_index = (int)(er - env->rcpts), .rcpt = r->r->addr, .claimed = NULL,
+		.queue_id = env->id, .rcpt_index = ev->rcpt_index, .rcpt = r->r->addr, .claimed = NULL,
 		.code = r->reply.code, .status = NULL, .text = r->reply.text, .source = "sync", .report_id = "",
+		.delivery = ev,
 	};
 
-	if (x.rcpt_index < 0 || (size_t)x.rcpt_index >= env->nrcpts)
-		x.rcpt_index = -1;
-	if (feedback_failure_note(f, &x, now) < 0)
+	if (feedback_failure_note(f, &x, ev->time) < 0) {
 		log_error("event=feedback-failed id=%s error=\"cannot record a bounce event in the state database\"",
 		    env->id);
+		outbox_emit(ev);    /* unclassified, but not lost */
+	}
 }
 
 void
 deliver_feedback_outcomes(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env,
-    const struct rcpt_result *res, size_t n)
+    int attempts, const struct rcpt_result *res, size_t n)
 {
 	struct feedback f;
 	long long delivered = 0, deferred = 0;
 	time_t now = time(NULL);
+	bool tenant = env->tenant_id != 0 && env->dsn_kind == SPOOL_DSN_NONE && d->h->state != NULL;
 
-	if (env->tenant_id == 0 || env->report || env->dsn_kind != SPOOL_DSN_NONE || d->h->state == NULL)
-		return;
+	if (env->report)
+		return;     /* a report's outcome is the feedback loop's own events */
 	deliver_feedback_ctx(d, c, &f);
 	for (size_t i = 0; i < n; i++) {
 		const struct rcpt_result *r = &res[i];
+		struct state_event ev;
+		char status[16];
 		if (!r->attempted)
 			continue;
+		deliver_event_fill(env, r, attempts, now, status, sizeof(status), &ev);
+		ev.kind = deliver_event_kind(r);
 		if (r->state == SPOOL_RCPT_DELIVERED)
 			delivered++;
-		else if (r->state == SPOOL_RCPT_FAILED && deliver_feedback_counts(r))
-			deliver_feedback_failure(d, &f, env, r, now);
 		else if (r->state == SPOOL_RCPT_PENDING && !r->reply.local)
 			deferred++;      /* the receiver's deferral, not ferry's own pacing */
+		if (tenant && r->state == SPOOL_RCPT_FAILED && !r->expired && deliver_feedback_counts(r))
+			deliver_feedback_failure(d, &f, env, r, &ev);
+		else
+			outbox_emit(&ev);
 	}
-	if (f.rep != NULL && delivered > 0)
+	if (!tenant || f.rep == NULL)
+		return;
+	if (delivered > 0)
 		rep_note(f.rep, env->tenant_id, REP_DELIVERED, delivered, now);
-	if (f.rep != NULL && deferred > 0)
+	if (deferred > 0)
 		rep_note(f.rep, env->tenant_id, REP_DEFERRED, deferred, now);
 }

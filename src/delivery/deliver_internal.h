@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 
 #include "conf/conf.h"
+#include "dkim/dkim.h"
 #include "delivery/deliver.h"
 #include "delivery/mta_client.h"
 #include "dns/dns.h"
@@ -29,6 +30,9 @@ struct rcpt_result {
 	bool               no_expire;    /* deferred only by a warm-up cap: never bounced for age */
 	bool               suspended;    /* not tried: its site is suspended by the operator */
 	const char        *reason;       /* static log word for such a deferral, or NULL */
+	bool               expired;      /* failed for its age (max_queue_lifetime) */
+	char               source_ip[48];   /* the local address of the transaction, "" default */
+	char               site[256];    /* the destination site (cut), "" local */
 };
 
 /* The message's tenant as delivery needs it (read once per attempt). */
@@ -37,7 +41,8 @@ struct deliver_tenant {
 	struct state_tenant t;
 	const char         *pool;         /* the message's IP pool name, or NULL */
 	bool                verp;         /* return path b+TOKEN@bounce domain per recipient */
-	unsigned char       secret[32];   /* for the VERP tokens */
+	unsigned char       secret[32];   /* for the VERP and unsubscribe tokens */
+	bool                unsub;        /* one-click unsubscribe headers wanted (unsub.h) */
 };
 
 /* What every delivery on the outbound loop shares (loop thread only). */
@@ -59,6 +64,7 @@ struct deliver_ctx {
 	struct deliver_shared *sh;
 	char                *dkim;        /* this message's DKIM-Signature header(s) */
 	bool                 dkim_done;   /* dkim is made (or cannot be) */
+	struct dkim_prep    *unsub_prep;  /* set: List-Unsubscribe headers and DKIM per recipient */
 	struct deliver_tenant tenant;     /* this message's tenant (deliver_message) */
 	void               **load_token;  /* its count against its site (deliver_engine_run) */
 };
@@ -121,15 +127,23 @@ time_t deliver_next_midnight(time_t now);
 const char *deliver_dkim_prefix(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env, int fd);
 void deliver_dkim_reset(struct deliver_ctx *d);
 
+/* deliver_unsub.c: the header lines sent before the content to recipient
+ * r when d->unsub_prep is set: DKIM-Signature(s) covering List-Unsubscribe
+ * and List-Unsubscribe-Post (RFC 8058 4), then those two. malloc'd; NULL
+ * when nothing can be made. */
+char *deliver_unsub_prefix(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env,
+    const struct rcpt_result *r);
+
 /* deliver_tenant.c: read the tenant of env into d->tenant; 1: the tenant
  * is suspended (the caller holds the message), 0 go on, -1 state error. */
 /* deliver_feedback.c: the feedback loop (feedback.h). A report in the
  * queue is processed, its recipients' results set (250, or 451 to retry). */
 void deliver_report(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env, int fd,
     struct rcpt_result *res);
-/* A tenant's recipients' outcomes: bounces classified, counted. */
+/* The outcomes of an attempt as events (outbox); a tenant's permanent
+ * failures classified, suppressed and counted by the feedback loop. */
 void deliver_feedback_outcomes(struct deliver_ctx *d, const struct conf *c, const struct spool_env *env,
-    const struct rcpt_result *res, size_t n);
+    int attempts, const struct rcpt_result *res, size_t n);
 
 int deliver_tenant_load(struct deliver_ctx *d, const struct spool_env *env);
 /* Its delivery weight (1 for mail of no tenant). */

@@ -290,8 +290,11 @@ hop_try(struct deliver_ctx *d, const struct conf *c, const struct hop_plan *p,
 		rc = mta_send(conn, &m);
 		peer_dsn = mta_peer_dsn(conn);
 		p->lease->msgs++;
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			snprintf(g[i]->relay, sizeof(g[i]->relay), "%s", mta_peer_name(conn));
+			snprintf(g[i]->source_ip, sizeof(g[i]->source_ip), "%s", p->source ? p->source : "");
+			snprintf(g[i]->site, sizeof(g[i]->site), "%.255s", p->site);
+		}
 		hop_shape(d, c, p, rcpts, n);
 		if (rc < 0)
 			site_lease_close(d->sh->sites, p->lease);
@@ -469,6 +472,23 @@ hop_dkim_job(void *arg)
 	j->prefix = deliver_dkim_prefix(j->d, j->c, j->env, j->fd);
 }
 
+struct unsub_job {
+	struct deliver_ctx       *d;
+	const struct conf        *c;
+	const struct spool_env   *env;
+	const struct rcpt_result *r;
+	char                     *prefix;
+};
+
+/* A recipient's List-Unsubscribe and its signature: a worker's job. */
+static void
+hop_unsub_job(void *arg)
+{
+	struct unsub_job *j = arg;
+
+	j->prefix = deliver_unsub_prefix(j->d, j->c, j->env, j->r);
+}
+
 void
 deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_route *route,
     const char *domain, const struct spool_env *env, int fd, struct rcpt_result **g, size_t n)
@@ -505,10 +525,18 @@ deliver_remote(struct deliver_ctx *d, const struct conf *c, const struct conf_ro
 	if (!p->unix_path && (route == NULL || route->transport == CONF_TRANSPORT_MX) &&
 	    hop_drop_self(c, p, domain, &why) < 0)
 		group_fail(g, n, &why, "none");
-	else if (d->tenant.verp && !p->lmtp) {
-		/* One return path per recipient, so one transaction each. */
+	else if ((d->tenant.verp || d->unsub_prep != NULL) && !p->lmtp) {
+		/* One return path (and List-Unsubscribe) per recipient, so one
+		 * transaction each. */
 		for (size_t i = 0; i < n; i++) {
+			struct unsub_job j = { d, c, env, g[i], NULL };
+			if (d->unsub_prep != NULL) {
+				coro_offload(hop_unsub_job, &j);
+				p->dkim = j.prefix;
+			}
 			hop_transaction(d, c, p, env, fd, &g[i], 1);
+			p->dkim = d->dkim;
+			free(j.prefix);
 			if (i + 1 < n)
 				deliver_progress_save(d, env, fd, &g[i], 1);
 		}

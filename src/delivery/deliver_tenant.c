@@ -2,7 +2,8 @@
  * deliver_tenant.c - what delivery needs to know about a message's tenant
  * (queue record 'G'): whether it is suspended (then the message is held,
  * never bounced), its IP pool, and whether its return path is rewritten
- * to "b+TOKEN@<bounce domain>" (verp.h).
+ * to "b+TOKEN@<bounce domain>" (verp.h); whether its mail carries
+ * one-click unsubscribe headers (unsub.h).
  * SECURITY: the tenant id comes from our own queue file; the tenant's
  * settings are read from the state database at every attempt, so a
  * suspension applies to mail already queued.
@@ -12,7 +13,24 @@
 #include <string.h>
 
 #include "state/state_admin.h"
+#include "state/unsub.h"
 #include "util/log.h"
+
+/* One-click unsubscribe links go on the tenant's own mail, never on a
+ * bounce (null sender) or a DSN ferry makes. */
+static int
+deliver_tenant_unsub(struct deliver_tenant *t, struct deliver_ctx *d, const struct spool_env *env)
+{
+	bool on = false;
+
+	if (env->sender[0] == '\0' || env->dsn_kind != SPOOL_DSN_NONE)
+		return 0;
+	if (state_tenant_unsubscribe(d->h->state, env->tenant_id, &on) < 0 ||
+	    (on && !t->verp && state_verp_secret(d->h->state, t->secret) < 0))
+		return -1;
+	t->unsub = on;
+	return 0;
+}
 
 int
 deliver_tenant_load(struct deliver_ctx *d, const struct spool_env *env)
@@ -41,7 +59,7 @@ deliver_tenant_load(struct deliver_ctx *d, const struct spool_env *env)
 			return -1;
 		t->verp = true;
 	}
-	return 0;
+	return deliver_tenant_unsub(t, d, env);
 }
 
 int

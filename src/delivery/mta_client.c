@@ -32,6 +32,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "metrics/metrics.h"
 #include "net/tls.h"
 #include "net/coro.h"
 #include "util/netaddr.h"
@@ -276,6 +277,7 @@ conn_new(int fd, const struct mta_opts *o, const char *peer)
 	c->timeout_s = o->timeout_s > 0 ? o->timeout_s : 300;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	metrics_conn_outbound_open();
 	return c;
 }
 
@@ -288,6 +290,7 @@ conn_free(struct mta_conn *c)
 		SSL_free(c->ssl);
 	}
 	close(c->fd);
+	metrics_conn_outbound_close();
 	free(c);
 }
 
@@ -368,6 +371,7 @@ conn_starttls(struct mta_conn *c, const struct mta_opts *o, struct mta_reply *wh
 	}
 	c->verified = o->tls == MTA_TLS_VERIFY;
 	tls_describe(c->ssl, c->tls_info, sizeof(c->tls_info));
+	metrics_tls_session(METRICS_OUTBOUND, SSL_get_version(c->ssl));
 	return conn_hello(c, o, why);
 fail:
 	ERR_clear_error();

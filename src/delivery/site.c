@@ -18,7 +18,9 @@
 #include <time.h>
 
 #include "delivery/mta_client.h"
+#include "metrics/metrics.h"
 #include "net/coro.h"
+#include "events/outbox.h"
 #include "util/log.h"
 #include "util/strhash.h"
 #include "util/xmalloc.h"
@@ -516,6 +518,20 @@ site_shape_kind(enum shape_kind k)
 	return k == SHAPE_CONNECTIONS ? "connections" : k == SHAPE_RATE ? "rate" : "suspend";
 }
 
+/* A shaping action as an event (not a tenant's: tenant 0; the site, the
+ * rule and the reply that set it off). */
+static void
+site_shape_event(const struct site *s, const struct shape_action *a, const struct mta_reply *r)
+{
+	char detail[300];
+	struct state_event e = { .kind = EV_SHAPING, .rcpt_index = -1, .site = s->name, .source_ip = s->source,
+	    .code = r->code, .detail = detail, .source = a->rule };
+
+	snprintf(detail, sizeof(detail), "%s %lld for %llds: %.200s", site_shape_kind(a->kind),
+	    a->kind == SHAPE_SUSPEND ? 0 : a->value, a->duration, r->text);
+	outbox_emit(&e);
+}
+
 void
 site_shape(struct site_table *t, const char *name, const char *source, const struct shape_rules *rules,
     const struct mta_reply *r)
@@ -541,9 +557,11 @@ site_shape(struct site_table *t, const char *name, const char *source, const str
 		s->suspend_until = until;
 	snprintf(s->shape_rule, sizeof(s->shape_rule), "%s", a.rule);
 	snprintf(text, sizeof(text), "%d %s", r->code, r->text);
+	metrics_shaping_action(site_shape_kind(a.kind));
 	log_info("event=shaping site=%s source=%s rule=%s file=%s:%d action=%s value=%lld for=%llds reply=%s",
 	    s->name, s->source[0] ? s->source : "-", a.rule, a.file, a.line, site_shape_kind(a.kind),
 	    a.kind == SHAPE_SUSPEND ? 0 : a.value, a.duration, log_quote(reply, sizeof(reply), text, strlen(text)));
+	site_shape_event(s, &a, r);
 }
 
 /* Drop what expired; true when something did (logged). */

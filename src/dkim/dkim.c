@@ -475,50 +475,161 @@ dkim_sign_fd(struct dkim_key *const *keys, size_t nkeys, int fd, off_t off, uint
 	return dkim_sign_fd_with(dkim_keys_fixed, &kf, fd, off, len, now, out);
 }
 
+/* A message read for signing: its header section, the body hash and the
+ * keys that apply, kept to sign it again with header lines added. */
+struct dkim_prep {
+	char              *head;        /* the header section, hend octets */
+	size_t             hend;
+	unsigned char      bh[32];
+	char               domain[256]; /* the From: domain */
+	struct dkim_key  **keys;        /* own references to the keys that cover domain */
+	size_t             nkeys;
+};
+
+/* A reference of its own to k (the caller's may go before the prep does). */
+static struct dkim_key *
+dkim_key_ref(const struct dkim_key *k)
+{
+	struct dkim_key *c = xmalloc(sizeof(*c));
+
+	*c = *k;
+	EVP_PKEY_up_ref(c->pkey);
+	return c;
+}
+
+/* The keys of fn that cover domain, referenced into p. */
+static void
+dkim_prep_keys(struct dkim_prep *p, dkim_keys_fn fn, void *arg)
+{
+	struct dkim_key *const *keys;
+	size_t n = fn(arg, p->domain, &keys);
+
+	p->keys = xcalloc(n ? n : 1, sizeof(*p->keys));
+	for (size_t i = 0; i < n; i++)
+		if (domain_covers(keys[i]->domain, p->domain))
+			p->keys[p->nkeys++] = dkim_key_ref(keys[i]);
+}
+
+/* Hash the body: the rest of head after hend, then the file from done on. */
+static int
+dkim_prep_body(struct dkim_prep *p, const char *head, size_t want, int fd, off_t off, uint64_t len)
+{
+	struct dkim_body *b = xmalloc(sizeof(*b));
+	char *chunk = xmalloc(DKIM_CHUNK);
+	int rc = 0;
+
+	body_hash_start(b);
+	body_feed(b, head + p->hend, want - p->hend);
+	for (uint64_t done = want; done < len && rc == 0;) {
+		size_t w = len - done > DKIM_CHUNK ? DKIM_CHUNK : (size_t)(len - done);
+		ssize_t r = pread(fd, chunk, w, off + (off_t)done);
+		if (r <= 0)
+			rc = -1;
+		else {
+			body_feed(b, chunk, (size_t)r);
+			done += (uint64_t)r;
+		}
+	}
+	if (rc == 0)
+		body_end(b, p->bh);
+	EVP_MD_CTX_free(b->md);
+	free(b);
+	free(chunk);
+	return rc;
+}
+
+int
+dkim_prep_fd_with(dkim_keys_fn fn, void *arg, int fd, off_t off, uint64_t len, struct dkim_prep **out)
+{
+	size_t want = len < DKIM_HEADERS_MAX ? (size_t)len : DKIM_HEADERS_MAX, nf;
+	char *head = xmalloc(want + 1);
+	ssize_t n = pread(fd, head, want, off);
+	struct dkim_field *f;
+	struct dkim_prep *p;
+
+	*out = NULL;
+	if (n != (ssize_t)want) {
+		free(head);
+		return -1;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->hend = headers_end(head, want);
+	if (p->hend == want && want < len) {     /* headers too long to sign */
+		free(head);
+		free(p);
+		return -1;
+	}
+	f = dkim_fields(head, p->hend, &nf);
+	/* no From: domain, or no key for it: leave the body unread */
+	if (from_domain(f, nf, p->domain, sizeof(p->domain)))
+		dkim_prep_keys(p, fn, arg);
+	free(f);
+	if (p->nkeys > 0 && dkim_prep_body(p, head, want, fd, off, len) != 0) {
+		free(head);
+		dkim_prep_free(p);
+		return -1;
+	}
+	p->head = xrealloc(head, p->hend + 1);
+	*out = p;
+	return 0;
+}
+
+bool
+dkim_prep_has_field(const struct dkim_prep *p, const char *name)
+{
+	size_t nf;
+	struct dkim_field *f = dkim_fields(p->head, p->hend, &nf);
+	bool found = fields_take(f, nf, name) != NULL;
+
+	free(f);
+	return found;
+}
+
+int
+dkim_prep_sign(const struct dkim_prep *p, const char *extra, time_t now, char **out)
+{
+	size_t el = strlen(extra), nf;
+	char *all;
+	struct dkim_field *f;
+	int rc;
+
+	*out = NULL;
+	if (p->nkeys == 0)
+		return 0;
+	/* the added lines come first, as they are sent */
+	all = xmalloc(el + p->hend + 1);
+	memcpy(all, extra, el);
+	memcpy(all + el, p->head, p->hend);
+	f = dkim_fields(all, el + p->hend, &nf);
+	rc = dkim_sign_all(p->keys, p->nkeys, f, nf, p->domain, p->bh, now, out);
+	free(f);
+	free(all);
+	return rc;
+}
+
+void
+dkim_prep_free(struct dkim_prep *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->nkeys; i++)
+		dkim_key_free(p->keys[i]);
+	free(p->keys);
+	free(p->head);
+	free(p);
+}
+
 int
 dkim_sign_fd_with(dkim_keys_fn fn, void *arg, int fd, off_t off, uint64_t len, time_t now,
     char **out)
 {
-	size_t want = len < DKIM_HEADERS_MAX ? (size_t)len : DKIM_HEADERS_MAX;
-	char *head = xmalloc(want + 1), *chunk = NULL;
-	ssize_t n = pread(fd, head, want, off);
-	size_t hend, nf, nkeys;
-	struct dkim_key *const *keys;
-	struct dkim_field *f = NULL;
-	struct dkim_body *b = NULL;
-	unsigned char bh[32];
-	char domain[256];
-	int rc = -1;
+	struct dkim_prep *p;
+	int rc;
 
 	*out = NULL;
-	if (n != (ssize_t)want || ((hend = headers_end(head, want)) == want && want < len))
-		goto out;                            /* unreadable, or headers too long to sign */
-	f = dkim_fields(head, hend, &nf);
-	rc = 0;                                  /* no key applies: leave the body unread */
-	if (!from_domain(f, nf, domain, sizeof(domain)) || (nkeys = fn(arg, domain, &keys)) == 0 ||
-	    !dkim_keys_apply(keys, nkeys, domain))
-		goto out;
-	rc = -1;
-	b = xmalloc(sizeof(*b));
-	body_hash_start(b);
-	body_feed(b, head + hend, want - hend);
-	chunk = xmalloc(DKIM_CHUNK);
-	for (uint64_t done = want; done < len;) {
-		size_t w = len - done > DKIM_CHUNK ? DKIM_CHUNK : (size_t)(len - done);
-		ssize_t r = pread(fd, chunk, w, off + (off_t)done);
-		if (r <= 0)
-			goto out;
-		body_feed(b, chunk, (size_t)r);
-		done += (uint64_t)r;
-	}
-	body_end(b, bh);
-	rc = dkim_sign_all(keys, nkeys, f, nf, domain, bh, now, out);
-out:
-	if (b != NULL)
-		EVP_MD_CTX_free(b->md);
-	free(b);
-	free(f);
-	free(chunk);
-	free(head);
+	if (dkim_prep_fd_with(fn, arg, fd, off, len, &p) != 0)
+		return -1;
+	rc = dkim_prep_sign(p, "", now, out);
+	dkim_prep_free(p);
 	return rc;
 }

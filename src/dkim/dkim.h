@@ -8,6 +8,7 @@
 #ifndef FERRY_DKIM_DKIM_H
 #define FERRY_DKIM_DKIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -39,6 +40,23 @@ typedef size_t (*dkim_keys_fn)(void *arg, const char *domain, struct dkim_key *c
  * has no From: domain (0, *out NULL) or cannot be read (-1). */
 int dkim_sign_fd_with(dkim_keys_fn fn, void *arg, int fd, off_t off, uint64_t len, time_t now,
     char **out);
+
+/* A message read once and signed again for each recipient with header
+ * lines of its own (one-click unsubscribe, RFC 8058 4: the signature must
+ * cover them): the header section, the body hash and references to the
+ * keys that apply, kept until dkim_prep_free. */
+struct dkim_prep;
+/* Read the message as dkim_sign_fd_with does (the body only when a key
+ * applies). 0 and *out set (perhaps with no key), or -1 (unreadable,
+ * header section over 256 KiB). */
+int dkim_prep_fd_with(dkim_keys_fn fn, void *arg, int fd, off_t off, uint64_t len, struct dkim_prep **out);
+/* Has the message a header field name (case-insensitive)? */
+bool dkim_prep_has_field(const struct dkim_prep *p, const char *name);
+/* Sign the message with the header lines extra ("Name: value\r\n"...,
+ * "" none) put before its header section: *out as dkim_sign_fd's (NULL:
+ * no key applies). 0 or -1. */
+int dkim_prep_sign(const struct dkim_prep *p, const char *extra, time_t now, char **out);
+void dkim_prep_free(struct dkim_prep *p);
 
 /* The same over a buffer (tests, fuzzing). */
 int dkim_sign_buf(struct dkim_key *const *keys, size_t nkeys, const char *msg, size_t len,

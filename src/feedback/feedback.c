@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "events/outbox.h"
 #include "feedback/classify.h"
 #include "reputation/rep.h"
 #include "state/events.h"
@@ -76,6 +77,35 @@ feedback_failure_log(const struct feedback_failure *x, const struct classify_res
 	    log_quote(text, sizeof(text), x->text, strlen(x->text)));
 }
 
+/* The "bounced" event, recorded now: a report's retry takes it for done. */
+static int
+feedback_failure_event(const struct feedback *f, const struct feedback_failure *x,
+    const struct classify_result *cr, const char *status, time_t now)
+{
+	struct state_event e = { 0 };
+
+	if (x->delivery != NULL)
+		e = *x->delivery;
+	e.time = now;
+	e.tenant_id = x->tenant_id;
+	e.kind = EV_BOUNCED;
+	e.queue_id = x->queue_id;
+	e.rcpt_index = x->rcpt_index;
+	e.rcpt = x->rcpt;
+	e.category = cr->category;
+	e.hard = cr->hard;
+	e.status = status;
+	e.detail = x->text;
+	e.source = x->source;
+	e.report_id = x->report_id;
+	if (e.code == 0)
+		e.code = x->code;
+	if (state_events_record(f->st, &e, 1) < 0)
+		return -1;
+	outbox_recorded(&e, 1);
+	return 0;
+}
+
 int
 feedback_failure_note(const struct feedback *f, const struct feedback_failure *x, time_t now)
 {
@@ -95,15 +125,8 @@ feedback_failure_note(const struct feedback *f, const struct feedback_failure *x
 	suppressed = feedback_suppress(f, x, &cr, cause, now, &rc);
 	if (rc < 0)
 		return -1;
-	{
-		struct state_event e = {
-			.time = now, .tenant_id = x->tenant_id, .kind = "bounce", .queue_id = x->queue_id,
-			.rcpt_index = x->rcpt_index, .rcpt = x->rcpt, .category = cr.category, .hard = cr.hard,
-			.status = status, .detail = x->text, .source = x->source, .report_id = x->report_id,
-		};
-		if (state_events_record(f->st, &e, 1) < 0)
-			return -1;
-	}
+	if (feedback_failure_event(f, x, &cr, status, now) < 0)
+		return -1;
 	feedback_count(f, x, &cr, now);
 	feedback_failure_log(x, &cr, status, suppressed);
 	if (f->rep != NULL)

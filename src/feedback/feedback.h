@@ -31,6 +31,8 @@ struct feedback {
 };
 
 /* One failure of a tenant's recipient, however it was learnt. */
+struct state_event;
+
 struct feedback_failure {
 	long long   tenant_id;
 	const char *tenant;        /* its name for logs, or NULL */
@@ -44,6 +46,8 @@ struct feedback_failure {
 	const char *text;          /* the reply or diagnostic text */
 	const char *source;        /* sync, or the report's format (rfc3464, gmail...) */
 	const char *report_id;     /* the report's queue id, "" for sync */
+	const struct state_event *delivery;  /* sync: the delivery's fields for the event
+	                                        (site, source IP, attempt...), or NULL */
 };
 
 /* Classify a permanent failure, record its event, suppress the recipient

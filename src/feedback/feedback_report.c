@@ -25,6 +25,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "events/outbox.h"
 #include "feedback/report.h"
 #include "reputation/rep.h"
 #include "spool/spool_env.h"
@@ -164,7 +165,7 @@ fb_apply_delay(const struct feedback *f, const struct report *r, const struct fb
 {
 	char q1[400], q2[160];
 	struct state_event e = {
-		.time = now, .tenant_id = tg->t.id, .kind = "delayed", .queue_id = qid,
+		.time = now, .tenant_id = tg->t.id, .kind = EV_DELAYED, .queue_id = qid,
 		.rcpt_index = qid[0] ? (int)tg->vi.rcpt_index : -1, .rcpt = rr->addr, .category = "",
 		.status = rr->status, .detail = rr->diagnostic, .source = r->format[0] ? r->format : "report",
 		.report_id = report_id,
@@ -172,6 +173,7 @@ fb_apply_delay(const struct feedback *f, const struct report *r, const struct fb
 
 	if (state_events_record(f->st, &e, 1) < 0)
 		return -1;
+	outbox_recorded(&e, 1);
 	if (f->rep != NULL)
 		rep_note(f->rep, tg->t.id, REP_DEFERRED, 1, now);
 	log_info("event=delay-notice tenant=%s queue_id=%s rcpt=%s status=%s report=%s",
@@ -236,7 +238,7 @@ fb_apply_bounce(const struct feedback *f, const unsigned char secret[32], const 
 			.text = rr->diagnostic[0] ? rr->diagnostic : rr->status,
 			.source = r->format[0] ? r->format : "report", .report_id = report_id,
 		};
-		if (qid[0] != '\0' && (seen = state_event_seen(f->st, tg->t.id, "bounce", qid, x.rcpt_index, x.rcpt)) != 0)
+		if (qid[0] != '\0' && (seen = state_event_seen(f->st, tg->t.id, EV_BOUNCED, qid, x.rcpt_index, x.rcpt)) != 0)
 			return seen < 0 ? -1 : fb_duplicate(f, tg, "bounce", qid);
 		return feedback_failure_note(f, &x, now) < 0 ? -1 : 1;
 	}
@@ -283,7 +285,7 @@ fb_apply_complaint(const struct feedback *f, const unsigned char secret[32], con
 
 	fb_qid_upper(&tg->vi, qid);
 	idx = qid[0] ? (int)tg->vi.rcpt_index : -1;
-	if (qid[0] != '\0' && (seen = state_event_seen(f->st, tg->t.id, "complaint", qid, idx, rcpt)) != 0)
+	if (qid[0] != '\0' && (seen = state_event_seen(f->st, tg->t.id, EV_COMPLAINED, qid, idx, rcpt)) != 0)
 		return seen < 0 ? -1 : fb_duplicate(f, tg, "complaint", qid);
 	snprintf(detail, sizeof(detail), "%s%s%s", r->feedback_type[0] ? r->feedback_type : "abuse",
 	    r->user_agent[0] ? " from " : "", r->user_agent);
@@ -292,12 +294,13 @@ fb_apply_complaint(const struct feedback *f, const unsigned char secret[32], con
 		return -1;
 	{
 		struct state_event e = {
-			.time = now, .tenant_id = tg->t.id, .kind = "complaint", .queue_id = qid,
+			.time = now, .tenant_id = tg->t.id, .kind = EV_COMPLAINED, .queue_id = qid,
 			.rcpt_index = idx, .rcpt = rcpt, .category = "complaint",
 			.hard = true, .status = "", .detail = detail, .source = "arf", .report_id = report_id,
 		};
 		if (state_events_record(f->st, &e, 1) < 0)
 			return -1;
+		outbox_recorded(&e, 1);
 	}
 	log_info("event=complaint tenant=%s queue_id=%s rcpt=%s type=%s report=%s suppressed=%s",
 	    log_quote(q2, sizeof(q2), tg->t.name, strlen(tg->t.name)), qid[0] ? qid : "-",
@@ -317,7 +320,7 @@ fb_apply_other(const struct feedback *f, const struct report *r, const struct fb
     const char *report_id, time_t now)
 {
 	bool auto_reply = r->kind == REPORT_AUTOREPLY;
-	const char *kind = auto_reply ? "autoreply" : "report-unrecognized";
+	const char *kind = auto_reply ? EV_AUTOREPLY : EV_UNRECOGNIZED;
 	char qid[17], q1[300], q2[160];
 	struct state_event e = {
 		.time = now, .tenant_id = tg->t.id, .kind = kind, .queue_id = qid, .rcpt_index = -1,
@@ -328,6 +331,7 @@ fb_apply_other(const struct feedback *f, const struct report *r, const struct fb
 	fb_qid_upper(&tg->vi, qid);
 	if (state_events_record(f->st, &e, 1) < 0)
 		return -1;
+	outbox_recorded(&e, 1);
 	log_info("event=%s tenant=%s queue_id=%s report=%s %s=%s", kind,
 	    log_quote(q2, sizeof(q2), tg->t.name, strlen(tg->t.name)), qid[0] ? qid : "-", report_id,
 	    auto_reply ? "why" : "subject", log_quote(q1, sizeof(q1), e.detail, strlen(e.detail)));

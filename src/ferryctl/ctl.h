@@ -44,6 +44,10 @@ extern const char ctl_user_usage[];
 int ctl_queue_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_queue_usage[];
 
+/* ctl_metrics.c */
+int ctl_metrics_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_metrics_usage[];
+
 /* ctl_queue.c: connect to ferryd's control socket (-1 after a warning),
  * send one request line. */
 int ctl_queue_connect(const char *path);
@@ -87,6 +91,17 @@ extern const char ctl_suppression_usage[];
 /* ctl_webhook.c: a tenant's webhook endpoints. */
 int ctl_webhook_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_webhook_usage[];
+
+/* ctl_events.c: a remote peer's text for a terminal and a tab-separated
+ * column: control octets and tabs become spaces. Returns out. */
+const char *ctl_text_clean(const char *in, char *out, size_t outsz);
+
+/* ctl_stats.c: `stats [TENANT] ...` (delivery statistics, src/analytics/). */
+int ctl_stats_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_stats_usage[];
+/* ctl_admin_token.c: `admin-token` (the HTTP API's admin token). */
+int ctl_admin_token_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_admin_token_usage[];
 
 /* ctl_bounce.c: `bounce classify|categories` (the bounce classifier). */
 int ctl_bounce_main(struct ctl *c, int argc, char **argv);

@@ -16,10 +16,8 @@ const char ctl_events_usage[] =
     "                                        KIND bounce|complaint|delayed|autoreply|suppressed|\n"
     "                                        report-unrecognized|all\n";
 
-/* A remote peer's text for a terminal and a tab-separated column:
- * control octets and tabs become spaces. */
-static const char *
-ctl_events_clean(const char *in, char *out, size_t outsz)
+const char *
+ctl_text_clean(const char *in, char *out, size_t outsz)
 {
 	size_t n = 0;
 
@@ -36,10 +34,10 @@ ctl_events_line(void *arg, const struct state_event *e)
 
 	(void)arg;
 	printf("%s\t%s\t%s\t%s\t%s%s\t%s\t%s\t%s\n", ctl_time_text(e->time, when, sizeof(when)), e->kind,
-	    e->queue_id[0] ? e->queue_id : "-", e->rcpt[0] ? ctl_events_clean(e->rcpt, rcpt, sizeof(rcpt)) : "-",
+	    e->queue_id[0] ? e->queue_id : "-", e->rcpt[0] ? ctl_text_clean(e->rcpt, rcpt, sizeof(rcpt)) : "-",
 	    e->category[0] ? e->category : "-", e->category[0] ? (e->hard ? " (hard)" : " (soft)") : "",
 	    e->source[0] ? e->source : "-", e->status[0] ? e->status : "-",
-	    ctl_events_clean(e->detail, detail, sizeof(detail)));
+	    ctl_text_clean(e->detail, detail, sizeof(detail)));
 }
 
 static int

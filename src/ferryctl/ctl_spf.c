@@ -22,7 +22,7 @@
 
 /* The h_errno libspf2 expects for our status. */
 static int
-check_spf_herrno(enum dns_status st)
+ctl_spf_herrno(enum dns_status st)
 {
 	switch (st) {
 	case DNS_OK:       return NETDB_SUCCESS;
@@ -36,7 +36,7 @@ check_spf_herrno(enum dns_status st)
 /* Copy our records into libspf2's (A/AAAA as addresses, names and TXT as
  * NUL-terminated strings); false when out of memory. */
 static bool
-check_spf_rr_fill(SPF_dns_rr_t *spfrr, const struct dns_rrset *set)
+ctl_spf_rr_fill(SPF_dns_rr_t *spfrr, const struct dns_rrset *set)
 {
 	for (size_t i = 0; i < set->n; i++) {
 		const struct dns_rr *rr = &set->rr[i];
@@ -50,7 +50,7 @@ check_spf_rr_fill(SPF_dns_rr_t *spfrr, const struct dns_rrset *set)
 
 /* libspf2's lookup hook: one query on our resolver (hook). */
 static SPF_dns_rr_t *
-check_spf_dns_lookup(SPF_dns_server_t *server, const char *domain, ns_type type, int should_cache)
+ctl_spf_dns_lookup(SPF_dns_server_t *server, const char *domain, ns_type type, int should_cache)
 {
 	struct dns_rrset *set = calloc(1, sizeof(*set));
 	enum dns_status st = DNS_TEMPFAIL;
@@ -64,8 +64,8 @@ check_spf_dns_lookup(SPF_dns_server_t *server, const char *domain, ns_type type,
 		st = DNS_NODATA;
 	else if (set != NULL)
 		st = dns_rr_lookup(server->hook, domain, (int)type, set, err, sizeof(err));
-	spfrr = SPF_dns_rr_new_init(server, domain, type, 0, check_spf_herrno(st));
-	if (spfrr != NULL && st == DNS_OK && !check_spf_rr_fill(spfrr, set)) {
+	spfrr = SPF_dns_rr_new_init(server, domain, type, 0, ctl_spf_herrno(st));
+	if (spfrr != NULL && st == DNS_OK && !ctl_spf_rr_fill(spfrr, set)) {
 		spfrr->num_rr = 0;
 		spfrr->herrno = TRY_AGAIN;
 	}
@@ -74,27 +74,27 @@ check_spf_dns_lookup(SPF_dns_server_t *server, const char *domain, ns_type type,
 }
 
 /* Our summary of libspf2's result. */
-static enum check_spf
-check_spf_kind(SPF_result_t res)
+static enum dnscheck_spf
+ctl_spf_kind(SPF_result_t res)
 {
-	return res == SPF_RESULT_PASS ? CHECK_SPF_PASS :
-	    res == SPF_RESULT_NONE ? CHECK_SPF_NONE : CHECK_SPF_OTHER;
+	return res == SPF_RESULT_PASS ? DNSCHECK_SPF_PASS :
+	    res == SPF_RESULT_NONE ? DNSCHECK_SPF_NONE : DNSCHECK_SPF_OTHER;
 }
 
 /* SPF result of domain for a message from ip (MAIL FROM postmaster@domain,
  * EHLO helo). Fills result ("pass", "fail", ...) and a comment. Loopback
  * addresses are not evaluated (libspf2 passes them unconditionally). */
-enum check_spf
-check_spf_eval(struct dns_resolver *r, const char *helo, const char *domain, const char *ip,
+enum dnscheck_spf
+ctl_spf_eval(struct dns_resolver *r, const char *helo, const char *domain, const char *ip,
     char *result, size_t rlen, char *why, size_t wlen)
 {
 	SPF_dns_server_t layer = {
-		.lookup = check_spf_dns_lookup, .name = "ferry", .hook = r,
+		.lookup = ctl_spf_dns_lookup, .name = "ferry", .hook = r,
 	};
 	SPF_server_t *server = NULL;
 	SPF_request_t *req = NULL;
 	SPF_response_t *resp = NULL;
-	enum check_spf out = CHECK_SPF_OTHER;
+	enum dnscheck_spf out = DNSCHECK_SPF_OTHER;
 	char from[STATE_DOMAIN_MAX + 16];
 	const char *comment;
 	struct in6_addr a6;
@@ -105,12 +105,12 @@ check_spf_eval(struct dns_resolver *r, const char *helo, const char *domain, con
 	snprintf(why, wlen, "%s", "");
 	if (!v4 && inet_pton(AF_INET6, ip, &a6) != 1) {
 		snprintf(why, wlen, "not an IP address");
-		return CHECK_SPF_OTHER;
+		return DNSCHECK_SPF_OTHER;
 	}
 	if ((v4 && (ntohl(a4.s_addr) >> 24) == 127) || (!v4 && IN6_IS_ADDR_LOOPBACK(&a6))) {
 		snprintf(result, rlen, "skipped");
 		snprintf(why, wlen, "loopback address, not evaluated");
-		return CHECK_SPF_SKIPPED;
+		return DNSCHECK_SPF_SKIPPED;
 	}
 	snprintf(from, sizeof(from), "postmaster@%s", domain);
 	/* destroy NULL: the layer lives on this stack frame, not libspf2's heap */
@@ -123,7 +123,7 @@ check_spf_eval(struct dns_resolver *r, const char *helo, const char *domain, con
 	SPF_request_query_mailfrom(req, &resp);
 	if (resp == NULL)
 		goto done;
-	out = check_spf_kind(SPF_response_result(resp));
+	out = ctl_spf_kind(SPF_response_result(resp));
 	snprintf(result, rlen, "%s", SPF_strresult(SPF_response_result(resp)));
 	if (SPF_response_errcode(resp) != SPF_E_SUCCESS)
 		snprintf(why, wlen, "%s", SPF_strerror(SPF_response_errcode(resp)));

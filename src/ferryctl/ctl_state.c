@@ -165,6 +165,7 @@ static const struct option ctl_state_longopts[] = {
 	{ "cause",          required_argument, NULL, 'C' },
 	{ "spam-action",    required_argument, NULL, 'A' },
 	{ "events",         required_argument, NULL, 'V' },
+	{ "unsubscribe",    required_argument, NULL, 'U' },
 	{ "help",           no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -184,6 +185,7 @@ ctl_opt_bit(int ch)
 	case 'S': return CTL_O_SUBDOMAINS;
 	case 'W': return CTL_O_WEIGHT;
 	case 'A': return CTL_O_SPAM;
+	case 'U': return CTL_O_UNSUB;
 	case 'Z': return CTL_O_SUPPRESSED;
 	case 'l': return CTL_O_LIMIT;
 	case 'E': return CTL_O_EXPIRES;
@@ -264,6 +266,14 @@ ctl_opt_take(struct ctl_sargs *a, int ch, const char *val)
 		a->spam_action = (int)sa;
 		return 0;
 	}
+	if (ch == 'U') {
+		if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) {
+			ctl_warn("invalid --unsubscribe %s: on or off", val);
+			return -1;
+		}
+		a->unsubscribe = strcmp(val, "on") == 0;
+		return 0;
+	}
 	switch (ch) {
 	case 'Z': a->suppressed = val; break;
 	case 'E': a->expires = val; break;
@@ -318,7 +328,7 @@ int
 ctl_group_main(struct ctl *c, const struct ctl_group *g, int argc, char **argv)
 {
 	struct ctl_sargs a = { .limits = STATE_LIMITS_KEEP, .weight = -1, .abuse = REP_OVERRIDE_KEEP,
-	    .limit = -1, .spam_action = -1 };
+	    .limit = -1, .spam_action = -1, .unsubscribe = -1 };
 	const struct ctl_sub *s = NULL;
 	struct state *st = NULL;
 	int rc;

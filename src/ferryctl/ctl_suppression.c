@@ -42,42 +42,6 @@ ctl_suppression_tenant(struct state *st, const char *name, long long *id)
 	return 0;
 }
 
-const char *
-ctl_suppression_addr(const char *in, char out[SUPPRESS_ADDR_MAX + 1])
-{
-	const char *at = strrchr(in, '@');
-	char domain[STATE_DOMAIN_MAX + 1];
-	size_t local;
-
-	if (at == NULL || at == in)
-		return "not an address (local@domain)";
-	local = (size_t)(at - in);
-	if (local > 64)
-		return "local part longer than 64 octets";
-	for (const char *s = in; s < at; s++)
-		if ((unsigned char)*s <= ' ' || *s == 0x7f || strchr("<>,\"", *s) != NULL)
-			return "local part holds a space, a control or one of < > , \"";
-	if (state_domain_norm(at + 1, domain, sizeof(domain)) != 0)
-		return "domain is not a valid host name";
-	if (local + 1 + strlen(domain) > SUPPRESS_ADDR_MAX)
-		return "address too long";
-	snprintf(out, SUPPRESS_ADDR_MAX + 1, "%.*s@%s", (int)local, in, domain);
-	suppress_addr_norm(out, strlen(out), out);
-	return NULL;
-}
-
-const char *
-ctl_suppression_cause(const char *in, char out[SUPPRESS_CAUSE_MAX + 1])
-{
-	if (strlen(in) > SUPPRESS_CAUSE_MAX)
-		return "cause longer than 255 octets";
-	for (const char *s = in; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return "cause holds a control character (one line of text)";
-	snprintf(out, SUPPRESS_CAUSE_MAX + 1, "%s", in);
-	return NULL;
-}
-
 int
 ctl_duration_parse(const char *s, long long *out)
 {
@@ -171,8 +135,8 @@ ctl_suppression_add(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 		ctl_warn("invalid --expires %s: a duration (30d, 12h, 90m, 3600s)", a->expires);
 		return CTL_EXIT_USAGE;
 	}
-	if ((why = ctl_suppression_addr(a->arg[1], s.addr)) != NULL ||
-	    (a->cause != NULL && (why = ctl_suppression_cause(a->cause, s.cause)) != NULL)) {
+	if ((why = suppress_addr_parse(a->arg[1], s.addr)) != NULL ||
+	    (a->cause != NULL && (why = suppress_cause_parse(a->cause, s.cause)) != NULL)) {
 		ctl_warn("%s: %s", a->arg[1], why);
 		return CTL_EXIT_ERR;
 	}
@@ -197,7 +161,7 @@ ctl_suppression_del(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 	int rc;
 
 	(void)c;
-	if (ctl_suppression_addr(a->arg[1], addr) != NULL &&
+	if (suppress_addr_parse(a->arg[1], addr) != NULL &&
 	    !suppress_addr_norm(a->arg[1], strlen(a->arg[1]), addr)) {
 		ctl_warn("%s: not an address", a->arg[1]);
 		return CTL_EXIT_ERR;

@@ -10,11 +10,6 @@
 
 /* The id of tenant name: 0, or -1 after a message. */
 int ctl_suppression_tenant(struct state *st, const char *name, long long *id);
-/* A recipient address as typed into its stored form (domain checked as a
- * host name, everything lowercased): NULL, or why it is refused. */
-const char *ctl_suppression_addr(const char *in, char out[SUPPRESS_ADDR_MAX + 1]);
-/* A cause: one line of at most SUPPRESS_CAUSE_MAX octets; NULL or why not. */
-const char *ctl_suppression_cause(const char *in, char out[SUPPRESS_CAUSE_MAX + 1]);
 /* "30d", "12h", "90m", "3600s" or "3600" as seconds (> 0): 0 or -1. */
 int ctl_duration_parse(const char *s, long long *out);
 

@@ -100,7 +100,7 @@ ctl_csv_row(const struct csv_reader *c, const int col[CSV_NCOLS], int ncols, tim
 	memset(s, 0, sizeof(*s));
 	if (c->nfields != ncols)
 		return "wrong number of fields (not as many as the header's)";
-	if ((why = ctl_suppression_addr(ctl_csv_col(c, col, CSV_ADDR), s->addr)) != NULL)
+	if ((why = suppress_addr_parse(ctl_csv_col(c, col, CSV_ADDR), s->addr)) != NULL)
 		return why;
 	s->reason = SUPPRESS_MANUAL;
 	if (reason[0] != '\0' && suppress_reason_parse(reason, &s->reason) != 0)
@@ -109,7 +109,7 @@ ctl_csv_row(const struct csv_reader *c, const int col[CSV_NCOLS], int ncols, tim
 		return "bad time (Unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)";
 	if (ctl_csv_time(ctl_csv_col(c, col, CSV_EXPIRES), 0, &s->expires) != 0)
 		return "bad expires (empty, Unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)";
-	return ctl_suppression_cause(ctl_csv_col(c, col, CSV_CAUSE), s->cause);
+	return suppress_cause_parse(ctl_csv_col(c, col, CSV_CAUSE), s->cause);
 }
 
 static double

@@ -16,6 +16,7 @@
 #include "reputation/rep.h"
 #include "state/state_admin.h"
 #include "state/suppress.h"
+#include "state/unsub.h"
 #include "util/xmalloc.h"
 
 const char ctl_tenant_usage[] =
@@ -24,12 +25,14 @@ const char ctl_tenant_usage[] =
     "  tenant list                           the tenants, one a line\n"
     "  tenant show NAME                      settings, limits, usage, accounts, keys, domains\n"
     "  tenant set NAME [--pool POOL] [--bounce-domain DOMAIN] [--weight N] [--suppressed reject|drop]\n"
-    "               [--spam-action reject|hold|header]\n"
+    "               [--spam-action reject|hold|header] [--unsubscribe on|off]\n"
     "                                        (\"\" clears) weight: messages at each turn of a busy\n"
     "                                        destination (1-100); suppressed: a recipient on the\n"
     "                                        tenant's suppression list refused at RCPT, or dropped;\n"
     "                                        spam action: a message a content filter refuses as spam\n"
-    "                                        is refused (550 5.7.1), held, or marked X-Ferry-Spam\n"
+    "                                        is refused (550 5.7.1), held, or marked X-Ferry-Spam;\n"
+    "                                        unsubscribe: one-click List-Unsubscribe headers (RFC 8058)\n"
+    "                                        on its mail (needs http_public_url)\n"
     "  tenant limit NAME [--per-minute N] [--per-hour N] [--per-day N] [--rcpts N]\n"
     "                                        messages per window, recipients per message (0: none)\n"
     "  tenant set NAME [--min-volume N] [--complaint-throttle P] [--complaint-suspend P]\n"
@@ -109,6 +112,27 @@ ctl_tenant_abuse_set(struct state *st, const char *name, const struct rep_overri
 	return 0;
 }
 
+/* --unsubscribe on|off; on without http_public_url is stored but said
+ * to do nothing yet (links need the public URL). */
+static int
+ctl_tenant_unsub_set(struct ctl *c, struct state *st, const struct ctl_sargs *a)
+{
+	const struct conf *k;
+	char err[1024];
+	int n = state_tenant_unsubscribe_set(st, a->arg[0], a->unsubscribe == 1);
+
+	if (n <= 0) {
+		snprintf(err, sizeof(err), n == 0 ? "no tenant %s" : "cannot set --unsubscribe of %s", a->arg[0]);
+		ctl_state_fail(err);
+		return -1;
+	}
+	if (a->unsubscribe == 1 && (k = ctl_conf_get(c)) != NULL &&
+	    (k->http_public_url == NULL || k->http_public_url[0] == '\0'))
+		fprintf(stderr, "ferryctl: note: %s has no http_public_url: no List-Unsubscribe header is added"
+		    " until it is set\n", c->config != NULL ? c->config : "the configuration");
+	return 0;
+}
+
 static int
 ctl_tenant_set(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 {
@@ -116,9 +140,9 @@ ctl_tenant_set(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 	char err[1024];
 
 	if (a->pool == NULL && a->bounce == NULL && a->weight < 0 && !a->abuse_set && a->suppressed == NULL &&
-	    a->spam_action < 0) {
+	    a->spam_action < 0 && a->unsubscribe < 0) {
 		ctl_warn("tenant set: nothing to set (--pool, --bounce-domain, --weight, --suppressed, --spam-action,"
-		    " reputation thresholds)");
+		    " --unsubscribe, reputation thresholds)");
 		return CTL_EXIT_USAGE;
 	}
 	if (a->suppressed != NULL && suppress_mode_parse(a->suppressed, &mode) != 0) {
@@ -145,6 +169,8 @@ ctl_tenant_set(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 			return ctl_state_fail(err);
 		}
 	}
+	if (a->unsubscribe >= 0 && ctl_tenant_unsub_set(c, st, a) != 0)
+		return CTL_EXIT_ERR;
 	printf("tenant %s changed\n", a->arg[0]);
 	return CTL_EXIT_OK;
 }
@@ -305,7 +331,8 @@ static const struct ctl_sub ctl_tenant_subs[] = {
 	{ "add",     1, 1, CTL_O_POOL | CTL_O_BOUNCE, false, ctl_tenant_add },
 	{ "list",    0, 0, 0, false, ctl_tenant_list },
 	{ "show",    1, 1, 0, false, ctl_tenant_show },
-	{ "set",     1, 1, CTL_O_POOL | CTL_O_BOUNCE | CTL_O_WEIGHT | CTL_O_ABUSE | CTL_O_SUPPRESSED | CTL_O_SPAM,
+	{ "set",     1, 1, CTL_O_POOL | CTL_O_BOUNCE | CTL_O_WEIGHT | CTL_O_ABUSE | CTL_O_SUPPRESSED | CTL_O_SPAM |
+	  CTL_O_UNSUB,
 	  false,
 	  ctl_tenant_set },
 	{ "limit",   1, 1, CTL_O_LIMITS, false, ctl_tenant_limit },

@@ -16,6 +16,7 @@
 #include "reputation/rep.h"
 #include "state/counters.h"
 #include "state/state_admin.h"
+#include "state/unsub.h"
 
 struct ctl_show {
 	struct state *st;
@@ -228,6 +229,11 @@ ctl_tenant_show(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 		if (state_tenant_spam_action(st, t.t.id, &sa) >= 0)
 			printf("spam action:   %s (a message a content filter refuses as spam)\n",
 			    state_spam_action_name(sa));
+	}
+	{
+		bool on = false;
+		if (state_tenant_unsubscribe(st, t.t.id, &on) >= 0)
+			printf("unsubscribe:   %s (one-click List-Unsubscribe headers on its mail)\n", on ? "on" : "off");
 	}
 	printf("created:       %s\n", ctl_time_text(t.created, when, sizeof(when)));
 	ctl_suppression_show(st, t.t.id, t.t.name);

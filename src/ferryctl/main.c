@@ -26,7 +26,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "events",    ctl_events_main,    ctl_events_usage },
 	{ "bounce",    ctl_bounce_main,    ctl_bounce_usage },
 	{ "suppression", ctl_suppression_main, ctl_suppression_usage },
+	{ "stats",     ctl_stats_main,     ctl_stats_usage },
+	{ "admin-token", ctl_admin_token_main, ctl_admin_token_usage },
 	{ "webhook",   ctl_webhook_main,   ctl_webhook_usage },
+	{ "metrics",   ctl_metrics_main,   ctl_metrics_usage },
 };
 
 void

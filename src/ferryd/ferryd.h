@@ -17,6 +17,8 @@ struct state;
 struct counters;
 struct qmgr;
 struct rep;
+struct http_server;
+struct analytics;
 
 struct ferryd {
 	struct server_snaps snaps;     /* the current configuration; reload swaps it */
@@ -26,7 +28,9 @@ struct ferryd {
 	struct counters    *counters;  /* rate limits, warm-up caps: any thread */
 	struct rep         *rep;       /* tenants' reputation windows, enforcement: any thread */
 	struct qmgr        *qmgr;
+	struct analytics   *analytics; /* delivery statistics (an events observer) */
 	struct server       server;    /* listening sockets, workers, connection limits */
+	struct http_server *http;      /* the HTTP API's sockets and threads */
 };
 
 #endif

@@ -136,7 +136,7 @@ ferryd_spool_rebase(const struct ferryd_spool *fs, struct conf *c)
 {
 	char **paths[] = { &c->spool_dir, &c->users_file, &c->state_db, &c->maildir_root,
 	    &c->control_socket, &c->submit_socket, &c->tls_cert, &c->tls_key, &c->tls_ca_file,
-	    &c->log_file };
+	    &c->log_file, &c->http_admin_token_file, &c->http_www_dir };
 
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		ferryd_spool_path_set(fs, paths[i]);

@@ -22,9 +22,11 @@
 #include "conf/conf.h"
 #include "control/control.h"
 #include "delivery/deliver.h"
+#include "metrics/metrics.h"
 #include "ferryd/ferryd.h"
 #include "ferryd/ferryd_notify.h"
 #include "ferryd/ferryd_spool.h"
+#include "http/http.h"
 #include "queue/qmgr.h"
 #include "net/server.h"
 #include "net/tls.h"
@@ -34,6 +36,8 @@
 #include "state/counters.h"
 #include "reputation/rep.h"
 #include "state/state.h"
+#include "events/outbox.h"
+#include "analytics/analytics.h"
 #include "util/log.h"
 #include "webhook/webhook_sender.h"
 
@@ -218,6 +222,24 @@ ferryd_rep_open(struct ferryd *srv, const struct conf *c)
 	rep_autoeval(srv->rep, true);
 }
 
+/* The delivery statistics (src/analytics/): counted from every event the
+ * outbox sees, written by their own thread. Statistics are not mail: when
+ * they cannot start ferryd runs without them. */
+static void
+ferryd_analytics_open(struct ferryd *srv, const struct conf *c)
+{
+	char err[1024];
+
+	srv->analytics = analytics_open(c->state_db, true, err, sizeof(err));
+	if (srv->analytics == NULL)
+		log_error("event=stats-unavailable error=\"%s\"", err);
+	else if (outbox_observe(analytics_event_note, srv->analytics) != 0) {
+		log_error("event=stats-unavailable error=\"no room for another events observer\"");
+		analytics_close(srv->analytics);
+		srv->analytics = NULL;
+	}
+}
+
 static SSL_CTX *
 ferryd_tls_load(const struct conf *c, const struct ferryd_ids *ids)
 {
@@ -353,6 +375,7 @@ ferryd_reload(struct ferryd *srv, const char *path, const struct ferryd_ids *ids
 	ferryd_log_format(c);
 	ctx = ferryd_tls_reload(srv, c, ids);
 	auth_store_reload(srv->auth, c->users_file);
+	http_reload(srv->http, c);
 	if (c->nlisteners != srv->server.nlisteners)
 		log_warn("event=reload-warning reason=\"listener changes need a restart\"");
 	if (srv->rep != NULL) {
@@ -404,6 +427,21 @@ ferryd_signals_block(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+/* The HTTP API gets the daemon's handles it uses, not the whole context. */
+static void
+ferryd_http_start(struct ferryd *srv, const struct conf *c)
+{
+	struct http_handles h = { .state = srv->state, .spool = srv->spool, .qmgr = srv->qmgr,
+	    .rep = srv->rep, .snaps = &srv->snaps };
+	char err[1024];
+
+	if (http_start(srv->http, &h, err, sizeof(err)) < 0)
+		log_fatal("event=fatal reason=\"%s\"", err);
+	for (size_t i = 0; i < c->nhttp_listeners; i++)
+		log_info("event=listening listener=%s address=%s threads=%lld",
+		    conf_role_name(c->http_listeners[i].role), c->http_listeners[i].text, c->http_threads);
 }
 
 /* Delivery gets the daemon's handles it uses, not the whole context. */
@@ -478,9 +516,13 @@ main(int argc, char **argv)
 		log_fatal("event=fatal reason=\"%s\"", err);
 	ferryd_state_open(&srv, c, &ids);
 	auth_store_set_state(srv.auth, srv.state);
+	metrics_init(FERRY_VERSION, srv.state);   /* tenant names for the metrics */
+	outbox_observe(metrics_event_note, NULL);  /* counters by tenant and category, latency */
 	sender_init();
 	spool_recover(srv.spool);
 	nworkers = ferryd_worker_count(c);
+	if ((srv.http = http_listen(c, ids.uid, ids.gid, err, sizeof(err))) == NULL)
+		log_fatal("event=fatal reason=\"%s\"", err);
 	if (server_listen(&srv.server, c, nworkers, err, sizeof(err)) < 0)
 		log_fatal("event=fatal reason=\"%s\"", err);
 	ctl = control_open(c->control_socket, ids.uid, ids.gid, err, sizeof(err));
@@ -489,6 +531,10 @@ main(int argc, char **argv)
 	ferryd_privileges_drop(&ids);
 	ferryd_spool_check(&fs, c, srv.state, ctx != NULL);
 	ferryd_rep_open(&srv, c);
+	ferryd_analytics_open(&srv, c);    /* an observer: registered before the outbox starts */
+	/* events of every outcome (webhooks, API, metrics read them) */
+	if (srv.state != NULL && outbox_start(c->state_db, err, sizeof(err)) < 0)
+		log_fatal("event=fatal reason=\"%s\"", err);
 	ferryd_webhooks_start(&srv, c);
 	if (spool_committer_start(srv.spool) < 0)
 		log_fatal("event=fatal reason=\"cannot start the spool committer\"");
@@ -504,11 +550,13 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < c->nlisteners; i++)
 		log_info("event=listening listener=%s address=%s", conf_role_name(c->listeners[i].role),
 		    c->listeners[i].text);
+	ferryd_http_start(&srv, c);
 	log_info("event=started version=%s config=%s spool=%s queued=%ld workers=%zu user=%s tls=%s",
 	    FERRY_VERSION, o.conf_path ? o.conf_path : "(embedded)", fs.spool, queued, nworkers,
 	    ids.name ? ids.name : "(unchanged)", ctx ? "yes" : "no");
 	ferryd_notify_ready("accepting mail, %ld queued at start", queued);
 	ferryd_signals_wait(&srv, o.conf_path, &ids, &fs);
+	http_free(srv.http);          /* its handlers use everything below */
 	server_workers_stop(&srv.server);
 	control_stop(ctl);
 	qmgr_stop(srv.qmgr);          /* deliveries in progress finish first */
@@ -517,6 +565,8 @@ main(int argc, char **argv)
 	auth_store_free(srv.auth);     /* its threads use the state */
 	rep_close(srv.rep);            /* after SMTP and delivery, which note into it */
 	counters_close(srv.counters);
+	outbox_stop();                 /* last: every module above emits events */
+	analytics_close(srv.analytics);  /* after the outbox: its last events count */
 	state_close(srv.state);
 	server_workers_free(&srv.server);
 	sender_shutdown();

@@ -27,6 +27,7 @@ struct conf;
 struct spool;
 struct qmgr;
 struct rep;
+struct counters;
 struct evkeyvalq;
 
 /* What handlers may use (per listener thread; conf is the current one). */
@@ -36,6 +37,7 @@ struct api_env {
 	struct spool      *spool;
 	struct qmgr       *qmgr;
 	struct rep        *rep;
+	struct counters   *counters;   /* tenants' rate limits (the SMTP listeners' own) */
 };
 
 enum api_auth {
@@ -96,5 +98,12 @@ json_t *api_body_json(const struct api_req *r, struct api_resp *rp);
 
 /* Set a JSON reply (takes ownership of body). */
 void api_reply(struct api_resp *rp, int status, json_t *body);
+
+/* Query parameters that are numbers or times: true with *out set (def
+ * when the parameter is absent), or false with rp set to a 400. A time is
+ * unix seconds or RFC 3339 ("2026-12-03T18:00:00Z", an offset allowed). */
+bool api_int_param(const struct api_req *r, struct api_resp *rp, const char *name,
+    long long min, long long max, long long def, long long *out);
+bool api_time_param(const struct api_req *r, struct api_resp *rp, const char *name, long long *out);
 
 #endif

@@ -104,7 +104,7 @@ server_conn_release(struct server *srv, const struct sockaddr *sa)
  * accepts them. A burst beyond it is dropped (SYNs retried seconds later),
  * so the default is the most the kernel allows: listen(2) caps any larger
  * value at net.core.somaxconn. */
-static int
+int
 server_backlog(const struct conf *c)
 {
 	long long v = 4096;      /* the kernel's own default since Linux 5.4 */
@@ -147,7 +147,7 @@ server_unix_bind(const struct conf_listener *l, int backlog, char *err, size_t e
 	return fd;
 }
 
-static int
+int
 server_socket_bind(const struct conf_listener *l, int backlog, char *err, size_t errlen)
 {
 	int one = 1;

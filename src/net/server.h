@@ -46,6 +46,12 @@ int  server_conn_admit(struct server *srv, const struct conf *c,
     const struct sockaddr *sa, const char **reason);
 void server_conn_release(struct server *srv, const struct sockaddr *sa);
 
+/* The listen(2) backlog: listen_backlog, or the kernel's maximum. */
+int server_backlog(const struct conf *c);
+/* One listening TCP socket for l with SO_REUSEPORT (each thread binds its
+ * own; the HTTP listener's too): the descriptor, or -1 + err. */
+int server_socket_bind(const struct conf_listener *l, int backlog, char *err, size_t errlen);
+
 /* Bind every listener once per worker (as root). Returns 0 or -1 + err. */
 int server_listen(struct server *srv, const struct conf *c, size_t nworkers,
     char *err, size_t errlen);

@@ -282,7 +282,7 @@ sender_list_walk(struct sender_walk *w, InternetAddressList *list, int depth)
  * all of it. More means it skipped text another reader may show as an
  * address ("a@x; b@y", "b@y <a@x>"); SIZE_MAX when a quoted string, comment
  * or literal is left open. */
-static size_t
+size_t
 sender_value_ats(const char *v)
 {
 	size_t ats = 0;

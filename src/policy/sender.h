@@ -63,6 +63,12 @@ char *sender_field_unfold(const char *p, size_t len);
  * in: A-labels, lowercase, no trailing dot. False when it has none. */
 bool sender_domain_alabel(const char *domain, char *out, size_t outsz);
 
+/* How many '@' an unfolded address-list value has outside quoted strings,
+ * comments, domain literals and routes: one per mailbox when GMime read
+ * all of it; SIZE_MAX when one of those is left open (GMime 3.2 leaks on
+ * some such values: never give it one). */
+size_t sender_value_ats(const char *v);
+
 /* The whole decision for a header section; fills r and returns its verdict. */
 enum sender_verdict sender_from_check(const char *hdr, size_t len, sender_domain_fn fn, void *arg,
     struct sender_result *r);

@@ -28,6 +28,7 @@
 #include "conf/conf.h"
 #include "delivery/deliver.h"
 #include "delivery/site.h"
+#include "events/outbox.h"
 #include "net/server_snap.h"
 #include "spool/spool_env.h"
 #include "util/log.h"
@@ -66,6 +67,16 @@ struct qent {
 	struct qmgr    *q;              /* for the engine's callback */
 	void           *site_token;     /* QE_ACTIVE: counted against its site (deliver.h) */
 };
+
+/* A hold or release as an event (outbox: copies, never blocks). */
+static void
+qmgr_event(const char *kind, long long tenant, const char *id, const char *by)
+{
+	struct state_event e = { .tenant_id = tenant, .kind = kind, .queue_id = id, .rcpt_index = -1,
+	    .source = by };
+
+	outbox_emit(&e);
+}
 
 /* One tenant's ready messages for one domain, oldest first. */
 struct qten {
@@ -703,6 +714,7 @@ qmgr_attempt_done(struct qmgr *q, struct qent *e, const struct deliver_outcome *
 			e->state = QE_HOLD;
 			e->tenant_hold = false;
 			log_info("event=held id=%s by=operator", e->id);
+			qmgr_event(EV_HELD, e->tenant, e->id, "operator");
 		}
 	}
 	if (e->state == QE_ACTIVE)
@@ -835,6 +847,7 @@ qmgr_hold(struct qmgr *q, const char *id)
 		e->state = QE_HOLD;
 		e->tenant_hold = false;
 		log_info("event=held id=%s by=operator", id);
+		qmgr_event(EV_HELD, e->tenant, id, "operator");
 	} else
 		rc = -1;
 	pthread_mutex_unlock(&q->lock);
@@ -855,6 +868,7 @@ qmgr_release_by(struct qmgr *q, const char *id, const char *by)
 		e->review_hold = false;
 		qmgr_ready_push(q, e);
 		log_info("event=released id=%s by=%s", id, by);
+		qmgr_event(EV_RELEASED, e->tenant, id, by);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&q->lock);
@@ -1005,6 +1019,8 @@ qmgr_view_emit(struct qmgr *q, const struct qent *snap, qmgr_view_fn fn, void *a
 	v.rcpts = rcpts;
 	v.attempts = snap->attempts;
 	v.last_error = snap->last_error;
+	v.tenant = snap->tenant;
+	v.domain = snap->domain;
 	fn(arg, &v);
 	free(rcpts);
 	spool_env_free(&env);
@@ -1020,6 +1036,46 @@ qmgr_snap_cmp(const void *a, const void *b)
 size_t
 qmgr_list(struct qmgr *q, qmgr_view_fn fn, void *arg)
 {
+	return qmgr_list_filter(q, NULL, fn, arg);
+}
+
+static bool
+qmgr_filter_match(const struct qmgr_filter *f, const struct qent *e)
+{
+	return f == NULL || ((!f->held || e->state == QE_HOLD) && (f->tenant == 0 || e->tenant == f->tenant) &&
+	    (f->domain == NULL || strcasecmp(f->domain, e->domain) == 0) &&
+	    (f->after == NULL || strcmp(e->id, f->after) > 0));
+}
+
+/* Keep the n snapshots whose domain's mail last went to site (the summary's
+ * site rows count the same way); returns how many are kept. */
+static size_t
+qmgr_filter_site(struct qmgr *q, struct qent *snaps, size_t n, const char *site)
+{
+	struct site_view *views = NULL;
+	const char **names;
+	char (*site_of)[SITE_NAME_MAX];
+	size_t kept = 0;
+
+	if (q->eng == NULL || n == 0)
+		return 0;
+	names = xcalloc(n, sizeof(*names));
+	site_of = xcalloc(n, sizeof(*site_of));
+	for (size_t i = 0; i < n; i++)
+		names[i] = snaps[i].domain;
+	site_table_snapshot(deliver_engine_sites(q->eng), &views, names, n, site_of);
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(site_of[i], site) == 0)
+			snaps[kept++] = snaps[i];
+	free(views);
+	free(names);
+	free(site_of);
+	return kept;
+}
+
+size_t
+qmgr_list_filter(struct qmgr *q, const struct qmgr_filter *f, qmgr_view_fn fn, void *arg)
+{
 	struct qent *snaps;
 	size_t n = 0, shown = 0;
 
@@ -1027,14 +1083,56 @@ qmgr_list(struct qmgr *q, qmgr_view_fn fn, void *arg)
 	snaps = xcalloc(q->count ? q->count : 1, sizeof(*snaps));
 	for (size_t i = 0; i < QMGR_BUCKETS; i++)
 		for (struct qent *e = q->hash[i]; e != NULL; e = e->hnext)
-			snaps[n++] = *e;
+			if (qmgr_filter_match(f, e))
+				snaps[n++] = *e;
 	pthread_mutex_unlock(&q->lock);
+	if (f != NULL && f->site != NULL)
+		n = qmgr_filter_site(q, snaps, n, f->site);
 	qsort(snaps, n, sizeof(*snaps), qmgr_snap_cmp);   /* ids sort by arrival */
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n && (f == NULL || f->limit == 0 || shown < f->limit); i++)
 		if (qmgr_view_emit(q, &snaps[i], fn, arg) == 0)
 			shown++;
 	free(snaps);
 	return shown;
+}
+
+void
+qmgr_state_count(struct qmgr *q, struct qmgr_state_counts *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&q->lock);
+	for (size_t i = 0; i < QMGR_BUCKETS; i++)
+		for (struct qent *e = q->hash[i]; e != NULL; e = e->hnext)
+			switch (e->state) {
+			case QE_READY:    out->ready++; break;
+			case QE_ACTIVE:   out->active++; break;
+			case QE_DEFERRED: out->deferred++; break;
+			case QE_HOLD:     out->held++; break;
+			}
+	pthread_mutex_unlock(&q->lock);
+}
+
+int
+qmgr_refusal(struct qmgr *q, const char *action, const char *id, char *why, size_t len)
+{
+	struct qent *e;
+	enum qent_state st = QE_READY;
+
+	pthread_mutex_lock(&q->lock);
+	if ((e = qmgr_find(q, id)) != NULL)
+		st = e->state;
+	pthread_mutex_unlock(&q->lock);
+	if (e == NULL)
+		return -1;
+	if (strcmp(action, "hold") == 0 && st == QE_HOLD)
+		snprintf(why, len, "message is already held");
+	else if (strcmp(action, "release") == 0 && st != QE_HOLD)
+		snprintf(why, len, "message is not held (it is %s)", qmgr_state_name(st));
+	else if (st == QE_HOLD)
+		snprintf(why, len, "message is held: release it first");
+	else
+		snprintf(why, len, "cannot %s a %s message now", action, qmgr_state_name(st));
+	return 0;
 }
 
 int

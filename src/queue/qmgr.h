@@ -34,6 +34,8 @@ struct qmgr_view {
 	size_t      nrcpts;
 	int         attempts;
 	const char *last_error;   /* "" when none */
+	long long   tenant;       /* 0: mail of no tenant */
+	const char *domain;       /* its destination domain as queued ("" not known yet) */
 };
 
 typedef void (*qmgr_view_fn)(void *arg, const struct qmgr_view *v);
@@ -77,7 +79,30 @@ int qmgr_requeue(struct qmgr *q, const char *id);   /* forget backoff, retry now
 long qmgr_release_tenant(struct qmgr *q, long long tenant_id);
 /* Visit every message (list) or one (show; -1 when unknown). */
 size_t qmgr_list(struct qmgr *q, qmgr_view_fn fn, void *arg);
+/* Which messages qmgr_list_filter visits: zero fields match all. */
+struct qmgr_filter {
+	bool        held;         /* only held ones */
+	long long   tenant;       /* only this tenant's (0: any) */
+	const char *domain;       /* only to this destination domain (NULL: any) */
+	const char *site;         /* only to domains whose mail last went to this site, as the
+	                           * summary names it (NULL: any; none while delivery is off) */
+	const char *after;        /* only ids after this one (a page's cursor; NULL: from the first) */
+	size_t      limit;        /* at most this many (0: all) */
+};
+/* The same as qmgr_list for the messages f selects (the HTTP API): the
+ * filter is applied before any queue file is read. */
+size_t qmgr_list_filter(struct qmgr *q, const struct qmgr_filter *f, qmgr_view_fn fn, void *arg);
+/* Why qmgr_hold, _release, _delete, _requeue or _flush (action: "hold",
+ * ...) refused id, for the operator: 0 with the reason in why, or -1 when
+ * there is no such message. */
+int qmgr_refusal(struct qmgr *q, const char *action, const char *id, char *why, size_t len);
 int qmgr_show(struct qmgr *q, const char *id, qmgr_view_fn fn, void *arg);
+/* How many messages are in each state now (ferryd's metrics): one pass
+ * over the table under the lock, as for list. */
+struct qmgr_state_counts {
+	long ready, active, deferred, held;
+};
+void qmgr_state_count(struct qmgr *q, struct qmgr_state_counts *out);
 /* The envelope of a queued or held message as its file holds it (every
  * recipient with its state); 0, or -1 when unknown or unreadable. The
  * caller frees env with spool_env_free. */

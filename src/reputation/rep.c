@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "analytics/analytics.h"
 #include "reputation/rep.h"
 #include "reputation/rep_internal.h"
 #include "state/events.h"
@@ -364,6 +365,7 @@ rep_prune_db(sqlite3 *db, time_t now)
 			log_warn("event=events-prune-failed error=\"%s\"", sqlite3_errmsg(db));
 	}
 	sqlite3_finalize(stmt);
+	analytics_prune(db, now);     /* the statistics live as long as the events */
 }
 
 int

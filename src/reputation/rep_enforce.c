@@ -14,6 +14,7 @@
 
 #include "reputation/rep_internal.h"
 #include "state/state_internal.h"
+#include "events/outbox.h"
 #include "util/log.h"
 
 static const char rep_enforce_cols[] = "SELECT name, enforce_state, enforce_reason, enforce_time,"
@@ -170,6 +171,9 @@ rep_enforce_log(const struct rep_enforce *e, long long id, enum rep_state s, con
 
 	log_warn("event=tenant-%s tenant=%s tenant_id=%lld reason=%s", rep_state_name(s), e->tenant, id,
 	    log_quote(q, sizeof(q), reason, strlen(reason)));
+	if (s != REP_NONE)   /* EV_THROTTLED, EV_REVIEW, EV_SUSPENDED: the state's name */
+		outbox_emit(&(struct state_event){ .tenant_id = id, .kind = rep_state_name(s), .rcpt_index = -1,
+		    .detail = reason, .source = "reputation" });
 }
 
 int

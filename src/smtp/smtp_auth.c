@@ -247,7 +247,7 @@ smtp_auth_suspended(struct smtp_session *s, const char *quser)
 {
 	char reason[160], reply[300], q[400];
 
-	smtp_tenant_reason(&s->auth_ident, reason, sizeof(reason));
+	tenant_send_reason(&s->auth_ident, reason, sizeof(reason));
 	log_info("event=auth sid=%llu client=%s user=%s result=suspended tenant=%s reason=%s",
 	    s->sid, s->addr, quser, s->auth_ident.tenant, log_quote(q, sizeof(q), reason, strlen(reason)));
 	smtp_auth_reset(s);

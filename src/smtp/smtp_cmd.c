@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "metrics/metrics.h"
 #include "policy/relay.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -194,6 +195,7 @@ smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t len)
 		return;
 	}
 	tx->active = true;
+	tx->started_us = metrics_now_us();
 	s->nmail++;
 	if (tx->as_tenant)
 		log_info("event=mail-accepted sid=%llu client=%s from=%s tenant=%s %s=%s", s->sid, s->addr,

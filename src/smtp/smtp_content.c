@@ -11,13 +11,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "queue/qmgr.h"
+#include "metrics/metrics.h"
 #include "reputation/rep.h"
 #include "util/log.h"
 
@@ -79,23 +78,17 @@ static int
 smtp_ref_write(struct smtp_session *s)
 {
 	struct smtp_tx *tx = &s->tx;
-	struct verp_info vi = { .tenant_id = s->ident.tenant_id, .rcpt_index = 0 };
-	unsigned char secret[32];
-	char ref[VERP_LOCAL_MAX + 1], hdr[VERP_LOCAL_MAX + 32];
+	char hdr[VERP_LOCAL_MAX + 32];
 	int n;
 
 	if (!tx->as_tenant || tx->kind == SMTP_TX_RETURN_PATH || s->h->state == NULL)
 		return 0;
-	if (state_verp_secret(s->h->state, secret) != 0) {
+	n = tenant_send_ref_header(s->h->state, s->ident.tenant_id, tx->id,
+	    tx->nrcpts == 1 ? tx->rcpts[0].path.addr : NULL, hdr, sizeof(hdr));
+	if (n < 0) {
 		log_warn("event=ref-header-skipped sid=%llu id=%s reason=\"state database unavailable\"", s->sid, tx->id);
 		return 0;
 	}
-	snprintf(vi.queue_id, sizeof(vi.queue_id), "%s", tx->id);
-	if (tx->nrcpts == 1)     /* one recipient: the header names its address too */
-		verp_rcpt_bind(secret, &vi, tx->rcpts[0].path.addr);
-	verp_ref_make(secret, &vi, ref, sizeof(ref));
-	sodium_memzero(secret, sizeof(secret));
-	n = snprintf(hdr, sizeof(hdr), VERP_REF_HEADER ": %s\r\n", ref);
 	tx->prepended++;
 	return spool_msg_write(tx->msg, hdr, (size_t)n);
 }
@@ -327,6 +320,7 @@ smtp_commit_result(struct smtp_session *s, int error)
 	} else {
 		s->nqueued++;
 		smtp_strikes_clear(s);
+		metrics_smtp_transaction(metrics_now_us() - tx->started_us);
 		log_info("event=queued sid=%llu client=%s id=%s from=%s nrcpt=%zu dropped=%zu size=%" PRIu64
 		    " proto=%s tls=%s auth=%s tenant=%s", s->sid, s->addr, tx->id,
 		    log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len), tx->nrcpts, tx->ndropped,
@@ -338,16 +332,10 @@ smtp_commit_result(struct smtp_session *s, int error)
 			log_info("event=held id=%s tenant=%s reason=%s", tx->id, tx->as_tenant ? s->ident.tenant : "-",
 			    log_quote(q, sizeof(q), tx->hold_reason, strlen(tx->hold_reason)));
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", tx->id);
-		smtp_suppress_events_record(s);
-		if (s->h->qmgr != NULL && tx->nrcpts > 0 && tx->hold_reason[0] != '\0') {
-			const char *at = strrchr(tx->rcpts[0].path.addr, '@');
-			qmgr_msg_held(s->h->qmgr, tx->id, tx->as_tenant ? s->ident.tenant_id : 0, at ? at + 1 : "",
-			    tx->hold_review);
-		} else if (s->h->qmgr != NULL && tx->nrcpts > 0) {
-			/* keyed by tenant and its first recipient's domain (the scheduled queue) */
-			const char *at = strrchr(tx->rcpts[0].path.addr, '@');
-			qmgr_msg_add(s->h->qmgr, tx->id, tx->as_tenant ? s->ident.tenant_id : 0, at ? at + 1 : "");
-		}
+		smtp_events_queued(s);
+		if (tx->nrcpts > 0)
+			tenant_send_queued(s->h->qmgr, tx->id, tx->as_tenant ? s->ident.tenant_id : 0,
+			    tx->rcpts[0].path.addr, tx->hold_reason, tx->hold_review);
 	}
 	smtp_tx_reset(s);
 }

@@ -27,6 +27,7 @@
 #include "smtp/smtp_data.h"
 #include "smtp/smtp_parse.h"
 #include "smtp/smtp_session.h"
+#include "policy/tenant_send.h"
 #include "spool/spool.h"
 #include "state/state.h"
 #include "state/verp.h"
@@ -73,6 +74,7 @@ struct smtp_dropped {
 /* One mail transaction: MAIL FROM up to the final reply. */
 struct smtp_tx {
 	bool                    active;      /* MAIL accepted */
+	uint64_t                started_us;  /* when, for ferry_smtp_transaction_seconds */
 	struct smtp_path        sender;
 	struct smtp_mail_params params;
 	struct smtp_rcpt       *rcpts;
@@ -107,13 +109,10 @@ struct smtp_tx {
 	bool                    hdr_done;    /* the empty line was seen */
 	bool                    hdr_overflow;
 	/* Rate-limit windows taken for this message (given back if the commit
-	 * fails), and when. */
-	bool                    counted;
-	time_t                  counted_at;
-	/* A throttled tenant's recipients an hour (0: not throttled), and
-	 * whether this message's recipients were taken from that window. */
+	 * fails). */
+	struct tenant_send_take take;
+	/* A throttled tenant's recipients an hour (0: not throttled). */
 	long long               throttle_rcpts;
-	bool                    rcpts_counted;
 	/* The transaction is the tenant's (lockdown, limits, 'G' record). A
 	 * connector's client on the mx listener also brings ordinary inbound
 	 * mail: its transaction becomes the tenant's at the first recipient
@@ -222,9 +221,6 @@ void smtp_auth_result(struct smtp_session *s, int result);
 /* smtp_tenant.c: the relay service's rules for tenants' sessions. Each
  * check returns NULL (go on) or the reply (in buf, or a constant). */
 void smtp_tenant_connect(struct smtp_session *s);
-void smtp_tenant_reason(const struct state_ident *id, char *out, size_t outsz);
-/* in as reply text: printable ASCII, others (and spaces unless space) '?'. */
-void smtp_tenant_printable(const char *in, bool space, char *out, size_t outsz);
 const char *smtp_tenant_mail_check(struct smtp_session *s, char *buf, size_t bufsz);
 const char *smtp_tenant_rcpt_check(struct smtp_session *s, char *buf, size_t bufsz);
 /* A recipient that relays: a pending connector transaction becomes the
@@ -242,9 +238,11 @@ const char *smtp_suppress_rcpt_check(struct smtp_session *s, const struct smtp_p
     char *buf, size_t bufsz);
 /* End of a message whose every recipient was dropped: 250, not queued. */
 void smtp_suppress_msg_drop(struct smtp_session *s);
-/* The message was accepted: one `suppressed` event per dropped recipient
- * (one database write; a failure is logged, the message stays accepted). */
-void smtp_suppress_events_record(struct smtp_session *s);
+/* The events of a queued transaction (smtp_events.c): received per
+ * recipient, suppressed per dropped one, held. */
+void smtp_events_queued(struct smtp_session *s);
+/* Only the suppressed ones: accepted, but not queued (all dropped, discarded). */
+void smtp_events_suppressed(struct smtp_session *s);
 /* Frees the dropped recipients (smtp_tx_reset). */
 void smtp_suppress_dropped_free(struct smtp_tx *tx);
 

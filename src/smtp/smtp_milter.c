@@ -322,7 +322,7 @@ smtp_milter_verdict(struct smtp_session *s, const struct milter_result *r)
 	if (r->verdict == MILTER_V_DISCARD) {
 		log_info("event=milter-discard sid=%llu id=%s milter=%s", s->sid, tx->id, r->milter);
 		smtp_reply(s, "250 2.0.0 Ok: discarded by a content filter");
-		smtp_suppress_events_record(s);   /* accepted: its dropped recipients too */
+		smtp_events_suppressed(s);   /* accepted: its dropped recipients too */
 		smtp_tx_reset(s);
 		return;
 	}

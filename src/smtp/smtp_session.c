@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "metrics/metrics.h"
 #include "net/tls.h"
 #include "net/worker.h"
 #include "util/log.h"
@@ -242,6 +243,7 @@ smtp_session_start(void *ctx, struct worker *w, int fd, const struct sockaddr *s
 	memcpy(&s->peer, sa, salen < sizeof(s->peer) ? salen : sizeof(s->peer));
 	snprintf(s->addr, sizeof(s->addr), "%s", addr);
 	s->sid = atomic_fetch_add(&smtp_session_counter, 1) + 1;
+	metrics_conn_inbound_open(role);
 	worker_conn_add(w, &s->conn);
 	s->async_ev = event_new(w->base, -1, 0, smtp_async_cb, s);
 	s->bev = smtp_bev_new(s, fd);
@@ -457,6 +459,7 @@ smtp_event_cb(struct bufferevent *bev, short what, void *arg)
 		if (s->ssl != NULL) {
 			s->tls = true;
 			tls_describe(s->ssl, s->tls_info, sizeof(s->tls_info));
+			metrics_tls_session(METRICS_INBOUND, SSL_get_version(s->ssl));
 			log_info("event=tls sid=%llu client=%s tls=\"%s\"", s->sid, s->addr, s->tls_info);
 		}
 		return;
@@ -544,6 +547,7 @@ smtp_session_free(struct smtp_session *s)
 	free(s->auth_user);
 	free(s->auth_login_user);
 	server_conn_release(s->srv, (const struct sockaddr *)&s->peer);
+	metrics_conn_inbound_close(s->role);
 	server_snap_put(s->snap);
 	worker_conn_remove(w, &s->conn);
 	free(s);

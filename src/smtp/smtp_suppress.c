@@ -37,7 +37,7 @@ smtp_suppress_reply(const struct smtp_session *s, const char *addr, const char *
 	const char *reason = suppress_reason_name(sup->reason);
 	int n;
 
-	smtp_tenant_printable(sup->cause, true, cause, sizeof(cause));
+	tenant_send_printable(sup->cause, true, cause, sizeof(cause));
 	n = snprintf(buf, max, "550 5.7.1 <%s>: recipient suppressed for tenant %s since %s (%s",
 	    addr, s->ident.tenant, since, reason);
 	if (n < 0 || (size_t)n + 2 >= max) {
@@ -72,8 +72,7 @@ smtp_suppress_dropped_add(struct smtp_tx *tx, const struct smtp_path *p, const s
 	char detail[sizeof(sup->cause) + 32];
 	struct smtp_dropped *d;
 
-	snprintf(detail, sizeof(detail), "%s%s%s", suppress_reason_name(sup->reason),
-	    sup->cause[0] != '\0' ? ": " : "", sup->cause);
+	tenant_send_suppress_detail(sup, detail, sizeof(detail));
 	tx->dropped = xrealloc(tx->dropped, (tx->ndropped + 1) * sizeof(*tx->dropped));
 	d = &tx->dropped[tx->ndropped];
 	d->rcpt = xstrndup(p->addr, p->len);
@@ -91,32 +90,11 @@ smtp_suppress_dropped_free(struct smtp_tx *tx)
 	tx->dropped = NULL;
 }
 
-void
-smtp_suppress_events_record(struct smtp_session *s)
-{
-	struct smtp_tx *tx = &s->tx;
-	struct state_event *ev;
-	time_t now = time(NULL);
-
-	if (tx->ndropped == 0 || tx->dropped == NULL || !tx->as_tenant)
-		return;
-	ev = xcalloc(tx->ndropped, sizeof(*ev));
-	for (size_t i = 0; i < tx->ndropped; i++)
-		ev[i] = (struct state_event){ .time = now, .tenant_id = s->ident.tenant_id,
-		    .kind = "suppressed", .queue_id = tx->id, .rcpt_index = -1, .rcpt = tx->dropped[i].rcpt,
-		    .category = "", .status = "", .detail = tx->dropped[i].detail, .source = "rcpt",
-		    .report_id = "" };
-	if (state_events_record(s->h->state, ev, tx->ndropped) != 0)
-		log_error("event=suppressed-event-failed sid=%llu id=%s tenant=%s dropped=%zu", s->sid,
-		    tx->id, s->ident.tenant, tx->ndropped);
-	free(ev);
-}
-
 const char *
 smtp_suppress_rcpt_check(struct smtp_session *s, const struct smtp_path *p, char *buf, size_t bufsz)
 {
 	struct suppression sup;
-	enum suppress_mode mode = SUPPRESS_MODE_REJECT;
+	enum suppress_mode mode;
 	char addr[SMTP_PATH_MAX + 1], since[16];
 	struct tm tm;
 	int rc;
@@ -125,9 +103,7 @@ smtp_suppress_rcpt_check(struct smtp_session *s, const struct smtp_path *p, char
 	 * to hosted domains: that is not the tenant sending. */
 	if (!s->tx.as_tenant || p->len == 0 || (s->tx.tenant_pending && s->tx.rcpt_local))
 		return NULL;
-	rc = state_suppression_get(s->h->state, s->ident.tenant_id, p->addr, p->len, time(NULL), &sup);
-	if (rc == 1 && state_tenant_suppress_mode(s->h->state, s->ident.tenant_id, &mode) < 0)
-		rc = -1;
+	rc = tenant_send_suppressed(s->h->state, s->ident.tenant_id, p->addr, p->len, &sup, &mode);
 	if (rc < 0) {
 		log_error("event=suppression-lookup-failed sid=%llu client=%s tenant=%s", s->sid, s->addr,
 		    s->ident.tenant);
@@ -143,7 +119,7 @@ smtp_suppress_rcpt_check(struct smtp_session *s, const struct smtp_path *p, char
 		return "";
 	}
 	smtp_suppress_log(s, "rcpt-suppressed", p, since, &sup);
-	smtp_tenant_printable(p->addr, false, addr, sizeof(addr));
+	tenant_send_printable(p->addr, false, addr, sizeof(addr));
 	return smtp_suppress_reply(s, addr, since, &sup, buf, bufsz);
 }
 
@@ -160,6 +136,6 @@ smtp_suppress_msg_drop(struct smtp_session *s)
 	    log_quote(q, sizeof(q), tx->sender.addr, tx->sender.len), s->ident.tenant, tx->ndropped);
 	s->strikes = 0;
 	smtp_reply(s, "250 2.0.0 Ok: %s not queued, every recipient is suppressed", tx->id);
-	smtp_suppress_events_record(s);
+	smtp_events_suppressed(s);
 	smtp_tx_reset(s);   /* aborts the spool file */
 }

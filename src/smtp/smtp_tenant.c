@@ -9,7 +9,8 @@
  * SECURITY: the state is read again at each MAIL (state_ident_refresh), so
  * a suspension or revocation applies to sessions already open. Counters are
  * taken atomically at the end of DATA, before the 250, and given back when
- * the commit fails.
+ * the commit fails. The windows, texts and enforcement are
+ * policy/tenant_send.c's, shared with the HTTP API.
  */
 #include "smtp/smtp_internal.h"
 
@@ -19,43 +20,15 @@
 #include <time.h>
 
 #include "policy/sender.h"
-#include "queue/qmgr.h"
-#include "reputation/rep.h"
+#include "policy/tenant_send.h"
 #include "state/counters.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
-
-#define SMTP_TENANT_WINDOWS 6
-
-static const char *const smtp_tenant_kind_name[] = { "none", "account", "key", "connector" };
-static const char smtp_tenant_key_letter[] = { '?', 'a', 'k', 'c' };
-static const int smtp_tenant_periods[3] = { 60, 3600, 86400 };
 
 static bool
 smtp_tenant_active(const struct smtp_session *s)
 {
 	return s->ident.kind != STATE_IDENT_NONE && s->h->state != NULL;
-}
-
-/* Reply text: printable ASCII only (spaces too when space), so hostile
- * text cannot break the reply line. */
-void
-smtp_tenant_printable(const char *in, bool space, char *out, size_t outsz)
-{
-	size_t o = 0;
-
-	for (; *in != '\0' && o + 1 < outsz; in++)
-		out[o++] = ((*in > 0x20 || (space && *in == 0x20)) && *in < 0x7f) ? *in : '?';
-	out[o] = '\0';
-}
-
-/* The suspension reason as reply text. */
-void
-smtp_tenant_reason(const struct state_ident *id, char *out, size_t outsz)
-{
-	smtp_tenant_printable(id->suspend_reason, true, out, outsz);
-	if (out[0] == '\0')
-		snprintf(out, outsz, "no reason given");
 }
 
 static void
@@ -66,7 +39,7 @@ smtp_tenant_log_refusal(struct smtp_session *s, const char *stage, const char *r
 	/* tenant and subject are names ferryctl validated; the reply may echo
 	 * the client's text */
 	log_info("event=tenant-refused sid=%llu client=%s tenant=%s %s=%s stage=%s reply=%s",
-	    s->sid, s->addr, s->ident.tenant, smtp_tenant_kind_name[s->ident.kind], s->ident.subject,
+	    s->sid, s->addr, s->ident.tenant, tenant_send_kind_name(s->ident.kind), s->ident.subject,
 	    stage, log_quote(qr, sizeof(qr), reply, strlen(reply)));
 }
 
@@ -90,60 +63,16 @@ smtp_tenant_connect(struct smtp_session *s)
 	    id.tenant, id.subject);
 }
 
-/* The counter windows of this identity: the tenant's three, then the
- * subject's three (a limit of 0 is counted all the same, for usage). */
-static size_t
-smtp_tenant_windows(const struct state_ident *id, struct counter_spec specs[SMTP_TENANT_WINDOWS])
-{
-	const long long tl[3] = { id->tenant_limits.per_minute, id->tenant_limits.per_hour,
-	    id->tenant_limits.per_day };
-	const long long sl[3] = { id->subject_limits.per_minute, id->subject_limits.per_hour,
-	    id->subject_limits.per_day };
-
-	for (size_t i = 0; i < 3; i++) {
-		snprintf(specs[i].key, sizeof(specs[i].key), "t:%lld", id->tenant_id);
-		specs[i].period = smtp_tenant_periods[i];
-		specs[i].limit = tl[i];
-		snprintf(specs[3 + i].key, sizeof(specs[3 + i].key), "%c:%lld",
-		    smtp_tenant_key_letter[id->kind], id->subject_id);
-		specs[3 + i].period = smtp_tenant_periods[i];
-		specs[3 + i].limit = sl[i];
-	}
-	return SMTP_TENANT_WINDOWS;
-}
-
-/* "451 4.7.1 Rate limit reached: ..." for window i, ending at reset. */
-static const char *
-smtp_tenant_rate_reply(const struct state_ident *id, const struct counter_spec *specs, size_t i,
-    time_t now, time_t reset, char *buf, size_t bufsz)
-{
-	static const char *const unit[3] = { "minute", "hour", "day" };
-	struct tm tm;
-
-	gmtime_r(&reset, &tm);
-	snprintf(buf, bufsz, "451 4.7.1 Rate limit reached: %s %s may send %lld messages per %s;"
-	    " resets at %02d:%02d:%02d UTC (in %lld s)",
-	    i < 3 ? "tenant" : smtp_tenant_kind_name[id->kind], i < 3 ? id->tenant : id->subject,
-	    specs[i].limit, unit[i % 3], tm.tm_hour, tm.tm_min, tm.tm_sec, (long long)(reset - now));
-	return buf;
-}
-
 /* A window already full at MAIL: refuse early instead of after DATA. */
 static const char *
 smtp_tenant_rate_check(struct smtp_session *s, char *buf, size_t bufsz)
 {
-	struct counter_spec specs[SMTP_TENANT_WINDOWS];
-	size_t n = smtp_tenant_windows(&s->ident, specs);
-	time_t now = time(NULL);
+	char text[400];
 
-	for (size_t i = 0; i < n; i++) {
-		if (specs[i].limit <= 0 ||
-		    counters_get(s->h->counters, specs[i].key, specs[i].period, now) < specs[i].limit)
-			continue;
-		return smtp_tenant_rate_reply(&s->ident, specs, i, now,
-		    (now / specs[i].period + 1) * specs[i].period, buf, bufsz);
-	}
-	return NULL;
+	if (tenant_send_rate_full(s->h->counters, &s->ident, text, sizeof(text)) == NULL)
+		return NULL;
+	snprintf(buf, bufsz, "451 4.7.1 %s", text);
+	return buf;
 }
 
 /* May the tenant send as domain (lowercase A-labels)? The answer for the
@@ -192,33 +121,14 @@ smtp_tenant_sender_check(struct smtp_session *s, char *buf, size_t bufsz)
 	return NULL;
 }
 
-/* The tenant's recipients of the current UTC hour ("r:ID"): counted for
- * every message, limited only while it is throttled, so a throttle that
- * starts mid-hour counts what the hour already sent. */
-static void
-smtp_tenant_rcpt_window(const struct state_ident *id, long long limit, struct counter_spec *spec)
-{
-	snprintf(spec->key, sizeof(spec->key), "r:%lld", id->tenant_id);
-	spec->period = 3600;
-	spec->limit = limit;
-}
-
-static long long
-smtp_tenant_rcpts_used(struct smtp_session *s)
-{
-	struct counter_spec spec;
-
-	smtp_tenant_rcpt_window(&s->ident, 0, &spec);
-	return counters_get(s->h->counters, spec.key, spec.period, time(NULL));
-}
-
 static const char *
 smtp_tenant_throttle_reply(const struct smtp_session *s, const char *code, const char *reason,
     char *buf, size_t bufsz)
 {
-	snprintf(buf, bufsz, "%s Tenant %s is throttled to %lld recipients per hour%s%s;"
-	    " try again later", code, s->ident.tenant, s->tx.throttle_rcpts,
-	    reason[0] != '\0' ? ": " : "", reason);
+	char text[400];
+
+	tenant_send_throttle_text(&s->ident, s->tx.throttle_rcpts, reason, text, sizeof(text));
+	snprintf(buf, bufsz, "%s %s", code, text);
 	return buf;
 }
 
@@ -232,35 +142,22 @@ smtp_tenant_throttle_reply(const struct smtp_session *s, const char *code, const
 static const char *
 smtp_tenant_rep_check(struct smtp_session *s, char *buf, size_t bufsz)
 {
-	struct state_ident *id = &s->ident;
-	struct rep_enforce e;
-	char reason[REP_REASON_MAX + 1];
-	long long rate;
-	int rc;
+	struct tenant_send_rep r;
+	char text[400];
+	int rc = tenant_send_rep_check(s->h->state, s->h->rep, s->h->counters, &s->ident, &r, text,
+	    sizeof(text));
 
-	if (s->h->rep == NULL)
-		return NULL;
-	if ((rc = rep_enforce_read(s->h->state, id->tenant_id, &e)) < 0)
+	if (rc < 0)
 		return "451 4.3.0 Temporary failure: tenant state unavailable";
-	if (rc == 0 || e.state == REP_NONE)
-		return NULL;
-	smtp_tenant_printable(e.reason, true, reason, sizeof(reason));
-	if (e.state == REP_REVIEW) {
-		char held[sizeof(id->tenant) + sizeof(reason) + 32];
-		/* cut to hold_reason's size (the spool's hold record) */
-		snprintf(held, sizeof(held), "tenant %s" QMGR_REVIEW_MARK "%s", id->tenant, reason);
-		snprintf(s->tx.hold_reason, sizeof(s->tx.hold_reason), "%.*s",
-		    (int)sizeof(s->tx.hold_reason) - 1, held);
+	s->tx.throttle_rcpts = r.throttle_rcpts;
+	if (r.hold_review) {
+		snprintf(s->tx.hold_reason, sizeof(s->tx.hold_reason), "%s", r.hold_reason);
 		s->tx.hold_review = true;
-		return NULL;
 	}
-	if (e.state != REP_THROTTLED)
+	if (rc == 0)
 		return NULL;
-	rate = rep_throttle_rate(s->h->rep, &e);
-	s->tx.throttle_rcpts = rate > 0 ? rate : 1;
-	if (smtp_tenant_rcpts_used(s) < s->tx.throttle_rcpts)
-		return NULL;
-	return smtp_tenant_throttle_reply(s, "451 4.7.1", reason, buf, bufsz);
+	snprintf(buf, bufsz, "451 4.7.1 %s", text);
+	return buf;
 }
 
 static const char *
@@ -277,7 +174,7 @@ smtp_tenant_mail_decide(struct smtp_session *s, char *buf, size_t bufsz)
 		    ? "550 5.7.1 The connector of this client no longer exists"
 		    : "550 5.7.1 The credentials of this session were revoked: authenticate again";
 	if (s->ident.suspended) {
-		smtp_tenant_reason(&s->ident, reason, sizeof(reason));
+		tenant_send_reason(&s->ident, reason, sizeof(reason));
 		snprintf(buf, bufsz, "550 5.7.1 Tenant %s is suspended: %s", s->ident.tenant, reason);
 		return buf;
 	}
@@ -336,7 +233,7 @@ smtp_tenant_rcpt_check(struct smtp_session *s, char *buf, size_t bufsz)
 	long long limit = by_tenant ? t : u;
 
 	if (s->tx.as_tenant && s->tx.throttle_rcpts > 0 &&
-	    smtp_tenant_rcpts_used(s) + (long long)s->tx.nrcpts >= s->tx.throttle_rcpts) {
+	    tenant_send_rcpts_used(s->h->counters, &s->ident) + (long long)s->tx.nrcpts >= s->tx.throttle_rcpts) {
 		smtp_tenant_throttle_reply(s, "452 4.7.1", "", buf, bufsz);
 		smtp_tenant_log_refusal(s, "rcpt", buf);
 		return buf;
@@ -344,7 +241,7 @@ smtp_tenant_rcpt_check(struct smtp_session *s, char *buf, size_t bufsz)
 	if (!s->tx.as_tenant || limit <= 0 || s->tx.nrcpts + s->tx.ndropped < (size_t)limit)
 		return NULL;
 	snprintf(buf, bufsz, "452 4.5.3 Too many recipients: %s %s allows %lld per message",
-	    by_tenant ? "tenant" : smtp_tenant_kind_name[s->ident.kind],
+	    by_tenant ? "tenant" : tenant_send_kind_name(s->ident.kind),
 	    by_tenant ? s->ident.tenant : s->ident.subject, limit);
 	smtp_tenant_log_refusal(s, "rcpt", buf);
 	return buf;
@@ -412,7 +309,7 @@ smtp_tenant_from_check(struct smtp_session *s, char *buf, size_t bufsz)
 	case SENDER_BAD_FROM:
 		return "550 5.7.1 The From: field is empty or cannot be parsed";
 	case SENDER_FOREIGN:
-		smtp_tenant_printable(r.addr, false, addr, sizeof(addr));
+		tenant_send_printable(r.addr, false, addr, sizeof(addr));
 		snprintf(buf, bufsz, "550 5.7.1 From: address <%s> is not in a domain of tenant %s",
 		    addr, s->ident.tenant);
 		return buf;
@@ -422,46 +319,22 @@ smtp_tenant_from_check(struct smtp_session *s, char *buf, size_t bufsz)
 	return "451 4.3.0 Temporary failure: tenant state unavailable";
 }
 
-/* Take the message's recipients from the tenant's hour of recipients
- * (limited while throttled: another session may have used the rest since
- * RCPT); refused, the message's own take is given back. */
-static const char *
-smtp_tenant_rcpts_take(struct smtp_session *s, time_t now, char *buf, size_t bufsz)
-{
-	struct counter_spec spec, specs[SMTP_TENANT_WINDOWS];
-	struct counter_deny deny;
-	int rc;
-
-	smtp_tenant_rcpt_window(&s->ident, s->tx.throttle_rcpts, &spec);
-	rc = counters_take(s->h->counters, &spec, 1, (long long)s->tx.nrcpts, now, &deny);
-	if (rc == 0) {
-		s->tx.rcpts_counted = true;
-		return NULL;
-	}
-	counters_give(s->h->counters, specs, smtp_tenant_windows(&s->ident, specs), 1, now);
-	s->tx.counted = false;
-	if (rc < 0)
-		return "451 4.3.0 Temporary failure: rate counters unavailable";
-	return smtp_tenant_throttle_reply(s, "451 4.7.1", "", buf, bufsz);
-}
-
-/* Take one message from every window, all or none. */
+/* Take one message from every window and the message's recipients from
+ * the tenant's hour of recipients (limited while throttled: another
+ * session may have used the rest since RCPT), all or none. */
 static const char *
 smtp_tenant_rate_take(struct smtp_session *s, char *buf, size_t bufsz)
 {
-	struct counter_spec specs[SMTP_TENANT_WINDOWS];
-	size_t n = smtp_tenant_windows(&s->ident, specs);
-	struct counter_deny deny;
-	time_t now = time(NULL);
-	int rc = counters_take(s->h->counters, specs, n, 1, now, &deny);
+	char text[400];
+	int rc = tenant_send_take(s->h->counters, &s->ident, s->tx.throttle_rcpts, (long long)s->tx.nrcpts,
+	    &s->tx.take, text, sizeof(text));
 
 	if (rc < 0)
 		return "451 4.3.0 Temporary failure: rate counters unavailable";
-	if (rc == 1)
-		return smtp_tenant_rate_reply(&s->ident, specs, deny.index, now, deny.reset, buf, bufsz);
-	s->tx.counted = true;
-	s->tx.counted_at = now;
-	return smtp_tenant_rcpts_take(s, now, buf, bufsz);
+	if (rc == 0)
+		return NULL;
+	snprintf(buf, bufsz, "451 4.7.1 %s", text);
+	return buf;
 }
 
 /* End of DATA, before the commit: From: lockdown, then the rate limits. */
@@ -486,15 +359,5 @@ smtp_tenant_content_check(struct smtp_session *s, char *buf, size_t bufsz)
 void
 smtp_tenant_commit_failed(struct smtp_session *s)
 {
-	struct counter_spec specs[SMTP_TENANT_WINDOWS], spec;
-
-	if (!s->tx.counted)
-		return;
-	counters_give(s->h->counters, specs, smtp_tenant_windows(&s->ident, specs), 1, s->tx.counted_at);
-	s->tx.counted = false;
-	if (s->tx.rcpts_counted) {
-		smtp_tenant_rcpt_window(&s->ident, 0, &spec);
-		counters_give(s->h->counters, &spec, 1, (long long)s->tx.nrcpts, s->tx.counted_at);
-		s->tx.rcpts_counted = false;
-	}
+	tenant_send_give(s->h->counters, &s->ident, &s->tx.take);
 }

@@ -62,6 +62,9 @@ int spool_msg_hold(struct spool_msg *m, const char *reason);
  * (the file is then removed). m is freed by the spool either way. */
 typedef void (*spool_commit_cb)(void *arg, int error);
 void spool_msg_commit(struct spool_msg *m, spool_commit_cb cb, void *arg);
+/* The same, waiting on the caller's thread (one that may block: delivery's
+ * notifications, an HTTP API handler): 0 once durable, else an errno. */
+int spool_msg_commit_wait(struct spool_msg *m);
 
 /* Octets the spool's filesystem still has for ferryd, or -1 with errno;
  * safe from any thread. A figure up to 10 ms old is returned only while it

@@ -44,6 +44,39 @@ spool_msg_finish(struct spool_msg *m)
 	return 0;
 }
 
+struct spool_wait {
+	pthread_mutex_t lock;
+	pthread_cond_t  cond;
+	bool            done;
+	int             error;
+};
+
+static void
+spool_wait_done(void *arg, int error)
+{
+	struct spool_wait *w = arg;
+
+	/* the committer's thread: wake the one waiting in spool_msg_commit_wait */
+	pthread_mutex_lock(&w->lock);
+	w->done = true;
+	w->error = error;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+int
+spool_msg_commit_wait(struct spool_msg *m)
+{
+	struct spool_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0 };
+
+	spool_msg_commit(m, spool_wait_done, &w);
+	pthread_mutex_lock(&w.lock);
+	while (!w.done)
+		pthread_cond_wait(&w.cond, &w.lock);
+	pthread_mutex_unlock(&w.lock);
+	return w.error;
+}
+
 void
 spool_msg_commit(struct spool_msg *m, spool_commit_cb cb, void *arg)
 {

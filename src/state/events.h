@@ -41,6 +41,7 @@ struct state;
 #define EV_THROTTLED    "throttled"    /* the tenant's enforcement (also review, suspended) */
 #define EV_REVIEW       "review"
 #define EV_SUSPENDED    "suspended"
+#define EV_RESUMED      "resumed"      /* an operator lifted suspension, throttle and review */
 #define EV_UNSUBSCRIBED "unsubscribed" /* a one-click unsubscribe (RFC 8058) */
 #define EV_WEBHOOK_DROPPED "webhook-dropped"  /* a batch given up after the retry limit */
 
@@ -95,7 +96,7 @@ struct state_event_query {
 	const char *const *kinds; /* ... or any of these (NULL-terminated) */
 	const char *rcpt;         /* exact address (case-insensitive) */
 	const char *queue_id;
-	const char *message_id;
+	const char *message_id;   /* every event of the message(s) received with this Message-ID */
 	time_t      since, until; /* time bounds, 0: none */
 	long        limit;        /* rows, 0: 100 */
 };

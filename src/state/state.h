@@ -89,6 +89,11 @@ int state_connector_match(struct state *st, const struct sockaddr *sa, struct st
  * subject is gone (or the key revoked), -1 error. */
 int state_ident_refresh(struct state *st, struct state_ident *id);
 
+/* The tenant itself as a sending identity (the HTTP API: the request
+ * names a tenant, not an account or connector): kind KEY, subject_id 0
+ * (no subject windows), read fresh. 1 ok, 0 no such tenant, -1 error. */
+int state_ident_tenant(struct state *st, long long tenant_id, struct state_ident *id);
+
 /* May this identity send as domain (lowercase, no trailing dot)? A domain
  * added with subdomains allowed also covers its subdomains; a connector
  * restricted to some domains covers only those. 1 yes, 0 no, -1 error. */

@@ -15,6 +15,7 @@
 
 #include "state/state_admin.h"
 #include "state/state_admin_internal.h"
+#include "state/events.h"
 #include "state/state_internal.h"
 #include "util/pwhash.h"
 
@@ -416,6 +417,18 @@ state_tenant_limit(struct state *st, const char *name, const struct state_limits
 	return adm_limits_set(st, "tenants", id, l, err, errlen);
 }
 
+/* An operator's suspension or resume as an event (written here: ferryctl
+ * and the HTTP API both come this way; ferryd's webhooks pick it up from
+ * the table). A failure to record it is not the operator's failure. */
+static void
+adm_tenant_event(struct state *st, long long id, const char *kind, const char *reason)
+{
+	struct state_event e = { .time = time(NULL), .tenant_id = id, .kind = kind, .rcpt_index = -1,
+	    .detail = reason, .source = "operator" };
+
+	(void)state_events_record(st, &e, 1);
+}
+
 int
 state_tenant_suspend(struct state *st, const char *name, const char *reason,
     char *err, size_t errlen)
@@ -429,8 +442,11 @@ state_tenant_suspend(struct state *st, const char *name, const char *reason,
 		    STATE_REASON_MAX);
 	if (adm_tenant_id(st, name, &id, err, errlen) != 0)
 		return -1;
-	return adm_exec(st, err, errlen, "UPDATE tenants SET suspended = 1, suspend_reason = ?1"
-	    " WHERE id = ?2;", "tI", reason, id) < 0 ? -1 : 0;
+	if (adm_exec(st, err, errlen, "UPDATE tenants SET suspended = 1, suspend_reason = ?1"
+	    " WHERE id = ?2;", "tI", reason, id) < 0)
+		return -1;
+	adm_tenant_event(st, id, EV_SUSPENDED, reason);
+	return 0;
 }
 
 int
@@ -438,8 +454,11 @@ state_tenant_resume(struct state *st, const char *name, long long *id, char *err
 {
 	if (adm_tenant_id(st, name, id, err, errlen) != 0)
 		return -1;
-	return adm_exec(st, err, errlen, "UPDATE tenants SET suspended = 0, suspend_reason = ''"
-	    " WHERE id = ?1;", "I", *id) < 0 ? -1 : 0;
+	if (adm_exec(st, err, errlen, "UPDATE tenants SET suspended = 0, suspend_reason = ''"
+	    " WHERE id = ?1;", "I", *id) < 0)
+		return -1;
+	adm_tenant_event(st, *id, EV_RESUMED, "");
+	return 0;
 }
 
 int

@@ -125,7 +125,26 @@ static const char state_schema[] =
     " cursor INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,"
     " failures INTEGER NOT NULL DEFAULT 0, next_try INTEGER NOT NULL DEFAULT 0,"
     " failing_since INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '');"
-    "CREATE INDEX IF NOT EXISTS webhooks_tenant ON webhooks(tenant_id);";
+    "CREATE INDEX IF NOT EXISTS webhooks_tenant ON webhooks(tenant_id);"
+    /* Delivery statistics (src/analytics/): counts per tenant x hour x
+     * destination domain x source address, and bounces per category with
+     * the latest reply as a sample; upserts add, kept ANALYTICS_KEEP. Keyed
+     * tenant first, then hour: a tenant's window is one range scan; the
+     * hour indexes serve "every tenant" and the prune. */
+    "CREATE TABLE IF NOT EXISTS stats_hourly("
+    " tenant_id INTEGER NOT NULL, hour INTEGER NOT NULL, domain TEXT NOT NULL, source_ip TEXT NOT NULL,"
+    " sent INTEGER NOT NULL DEFAULT 0, delivered INTEGER NOT NULL DEFAULT 0,"
+    " deferred INTEGER NOT NULL DEFAULT 0, bounced INTEGER NOT NULL DEFAULT 0,"
+    " expired INTEGER NOT NULL DEFAULT 0, complained INTEGER NOT NULL DEFAULT 0,"
+    " suppressed INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(tenant_id, hour, domain, source_ip)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS stats_hourly_hour ON stats_hourly(hour);"
+    "CREATE TABLE IF NOT EXISTS stats_bounces("
+    " tenant_id INTEGER NOT NULL, hour INTEGER NOT NULL, domain TEXT NOT NULL, category TEXT NOT NULL,"
+    " count INTEGER NOT NULL DEFAULT 0, sample_reply TEXT NOT NULL DEFAULT '',"
+    " sample_status TEXT NOT NULL DEFAULT '',"
+    " PRIMARY KEY(tenant_id, hour, domain, category)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS stats_bounces_hour ON stats_bounces(hour);";
 
 static sqlite3_vfs state_vfs, *state_vfs_base;
 static pthread_once_t state_vfs_once = PTHREAD_ONCE_INIT;
@@ -210,20 +229,33 @@ state_db_connect(const char *path, char *err, size_t errlen)
 }
 
 /* Create the file 0600 (SQLite would use the umask) and refuse a file
- * others may read. */
+ * others may read. An existing file is only lstat()ed, never opened: a
+ * close(2) of any descriptor of the file drops every POSIX lock this
+ * process holds on it, so opening it here while other connections of the
+ * process are live (a module opening the state after start) would take
+ * away their WAL read locks, and with them the snapshot they read. */
 static int
 state_file_check(const char *path, char *err, size_t errlen)
 {
 	struct stat st;
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd;
 
-	if (fd < 0)
-		return state_err(err, errlen, path, "cannot open", NULL);
-	if (fstat(fd, &st) != 0) {
-		close(fd);
-		return state_err(err, errlen, path, "cannot stat", NULL);
+	if (lstat(path, &st) != 0) {
+		if (errno != ENOENT)
+			return state_err(err, errlen, path, "cannot stat", NULL);
+		/* new: no connection can hold a lock on it yet */
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0 && errno != EEXIST)
+			return state_err(err, errlen, path, "cannot create", NULL);
+		if (fd >= 0)
+			close(fd);
+		if (lstat(path, &st) != 0)
+			return state_err(err, errlen, path, "cannot stat", NULL);
 	}
-	close(fd);
+	if (S_ISLNK(st.st_mode) || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file (a link?): refused", path);
+		return -1;
+	}
 	if ((st.st_mode & 077) != 0) {
 		snprintf(err, errlen, "%s: readable by group or others (mode %04o): "
 		    "it holds password hashes; chmod 600 it", path, (unsigned)(st.st_mode & 07777));
@@ -255,25 +287,56 @@ static const char *const state_tenant_columns[][2] = {
 	{ "rep_spike_factor", "rep_spike_factor INTEGER NOT NULL DEFAULT -1" },
 	{ "rep_spike_min", "rep_spike_min INTEGER NOT NULL DEFAULT -1" },
 	{ "rep_throttle_rate", "rep_throttle_rate INTEGER NOT NULL DEFAULT -1" },
+	/* one-click unsubscribe headers on its mail (src/state/unsub.c) */
+	{ "unsubscribe", "unsubscribe INTEGER NOT NULL DEFAULT 0" },
 };
 
+/* Columns added to events since a database was made (issue 11: the
+ * delivery fields of every outcome). */
+static const char *const state_event_columns[][2] = {
+	{ "message_id", "message_id TEXT NOT NULL DEFAULT ''" },
+	{ "sender", "sender TEXT NOT NULL DEFAULT ''" },
+	{ "source_ip", "source_ip TEXT NOT NULL DEFAULT ''" },
+	{ "site", "site TEXT NOT NULL DEFAULT ''" },
+	{ "code", "code INTEGER NOT NULL DEFAULT 0" },
+	{ "attempt", "attempt INTEGER NOT NULL DEFAULT 0" },
+	{ "delay", "delay INTEGER NOT NULL DEFAULT 0" },
+	{ "size", "size INTEGER NOT NULL DEFAULT 0" },
+};
+
+/* Add each of n columns of table that is missing. */
 static int
-state_schema_upgrade(sqlite3 *db)
+state_columns_add(sqlite3 *db, const char *table, const char *const cols[][2], size_t n)
 {
 	sqlite3_stmt *probe = NULL;
 	char sql[256];
 
-	for (size_t i = 0; i < sizeof(state_tenant_columns) / sizeof(state_tenant_columns[0]); i++) {
-		snprintf(sql, sizeof(sql), "SELECT %s FROM tenants LIMIT 0;", state_tenant_columns[i][0]);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(sql, sizeof(sql), "SELECT %s FROM %s LIMIT 0;", cols[i][0], table);
 		if (sqlite3_prepare_v2(db, sql, -1, &probe, NULL) == SQLITE_OK) {
 			sqlite3_finalize(probe);
 			continue;
 		}
-		snprintf(sql, sizeof(sql), "ALTER TABLE tenants ADD COLUMN %s;", state_tenant_columns[i][1]);
+		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s;", table, cols[i][1]);
 		if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
 			return -1;
 	}
 	return 0;
+}
+
+static int
+state_schema_upgrade(sqlite3 *db)
+{
+	if (state_columns_add(db, "tenants", state_tenant_columns,
+	    sizeof(state_tenant_columns) / sizeof(state_tenant_columns[0])) != 0)
+		return -1;
+	if (state_columns_add(db, "events", state_event_columns,
+	    sizeof(state_event_columns) / sizeof(state_event_columns[0])) != 0)
+		return -1;
+	/* the API's searches (after the columns exist) */
+	return sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS events_rcpt ON events(rcpt COLLATE NOCASE) WHERE rcpt != '';"
+	    "CREATE INDEX IF NOT EXISTS events_msgid ON events(message_id) WHERE message_id != '';",
+	    NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
 static int

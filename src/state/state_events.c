@@ -3,34 +3,50 @@
  * Durability: the report or the delivery outcome an event stems from stays
  * in the queue until its events are committed, so a crash repeats an
  * event (at least once), never loses it; synchronous=NORMAL is enough.
+ * (Delivery outcomes go through the outbox's batches: see outbox.h.)
  */
 #include "state/events.h"
 #include "state/state_internal.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
+
+#define EVENT_COLS "id, time, tenant_id, kind, queue_id, rcpt_index, rcpt, category, hard, status," \
+	" detail, source, report_id, message_id, sender, source_ip, site, code, attempt, delay, size"
+
+static void
+state_event_bind_text(sqlite3_stmt *stmt, int i, const char *v)
+{
+	size_t n = v != NULL ? strnlen(v, EVENT_TEXT_MAX) : 0;
+
+	sqlite3_bind_text(stmt, i, v != NULL ? v : "", (int)n, SQLITE_STATIC);
+}
 
 static int
 state_event_insert(struct state *st, const struct state_event *e)
 {
 	sqlite3_stmt *stmt = state_prepare(st, "INSERT INTO events(time, tenant_id, kind, queue_id,"
-	    " rcpt_index, rcpt, category, hard, status, detail, source, report_id)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12);");
+	    " rcpt_index, rcpt, category, hard, status, detail, source, report_id, message_id, sender,"
+	    " source_ip, site, code, attempt, delay, size)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20);");
+	const char *text[] = { e->kind, e->queue_id, NULL, e->rcpt, e->category, NULL, e->status, e->detail,
+	    e->source, e->report_id, e->message_id, e->sender, e->source_ip, e->site };
 	int rc;
 
 	if (stmt == NULL)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)e->time);
 	sqlite3_bind_int64(stmt, 2, e->tenant_id);
-	sqlite3_bind_text(stmt, 3, e->kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 4, e->queue_id ? e->queue_id : "", -1, SQLITE_STATIC);
+	for (int i = 0; i < (int)(sizeof(text) / sizeof(text[0])); i++)
+		if (i != 2 && i != 5)
+			state_event_bind_text(stmt, 3 + i, text[i]);
 	sqlite3_bind_int(stmt, 5, e->rcpt_index);
-	sqlite3_bind_text(stmt, 6, e->rcpt ? e->rcpt : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 7, e->category ? e->category : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int(stmt, 8, e->hard ? 1 : 0);
-	sqlite3_bind_text(stmt, 9, e->status ? e->status : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 10, e->detail ? e->detail : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 11, e->source ? e->source : "", -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 12, e->report_id ? e->report_id : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 17, e->code);
+	sqlite3_bind_int(stmt, 18, e->attempt);
+	sqlite3_bind_int64(stmt, 19, e->delay);
+	sqlite3_bind_int64(stmt, 20, e->size);
 	rc = sqlite3_step(stmt);
 	state_stmt_done(stmt);
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -81,38 +97,145 @@ state_event_col(sqlite3_stmt *stmt, int col)
 	return t != NULL ? (const char *)t : "";
 }
 
-int
-state_events_list(struct state *st, long long tenant_id, const char *kind, long limit,
-    state_event_fn fn, void *arg)
+/* A row of EVENT_COLS as a struct (strings valid until the next step). */
+static void
+state_event_row(sqlite3_stmt *stmt, struct state_event *e)
 {
-	sqlite3_stmt *stmt = state_prepare(st, "SELECT time, tenant_id, kind, queue_id, rcpt_index, rcpt,"
-	    " category, hard, status, detail, source, report_id FROM events"
-	    " WHERE (?1 = 0 OR tenant_id = ?1) AND (?2 = '' OR kind = ?2) ORDER BY id DESC LIMIT ?3;");
+	*e = (struct state_event){
+		.id = sqlite3_column_int64(stmt, 0),
+		.time = (time_t)sqlite3_column_int64(stmt, 1),
+		.tenant_id = sqlite3_column_int64(stmt, 2),
+		.kind = state_event_col(stmt, 3),
+		.queue_id = state_event_col(stmt, 4),
+		.rcpt_index = sqlite3_column_int(stmt, 5),
+		.rcpt = state_event_col(stmt, 6),
+		.category = state_event_col(stmt, 7),
+		.hard = sqlite3_column_int(stmt, 8) != 0,
+		.status = state_event_col(stmt, 9),
+		.detail = state_event_col(stmt, 10),
+		.source = state_event_col(stmt, 11),
+		.report_id = state_event_col(stmt, 12),
+		.message_id = state_event_col(stmt, 13),
+		.sender = state_event_col(stmt, 14),
+		.source_ip = state_event_col(stmt, 15),
+		.site = state_event_col(stmt, 16),
+		.code = sqlite3_column_int(stmt, 17),
+		.attempt = sqlite3_column_int(stmt, 18),
+		.delay = sqlite3_column_int64(stmt, 19),
+		.size = sqlite3_column_int64(stmt, 20),
+	};
+}
+
+static int
+state_events_each(sqlite3_stmt *stmt, state_event_fn fn, void *arg)
+{
 	int rc, n = 0;
 
-	if (stmt == NULL)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, tenant_id);
-	sqlite3_bind_text(stmt, 2, kind ? kind : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, limit > 0 ? limit : -1);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct state_event e = {
-			.time = (time_t)sqlite3_column_int64(stmt, 0),
-			.tenant_id = sqlite3_column_int64(stmt, 1),
-			.kind = state_event_col(stmt, 2),
-			.queue_id = state_event_col(stmt, 3),
-			.rcpt_index = sqlite3_column_int(stmt, 4),
-			.rcpt = state_event_col(stmt, 5),
-			.category = state_event_col(stmt, 6),
-			.hard = sqlite3_column_int(stmt, 7) != 0,
-			.status = state_event_col(stmt, 8),
-			.detail = state_event_col(stmt, 9),
-			.source = state_event_col(stmt, 10),
-			.report_id = state_event_col(stmt, 11),
-		};
+		struct state_event e;
+		state_event_row(stmt, &e);
 		fn(arg, &e);
 		n++;
 	}
 	state_stmt_done(stmt);
 	return rc == SQLITE_DONE ? n : -1;
+}
+
+int
+state_events_list(struct state *st, long long tenant_id, const char *kind, long limit,
+    state_event_fn fn, void *arg)
+{
+	struct state_event_query q = { .tenant_id = tenant_id, .kind = kind, .limit = limit > 0 ? limit : -1 };
+
+	return state_events_query(st, &q, fn, arg);
+}
+
+#define EVQ_KINDS_MAX 32
+
+static bool
+evq_set(const char *v)
+{
+	return v != NULL && v[0] != '\0';
+}
+
+/* The SQL of q: only the conditions it sets, so SQLite picks the index
+ * that fits (tenant_id+id, rcpt, queue_id, time). Only the received
+ * events carry the Message-ID: a search by it finds every event of the
+ * queue ids it was received as. 0, or -1 when it does not fit. */
+static int
+evq_sql(const struct state_event_query *q, char *sql, size_t len)
+{
+	size_t o = (size_t)snprintf(sql, len, "SELECT " EVENT_COLS " FROM events WHERE 1");
+#define EVQ_ADD(...) do { if (o < len) o += (size_t)snprintf(sql + o, len - o, __VA_ARGS__); } while (0)
+	if (q->tenant_id != 0) EVQ_ADD(" AND tenant_id = :tenant");
+	if (q->after_id != 0) EVQ_ADD(" AND id > :after");
+	if (q->before_id != 0) EVQ_ADD(" AND id < :before");
+	if (evq_set(q->kind))
+		EVQ_ADD(" AND kind = :kind");
+	else if (q->kinds != NULL && q->kinds[0] != NULL) {
+		EVQ_ADD(" AND kind IN (''");
+		for (size_t i = 0; q->kinds[i] != NULL && i < EVQ_KINDS_MAX; i++)
+			EVQ_ADD(", :k%zu", i);
+		EVQ_ADD(")");
+	}
+	if (evq_set(q->rcpt)) EVQ_ADD(" AND rcpt = :rcpt COLLATE NOCASE AND rcpt != ''");
+	if (evq_set(q->queue_id)) EVQ_ADD(" AND queue_id = :qid AND queue_id != ''");
+	if (evq_set(q->message_id))
+		EVQ_ADD(" AND queue_id IN (SELECT queue_id FROM events WHERE message_id = :mid AND message_id != '')");
+	if (q->since != 0) EVQ_ADD(" AND time >= :since");
+	if (q->until != 0) EVQ_ADD(" AND time < :until");
+	EVQ_ADD(" ORDER BY id %s LIMIT :limit;", q->ascending ? "ASC" : "DESC");
+#undef EVQ_ADD
+	return o < len ? 0 : -1;
+}
+
+static void
+evq_bind_text(sqlite3_stmt *stmt, const char *name, const char *v)
+{
+	int i = sqlite3_bind_parameter_index(stmt, name);
+
+	if (i > 0)
+		sqlite3_bind_text(stmt, i, v, -1, SQLITE_STATIC);
+}
+
+static void
+evq_bind_int(sqlite3_stmt *stmt, const char *name, long long v)
+{
+	int i = sqlite3_bind_parameter_index(stmt, name);
+
+	if (i > 0)
+		sqlite3_bind_int64(stmt, i, v);
+}
+
+static void
+evq_bind(sqlite3_stmt *stmt, const struct state_event_query *q)
+{
+	char name[16];
+
+	evq_bind_int(stmt, ":tenant", q->tenant_id);
+	evq_bind_int(stmt, ":after", q->after_id);
+	evq_bind_int(stmt, ":before", q->before_id);
+	evq_bind_text(stmt, ":kind", q->kind);
+	for (size_t i = 0; q->kinds != NULL && q->kinds[i] != NULL && i < EVQ_KINDS_MAX; i++) {
+		snprintf(name, sizeof(name), ":k%zu", i);
+		evq_bind_text(stmt, name, q->kinds[i]);
+	}
+	evq_bind_text(stmt, ":rcpt", q->rcpt);
+	evq_bind_text(stmt, ":qid", q->queue_id);
+	evq_bind_text(stmt, ":mid", q->message_id);
+	evq_bind_int(stmt, ":since", (long long)q->since);
+	evq_bind_int(stmt, ":until", (long long)q->until);
+	evq_bind_int(stmt, ":limit", q->limit != 0 ? q->limit : 100);
+}
+
+int
+state_events_query(struct state *st, const struct state_event_query *q, state_event_fn fn, void *arg)
+{
+	char sql[1536];
+	sqlite3_stmt *stmt;
+
+	if (evq_sql(q, sql, sizeof(sql)) < 0 || (stmt = state_prepare(st, sql)) == NULL)
+		return -1;
+	evq_bind(stmt, q);
+	return state_events_each(stmt, fn, arg);
 }

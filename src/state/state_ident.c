@@ -239,6 +239,29 @@ state_ident_refresh(struct state *st, struct state_ident *id)
 	return 1;
 }
 
+int
+state_ident_tenant(struct state *st, long long tenant_id, struct state_ident *id)
+{
+	sqlite3_stmt *stmt = state_prepare(st, "SELECT " IDENT_TENANT_COLS " FROM tenants t WHERE t.id = ?1;");
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, tenant_id);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		memset(id, 0, sizeof(*id));
+		ident_tenant_read(id, stmt);
+		/* a key's rights (its tenant's domains), with no subject of its own */
+		id->kind = STATE_IDENT_KEY;
+		snprintf(id->subject, sizeof(id->subject), "api");
+	}
+	state_stmt_done(stmt);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? 0 : -1;
+	return 1;
+}
+
 /* Is domain one of the connector's own list ("a.example,b.example")? The
  * list narrows the tenant's domains; it never adds to them. */
 static bool

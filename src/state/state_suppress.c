@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "state/state_admin.h"
 #include "state/state_admin_internal.h"
 #include "state/state_internal.h"
 #include "state/suppress.h"
@@ -305,13 +306,57 @@ suppress_reason_bind(sqlite3_stmt *stmt, int col, const enum suppress_reason *re
 		sqlite3_bind_null(stmt, col);
 }
 
+const char *
+suppress_addr_parse(const char *in, char out[SUPPRESS_ADDR_MAX + 1])
+{
+	const char *at = strrchr(in, '@');
+	char domain[STATE_DOMAIN_MAX + 1];
+	size_t local;
+
+	if (at == NULL || at == in)
+		return "not an address (local@domain)";
+	local = (size_t)(at - in);
+	if (local > 64)
+		return "local part longer than 64 octets";
+	for (const char *s = in; s < at; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f || strchr("<>,\"", *s) != NULL)
+			return "local part holds a space, a control or one of < > , \"";
+	if (state_domain_norm(at + 1, domain, sizeof(domain)) != 0)
+		return "domain is not a valid host name";
+	if (local + 1 + strlen(domain) > SUPPRESS_ADDR_MAX)
+		return "address too long";
+	snprintf(out, SUPPRESS_ADDR_MAX + 1, "%.*s@%s", (int)local, in, domain);
+	suppress_addr_norm(out, strlen(out), out);
+	return NULL;
+}
+
+const char *
+suppress_cause_parse(const char *in, char out[SUPPRESS_CAUSE_MAX + 1])
+{
+	if (strlen(in) > SUPPRESS_CAUSE_MAX)
+		return "cause longer than 255 octets";
+	for (const char *s = in; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return "cause holds a control character (one line of text)";
+	snprintf(out, SUPPRESS_CAUSE_MAX + 1, "%s", in);
+	return NULL;
+}
+
 long long
 state_suppression_each(struct state *st, long long tenant_id, const enum suppress_reason *reason,
     long long limit, suppress_each_fn fn, void *arg)
 {
+	return state_suppression_page(st, tenant_id, reason, NULL, limit, fn, arg);
+}
+
+long long
+state_suppression_page(struct state *st, long long tenant_id, const enum suppress_reason *reason,
+    const char *after, long long limit, suppress_each_fn fn, void *arg)
+{
 	sqlite3_stmt *stmt = state_prepare(st, "SELECT addr, reason, time, expires, cause"
 	    " FROM suppressions WHERE tenant_id = ?1 AND (?2 IS NULL OR reason = ?2)"
-	    " ORDER BY addr LIMIT ?3;");
+	    " AND (?4 IS NULL OR addr > ?4) ORDER BY addr LIMIT ?3;");
+	char norm[SUPPRESS_ADDR_MAX + 1];
 	struct suppression s;
 	long long n = 0;
 	int rc;
@@ -321,6 +366,11 @@ state_suppression_each(struct state *st, long long tenant_id, const enum suppres
 	sqlite3_bind_int64(stmt, 1, tenant_id);
 	suppress_reason_bind(stmt, 2, reason);
 	sqlite3_bind_int64(stmt, 3, limit > 0 ? limit : -1);
+	/* stored addresses are normalized: compare with the cursor the same way */
+	if (after != NULL && suppress_addr_norm(after, strlen(after), norm))
+		sqlite3_bind_text(stmt, 4, norm, -1, SQLITE_TRANSIENT);
+	else if (after != NULL)
+		sqlite3_bind_text(stmt, 4, after, -1, SQLITE_TRANSIENT);
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		suppress_row_read(&s, stmt, 0);
 		n++;

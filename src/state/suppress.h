@@ -66,6 +66,14 @@ int suppress_reason_rank(enum suppress_reason r);
  * entry point goes through it: RCPT lookups, additions, imports, deletes. */
 bool suppress_addr_norm(const char *addr, size_t len, char *out);
 
+/* An address as an operator or an API client types it into its stored
+ * form (local part without spaces, controls or < > , "; domain checked as
+ * a host name; everything lowercased): NULL, or why it is refused.
+ * ferryctl and the HTTP API both go through it. */
+const char *suppress_addr_parse(const char *in, char out[SUPPRESS_ADDR_MAX + 1]);
+/* A cause: one line of at most SUPPRESS_CAUSE_MAX octets; NULL or why not. */
+const char *suppress_cause_parse(const char *in, char out[SUPPRESS_CAUSE_MAX + 1]);
+
 /* 1 suppressed (s filled, expired entries do not count), 0 not, -1 db
  * error. addr case-insensitive; an address that cannot be stored is not
  * suppressed. s may be NULL. */
@@ -97,6 +105,11 @@ int state_suppression_del(struct state *st, long long tenant_id, const char *add
 typedef int (*suppress_each_fn)(void *arg, const struct suppression *s);
 long long state_suppression_each(struct state *st, long long tenant_id,
     const enum suppress_reason *reason, long long limit, suppress_each_fn fn, void *arg);
+/* The same from the first address after `after` on (NULL: the first):
+ * pages of a list (the HTTP API's cursor is the last address shown). */
+long long state_suppression_page(struct state *st, long long tenant_id,
+    const enum suppress_reason *reason, const char *after, long long limit, suppress_each_fn fn,
+    void *arg);
 /* Entries of the tenant (reason NULL: all; expired ones too), or -1. */
 long long state_suppression_count(struct state *st, long long tenant_id,
     const enum suppress_reason *reason);

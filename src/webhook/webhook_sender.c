@@ -30,6 +30,7 @@
 #include "events/event_json.h"
 #include "events/outbox.h"
 #include "state/events.h"
+#include "metrics/metrics.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 #include "webhook/webhook_post.h"
@@ -386,6 +387,7 @@ ws_failed(struct ws_ep *ep, time_t now, long status)
 	long long delay;
 
 	atomic_fetch_add(&ws_stats.failures, 1);
+	metrics_webhook_post(false);
 	ep->w.failures++;
 	if (ep->w.failing_since == 0)
 		ep->w.failing_since = now;
@@ -413,6 +415,7 @@ ws_outcome(struct ws_ep *ep, CURLcode rc, time_t now)
 
 	if (ok) {
 		atomic_fetch_add(&ws_stats.batches_sent, 1);
+		metrics_webhook_post(true);
 		atomic_fetch_add(&ws_stats.events_sent, ep->batch_n);
 		log_debug("event=webhook-sent webhook=%lld tenant=%s first=%lld last=%lld events=%zu "
 		    "status=%ld", ep->w.id, ep->w.tenant, ep->batch_first, ep->batch_last, ep->batch_n,

@@ -163,7 +163,7 @@ class Ferryd:
 
     def __init__(self, extra="", domains=("example.test",), mailboxes=("alice@example.test",),
                  relay_networks=None, listeners=("mx", "submission", "submissions"), tmp=None,
-                 deliver=False, dns="127.0.0.1:9"):
+                 deliver=False, dns="127.0.0.1:9", http=False):
         self.tmp = tmp or tempfile.mkdtemp(prefix="ferrytest.")
         # The daemon drops root; it must be able to reach files by path on reload.
         os.chmod(self.tmp, 0o755)
@@ -177,6 +177,13 @@ class Ferryd:
         for role in listeners:
             self.ports[role] = free_port()
             lines.append("listen %s 127.0.0.1:%d" % (role, self.ports[role]))
+        # http=True: the HTTP API on a port of its own (not in self.ports,
+        # whose probes wait_idle counts as SMTP sessions); see api().
+        self.http_port = free_port() if http else None
+        if http:
+            lines.append("listen http 127.0.0.1:%d" % self.http_port)
+            if "http_www_dir" not in extra:
+                lines.append("http_www_dir " + os.path.join(SRC, "dist", "www"))
         for d in domains:
             lines.append("domain " + d)
         for m in mailboxes:
@@ -215,6 +222,8 @@ class Ferryd:
                                      stderr=open(os.path.join(self.tmp, "stderr"), "ab"))
         for p in self.ports.values():
             wait_port(p, proc=self.proc)
+        if self.http_port:
+            wait_port(self.http_port, proc=self.proc)
         self.wait_idle()
         return self
 
@@ -300,6 +309,48 @@ class Ferryd:
     def stderr_text(self):
         with open(os.path.join(self.tmp, "stderr"), encoding="utf-8", errors="replace") as f:
             return f.read()
+
+    def sql(self, query, args=()):
+        """One statement on the state database (committed); its rows."""
+        import sqlite3
+        con = sqlite3.connect(os.path.join(self.spool, "ferry.db"), timeout=10)
+        try:
+            with con:
+                return con.execute(query, args).fetchall()
+        finally:
+            con.close()
+
+    def admin_token(self):
+        """The HTTP API's admin token, as `ferryctl admin-token` prints it."""
+        return self.ctl("admin-token").stdout.strip()
+
+    def api(self, method, path, body=None, token=None, headers=None, port=None, tls=False):
+        """One HTTP request to the API (http=True): body a dict/list is sent
+        as JSON, bytes as they are. Returns (status, headers, value): value
+        the parsed JSON when the reply is JSON, else the bytes."""
+        import http.client
+        import json
+        h = dict(headers or {})
+        if token:
+            h["Authorization"] = "Bearer " + token
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        port = port or self.http_port
+        if tls:
+            conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=30, context=tls_context())
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.request(method, path, body=body, headers=h)
+            r = conn.getresponse()
+            data = r.read()
+            hdrs = {k.lower(): v for k, v in r.getheaders()}
+        finally:
+            conn.close()
+        if data and hdrs.get("content-type", "").startswith("application/json"):
+            return r.status, hdrs, json.loads(data)
+        return r.status, hdrs, data
 
 
 class RawClient:

@@ -140,9 +140,9 @@ class FeedbackTest(unittest.TestCase):
 
     def test_sync_hard_refusal_is_categorized_suppressed_and_refused_next_time(self):
         qid = self.send("gone-sync@remote.test", "sync hard")
-        self.assertTrue(wait_for(lambda: self.events("bounce", "gone-sync@remote.test")),
+        self.assertTrue(wait_for(lambda: self.events("bounced", "gone-sync@remote.test")),
                         self.f.log_text()[-3000:])
-        ev = self.events("bounce", "gone-sync@remote.test")[0]
+        ev = self.events("bounced", "gone-sync@remote.test")[0]
         self.assertEqual(ev[:5], (qid, "gone-sync@remote.test", "invalid-recipient", 1, "sync"))
         self.assertEqual(ev[5], "5.1.1")
         self.assertEqual(self.suppression("gone-sync@remote.test")[0], "hard-bounce")
@@ -157,8 +157,8 @@ class FeedbackTest(unittest.TestCase):
 
     def test_sync_soft_refusal_suppresses_only_when_repeated(self):
         self.send("full-sync@remote.test", "soft 1")
-        self.assertTrue(wait_for(lambda: len(self.events("bounce", "full-sync@remote.test")) == 1))
-        ev = self.events("bounce", "full-sync@remote.test")[0]
+        self.assertTrue(wait_for(lambda: len(self.events("bounced", "full-sync@remote.test")) == 1))
+        ev = self.events("bounced", "full-sync@remote.test")[0]
         self.assertEqual((ev[2], ev[3]), ("mailbox-full", 0))
         self.assertIsNone(self.suppression("full-sync@remote.test"))
         self.send("full-sync@remote.test", "soft 2")    # suppress_soft_threshold 2
@@ -171,9 +171,9 @@ class FeedbackTest(unittest.TestCase):
                                ("policy-sync@remote.test", "policy")):
             for i in range(4):
                 self.send(rcpt, "sender %s %d" % (category, i))
-                self.assertTrue(wait_for(lambda: len(self.events("bounce", rcpt)) == i + 1),
+                self.assertTrue(wait_for(lambda: len(self.events("bounced", rcpt)) == i + 1),
                                 self.f.log_text()[-3000:])
-            self.assertEqual({(ev[2], ev[3]) for ev in self.events("bounce", rcpt)}, {(category, 0)})
+            self.assertEqual({(ev[2], ev[3]) for ev in self.events("bounced", rcpt)}, {(category, 0)})
             self.assertIsNone(self.suppression(rcpt))
             self.assertEqual(self.refused_at_rcpt(rcpt)[0], 250)
             self.assertIn("category=%s class=soft" % category, self.f.log_text())
@@ -221,13 +221,13 @@ class FeedbackTest(unittest.TestCase):
                 self.assertEqual((kind, eqid, addr), ("delayed", qid, rcpt), name)
                 self.assertIsNone(self.suppression(rcpt), name)
                 continue
-            self.assertEqual((kind, eqid), ("bounce", qid), name)
+            self.assertEqual((kind, eqid), ("bounced", qid), name)
             self.assertEqual(addr, rcpt, name)
             self.assertNotEqual(category, "", name)
             if hard:
                 self.assertIsNotNone(self.suppression(rcpt), (name, self.f.log_text()[-1500:]))
         # a hard one is refused at RCPT from now on
-        hard = self.sql("SELECT rcpt FROM events WHERE tenant_id = ? AND kind = 'bounce' AND hard = 1"
+        hard = self.sql("SELECT rcpt FROM events WHERE tenant_id = ? AND kind = 'bounced' AND hard = 1"
                         " AND source != 'sync' LIMIT 1", (self.tid,))
         self.assertTrue(hard)
         self.assertEqual(self.refused_at_rcpt(hard[0][0])[0], 550)
@@ -250,7 +250,7 @@ class FeedbackTest(unittest.TestCase):
                                 sent_to="multi@remote.test")
         rid = self.report("%s@%s" % (token, BOUNCE_DOMAIN), body)
         evs = self.sql("SELECT kind, rcpt FROM events WHERE report_id = ?", (rid,))
-        self.assertEqual(evs, [("bounce", "")])      # counted, address unverified
+        self.assertEqual(evs, [("bounced", "")])      # counted, address unverified
         self.assertIsNone(self.suppression("victim0@example.net"))
         self.assertIn("suppressed=unverified", self.f.log_text())
         rid2 = self.report("%s@%s" % (token, BOUNCE_DOMAIN), body)     # replayed
@@ -274,7 +274,7 @@ class FeedbackTest(unittest.TestCase):
             to = "%s@%s" % (token, BOUNCE_DOMAIN) if i % 2 == 0 else "fbl@" + BOUNCE_DOMAIN
             rid = self.report(to, body)
             evs = self.sql("SELECT kind, queue_id, rcpt FROM events WHERE report_id = ?", (rid,))
-            self.assertEqual(evs, [("complaint", qid, rcpt)], (path, to, self.f.log_text()[-2000:]))
+            self.assertEqual(evs, [("complained", qid, rcpt)], (path, to, self.f.log_text()[-2000:]))
             self.assertEqual(self.suppression(rcpt)[0], "complaint")
             code, text = self.refused_at_rcpt(rcpt)
             self.assertEqual(code, 550, text)
@@ -342,9 +342,9 @@ class FeedbackTest(unittest.TestCase):
 
     def test_ferryctl_events_lists_them(self):
         self.send("gone-ctl@remote.test", "ctl")
-        self.assertTrue(wait_for(lambda: self.events("bounce", "gone-ctl@remote.test")))
-        out = self.f.ctl("events", "list", "shop", "bounce").stdout
-        self.assertRegex(out, r"bounce\t[0-9A-F]{16}\tgone-ctl@remote.test\tinvalid-recipient \(hard\)\tsync\t5.1.1")
+        self.assertTrue(wait_for(lambda: self.events("bounced", "gone-ctl@remote.test")))
+        out = self.f.ctl("events", "list", "shop", "bounced").stdout
+        self.assertRegex(out, r"bounced\t[0-9A-F]{16}\tgone-ctl@remote.test\tinvalid-recipient \(hard\)\tsync\t5.1.1")
 
 
 if __name__ == "__main__":

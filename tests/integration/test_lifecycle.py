@@ -155,12 +155,13 @@ class ShutdownTest(unittest.TestCase):
 
 
 class EmbeddedDefaultTest(unittest.TestCase):
-    """`make run` as a new user: no config, ./var, 127.0.0.1:2525/2587/2465."""
+    """`make run` as a new user: no config, ./var, 127.0.0.1:2525/2587/2465,
+    the HTTP API on 127.0.0.1:8025."""
 
     def test_embedded_default(self):
         d = tempfile.mkdtemp(prefix="ferryembedded.")
         os.chmod(d, 0o755)
-        busy = [p for p in (2525, 2587, 2465)
+        busy = [p for p in (2525, 2587, 2465, 8025)
                 if subprocess.run(["ss", "-Hltn", "sport = :%d" % p], capture_output=True,
                                   text=True).stdout.strip()]
         if busy:

@@ -74,7 +74,7 @@ for f in /usr/sbin/ferryd /usr/sbin/ferryctl /usr/sbin/ferry-sendmail /etc/ferry
     /etc/ferry/shaping.rules /etc/ferry/bounce.rules \
     /lib/systemd/system/ferryd.service /usr/share/man/man8/ferryd.8.gz \
     /usr/share/man/man5/ferry.conf.5.gz /usr/share/man/man8/ferryctl.8.gz \
-    /usr/share/man/man8/ferry-sendmail.8.gz; do
+    /usr/share/man/man8/ferry-sendmail.8.gz /usr/share/ferry/www/index.html; do
 	grep -qx "$f" "$TMP/files" || fail "$f is not in the package"
 done
 # Installing over a system MTA's sendmail/mailq is the administrator's call.
@@ -272,7 +272,10 @@ caps=-all,$(sed -n 's/^CapabilityBoundingSet=//p' /lib/systemd/system/ferryd.ser
 setpriv --bounding-set "$caps" --no-new-privs ferryd -c /etc/ferry/ferry.conf 2>"$TMP/ferryd.err" &
 pid=$!
 for _ in $(seq 100); do
-	if (exec 3<>/dev/tcp/127.0.0.1/25) 2>/dev/null; then break; fi
+	# the port accepts (the kernel queues) before ferryd has started
+	if (exec 3<>/dev/tcp/127.0.0.1/25) 2>/dev/null && grep -q 'event=started' "$TMP/ferryd.err"; then
+		break
+	fi
 	kill -0 "$pid" || { cat "$TMP/ferryd.err"; exit 1; }
 	sleep 0.1
 done

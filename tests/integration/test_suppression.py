@@ -206,6 +206,8 @@ class SuppressionTest(unittest.TestCase):
             code, text = s.data(message("news@dropco.test", "events-dropped"))
             self.assertEqual(code, 250, text)
             qid = re.search(rb"queued as ([0-9A-F]{16})", text).group(1).decode()
+        # events reach the table within the outbox's flush interval
+        wait_for(lambda: len(self.suppressed_events("queue_id = ?", qid)) >= 2)
         self.assertEqual(sorted(self.suppressed_events("queue_id = ?", qid)),
                          [(qid, "gone@remote.test", "unsubscribe", "rcpt"),
                           (qid, "quit@remote.test", "complaint: arf from yahoo", "rcpt")])

@@ -68,6 +68,12 @@ test_embedded_default(void **state)
 	assert_int_equal(c->nrelay_nets, 0);
 	assert_string_equal(c->spool_dir, "./var");
 	assert_true(c->tls_generate);
+	/* the HTTP API on loopback, apart from the SMTP listeners */
+	assert_int_equal(c->nhttp_listeners, 1);
+	assert_int_equal(c->http_listeners[0].role, CONF_ROLE_HTTP);
+	assert_string_equal(c->http_listeners[0].text, "127.0.0.1:8025");
+	assert_string_equal(c->http_admin_token_file, "./var/admin.token");
+	assert_string_equal(c->http_www_dir, "dist/www");
 	assert_int_equal(conf_check(c, err, sizeof(err)), 0);
 	conf_free(c);
 }
@@ -612,6 +618,33 @@ test_milters(void **state)
 	expect_error("listen mx 127.0.0.1:25 bogus=1\n", "1: listen: unknown option 'bogus=1'");
 }
 
+/* listen http|https: their own array, no options; the HTTP options. */
+static void
+test_http_listeners(void **state)
+{
+	char err[256];
+	struct conf *c = load_text("listen mx 127.0.0.1:25\nlisten http 127.0.0.1:8080\n"
+	    "listen https [::1]:8443\nstate_db /srv/f/state.db\nhttp_public_url https://m.example:8443\n",
+	    err, sizeof(err));
+
+	(void)state;
+	assert_non_null(c);
+	assert_int_equal(c->nlisteners, 2);    /* mx, local */
+	assert_int_equal(c->nhttp_listeners, 2);
+	assert_int_equal(c->http_listeners[1].role, CONF_ROLE_HTTPS);
+	assert_string_equal(conf_role_name(CONF_ROLE_HTTPS), "https");
+	assert_int_equal(c->http_threads, 2);
+	assert_int_equal(c->http_max_body, 36 * 1024 * 1024);
+	assert_string_equal(c->http_admin_token_file, "/srv/f/admin.token");
+	assert_string_equal(c->http_public_url, "https://m.example:8443");
+	conf_free(c);
+	expect_error("listen http 127.0.0.1:80 source=127.0.0.1\n", "1: usage: listen http ADDRESS:PORT");
+	expect_error("listen http 127.0.0.1\n", "1: listen: bad address");
+	expect_error("http_public_url https://m.example/\n", "http_public_url");
+	expect_error("http_public_url ftp://m.example\n", "http_public_url");
+	expect_error("http_threads 0\n", "1: http_threads: 0 is out of range [1, 64]");
+}
+
 int
 main(void)
 {
@@ -632,6 +665,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_open_relay_refused),
 		cmocka_unit_test(test_no_listener_refused),
+		cmocka_unit_test(test_http_listeners),
 		cmocka_unit_test(test_cidr_match),
 		cmocka_unit_test(test_relay_decision),
 	};

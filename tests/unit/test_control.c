@@ -25,6 +25,7 @@
 #include "delivery/deliver.h"
 #include "queue/qmgr.h"
 #include "spool/spool.h"
+#include "spool_wait.h"
 
 struct fixture {
 	char            dir[64];
@@ -35,24 +36,6 @@ struct fixture {
 	char            id[SPOOL_ID_LEN + 1];   /* the one queued message */
 };
 
-struct done {
-	pthread_mutex_t lock;
-	pthread_cond_t  cond;
-	int             count, error;
-};
-
-static void
-done_cb(void *arg, int error)
-{
-	struct done *d = arg;
-
-	pthread_mutex_lock(&d->lock);
-	d->count++;
-	d->error = error;
-	pthread_cond_signal(&d->cond);
-	pthread_mutex_unlock(&d->lock);
-}
-
 /* The tenant record of the fixture's message, or NULL for none. */
 static const char *fixture_tenant;
 
@@ -60,7 +43,6 @@ static const char *fixture_tenant;
 static void
 message_queue(struct fixture *f)
 {
-	struct done d = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
 	struct spool_msg *m = spool_msg_create(f->spool, f->id);
 
 	assert_non_null(m);
@@ -72,12 +54,7 @@ message_queue(struct fixture *f)
 		assert_int_equal(spool_rec_str(m, SPOOL_REC_TENANT, fixture_tenant), 0);
 	assert_int_equal(spool_msg_content_begin(m), 0);
 	assert_int_equal(spool_msg_write(m, "Subject: t\r\n\r\nbody\r\n", 20), 0);
-	spool_msg_commit(m, done_cb, &d);
-	pthread_mutex_lock(&d.lock);
-	while (d.count == 0)
-		pthread_cond_wait(&d.cond, &d.lock);
-	pthread_mutex_unlock(&d.lock);
-	assert_int_equal(d.error, 0);
+	spool_wait_commit(m);
 }
 
 static int

@@ -1,6 +1,8 @@
 /* test_dkim.c - DKIM signing: relaxed body canonicalization against the
  * RFC 6376 3.4.6 example and edge cases (empty body, no final CRLF, only
- * blank lines), the signature header's shape, and key file checks. The
+ * blank lines), the signature header's shape, key file checks, and a
+ * message read once and signed again with header lines put before it
+ * (dkim_prep: one-click unsubscribe per recipient). The
  * signatures themselves are verified by python3-dkim in test_dkim.py. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -192,6 +194,52 @@ test_fd_with_chooser(void **state)
 	dkim_key_free(keys_given);
 }
 
+/* dkim_prep: signing with extra lines is signing the message that has
+ * them (Ed25519 is deterministic: the same header, octet for octet), h=
+ * covers them, the prep outlives the caller's key, and a message's own
+ * List-Unsubscribe is seen. */
+static void
+test_prep_extra(void **state)
+{
+	static const char msg[] = "From: Ann <ann@x.test>\r\nSubject: s\r\n\r\nhi\r\n";
+	static const char own[] = "From: ann@x.test\r\nlist-unsubscribe: <mailto:u@x.test>\r\n\r\nhi\r\n";
+	static const char extra[] = "List-Unsubscribe: <https://m.x.test/unsubscribe/T0k>\r\n"
+	    "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n";
+	char err[256], path[] = "/tmp/ferry-dkim-prep-XXXXXX", whole[512], *sig = NULL, *want = NULL;
+	struct dkim_prep *p = NULL;
+	int fd = mkstemp(path);
+
+	(void)state;
+	keys_given = dkim_key_load("x.test", "s1", keypath, err, sizeof(err));
+	assert_non_null(keys_given);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, msg, strlen(msg)), (ssize_t)strlen(msg));
+	assert_int_equal(write(fd, own, strlen(own)), (ssize_t)strlen(own));
+	assert_int_equal(dkim_prep_fd_with(keys_choose, NULL, fd, 0, strlen(msg), &p), 0);
+	dkim_key_free(keys_given);             /* the prep holds its own reference */
+	assert_false(dkim_prep_has_field(p, "list-unsubscribe"));
+	assert_int_equal(dkim_prep_sign(p, extra, 1700000000, &sig), 0);
+	assert_non_null(sig);
+	assert_non_null(strstr(sig, "h=from:from:subject:list-unsubscribe:list-unsubscribe-post;"));
+	keys_given = dkim_key_load("x.test", "s1", keypath, err, sizeof(err));
+	snprintf(whole, sizeof(whole), "%s%s", extra, msg);
+	assert_int_equal(dkim_sign_buf(&keys_given, 1, whole, strlen(whole), 1700000000, &want), 0);
+	assert_string_equal(sig, want);
+	free(sig);
+	free(want);
+	/* without extra lines: the usual signature */
+	assert_int_equal(dkim_prep_sign(p, "", 1700000000, &sig), 0);
+	assert_non_null(strstr(sig, "h=from:from:subject;"));
+	free(sig);
+	dkim_prep_free(p);
+	assert_int_equal(dkim_prep_fd_with(keys_choose, NULL, fd, (off_t)strlen(msg), strlen(own), &p), 0);
+	assert_true(dkim_prep_has_field(p, "List-Unsubscribe"));
+	dkim_prep_free(p);
+	close(fd);
+	unlink(path);
+	dkim_key_free(keys_given);
+}
+
 static void
 test_key_checks(void **state)
 {
@@ -214,6 +262,7 @@ main(void)
 		cmocka_unit_test(test_fd_no_key_skips_body),
 		cmocka_unit_test(test_fd_with_chooser),
 		cmocka_unit_test(test_key_checks),
+		cmocka_unit_test(test_prep_extra),
 	};
 	return cmocka_run_group_tests(tests, setup_key, teardown_key);
 }

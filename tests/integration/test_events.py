@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""test_events - the events outbox (src/events/outbox.c): every delivery
+outcome and decision becomes one row of the events table, with the
+delivery's fields, and a clean stop writes what was still pending.
+
+A real ferryd submits tenant mail to a scripted SMTP receiver (receiver.py)
+that accepts one recipient, refuses one (550 5.1.1) and defers one (451);
+an operator holds and releases the deferred message and suspends and
+resumes the tenant. Every assertion reads the table ferryd wrote.
+"""
+import os
+import re
+import smtplib
+import sqlite3
+import unittest
+
+import ferrytest
+from ferrytest import Ferryd, tls_context, wait_for
+from receiver import Receiver
+
+COLS = ("id, kind, tenant_id, queue_id, rcpt_index, rcpt, category, hard, status, detail, source,"
+        " message_id, sender, source_ip, site, code, attempt, delay, size")
+
+
+def rcpt_script(arg):
+    if "gone@" in arg:
+        return "550 5.1.1 <gone@remote.test>: no such user"
+    if "later@" in arg:
+        return "451 4.2.0 try again later"
+    return "250 2.1.5 ok"
+
+
+class EventsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.rx = Receiver("127.0.0.1")
+        cls.rx.set("rcpt", rcpt_script)
+        cls.f = f = Ferryd(deliver=True, extra="route * smtp:127.0.0.1:%d\nretry_min 3600\n" % cls.rx.port)
+        f.start()
+        cls.db = os.path.join(f.spool, "ferry.db")
+        cls.key = f.tenant_add("evco")
+        cls.tid = cls.sql("SELECT id FROM tenants WHERE name = 'evco'")[0][0]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.f.stop()
+        cls.rx.stop()
+
+    @classmethod
+    def sql(cls, query, args=()):
+        con = sqlite3.connect(cls.db, timeout=10)
+        try:
+            return con.execute(query, args).fetchall()
+        finally:
+            con.close()
+
+    def events(self, where="1", args=()):
+        rows = self.sql("SELECT " + COLS + " FROM events WHERE " + where + " ORDER BY id", args)
+        names = [c.strip() for c in COLS.split(",")]
+        return [dict(zip(names, r)) for r in rows]
+
+    def send(self, rcpts, subject, msgid):
+        body = ("From: news@evco.test\r\nTo: list@remote.test\r\nSubject: %s\r\n"
+                "Message-ID: %s\r\n\r\nhello\r\n" % (subject, msgid)).encode()
+        with smtplib.SMTP("127.0.0.1", self.f.submission, timeout=30) as s:
+            s.starttls(context=tls_context())
+            s.login("apikey", self.key)
+            s.mail("news@evco.test")
+            for r in rcpts:
+                self.assertEqual(s.rcpt(r)[0], 250)
+            code, text = s.data(body)
+            self.assertEqual(code, 250, text)
+            return re.search(rb"queued as ([0-9A-F]{16})", text).group(1).decode()
+
+    def test_outcomes_of_one_message(self):
+        qid = self.send(["ok@remote.test", "gone@remote.test", "later@remote.test"], "outcomes",
+                        "<outcomes.1@evco.test>")
+        self.assertTrue(wait_for(lambda: len(self.events("queue_id = ? AND kind != 'received'", (qid,))) >= 3),
+                        self.f.log_text()[-2000:])
+        evs = self.events("queue_id = ?", (qid,))
+        received = [e for e in evs if e["kind"] == "received"]
+        self.assertEqual(sorted(e["rcpt"] for e in received),
+                         ["gone@remote.test", "later@remote.test", "ok@remote.test"])
+        for e in received:
+            self.assertEqual(e["tenant_id"], self.tid)
+            self.assertEqual(e["message_id"], "<outcomes.1@evco.test>")
+            self.assertEqual(e["sender"], "news@evco.test")
+            self.assertEqual(e["source_ip"], "127.0.0.1")      # the client, for received
+            self.assertGreater(e["size"], 0)
+        self.assertEqual(sorted(e["rcpt_index"] for e in received), [0, 1, 2])
+
+        by_kind = {e["kind"]: e for e in evs if e["kind"] != "received"}
+        self.assertEqual(set(by_kind), {"delivered", "bounced", "deferred"}, evs)
+        d = by_kind["delivered"]
+        self.assertEqual((d["rcpt"], d["code"], d["attempt"], d["tenant_id"]), ("ok@remote.test", 250, 1, self.tid))
+        self.assertIn("127.0.0.1", d["site"])
+        b = by_kind["bounced"]
+        self.assertEqual((b["rcpt"], b["code"], b["status"], b["category"], b["hard"]),
+                         ("gone@remote.test", 550, "5.1.1", "invalid-recipient", 1))
+        self.assertIn("no such user", b["detail"])
+        self.assertEqual(b["attempt"], 1)
+        df = by_kind["deferred"]
+        self.assertEqual((df["rcpt"], df["code"], df["status"], df["attempt"]), ("later@remote.test", 451, "4.2.0", 1))
+        # the bounce is the classified one only: no second, unclassified row
+        self.assertEqual(len([e for e in evs if e["kind"] == "bounced"]), 1)
+
+        # an operator's hold and release of the message still queued
+        self.f.ctl("queue", "hold", qid)
+        self.assertTrue(wait_for(lambda: self.events("queue_id = ? AND kind = 'held'", (qid,))))
+        self.f.ctl("queue", "release", qid)
+        self.assertTrue(wait_for(lambda: self.events("queue_id = ? AND kind = 'released'", (qid,))))
+        held = self.events("queue_id = ? AND kind IN ('held', 'released')", (qid,))
+        self.assertEqual([(e["kind"], e["source"], e["tenant_id"]) for e in held],
+                         [("held", "operator", self.tid), ("released", "operator", self.tid)])
+
+    def test_operator_suspend_and_resume(self):
+        self.f.ctl("tenant", "suspend", "evco", "--reason", "audit")
+        self.f.ctl("tenant", "resume", "evco")
+        evs = self.events("tenant_id = ? AND kind IN ('suspended', 'resumed')", (self.tid,))
+        self.assertEqual([(e["kind"], e["source"], e["detail"]) for e in evs],
+                         [("suspended", "operator", "audit"), ("resumed", "operator", "")])
+
+    def test_clean_stop_writes_pending_events(self):
+        # stopped right after the 250: the writer's last flush happens at stop
+        qid = self.send(["ok2@remote.test"], "stop", "<stop.1@evco.test>")
+        self.f.stop()
+        try:
+            self.assertEqual([e["rcpt"] for e in self.events("queue_id = ? AND kind = 'received'", (qid,))],
+                             ["ok2@remote.test"])
+        finally:
+            self.f.start()
+        # after the restart the table still has it, and new events follow
+        self.assertTrue(wait_for(lambda: self.events("queue_id = ? AND kind = 'delivered'", (qid,))))
+
+
+if __name__ == "__main__":
+    ferrytest.main()
