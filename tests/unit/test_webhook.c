@@ -81,6 +81,8 @@ test_events_norm_match(void **state)
 	assert_int_equal(webhook_events_norm("bounced, delivered,bounced", out, sizeof(out), err,
 	    sizeof(err)), 0);
 	assert_string_equal(out, "delivered,bounced");
+	assert_int_equal(webhook_events_norm("resumed,suspended", out, sizeof(out), err, sizeof(err)), 0);
+	assert_string_equal(out, "suspended,resumed");
 	assert_int_equal(webhook_events_norm("all", out, sizeof(out), err, sizeof(err)), 0);
 	assert_string_equal(out, "");
 	assert_int_equal(webhook_events_norm(NULL, out, sizeof(out), err, sizeof(err)), 0);
