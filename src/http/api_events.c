@@ -16,12 +16,6 @@
 #define API_EVENTS_LIMIT_MAX 1000
 #define API_EVENTS_KINDS_MAX 32
 
-/* The event kinds a type= filter may name. */
-static const char *const api_event_kinds[] = {
-	EV_RECEIVED, EV_DELIVERED, EV_DEFERRED, EV_BOUNCED, EV_EXPIRED, EV_SUPPRESSED,
-	EV_COMPLAINED, EV_DELAYED, EV_AUTOREPLY, EV_UNRECOGNIZED, EV_HELD, EV_RELEASED,
-	EV_SHAPING, EV_THROTTLED, EV_REVIEW, EV_SUSPENDED, EV_UNSUBSCRIBED, EV_WEBHOOK_DROPPED,
-};
 
 struct api_events_page {
 	struct api_req *r;
@@ -33,14 +27,6 @@ struct api_events_page {
 	char            name[STATE_NAME_MAX + 1];
 };
 
-static const char *
-api_event_kind_find(const char *s, size_t n)
-{
-	for (size_t i = 0; i < sizeof(api_event_kinds) / sizeof(api_event_kinds[0]); i++)
-		if (strlen(api_event_kinds[i]) == n && memcmp(api_event_kinds[i], s, n) == 0)
-			return api_event_kinds[i];
-	return NULL;
-}
 
 /* type=a,b: the kinds into kinds (NULL-terminated); false on an unknown one. */
 static bool
@@ -50,7 +36,7 @@ api_events_kinds(const char *v, const char *kinds[API_EVENTS_KINDS_MAX + 1], str
 
 	for (const char *s = v; *s != '\0'; ) {
 		size_t n = strcspn(s, ",");
-		const char *kind = api_event_kind_find(s, n);
+		const char *kind = event_kind_find(s, n);
 		if (n > 0 && kind == NULL) {
 			api_error(rp, 400, "bad_request", "type: unknown event type '%.*s'", (int)(n > 40 ? 40 : n), s);
 			return false;

@@ -45,6 +45,14 @@ struct state;
 #define EV_UNSUBSCRIBED "unsubscribed" /* a one-click unsubscribe (RFC 8058) */
 #define EV_WEBHOOK_DROPPED "webhook-dropped"  /* a batch given up after the retry limit */
 
+/* Every kind above, in that order (state_events.c): what the API's type=
+ * and a webhook's --events may name. */
+#define EVENT_KINDS_MAX 32
+extern const char *const event_kinds[];
+extern const size_t event_nkinds;
+/* The kind named by the len octets at s (its EV_* string), or NULL. */
+const char *event_kind_find(const char *s, size_t len);
+
 /* The bounded text fields, as stored (longer values are cut). */
 #define EVENT_TEXT_MAX 1000
 

@@ -12,6 +12,24 @@
 #include <stdio.h>
 #include <string.h>
 
+const char *const event_kinds[] = {
+	EV_RECEIVED, EV_DELIVERED, EV_DEFERRED, EV_BOUNCED, EV_EXPIRED, EV_SUPPRESSED,
+	EV_COMPLAINED, EV_DELAYED, EV_AUTOREPLY, EV_UNRECOGNIZED, EV_HELD, EV_RELEASED,
+	EV_SHAPING, EV_THROTTLED, EV_REVIEW, EV_SUSPENDED, EV_RESUMED, EV_UNSUBSCRIBED,
+	EV_WEBHOOK_DROPPED,
+};
+const size_t event_nkinds = sizeof(event_kinds) / sizeof(event_kinds[0]);
+_Static_assert(sizeof(event_kinds) / sizeof(event_kinds[0]) <= EVENT_KINDS_MAX, "EVENT_KINDS_MAX");
+
+const char *
+event_kind_find(const char *s, size_t len)
+{
+	for (size_t i = 0; i < event_nkinds; i++)
+		if (strlen(event_kinds[i]) == len && memcmp(event_kinds[i], s, len) == 0)
+			return event_kinds[i];
+	return NULL;
+}
+
 #define EVENT_COLS "id, time, tenant_id, kind, queue_id, rcpt_index, rcpt, category, hard, status," \
 	" detail, source, report_id, message_id, sender, source_ip, site, code, attempt, delay, size"
 

@@ -16,14 +16,9 @@
 #include "state/events.h"
 #include "state/state_internal.h"
 
-/* The kinds an endpoint may ask for (events.h). */
-static const char *const webhook_kinds[] = {
-	EV_RECEIVED, EV_DELIVERED, EV_DEFERRED, EV_BOUNCED, EV_EXPIRED, EV_SUPPRESSED,
-	EV_COMPLAINED, EV_DELAYED, EV_AUTOREPLY, EV_UNRECOGNIZED, EV_HELD, EV_RELEASED,
-	EV_SHAPING, EV_THROTTLED, EV_REVIEW, EV_SUSPENDED, EV_RESUMED, EV_UNSUBSCRIBED,
-	EV_WEBHOOK_DROPPED,
-};
-#define WEBHOOK_NKINDS (sizeof(webhook_kinds) / sizeof(webhook_kinds[0]))
+/* The kinds an endpoint may ask for: every kind (events.h). */
+#define webhook_kinds event_kinds
+#define WEBHOOK_NKINDS event_nkinds
 
 static int
 webhook_fail(char *err, size_t errlen, const char *msg)
@@ -85,7 +80,7 @@ webhook_kind_unknown(const char *s, size_t len, char *err, size_t errlen)
 int
 webhook_events_norm(const char *in, char *out, size_t outsz, char *err, size_t errlen)
 {
-	bool want[WEBHOOK_NKINDS] = { false };
+	bool want[EVENT_KINDS_MAX] = { false };
 	size_t used = 0;
 
 	out[0] = '\0';
