@@ -370,7 +370,7 @@ ws_drop(struct ws_ep *ep, time_t now)
 	outbox_emit(&e);
 	log_warn("event=webhook-dropped webhook=%lld tenant=%s url=%s first=%lld last=%lld events=%zu "
 	    "failing_for=%lld error=%s", ep->w.id, ep->w.tenant,
-	    ws_quote(q, sizeof(q), webhook_url_redact(ep->w.url, url, sizeof(url))),
+	    ws_quote(q, sizeof(q), webhook_url_origin(ep->w.url, url, sizeof(url))),
 	    ep->batch_first, ep->batch_last, ep->batch_n, (long long)(now - ep->w.failing_since),
 	    ws_quote(qe, sizeof(qe), ep->w.last_error));
 	atomic_fetch_add(&ws_stats.batches_dropped, 1);
@@ -401,7 +401,7 @@ ws_failed(struct ws_ep *ep, time_t now, long status)
 	    ep->w.failing_since + ws.cur.retry_limit;
 	log_warn("event=webhook-failed webhook=%lld tenant=%s url=%s status=%ld error=%s failures=%lld "
 	    "retry_in=%llds", ep->w.id, ep->w.tenant,
-	    ws_quote(q, sizeof(q), webhook_url_redact(ep->w.url, url, sizeof(url))), status,
+	    ws_quote(q, sizeof(q), webhook_url_origin(ep->w.url, url, sizeof(url))), status,
 	    ws_quote(qe, sizeof(qe), ep->w.last_error), ep->w.failures,
 	    (long long)(ep->w.next_try - now));
 }

@@ -157,6 +157,24 @@ webhook_url_redact(const char *url, char *out, size_t outsz)
 	return out;
 }
 
+const char *
+webhook_url_origin(const char *url, char *out, size_t outsz)
+{
+	const char *host = strstr(url, "://"), *end, *at;
+
+	if (host == NULL) {
+		snprintf(out, outsz, "?");
+		return out;
+	}
+	host += 3;
+	end = host + strcspn(host, "/?#");
+	for (at = host; at < end; at++)       /* skip any userinfo: the last '@' ends it */
+		if (*at == '@')
+			host = at + 1;
+	snprintf(out, outsz, "%.*s%.*s", (int)(strstr(url, "://") + 3 - url), url, (int)(end - host), host);
+	return out;
+}
+
 /* ---- rows ----------------------------------------------------------------------- */
 
 #define WEBHOOK_COLS "w.id, w.tenant_id, t.name, w.url, w.secret, w.events, w.cursor, w.created," \

@@ -50,6 +50,9 @@ int webhook_events_norm(const char *in, char *out, size_t outsz, char *err, size
 bool webhook_events_match(const char *events, const char *kind);
 /* url for a log line or a listing: user:password@ (credentials) left out. */
 const char *webhook_url_redact(const char *url, char *out, size_t outsz);
+/* Only "scheme://host[:port]" of url, for log lines: a path or a query
+ * often carries the endpoint's own token (Slack-like hook URLs). */
+const char *webhook_url_origin(const char *url, char *out, size_t outsz);
 
 /* Add an endpoint for tenant_id; w gets the row with its new secret. It
  * starts after the newest event recorded now (no backlog). 0, or -1 with
