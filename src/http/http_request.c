@@ -160,6 +160,34 @@ http_auth(struct http_thread *t, struct evhttp_request *req, enum api_auth need,
 	return http_tenant_pick(x, &t->env, &x->rp);
 }
 
+/* The query string into q: pairs split on '&' and '=', each side
+ * percent-decoded. Not evhttp_parse_query_str: that turns '+' into a
+ * space (HTML forms), and "a+tag@example.com" is an address. -1 on a
+ * malformed or oversized pair. */
+static int
+http_query_parse(const char *s, struct evkeyvalq *q)
+{
+	char key[256], val[2048];
+
+	while (*s != '\0') {
+		size_t n = strcspn(s, "&"), kn = strcspn(s, "=");
+		long kl, vl = 0;
+		if (kn > n)
+			kn = n;
+		if (n > 0) {
+			if ((kl = http_pct_decode(s, kn, key, sizeof(key))) < 0 || (kn < n &&
+			    (vl = http_pct_decode(s + kn + 1, n - kn - 1, val, sizeof(val))) < 0))
+				return -1;
+			key[kl] = '\0';
+			val[vl] = '\0';
+			if (evhttp_add_header(q, key, val) < 0)   /* refuses CR/LF in a value */
+				return -1;
+		}
+		s += n + (s[n] == '&');
+	}
+	return 0;
+}
+
 /* Query, content type, body and client into x->r; false on a bad query. */
 static bool
 http_call_fill(struct evhttp_request *req, struct http_call *x)
@@ -175,7 +203,7 @@ http_call_fill(struct evhttp_request *req, struct http_call *x)
 	x->r.content_type = ct != NULL ? ct : "";
 	x->r.body_len = evbuffer_get_length(in);
 	x->r.body = x->r.body_len > 0 ? evbuffer_pullup(in, -1) : (const unsigned char *)"";
-	if (q != NULL && evhttp_parse_query_str(q, &x->query) < 0) {
+	if (q != NULL && http_query_parse(q, &x->query) < 0) {
 		api_error(&x->rp, 400, "bad_request", "the query string is malformed");
 		return false;
 	}

@@ -48,11 +48,11 @@ class CustomerTest(unittest.TestCase):
         key = self.tenant("shop")
         other = self.tenant("rival")
         st, _, v = self.api("POST", "/v1/messages", {
-            "from": {"email": "orders@shop.test", "name": "Shop"}, "to": ["buyer@remote.test"],
+            "from": {"email": "orders@shop.test", "name": "Shop"}, "to": ["buyer+orders@remote.test"],
             "subject": "Your order", "text": "Thanks.", "html": "<p>Thanks.</p>"}, key)
         self.assertEqual(st, 202, v)
         qid, msgid = v["id"], v["message_id"]
-        self.assertEqual(v["accepted"], ["buyer@remote.test"])
+        self.assertEqual(v["accepted"], ["buyer+orders@remote.test"])
         self.assertTrue(wait_for(lambda: any(b"Subject: Your order" in m["data"] for m in self.rx.messages)),
                         self.f.log_text()[-2000:])
 
@@ -63,7 +63,11 @@ class CustomerTest(unittest.TestCase):
         self.assertTrue(wait_for(lambda: kinds() == ["delivered", "received"]), kinds())
         st, _, v = self.api("GET", "/v1/events?type=delivered&queue_id=" + qid, token=key)
         ev = v["events"][0]
-        self.assertEqual((ev["recipient"], ev["reply"]["code"], ev["tenant"]), ("buyer@remote.test", 250, "shop"))
+        self.assertEqual((ev["recipient"], ev["reply"]["code"], ev["tenant"]),
+                         ("buyer+orders@remote.test", 250, "shop"))
+        # a '+' in a query value is a '+' (an address), not a space
+        st, _, v = self.api("GET", "/v1/events?recipient=buyer+orders@remote.test&type=delivered", token=key)
+        self.assertEqual([e["queue_id"] for e in v["events"]], [qid], v)
         # another tenant's key sees none of it
         st, _, v = self.api("GET", "/v1/events?queue_id=" + qid, token=other)
         self.assertEqual((st, v["events"]), (200, []))
