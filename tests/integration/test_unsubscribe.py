@@ -10,8 +10,9 @@ h= lists cover both headers, and an altered List-Unsubscribe breaks them.
 A message with the tenant's own List-Unsubscribe keeps it alone; a tenant
 with the setting off gets no header. Then the link is used: a GET only
 shows a page; a POST of List-Unsubscribe=One-Click puts the address on the
-tenant's suppression list (reason unsubscribe), the next RCPT to it is
-refused, a second POST changes nothing, and a tampered token is a 404."""
+tenant's suppression list (reason unsubscribe), the tenant's webhook
+receives one signed "unsubscribed" event, the next RCPT to it is refused,
+a second POST changes nothing, and a tampered token is a 404."""
 import base64
 import hashlib
 import hmac
@@ -28,6 +29,7 @@ from dkimkeys import dns_txt_func
 from dnsserver import DnsServer
 from ferrytest import Ferryd, wait_for, tls_context
 from receiver import Receiver
+from webhookpeer import Peer, verify
 
 LABEL = b"ferry one-click unsubscribe v1"
 
@@ -66,6 +68,9 @@ class UnsubscribeTest(unittest.TestCase):
         cls.db = os.path.join(f.spool, "ferry.db")
         cls.keys = {t: f.tenant_add(t) for t in ("news", "plain")}
         f.ctl("tenant", "set", "news", "--unsubscribe", "on")
+        cls.hook = Peer()
+        cls.hook_secret = f.ctl("webhook", "add", "news", "http://127.0.0.1:%d/hook" % cls.hook.port,
+                                "--events", "unsubscribed").stdout.splitlines()[0].strip()
         records = zone_lines(f.ctl("domain", "dns", "news.test").stdout)
         cls.dnsserver = DnsServer(records).start()
         cls.dnsfunc = staticmethod(dns_txt_func(cls.dnsserver.port))
@@ -78,6 +83,7 @@ class UnsubscribeTest(unittest.TestCase):
         cls.f.stop()
         cls.rx.stop()
         cls.dnsserver.stop()
+        cls.hook.close()
 
     def send(self, tenant, rcpts, extra_headers=""):
         subject = "s%f" % time.time()
@@ -181,6 +187,12 @@ class UnsubscribeTest(unittest.TestCase):
                         self.events("unsubscribed"))
         time.sleep(0.5)                                  # a second event would be written by now
         self.assertEqual(len(self.events("unsubscribed")), 1)
+        # the tenant's webhook gets it, signed
+        hooked = lambda: [e for e in self.hook.events() if e.get("type") == "unsubscribed"]
+        self.assertTrue(wait_for(hooked), self.hook.all())
+        self.assertEqual([e["recipient"] for e in hooked()], ["ann@remote.test"])
+        for r in self.hook.received():
+            self.assertTrue(verify(self.hook_secret, r["headers"]["Ferry-Signature"], r["body"]))
         log = self.f.log_text()
         self.assertIn('event=unsubscribed tenant="news" rcpt="ann@remote.test"', log)
         self.assertNotIn(token, log)
