@@ -591,13 +591,22 @@ pair_line() {
 # pair_run SERIES RUN FUNC KIND_A KIND_B [ARG...]: one repeat: FUNC RUN KIND_A
 # ARG..., then FUNC RUN KIND_B ARG..., each leaving its figure in RESULT;
 # records both and prints the repeat's line
+# (with PAIR_ALTERNATE=1, even repeats run KIND_B first: on a shared machine
+# the second of two back-to-back runs tends to be slower, whatever it is)
 pair_run() {
 	local series=$1 run=$2 func=$3 kind_a=$4 kind_b=$5 a b
 	shift 5
-	"$func" "$run" "$kind_a" "$@"
-	a=$RESULT
-	"$func" "$run" "$kind_b" "$@"
-	b=$RESULT
+	if [ "${PAIR_ALTERNATE:-0}" = 1 ] && [ $((run % 2)) = 0 ]; then
+		"$func" "$run" "$kind_b" "$@"
+		b=$RESULT
+		"$func" "$run" "$kind_a" "$@"
+		a=$RESULT
+	else
+		"$func" "$run" "$kind_a" "$@"
+		a=$RESULT
+		"$func" "$run" "$kind_b" "$@"
+		b=$RESULT
+	fi
 	PAIR_AS[$series]="${PAIR_AS[$series]} $a"
 	PAIR_BS[$series]="${PAIR_BS[$series]} $b"
 	echo "run $run: $(pair_line "$series" "$a" "$b")"

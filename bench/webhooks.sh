@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# webhooks.sh - what webhooks cost the relay: the same load relayed by
-# ferryd for a tenant (its connector) to smtp-sink, without and with a
-# webhook endpoint taking every event of the tenant (webhookrx.py, answering
-# 200 at once). Reported as a ratio of relay rates (goal >= 0.9); each run
-# with the endpoint also says how many events it received and how long after
-# the last message they all had arrived.
+# webhooks.sh - what webhooks and metrics cost the relay: the same load
+# relayed by ferryd for a tenant (its connector) to smtp-sink, without and
+# with a webhook endpoint taking every event of the tenant (webhookrx.py,
+# answering 200 at once) while a scraper reads /metrics every second
+# (Prometheus' usual interval is 15 s or more: this is harsher). Both runs
+# have the HTTP listener and the events outbox (always on). Reported as a
+# ratio of relay rates (goal >= 0.9), the runs' order alternating; each run
+# with the endpoint also says how many events it received and how long
+# after the last message they all had arrived.
 # Usage: bash bench/webhooks.sh   (MSGS, SIZE, SESS, REPEATS as in relay.sh)
 set -u -o pipefail
 BENCH_NAME=webhooks
@@ -19,12 +22,14 @@ rx_events() { sed -n 's/^events=\([0-9]*\) .*/\1/p' "$1" 2>/dev/null || true; }
 
 # webhooks_run RUN MODE: one ferryd relaying for a tenant, MODE off or on
 webhooks_run() {
-	local dir=$BASE/ferry.$2.$1 port sink rx t0 t2 ctl n extra=
+	local dir=$BASE/ferry.$2.$1 port sink rx t0 t2 ctl n extra= hport saved_extra=$FERRY_CONF_EXTRA
 	free_port; sink=$PORT
 	free_port; port=$PORT
 	mkdir -p "$dir"
 	sink_start "$sink" "$dir/sink.log"
-	ferry_start relay "$dir" "$port" "$sink"
+	free_port; hport=$PORT
+	FERRY_CONF_EXTRA="${saved_extra:+$saved_extra
+}listen http 127.0.0.1:$hport" ferry_start relay "$dir" "$port" "$sink"
 	ctl=("$FERRYCTL" -c "$dir/ferry.conf")
 	{ "${ctl[@]}" tenant add bench && "${ctl[@]}" domain add bench src.test &&
 		"${ctl[@]}" connector add bench local 127.0.0.1/32 &&
@@ -38,6 +43,14 @@ webhooks_run() {
 		wait_listen "$rx" "$!" webhookrx "$dir/rx.log"
 		"${ctl[@]}" webhook add bench "http://127.0.0.1:$rx/hook" >>"$dir/ctl.log" 2>&1 ||
 			{ cat "$dir/ctl.log" >&2; die "webhook add failed"; }
+		# a Prometheus-like scraper of /metrics, every second
+		( token=$(cat "$dir/spool/admin.token")
+		  while :; do
+			curl -sf -o /dev/null -H "Authorization: Bearer $token" "http://127.0.0.1:$hport/metrics" &&
+				echo ok >>"$dir/scrapes"
+			sleep 1
+		  done ) &
+		other_track $!
 	fi
 	t0=$(now)
 	run_source "$port" "$dir/source.log" ||
@@ -52,7 +65,7 @@ webhooks_run() {
 			[ "${n:-0}" -ge $((2 * MSGS)) ] && break
 			sleep 0.05
 		done
-		extra="; webhook: $(cat "$dir/rx.count" 2>/dev/null), all in $(secs "$t2" "$(now)") s after the last message"
+		extra="; webhook: $(cat "$dir/rx.count" 2>/dev/null), all in $(secs "$t2" "$(now)") s after the last message; /metrics scraped $(wc -l <"$dir/scrapes" 2>/dev/null || echo 0) times"
 		[ "${n:-0}" -ge $((2 * MSGS)) ] || log "$BENCH_NAME: WARNING: run $1: the endpoint got ${n:-0} events, expected $((2 * MSGS))"
 		other_stop
 	fi
@@ -66,7 +79,8 @@ webhooks_run() {
 log "webhooks: $MSGS msgs x $SIZE bytes, $SESS sessions, $REPEATS run(s), $(nproc) cores," \
 	"$(date -u '+%Y-%m-%d %H:%M UTC')"
 RESULT=
-pair_series webhooks "no webhook" "webhook on" msg/s 0 2
+PAIR_ALTERNATE=1
+pair_series webhooks "no webhook, no scraper" "webhook + /metrics scraper" msg/s 0 2
 for r in $(seq 1 "$REPEATS"); do
 	pair_run webhooks "$r" webhooks_run off on
 done
