@@ -461,7 +461,7 @@
 
 	var EVENT_KINDS = ["received", "delivered", "deferred", "bounced", "expired", "suppressed",
 	    "complained", "delayed", "autoreply", "report-unrecognized", "held", "released", "shaping",
-	    "throttled", "review", "suspended", "unsubscribed", "webhook-dropped"];
+	    "throttled", "review", "suspended", "resumed", "unsubscribed", "webhook-dropped"];
 
 	function replyText(e) {
 		var r = e.reply;

@@ -74,7 +74,8 @@ for f in /usr/sbin/ferryd /usr/sbin/ferryctl /usr/sbin/ferry-sendmail /etc/ferry
     /etc/ferry/shaping.rules /etc/ferry/bounce.rules \
     /lib/systemd/system/ferryd.service /usr/share/man/man8/ferryd.8.gz \
     /usr/share/man/man5/ferry.conf.5.gz /usr/share/man/man8/ferryctl.8.gz \
-    /usr/share/man/man8/ferry-sendmail.8.gz /usr/share/ferry/www/index.html; do
+    /usr/share/man/man8/ferry-sendmail.8.gz /usr/share/ferry/www/index.html \
+    /usr/share/ferry/www/app.js /usr/share/ferry/www/app.css; do
 	grep -qx "$f" "$TMP/files" || fail "$f is not in the package"
 done
 # Installing over a system MTA's sendmail/mailq is the administrator's call.
