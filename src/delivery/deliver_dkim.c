@@ -206,7 +206,9 @@ dkim_unsub_prepare(struct deliver_ctx *d, const struct conf *c, const struct spo
 	pthread_mutex_unlock(&dkim_lock);
 	if (rc != 0)
 		return false;
-	if (dkim_prep_has_field(p, "list-unsubscribe")) {
+	/* the tenant's own unsubscribe header (either of the pair): ferry adds
+	 * neither, or the message would carry two */
+	if (dkim_prep_has_field(p, "list-unsubscribe") || dkim_prep_has_field(p, "list-unsubscribe-post")) {
 		if (dkim_prep_sign(p, "", time(NULL), &d->dkim) < 0)
 			log_warn("event=dkim-failed id=%s reason=\"signing failed\"", env->id);
 		dkim_prep_free(p);

@@ -35,11 +35,14 @@ struct dkim_key {
 	char      selector[64];
 };
 
-/* Header fields signed when present (RFC 6376 5.4.1); From once more. */
+/* Header fields signed when present (RFC 6376 5.4.1); From once more.
+ * The one-click unsubscribe pair comes right after From: h= is bounded,
+ * and RFC 8058 4 needs both signed, whatever fills the rest (a message
+ * with a hundred References: fields). */
 static const char *const dkim_sign_headers[] = {
-	"from", "to", "cc", "subject", "date", "message-id", "reply-to", "in-reply-to",
-	"references", "mime-version", "content-type", "content-transfer-encoding", "list-unsubscribe",
-	"list-unsubscribe-post",
+	"from", "list-unsubscribe", "list-unsubscribe-post", "to", "cc", "subject", "date",
+	"message-id", "reply-to", "in-reply-to", "references", "mime-version", "content-type",
+	"content-transfer-encoding",
 };
 
 /* ---- keys ---------------------------------------------------------------- */

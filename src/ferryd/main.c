@@ -434,7 +434,7 @@ static void
 ferryd_http_start(struct ferryd *srv, const struct conf *c)
 {
 	struct http_handles h = { .state = srv->state, .spool = srv->spool, .qmgr = srv->qmgr,
-	    .rep = srv->rep, .snaps = &srv->snaps };
+	    .rep = srv->rep, .counters = srv->counters, .snaps = &srv->snaps };
 	char err[1024];
 
 	if (http_start(srv->http, &h, err, sizeof(err)) < 0)

@@ -111,7 +111,7 @@ api_events_filters(struct api_req *r, struct api_resp *rp, struct state_event_qu
 	if (type != NULL && type[0] != '\0') {
 		if (!api_events_kinds(type, kinds, rp))
 			return false;
-		q->kinds = kinds;
+		q->kinds = kinds[0] != NULL ? kinds : NULL;   /* "type=," is no filter */
 	}
 	q->tenant_id = r->tenant_id;
 	q->before_id = cursor;

@@ -60,6 +60,8 @@ void api_queue_release(struct api_req *r, struct api_resp *rp);          /* POST
 
 /* api_routes_admin.c: this module's routes, ending with {0}. */
 extern const struct api_route api_routes_admin[];
+/* api_domains_edit.c: POST /v1/domains, DELETE /v1/domains/{domain} (admin). */
+extern const struct api_route api_routes_domains_edit[];
 /* api_messages.c: POST /v1/messages (src/inject/). */
 extern const struct api_route api_routes_messages[];
 

@@ -26,6 +26,7 @@ static const struct api_route api_routes_core[] = {
 static const struct api_route *const api_route_tables[] = {
 	api_routes_core,
 	api_routes_admin,
+	api_routes_domains_edit,   /* api_domains_edit.c */
 	api_routes_messages,       /* api_messages.c */
 	api_routes_webhooks,
 	api_routes_metrics,

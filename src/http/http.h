@@ -23,6 +23,7 @@ struct qmgr;
 struct rep;
 struct server_snaps;
 struct http_server;
+struct counters;
 
 /* The daemon's handles the handlers get (api_env), not the whole context. */
 struct http_handles {
@@ -30,6 +31,7 @@ struct http_handles {
 	struct spool        *spool;
 	struct qmgr         *qmgr;
 	struct rep          *rep;
+	struct counters     *counters;   /* tenants' rate limits (shared with SMTP) */
 	struct server_snaps *snaps;   /* the current configuration and TLS context */
 };
 

@@ -64,6 +64,7 @@ struct http_match {
 	const char             *params[API_PARAMS_MAX];
 	size_t                  nparams;
 	char                    allow[64];      /* HTTP_MATCH_METHOD: "GET, DELETE" */
+	const char             *pattern;        /* HTTP_MATCH_METHOD: a pattern that fit (for logs) */
 	char                    buf[HTTP_PATH_MAX];
 };
 enum http_match_result http_route_match(const struct api_route *routes, const char *method,

@@ -234,8 +234,8 @@ http_call_route(struct http_thread *t, struct evhttp_request *req, struct http_c
 	case HTTP_MATCH_OK:     /* HEAD as GET: evhttp leaves the body out */
 		http_route_run(t, req, &m, x);
 		return;
-	case HTTP_MATCH_METHOD:
-		x->logpath = http_logpath(x, path);
+	case HTTP_MATCH_METHOD:     /* the pattern: a {token} of the path stays out of the log */
+		x->logpath = m.pattern;
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", m.allow);
 		api_error(&x->rp, 405, "method_not_allowed", "allowed: %s", m.allow);
 		return;

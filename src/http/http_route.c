@@ -126,6 +126,8 @@ http_route_match(const struct api_route *routes, const char *method, const char 
 			m->route = r;
 			return HTTP_MATCH_OK;
 		}
+		if (!path_seen)
+			m->pattern = r->pattern;
 		path_seen = true;
 		http_allow_add(m, r->method);
 	}

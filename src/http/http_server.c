@@ -159,7 +159,7 @@ http_thread_setup(struct http_server *s, size_t n, char *err, size_t errlen)
 
 	t->srv = s;
 	t->env = (struct api_env){ .st = s->h.state, .spool = s->h.spool, .qmgr = s->h.qmgr,
-	    .rep = s->h.rep };
+	    .rep = s->h.rep, .counters = s->h.counters };
 	if ((t->base = event_base_new()) == NULL)
 		goto fail;
 	for (size_t i = 0; i < s->nlisteners; i++) {

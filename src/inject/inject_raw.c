@@ -131,7 +131,8 @@ inject_raw_field_note(struct inject_raw *r, size_t off, const char *colon, size_
 		if (v == NULL || inject_msgid_parse(v + strspn(v, " \t"), r->msgid) != 0)
 			r->msgid[0] = '\0';
 		free(v);
-	} else if (inject_raw_name_is(f, nl, "Bcc") && r->nbcc < INJECT_RAW_FIELDS_MAX) {
+	} else if ((inject_raw_name_is(f, nl, "Bcc") || inject_raw_name_is(f, nl, "Resent-Bcc")) &&
+	    r->nbcc < INJECT_RAW_FIELDS_MAX) {
 		r->bcc_off[r->nbcc] = off;
 		r->bcc_len[r->nbcc++] = flen;
 	}

@@ -104,6 +104,12 @@ metrics_conn_inbound_close(int role)
 }
 
 void
+metrics_conn_inbound_refused(int role)
+{
+	metrics_inc(&metrics_reg.conn_in_refused[metrics_role(role)], 1);
+}
+
+void
 metrics_conn_outbound_open(void)
 {
 	atomic_fetch_add_explicit(&metrics_reg.conn_out, 1, RELAXED);

@@ -62,6 +62,8 @@ void metrics_reset(void);
  * role (enum conf_role). */
 void metrics_conn_inbound_open(int role);
 void metrics_conn_inbound_close(int role);
+/* An SMTP connection turned away at accept (a connection limit). */
+void metrics_conn_inbound_refused(int role);
 /* An outbound SMTP/LMTP connection made / closed. */
 void metrics_conn_outbound_open(void);
 void metrics_conn_outbound_close(void);

@@ -45,6 +45,7 @@ struct metrics_reg {
 
 	_Atomic long long conn_in[METRICS_LISTENERS_MAX];      /* gauges */
 	metrics_counter   conn_in_total[METRICS_LISTENERS_MAX];
+	metrics_counter   conn_in_refused[METRICS_LISTENERS_MAX];
 	_Atomic long long conn_out;
 	metrics_counter   conn_out_total;
 	metrics_counter   tls[2][METRICS_TLS_VERSIONS];

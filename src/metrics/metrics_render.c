@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "conf/conf.h"
+#include "events/outbox.h"
 #include "metrics/metrics_internal.h"
 #include "queue/qmgr.h"
 #include "state/state.h"
@@ -145,6 +146,11 @@ metrics_render_conns(struct mbuf *b)
 	for (size_t i = 0; i < n; i++)
 		mbuf_counter(b, "ferry_connections_inbound_total", "listener", conf_role_name(roles[i]),
 		    NULL, NULL, LOAD(metrics_reg.conn_in_total[roles[i]]));
+	mbuf_family(b, "ferry_connections_refused_total", "counter",
+	    "SMTP connections turned away at accept by a connection limit, by listener role.");
+	for (size_t i = 0; i < n; i++)
+		mbuf_counter(b, "ferry_connections_refused_total", "listener", conf_role_name(roles[i]),
+		    NULL, NULL, LOAD(metrics_reg.conn_in_refused[roles[i]]));
 	mbuf_family(b, "ferry_connections_outbound", "gauge",
 	    "Outbound SMTP and LMTP connections open now (busy or idle).");
 	mbuf_gauge(b, "ferry_connections_outbound", NULL, NULL, LOAD(metrics_reg.conn_out));
@@ -266,11 +272,14 @@ metrics_rows_merge(struct metrics_row *rows, size_t n)
 static struct metrics_row *
 metrics_rows_collect(struct state *st, size_t *n)
 {
-	struct metrics_row *rows = xcalloc(METRICS_TENANT_BUCKETS + 2, sizeof(*rows));
+	/* room for the slots claimed now (one claimed meanwhile waits for the
+	 * next render), none and other */
+	size_t cap = (size_t)atomic_load(&metrics_reg.ntenants) + 2;
+	struct metrics_row *rows = xcalloc(cap, sizeof(*rows));
 	size_t k = 0;
 
 	metrics_row_load(&rows[k++], &metrics_reg.tenant_none);
-	for (size_t i = 0; i < METRICS_TENANT_BUCKETS; i++) {
+	for (size_t i = 0; i < METRICS_TENANT_BUCKETS && k < cap - 1; i++) {
 		long long id = atomic_load_explicit(&metrics_reg.tenants[i].id, memory_order_acquire);
 		if (id == 0)
 			continue;
@@ -386,6 +395,19 @@ metrics_render_hist(struct mbuf *b, const char *name, const char *help, const st
 	mbuf_printf(b, "%s_sum %s\n%s_count %" PRIu64 "\n", name, le, name, cum);
 }
 
+/* The events outbox (src/events/outbox.h): a backlog means the state
+ * database is not keeping up, and webhooks and the API lag behind. */
+static void
+metrics_render_events(struct mbuf *b)
+{
+	mbuf_family(b, "ferry_events_pending", "gauge",
+	    "Events waiting in memory for the state database.");
+	mbuf_gauge(b, "ferry_events_pending", NULL, NULL, (long long)outbox_pending());
+	mbuf_family(b, "ferry_events_dropped_total", "counter",
+	    "Events dropped because too many were waiting (mail is unaffected).");
+	mbuf_counter(b, "ferry_events_dropped_total", NULL, NULL, NULL, NULL, outbox_dropped());
+}
+
 /* ---- the whole text -------------------------------------------------------------- */
 
 char *
@@ -401,6 +423,7 @@ metrics_render(struct qmgr *q, struct state *st, size_t *len)
 	metrics_render_fixed(&b);
 	metrics_render_tenants(&b, st != NULL ? st : metrics_reg.st);
 	metrics_render_queue(&b, q);
+	metrics_render_events(&b);
 	metrics_render_hist(&b, "ferry_delivery_latency_seconds",
 	    "Seconds from a message's acceptance to the delivery of a recipient.", &metrics_reg.delivery);
 	metrics_render_hist(&b, "ferry_smtp_transaction_seconds",

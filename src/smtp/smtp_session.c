@@ -226,6 +226,7 @@ smtp_session_start(void *ctx, struct worker *w, int fd, const struct sockaddr *s
 	else
 		netaddr_ntop(sa, addr, sizeof(addr));
 	if (server_conn_admit(w->srv, snap->conf, sa, &reason) < 0) {
+		metrics_conn_inbound_refused(role);
 		smtp_refuse_connection(fd, role, addr, snap->conf, reason);
 		server_snap_put(snap);
 		return;

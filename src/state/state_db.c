@@ -83,16 +83,17 @@ static const char state_schema[] =
     " id INTEGER PRIMARY KEY, time INTEGER NOT NULL, tenant_id INTEGER NOT NULL,"
     " queue_id TEXT NOT NULL, rcpt_index INTEGER NOT NULL, rcpt TEXT NOT NULL DEFAULT '',"
     " sender TEXT NOT NULL DEFAULT '', client TEXT NOT NULL DEFAULT '');"
-    /* the feedback loop's events (events.h) */
+    /* events (events.h). AUTOINCREMENT: an id is never given twice, even
+     * after the newest rows are deleted (a tenant removed, the prune), so
+     * a webhook's cursor "id > N" never skips a new event; databases made
+     * before are rebuilt so (state_events_autoincrement). */
     "CREATE TABLE IF NOT EXISTS events("
-    " id INTEGER PRIMARY KEY, time INTEGER NOT NULL, tenant_id INTEGER NOT NULL, kind TEXT NOT NULL,"
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL, tenant_id INTEGER NOT NULL,"
+    " kind TEXT NOT NULL,"
     " queue_id TEXT NOT NULL DEFAULT '', rcpt_index INTEGER NOT NULL DEFAULT -1,"
     " rcpt TEXT NOT NULL DEFAULT '', category TEXT NOT NULL DEFAULT '', hard INTEGER NOT NULL DEFAULT 0,"
     " status TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '',"
     " report_id TEXT NOT NULL DEFAULT '');"
-    "CREATE INDEX IF NOT EXISTS events_tenant ON events(tenant_id, id);"
-    "CREATE INDEX IF NOT EXISTS events_message ON events(queue_id) WHERE queue_id != '';"
-    "CREATE INDEX IF NOT EXISTS events_time ON events(time);"
     /* reputation windows (src/reputation/): counts per 5-minute bucket */
     "CREATE TABLE IF NOT EXISTS reputation("
     " tenant_id INTEGER NOT NULL, metric TEXT NOT NULL, bucket INTEGER NOT NULL,"
@@ -304,6 +305,54 @@ static const char *const state_event_columns[][2] = {
 	{ "size", "size INTEGER NOT NULL DEFAULT 0" },
 };
 
+static const char state_events_indexes[] =
+    "CREATE INDEX IF NOT EXISTS events_tenant ON events(tenant_id, id);"
+    "CREATE INDEX IF NOT EXISTS events_message ON events(queue_id) WHERE queue_id != '';"
+    "CREATE INDEX IF NOT EXISTS events_time ON events(time);"
+    /* the API's searches */
+    "CREATE INDEX IF NOT EXISTS events_rcpt ON events(rcpt COLLATE NOCASE) WHERE rcpt != '';"
+    "CREATE INDEX IF NOT EXISTS events_msgid ON events(message_id) WHERE message_id != '';";
+
+/* A database made before events had AUTOINCREMENT: the table rebuilt with
+ * it (same columns, same rows and ids; the sequence starts at the highest
+ * id). Within the schema transaction. 0 or -1. */
+static int
+state_events_autoincrement(sqlite3 *db)
+{
+	sqlite3_stmt *stmt = NULL;
+	char *create = NULL, *at;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events';",
+	    -1, &stmt, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != NULL)
+		create = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_finalize(stmt);
+	if (create == NULL)
+		return -1;
+	if (strstr(create, "AUTOINCREMENT") != NULL) {
+		sqlite3_free(create);
+		return 0;
+	}
+	if ((at = strstr(create, "id INTEGER PRIMARY KEY,")) != NULL) {
+		char *fixed = sqlite3_mprintf("%.*sid INTEGER PRIMARY KEY AUTOINCREMENT,%s", (int)(at - create),
+		    create, at + strlen("id INTEGER PRIMARY KEY,"));
+		char *sql = sqlite3_mprintf("DROP INDEX IF EXISTS events_tenant; DROP INDEX IF EXISTS events_message;"
+		    " DROP INDEX IF EXISTS events_time; DROP INDEX IF EXISTS events_rcpt;"
+		    " DROP INDEX IF EXISTS events_msgid; ALTER TABLE events RENAME TO events_old; %s;"
+		    " INSERT INTO events SELECT * FROM events_old; DROP TABLE events_old;"
+		    /* the kinds' names before issue 11 */
+		    " UPDATE events SET kind = 'bounced' WHERE kind = 'bounce';"
+		    " UPDATE events SET kind = 'complained' WHERE kind = 'complaint';", fixed);
+		rc = sql != NULL && sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+		sqlite3_free(sql);
+		sqlite3_free(fixed);
+	}
+	sqlite3_free(create);
+	return rc;
+}
+
 /* Add each of n columns of table that is missing. */
 static int
 state_columns_add(sqlite3 *db, const char *table, const char *const cols[][2], size_t n)
@@ -333,10 +382,10 @@ state_schema_upgrade(sqlite3 *db)
 	if (state_columns_add(db, "events", state_event_columns,
 	    sizeof(state_event_columns) / sizeof(state_event_columns[0])) != 0)
 		return -1;
-	/* the API's searches (after the columns exist) */
-	return sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS events_rcpt ON events(rcpt COLLATE NOCASE) WHERE rcpt != '';"
-	    "CREATE INDEX IF NOT EXISTS events_msgid ON events(message_id) WHERE message_id != '';",
-	    NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	if (state_events_autoincrement(db) != 0)
+		return -1;
+	/* after the columns exist (and after a rebuild, which drops them) */
+	return sqlite3_exec(db, state_events_indexes, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
 static int

@@ -20,7 +20,8 @@
 static const char *const webhook_kinds[] = {
 	EV_RECEIVED, EV_DELIVERED, EV_DEFERRED, EV_BOUNCED, EV_EXPIRED, EV_SUPPRESSED,
 	EV_COMPLAINED, EV_DELAYED, EV_AUTOREPLY, EV_UNRECOGNIZED, EV_HELD, EV_RELEASED,
-	EV_SHAPING, EV_THROTTLED, EV_REVIEW, EV_SUSPENDED, EV_UNSUBSCRIBED, EV_WEBHOOK_DROPPED,
+	EV_SHAPING, EV_THROTTLED, EV_REVIEW, EV_SUSPENDED, EV_RESUMED, EV_UNSUBSCRIBED,
+	EV_WEBHOOK_DROPPED,
 };
 #define WEBHOOK_NKINDS (sizeof(webhook_kinds) / sizeof(webhook_kinds[0]))
 
@@ -65,6 +66,22 @@ webhook_kind_find(const char *s, size_t len)
 	return NULL;
 }
 
+/* "unknown event type 'x' (known: received, ...)": 0 or -1 + err. */
+static int
+webhook_kind_unknown(const char *s, size_t len, char *err, size_t errlen)
+{
+	size_t used;
+	int n = snprintf(err, errlen, "unknown event type '%.*s' (known:", (int)(len > 64 ? 64 : len), s);
+
+	used = n > 0 ? (size_t)n : 0;
+	for (size_t i = 0; i < WEBHOOK_NKINDS && used < errlen; i++) {
+		n = snprintf(err + used, errlen - used, " %s%s", webhook_kinds[i],
+		    i + 1 < WEBHOOK_NKINDS ? "," : ")");
+		used += n > 0 ? (size_t)n : 0;
+	}
+	return -1;
+}
+
 int
 webhook_events_norm(const char *in, char *out, size_t outsz, char *err, size_t errlen)
 {
@@ -81,13 +98,8 @@ webhook_events_norm(const char *in, char *out, size_t outsz, char *err, size_t e
 			p++, len--;
 		while (len > 0 && p[len - 1] == ' ')
 			len--;
-		if ((k = webhook_kind_find(p, len)) == NULL) {
-			snprintf(err, errlen, "unknown event type '%.*s' (known: received, delivered, "
-			    "deferred, bounced, expired, suppressed, complained, delayed, autoreply, "
-			    "report-unrecognized, held, released, shaping, throttled, review, suspended, "
-			    "unsubscribed, webhook-dropped)", (int)(len > 64 ? 64 : len), p);
-			return -1;
-		}
+		if ((k = webhook_kind_find(p, len)) == NULL)
+			return webhook_kind_unknown(p, len, err, errlen);
 		/* stored in the table's order, each once */
 		for (size_t i = 0; i < WEBHOOK_NKINDS; i++)
 			if (webhook_kinds[i] == k)

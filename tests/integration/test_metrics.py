@@ -94,7 +94,9 @@ class MetricsTest(unittest.TestCase):
         cls.f = Ferryd(deliver=True, relay_networks="127.0.0.0/8", listeners=("mx", "submission", "submissions"))
         cls.rx = Receiver("127.0.0.1", name="sink.test", tls=receiver_ctx(cls.f.tmp))
         cls.http_port = None
-        extra = "retry_min 1\nretry_max 2\nroute sink.test smtp:127.0.0.1:%d\n" % cls.rx.port
+        # down.test: a route to a port nobody listens on (its mail stays deferred)
+        extra = "retry_min 1\nretry_max 2\nroute sink.test smtp:127.0.0.1:%d\n" \
+            "route down.test smtp:127.0.0.1:%d tls=none\n" % (cls.rx.port, free_port())
         http = "listen http 127.0.0.1:%d\n" % free_port()
         # The HTTP listener where this build has one (ferryd -t knows the line).
         with open(cls.f.conf, "a") as f:
@@ -163,8 +165,8 @@ class MetricsTest(unittest.TestCase):
         for state in ("active", "deferred", "held", "ready"):
             self.assertEqual(value(m, "ferry_queue_messages", state=state), 0)
         self.check_buckets(m, "ferry_smtp_transaction_seconds")
-        if "ferry_events_pending" not in m:
-            return      # a build without the events outbox: no outcome counters yet
+        # from the events (the outbox's observer)
+        self.assertEqual(value(m, "ferry_events_dropped_total"), 0)
         self.assertEqual(value(m, "ferry_messages_received_total", tenant=""), PLAIN)
         self.assertEqual(value(m, "ferry_messages_received_total", tenant="acme"), TENANT)
         self.assertEqual(total(m, "ferry_recipients_delivered_total"), PLAIN + TENANT)
@@ -184,6 +186,24 @@ class MetricsTest(unittest.TestCase):
         self.assertEqual([v for _, v in buckets], sorted(v for _, v in buckets))
         self.assertEqual(buckets[-1][1], value(m, name, name + "_count"))
         self.assertGreaterEqual(value(m, name, name + "_sum"), 0)
+
+    def test_3_queue_states(self):
+        """ferry_queue_messages follows a message from deferred to held."""
+        self.settled()
+        with smtplib.SMTP("127.0.0.1", self.f.mx, timeout=30) as s:
+            s.sendmail("a@src.test", ["x@down.test"], b"Subject: down\r\n\r\nhi\r\n")
+
+        def states():
+            m = self.scrape_ctl()
+            return {k: value(m, "ferry_queue_messages", state=k)
+                    for k in ("active", "deferred", "held", "ready")}
+        self.assertTrue(wait_for(lambda: states()["deferred"] == 1), states())
+        qid = re.search(r"\b[0-9A-F]{16}\b", self.f.ctl("queue", "list").stdout).group(0)
+        self.f.ctl("queue", "hold", qid)
+        self.assertTrue(wait_for(lambda: states() == {"active": 0, "deferred": 0, "held": 1, "ready": 0}),
+                        states())
+        self.f.ctl("queue", "delete", qid)
+        self.assertTrue(wait_for(lambda: sum(states().values()) == 0), states())
 
     def http_get(self, token=None):
         req = urllib.request.Request("http://127.0.0.1:%d/metrics" % self.http_port)
@@ -209,6 +229,19 @@ class MetricsTest(unittest.TestCase):
                 self.http_get(bad)
             self.assertEqual(cm.exception.code, 403 if bad == self.key else 401, bad)
         self.assertNotIn(token, self.f.log_text())
+
+
+class MetricsCtlTest(unittest.TestCase):
+    def test_usage_and_no_ferryd(self):
+        f = Ferryd()       # never started: no control socket
+        os.makedirs(f.spool, mode=0o700)
+        r = f.ctl("metrics", "now", check=False)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("metrics", r.stderr)
+        r = f.ctl("metrics", check=False)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("is ferryd running?", r.stderr)
+        self.assertEqual(r.stdout, "")
 
 
 if __name__ == "__main__":

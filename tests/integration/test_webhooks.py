@@ -258,6 +258,19 @@ class DropTest(unittest.TestCase):
                   "first=%d last=%d events=2 " % (wid, p.port, ids[0], ids[1])
             self.assertTrue(wait_for(lambda: pat in f.log_text(), timeout=60), f.log_text()[-3000:])
             self.assertNotIn("s3cret", f.log_text())
+            # the tenant's events say so (and go to its endpoints like any other)
+            def dropped():
+                db = sqlite3.connect(db_path(f), timeout=30)
+                try:
+                    return db.execute("SELECT detail FROM events WHERE kind = 'webhook-dropped'"
+                                      " AND tenant_id = ?", (tenant_id(f, "acme"),)).fetchall()
+                finally:
+                    db.close()
+            self.assertTrue(wait_for(dropped))      # the outbox writes within a fraction of a second
+            rows = dropped()
+            self.assertEqual(len(rows), 1, rows)
+            self.assertTrue(rows[0][0].startswith("webhook %d: events %d-%d (2) dropped after "
+                                                  % (wid, ids[0], ids[1])), rows)
             self.assertGreaterEqual(len(p.all()), 2)
             p.status = 200
             later = record(f, "acme", ["delivered"])
@@ -266,6 +279,42 @@ class DropTest(unittest.TestCase):
         finally:
             p.close()
             f.stop()
+
+
+class MailEventsTest(unittest.TestCase):
+    """A tenant's real mail: its received and delivered events reach its
+    endpoint, signed, with the message's fields; another tenant's
+    endpoint gets none of them."""
+
+    def test_mail_events_reach_the_endpoint(self):
+        rx = Receiver("127.0.0.2")
+        pa, pb = Peer(ferrytest.free_port()), Peer(ferrytest.free_port())
+        f = Ferryd(deliver=True, extra=FAST + "route * smtp:127.0.0.2:%d\n" % rx.port).start()
+        try:
+            key = f.tenant_add("acme")
+            f.tenant_add("globex")
+            _, secret = webhook_add(f, "acme", pa.url)
+            webhook_add(f, "globex", pb.url)
+            body = b"From: news@acme.test\r\nSubject: hi\r\nMessage-ID: <m1@acme.test>\r\n\r\nhello\r\n"
+            f.submit("apikey", key, "news@acme.test", ["a@remote.test", "b@remote.test"], body=body)
+            self.assertTrue(rx.wait(1))
+
+            def kinds():
+                return sorted((e["type"], e.get("recipient")) for e in pa.events())
+            want = [("delivered", "a@remote.test"), ("delivered", "b@remote.test"),
+                    ("received", "a@remote.test"), ("received", "b@remote.test")]
+            self.assertTrue(wait_for(lambda: set(want) <= set(kinds())), kinds())
+            rec = [e for e in pa.events() if e["type"] == "received"][0]
+            self.assertEqual((rec["tenant"], rec["message_id"], rec["sender"]),
+                             ("acme", "<m1@acme.test>", "news@acme.test"))
+            for r in pa.received():
+                self.assertTrue(verify(secret, r["headers"]["Ferry-Signature"], r["body"]))
+            self.assertEqual(pb.all(), [])
+        finally:
+            pa.close()
+            pb.close()
+            f.stop()
+            rx.stop()
 
 
 class MailNotDelayedTest(unittest.TestCase):
@@ -296,7 +345,6 @@ class MailNotDelayedTest(unittest.TestCase):
             rx.stop()
 
 
-@unittest.skipUnless(hasattr(Ferryd, "api"), "the HTTP listener is not in this tree yet")
 class ApiTest(unittest.TestCase):
     """/v1/webhooks: add (secret once), list (never the secret), delete,
     test, each scoped to the caller's tenant; the admin acts with ?tenant=."""

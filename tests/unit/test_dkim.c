@@ -220,7 +220,8 @@ test_prep_extra(void **state)
 	assert_false(dkim_prep_has_field(p, "list-unsubscribe"));
 	assert_int_equal(dkim_prep_sign(p, extra, 1700000000, &sig), 0);
 	assert_non_null(sig);
-	assert_non_null(strstr(sig, "h=from:from:subject:list-unsubscribe:list-unsubscribe-post;"));
+	/* the unsubscribe pair right after From, ahead of what could fill h= */
+	assert_non_null(strstr(sig, "h=from:from:list-unsubscribe:list-unsubscribe-post:subject;"));
 	keys_given = dkim_key_load("x.test", "s1", keypath, err, sizeof(err));
 	snprintf(whole, sizeof(whole), "%s%s", extra, msg);
 	assert_int_equal(dkim_sign_buf(&keys_given, 1, whole, strlen(whole), 1700000000, &want), 0);

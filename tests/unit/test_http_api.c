@@ -96,6 +96,7 @@ test_route_refusals(void **state)
 	assert_int_equal(http_route_match(routes, "GET", "v1/x", &m), HTTP_MATCH_BAD);
 	assert_int_equal(http_route_match(routes, "PUT", "/v1/x/1", &m), HTTP_MATCH_METHOD);
 	assert_string_equal(m.allow, "GET, DELETE");
+	assert_string_equal(m.pattern, "/v1/x/{id}");
 	assert_int_equal(http_route_match(routes, "DELETE", "/v1/x/1/keys/2", &m), HTTP_MATCH_METHOD);
 	assert_string_equal(m.allow, "GET, POST");
 }

@@ -105,7 +105,7 @@ test_families(void **state)
 			assert_string_equal(name, family);
 		}
 	}
-	assert_int_equal(families, 20);   /* without a queue manager: no ferry_queue_messages */
+	assert_int_equal(families, 23);   /* without a queue manager: no ferry_queue_messages */
 	free(text);
 }
 
@@ -119,6 +119,7 @@ test_names_and_values(void **state)
 	metrics_conn_inbound_open(CONF_ROLE_MX);
 	metrics_conn_inbound_close(CONF_ROLE_MX);
 	metrics_conn_inbound_open(CONF_ROLE_SUBMISSION);
+	metrics_conn_inbound_refused(CONF_ROLE_SUBMISSIONS);
 	metrics_conn_outbound_open();
 	metrics_tls_session(METRICS_INBOUND, "TLSv1.3");
 	metrics_tls_session(METRICS_OUTBOUND, "TLSv1.2");
@@ -135,6 +136,8 @@ test_names_and_values(void **state)
 	assert_true(sample(text, "ferry_connections_inbound_total{listener=\"mx\"}") == 2);
 	assert_true(sample(text, "ferry_connections_inbound_total{listener=\"submission\"}") == 1);
 	assert_true(sample(text, "ferry_connections_inbound{listener=\"submissions\"}") == 0);
+	assert_true(sample(text, "ferry_connections_refused_total{listener=\"submissions\"}") == 1);
+	assert_true(sample(text, "ferry_connections_refused_total{listener=\"mx\"}") == 0);
 	assert_true(sample(text, "ferry_connections_outbound") == 1);
 	assert_true(sample(text, "ferry_connections_outbound_total") == 1);
 	assert_true(sample(text, "ferry_tls_sessions_total{direction=\"inbound\",version=\"TLSv1.3\"}") == 1);

@@ -81,11 +81,15 @@ test_events_norm_match(void **state)
 	assert_int_equal(webhook_events_norm("bounced, delivered,bounced", out, sizeof(out), err,
 	    sizeof(err)), 0);
 	assert_string_equal(out, "delivered,bounced");
+	assert_int_equal(webhook_events_norm("resumed,suspended", out, sizeof(out), err, sizeof(err)), 0);
+	assert_string_equal(out, "suspended,resumed");
 	assert_int_equal(webhook_events_norm("all", out, sizeof(out), err, sizeof(err)), 0);
 	assert_string_equal(out, "");
 	assert_int_equal(webhook_events_norm(NULL, out, sizeof(out), err, sizeof(err)), 0);
 	assert_int_equal(webhook_events_norm("delivered,nope", out, sizeof(out), err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "'nope'"));
+	assert_non_null(strstr(err, "(known: received, delivered,"));
+	assert_non_null(strstr(err, ", webhook-dropped)"));
 	assert_int_equal(webhook_events_norm("delivered,,bounced", out, sizeof(out), err, sizeof(err)), -1);
 	assert_true(webhook_events_match("", EV_BOUNCED));
 	assert_true(webhook_events_match("delivered,bounced", EV_BOUNCED));
