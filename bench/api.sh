@@ -81,7 +81,7 @@ api_tenant() {
 
 # api_run RUN KIND: KIND smtp or http; rate to RESULT
 api_run() {
-	local run=$1 kind=$2 dir=$BASE/$2.$1 port sink http t0 t1 t2 n saved=$FERRY_CONF_EXTRA msgs=$MSGS
+	local run=$1 kind=$2 dir=$BASE/$2.$1 port sink http t0 t1 t2 n saved=$FERRY_CONF_EXTRA msgs=$MSGS cpu0 cpu1
 	API_T1=
 	free_port; sink=$PORT
 	free_port; port=$PORT
@@ -94,6 +94,7 @@ api_run() {
 	FERRY_CONF_EXTRA=$saved
 	wait_listen "$http" "$FERRY_PID" "ferryd (http)" "$dir/stderr"
 	api_tenant "$dir"
+	cpu0=$(ferry_cpu_ms)
 	t0=$(now)
 	if [ "$kind" = smtp ]; then
 		run_source "$port" "$dir/source.log" ||
@@ -111,11 +112,13 @@ api_run() {
 	MSGS=$n
 	wait_drained "$dir/sink.log" "$kind" ferry_queue_count "$dir"
 	t2=$T_END
+	cpu1=$(ferry_cpu_ms)
 	MSGS=$msgs
 	ferry_stop
 	sink_stop
 	log "run $run: $kind $(rate "$n" "$t0" "$t2") msg/s end-to-end ($n messages in $(secs "$t0" "$t2") s;" \
 		"accept $(rate "$n" "$t0" "$t1") msg/s in $(secs "$t0" "$t1") s;" \
+		"ferryd CPU $(awk -v c=$((cpu1 - cpu0)) -v n="$n" 'BEGIN { printf "%.2f", c / n }') ms/msg;" \
 		"refused: $(grep -c 'event=api-message-refused\|event=tenant-refused' "$dir/ferryd.log"))"
 	[ "$kind" = http ] && log "  wrk: $(grep -E 'requests in|Non-2xx' "$dir/wrk.log" | tr -s ' ' | tr '\n' ';')"
 	[ "$KEEP" = 1 ] || rm -rf "$dir"
