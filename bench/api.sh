@@ -8,8 +8,9 @@
 # Each run starts a fresh ferryd and smtp-sink. smtp-source sends MSGS
 # messages of SIZE octets over SESS sessions; wrk sends MSGS JSON requests
 # (text body of SIZE octets) over SESS keep-alive connections on WRK_THREADS
-# threads (each thread stops after its share; the count accepted is read
-# back from ferryd's log). Rate = accepted / (time from the load's start
+# threads (each thread stops after its share, and wrk, which otherwise
+# runs for its whole -d, is interrupted once ferryd has logged MSGS
+# requests; the count accepted is read back from ferryd's log). Rate = accepted / (time from the load's start
 # until smtp-sink has counted them and the queue is empty); the accept rate
 # (until the last 202 / 250) is logged per run. The last line is the median
 # over REPEATS runs:
@@ -46,6 +47,25 @@ end
 EOF
 }
 
+# api_wait_posts LOG WPID: wait until ferryd has answered MSGS requests of
+# wrk (pid WPID) and no more come (its threads stopped), then stop wrk;
+# API_T1: when the MSGS-th answer was seen
+api_wait_posts() {
+	local c=0 last=-1 deadline=$(($(date +%s) + TIMEOUT))
+	API_T1=
+	while :; do
+		c=$(grep -c 'event=http method=POST path=/v1/messages' "$1")
+		[ "$c" -ge "$MSGS" ] && [ -z "$API_T1" ] && API_T1=$(now)
+		[ "$c" -ge "$MSGS" ] && [ "$c" -eq "$last" ] && break
+		kill -0 "$2" 2>/dev/null || die "wrk exited early after $c requests"
+		[ "$(date +%s)" -lt "$deadline" ] || die "timeout: ferryd answered $c/$MSGS requests"
+		last=$c
+		sleep 0.2
+	done
+	kill -INT "$2" 2>/dev/null
+	wait "$2" 2>/dev/null
+}
+
 # api_tenant DIR: the tenant "bench" owning src.test, the client's
 # connector (SMTP) and an API key (HTTP) in KEY; limits out of the way
 api_tenant() {
@@ -61,7 +81,8 @@ api_tenant() {
 
 # api_run RUN KIND: KIND smtp or http; rate to RESULT
 api_run() {
-	local run=$1 kind=$2 dir=$BASE/$2.$1 port sink http t0 t1 t2 n saved=$FERRY_CONF_EXTRA msgs=$MSGS
+	local run=$1 kind=$2 dir=$BASE/$2.$1 port sink http t0 t1 t2 n saved=$FERRY_CONF_EXTRA msgs=$MSGS cpu0 cpu1
+	API_T1=
 	free_port; sink=$PORT
 	free_port; port=$PORT
 	free_port; http=$PORT
@@ -73,6 +94,7 @@ api_run() {
 	FERRY_CONF_EXTRA=$saved
 	wait_listen "$http" "$FERRY_PID" "ferryd (http)" "$dir/stderr"
 	api_tenant "$dir"
+	cpu0=$(ferry_cpu_ms)
 	t0=$(now)
 	if [ "$kind" = smtp ]; then
 		run_source "$port" "$dir/source.log" ||
@@ -80,20 +102,23 @@ api_run() {
 	else
 		api_lua "$dir/post.lua"
 		wrk -t "$WRK_THREADS" -c "$SESS" -d "${TIMEOUT}s" --timeout 30s -s "$dir/post.lua" \
-			"http://127.0.0.1:$http/v1/messages" >"$dir/wrk.log" 2>&1 ||
-			{ cat "$dir/wrk.log" >&2; die "run $run: wrk failed"; }
+			"http://127.0.0.1:$http/v1/messages" >"$dir/wrk.log" 2>&1 &
+		other_track $!
+		api_wait_posts "$dir/ferryd.log" $!
 	fi
-	t1=$(now)
+	t1=${API_T1:-$(now)}
 	n=$(grep -c "event=queued .*tenant=bench" "$dir/ferryd.log")
 	[ "$n" -gt 0 ] || { tail -20 "$dir/ferryd.log" >&2; die "run $run ($kind): nothing queued as the tenant"; }
 	MSGS=$n
 	wait_drained "$dir/sink.log" "$kind" ferry_queue_count "$dir"
 	t2=$T_END
+	cpu1=$(ferry_cpu_ms)
 	MSGS=$msgs
 	ferry_stop
 	sink_stop
 	log "run $run: $kind $(rate "$n" "$t0" "$t2") msg/s end-to-end ($n messages in $(secs "$t0" "$t2") s;" \
 		"accept $(rate "$n" "$t0" "$t1") msg/s in $(secs "$t0" "$t1") s;" \
+		"ferryd CPU $(awk -v c=$((cpu1 - cpu0)) -v n="$n" 'BEGIN { printf "%.2f", c / n }') ms/msg;" \
 		"refused: $(grep -c 'event=api-message-refused\|event=tenant-refused' "$dir/ferryd.log"))"
 	[ "$kind" = http ] && log "  wrk: $(grep -E 'requests in|Non-2xx' "$dir/wrk.log" | tr -s ' ' | tr '\n' ';')"
 	[ "$KEEP" = 1 ] || rm -rf "$dir"
@@ -104,6 +129,7 @@ log "api: $MSGS msgs x $SIZE bytes, $SESS smtp-source sessions / wrk connections
 	"$REPEATS run(s), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')"
 RESULT=
 KEY=
+API_T1=
 pair_series api smtp http msg/s 0 2
 for r in $(seq 1 "$REPEATS"); do
 	pair_run api "$r" api_run smtp http

@@ -63,8 +63,8 @@ enum inject_status inject_json_build_text(const char *text, size_t len, const st
 
 /* A raw RFC 5322 message (LF or CRLF lines). from: the envelope sender
  * (NULL: the From: field's address); to: a comma list of recipients (NULL:
- * the To:, Cc: and Bcc: fields'). A Bcc: field is always removed. Date:
- * and Message-ID: are added when missing. */
+ * the To:, Cc: and Bcc: fields'). Bcc: and Resent-Bcc: fields are always
+ * removed; Date: and Message-ID: are added when missing. */
 enum inject_status inject_raw_build(const char *raw, size_t len, const char *from, const char *to,
     const struct inject_opts *o, struct inject_msg *out, char *err, size_t errlen);
 

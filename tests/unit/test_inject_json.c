@@ -269,7 +269,8 @@ static void
 test_raw(void **state)
 {
 	const char *raw = "From: Acme <news@acme.test>\nTo: a@dst.test, B <b@dst.test>\n"
-	    "Cc: c@dst.test\nBcc: hidden@dst.test,\n secret@dst.test\nSubject: raw\n\nbody\n.\nend\n";
+	    "Cc: c@dst.test\nBcc: hidden@dst.test,\n secret@dst.test\nResent-Bcc: other@dst.test\n"
+	    "Subject: raw\n\nbody\n.\nend\n";
 	struct inject_msg m;
 	char err[256];
 
@@ -280,6 +281,7 @@ test_raw(void **state)
 	assert_string_equal(m.rcpts[4], "secret@dst.test");
 	assert_true(crlf_only(&m));
 	assert_null(strstr(m.data, "hidden@"));
+	assert_null(strstr(m.data, "other@"));
 	assert_null(strstr(m.data, "Bcc"));
 	assert_non_null(strstr(m.data, "\r\nSubject: raw\r\n\r\nbody\r\n.\r\nend\r\n"));
 	assert_true(strncmp(m.data, "Date: ", 6) == 0);
