@@ -121,6 +121,11 @@ class ApiAdminTest(unittest.TestCase):
         self.assertIn("suspended: abuse report 7", self.f.ctl("tenant", "show", "susp").stdout)
         self.assertTrue(wait_for(lambda: re.search(r"event=tenant-suspended tenant=\"?susp\"? .*reason=\""
                                                    r"abuse report 7\" by=api", self.f.log_text())))
+        # one event, as for ferryctl's suspension (state_tenant_suspend records it)
+        self.assertTrue(wait_for(lambda: self.call("GET", "/v1/events?tenant=susp&type=suspended",
+                                                   self.admin)["events"]), self.f.log_text()[-2000:])
+        evs = self.call("GET", "/v1/events?tenant=susp&type=suspended", self.admin)["events"]
+        self.assertEqual([(e["type"], e.get("source")) for e in evs], [("suspended", "operator")], evs)
         with smtplib.SMTP("127.0.0.1", self.f.submission, timeout=30) as s:
             s.starttls(context=tls_context())
             with self.assertRaises(smtplib.SMTPException):
