@@ -34,49 +34,6 @@
 #include "state/state_admin.h"
 #include "state/suppress.h"
 
-/* ---- api.h's helpers as the listener core defines them (its contract in
- * api.h); these doubles are dropped once the core is merged. ---- */
-const char *
-api_query(const struct api_req *r, const char *name)
-{
-	return r->query != NULL ? evhttp_find_header(r->query, name) : NULL;
-}
-
-void
-api_error(struct api_resp *rp, int status, const char *code, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	api_reply(rp, status, json_pack("{s:{s:i, s:s, s:s}}", "error", "status", status, "code", code,
-	    "message", msg));
-}
-
-json_t *
-api_body_json(const struct api_req *r, struct api_resp *rp)
-{
-	json_error_t e;
-	json_t *j = json_loadb((const char *)r->body, r->body_len, 0, &e);
-
-	if (j == NULL || !json_is_object(j)) {
-		json_decref(j);
-		api_error(rp, 400, "bad_json", "the body is not a JSON object");
-		return NULL;
-	}
-	return j;
-}
-
-void
-api_reply(struct api_resp *rp, int status, json_t *body)
-{
-	json_decref(rp->json);
-	rp->status = status;
-	rp->json = body;
-}
-
 /* ---- fixture ---- */
 
 struct fx {
