@@ -10,6 +10,7 @@
  * (bounded: API_DNS_TIMEOUT_MS a lookup, a dozen lookups at most); ?check=0
  * leaves it out. DNS answers are only reported.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -133,8 +134,29 @@ api_check_finding(void *arg, enum dnscheck_status s, const char *what, const cha
 /* The DNS check as {"ok", "source_addresses", "sources_from",
  * "spf_evaluated": false, "findings": [...]}; NULL + err when it could not
  * run (resolver, database). */
+/* One DNS check at a time in the process: a check runs on a listener
+ * thread and a domain's own nameservers may make every lookup wait for
+ * its timeout; the other listener threads stay free for everyone else. */
+static atomic_flag api_dns_check_busy = ATOMIC_FLAG_INIT;
+
+static json_t *api_domain_check_run(struct api_req *r, const char *domain, char *err, size_t errlen);
+
 static json_t *
 api_domain_check(struct api_req *r, const char *domain, char *err, size_t errlen)
+{
+	json_t *o;
+
+	if (atomic_flag_test_and_set(&api_dns_check_busy)) {
+		snprintf(err, errlen, "another DNS check is running: ask again in a few seconds");
+		return NULL;
+	}
+	o = api_domain_check_run(r, domain, err, errlen);
+	atomic_flag_clear(&api_dns_check_busy);
+	return o;
+}
+
+static json_t *
+api_domain_check_run(struct api_req *r, const char *domain, char *err, size_t errlen)
 {
 	const struct conf *c = r->env->c;
 	struct dnscheck k = { 0 };

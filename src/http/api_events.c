@@ -41,7 +41,10 @@ api_events_kinds(const char *v, const char *kinds[API_EVENTS_KINDS_MAX + 1], str
 			api_error(rp, 400, "bad_request", "type: unknown event type '%.*s'", (int)(n > 40 ? 40 : n), s);
 			return false;
 		}
-		if (kind != NULL && k < API_EVENTS_KINDS_MAX)
+		bool seen = false;
+		for (size_t i = 0; i < k; i++)
+			seen |= kinds[i] == kind;      /* each kind once: the list never overflows */
+		if (kind != NULL && !seen && k < API_EVENTS_KINDS_MAX)
 			kinds[k++] = kind;
 		s += n + (s[n] == ',');
 	}

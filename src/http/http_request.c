@@ -164,23 +164,28 @@ http_auth(struct http_thread *t, struct evhttp_request *req, enum api_auth need,
  * percent-decoded. Not evhttp_parse_query_str: that turns '+' into a
  * space (HTML forms), and "a+tag@example.com" is an address. -1 on a
  * malformed or oversized pair. */
+#define HTTP_QUERY_PAIRS_MAX 64
+
 static int
 http_query_parse(const char *s, struct evkeyvalq *q)
 {
 	char key[256], val[2048];
+	int pairs = 0;
 
 	while (*s != '\0') {
-		size_t n = strcspn(s, "&"), kn = strcspn(s, "=");
+		size_t n = strcspn(s, "&"), kn;
+		const char *eq = memchr(s, '=', n);
 		long kl, vl = 0;
-		if (kn > n)
-			kn = n;
+		if (++pairs > HTTP_QUERY_PAIRS_MAX)
+			return -1;
+		kn = eq != NULL ? (size_t)(eq - s) : n;
 		if (n > 0) {
 			if ((kl = http_pct_decode(s, kn, key, sizeof(key))) < 0 || (kn < n &&
 			    (vl = http_pct_decode(s + kn + 1, n - kn - 1, val, sizeof(val))) < 0))
 				return -1;
 			key[kl] = '\0';
 			val[vl] = '\0';
-			if (evhttp_add_header(q, key, val) < 0)   /* refuses CR/LF in a value */
+			if (evhttp_add_header(q, key, val) < 0)   /* a malformed header value */
 				return -1;
 		}
 		s += n + (s[n] == '&');

@@ -208,7 +208,8 @@ state_db_connect(const char *path, char *err, size_t errlen)
 
 	pthread_once(&state_vfs_once, state_vfs_register);
 	rc = sqlite3_open_v2(path, &db,
-	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, state_vfs.zName);
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+	    state_vfs.zName);
 
 	if (rc != SQLITE_OK) {
 		state_err(err, errlen, path, "cannot open", db);
@@ -344,7 +345,12 @@ state_events_autoincrement(sqlite3 *db)
 		    " INSERT INTO events SELECT * FROM events_old; DROP TABLE events_old;"
 		    /* the kinds' names before issue 11 */
 		    " UPDATE events SET kind = 'bounced' WHERE kind = 'bounce';"
-		    " UPDATE events SET kind = 'complained' WHERE kind = 'complaint';", fixed);
+		    " UPDATE events SET kind = 'complained' WHERE kind = 'complaint';"
+		    /* never below an id a webhook cursor has seen (newest rows pruned) */
+		    " INSERT INTO sqlite_sequence(name, seq) SELECT 'events', 0"
+		    "  WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'events');"
+		    " UPDATE sqlite_sequence SET seq = max(seq, (SELECT coalesce(max(cursor), 0) FROM webhooks))"
+		    "  WHERE name = 'events';", fixed);
 		rc = sql != NULL && sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 		sqlite3_free(sql);
 		sqlite3_free(fixed);

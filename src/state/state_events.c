@@ -188,14 +188,11 @@ evq_sql(const struct state_event_query *q, char *sql, size_t len)
 	if (q->tenant_id != 0) EVQ_ADD(" AND tenant_id = :tenant");
 	if (q->after_id != 0) EVQ_ADD(" AND id > :after");
 	if (q->before_id != 0) EVQ_ADD(" AND id < :before");
-	if (evq_set(q->kind))
-		EVQ_ADD(" AND kind = :kind");
-	else if (q->kinds != NULL && q->kinds[0] != NULL) {
-		EVQ_ADD(" AND kind IN (''");
-		for (size_t i = 0; q->kinds[i] != NULL && i < EVQ_KINDS_MAX; i++)
-			EVQ_ADD(", :k%zu", i);
-		EVQ_ADD(")");
-	}
+	/* one kind or several: one bound ",a,b," list, so the statement's text
+	 * (and the per-connection cache of prepared statements) does not grow
+	 * with the number of kinds asked for */
+	if (evq_set(q->kind) || (q->kinds != NULL && q->kinds[0] != NULL))
+		EVQ_ADD(" AND instr(:kinds, ',' || kind || ',') > 0");
 	if (evq_set(q->rcpt)) EVQ_ADD(" AND rcpt = :rcpt COLLATE NOCASE AND rcpt != ''");
 	if (evq_set(q->queue_id)) EVQ_ADD(" AND queue_id = :qid AND queue_id != ''");
 	if (evq_set(q->message_id))
@@ -225,19 +222,40 @@ evq_bind_int(sqlite3_stmt *stmt, const char *name, long long v)
 		sqlite3_bind_int64(stmt, i, v);
 }
 
+/* q's kinds as ",a,b," (kind names are short words of events.h; a list
+ * that would not fit is cut at a whole name). */
+static void
+evq_kinds(const struct state_event_query *q, char *out, size_t size)
+{
+	size_t len = (size_t)snprintf(out, size, ",");
+
+	if (evq_set(q->kind)) {
+		snprintf(out, size, ",%s,", q->kind);
+		return;
+	}
+	for (size_t i = 0; q->kinds != NULL && i < EVQ_KINDS_MAX && q->kinds[i] != NULL; i++) {
+		size_t n = strlen(q->kinds[i]);
+		if (len + n + 2 > size)
+			break;
+		memcpy(out + len, q->kinds[i], n);
+		len += n;
+		out[len++] = ',';
+		out[len] = '\0';
+	}
+}
+
 static void
 evq_bind(sqlite3_stmt *stmt, const struct state_event_query *q)
 {
-	char name[16];
+	char kinds[EVQ_KINDS_MAX * 24];
+	int i;
 
 	evq_bind_int(stmt, ":tenant", q->tenant_id);
 	evq_bind_int(stmt, ":after", q->after_id);
 	evq_bind_int(stmt, ":before", q->before_id);
-	evq_bind_text(stmt, ":kind", q->kind);
-	for (size_t i = 0; q->kinds != NULL && q->kinds[i] != NULL && i < EVQ_KINDS_MAX; i++) {
-		snprintf(name, sizeof(name), ":k%zu", i);
-		evq_bind_text(stmt, name, q->kinds[i]);
-	}
+	evq_kinds(q, kinds, sizeof(kinds));
+	if ((i = sqlite3_bind_parameter_index(stmt, ":kinds")) > 0)
+		sqlite3_bind_text(stmt, i, kinds, -1, SQLITE_TRANSIENT);    /* kinds is this frame's */
 	evq_bind_text(stmt, ":rcpt", q->rcpt);
 	evq_bind_text(stmt, ":qid", q->queue_id);
 	evq_bind_text(stmt, ":mid", q->message_id);

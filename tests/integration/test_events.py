@@ -12,10 +12,12 @@ import os
 import re
 import smtplib
 import sqlite3
+import subprocess
+import tempfile
 import unittest
 
 import ferrytest
-from ferrytest import Ferryd, tls_context, wait_for
+from ferrytest import FERRYCTL, Ferryd, tls_context, wait_for
 from receiver import Receiver
 
 COLS = ("id, kind, tenant_id, queue_id, rcpt_index, rcpt, category, hard, status, detail, source,"
@@ -131,7 +133,8 @@ class EventsTest(unittest.TestCase):
             con.execute("DELETE FROM events WHERE id = ?", (top,))
         con.close()
         self.f.ctl("tenant", "resume", "evco")
-        self.assertGreater(self.sql("SELECT max(id) FROM events")[0][0], top)
+        resumed = self.sql("SELECT max(id) FROM events WHERE kind = 'resumed' AND tenant_id = ?", (self.tid,))
+        self.assertGreater(resumed[0][0], top)
 
     def test_clean_stop_writes_pending_events(self):
         # stopped right after the 250: the writer's last flush happens at stop
@@ -144,6 +147,48 @@ class EventsTest(unittest.TestCase):
             self.f.start()
         # after the restart the table still has it, and new events follow
         self.assertTrue(wait_for(lambda: self.events("queue_id = ? AND kind = 'delivered'", (qid,))))
+
+
+class UpgradeTest(unittest.TestCase):
+    """A state database made before issue 11: its events table is rebuilt
+    with AUTOINCREMENT at the first open (same ids and rows, the old kind
+    names renamed, the indexes back, the sequence at the highest id)."""
+
+    def test_old_events_table_rebuilt(self):
+        d = tempfile.mkdtemp(prefix="ferry-upgrade.")
+        db = os.path.join(d, "ferry.db")
+        con = sqlite3.connect(db)
+        con.executescript(
+            "CREATE TABLE events(id INTEGER PRIMARY KEY, time INTEGER NOT NULL, tenant_id INTEGER NOT NULL,"
+            " kind TEXT NOT NULL, queue_id TEXT NOT NULL DEFAULT '', rcpt_index INTEGER NOT NULL DEFAULT -1,"
+            " rcpt TEXT NOT NULL DEFAULT '', category TEXT NOT NULL DEFAULT '', hard INTEGER NOT NULL DEFAULT 0,"
+            " status TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '',"
+            " report_id TEXT NOT NULL DEFAULT '');"
+            "CREATE INDEX events_tenant ON events(tenant_id, id);"
+            "INSERT INTO events(id, time, tenant_id, kind, rcpt) VALUES (7, 1, 1, 'bounce', 'a@x.test'),"
+            " (9, 2, 1, 'complaint', 'b@x.test');")
+        con.close()
+        os.chmod(db, 0o600)
+        conf = os.path.join(d, "ferry.conf")
+        with open(conf, "w") as f:
+            f.write("spool_dir %s/spool\nstate_db %s\nlisten mx 127.0.0.1:2599\n" % (d, db))
+        r = subprocess.run([FERRYCTL, "-c", conf, "tenant", "list"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        con = sqlite3.connect(db)
+        try:
+            sql = con.execute("SELECT sql FROM sqlite_master WHERE name = 'events'").fetchone()[0]
+            self.assertIn("AUTOINCREMENT", sql)
+            self.assertEqual(con.execute("SELECT id, kind, rcpt FROM events ORDER BY id").fetchall(),
+                             [(7, "bounced", "a@x.test"), (9, "complained", "b@x.test")])
+            self.assertEqual(con.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()[0], 9)
+            names = {n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
+                                               " AND tbl_name = 'events'")}
+            self.assertTrue({"events_tenant", "events_message", "events_rcpt"} <= names, names)
+            con.execute("DELETE FROM events WHERE id = 9")
+            con.execute("INSERT INTO events(time, tenant_id, kind) VALUES (3, 1, 'delivered')")
+            self.assertEqual(con.execute("SELECT max(id) FROM events").fetchone()[0], 10)
+        finally:
+            con.close()
 
 
 if __name__ == "__main__":
