@@ -222,7 +222,7 @@ static const struct conf_option conf_options[] = {
 	OPT_TIME(suppress_soft_expiry,      0, 3650 * 86400, 30 * 86400),   /* 0: never expires */
 
 	/* The HTTP API and dashboard (src/http/; "listen http|https" above) */
-	OPT_INT(http_threads,               1, 64, 2),
+	OPT_INT(http_threads,               1, 64, 4),
 	OPT_SIZE(http_max_body,             1024, 1LL << 31, 37748736),   /* 36 MiB */
 	OPT_PATH(http_admin_token_file),
 	OPT_PATH(http_www_dir),

@@ -633,7 +633,7 @@ test_http_listeners(void **state)
 	assert_int_equal(c->nhttp_listeners, 2);
 	assert_int_equal(c->http_listeners[1].role, CONF_ROLE_HTTPS);
 	assert_string_equal(conf_role_name(CONF_ROLE_HTTPS), "https");
-	assert_int_equal(c->http_threads, 2);
+	assert_int_equal(c->http_threads, 4);
 	assert_int_equal(c->http_max_body, 36 * 1024 * 1024);
 	assert_string_equal(c->http_admin_token_file, "/srv/f/admin.token");
 	assert_string_equal(c->http_public_url, "https://m.example:8443");
