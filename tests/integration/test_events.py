@@ -50,11 +50,7 @@ class EventsTest(unittest.TestCase):
 
     @classmethod
     def sql(cls, query, args=()):
-        con = sqlite3.connect(cls.db, timeout=10)
-        try:
-            return con.execute(query, args).fetchall()
-        finally:
-            con.close()
+        return cls.f.sql(query, args)
 
     def events(self, where="1", args=()):
         rows = self.sql("SELECT " + COLS + " FROM events WHERE " + where + " ORDER BY id", args)
@@ -128,10 +124,7 @@ class EventsTest(unittest.TestCase):
         # removed, the prune) must not come back for new events
         self.f.ctl("tenant", "suspend", "evco", "--reason", "ids")
         top = self.sql("SELECT max(id) FROM events")[0][0]
-        con = sqlite3.connect(self.db, timeout=10)
-        with con:
-            con.execute("DELETE FROM events WHERE id = ?", (top,))
-        con.close()
+        self.sql("DELETE FROM events WHERE id = ?", (top,))
         self.f.ctl("tenant", "resume", "evco")
         resumed = self.sql("SELECT max(id) FROM events WHERE kind = 'resumed' AND tenant_id = ?", (self.tid,))
         self.assertGreater(resumed[0][0], top)
