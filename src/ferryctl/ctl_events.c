@@ -12,9 +12,8 @@
 #include "state/events.h"
 
 const char ctl_events_usage[] =
-    "  events list TENANT [KIND [LIMIT]]     bounces (with category), complaints, auto-replies;\n"
-    "                                        KIND bounce|complaint|delayed|autoreply|suppressed|\n"
-    "                                        report-unrecognized|all\n";
+    "  events list TENANT [KIND [LIMIT]]     the tenant's events, newest first; KIND received|\n"
+    "                                        delivered|deferred|bounced|complained|held|... |all\n";
 
 const char *
 ctl_text_clean(const char *in, char *out, size_t outsz)
@@ -50,6 +49,10 @@ ctl_events_list(struct ctl *c, struct state *st, const struct ctl_sargs *a)
 	int rc;
 
 	(void)c;
+	if (kind[0] != '\0' && event_kind_find(kind, strlen(kind)) == NULL) {
+		fprintf(stderr, "ferryctl: unknown event kind '%.40s' (see `ferryctl events -h`)\n", kind);
+		return CTL_EXIT_USAGE;
+	}
 	if (a->narg > 2) {
 		limit = strtol(a->arg[2], &end, 10);
 		if (*end != '\0' || limit < 1 || limit > 1000000) {

@@ -111,6 +111,16 @@ class EventsTest(unittest.TestCase):
         self.assertEqual([(e["kind"], e["source"], e["tenant_id"]) for e in held],
                          [("held", "operator", self.tid), ("released", "operator", self.tid)])
 
+    def test_ferryctl_lists_a_kind_and_refuses_an_unknown_one(self):
+        qid = self.send(["ok3@remote.test"], "ctl", "<ctl.1@evco.test>")
+        self.assertTrue(wait_for(lambda: self.events("kind = 'received' AND queue_id = ?", (qid,))))
+        out = self.f.ctl("events", "list", "evco", "received").stdout.splitlines()
+        self.assertGreater(len(out), 1)
+        self.assertTrue(all(line.split("\t")[1] == "received" for line in out[1:]), out)
+        r = self.f.ctl("events", "list", "evco", "bounce", check=False)      # the old name
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("unknown event kind", r.stderr)
+
     def test_operator_suspend_and_resume(self):
         before = self.sql("SELECT coalesce(max(id), 0) FROM events")[0][0]
         self.f.ctl("tenant", "suspend", "evco", "--reason", "audit")
