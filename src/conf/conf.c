@@ -290,6 +290,7 @@ conf_free(struct conf *c)
 	free(c->outbound_source);
 	free(c->state_db);
 	free(c->http_public_url);
+	free(c->counters);
 	free(c->shaping_rules);
 	shape_rules_free(c->shaping);
 	conf_bounce_free(c);
