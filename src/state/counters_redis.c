@@ -39,7 +39,9 @@
 
 /* KEYS: the windows; ARGV[1]: the amount; ARGV[2i], ARGV[2i+1]: window i's
  * limit (0: none) and time to live. {0, 0}, or {i, count} of the first
- * full window (1-based), adding nothing. */
+ * full window (1-based), adding nothing. The time to live is set when the
+ * key is made (its count then equals the amount: this script is the only
+ * writer that makes keys), not at every take: a third fewer calls. */
 static const char rc_take_lua[] =
 	"local n = tonumber(ARGV[1])\n"
 	"for i = 1, #KEYS do\n"
@@ -50,8 +52,9 @@ static const char rc_take_lua[] =
 	"  end\n"
 	"end\n"
 	"for i = 1, #KEYS do\n"
-	"  redis.call('INCRBY', KEYS[i], n)\n"
-	"  redis.call('EXPIRE', KEYS[i], ARGV[2 * i + 1])\n"
+	"  if redis.call('INCRBY', KEYS[i], n) == n then\n"
+	"    redis.call('EXPIRE', KEYS[i], ARGV[2 * i + 1])\n"
+	"  end\n"
 	"end\n"
 	"return {0, 0}\n";
 
