@@ -26,6 +26,7 @@ struct deliver_handles {
 	struct spool        *spool;     /* the queue files and DSNs */
 	struct state        *state;     /* tenants, DKIM keys, warm-up; NULL: none */
 	struct counters     *counters;  /* pools' and providers' rate limits */
+	bool                 counters_remote;  /* over the network (Redis): counted on a worker, never on the loop */
 	struct server_snaps *snaps;     /* the current configuration */
 	struct rep          *rep;       /* tenants' reputation windows; NULL: none */
 	/* A new message was queued by delivery (a notification to rcpt): the

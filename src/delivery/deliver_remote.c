@@ -363,6 +363,62 @@ hop_pool_pick_job(void *arg)
 	j->rc = deliver_pool_pick(j->d, j->pool, j->env, j->pick, j->why, j->retry_at);
 }
 
+struct provider_job {
+	struct deliver_ctx          *d;
+	const struct conf_provider  *pr;
+	const struct pool_pick      *pick;    /* giveback: the warm-up count to return */
+	time_t                       now;
+	struct mta_reply            *why;
+	time_t                      *retry_at;
+	int                          rc;
+};
+
+static void
+hop_provider_take_job(void *arg)
+{
+	struct provider_job *j = arg;
+
+	j->rc = deliver_provider_take(j->d, j->pr, j->now, j->why, j->retry_at);
+}
+
+/* Count the transaction against the provider's rate: in place when the
+ * counters are this node's (memory), on a worker when they are Redis's (a
+ * round trip, up to its timeout, must not stop the loop). */
+static int
+hop_provider_take(struct deliver_ctx *d, const struct conf_provider *pr, time_t now, struct mta_reply *why,
+    time_t *retry_at)
+{
+	struct provider_job j = { d, pr, NULL, now, why, retry_at, 0 };
+
+	if (pr == NULL || pr->rate <= 0 || !d->h->counters_remote)
+		return deliver_provider_take(d, pr, now, why, retry_at);
+	coro_offload(hop_provider_take_job, &j);
+	return j.rc;
+}
+
+static void
+hop_giveback_job(void *arg)
+{
+	struct provider_job *j = arg;
+
+	deliver_pool_giveback(j->d, j->pick);
+	deliver_provider_giveback(j->d, j->pr, j->now);
+}
+
+/* No peer took the transaction: its warm-up and provider counts go back
+ * (on a worker when the counters are Redis's, as hop_provider_take). */
+static void
+hop_giveback(struct deliver_ctx *d, const struct pool_pick *pick, const struct conf_provider *pr, time_t now)
+{
+	struct provider_job j = { d, pr, pick, now, NULL, NULL, 0 };
+	bool counted = pick->addr != NULL || (pr != NULL && pr->rate > 0);
+
+	if (counted && d->h->counters_remote)
+		coro_offload(hop_giveback_job, &j);
+	else
+		hop_giveback_job(&j);
+}
+
 /* The limits of the plan's site: a provider's own, else the configuration's. */
 static void
 hop_site_limits(const struct conf *c, const struct hop_plan *p, struct site_limits *lim)
@@ -412,7 +468,7 @@ hop_transaction(struct deliver_ctx *d, const struct conf *c, struct hop_plan *p,
 	time_t retry_at, now = time(NULL);
 	bool done = false;
 
-	if (deliver_provider_take(d, p->provider, now, &why, &retry_at) < 0) {
+	if (hop_provider_take(d, p->provider, now, &why, &retry_at) < 0) {
 		group_defer(g, n, &why, retry_at, retry_at ? "provider-rate" : NULL, false);
 		return;
 	}
@@ -420,7 +476,7 @@ hop_transaction(struct deliver_ctx *d, const struct conf *c, struct hop_plan *p,
 		struct pool_pick_job j = { d, p->pool, env, &pick, &why, &retry_at, 0 };
 		coro_offload(hop_pool_pick_job, &j);
 		if (j.rc != 0) {
-			deliver_provider_giveback(d, p->provider, now);
+			hop_giveback(d, &pick, p->provider, now);
 			group_defer(g, n, &why, retry_at, j.rc > 0 ? "warmup-cap" : NULL, j.rc > 0);
 			return;
 		}
@@ -446,10 +502,8 @@ hop_transaction(struct deliver_ctx *d, const struct conf *c, struct hop_plan *p,
 		site_release(d->sh->sites, &lease, lease.conn != NULL);
 		p->lease = NULL;
 	}
-	if (!hop_accepted(g, n)) {
-		deliver_pool_giveback(d, &pick);
-		deliver_provider_giveback(d, p->provider, now);
-	}
+	if (!hop_accepted(g, n))
+		hop_giveback(d, &pick, p->provider, now);
 	p->sender = NULL;
 	p->source = source;
 	p->helo = helo;

@@ -563,6 +563,7 @@ main(int argc, char **argv)
 		log_fatal("event=fatal reason=\"cannot start the spool committer\"");
 	server_snap_set(&srv.snaps, c, ctx);
 	delivery = ferryd_deliver_handles(&srv);
+	delivery.counters_remote = counters_conf_shared(c);
 	srv.qmgr = qmgr_new(&delivery);
 	queued = qmgr_load(srv.qmgr);
 	if (qmgr_start(srv.qmgr, (int)c->delivery_threads) < 0 || control_start(ctl, srv.qmgr) < 0)
