@@ -5,8 +5,13 @@
 # second) and against Redis (one EVALSHA round trip to a redis-server this
 # script starts on a free loopback port in its own directory), from 1 and
 # from THREADS threads; the median of REPEATS runs of each, and the ratio.
-# Usage: bash bench/counters.sh   (TAKES per thread, THREADS, REPEATS)
-# Needs: build/release/bench_counters_take (make build), /usr/bin/redis-server.
+# Then (SMTP=1, the default) the same per message seen from outside: the
+# accept rate of tenant mail (bench/tenant.sh's "as a tenant" run: smtp-source
+# as the tenant's connector, SMTP_MSGS messages) with local counters and with
+# `counters redis://` on that server, and the ratio.
+# Usage: bash bench/counters.sh   (TAKES per thread, THREADS, REPEATS, SMTP, SMTP_MSGS)
+# Needs: build/release/bench_counters_take (make build), /usr/bin/redis-server;
+# for SMTP=1 what bench/tenant.sh needs (root, postfix's smtp-source).
 set -u -o pipefail
 BENCH_NAME=counters
 # shellcheck source=lib.sh source-path=SCRIPTDIR
@@ -15,6 +20,8 @@ BENCH_NAME=counters
 TAKES=${TAKES:-20000}
 THREADS=${THREADS:-4}
 TAKE=${TAKE:-$(dirname "$FERRYD")/bench_counters_take}
+SMTP=${SMTP:-1}
+SMTP_MSGS=${SMTP_MSGS:-5000}
 REDIS_PID=
 
 [ -x "$TAKE" ] || die "no $TAKE: run 'make build' first"
@@ -62,3 +69,20 @@ for t in 1 "$THREADS"; do
 		"$t" "$l" "$x" "$(awk -v a="$x" -v b="$l" 'BEGIN { print a / b }')" \
 		"$(awk -v x="$x" -v t="$t" 'BEGIN { print 1e6 * t / x }')"
 done
+
+[ "$SMTP" = 1 ] || exit 0
+# smtp_rate MODE: tenant.sh's "as a tenant" median with local or Redis counters
+smtp_rate() {
+	local extra= out
+	[ "$1" = redis ] && extra="counters redis://127.0.0.1:$RPORT/9"
+	out=$(FERRY_CONF_EXTRA="$extra" MSGS="$SMTP_MSGS" BASE="$BASE/tenant.$1" \
+		bash "$BENCH_DIR/tenant.sh" 2>"$BASE/tenant.$1.log") ||
+		{ cat "$BASE/tenant.$1.log" >&2; die "tenant.sh with $1 counters failed"; }
+	log "  $1 counters: $(tail -1 <<<"$out")"
+	tail -1 <<<"$out" | sed -n 's/.*as a tenant: \([0-9.]*\) msg\/s.*/\1/p'
+}
+l=$(smtp_rate local)
+x=$(smtp_rate redis)
+[ -n "$l" ] && [ -n "$x" ] || die "no rate in tenant.sh's output"
+printf 'smtp as a tenant: local: %s msg/s, redis: %s msg/s, ratio: %.3f (redis / local)\n' \
+	"$l" "$x" "$(awk -v a="$x" -v b="$l" 'BEGIN { print a / b }')"
