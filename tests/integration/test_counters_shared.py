@@ -12,7 +12,8 @@ loopback port in its own directory and stopped by its pid:
 - Redis killed during sending: the node with `counters_failure closed`
   refuses tenant mail with 451 4.3.0, the one with `open` accepts it
   (event=counters-fallback); every message either node said 250 to is in
-  its queue; when redis-server is back on its port both count there again.
+  its queue; when redis-server is back on its port both count there again;
+- a reload that changes `counters` warns and keeps the running counters.
 
 Each node has its own state database until the state moves to PostgreSQL:
 the tenants are made in the same order on both, so they have the same ids
@@ -280,6 +281,25 @@ class SharedCountersTest(unittest.TestCase):
                         "%d delivered; %d limited" % (self.rx_prov.count("127.0.0.1"),
                                                       (self.a.log_text() + self.b.log_text()).count(limited)))
         self.assertEqual(self.rx_prov.count("127.0.0.1"), 2)
+
+    def test_5_reload_keeps_counters(self):
+        # counters is read at start only: a reload that changes it says so
+        # and keeps counting in Redis.
+        with open(self.a.conf) as f:
+            text = f.read()
+        uri_line = "counters redis://127.0.0.1:%d\n" % self.redis.port
+        self.assertIn(uri_line, text)
+        with open(self.a.conf, "w") as f:
+            f.write(text.replace(uri_line, "counters local\n"))
+        offset = len(self.a.log_text())
+        self.a.hup()
+        self.assertTrue(wait_for(lambda: "event=reloaded" in self.a.log_text()[offset:], timeout=10),
+                        self.a.log_text()[offset:])
+        self.assertIn("counters and counters_failure changes need a restart", self.a.log_text()[offset:])
+        key = "ferry:c:{t:2}:86400:%d" % (time.time() // 86400 * 86400)
+        before = self.redis.command("GET", key)
+        self.assertEqual(send_one(self.a, self.keys[self.a]["beta"], "news@beta.test", 9)[0], 250)
+        self.assertNotEqual(self.redis.command("GET", key), before)
 
 
 if __name__ == "__main__":
