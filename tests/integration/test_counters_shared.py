@@ -252,6 +252,8 @@ class SharedCountersTest(unittest.TestCase):
         self.assertEqual(len(self.b.queue_files()), queued_b + 1)   # acknowledged: on disk
         self.assertIn("event=counters-unavailable", self.a.log_text())
         self.assertIn("event=counters-fallback", self.b.log_text())
+        # the usage readers say they cannot read it, rather than 0
+        self.assertIn("hour ?/none", self.a.ctl("tenant", "show", "beta").stdout)
         self.redis.start()                      # the same port, empty
         self.assertTrue(wait_for(lambda: send_one(self.a, self.keys[self.a]["beta"], beta, 3)[0] == 250,
                                  timeout=30), self.a.log_text()[-2000:])
