@@ -6,7 +6,8 @@
  * limit of 100: exactly 100), all windows or none, the first full window
  * named; give only into the current window and never below 0; keys expire
  * after their window; a flushed script cache; Redis killed: closed fails
- * (-1) without hammering the dead port, open counts on this node, and both
+ * (-1) without hammering the dead port, a stopped one times out, open
+ * counts on this node, and both
  * recover when redis-server is back on the same port (open mode merges
  * what it counted alone); the password never reaches the log.
  * Also the redis:// URI parser and the counters options.
@@ -127,6 +128,7 @@ fx_redis_kill(struct fx *fx, int sig)
 	if (fx->pid <= 0)
 		return;
 	kill(fx->pid, sig);
+	kill(fx->pid, SIGCONT);      /* a stopped one (test_hung_server) must see it */
 	waitpid(fx->pid, NULL, 0);
 	fx->pid = 0;
 }
@@ -511,6 +513,35 @@ test_closed_outage(void **state)
 	counters_close(c);
 }
 
+/* A server that accepts but does not answer (stopped): the command times
+ * out (500 ms), the call fails, later ones fail fast; when it answers again
+ * the backend is back. The take that timed out may have run after all (it
+ * was in the server's buffer): counted, never lost the other way. */
+static void
+test_hung_server(void **state)
+{
+	struct fx *fx = *state;
+	struct counters *c = fx_open(fx, false);
+	struct counter_spec s;
+	struct counter_deny d;
+	time_t now = time(NULL);
+	long long n;
+
+	spec_set(&s, "t:9", 86400, 0);
+	assert_int_equal(counters_take(c, &s, 1, 1, now, &d), 0);
+	kill(fx->pid, SIGSTOP);
+	assert_int_equal(counters_take(c, &s, 1, 1, now, &d), -1);
+	assert_int_equal(fx_log_count(fx, "event=counters-unavailable"), 1);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(counters_take(c, &s, 1, 1, now, &d), -1);
+	kill(fx->pid, SIGCONT);
+	assert_int_equal(take_until(c, &s, now, 0), 0);
+	assert_int_equal(fx_log_count(fx, "event=counters-recovered"), 1);
+	n = counters_get(c, "t:9", 86400, now);
+	assert_true(n >= 2 && n <= 3);
+	counters_close(c);
+}
+
 /* counters_failure open: counted on this node while Redis is gone (within
  * the limit, counted from what this node saw), merged into Redis when it is
  * back; the password is never logged. */
@@ -687,6 +718,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_give, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_window_expiry, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_closed_outage, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_hung_server, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_open_outage, fx_setup_password, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_open_refused, fx_setup_password, fx_teardown),
 		cmocka_unit_test(test_uri_parse),
