@@ -38,6 +38,8 @@ PKGS=(
   chromium chromium-driver python3-selenium  # the dashboard test drives a real headless browser
   curl                # the HTTP API examples in tests and bench/api.sh
   wrk                 # bench/api.sh: HTTP load on the API
+  libhiredis-dev      # hiredis: the Redis client of the shared counters (counters redis://...)
+  redis-server        # a real Redis for the shared counters' tests and bench/counters.sh (the system service stays off)
 )
 
 # ferryd drops root to this system user after binding its ports.
@@ -64,3 +66,10 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 ensure_user
+# Tests and benchmarks start their own redis-server on a free port; the
+# system instance the package enables at boot is not ours to run.
+if [[ " ${missing[*]} " == *" redis-server "* ]]; then
+  systemctl disable redis-server >/dev/null 2>&1 || true
+  update-rc.d redis-server disable >/dev/null 2>&1 || true
+  service redis-server stop >/dev/null 2>&1 || true
+fi
