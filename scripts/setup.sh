@@ -11,6 +11,9 @@ PKGS=(
   libcmocka-dev       # unit tests
   libc-ares-dev       # DNS (MX, A, AAAA) for delivery
   libsqlite3-dev      # tenants, accounts, keys, domains, counters (embedded state)
+  libpq-dev           # libpq: the state on PostgreSQL (state_db postgresql://...)
+  postgresql-15       # the tests' throwaway PostgreSQL servers (tests/pgserver.sh), never the system one
+  redis-server        # the tests' throwaway redis-server (tests/integration/pgserver.py start_redis)
   libgmime-3.0-dev    # RFC 5322 address parsing for the From: lockdown
   libjansson-dev      # JSON log lines (log_format json)
   libpcre2-dev        # PCRE2: the regular expressions of the shaping and bounce rules
