@@ -140,6 +140,8 @@ static const struct conf_option conf_options[] = {
 	OPT_PATH(spool_dir),
 	OPT_PATH(users_file),
 	OPT_PATH(state_db),
+	OPT_STR(node_name, node_name, NULL, NULL),
+	OPT_PATH(dkim_key_dir),
 	OPT_PATH(tls_cert),
 	OPT_PATH(tls_key),
 	OPT_PATH(log_file),
