@@ -414,7 +414,8 @@ rc_take(struct counters *c, const struct counter_spec *specs, size_t n, long lon
 		deny->index = (size_t)i - 1;
 		deny->count = r->element[1]->integer;
 		deny->limit = specs[i - 1].limit;
-		deny->reset = now - now % specs[i - 1].period + specs[i - 1].period;
+		deny->reset = specs[i - 1].period > 0 ?
+		    now - now % specs[i - 1].period + specs[i - 1].period : now;
 	}
 	freeReplyObject(r);
 	return i > 0 ? 1 : 0;
