@@ -20,53 +20,28 @@ the tenants are made in the same order on both, so they have the same ids
 and so the same counter keys.
 """
 import os
-import shutil
-import signal
 import smtplib
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import ferrytest  # noqa: E402
-from ferrytest import Ferryd, free_port, tls_context, wait_for, wait_port  # noqa: E402
+import pgserver  # noqa: E402
+from ferrytest import Ferryd, tls_context, wait_for  # noqa: E402
 
-REDIS = "/usr/bin/redis-server"
 
-
-class Redis:
-    """A private redis-server on loopback, no persistence."""
-
-    def __init__(self):
-        if not os.access(REDIS, os.X_OK):
-            raise AssertionError("no %s (scripts/setup.sh installs redis-server)" % REDIS)
-        self.dir = tempfile.mkdtemp(prefix="ferrytest-redis.")
-        self.port = free_port()
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir],
-            stdout=open(os.path.join(self.dir, "redis.log"), "ab"), stderr=subprocess.STDOUT)
-        wait_port(self.port, proc=self.proc)
-        return self
+class Redis(pgserver.RedisServer):
+    """The tests' throwaway redis-server (pgserver.py), killed as a crash
+    would, and asked one command at a time."""
 
     def kill(self):
         self.proc.kill()
         self.proc.wait()
         self.proc = None
-
-    def stop(self):
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(30)
-            self.proc = None
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self.log.close()
 
     def command(self, *words):
         """One command over RESP; the raw reply line(s)."""
