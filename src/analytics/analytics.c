@@ -58,7 +58,7 @@ struct analytics {
 	bool                started, stop;
 	struct an_table    *pending;
 	unsigned long long  dropped, dropped_logged;
-	sqlite3            *db;
+	struct db            *db;
 };
 
 void
@@ -214,62 +214,64 @@ an_table_free(struct an_table *t)
 static const char an_hourly_sql[] =
     "INSERT INTO stats_hourly(tenant_id, hour, domain, source_ip, sent, delivered, deferred, bounced,"
     " expired, complained, suppressed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-    " ON CONFLICT(tenant_id, hour, domain, source_ip) DO UPDATE SET sent = sent + excluded.sent,"
-    " delivered = delivered + excluded.delivered, deferred = deferred + excluded.deferred,"
-    " bounced = bounced + excluded.bounced, expired = expired + excluded.expired,"
-    " complained = complained + excluded.complained, suppressed = suppressed + excluded.suppressed;";
+    " ON CONFLICT(tenant_id, hour, domain, source_ip) DO UPDATE SET sent = stats_hourly.sent + excluded.sent,"
+    " delivered = stats_hourly.delivered + excluded.delivered,"
+    " deferred = stats_hourly.deferred + excluded.deferred,"
+    " bounced = stats_hourly.bounced + excluded.bounced, expired = stats_hourly.expired + excluded.expired,"
+    " complained = stats_hourly.complained + excluded.complained,"
+    " suppressed = stats_hourly.suppressed + excluded.suppressed;";
 
 static const char an_bounce_sql[] =
     "INSERT INTO stats_bounces(tenant_id, hour, domain, category, count, sample_reply, sample_status)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(tenant_id, hour, domain, category) DO UPDATE SET"
-    " count = count + excluded.count,"
-    " sample_reply = CASE WHEN excluded.sample_reply != '' THEN excluded.sample_reply ELSE sample_reply END,"
+    " count = stats_bounces.count + excluded.count,"
+    " sample_reply = CASE WHEN excluded.sample_reply != '' THEN excluded.sample_reply ELSE stats_bounces.sample_reply END,"
     " sample_status = CASE WHEN excluded.sample_reply != '' THEN excluded.sample_status"
-    " ELSE sample_status END;";
+    " ELSE stats_bounces.sample_status END;";
 
 static int
-an_hourly_write(sqlite3_stmt *s, const struct an_hourly *e)
+an_hourly_write(struct db_stmt *s, const struct an_hourly *e)
 {
 	int rc;
 
-	sqlite3_bind_int64(s, 1, e->tenant);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)e->hour);
-	sqlite3_bind_text(s, 3, e->domain, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, e->ip, -1, SQLITE_STATIC);
+	db_bind_int64(s, 1, e->tenant);
+	db_bind_int64(s, 2, (long long)e->hour);
+	db_bind_text(s, 3, e->domain, -1);
+	db_bind_text(s, 4, e->ip, -1);
 	for (int i = 0; i < AN_NCOUNTERS; i++)
-		sqlite3_bind_int64(s, 5 + i, e->count[i]);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+		db_bind_int64(s, 5 + i, e->count[i]);
+	rc = db_step(s);
+	db_reset(s);
+	return rc == DB_DONE ? 0 : -1;
 }
 
 static int
-an_bounce_write(sqlite3_stmt *s, const struct an_bounce *b)
+an_bounce_write(struct db_stmt *s, const struct an_bounce *b)
 {
 	int rc;
 
-	sqlite3_bind_int64(s, 1, b->tenant);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)b->hour);
-	sqlite3_bind_text(s, 3, b->domain, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, b->category, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 5, b->count);
-	sqlite3_bind_text(s, 6, b->sample, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 7, b->status, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	db_bind_int64(s, 1, b->tenant);
+	db_bind_int64(s, 2, (long long)b->hour);
+	db_bind_text(s, 3, b->domain, -1);
+	db_bind_text(s, 4, b->category, -1);
+	db_bind_int64(s, 5, b->count);
+	db_bind_text(s, 6, b->sample, -1);
+	db_bind_text(s, 7, b->status, -1);
+	rc = db_step(s);
+	db_reset(s);
+	return rc == DB_DONE ? 0 : -1;
 }
 
 /* Every key of t in one transaction. 0 or -1 (rolled back). */
 static int
-an_table_write(sqlite3 *db, const struct an_table *t)
+an_table_write(struct db *db, const struct an_table *t)
 {
-	sqlite3_stmt *hs = NULL, *bs = NULL;
+	struct db_stmt *hs = NULL, *bs = NULL;
 	int rc = -1;
 
-	if (sqlite3_prepare_v2(db, an_hourly_sql, -1, &hs, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, an_bounce_sql, -1, &bs, NULL) != SQLITE_OK ||
-	    sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) != SQLITE_OK)
+	if (db_prepare(db, an_hourly_sql, &hs) != DB_OK ||
+	    db_prepare(db, an_bounce_sql, &bs) != DB_OK ||
+	    db_exec(db, "BEGIN IMMEDIATE;") != DB_OK)
 		goto out;
 	rc = 0;
 	for (size_t i = 0; i < AN_HASH && rc == 0; i++) {
@@ -278,15 +280,15 @@ an_table_write(sqlite3 *db, const struct an_table *t)
 		for (const struct an_bounce *b = t->bounces[i]; b != NULL && rc == 0; b = b->next)
 			rc = an_bounce_write(bs, b);
 	}
-	if (rc == 0 && sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK)
+	if (rc == 0 && db_exec(db, "COMMIT;") != DB_OK)
 		rc = -1;
 	if (rc != 0)
-		sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
+		db_exec(db, "ROLLBACK;");
 out:
 	if (rc != 0)
-		log_warn("event=stats-flush-failed error=\"%s\"", sqlite3_errmsg(db));
-	sqlite3_finalize(hs);
-	sqlite3_finalize(bs);
+		log_warn("event=stats-flush-failed error=\"%s\"", db_errmsg(db));
+	db_finalize(hs);
+	db_finalize(bs);
 	return rc;
 }
 
@@ -381,7 +383,7 @@ analytics_open(const char *db_path, bool start, char *err, size_t errlen)
 	pthread_cond_init(&a->cv, NULL);
 	if (start && pthread_create(&a->thread, NULL, an_thread, a) != 0) {
 		snprintf(err, errlen, "analytics: cannot start its thread");
-		sqlite3_close_v2(a->db);
+		db_close(a->db);
 		free(a->pending);
 		free(a);
 		return NULL;
@@ -403,7 +405,7 @@ analytics_close(struct analytics *a)
 		pthread_join(a->thread, NULL);
 	}
 	analytics_flush(a);          /* the last events count */
-	sqlite3_close_v2(a->db);
+	db_close(a->db);
 	an_table_free(a->pending);
 	pthread_mutex_destroy(&a->mu);
 	pthread_mutex_destroy(&a->write_mu);
@@ -423,25 +425,25 @@ analytics_dropped(const struct analytics *a)
 }
 
 int
-analytics_prune(sqlite3 *db, time_t now)
+analytics_prune(struct db *db, time_t now)
 {
 	static const char *const sql[] = { "DELETE FROM stats_hourly WHERE hour < ?1;",
 	    "DELETE FROM stats_bounces WHERE hour < ?1;" };
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc = 0;
 
 	for (size_t i = 0; i < 2; i++) {
 		stmt = NULL;
-		if (sqlite3_prepare_v2(db, sql[i], -1, &stmt, NULL) != SQLITE_OK) {
+		if (db_prepare(db, sql[i], &stmt) != DB_OK) {
 			rc = -1;
 			continue;
 		}
-		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)(now - ANALYTICS_KEEP));
-		if (sqlite3_step(stmt) != SQLITE_DONE)
+		db_bind_int64(stmt, 1, (long long)(now - ANALYTICS_KEEP));
+		if (db_step(stmt) != DB_DONE)
 			rc = -1;
-		sqlite3_finalize(stmt);
+		db_finalize(stmt);
 	}
 	if (rc != 0)
-		log_warn("event=stats-prune-failed error=\"%s\"", sqlite3_errmsg(db));
+		log_warn("event=stats-prune-failed error=\"%s\"", db_errmsg(db));
 	return rc;
 }

@@ -17,7 +17,7 @@
 #ifndef FERRY_ANALYTICS_ANALYTICS_H
 #define FERRY_ANALYTICS_ANALYTICS_H
 
-#include <sqlite3.h>
+#include "db/db.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -57,7 +57,7 @@ unsigned long long analytics_dropped(const struct analytics *a);
 
 /* Delete rows older than ANALYTICS_KEEP before now (the hourly prune of
  * the reputation thread, with the events). 0 or -1. */
-int analytics_prune(sqlite3 *db, time_t now);
+int analytics_prune(struct db *db, time_t now);
 
 /* The lowercased domain of address rcpt into out (size
  * ANALYTICS_DOMAIN_MAX + 1): "" when it has none. */

@@ -128,20 +128,20 @@ an_limit(const struct analytics_query *q, long def)
 	return q->limit > 0 && q->limit <= ANALYTICS_ROWS_MAX ? q->limit : def;
 }
 
-static sqlite3_stmt *
+static struct db_stmt *
 an_prepare(struct state *st, const char *sql, const struct analytics_query *q, long limit)
 {
-	sqlite3 *db = state_db(st);
-	sqlite3_stmt *stmt = NULL;
+	struct db *db = state_db(st);
+	struct db_stmt *stmt = NULL;
 	time_t from, to;
 
-	if (db == NULL || sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+	if (db == NULL || db_prepare(db, sql, &stmt) != DB_OK)
 		return NULL;
 	an_window(q, &from, &to);
-	sqlite3_bind_int64(stmt, 1, q->tenant_id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)from);
-	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)to);
-	sqlite3_bind_int64(stmt, 4, limit);
+	db_bind_int64(stmt, 1, q->tenant_id);
+	db_bind_int64(stmt, 2, (long long)from);
+	db_bind_int64(stmt, 3, (long long)to);
+	db_bind_int64(stmt, 4, limit);
 	return stmt;
 }
 
@@ -154,7 +154,7 @@ an_tenant_cond(const struct analytics_query *q)
 }
 
 static void
-an_text(char *dst, size_t size, sqlite3_stmt *stmt, int col)
+an_text(char *dst, size_t size, struct db_stmt *stmt, int col)
 {
 	state_text_copy(dst, size, stmt, col);
 }
@@ -164,27 +164,34 @@ an_category_run(struct state *st, const struct analytics_query *q, analytics_row
 {
 	char sql[512];
 	struct analytics_row r;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	long n = 0;
 	int rc;
 
-	/* one max(): the bare sample columns come from the latest hour's row */
-	snprintf(sql, sizeof(sql), "SELECT category, sum(count), max(hour), sample_reply, sample_status"
+	/* SQLite: one max(), so the bare sample columns come from the latest
+	 * hour's row; PostgreSQL has no bare columns: the first of an ordered
+	 * aggregate instead */
+	snprintf(sql, sizeof(sql), db_dialect(state_db(st)) == DB_PG ?
+	    "SELECT category, sum(count), max(hour), (array_agg(sample_reply ORDER BY hour DESC))[1],"
+	    " (array_agg(sample_status ORDER BY hour DESC))[1]"
+	    " FROM stats_bounces WHERE %s hour >= ?2 AND hour < ?3 GROUP BY category"
+	    " ORDER BY sum(count) DESC, category LIMIT ?4;" :
+	    "SELECT category, sum(count), max(hour), sample_reply, sample_status"
 	    " FROM stats_bounces WHERE %s hour >= ?2 AND hour < ?3 GROUP BY category"
 	    " ORDER BY sum(count) DESC, category LIMIT ?4;", an_tenant_cond(q));
 	if ((stmt = an_prepare(st, sql, q, an_limit(q, ANALYTICS_ROWS_MAX))) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		memset(&r, 0, sizeof(r));
 		an_text(r.key, sizeof(r.key), stmt, 0);
-		r.count[AN_BOUNCED] = sqlite3_column_int64(stmt, 1);
+		r.count[AN_BOUNCED] = db_column_int64(stmt, 1);
 		an_text(r.sample_reply, sizeof(r.sample_reply), stmt, 3);
 		an_text(r.sample_status, sizeof(r.sample_status), stmt, 4);
 		fn(arg, &r);
 		n++;
 	}
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? n : -1;
+	db_finalize(stmt);
+	return rc == DB_DONE ? n : -1;
 }
 
 long
@@ -193,7 +200,7 @@ analytics_query_run(struct state *st, const struct analytics_query *q, analytics
 	static const char *const col[] = { "hour", "domain", "source_ip" };
 	char sql[1024];
 	struct analytics_row r;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	long n = 0;
 	int rc;
 
@@ -206,20 +213,20 @@ analytics_query_run(struct state *st, const struct analytics_query *q, analytics
 	    "sum(sent) + sum(delivered) + sum(deferred) + sum(bounced) DESC, 1");
 	if ((stmt = an_prepare(st, sql, q, an_limit(q, ANALYTICS_ROWS_MAX))) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		memset(&r, 0, sizeof(r));
 		if (q->by == ANALYTICS_BY_HOUR) {
-			r.hour = (time_t)sqlite3_column_int64(stmt, 0);
+			r.hour = (time_t)db_column_int64(stmt, 0);
 			analytics_time_text(r.hour, r.key, sizeof(r.key));
 		} else
 			an_text(r.key, sizeof(r.key), stmt, 0);
 		for (int i = 0; i < AN_NCOUNTERS; i++)
-			r.count[i] = sqlite3_column_int64(stmt, 1 + i);
+			r.count[i] = db_column_int64(stmt, 1 + i);
 		fn(arg, &r);
 		n++;
 	}
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? n : -1;
+	db_finalize(stmt);
+	return rc == DB_DONE ? n : -1;
 }
 
 /* Total delivered and bounced over the window (the rates' bases). */
@@ -227,19 +234,19 @@ static int
 an_totals(struct state *st, const struct analytics_query *q, long long *delivered, long long *bounced)
 {
 	char sql[256];
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc;
 
 	snprintf(sql, sizeof(sql), "SELECT coalesce(sum(delivered), 0), coalesce(sum(bounced), 0)"
 	    " FROM stats_hourly WHERE %s hour >= ?2 AND hour < ?3 AND ?4 = ?4;", an_tenant_cond(q));
 	if ((stmt = an_prepare(st, sql, q, 0)) == NULL)
 		return -1;
-	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		*delivered = sqlite3_column_int64(stmt, 0);
-		*bounced = sqlite3_column_int64(stmt, 1);
+	if ((rc = db_step(stmt)) == DB_ROW) {
+		*delivered = db_column_int64(stmt, 0);
+		*bounced = db_column_int64(stmt, 1);
 	}
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_ROW ? 0 : -1;
+	db_finalize(stmt);
+	return rc == DB_ROW ? 0 : -1;
 }
 
 /* The latest sample reply of domain's bounces in the window. */
@@ -247,7 +254,7 @@ static int
 an_domain_sample(struct state *st, const struct analytics_query *q, struct analytics_insight *in)
 {
 	char sql[512];
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc;
 
 	snprintf(sql, sizeof(sql), "SELECT category, sample_reply, sample_status FROM stats_bounces"
@@ -255,14 +262,14 @@ an_domain_sample(struct state *st, const struct analytics_query *q, struct analy
 	    " ORDER BY hour DESC, sample_reply != '' DESC, count DESC LIMIT 1;", an_tenant_cond(q));
 	if ((stmt = an_prepare(st, sql, q, 0)) == NULL)
 		return -1;
-	sqlite3_bind_text(stmt, 5, in->key, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	db_bind_text(stmt, 5, in->key, -1);
+	if ((rc = db_step(stmt)) == DB_ROW) {
 		an_text(in->category, sizeof(in->category), stmt, 0);
 		an_text(in->sample_reply, sizeof(in->sample_reply), stmt, 1);
 		an_text(in->sample_status, sizeof(in->sample_status), stmt, 2);
 	}
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+	db_finalize(stmt);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
 }
 
 long
@@ -272,7 +279,7 @@ analytics_bounce_domains(struct state *st, const struct analytics_query *q, anal
 	struct analytics_insight *in = NULL;
 	long long all_delivered = 0, all_bounced = 0;
 	char sql[512];
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	long n = 0, cap = an_limit(q, ANALYTICS_INSIGHTS);
 	int rc;
 
@@ -285,13 +292,13 @@ analytics_bounce_domains(struct state *st, const struct analytics_query *q, anal
 		return -1;
 	/* rows first, samples after: one statement open at a time */
 	in = calloc((size_t)cap, sizeof(*in));
-	while (in != NULL && n < cap && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while (in != NULL && n < cap && (rc = db_step(stmt)) == DB_ROW) {
 		an_text(in[n].key, sizeof(in[n].key), stmt, 0);
-		in[n].bounced = sqlite3_column_int64(stmt, 1);
-		in[n].outcomes = sqlite3_column_int64(stmt, 2);
+		in[n].bounced = db_column_int64(stmt, 1);
+		in[n].outcomes = db_column_int64(stmt, 2);
 		n++;
 	}
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	if (in == NULL)
 		return -1;
 	for (long i = 0; i < n; i++) {

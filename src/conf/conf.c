@@ -10,6 +10,7 @@
  */
 #include "conf/conf.h"
 #include "conf/conf_internal.h"
+#include "db/db.h"
 #include "dkim/dkim.h"
 #include "shaping/shape_rules.h"
 
@@ -86,14 +87,16 @@ conf_path_join(const char *dir, const char *name)
 static void
 conf_http_finish(struct conf *c)
 {
-	const char *slash = strrchr(c->state_db, '/');
+	/* PostgreSQL state: the token is the node's, in its spool */
+	const char *base = db_is_pg_uri(c->state_db) ? c->spool_dir : c->state_db;
+	const char *slash = db_is_pg_uri(c->state_db) ? base + strlen(base) : strrchr(base, '/');
 	size_t n;
 
 	if (c->http_admin_token_file == NULL) {
-		n = slash != NULL ? (size_t)(slash - c->state_db) : 1;
+		n = slash != NULL ? (size_t)(slash - base) : 1;
 		c->http_admin_token_file = xmalloc(n + sizeof("/admin.token"));
 		snprintf(c->http_admin_token_file, n + sizeof("/admin.token"), "%.*s/admin.token", (int)n,
-		    slash != NULL ? c->state_db : ".");
+		    slash != NULL ? base : ".");
 	}
 	if (c->http_www_dir == NULL)
 		c->http_www_dir = xstrdup(c->path == NULL ? "dist/www" : FERRY_WWW_DIR);
@@ -140,6 +143,12 @@ conf_finish(struct conf *c)
 		c->users_file = conf_path_join(c->spool_dir, "users");
 	if (c->state_db == NULL)
 		c->state_db = conf_path_join(c->spool_dir, "ferry.db");
+	if (c->node_name == NULL)
+		c->node_name = xstrdup(c->hostname);
+	/* PostgreSQL state has no directory of its own: keys go where every
+	 * node reads them (a shared directory; docs/cluster.md) */
+	if (c->dkim_key_dir == NULL && db_is_pg_uri(c->state_db))
+		c->dkim_key_dir = conf_path_join(c->spool_dir, "dkim");
 	if (c->maildir_root == NULL)
 		c->maildir_root = conf_path_join(c->spool_dir, "mail");
 	if (c->control_socket == NULL)
@@ -289,7 +298,10 @@ conf_free(struct conf *c)
 	free(c->complaint_local_part);
 	free(c->outbound_source);
 	free(c->state_db);
+	free(c->node_name);
+	free(c->dkim_key_dir);
 	free(c->http_public_url);
+	free(c->counters);
 	free(c->shaping_rules);
 	shape_rules_free(c->shaping);
 	conf_bounce_free(c);

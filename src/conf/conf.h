@@ -184,7 +184,10 @@ struct conf {
 	/* "dkim_sign DOMAIN SELECTOR KEYFILE" keys in file order: mail whose
 	 * From: is in DOMAIN (or a subdomain) is signed with each of its keys. */
 	struct dkim_key  **dkim_keys; size_t ndkim;
-	char *state_db;                    /* tenants etc. (SQLite); default spool_dir/ferry.db */
+	char *state_db;                    /* tenants etc.: a SQLite file (default spool_dir/ferry.db)
+	                                    * or a postgresql:// URI shared by several nodes */
+	char *node_name;                   /* this node in a cluster; default hostname */
+	char *dkim_key_dir;                /* tenants' DKIM keys; NULL: dkim/ beside the SQLite state */
 	/* shaping_rules FILE, "none", or NULL (the embedded rules); the loaded
 	 * set, NULL for none, owned here and immutable: a reload makes another */
 	char *shaping_rules;
@@ -225,6 +228,13 @@ struct conf {
 	 * a batch is dropped, POSTs in flight at once. */
 	long long webhook_batch_max, webhook_timeout, webhook_retry_min, webhook_retry_limit;
 	long long webhook_concurrency;
+
+	/* Shared counters (src/state/counters_open.c, docs/configuration.md
+	 * COUNTERS): NULL or "local" for this node's own (persisted in
+	 * state_db), else a redis:// URI; counters_failure open|closed. Read at
+	 * start only: a change needs a restart. */
+	char *counters;
+	bool  counters_fail_open;
 };
 
 /* "0.3%", "0.3", "10%" (at most four decimals, at most 100%) into parts

@@ -41,6 +41,10 @@ struct db_stmt;
 /* PostgreSQL: conninfo is a postgresql:// URI (or key=value words). NULL
  * with the reason in err when the server cannot be reached. */
 struct db *db_pg_connect(const char *conninfo, char *err, size_t errlen);
+/* Bring a PostgreSQL database's schema to the latest version (under an
+ * advisory lock: nodes starting together apply it once). 0 with the
+ * versions before and after, or -1 with the reason in err. */
+int db_pg_migrate(struct db *db, int *from, int *to, char *err, size_t errlen);
 /* A database location for a log line: the password of a URI (any scheme,
  * user:PASSWORD@ or ?password=) or of key=value words replaced by ***.
  * Always NUL-terminated (cut to outlen). Returns out. (db_uri.c) */

@@ -10,7 +10,7 @@
 #include "delivery/deliver_internal.h"
 
 #include <pthread.h>
-#include <sqlite3.h>
+#include "db/db.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,10 +74,10 @@ deliver_pool_of(const struct conf *c, const struct spool_env *env, const struct 
 static long long
 warmup_first_day(struct state *st, const char *addr, long long today)
 {
-	sqlite3_stmt *ins = NULL, *sel = NULL;
+	struct db_stmt *ins = NULL, *sel = NULL;
 	long long day = today;
 	bool ok = false;
-	sqlite3 *db;
+	struct db *db;
 
 	pthread_mutex_lock(&warmup_lock);
 	for (size_t i = 0; i < nwarmup_days; i++)
@@ -89,16 +89,15 @@ warmup_first_day(struct state *st, const char *addr, long long today)
 	pthread_mutex_unlock(&warmup_lock);
 	if (st == NULL || (db = state_db(st)) == NULL)
 		return today;
-	if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO warmup(addr, first_day) VALUES(?1, ?2);", -1,
-	    &ins, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT first_day FROM warmup WHERE addr = ?1;", -1, &sel, NULL) != SQLITE_OK)
+	if (db_prepare(db, "INSERT OR IGNORE INTO warmup(addr, first_day) VALUES(?1, ?2);", &ins) != DB_OK ||
+	    db_prepare(db, "SELECT first_day FROM warmup WHERE addr = ?1;", &sel) != DB_OK)
 		goto out;
-	sqlite3_bind_text(ins, 1, addr, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(ins, 2, today);
-	sqlite3_bind_text(sel, 1, addr, -1, SQLITE_STATIC);
-	if (sqlite3_step(ins) != SQLITE_DONE || sqlite3_step(sel) != SQLITE_ROW)
+	db_bind_text(ins, 1, addr, -1);
+	db_bind_int64(ins, 2, today);
+	db_bind_text(sel, 1, addr, -1);
+	if (db_step(ins) != DB_DONE || db_step(sel) != DB_ROW)
 		goto out;
-	day = sqlite3_column_int64(sel, 0);
+	day = db_column_int64(sel, 0);
 	ok = true;
 	pthread_mutex_lock(&warmup_lock);
 	if (nwarmup_days < WARMUP_DAYS_MAX && strlen(addr) < sizeof(warmup_days[0].addr)) {
@@ -109,9 +108,9 @@ warmup_first_day(struct state *st, const char *addr, long long today)
 out:
 	if (!ok)
 		log_warn("event=warmup-day-unknown addr=%s reason=\"%s\" effect=\"today taken as day 1\"",
-		    addr, sqlite3_errmsg(db));
-	sqlite3_finalize(ins);
-	sqlite3_finalize(sel);
+		    addr, db_errmsg(db));
+	db_finalize(ins);
+	db_finalize(sel);
 	return day;
 }
 

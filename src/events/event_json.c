@@ -74,6 +74,8 @@ event_json(const struct state_event *e, const char *tenant)
 	event_json_text(o, "sender", e->sender);
 	event_json_text(o, "source_ip", e->source_ip);
 	event_json_text(o, "site", e->site);
+	if (e->node != NULL && e->node[0] != '\0')
+		event_json_text(o, "node", e->node);
 	if ((reply = event_json_reply(e)) != NULL)
 		json_object_set_new(o, "reply", reply);
 	event_json_text(o, "category", e->category);

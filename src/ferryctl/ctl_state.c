@@ -19,6 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf/conf.h"
+#include "db/db.h"
+#include "ferryctl/ctl.h"
 #include "ferryctl/ctl_state.h"
 #include "state/state_admin.h"
 
@@ -99,11 +102,12 @@ ctl_state_open(struct ctl *c)
 
 	if (ctl_state_path(c) < 0)
 		return NULL;
-	fresh = stat(c->state, &sb) != 0 && errno == ENOENT;
+	fresh = !db_is_pg_uri(c->state) && stat(c->state, &sb) != 0 && errno == ENOENT;
 	if ((st = state_open(c->state, err, sizeof(err))) == NULL) {
 		ctl_warn("%s", err);
 		return NULL;
 	}
+	state_key_dir_set(st, ctl_conf_get(c)->dkim_key_dir);
 	if (fresh) {
 		fprintf(stderr, "ferryctl: note: created the state database %s\n", c->state);
 		if (ctl_state_give(c->state) < 0) {

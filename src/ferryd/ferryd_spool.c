@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "conf/conf.h"
+#include "db/db.h"
 #include "state/state.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -108,7 +109,8 @@ ferryd_spool_path_set(const struct ferryd_spool *fs, char **path)
 {
 	char *p;
 
-	if (*path == NULL || strcmp(*path, "-") == 0 || strcmp(*path, "none") == 0)
+	/* a postgresql:// state location is not a file */
+	if (*path == NULL || strcmp(*path, "-") == 0 || strcmp(*path, "none") == 0 || db_is_pg_uri(*path))
 		return;
 	p = ferryd_spool_path(fs, *path);
 	free(*path);
@@ -136,7 +138,7 @@ ferryd_spool_rebase(const struct ferryd_spool *fs, struct conf *c)
 {
 	char **paths[] = { &c->spool_dir, &c->users_file, &c->state_db, &c->maildir_root,
 	    &c->control_socket, &c->submit_socket, &c->tls_cert, &c->tls_key, &c->tls_ca_file,
-	    &c->log_file, &c->http_admin_token_file, &c->http_www_dir };
+	    &c->log_file, &c->http_admin_token_file, &c->http_www_dir, &c->dkim_key_dir };
 
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		ferryd_spool_path_set(fs, paths[i]);

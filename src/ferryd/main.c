@@ -21,6 +21,8 @@
 #include "auth/auth_users.h"
 #include "conf/conf.h"
 #include "control/control.h"
+#include "db/db.h"
+#include "state/events.h"
 #include "delivery/deliver.h"
 #include "metrics/metrics.h"
 #include "ferryd/ferryd.h"
@@ -33,7 +35,7 @@
 #include "policy/sender.h"
 #include "smtp/smtp_session.h"
 #include "spool/spool.h"
-#include "state/counters.h"
+#include "state/counters_open.h"
 #include "reputation/rep.h"
 #include "state/state.h"
 #include "events/outbox.h"
@@ -195,14 +197,20 @@ ferryd_state_open(struct ferryd *srv, const struct conf *c, const struct ferryd_
 	srv->state = state_open(c->state_db, err, sizeof(err));
 	if (srv->state == NULL)
 		log_fatal("event=fatal reason=\"%s\"", err);
-	for (size_t i = 0; ids->uid != (uid_t)-1 && i < 3; i++) {
+	for (size_t i = 0; ids->uid != (uid_t)-1 && !db_is_pg_uri(c->state_db) && i < 3; i++) {
 		snprintf(path, sizeof(path), "%s%s", c->state_db, suffix[i]);
 		/* the run user owns the spool: a link there is never followed */
 		if (fchownat(AT_FDCWD, path, ids->uid, ids->gid, AT_SYMLINK_NOFOLLOW) < 0 &&
 		    errno != ENOENT)
 			log_warn("event=state-chown-failed file=%s error=\"%s\"", path, strerror(errno));
 	}
-	srv->counters = counters_local_open(c->state_db, err, sizeof(err));
+	/* the shared key directory exists (owned by the run user, whom
+	 * ferryctl then gives the keys) before its real name is taken */
+	if (c->dkim_key_dir != NULL && mkdir(c->dkim_key_dir, 0700) == 0 && ids->uid != (uid_t)-1 &&
+	    chown(c->dkim_key_dir, ids->uid, ids->gid) != 0)
+		log_warn("event=dkim-dir-chown-failed dir=%s error=\"%s\"", c->dkim_key_dir, strerror(errno));
+	state_key_dir_set(srv->state, c->dkim_key_dir);
+	srv->counters = counters_open(c, err, sizeof(err));
 	if (srv->counters == NULL)
 		log_fatal("event=fatal reason=\"%s\"", err);
 }
@@ -327,6 +335,28 @@ ferryd_reload_restart_needed(struct ferryd *srv, const struct conf *c)
 	return name;
 }
 
+/* The counters backend is opened once (its connections, its fallback):
+ * a changed counters or counters_failure waits for a restart. The URI is
+ * not logged: it may hold a password. */
+static const char *
+ferryd_counters_name(const struct conf *c)
+{
+	return counters_conf_shared(c) ? c->counters : "local";
+}
+
+static void
+ferryd_reload_counters_check(struct ferryd *srv, const struct conf *c)
+{
+	struct server_snap *run = server_snap_get(&srv->snaps);
+	bool same = strcmp(ferryd_counters_name(run->conf), ferryd_counters_name(c)) == 0 &&
+	    run->conf->counters_fail_open == c->counters_fail_open;
+
+	server_snap_put(run);
+	if (!same)
+		log_warn("event=reload-warning reason=\"counters and counters_failure changes need a restart\""
+		    " action=\"keeping the running counters\"");
+}
+
 /* The webhook sender's options (also on reload). */
 static void
 ferryd_webhooks_set(const struct conf *c)
@@ -378,6 +408,7 @@ ferryd_reload(struct ferryd *srv, const char *path, const struct ferryd_ids *ids
 	http_reload(srv->http, c);
 	if (c->nlisteners != srv->server.nlisteners)
 		log_warn("event=reload-warning reason=\"listener changes need a restart\"");
+	ferryd_reload_counters_check(srv, c);
 	if (srv->rep != NULL) {
 		struct rep_limits l;
 		rep_limits_from_conf(&l, c);
@@ -533,6 +564,7 @@ main(int argc, char **argv)
 	ferryd_rep_open(&srv, c);
 	ferryd_analytics_open(&srv, c);    /* an observer: registered before the outbox starts */
 	/* events of every outcome (webhooks, API, metrics read them) */
+	state_events_node_set(c->node_name);
 	if (srv.state != NULL && outbox_start(c->state_db, err, sizeof(err)) < 0)
 		log_fatal("event=fatal reason=\"%s\"", err);
 	ferryd_webhooks_start(&srv, c);

@@ -12,7 +12,7 @@
  * values are bound parameters.
  */
 #include <pthread.h>
-#include <sqlite3.h>
+#include "db/db.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +59,7 @@ struct rep {
 	pthread_rwlock_t  flush_lock;  /* write: a batch is being written */
 	pthread_t         thread;
 	bool              stop, autoeval;
-	sqlite3          *db;          /* the thread's connection */
+	struct db          *db;          /* the thread's connection */
 	char             *db_path;
 	struct state     *st;
 	struct rep_limits global;
@@ -182,30 +182,30 @@ rep_note_bounce(struct rep *r, long long tenant_id, const char *category, bool h
 
 /* Add a batch to the database in one transaction. 0 or -1. */
 static int
-rep_table_write(sqlite3 *db, const struct rep_table *t)
+rep_table_write(struct db *db, const struct rep_table *t)
 {
-	sqlite3_stmt *stmt = NULL;
+	struct db_stmt *stmt = NULL;
 	const struct rep_entry *e;
 	bool ok;
 
-	ok = sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, "INSERT INTO reputation(tenant_id, metric, bucket, count)"
+	ok = db_exec(db, "BEGIN IMMEDIATE;") == DB_OK &&
+	    db_prepare(db, "INSERT INTO reputation(tenant_id, metric, bucket, count)"
 	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(tenant_id, metric, bucket)"
-	    " DO UPDATE SET count = count + excluded.count;", -1, &stmt, NULL) == SQLITE_OK;
+	    " DO UPDATE SET count = reputation.count + excluded.count;", &stmt) == DB_OK;
 	for (size_t i = 0; ok && i < REP_HASH; i++)
 		for (e = t->heads[i]; ok && e != NULL; e = e->next) {
-			sqlite3_reset(stmt);
-			sqlite3_bind_int64(stmt, 1, e->tenant);
-			sqlite3_bind_text(stmt, 2, e->metric, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(stmt, 3, (sqlite3_int64)e->bucket);
-			sqlite3_bind_int64(stmt, 4, e->count);
-			ok = sqlite3_step(stmt) == SQLITE_DONE;
+			db_reset(stmt);
+			db_bind_int64(stmt, 1, e->tenant);
+			db_bind_text(stmt, 2, e->metric, -1);
+			db_bind_int64(stmt, 3, (long long)e->bucket);
+			db_bind_int64(stmt, 4, e->count);
+			ok = db_step(stmt) == DB_DONE;
 		}
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	if (ok)
-		ok = sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL) == SQLITE_OK;
-	if (!ok && !sqlite3_get_autocommit(db))
-		sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
+		ok = db_exec(db, "COMMIT;") == DB_OK;
+	if (!ok)
+		db_exec(db, "ROLLBACK;");
 	return ok ? 0 : -1;
 }
 
@@ -213,7 +213,7 @@ rep_table_write(sqlite3 *db, const struct rep_table *t)
  * the caller's own (rep_flush). A batch that cannot be written goes back
  * into the pending table for the next flush. 0 or -1. */
 static int
-rep_flush_with(struct rep *r, sqlite3 *db)
+rep_flush_with(struct rep *r, struct db *db)
 {
 	struct rep_table *batch;
 	struct rep_entry *e;
@@ -230,7 +230,7 @@ rep_flush_with(struct rep *r, sqlite3 *db)
 		return 0;
 	}
 	if (rep_table_write(db, batch) != 0) {
-		log_warn("event=reputation-write-failed error=\"%s\"", sqlite3_errmsg(db));
+		log_warn("event=reputation-write-failed error=\"%s\"", db_errmsg(db));
 		pthread_mutex_lock(&r->mu);
 		for (size_t i = 0; i < REP_HASH; i++)
 			for (e = batch->heads[i]; e != NULL; e = e->next)
@@ -247,13 +247,13 @@ int
 rep_flush(struct rep *r)
 {
 	char err[256];
-	sqlite3 *db = state_db_connect(r->db_path, err, sizeof(err));
+	struct db *db = state_db_connect(r->db_path, err, sizeof(err));
 	int rc;
 
 	if (db == NULL)
 		return -1;
 	rc = rep_flush_with(r, db);
-	sqlite3_close_v2(db);
+	db_close(db);
 	return rc;
 }
 
@@ -277,7 +277,7 @@ rep_totals_n(struct rep *r, long long tenant_id, const int *seconds, const time_
 	struct rep_sums sums[REP_SUMS_MAX];
 	time_t first[REP_SUMS_MAX], last = rep_bucket(now);
 	char err[256];
-	sqlite3 *own = NULL, *db = r->st != NULL ? state_db(r->st) : NULL;
+	struct db *own = NULL, *db = r->st != NULL ? state_db(r->st) : NULL;
 	int rc;
 
 	if (n == 0 || n > REP_SUMS_MAX)
@@ -297,7 +297,7 @@ rep_totals_n(struct rep *r, long long tenant_id, const int *seconds, const time_
 	}
 	pthread_rwlock_unlock(&r->flush_lock);
 	if (own != NULL)
-		sqlite3_close_v2(own);
+		db_close(own);
 	for (size_t i = 0; i < n; i++) {
 		if (rc == 0)
 			rep_sums_totals(&sums[i], &out[i]);
@@ -347,24 +347,24 @@ rep_evaluate_active(struct rep *r, time_t now)
 }
 
 static void
-rep_prune_db(sqlite3 *db, time_t now)
+rep_prune_db(struct db *db, time_t now)
 {
-	sqlite3_stmt *stmt = NULL;
+	struct db_stmt *stmt = NULL;
 
-	if (sqlite3_prepare_v2(db, "DELETE FROM reputation WHERE bucket < ?1;", -1, &stmt, NULL) ==
-	    SQLITE_OK) {
-		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)rep_bucket(now - REP_KEEP));
-		if (sqlite3_step(stmt) != SQLITE_DONE)
-			log_warn("event=reputation-prune-failed error=\"%s\"", sqlite3_errmsg(db));
+	if (db_prepare(db, "DELETE FROM reputation WHERE bucket < ?1;", &stmt) ==
+	    DB_OK) {
+		db_bind_int64(stmt, 1, (long long)rep_bucket(now - REP_KEEP));
+		if (db_step(stmt) != DB_DONE)
+			log_warn("event=reputation-prune-failed error=\"%s\"", db_errmsg(db));
 	}
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	stmt = NULL;
-	if (sqlite3_prepare_v2(db, "DELETE FROM events WHERE time < ?1;", -1, &stmt, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)(now - EVENTS_KEEP));
-		if (sqlite3_step(stmt) != SQLITE_DONE)
-			log_warn("event=events-prune-failed error=\"%s\"", sqlite3_errmsg(db));
+	if (db_prepare(db, "DELETE FROM events WHERE time < ?1;", &stmt) == DB_OK) {
+		db_bind_int64(stmt, 1, (long long)(now - EVENTS_KEEP));
+		if (db_step(stmt) != DB_DONE)
+			log_warn("event=events-prune-failed error=\"%s\"", db_errmsg(db));
 	}
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	analytics_prune(db, now);     /* the statistics live as long as the events */
 }
 
@@ -372,12 +372,12 @@ int
 rep_prune(const char *db_path, time_t now)
 {
 	char err[256];
-	sqlite3 *db = state_db_connect(db_path, err, sizeof(err));
+	struct db *db = state_db_connect(db_path, err, sizeof(err));
 
 	if (db == NULL)
 		return -1;
 	rep_prune_db(db, now);
-	sqlite3_close_v2(db);
+	db_close(db);
 	return 0;
 }
 
@@ -432,7 +432,7 @@ rep_open(const char *db_path, struct state *st, const struct rep_limits *global,
 	pthread_rwlock_init(&r->flush_lock, NULL);
 	if (pthread_create(&r->thread, NULL, rep_thread, r) != 0) {
 		snprintf(err, errlen, "reputation: cannot start its thread");
-		sqlite3_close_v2(r->db);
+		db_close(r->db);
 		free(r->pending);
 		free(r->db_path);
 		free(r);
@@ -452,7 +452,7 @@ rep_close(struct rep *r)
 	pthread_mutex_unlock(&r->mu);
 	pthread_join(r->thread, NULL);
 	rep_flush_with(r, r->db);
-	sqlite3_close_v2(r->db);
+	db_close(r->db);
 	rep_table_free(r->pending);
 	free(r->active.slots);
 	free(r->db_path);

@@ -25,7 +25,7 @@ static const char rep_enforce_cols[] = "SELECT name, enforce_state, enforce_reas
 int
 rep_enforce_read(struct state *st, long long tenant_id, struct rep_enforce *e)
 {
-	sqlite3_stmt *stmt = state_prepare(st, rep_enforce_cols);
+	struct db_stmt *stmt = state_prepare(st, rep_enforce_cols);
 	long long *over[] = { &e->over.min_volume, &e->over.complaint_throttle,
 	    &e->over.complaint_suspend, &e->over.hard_throttle, &e->over.unknown_throttle,
 	    &e->over.spike_factor, &e->over.spike_min, &e->over.throttle_rate };
@@ -34,20 +34,20 @@ rep_enforce_read(struct state *st, long long tenant_id, struct rep_enforce *e)
 	memset(e, 0, sizeof(*e));
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, tenant_id);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		int s = sqlite3_column_int(stmt, 1);
+	db_bind_int64(stmt, 1, tenant_id);
+	rc = db_step(stmt);
+	if (rc == DB_ROW) {
+		int s = db_column_int(stmt, 1);
 		state_text_copy(e->tenant, sizeof(e->tenant), stmt, 0);
 		e->state = s >= REP_NONE && s <= REP_SUSPENDED ? (enum rep_state)s : REP_NONE;
 		state_text_copy(e->reason, sizeof(e->reason), stmt, 2);
-		e->time = (time_t)sqlite3_column_int64(stmt, 3);
-		e->resumed = (time_t)sqlite3_column_int64(stmt, 4);
+		e->time = (time_t)db_column_int64(stmt, 3);
+		e->resumed = (time_t)db_column_int64(stmt, 4);
 		for (size_t i = 0; i < sizeof(over) / sizeof(over[0]); i++)
-			*over[i] = sqlite3_column_int64(stmt, 5 + (int)i);
+			*over[i] = db_column_int64(stmt, 5 + (int)i);
 	}
 	state_stmt_done(stmt);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
 }
 
 long long
@@ -65,20 +65,20 @@ static int
 rep_enforce_update(struct state *st, const char *sql, long long id, enum rep_state s,
     const char *reason, time_t now)
 {
-	sqlite3_stmt *stmt = state_prepare(st, sql);
+	struct db_stmt *stmt = state_prepare(st, sql);
 	int rc;
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, id);
-	sqlite3_bind_int(stmt, 2, (int)s);
-	sqlite3_bind_text(stmt, 3, reason != NULL ? reason : "", -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)now);
-	rc = sqlite3_step(stmt);
+	db_bind_int64(stmt, 1, id);
+	db_bind_int(stmt, 2, (int)s);
+	db_bind_text(stmt, 3, reason != NULL ? reason : "", -1);
+	db_bind_int64(stmt, 4, (long long)now);
+	rc = db_step(stmt);
 	state_stmt_done(stmt);
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return -1;
-	return sqlite3_changes(state_db(st));
+	return db_changes(state_db(st));
 }
 
 /* A suspension is tenants.suspended too; an operator's lower state in
@@ -123,7 +123,7 @@ rep_enforce_clear(struct state *st, long long tenant_id, time_t now)
 int
 rep_override_set(struct state *st, long long tenant_id, const struct rep_override *o)
 {
-	sqlite3_stmt *stmt = state_prepare(st, "UPDATE tenants SET"
+	struct db_stmt *stmt = state_prepare(st, "UPDATE tenants SET"
 #define REP_COL(c, n) " " c " = CASE WHEN ?" n " = -1 THEN " c " WHEN ?" n " = -2 THEN -1 ELSE ?" n " END"
 	    REP_COL("rep_min_volume", "2") "," REP_COL("rep_complaint_throttle", "3") ","
 	    REP_COL("rep_complaint_suspend", "4") "," REP_COL("rep_hard_throttle", "5") ","
@@ -137,12 +137,12 @@ rep_override_set(struct state *st, long long tenant_id, const struct rep_overrid
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, tenant_id);
+	db_bind_int64(stmt, 1, tenant_id);
 	for (int i = 0; i < 8; i++)
-		sqlite3_bind_int64(stmt, 2 + i, v[i]);
-	rc = sqlite3_step(stmt);
+		db_bind_int64(stmt, 2 + i, v[i]);
+	rc = db_step(stmt);
 	state_stmt_done(stmt);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_DONE ? 0 : -1;
 }
 
 /* Seconds since the tenant's first bucket in the last 7 days and after
@@ -150,16 +150,16 @@ rep_override_set(struct state *st, long long tenant_id, const struct rep_overrid
 static long long
 rep_history(struct state *st, long long tenant_id, time_t since, time_t now)
 {
-	sqlite3_stmt *stmt = state_prepare(st, "SELECT min(bucket) FROM reputation"
+	struct db_stmt *stmt = state_prepare(st, "SELECT min(bucket) FROM reputation"
 	    " WHERE tenant_id = ?1 AND bucket >= ?2;");
 	long long h = 0;
 
 	if (stmt == NULL)
 		return 0;
-	sqlite3_bind_int64(stmt, 1, tenant_id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)rep_window_first(7 * 86400, since, now));
-	if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL)
-		h = (long long)(now - (time_t)sqlite3_column_int64(stmt, 0));
+	db_bind_int64(stmt, 1, tenant_id);
+	db_bind_int64(stmt, 2, (long long)rep_window_first(7 * 86400, since, now));
+	if (db_step(stmt) == DB_ROW && db_column_type(stmt, 0) != DB_NULL)
+		h = (long long)(now - (time_t)db_column_int64(stmt, 0));
 	state_stmt_done(stmt);
 	return h;
 }

@@ -2,7 +2,7 @@
 #ifndef FERRY_REPUTATION_REP_INTERNAL_H
 #define FERRY_REPUTATION_REP_INTERNAL_H
 
-#include <sqlite3.h>
+#include "db/db.h"
 
 #include "reputation/rep.h"
 
@@ -23,7 +23,7 @@ void rep_sums_add(struct rep_sums *s, const char *metric, long long n);
 /* Sum tenant's buckets first[i]..last from db into s[i], for n windows
  * (at most REP_SUMS_MAX) in one query. 0 or -1. */
 #define REP_SUMS_MAX 3
-int rep_sums_query(sqlite3 *db, long long tenant, const time_t *first, size_t n, time_t last,
+int rep_sums_query(struct db *db, long long tenant, const time_t *first, size_t n, time_t last,
     struct rep_sums *s);
 /* The same from a running struct rep (database + pending deltas):
  * window i is the last seconds[i] not before since[i]. */

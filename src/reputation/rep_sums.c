@@ -75,34 +75,47 @@ rep_sums_add(struct rep_sums *s, const char *metric, long long n)
 	s->cats[s->ncats++].n = n;
 }
 
+/* The earliest start of the n windows (bounds the rows one pass reads). */
+static time_t
+rep_sums_earliest(const time_t *first, size_t n)
+{
+	time_t t = first[0];
+
+	for (size_t i = 1; i < n; i++)
+		if (first[i] < t)
+			t = first[i];
+	return t;
+}
+
 int
-rep_sums_query(sqlite3 *db, long long tenant, const time_t *first, size_t n, time_t last,
+rep_sums_query(struct db *db, long long tenant, const time_t *first, size_t n, time_t last,
     struct rep_sums *s)
 {
-	sqlite3_stmt *stmt = NULL;
+	struct db_stmt *stmt = NULL;
 	int rc;
 
 	if (n == 0 || n > REP_SUMS_MAX)
 		return -1;
 	/* One pass over the tenant's rows for every window: an evaluation
 	 * reads three, and a busy tenant has a few thousand rows a week. */
-	if (sqlite3_prepare_v2(db, "SELECT metric, sum(CASE WHEN bucket >= ?2 THEN count ELSE 0 END),"
+	if (db_prepare(db, "SELECT metric, sum(CASE WHEN bucket >= ?2 THEN count ELSE 0 END),"
 	    " sum(CASE WHEN bucket >= ?3 THEN count ELSE 0 END),"
 	    " sum(CASE WHEN bucket >= ?4 THEN count ELSE 0 END)"
-	    " FROM reputation WHERE tenant_id = ?1 AND bucket >= min(?2, ?3, ?4) AND bucket <= ?5"
-	    " GROUP BY metric;", -1, &stmt, NULL) != SQLITE_OK)
+	    " FROM reputation WHERE tenant_id = ?1 AND bucket >= ?6 AND bucket <= ?5"
+	    " GROUP BY metric;", &stmt) != DB_OK)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, tenant);
+	db_bind_int64(stmt, 1, tenant);
 	for (size_t i = 0; i < REP_SUMS_MAX; i++)
-		sqlite3_bind_int64(stmt, 2 + (int)i, (sqlite3_int64)first[i < n ? i : 0]);
-	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)last);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const unsigned char *m = sqlite3_column_text(stmt, 0);
+		db_bind_int64(stmt, 2 + (int)i, (long long)first[i < n ? i : 0]);
+	db_bind_int64(stmt, 5, (long long)last);
+	db_bind_int64(stmt, 6, (long long)rep_sums_earliest(first, n));
+	while ((rc = db_step(stmt)) == DB_ROW) {
+		const unsigned char *m = db_column_text(stmt, 0);
 		for (size_t i = 0; m != NULL && i < n; i++)
-			rep_sums_add(&s[i], (const char *)m, sqlite3_column_int64(stmt, 1 + (int)i));
+			rep_sums_add(&s[i], (const char *)m, db_column_int64(stmt, 1 + (int)i));
 	}
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? 0 : -1;
+	db_finalize(stmt);
+	return rc == DB_DONE ? 0 : -1;
 }
 
 static int
@@ -142,7 +155,7 @@ rep_totals_read(const char *db_path, long long tenant_id, int seconds, time_t si
 {
 	struct rep_sums sums = { 0 };
 	char err[256];
-	sqlite3 *db = state_db_connect(db_path, err, sizeof(err));
+	struct db *db = state_db_connect(db_path, err, sizeof(err));
 	time_t first;
 	int rc;
 
@@ -150,7 +163,7 @@ rep_totals_read(const char *db_path, long long tenant_id, int seconds, time_t si
 		return -1;
 	first = rep_window_first(seconds, since, now);
 	rc = rep_sums_query(db, tenant_id, &first, 1, rep_bucket(now), &sums);
-	sqlite3_close_v2(db);
+	db_close(db);
 	if (rc == 0)
 		rep_sums_totals(&sums, out);
 	rep_sums_free(&sums);

@@ -19,7 +19,7 @@
 
 #include <ctype.h>
 #include <sodium.h>
-#include <sqlite3.h>
+#include "db/db.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +159,6 @@ smtp_return_path_record(struct smtp_session *s)
 		smtp_rp_log(s);
 	else
 		log_error("event=bounce-record-failed sid=%llu client=%s error=\"%s\"", s->sid, s->addr,
-		    sqlite3_errmsg(state_db(s->h->state)));
+		    db_errmsg(state_db(s->h->state)));
 	return rc;
 }

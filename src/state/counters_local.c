@@ -5,7 +5,7 @@
  * read back at start so a restart keeps the day's counts.
  */
 #include <pthread.h>
-#include <sqlite3.h>
+#include "db/db.h"
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +36,7 @@ struct lc {
 	pthread_cond_t   cv;
 	pthread_t        flusher;
 	bool             stop;
-	sqlite3         *db;          /* the flusher's connection */
+	struct db         *db;          /* the flusher's connection */
 	struct lc_entry *buckets[LC_BUCKETS];
 };
 
@@ -172,7 +172,7 @@ static void
 lc_flush(struct lc *lc)
 {
 	struct lc_entry *e, *copy = NULL, *next;
-	sqlite3_stmt *stmt = NULL;
+	struct db_stmt *stmt = NULL;
 	bool ok;
 	size_t i;
 
@@ -191,24 +191,24 @@ lc_flush(struct lc *lc)
 	pthread_mutex_unlock(&lc->mu);
 	if (copy == NULL)
 		return;
-	ok = sqlite3_exec(lc->db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(lc->db, "INSERT OR REPLACE INTO counters(key, period, window, count)"
-	    " VALUES (?1, ?2, ?3, ?4);", -1, &stmt, NULL) == SQLITE_OK;
+	ok = db_exec(lc->db, "BEGIN IMMEDIATE;") == DB_OK &&
+	    db_prepare(lc->db, "INSERT INTO counters(key, period, window, count)"
+	    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(key, period) DO UPDATE SET"
+	    " window = excluded.window, count = excluded.count;", &stmt) == DB_OK;
 	for (e = copy; ok && e != NULL; e = e->next) {
-		sqlite3_reset(stmt);
-		sqlite3_bind_text(stmt, 1, e->key, -1, SQLITE_STATIC);
-		sqlite3_bind_int(stmt, 2, e->period);
-		sqlite3_bind_int64(stmt, 3, (sqlite3_int64)e->window);
-		sqlite3_bind_int64(stmt, 4, e->count);
-		ok = sqlite3_step(stmt) == SQLITE_DONE;
+		db_reset(stmt);
+		db_bind_text(stmt, 1, e->key, -1);
+		db_bind_int(stmt, 2, e->period);
+		db_bind_int64(stmt, 3, (long long)e->window);
+		db_bind_int64(stmt, 4, e->count);
+		ok = db_step(stmt) == DB_DONE;
 	}
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 	if (ok)
-		ok = sqlite3_exec(lc->db, "COMMIT;", NULL, NULL, NULL) == SQLITE_OK;
+		ok = db_exec(lc->db, "COMMIT;") == DB_OK;
 	if (!ok) {
-		log_warn("event=counters-write-failed error=\"%s\"", sqlite3_errmsg(lc->db));
-		if (!sqlite3_get_autocommit(lc->db))
-			sqlite3_exec(lc->db, "ROLLBACK;", NULL, NULL, NULL);
+		log_warn("event=counters-write-failed error=\"%s\"", db_errmsg(lc->db));
+		db_exec(lc->db, "ROLLBACK;");   /* none open: harmless */
 		lc_redirty(lc, copy);
 	}
 	for (e = copy; e != NULL; e = next) {
@@ -249,7 +249,7 @@ lc_close(struct counters *c)
 	pthread_mutex_unlock(&lc->mu);
 	pthread_join(lc->flusher, NULL);
 	lc_flush(lc);
-	sqlite3_close_v2(lc->db);
+	db_close(lc->db);
 	for (i = 0; i < LC_BUCKETS; i++)
 		for (e = lc->buckets[i]; e != NULL; e = next) {
 			next = e->next;
@@ -266,22 +266,21 @@ static const struct counters_ops lc_ops = { lc_take, lc_give, lc_get, lc_close }
 static void
 lc_load(struct lc *lc, time_t now)
 {
-	sqlite3_stmt *stmt = NULL;
+	struct db_stmt *stmt = NULL;
 	struct lc_entry *e;
 
-	if (sqlite3_prepare_v2(lc->db, "SELECT key, period, window, count FROM counters;", -1,
-	    &stmt, NULL) != SQLITE_OK)
+	if (db_prepare(lc->db, "SELECT key, period, window, count FROM counters;", &stmt) != DB_OK)
 		return;
-	while (sqlite3_step(stmt) == SQLITE_ROW) {
-		const char *key = (const char *)sqlite3_column_text(stmt, 0);
-		int period = sqlite3_column_int(stmt, 1);
-		time_t w = (time_t)sqlite3_column_int64(stmt, 2);
+	while (db_step(stmt) == DB_ROW) {
+		const char *key = (const char *)db_column_text(stmt, 0);
+		int period = db_column_int(stmt, 1);
+		time_t w = (time_t)db_column_int64(stmt, 2);
 		if (key == NULL || period <= 0 || w != lc_window(now, period))
 			continue;
 		e = lc_entry_get(lc, key, period, now);
-		e->count = sqlite3_column_int64(stmt, 3);
+		e->count = db_column_int64(stmt, 3);
 	}
-	sqlite3_finalize(stmt);
+	db_finalize(stmt);
 }
 
 struct counters *
@@ -291,6 +290,15 @@ counters_local_open(const char *db_path, char *err, size_t errlen)
 
 	lc->base.ops = &lc_ops;
 	lc->db = state_db_connect(db_path, err, errlen);
+	/* the table is the state schema's; a node-local file (PostgreSQL
+	 * state without Redis: counters_open.c) makes it here */
+	if (lc->db != NULL && db_exec(lc->db, "CREATE TABLE IF NOT EXISTS counters(key TEXT NOT NULL,"
+	    " period INTEGER NOT NULL, window INTEGER NOT NULL, count INTEGER NOT NULL,"
+	    " PRIMARY KEY(key, period));") != DB_OK) {
+		snprintf(err, errlen, "%s: counters: %s", db_path, db_errmsg(lc->db));
+		db_close(lc->db);
+		lc->db = NULL;
+	}
 	if (lc->db == NULL) {
 		free(lc);
 		return NULL;
@@ -300,7 +308,7 @@ counters_local_open(const char *db_path, char *err, size_t errlen)
 	lc_load(lc, time(NULL));
 	if (pthread_create(&lc->flusher, NULL, lc_flusher, lc) != 0) {
 		snprintf(err, errlen, "counters: cannot start the flush thread");
-		sqlite3_close_v2(lc->db);
+		db_close(lc->db);
 		free(lc);
 		return NULL;
 	}
@@ -311,21 +319,21 @@ long long
 counters_db_read(const char *db_path, const char *key, int period, time_t now)
 {
 	char err[256];
-	sqlite3 *db = state_db_connect(db_path, err, sizeof(err));
-	sqlite3_stmt *stmt = NULL;
+	struct db *db = state_db_connect(db_path, err, sizeof(err));
+	struct db_stmt *stmt = NULL;
 	long long v = 0;
 
 	if (db == NULL)
 		return 0;
-	if (sqlite3_prepare_v2(db, "SELECT count FROM counters WHERE key = ?1 AND period = ?2"
-	    " AND window = ?3;", -1, &stmt, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-		sqlite3_bind_int(stmt, 2, period);
-		sqlite3_bind_int64(stmt, 3, (sqlite3_int64)lc_window(now, period));
-		if (sqlite3_step(stmt) == SQLITE_ROW)
-			v = sqlite3_column_int64(stmt, 0);
+	if (db_prepare(db, "SELECT count FROM counters WHERE key = ?1 AND period = ?2"
+	    " AND window = ?3;", &stmt) == DB_OK) {
+		db_bind_text(stmt, 1, key, -1);
+		db_bind_int(stmt, 2, period);
+		db_bind_int64(stmt, 3, (long long)lc_window(now, period));
+		if (db_step(stmt) == DB_ROW)
+			v = db_column_int64(stmt, 0);
 	}
-	sqlite3_finalize(stmt);
-	sqlite3_close_v2(db);
+	db_finalize(stmt);
+	db_close(db);
 	return v;
 }

@@ -53,6 +53,10 @@ extern const size_t event_nkinds;
 /* The kind named by the len octets at s (its EV_* string), or NULL. */
 const char *event_kind_find(const char *s, size_t len);
 
+/* This process's node name, recorded with every event it writes (a
+ * cluster's nodes share one events table). Set once at start. */
+void state_events_node_set(const char *name);
+
 /* The bounded text fields, as stored (longer values are cut). */
 #define EVENT_TEXT_MAX 1000
 
@@ -79,6 +83,7 @@ struct state_event {
 	int         attempt;      /* delivery attempt, 1 = first */
 	long long   delay;        /* seconds since the message arrived */
 	long long   size;         /* the message's octets */
+	const char *node;         /* the ferryd node that recorded it (node_name); read back only */
 };
 
 /* Record n events in one transaction. 0 or -1. */

@@ -68,6 +68,11 @@ void state_close(struct state *st);
  * -1 with the reason in err (ferryd runs it once, after dropping root). */
 int state_check(const struct state *st, char *err, size_t errlen);
 const char *state_path(const struct state *st);
+/* Where ferryctl puts tenants' DKIM keys (dkim_key_dir); NULL, the
+ * default: dkim/ beside a SQLite database. PostgreSQL keeps only the
+ * paths, never a private key: every node reads the same directory. */
+void state_key_dir_set(struct state *st, const char *dir);
+const char *state_key_dir(const struct state *st);
 /* A file path recorded in the database (a DKIM key, absolute, under the
  * database's directory) as this process reaches it: through the path the
  * database was opened by, which ferryd names relative to its spool (the
@@ -144,7 +149,7 @@ int state_bounces_record(struct state *st, time_t now, const struct state_bounce
 int state_tenant_by_bounce_domain(struct state *st, const char *domain, struct state_tenant *t);
 
 /* The connection for this thread, for the files of src/state/ (and tests). */
-struct sqlite3 *state_db(struct state *st);
+struct db *state_db(struct state *st);
 
 /* state_spam.c: a tenant's answer to a message a content filter refused
  * as spam (tenants.spam_action). */

@@ -38,17 +38,17 @@ adm_fail(char *err, size_t errlen, const char *fmt, ...)
 int
 adm_dbfail(struct state *st, char *err, size_t errlen, const char *what)
 {
-	sqlite3 *db = state_db(st);
+	struct db *db = state_db(st);
 
 	return adm_fail(err, errlen, "%s: %s (%s)", what,
-	    db != NULL ? sqlite3_errmsg(db) : "cannot open the database", state_path(st));
+	    db != NULL ? db_errmsg(db) : "cannot open the database", state_path(st));
 }
 
-static sqlite3_stmt *
+static struct db_stmt *
 adm_vprepare(struct state *st, char *err, size_t errlen, const char *sql, const char *types,
     va_list ap)
 {
-	sqlite3_stmt *stmt = state_prepare(st, sql);
+	struct db_stmt *stmt = state_prepare(st, sql);
 	const void *blob;
 	int i = 1;
 
@@ -58,21 +58,21 @@ adm_vprepare(struct state *st, char *err, size_t errlen, const char *sql, const 
 	}
 	for (const char *t = types; *t != '\0'; t++, i++) {
 		if (*t == 't')
-			sqlite3_bind_text(stmt, i, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
+			db_bind_text(stmt, i, va_arg(ap, const char *), -1);
 		else if (*t == 'I')
-			sqlite3_bind_int64(stmt, i, va_arg(ap, long long));
+			db_bind_int64(stmt, i, va_arg(ap, long long));
 		else {
 			blob = va_arg(ap, const void *);
-			sqlite3_bind_blob(stmt, i, blob, (int)va_arg(ap, size_t), SQLITE_TRANSIENT);
+			db_bind_blob(stmt, i, blob, (int)va_arg(ap, size_t));
 		}
 	}
 	return stmt;
 }
 
-sqlite3_stmt *
+struct db_stmt *
 adm_prepare(struct state *st, char *err, size_t errlen, const char *sql, const char *types, ...)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	va_list ap;
 
 	va_start(ap, types);
@@ -84,7 +84,7 @@ adm_prepare(struct state *st, char *err, size_t errlen, const char *sql, const c
 int
 adm_exec(struct state *st, char *err, size_t errlen, const char *sql, const char *types, ...)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	va_list ap;
 	int rc;
 
@@ -93,17 +93,17 @@ adm_exec(struct state *st, char *err, size_t errlen, const char *sql, const char
 	va_end(ap);
 	if (stmt == NULL)
 		return -1;
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
+	rc = db_step(stmt);
+	db_finalize(stmt);
+	if (rc != DB_DONE)
 		return adm_dbfail(st, err, errlen, "database error");
-	return sqlite3_changes(state_db(st));
+	return db_changes(state_db(st));
 }
 
 int
 adm_begin(struct state *st, char *err, size_t errlen)
 {
-	if (sqlite3_exec(state_db(st), "BEGIN IMMEDIATE;", NULL, NULL, NULL) != SQLITE_OK)
+	if (db_exec(state_db(st), "BEGIN IMMEDIATE;") != DB_OK)
 		return adm_dbfail(st, err, errlen, "cannot start a transaction");
 	return 0;
 }
@@ -111,7 +111,7 @@ adm_begin(struct state *st, char *err, size_t errlen)
 int
 adm_commit(struct state *st, char *err, size_t errlen)
 {
-	if (sqlite3_exec(state_db(st), "COMMIT;", NULL, NULL, NULL) != SQLITE_OK) {
+	if (db_exec(state_db(st), "COMMIT;") != DB_OK) {
 		adm_dbfail(st, err, errlen, "cannot commit");
 		adm_rollback(st);
 		return -1;
@@ -122,25 +122,25 @@ adm_commit(struct state *st, char *err, size_t errlen)
 void
 adm_rollback(struct state *st)
 {
-	sqlite3_exec(state_db(st), "ROLLBACK;", NULL, NULL, NULL);
+	db_exec(state_db(st), "ROLLBACK;");
 }
 
 int
 adm_find_id(struct state *st, char *err, size_t errlen, long long *id, const char *sql,
     const char *a, long long b)
 {
-	sqlite3_stmt *stmt = adm_prepare(st, err, errlen, sql, "tI", a, b);
+	struct db_stmt *stmt = adm_prepare(st, err, errlen, sql, "tI", a, b);
 	int rc;
 
 	if (stmt == NULL)
 		return -1;
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		*id = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	rc = db_step(stmt);
+	if (rc == DB_ROW)
+		*id = db_column_int64(stmt, 0);
+	db_finalize(stmt);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return adm_dbfail(st, err, errlen, "database error");
-	return rc == SQLITE_ROW;
+	return rc == DB_ROW;
 }
 
 int
@@ -250,9 +250,21 @@ adm_tenant_opts(struct state *st, long long self, const char *pool, const char *
 static int
 adm_tenant_id_next(struct state *st, long long *id, char *err, size_t errlen)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc;
 
+	/* PostgreSQL: the identity's sequence gives each id once, to
+	 * whichever node asks (never reused, even after a rollback) */
+	if (db_dialect(state_db(st)) == DB_PG) {
+		if ((stmt = adm_prepare(st, err, errlen,
+		    "SELECT nextval(pg_get_serial_sequence('tenants', 'id'));", "")) == NULL)
+			return -1;
+		rc = db_step(stmt);
+		if (rc == DB_ROW)
+			*id = db_column_int64(stmt, 0);
+		db_finalize(stmt);
+		return rc == DB_ROW ? 0 : adm_dbfail(st, err, errlen, "database error");
+	}
 	if (adm_exec(st, err, errlen, "INSERT OR IGNORE INTO meta(key, value) SELECT 'tenant_id_max',"
 	    " max(coalesce((SELECT max(id) FROM tenants), 0),"
 	    " coalesce((SELECT max(tenant_id) FROM events), 0),"
@@ -263,11 +275,11 @@ adm_tenant_id_next(struct state *st, long long *id, char *err, size_t errlen)
 	    " FROM meta WHERE key = 'tenant_id_max'), 0), coalesce((SELECT max(id) FROM tenants), 0))"
 	    " + 1;", "")) == NULL)
 		return -1;
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		*id = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_ROW ? 0 : adm_dbfail(st, err, errlen, "database error");
+	rc = db_step(stmt);
+	if (rc == DB_ROW)
+		*id = db_column_int64(stmt, 0);
+	db_finalize(stmt);
+	return rc == DB_ROW ? 0 : adm_dbfail(st, err, errlen, "database error");
 }
 
 int
@@ -305,18 +317,18 @@ static const char adm_tenant_cols[] = "SELECT id, name, suspended, pool, bounce_
     " per_minute, per_hour, per_day, rcpts, suspend_reason, created, weight FROM tenants";
 
 static void
-adm_tenant_read(sqlite3_stmt *stmt, struct state_tenant_info *t)
+adm_tenant_read(struct db_stmt *stmt, struct state_tenant_info *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->t.id = sqlite3_column_int64(stmt, 0);
+	t->t.id = db_column_int64(stmt, 0);
 	state_text_copy(t->t.name, sizeof(t->t.name), stmt, 1);
-	t->t.suspended = sqlite3_column_int(stmt, 2) != 0;
+	t->t.suspended = db_column_int(stmt, 2) != 0;
 	state_text_copy(t->t.pool, sizeof(t->t.pool), stmt, 3);
 	state_text_copy(t->t.bounce_domain, sizeof(t->t.bounce_domain), stmt, 4);
 	state_limits_read(&t->t.limits, stmt, 5);
 	state_text_copy(t->suspend_reason, sizeof(t->suspend_reason), stmt, 9);
-	t->created = sqlite3_column_int64(stmt, 10);
-	t->t.weight = sqlite3_column_int64(stmt, 11);
+	t->created = db_column_int64(stmt, 10);
+	t->t.weight = db_column_int64(stmt, 11);
 }
 
 int
@@ -324,19 +336,19 @@ state_tenant_get(struct state *st, const char *name, struct state_tenant_info *t
     char *err, size_t errlen)
 {
 	char sql[256];
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc;
 
 	snprintf(sql, sizeof(sql), "%s WHERE name = ?1;", adm_tenant_cols);
 	if ((stmt = adm_prepare(st, err, errlen, sql, "t", name)) == NULL)
 		return -1;
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
+	rc = db_step(stmt);
+	if (rc == DB_ROW)
 		adm_tenant_read(stmt, t);
-	sqlite3_finalize(stmt);
-	if (rc == SQLITE_DONE)
+	db_finalize(stmt);
+	if (rc == DB_DONE)
 		return adm_fail(err, errlen, "no tenant %s", name);
-	return rc == SQLITE_ROW ? 0 : adm_dbfail(st, err, errlen, "database error");
+	return rc == DB_ROW ? 0 : adm_dbfail(st, err, errlen, "database error");
 }
 
 int
@@ -344,18 +356,18 @@ state_tenant_list(struct state *st, state_tenant_fn fn, void *arg, char *err, si
 {
 	struct state_tenant_info t;
 	char sql[256];
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc;
 
 	snprintf(sql, sizeof(sql), "%s ORDER BY name;", adm_tenant_cols);
 	if ((stmt = adm_prepare(st, err, errlen, sql, "")) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		adm_tenant_read(stmt, &t);
 		fn(arg, &t);
 	}
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? 0 : adm_dbfail(st, err, errlen, "database error");
+	db_finalize(stmt);
+	return rc == DB_DONE ? 0 : adm_dbfail(st, err, errlen, "database error");
 }
 
 int
@@ -490,7 +502,8 @@ state_tenant_del(struct state *st, const char *name, char *err, size_t errlen)
 		return -1;
 	if (adm_tenant_id(st, name, &id, err, errlen) != 0)
 		goto fail;
-	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++)
+	/* PostgreSQL: the identity sequence never goes back, no mark needed */
+	for (size_t i = db_dialect(state_db(st)) == DB_PG ? 2 : 0; i < sizeof(sql) / sizeof(sql[0]); i++)
 		if (adm_exec(st, err, errlen, sql[i], "I", id) < 0)
 			goto fail;
 	return adm_commit(st, err, errlen);
@@ -582,7 +595,7 @@ state_account_list(struct state *st, const char *tenant, state_account_fn fn, vo
     char *err, size_t errlen)
 {
 	struct state_account a;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	long long tid;
 	int rc;
 
@@ -592,16 +605,16 @@ state_account_list(struct state *st, const char *tenant, state_account_fn fn, vo
 	    " created FROM accounts WHERE tenant_id = ?1 ORDER BY name;", "I", tid);
 	if (stmt == NULL)
 		return -1;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		memset(&a, 0, sizeof(a));
-		a.id = sqlite3_column_int64(stmt, 0);
+		a.id = db_column_int64(stmt, 0);
 		state_text_copy(a.name, sizeof(a.name), stmt, 1);
 		state_limits_read(&a.limits, stmt, 2);
-		a.created = sqlite3_column_int64(stmt, 6);
+		a.created = db_column_int64(stmt, 6);
 		fn(arg, &a);
 	}
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? 0 : adm_dbfail(st, err, errlen, "database error");
+	db_finalize(stmt);
+	return rc == DB_DONE ? 0 : adm_dbfail(st, err, errlen, "database error");
 }
 
 int
@@ -696,7 +709,7 @@ state_key_list(struct state *st, const char *tenant, state_key_fn fn, void *arg,
     char *err, size_t errlen)
 {
 	struct state_key_info k;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	long long tid;
 	int rc;
 
@@ -706,17 +719,17 @@ state_key_list(struct state *st, const char *tenant, state_key_fn fn, void *arg,
 	    " WHERE tenant_id = ?1 ORDER BY id;", "I", tid);
 	if (stmt == NULL)
 		return -1;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		memset(&k, 0, sizeof(k));
-		k.id = sqlite3_column_int64(stmt, 0);
+		k.id = db_column_int64(stmt, 0);
 		state_text_copy(k.prefix, sizeof(k.prefix), stmt, 1);
 		state_text_copy(k.label, sizeof(k.label), stmt, 2);
-		k.created = sqlite3_column_int64(stmt, 3);
-		k.revoked = sqlite3_column_int64(stmt, 4);
+		k.created = db_column_int64(stmt, 3);
+		k.revoked = db_column_int64(stmt, 4);
 		fn(arg, &k);
 	}
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? 0 : adm_dbfail(st, err, errlen, "database error");
+	db_finalize(stmt);
+	return rc == DB_DONE ? 0 : adm_dbfail(st, err, errlen, "database error");
 }
 
 /* Revoke tenant's key prefix; its label into label (may be NULL). */
@@ -724,7 +737,7 @@ static int
 adm_key_revoke(struct state *st, const char *tenant, const char *prefix, long long *tid,
     char label[STATE_LABEL_MAX + 1], char *err, size_t errlen)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	long long id = 0;
 	int rc, revoked = 0;
 
@@ -734,16 +747,16 @@ adm_key_revoke(struct state *st, const char *tenant, const char *prefix, long lo
 	    " prefix = ?1 AND tenant_id = ?2;", "tI", prefix, *tid);
 	if (stmt == NULL)
 		return -1;
-	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		id = sqlite3_column_int64(stmt, 0);
+	if ((rc = db_step(stmt)) == DB_ROW) {
+		id = db_column_int64(stmt, 0);
 		if (label != NULL)
 			state_text_copy(label, STATE_LABEL_MAX + 1, stmt, 1);
-		revoked = sqlite3_column_int(stmt, 2);
+		revoked = db_column_int(stmt, 2);
 	}
-	sqlite3_finalize(stmt);
-	if (rc == SQLITE_DONE)
+	db_finalize(stmt);
+	if (rc == DB_DONE)
 		return adm_fail(err, errlen, "tenant %s has no key %s", tenant, prefix);
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return adm_dbfail(st, err, errlen, "database error");
 	if (revoked)
 		return adm_fail(err, errlen, "key %s is already revoked", prefix);

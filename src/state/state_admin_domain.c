@@ -21,15 +21,15 @@ static const char adm_domain_cols[] = "SELECT d.id, t.name, t.id, d.name, d.subd
     " FROM domains d JOIN tenants t ON t.id = d.tenant_id";
 
 static void
-adm_domain_read(sqlite3_stmt *stmt, struct state_domain_info *d)
+adm_domain_read(struct db_stmt *stmt, struct state_domain_info *d)
 {
 	memset(d, 0, sizeof(*d));
-	d->id = sqlite3_column_int64(stmt, 0);
+	d->id = db_column_int64(stmt, 0);
 	state_text_copy(d->tenant, sizeof(d->tenant), stmt, 1);
-	d->tenant_id = sqlite3_column_int64(stmt, 2);
+	d->tenant_id = db_column_int64(stmt, 2);
 	state_text_copy(d->name, sizeof(d->name), stmt, 3);
-	d->subdomains = sqlite3_column_int(stmt, 4) != 0;
-	d->created = sqlite3_column_int64(stmt, 5);
+	d->subdomains = db_column_int(stmt, 4) != 0;
+	d->created = db_column_int64(stmt, 5);
 }
 
 /* 1 found (d filled), 0 none, -1 + err. domain is already normalised. */
@@ -38,19 +38,19 @@ adm_domain_find(struct state *st, const char *domain, struct state_domain_info *
     char *err, size_t errlen)
 {
 	char sql[256];
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc;
 
 	snprintf(sql, sizeof(sql), "%s WHERE d.name = ?1;", adm_domain_cols);
 	if ((stmt = adm_prepare(st, err, errlen, sql, "t", domain)) == NULL)
 		return -1;
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
+	rc = db_step(stmt);
+	if (rc == DB_ROW)
 		adm_domain_read(stmt, d);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	db_finalize(stmt);
+	if (rc != DB_ROW && rc != DB_DONE)
 		return adm_dbfail(st, err, errlen, "database error");
-	return rc == SQLITE_ROW;
+	return rc == DB_ROW;
 }
 
 int
@@ -108,7 +108,7 @@ state_domain_list(struct state *st, const char *tenant, state_domain_fn fn, void
 {
 	struct state_domain_info d;
 	char sql[256];
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	long long tid = 0;
 	int rc;
 
@@ -118,12 +118,12 @@ state_domain_list(struct state *st, const char *tenant, state_domain_fn fn, void
 	    adm_domain_cols);
 	if ((stmt = adm_prepare(st, err, errlen, sql, "I", tid)) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		adm_domain_read(stmt, &d);
 		fn(arg, &d);
 	}
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? 0 : adm_dbfail(st, err, errlen, "database error");
+	db_finalize(stmt);
+	return rc == DB_DONE ? 0 : adm_dbfail(st, err, errlen, "database error");
 }
 
 int
@@ -161,7 +161,7 @@ state_dkim_key_list(struct state *st, const char *domain, state_dkim_info_fn fn,
 {
 	struct state_domain_info d;
 	struct state_dkim_info k;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc;
 
 	if (state_domain_get(st, domain, &d, err, errlen) != 0)
@@ -170,17 +170,17 @@ state_dkim_key_list(struct state *st, const char *domain, state_dkim_info_fn fn,
 	    " dkim_keys WHERE domain_id = ?1 ORDER BY id;", "I", d.id);
 	if (stmt == NULL)
 		return -1;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		memset(&k, 0, sizeof(k));
 		state_text_copy(k.selector, sizeof(k.selector), stmt, 0);
 		state_text_copy(k.algo, sizeof(k.algo), stmt, 1);
 		state_text_copy(k.path, sizeof(k.path), stmt, 2);
-		k.signing = sqlite3_column_int(stmt, 3) != 0;
-		k.created = sqlite3_column_int64(stmt, 4);
+		k.signing = db_column_int(stmt, 3) != 0;
+		k.created = db_column_int64(stmt, 4);
 		fn(arg, &k);
 	}
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? 0 : adm_dbfail(st, err, errlen, "database error");
+	db_finalize(stmt);
+	return rc == DB_DONE ? 0 : adm_dbfail(st, err, errlen, "database error");
 }
 
 int
@@ -188,7 +188,7 @@ state_dkim_key_del(struct state *st, const char *domain, const char *selector,
     char *path, size_t pathsz, char *err, size_t errlen)
 {
 	struct state_domain_info d;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc, signing = 0;
 
 	if (state_domain_get(st, domain, &d, err, errlen) != 0)
@@ -197,14 +197,14 @@ state_dkim_key_del(struct state *st, const char *domain, const char *selector,
 	    " AND selector = ?2;", "It", d.id, selector);
 	if (stmt == NULL)
 		return -1;
-	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	if ((rc = db_step(stmt)) == DB_ROW) {
 		state_text_copy(path, pathsz, stmt, 0);
-		signing = sqlite3_column_int(stmt, 1);
+		signing = db_column_int(stmt, 1);
 	}
-	sqlite3_finalize(stmt);
-	if (rc == SQLITE_DONE)
+	db_finalize(stmt);
+	if (rc == DB_DONE)
 		return adm_fail(err, errlen, "domain %s has no selector %s", d.name, selector);
-	if (rc != SQLITE_ROW)
+	if (rc != DB_ROW)
 		return adm_dbfail(st, err, errlen, "database error");
 	if (signing)
 		return adm_fail(err, errlen, "selector %s of %s still signs: run `domain rotate-key %s`"
@@ -287,7 +287,7 @@ state_connector_list(struct state *st, const char *tenant, state_connector_fn fn
     char *err, size_t errlen)
 {
 	struct state_connector_info c;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	long long tid = 0;
 	int rc;
 
@@ -299,20 +299,20 @@ state_connector_list(struct state *st, const char *tenant, state_connector_fn fn
 	    " ORDER BY t.name, c.name;", "I", tid);
 	if (stmt == NULL)
 		return -1;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		memset(&c, 0, sizeof(c));
-		c.id = sqlite3_column_int64(stmt, 0);
+		c.id = db_column_int64(stmt, 0);
 		state_text_copy(c.tenant, sizeof(c.tenant), stmt, 1);
 		state_text_copy(c.name, sizeof(c.name), stmt, 2);
 		state_text_copy(c.network, sizeof(c.network), stmt, 3);
 		state_text_copy(c.domains, sizeof(c.domains), stmt, 4);
 		state_text_copy(c.pool, sizeof(c.pool), stmt, 5);
 		state_limits_read(&c.limits, stmt, 6);
-		c.created = sqlite3_column_int64(stmt, 10);
+		c.created = db_column_int64(stmt, 10);
 		fn(arg, &c);
 	}
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? 0 : adm_dbfail(st, err, errlen, "database error");
+	db_finalize(stmt);
+	return rc == DB_DONE ? 0 : adm_dbfail(st, err, errlen, "database error");
 }
 
 static int

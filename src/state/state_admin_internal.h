@@ -2,7 +2,7 @@
 #ifndef FERRY_STATE_ADMIN_INTERNAL_H
 #define FERRY_STATE_ADMIN_INTERNAL_H
 
-#include <sqlite3.h>
+#include "db/db.h"
 #include <stddef.h>
 
 #include "state/state.h"
@@ -14,7 +14,7 @@ int adm_dbfail(struct state *st, char *err, size_t errlen, const char *what);
 /* Prepare sql and bind its parameters ?1.. in order from the list, typed
  * by types: 't' const char *, 'I' long long, 'b' const void * then size_t.
  * NULL + err on failure. */
-sqlite3_stmt *adm_prepare(struct state *st, char *err, size_t errlen, const char *sql,
+struct db_stmt *adm_prepare(struct state *st, char *err, size_t errlen, const char *sql,
     const char *types, ...);
 /* Run a statement that returns no rows: the number of rows changed, or -1
  * + err. */

@@ -21,12 +21,15 @@
 #include <unistd.h>
 
 #include "state/state.h"
+#include "db/db.h"
 #include "state/state_internal.h"
 #include "util/xmalloc.h"
 
 struct state {
 	char         *path;
 	char         *dir_real;   /* path's directory, links resolved; NULL if unknown */
+	char         *key_dir;    /* dkim_key_dir, or NULL */
+	char         *key_dir_real;   /* the same, links resolved (as ferryctl records keys) */
 	pthread_key_t tls_key;
 	/* The return-path secret, made with the database and never changed:
 	 * read once at open (read-only afterwards, so any thread may copy it)
@@ -145,7 +148,13 @@ static const char state_schema[] =
     " count INTEGER NOT NULL DEFAULT 0, sample_reply TEXT NOT NULL DEFAULT '',"
     " sample_status TEXT NOT NULL DEFAULT '',"
     " PRIMARY KEY(tenant_id, hour, domain, category)) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS stats_bounces_hour ON stats_bounces(hour);";
+    "CREATE INDEX IF NOT EXISTS stats_bounces_hour ON stats_bounces(hour);"
+    /* The nodes sharing this state (src/cluster/): each writes its row
+     * every few seconds; `ferryctl cluster status` reads them. */
+    "CREATE TABLE IF NOT EXISTS nodes(name TEXT PRIMARY KEY, version TEXT NOT NULL DEFAULT '',"
+    " started INTEGER NOT NULL DEFAULT 0, heartbeat INTEGER NOT NULL DEFAULT 0,"
+    " queue_messages INTEGER NOT NULL DEFAULT 0, queue_recipients INTEGER NOT NULL DEFAULT 0,"
+    " listen TEXT NOT NULL DEFAULT '');";
 
 static sqlite3_vfs state_vfs, *state_vfs_base;
 static pthread_once_t state_vfs_once = PTHREAD_ONCE_INIT;
@@ -166,7 +175,7 @@ state_vfs_full_pathname(sqlite3_vfs *vfs, const char *name, int nout, char *out)
 	if (nout <= 0 || len >= (size_t)nout)
 		return SQLITE_CANTOPEN;
 	memcpy(out, name, len + 1);
-	return SQLITE_OK;
+	return DB_OK;
 }
 
 static void
@@ -184,24 +193,20 @@ state_vfs_register(void)
 static void
 state_conn_free(void *p)
 {
-	sqlite3_stmt *stmt;
-
-	while ((stmt = sqlite3_next_stmt(p, NULL)) != NULL)
-		sqlite3_finalize(stmt);
-	sqlite3_close_v2(p);
+	db_close(p);
 }
 
 static int
-state_err(char *err, size_t errlen, const char *path, const char *what, sqlite3 *db)
+state_err(char *err, size_t errlen, const char *path, const char *what, struct db *db)
 {
 	snprintf(err, errlen, "%s: %s: %s", path, what,
-	    db != NULL ? sqlite3_errmsg(db) : strerror(errno));
+	    db != NULL ? db_errmsg(db) : strerror(errno));
 	return -1;
 }
 
-/* A new connection with the settings every user of the file needs. */
-sqlite3 *
-state_db_connect(const char *path, char *err, size_t errlen)
+/* A new SQLite connection with the settings every user of the file needs. */
+static sqlite3 *
+state_sqlite_connect(const char *path, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
 	int rc;
@@ -212,7 +217,7 @@ state_db_connect(const char *path, char *err, size_t errlen)
 	    state_vfs.zName);
 
 	if (rc != SQLITE_OK) {
-		state_err(err, errlen, path, "cannot open", db);
+		snprintf(err, errlen, "%s: cannot open: %s", path, db != NULL ? sqlite3_errmsg(db) : "no memory");
 		sqlite3_close_v2(db);
 		return NULL;
 	}
@@ -223,9 +228,28 @@ state_db_connect(const char *path, char *err, size_t errlen)
 	sqlite3_busy_timeout(db, 5000);
 	if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 	    " PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK) {
-		state_err(err, errlen, path, "cannot set up", db);
+		snprintf(err, errlen, "%s: cannot set up: %s", path, sqlite3_errmsg(db));
 		sqlite3_close_v2(db);
 		return NULL;
+	}
+	return db;
+}
+
+/* A new connection: PostgreSQL for a postgresql:// location (the server
+ * keeps its own settings), else the SQLite file. */
+struct db *
+state_db_connect(const char *path, char *err, size_t errlen)
+{
+	sqlite3 *h;
+	struct db *db;
+
+	if (db_is_pg_uri(path))
+		return db_pg_connect(path, err, errlen);
+	if ((h = state_sqlite_connect(path, err, errlen)) == NULL)
+		return NULL;
+	if ((db = db_sqlite_wrap(h)) == NULL) {
+		sqlite3_close_v2(h);
+		snprintf(err, errlen, "%s: no memory", path);
 	}
 	return db;
 }
@@ -304,6 +328,8 @@ static const char *const state_event_columns[][2] = {
 	{ "attempt", "attempt INTEGER NOT NULL DEFAULT 0" },
 	{ "delay", "delay INTEGER NOT NULL DEFAULT 0" },
 	{ "size", "size INTEGER NOT NULL DEFAULT 0" },
+	/* issue 12: which node of a cluster wrote it */
+	{ "node", "node TEXT NOT NULL DEFAULT ''" },
 };
 
 static const char state_events_indexes[] =
@@ -311,25 +337,26 @@ static const char state_events_indexes[] =
     "CREATE INDEX IF NOT EXISTS events_message ON events(queue_id) WHERE queue_id != '';"
     "CREATE INDEX IF NOT EXISTS events_time ON events(time);"
     /* the API's searches */
-    "CREATE INDEX IF NOT EXISTS events_rcpt ON events(rcpt COLLATE NOCASE) WHERE rcpt != '';"
+    /* lower(): the same text runs on PostgreSQL (no NOCASE there) */
+    "DROP INDEX IF EXISTS events_rcpt;"
+    "CREATE INDEX IF NOT EXISTS events_rcpt_lower ON events(lower(rcpt)) WHERE rcpt != '';"
     "CREATE INDEX IF NOT EXISTS events_msgid ON events(message_id) WHERE message_id != '';";
 
 /* A database made before events had AUTOINCREMENT: the table rebuilt with
  * it (same columns, same rows and ids; the sequence starts at the highest
  * id). Within the schema transaction. 0 or -1. */
 static int
-state_events_autoincrement(sqlite3 *db)
+state_events_autoincrement(struct db *db)
 {
-	sqlite3_stmt *stmt = NULL;
+	struct db_stmt *stmt = NULL;
 	char *create = NULL, *at;
 	int rc = -1;
 
-	if (sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events';",
-	    -1, &stmt, NULL) != SQLITE_OK)
+	if (db_prepare(db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events';", &stmt) != DB_OK)
 		return -1;
-	if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0) != NULL)
-		create = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(stmt, 0));
-	sqlite3_finalize(stmt);
+	if (db_step(stmt) == DB_ROW && db_column_text(stmt, 0) != NULL)
+		create = sqlite3_mprintf("%s", (const char *)db_column_text(stmt, 0));
+	db_finalize(stmt);
 	if (create == NULL)
 		return -1;
 	if (strstr(create, "AUTOINCREMENT") != NULL) {
@@ -351,7 +378,7 @@ state_events_autoincrement(sqlite3 *db)
 		    "  WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'events');"
 		    " UPDATE sqlite_sequence SET seq = max(seq, (SELECT coalesce(max(cursor), 0) FROM webhooks))"
 		    "  WHERE name = 'events';", fixed);
-		rc = sql != NULL && sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+		rc = sql != NULL && db_exec(db, sql) == DB_OK ? 0 : -1;
 		sqlite3_free(sql);
 		sqlite3_free(fixed);
 	}
@@ -361,26 +388,26 @@ state_events_autoincrement(sqlite3 *db)
 
 /* Add each of n columns of table that is missing. */
 static int
-state_columns_add(sqlite3 *db, const char *table, const char *const cols[][2], size_t n)
+state_columns_add(struct db *db, const char *table, const char *const cols[][2], size_t n)
 {
-	sqlite3_stmt *probe = NULL;
+	struct db_stmt *probe = NULL;
 	char sql[256];
 
 	for (size_t i = 0; i < n; i++) {
 		snprintf(sql, sizeof(sql), "SELECT %s FROM %s LIMIT 0;", cols[i][0], table);
-		if (sqlite3_prepare_v2(db, sql, -1, &probe, NULL) == SQLITE_OK) {
-			sqlite3_finalize(probe);
+		if (db_prepare(db, sql, &probe) == DB_OK) {
+			db_finalize(probe);
 			continue;
 		}
 		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s;", table, cols[i][1]);
-		if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		if (db_exec(db, sql) != DB_OK)
 			return -1;
 	}
 	return 0;
 }
 
 static int
-state_schema_upgrade(sqlite3 *db)
+state_schema_upgrade(struct db *db)
 {
 	if (state_columns_add(db, "tenants", state_tenant_columns,
 	    sizeof(state_tenant_columns) / sizeof(state_tenant_columns[0])) != 0)
@@ -391,34 +418,39 @@ state_schema_upgrade(sqlite3 *db)
 	if (state_events_autoincrement(db) != 0)
 		return -1;
 	/* after the columns exist (and after a rebuild, which drops them) */
-	return sqlite3_exec(db, state_events_indexes, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	return db_exec(db, state_events_indexes) == DB_OK ? 0 : -1;
 }
 
+/* SQLite: the schema made or brought up to date in place (the embedded
+ * default needs no migrate step). PostgreSQL: the versioned migrations,
+ * under an advisory lock, so the first node up (or `ferryctl db migrate`)
+ * applies them and the others wait. Then the installation's secret. */
 static int
-state_schema_create(sqlite3 *db, const char *path, char *err, size_t errlen)
+state_schema_create(struct db *db, const char *path, char *err, size_t errlen)
 {
 	unsigned char secret[32];
-	sqlite3_stmt *stmt = NULL;
-	int rc;
+	struct db_stmt *stmt = NULL;
+	int rc, from, to;
 
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(db, state_schema, NULL, NULL, NULL) != SQLITE_OK ||
-	    state_schema_upgrade(db) != 0)
+	if (db_dialect(db) == DB_PG) {
+		if (db_pg_migrate(db, &from, &to, err, errlen) != 0)
+			return -1;
+	} else if (db_exec(db, "BEGIN IMMEDIATE;") != DB_OK || db_exec(db, state_schema) != DB_OK ||
+	    state_schema_upgrade(db) != 0 || db_exec(db, "COMMIT;") != DB_OK)
 		goto fail;
 	randombytes_buf(secret, sizeof(secret));
-	if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO meta(key, value) VALUES"
-	    " ('schema', 1), ('verp_secret', ?1);", -1, &stmt, NULL) != SQLITE_OK)
+	if (db_prepare(db, "INSERT OR IGNORE INTO meta(key, value) VALUES ('verp_secret', ?1);", &stmt) != DB_OK)
 		goto fail;
-	sqlite3_bind_blob(stmt, 1, secret, sizeof(secret), SQLITE_TRANSIENT);
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
+	db_bind_blob(stmt, 1, secret, sizeof(secret));
+	rc = db_step(stmt);
+	db_finalize(stmt);
 	sodium_memzero(secret, sizeof(secret));
-	if (rc != SQLITE_DONE || sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK)
+	if (rc != DB_DONE)
 		goto fail;
 	return 0;
 fail:
 	state_err(err, errlen, path, "cannot create the schema", db);
-	sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
+	db_exec(db, "ROLLBACK;");
 	return -1;
 }
 
@@ -441,7 +473,15 @@ void
 state_file_path(const struct state *st, const char *stored, char *out, size_t outlen)
 {
 	size_t n = st->dir_real != NULL ? strlen(st->dir_real) : 0;
+	size_t k = st->key_dir_real != NULL ? strlen(st->key_dir_real) : 0;
 	const char *slash = strrchr(st->path, '/');
+
+	/* a key under dkim_key_dir: reached through the name this process
+	 * was given for it (ferryd's is relative to its spool) */
+	if (k > 1 && strncmp(stored, st->key_dir_real, k) == 0 && stored[k] == '/') {
+		snprintf(out, outlen, "%s%s", st->key_dir, stored + k);
+		return;
+	}
 
 	if (n > 1 && strncmp(stored, st->dir_real, n) == 0 && stored[n] == '/')
 		snprintf(out, outlen, "%.*s%s", slash == NULL ? 0 : (int)(slash - st->path + 1),
@@ -454,26 +494,26 @@ struct state *
 state_open(const char *path, char *err, size_t errlen)
 {
 	struct state *st;
-	sqlite3 *db;
+	struct db *db;
 
 	if (sodium_init() < 0) {
 		snprintf(err, errlen, "libsodium: cannot initialise");
 		return NULL;
 	}
-	if (state_file_check(path, err, errlen) != 0)
+	if (!db_is_pg_uri(path) && state_file_check(path, err, errlen) != 0)
 		return NULL;
 	db = state_db_connect(path, err, errlen);
 	if (db == NULL)
 		return NULL;
 	if (state_schema_create(db, path, err, errlen) != 0) {
-		sqlite3_close_v2(db);
+		db_close(db);
 		return NULL;
 	}
 	st = xcalloc(1, sizeof(*st));
 	st->path = xstrdup(path);
-	st->dir_real = state_dir_real(path);
+	st->dir_real = db_is_pg_uri(path) ? NULL : state_dir_real(path);
 	if (pthread_key_create(&st->tls_key, state_conn_free) != 0) {
-		sqlite3_close_v2(db);
+		db_close(db);
 		free(st->path);
 		free(st->dir_real);
 		free(st);
@@ -488,7 +528,7 @@ state_open(const char *path, char *err, size_t errlen)
 void
 state_close(struct state *st)
 {
-	sqlite3 *db;
+	struct db *db;
 
 	if (st == NULL)
 		return;
@@ -502,26 +542,28 @@ state_close(struct state *st)
 	sodium_memzero(st->verp, sizeof(st->verp));
 	free(st->path);
 	free(st->dir_real);
+	free(st->key_dir);
+	free(st->key_dir_real);
 	free(st);
 }
 
 int
 state_check(const struct state *st, char *err, size_t errlen)
 {
-	sqlite3 *db = state_db_connect(st->path, err, errlen);
-	sqlite3_stmt *stmt = NULL;
+	struct db *db = state_db_connect(st->path, err, errlen);
+	struct db_stmt *stmt = NULL;
 	int rc;
 
 	if (db == NULL)
 		return -1;
-	rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM meta;", -1, &stmt, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW)
+	rc = db_prepare(db, "SELECT count(*) FROM meta;", &stmt);
+	if (rc == DB_OK)
+		rc = db_step(stmt);
+	if (rc != DB_ROW)
 		state_err(err, errlen, st->path, "cannot read", db);
-	sqlite3_finalize(stmt);
-	sqlite3_close_v2(db);
-	return rc == SQLITE_ROW ? 0 : -1;
+	db_finalize(stmt);
+	db_close(db);
+	return rc == DB_ROW ? 0 : -1;
 }
 
 const char *
@@ -530,11 +572,28 @@ state_path(const struct state *st)
 	return st->path;
 }
 
-sqlite3 *
+void
+state_key_dir_set(struct state *st, const char *dir)
+{
+	char real[PATH_MAX];
+
+	free(st->key_dir);
+	free(st->key_dir_real);
+	st->key_dir = dir != NULL ? xstrdup(dir) : NULL;
+	st->key_dir_real = dir != NULL && realpath(dir, real) != NULL ? xstrdup(real) : NULL;
+}
+
+const char *
+state_key_dir(const struct state *st)
+{
+	return st->key_dir;
+}
+
+struct db *
 state_db(struct state *st)
 {
 	char err[512];
-	sqlite3 *db = pthread_getspecific(st->tls_key);
+	struct db *db = pthread_getspecific(st->tls_key);
 
 	if (db != NULL)
 		return db;
@@ -544,53 +603,36 @@ state_db(struct state *st)
 	return db;
 }
 
-sqlite3_stmt *
+struct db_stmt *
 state_prepare(struct state *st, const char *sql)
 {
-	sqlite3 *db = state_db(st);
-	sqlite3_stmt *stmt = NULL;
-
-	if (db == NULL)
-		return NULL;
 	/* The same dozen statements run for every message: each stays
 	 * prepared on its thread's connection once made, and is found again by
-	 * its text (a connection holds few statements; preparing the joins
-	 * cost more than the queries). A statement given back with
-	 * state_stmt_done is reset and unbound, so never busy here. */
-	while ((stmt = sqlite3_next_stmt(db, stmt)) != NULL) {
-		const char *text = sqlite3_sql(stmt);
-		if (text != NULL && !sqlite3_stmt_busy(stmt) && strcmp(text, sql) == 0)
-			return stmt;
-	}
-	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK)
-		return NULL;
-	return stmt;
+	 * its text (preparing the joins cost more than the queries). */
+	return db_cached(state_db(st), sql);
 }
 
 void
-state_stmt_done(sqlite3_stmt *stmt)
+state_stmt_done(struct db_stmt *stmt)
 {
-	if (stmt == NULL)
-		return;
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
+	db_stmt_done(stmt);
 }
 
 void
-state_text_copy(char *dst, size_t size, sqlite3_stmt *stmt, int col)
+state_text_copy(char *dst, size_t size, struct db_stmt *stmt, int col)
 {
-	const unsigned char *t = sqlite3_column_text(stmt, col);
+	const unsigned char *t = db_column_text(stmt, col);
 
 	snprintf(dst, size, "%s", t != NULL ? (const char *)t : "");
 }
 
 void
-state_limits_read(struct state_limits *l, sqlite3_stmt *stmt, int col)
+state_limits_read(struct state_limits *l, struct db_stmt *stmt, int col)
 {
-	l->per_minute = sqlite3_column_int64(stmt, col);
-	l->per_hour = sqlite3_column_int64(stmt, col + 1);
-	l->per_day = sqlite3_column_int64(stmt, col + 2);
-	l->rcpts = sqlite3_column_int64(stmt, col + 3);
+	l->per_minute = db_column_int64(stmt, col);
+	l->per_hour = db_column_int64(stmt, col + 1);
+	l->per_day = db_column_int64(stmt, col + 2);
+	l->rcpts = db_column_int64(stmt, col + 3);
 }
 
 int
@@ -606,13 +648,13 @@ state_verp_secret(struct state *st, unsigned char out[32])
 static int
 state_verp_secret_read(struct state *st, unsigned char out[32])
 {
-	sqlite3_stmt *stmt = state_prepare(st, "SELECT value FROM meta WHERE key = 'verp_secret';");
+	struct db_stmt *stmt = state_prepare(st, "SELECT value FROM meta WHERE key = 'verp_secret';");
 	int rc = -1;
 
 	if (stmt == NULL)
 		return -1;
-	if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == 32) {
-		memcpy(out, sqlite3_column_blob(stmt, 0), 32);
+	if (db_step(stmt) == DB_ROW && db_column_bytes(stmt, 0) == 32) {
+		memcpy(out, db_column_blob(stmt, 0), 32);
 		rc = 0;
 	}
 	state_stmt_done(stmt);
@@ -623,42 +665,42 @@ static int
 state_bounces_insert(struct state *st, time_t now, const struct state_bounce *b, size_t n,
     const char *sender, size_t sender_len, const char *client)
 {
-	sqlite3_stmt *stmt = state_prepare(st, "INSERT INTO bounces(time, tenant_id, queue_id,"
+	struct db_stmt *stmt = state_prepare(st, "INSERT INTO bounces(time, tenant_id, queue_id,"
 	    " rcpt_index, rcpt, sender, client) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7);");
-	int rc = SQLITE_DONE;
+	int rc = DB_DONE;
 
 	if (stmt == NULL)
 		return -1;
-	for (size_t i = 0; i < n && rc == SQLITE_DONE; i++) {
-		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)now);
-		sqlite3_bind_int64(stmt, 2, b[i].tenant_id);
-		sqlite3_bind_text(stmt, 3, b[i].queue_id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(stmt, 4, b[i].rcpt_index);
-		sqlite3_bind_text(stmt, 5, b[i].rcpt, (int)b[i].rcpt_len, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 6, sender, (int)sender_len, SQLITE_STATIC);
-		sqlite3_bind_text(stmt, 7, client, -1, SQLITE_STATIC);
-		rc = sqlite3_step(stmt);
+	for (size_t i = 0; i < n && rc == DB_DONE; i++) {
+		db_bind_int64(stmt, 1, (long long)now);
+		db_bind_int64(stmt, 2, b[i].tenant_id);
+		db_bind_text(stmt, 3, b[i].queue_id, -1);
+		db_bind_int64(stmt, 4, b[i].rcpt_index);
+		db_bind_text(stmt, 5, b[i].rcpt, (int)b[i].rcpt_len);
+		db_bind_text(stmt, 6, sender, (int)sender_len);
+		db_bind_text(stmt, 7, client, -1);
+		rc = db_step(stmt);
 		state_stmt_done(stmt);
 	}
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_DONE ? 0 : -1;
 }
 
 int
 state_bounces_record(struct state *st, time_t now, const struct state_bounce *b, size_t n,
     const char *sender, size_t sender_len, const char *client)
 {
-	sqlite3 *db = state_db(st);
+	struct db *db = state_db(st);
 	int rc = -1;
 
-	if (db == NULL || sqlite3_exec(db, "PRAGMA synchronous=FULL;", NULL, NULL, NULL) != SQLITE_OK)
+	if (db == NULL || db_exec(db, "PRAGMA synchronous=FULL;") != DB_OK)
 		return -1;
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) == SQLITE_OK) {
+	if (db_exec(db, "BEGIN IMMEDIATE;") == DB_OK) {
 		if (state_bounces_insert(st, now, b, n, sender, sender_len, client) == 0 &&
-		    sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL) == SQLITE_OK)
+		    db_exec(db, "COMMIT;") == DB_OK)
 			rc = 0;
 		else
-			sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
+			db_exec(db, "ROLLBACK;");
 	}
-	sqlite3_exec(db, "PRAGMA synchronous=NORMAL;", NULL, NULL, NULL);
+	db_exec(db, "PRAGMA synchronous=NORMAL;");
 	return rc;
 }

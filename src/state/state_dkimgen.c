@@ -61,22 +61,38 @@ dkg_mkdir(const char *path, const struct dkg_place *p, char *err, size_t errlen)
 	return 0;
 }
 
+/* The last name of the key directory ("dkim" beside a SQLite file). */
+static const char *
+dkg_leaf(const char *key_dir)
+{
+	const char *slash;
+
+	if (key_dir == NULL)
+		return "dkim";
+	slash = strrchr(key_dir, '/');
+	return slash != NULL ? slash + 1 : key_dir;
+}
+
 /* Find (and with create, make) the key directory of domain. */
 static int
 dkg_place(struct state *st, const char *domain, bool create, struct dkg_place *p,
     char *err, size_t errlen)
 {
 	char dbpath[PATH_MAX], real[PATH_MAX], top[PATH_MAX];
+	const char *kd = state_key_dir(st);
 	struct stat sb;
 
-	if (stat(state_path(st), &sb) != 0)
-		return adm_fail(err, errlen, "%s: %s", state_path(st), strerror(errno));
+	/* the keys belong to whoever owns the state file, or the key
+	 * directory's parent (the spool: the run user) */
+	snprintf(dbpath, sizeof(dbpath), "%s", kd != NULL ? kd : state_path(st));
+	if (stat(dirname(dbpath), &sb) != 0 || (kd == NULL && stat(state_path(st), &sb) != 0))
+		return adm_fail(err, errlen, "%s: %s", kd != NULL ? kd : state_path(st), strerror(errno));
 	p->uid = sb.st_uid;
 	p->gid = sb.st_gid;
-	snprintf(dbpath, sizeof(dbpath), "%s", state_path(st));
+	snprintf(dbpath, sizeof(dbpath), "%s", kd != NULL ? kd : state_path(st));
 	if (realpath(dirname(dbpath), real) == NULL)
-		return adm_fail(err, errlen, "%s: %s", state_path(st), strerror(errno));
-	if ((size_t)snprintf(top, sizeof(top), "%s/dkim", real) >= sizeof(top) ||
+		return adm_fail(err, errlen, "%s: %s", dbpath, strerror(errno));
+	if ((size_t)snprintf(top, sizeof(top), "%s/%s", real, dkg_leaf(kd)) >= sizeof(top) ||
 	    (size_t)snprintf(p->dir, sizeof(p->dir), "%s/%s", top, domain) >= sizeof(p->dir))
 		return adm_fail(err, errlen, "%s: key directory path too long", real);
 	if (!create)

@@ -23,11 +23,11 @@
 
 /* Columns 0..8 as selected by IDENT_TENANT_COLS. */
 static void
-ident_tenant_read(struct state_ident *id, sqlite3_stmt *stmt)
+ident_tenant_read(struct state_ident *id, struct db_stmt *stmt)
 {
-	id->tenant_id = sqlite3_column_int64(stmt, 0);
+	id->tenant_id = db_column_int64(stmt, 0);
 	state_text_copy(id->tenant, sizeof(id->tenant), stmt, 1);
-	id->suspended = sqlite3_column_int(stmt, 2) != 0;
+	id->suspended = db_column_int(stmt, 2) != 0;
 	state_text_copy(id->suspend_reason, sizeof(id->suspend_reason), stmt, 3);
 	state_text_copy(id->pool, sizeof(id->pool), stmt, 4);
 	state_limits_read(&id->tenant_limits, stmt, 5);
@@ -67,7 +67,7 @@ ident_auth_key(struct state *st, const char *user, const char *pass, size_t pass
 {
 	char prefix[STATE_KEY_PREFIX_LEN + 1];
 	unsigned char h[32];
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	char sql[512];
 	int rc, ok = 0;
 
@@ -77,11 +77,11 @@ ident_auth_key(struct state *st, const char *user, const char *pass, size_t pass
 	    " ON t.id = k.tenant_id WHERE k.prefix = ?1 AND k.revoked = 0;", IDENT_TENANT_COLS);
 	if ((stmt = state_prepare(st, sql)) == NULL)
 		return -1;
-	sqlite3_bind_text(stmt, 1, prefix, -1, SQLITE_STATIC);
+	db_bind_text(stmt, 1, prefix, -1);
 	state_key_hash(pass, passlen, h);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW && sqlite3_column_bytes(stmt, 10) == 32 &&
-	    sodium_memcmp(h, sqlite3_column_blob(stmt, 10), 32) == 0) {
+	rc = db_step(stmt);
+	if (rc == DB_ROW && db_column_bytes(stmt, 10) == 32 &&
+	    sodium_memcmp(h, db_column_blob(stmt, 10), 32) == 0) {
 		memset(id, 0, sizeof(*id));
 		ident_tenant_read(id, stmt);
 		/* The key names its tenant; the user name must agree, or be the
@@ -89,11 +89,11 @@ ident_auth_key(struct state *st, const char *user, const char *pass, size_t pass
 		 * profile is refused instead of sending as someone else. */
 		if (strcmp(user, "apikey") == 0 || strcmp(user, id->tenant) == 0) {
 			id->kind = STATE_IDENT_KEY;
-			id->subject_id = sqlite3_column_int64(stmt, 9);
+			id->subject_id = db_column_int64(stmt, 9);
 			snprintf(id->subject, sizeof(id->subject), "%s", prefix);
 			ok = 1;
 		}
-	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	} else if (rc != DB_ROW && rc != DB_DONE)
 		ok = -1;
 	state_stmt_done(stmt);
 	sodium_memzero(h, sizeof(h));
@@ -105,7 +105,7 @@ ident_auth_account(struct state *st, const char *user, const char *pass, size_t 
     struct state_ident *id)
 {
 	char hash[PWHASH_STR_MAX] = "";
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	char sql[512];
 	bool found = false;
 	int rc;
@@ -115,20 +115,20 @@ ident_auth_account(struct state *st, const char *user, const char *pass, size_t 
 	    " WHERE a.name = ?1;", IDENT_TENANT_COLS);
 	if ((stmt = state_prepare(st, sql)) == NULL)
 		return -1;
-	sqlite3_bind_text(stmt, 1, user, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
+	db_bind_text(stmt, 1, user, -1);
+	rc = db_step(stmt);
+	if (rc == DB_ROW) {
 		memset(id, 0, sizeof(*id));
 		ident_tenant_read(id, stmt);
 		id->kind = STATE_IDENT_ACCOUNT;
-		id->subject_id = sqlite3_column_int64(stmt, 9);
+		id->subject_id = db_column_int64(stmt, 9);
 		snprintf(id->subject, sizeof(id->subject), "%s", user);
 		state_text_copy(hash, sizeof(hash), stmt, 10);
 		state_limits_read(&id->subject_limits, stmt, 11);
 		found = true;
 	}
 	state_stmt_done(stmt);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return -1;
 	rc = pwhash_verify(found ? hash : NULL, pass, passlen);
 	sodium_memzero(hash, sizeof(hash));
@@ -169,7 +169,7 @@ int
 state_connector_match(struct state *st, const struct sockaddr *sa, struct state_ident *id)
 {
 	struct netaddr_net net;
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	char sql[512], text[64];
 	int rc, best = -1;
 
@@ -178,7 +178,7 @@ state_connector_match(struct state *st, const struct sockaddr *sa, struct state_
 	    " ON t.id = c.tenant_id;", IDENT_TENANT_COLS);
 	if ((stmt = state_prepare(st, sql)) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		state_text_copy(text, sizeof(text), stmt, 11);
 		if (netaddr_net_parse(text, &net) != 0 || !netaddr_net_match(&net, sa) ||
 		    ident_net_prefix(&net) <= best)
@@ -187,7 +187,7 @@ state_connector_match(struct state *st, const struct sockaddr *sa, struct state_
 		memset(id, 0, sizeof(*id));
 		ident_tenant_read(id, stmt);
 		id->kind = STATE_IDENT_CONNECTOR;
-		id->subject_id = sqlite3_column_int64(stmt, 9);
+		id->subject_id = db_column_int64(stmt, 9);
 		state_text_copy(id->subject, sizeof(id->subject), stmt, 10);
 		state_text_copy(text, sizeof(text), stmt, 12);
 		if (text[0] != '\0')
@@ -195,7 +195,7 @@ state_connector_match(struct state *st, const struct sockaddr *sa, struct state_
 		state_limits_read(&id->subject_limits, stmt, 13);
 	}
 	state_stmt_done(stmt);
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return -1;
 	return best >= 0;
 }
@@ -215,7 +215,7 @@ state_ident_refresh(struct state *st, struct state_ident *id)
 		    " s.pool FROM connectors s", ""),
 	};
 #undef IDENT_REFRESH
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	char pool[STATE_NAME_MAX + 1];
 	int rc;
 
@@ -223,10 +223,10 @@ state_ident_refresh(struct state *st, struct state_ident *id)
 		return 1;
 	if ((stmt = state_prepare(st, refresh_sql[id->kind])) == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, id->subject_id);
-	sqlite3_bind_int64(stmt, 2, id->tenant_id);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
+	db_bind_int64(stmt, 1, id->subject_id);
+	db_bind_int64(stmt, 2, id->tenant_id);
+	rc = db_step(stmt);
+	if (rc == DB_ROW) {
 		ident_tenant_read(id, stmt);
 		state_limits_read(&id->subject_limits, stmt, 9);
 		state_text_copy(pool, sizeof(pool), stmt, 13);
@@ -234,22 +234,22 @@ state_ident_refresh(struct state *st, struct state_ident *id)
 			snprintf(id->pool, sizeof(id->pool), "%s", pool);
 	}
 	state_stmt_done(stmt);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? 0 : -1;
+	if (rc != DB_ROW)
+		return rc == DB_DONE ? 0 : -1;
 	return 1;
 }
 
 int
 state_ident_tenant(struct state *st, long long tenant_id, struct state_ident *id)
 {
-	sqlite3_stmt *stmt = state_prepare(st, "SELECT " IDENT_TENANT_COLS " FROM tenants t WHERE t.id = ?1;");
+	struct db_stmt *stmt = state_prepare(st, "SELECT " IDENT_TENANT_COLS " FROM tenants t WHERE t.id = ?1;");
 	int rc;
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, tenant_id);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
+	db_bind_int64(stmt, 1, tenant_id);
+	rc = db_step(stmt);
+	if (rc == DB_ROW) {
 		memset(id, 0, sizeof(*id));
 		ident_tenant_read(id, stmt);
 		/* a key's rights (its tenant's domains), with no subject of its own */
@@ -257,8 +257,8 @@ state_ident_tenant(struct state *st, long long tenant_id, struct state_ident *id
 		snprintf(id->subject, sizeof(id->subject), "api");
 	}
 	state_stmt_done(stmt);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? 0 : -1;
+	if (rc != DB_ROW)
+		return rc == DB_DONE ? 0 : -1;
 	return 1;
 }
 
@@ -291,12 +291,12 @@ ident_connector_lists(const char *list, const char *domain)
 static int
 ident_domain_cover(struct state *st, long long tenant_id, const char *domain, char *out, size_t outsz)
 {
-	sqlite3_stmt *stmt = state_prepare(st, "SELECT name, tenant_id, subdomains FROM domains"
+	struct db_stmt *stmt = state_prepare(st, "SELECT name, tenant_id, subdomains FROM domains"
 	    " WHERE name = ?1;");
 	char lower[STATE_DOMAIN_MAX + 1];
 	const char *d = lower;
 	size_t n = strlen(domain);
-	int rc = SQLITE_DONE, level = 0;
+	int rc = DB_DONE, level = 0;
 
 	if (stmt == NULL)
 		return -1;
@@ -307,36 +307,36 @@ ident_domain_cover(struct state *st, long long tenant_id, const char *domain, ch
 	for (size_t i = 0; i <= n; i++)
 		lower[i] = (domain[i] >= 'A' && domain[i] <= 'Z') ? (char)(domain[i] - 'A' + 'a') : domain[i];
 	while (d != NULL && *d != '\0') {
-		sqlite3_reset(stmt);
-		sqlite3_bind_text(stmt, 1, d, -1, SQLITE_STATIC);
-		rc = sqlite3_step(stmt);
-		if (rc == SQLITE_ROW && sqlite3_column_int64(stmt, 1) != tenant_id) {
-			rc = SQLITE_DONE;   /* another tenant's: neither it nor above */
+		db_reset(stmt);
+		db_bind_text(stmt, 1, d, -1);
+		rc = db_step(stmt);
+		if (rc == DB_ROW && db_column_int64(stmt, 1) != tenant_id) {
+			rc = DB_DONE;   /* another tenant's: neither it nor above */
 			break;
 		}
-		if (rc == SQLITE_ROW && (level == 0 || sqlite3_column_int(stmt, 2) != 0))
+		if (rc == DB_ROW && (level == 0 || db_column_int(stmt, 2) != 0))
 			break;
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		if (rc != DB_ROW && rc != DB_DONE)
 			break;
-		rc = SQLITE_DONE;
+		rc = DB_DONE;
 		d = strchr(d, '.');
 		if (d != NULL)
 			d++;
 		level++;
 	}
-	if (rc == SQLITE_ROW)
+	if (rc == DB_ROW)
 		state_text_copy(out, outsz, stmt, 0);
 	state_stmt_done(stmt);
-	if (rc == SQLITE_ROW)
+	if (rc == DB_ROW)
 		return 1;
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_DONE ? 0 : -1;
 }
 
 int
 state_sender_allowed(struct state *st, const struct state_ident *id, const char *domain)
 {
 	char owner[STATE_DOMAIN_MAX + 1], list[1024] = "";
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc;
 
 	if (id->kind == STATE_IDENT_NONE)
@@ -346,13 +346,13 @@ state_sender_allowed(struct state *st, const struct state_ident *id, const char 
 		return rc;
 	if ((stmt = state_prepare(st, "SELECT domains FROM connectors WHERE id = ?1;")) == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, id->subject_id);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
+	db_bind_int64(stmt, 1, id->subject_id);
+	rc = db_step(stmt);
+	if (rc == DB_ROW)
 		state_text_copy(list, sizeof(list), stmt, 0);
 	state_stmt_done(stmt);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? 0 : -1;
+	if (rc != DB_ROW)
+		return rc == DB_DONE ? 0 : -1;
 	/* A connector's list names tenant domains; a subdomain is covered when
 	 * its owning tenant domain is listed. */
 	return ident_connector_lists(list, domain) || ident_connector_lists(list, owner);
@@ -363,7 +363,7 @@ tenant_lookup(struct state *st, const char *where, long long id, const char *tex
     struct state_tenant *t)
 {
 	char sql[512];
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc;
 
 	snprintf(sql, sizeof(sql), "SELECT id, name, suspended, pool, bounce_domain, per_minute,"
@@ -371,24 +371,24 @@ tenant_lookup(struct state *st, const char *where, long long id, const char *tex
 	if ((stmt = state_prepare(st, sql)) == NULL)
 		return -1;
 	if (text != NULL)
-		sqlite3_bind_text(stmt, 1, text, -1, SQLITE_STATIC);
+		db_bind_text(stmt, 1, text, -1);
 	else
-		sqlite3_bind_int64(stmt, 1, id);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
+		db_bind_int64(stmt, 1, id);
+	rc = db_step(stmt);
+	if (rc == DB_ROW) {
 		memset(t, 0, sizeof(*t));
-		t->id = sqlite3_column_int64(stmt, 0);
+		t->id = db_column_int64(stmt, 0);
 		state_text_copy(t->name, sizeof(t->name), stmt, 1);
-		t->suspended = sqlite3_column_int(stmt, 2) != 0;
+		t->suspended = db_column_int(stmt, 2) != 0;
 		state_text_copy(t->pool, sizeof(t->pool), stmt, 3);
 		state_text_copy(t->bounce_domain, sizeof(t->bounce_domain), stmt, 4);
 		state_limits_read(&t->limits, stmt, 5);
-		t->weight = sqlite3_column_int64(stmt, 9);
+		t->weight = db_column_int64(stmt, 9);
 	}
 	state_stmt_done(stmt);
-	if (rc == SQLITE_ROW)
+	if (rc == DB_ROW)
 		return 1;
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_DONE ? 0 : -1;
 }
 
 int
@@ -414,7 +414,7 @@ state_dkim_keys(struct state *st, long long tenant_id, const char *domain,
     state_dkim_fn fn, void *arg)
 {
 	char owner[STATE_DOMAIN_MAX + 1];
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc, n = 0;
 	char sel[128], algo[32], stored[4096], path[4096];
 
@@ -425,8 +425,8 @@ state_dkim_keys(struct state *st, long long tenant_id, const char *domain,
 	    " ON d.id = k.domain_id WHERE d.name = ?1 AND k.signing = 1 ORDER BY k.id;");
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_text(stmt, 1, owner, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	db_bind_text(stmt, 1, owner, -1);
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		state_text_copy(sel, sizeof(sel), stmt, 0);
 		state_text_copy(algo, sizeof(algo), stmt, 1);
 		state_text_copy(stored, sizeof(stored), stmt, 2);
@@ -435,5 +435,5 @@ state_dkim_keys(struct state *st, long long tenant_id, const char *domain,
 		n++;
 	}
 	state_stmt_done(stmt);
-	return rc == SQLITE_DONE ? n : -1;
+	return rc == DB_DONE ? n : -1;
 }

@@ -2,23 +2,23 @@
 #ifndef FERRY_STATE_INTERNAL_H
 #define FERRY_STATE_INTERNAL_H
 
-#include <sqlite3.h>
+#include "db/db.h"
 #include <stddef.h>
 
 #include "state/state.h"
 
 /* A new connection (WAL, busy timeout, foreign keys). NULL + err. */
-sqlite3 *state_db_connect(const char *path, char *err, size_t errlen);
+struct db *state_db_connect(const char *path, char *err, size_t errlen);
 /* sql prepared on this thread's connection (kept prepared, found again by
  * its text); NULL on error. Give it back with state_stmt_done (or
- * sqlite3_finalize), and finish it before asking for the same sql again. */
-sqlite3_stmt *state_prepare(struct state *st, const char *sql);
+ * db_finalize), and finish it before asking for the same sql again. */
+struct db_stmt *state_prepare(struct state *st, const char *sql);
 /* Reset and unbind a statement of state_prepare for its next use. */
-void state_stmt_done(sqlite3_stmt *stmt);
+void state_stmt_done(struct db_stmt *stmt);
 /* Column col as text into dst (always NUL-terminated; "" for NULL). */
-void state_text_copy(char *dst, size_t size, sqlite3_stmt *stmt, int col);
+void state_text_copy(char *dst, size_t size, struct db_stmt *stmt, int col);
 /* Columns col..col+3: per_minute, per_hour, per_day, rcpts. */
-void state_limits_read(struct state_limits *l, sqlite3_stmt *stmt, int col);
+void state_limits_read(struct state_limits *l, struct db_stmt *stmt, int col);
 
 /* API keys: split "fy_<12 hex>_<43 b64url>" into its prefix (the first
  * STATE_KEY_PREFIX_LEN octets) and check the form. */

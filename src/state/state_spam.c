@@ -32,20 +32,20 @@ state_spam_action_parse(const char *s, enum state_spam_action *a)
 int
 state_tenant_spam_action(struct state *st, long long tenant_id, enum state_spam_action *a)
 {
-	sqlite3_stmt *stmt = state_prepare(st, "SELECT spam_action FROM tenants WHERE id = ?1;");
+	struct db_stmt *stmt = state_prepare(st, "SELECT spam_action FROM tenants WHERE id = ?1;");
 	char text[16] = "";
 	int rc;
 
 	*a = STATE_SPAM_REJECT;
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, tenant_id);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
+	db_bind_int64(stmt, 1, tenant_id);
+	rc = db_step(stmt);
+	if (rc == DB_ROW)
 		state_text_copy(text, sizeof(text), stmt, 0);
 	state_stmt_done(stmt);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? 0 : -1;
+	if (rc != DB_ROW)
+		return rc == DB_DONE ? 0 : -1;
 	(void)state_spam_action_parse(text, a);
 	return 1;
 }
@@ -53,17 +53,17 @@ state_tenant_spam_action(struct state *st, long long tenant_id, enum state_spam_
 int
 state_tenant_spam_action_set(struct state *st, const char *name, enum state_spam_action a)
 {
-	sqlite3_stmt *stmt = state_prepare(st, "UPDATE tenants SET spam_action = ?1 WHERE name = ?2;");
+	struct db_stmt *stmt = state_prepare(st, "UPDATE tenants SET spam_action = ?1 WHERE name = ?2;");
 	int rc, changed;
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_text(stmt, 1, state_spam_action_name(a), -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	changed = sqlite3_changes(sqlite3_db_handle(stmt));
+	db_bind_text(stmt, 1, state_spam_action_name(a), -1);
+	db_bind_text(stmt, 2, name, -1);
+	rc = db_step(stmt);
+	changed = db_changes(db_stmt_db(stmt));
 	state_stmt_done(stmt);
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return -1;
 	return changed > 0 ? 1 : 0;
 }

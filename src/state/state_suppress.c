@@ -94,16 +94,16 @@ suppress_reason_rank(enum suppress_reason r)
 
 /* Columns addr, reason, time, expires, cause from col on. */
 static void
-suppress_row_read(struct suppression *s, sqlite3_stmt *stmt, int col)
+suppress_row_read(struct suppression *s, struct db_stmt *stmt, int col)
 {
-	const unsigned char *reason = sqlite3_column_text(stmt, col + 1);
+	const unsigned char *reason = db_column_text(stmt, col + 1);
 
 	state_text_copy(s->addr, sizeof(s->addr), stmt, col);
 	/* a hand-edited reason that is none of ours reads as manual */
 	if (reason == NULL || suppress_reason_parse((const char *)reason, &s->reason) != 0)
 		s->reason = SUPPRESS_MANUAL;
-	s->time = (time_t)sqlite3_column_int64(stmt, col + 2);
-	s->expires = (time_t)sqlite3_column_int64(stmt, col + 3);
+	s->time = (time_t)db_column_int64(stmt, col + 2);
+	s->expires = (time_t)db_column_int64(stmt, col + 3);
 	state_text_copy(s->cause, sizeof(s->cause), stmt, col + 4);
 }
 
@@ -112,7 +112,7 @@ state_suppression_get(struct state *st, long long tenant_id, const char *addr, s
     time_t now, struct suppression *s)
 {
 	char key[SUPPRESS_ADDR_MAX + 1];
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int rc;
 
 	if (!suppress_addr_norm(addr, len, key))
@@ -121,14 +121,14 @@ state_suppression_get(struct state *st, long long tenant_id, const char *addr, s
 	    " WHERE tenant_id = ?1 AND addr = ?2 AND (expires = 0 OR expires > ?3);");
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, tenant_id);
-	sqlite3_bind_text(stmt, 2, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)now);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW && s != NULL)
+	db_bind_int64(stmt, 1, tenant_id);
+	db_bind_text(stmt, 2, key, -1);
+	db_bind_int64(stmt, 3, (long long)now);
+	rc = db_step(stmt);
+	if (rc == DB_ROW && s != NULL)
 		suppress_row_read(s, stmt, 0);
 	state_stmt_done(stmt);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
 }
 
 /* The upsert of every addition. An operator's (force) replaces anything.
@@ -141,11 +141,11 @@ static int
 suppress_upsert(struct state *st, long long tenant_id, const char *key, const struct suppression *s,
     time_t now, bool force)
 {
-	sqlite3_stmt *stmt = state_prepare(st, "INSERT INTO suppressions(tenant_id, addr, reason,"
+	struct db_stmt *stmt = state_prepare(st, "INSERT INTO suppressions(tenant_id, addr, reason,"
 	    " time, expires, cause) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(tenant_id, addr)"
 	    " DO UPDATE SET reason = excluded.reason, time = excluded.time,"
 	    " expires = excluded.expires, cause = excluded.cause"
-	    " WHERE ?9 OR (suppressions.expires <> 0 AND suppressions.expires <= ?7)"
+	    " WHERE ?9 <> 0 OR (suppressions.expires <> 0 AND suppressions.expires <= ?7)"
 	    " OR (?8 >= CASE suppressions.reason WHEN 'complaint' THEN 4 WHEN 'unsubscribe' THEN 4"
 	    "  WHEN 'hard-bounce' THEN 2 WHEN 'soft-bounce' THEN 1 ELSE 3 END"
 	    "  AND (excluded.expires = 0 OR (excluded.expires > ?7 AND suppressions.expires <> 0"
@@ -154,34 +154,33 @@ suppress_upsert(struct state *st, long long tenant_id, const char *key, const st
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, tenant_id);
-	sqlite3_bind_text(stmt, 2, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 3, suppress_reason_name(s->reason), -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)s->time);
-	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)s->expires);
-	sqlite3_bind_text(stmt, 6, s->cause, (int)strnlen(s->cause, SUPPRESS_CAUSE_MAX), SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 7, (sqlite3_int64)now);
-	sqlite3_bind_int(stmt, 8, suppress_reason_rank(s->reason));
-	sqlite3_bind_int(stmt, 9, force ? 1 : 0);
-	rc = sqlite3_step(stmt);
+	db_bind_int64(stmt, 1, tenant_id);
+	db_bind_text(stmt, 2, key, -1);
+	db_bind_text(stmt, 3, suppress_reason_name(s->reason), -1);
+	db_bind_int64(stmt, 4, (long long)s->time);
+	db_bind_int64(stmt, 5, (long long)s->expires);
+	db_bind_text(stmt, 6, s->cause, (int)strnlen(s->cause, SUPPRESS_CAUSE_MAX));
+	db_bind_int64(stmt, 7, (long long)now);
+	db_bind_int(stmt, 8, suppress_reason_rank(s->reason));
+	db_bind_int(stmt, 9, force ? 1 : 0);
+	rc = db_step(stmt);
 	state_stmt_done(stmt);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_DONE ? 0 : -1;
 }
 
 /* synchronous=FULL for one write: a suppression decided from a bounce must
  * survive a power loss as the bounce's 250 does (state_bounces_record). */
 static int
-suppress_durable(sqlite3 *db, bool on)
+suppress_durable(struct db *db, bool on)
 {
-	return sqlite3_exec(db, on ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;",
-	    NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	return db_exec(db, on ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;") == DB_OK ? 0 : -1;
 }
 
 static int
 suppress_add(struct state *st, long long tenant_id, const struct suppression *s, bool force)
 {
 	char key[SUPPRESS_ADDR_MAX + 1];
-	sqlite3 *db = state_db(st);
+	struct db *db = state_db(st);
 	int rc;
 
 	if (db == NULL || !suppress_addr_norm(s->addr, strnlen(s->addr, sizeof(s->addr)), key))
@@ -211,7 +210,7 @@ static int
 suppress_soft_count(struct state *st, long long tenant_id, const char *key, const char *cause,
     time_t now, int threshold, int window, int expiry)
 {
-	sqlite3_stmt *stmt = state_prepare(st, "SELECT count, first FROM soft_failures"
+	struct db_stmt *stmt = state_prepare(st, "SELECT count, first FROM soft_failures"
 	    " WHERE tenant_id = ?1 AND addr = ?2;");
 	long long count = 1, first = now;
 	struct suppression s = { .reason = SUPPRESS_SOFT_BOUNCE, .time = now };
@@ -220,20 +219,21 @@ suppress_soft_count(struct state *st, long long tenant_id, const char *key, cons
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, tenant_id);
-	sqlite3_bind_text(stmt, 2, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
+	db_bind_int64(stmt, 1, tenant_id);
+	db_bind_text(stmt, 2, key, -1);
+	rc = db_step(stmt);
 	/* a failure past the window starts a new count */
-	if (rc == SQLITE_ROW && now - sqlite3_column_int64(stmt, 1) < window) {
-		count = sqlite3_column_int64(stmt, 0) + 1;
-		first = sqlite3_column_int64(stmt, 1);
+	if (rc == DB_ROW && now - db_column_int64(stmt, 1) < window) {
+		count = db_column_int64(stmt, 0) + 1;
+		first = db_column_int64(stmt, 1);
 	}
 	state_stmt_done(stmt);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != DB_ROW && rc != DB_DONE)
 		return -1;
 	if (count < threshold)
-		return adm_exec(st, err, sizeof(err), "INSERT OR REPLACE INTO soft_failures(tenant_id,"
-		    " addr, count, first, last) VALUES (?1, ?2, ?3, ?4, ?5);", "ItIII", tenant_id, key,
+		return adm_exec(st, err, sizeof(err), "INSERT INTO soft_failures(tenant_id,"
+		    " addr, count, first, last) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(tenant_id, addr)"
+		    " DO UPDATE SET count = excluded.count, first = excluded.first, last = excluded.last;", "ItIII", tenant_id, key,
 		    count, first, (long long)now) < 0 ? -1 : 0;
 	s.expires = expiry > 0 ? now + expiry : 0;
 	snprintf(s.cause, sizeof(s.cause), "%s", cause != NULL ? cause : "");
@@ -249,7 +249,7 @@ state_suppression_soft(struct state *st, long long tenant_id, const char *addr, 
     time_t now, int threshold, int window, int expiry)
 {
 	char key[SUPPRESS_ADDR_MAX + 1];
-	sqlite3 *db = state_db(st);
+	struct db *db = state_db(st);
 	int rc;
 
 	if (db == NULL || !suppress_addr_norm(addr, strlen(addr), key))
@@ -259,13 +259,13 @@ state_suppression_soft(struct state *st, long long tenant_id, const char *addr, 
 		return rc < 0 ? -1 : 0;
 	if (suppress_durable(db, true) != 0)
 		return -1;
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) != SQLITE_OK) {
+	if (db_exec(db, "BEGIN IMMEDIATE;") != DB_OK) {
 		suppress_durable(db, false);
 		return -1;
 	}
 	rc = suppress_soft_count(st, tenant_id, key, cause, now, threshold, window, expiry);
-	if (rc < 0 || sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK) {
-		sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
+	if (rc < 0 || db_exec(db, "COMMIT;") != DB_OK) {
+		db_exec(db, "ROLLBACK;");
 		rc = -1;
 	}
 	suppress_durable(db, false);
@@ -298,12 +298,12 @@ state_suppression_del(struct state *st, long long tenant_id, const char *addr)
 
 /* ?2 the reason's name or NULL for all. */
 static void
-suppress_reason_bind(sqlite3_stmt *stmt, int col, const enum suppress_reason *reason)
+suppress_reason_bind(struct db_stmt *stmt, int col, const enum suppress_reason *reason)
 {
 	if (reason != NULL)
-		sqlite3_bind_text(stmt, col, suppress_reason_name(*reason), -1, SQLITE_STATIC);
+		db_bind_text(stmt, col, suppress_reason_name(*reason), -1);
 	else
-		sqlite3_bind_null(stmt, col);
+		db_bind_null(stmt, col);
 }
 
 const char *
@@ -353,7 +353,7 @@ long long
 state_suppression_page(struct state *st, long long tenant_id, const enum suppress_reason *reason,
     const char *after, long long limit, suppress_each_fn fn, void *arg)
 {
-	sqlite3_stmt *stmt = state_prepare(st, "SELECT addr, reason, time, expires, cause"
+	struct db_stmt *stmt = state_prepare(st, "SELECT addr, reason, time, expires, cause"
 	    " FROM suppressions WHERE tenant_id = ?1 AND (?2 IS NULL OR reason = ?2)"
 	    " AND (?4 IS NULL OR addr > ?4) ORDER BY addr LIMIT ?3;");
 	char norm[SUPPRESS_ADDR_MAX + 1];
@@ -363,39 +363,39 @@ state_suppression_page(struct state *st, long long tenant_id, const enum suppres
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, tenant_id);
+	db_bind_int64(stmt, 1, tenant_id);
 	suppress_reason_bind(stmt, 2, reason);
-	sqlite3_bind_int64(stmt, 3, limit > 0 ? limit : -1);
+	db_bind_int64(stmt, 3, limit > 0 ? limit : -1);
 	/* stored addresses are normalized: compare with the cursor the same way */
 	if (after != NULL && suppress_addr_norm(after, strlen(after), norm))
-		sqlite3_bind_text(stmt, 4, norm, -1, SQLITE_TRANSIENT);
+		db_bind_text(stmt, 4, norm, -1);
 	else if (after != NULL)
-		sqlite3_bind_text(stmt, 4, after, -1, SQLITE_TRANSIENT);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		db_bind_text(stmt, 4, after, -1);
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		suppress_row_read(&s, stmt, 0);
 		n++;
 		if (fn(arg, &s) != 0) {
-			rc = SQLITE_DONE;
+			rc = DB_DONE;
 			break;
 		}
 	}
 	state_stmt_done(stmt);
-	return rc == SQLITE_DONE ? n : -1;
+	return rc == DB_DONE ? n : -1;
 }
 
 long long
 state_suppression_count(struct state *st, long long tenant_id, const enum suppress_reason *reason)
 {
-	sqlite3_stmt *stmt = state_prepare(st, "SELECT count(*) FROM suppressions"
+	struct db_stmt *stmt = state_prepare(st, "SELECT count(*) FROM suppressions"
 	    " WHERE tenant_id = ?1 AND (?2 IS NULL OR reason = ?2);");
 	long long n = -1;
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, tenant_id);
+	db_bind_int64(stmt, 1, tenant_id);
 	suppress_reason_bind(stmt, 2, reason);
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		n = sqlite3_column_int64(stmt, 0);
+	if (db_step(stmt) == DB_ROW)
+		n = db_column_int64(stmt, 0);
 	state_stmt_done(stmt);
 	return n;
 }
@@ -409,7 +409,7 @@ state_suppression_count(struct state *st, long long tenant_id, const enum suppre
  * busy timeout). */
 struct suppress_import {
 	struct state       *st;
-	sqlite3            *db;
+	struct db            *db;
 	long long           tenant_id;
 	struct suppression *rows;    /* addr normalised */
 	size_t              n;       /* rows held */
@@ -425,14 +425,14 @@ suppress_import_flush(struct suppress_import *imp)
 
 	if (imp->n == 0)
 		return 0;
-	if (sqlite3_exec(imp->db, "BEGIN IMMEDIATE;", NULL, NULL, NULL) != SQLITE_OK)
+	if (db_exec(imp->db, "BEGIN IMMEDIATE;") != DB_OK)
 		goto fail;
 	for (i = 0; i < imp->n; i++)
 		if (suppress_upsert(imp->st, imp->tenant_id, imp->rows[i].addr, &imp->rows[i], now,
 		    false) != 0)
 			break;
-	if (i < imp->n || sqlite3_exec(imp->db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK) {
-		sqlite3_exec(imp->db, "ROLLBACK;", NULL, NULL, NULL);
+	if (i < imp->n || db_exec(imp->db, "COMMIT;") != DB_OK) {
+		db_exec(imp->db, "ROLLBACK;");
 		goto fail;
 	}
 	imp->n = 0;
@@ -446,7 +446,7 @@ struct suppress_import *
 state_suppression_import_begin(struct state *st, long long tenant_id)
 {
 	struct suppress_import *imp;
-	sqlite3 *db = state_db(st);
+	struct db *db = state_db(st);
 
 	if (db == NULL || suppress_durable(db, true) != 0)
 		return NULL;
@@ -501,22 +501,22 @@ state_suppression_import_end(struct suppress_import *imp, bool commit)
 int
 state_tenant_suppress_mode(struct state *st, long long tenant_id, enum suppress_mode *m)
 {
-	sqlite3_stmt *stmt = state_prepare(st, "SELECT suppress_mode FROM tenants WHERE id = ?1;");
+	struct db_stmt *stmt = state_prepare(st, "SELECT suppress_mode FROM tenants WHERE id = ?1;");
 	const unsigned char *t;
 	int rc;
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, tenant_id);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
+	db_bind_int64(stmt, 1, tenant_id);
+	rc = db_step(stmt);
+	if (rc == DB_ROW) {
 		/* anything but "drop" refuses: the safe side for a hand edit */
-		t = sqlite3_column_text(stmt, 0);
+		t = db_column_text(stmt, 0);
 		if (t == NULL || suppress_mode_parse((const char *)t, m) != 0)
 			*m = SUPPRESS_MODE_REJECT;
 	}
 	state_stmt_done(stmt);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
 }
 
 int

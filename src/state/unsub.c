@@ -108,34 +108,34 @@ unsub_token_check(const unsigned char secret[32], const char *token, size_t len,
 int
 state_tenant_unsubscribe(struct state *st, long long tenant_id, bool *on)
 {
-	sqlite3_stmt *stmt = state_prepare(st, "SELECT unsubscribe FROM tenants WHERE id = ?1;");
+	struct db_stmt *stmt = state_prepare(st, "SELECT unsubscribe FROM tenants WHERE id = ?1;");
 	int rc;
 
 	*on = false;
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, tenant_id);
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
-		*on = sqlite3_column_int(stmt, 0) != 0;
+	db_bind_int64(stmt, 1, tenant_id);
+	rc = db_step(stmt);
+	if (rc == DB_ROW)
+		*on = db_column_int(stmt, 0) != 0;
 	state_stmt_done(stmt);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
 }
 
 int
 state_tenant_unsubscribe_set(struct state *st, const char *name, bool on)
 {
-	sqlite3_stmt *stmt = state_prepare(st, "UPDATE tenants SET unsubscribe = ?1 WHERE name = ?2;");
+	struct db_stmt *stmt = state_prepare(st, "UPDATE tenants SET unsubscribe = ?1 WHERE name = ?2;");
 	int rc, changed;
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int(stmt, 1, on ? 1 : 0);
-	sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
-	changed = sqlite3_changes(sqlite3_db_handle(stmt));
+	db_bind_int(stmt, 1, on ? 1 : 0);
+	db_bind_text(stmt, 2, name, -1);
+	rc = db_step(stmt);
+	changed = db_changes(db_stmt_db(stmt));
 	state_stmt_done(stmt);
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return -1;
 	return changed > 0 ? 1 : 0;
 }

@@ -181,21 +181,21 @@ webhook_url_origin(const char *url, char *out, size_t outsz)
 	" w.failures, w.next_try, w.failing_since, w.last_error"
 
 static void
-webhook_row_read(sqlite3_stmt *stmt, bool with_secret, struct webhook *w)
+webhook_row_read(struct db_stmt *stmt, bool with_secret, struct webhook *w)
 {
 	memset(w, 0, sizeof(*w));
-	w->id = sqlite3_column_int64(stmt, 0);
-	w->tenant_id = sqlite3_column_int64(stmt, 1);
+	w->id = db_column_int64(stmt, 0);
+	w->tenant_id = db_column_int64(stmt, 1);
 	state_text_copy(w->tenant, sizeof(w->tenant), stmt, 2);
 	state_text_copy(w->url, sizeof(w->url), stmt, 3);
 	if (with_secret)
 		state_text_copy(w->secret, sizeof(w->secret), stmt, 4);
 	state_text_copy(w->events, sizeof(w->events), stmt, 5);
-	w->cursor = sqlite3_column_int64(stmt, 6);
-	w->created = (time_t)sqlite3_column_int64(stmt, 7);
-	w->failures = sqlite3_column_int64(stmt, 8);
-	w->next_try = (time_t)sqlite3_column_int64(stmt, 9);
-	w->failing_since = (time_t)sqlite3_column_int64(stmt, 10);
+	w->cursor = db_column_int64(stmt, 6);
+	w->created = (time_t)db_column_int64(stmt, 7);
+	w->failures = db_column_int64(stmt, 8);
+	w->next_try = (time_t)db_column_int64(stmt, 9);
+	w->failing_since = (time_t)db_column_int64(stmt, 10);
 	state_text_copy(w->last_error, sizeof(w->last_error), stmt, 11);
 }
 
@@ -214,14 +214,14 @@ webhook_secret_make(char out[WEBHOOK_SECRET_LEN + 1])
 static long long
 webhook_count(struct state *st, long long tenant_id)
 {
-	sqlite3_stmt *stmt = state_prepare(st, "SELECT COUNT(*) FROM webhooks WHERE tenant_id = ?1;");
+	struct db_stmt *stmt = state_prepare(st, "SELECT COUNT(*) FROM webhooks WHERE tenant_id = ?1;");
 	long long n = -1;
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, tenant_id);
-	if (sqlite3_step(stmt) == SQLITE_ROW)
-		n = sqlite3_column_int64(stmt, 0);
+	db_bind_int64(stmt, 1, tenant_id);
+	if (db_step(stmt) == DB_ROW)
+		n = db_column_int64(stmt, 0);
 	state_stmt_done(stmt);
 	return n;
 }
@@ -232,22 +232,22 @@ webhook_insert(struct state *st, long long tenant_id, const char *url, const cha
 {
 	/* the cursor starts at the newest event: an endpoint gets what
 	 * happens from now on, not the tenant's past 90 days */
-	sqlite3_stmt *stmt = state_prepare(st, "INSERT INTO webhooks(tenant_id, url, secret, events,"
+	struct db_stmt *stmt = state_prepare(st, "INSERT INTO webhooks(tenant_id, url, secret, events,"
 	    " cursor, created) VALUES (?1, ?2, ?3, ?4, (SELECT COALESCE(MAX(id), 0) FROM events), ?5);");
 	int rc;
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, tenant_id);
-	sqlite3_bind_text(stmt, 2, url, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 3, secret, -1, SQLITE_STATIC);
-	sqlite3_bind_text(stmt, 4, events, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)time(NULL));
-	rc = sqlite3_step(stmt);
+	db_bind_int64(stmt, 1, tenant_id);
+	db_bind_text(stmt, 2, url, -1);
+	db_bind_text(stmt, 3, secret, -1);
+	db_bind_text(stmt, 4, events, -1);
+	db_bind_int64(stmt, 5, (long long)time(NULL));
+	rc = db_step(stmt);
 	state_stmt_done(stmt);
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return -1;
-	*id = sqlite3_last_insert_rowid(state_db(st));
+	*id = db_last_insert_id(state_db(st));
 	return 0;
 }
 
@@ -277,14 +277,14 @@ webhook_add(struct state *st, long long tenant_id, const char *url, const char *
 }
 
 /* sql prepared with ?1 = id, ?2 = tenant_id bound; NULL on error. */
-static sqlite3_stmt *
+static struct db_stmt *
 webhook_prepare_id(struct state *st, const char *sql, long long id, long long tenant_id)
 {
-	sqlite3_stmt *stmt = state_prepare(st, sql);
+	struct db_stmt *stmt = state_prepare(st, sql);
 
 	if (stmt != NULL) {
-		sqlite3_bind_int64(stmt, 1, id);
-		sqlite3_bind_int64(stmt, 2, tenant_id);
+		db_bind_int64(stmt, 1, id);
+		db_bind_int64(stmt, 2, tenant_id);
 	}
 	return stmt;
 }
@@ -292,73 +292,73 @@ webhook_prepare_id(struct state *st, const char *sql, long long id, long long te
 int
 webhook_get(struct state *st, long long id, long long tenant_id, bool with_secret, struct webhook *w)
 {
-	sqlite3_stmt *stmt = webhook_prepare_id(st, "SELECT " WEBHOOK_COLS " FROM webhooks w"
+	struct db_stmt *stmt = webhook_prepare_id(st, "SELECT " WEBHOOK_COLS " FROM webhooks w"
 	    " JOIN tenants t ON t.id = w.tenant_id WHERE w.id = ?1 AND (?2 = 0 OR w.tenant_id = ?2);",
 	    id, tenant_id);
 	int rc;
 
 	if (stmt == NULL)
 		return -1;
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW)
+	rc = db_step(stmt);
+	if (rc == DB_ROW)
 		webhook_row_read(stmt, with_secret, w);
 	state_stmt_done(stmt);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
 }
 
 int
 webhook_list(struct state *st, long long tenant_id, bool with_secret, webhook_fn fn, void *arg)
 {
-	sqlite3_stmt *stmt = state_prepare(st, "SELECT " WEBHOOK_COLS " FROM webhooks w"
+	struct db_stmt *stmt = state_prepare(st, "SELECT " WEBHOOK_COLS " FROM webhooks w"
 	    " JOIN tenants t ON t.id = w.tenant_id WHERE (?1 = 0 OR w.tenant_id = ?1) ORDER BY w.id;");
 	struct webhook w;
 	int rc, n = 0;
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, tenant_id);
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	db_bind_int64(stmt, 1, tenant_id);
+	while ((rc = db_step(stmt)) == DB_ROW) {
 		webhook_row_read(stmt, with_secret, &w);
 		fn(arg, &w);
 		n++;
 	}
 	state_stmt_done(stmt);
 	sodium_memzero(w.secret, sizeof(w.secret));
-	return rc == SQLITE_DONE ? n : -1;
+	return rc == DB_DONE ? n : -1;
 }
 
 int
 webhook_del(struct state *st, long long id, long long tenant_id)
 {
-	sqlite3_stmt *stmt = webhook_prepare_id(st, "DELETE FROM webhooks WHERE id = ?1"
+	struct db_stmt *stmt = webhook_prepare_id(st, "DELETE FROM webhooks WHERE id = ?1"
 	    " AND (?2 = 0 OR tenant_id = ?2);", id, tenant_id);
 	int rc;
 
 	if (stmt == NULL)
 		return -1;
-	rc = sqlite3_step(stmt);
+	rc = db_step(stmt);
 	state_stmt_done(stmt);
-	if (rc != SQLITE_DONE)
+	if (rc != DB_DONE)
 		return -1;
-	return sqlite3_changes(state_db(st)) > 0 ? 1 : 0;
+	return db_changes(state_db(st)) > 0 ? 1 : 0;
 }
 
 int
 webhook_progress_save(struct state *st, const struct webhook *w)
 {
-	sqlite3_stmt *stmt = state_prepare(st, "UPDATE webhooks SET cursor = ?2, failures = ?3,"
+	struct db_stmt *stmt = state_prepare(st, "UPDATE webhooks SET cursor = ?2, failures = ?3,"
 	    " next_try = ?4, failing_since = ?5, last_error = ?6 WHERE id = ?1;");
 	int rc;
 
 	if (stmt == NULL)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, w->id);
-	sqlite3_bind_int64(stmt, 2, w->cursor);
-	sqlite3_bind_int64(stmt, 3, w->failures);
-	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)w->next_try);
-	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)w->failing_since);
-	sqlite3_bind_text(stmt, 6, w->last_error, -1, SQLITE_STATIC);
-	rc = sqlite3_step(stmt);
+	db_bind_int64(stmt, 1, w->id);
+	db_bind_int64(stmt, 2, w->cursor);
+	db_bind_int64(stmt, 3, w->failures);
+	db_bind_int64(stmt, 4, (long long)w->next_try);
+	db_bind_int64(stmt, 5, (long long)w->failing_since);
+	db_bind_text(stmt, 6, w->last_error, -1);
+	rc = db_step(stmt);
 	state_stmt_done(stmt);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_DONE ? 0 : -1;
 }

@@ -23,6 +23,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "db/db.h"
+
 #include "dkim/dkim.h"
 #include "state/counters.h"
 #include "state/state.h"

@@ -21,6 +21,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "db/db.h"
+
 #include "state/state.h"
 #include "state/state_admin.h"
 #include "state/suppress.h"
@@ -387,21 +389,20 @@ test_del_atomic(void **state)
 {
 	struct fx *fx = *state;
 	struct suppression s = sup("d@x.test", SUPPRESS_MANUAL, NOW, 0, "");
-	sqlite3 *db = state_db(fx->st);
-	sqlite3_stmt *stmt;
+	struct db *db = state_db(fx->st);
+	struct db_stmt *stmt;
 
 	assert_int_equal(state_suppression_soft(fx->st, fx->acme, "d@x.test", "452", NOW, 3, DAY, DAY), 0);
 	assert_int_equal(state_suppression_add(fx->st, fx->acme, &s), 0);
-	assert_int_equal(sqlite3_exec(db, "CREATE TEMP TRIGGER no_del BEFORE DELETE ON main.suppressions"
-	    " BEGIN SELECT RAISE(ABORT, 'refused'); END;", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(db_exec(db, "CREATE TEMP TRIGGER no_del BEFORE DELETE ON main.suppressions"
+	    " BEGIN SELECT RAISE(ABORT, 'refused'); END;"), DB_OK);
 	assert_int_equal(state_suppression_del(fx->st, fx->acme, "d@x.test"), -1);
-	assert_int_equal(sqlite3_get_autocommit(db), 1);   /* nothing left open */
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM soft_failures;", -1, &stmt, NULL),
-	    SQLITE_OK);
-	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(stmt, 0), 1);
-	sqlite3_finalize(stmt);
-	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER no_del;", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_get_autocommit(db_sqlite_handle(db)), 1);   /* nothing left open */
+	assert_int_equal(db_prepare(db, "SELECT count(*) FROM soft_failures;", &stmt), DB_OK);
+	assert_int_equal(db_step(stmt), DB_ROW);
+	assert_int_equal(db_column_int(stmt, 0), 1);
+	db_finalize(stmt);
+	assert_int_equal(db_exec(db, "DROP TRIGGER no_del;"), DB_OK);
 	assert_int_equal(state_suppression_del(fx->st, fx->acme, "d@x.test"), 1);
 }
 
@@ -441,14 +442,14 @@ test_import_no_lock(void **state)
 static int
 rows_of(struct fx *fx, const char *sql, long long id)
 {
-	sqlite3_stmt *stmt;
+	struct db_stmt *stmt;
 	int n;
 
-	assert_int_equal(sqlite3_prepare_v2(state_db(fx->st), sql, -1, &stmt, NULL), SQLITE_OK);
-	sqlite3_bind_int64(stmt, 1, id);
-	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
-	n = sqlite3_column_int(stmt, 0);
-	sqlite3_finalize(stmt);
+	assert_int_equal(db_prepare(state_db(fx->st), sql, &stmt), DB_OK);
+	db_bind_int64(stmt, 1, id);
+	assert_int_equal(db_step(stmt), DB_ROW);
+	n = db_column_int(stmt, 0);
+	db_finalize(stmt);
 	return n;
 }
 
@@ -474,7 +475,7 @@ test_tenant_del_and_ids(void **state)
 	    " INSERT INTO events(time, tenant_id, kind) VALUES (1, %lld, 'complaint');"
 	    " INSERT INTO bounces(time, tenant_id, queue_id, rcpt_index) VALUES (1, %lld, 'Q', 0);"
 	    " INSERT INTO counters VALUES ('t:%lld', 3600, 1, 50);", old, old, old, old);
-	assert_int_equal(sqlite3_exec(state_db(fx->st), sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(db_exec(state_db(fx->st), sql), DB_OK);
 	assert_int_equal(state_suppression_add(fx->st, old, &s), 0);
 	assert_int_equal(rows_of(fx, tenant_rows_sql, old), 5);
 	assert_int_equal(state_tenant_del(fx->st, "other", fx->err, sizeof(fx->err)), 0);
@@ -490,7 +491,7 @@ test_tenant_del_and_ids(void **state)
 	snprintf(sql, sizeof(sql), "INSERT INTO events(time, tenant_id, kind) VALUES (1, %lld,"
 	    " 'complaint'); DELETE FROM meta WHERE key = 'tenant_id_max'; DELETE FROM tenants"
 	    " WHERE name = 'new'; DELETE FROM sqlite_sequence;", id2 + 5);
-	assert_int_equal(sqlite3_exec(state_db(fx->st), sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(db_exec(state_db(fx->st), sql), DB_OK);
 	assert_int_equal(state_tenant_add(fx->st, "newer", NULL, NULL, fx->err, sizeof(fx->err)), 0);
 	assert_int_equal(state_tenant_by_name(fx->st, "newer", &t), 1);
 	id3 = t.id;
@@ -498,8 +499,8 @@ test_tenant_del_and_ids(void **state)
 	assert_int_equal(rows_of(fx, tenant_rows_sql, id3), 0);
 	/* a database from before the mark whose newest tenant is deleted
 	 * (taking the rows that would have shown its id): still not reused */
-	assert_int_equal(sqlite3_exec(state_db(fx->st), "DELETE FROM meta WHERE key = 'tenant_id_max';"
-	    " DELETE FROM sqlite_sequence;", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(db_exec(state_db(fx->st), "DELETE FROM meta WHERE key = 'tenant_id_max';"
+	    " DELETE FROM sqlite_sequence;"), DB_OK);
 	assert_int_equal(state_tenant_del(fx->st, "newer", fx->err, sizeof(fx->err)), 0);
 	assert_int_equal(state_tenant_add(fx->st, "newest", NULL, NULL, fx->err, sizeof(fx->err)), 0);
 	assert_int_equal(state_tenant_by_name(fx->st, "newest", &t), 1);
@@ -528,8 +529,8 @@ test_mode_and_errors(void **state)
 	assert_string_equal(fx->err, "no tenant nobody");
 	/* the table gone: a lookup is an error (ferryd answers 451), not "not suppressed" */
 	assert_int_equal(get(fx, fx->acme, "a@x.test", NOW, NULL), 0);
-	assert_int_equal(sqlite3_exec(state_db(fx->st), "DROP TABLE suppressions;", NULL, NULL, NULL),
-	    SQLITE_OK);
+	assert_int_equal(db_exec(state_db(fx->st), "DROP TABLE suppressions;"),
+	    DB_OK);
 	assert_int_equal(get(fx, fx->acme, "a@x.test", NOW, NULL), -1);
 	assert_int_equal(state_suppression_soft(fx->st, fx->acme, "a@x.test", "", NOW, 3, DAY, DAY), -1);
 }
