@@ -75,7 +75,8 @@ if [[ " ${missing[*]} " == *" redis-server "* ]]; then
   update-rc.d redis-server disable >/dev/null 2>&1 || true
   service redis-server stop >/dev/null 2>&1 || true
 fi
-# The same for PostgreSQL: tests run their own clusters (tests/pgserver.sh).
+# The same for the cluster PostgreSQL's package makes and starts (tests
+# run their own, as an unprivileged user, in a temporary directory).
 if [[ " ${missing[*]} " == *" postgresql-15 "* ]]; then
   systemctl disable postgresql >/dev/null 2>&1 || true
   update-rc.d postgresql disable >/dev/null 2>&1 || true

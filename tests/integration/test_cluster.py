@@ -112,14 +112,18 @@ class SharedStateTest(ClusterBase):
         lock = threading.Lock()
 
         def worker(node, n, w):
+            # a session that ends after too many refusals (421) is opened
+            # again: every message gets its own answer
             s = smtp_session(node, name, key)
-            try:
-                for i in range(n):
+            for i in range(n):
+                try:
                     r = send_one(s, name, "r%d-%d@remote.test" % (w, i))
-                    with lock:
-                        results.append(r)
-            finally:
-                s.quit()
+                except smtplib.SMTPServerDisconnected:
+                    s = smtp_session(node, name, key)
+                    r = send_one(s, name, "r%d-%d@remote.test" % (w, i))
+                with lock:
+                    results.append(r)
+            s.quit()
 
         threads = [threading.Thread(target=worker, args=(node, 40, w))
                    for w, node in enumerate((self.a, self.b, self.a, self.b))]
@@ -184,7 +188,7 @@ class SharedStateTest(ClusterBase):
 
     def test_ferryctl_works_the_same_on_either_node(self):
         name, _ = self.tenant()
-        self.b.ctl("account", "add", name, name + "-app", input="pw-" + name + "\n")
+        self.b.ctl("account", "add", name, name + "-app", "--password-stdin", input="pw-" + name + "\n")
         listed = self.a.ctl("account", "list", name).stdout
         self.assertIn(name + "-app", listed)
         self.assertIn(name, self.b.ctl("tenant", "list").stdout)
@@ -320,9 +324,11 @@ class PostgresRestartTest(LoadUnderOutage, ClusterBase):
     def test_postgres_restart_defers_then_recovers(self):
         during = self.run_outage(lambda: self.pg.stop(keep=True), self.pg.start)
         refused = [r for r in during if r[1] not in (250, 0)]
+        # open sessions: 451 4.3.0 at the next transaction; new ones: AUTH
+        # answered 454 4.7.0 (try again later), never a 5xx
         self.assertTrue(all(r[1] // 100 == 4 for r in refused), refused[:5])
-        self.assertTrue(any(r[1] == 451 and "4.3.0" in r[2] for r in refused) or
-                        any(r[1] == 0 for r in during), during[:5])
+        self.assertTrue(any(r[1] == 451 and r[2].startswith("4.3.0") for r in refused), during[:5])
+        self.assertFalse([r for r in during if r[1] == 0 and "(5" in r[2]], during[:5])
 
 
 if __name__ == "__main__":
