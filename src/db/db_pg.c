@@ -2,7 +2,9 @@
  * db_pg.c - the PostgreSQL driver of db.h over libpq. A statement is
  * client-side text (translated once, db_pg_sql.c) run with PQexecParams at
  * its first step; the rows are read from the kept result, so a statement
- * outlives a lost connection and works again after the reset.
+ * outlives a lost connection and works again after the reset. A
+ * transaction that dies with its connection is not resumed in autocommit:
+ * the rest of it is refused until the caller's ROLLBACK (pg_tx_gate).
  * Trusts the server's answers only as far as libpq parses them: numbers
  * are read with bounds, bytea decoded by libpq. A conninfo is only
  * ever logged with its password replaced (db_uri_redact).
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "db/db_internal.h"
@@ -40,6 +43,7 @@ struct pdb {
 	char      err[1024];
 	long long changes;
 	bool      lost;             /* an outage logged, not yet over */
+	bool      tx_lost;          /* a transaction died with the connection */
 	uint64_t  next_try_ms;      /* no reset before this (monotonic) */
 	unsigned  backoff_ms;
 };
@@ -157,9 +161,30 @@ pg_ready(struct pdb *d)
 	return false;
 }
 
-/* A result's db_rc; the error kept, a lost connection noted. */
+/* Does the SQL text start with the keyword kw? */
+static bool
+pg_starts_with(const char *text, const char *kw)
+{
+	while (*text == ' ' || *text == '\t' || *text == '\n' || *text == '\r')
+		text++;
+	return strncasecmp(text, kw, strlen(kw)) == 0;
+}
+
+/* Was a transaction open before this command (or does it open one)? Its
+ * loss must not leave the rest of it to run, in autocommit, on the new
+ * session. */
+static bool
+pg_in_tx(struct pdb *d, const char *text)
+{
+	PGTransactionStatusType t = PQtransactionStatus(d->conn);
+
+	return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || pg_starts_with(text, "BEGIN");
+}
+
+/* A result's db_rc; the error kept, a lost connection noted (in_tx: with
+ * the transaction it held). */
 static int
-pg_result_rc(struct pdb *d, PGresult *r)
+pg_result_rc(struct pdb *d, PGresult *r, bool in_tx)
 {
 	const char *state;
 
@@ -176,6 +201,7 @@ pg_result_rc(struct pdb *d, PGresult *r)
 	}
 	pg_err_set(d, r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(d->conn));
 	if (PQstatus(d->conn) == CONNECTION_BAD) {
+		d->tx_lost = d->tx_lost || in_tx;
 		pg_lost(d);
 		return DB_ERROR;
 	}
@@ -185,6 +211,29 @@ pg_result_rc(struct pdb *d, PGresult *r)
 	if (state != NULL && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
 		return DB_BUSY;
 	return DB_ERROR;
+}
+
+/*
+ * After a transaction was lost with its connection: its ROLLBACK succeeds
+ * at once (the server dropped it), BEGIN starts afresh, anything else is
+ * refused until one of them, so no tail of the transaction commits alone.
+ * 1: go on, 0: done (DB_OK), -1: refused (DB_ERROR).
+ */
+static int
+pg_tx_gate(struct pdb *d, const char *text)
+{
+	if (!d->tx_lost)
+		return 1;
+	if (pg_starts_with(text, "ROLLBACK")) {
+		d->tx_lost = false;
+		return 0;
+	}
+	if (pg_starts_with(text, "BEGIN")) {
+		d->tx_lost = false;
+		return 1;
+	}
+	snprintf(d->err, sizeof(d->err), "the transaction was lost with the database connection: roll it back");
+	return -1;
 }
 
 static const char *pg_errmsg(struct db *db) { return PDB(db)->err; }
@@ -198,7 +247,8 @@ pg_exec(struct db *db, const char *sql)
 	size_t cap = strlen(sql) * 2 + 64;
 	char *text = malloc(cap);
 	PGresult *r;
-	int rc;
+	bool in_tx;
+	int rc = 1;
 
 	if (text == NULL) {
 		pg_err_set(d, "out of memory");
@@ -208,17 +258,14 @@ pg_exec(struct db *db, const char *sql)
 		free(text);
 		return DB_ERROR;
 	}
-	if (info.empty) {
+	if (info.empty || (rc = pg_tx_gate(d, text)) <= 0 || !pg_ready(d)) {
 		free(text);
-		return DB_OK;
+		return info.empty || rc == 0 ? DB_OK : DB_ERROR;
 	}
-	if (!pg_ready(d)) {
-		free(text);
-		return DB_ERROR;
-	}
+	in_tx = pg_in_tx(d, text);
 	r = PQexec(d->conn, text);
 	free(text);
-	rc = pg_result_rc(d, r);
+	rc = pg_result_rc(d, r, in_tx);
 	PQclear(r);
 	return rc;
 }
@@ -232,13 +279,13 @@ pg_last_insert_id(struct db *db)
 	PGresult *r;
 	long long id = 0;
 
-	if (!pg_ready(d))
+	if (d->tx_lost || !pg_ready(d))
 		return 0;
 	r = PQexec(d->conn, "SELECT lastval()");
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
 		id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	else
-		pg_result_rc(d, r);
+		pg_result_rc(d, r, true);
 	PQclear(r);
 	return id;
 }
@@ -413,13 +460,15 @@ pg_run(struct pstmt *s)
 {
 	struct pdb *d = PDB(s->base.db);
 	PGresult *r;
+	bool in_tx;
 	int rc;
 
 	if (!pg_ready(d))
 		return DB_ERROR;
+	in_tx = pg_in_tx(d, s->text);
 	r = PQexecParams(d->conn, s->text, s->info.nparams, s->types, s->values, s->lengths,
 	    s->formats, 0);
-	if ((rc = pg_result_rc(d, r)) != DB_OK) {
+	if ((rc = pg_result_rc(d, r, in_tx)) != DB_OK) {
 		PQclear(r);
 		return rc;
 	}
@@ -450,8 +499,12 @@ pg_step(struct db_stmt *st)
 		return DB_DONE;
 	if (s->res != NULL && s->row >= PQntuples(s->res))
 		pg_result_clear(s);
-	if (s->res == NULL && (rc = pg_run(s)) != DB_OK)
-		return rc;
+	if (s->res == NULL) {
+		if ((rc = pg_tx_gate(PDB(st->db), s->text)) <= 0)
+			return rc == 0 ? DB_DONE : DB_ERROR;
+		if ((rc = pg_run(s)) != DB_OK)
+			return rc;
+	}
 	for (int c = 0; c < s->ncols; c++) {
 		free(s->dec[c]);
 		s->dec[c] = NULL;
@@ -629,8 +682,11 @@ struct db *
 db_pg_connect(const char *conninfo, char *err, size_t errlen)
 {
 	/* dbname last: what the conninfo says overrides these defaults */
-	const char *kw[] = { "connect_timeout", "client_encoding", "application_name", "dbname", NULL };
-	const char *val[] = { "5", "UTF8", "ferryd", conninfo, NULL };
+	/* keepalives and tcp_user_timeout: a server host that vanishes
+	 * (no RST) fails the call in seconds instead of blocking the thread */
+	const char *kw[] = { "connect_timeout", "client_encoding", "application_name", "keepalives_idle",
+	    "keepalives_interval", "keepalives_count", "tcp_user_timeout", "dbname", NULL };
+	const char *val[] = { "5", "UTF8", "ferryd", "10", "5", "3", "15000", conninfo, NULL };
 	struct pdb *d = calloc(1, sizeof(*d));
 
 	if (d == NULL) {

@@ -9,10 +9,8 @@
 
 /* The version the code knows (the number of migrations). */
 int db_pg_schema_latest(void);
-/* Apply the migrations db lacks, each in its own transaction, under an
- * advisory lock (nodes started together migrate once). 0 with *from and
- * *to set (equal: nothing to do), or -1 with the reason in err. */
-int db_pg_migrate(struct db *db, int *from, int *to, char *err, size_t errlen);
+/* db_pg_migrate (db.h) applies the migrations db lacks, each in its own
+ * transaction; *from == *to: nothing to do. */
 /* The version of db's schema: 0 for an empty database, -1 on error. */
 int db_pg_schema_version(struct db *db);
 

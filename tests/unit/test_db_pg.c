@@ -302,13 +302,27 @@ run_or_fail(const char *env)
 		fail_msg("%s failed", cmd);
 }
 
+/* Poll sql until the server is back and runs it. Bounded (the backoff is
+ * at most 5 s). */
+static void
+wait_until_up(struct db *db, const char *sql)
+{
+	struct timespec pause = { 0, 50 * 1000 * 1000 };
+
+	for (int tries = 0; tries < 600; tries++) {
+		if (db_exec(db, sql) == DB_OK)
+			return;
+		nanosleep(&pause, NULL);
+	}
+	fail_msg("the server did not come back: %s", db_errmsg(db));
+}
+
 static void
 test_reconnect(void **state)
 {
 	struct db *db = connect_to(conninfo());
 	struct db_stmt *s = prep(db, "SELECT 40 + ?1");
-	struct timespec pause = { 0, 50 * 1000 * 1000 };
-	int ok = 0, tries;
+	int tries;
 
 	(void)state;
 	exec_ok(db, "SELECT 1");
@@ -319,17 +333,60 @@ test_reconnect(void **state)
 	for (tries = 0; tries < 5; tries++)
 		assert_int_equal(db_exec(db, "SELECT 1"), DB_ERROR);
 	run_or_fail("FERRY_TEST_PG_START");
-	/* the backoff is at most 5 s: poll well beyond it */
-	for (tries = 0; tries < 600 && !ok; tries++) {
-		ok = db_exec(db, "SELECT 1") == DB_OK;
-		if (!ok)
-			nanosleep(&pause, NULL);
-	}
-	assert_true(ok);
+	wait_until_up(db, "SELECT 1");
 	/* a statement prepared before the outage works after it */
 	db_bind_int(s, 1, 2);
 	assert_int_equal(db_step(s), DB_ROW);
 	assert_int_equal(db_column_int(s, 0), 42);
+	db_finalize(s);
+	db_close(db);
+}
+
+/* A transaction lost with its connection: what follows is refused until
+ * the caller's ROLLBACK, so no tail of it commits alone on the new session. */
+static void
+test_reconnect_in_transaction(void **state)
+{
+	struct db *db = connect_to(conninfo());
+	struct db_stmt *s;
+
+	(void)state;
+	exec_ok(db, "DROP TABLE IF EXISTS txl; CREATE TABLE txl(a BIGINT)");
+	exec_ok(db, "BEGIN IMMEDIATE");
+	exec_ok(db, "INSERT INTO txl VALUES (1)");
+	run_or_fail("FERRY_TEST_PG_STOP");
+	assert_int_equal(db_exec(db, "INSERT INTO txl VALUES (2)"), DB_ERROR);
+	run_or_fail("FERRY_TEST_PG_START");
+	/* refused whether the server is back yet or not */
+	assert_int_equal(db_exec(db, "INSERT INTO txl VALUES (3)"), DB_ERROR);
+	assert_non_null(strstr(db_errmsg(db), "roll it back"));
+	s = prep(db, "INSERT INTO txl VALUES (4)");
+	assert_int_equal(db_step(s), DB_ERROR);
+	assert_int_equal(db_exec(db, "COMMIT"), DB_ERROR);
+	assert_int_equal(db_last_insert_id(db), 0);
+	assert_int_equal(db_exec(db, " rollback;"), DB_OK);
+	wait_until_up(db, "SELECT 1");
+	db_reset(s);
+	assert_int_equal(db_step(s), DB_DONE);           /* autocommit again */
+	db_finalize(s);
+	s = prep(db, "SELECT count(*), min(a) FROM txl");
+	assert_int_equal(db_step(s), DB_ROW);
+	assert_int_equal(db_column_int(s, 0), 1);        /* 4 alone: 1 went with the session */
+	assert_int_equal(db_column_int(s, 1), 4);
+	db_finalize(s);
+	/* BEGIN also starts afresh */
+	exec_ok(db, "BEGIN");
+	exec_ok(db, "INSERT INTO txl VALUES (5)");
+	run_or_fail("FERRY_TEST_PG_STOP");
+	assert_int_equal(db_exec(db, "COMMIT"), DB_ERROR);
+	run_or_fail("FERRY_TEST_PG_START");
+	assert_int_equal(db_exec(db, "SELECT 1"), DB_ERROR);
+	wait_until_up(db, "BEGIN");                      /* starts afresh */
+	exec_ok(db, "INSERT INTO txl VALUES (6)");
+	exec_ok(db, "COMMIT");
+	s = prep(db, "SELECT count(*) FROM txl WHERE a >= 5");
+	assert_int_equal(db_step(s), DB_ROW);
+	assert_int_equal(db_column_int(s, 0), 1);        /* 6, not 5 */
 	db_finalize(s);
 	db_close(db);
 }
@@ -357,6 +414,7 @@ main(void)
 		cmocka_unit_test(test_migrate),
 		cmocka_unit_test(test_connect_refused),
 		cmocka_unit_test(test_reconnect),
+		cmocka_unit_test(test_reconnect_in_transaction),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
