@@ -240,8 +240,6 @@ conf_restart_needed(const struct conf *run, const struct conf *next)
 		{ "control_socket", run->control_socket, next->control_socket },
 		{ "submit_socket", run->submit_socket, next->submit_socket },
 		{ "user", run->run_user, next->run_user },
-		/* events and the nodes table carry the name the node started with */
-		{ "node_name", run->node_name, next->node_name },
 	};
 
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)

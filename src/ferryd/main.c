@@ -335,6 +335,20 @@ ferryd_reload_restart_needed(struct ferryd *srv, const struct conf *c)
 	return name;
 }
 
+/* The node's name is fixed at start (events and the nodes table carry
+ * it); a reload that changes it, or the hostname it defaults to, applies
+ * the rest and says so, as for listeners. */
+static void
+ferryd_reload_node_warn(struct ferryd *srv, const struct conf *c)
+{
+	struct server_snap *run = server_snap_get(&srv->snaps);
+
+	if (strcmp(run->conf->node_name, c->node_name) != 0)
+		log_warn("event=reload-warning reason=\"node_name changes need a restart\" name=%s",
+		    run->conf->node_name);
+	server_snap_put(run);
+}
+
 /* The webhook sender's options (also on reload). */
 static void
 ferryd_webhooks_set(const struct conf *c)
@@ -386,6 +400,7 @@ ferryd_reload(struct ferryd *srv, const char *path, const struct ferryd_ids *ids
 	http_reload(srv->http, c);
 	if (c->nlisteners != srv->server.nlisteners)
 		log_warn("event=reload-warning reason=\"listener changes need a restart\"");
+	ferryd_reload_node_warn(srv, c);
 	if (srv->rep != NULL) {
 		struct rep_limits l;
 		rep_limits_from_conf(&l, c);

@@ -210,7 +210,7 @@ class HeartbeatOutageTest(unittest.TestCase):
             self.assertEqual(f.proc.poll(), None)          # ferryd carried on
             hb = f.sql("SELECT heartbeat FROM nodes WHERE name = 'lock-node'")[0][0]
             self.assertGreaterEqual(hb, int(time.time()) - 15)
-            # the name is fixed at start: a reload that changes it is refused
+            # the name is fixed at start: a reload that changes it says so and keeps it
             with open(f.conf, "a") as c:
                 c.write("node_name other-node\n")
             with open(f.conf) as c:
@@ -218,7 +218,13 @@ class HeartbeatOutageTest(unittest.TestCase):
             with open(f.conf, "w") as c:
                 c.write(text)
             f.hup()
-            self.assertTrue(wait_for(lambda: "node_name changed: restart needed" in f.log_text(), 30))
+            self.assertTrue(wait_for(lambda: "event=reloaded" in f.log_text(), 30))
+            self.assertIn('event=reload-warning reason="node_name changes need a restart" name=lock-node',
+                          f.log_text())
+            beat = f.sql("SELECT heartbeat FROM nodes WHERE name = 'lock-node'")[0][0]
+            self.assertTrue(wait_for(lambda: f.sql("SELECT heartbeat FROM nodes WHERE name = 'lock-node'")
+                                     [0][0] > beat, 30))
+            self.assertEqual(f.sql("SELECT name FROM nodes"), [("lock-node",)])
         finally:
             self.assertEqual(f.stop(), 0)
 
