@@ -11,6 +11,8 @@ PKGS=(
   libcmocka-dev       # unit tests
   libc-ares-dev       # DNS (MX, A, AAAA) for delivery
   libsqlite3-dev      # tenants, accounts, keys, domains, counters (embedded state)
+  libpq-dev           # libpq: the state on PostgreSQL (state_db postgresql://...)
+  postgresql-15       # the tests' throwaway PostgreSQL servers (tests/pgserver.sh), never the system one
   libgmime-3.0-dev    # RFC 5322 address parsing for the From: lockdown
   libjansson-dev      # JSON log lines (log_format json)
   libpcre2-dev        # PCRE2: the regular expressions of the shaping and bounce rules
@@ -38,6 +40,8 @@ PKGS=(
   chromium chromium-driver python3-selenium  # the dashboard test drives a real headless browser
   curl                # the HTTP API examples in tests and bench/api.sh
   wrk                 # bench/api.sh: HTTP load on the API
+  libhiredis-dev      # hiredis: the Redis client of the shared counters (counters redis://...)
+  redis-server        # a real Redis for the shared counters' tests and bench/counters.sh (the system service stays off)
 )
 
 # ferryd drops root to this system user after binding its ports.
@@ -64,3 +68,17 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 ensure_user
+# Tests and benchmarks start their own redis-server on a free port; the
+# system instance the package enables at boot is not ours to run.
+if [[ " ${missing[*]} " == *" redis-server "* ]]; then
+  systemctl disable redis-server >/dev/null 2>&1 || true
+  update-rc.d redis-server disable >/dev/null 2>&1 || true
+  service redis-server stop >/dev/null 2>&1 || true
+fi
+# The same for the cluster PostgreSQL's package makes and starts (tests
+# run their own, as an unprivileged user, in a temporary directory).
+if [[ " ${missing[*]} " == *" postgresql-15 "* ]]; then
+  systemctl disable postgresql >/dev/null 2>&1 || true
+  update-rc.d postgresql disable >/dev/null 2>&1 || true
+  service postgresql stop >/dev/null 2>&1 || true
+fi

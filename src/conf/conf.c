@@ -301,6 +301,7 @@ conf_free(struct conf *c)
 	free(c->node_name);
 	free(c->dkim_key_dir);
 	free(c->http_public_url);
+	free(c->counters);
 	free(c->shaping_rules);
 	shape_rules_free(c->shaping);
 	conf_bounce_free(c);

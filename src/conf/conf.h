@@ -228,6 +228,13 @@ struct conf {
 	 * a batch is dropped, POSTs in flight at once. */
 	long long webhook_batch_max, webhook_timeout, webhook_retry_min, webhook_retry_limit;
 	long long webhook_concurrency;
+
+	/* Shared counters (src/state/counters_open.c, docs/configuration.md
+	 * COUNTERS): NULL or "local" for this node's own (persisted in
+	 * state_db), else a redis:// URI; counters_failure open|closed. Read at
+	 * start only: a change needs a restart. */
+	char *counters;
+	bool  counters_fail_open;
 };
 
 /* "0.3%", "0.3", "10%" (at most four decimals, at most 100%) into parts

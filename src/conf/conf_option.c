@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "conf/conf_internal.h"
+#include "util/redis_uri.h"
 #include "util/xmalloc.h"
 
 enum conf_type {
@@ -37,6 +38,7 @@ struct conf_option {
 	const struct conf_word *words;                    /* CHOICE, BOOL: NULL-terminated */
 	bool                  (*valid)(const char *);     /* STRING; NULL: any word */
 	const char             *what;                     /* STRING: what valid() wants */
+	bool                    secret;                   /* STRING: may hold a password, never echoed */
 	/* PATH: a file that must load now; 0, or -1 with the cause in err. It
 	 * may keep what it loaded in c (freed by conf_free). */
 	int                   (*load)(struct conf *c, const char *path, char *err, size_t errlen);
@@ -109,6 +111,13 @@ conf_public_url_valid(const char *s)
 		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f || strchr("\"'<>\\?#", s[i]))
 			return false;
 	return true;
+}
+
+/* "local", or a redis:// URI (util/redis_uri.h). */
+static bool
+conf_counters_valid(const char *s)
+{
+	return strcmp(s, "local") == 0 || redis_uri_valid(s);
 }
 
 static bool
@@ -250,6 +259,11 @@ static const struct conf_option conf_options[] = {
 	OPT_TIME(webhook_retry_min,         1, 3600, 30),
 	OPT_TIME(webhook_retry_limit,       1, 30 * 86400, 86400),
 	OPT_INT(webhook_concurrency,        1, 1000, 16),
+
+	/* Shared counters (src/state/counters_open.c): local or redis://... */
+	{ .name = "counters", .type = CONF_STRING, .off = CONF_OFF(counters, char *), .secret = true,
+	  .valid = conf_counters_valid, .what = "local or redis://[[user]:password@]host[:port][/db]" },
+	OPT_BOOL(counters_failure, counters_fail_open, "open", "closed", false),
 };
 
 #define CONF_NOPTIONS (sizeof(conf_options) / sizeof(conf_options[0]))
@@ -380,7 +394,7 @@ conf_string_set(struct conf_parse *p, const struct conf_option *o, const char *s
 	char **dst = conf_field(p->c, o), err[512];
 
 	if (o->valid != NULL && !o->valid(s))
-		return conf_fail(p, "%s: '%s' is not %s", o->name, s, o->what);
+		return conf_fail(p, "%s: '%s' is not %s", o->name, o->secret ? "(value not shown)" : s, o->what);
 	if (o->load != NULL && !p->no_files && o->load(p->c, s, err, sizeof(err)) < 0)
 		return conf_fail(p, "%s: %s", o->name, err);
 	free(*dst);

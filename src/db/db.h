@@ -45,6 +45,10 @@ struct db *db_pg_connect(const char *conninfo, char *err, size_t errlen);
  * advisory lock: nodes starting together apply it once). 0 with the
  * versions before and after, or -1 with the reason in err. */
 int db_pg_migrate(struct db *db, int *from, int *to, char *err, size_t errlen);
+/* A database location for a log line: the password of a URI (any scheme,
+ * user:PASSWORD@ or ?password=) or of key=value words replaced by ***.
+ * Always NUL-terminated (cut to outlen). Returns out. (db_uri.c) */
+char *db_uri_redact(const char *uri, char *out, size_t outlen);
 /* Is this state location a PostgreSQL one (postgres:// or postgresql://)? */
 int db_is_pg_uri(const char *s);
 /* Wrap an open SQLite connection (struct sqlite3 *); db_close closes it. */

@@ -14,7 +14,7 @@
 
 #include "ferryctl/ctl_state.h"
 #include "reputation/rep.h"
-#include "state/counters.h"
+#include "state/counters_open.h"
 #include "state/state_admin.h"
 #include "state/unsub.h"
 
@@ -24,8 +24,9 @@ struct ctl_show {
 };
 
 static void
-ctl_show_usage(const struct ctl *c, const struct state_tenant_info *t)
+ctl_show_usage(struct ctl *c, const struct state_tenant_info *t)
 {
+	const struct conf *k = ctl_conf_get(c);
 	static const char *const names[] = { "minute", "hour", "day" };
 	static const int periods[] = { 60, 3600, 86400 };
 	const long long lim[] = { t->t.limits.per_minute, t->t.limits.per_hour, t->t.limits.per_day };
@@ -35,11 +36,17 @@ ctl_show_usage(const struct ctl *c, const struct state_tenant_info *t)
 	snprintf(key, sizeof(key), "t:%lld", t->t.id);
 	printf("usage:         ");
 	for (int i = 0; i < 3; i++) {
-		long long used = counters_db_read(c->state, key, periods[i], now);
-		if (lim[i] > 0)
-			printf("%s%s %lld/%lld", i ? "  " : "", names[i], used, lim[i]);
+		long long used = k != NULL ? counters_usage_read(k, key, periods[i], now) :
+		    counters_db_read(c->state, key, periods[i], now);
+		char u[32];
+		if (used >= 0)
+			snprintf(u, sizeof(u), "%lld", used);
 		else
-			printf("%s%s %lld/none", i ? "  " : "", names[i], used);
+			snprintf(u, sizeof(u), "?");     /* the shared counters are unreachable */
+		if (lim[i] > 0)
+			printf("%s%s %s/%lld", i ? "  " : "", names[i], u, lim[i]);
+		else
+			printf("%s%s %s/none", i ? "  " : "", names[i], u);
 	}
 	printf("\nrcpts/message: ");
 	if (t->t.limits.rcpts > 0)

@@ -36,7 +36,7 @@
 #include "policy/sender.h"
 #include "smtp/smtp_session.h"
 #include "spool/spool.h"
-#include "state/counters.h"
+#include "state/counters_open.h"
 #include "reputation/rep.h"
 #include "state/state.h"
 #include "events/outbox.h"
@@ -210,7 +210,7 @@ ferryd_state_open(struct ferryd *srv, const struct conf *c, const struct ferryd_
 	    chown(c->dkim_key_dir, ids->uid, ids->gid) != 0)
 		log_warn("event=dkim-dir-chown-failed dir=%s error=\"%s\"", c->dkim_key_dir, strerror(errno));
 	state_key_dir_set(srv->state, c->dkim_key_dir);
-	srv->counters = counters_local_open(c->state_db, err, sizeof(err));
+	srv->counters = counters_open(c, err, sizeof(err));
 	if (srv->counters == NULL)
 		log_fatal("event=fatal reason=\"%s\"", err);
 }
@@ -344,9 +344,31 @@ ferryd_reload_node_warn(struct ferryd *srv, const struct conf *c)
 	struct server_snap *run = server_snap_get(&srv->snaps);
 
 	if (strcmp(run->conf->node_name, c->node_name) != 0)
-		log_warn("event=reload-warning reason=\"node_name changes need a restart\" name=%s",
-		    run->conf->node_name);
+		log_warn("event=reload-warning reason=\"node_name changes need a restart\""
+		    " action=\"keeping the running name\" name=%s", run->conf->node_name);
 	server_snap_put(run);
+}
+
+/* The counters backend is opened once (its connections, its fallback):
+ * a changed counters or counters_failure waits for a restart. The URI is
+ * not logged: it may hold a password. */
+static const char *
+ferryd_counters_name(const struct conf *c)
+{
+	return counters_conf_shared(c) ? c->counters : "local";
+}
+
+static void
+ferryd_reload_counters_check(struct ferryd *srv, const struct conf *c)
+{
+	struct server_snap *run = server_snap_get(&srv->snaps);
+	bool same = strcmp(ferryd_counters_name(run->conf), ferryd_counters_name(c)) == 0 &&
+	    run->conf->counters_fail_open == c->counters_fail_open;
+
+	server_snap_put(run);
+	if (!same)
+		log_warn("event=reload-warning reason=\"counters and counters_failure changes need a restart\""
+		    " action=\"keeping the running counters\"");
 }
 
 /* The webhook sender's options (also on reload). */
@@ -401,6 +423,7 @@ ferryd_reload(struct ferryd *srv, const char *path, const struct ferryd_ids *ids
 	if (c->nlisteners != srv->server.nlisteners)
 		log_warn("event=reload-warning reason=\"listener changes need a restart\"");
 	ferryd_reload_node_warn(srv, c);
+	ferryd_reload_counters_check(srv, c);
 	if (srv->rep != NULL) {
 		struct rep_limits l;
 		rep_limits_from_conf(&l, c);

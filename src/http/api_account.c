@@ -12,22 +12,30 @@
 
 #include "http/api_handlers.h"
 #include "reputation/rep.h"
-#include "state/counters.h"
+#include "state/counters_open.h"
 #include "state/state_admin.h"
 #include "state/suppress.h"
 
+/* A count, or null when the shared counters cannot be read. */
+static json_t *
+api_usage_json(long long v)
+{
+	return v >= 0 ? json_integer((json_int_t)v) : json_null();
+}
+
 /* The rate counters ferryd persists every second (counters.h; the same
- * keys `tenant show` reads): at most a second old. */
+ * keys `tenant show` reads): at most a second old; from Redis when the
+ * counters are shared (counters_open.h). */
 static json_t *
 api_tenant_usage(struct api_env *env, long long id, time_t now)
 {
 	char key[COUNTER_KEY_MAX];
 
 	snprintf(key, sizeof(key), "t:%lld", id);
-	return json_pack("{s:I, s:I, s:I}",
-	    "minute", (json_int_t)counters_db_read(state_path(env->st), key, 60, now),
-	    "hour", (json_int_t)counters_db_read(state_path(env->st), key, 3600, now),
-	    "day", (json_int_t)counters_db_read(state_path(env->st), key, 86400, now));
+	return json_pack("{s:o, s:o, s:o}",
+	    "minute", api_usage_json(counters_usage_read(env->c, key, 60, now)),
+	    "hour", api_usage_json(counters_usage_read(env->c, key, 3600, now)),
+	    "day", api_usage_json(counters_usage_read(env->c, key, 86400, now)));
 }
 
 /* ppm as a fraction: 3000 -> 0.003. */

@@ -290,6 +290,15 @@ counters_local_open(const char *db_path, char *err, size_t errlen)
 
 	lc->base.ops = &lc_ops;
 	lc->db = state_db_connect(db_path, err, errlen);
+	/* the table is the state schema's; a node-local file (PostgreSQL
+	 * state without Redis: counters_open.c) makes it here */
+	if (lc->db != NULL && db_exec(lc->db, "CREATE TABLE IF NOT EXISTS counters(key TEXT NOT NULL,"
+	    " period INTEGER NOT NULL, window INTEGER NOT NULL, count INTEGER NOT NULL,"
+	    " PRIMARY KEY(key, period));") != DB_OK) {
+		snprintf(err, errlen, "%s: counters: %s", db_path, db_errmsg(lc->db));
+		db_close(lc->db);
+		lc->db = NULL;
+	}
 	if (lc->db == NULL) {
 		free(lc);
 		return NULL;

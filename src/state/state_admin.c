@@ -305,8 +305,9 @@ state_tenant_add(struct state *st, const char *name, const char *pool,
 	    adm_exec(st, err, errlen, "INSERT INTO tenants(id, name, pool, bounce_domain, created)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5);", "ItttI", id, name, pool != NULL ? pool : "", b,
 	    (long long)time(NULL)) < 0 ||
+	    (db_dialect(state_db(st)) != DB_PG &&
 	    adm_exec(st, err, errlen, "UPDATE meta SET value = ?1 WHERE key = 'tenant_id_max';", "I",
-	    id) < 0) {
+	    id) < 0)) {
 		adm_rollback(st);
 		return -1;
 	}

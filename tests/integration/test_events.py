@@ -186,7 +186,7 @@ class UpgradeTest(unittest.TestCase):
             self.assertEqual(con.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()[0], 9)
             names = {n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
                                                " AND tbl_name = 'events'")}
-            self.assertTrue({"events_tenant", "events_message", "events_rcpt"} <= names, names)
+            self.assertTrue({"events_tenant", "events_message", "events_rcpt_lower"} <= names, names)
             con.execute("DELETE FROM events WHERE id = 9")
             con.execute("INSERT INTO events(time, tenant_id, kind) VALUES (3, 1, 'delivered')")
             self.assertEqual(con.execute("SELECT max(id) FROM events").fetchone()[0], 10)
