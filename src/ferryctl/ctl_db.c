@@ -8,12 +8,11 @@
  * ferryctl opens it.
  * SECURITY: a postgresql:// location is printed with its password as ***.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "db/db.h"
+#include "db/schema.h"
 #include "ferryctl/ctl_state.h"
 
 const char ctl_db_usage[] =
@@ -22,127 +21,16 @@ const char ctl_db_usage[] =
     "  db migrate                            PostgreSQL: apply the schema migrations it lacks;\n"
     "                                        SQLite: brought up to date in place (at every open)\n";
 
-struct ctl_out {
-	char  *p;
-	size_t len, size;
-};
-
-static void
-ctl_out_put(struct ctl_out *o, const char *s, size_t n)
-{
-	if (o->len + 1 >= o->size)
-		return;
-	if (n > o->size - 1 - o->len)
-		n = o->size - 1 - o->len;
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-	o->p[o->len] = '\0';
-}
-
-/* A postgresql:// URI with its password as ***: user:PASSWORD@ before the
- * host, and a password=VALUE query parameter. Returns out. */
-static const char *
-ctl_db_uri_redact(const char *uri, char *out, size_t outlen)
-{
-	struct ctl_out o = { out, 0, outlen };
-	const char *a = strstr(uri, "://"), *end, *at = NULL, *colon, *p;
-
-	if (outlen == 0)
-		return out;
-	out[0] = '\0';
-	a = a != NULL ? a + 3 : uri;
-	end = a + strcspn(a, "/?#");
-	for (p = a; p < end; p++)           /* the last @: a password may hold one */
-		if (*p == '@')
-			at = p;
-	colon = at != NULL ? memchr(a, ':', (size_t)(at - a)) : NULL;
-	p = uri;
-	if (colon != NULL) {
-		ctl_out_put(&o, uri, (size_t)(colon + 1 - uri));
-		ctl_out_put(&o, "***", 3);
-		p = at;
-	}
-	while (*p != '\0') {
-		if ((*p == '?' || *p == '&') && p >= end && strncasecmp(p + 1, "password=", 9) == 0) {
-			ctl_out_put(&o, p, 10);
-			ctl_out_put(&o, "***", 3);
-			p += 10;
-			p += strcspn(p, "&#");
-			continue;
-		}
-		ctl_out_put(&o, p++, 1);
-	}
-	return out;
-}
-
-/* The decimal octets of a schema version; -1 when they are not one. */
-static int
-ctl_db_number(const void *p, int n)
-{
-	const unsigned char *s = p;
-	int v = 0;
-
-	if (s == NULL || n < 1 || n > 9)
-		return -1;
-	for (int i = 0; i < n; i++) {
-		if (!isdigit(s[i]))
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
-/* A query's one integer into *v (0 when it returns no row). 0 or -1. */
-static int
-ctl_db_query_int(struct db *db, const char *sql, long long *v)
-{
-	struct db_stmt *s = NULL;
-	int rc;
-
-	*v = 0;
-	if (db_prepare(db, sql, &s) != DB_OK)
-		return -1;
-	rc = db_step(s);
-	if (rc == DB_ROW)
-		*v = db_column_int64(s, 0);
-	db_finalize(s);
-	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
-}
-
-/* The schema version a PostgreSQL database records in meta (written by
- * db_pg_migrate as the number's decimal octets): 0 for a database never
- * migrated, -1 on error. */
-static int
-ctl_db_pg_version(struct db *db)
-{
-	struct db_stmt *s = NULL;
-	long long meta;
-	int rc, v = 0;
-
-	/* two steps: naming a missing table is an error, not "no row" */
-	if (ctl_db_query_int(db, "SELECT count(*) FROM information_schema.tables"
-	    " WHERE table_schema = current_schema() AND table_name = 'meta'", &meta) != 0)
-		return -1;
-	if (meta == 0)
-		return 0;
-	if (db_prepare(db, "SELECT value FROM meta WHERE key = 'schema_version'", &s) != DB_OK)
-		return -1;
-	rc = db_step(s);
-	if (rc == DB_ROW)
-		v = ctl_db_number(db_column_blob(s, 0), db_column_bytes(s, 0));
-	db_finalize(s);
-	return rc == DB_ROW || rc == DB_DONE ? v : -1;
-}
-
 static void
 ctl_db_nodes_print(struct db *db)
 {
-	long long n;
+	struct db_stmt *s = NULL;
 
-	if (ctl_db_query_int(db, "SELECT count(*) FROM nodes", &n) == 0)
-		printf("nodes: %lld (ferryctl cluster status)\n", n);
+	if (db_prepare(db, "SELECT count(*) FROM nodes", &s) == DB_OK && db_step(s) == DB_ROW)
+		printf("nodes: %lld (ferryctl cluster status)\n", db_column_int64(s, 0));
 	else
 		printf("nodes: unknown (%s)\n", db_errmsg(db));
+	db_finalize(s);
 }
 
 /* A connection of our own: state_open would migrate on the way in. */
@@ -152,7 +40,7 @@ ctl_db_pg_connect(struct ctl *c, char *shown, size_t shownlen)
 	char err[1024];
 	struct db *db;
 
-	ctl_db_uri_redact(c->state, shown, shownlen);
+	db_uri_redact(c->state, shown, shownlen);
 	if ((db = db_pg_connect(c->state, err, sizeof(err))) == NULL)
 		ctl_warn("%s: %s", shown, err);
 	return db;
@@ -168,10 +56,11 @@ ctl_db_pg_status(struct ctl *c)
 	if (db == NULL)
 		return CTL_EXIT_ERR;
 	printf("backend: postgresql\nlocation: %s\n", shown);
-	if ((v = ctl_db_pg_version(db)) < 0)
+	if ((v = db_pg_schema_version(db)) < 0)
 		printf("schema version: unknown (%s)\n", db_errmsg(db));
-	else if (v == 0)
-		printf("schema version: 0 (empty: run ferryctl db migrate, or start ferryd)\n");
+	else if (v < db_pg_schema_latest())
+		printf("schema version: %d (this ferry's: %d; ferryctl db migrate applies the rest)\n", v,
+		    db_pg_schema_latest());
 	else
 		printf("schema version: %d\n", v);
 	if (v > 0)

@@ -7,8 +7,9 @@ that cannot write (the database locked) is logged once per outage and
 recovers by itself. Events carry the node's name (table and HTTP API).
 `ferryctl db status|migrate` on the embedded SQLite state.
 
-Everything on the default SQLite state; the PostgreSQL side of `db` needs
-the driver (src/db/db_pg.c) and is tested with it.
+The same on a real PostgreSQL (pgserver.py, started here on loopback):
+`db status` and `db migrate` from an empty database, two nodes listed
+by each other, a stopped one shown down.
 """
 import json
 import os
@@ -20,6 +21,7 @@ import unittest
 
 import ferrytest
 from ferrytest import FERRYCTL, FERRYD, Ferryd, free_port, wait_for
+from pgserver import PgServer
 
 NODE = "test-node-1"
 
@@ -184,6 +186,60 @@ class PostgresLocationTest(unittest.TestCase):
             self.assertNotIn("other", r.stdout + r.stderr)
             if cmd[0] == "db":
                 self.assertIn(shown, r.stderr)
+
+
+class PostgresNodesTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = PgServer().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pg.close()
+
+    def node(self, name):
+        return Ferryd(extra="state_db %s\nnode_name %s\n" % (self.pg.conninfo, name))
+
+    def states(self, f):
+        """NAME -> STATE of `cluster status` through f's configuration."""
+        lines = f.ctl("cluster", "status").stdout.splitlines()[1:]
+        return {r.split("\t")[0]: r.split("\t")[1] for r in lines}
+
+    def test_migrate_then_two_nodes(self):
+        a, b = self.node("pg-a"), self.node("pg-b")
+        out = a.ctl("db", "status").stdout
+        self.assertIn("backend: postgresql\nlocation: %s\n" % self.pg.conninfo, out)
+        m = re.search(r"^schema version: 0 \(this ferry's: (\d+);", out, re.M)
+        self.assertIsNotNone(m, out)
+        latest = int(m.group(1))
+        self.assertGreater(latest, 0)
+        self.assertEqual(a.ctl("db", "migrate").stdout, "schema version 0 -> %d\n" % latest)
+        self.assertEqual(a.ctl("db", "migrate").stdout, "schema at version %d, nothing to do\n" % latest)
+        self.assertEqual(self.pg.psql("SELECT convert_from(value, 'UTF8') FROM meta"
+                                      " WHERE key = 'schema_version'").strip(), str(latest))
+        out = b.ctl("db", "status").stdout
+        self.assertIn("schema version: %d\nnodes: 0 " % latest, out)
+        self.assertEqual(self.states(b), {})
+        a.start()
+        b.start()
+        try:
+            for f in (a, b):
+                self.assertTrue(wait_for(lambda: self.states(f) == {"pg-a": "up", "pg-b": "up"}, 30),
+                                self.states(f))
+            self.assertIn("nodes: 2 ", a.ctl("db", "status").stdout)
+            n = json.loads(a.ctl("cluster", "status", "--json").stdout)["nodes"]
+            self.assertEqual([(x["name"], x["version"]) for x in n], [("pg-a", version()), ("pg-b", version())])
+            self.assertIn("mx 127.0.0.1:%d" % b.mx, n[1]["listen"])
+        finally:
+            self.assertEqual(b.stop(), 0)
+        # b stopped: its row stays; as if its last beat were 100 s ago
+        self.pg.psql("UPDATE nodes SET heartbeat = heartbeat - 100 WHERE name = 'pg-b'")
+        try:
+            st = self.states(a)
+            self.assertEqual(st["pg-a"], "up")
+            self.assertRegex(st["pg-b"], r"^down \(last seen 1\d\d s ago\)$")
+        finally:
+            self.assertEqual(a.stop(), 0)
 
 
 class HeartbeatOutageTest(unittest.TestCase):
