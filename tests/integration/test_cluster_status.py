@@ -9,7 +9,8 @@ recovers by itself. Events carry the node's name (table and HTTP API).
 
 The same on a real PostgreSQL (pgserver.py, started here on loopback):
 `db status` and `db migrate` from an empty database, two nodes listed
-by each other, a stopped one shown down.
+by each other, a stopped one shown down, a server restart logged once by
+the heartbeat and recovered from.
 """
 import json
 import os
@@ -240,6 +241,26 @@ class PostgresNodesTest(unittest.TestCase):
             self.assertRegex(st["pg-b"], r"^down \(last seen 1\d\d s ago\)$")
         finally:
             self.assertEqual(a.stop(), 0)
+
+
+    def test_server_restart_logged_once_then_recovers(self):
+        f = self.node("pg-restart").start()
+        try:
+            self.assertTrue(wait_for(lambda: self.states(f).get("pg-restart") == "up", 30))
+            self.pg.stop(keep=True)
+            try:
+                self.assertTrue(wait_for(lambda: "event=node-heartbeat-failed name=pg-restart" in
+                                         f.log_text(), 60), f.log_text()[-2000:])
+                time.sleep(12)     # two more ticks without the server: no more lines
+            finally:
+                self.pg.start()
+            self.assertTrue(wait_for(lambda: "event=node-heartbeat-recovered name=pg-restart" in
+                                     f.log_text(), 60), f.log_text()[-2000:])
+            self.assertEqual(f.log_text().count("event=node-heartbeat-failed"), 1)
+            self.assertIsNone(f.proc.poll())
+            self.assertEqual(self.states(f).get("pg-restart"), "up")
+        finally:
+            self.assertEqual(f.stop(), 0)
 
 
 class HeartbeatOutageTest(unittest.TestCase):
