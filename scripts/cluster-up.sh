@@ -57,7 +57,7 @@ up() {
 	done
 	# the first node applies the schema; wait for every node's heartbeat
 	for _ in $(seq 1 100); do
-		up_nodes=$("$BIN/ferryctl" -c "$DIR/node1/ferry.conf" cluster status 2>/dev/null | grep -c " up " || true)
+		up_nodes=$("$BIN/ferryctl" -c "$DIR/node1/ferry.conf" cluster status 2>/dev/null | awk -F "\t" '$2 == "up"' | wc -l)
 		[ "$up_nodes" -ge 3 ] && break
 		sleep 0.2
 	done

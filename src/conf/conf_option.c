@@ -70,17 +70,30 @@ struct conf_option {
 	.def = df, .words = (const struct conf_word[]){ { yes, 1 }, { no, 0 }, { NULL, 0 } } }
 #define OPT_LINE(n, fn)     { .name = #n, .type = CONF_LINE, .add = fn }
 
+/* 1-64 letters, digits, '-', '_' or '.': one word in a log line or an
+ * address. A node's name (node_name) is one: it goes into log lines,
+ * events and the nodes table. */
+static bool
+conf_word_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+			return false;
+	return true;
+}
+
 /* Not a return-path token's "b+", nothing that needs quoting. */
 static bool
 conf_complaint_local_valid(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > 64 || ((s[0] == 'b' || s[0] == 'B') && s[1] == '+'))
+	if (!conf_word_valid(s) || ((s[0] == 'b' || s[0] == 'B') && s[1] == '+'))
 		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
-			return false;
 	return s[0] != '.' && s[n - 1] != '.';
 }
 
@@ -140,7 +153,8 @@ static const struct conf_option conf_options[] = {
 	OPT_PATH(spool_dir),
 	OPT_PATH(users_file),
 	OPT_PATH(state_db),
-	OPT_STR(node_name, node_name, NULL, NULL),
+	OPT_STR(node_name, node_name, conf_word_valid,
+	    "1-64 letters, digits, '-', '_' or '.'"),
 	OPT_PATH(dkim_key_dir),
 	OPT_PATH(tls_cert),
 	OPT_PATH(tls_key),

@@ -103,6 +103,13 @@ extern const char ctl_stats_usage[];
 int ctl_admin_token_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_admin_token_usage[];
 
+/* ctl_cluster.c: `cluster status` (the nodes sharing the state database). */
+int ctl_cluster_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_cluster_usage[];
+/* ctl_db.c: `db status|migrate` (the state database and its schema). */
+int ctl_db_main(struct ctl *c, int argc, char **argv);
+extern const char ctl_db_usage[];
+
 /* ctl_bounce.c: `bounce classify|categories` (the bounce classifier). */
 int ctl_bounce_main(struct ctl *c, int argc, char **argv);
 extern const char ctl_bounce_usage[];

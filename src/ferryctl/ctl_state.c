@@ -92,8 +92,8 @@ ctl_state_give(const char *path)
 	return 0;
 }
 
-static struct state *
-ctl_state_open(struct ctl *c)
+struct state *
+ctl_state_open(struct ctl *c, bool create)
 {
 	char err[1024];
 	struct state *st;
@@ -103,6 +103,10 @@ ctl_state_open(struct ctl *c)
 	if (ctl_state_path(c) < 0)
 		return NULL;
 	fresh = !db_is_pg_uri(c->state) && stat(c->state, &sb) != 0 && errno == ENOENT;
+	if (fresh && !create) {
+		ctl_warn("%s: %s", c->state, strerror(ENOENT));
+		return NULL;
+	}
 	if ((st = state_open(c->state, err, sizeof(err))) == NULL) {
 		ctl_warn("%s", err);
 		return NULL;
@@ -170,6 +174,7 @@ static const struct option ctl_state_longopts[] = {
 	{ "spam-action",    required_argument, NULL, 'A' },
 	{ "events",         required_argument, NULL, 'V' },
 	{ "unsubscribe",    required_argument, NULL, 'U' },
+	{ "json",           no_argument,       NULL, 'j' },
 	{ "help",           no_argument,       NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -195,6 +200,7 @@ ctl_opt_bit(int ch)
 	case 'E': return CTL_O_EXPIRES;
 	case 'C': return CTL_O_CAUSE;
 	case 'V': return CTL_O_EVENTS;
+	case 'j': return CTL_O_JSON;
 	default:  return ch >= 0x400 && ch <= 0x407 ? CTL_O_ABUSE : 0;
 	}
 }
@@ -289,6 +295,7 @@ ctl_opt_take(struct ctl_sargs *a, int ch, const char *val)
 	case 'L': a->label = val; break;
 	case 'D': a->domains = val; break;
 	case 'p': a->pass_stdin = true; break;
+	case 'j': a->json = true; break;
 	default:  a->subdomains = true; break;
 	}
 	return 0;
@@ -354,7 +361,7 @@ ctl_group_main(struct ctl *c, const struct ctl_group *g, int argc, char **argv)
 	}
 	if ((rc = ctl_sub_parse(g, s, argc - 1, argv + 1, &a)) != 0)
 		return rc == 1 ? CTL_EXIT_OK : rc;
-	if (!s->nodb && (st = ctl_state_open(c)) == NULL)
+	if (!s->nodb && (st = ctl_state_open(c, true)) == NULL)
 		return CTL_EXIT_ERR;
 	rc = s->run(c, st, &a);
 	state_close(st);

@@ -32,6 +32,7 @@
 #define CTL_O_SPAM       0x4000u /* --spam-action reject|hold|header */
 #define CTL_O_EVENTS     0x8000u /* --events a,b (webhook kinds) */
 #define CTL_O_UNSUB      0x10000u /* --unsubscribe on|off */
+#define CTL_O_JSON       0x20000u /* --json */
 
 #define CTL_SUB_ARGS_MAX 3
 
@@ -49,6 +50,7 @@ struct ctl_sargs {
 	long long   limit;              /* --limit; -1: not given */
 	int         spam_action;        /* --spam-action (enum state_spam_action); -1: not given */
 	int         unsubscribe;        /* --unsubscribe: 1 on, 0 off, -1 not given */
+	bool        json;               /* --json */
 };
 
 struct ctl_sub {
@@ -69,6 +71,12 @@ struct ctl_group {
 /* Parse argv (argv[0] the command, argv[1] the subcommand), open the
  * state database and run the subcommand. Returns the exit code. */
 int ctl_group_main(struct ctl *c, const struct ctl_group *g, int argc, char **argv);
+
+/* The state database of c's configuration, opened (and its schema brought
+ * up to date, as by ferryd); a SQLite file that does not exist yet is
+ * created (and said so) when create is set, else refused. NULL after a
+ * message. */
+struct state *ctl_state_open(struct ctl *c, bool create);
 
 /* "per-minute=100 per-hour=none ..." into buf. */
 const char *ctl_limits_text(const struct state_limits *l, char *buf, size_t size);

@@ -30,6 +30,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "admin-token", ctl_admin_token_main, ctl_admin_token_usage },
 	{ "webhook",   ctl_webhook_main,   ctl_webhook_usage },
 	{ "metrics",   ctl_metrics_main,   ctl_metrics_usage },
+	{ "cluster",   ctl_cluster_main,   ctl_cluster_usage },
+	{ "db",        ctl_db_main,        ctl_db_usage },
 };
 
 void

@@ -19,6 +19,7 @@
 
 #include "auth/auth_store.h"
 #include "auth/auth_users.h"
+#include "cluster/node.h"
 #include "conf/conf.h"
 #include "control/control.h"
 #include "db/db.h"
@@ -41,9 +42,8 @@
 #include "events/outbox.h"
 #include "analytics/analytics.h"
 #include "util/log.h"
+#include "util/version.h"
 #include "webhook/webhook_sender.h"
-
-#define FERRY_VERSION "0.1.0"
 
 struct ferryd_opts {
 	const char *conf_path;
@@ -335,6 +335,20 @@ ferryd_reload_restart_needed(struct ferryd *srv, const struct conf *c)
 	return name;
 }
 
+/* The node's name is fixed at start (events and the nodes table carry
+ * it); a reload that changes it, or the hostname it defaults to, applies
+ * the rest and says so, as for listeners. */
+static void
+ferryd_reload_node_warn(struct ferryd *srv, const struct conf *c)
+{
+	struct server_snap *run = server_snap_get(&srv->snaps);
+
+	if (strcmp(run->conf->node_name, c->node_name) != 0)
+		log_warn("event=reload-warning reason=\"node_name changes need a restart\""
+		    " action=\"keeping the running name\" name=%s", run->conf->node_name);
+	server_snap_put(run);
+}
+
 /* The counters backend is opened once (its connections, its fallback):
  * a changed counters or counters_failure waits for a restart. The URI is
  * not logged: it may hold a password. */
@@ -408,6 +422,7 @@ ferryd_reload(struct ferryd *srv, const char *path, const struct ferryd_ids *ids
 	http_reload(srv->http, c);
 	if (c->nlisteners != srv->server.nlisteners)
 		log_warn("event=reload-warning reason=\"listener changes need a restart\"");
+	ferryd_reload_node_warn(srv, c);
 	ferryd_reload_counters_check(srv, c);
 	if (srv->rep != NULL) {
 		struct rep_limits l;
@@ -511,6 +526,7 @@ main(int argc, char **argv)
 	struct ferryd_spool fs;
 	struct conf *c;
 	struct control *ctl;
+	struct node *node;
 	SSL_CTX *ctx;
 	char err[1024];
 	size_t nworkers;
@@ -577,6 +593,9 @@ main(int argc, char **argv)
 	queued = qmgr_load(srv.qmgr);
 	if (qmgr_start(srv.qmgr, (int)c->delivery_threads) < 0 || control_start(ctl, srv.qmgr) < 0)
 		log_fatal("event=fatal reason=\"cannot start the queue manager\"");
+	/* the heartbeat reads the queue's counts; it is news, not a gate */
+	if ((node = node_heartbeat_start(srv.state, srv.qmgr, c)) == NULL)
+		log_error("event=node-heartbeat-failed name=%s error=\"cannot start its thread\"", c->node_name);
 	smtp = ferryd_smtp_handles(&srv);
 	if (server_workers_start(&srv.server, &smtp_proto, &smtp) < 0)
 		log_fatal("event=fatal reason=\"cannot start workers\"");
@@ -589,6 +608,7 @@ main(int argc, char **argv)
 	    ids.name ? ids.name : "(unchanged)", ctx ? "yes" : "no");
 	ferryd_notify_ready("accepting mail, %ld queued at start", queued);
 	ferryd_signals_wait(&srv, o.conf_path, &ids, &fs);
+	node_heartbeat_stop(node);    /* first: it reads the queue and the state */
 	http_free(srv.http);          /* its handlers use everything below */
 	server_workers_stop(&srv.server);
 	control_stop(ctl);
