@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "db/db.h"
 #include "state/state.h"
@@ -39,6 +40,24 @@ state_fixture_pg_empty(const char *conninfo)
 	if (db_exec(db, "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;") != DB_OK)
 		fail_msg("emptying the test database: %s", db_errmsg(db));
 	db_close(db);
+}
+
+/* Make the test's temporary directory /tmp/ferry-NAME.XXXXXX in dir. */
+static inline void
+state_fixture_mkdtemp(char *dir, size_t dirlen, const char *name)
+{
+	if ((size_t)snprintf(dir, dirlen, "/tmp/ferry-%s.XXXXXX", name) >= dirlen || mkdtemp(dir) == NULL)
+		fail_msg("mkdtemp /tmp/ferry-%s.XXXXXX", name);
+}
+
+/* Remove the test's temporary directory and all in it. */
+static inline void
+state_fixture_rmdir(const char *dir)
+{
+	char cmd[128];
+
+	if ((size_t)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir) >= sizeof(cmd) || system(cmd) != 0)
+		fail_msg("cannot remove %s", dir);
 }
 
 /* Open a fresh state for a test whose temporary directory is dir: path

@@ -41,8 +41,7 @@ fx_setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
 
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/ferry-analytics.XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
+	state_fixture_mkdtemp(fx->dir, sizeof(fx->dir), "analytics");
 	fx->st = state_fixture_open(fx->dir, fx->path, sizeof(fx->path), fx->err, sizeof(fx->err));
 	assert_non_null(fx->a = analytics_open(fx->path, false, fx->err, sizeof(fx->err)));
 	*state = fx;
@@ -53,12 +52,10 @@ static int
 fx_teardown(void **state)
 {
 	struct fx *fx = *state;
-	char cmd[160];
 
 	analytics_close(fx->a);
 	state_close(fx->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	assert_int_equal(system(cmd), 0);
+	state_fixture_rmdir(fx->dir);
 	free(fx);
 	return 0;
 }

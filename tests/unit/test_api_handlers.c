@@ -77,8 +77,7 @@ fx_setup(void **state)
 	struct state_tenant t;
 
 	assert_non_null(fx);
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/ferry-api.XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
+	state_fixture_mkdtemp(fx->dir, sizeof(fx->dir), "api");
 	fx->st = state_fixture_open(fx->dir, fx->path, sizeof(fx->path), fx->err, sizeof(fx->err));
 	assert_non_null(fx->conf = conf_text("hostname mx.ferry.test\ndns_servers 127.0.0.1:9\n"
 	    "dns_timeout 1\noutbound_source 127.0.0.1\n", fx->err, sizeof(fx->err)));
@@ -105,7 +104,6 @@ static int
 fx_teardown(void **state)
 {
 	struct fx *fx = *state;
-	char cmd[128];
 
 	json_decref(fx->rp.json);
 	evhttp_clear_headers(&fx->query);
@@ -114,8 +112,7 @@ fx_teardown(void **state)
 	spool_close(fx->spool);
 	state_close(fx->st);
 	conf_free(fx->conf);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", fx->dir);
-	assert_int_equal(system(cmd), 0);
+	state_fixture_rmdir(fx->dir);
 	free(fx);
 	return 0;
 }

@@ -38,8 +38,7 @@ fx_setup(void **state)
 	struct fx *fx = calloc(1, sizeof(*fx));
 
 	assert_non_null(fx);
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/ferry-events.XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
+	state_fixture_mkdtemp(fx->dir, sizeof(fx->dir), "events");
 	fx->st = state_fixture_open(fx->dir, fx->path, sizeof(fx->path), fx->err, sizeof(fx->err));
 	*state = fx;
 	return 0;
@@ -49,11 +48,9 @@ static int
 fx_teardown(void **state)
 {
 	struct fx *fx = *state;
-	char cmd[160];
 
 	state_close(fx->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	assert_int_equal(system(cmd), 0);
+	state_fixture_rmdir(fx->dir);
 	free(fx);
 	return 0;
 }

@@ -74,8 +74,7 @@ fx_setup(void **state)
 	struct state_limits one = { .per_minute = 1, .rcpts = 3 };
 	struct suppression sup = { .reason = SUPPRESS_HARD_BOUNCE, .time = 1700000000 };
 
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/ferry-inject.XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
+	state_fixture_mkdtemp(fx->dir, sizeof(fx->dir), "inject");
 	fx->st = state_fixture_open(fx->dir, fx->db, sizeof(fx->db), fx->err, sizeof(fx->err));
 	/* local counters are always SQLite: beside PostgreSQL state the
 	 * node's own counters.db (counters_open.c) */
@@ -104,14 +103,12 @@ static int
 fx_teardown(void **state)
 {
 	struct fx *fx = *state;
-	char cmd[160];
 
 	spool_committer_stop(fx->spool);
 	spool_close(fx->spool);
 	counters_close(fx->counters);
 	state_close(fx->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	assert_int_equal(system(cmd), 0);
+	state_fixture_rmdir(fx->dir);
 	free(fx);
 	return 0;
 }

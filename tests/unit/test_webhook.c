@@ -115,8 +115,7 @@ fx_setup(void **state)
 	struct state_tenant t;
 
 	assert_non_null(fx);
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/ferry-webhook.XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
+	state_fixture_mkdtemp(fx->dir, sizeof(fx->dir), "webhook");
 	fx->st = state_fixture_open(fx->dir, fx->path, sizeof(fx->path), fx->err, sizeof(fx->err));
 	assert_int_equal(state_tenant_add(fx->st, "acme", NULL, NULL, fx->err, sizeof(fx->err)), 0);
 	assert_int_equal(state_tenant_add(fx->st, "other", NULL, NULL, fx->err, sizeof(fx->err)), 0);
@@ -132,11 +131,9 @@ static int
 fx_teardown(void **state)
 {
 	struct fx *fx = *state;
-	char cmd[160];
 
 	state_close(fx->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	assert_int_equal(system(cmd), 0);
+	state_fixture_rmdir(fx->dir);
 	free(fx);
 	return 0;
 }
