@@ -101,10 +101,28 @@ test_names_and_domains(void **state)
 
 /* ---- tenants ------------------------------------------------------------------ */
 
-/* A database made before tenants had a delivery weight gains the column
- * (weight 1) when opened, and the weight can be set within its range. */
+/* A tenant's delivery weight: 1 when made, settable within its range. */
 static void
-test_tenant_weight_and_upgrade(void **state)
+test_tenant_weight(void **state)
+{
+	struct fx *fx = *state;
+	struct state_tenant t;
+
+	OK(state_tenant_add(fx->st, "acme", NULL, NULL, fx->err, sizeof(fx->err)));
+	assert_int_equal(state_tenant_by_name(fx->st, "acme", &t), 1);
+	assert_int_equal(t.weight, 1);
+	OK(state_tenant_weight(fx->st, "acme", 5, fx->err, sizeof(fx->err)));
+	assert_int_equal(state_tenant_by_name(fx->st, "acme", &t), 1);
+	assert_int_equal(t.weight, 5);
+	NO(state_tenant_weight(fx->st, "acme", 0, fx->err, sizeof(fx->err)));
+	NO(state_tenant_weight(fx->st, "acme", STATE_WEIGHT_MAX + 1, fx->err, sizeof(fx->err)));
+	NO(state_tenant_weight(fx->st, "nobody", 2, fx->err, sizeof(fx->err)));
+}
+
+/* A database made before tenants had a delivery weight gains the column
+ * (weight 1) when opened, and the weight can be set. */
+static void
+test_tenant_weight_upgrade(void **state)
 {
 	struct fx *fx = *state;
 	struct state_tenant t;
@@ -112,8 +130,8 @@ test_tenant_weight_and_upgrade(void **state)
 
 	char old[160];
 
-	/* an older SQLite file, upgraded in place (PostgreSQL has versioned
-	 * migrations instead, test_db_pg) */
+	/* an older SQLite file upgraded in place; PostgreSQL has versioned
+	 * migrations instead (test_db_pg) */
 	STATE_FIXTURE_SQLITE_ONLY("upgrade of an older SQLite file");
 	/* a database as an older ferry made it: tenants without the column */
 	snprintf(old, sizeof(old), "%s/old.db", fx->dir);
@@ -134,9 +152,6 @@ test_tenant_weight_and_upgrade(void **state)
 	OK(state_tenant_weight(fx->st, "acme", 5, fx->err, sizeof(fx->err)));
 	assert_int_equal(state_tenant_by_name(fx->st, "acme", &t), 1);
 	assert_int_equal(t.weight, 5);
-	NO(state_tenant_weight(fx->st, "acme", 0, fx->err, sizeof(fx->err)));
-	NO(state_tenant_weight(fx->st, "acme", STATE_WEIGHT_MAX + 1, fx->err, sizeof(fx->err)));
-	NO(state_tenant_weight(fx->st, "nobody", 2, fx->err, sizeof(fx->err)));
 }
 
 static void
@@ -548,7 +563,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names_and_domains),
 		cmocka_unit_test_setup_teardown(test_tenant_crud, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_tenant_weight_and_upgrade, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_tenant_weight, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_tenant_weight_upgrade, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_bounce_domain_not_anothers, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_auth_account, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_auth_keys, fx_setup, fx_teardown),
