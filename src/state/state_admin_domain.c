@@ -88,10 +88,12 @@ state_domain_add(struct state *st, const char *tenant, const char *domain, bool 
 	if (rc > 0)
 		return adm_fail(err, errlen, "domain %s belongs to tenant %s (a domain belongs to one"
 		    " tenant only)", name, d.tenant);
-	/* Another tenant's bounce domain (its envelope sender) stays out of it. */
+	/* Another tenant's bounce domain (its envelope sender) stays out of it.
+	 * The suffix by a positive start: PostgreSQL's substr() does not count
+	 * a negative one from the end as SQLite's does. */
 	rc = adm_find_id(st, err, errlen, &other, subdomains
 	    ? "SELECT id FROM tenants WHERE id <> ?2 AND (bounce_domain = ?1 OR"
-	      " substr(bounce_domain, -length(?1) - 1) = '.' || ?1);"
+	      " substr(bounce_domain, length(bounce_domain) - length(?1)) = '.' || ?1);"
 	    : "SELECT id FROM tenants WHERE id <> ?2 AND bounce_domain = ?1;", name, tid);
 	if (rc < 0)
 		return -1;

@@ -8,6 +8,7 @@
 #include "state/events.h"
 #include "state/state_internal.h"
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -181,7 +182,9 @@ int
 state_events_list(struct state *st, long long tenant_id, const char *kind, long limit,
     state_event_fn fn, void *arg)
 {
-	struct state_event_query q = { .tenant_id = tenant_id, .kind = kind, .limit = limit > 0 ? limit : -1 };
+	/* no limit: the largest (PostgreSQL refuses SQLite's LIMIT -1) */
+	struct state_event_query q = { .tenant_id = tenant_id, .kind = kind,
+	    .limit = limit > 0 ? limit : LONG_MAX };
 
 	return state_events_query(st, &q, fn, arg);
 }

@@ -5,7 +5,9 @@
  * reply as sample, kinds not counted ignored, a second flush adding to the
  * same rows (upsert), tenant scoping, the groupings and windows, the
  * bounce insights' rates, the memory cap (keys beyond it dropped and
- * counted), the 90-day prune, and the time words of --since.
+ * counted), the 90-day prune, and the time words of --since. On a fresh
+ * SQLite file, or a fresh PostgreSQL schema under FERRY_TEST_PG
+ * (state_fixture.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +26,8 @@
 #include "state/state.h"
 #include "state/state_internal.h"
 
+#include "state_fixture.h"
+
 #define H0 ((time_t)1796000400 - (time_t)1796000400 % 3600)   /* an hour of 2026-11-29 */
 
 struct fx {
@@ -37,10 +41,8 @@ fx_setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
 
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/ferry-analytics.XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	snprintf(fx->path, sizeof(fx->path), "%s/ferry.db", fx->dir);
-	assert_non_null(fx->st = state_open(fx->path, fx->err, sizeof(fx->err)));
+	state_fixture_mkdtemp(fx->dir, sizeof(fx->dir), "analytics");
+	fx->st = state_fixture_open(fx->dir, fx->path, sizeof(fx->path), fx->err, sizeof(fx->err));
 	assert_non_null(fx->a = analytics_open(fx->path, false, fx->err, sizeof(fx->err)));
 	*state = fx;
 	return 0;
@@ -50,12 +52,10 @@ static int
 fx_teardown(void **state)
 {
 	struct fx *fx = *state;
-	char cmd[160];
 
 	analytics_close(fx->a);
 	state_close(fx->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	assert_int_equal(system(cmd), 0);
+	state_fixture_rmdir(fx->dir);
 	free(fx);
 	return 0;
 }

@@ -2,7 +2,8 @@
  * test_api_handlers.c - the HTTP API's handlers for suppressions, domains,
  * the account, tenants, keys and the queue (src/http/api_handlers.h),
  * called directly with hand-made requests against a real state database
- * in a temporary directory and a queue manager without delivery threads
+ * in a temporary directory (or a fresh PostgreSQL schema under
+ * FERRY_TEST_PG, state_fixture.h) and a queue manager without delivery threads
  * over a real spool: success, bad input (400), unknown names (404),
  * conflicts (409), and that a tenant never sees or changes another's data.
  * No network: the domain check asks a DNS server address nothing listens
@@ -33,6 +34,8 @@
 #include "state/state.h"
 #include "state/state_admin.h"
 #include "state/suppress.h"
+
+#include "state_fixture.h"
 
 /* ---- fixture ---- */
 
@@ -74,10 +77,8 @@ fx_setup(void **state)
 	struct state_tenant t;
 
 	assert_non_null(fx);
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/ferry-api.XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	snprintf(fx->path, sizeof(fx->path), "%s/ferry.db", fx->dir);
-	assert_non_null(fx->st = state_open(fx->path, fx->err, sizeof(fx->err)));
+	state_fixture_mkdtemp(fx->dir, sizeof(fx->dir), "api");
+	fx->st = state_fixture_open(fx->dir, fx->path, sizeof(fx->path), fx->err, sizeof(fx->err));
 	assert_non_null(fx->conf = conf_text("hostname mx.ferry.test\ndns_servers 127.0.0.1:9\n"
 	    "dns_timeout 1\noutbound_source 127.0.0.1\n", fx->err, sizeof(fx->err)));
 	assert_int_equal(state_tenant_add(fx->st, "acme", NULL, "bounce.acme.test", fx->err,
@@ -103,7 +104,6 @@ static int
 fx_teardown(void **state)
 {
 	struct fx *fx = *state;
-	char cmd[128];
 
 	json_decref(fx->rp.json);
 	evhttp_clear_headers(&fx->query);
@@ -112,8 +112,7 @@ fx_teardown(void **state)
 	spool_close(fx->spool);
 	state_close(fx->st);
 	conf_free(fx->conf);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", fx->dir);
-	assert_int_equal(system(cmd), 0);
+	state_fixture_rmdir(fx->dir);
 	free(fx);
 	return 0;
 }

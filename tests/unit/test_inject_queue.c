@@ -4,7 +4,9 @@
  * counters: the queue file's envelope ('G' record, recipients, Received:
  * with HTTP, X-Ferry-Ref:), suppressed recipients left out and reported,
  * a foreign sender domain (envelope or From:), a suspended tenant, a full
- * rate window, recipients per message, and the events emitted.
+ * rate window, recipients per message, and the events emitted. The state
+ * is a SQLite file, or a fresh PostgreSQL schema under FERRY_TEST_PG
+ * (state_fixture.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +27,8 @@
 #include "state/state.h"
 #include "state/state_admin.h"
 #include "state/suppress.h"
+
+#include "state_fixture.h"
 
 struct fx {
 	char             dir[64], db[128], err[256];
@@ -70,10 +74,12 @@ fx_setup(void **state)
 	struct state_limits one = { .per_minute = 1, .rcpts = 3 };
 	struct suppression sup = { .reason = SUPPRESS_HARD_BOUNCE, .time = 1700000000 };
 
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/ferry-inject.XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	snprintf(fx->db, sizeof(fx->db), "%s/ferry.db", fx->dir);
-	assert_non_null(fx->st = state_open(fx->db, fx->err, sizeof(fx->err)));
+	state_fixture_mkdtemp(fx->dir, sizeof(fx->dir), "inject");
+	fx->st = state_fixture_open(fx->dir, fx->db, sizeof(fx->db), fx->err, sizeof(fx->err));
+	/* local counters are always SQLite: beside PostgreSQL state the
+	 * node's own counters.db (counters_open.c) */
+	if (state_fixture_pg())
+		snprintf(fx->db, sizeof(fx->db), "%s/counters.db", fx->dir);
 	snprintf(fx->err, sizeof(fx->err), "%s/spool", fx->dir);
 	assert_non_null(fx->spool = spool_open(fx->err, (uid_t)-1, (gid_t)-1, false, fx->err, sizeof(fx->err)));
 	assert_int_equal(spool_committer_start(fx->spool), 0);
@@ -97,14 +103,12 @@ static int
 fx_teardown(void **state)
 {
 	struct fx *fx = *state;
-	char cmd[160];
 
 	spool_committer_stop(fx->spool);
 	spool_close(fx->spool);
 	counters_close(fx->counters);
 	state_close(fx->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	assert_int_equal(system(cmd), 0);
+	state_fixture_rmdir(fx->dir);
 	free(fx);
 	return 0;
 }

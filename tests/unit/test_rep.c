@@ -7,7 +7,8 @@
  * history, and from the resume on after one; escalation throttle -> suspend
  * and never back, an operator's suspension left alone; resume clears; the
  * active tenants kept for the next round when their evaluation failed.
- * Each test gets a fresh state database in its own temporary directory.
+ * Each test gets a fresh state database in its own temporary directory,
+ * or a fresh schema on PostgreSQL under FERRY_TEST_PG (state_fixture.h).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -16,7 +17,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sqlite3.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +29,9 @@
 #include "state/events.h"
 #include "state/state.h"
 #include "state/state_admin.h"
+#include "state/state_internal.h"
+
+#include "state_fixture.h"
 
 struct fx {
 	char          dir[64];
@@ -48,11 +51,8 @@ fx_setup(void **state)
 	struct state_tenant t;
 
 	assert_non_null(fx);
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/ferry-rep.XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	snprintf(fx->path, sizeof(fx->path), "%s/ferry.db", fx->dir);
-	fx->st = state_open(fx->path, fx->err, sizeof(fx->err));
-	assert_non_null(fx->st);
+	state_fixture_mkdtemp(fx->dir, sizeof(fx->dir), "rep");
+	fx->st = state_fixture_open(fx->dir, fx->path, sizeof(fx->path), fx->err, sizeof(fx->err));
 	assert_int_equal(state_tenant_add(fx->st, "acme", NULL, NULL, fx->err, sizeof(fx->err)), 0);
 	assert_int_equal(state_tenant_by_name(fx->st, "acme", &t), 1);
 	fx->tenant = t.id;
@@ -69,12 +69,10 @@ static int
 fx_teardown(void **state)
 {
 	struct fx *fx = *state;
-	char cmd[160];
 
 	rep_close(fx->rep);
 	state_close(fx->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	assert_int_equal(system(cmd), 0);
+	state_fixture_rmdir(fx->dir);
 	free(fx);
 	return 0;
 }
@@ -497,13 +495,11 @@ test_active_kept_on_failure(void **state)
 {
 	struct fx *fx = *state;
 	struct rep_enforce e;
-	sqlite3 *db;
+	struct db *db;
 
-	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
+	assert_non_null(db = state_db_connect(fx->path, fx->err, sizeof(fx->err)));
 	/* the tenants table gone: every evaluation fails, as on a busy database */
-	assert_int_equal(sqlite3_exec(db, "ALTER TABLE tenants RENAME TO tenants_away;", NULL, NULL,
-	    NULL), SQLITE_OK);
+	assert_int_equal(db_exec(db, "ALTER TABLE tenants RENAME TO tenants_away;"), DB_OK);
 	for (int round = 0; round < 2; round++)
 		for (long long id = 1; id <= 3000; id++)
 			rep_note(fx->rep, id, REP_SENT, 1, fx->now);
@@ -511,9 +507,8 @@ test_active_kept_on_failure(void **state)
 	note_n(fx, REP_COMPLAINT, 5);
 	assert_int_equal(rep_evaluate_active(fx->rep, fx->now), 3000);
 	assert_int_equal(rep_evaluate_active(fx->rep, fx->now), 3000);   /* still there */
-	assert_int_equal(sqlite3_exec(db, "ALTER TABLE tenants_away RENAME TO tenants;", NULL, NULL,
-	    NULL), SQLITE_OK);
-	sqlite3_close(db);
+	assert_int_equal(db_exec(db, "ALTER TABLE tenants_away RENAME TO tenants;"), DB_OK);
+	db_close(db);
 	assert_int_equal(state_of(fx, &e), REP_NONE);
 	/* the database back, no new note: the kept tenant is evaluated */
 	{

@@ -4,7 +4,8 @@
  * tenants, accounts and SMTP AUTH, API keys (revoked, wrong user name),
  * sender domains (one tenant each, subdomains), connectors (most specific
  * network, domain lists), DKIM key files, and the local counters.
- * Each test gets a fresh database in its own temporary directory.
+ * Each test gets a fresh database in its own temporary directory, or a
+ * fresh schema on PostgreSQL under FERRY_TEST_PG (state_fixture.h).
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -30,6 +31,8 @@
 #include "state/state.h"
 #include "state/state_admin.h"
 
+#include "state_fixture.h"
+
 struct fx {
 	char          dir[64];
 	char          path[128];
@@ -43,11 +46,8 @@ fx_setup(void **state)
 	struct fx *fx = calloc(1, sizeof(*fx));
 
 	assert_non_null(fx);
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/ferry-state.XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	snprintf(fx->path, sizeof(fx->path), "%s/ferry.db", fx->dir);
-	fx->st = state_open(fx->path, fx->err, sizeof(fx->err));
-	assert_non_null(fx->st);
+	state_fixture_mkdtemp(fx->dir, sizeof(fx->dir), "state");
+	fx->st = state_fixture_open(fx->dir, fx->path, sizeof(fx->path), fx->err, sizeof(fx->err));
 	*state = fx;
 	return 0;
 }
@@ -56,11 +56,9 @@ static int
 fx_teardown(void **state)
 {
 	struct fx *fx = *state;
-	char cmd[160];
 
 	state_close(fx->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	assert_int_equal(system(cmd), 0);
+	state_fixture_rmdir(fx->dir);
 	free(fx);
 	return 0;
 }
@@ -103,10 +101,28 @@ test_names_and_domains(void **state)
 
 /* ---- tenants ------------------------------------------------------------------ */
 
-/* A database made before tenants had a delivery weight gains the column
- * (weight 1) when opened, and the weight can be set within its range. */
+/* A tenant's delivery weight: 1 when made, settable within its range. */
 static void
-test_tenant_weight_and_upgrade(void **state)
+test_tenant_weight(void **state)
+{
+	struct fx *fx = *state;
+	struct state_tenant t;
+
+	OK(state_tenant_add(fx->st, "acme", NULL, NULL, fx->err, sizeof(fx->err)));
+	assert_int_equal(state_tenant_by_name(fx->st, "acme", &t), 1);
+	assert_int_equal(t.weight, 1);
+	OK(state_tenant_weight(fx->st, "acme", 5, fx->err, sizeof(fx->err)));
+	assert_int_equal(state_tenant_by_name(fx->st, "acme", &t), 1);
+	assert_int_equal(t.weight, 5);
+	NO(state_tenant_weight(fx->st, "acme", 0, fx->err, sizeof(fx->err)));
+	NO(state_tenant_weight(fx->st, "acme", STATE_WEIGHT_MAX + 1, fx->err, sizeof(fx->err)));
+	NO(state_tenant_weight(fx->st, "nobody", 2, fx->err, sizeof(fx->err)));
+}
+
+/* A database made before tenants had a delivery weight gains the column
+ * (weight 1) when opened, and the weight can be set. */
+static void
+test_tenant_weight_upgrade(void **state)
 {
 	struct fx *fx = *state;
 	struct state_tenant t;
@@ -114,6 +130,9 @@ test_tenant_weight_and_upgrade(void **state)
 
 	char old[160];
 
+	/* an older SQLite file upgraded in place; PostgreSQL has versioned
+	 * migrations instead (test_db_pg) */
+	STATE_FIXTURE_SQLITE_ONLY("upgrade of an older SQLite file");
 	/* a database as an older ferry made it: tenants without the column */
 	snprintf(old, sizeof(old), "%s/old.db", fx->dir);
 	assert_int_equal(sqlite3_open(old, &db), SQLITE_OK);
@@ -133,9 +152,6 @@ test_tenant_weight_and_upgrade(void **state)
 	OK(state_tenant_weight(fx->st, "acme", 5, fx->err, sizeof(fx->err)));
 	assert_int_equal(state_tenant_by_name(fx->st, "acme", &t), 1);
 	assert_int_equal(t.weight, 5);
-	NO(state_tenant_weight(fx->st, "acme", 0, fx->err, sizeof(fx->err)));
-	NO(state_tenant_weight(fx->st, "acme", STATE_WEIGHT_MAX + 1, fx->err, sizeof(fx->err)));
-	NO(state_tenant_weight(fx->st, "nobody", 2, fx->err, sizeof(fx->err)));
 }
 
 static void
@@ -488,8 +504,17 @@ test_counters_local(void **state)
 	struct fx *fx = *state;
 	struct counter_spec s[2] = { { "t:1", 60, 3 }, { "a:1", 3600, 0 } };
 	struct counter_deny deny;
-	struct counters *c = counters_local_open(fx->path, fx->err, sizeof(fx->err));
+	char path[160];
+	struct counters *c;
 	time_t now = 1700000000 - 1700000000 % 60 + 10;
+
+	/* local counters are always SQLite: the state's file, or beside
+	 * PostgreSQL state the node's own counters.db (counters_open.c) */
+	if (state_fixture_pg())
+		snprintf(path, sizeof(path), "%s/counters.db", fx->dir);
+	else
+		snprintf(path, sizeof(path), "%s", fx->path);
+	c = counters_local_open(path, fx->err, sizeof(fx->err));
 
 	assert_non_null(c);
 	assert_int_equal(counters_take(c, s, 2, 2, now, &deny), 0);
@@ -511,8 +536,8 @@ test_counters_local(void **state)
 	assert_int_equal(counters_get(c, "t:1", 60, now + 60), 3);
 	counters_close(c);
 	/* persisted at close, read back by ferryctl and by a new backend */
-	assert_int_equal(counters_db_read(fx->path, "t:1", 60, now + 60), 3);
-	assert_int_equal(counters_db_read(fx->path, "t:1", 60, now + 120), 0);
+	assert_int_equal(counters_db_read(path, "t:1", 60, now + 60), 3);
+	assert_int_equal(counters_db_read(path, "t:1", 60, now + 120), 0);
 	/* a restart reads the current windows back (loaded for the real clock) */
 	now = time(NULL);
 	if (now % 86400 > 86400 - 5)
@@ -520,11 +545,11 @@ test_counters_local(void **state)
 	now = time(NULL);
 	s[0].period = 86400;
 	s[0].limit = 5;
-	c = counters_local_open(fx->path, fx->err, sizeof(fx->err));
+	c = counters_local_open(path, fx->err, sizeof(fx->err));
 	assert_non_null(c);
 	assert_int_equal(counters_take(c, s, 1, 4, now, &deny), 0);
 	counters_close(c);
-	c = counters_local_open(fx->path, fx->err, sizeof(fx->err));
+	c = counters_local_open(path, fx->err, sizeof(fx->err));
 	assert_non_null(c);
 	assert_int_equal(counters_get(c, "t:1", 86400, now), 4);
 	assert_int_equal(counters_take(c, s, 1, 2, now, &deny), 1);
@@ -538,7 +563,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names_and_domains),
 		cmocka_unit_test_setup_teardown(test_tenant_crud, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_tenant_weight_and_upgrade, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_tenant_weight, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_tenant_weight_upgrade, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_bounce_domain_not_anothers, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_auth_account, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_auth_keys, fx_setup, fx_teardown),

@@ -4,7 +4,8 @@
  * the userinfo left out of logged URLs, event-list normalisation and
  * matching, and the webhooks table (add with a fresh secret and a cursor
  * at the newest event, tenant scope of get/list/del, the per-tenant cap,
- * progress saved). Each store test gets a fresh database.
+ * progress saved). Each store test gets a fresh database: a SQLite file,
+ * or a fresh PostgreSQL schema under FERRY_TEST_PG (state_fixture.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +23,8 @@
 #include "state/state_admin.h"
 #include "webhook/webhook_sign.h"
 #include "webhook/webhook_store.h"
+
+#include "state_fixture.h"
 
 static void
 test_sign_vector(void **state)
@@ -112,10 +115,8 @@ fx_setup(void **state)
 	struct state_tenant t;
 
 	assert_non_null(fx);
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/ferry-webhook.XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	snprintf(fx->path, sizeof(fx->path), "%s/ferry.db", fx->dir);
-	assert_non_null(fx->st = state_open(fx->path, fx->err, sizeof(fx->err)));
+	state_fixture_mkdtemp(fx->dir, sizeof(fx->dir), "webhook");
+	fx->st = state_fixture_open(fx->dir, fx->path, sizeof(fx->path), fx->err, sizeof(fx->err));
 	assert_int_equal(state_tenant_add(fx->st, "acme", NULL, NULL, fx->err, sizeof(fx->err)), 0);
 	assert_int_equal(state_tenant_add(fx->st, "other", NULL, NULL, fx->err, sizeof(fx->err)), 0);
 	assert_int_equal(state_tenant_by_name(fx->st, "acme", &t), 1);
@@ -130,11 +131,9 @@ static int
 fx_teardown(void **state)
 {
 	struct fx *fx = *state;
-	char cmd[160];
 
 	state_close(fx->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	assert_int_equal(system(cmd), 0);
+	state_fixture_rmdir(fx->dir);
 	free(fx);
 	return 0;
 }
