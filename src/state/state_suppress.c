@@ -7,6 +7,7 @@
  * files (imports): they are bound, never part of SQL, and bounded by
  * SUPPRESS_ADDR_MAX and SUPPRESS_CAUSE_MAX.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,9 +354,10 @@ long long
 state_suppression_page(struct state *st, long long tenant_id, const enum suppress_reason *reason,
     const char *after, long long limit, suppress_each_fn fn, void *arg)
 {
+	/* CAST: PostgreSQL cannot type a parameter first met in IS NULL */
 	struct db_stmt *stmt = state_prepare(st, "SELECT addr, reason, time, expires, cause"
-	    " FROM suppressions WHERE tenant_id = ?1 AND (?2 IS NULL OR reason = ?2)"
-	    " AND (?4 IS NULL OR addr > ?4) ORDER BY addr LIMIT ?3;");
+	    " FROM suppressions WHERE tenant_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR reason = ?2)"
+	    " AND (CAST(?4 AS TEXT) IS NULL OR addr > ?4) ORDER BY addr LIMIT ?3;");
 	char norm[SUPPRESS_ADDR_MAX + 1];
 	struct suppression s;
 	long long n = 0;
@@ -365,7 +367,8 @@ state_suppression_page(struct state *st, long long tenant_id, const enum suppres
 		return -1;
 	db_bind_int64(stmt, 1, tenant_id);
 	suppress_reason_bind(stmt, 2, reason);
-	db_bind_int64(stmt, 3, limit > 0 ? limit : -1);
+	/* no limit: the largest, as PostgreSQL refuses SQLite's -1 */
+	db_bind_int64(stmt, 3, limit > 0 ? limit : LLONG_MAX);
 	/* stored addresses are normalized: compare with the cursor the same way */
 	if (after != NULL && suppress_addr_norm(after, strlen(after), norm))
 		db_bind_text(stmt, 4, norm, -1);
@@ -387,7 +390,7 @@ long long
 state_suppression_count(struct state *st, long long tenant_id, const enum suppress_reason *reason)
 {
 	struct db_stmt *stmt = state_prepare(st, "SELECT count(*) FROM suppressions"
-	    " WHERE tenant_id = ?1 AND (?2 IS NULL OR reason = ?2);");
+	    " WHERE tenant_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR reason = ?2);");
 	long long n = -1;
 
 	if (stmt == NULL)
