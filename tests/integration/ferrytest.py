@@ -38,6 +38,7 @@ FERRYCTL = os.path.join(BIN, "ferryctl")
 # State on PostgreSQL, counters on Redis (see the module's docstring).
 STATE_PG = os.environ.get("FERRY_TEST_STATE_PG") == "1"
 SKIP_PG = "the state is on PostgreSQL (FERRY_TEST_STATE_PG=1): this checks the SQLite file"
+_PG_HARNESS = "FERRY_TEST_STATE_PG=1 needs %s: run under tests/pgserver.sh run --redis --"
 
 
 _PORTS_TAKEN = set()
@@ -220,7 +221,7 @@ def pg_database_create():
     import atexit
     base = os.environ.get("FERRY_TEST_PG")
     if not base:
-        raise RuntimeError("FERRY_TEST_STATE_PG=1 needs FERRY_TEST_PG: run under tests/pgserver.sh run --redis --")
+        raise RuntimeError(_PG_HARNESS % "FERRY_TEST_PG")
     name = "ferry_" + os.urandom(6).hex()
     pg_sql(base, 'CREATE DATABASE "%s"' % name, autocommit=True)
     if not _PG_DATABASES:
@@ -240,7 +241,7 @@ def redis_database_take():
     in turn; 16 Ferryds alive at once would be needed for a clash."""
     base = os.environ.get("FERRY_TEST_REDIS")
     if not base:
-        raise RuntimeError("FERRY_TEST_STATE_PG=1 needs FERRY_TEST_REDIS: run under tests/pgserver.sh run --redis --")
+        raise RuntimeError(_PG_HARNESS % "FERRY_TEST_REDIS")
     n = _REDIS_DBS[0] % 16
     _REDIS_DBS[0] += 1
     u = urllib.parse.urlsplit(base)
