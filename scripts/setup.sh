@@ -13,6 +13,7 @@ PKGS=(
   libsqlite3-dev      # tenants, accounts, keys, domains, counters (embedded state)
   libpq-dev           # libpq: the state on PostgreSQL (state_db postgresql://...)
   postgresql-15       # the tests' throwaway PostgreSQL servers (tests/pgserver.sh), never the system one
+  python3-psycopg2    # integration tests read and write PostgreSQL state (ferrytest.py, FERRY_TEST_STATE_PG=1)
   libgmime-3.0-dev    # RFC 5322 address parsing for the From: lockdown
   libjansson-dev      # JSON log lines (log_format json)
   libpcre2-dev        # PCRE2: the regular expressions of the shaping and bounce rules

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "control/control_summary.h"
+#include "db/db.h"
 #include "ferryctl/ctl.h"
 #include "state/state.h"
 #include "util/xmalloc.h"
@@ -108,7 +109,7 @@ ctl_sum_state_open(struct ctl *c)
 	struct state *st;
 	struct stat sb;
 
-	if (ctl_state_path(c) < 0 || stat(c->state, &sb) != 0)
+	if (ctl_state_path(c) < 0 || (!db_is_pg_uri(c->state) && stat(c->state, &sb) != 0))
 		return NULL;
 	if ((st = state_open(c->state, err, sizeof(err))) == NULL)
 		fprintf(stderr, "ferryctl: note: tenants shown by id: %s\n", err);
@@ -314,7 +315,7 @@ ctl_sum_tenant_id(struct ctl *c, const char *name)
 
 	if (ctl_state_path(c) < 0)
 		return 0;
-	if (stat(c->state, &sb) != 0) {
+	if (!db_is_pg_uri(c->state) && stat(c->state, &sb) != 0) {
 		ctl_warn("no tenant %s (the state database %s: %s)", name, c->state, strerror(errno));
 		return 0;
 	}

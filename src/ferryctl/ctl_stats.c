@@ -16,6 +16,7 @@
 
 #include "analytics/analytics_json.h"
 #include "analytics/analytics_query.h"
+#include "db/db.h"
 #include "ferryctl/ctl.h"
 #include "state/state.h"
 
@@ -189,7 +190,8 @@ ctl_stats_main(struct ctl *c, int argc, char **argv)
 		return rc == 1 ? CTL_EXIT_OK : rc;
 	if (ctl_state_path(c) < 0)
 		return CTL_EXIT_ERR;
-	if (stat(c->state, &sb) != 0) {          /* statistics never create a database */
+	/* statistics never create a database (a PostgreSQL one is migrated, never created) */
+	if (!db_is_pg_uri(c->state) && stat(c->state, &sb) != 0) {
 		ctl_warn("%s: %s", c->state, strerror(errno));
 		return CTL_EXIT_ERR;
 	}

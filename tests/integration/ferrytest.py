@@ -4,6 +4,12 @@ Starts a real ferryd on loopback with a configuration written into a fresh
 temporary directory, talks to it with real clients (smtplib, raw sockets,
 swaks, smtp-source) and reads its spool files back. Nothing here mocks
 ferryd; every test drives the daemon over the wire.
+
+With FERRY_TEST_STATE_PG=1 (and FERRY_TEST_PG, FERRY_TEST_REDIS from
+tests/pgserver.sh run --redis) each Ferryd keeps its state in a fresh
+PostgreSQL database of its own and its counters in Redis: the same tests
+then check that both backends behave alike. Tests that are about the
+SQLite file itself skip there (SKIP_PG).
 """
 import base64
 import glob
@@ -21,12 +27,18 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.parse
 
 BIN = os.environ.get("FERRY_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "test")
 SRC = os.environ.get("FERRY_SRC") or os.path.join(os.path.dirname(__file__), "..", "..")
 FERRYD = os.path.join(BIN, "ferryd")
 FERRYCTL = os.path.join(BIN, "ferryctl")
+
+# State on PostgreSQL, counters on Redis (see the module's docstring).
+STATE_PG = os.environ.get("FERRY_TEST_STATE_PG") == "1"
+SKIP_PG = "the state is on PostgreSQL (FERRY_TEST_STATE_PG=1): this checks the SQLite file"
+_PG_HARNESS = "FERRY_TEST_STATE_PG=1 needs %s: run under tests/pgserver.sh run --redis --"
 
 
 _PORTS_TAKEN = set()
@@ -158,6 +170,94 @@ def verp_local(secret, tenant_id, queue_id, index, rcpt=None):
     return token
 
 
+def _pg_params(query):
+    """query with sqlite3's ? placeholders as psycopg2's %s (and a literal %
+    doubled); a ? inside a quoted string stays as it is."""
+    out, quote = [], None
+    for c in query:
+        if quote:
+            quote = None if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c == "?":
+            c = "%s"
+        if c == "%":
+            c = "%%"
+        out.append(c)
+    return "".join(out)
+
+
+def pg_sql(conninfo, query, args=(), autocommit=False):
+    """One statement on PostgreSQL (committed), written for sqlite3 (?
+    placeholders); its rows ([] for a statement that returns none)."""
+    import psycopg2
+    con = psycopg2.connect(conninfo)
+    try:
+        con.autocommit = autocommit
+        with con.cursor() as cur:
+            cur.execute(_pg_params(query), tuple(args))
+            rows = cur.fetchall() if cur.description is not None else []
+        if not autocommit:
+            con.commit()
+        return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows]
+    finally:
+        con.close()
+
+
+_PG_DATABASES = []
+
+
+def _pg_databases_drop():
+    for conninfo, name in _PG_DATABASES:
+        try:
+            pg_sql(conninfo, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name, autocommit=True)
+        except Exception as e:      # the server may be gone already: it is throwaway
+            sys.stderr.write("ferrytest: could not drop database %s: %s\n" % (name, e))
+
+
+def pg_database_create():
+    """A new, empty database on the harness's PostgreSQL (FERRY_TEST_PG),
+    dropped when the test program exits; its conninfo."""
+    import atexit
+    base = os.environ.get("FERRY_TEST_PG")
+    if not base:
+        raise RuntimeError(_PG_HARNESS % "FERRY_TEST_PG")
+    name = "ferry_" + os.urandom(6).hex()
+    pg_sql(base, 'CREATE DATABASE "%s"' % name, autocommit=True)
+    if not _PG_DATABASES:
+        atexit.register(_pg_databases_drop)
+    _PG_DATABASES.append((base, name))
+    return urllib.parse.urlunsplit(urllib.parse.urlsplit(base)._replace(path="/" + name))
+
+
+_REDIS_DBS = [0]
+
+
+def redis_database_take():
+    """The URL of a Redis database (of the 16 of FERRY_TEST_REDIS's server)
+    for one Ferryd, emptied first: counters are keyed by tenant id, which
+    every fresh state database starts again from 1, so two Ferryds of one
+    test program must not count in the same database. They are handed out
+    in turn; 16 Ferryds alive at once would be needed for a clash."""
+    base = os.environ.get("FERRY_TEST_REDIS")
+    if not base:
+        raise RuntimeError(_PG_HARNESS % "FERRY_TEST_REDIS")
+    n = _REDIS_DBS[0] % 16
+    _REDIS_DBS[0] += 1
+    u = urllib.parse.urlsplit(base)
+    with socket.create_connection((u.hostname, u.port or 6379), timeout=10) as s:
+        s.sendall(b"*2\r\n$6\r\nSELECT\r\n$%d\r\n%d\r\n*1\r\n$7\r\nFLUSHDB\r\n" % (len(str(n)), n))
+        got = b""
+        while got.count(b"\r\n") < 2:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+    if got != b"+OK\r\n+OK\r\n":
+        raise RuntimeError("redis SELECT %d / FLUSHDB answered %r" % (n, got))
+    return urllib.parse.urlunsplit(u._replace(path="/%d" % n))
+
+
 class Ferryd:
     """A ferryd instance in its own temporary directory."""
 
@@ -197,10 +297,29 @@ class Ferryd:
         # Tests of the receiving side read the spool: keep mail there.
         if not deliver:
             lines.append("delivery off")
+        # a test that names its own state database (test_cluster) keeps it
+        self.pg = None
+        if STATE_PG and "state_db" not in extra:
+            lines += self._pg_lines()
         lines.append(extra)
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
         self.proc = None
+
+    def _pg_lines(self):
+        """The state_db, counters and node_name lines of a Ferryd on
+        PostgreSQL and Redis: new ones, or the ones a Ferryd before used in
+        the same directory (a restart on the same spool keeps its state)."""
+        saved = os.path.join(self.tmp, "ferrytest-pg")
+        if os.path.exists(saved):
+            with open(saved) as f:
+                self.pg, counters = f.read().split()
+        else:
+            self.pg, counters = pg_database_create(), redis_database_take()
+            with open(saved, "w") as f:
+                f.write("%s %s\n" % (self.pg, counters))
+        return ["state_db " + self.pg, "counters " + counters,
+                "node_name node-" + self.pg.rsplit("_", 1)[-1]]
 
     @property
     def mx(self):
@@ -311,7 +430,10 @@ class Ferryd:
             return f.read()
 
     def sql(self, query, args=()):
-        """One statement on the state database (committed); its rows."""
+        """One statement on the state database (committed), with sqlite3's ?
+        placeholders; its rows. Write SQL both engines take (TRUE, not 1)."""
+        if self.pg is not None:
+            return pg_sql(self.pg, query, args)
         import sqlite3
         con = sqlite3.connect(os.path.join(self.spool, "ferry.db"), timeout=10)
         try:

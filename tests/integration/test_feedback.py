@@ -10,7 +10,6 @@ import glob
 import os
 import re
 import smtplib
-import sqlite3
 import time
 import unittest
 
@@ -56,13 +55,12 @@ class FeedbackTest(unittest.TestCase):
                            extra="route * smtp:127.0.0.1:%d\nretry_min 1s\nretry_max 2s\n"
                                  "max_queue_lifetime 1d\nsuppress_soft_threshold 2\n" % cls.rx.port)
         f.start()
-        cls.db = os.path.join(f.spool, "ferry.db")
         f.ctl("tenant", "add", "shop")
         f.ctl("domain", "add", "shop", "shop.test")
         f.ctl("tenant", "set", "shop", "--bounce-domain", BOUNCE_DOMAIN)
         cls.key = f.ctl("key", "create", "shop").stdout.splitlines()[0].strip()
         cls.tid = cls.sql("SELECT id FROM tenants WHERE name = 'shop'")[0][0]
-        cls.secret = cls.sql("SELECT value FROM meta WHERE key = 'verp_secret'")[0][0]
+        cls.secret = bytes(cls.sql("SELECT value FROM meta WHERE key = 'verp_secret'")[0][0])
 
     @classmethod
     def tearDownClass(cls):
@@ -71,11 +69,7 @@ class FeedbackTest(unittest.TestCase):
 
     @classmethod
     def sql(cls, query, args=()):
-        con = sqlite3.connect(cls.db, timeout=10)
-        try:
-            return con.execute(query, args).fetchall()
-        finally:
-            con.close()
+        return cls.f.sql(query, args)
 
     def session(self, key=None):
         s = smtplib.SMTP("127.0.0.1", self.f.submission, timeout=30)

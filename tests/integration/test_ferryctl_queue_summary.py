@@ -6,7 +6,6 @@ read from the state database and the refusals are checked whatever the
 queue manager holds; the last test asks a real ferryd."""
 import os
 import socket
-import sqlite3
 import threading
 import unittest
 
@@ -59,8 +58,7 @@ class QueueSummaryTest(unittest.TestCase):
         os.makedirs(cls.f.spool, mode=0o700)
         cls.f.ctl("tenant", "add", "acme")
         cls.f.ctl("tenant", "add", "zeta")
-        with sqlite3.connect(os.path.join(cls.f.spool, "ferry.db")) as db:
-            cls.ids = dict(db.execute("SELECT name, id FROM tenants"))
+        cls.ids = dict(cls.f.sql("SELECT name, id FROM tenants"))
         cls.fake = FakeControl(os.path.join(cls.f.tmp, "fake.sock"))
 
     @classmethod

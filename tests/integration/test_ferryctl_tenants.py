@@ -9,6 +9,7 @@ import os
 import re
 import smtplib
 import stat
+import subprocess
 import unittest
 
 import dkim
@@ -16,7 +17,7 @@ import dns.resolver
 from cryptography.hazmat.primitives import serialization
 
 from dnsserver import DnsServer
-from ferrytest import Ferryd, read_spool_file, tls_context
+from ferrytest import STATE_PG, Ferryd, read_spool_file, tls_context
 
 KEY_RE = re.compile(r"^fy_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$")
 POOL = "pool main\npool_address main 127.0.0.1\npool_address main ::1\n"
@@ -43,6 +44,14 @@ class FerryctlTenantsTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.f.stop()
+
+    def state_dump(self):
+        """Every byte of the state database: the SQLite file, or a pg_dump."""
+        if STATE_PG:
+            return subprocess.run(["pg_dump", "--data-only", self.f.pg], check=True,
+                                  capture_output=True).stdout
+        with open(self.db, "rb") as f:
+            return f.read()
 
     def ctl(self, *args, **kw):
         return self.f.ctl(*args, **kw)
@@ -101,11 +110,10 @@ class FerryctlTenantsTest(unittest.TestCase):
         self.assertRegex(listing, r"(?m)^%s\t.*\tactive\tci runner$" % new[:15])
         self.assertIn("already revoked", self.fails("key", "revoke", "acct", prefix))
         self.fails("key", "revoke", "acct2", new[:15])
-        # the database holds no key in clear and is not readable by others
-        with open(self.db, "rb") as f:
-            data = f.read()
-        self.assertNotIn(new.encode(), data)
-        self.assertEqual(stat.S_IMODE(os.stat(self.db).st_mode) & 0o077, 0)
+        # the database holds no key in clear and (a file) is not readable by others
+        self.assertNotIn(new.encode(), self.state_dump())
+        if not STATE_PG:
+            self.assertEqual(stat.S_IMODE(os.stat(self.db).st_mode) & 0o077, 0)
         self.ctl("account", "del", "acct", "u1")
         self.fails("account", "del", "acct", "u1")
 
@@ -119,7 +127,8 @@ class FerryctlTenantsTest(unittest.TestCase):
         self.assertIn("belongs to tenant doms", err)
         self.fails("domain", "add", "doms", "not_a_domain")
         keydir = os.path.join(self.f.spool, "dkim", "files.test")
-        dbst = os.stat(self.db)
+        # the keys' owner: the state file's, or (PostgreSQL) the spool's
+        dbst = os.stat(self.f.spool if STATE_PG else self.db)
         for d in (os.path.dirname(keydir), keydir):
             self.assertEqual(stat.S_IMODE(os.stat(d).st_mode), 0o700)
         for sel in ("rsa1", "ed1"):

@@ -13,7 +13,6 @@ default action, logged."""
 import os
 import re
 import smtplib
-import sqlite3
 import tempfile
 import unittest
 
@@ -410,16 +409,10 @@ class RspamdTest(unittest.TestCase):
         self.assertTrue(text.startswith("5.7.1"), text)
         self.assertRegex(self.f.log_text(), r"event=milter-verdict .*milter=rspamd verdict=reject")
         # the verdict feeds the tenant's reputation windows (written within a second)
-        db = os.path.join(self.f.spool, "ferry.db")
-
         def spam_count():
-            con = sqlite3.connect(db, timeout=10)
-            try:
-                return con.execute("SELECT COALESCE(SUM(count), 0) FROM reputation r JOIN tenants t"
-                                   " ON t.id = r.tenant_id WHERE t.name = 'rejco' AND metric = 'scan-spam'"
-                                   ).fetchone()[0]
-            finally:
-                con.close()
+            return self.f.sql("SELECT COALESCE(SUM(count), 0) FROM reputation r JOIN tenants t"
+                              " ON t.id = r.tenant_id WHERE t.name = 'rejco' AND metric = 'scan-spam'"
+                              )[0][0]
         self.assertTrue(wait_for(lambda: spam_count() == 1), spam_count())
 
     def test_3_gtube_held(self):

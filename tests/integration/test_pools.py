@@ -20,7 +20,6 @@ import hmac
 import os
 import re
 import smtplib
-import sqlite3
 import unittest
 
 import dkim
@@ -87,9 +86,8 @@ class PoolsTest(unittest.TestCase):
             cls.keys[name] = cls.f.ctl("key", "create", name).stdout.splitlines()[0].strip()
             cls.f.ctl("domain", "add", name, domain)
             records += zone_to_local_data(cls.f.ctl("domain", "dns", domain).stdout.splitlines())
-        with cls.db() as db:
-            for name in TENANTS:
-                cls.ids[name] = db.execute("SELECT id FROM tenants WHERE name = ?", (name,)).fetchone()[0]
+        for name in TENANTS:
+            cls.ids[name] = cls.f.sql("SELECT id FROM tenants WHERE name = ?", (name,))[0][0]
         cls.dnsserver = DnsServer(records).start()
         cls.dnsfunc = staticmethod(dns_txt_func(cls.dnsserver.port))
 
@@ -99,10 +97,6 @@ class PoolsTest(unittest.TestCase):
         cls.dnsserver.stop()
         for r in (cls.rx, cls.rxp, cls.rxs):
             r.stop()
-
-    @classmethod
-    def db(cls):
-        return sqlite3.connect(os.path.join(cls.f.spool, "ferry.db"))
 
     def send(self, tenant, rcpts, subject="test", local="news"):
         """Submit one message as tenant: SMTP AUTH with its API key."""
@@ -231,8 +225,7 @@ class PoolsTest(unittest.TestCase):
     def test_verp_return_path_one_transaction_per_recipient(self):
         self.send("acme", ["verp-0@remote.test", "verp-1@remote.test"])
         got = self.wait_received(self.rx, "verp-", 2)
-        with self.db() as db:
-            secret = bytes(db.execute("SELECT value FROM meta WHERE key = 'verp_secret'").fetchone()[0])
+        secret = bytes(self.f.sql("SELECT value FROM meta WHERE key = 'verp_secret'")[0][0])
         seen = set()
         for m in got:
             self.assertEqual(len(m["rcpts"]), 1)

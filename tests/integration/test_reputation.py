@@ -11,7 +11,6 @@ callers that note deliveries and complaints, and is the end-to-end test's."""
 import os
 import re
 import smtplib
-import sqlite3
 import time
 import unittest
 
@@ -32,7 +31,6 @@ class ReputationTest(unittest.TestCase):
                   "--complaint-throttle", "0.3%")
         for t in ("umbrella", "wayne"):
             cls.f.ctl("tenant", "set", t, "--throttle-rate", str(RCPT_RATE))
-        cls.db = os.path.join(cls.f.spool, "ferry.db")
 
     @classmethod
     def tearDownClass(cls):
@@ -55,8 +53,7 @@ class ReputationTest(unittest.TestCase):
         return replies
 
     def tenant_id(self, name):
-        with sqlite3.connect(self.db, timeout=10) as c:
-            return c.execute("SELECT id FROM tenants WHERE name = ?", (name,)).fetchone()[0]
+        return self.f.sql("SELECT id FROM tenants WHERE name = ?", (name,))[0][0]
 
     def test_throttled_tenant_refused_past_its_rate(self):
         self.f.ctl("tenant", "throttle", "acme", "--reason", "complaints seen by hand")
@@ -186,9 +183,9 @@ class ReputationTest(unittest.TestCase):
                 ("scanned", now, 200), ("scan-spam", now, 3),
                 # two days ago: in the 7-day column only
                 ("delivered", now - 2 * 86400, 7500), ("bounce:spam-block", now - 2 * 86400, 70)]
-        with sqlite3.connect(self.db, timeout=10) as c:
-            c.executemany("INSERT INTO reputation(tenant_id, metric, bucket, count)"
-                          " VALUES (?, ?, ?, ?)", [(tid, m, b, n) for m, b, n in rows])
+        for m, b, n in rows:
+            self.f.sql("INSERT INTO reputation(tenant_id, metric, bucket, count)"
+                       " VALUES (?, ?, ?, ?)", (tid, m, b, n))
         show = self.f.ctl("tenant", "show", "hooli").stdout
         lines = {" ".join(l.split()[:-3]): l.split()[-3:] for l in show.splitlines()
                  if l.startswith("  ") and len(l.split()) >= 4}

@@ -12,7 +12,7 @@ import time
 import unittest
 
 import ferrytest
-from ferrytest import FERRYD, tls_context, wait_for
+from ferrytest import FERRYD, SKIP_PG, STATE_PG, tls_context, wait_for
 
 
 def started(f, proc):
@@ -123,6 +123,7 @@ class SpoolLinkTest(unittest.TestCase):
         self.assertIn("log file %s is a symbolic link, refused" % self.f.log, self.output())
         self.assert_untouched(victim)
 
+    @unittest.skipIf(STATE_PG, SKIP_PG + " (its -wal file)")
     def test_state_database_file_swapped_for_a_link_is_not_chowned(self):
         """Each chown returns 2 s late (strace); during the first one on the
         state database the test puts a link in place of its -wal file."""

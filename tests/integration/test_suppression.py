@@ -13,7 +13,6 @@ import io
 import os
 import re
 import smtplib
-import sqlite3
 import time
 import unittest
 
@@ -33,7 +32,6 @@ class SuppressionTest(unittest.TestCase):
         cls.f = f = Ferryd(deliver=True, relay_networks="127.0.0.9/32",
                            extra="route * smtp:127.0.0.1:%d\n" % cls.rx.port)
         f.start()
-        cls.db = os.path.join(f.spool, "ferry.db")
         cls.keys = {t: f.tenant_add(t) for t in ("acme", "dropco", "listco")}
         f.ctl("tenant", "set", "dropco", "--suppressed", "drop")
         f.ctl("connector", "add", "dropco", "dropco-app", "127.0.0.7/32")
@@ -182,12 +180,8 @@ class SuppressionTest(unittest.TestCase):
                          r" dropped=1" % qid)
 
     def suppressed_events(self, where, *args):
-        con = sqlite3.connect(self.db, timeout=10)
-        try:
-            return con.execute("SELECT queue_id, rcpt, detail, source FROM events WHERE"
-                               " kind = 'suppressed' AND " + where, args).fetchall()
-        finally:
-            con.close()
+        return self.f.sql("SELECT queue_id, rcpt, detail, source FROM events WHERE"
+                          " kind = 'suppressed' AND " + where, args)
 
     def test_drop_mode_events(self):
         # "accepted and dropped with an event": one per dropped recipient of
@@ -309,10 +303,8 @@ class SuppressionTest(unittest.TestCase):
             s.rset()
 
     def test_database_error_is_451(self):
-        con = sqlite3.connect(self.db, timeout=10)
+        self.f.sql("ALTER TABLE suppressions RENAME TO suppressions_away")
         try:
-            with con:
-                con.execute("ALTER TABLE suppressions RENAME TO suppressions_away")
             with self.session("acme") as s:
                 s.ehlo()
                 s.mail("news@acme.test")
@@ -321,9 +313,7 @@ class SuppressionTest(unittest.TestCase):
             self.assertEqual(code, 451, text)
             self.assertIn(b"4.3.0", text)
         finally:
-            with con:
-                con.execute("ALTER TABLE suppressions_away RENAME TO suppressions")
-            con.close()
+            self.f.sql("ALTER TABLE suppressions_away RENAME TO suppressions")
         self.assertIn("event=suppression-lookup-failed", self.f.log_text())
 
 

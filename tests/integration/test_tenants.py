@@ -5,7 +5,6 @@ real clients (smtplib, swaks)."""
 import os
 import shutil
 import smtplib
-import sqlite3
 import subprocess
 import time
 import unittest
@@ -70,7 +69,6 @@ class TenantsTest(unittest.TestCase):
         if shutil.which("swaks") is None:
             raise AssertionError("swaks missing: run scripts/setup.sh")
         cls.f = f = Ferryd().start()
-        cls.db = os.path.join(f.spool, "ferry.db")
         f.user_add("bob@example.test", "bob-pass")
         cls.keys = {}
         for t in ("acme", "globex", "umbrella", "hooli", "initech", "bouncy"):
@@ -90,19 +88,10 @@ class TenantsTest(unittest.TestCase):
         cls.f.stop()
 
     def sql(self, query, args=()):
-        con = sqlite3.connect(self.db, timeout=10)
-        try:
-            return con.execute(query, args).fetchall()
-        finally:
-            con.close()
+        # on SQLite or PostgreSQL, whichever the Ferryd's state is on
+        return self.f.sql(query, args)
 
-    def sql_write(self, query, args=()):
-        con = sqlite3.connect(self.db, timeout=10)
-        try:
-            with con:
-                con.execute(query, args)
-        finally:
-            con.close()
+    sql_write = sql
 
     def tenant_id(self, name):
         return self.sql("SELECT id FROM tenants WHERE name = ?", (name,))[0][0]

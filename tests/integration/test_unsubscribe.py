@@ -19,7 +19,6 @@ import hmac
 import os
 import re
 import smtplib
-import sqlite3
 import time
 import unittest
 
@@ -65,7 +64,6 @@ class UnsubscribeTest(unittest.TestCase):
         with open(f.conf, "a") as conf:
             conf.write("http_public_url %s\n" % cls.public)
         f.start()
-        cls.db = os.path.join(f.spool, "ferry.db")
         cls.keys = {t: f.tenant_add(t) for t in ("news", "plain")}
         f.ctl("tenant", "set", "news", "--unsubscribe", "on")
         cls.hook = Peer()
@@ -74,9 +72,8 @@ class UnsubscribeTest(unittest.TestCase):
         records = zone_lines(f.ctl("domain", "dns", "news.test").stdout)
         cls.dnsserver = DnsServer(records).start()
         cls.dnsfunc = staticmethod(dns_txt_func(cls.dnsserver.port))
-        with sqlite3.connect(cls.db, timeout=10) as con:
-            cls.secret = bytes(con.execute("SELECT value FROM meta WHERE key = 'verp_secret'").fetchone()[0])
-            cls.tid = con.execute("SELECT id FROM tenants WHERE name = 'news'").fetchone()[0]
+        cls.secret = bytes(f.sql("SELECT value FROM meta WHERE key = 'verp_secret'")[0][0])
+        cls.tid = f.sql("SELECT id FROM tenants WHERE name = 'news'")[0][0]
 
     @classmethod
     def tearDownClass(cls):
@@ -151,9 +148,8 @@ class UnsubscribeTest(unittest.TestCase):
         return [ln.split("\t") for ln in self.f.ctl("suppression", "list", "news").stdout.splitlines()]
 
     def events(self, kind):
-        with sqlite3.connect(self.db, timeout=10) as con:
-            return con.execute("SELECT rcpt, source FROM events WHERE kind = ? AND tenant_id = ?",
-                               (kind, self.tid)).fetchall()
+        return self.f.sql("SELECT rcpt, source FROM events WHERE kind = ? AND tenant_id = ?",
+                          (kind, self.tid))
 
     def test_4_the_link(self):
         path = self.links["ann@remote.test"][len(self.public):]

@@ -6,13 +6,12 @@ down (at least once: nothing lost), dropped with an event after
 webhook_retry_limit, scoped to the tenant, and never in the way of mail
 (a receiver that does not answer while a message is relayed).
 
-Events come from the events table: rows written here with sqlite3 (as
+Events come from the events table: rows written here with Ferryd.sql (as
 the outbox writes them) and, where the test sends mail, ferryd's own."""
 import json
 import os
 import re
 import shutil
-import sqlite3
 import smtplib
 import ssl
 import subprocess
@@ -28,13 +27,8 @@ from webhookpeer import Peer, verify
 FAST = "webhook_retry_min 1\nwebhook_timeout 30\n"
 
 
-def db_path(f):
-    return os.path.join(f.spool, "ferry.db")
-
-
 def tenant_id(f, name):
-    with sqlite3.connect(db_path(f), timeout=30) as db:
-        return db.execute("SELECT id FROM tenants WHERE name = ?", (name,)).fetchone()[0]
+    return f.sql("SELECT id FROM tenants WHERE name = ?", (name,))[0][0]
 
 
 def record(f, tenant, kinds, rcpt="someone@far.test"):
@@ -42,17 +36,11 @@ def record(f, tenant, kinds, rcpt="someone@far.test"):
     returns their ids."""
     tid = tenant_id(f, tenant)
     ids = []
-    db = sqlite3.connect(db_path(f), timeout=30)
-    try:
-        with db:
-            for i, k in enumerate(kinds):
-                cur = db.execute("INSERT INTO events(time, tenant_id, kind, queue_id, rcpt_index, rcpt,"
-                                 " detail, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                 (int(time.time()), tid, k, "AB12CD34EF56%04d" % i, 0, rcpt,
-                                  "250 2.0.0 ok \u00e9", "test"))
-                ids.append(cur.lastrowid)
-    finally:
-        db.close()
+    for i, k in enumerate(kinds):
+        ids += [r[0] for r in f.sql("INSERT INTO events(time, tenant_id, kind, queue_id, rcpt_index,"
+                                    " rcpt, detail, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                                    (int(time.time()), tid, k, "AB12CD34EF56%04d" % i, 0, rcpt,
+                                     "250 2.0.0 ok \u00e9", "test"))]
     return ids
 
 
@@ -262,12 +250,8 @@ class DropTest(unittest.TestCase):
             self.assertNotIn("t0ken", f.log_text())
             # the tenant's events say so (and go to its endpoints like any other)
             def dropped():
-                db = sqlite3.connect(db_path(f), timeout=30)
-                try:
-                    return db.execute("SELECT detail FROM events WHERE kind = 'webhook-dropped'"
-                                      " AND tenant_id = ?", (tenant_id(f, "acme"),)).fetchall()
-                finally:
-                    db.close()
+                return f.sql("SELECT detail FROM events WHERE kind = 'webhook-dropped'"
+                             " AND tenant_id = ?", (tenant_id(f, "acme"),))
             self.assertTrue(wait_for(dropped))      # the outbox writes within a fraction of a second
             rows = dropped()
             self.assertEqual(len(rows), 1, rows)
