@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "state/state.h"
+#include "state/state_cache.h"
 #include "state/state_internal.h"
 #include "util/netaddr.h"
 #include "util/pwhash.h"
@@ -200,8 +201,8 @@ state_connector_match(struct state *st, const struct sockaddr *sa, struct state_
 	return best >= 0;
 }
 
-int
-state_ident_refresh(struct state *st, struct state_ident *id)
+static int
+ident_refresh_db(struct state *st, struct state_ident *id)
 {
 	/* One query: the subject (with its limits and pool) joined to its
 	 * tenant, columns 0..8 as ident_tenant_read takes them. */
@@ -237,6 +238,33 @@ state_ident_refresh(struct state *st, struct state_ident *id)
 	if (rc != DB_ROW)
 		return rc == DB_DONE ? 0 : -1;
 	return 1;
+}
+
+/* At each MAIL: from the cache when one is attached (state_cache.h), else
+ * (or on a miss, then stored) from the database. */
+int
+state_ident_refresh(struct state *st, struct state_ident *id)
+{
+	struct state_cache_slot slot;
+	char item[48], val[STATE_CACHE_VALUE_MAX];
+	size_t len = 0;
+	int rc;
+
+	if (id->kind == STATE_IDENT_NONE)
+		return 1;
+	snprintf(item, sizeof(item), "%d:%lld", (int)id->kind, id->subject_id);
+	rc = -1;      /* no answer from the cache yet */
+	if (state_cache_get(st, "ident", id->tenant_id, item, val, sizeof(val), &len, &slot) == 1 &&
+	    (rc = state_cache_ident_parse(val, len, id)) < 0) {
+		state_cache_unusable();
+		slot.fill = true;
+	}
+	if (rc >= 0)
+		return rc;
+	rc = ident_refresh_db(st, id);
+	if (rc >= 0 && (len = state_cache_ident_format(val, sizeof(val), id, rc == 1)) > 0)
+		state_cache_put(st, &slot, val, len);
+	return rc;
 }
 
 int

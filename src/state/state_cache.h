@@ -1,0 +1,97 @@
+/*
+ * state_cache.h - a cache in Redis, shared by every node, of the state
+ * lookups ferryd makes for each message: the sending identity at MAIL
+ * (suspension, limits, pool: state_ident_refresh) and the suppression list
+ * at RCPT (state_suppression_get). Used when the state is on PostgreSQL and
+ * `counters redis://` is set (`state_cache on`, the default).
+ *
+ * Why no answer is ever stale: each tenant has a generation,
+ * ferry:gen:{TENANT}, and every cached value is kept under a key that
+ * holds the generation it was read under, ferry:sup:{TENANT}:GEN:SHA256 or
+ * ferry:ident:{TENANT}:GEN:KIND:ID. A lookup is one Lua script (one round
+ * trip) that reads the generation and the value under it. On a miss the
+ * database is read and the answer stored under the generation read before
+ * the query. Every write that can change an answer moves the generation on
+ * after its commit (state_changed -> state_cache_changed), so a value read
+ * from the database before the change lands under a generation no lookup
+ * reads again. A change is thus seen by every node at its next lookup.
+ *
+ * When Redis cannot be reached, lookups go to the database (bypass) and a
+ * generation that could not be moved on is retried every second until it
+ * is (lookups of that tenant bypass on this node meanwhile). A change made
+ * while its node could not reach Redis (or lost with a Redis restarted
+ * from an old snapshot) can leave another node reading an old value for at
+ * most STATE_CACHE_TTL seconds: every value expires then.
+ *
+ * Domains, DKIM keys, connectors' networks and passwords are not cached.
+ * SECURITY: values hold no secret (no password or key hash); addresses are
+ * in keys only as SHA-256. Values read back are parsed with explicit
+ * lengths and refused (read from the database) when malformed.
+ */
+#ifndef FERRY_STATE_STATE_CACHE_H
+#define FERRY_STATE_STATE_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "state/state.h"
+#include "state/suppress.h"
+
+#define STATE_CACHE_TTL       60      /* seconds a value lives */
+#define STATE_CACHE_RETRY_MS  1000    /* a failed generation bump, again */
+#define STATE_CACHE_KEY_MAX   160
+#define STATE_CACHE_VALUE_MAX 1024
+
+struct counters;
+struct state_cache;
+
+/* Attach a cache to st on the Redis server of redis (counters_redis_open:
+ * its connections and outage state are shared) and register the bump as
+ * st's change hook. Starts the thread that retries failed bumps. NULL when
+ * redis is not a Redis backend. */
+struct state_cache *state_cache_open(struct state *st, struct counters *redis);
+/* Detach from st, stop the thread, free. redis must still be open. */
+void state_cache_close(struct state_cache *c);
+
+/* ferryctl: move tenant_id's generation on with a connection of its own
+ * (no cache of its own lookups). 0, or -1 when Redis could not be reached
+ * (within about 2 s of retries). */
+int state_cache_bump_once(const char *uri, long long tenant_id);
+
+/* Lookups, for src/state/. A slot is where a miss stores what the
+ * database answers: the key under the generation read before the query. */
+struct state_cache_slot {
+	bool fill;
+	char key[STATE_CACHE_KEY_MAX];
+};
+/* The value of space ("sup", "ident") / item for tenant_id into val
+ * (*len octets, NUL-terminated): 1 hit, 0 miss (slot set to fill), -1 no
+ * cache (none attached, or Redis unreachable: ask the database). */
+int state_cache_get(struct state *st, const char *space, long long tenant_id, const char *item,
+    char *val, size_t valsz, size_t *len, struct state_cache_slot *slot);
+/* Store val under a miss's slot (nothing when !slot->fill), for
+ * STATE_CACHE_TTL seconds. */
+void state_cache_put(struct state *st, const struct state_cache_slot *slot, const char *val,
+    size_t len);
+/* The answer a lookup got from the cache: not usable (malformed); counted
+ * as a miss instead of a hit. */
+void state_cache_unusable(void);
+
+/* Lookups since start: [0] hits, [1] misses, [2] bypassed (metrics). */
+void state_cache_counts(uint64_t out[3]);
+
+/* ---- values (state_cache_value.c): compact text, explicit lengths ---- */
+
+/* The fields state_ident_refresh sets (found), or "gone" (!found). The
+ * length written (< outsz), or 0 when it does not fit. */
+size_t state_cache_ident_format(char *out, size_t outsz, const struct state_ident *id, bool found);
+/* Into id's refreshed fields: 1 found, 0 gone, -1 malformed (id untouched). */
+int state_cache_ident_parse(const char *v, size_t len, struct state_ident *id);
+/* A suppression entry s (addr not included: the key names it), or none
+ * (s NULL). Length or 0 as above. */
+size_t state_cache_sup_format(char *out, size_t outsz, const struct suppression *s);
+/* 1 an entry (s filled, addr from addr), 0 none, -1 malformed. */
+int state_cache_sup_parse(const char *v, size_t len, const char *addr, struct suppression *s);
+
+#endif
