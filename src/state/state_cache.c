@@ -28,26 +28,32 @@
 #include "util/log.h"
 #include "util/xmalloc.h"
 
-/* A generation is the server's clock in microseconds when the key was
+/* A generation is the server's clock in microseconds when its key was
  * made (a key lost to a restart or an eviction comes back larger than any
- * generation it had, so no old value is read under it), then +1 per bump.
+ * value it had, so no old entry is read under it), then +1 per bump.
  * redis.replicate_commands: TIME before a write (Redis < 7). */
 #define SC_GEN_NOW "redis.replicate_commands()\n" \
 	"local t = redis.call('TIME')\n" \
 	"local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
 
-/* KEYS[1]: the generation; ARGV[1], ARGV[2]: the value's key before and
- * after the generation. {generation, value or nil}. */
+/* KEYS[1]: the tenant's generation, KEYS[2]: the epoch (every tenant's,
+ * moved on after an outage); ARGV[1], ARGV[2]: the value's key before and
+ * after "EPOCH.GENERATION". {that, the value or nil}. */
 static const char sc_lookup_lua[] =
-	"local g = redis.call('GET', KEYS[1])\n"
-	"if not g then\n"
+	"local function gen(k)\n"
+	"  local g = redis.call('GET', k)\n"
+	"  if not g then\n"
 	SC_GEN_NOW
-	"  g = string.format('%.0f', now)\n"
-	"  redis.call('SET', KEYS[1], g)\n"
+	"    g = string.format('%.0f', now)\n"
+	"    redis.call('SET', k, g)\n"
+	"  end\n"
+	"  return g\n"
 	"end\n"
-	"return {g, redis.call('GET', ARGV[1] .. g .. ARGV[2])}\n";
+	"local v = gen(KEYS[2]) .. '.' .. gen(KEYS[1])\n"
+	"return {v, redis.call('GET', ARGV[1] .. v .. ARGV[2])}\n";
 
-/* KEYS[1]: the generation, moved on (never back, never below the clock). */
+/* KEYS[1]: a generation (or the epoch), moved on: never back, never below
+ * the clock. */
 static const char sc_bump_lua[] =
 	SC_GEN_NOW
 	"local g = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
@@ -56,7 +62,9 @@ static const char sc_bump_lua[] =
 	"redis.call('SET', KEYS[1], s)\n"
 	"return s\n";
 
-#define SC_GEN_MAX 24
+#define SC_EPOCH_KEY "ferry:epoch"
+#define SC_GEN_MAX 48       /* "EPOCH.GENERATION" */
+#define SC_RUNID_MAX 64
 
 /* A tenant whose generation could not be moved on; seq counts the changes
  * since, so a retry that raced a newer change does not clear it. */
@@ -75,7 +83,8 @@ struct state_cache {
 	size_t           npending, cap;
 	atomic_size_t    npending_seen;    /* npending, read without the lock */
 	bool             stop;
-	atomic_bool      down;             /* bypassing (logged once per outage) */
+	char             run_id[SC_RUNID_MAX];   /* the server's, as the heartbeat last saw it */
+	atomic_bool      down;             /* bypassing until the epoch moved on (logged once) */
 	pthread_t        thread;
 };
 
@@ -109,34 +118,57 @@ sc_gen_key(char *out, size_t outsz, long long tenant_id)
 
 /* ---- reachability ------------------------------------------------------ */
 
-/* A call failed (NULL: Redis unreachable) or succeeded: note the edge. */
-static void
+static redisReply *sc_eval_bump(struct state_cache *c, const char *key);
+
+/* A call to Redis got a reply (ok) or none. True when a lookup's reply may
+ * be used: the server answered and no outage is being recovered from. An
+ * outage ends by moving the epoch on: a change whose bump was lost
+ * meanwhile (this node's retry not through yet, ferryctl's given up, the
+ * server restarted) then leaves no entry any lookup reads; the reply that
+ * saw the server back is not used (it may predate the epoch). */
+static bool
 sc_reach(struct state_cache *c, bool ok)
 {
-	if (atomic_load_explicit(&c->down, memory_order_relaxed) != ok)
-		return;     /* no edge: the common case reads only */
-	if (atomic_exchange(&c->down, !ok) != ok)
-		return;     /* another thread saw the edge first */
-	if (ok)
-		log_info("event=state-cache-restored");
-	else
-		log_warn("event=state-cache-bypass effect=\"state lookups read the database until Redis"
-		    " is back\"");
+	redisReply *r;
+	bool moved;
+
+	if (!ok) {
+		if (!atomic_exchange(&c->down, true))
+			log_warn("event=state-cache-bypass effect=\"state lookups read the database until"
+			    " Redis is back\"");
+		return false;
+	}
+	if (!atomic_load_explicit(&c->down, memory_order_acquire))
+		return true;
+	r = sc_eval_bump(c, SC_EPOCH_KEY);
+	moved = r != NULL && r->type == REDIS_REPLY_STRING;
+	if (r != NULL)
+		freeReplyObject(r);
+	if (moved && atomic_exchange(&c->down, false))
+		log_info("event=state-cache-restored epoch_moved=yes");
+	return false;
 }
 
 /* ---- generations ------------------------------------------------------- */
+
+static redisReply *
+sc_eval_bump(struct state_cache *c, const char *key)
+{
+	const char *argv[4] = { NULL, NULL, "1", key };
+
+	return counters_redis_eval(c->redis, sc_bump_lua, c->bump_sha, 4, argv);
+}
 
 /* Move tenant_id's generation on: 0, or -1 (unreachable or refused). */
 static int
 sc_bump(struct state_cache *c, long long tenant_id)
 {
 	char key[64];
-	const char *argv[4] = { NULL, NULL, "1", key };
 	redisReply *r;
 	int rc;
 
 	sc_gen_key(key, sizeof(key), tenant_id);
-	r = counters_redis_eval(c->redis, sc_bump_lua, c->bump_sha, 4, argv);
+	r = sc_eval_bump(c, key);
 	sc_reach(c, r != NULL);
 	if (r == NULL)
 		return -1;
@@ -206,13 +238,55 @@ sc_changed(void *arg, long long tenant_id)
 	pthread_mutex_unlock(&c->mu);
 	if (!sc_pending_flush_one(c, tenant_id)) {
 		log_warn("event=state-cache-bump-failed tenant_id=%lld effect=\"retried every %d ms;"
-		    " other nodes may answer from the cache for up to %d s\"", tenant_id,
-		    STATE_CACHE_RETRY_MS, STATE_CACHE_TTL);
-		pthread_cond_signal(&c->cv);
+		    " lookups of the tenant read the database here meanwhile\"", tenant_id,
+		    STATE_CACHE_RETRY_MS);
 	}
 }
 
-/* The retry thread: every STATE_CACHE_RETRY_MS while bumps are pending. */
+/* The server's run_id from an INFO reply into out ("" when absent). */
+static void
+sc_run_id(const redisReply *r, char *out, size_t outsz)
+{
+	const char *p = r->type == REDIS_REPLY_STRING ? r->str : NULL;
+	size_t n;
+
+	out[0] = '\0';
+	if (p == NULL || (p = strstr(p, "run_id:")) == NULL)
+		return;
+	p += 7;
+	n = strspn(p, "0123456789abcdef");
+	if (n > 0 && n < outsz) {
+		memcpy(out, p, n);
+		out[n] = '\0';
+	}
+}
+
+/* Once a second: is the server there, and the same process? A restart
+ * (from a snapshot that may hold entries older than changes made since)
+ * counts as an outage: the epoch moves on before lookups use the cache. */
+static void
+sc_heartbeat(struct state_cache *c)
+{
+	const char *argv[2] = { "INFO", "server" };
+	redisReply *r = counters_redis_command(c->redis, 2, argv);
+	char id[SC_RUNID_MAX];
+
+	if (r == NULL) {
+		sc_reach(c, false);
+		return;
+	}
+	sc_run_id(r, id, sizeof(id));
+	freeReplyObject(r);
+	if (id[0] != '\0' && c->run_id[0] != '\0' && strcmp(id, c->run_id) != 0 &&
+	    !atomic_exchange(&c->down, true))
+		log_warn("event=state-cache-bypass reason=\"Redis restarted\"");
+	if (id[0] != '\0')
+		memcpy(c->run_id, id, sizeof(id));
+	sc_reach(c, true);
+}
+
+/* The cache's thread: every STATE_CACHE_RETRY_MS, the heartbeat and the
+ * bumps still pending. */
 static void *
 sc_thread(void *arg)
 {
@@ -223,10 +297,6 @@ sc_thread(void *arg)
 
 	pthread_mutex_lock(&c->mu);
 	while (!c->stop) {
-		if (c->npending == 0) {
-			pthread_cond_wait(&c->cv, &c->mu);
-			continue;
-		}
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += STATE_CACHE_RETRY_MS / 1000;
 		ts.tv_nsec += (STATE_CACHE_RETRY_MS % 1000) * 1000000L;
@@ -240,6 +310,7 @@ sc_thread(void *arg)
 		for (n = 0; n < c->npending && n < 64; n++)
 			ids[n] = c->pending[n].tenant_id;
 		pthread_mutex_unlock(&c->mu);
+		sc_heartbeat(c);
 		for (size_t i = 0; i < n && sc_pending_flush_one(c, ids[i]); i++)
 			;
 		pthread_mutex_lock(&c->mu);
@@ -263,7 +334,7 @@ sc_lookup_reply(const redisReply *r, const char *pre, const char *post, char *va
 	g = r->element[0];
 	v = r->elements == 2 ? r->element[1] : NULL;
 	if (g->type != REDIS_REPLY_STRING || g->len == 0 || g->len > SC_GEN_MAX ||
-	    strspn(g->str, "0123456789") != g->len)
+	    strspn(g->str, "0123456789.") != g->len)
 		return -1;
 	n = snprintf(slot->key, sizeof(slot->key), "%s%s%s", pre, g->str, post);
 	if (n < 0 || (size_t)n >= sizeof(slot->key))
@@ -286,7 +357,7 @@ state_cache_get(struct state *st, const char *space, long long tenant_id, const 
 {
 	struct state_cache *c = state_cache_of(st);
 	char gen[64], pre[64], post[STATE_CACHE_KEY_MAX];
-	const char *argv[6] = { NULL, NULL, "1", gen, pre, post };
+	const char *argv[7] = { NULL, NULL, "2", gen, SC_EPOCH_KEY, pre, post };
 	redisReply *r;
 	int rc;
 
@@ -302,9 +373,10 @@ state_cache_get(struct state *st, const char *space, long long tenant_id, const 
 	sc_gen_key(gen, sizeof(gen), tenant_id);
 	snprintf(pre, sizeof(pre), "ferry:%s:{%lld}:", space, tenant_id);
 	snprintf(post, sizeof(post), ":%s", item);
-	r = counters_redis_eval(c->redis, sc_lookup_lua, c->lookup_sha, 6, argv);
-	sc_reach(c, r != NULL);
-	if (r == NULL) {
+	r = counters_redis_eval(c->redis, sc_lookup_lua, c->lookup_sha, 7, argv);
+	if (!sc_reach(c, r != NULL)) {
+		if (r != NULL)
+			freeReplyObject(r);
 		sc_count(2, 1);
 		return -1;
 	}

@@ -8,7 +8,7 @@
  * Why no answer is ever stale: each tenant has a generation,
  * ferry:gen:{TENANT}, and every cached value is kept under a key that
  * holds the generation it was read under, ferry:sup:{TENANT}:GEN:SHA256 or
- * ferry:ident:{TENANT}:GEN:KIND:ID. A lookup is one Lua script (one round
+ * ferry:ident:{TENANT}:GEN:KIND:ID (GEN is "EPOCH.GENERATION"). A lookup is one Lua script (one round
  * trip) that reads the generation and the value under it. On a miss the
  * database is read and the answer stored under the generation read before
  * the query. Every write that can change an answer moves the generation on
@@ -16,12 +16,19 @@
  * from the database before the change lands under a generation no lookup
  * reads again. A change is thus seen by every node at its next lookup.
  *
- * When Redis cannot be reached, lookups go to the database (bypass) and a
- * generation that could not be moved on is retried every second until it
- * is (lookups of that tenant bypass on this node meanwhile). A change made
- * while its node could not reach Redis (or lost with a Redis restarted
- * from an old snapshot) can leave another node reading an old value for at
- * most STATE_CACHE_TTL seconds: every value expires then.
+ * When Redis cannot be reached, lookups go to the database (bypass). A
+ * change whose bump fails stays pending on its node, retried every second;
+ * that node reads the tenant from the database until it is through. When
+ * the server answers again, or the once-a-second heartbeat sees it was
+ * restarted (a snapshot may hold entries older than changes made since),
+ * the node moves the epoch on (ferry:epoch, part of every value's key)
+ * before it uses the cache again: no entry from before the outage is read.
+ * What is left, and the bound on it: a server restarted from a snapshot
+ * can serve such an entry until the heartbeat sees the restart (about a
+ * second); a writer cut off from Redis while the other nodes reach it (a
+ * partition, ferryctl on another host) leaves them reading the entry from
+ * before the change until its node's retry is through or the entry expires,
+ * at most STATE_CACHE_TTL seconds (ferryctl warns when it gives up).
  *
  * Domains, DKIM keys, connectors' networks and passwords are not cached.
  * SECURITY: values hold no secret (no password or key hash); addresses are
