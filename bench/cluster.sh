@@ -58,7 +58,7 @@ tenant_setup() {
 node_start() {
 	local saved=$FERRY_CONF_EXTRA
 	free_port
-	FERRY_CONF_EXTRA="$2" ferry_start held "$1" "$PORT"
+	FERRY_CONF_EXTRA="$2" ferry_start held "$1" "$PORT" 9   # delivery is off: port 9 never used
 	FERRY_CONF_EXTRA=$saved
 	PID=$FERRY_PID
 	FERRY_PID=

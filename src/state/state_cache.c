@@ -39,18 +39,29 @@
 /* KEYS[1]: the tenant's generation, KEYS[2]: the epoch (every tenant's,
  * moved on after an outage); ARGV[1], ARGV[2]: the value's key before and
  * after "EPOCH.GENERATION". {that, the value or nil}. */
-static const char sc_lookup_lua[] =
-	"local function gen(k)\n"
-	"  local g = redis.call('GET', k)\n"
-	"  if not g then\n"
-	SC_GEN_NOW
-	"    g = string.format('%.0f', now)\n"
-	"    redis.call('SET', k, g)\n"
-	"  end\n"
-	"  return g\n"
+#define SC_GEN_FN "local function gen(k)\n" \
+	"  local g = redis.call('GET', k)\n" \
+	"  if not g then\n" \
+	SC_GEN_NOW \
+	"    g = string.format('%.0f', now)\n" \
+	"    redis.call('SET', k, g)\n" \
+	"  end\n" \
+	"  return g\n" \
 	"end\n"
+static const char sc_lookup_lua[] =
+	SC_GEN_FN
 	"local v = gen(KEYS[2]) .. '.' .. gen(KEYS[1])\n"
 	"return {v, redis.call('GET', ARGV[1] .. v .. ARGV[2])}\n";
+
+/* API keys: KEYS[1]: the prefix's tenant (ferry:kt:PREFIX), KEYS[2]: the
+ * epoch; ARGV[1]: the prefix. {} while the tenant is not known, else
+ * {tenant, "EPOCH.GENERATION", the row or nil}. */
+static const char sc_key_lua[] =
+	SC_GEN_FN
+	"local tid = redis.call('GET', KEYS[1])\n"
+	"if not tid then return {} end\n"
+	"local v = gen(KEYS[2]) .. '.' .. gen('ferry:gen:{' .. tid .. '}')\n"
+	"return {tid, v, redis.call('GET', 'ferry:key:{' .. tid .. '}:' .. v .. ':' .. ARGV[1])}\n";
 
 /* KEYS[1]: a generation (or the epoch), moved on: never back, never below
  * the clock. */
@@ -76,7 +87,7 @@ struct sc_pending {
 struct state_cache {
 	struct state    *st;
 	struct counters *redis;
-	char             lookup_sha[41], bump_sha[41];
+	char             lookup_sha[41], bump_sha[41], key_sha[41];
 	pthread_mutex_t  mu;               /* everything below */
 	pthread_cond_t   cv;
 	struct sc_pending *pending;
@@ -321,18 +332,19 @@ sc_thread(void *arg)
 
 /* ---- lookups ----------------------------------------------------------- */
 
-/* The lookup's reply into slot and val: 1 hit, 0 miss, -1 unusable. */
+/* A lookup's {generation, value or nothing} (el, n elements) into slot
+ * and val: 1 hit, 0 miss, -1 unusable. */
 static int
-sc_lookup_reply(const redisReply *r, const char *pre, const char *post, char *val, size_t valsz,
-    size_t *len, struct state_cache_slot *slot)
+sc_lookup_reply(redisReply *const *el, size_t n_el, const char *pre, const char *post, char *val,
+    size_t valsz, size_t *len, struct state_cache_slot *slot)
 {
 	const redisReply *g, *v;
 	int n;
 
-	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->elements > 2)
+	if (n_el < 1 || n_el > 2)
 		return -1;
-	g = r->element[0];
-	v = r->elements == 2 ? r->element[1] : NULL;
+	g = el[0];
+	v = n_el == 2 ? el[1] : NULL;
 	if (g->type != REDIS_REPLY_STRING || g->len == 0 || g->len > SC_GEN_MAX ||
 	    strspn(g->str, "0123456789.") != g->len)
 		return -1;
@@ -380,13 +392,109 @@ state_cache_get(struct state *st, const char *space, long long tenant_id, const 
 		sc_count(2, 1);
 		return -1;
 	}
-	rc = sc_lookup_reply(r, pre, post, val, valsz, len, slot);
+	rc = r->type == REDIS_REPLY_ARRAY ? sc_lookup_reply(r->element, r->elements, pre, post, val, valsz,
+	    len, slot) : -1;
 	if (rc < 0)
 		log_error("event=state-cache-error op=lookup error=\"%.200s\"",
 		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 	freeReplyObject(r);
 	sc_count(rc == 1 ? 0 : rc == 0 ? 1 : 2, 1);
 	return rc;
+}
+
+static bool
+sc_pending_has(struct state_cache *c, long long tenant_id)
+{
+	bool has;
+
+	if (atomic_load_explicit(&c->npending_seen, memory_order_relaxed) == 0)
+		return false;
+	pthread_mutex_lock(&c->mu);
+	has = sc_pending_find(c, tenant_id) != NULL;
+	pthread_mutex_unlock(&c->mu);
+	return has;
+}
+
+/* The key lookup's reply: 1 hit, 0 miss, -1 no answer (counted here). */
+static int
+sc_key_reply(struct state_cache *c, const redisReply *r, const char *prefix, char *val, size_t valsz,
+    size_t *len, struct state_cache_slot *slot)
+{
+	char pre[64], post[32], *end;
+	const redisReply *t;
+	long long tid;
+	int rc;
+
+	if (r->type != REDIS_REPLY_ARRAY)
+		return -1;
+	if (r->elements == 0) {     /* the prefix's tenant not learnt yet */
+		sc_count(1, 1);
+		return -2;
+	}
+	t = r->element[0];
+	if (t->type != REDIS_REPLY_STRING || t->len == 0 || t->len > 18 ||
+	    strspn(t->str, "0123456789") != t->len || (tid = strtoll(t->str, &end, 10)) <= 0)
+		return -1;
+	if (sc_pending_has(c, tid)) {     /* this node's change not through: the database */
+		sc_pending_flush_one(c, tid);
+		sc_count(2, 1);
+		return -2;
+	}
+	snprintf(pre, sizeof(pre), "ferry:key:{%lld}:", tid);
+	snprintf(post, sizeof(post), ":%s", prefix);
+	rc = sc_lookup_reply(r->element + 1, r->elements - 1, pre, post, val, valsz, len, slot);
+	if (rc >= 0)
+		sc_count(rc == 1 ? 0 : 1, 1);
+	return rc;
+}
+
+int
+state_cache_key_get(struct state *st, const char *prefix, char *val, size_t valsz, size_t *len,
+    struct state_cache_slot *slot)
+{
+	struct state_cache *c = state_cache_of(st);
+	char kt[64];
+	const char *argv[6] = { NULL, NULL, "2", kt, SC_EPOCH_KEY, prefix };
+	redisReply *r;
+	int rc;
+
+	slot->fill = false;
+	if (c == NULL || strlen(prefix) > STATE_KEY_PREFIX_LEN)
+		return -1;
+	snprintf(kt, sizeof(kt), "ferry:kt:%s", prefix);
+	r = counters_redis_eval(c->redis, sc_key_lua, c->key_sha, 6, argv);
+	if (!sc_reach(c, r != NULL)) {
+		if (r != NULL)
+			freeReplyObject(r);
+		sc_count(2, 1);
+		return -1;
+	}
+	rc = sc_key_reply(c, r, prefix, val, valsz, len, slot);
+	if (rc == -1) {
+		log_error("event=state-cache-error op=key error=\"%.200s\"",
+		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		sc_count(2, 1);
+	}
+	freeReplyObject(r);
+	return rc < 0 ? -1 : rc;
+}
+
+void
+state_cache_key_tenant_put(struct state *st, const char *prefix, long long tenant_id)
+{
+	struct state_cache *c = state_cache_of(st);
+	char kt[64], tid[24];
+	const char *argv[5] = { "SET", kt, tid, "EX", "86400" };
+	redisReply *r;
+
+	if (c == NULL)
+		return;
+	snprintf(kt, sizeof(kt), "ferry:kt:%s", prefix);
+	snprintf(tid, sizeof(tid), "%lld", tenant_id);
+	r = counters_redis_command(c->redis, 5, argv);
+	sc_reach(c, r != NULL);
+	if (r != NULL)
+		freeReplyObject(r);
 }
 
 void
@@ -420,6 +528,7 @@ state_cache_open(struct state *st, struct counters *redis)
 	c->redis = redis;
 	counters_redis_sha1(sc_lookup_lua, c->lookup_sha);
 	counters_redis_sha1(sc_bump_lua, c->bump_sha);
+	counters_redis_sha1(sc_key_lua, c->key_sha);
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	if (pthread_create(&c->thread, NULL, sc_thread, c) != 0) {

@@ -30,7 +30,8 @@
  * before the change until its node's retry is through or the entry expires,
  * at most STATE_CACHE_TTL seconds (ferryctl warns when it gives up).
  *
- * Domains, DKIM keys, connectors' networks and passwords are not cached.
+ * API keys at AUTH are cached too (ferry:key:...); account passwords,
+ * domains, DKIM keys and connectors' networks are not.
  * SECURITY: values hold no secret (no password or key hash); addresses are
  * in keys only as SHA-256. Values read back are parsed with explicit
  * lengths and refused (read from the database) when malformed.
@@ -77,6 +78,15 @@ struct state_cache_slot {
  * cache (none attached, or Redis unreachable: ask the database). */
 int state_cache_get(struct state *st, const char *space, long long tenant_id, const char *item,
     char *val, size_t valsz, size_t *len, struct state_cache_slot *slot);
+/* API keys at AUTH (state_auth): the row of the key whose prefix is
+ * prefix, under its tenant's generation (ferry:key:{TENANT}:GEN:PREFIX).
+ * The tenant of a prefix never changes; it is learnt from the database
+ * (state_cache_key_tenant_put) before any row is cached. 1 hit (val), 0
+ * miss (slot set to fill), -1 no answer (no cache, Redis unreachable, or
+ * the prefix's tenant not learnt yet). */
+int state_cache_key_get(struct state *st, const char *prefix, char *val, size_t valsz, size_t *len,
+    struct state_cache_slot *slot);
+void state_cache_key_tenant_put(struct state *st, const char *prefix, long long tenant_id);
 /* Store val under a miss's slot (nothing when !slot->fill), for
  * STATE_CACHE_TTL seconds. */
 void state_cache_put(struct state *st, const struct state_cache_slot *slot, const char *val,
@@ -95,6 +105,15 @@ void state_cache_counts(uint64_t out[3]);
 size_t state_cache_ident_format(char *out, size_t outsz, const struct state_ident *id, bool found);
 /* Into id's refreshed fields: 1 found, 0 gone, -1 malformed (id untouched). */
 int state_cache_ident_parse(const char *v, size_t len, struct state_ident *id);
+/* An API key's row at AUTH: its tenant's and its own id, the SHA-256 of the whole key (checked
+ * by the caller, never a secret itself) and the tenant's fields of id, or
+ * "no such live key" (!found). Length or 0 as above. */
+size_t state_cache_key_format(char *out, size_t outsz, long long key_id, const unsigned char hash[32],
+    const struct state_ident *id, bool found);
+/* 1 found (key_id, hash, id's tenant_id and tenant fields set), 0 none,
+ * -1 malformed. */
+int state_cache_key_parse(const char *v, size_t len, long long *key_id, unsigned char hash[32],
+    struct state_ident *id);
 /* A suppression entry s (addr not included: the key names it), or none
  * (s NULL). Length or 0 as above. */
 size_t state_cache_sup_format(char *out, size_t outsz, const struct suppression *s);

@@ -208,6 +208,75 @@ state_cache_ident_parse(const char *v, size_t len, struct state_ident *id)
 	return 1;
 }
 
+size_t
+state_cache_key_format(char *out, size_t outsz, long long key_id, const unsigned char hash[32],
+    const struct state_ident *id, bool found)
+{
+	struct scv_out o = { out, outsz, 0, outsz == 0 };
+	size_t n;
+
+	if (!found) {
+		scv_printf(&o, "k1 -");
+		return scv_done(&o);
+	}
+	scv_printf(&o, "k1 + %lld %lld ", id->tenant_id, key_id);
+	for (int i = 0; i < 32; i++)
+		scv_printf(&o, "%02x", hash[i]);
+	scv_printf(&o, " ");
+	if (o.bad || (n = state_cache_ident_format(out + o.len, outsz - o.len, id, true)) == 0)
+		return 0;
+	return o.len + n;
+}
+
+/* 64 lowercase hex digits into 32 octets. */
+static void
+scv_hex32(struct scv_in *c, unsigned char out[32])
+{
+	static const char digits[] = "0123456789abcdef";
+
+	if (c->bad || c->left < 64) {
+		c->bad = true;
+		return;
+	}
+	for (int i = 0; i < 64; i++) {
+		const char *d = c->p[i] != '\0' ? strchr(digits, c->p[i]) : NULL;
+		if (d == NULL) {
+			c->bad = true;
+			return;
+		}
+		if (i % 2 == 0)
+			out[i / 2] = (unsigned char)((d - digits) << 4);
+		else
+			out[i / 2] |= (unsigned char)(d - digits);
+	}
+	c->p += 64;
+	c->left -= 64;
+}
+
+int
+state_cache_key_parse(const char *v, size_t len, long long *key_id, unsigned char hash[32],
+    struct state_ident *id)
+{
+	struct scv_in c = { v, len, false };
+	unsigned char h[32];
+	long long tid, kid;
+	int rc = scv_head(&c, "k1");
+
+	if (rc <= 0)
+		return rc;
+	tid = scv_int(&c, 1, INT64_MAX / 16);
+	kid = scv_int(&c, 1, INT64_MAX / 16);
+	scv_lit(&c, " ");
+	scv_hex32(&c, h);
+	scv_lit(&c, " ");
+	if (c.bad || state_cache_ident_parse(c.p, c.left, id) != 1)
+		return -1;
+	id->tenant_id = tid;
+	*key_id = kid;
+	memcpy(hash, h, sizeof(h));
+	return 1;
+}
+
 int
 state_cache_sup_parse(const char *v, size_t len, const char *addr, struct suppression *s)
 {

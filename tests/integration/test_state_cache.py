@@ -7,7 +7,7 @@ With the cache on (the default), each change made through node A (ferryctl,
 or A's HTTP API: ferryd's own writes) is node B's answer at its very next
 lookup, although B had the old answer cached: a suppression at the next
 RCPT of an open session, a suspension at the next MAIL of an open session,
-a revoked key at the next MAIL and at AUTH. The cache is used: B's
+a revoked key at the next MAIL and at AUTH (whose key row B had cached). The cache is used: B's
 ferry_state_cache_lookups_total{result="hit"} grows with repeated lookups,
 and a node with `state_cache off` has none. With Redis killed, lookups
 answer from PostgreSQL (result="bypass", event=state-cache-bypass), a
@@ -88,6 +88,11 @@ class StateCacheTest(ClusterBase):
     def test_key_revoked_on_a_fails_on_b(self):
         name, key = self.tenant()
         prefix = key[:15]
+        for i in range(3):            # AUTH on B: the key's row cached, then hits
+            smtp_session(self.b, name, key).quit()
+        before = cache_counts(self.b)
+        smtp_session(self.b, name, key).quit()
+        self.assertGreater(cache_counts(self.b)["hit"], before["hit"])
         s = smtp_session(self.b, name, key)
         try:
             for i in range(2):

@@ -86,6 +86,44 @@ test_ident_values(void **unused)
 }
 
 static void
+test_key_values(void **unused)
+{
+	struct state_ident in = { .tenant_limits = { 0, 100, 0, 5 } }, out;
+	unsigned char h[32], got[32];
+	char v[STATE_CACHE_VALUE_MAX];
+	long long kid = 0;
+	size_t n;
+
+	(void)unused;
+	for (int i = 0; i < 32; i++)
+		h[i] = (unsigned char)(i * 37);
+	snprintf(in.tenant, sizeof(in.tenant), "acme");
+	in.tenant_id = 7;
+	n = state_cache_key_format(v, sizeof(v), 42, h, &in, true);
+	assert_true(n > 0);
+	memset(&out, 0, sizeof(out));
+	assert_int_equal(state_cache_key_parse(v, n, &kid, got, &out), 1);
+	assert_int_equal(kid, 42);
+	assert_int_equal(out.tenant_id, 7);
+	assert_memory_equal(got, h, 32);
+	assert_string_equal(out.tenant, "acme");
+	assert_int_equal(out.tenant_limits.per_hour, 100);
+	n = state_cache_key_format(v, sizeof(v), 42, h, &in, false);
+	assert_int_equal(state_cache_key_parse(v, n, &kid, got, &out), 0);
+	/* an upper-case or short hash, a key id 0, a bad tail */
+	static const char *const bad[] = {
+		"k1 + 7 42 00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff i1 + 0 0 0 0 0 0 0 0 0 4:acme 0: 0:",
+		"k1 + 7 42 00112233 i1 + 0 0 0 0 0 0 0 0 0 4:acme 0: 0:",
+		"k1 + 7 0 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff i1 + 0 0 0 0 0 0 0 0 0 4:acme 0: 0:",
+		"k1 + 7 42 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff i1 -",
+		"k1 + 7 42 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (state_cache_key_parse(bad[i], strlen(bad[i]), &kid, got, &out) != -1)
+			fail_msg("accepted: \"%s\"", bad[i]);
+}
+
+static void
 test_sup_values(void **unused)
 {
 	struct suppression in = { .reason = SUPPRESS_COMPLAINT, .time = 1700000000, .expires = 0 }, out;
@@ -214,8 +252,8 @@ static void
 test_change_seen_by_other_node(void **state)
 {
 	struct world *w = *state;
-	struct state_ident id = { .kind = STATE_IDENT_KEY, .tenant_id = w->tid };
-	char err[256], key[STATE_KEY_TEXT_MAX + 1];
+	struct state_ident id = { .kind = STATE_IDENT_KEY, .tenant_id = w->tid }, other;
+	char err[256], key[STATE_KEY_TEXT_MAX + 1], wrong[STATE_KEY_TEXT_MAX + 1];
 	uint64_t h;
 
 	assert_int_equal(sup_get(&w->a, w->tid, "x@example.com"), 0);   /* miss */
@@ -232,6 +270,18 @@ test_change_seen_by_other_node(void **state)
 
 	/* the identity at MAIL: a key's tenant suspended on B, revoked on B */
 	assert_int_equal(state_key_create(w->a.st, "acme", "", key, err, sizeof(err)), 0);
+	/* AUTH: the prefix's tenant learnt, then the row cached, then a hit */
+	assert_int_equal(state_auth(w->a.st, "apikey", key, strlen(key), &other), 1);
+	assert_int_equal(state_auth(w->a.st, "apikey", key, strlen(key), &other), 1);
+	h = hits();
+	assert_int_equal(state_auth(w->a.st, "acme", key, strlen(key), &other), 1);
+	assert_int_equal(hits(), h + 1);
+	assert_int_equal(other.kind, STATE_IDENT_KEY);
+	assert_string_equal(other.tenant, "acme");
+	snprintf(wrong, sizeof(wrong), "%s", key);
+	wrong[strlen(wrong) - 1] = wrong[strlen(wrong) - 1] == 'A' ? 'B' : 'A';
+	assert_int_equal(state_auth(w->a.st, "apikey", wrong, strlen(wrong), &other), 0);   /* the hash decides */
+	assert_int_equal(state_auth(w->a.st, "other", key, strlen(key), &other), 0);
 	assert_int_equal(state_auth(w->a.st, "apikey", key, strlen(key), &id), 1);
 	assert_int_equal(state_ident_refresh(w->a.st, &id), 1);
 	h = hits();
@@ -243,6 +293,10 @@ test_change_seen_by_other_node(void **state)
 	assert_true(id.suspended);
 	assert_string_equal(id.suspend_reason, "abuse");
 	assert_int_equal(state_key_revoke(w->b.st, "acme", id.subject, err, sizeof(err)), 0);
+	assert_int_equal(state_auth(w->a.st, "apikey", key, strlen(key), &other), 0);
+	h = hits();
+	assert_int_equal(state_auth(w->a.st, "apikey", key, strlen(key), &other), 0);   /* cached: none */
+	assert_int_equal(hits(), h + 1);
 	assert_int_equal(state_ident_refresh(w->a.st, &id), 0);
 	assert_int_equal(state_ident_refresh(w->a.st, &id), 0);   /* gone, cached */
 }
@@ -321,6 +375,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ident_values),
+		cmocka_unit_test(test_key_values),
 		cmocka_unit_test(test_sup_values),
 		cmocka_unit_test_setup_teardown(test_change_seen_by_other_node, world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_older_read_never_served, world_setup, world_teardown),
