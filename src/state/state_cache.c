@@ -208,23 +208,30 @@ sc_pending_flush_one(struct state_cache *c, long long tenant_id)
 	unsigned seq;
 	bool done;
 
-	pthread_mutex_lock(&c->mu);
-	p = sc_pending_find(c, tenant_id);
-	seq = p != NULL ? p->seq : 0;
-	pthread_mutex_unlock(&c->mu);
-	if (p == NULL)
-		return true;
-	if (sc_bump(c, tenant_id) != 0)
-		return false;
-	pthread_mutex_lock(&c->mu);
-	p = sc_pending_find(c, tenant_id);
-	done = p == NULL || p->seq == seq;
-	if (p != NULL && done) {
-		*p = c->pending[--c->npending];
-		atomic_store(&c->npending_seen, c->npending);
+	/* a change noted while the bump was on its way may have committed
+	 * after it: bump again (a few times: changes arriving that fast bump
+	 * on their own thread too) */
+	for (int round = 0; round < 4; round++) {
+		pthread_mutex_lock(&c->mu);
+		p = sc_pending_find(c, tenant_id);
+		seq = p != NULL ? p->seq : 0;
+		pthread_mutex_unlock(&c->mu);
+		if (p == NULL)
+			return true;
+		if (sc_bump(c, tenant_id) != 0)
+			return false;
+		pthread_mutex_lock(&c->mu);
+		p = sc_pending_find(c, tenant_id);
+		done = p == NULL || p->seq == seq;
+		if (p != NULL && done) {
+			*p = c->pending[--c->npending];
+			atomic_store(&c->npending_seen, c->npending);
+		}
+		pthread_mutex_unlock(&c->mu);
+		if (done)
+			return true;
 	}
-	pthread_mutex_unlock(&c->mu);
-	return done;
+	return false;
 }
 
 /* The change hook: the tenant is pending first (so a lookup of it on this
@@ -234,9 +241,11 @@ sc_changed(void *arg, long long tenant_id)
 {
 	struct state_cache *c = arg;
 	struct sc_pending *p;
+	bool fresh;
 
 	pthread_mutex_lock(&c->mu);
-	if ((p = sc_pending_find(c, tenant_id)) != NULL)
+	fresh = (p = sc_pending_find(c, tenant_id)) == NULL;
+	if (!fresh)
 		p->seq++;
 	else {
 		if (c->npending == c->cap) {
@@ -247,7 +256,8 @@ sc_changed(void *arg, long long tenant_id)
 		atomic_store(&c->npending_seen, c->npending);
 	}
 	pthread_mutex_unlock(&c->mu);
-	if (!sc_pending_flush_one(c, tenant_id)) {
+	/* logged once per tenant and outage, not per change */
+	if (!sc_pending_flush_one(c, tenant_id) && fresh) {
 		log_warn("event=state-cache-bump-failed tenant_id=%lld effect=\"retried every %d ms;"
 		    " lookups of the tenant read the database here meanwhile\"", tenant_id,
 		    STATE_CACHE_RETRY_MS);
