@@ -13,7 +13,6 @@ PKGS=(
   libsqlite3-dev      # tenants, accounts, keys, domains, counters (embedded state)
   libpq-dev           # libpq: the state on PostgreSQL (state_db postgresql://...)
   postgresql-15       # the tests' throwaway PostgreSQL servers (tests/pgserver.sh), never the system one
-  redis-server        # the tests' throwaway redis-server (tests/integration/pgserver.py start_redis)
   libgmime-3.0-dev    # RFC 5322 address parsing for the From: lockdown
   libjansson-dev      # JSON log lines (log_format json)
   libpcre2-dev        # PCRE2: the regular expressions of the shaping and bounce rules
@@ -75,4 +74,11 @@ if [[ " ${missing[*]} " == *" redis-server "* ]]; then
   systemctl disable redis-server >/dev/null 2>&1 || true
   update-rc.d redis-server disable >/dev/null 2>&1 || true
   service redis-server stop >/dev/null 2>&1 || true
+fi
+# The same for the cluster PostgreSQL's package makes and starts (tests
+# run their own, as an unprivileged user, in a temporary directory).
+if [[ " ${missing[*]} " == *" postgresql-15 "* ]]; then
+  systemctl disable postgresql >/dev/null 2>&1 || true
+  update-rc.d postgresql disable >/dev/null 2>&1 || true
+  service postgresql stop >/dev/null 2>&1 || true
 fi

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "state/events.h"
 #include "state/state_internal.h"
 #include "util/log.h"
 #include "util/strhash.h"
@@ -211,15 +212,23 @@ an_table_free(struct an_table *t)
 	free(t);
 }
 
+/* Each node adds into its own rows (node in the key) on PostgreSQL, where
+ * nodes share the table; a SQLite file has one node, and a key made
+ * before the column. Queries sum over nodes either way. */
+#define AN_HOURLY_INSERT \
+    "INSERT INTO stats_hourly(tenant_id, hour, domain, source_ip, sent, delivered, deferred, bounced," \
+    " expired, complained, suppressed, node) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+#define AN_HOURLY_ADD \
+    " DO UPDATE SET sent = stats_hourly.sent + excluded.sent," \
+    " delivered = stats_hourly.delivered + excluded.delivered," \
+    " deferred = stats_hourly.deferred + excluded.deferred," \
+    " bounced = stats_hourly.bounced + excluded.bounced, expired = stats_hourly.expired + excluded.expired," \
+    " complained = stats_hourly.complained + excluded.complained," \
+    " suppressed = stats_hourly.suppressed + excluded.suppressed;"
 static const char an_hourly_sql[] =
-    "INSERT INTO stats_hourly(tenant_id, hour, domain, source_ip, sent, delivered, deferred, bounced,"
-    " expired, complained, suppressed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-    " ON CONFLICT(tenant_id, hour, domain, source_ip) DO UPDATE SET sent = stats_hourly.sent + excluded.sent,"
-    " delivered = stats_hourly.delivered + excluded.delivered,"
-    " deferred = stats_hourly.deferred + excluded.deferred,"
-    " bounced = stats_hourly.bounced + excluded.bounced, expired = stats_hourly.expired + excluded.expired,"
-    " complained = stats_hourly.complained + excluded.complained,"
-    " suppressed = stats_hourly.suppressed + excluded.suppressed;";
+    AN_HOURLY_INSERT " ON CONFLICT(tenant_id, hour, domain, source_ip)" AN_HOURLY_ADD;
+static const char an_hourly_sql_pg[] =
+    AN_HOURLY_INSERT " ON CONFLICT(tenant_id, hour, domain, source_ip, node)" AN_HOURLY_ADD;
 
 static const char an_bounce_sql[] =
     "INSERT INTO stats_bounces(tenant_id, hour, domain, category, count, sample_reply, sample_status)"
@@ -240,6 +249,7 @@ an_hourly_write(struct db_stmt *s, const struct an_hourly *e)
 	db_bind_text(s, 4, e->ip, -1);
 	for (int i = 0; i < AN_NCOUNTERS; i++)
 		db_bind_int64(s, 5 + i, e->count[i]);
+	db_bind_text(s, 12, state_events_node_get(), -1);
 	rc = db_step(s);
 	db_reset(s);
 	return rc == DB_DONE ? 0 : -1;
@@ -269,7 +279,7 @@ an_table_write(struct db *db, const struct an_table *t)
 	struct db_stmt *hs = NULL, *bs = NULL;
 	int rc = -1;
 
-	if (db_prepare(db, an_hourly_sql, &hs) != DB_OK ||
+	if (db_prepare(db, db_dialect(db) == DB_PG ? an_hourly_sql_pg : an_hourly_sql, &hs) != DB_OK ||
 	    db_prepare(db, an_bounce_sql, &bs) != DB_OK ||
 	    db_exec(db, "BEGIN IMMEDIATE;") != DB_OK)
 		goto out;

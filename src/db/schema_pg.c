@@ -130,7 +130,7 @@ static const char schema_v1[] =
     " deferred BIGINT NOT NULL DEFAULT 0, bounced BIGINT NOT NULL DEFAULT 0,"
     " expired BIGINT NOT NULL DEFAULT 0, complained BIGINT NOT NULL DEFAULT 0,"
     " suppressed BIGINT NOT NULL DEFAULT 0, node TEXT NOT NULL DEFAULT '',"
-    " PRIMARY KEY(tenant_id, hour, domain, source_ip));"
+    " PRIMARY KEY(tenant_id, hour, domain, source_ip, node));"
     "CREATE INDEX stats_hourly_hour ON stats_hourly(hour);"
     "CREATE TABLE stats_bounces("
     " tenant_id BIGINT NOT NULL, hour BIGINT NOT NULL, domain TEXT NOT NULL, category TEXT NOT NULL,"

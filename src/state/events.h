@@ -56,6 +56,7 @@ const char *event_kind_find(const char *s, size_t len);
 /* This process's node name, recorded with every event it writes (a
  * cluster's nodes share one events table). Set once at start. */
 void state_events_node_set(const char *name);
+const char *state_events_node_get(void);
 
 /* The bounded text fields, as stored (longer values are cut). */
 #define EVENT_TEXT_MAX 1000

@@ -336,6 +336,11 @@ static const char *const state_event_columns[][2] = {
 	{ "node", "node TEXT NOT NULL DEFAULT ''" },
 };
 
+/* Columns added to stats_hourly (issue 12: the node that counted). */
+static const char *const state_stats_columns[][2] = {
+	{ "node", "node TEXT NOT NULL DEFAULT ''" },
+};
+
 static const char state_events_indexes[] =
     "CREATE INDEX IF NOT EXISTS events_tenant ON events(tenant_id, id);"
     "CREATE INDEX IF NOT EXISTS events_message ON events(queue_id) WHERE queue_id != '';"
@@ -415,6 +420,9 @@ state_schema_upgrade(struct db *db)
 {
 	if (state_columns_add(db, "tenants", state_tenant_columns,
 	    sizeof(state_tenant_columns) / sizeof(state_tenant_columns[0])) != 0)
+		return -1;
+	if (state_columns_add(db, "stats_hourly", state_stats_columns,
+	    sizeof(state_stats_columns) / sizeof(state_stats_columns[0])) != 0)
 		return -1;
 	if (state_columns_add(db, "events", state_event_columns,
 	    sizeof(state_event_columns) / sizeof(state_event_columns[0])) != 0)

@@ -42,6 +42,12 @@ state_events_node_set(const char *name)
 	snprintf(state_events_node, sizeof(state_events_node), "%s", name != NULL ? name : "");
 }
 
+const char *
+state_events_node_get(void)
+{
+	return state_events_node;
+}
+
 static void
 state_event_bind_text(struct db_stmt *stmt, int i, const char *v)
 {
