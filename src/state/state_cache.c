@@ -541,6 +541,7 @@ state_cache_open(struct state *st, struct counters *redis)
 	counters_redis_sha1(sc_key_lua, c->key_sha);
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
+	sc_heartbeat(c);     /* the server's run_id from the start: a restart is seen at once */
 	if (pthread_create(&c->thread, NULL, sc_thread, c) != 0) {
 		pthread_cond_destroy(&c->cv);
 		pthread_mutex_destroy(&c->mu);
