@@ -10,6 +10,10 @@
 # Delivery is off: this measures acceptance (the 250 after the fsync).
 # PostgreSQL is the tests' throwaway server (tests/integration/pgserver.py:
 # fsync off; the state is not mail, the spool stays fsync'd on each node).
+# The two-node runs use the state cache in Redis (state_cache on, the
+# default); STATE_CACHE=off runs them without it, STATE_CACHE=both runs
+# each pair (on, then off) in every repeat and prints both; CLUSTER_ONLY=1
+# skips the one-node runs (no ratio to SQLite is printed then).
 # Usage: bash bench/cluster.sh   (MSGS, SIZE, SESS, REPEATS as in relay.sh)
 set -u -o pipefail
 BENCH_NAME=cluster
@@ -21,6 +25,13 @@ bench_init
 trap 'servers_stop; bench_teardown' EXIT
 FERRYCTL=${FERRYCTL:-$(dirname "$FERRYD")/ferryctl}
 SRC_DIR=$(cd "$BENCH_DIR/.." && pwd)
+STATE_CACHE=${STATE_CACHE:-on}
+CLUSTER_ONLY=${CLUSTER_ONLY:-0}
+case $STATE_CACHE in
+on|off) CACHE_MODES=("$STATE_CACHE") ;;
+both) CACHE_MODES=(on off) ;;
+*) die "STATE_CACHE: on, off or both" ;;
+esac
 
 servers_start() {
 	python3 "$SRC_DIR/tests/integration/pgserver.py" start --redis >"$BASE/servers.env" ||
@@ -47,7 +58,7 @@ tenant_setup() {
 node_start() {
 	local saved=$FERRY_CONF_EXTRA
 	free_port
-	FERRY_CONF_EXTRA="$2" ferry_start held "$1" "$PORT"
+	FERRY_CONF_EXTRA="$2" ferry_start held "$1" "$PORT" 9   # delivery is off: port 9 never used
 	FERRY_CONF_EXTRA=$saved
 	PID=$FERRY_PID
 	FERRY_PID=
@@ -67,12 +78,14 @@ one_node() {
 	rate "$MSGS" "$t0" "$t1"
 }
 
-# two_nodes RUN: both nodes loaded at once; prints the aggregate rate
+# two_nodes RUN CACHE: both nodes loaded at once, state_cache CACHE (on or
+# off); prints the aggregate rate
 two_nodes() {
-	local a=$BASE/cluster2.$1.a b=$BASE/cluster2.$1.b extra pa pb ida idb t0 t1 half=$((MSGS / 2)) ok
+	local a=$BASE/cluster2.$1.$2.a b=$BASE/cluster2.$1.$2.b extra pa pb ida idb t0 t1 half=$((MSGS / 2)) ok
 	servers_start
 	extra="state_db $FERRY_TEST_PG
-counters $FERRY_TEST_REDIS"
+counters $FERRY_TEST_REDIS
+state_cache $2"
 	node_start "$a" "$extra
 node_name a"; pa=$PORT; ida=$PID
 	node_start "$b" "$extra
@@ -91,24 +104,39 @@ node_name b"; pb=$PORT; idb=$PID
 	rate $((half * 2)) "$t0" "$t1"
 }
 
-S=(); R=(); C=()
-servers_start   # Redis for redis1 (the cluster run starts its own pair)
+S=(); R=(); C_on=(); C_off=()
+if [ "$CLUSTER_ONLY" != 1 ]; then
+	servers_start   # Redis for redis1 (the cluster run starts its own pair)
+	for r in $(seq 1 "$REPEATS"); do
+		S+=("$(one_node "$r" single)")
+		R+=("$(one_node "$r" redis1)")
+		log "run $r: single ${S[-1]} msg/s, redis counters ${R[-1]} msg/s"
+	done
+	servers_stop
+fi
 for r in $(seq 1 "$REPEATS"); do
-	S+=("$(one_node "$r" single)")
-	R+=("$(one_node "$r" redis1)")
-	log "run $r: single ${S[-1]} msg/s, redis counters ${R[-1]} msg/s"
+	for m in "${CACHE_MODES[@]}"; do
+		v=$(two_nodes "$r" "$m")
+		if [ "$m" = on ]; then C_on+=("$v"); else C_off+=("$v"); fi
+		log "run $r: two nodes on PostgreSQL+Redis, state_cache $m: $v msg/s"
+	done
 done
-servers_stop
-for r in $(seq 1 "$REPEATS"); do
-	C+=("$(two_nodes "$r")")
-	log "run $r: two nodes on PostgreSQL+Redis ${C[-1]} msg/s"
-done
-s=$(printf '%s\n' "${S[@]}" | median); rr=$(printf '%s\n' "${R[@]}" | median)
-c=$(printf '%s\n' "${C[@]}" | median)
 printf 'accept rate of tenant mail, %s messages of %s bytes, %s sessions, median of %s\n' \
 	"$MSGS" "$SIZE" "$SESS" "$REPEATS"
-printf '  one node, SQLite state, local counters     %6s msg/s\n' "$s"
-printf '  one node, SQLite state, Redis counters     %6s msg/s   ratio %.2f (the cost of shared counters)\n' \
-	"$rr" "$(awk -v a="$rr" -v b="$s" 'BEGIN { print a / b }')"
-printf '  two nodes, PostgreSQL state, Redis counters %5s msg/s   ratio %.2f (against one SQLite node)\n' \
-	"$c" "$(awk -v a="$c" -v b="$s" 'BEGIN { print a / b }')"
+s=
+if [ "$CLUSTER_ONLY" != 1 ]; then
+	s=$(printf '%s\n' "${S[@]}" | median); rr=$(printf '%s\n' "${R[@]}" | median)
+	printf '  one node, SQLite state, local counters     %6s msg/s\n' "$s"
+	printf '  one node, SQLite state, Redis counters     %6s msg/s   ratio %.2f (the cost of shared counters)\n' \
+		"$rr" "$(awk -v a="$rr" -v b="$s" 'BEGIN { print a / b }')"
+fi
+for m in "${CACHE_MODES[@]}"; do
+	if [ "$m" = on ]; then c=$(printf '%s\n' "${C_on[@]}" | median); else c=$(printf '%s\n' "${C_off[@]}" | median); fi
+	printf '  two nodes, PostgreSQL state, Redis counters, state_cache %-3s %6s msg/s' "$m" "$c"
+	[ -n "$s" ] && printf '   ratio %.2f (against one SQLite node)' "$(awk -v a="$c" -v b="$s" 'BEGIN { print a / b }')"
+	printf '\n'
+done
+if [ "${#CACHE_MODES[@]}" -eq 2 ]; then
+	printf '  state cache on / off: %.2f\n' "$(awk -v a="$(printf '%s\n' "${C_on[@]}" | median)" \
+		-v b="$(printf '%s\n' "${C_off[@]}" | median)" 'BEGIN { print a / b }')"
+fi

@@ -5,6 +5,9 @@
  * [0, COUNT) (as suppress.sh imports it); LOOKUPS random hits and as many
  * random misses (m<I>@d<I % 1000>.example) are timed separately on one
  * connection, as one ferryd thread makes them.
+ * With FERRY_BENCH_REDIS=redis://... the lookups go through the state cache
+ * in that Redis (src/state/state_cache.h), as ferryd's with `counters` set;
+ * the first lookup of an address is a miss, the next ones hits.
  * Usage: bench_suppress_lookup DB TENANT_ID COUNT LOOKUPS [SEED]
  * Prints: "hits: N lookups, X us/lookup" and "misses: ...".
  * Trusts: its arguments (a benchmark tool, not installed).
@@ -14,7 +17,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "state/counters_redis.h"
 #include "state/state.h"
+#include "state/state_cache.h"
 #include "state/suppress.h"
 
 static double
@@ -64,6 +69,8 @@ main(int argc, char **argv)
 {
 	char err[512];
 	struct state *st;
+	struct counters *redis = NULL;
+	struct state_cache *cache = NULL;
 	long long tenant;
 	long count, n, hits, misses;
 	unsigned long long seed;
@@ -85,8 +92,16 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
+	if (getenv("FERRY_BENCH_REDIS") != NULL &&
+	    ((redis = counters_redis_open(getenv("FERRY_BENCH_REDIS"), false, err, sizeof(err))) == NULL ||
+	    (cache = state_cache_open(st, redis)) == NULL)) {
+		fprintf(stderr, "%s: no state cache: %s\n", argv[0], err);
+		return 1;
+	}
 	hits = bench_run(st, tenant, 'u', count, n, seed, &th);
 	misses = bench_run(st, tenant, 'm', count, n, seed + 1, &tm);
+	state_cache_close(cache);
+	counters_close(redis);
 	state_close(st);
 	if (hits < 0 || misses < 0) {
 		fprintf(stderr, "%s: database error\n", argv[0]);

@@ -235,6 +235,9 @@ struct conf {
 	 * start only: a change needs a restart. */
 	char *counters;
 	bool  counters_fail_open;
+	/* The state cache in that Redis (src/state/state_cache.c): used when
+	 * state_db is PostgreSQL and counters is redis://. Default on. */
+	bool  state_cache;
 };
 
 /* "0.3%", "0.3", "10%" (at most four decimals, at most 100%) into parts

@@ -264,6 +264,8 @@ static const struct conf_option conf_options[] = {
 	{ .name = "counters", .type = CONF_STRING, .off = CONF_OFF(counters, char *), .secret = true,
 	  .valid = conf_counters_valid, .what = "local or redis://[[user]:password@]host[:port][/db]" },
 	OPT_BOOL(counters_failure, counters_fail_open, "open", "closed", false),
+	/* The state cache in the counters' Redis (src/state/state_cache.c) */
+	OPT_BOOL(state_cache, state_cache, "on", "off", true),
 };
 
 #define CONF_NOPTIONS (sizeof(conf_options) / sizeof(conf_options[0]))

@@ -23,7 +23,10 @@
 #include "db/db.h"
 #include "ferryctl/ctl.h"
 #include "ferryctl/ctl_state.h"
+#include "state/counters_open.h"
 #include "state/state_admin.h"
+#include "state/state_cache.h"
+#include "util/redis_uri.h"
 
 int
 ctl_state_fail(const char *err)
@@ -92,6 +95,33 @@ ctl_state_give(const char *path)
 	return 0;
 }
 
+/* A change ferryctl committed: the nodes' state cache in Redis (the
+ * counters' server) moves the tenant's generation on, so every node reads
+ * the change at its next lookup (src/state/state_cache.h). */
+static void
+ctl_state_changed(void *arg, long long tenant_id)
+{
+	const struct conf *k = arg;
+	struct redis_uri u;
+	char err[256];
+
+	if (state_cache_bump_once(k->counters, tenant_id) == 0)
+		return;
+	redis_uri_parse(k->counters, &u, err, sizeof(err));
+	ctl_warn("warning: the state cache in Redis (%s) could not be told of the change: nodes may"
+	    " answer from it for up to %d s", u.shown, STATE_CACHE_TTL);
+}
+
+/* The hook ferryd has too, when its configuration uses the cache. */
+static void
+ctl_state_cache_hook(struct ctl *c, struct state *st)
+{
+	const struct conf *k = ctl_conf_get(c);
+
+	if (k != NULL && k->state_cache && db_is_pg_uri(k->state_db) && counters_conf_shared(k))
+		state_change_hook_set(st, ctl_state_changed, (void *)k);
+}
+
 struct state *
 ctl_state_open(struct ctl *c, bool create)
 {
@@ -112,6 +142,7 @@ ctl_state_open(struct ctl *c, bool create)
 		return NULL;
 	}
 	state_key_dir_set(st, ctl_conf_get(c)->dkim_key_dir);
+	ctl_state_cache_hook(c, st);
 	if (fresh) {
 		fprintf(stderr, "ferryctl: note: created the state database %s\n", c->state);
 		if (ctl_state_give(c->state) < 0) {

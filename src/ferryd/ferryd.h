@@ -15,6 +15,7 @@ struct spool;
 struct auth_store;
 struct state;
 struct counters;
+struct state_cache;
 struct qmgr;
 struct rep;
 struct http_server;
@@ -26,6 +27,7 @@ struct ferryd {
 	struct auth_store  *auth;
 	struct state       *state;     /* tenants etc.: any thread (own connection each) */
 	struct counters    *counters;  /* rate limits, warm-up caps: any thread */
+	struct state_cache *state_cache;  /* state lookups cached in the counters' Redis, or NULL */
 	struct rep         *rep;       /* tenants' reputation windows, enforcement: any thread */
 	struct qmgr        *qmgr;
 	struct analytics   *analytics; /* delivery statistics (an events observer) */

@@ -37,6 +37,7 @@
 #include "smtp/smtp_session.h"
 #include "spool/spool.h"
 #include "state/counters_open.h"
+#include "state/state_cache.h"
 #include "reputation/rep.h"
 #include "state/state.h"
 #include "events/outbox.h"
@@ -213,6 +214,19 @@ ferryd_state_open(struct ferryd *srv, const struct conf *c, const struct ferryd_
 	srv->counters = counters_open(c, err, sizeof(err));
 	if (srv->counters == NULL)
 		log_fatal("event=fatal reason=\"%s\"", err);
+}
+
+/* The state cache in the counters' Redis (src/state/state_cache.h): only
+ * for state on PostgreSQL (SQLite's reads are local already) with counters
+ * on Redis, before the threads that write the state start. */
+static void
+ferryd_state_cache_open(struct ferryd *srv, const struct conf *c)
+{
+	if (!c->state_cache || !db_is_pg_uri(c->state_db) || !counters_conf_shared(c))
+		return;
+	srv->state_cache = state_cache_open(srv->state, srv->counters);
+	if (srv->state_cache == NULL)
+		log_error("event=state-cache-unavailable effect=\"every lookup reads the database\"");
 }
 
 /* The reputation windows, after the privilege drop (its thread opens the
@@ -577,6 +591,7 @@ main(int argc, char **argv)
 		log_fatal("event=fatal reason=\"%s\"", err);
 	ferryd_privileges_drop(&ids);
 	ferryd_spool_check(&fs, c, srv.state, ctx != NULL);
+	ferryd_state_cache_open(&srv, c);
 	ferryd_rep_open(&srv, c);
 	ferryd_analytics_open(&srv, c);    /* an observer: registered before the outbox starts */
 	/* events of every outcome (webhooks, API, metrics read them) */
@@ -617,6 +632,7 @@ main(int argc, char **argv)
 	webhook_sender_stop();         /* before the state closes; in-flight POSTs are sent again */
 	auth_store_free(srv.auth);     /* its threads use the state */
 	rep_close(srv.rep);            /* after SMTP and delivery, which note into it */
+	state_cache_close(srv.state_cache);   /* after every user of the state but the outbox's */
 	counters_close(srv.counters);
 	outbox_stop();                 /* last: every module above emits events */
 	analytics_close(srv.analytics);  /* after the outbox: its last events count */

@@ -22,6 +22,7 @@
 #include "metrics/metrics_internal.h"
 #include "queue/qmgr.h"
 #include "state/state.h"
+#include "state/state_cache.h"
 #include "util/xmalloc.h"
 
 #define METRICS_LABEL_MAX (STATE_NAME_MAX + 24)
@@ -408,6 +409,21 @@ metrics_render_events(struct mbuf *b)
 	mbuf_counter(b, "ferry_events_dropped_total", NULL, NULL, NULL, NULL, outbox_dropped());
 }
 
+/* The state cache in Redis (src/state/state_cache.h): all zero without it. */
+static void
+metrics_render_state_cache(struct mbuf *b)
+{
+	static const char *const results[3] = { "hit", "miss", "bypass" };
+	uint64_t n[3];
+
+	state_cache_counts(n);
+	mbuf_family(b, "ferry_state_cache_lookups_total", "counter",
+	    "State lookups (identity at MAIL, suppression at RCPT) by result: hit (answered by the"
+	    " cache in Redis), miss (read from the database, then cached), bypass (Redis unreachable).");
+	for (size_t i = 0; i < 3; i++)
+		mbuf_counter(b, "ferry_state_cache_lookups_total", "result", results[i], NULL, NULL, n[i]);
+}
+
 /* ---- the whole text -------------------------------------------------------------- */
 
 char *
@@ -424,6 +440,7 @@ metrics_render(struct qmgr *q, struct state *st, size_t *len)
 	metrics_render_tenants(&b, st != NULL ? st : metrics_reg.st);
 	metrics_render_queue(&b, q);
 	metrics_render_events(&b);
+	metrics_render_state_cache(&b);
 	metrics_render_hist(&b, "ferry_delivery_latency_seconds",
 	    "Seconds from a message's acceptance to the delivery of a recipient.", &metrics_reg.delivery);
 	metrics_render_hist(&b, "ferry_smtp_transaction_seconds",

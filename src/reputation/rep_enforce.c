@@ -78,7 +78,10 @@ rep_enforce_update(struct state *st, const char *sql, long long id, enum rep_sta
 	state_stmt_done(stmt);
 	if (rc != DB_DONE)
 		return -1;
-	return db_changes(state_db(st));
+	rc = db_changes(state_db(st));
+	if (rc > 0)   /* a suspension or its end: the state cache's answers change */
+		state_changed(st, id);
+	return rc;
 }
 
 /* A suspension is tenants.suspended too; an operator's lower state in

@@ -569,25 +569,67 @@ counters_redis_open(const char *uri, bool fail_open, char *err, size_t errlen)
 	return &rc->base;
 }
 
-long long
-counters_redis_read(const char *uri, const char *key, int period, time_t now)
+redisReply *
+counters_redis_once(const char *uri, int argc, const char **argv)
 {
 	struct redis_uri u;
-	char err[256], k[RC_KEY_MAX];
-	const char *argv[2] = { "GET", k };
+	char err[256];
 	redisContext *ctx;
 	redisReply *r;
 	bool refused;
-	long long v = -1;
 
 	if (redis_uri_parse(uri, &u, err, sizeof(err)) < 0 ||
 	    (ctx = rc_ctx_connect(&u, err, sizeof(err), &refused)) == NULL)
-		return -1;
-	rc_key(k, sizeof(k), key, period, now);
-	if ((r = redisCommandArgv(ctx, 2, argv, NULL)) != NULL) {
-		v = rc_reply_count(r);
-		freeReplyObject(r);
-	}
+		return NULL;
+	r = redisCommandArgv(ctx, argc, argv, NULL);
 	redisFree(ctx);
+	return r;
+}
+
+long long
+counters_redis_read(const char *uri, const char *key, int period, time_t now)
+{
+	char k[RC_KEY_MAX];
+	const char *argv[2] = { "GET", k };
+	redisReply *r;
+	long long v;
+
+	rc_key(k, sizeof(k), key, period, now);
+	if ((r = counters_redis_once(uri, 2, argv)) == NULL)
+		return -1;
+	v = rc_reply_count(r);
+	freeReplyObject(r);
 	return v;
+}
+
+/* ---- the same server for the state cache (state_cache.c) ---------------- */
+
+bool
+counters_is_redis(const struct counters *c)
+{
+	return c != NULL && c->ops == &rc_ops;
+}
+
+void
+counters_redis_sha1(const char *text, char sha[41])
+{
+	struct rc_script s;
+
+	rc_script_init(&s, text);
+	memcpy(sha, s.sha, sizeof(s.sha));
+}
+
+redisReply *
+counters_redis_command(struct counters *c, int argc, const char **argv)
+{
+	return rc_command((struct rc *)c, argc, argv, NULL);
+}
+
+redisReply *
+counters_redis_eval(struct counters *c, const char *text, const char *sha, int argc, const char **argv)
+{
+	struct rc_script s = { .text = text };
+
+	memcpy(s.sha, sha, sizeof(s.sha));
+	return rc_eval((struct rc *)c, &s, argc, argv);
 }

@@ -25,6 +25,22 @@ struct counters *counters_redis_open(const char *uri, bool fail_open, char *err,
  * connection of its own (ferryctl, the API): -1 when it cannot be read. */
 long long counters_redis_read(const char *uri, const char *key, int period, time_t now);
 
+/* The state cache (state_cache.c) keeps its entries in the counters'
+ * server and goes through their pooled connections, so both share one
+ * view of an outage (fail fast while backing off). c must be a
+ * counters_redis_open one (counters_is_redis). Replies are hiredis's
+ * (freeReplyObject), NULL while Redis cannot be reached. */
+struct redisReply;
+bool counters_is_redis(const struct counters *c);
+struct redisReply *counters_redis_command(struct counters *c, int argc, const char **argv);
+/* The Lua script text (sha: counters_redis_sha1 of it) by EVALSHA, by EVAL
+ * when the server does not know it; argv[0] and argv[1] are set here. */
+struct redisReply *counters_redis_eval(struct counters *c, const char *text, const char *sha,
+    int argc, const char **argv);
+void counters_redis_sha1(const char *text, char sha[41]);
+/* One command on a connection of its own, closed after (ferryctl). */
+struct redisReply *counters_redis_once(const char *uri, int argc, const char **argv);
+
 /* Counts in memory only, lost at exit. */
 struct counters *counters_mem_open(void);
 

@@ -4,6 +4,9 @@
  * (WAL mode) that ferryd reads and ferryctl edits. Nothing is cached in
  * ferryd: each lookup reads the database, so a suspension or a revoked key
  * takes effect on the next command (reads in WAL mode are microseconds).
+ * With the state on PostgreSQL and counters on Redis, the identity at MAIL
+ * and the suppressions at RCPT are cached in Redis instead, under a
+ * generation each change moves on (state_cache.h): the same holds.
  * Counters (rate limits, warm-up caps) are not here: see counters.h.
  *
  * Threads: every thread gets its own connection (opened on first use), so
@@ -147,6 +150,13 @@ int state_bounces_record(struct state *st, time_t now, const struct state_bounce
 
 /* The tenant whose bounce domain is domain: 1 found, 0 none, -1 error. */
 int state_tenant_by_bounce_domain(struct state *st, const char *domain, struct state_tenant *t);
+
+/* Invalidation: every write of src/state/ (and src/reputation/'s
+ * enforcement) that can change a cached answer (state_cache.h) calls
+ * fn(arg, tenant_id) after its commit, on the writer's thread. One hook per
+ * state; NULL removes it. Set it before the threads start. */
+typedef void (*state_change_fn)(void *arg, long long tenant_id);
+void state_change_hook_set(struct state *st, state_change_fn fn, void *arg);
 
 /* The connection for this thread, for the files of src/state/ (and tests). */
 struct db *state_db(struct state *st);

@@ -126,6 +126,17 @@ adm_rollback(struct state *st)
 }
 
 int
+adm_changed(struct state *st, const char *tenant, int rc)
+{
+	char err[256];
+	long long id;
+
+	if (rc == 0 && adm_tenant_id(st, tenant, &id, err, sizeof(err)) == 0)
+		state_changed(st, id);
+	return rc;
+}
+
+int
 adm_find_id(struct state *st, char *err, size_t errlen, long long *id, const char *sql,
     const char *a, long long b)
 {
@@ -387,7 +398,7 @@ state_tenant_set(struct state *st, const char *name, const char *pool,
 	if (bounce_domain != NULL && adm_exec(st, err, errlen, "UPDATE tenants SET bounce_domain = ?1"
 	    " WHERE id = ?2;", "tI", b, id) < 0)
 		return -1;
-	return 0;
+	return state_changed_if(st, id, 0);
 }
 
 int
@@ -427,7 +438,7 @@ state_tenant_limit(struct state *st, const char *name, const struct state_limits
 
 	if (adm_tenant_id(st, name, &id, err, errlen) != 0)
 		return -1;
-	return adm_limits_set(st, "tenants", id, l, err, errlen);
+	return state_changed_if(st, id, adm_limits_set(st, "tenants", id, l, err, errlen));
 }
 
 /* An operator's suspension or resume as an event (written here: ferryctl
@@ -458,6 +469,7 @@ state_tenant_suspend(struct state *st, const char *name, const char *reason,
 	if (adm_exec(st, err, errlen, "UPDATE tenants SET suspended = 1, suspend_reason = ?1"
 	    " WHERE id = ?2;", "tI", reason, id) < 0)
 		return -1;
+	state_changed(st, id);
 	adm_tenant_event(st, id, EV_SUSPENDED, reason);
 	return 0;
 }
@@ -470,6 +482,7 @@ state_tenant_resume(struct state *st, const char *name, long long *id, char *err
 	if (adm_exec(st, err, errlen, "UPDATE tenants SET suspended = 0, suspend_reason = ''"
 	    " WHERE id = ?1;", "I", *id) < 0)
 		return -1;
+	state_changed(st, *id);
 	adm_tenant_event(st, *id, EV_RESUMED, "");
 	return 0;
 }
@@ -507,7 +520,7 @@ state_tenant_del(struct state *st, const char *name, char *err, size_t errlen)
 	for (size_t i = db_dialect(state_db(st)) == DB_PG ? 2 : 0; i < sizeof(sql) / sizeof(sql[0]); i++)
 		if (adm_exec(st, err, errlen, sql[i], "I", id) < 0)
 			goto fail;
-	return adm_commit(st, err, errlen);
+	return state_changed_if(st, id, adm_commit(st, err, errlen));
 fail:
 	adm_rollback(st);
 	return -1;
@@ -588,7 +601,8 @@ state_account_del(struct state *st, const char *tenant, const char *name, char *
 
 	if (adm_account_id(st, tenant, name, &id, err, errlen) != 0)
 		return -1;
-	return adm_exec(st, err, errlen, "DELETE FROM accounts WHERE id = ?1;", "I", id) < 0 ? -1 : 0;
+	return adm_changed(st, tenant, adm_exec(st, err, errlen, "DELETE FROM accounts WHERE id = ?1;",
+	    "I", id) < 0 ? -1 : 0);
 }
 
 int
@@ -626,7 +640,7 @@ state_account_limit(struct state *st, const char *tenant, const char *name,
 
 	if (adm_account_id(st, tenant, name, &id, err, errlen) != 0)
 		return -1;
-	return adm_limits_set(st, "accounts", id, l, err, errlen);
+	return adm_changed(st, tenant, adm_limits_set(st, "accounts", id, l, err, errlen));
 }
 
 /* ---- API keys --------------------------------------------------------------- */
@@ -769,9 +783,10 @@ int
 state_key_revoke(struct state *st, const char *tenant, const char *prefix,
     char *err, size_t errlen)
 {
-	long long tid;
+	long long tid = 0;
+	int rc = adm_key_revoke(st, tenant, prefix, &tid, NULL, err, errlen);
 
-	return adm_key_revoke(st, tenant, prefix, &tid, NULL, err, errlen);
+	return state_changed_if(st, tid, rc);
 }
 
 int
@@ -792,5 +807,6 @@ state_key_rotate(struct state *st, const char *tenant, const char *prefix,
 		sodium_memzero(key, STATE_KEY_TEXT_MAX + 1);
 		return -1;
 	}
+	state_changed(st, tid);
 	return 0;
 }

@@ -341,7 +341,8 @@ state_connector_del(struct state *st, const char *tenant, const char *name,
 
 	if (adm_connector_id(st, tenant, name, &id, err, errlen) != 0)
 		return -1;
-	return adm_exec(st, err, errlen, "DELETE FROM connectors WHERE id = ?1;", "I", id) < 0 ? -1 : 0;
+	return adm_changed(st, tenant, adm_exec(st, err, errlen, "DELETE FROM connectors WHERE id = ?1;",
+	    "I", id) < 0 ? -1 : 0);
 }
 
 int
@@ -352,5 +353,5 @@ state_connector_limit(struct state *st, const char *tenant, const char *name,
 
 	if (adm_connector_id(st, tenant, name, &id, err, errlen) != 0)
 		return -1;
-	return adm_limits_set(st, "connectors", id, l, err, errlen);
+	return adm_changed(st, tenant, adm_limits_set(st, "connectors", id, l, err, errlen));
 }

@@ -32,5 +32,8 @@ int adm_limits_set(struct state *st, const char *table, long long id,
 int adm_begin(struct state *st, char *err, size_t errlen);
 int adm_commit(struct state *st, char *err, size_t errlen);
 void adm_rollback(struct state *st);
+/* rc, after telling the state cache (state_changed) that tenant's state
+ * changed when rc is 0: for writes that know the tenant by name only. */
+int adm_changed(struct state *st, const char *tenant, int rc);
 
 #endif

@@ -36,6 +36,10 @@ struct state {
 	 * rather than per tenant message, return-path RCPT and attempt. */
 	bool          verp_ok;
 	unsigned char verp[32];
+	/* state_change_hook_set / state_cache_attach: set before the threads start */
+	state_change_fn    change_fn;
+	void              *change_arg;
+	struct state_cache *cache;
 };
 
 static int state_verp_secret_read(struct state *st, unsigned char out[32]);
@@ -711,4 +715,38 @@ state_bounces_record(struct state *st, time_t now, const struct state_bounce *b,
 	}
 	db_exec(db, "PRAGMA synchronous=NORMAL;");
 	return rc;
+}
+
+void
+state_change_hook_set(struct state *st, state_change_fn fn, void *arg)
+{
+	st->change_fn = fn;
+	st->change_arg = arg;
+}
+
+void
+state_changed(struct state *st, long long tenant_id)
+{
+	if (st->change_fn != NULL && tenant_id > 0)
+		st->change_fn(st->change_arg, tenant_id);
+}
+
+int
+state_changed_if(struct state *st, long long tenant_id, int rc)
+{
+	if (rc == 0)
+		state_changed(st, tenant_id);
+	return rc;
+}
+
+struct state_cache *
+state_cache_of(const struct state *st)
+{
+	return st->cache;
+}
+
+void
+state_cache_attach(struct state *st, struct state_cache *c)
+{
+	st->cache = c;
 }

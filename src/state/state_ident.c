@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "state/state.h"
+#include "state/state_cache.h"
 #include "state/state_internal.h"
 #include "util/netaddr.h"
 #include "util/pwhash.h"
@@ -61,41 +62,86 @@ state_key_hash(const char *key, size_t len, unsigned char out[32])
 	crypto_hash_sha256(out, (const unsigned char *)key, len);
 }
 
+/* The live key of prefix from the database: its id, its stored hash and
+ * its tenant's fields (id). 1, 0 none (unknown or revoked), -1. */
 static int
-ident_auth_key(struct state *st, const char *user, const char *pass, size_t passlen,
+ident_key_row_db(struct state *st, const char *prefix, long long *kid, unsigned char stored[32],
     struct state_ident *id)
 {
-	char prefix[STATE_KEY_PREFIX_LEN + 1];
-	unsigned char h[32];
 	struct db_stmt *stmt;
 	char sql[512];
-	int rc, ok = 0;
+	int rc;
 
-	if (state_key_split(pass, passlen, prefix) != 0)
-		return 0;
 	snprintf(sql, sizeof(sql), "SELECT %s, k.id, k.hash FROM api_keys k JOIN tenants t"
 	    " ON t.id = k.tenant_id WHERE k.prefix = ?1 AND k.revoked = 0;", IDENT_TENANT_COLS);
 	if ((stmt = state_prepare(st, sql)) == NULL)
 		return -1;
 	db_bind_text(stmt, 1, prefix, -1);
-	state_key_hash(pass, passlen, h);
 	rc = db_step(stmt);
-	if (rc == DB_ROW && db_column_bytes(stmt, 10) == 32 &&
-	    sodium_memcmp(h, db_column_blob(stmt, 10), 32) == 0) {
-		memset(id, 0, sizeof(*id));
+	if (rc == DB_ROW && db_column_bytes(stmt, 10) == 32) {
 		ident_tenant_read(id, stmt);
-		/* The key names its tenant; the user name must agree, or be the
-		 * conventional "apikey", so a key pasted into the wrong client
-		 * profile is refused instead of sending as someone else. */
-		if (strcmp(user, "apikey") == 0 || strcmp(user, id->tenant) == 0) {
-			id->kind = STATE_IDENT_KEY;
-			id->subject_id = db_column_int64(stmt, 9);
-			snprintf(id->subject, sizeof(id->subject), "%s", prefix);
-			ok = 1;
-		}
-	} else if (rc != DB_ROW && rc != DB_DONE)
-		ok = -1;
+		*kid = db_column_int64(stmt, 9);
+		memcpy(stored, db_column_blob(stmt, 10), 32);
+	}
 	state_stmt_done(stmt);
+	if (rc == DB_ROW)
+		return *kid != 0;
+	return rc == DB_DONE ? 0 : -1;
+}
+
+/* The same from the cache when one is attached (state_cache.h), else (or
+ * on a miss, then stored) from the database. */
+static int
+ident_key_row(struct state *st, const char *prefix, long long *kid, unsigned char stored[32],
+    struct state_ident *id)
+{
+	struct state_cache_slot slot;
+	char val[STATE_CACHE_VALUE_MAX];
+	size_t len = 0;
+	int rc = -1;
+
+	if (state_cache_key_get(st, prefix, val, sizeof(val), &len, &slot) == 1 &&
+	    (rc = state_cache_key_parse(val, len, kid, stored, id)) < 0) {
+		state_cache_unusable();
+		slot.fill = true;
+	}
+	if (rc >= 0)
+		return rc;
+	rc = ident_key_row_db(st, prefix, kid, stored, id);
+	if (rc == 1 && !slot.fill)   /* the prefix's tenant, for the next lookup */
+		state_cache_key_tenant_put(st, prefix, id->tenant_id);
+	if (rc >= 0 && (len = state_cache_key_format(val, sizeof(val), *kid, stored, id, rc == 1)) > 0)
+		state_cache_put(st, &slot, val, len);
+	return rc;
+}
+
+static int
+ident_auth_key(struct state *st, const char *user, const char *pass, size_t passlen,
+    struct state_ident *id)
+{
+	char prefix[STATE_KEY_PREFIX_LEN + 1];
+	unsigned char h[32], stored[32];
+	struct state_ident t;
+	long long kid = 0;
+	int rc, ok;
+
+	if (state_key_split(pass, passlen, prefix) != 0)
+		return 0;
+	memset(&t, 0, sizeof(t));
+	rc = ident_key_row(st, prefix, &kid, stored, &t);
+	state_key_hash(pass, passlen, h);
+	/* The key names its tenant; the user name must agree, or be the
+	 * conventional "apikey", so a key pasted into the wrong client
+	 * profile is refused instead of sending as someone else. */
+	ok = rc < 0 ? -1 : 0;
+	if (rc == 1 && sodium_memcmp(h, stored, 32) == 0 &&
+	    (strcmp(user, "apikey") == 0 || strcmp(user, t.tenant) == 0)) {
+		t.kind = STATE_IDENT_KEY;
+		t.subject_id = kid;
+		snprintf(t.subject, sizeof(t.subject), "%s", prefix);
+		*id = t;
+		ok = 1;
+	}
 	sodium_memzero(h, sizeof(h));
 	return ok;
 }
@@ -200,8 +246,8 @@ state_connector_match(struct state *st, const struct sockaddr *sa, struct state_
 	return best >= 0;
 }
 
-int
-state_ident_refresh(struct state *st, struct state_ident *id)
+static int
+ident_refresh_db(struct state *st, struct state_ident *id)
 {
 	/* One query: the subject (with its limits and pool) joined to its
 	 * tenant, columns 0..8 as ident_tenant_read takes them. */
@@ -237,6 +283,33 @@ state_ident_refresh(struct state *st, struct state_ident *id)
 	if (rc != DB_ROW)
 		return rc == DB_DONE ? 0 : -1;
 	return 1;
+}
+
+/* At each MAIL: from the cache when one is attached (state_cache.h), else
+ * (or on a miss, then stored) from the database. */
+int
+state_ident_refresh(struct state *st, struct state_ident *id)
+{
+	struct state_cache_slot slot;
+	char item[48], val[STATE_CACHE_VALUE_MAX];
+	size_t len = 0;
+	int rc;
+
+	if (id->kind == STATE_IDENT_NONE)
+		return 1;
+	snprintf(item, sizeof(item), "%d:%lld", (int)id->kind, id->subject_id);
+	rc = -1;      /* no answer from the cache yet */
+	if (state_cache_get(st, "ident", id->tenant_id, item, val, sizeof(val), &len, &slot) == 1 &&
+	    (rc = state_cache_ident_parse(val, len, id)) < 0) {
+		state_cache_unusable();
+		slot.fill = true;
+	}
+	if (rc >= 0)
+		return rc;
+	rc = ident_refresh_db(st, id);
+	if (rc >= 0 && (len = state_cache_ident_format(val, sizeof(val), id, rc == 1)) > 0)
+		state_cache_put(st, &slot, val, len);
+	return rc;
 }
 
 int

@@ -20,6 +20,15 @@ void state_text_copy(char *dst, size_t size, struct db_stmt *stmt, int col);
 /* Columns col..col+3: per_minute, per_hour, per_day, rcpts. */
 void state_limits_read(struct state_limits *l, struct db_stmt *stmt, int col);
 
+/* tenant_id's state changed (committed): tell the change hook, if any. */
+void state_changed(struct state *st, long long tenant_id);
+/* rc, after calling state_changed when rc is 0 (a write's result). */
+int state_changed_if(struct state *st, long long tenant_id, int rc);
+/* The lookup cache attached to st (state_cache_open), or NULL. */
+struct state_cache;
+struct state_cache *state_cache_of(const struct state *st);
+void state_cache_attach(struct state *st, struct state_cache *c);
+
 /* API keys: split "fy_<12 hex>_<43 b64url>" into its prefix (the first
  * STATE_KEY_PREFIX_LEN octets) and check the form. */
 int state_key_split(const char *key, size_t len, char prefix[STATE_KEY_PREFIX_LEN + 1]);

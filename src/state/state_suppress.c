@@ -8,12 +8,14 @@
  * SUPPRESS_ADDR_MAX and SUPPRESS_CAUSE_MAX.
  */
 #include <limits.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "state/state_admin.h"
 #include "state/state_admin_internal.h"
+#include "state/state_cache.h"
 #include "state/state_internal.h"
 #include "state/suppress.h"
 #include "util/xmalloc.h"
@@ -108,16 +110,13 @@ suppress_row_read(struct suppression *s, struct db_stmt *stmt, int col)
 	state_text_copy(s->cause, sizeof(s->cause), stmt, col + 4);
 }
 
-int
-state_suppression_get(struct state *st, long long tenant_id, const char *addr, size_t len,
-    time_t now, struct suppression *s)
+static int
+suppress_get_db(struct state *st, long long tenant_id, const char *key, time_t now,
+    struct suppression *s)
 {
-	char key[SUPPRESS_ADDR_MAX + 1];
 	struct db_stmt *stmt;
 	int rc;
 
-	if (!suppress_addr_norm(addr, len, key))
-		return 0;
 	stmt = state_prepare(st, "SELECT addr, reason, time, expires, cause FROM suppressions"
 	    " WHERE tenant_id = ?1 AND addr = ?2 AND (expires = 0 OR expires > ?3);");
 	if (stmt == NULL)
@@ -126,10 +125,47 @@ state_suppression_get(struct state *st, long long tenant_id, const char *addr, s
 	db_bind_text(stmt, 2, key, -1);
 	db_bind_int64(stmt, 3, (long long)now);
 	rc = db_step(stmt);
-	if (rc == DB_ROW && s != NULL)
+	if (rc == DB_ROW)
 		suppress_row_read(s, stmt, 0);
 	state_stmt_done(stmt);
 	return rc == DB_ROW ? 1 : rc == DB_DONE ? 0 : -1;
+}
+
+/* From the cache when one is attached (state_cache.h: keyed by the
+ * address's SHA-256), else (or on a miss, then stored) from the database.
+ * A cached entry holds its expiry and is checked against now here. */
+int
+state_suppression_get(struct state *st, long long tenant_id, const char *addr, size_t len,
+    time_t now, struct suppression *s)
+{
+	char key[SUPPRESS_ADDR_MAX + 1], val[STATE_CACHE_VALUE_MAX];
+	char item[crypto_hash_sha256_BYTES * 2 + 1];
+	unsigned char h[crypto_hash_sha256_BYTES];
+	struct state_cache_slot slot;
+	struct suppression e;
+	size_t vlen = 0;
+	int rc;
+
+	if (!suppress_addr_norm(addr, len, key))
+		return 0;
+	crypto_hash_sha256(h, (const unsigned char *)key, strlen(key));
+	sodium_bin2hex(item, sizeof(item), h, sizeof(h));
+	rc = -1;      /* no answer from the cache yet */
+	if (state_cache_get(st, "sup", tenant_id, item, val, sizeof(val), &vlen, &slot) == 1 &&
+	    (rc = state_cache_sup_parse(val, vlen, key, &e)) < 0) {
+		state_cache_unusable();
+		slot.fill = true;
+	}
+	if (rc < 0) {
+		rc = suppress_get_db(st, tenant_id, key, now, &e);
+		if (rc >= 0 && (vlen = state_cache_sup_format(val, sizeof(val), rc == 1 ? &e : NULL)) > 0)
+			state_cache_put(st, &slot, val, vlen);
+	}
+	if (rc == 1 && e.expires != 0 && e.expires <= now)
+		rc = 0;
+	if (rc == 1 && s != NULL)
+		*s = e;
+	return rc;
 }
 
 /* The upsert of every addition. An operator's (force) replaces anything.
@@ -190,7 +226,7 @@ suppress_add(struct state *st, long long tenant_id, const struct suppression *s,
 		return -1;
 	rc = suppress_upsert(st, tenant_id, key, s, time(NULL), force);
 	suppress_durable(db, false);
-	return rc;
+	return state_changed_if(st, tenant_id, rc);
 }
 
 int
@@ -270,6 +306,8 @@ state_suppression_soft(struct state *st, long long tenant_id, const char *addr, 
 		rc = -1;
 	}
 	suppress_durable(db, false);
+	if (rc == 1)
+		state_changed(st, tenant_id);
 	return rc;
 }
 
@@ -294,6 +332,8 @@ state_suppression_del(struct state *st, long long tenant_id, const char *addr)
 	}
 	if (adm_commit(st, err, sizeof(err)) != 0)
 		return -1;
+	if (n > 0)
+		state_changed(st, tenant_id);
 	return n > 0;
 }
 
@@ -438,6 +478,7 @@ suppress_import_flush(struct suppress_import *imp)
 		db_exec(imp->db, "ROLLBACK;");
 		goto fail;
 	}
+	state_changed(imp->st, imp->tenant_id);
 	imp->n = 0;
 	return 0;
 fail:

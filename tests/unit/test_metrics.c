@@ -105,7 +105,7 @@ test_families(void **state)
 			assert_string_equal(name, family);
 		}
 	}
-	assert_int_equal(families, 23);   /* without a queue manager: no ferry_queue_messages */
+	assert_int_equal(families, 24);   /* without a queue manager: no ferry_queue_messages */
 	free(text);
 }
 
