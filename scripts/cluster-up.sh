@@ -24,12 +24,12 @@ node_conf() {  # node_conf N: the configuration of node N
 	cat <<EOF
 # node$1 of the cluster-up.sh demo
 node_name node$1
-spool_dir $PWD/$DIR/node$1/spool
-log_file $PWD/$DIR/node$1/ferryd.log
+spool_dir $ABS/node$1/spool
+log_file $ABS/node$1/ferryd.log
 state_db $FERRY_TEST_PG
 counters $FERRY_TEST_REDIS
 counters_failure closed
-dkim_key_dir $PWD/$DIR/dkim
+dkim_key_dir $ABS/dkim
 listen mx 127.0.0.1:252$1
 listen submission 127.0.0.1:587$1
 listen http 127.0.0.1:802$1
@@ -46,6 +46,7 @@ up() {
 	fi
 	[ -x "$BIN/ferryd" ] || make build
 	mkdir -p "$DIR/dkim"
+	ABS=$(cd "$DIR" && pwd)
 	chmod 0755 "$DIR"
 	python3 tests/integration/pgserver.py start --redis >"$DIR/servers.env"
 	. "$DIR/servers.env"
