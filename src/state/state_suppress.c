@@ -243,6 +243,27 @@ state_suppression_set(struct state *st, long long tenant_id, const struct suppre
 
 /* In a transaction: count one soft failure; 1 when it reached threshold
  * (the entry made, the counter gone), 0 counted, -1. */
+/* PostgreSQL: nodes counting the same address's soft failures take turns
+ * (a lock held to the end of the caller's transaction), so the read and
+ * the write of the count never interleave and no failure is lost. SQLite's
+ * BEGIN IMMEDIATE already serialises writers. 0 or -1. */
+static int
+suppress_soft_lock(struct state *st, long long tenant_id, const char *key)
+{
+	struct db_stmt *stmt;
+	int rc;
+
+	if (db_dialect(state_db(st)) != DB_PG)
+		return 0;
+	if ((stmt = state_prepare(st, "SELECT pg_advisory_xact_lock(hashtextextended(?2, ?1));")) == NULL)
+		return -1;
+	db_bind_int64(stmt, 1, tenant_id);
+	db_bind_text(stmt, 2, key, -1);
+	rc = db_step(stmt);
+	state_stmt_done(stmt);
+	return rc == DB_ROW ? 0 : -1;
+}
+
 static int
 suppress_soft_count(struct state *st, long long tenant_id, const char *key, const char *cause,
     time_t now, int threshold, int window, int expiry)
@@ -254,8 +275,10 @@ suppress_soft_count(struct state *st, long long tenant_id, const char *key, cons
 	char err[256];
 	int rc;
 
-	if (stmt == NULL)
+	if (stmt == NULL || suppress_soft_lock(st, tenant_id, key) != 0) {
+		state_stmt_done(stmt);
 		return -1;
+	}
 	db_bind_int64(stmt, 1, tenant_id);
 	db_bind_text(stmt, 2, key, -1);
 	rc = db_step(stmt);

@@ -9,6 +9,7 @@
  * Each test gets a fresh database in its own temporary directory, or a
  * fresh schema on PostgreSQL under FERRY_TEST_PG (state_fixture.h).
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -416,6 +417,52 @@ test_del_atomic(void **state)
 	assert_int_equal(state_suppression_del(fx->st, fx->acme, "d@x.test"), 1);
 }
 
+/* Soft failures counted at once from several threads (each its own
+ * connection, as several nodes): no count is lost. Without the per-address
+ * lock, PostgreSQL's read-then-write interleaves and loses increments. */
+#define SOFT_THREADS 4
+#define SOFT_EACH 25
+
+struct soft_arg {
+	struct fx *fx;
+	int        failed;
+};
+
+static void *
+soft_worker(void *p)
+{
+	struct soft_arg *a = p;
+
+	for (int i = 0; i < SOFT_EACH; i++)
+		if (state_suppression_soft(a->fx->st, a->fx->acme, "many@x.test", "452", NOW, 1000, DAY,
+		    DAY) != 0)
+			a->failed++;
+	return NULL;
+}
+
+static void
+test_soft_concurrent(void **state)
+{
+	struct fx *fx = *state;
+	struct soft_arg args[SOFT_THREADS];
+	pthread_t t[SOFT_THREADS];
+	struct db_stmt *stmt;
+
+	for (int i = 0; i < SOFT_THREADS; i++) {
+		args[i] = (struct soft_arg){ .fx = fx };
+		assert_int_equal(pthread_create(&t[i], NULL, soft_worker, &args[i]), 0);
+	}
+	for (int i = 0; i < SOFT_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(args[i].failed, 0);
+	}
+	assert_int_equal(db_prepare(state_db(fx->st), "SELECT count FROM soft_failures WHERE addr = 'many@x.test';",
+	    &stmt), DB_OK);
+	assert_int_equal(db_step(stmt), DB_ROW);
+	assert_int_equal(db_column_int(stmt, 0), SOFT_THREADS * SOFT_EACH);
+	db_finalize(stmt);
+}
+
 /* An import holds no lock between batches: another connection can write
  * while the importer's rows sit in memory; an import row replaces by
  * rank like any automatic addition. */
@@ -563,6 +610,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_import, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_trailing_dot, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_del_atomic, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_soft_concurrent, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_import_no_lock, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_tenant_del_and_ids, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_mode_and_errors, fx_setup, fx_teardown),
