@@ -88,6 +88,36 @@ state_fixture_open(const char *dir, char *path, size_t pathlen, char *err, size_
 	return st;
 }
 
+/* The plain fixture of a state test: a temporary directory and a fresh
+ * state in it (or on FERRY_TEST_PG). Tests with more to set up embed it. */
+struct state_fx {
+	char          dir[64], path[128], err[512];
+	struct state *st;
+};
+
+static inline struct state_fx *
+state_fx_new(const char *name)
+{
+	struct state_fx *fx = calloc(1, sizeof(*fx));
+
+	if (fx == NULL)
+		fail_msg("no memory");
+	state_fixture_mkdtemp(fx->dir, sizeof(fx->dir), name);
+	fx->st = state_fixture_open(fx->dir, fx->path, sizeof(fx->path), fx->err, sizeof(fx->err));
+	return fx;
+}
+
+static inline int
+state_fx_teardown(void **state)
+{
+	struct state_fx *fx = *state;
+
+	state_close(fx->st);
+	state_fixture_rmdir(fx->dir);
+	free(fx);
+	return 0;
+}
+
 /* In a test that only means something on SQLite (the file itself, its
  * older layouts, SQLite-only SQL): skipped on PostgreSQL, saying why. */
 #define STATE_FIXTURE_SQLITE_ONLY(why) do {                                   \

@@ -27,33 +27,15 @@
 
 #define T0 ((time_t)1796000000)
 
-struct fx {
-	char          dir[64], path[128], err[512];
-	struct state *st;
-};
-
+/* The plain state fixture (state_fixture.h). */
 static int
 fx_setup(void **state)
 {
-	struct fx *fx = calloc(1, sizeof(*fx));
-
-	assert_non_null(fx);
-	state_fixture_mkdtemp(fx->dir, sizeof(fx->dir), "events");
-	fx->st = state_fixture_open(fx->dir, fx->path, sizeof(fx->path), fx->err, sizeof(fx->err));
-	*state = fx;
+	*state = state_fx_new("events");
 	return 0;
 }
 
-static int
-fx_teardown(void **state)
-{
-	struct fx *fx = *state;
-
-	state_close(fx->st);
-	state_fixture_rmdir(fx->dir);
-	free(fx);
-	return 0;
-}
+#define fx_teardown state_fx_teardown
 
 /* What a query returned: ids in order, and the last row's fields. */
 struct seen {
@@ -81,7 +63,7 @@ seen_add(void *arg, const struct state_event *e)
 }
 
 static struct seen
-query(struct fx *fx, const struct state_event_query *q)
+query(struct state_fx *fx, const struct state_event_query *q)
 {
 	struct seen s = { 0 };
 	int n = state_events_query(fx->st, q, seen_add, &s);
@@ -94,7 +76,7 @@ query(struct fx *fx, const struct state_event_query *q)
  * message Q2 received with the same Message-ID, tenant 2's Q3, and a
  * site's shaping event (tenant 0). Ids 1..6 in that order. */
 static void
-record_six(struct fx *fx)
+record_six(struct state_fx *fx)
 {
 	struct state_event ev[] = {
 		{ .time = T0, .tenant_id = 1, .kind = EV_RECEIVED, .queue_id = "Q1", .rcpt_index = 0,
@@ -119,7 +101,7 @@ record_six(struct fx *fx)
 static void
 test_record_and_filters(void **state)
 {
-	struct fx *fx = *state;
+	struct state_fx *fx = *state;
 	const char *const kinds[] = { EV_DELIVERED, EV_BOUNCED, NULL };
 	struct seen s;
 
@@ -166,7 +148,7 @@ test_record_and_filters(void **state)
 static void
 test_cursors(void **state)
 {
-	struct fx *fx = *state;
+	struct state_fx *fx = *state;
 	struct seen all, s;
 
 	record_six(fx);
@@ -193,7 +175,7 @@ test_cursors(void **state)
 static void
 test_seen_and_bounds(void **state)
 {
-	struct fx *fx = *state;
+	struct state_fx *fx = *state;
 	char long_text[EVENT_TEXT_MAX + 51];
 	struct state_event e = { .time = T0, .tenant_id = 1, .kind = EV_DEFERRED, .queue_id = "Q9",
 	    .rcpt_index = 2, .rcpt = "d@example.test", .detail = long_text };
@@ -218,7 +200,7 @@ test_seen_and_bounds(void **state)
 static void
 test_id_never_reused(void **state)
 {
-	struct fx *fx = *state;
+	struct state_fx *fx = *state;
 	struct state_event e = { .time = T0, .tenant_id = 3, .kind = EV_HELD, .rcpt_index = -1 };
 	struct seen before, after;
 

@@ -33,35 +33,15 @@
 
 #include "state_fixture.h"
 
-struct fx {
-	char          dir[64];
-	char          path[128];
-	char          err[512];
-	struct state *st;
-};
-
+/* The plain state fixture (state_fixture.h). */
 static int
 fx_setup(void **state)
 {
-	struct fx *fx = calloc(1, sizeof(*fx));
-
-	assert_non_null(fx);
-	state_fixture_mkdtemp(fx->dir, sizeof(fx->dir), "state");
-	fx->st = state_fixture_open(fx->dir, fx->path, sizeof(fx->path), fx->err, sizeof(fx->err));
-	*state = fx;
+	*state = state_fx_new("state");
 	return 0;
 }
 
-static int
-fx_teardown(void **state)
-{
-	struct fx *fx = *state;
-
-	state_close(fx->st);
-	state_fixture_rmdir(fx->dir);
-	free(fx);
-	return 0;
-}
+#define fx_teardown state_fx_teardown
 
 #define OK(call) do { if ((call) != 0) fail_msg("%s: %s", #call, fx->err); } while (0)
 #define NO(call) assert_int_equal((call), -1)
@@ -105,7 +85,7 @@ test_names_and_domains(void **state)
 static void
 test_tenant_weight(void **state)
 {
-	struct fx *fx = *state;
+	struct state_fx *fx = *state;
 	struct state_tenant t;
 
 	OK(state_tenant_add(fx->st, "acme", NULL, NULL, fx->err, sizeof(fx->err)));
@@ -124,7 +104,7 @@ test_tenant_weight(void **state)
 static void
 test_tenant_weight_upgrade(void **state)
 {
-	struct fx *fx = *state;
+	struct state_fx *fx = *state;
 	struct state_tenant t;
 	sqlite3 *db;
 
@@ -157,7 +137,7 @@ test_tenant_weight_upgrade(void **state)
 static void
 test_tenant_crud(void **state)
 {
-	struct fx *fx = *state;
+	struct state_fx *fx = *state;
 	struct state_limits l = STATE_LIMITS_KEEP;
 	struct state_tenant_info ti;
 	struct state_tenant t;
@@ -206,7 +186,7 @@ test_tenant_crud(void **state)
 static void
 test_bounce_domain_not_anothers(void **state)
 {
-	struct fx *fx = *state;
+	struct state_fx *fx = *state;
 
 	OK(state_tenant_add(fx->st, "acme", NULL, NULL, fx->err, sizeof(fx->err)));
 	OK(state_tenant_add(fx->st, "globex", NULL, "rp.globex.test", fx->err, sizeof(fx->err)));
@@ -229,7 +209,7 @@ test_bounce_domain_not_anothers(void **state)
 static void
 test_auth_account(void **state)
 {
-	struct fx *fx = *state;
+	struct state_fx *fx = *state;
 	struct state_ident id;
 
 	OK(state_tenant_add(fx->st, "acme", NULL, NULL, fx->err, sizeof(fx->err)));
@@ -254,7 +234,7 @@ test_auth_account(void **state)
 static void
 test_auth_keys(void **state)
 {
-	struct fx *fx = *state;
+	struct state_fx *fx = *state;
 	char key[STATE_KEY_TEXT_MAX + 1], key2[STATE_KEY_TEXT_MAX + 1];
 	char prefix[STATE_KEY_PREFIX_LEN + 1];
 	struct state_ident id;
@@ -299,7 +279,7 @@ test_auth_keys(void **state)
 static void
 test_domains_sender_allowed(void **state)
 {
-	struct fx *fx = *state;
+	struct state_fx *fx = *state;
 	struct state_ident id;
 
 	OK(state_tenant_add(fx->st, "acme", NULL, NULL, fx->err, sizeof(fx->err)));
@@ -333,7 +313,7 @@ test_domains_sender_allowed(void **state)
 static void
 test_connectors(void **state)
 {
-	struct fx *fx = *state;
+	struct state_fx *fx = *state;
 	struct sockaddr_in a = sin_of("192.0.2.77"), b = sin_of("192.0.2.5"), c = sin_of("198.51.100.1");
 	struct state_limits l = STATE_LIMITS_KEEP;
 	struct state_ident id;
@@ -403,7 +383,7 @@ test_connectors(void **state)
 static void
 test_connectors_v4_mapped(void **state)
 {
-	struct fx *fx = *state;
+	struct state_fx *fx = *state;
 	struct sockaddr_in6 m = { .sin6_family = AF_INET6 };
 	struct sockaddr_in v4 = sin_of("192.0.2.5");
 	struct state_ident id;
@@ -445,7 +425,7 @@ dkim_seen_fn(void *arg, const char *domain, const char *selector, const char *al
 static void
 test_dkim_keys(void **state)
 {
-	struct fx *fx = *state;
+	struct state_fx *fx = *state;
 	char path[256], rsa[STATE_SELECTOR_MAX + 1], ed[STATE_SELECTOR_MAX + 1], *p;
 	struct dkim_seen seen = { 0 };
 	struct dkim_key *k;
@@ -501,7 +481,7 @@ test_dkim_keys(void **state)
 static void
 test_counters_local(void **state)
 {
-	struct fx *fx = *state;
+	struct state_fx *fx = *state;
 	struct counter_spec s[2] = { { "t:1", 60, 3 }, { "a:1", 3600, 0 } };
 	struct counter_deny deny;
 	char path[160];
